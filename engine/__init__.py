@@ -1,0 +1,1 @@
+"""tourflow engine: safe BPMN reading, deployments, persisted runtime, audit log."""

@@ -1,0 +1,22 @@
+"""Where tourflow keeps its data: one SQLAlchemy URL, SQLite file by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROCESSES_DIR = REPO_ROOT / "processes"
+
+
+def instance_dir() -> Path:
+    """The folder for local state (Flask's 'instance folder' idea); TOURFLOW_HOME overrides."""
+    return Path(os.environ.get("TOURFLOW_HOME") or Path.cwd() / "instance").resolve()
+
+
+def database_url() -> str:
+    """TOURFLOW_DATABASE_URL, then DATABASE_URL, else a SQLite file in the instance folder."""
+    url = os.environ.get("TOURFLOW_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{instance_dir() / 'tourflow.db'}"

@@ -1,0 +1,90 @@
+"""Versioned deployments: a changed file (or form) makes version n+1; the same content deploys nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .audit import canonical_json
+from .clock import to_db, utcnow
+from .errors import BpmnReadError, DeploymentError
+from .models import Deployment
+from .specs import load_forms, load_model
+from .xmlsafe import read_bytes
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    file: str
+    process_id: str
+    version: int
+    deployment_id: int
+    created: bool
+
+
+def bpmn_files(paths: list[Path]) -> list[Path]:
+    """Expand folders into their *.bpmn files (recursively, sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.bpmn")))
+        else:
+            files.append(path)
+    return files
+
+
+def forms_dir_for(path: Path, process_id: str) -> Path:
+    return path.parent / "forms" / process_id
+
+
+def deploy_file(session: Session, path: Path, actor: str) -> DeployResult:
+    data = read_bytes(path)
+    return deploy_bytes(session, data, str(path), None, actor, path=path)
+
+
+def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path | None, actor: str,
+                 path: Path | None = None) -> DeployResult:
+    """Lint, parse and store one BPMN file; refuses it whole on any lint error."""
+    from .lint import has_errors, lint_bytes
+
+    model = None
+    with contextlib.suppress(BpmnReadError):  # lint reports it with line and column
+        model = load_model(data, filename)
+    if forms_dir is None and path is not None and model is not None:
+        forms_dir = forms_dir_for(path, model.process_id)
+    findings = lint_bytes(data, filename, forms_dir)
+    if has_errors(findings) or model is None:
+        errors = [f for f in findings if f.severity == "error"]
+        raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})") from None
+    forms = load_forms(model, forms_dir)
+    digest = hashlib.sha256(data + canonical_json(forms).encode()).hexdigest()
+    existing = session.execute(
+        select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return DeployResult(filename, model.process_id, existing.version, existing.id, False)
+    version = (session.execute(
+        select(func.max(Deployment.version)).where(Deployment.process_id == model.process_id)
+    ).scalar() or 0) + 1
+    now = utcnow()
+    deployment = Deployment(
+        process_id=model.process_id, version=version, name=model.name, sha256=digest,
+        filename=Path(filename).name, bpmn_xml=text, forms=forms,
+        node_lanes=model.node_lanes, deployed_at=to_db(now), deployed_by=actor,
+    )
+    session.add(deployment)
+    session.flush()
+    audit.append(session, kind="process_deployed", actor=actor, at=now,
+                 payload={"process": model.process_id, "version": version, "sha256": digest,
+                          "file": Path(filename).name, "deployment_id": deployment.id})
+    return DeployResult(filename, model.process_id, version, deployment.id, True)

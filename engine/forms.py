@@ -1,0 +1,50 @@
+"""Server-side validation of form data against a task's JSON Schema."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
+
+from .errors import FormInvalid
+
+_FORMAT_CHECKER = FormatChecker()
+
+
+def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Fill top-level properties the user left out with the schema's defaults."""
+    filled = copy.deepcopy(data)
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in filled and isinstance(prop, dict) and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled
+
+
+def _field_of(error) -> str | None:
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        return missing[0] if missing else None
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return extra[0] if extra else None
+    return str(error.absolute_path[0]) if error.absolute_path else None
+
+
+def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
+    """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
+    if not isinstance(data, dict):
+        raise FormInvalid("form data must be a JSON object")
+    if not schema:
+        return copy.deepcopy(data)
+    filled = with_defaults(schema, data)
+    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return filled
+    first = best_match(errors)
+    field = _field_of(first)
+    details = [{"field": _field_of(e), "message": e.message} for e in errors]
+    prefix = f"field '{field}': " if field else ""
+    raise FormInvalid(f"{prefix}{first.message}", field=field, errors=details)

@@ -1,0 +1,405 @@
+"""The engine's public API: deploy, start, complete, claim, tick, message, cancel, query.
+
+Joins the specs (XML, SpiffWorkflow) and the store (database). Every mutating call is one
+write transaction; the instance row carries an optimistic lock (`lock_version`) and is
+also locked for the step (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE elsewhere),
+so two people completing one task cannot both win.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit, forms
+from .clock import from_db, to_db, utcnow
+from .codec import WorkflowCodec
+from .db import Database
+from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
+from .models import Deployment, HumanTask, Job, ProcessInstance, User
+from .specs import ProcessModel, load_model
+from .step import Step, data_diff, json_safe
+
+SYSTEM_ACTOR = "system"
+
+
+class Runtime:
+    def __init__(self, db: Database):
+        self.db = db
+        self.codec = WorkflowCodec()
+
+    # ---- helpers -----------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        session = self.db.write()
+        try:
+            with session.begin():
+                yield session
+        except StaleDataError:
+            raise TaskConflict("the instance was changed by someone else at the same time; reload and retry") from None
+        finally:
+            session.close()
+
+    def model_of(self, deployment: Deployment) -> ProcessModel:
+        return load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename)
+
+    def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.execute(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        ).scalar_one_or_none()
+        if instance is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        return instance
+
+    def _open_step(self, session: Session, instance: ProcessInstance, actor: str, now: datetime) -> Step:
+        model = self.model_of(instance.deployment)
+        workflow = self.codec.loads(instance.serialized, model)
+        step = Step(session, instance, model, workflow, actor, now, self.codec)
+        step.install_script_engine()
+        return step
+
+    def _user(self, session: Session, username: str) -> User:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None or not user.active:
+            raise NotAllowed(f"unknown or inactive user {username!r}")
+        return user
+
+    def _check_lane(self, session: Session, username: str, lane: str) -> User:
+        user = self._user(session, username)
+        if lane not in user.role_ids:
+            raise NotAllowed(f"user {username!r} (roles: {', '.join(sorted(user.role_ids)) or 'none'}) "
+                             f"does not hold lane {lane!r}")
+        return user
+
+    def latest_deployment(self, session: Session, process_id: str) -> Deployment:
+        deployment = session.execute(
+            select(Deployment).where(Deployment.process_id == process_id).order_by(Deployment.version.desc()).limit(1)
+        ).scalar_one_or_none()
+        if deployment is None:
+            raise NotFound(f"process {process_id!r} is not deployed")
+        return deployment
+
+    # ---- starting ----------------------------------------------------------------------
+    def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
+              business_key: str | None = None) -> int:
+        """Start the newest version of a process; returns the instance id."""
+        if data is not None and not isinstance(data, dict):
+            raise TourflowError("start data must be a JSON object")
+        with self._writing() as session:
+            deployment = self.latest_deployment(session, process_id)
+            model = self.model_of(deployment)
+            if actor != SYSTEM_ACTOR:
+                start_lane = model.start_lane
+                if start_lane:
+                    self._check_lane(session, actor, start_lane)
+                else:
+                    self._user(session, actor)
+            workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
+            return self._begin(session, deployment, model, workflow, data or {}, actor, business_key).id
+
+    def _begin(self, session, deployment, model, workflow, data, actor, business_key,
+               message: dict[str, Any] | None = None) -> ProcessInstance:
+        now = utcnow()
+        start_task = workflow.get_tasks(state=TaskState.READY)[0]
+        start_task.data.update(copy.deepcopy(data))
+        instance = ProcessInstance(
+            deployment_id=deployment.id, process_id=deployment.process_id, status="running",
+            business_key=business_key, serialized="", data=json_safe(data), started_at=to_db(now),
+            started_by=actor,
+        )
+        session.add(instance)
+        session.flush()
+        instance.deployment = deployment
+        step = Step(session, instance, model, workflow, actor, now, self.codec)
+        step.install_script_engine()
+        step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
+                                        "deployment_id": deployment.id, "data": data,
+                                        "business_key": business_key})
+        if message is not None:
+            step.event("message_received", message)
+            workflow.catch(BpmnEvent(MessageEventDefinition(message["name"]), payload=message["data"]))
+        step.advance()
+        return instance
+
+    # ---- human tasks -------------------------------------------------------------------
+    def _task_row(self, session: Session, task_id: int, lock: bool = False) -> HumanTask:
+        query = select(HumanTask).where(HumanTask.id == task_id)
+        row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return row
+
+    @staticmethod
+    def _not_ready(row: HumanTask) -> TaskConflict:
+        if row.state == "completed":
+            return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
+                                f"at {row.completed_at.isoformat(timespec='seconds')}Z")
+        return TaskConflict(f"task {row.id} is {row.state}, not ready")
+
+    def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Complete a ready user task with validated form data; returns the instance summary."""
+        with self._writing() as session:
+            row = self._task_row(session, task_id, lock=True)
+            self._check_lane(session, actor, row.lane)
+            if row.state != "ready":
+                raise self._not_ready(row)
+            if row.assignee and row.assignee != actor:
+                raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
+            instance = self._lock_instance(session, row.instance_id)
+            schema = instance.deployment.forms.get(row.form_ref) if row.form_ref else None
+            submitted = forms.validate(schema, data if data is not None else {})
+            step = self._open_step(session, instance, actor, utcnow())
+            task = step.spiff_task(row.spiff_task_id)
+            if task is None or task.state != TaskState.READY:
+                raise TaskConflict(f"task {row.id} is no longer ready in its process")
+            before = copy.deepcopy(task.data)
+            task.set_data(**copy.deepcopy(submitted))
+            task.run()
+            row.state = "completed"
+            row.completed_at = to_db(step.now)
+            row.completed_by = actor
+            step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
+                                          "submitted": submitted, "diff": data_diff(before, task.data)})
+            step.advance()
+            return self._instance_dict(instance)
+
+    def claim(self, task_id: int, actor: str) -> None:
+        with self._writing() as session:
+            row = self._task_row(session, task_id, lock=True)
+            self._check_lane(session, actor, row.lane)
+            if row.state != "ready":
+                raise self._not_ready(row)
+            if row.assignee == actor:
+                return
+            if row.assignee:
+                raise TaskConflict(f"task {row.id} is already claimed by {row.assignee}")
+            row.assignee = actor
+            self._task_event(session, row, "task_claimed", actor, {"assignee": actor})
+
+    def unclaim(self, task_id: int, actor: str) -> None:
+        with self._writing() as session:
+            row = self._task_row(session, task_id, lock=True)
+            user = self._check_lane(session, actor, row.lane)
+            if row.state != "ready":
+                raise self._not_ready(row)
+            if row.assignee is None:
+                return
+            if row.assignee != actor and "supervisor" not in user.role_ids:
+                raise NotAllowed(f"task {row.id} is claimed by {row.assignee}; only they or a supervisor may release it")
+            previous, row.assignee = row.assignee, None
+            self._task_event(session, row, "task_unclaimed", actor, {"previous_assignee": previous})
+
+    def reassign(self, task_id: int, actor: str, to_user: str, reason: str) -> None:
+        if not reason or not reason.strip():
+            raise TourflowError("a reason is required to reassign a task")
+        with self._writing() as session:
+            row = self._task_row(session, task_id, lock=True)
+            user = self._check_lane(session, actor, row.lane)
+            if row.state != "ready":
+                raise self._not_ready(row)
+            if row.assignee not in (None, actor) and "supervisor" not in user.role_ids:
+                raise NotAllowed(f"task {row.id} is claimed by {row.assignee}; only they or a supervisor may reassign it")
+            target = self._user(session, to_user)
+            if row.lane not in target.role_ids:
+                raise NotAllowed(f"user {to_user!r} does not hold lane {row.lane!r}")
+            previous, row.assignee = row.assignee, to_user
+            self._task_event(session, row, "task_reassigned", actor,
+                             {"from": previous, "to": to_user, "reason": reason.strip()})
+
+    def _task_event(self, session, row: HumanTask, kind: str, actor: str, extra: dict[str, Any]) -> None:
+        audit.append(session, kind=kind, actor=actor, at=utcnow(), instance_id=row.instance_id,
+                     payload={"task_id": row.id, "task": row.task, "name": row.name, **extra})
+
+    # ---- time and messages -------------------------------------------------------------
+    def tick(self, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Fire every job due up to `at` (now by default), each in its own transaction."""
+        moment = at or utcnow()
+        with self.db.read() as session:
+            due = session.execute(
+                select(Job.id).where(Job.state == "pending", Job.due_at <= to_db(moment)).order_by(Job.due_at, Job.id)
+            ).scalars().all()
+        fired = []
+        for job_id in due:
+            result = self._fire(job_id, moment)
+            if result:
+                fired.append(result)
+        return fired
+
+    def _fire(self, job_id: int, moment: datetime) -> dict[str, Any] | None:
+        from .clock import frozen_at
+
+        with frozen_at(moment), self._writing() as session:
+            job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one()
+            if job.state != "pending":
+                return None
+            instance = self._lock_instance(session, job.instance_id)
+            job.state, job.done_at = "done", to_db(moment)
+            job.attempts += 1 if job.kind == "timer" else 0
+            if instance.status in ("completed", "cancelled"):
+                job.state = "cancelled"
+                return None
+            step = self._open_step(session, instance, SYSTEM_ACTOR, moment)
+            task = step.spiff_task(job.spiff_task_id) if job.spiff_task_id else None
+            if job.kind == "retry":
+                return self._retry(step, job, task)
+            if task is None or task.state != TaskState.WAITING:
+                job.state = "cancelled"
+                step.sync()
+                return None
+            step.event("timer_fired", {"timer": job.task, "name": step.model.node_names.get(job.task, job.task),
+                                       "due_at": job.due_at.isoformat() + "Z"})
+            sla = step.model.sla_timer(job.task)
+            if sla is not None:
+                step.event("sla_breached", {"task": sla.attached_to, "timer": sla.id,
+                                            "name": step.model.user_tasks[sla.attached_to].name,
+                                            "due_at": job.due_at.isoformat() + "Z"})
+            step.workflow.refresh_timers()
+            step.advance()
+            return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
+
+    def _retry(self, step: Step, job: Job, task) -> dict[str, Any] | None:
+        if task is None or task.state != TaskState.ERROR:
+            job.state = "cancelled"
+            return None
+        step.attempts[str(task.id)] = job.attempts + 1
+        step.instance.status, step.instance.error = "running", None
+        task._set_state(TaskState.READY)
+        step.advance()
+        return {"job": job.id, "kind": "retry", "instance_id": step.instance.id, "task": job.task}
+
+    def message(self, name: str, key: str | None, data: dict[str, Any] | None = None,
+                actor: str = SYSTEM_ACTOR) -> dict[str, Any]:
+        """Deliver a message to the instance waiting for it under `key`, or start a process that catches it."""
+        payload = data or {}
+        if not isinstance(payload, dict):
+            raise TourflowError("message data must be a JSON object")
+        record = {"name": name, "key": key, "data": payload}
+        with self._writing() as session:
+            candidates = session.execute(
+                select(ProcessInstance).where(ProcessInstance.status == "running",
+                                              ProcessInstance.business_key == key).order_by(ProcessInstance.id)
+            ).scalars().all() if key is not None else []
+            for candidate in candidates:
+                instance = self._lock_instance(session, candidate.id)
+                step = self._open_step(session, instance, actor, utcnow())
+                if not any(e.name == name and e.event_type == "MessageEventDefinition"
+                           for e in step.workflow.waiting_events()):
+                    continue
+                step.event("message_received", record)
+                step.workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=payload))
+                step.advance()
+                return {"delivered_to": instance.id, "started": False}
+            for deployment in self._latest_deployments(session):
+                model = self.model_of(deployment)
+                if name in model.message_starts:
+                    workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
+                    instance = self._begin(session, deployment, model, workflow, {}, actor, key, message=record)
+                    return {"delivered_to": instance.id, "started": True}
+        raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
+
+    def _latest_deployments(self, session: Session) -> list[Deployment]:
+        newest = select(Deployment.process_id, func.max(Deployment.version).label("v")).group_by(
+            Deployment.process_id).subquery()
+        return list(session.execute(
+            select(Deployment).join(newest, (Deployment.process_id == newest.c.process_id)
+                                    & (Deployment.version == newest.c.v)).order_by(Deployment.process_id)
+        ).scalars())
+
+    def cancel(self, instance_id: int, actor: str, reason: str) -> None:
+        if not reason or not reason.strip():
+            raise TourflowError("a reason is required to cancel an instance")
+        with self._writing() as session:
+            instance = self._lock_instance(session, instance_id)
+            if instance.status in ("completed", "cancelled"):
+                raise TaskConflict(f"instance {instance_id} is already {instance.status}")
+            step = self._open_step(session, instance, actor, utcnow())
+            step.workflow.cancel()
+            instance.status, instance.ended_at = "cancelled", to_db(step.now)
+            step.event("instance_cancelled", {"reason": reason.strip()})
+            step.sync()
+
+    # ---- queries -----------------------------------------------------------------------
+    def tasks(self, lane: str | None = None, user: str | None = None, instance_id: int | None = None,
+              state: str = "ready") -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            query = select(HumanTask).where(HumanTask.state == state)
+            if lane:
+                query = query.where(HumanTask.lane == lane)
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            if user:
+                roles = self._user(session, user).role_ids
+                query = query.where(HumanTask.lane.in_(roles)) if roles else query.where(False)
+                query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
+            rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
+            return [task_dict(row) for row in rows.scalars()]
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        with self.db.read() as session:
+            row = self._task_row(session, task_id)
+            result = task_dict(row)
+            deployment = session.get(ProcessInstance, row.instance_id).deployment
+            info = self.model_of(deployment).user_tasks.get(row.task)
+            result["documentation"] = info.documentation if info else ""
+            result["form"] = deployment.forms.get(row.form_ref) if row.form_ref else None
+            return result
+
+    def show(self, instance_id: int) -> dict[str, Any]:
+        with self.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            return self._instance_dict(instance)
+
+    def _instance_dict(self, instance: ProcessInstance) -> dict[str, Any]:
+        return {
+            "id": instance.id,
+            "process": instance.process_id,
+            "version": instance.deployment.version,
+            "status": instance.status,
+            "business_key": instance.business_key,
+            "data": instance.data,
+            "error": instance.error,
+            "started_at": _iso(instance.started_at),
+            "started_by": instance.started_by,
+            "ended_at": _iso(instance.ended_at),
+        }
+
+    def events(self, instance_id: int) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            if session.get(ProcessInstance, instance_id) is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def task_dict(row: HumanTask) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "task": row.task,
+        "name": row.name,
+        "lane": row.lane,
+        "state": row.state,
+        "assignee": row.assignee,
+        "form": row.form_ref,
+        "due_at": _iso(row.due_at),
+        "created_at": _iso(row.created_at),
+        "completed_at": _iso(row.completed_at),
+        "completed_by": row.completed_by,
+        "summary": row.summary,
+    }

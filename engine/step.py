@@ -1,0 +1,254 @@
+"""One step of one instance: load it under lock, act, run the engine, write everything back.
+
+Everything a step changes (workflow state, task rows, jobs, audit events, handler writes)
+is written in the caller's single transaction, so a crash at any point either keeps the
+whole step or none of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.registry import HandlerContext, get_handler
+
+from . import audit
+from .clock import to_db
+from .codec import WorkflowCodec
+from .models import HumanTask, Job, ProcessInstance
+from .scripts import ScriptEngine
+from .specs import ProcessModel
+
+SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number")
+MAX_RETRIES = 3
+RETRY_BASE_SECONDS = 30
+
+
+class HandlerFailed(Exception):
+    """A handler raised; keeps the real exception (SpiffWorkflow would say `NameError: script`)."""
+
+    def __init__(self, name: str, original: BaseException):
+        super().__init__(f"handler {name!r} failed: {type(original).__name__}: {original}")
+        self.handler = name
+        self.original = original
+
+
+def json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def data_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two data snapshots: {key: [old, new]}; missing is null."""
+    keys = set(old) | set(new)
+    return {k: [old.get(k), new.get(k)] for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+@dataclass
+class Step:
+    session: Session
+    instance: ProcessInstance
+    model: ProcessModel
+    workflow: BpmnWorkflow
+    actor: str
+    now: datetime
+    codec: WorkflowCodec
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    # ---- audit -------------------------------------------------------------------------
+    def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
+        audit.append(
+            self.session,
+            kind=kind,
+            actor=actor or self.actor,
+            at=self.now,
+            payload=json_safe(payload),
+            instance_id=self.instance.id,
+        )
+
+    # ---- running -----------------------------------------------------------------------
+    def install_script_engine(self) -> None:
+        self.workflow.script_engine = ScriptEngine(service_caller=self._call_handler)
+
+    def _call_handler(self, task, name: str, params: dict[str, Any]) -> str:
+        func = get_handler(name)
+        task_id = str(task.id)
+        attempt = self.attempts.get(task_id, 1)
+        if func is None:
+            error = HandlerFailed(name, LookupError(f"no handler registered under {name!r}"))
+            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id,
+                                          "input": params, "error": str(error.original), "attempt": attempt})
+            raise error
+        ctx = HandlerContext(
+            session=self.session,
+            now=self.now,
+            instance_id=self.instance.id,
+            process_id=self.model.process_id,
+            task_id=task_id,
+            task_spec=task.task_spec.bpmn_id,
+            idempotency_key=f"{self.instance.id}:{task_id}",
+            attempt=attempt,
+            data=copy.deepcopy(task.data),
+        )
+        savepoint = self.session.begin_nested()
+        try:
+            result = func(ctx, **params)
+            if result is None:
+                result = {}
+            encoded = json.dumps(result, default=str, ensure_ascii=False)
+            savepoint.commit()
+        except Exception as exc:  # the handler's own error, kept whole
+            savepoint.rollback()
+            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
+                                          "error": f"{type(exc).__name__}: {exc}", "attempt": attempt})
+            raise HandlerFailed(name, exc) from exc
+        self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
+                                      "output": json.loads(encoded), "attempt": attempt})
+        return encoded
+
+    def advance(self) -> None:
+        """Run engine tasks until only people, timers or messages are waited for."""
+        try:
+            self.workflow.do_engine_steps()
+        except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
+            self._on_engine_error(exc)
+        self.sync()
+
+    def _on_engine_error(self, exc: Exception) -> None:
+        failed = self.workflow.get_tasks(state=TaskState.ERROR)
+        task = failed[0] if failed else None
+        root = exc
+        while not isinstance(root, HandlerFailed) and root.__cause__ is not None:
+            root = root.__cause__
+        if isinstance(root, HandlerFailed):
+            message = f"{type(root.original).__name__}: {root.original}"
+        else:
+            inner = getattr(exc, "exception", None) or exc
+            message = f"{type(inner).__name__}: {inner}"
+        task_id = str(task.id) if task else None
+        attempt = self.attempts.get(task_id, 1) if task_id else 1
+        spec = task.task_spec.bpmn_id if task else None
+        retryable = isinstance(root, HandlerFailed) and attempt < MAX_RETRIES
+        if retryable:
+            due_at = to_db(self.now) + timedelta(seconds=RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+            self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
+                                 due_at=due_at, state="pending", attempts=attempt, last_error=message,
+                                 created_at=to_db(self.now)))
+            self.instance.status = "retrying"
+            self.instance.error = message
+            self.event("retry_scheduled", {"task": spec, "task_id": task_id, "error": message,
+                                           "attempt": attempt, "due_at": due_at.isoformat() + "Z"})
+            return
+        self.instance.status = "error"
+        self.instance.error = message
+        self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message,
+                                       "attempts": attempt, "name": self.model.node_names.get(spec or "", spec)})
+
+    # ---- writing back ------------------------------------------------------------------
+    def sync(self) -> None:
+        self._sync_human_tasks()
+        self._sync_jobs()
+        wf = self.workflow
+        if wf.completed and self.instance.status not in ("completed", "cancelled"):
+            self.instance.status = "completed"
+            self.instance.ended_at = to_db(self.now)
+            self.event("instance_completed", {"data": wf.data})
+        self.instance.data = json_safe(self.current_data())
+        self.instance.serialized = self.codec.dumps(wf)
+
+    def current_data(self) -> dict[str, Any]:
+        wf = self.workflow
+        if wf.completed:
+            return dict(wf.data)
+        ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
+        if ready:
+            return dict(ready[0].data)
+        done = wf.get_tasks(state=TaskState.COMPLETED)
+        return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
+
+    def _sync_human_tasks(self) -> None:
+        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        rows = self.session.execute(
+            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == "ready")
+        ).scalars().all()
+        known = {row.spiff_task_id for row in rows}
+        for row in rows:
+            if row.spiff_task_id not in ready:
+                row.state = "cancelled"
+                row.completed_at = to_db(self.now)
+                self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
+        due = self._due_dates()
+        for spiff_id, task in ready.items():
+            if spiff_id in known:
+                continue
+            bpmn_id = task.task_spec.bpmn_id
+            info = self.model.user_tasks.get(bpmn_id)
+            row = HumanTask(
+                instance_id=self.instance.id,
+                spiff_task_id=spiff_id,
+                task=bpmn_id,
+                name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
+                lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
+                state="ready",
+                form_ref=info.form_ref if info else None,
+                due_at=to_db(due[bpmn_id]) if bpmn_id in due else None,
+                created_at=to_db(self.now),
+                summary=json_safe({k: task.data[k] for k in SUMMARY_KEYS if k in task.data}),
+            )
+            self.session.add(row)
+            self.session.flush()
+            self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
+                                      "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
+
+    def _waiting_timers(self) -> list[tuple[Any, datetime]]:
+        timers = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition):
+                value = task._get_internal_data("event_value")
+                if value:
+                    timers.append((task, TimerEventDefinition.get_datetime(value)))
+        return timers
+
+    def _due_dates(self) -> dict[str, datetime]:
+        """A user task's due date is the earliest timer attached to it."""
+        due: dict[str, datetime] = {}
+        for task, at in self._waiting_timers():
+            info = self.model.timers.get(task.task_spec.bpmn_id)
+            if info and info.attached_to in self.model.user_tasks:
+                current = due.get(info.attached_to)
+                due[info.attached_to] = at if current is None or at < current else current
+        return due
+
+    def _sync_jobs(self) -> None:
+        waiting = {str(task.id): (task, at) for task, at in self._waiting_timers()}
+        jobs = self.session.execute(
+            select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
+        ).scalars().all()
+        have = set()
+        for job in jobs:
+            if job.spiff_task_id in waiting:
+                have.add(job.spiff_task_id)
+            else:
+                job.state = "cancelled"
+                job.done_at = to_db(self.now)
+        for spiff_id, (task, at) in waiting.items():
+            if spiff_id not in have:
+                self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
+                                     task=task.task_spec.bpmn_id, due_at=to_db(at), state="pending",
+                                     created_at=to_db(self.now)))
+
+    def spiff_task(self, spiff_task_id: str):
+        return self.workflow.get_task_from_id(UUID(spiff_task_id))
+
+
+__all__ = ["Step", "HandlerFailed", "data_diff", "json_safe"]

@@ -1,0 +1,66 @@
+"""The service-task handler registry: plain functions registered by name.
+
+A handler receives a `HandlerContext` and the service task's evaluated parameters as
+keyword arguments, and returns a JSON-serialisable dict stored under the task's
+`resultVariable`. Delivery is at least once: a handler that writes keys its writes by
+`ctx.idempotency_key`, which is the same on every attempt of the same step.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+HandlerFunc = Callable[..., dict[str, Any]]
+
+_REGISTRY: dict[str, HandlerFunc] = {}
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    session: Session
+    now: datetime
+    instance_id: int
+    process_id: str
+    task_id: str
+    task_spec: str
+    idempotency_key: str
+    attempt: int
+    data: dict[str, Any]
+
+
+def handler(name: str) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Register `func` as the handler of service tasks whose operator id is `name`."""
+
+    def register(func: HandlerFunc) -> HandlerFunc:
+        if name in _REGISTRY and _REGISTRY[name] is not func:
+            raise ValueError(f"handler {name!r} is registered twice")
+        _REGISTRY[name] = func
+        return func
+
+    return register
+
+
+def load_all() -> None:
+    """Import every module of the `handlers` package so their decorators run."""
+    import handlers
+
+    for module in pkgutil.iter_modules(handlers.__path__):
+        if module.name != "registry":
+            importlib.import_module(f"handlers.{module.name}")
+
+
+def get_handler(name: str) -> HandlerFunc | None:
+    load_all()
+    return _REGISTRY.get(name)
+
+
+def handler_names() -> set[str]:
+    load_all()
+    return set(_REGISTRY)

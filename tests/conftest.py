@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database per test, demo users, the real processes deployed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.config import DEFAULT_PROCESSES_DIR
+from engine.db import Database
+from engine.deployments import deploy_file
+from engine.runtime import Runtime
+from engine.users import FRONT_LINE, create_user
+
+REPO = Path(__file__).resolve().parent.parent
+ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "auditor", "owner"]
+
+
+def make_users(runtime: Runtime) -> None:
+    with runtime.db.write() as session, session.begin():
+        for role in ROLES:
+            create_user(session, f"{role}1", f"{role}1", [role, "staff"] if role in FRONT_LINE else [role])
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tourflow.db'}"
+
+
+@pytest.fixture
+def runtime(db_url: str) -> Runtime:
+    db = Database(db_url)
+    db.upgrade()
+    rt = Runtime(db)
+    make_users(rt)
+    yield rt
+    db.dispose()
+
+
+def deploy(runtime: Runtime, path: Path) -> None:
+    with runtime.db.write() as session, session.begin():
+        deploy_file(session, path, "owner1")
+
+
+@pytest.fixture
+def complaint_runtime(runtime: Runtime) -> Runtime:
+    deploy(runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
+    return runtime
+
+
+class Cli:
+    """Runs the real `tourflow` console command against one database."""
+
+    def __init__(self, url: str, home: Path):
+        self.env = {**os.environ, "TOURFLOW_DATABASE_URL": url, "TOURFLOW_HOME": str(home)}
+        self.env.pop("FLASK_DEBUG", None)
+
+    def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        exe = Path(sys.executable).with_name("tourflow")
+        proc = subprocess.run([str(exe), *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"tourflow {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str):
+        return json.loads(self.run(*args, "--json", check=True).stdout)
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, runtime: Runtime) -> Cli:
+    return Cli(db_url, tmp_path)

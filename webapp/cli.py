@@ -1,0 +1,337 @@
+"""The `tourflow` command line. Other tools rely on these names, options and exit codes.
+
+Exit codes: 0 done; 1 error (not found, invalid file, ...); 2 validation error;
+3 conflict (completed already, not ready, lost race); 4 not allowed (role/lane).
+Errors are one line on stderr; `tourflow --debug ...` also shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
+
+from . import create_app, tourflow
+
+EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
+
+
+class TourflowGroup(FlaskGroup):
+    """Turns engine errors into one clear stderr line and the contract's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except DeploymentError as exc:
+            for finding in exc.findings:
+                if finding.severity == "error":
+                    click.echo(str(finding), err=True)
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        except TourflowError as exc:
+            if os.environ.get("FLASK_DEBUG") == "1":
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 1))
+        except Exception as exc:  # noqa: BLE001 - a user never sees a traceback unless asked
+            if os.environ.get("FLASK_DEBUG") == "1":
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+            sys.exit(1)
+
+
+def _json_arg(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise TourflowError(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.group(cls=TourflowGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """tourflow: the agency's BPMN process runner."""
+
+
+@main.command()
+@with_appcontext
+def info() -> None:
+    """Show where tourflow keeps its data."""
+    app_state = tourflow()
+    click.echo(f"database: {app_state.url}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as", "actor", default="system", help="Who deploys (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
+    """Deploy BPMN files or folders; prints process id and version per file."""
+    from engine.deployments import bpmn_files, deploy_file
+
+    runtime = tourflow().runtime
+    results, failed = [], False
+    for path in bpmn_files(list(paths)):
+        session = runtime.db.write()
+        try:
+            with session.begin():
+                results.append(deploy_file(session, path, actor))
+        except DeploymentError as exc:
+            failed = True
+            for finding in exc.findings:
+                if finding.severity == "error":
+                    click.echo(str(finding), err=True)
+        except BpmnReadError as exc:
+            failed = True
+            click.echo(str(exc), err=True)
+        finally:
+            session.close()
+    if as_json:
+        _emit([r.__dict__ for r in results])
+    else:
+        for r in results:
+            note = "deployed" if r.created else "unchanged"
+            click.echo(f"{r.file}: {r.process_id} version {r.version} ({note})")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def lint(paths: tuple[Path, ...]) -> None:
+    """Check BPMN files against the conventions; exit 1 on errors."""
+    from engine.lint import has_errors, lint_paths
+
+    findings = lint_paths(list(paths))
+    for finding in findings:
+        click.echo(str(finding))
+    if has_errors(findings):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("process_id")
+@click.option("--data", default=None, help="Start data as a JSON object.")
+@click.option("--as", "actor", default="system")
+@click.option("--key", "business_key", default=None, help="Business key for message correlation.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def start(process_id: str, data: str | None, actor: str, business_key: str | None, as_json: bool) -> None:
+    """Start the newest version of a process; prints the instance id."""
+    runtime = tourflow().runtime
+    instance_id = runtime.start(process_id, _json_arg(data, "--data"), actor=actor, business_key=business_key)
+    if as_json:
+        _emit(runtime.show(instance_id))
+    else:
+        click.echo(instance_id)
+
+
+@main.command()
+@click.option("--lane", default=None)
+@click.option("--user", default=None, help="Only tasks this user may work on (their lanes, unclaimed or theirs).")
+@click.option("--instance", "instance_id", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def tasks(lane: str | None, user: str | None, instance_id: int | None, as_json: bool) -> None:
+    """List open human tasks, earliest due first."""
+    rows = tourflow().runtime.tasks(lane=lane, user=user, instance_id=instance_id)
+    if as_json:
+        _emit(rows)
+        return
+    for row in rows:
+        due = row["due_at"] or "-"
+        click.echo(f"{row['id']:>6}  #{row['instance_id']:<5} {row['lane']:<12} {row['name']}  due {due}"
+                   f"  {row['assignee'] or ''}")
+
+
+@main.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True)
+@click.option("--data", default=None, help="Form data as a JSON object.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def complete(task_id: int, actor: str, data: str | None, as_json: bool) -> None:
+    """Complete a task (exit 2 invalid data, 3 conflict, 4 not allowed)."""
+    result = tourflow().runtime.complete(task_id, actor, _json_arg(data, "--data") or {})
+    if as_json:
+        _emit(result)
+    else:
+        click.echo(f"task {task_id} completed; instance {result['id']} is {result['status']}")
+
+
+@main.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True)
+@with_appcontext
+def claim(task_id: int, actor: str) -> None:
+    """Claim a task for yourself."""
+    tourflow().runtime.claim(task_id, actor)
+    click.echo(f"task {task_id} claimed by {actor}")
+
+
+@main.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True)
+@with_appcontext
+def unclaim(task_id: int, actor: str) -> None:
+    """Release a claimed task back to its lane."""
+    tourflow().runtime.unclaim(task_id, actor)
+    click.echo(f"task {task_id} released")
+
+
+@main.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "actor", required=True)
+@click.option("--to", "to_user", required=True)
+@click.option("--reason", required=True)
+@with_appcontext
+def reassign(task_id: int, actor: str, to_user: str, reason: str) -> None:
+    """Hand a task to another user of its lane, with a reason."""
+    tourflow().runtime.reassign(task_id, actor, to_user, reason)
+    click.echo(f"task {task_id} reassigned to {to_user}")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def show(instance_id: int, as_json: bool) -> None:
+    """Show an instance: process, version, status, data."""
+    result = tourflow().runtime.show(instance_id)
+    if as_json:
+        _emit(result)
+        return
+    click.echo(f"instance {result['id']}: {result['process']} v{result['version']} {result['status']}")
+    if result["error"]:
+        click.echo(f"error: {result['error']}")
+    click.echo(json.dumps(result["data"], ensure_ascii=False, indent=2, default=str))
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def events(instance_id: int, as_json: bool) -> None:
+    """The audit events of an instance, in order."""
+    rows = tourflow().runtime.events(instance_id)
+    if as_json:
+        _emit(rows)
+        return
+    for e in rows:
+        click.echo(f"{e['seq']:>4} {e['at']} {e['actor']:<12} {e['kind']:<18} "
+                   f"{json.dumps(e['payload'], ensure_ascii=False)[:120]}")
+
+
+@main.command()
+@click.option("--at", "at", default=None, help="Pretend it is this moment (ISO 8601); default now.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def tick(at: str | None, as_json: bool) -> None:
+    """Fire every timer and retry due up to a moment."""
+    fired = tourflow().runtime.tick(_parse_at(at))
+    if as_json:
+        _emit(fired)
+    else:
+        click.echo(f"{len(fired)} job(s) fired")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--key", default=None, help="Correlation key (the waiting instance's business key).")
+@click.option("--data", default=None, help="Message payload as a JSON object.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def message(name: str, key: str | None, data: str | None, as_json: bool) -> None:
+    """Deliver a message to a waiting instance, or start a process that catches it."""
+    result = tourflow().runtime.message(name, key, _json_arg(data, "--data"))
+    if as_json:
+        _emit(result)
+    else:
+        verb = "started" if result["started"] else "delivered to"
+        click.echo(f"message {name} {verb} instance {result['delivered_to']}")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor", required=True)
+@click.option("--reason", required=True)
+@with_appcontext
+def cancel(instance_id: int, actor: str, reason: str) -> None:
+    """Cancel a running instance, with a reason."""
+    tourflow().runtime.cancel(instance_id, actor, reason)
+    click.echo(f"instance {instance_id} cancelled")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.argument("instance_id", type=int, required=False)
+@with_appcontext
+def audit_verify(instance_id: int | None) -> None:
+    """Check the hash chains; exit 1 naming the first broken link."""
+    from engine import audit as audit_log
+
+    runtime = tourflow().runtime
+    with runtime.db.read() as session:
+        streams = [audit_log.instance_stream(instance_id)] if instance_id is not None else None
+        if instance_id is not None:
+            runtime.show(instance_id)
+        breaks = audit_log.verify(session, streams)
+        checked = len(streams) if streams else len(audit_log.all_streams(session))
+    for brk in breaks:
+        where = brk.stream.replace("instance:", "instance ")
+        click.echo(f"BROKEN: {where} at seq {brk.seq}: {brk.reason}", err=True)
+    if breaks:
+        sys.exit(1)
+    click.echo(f"ok: {checked} chain(s) intact")
+
+
+@main.command()
+@with_appcontext
+def demo() -> None:
+    """Create demo users and data, deploy processes/, start a few instances."""
+    from .demo import load_demo
+
+    load_demo(tourflow().runtime, echo=click.echo)
+
+
+@main.command()
+@click.option("--instances", default=200, show_default=True, help="Instances per measurement.")
+@click.option("--json", "as_json", is_flag=True)
+def bench(instances: int, as_json: bool) -> None:
+    """Raw SpiffWorkflow vs tourflow with persistence, on the same processes."""
+    from engine.bench import run_bench
+
+    report = run_bench(instances=instances, echo=None if as_json else click.echo)
+    if as_json:
+        _emit(report)

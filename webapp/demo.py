@@ -1,0 +1,69 @@
+"""`tourflow demo`: demo users, agency sample data, the processes, a few instances in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from engine.agency import Customer
+from engine.config import DEFAULT_PROCESSES_DIR
+from engine.deployments import bpmn_files, deploy_file
+from engine.models import ProcessInstance, User
+from engine.runtime import Runtime
+from engine.users import FRONT_LINE, ROLES, create_user
+
+DEMO_ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager",
+              "auditor", "owner"]
+DEMO_NAMES = {
+    "agent1": "王丽（坐席）", "receptionist1": "李娜（接待）", "sales1": "张伟（销售）",
+    "qc1": "刘洋（质检）", "supervisor1": "陈静（主管）", "operator1": "杨帆（计调）",
+    "guide1": "赵磊（导游）", "manager1": "黄敏（项目经理）", "auditor1": "周婷（审计）",
+    "owner1": "吴强（流程负责人）",
+}
+CUSTOMERS = [
+    ("张建国", "13801234567", "上海"), ("李秀英", "13912345678", "杭州"), ("王小明", "13700001111", "南京"),
+    ("赵雪", "13655556666", "苏州"), ("孙立伟", "13522223333", "德州"), ("周海燕", "13344445555", "上海"),
+]
+DEMO_COMPLAINTS = [
+    {"customer_name": "张建国", "contact_phone": "13801234567", "complaint_at": "2026-11-20T09:30:00+08:00",
+     "time_class": "旅游过程中", "kind": "住宿餐饮", "description": "酒店房间与合同标准不符，空调损坏",
+     "customer_request": "更换同级别酒店并赔偿差价", "tour_id": "SH-2026-1118",
+     "involves_multiple_departments": False, "escalated_to_authority": False},
+    {"customer_name": "李秀英", "contact_phone": "13912345678", "complaint_at": "2026-11-21T14:00:00+08:00",
+     "time_class": "旅游后", "kind": "导游服务", "description": "导游多次强制安排购物，态度恶劣",
+     "customer_request": "退还购物团费并公开道歉", "tour_id": "HZ-2026-1102",
+     "involves_multiple_departments": True, "escalated_to_authority": False},
+]
+
+
+def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
+    with runtime.db.write() as session, session.begin():
+        for role in DEMO_ROLES:
+            username = f"{role}1"
+            if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
+                continue
+            roles = [role, "staff"] if role in FRONT_LINE else [role]
+            create_user(session, username, username, roles, DEMO_NAMES[username])
+        if not session.execute(select(func.count(Customer.id))).scalar():
+            session.add_all(Customer(name=n, phone=p, city=c) for n, p, c in CUSTOMERS)
+    for path in bpmn_files([DEFAULT_PROCESSES_DIR]):
+        with runtime.db.write() as session, session.begin():
+            result = deploy_file(session, path, "owner1")
+        echo(f"deployed {result.process_id} v{result.version}" + ("" if result.created else " (unchanged)"))
+    with runtime.db.read() as session:
+        running = session.execute(select(func.count(ProcessInstance.id))).scalar()
+    if not running:
+        _start_demo_instances(runtime)
+    echo(f"database: {runtime.db.url}")
+    echo("demo users (DEMO ONLY - password = user name):")
+    for role in DEMO_ROLES:
+        echo(f"  {role}1 / {role}1   {ROLES[role]}")
+
+
+def _start_demo_instances(runtime: Runtime) -> None:
+    for complaint in DEMO_COMPLAINTS:
+        instance_id = runtime.start("complaint_handling", actor="agent1")
+        task = runtime.tasks(instance_id=instance_id)[0]
+        runtime.complete(task["id"], "agent1", complaint)
+    runtime.start("complaint_handling", actor="receptionist1")
