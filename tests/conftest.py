@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,24 @@ def make_users(runtime: Runtime) -> None:
             create_user(session, f"{role}1", f"{role}1", [role, "staff"] if role in FRONT_LINE else [role])
 
 
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """A migrated database with the demo users, built once and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "tourflow.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    make_users(Runtime(db))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tourflow.db'}"
+def db_url(tmp_path: Path, template_db: Path) -> str:
+    target = tmp_path / "tourflow.db"
+    shutil.copyfile(template_db, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture
@@ -36,7 +52,6 @@ def runtime(db_url: str) -> Runtime:
     db = Database(db_url)
     db.upgrade()
     rt = Runtime(db)
-    make_users(rt)
     yield rt
     db.dispose()
 

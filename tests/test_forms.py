@@ -1,0 +1,46 @@
+"""Form data is validated server side against the task's JSON Schema; errors name the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import FormInvalid
+from engine.forms import validate
+
+SCHEMA = {
+    "type": "object",
+    "required": ["customer_name", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "customer_name": {"type": "string", "minLength": 1, "title": "游客姓名"},
+        "kind": {"enum": ["服务质量", "行程安排", "住宿餐饮", "导游服务"]},
+        "amount": {"type": "number", "minimum": 0, "default": 0},
+        "complaint_at": {"type": "string", "format": "date-time"},
+        "escalated": {"type": "boolean", "default": False},
+    },
+}
+
+
+def test_valid_data_gets_defaults():
+    assert validate(SCHEMA, {"customer_name": "张三", "kind": "服务质量"}) == {
+        "customer_name": "张三", "kind": "服务质量", "amount": 0, "escalated": False}
+
+
+@pytest.mark.parametrize("data, field, words", [
+    ({"kind": "服务质量"}, "customer_name", "required"),
+    ({"customer_name": "张三", "kind": "天气"}, "kind", "is not one of"),
+    ({"customer_name": "张三", "kind": "服务质量", "amount": -5}, "amount", "minimum"),
+    ({"customer_name": "张三", "kind": "服务质量", "complaint_at": "昨天"}, "complaint_at", "date-time"),
+    ({"customer_name": "张三", "kind": "服务质量", "hack": 1}, "hack", "Additional properties"),
+    ({"customer_name": 5, "kind": "服务质量"}, "customer_name", "is not of type"),
+])
+def test_invalid_data_names_the_field(data, field, words):
+    with pytest.raises(FormInvalid) as info:
+        validate(SCHEMA, data)
+    assert info.value.field == field
+    assert field in info.value.message and words in info.value.message
+
+
+def test_non_object_is_refused():
+    with pytest.raises(FormInvalid, match="JSON object"):
+        validate(SCHEMA, ["x"])
