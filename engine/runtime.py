@@ -9,9 +9,12 @@ so two people completing one task cannot both win.
 from __future__ import annotations
 
 import copy
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -46,6 +49,8 @@ class Runtime:
         try:
             with session.begin():
                 yield session
+                session.flush()
+                _fault_point()
         except StaleDataError:
             raise TaskConflict("the instance was changed by someone else at the same time; reload and retry") from None
         finally:
@@ -381,6 +386,17 @@ class Runtime:
             if session.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"instance {instance_id} does not exist")
             return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
+
+
+def _fault_point() -> None:
+    """Crash tests pause here, with the whole step written but not committed, to be killed.
+
+    Inert unless TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT names a marker file to create.
+    """
+    marker = os.environ.get("TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(120)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -30,7 +30,7 @@ def _parse_time(value) -> datetime | None:
         return None
 
 
-@handler("archive_complaint")
+@handler("complaint_archive")
 def archive_complaint(ctx: HandlerContext) -> dict:
     """Write the complaint into the `complaint` table once per step (keyed by the idempotency key)."""
     existing = ctx.session.execute(

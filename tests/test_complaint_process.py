@@ -1,0 +1,199 @@
+"""P6 complaint_handling: every path of the diagram, walked the way staff would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engine.agency import Complaint
+from engine.clock import frozen_at, utcnow
+from engine.errors import FormInvalid, NotAllowed, TaskConflict
+from engine.models import Job
+
+COMPLAINT = {
+    "customer_name": "张建国",
+    "contact_phone": "13801234567",
+    "complaint_at": "2026-11-20T09:30:00+08:00",
+    "time_class": "旅游过程中",
+    "kind": "住宿餐饮",
+    "description": "酒店房间与合同标准不符，空调损坏",
+    "customer_request": "更换同级别酒店并赔偿差价",
+    "tour_id": "SH-2026-1118",
+}
+
+
+class Walk:
+    """One complaint instance and the steps staff take on it."""
+
+    def __init__(self, runtime, starter="agent1"):
+        self.rt = runtime
+        self.id = runtime.start("complaint_handling", actor=starter)
+
+    def open_tasks(self) -> dict[str, dict]:
+        return {t["task"]: t for t in self.rt.tasks(instance_id=self.id)}
+
+    def do(self, task: str, user: str, **data):
+        open_tasks = self.open_tasks()
+        assert task in open_tasks, f"{task} is not open; open: {sorted(open_tasks)}"
+        return self.rt.complete(open_tasks[task]["id"], user, data)
+
+    def status(self) -> str:
+        return self.rt.show(self.id)["status"]
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.rt.events(self.id)]
+
+    def completed_steps(self) -> list[str]:
+        return [e["payload"]["task"] for e in self.rt.events(self.id) if e["kind"] == "task_completed"]
+
+
+def _complaints(runtime) -> list[Complaint]:
+    with runtime.db.read() as session:
+        return list(session.execute(select(Complaint)).scalars())
+
+
+def _qc_chain(walk: Walk, *, serious=False, solved=True):
+    walk.do("investigate_facts", "qc1", facts="酒店确认空调故障两天未修", evidence="游客照片")
+    walk.do("determine_responsibility", "qc1", responsible_department="计调部", responsible_person="杨帆")
+    walk.do("make_handling_plan", "qc1", handling_plan="退还两晚房费差价", compensation_amount=600,
+            advance_payment=True, serious_problem=serious)
+    if serious:
+        walk.do("management_decision", "supervisor1", decision="同意方案", decision_note="同意先行赔付")
+    walk.do("implement_plan", "operator1", solved=solved, implementation_note="已退差价")
+
+
+def _close(walk: Walk):
+    walk.do("feedback_result", "qc1", feedback="已退还差价并致歉，原因：酒店设备故障", customer_satisfied=True)
+    walk.do("qc_follow_up", "qc1", follow_up_note="一周后回访，游客满意")
+
+
+def test_complaint_during_tour_solved_locally_is_filed_and_archived(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "agent1", **COMPLAINT)
+    assert set(walk.open_tasks()) == {"resolve_locally"}
+    assert walk.open_tasks()["resolve_locally"]["lane"] == "guide"
+    walk.do("resolve_locally", "guide1", resolved_locally=True, local_action="当晚更换同级酒店")
+    walk.do("file_local_resolution", "guide1", filing_note="已在当地解决，报质检备案")
+    assert walk.status() == "completed"
+    assert walk.completed_steps() == ["receive_complaint", "resolve_locally", "file_local_resolution"]
+    [complaint] = _complaints(complaint_runtime)
+    assert (complaint.instance_id, complaint.handled_by, complaint.kind, complaint.time_class) == (
+        walk.id, "local", "住宿餐饮", "旅游过程中")
+    assert complaint.resolution == "当晚更换同级酒店"
+    assert walk.kinds()[-2:] == ["handler_called", "instance_completed"]
+
+
+def test_complaint_not_solved_locally_goes_to_qc_and_is_closed(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "agent1", **COMPLAINT)
+    walk.do("resolve_locally", "guide1", resolved_locally=False, local_action="酒店无空房可换")
+    assert set(walk.open_tasks()) == {"investigate_facts"}
+    _qc_chain(walk)
+    assert set(walk.open_tasks()) == {"feedback_result"}
+    _close(walk)
+    assert walk.status() == "completed"
+    [complaint] = _complaints(complaint_runtime)
+    assert complaint.handled_by == "qc"
+    assert (complaint.responsible_department, float(complaint.compensation_amount), complaint.advance_payment) == (
+        "计调部", 600.0, True)
+    assert complaint.customer_satisfied is True
+
+
+def test_serious_problem_goes_to_supervisor_and_unsolved_reenters_qc_intake(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "receptionist1", **{**COMPLAINT, "time_class": "旅游后", "kind": "导游服务"})
+    assert set(walk.open_tasks()) == {"investigate_facts"}
+    _qc_chain(walk, serious=True, solved=False)
+    assert set(walk.open_tasks()) == {"investigate_facts"}, "unsolved must re-enter QC intake"
+    _qc_chain(walk, serious=False, solved=True)
+    _close(walk)
+    assert walk.status() == "completed"
+    steps = walk.completed_steps()
+    assert steps.count("investigate_facts") == 2
+    assert steps.count("management_decision") == 1
+    assert walk.rt.show(walk.id)["data"]["solved"] is True
+
+
+@pytest.mark.parametrize("time_class, multi", [("旅游前", False), ("旅游过程中", True)])
+def test_before_tour_or_multi_department_complaints_go_straight_to_qc(complaint_runtime, time_class, multi):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "sales1", **{**COMPLAINT, "time_class": time_class,
+                                               "involves_multiple_departments": multi})
+    assert set(walk.open_tasks()) == {"investigate_facts"}
+    assert walk.open_tasks()["investigate_facts"]["lane"] == "qc"
+
+
+def test_complaint_already_at_a_higher_authority_is_handed_over(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+    assert walk.status() == "completed"
+    assert walk.open_tasks() == {}
+    assert _complaints(complaint_runtime) == []
+
+
+def test_complaint_not_reported_within_an_hour_escalates_to_supervisor(complaint_runtime):
+    rt = complaint_runtime
+    start = utcnow()
+    with frozen_at(start):
+        walk = Walk(rt)
+    task = walk.open_tasks()["receive_complaint"]
+    assert task["due_at"].startswith((start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    assert rt.tick(start + timedelta(minutes=59)) == []
+    fired = rt.tick(start + timedelta(minutes=61))
+    assert [f["timer"] for f in fired] == ["report_overdue"]
+    assert "sla_breached" in walk.kinds()
+    breach = next(e for e in rt.events(walk.id) if e["kind"] == "sla_breached")
+    assert breach["payload"]["task"] == "receive_complaint"
+    tasks = walk.open_tasks()
+    assert set(tasks) == {"receive_complaint", "escalate_late_report"}
+    assert tasks["escalate_late_report"]["lane"] == "supervisor"
+    assert rt.tick(start + timedelta(hours=5)) == [], "a timer fires once"
+    walk.do("escalate_late_report", "supervisor1", action_taken="已电话督促坐席立即上报")
+    walk.do("receive_complaint", "agent1", **COMPLAINT)
+    walk.do("resolve_locally", "guide1", resolved_locally=True, local_action="更换酒店")
+    walk.do("file_local_resolution", "guide1", filing_note="备案")
+    assert walk.status() == "completed"
+
+
+def test_complaint_reported_in_time_cancels_the_timer(complaint_runtime):
+    rt = complaint_runtime
+    start = utcnow()
+    with frozen_at(start):
+        walk = Walk(rt)
+    with frozen_at(start + timedelta(minutes=30)):
+        walk.do("receive_complaint", "agent1", **COMPLAINT)
+    assert rt.tick(start + timedelta(hours=2)) == []
+    assert "sla_breached" not in walk.kinds()
+    with rt.db.read() as session:
+        states = session.execute(select(Job.state).where(Job.instance_id == walk.id)).scalars().all()
+    assert states == ["cancelled"]
+
+
+def test_wrong_role_bad_data_and_double_completion_are_refused(complaint_runtime):
+    rt = complaint_runtime
+    walk = Walk(rt)
+    task_id = walk.open_tasks()["receive_complaint"]["id"]
+    with pytest.raises(NotAllowed, match="does not hold lane 'staff'"):
+        rt.complete(task_id, "qc1", COMPLAINT)
+    with pytest.raises(FormInvalid) as bad:
+        rt.complete(task_id, "agent1", {**COMPLAINT, "kind": "天气不好"})
+    assert bad.value.field == "kind"
+    with pytest.raises(FormInvalid) as missing:
+        rt.complete(task_id, "agent1", {k: v for k, v in COMPLAINT.items() if k != "contact_phone"})
+    assert missing.value.field == "contact_phone"
+    assert walk.kinds().count("task_completed") == 0, "refused attempts write nothing"
+    rt.complete(task_id, "agent1", COMPLAINT)
+    with pytest.raises(TaskConflict, match="already completed by agent1"):
+        rt.complete(task_id, "agent1", COMPLAINT)
+
+
+def test_task_completed_event_records_submitted_data_and_diff(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "agent1", **COMPLAINT)
+    event = next(e for e in walk.rt.events(walk.id) if e["kind"] == "task_completed")
+    assert event["actor"] == "agent1"
+    assert event["payload"]["submitted"]["customer_name"] == "张建国"
+    assert event["payload"]["diff"]["kind"] == [None, "住宿餐饮"]
+    assert event["payload"]["submitted"]["escalated_to_authority"] is False, "schema defaults are recorded"
