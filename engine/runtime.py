@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -133,7 +133,8 @@ class Runtime:
                                         "business_key": business_key})
         if message is not None:
             step.event("message_received", message)
-            workflow.catch(BpmnEvent(MessageEventDefinition(message["name"]), payload=message["data"]))
+            workflow.do_engine_steps()  # the message start event begins waiting only now
+            _deliver(workflow, message["name"], message["data"])
         step.advance()
         return instance
 
@@ -302,14 +303,15 @@ class Runtime:
                            for e in step.workflow.waiting_events()):
                     continue
                 step.event("message_received", record)
-                step.workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=payload))
+                _deliver(step.workflow, name, payload)
                 step.advance()
                 return {"delivered_to": instance.id, "started": False}
             for deployment in self._latest_deployments(session):
                 model = self.model_of(deployment)
                 if name in model.message_starts:
                     workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
-                    instance = self._begin(session, deployment, model, workflow, {}, actor, key, message=record)
+                    instance = self._begin(session, deployment, model, workflow, payload, actor, key,
+                                           message=record)
                     return {"delivered_to": instance.id, "started": True}
         raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
 
@@ -386,6 +388,15 @@ class Runtime:
             if session.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"instance {instance_id} does not exist")
             return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
+
+
+def _deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
+    """Merge the message's data into the catching event's data, then let it catch."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and definition.name == name:
+            task.set_data(**copy.deepcopy(payload))
+    workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=payload))
 
 
 def _fault_point() -> None:

@@ -1,0 +1,103 @@
+"""Messages start and resume instances by key; a failing handler is retried, then raises an incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.clock import frozen_at, utcnow
+from engine.errors import NotFound
+from handlers.registry import HandlerContext, handler
+
+from .conftest import deploy
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runtime" / "order_flow.bpmn"
+
+
+@handler("test_flaky")
+def flaky_booking(ctx: HandlerContext, fail_times: int = 0) -> dict:
+    """A supplier that is unreachable for the first `fail_times` attempts."""
+    if ctx.attempt <= fail_times:
+        raise ConnectionError(f"supplier unreachable (attempt {ctx.attempt})")
+    return {"confirmation": f"BK-{ctx.instance_id}", "attempt": ctx.attempt}
+
+
+@pytest.fixture
+def order_runtime(runtime):
+    deploy(runtime, FIXTURE)
+    return runtime
+
+
+def _kinds(rt, instance_id):
+    return [e["kind"] for e in rt.events(instance_id)]
+
+
+def test_message_starts_then_resumes_the_instance_with_that_key(order_runtime):
+    rt = order_runtime
+    started = rt.message("order_received", "ORD-1", {"fail_times": 0, "amount": 1200})
+    assert started["started"] is True
+    instance = rt.show(started["delivered_to"])
+    assert (instance["business_key"], instance["status"]) == ("ORD-1", "running")
+    assert instance["data"]["booking"] == {"confirmation": f"BK-{instance['id']}", "attempt": 1}
+    assert rt.tasks(instance_id=instance["id"]) == []
+    with pytest.raises(NotFound):
+        rt.message("payment_received", "ORD-404", {"paid": 1200})
+    resumed = rt.message("payment_received", "ORD-1", {"paid": 1200})
+    assert resumed == {"delivered_to": instance["id"], "started": False}
+    [task] = rt.tasks(instance_id=instance["id"])
+    assert task["task"] == "confirm_order"
+    rt.complete(task["id"], "agent1", {"confirmed": True})
+    final = rt.show(instance["id"])
+    assert final["status"] == "completed"
+    assert (final["data"]["paid"], final["data"]["amount"]) == (1200, 1200)
+    assert _kinds(rt, instance["id"]).count("message_received") == 2
+
+
+def test_failing_handler_is_retried_with_backoff_and_keeps_the_real_error(order_runtime):
+    rt = order_runtime
+    start = utcnow()
+    with frozen_at(start):
+        instance_id = rt.message("order_received", "ORD-2", {"fail_times": 1})["delivered_to"]
+    shown = rt.show(instance_id)
+    assert shown["status"] == "retrying"
+    assert shown["error"] == "ConnectionError: supplier unreachable (attempt 1)"
+    call = next(e for e in rt.events(instance_id) if e["kind"] == "handler_called")
+    assert call["payload"]["error"] == "ConnectionError: supplier unreachable (attempt 1)"
+    assert rt.tick(start + timedelta(seconds=10)) == [], "backoff: not yet due"
+    fired = rt.tick(start + timedelta(seconds=31))
+    assert [f["kind"] for f in fired] == ["retry"]
+    shown = rt.show(instance_id)
+    assert (shown["status"], shown["error"]) == ("running", None)
+    assert shown["data"]["booking"]["attempt"] == 2
+
+
+def test_handler_failing_every_retry_raises_an_incident(order_runtime):
+    rt = order_runtime
+    start = utcnow()
+    with frozen_at(start):
+        instance_id = rt.message("order_received", "ORD-3", {"fail_times": 99})["delivered_to"]
+    rt.tick(start + timedelta(seconds=31))
+    rt.tick(start + timedelta(seconds=31 + 61))
+    shown = rt.show(instance_id)
+    assert shown["status"] == "error"
+    incident = next(e for e in rt.events(instance_id) if e["kind"] == "incident_raised")
+    assert incident["payload"]["error"] == "ConnectionError: supplier unreachable (attempt 3)"
+    assert incident["payload"]["task"] == "book_supplier"
+    assert _kinds(rt, instance_id).count("handler_called") == 3
+    assert _kinds(rt, instance_id).count("retry_scheduled") == 2
+    assert rt.tick(start + timedelta(days=1)) == []
+
+
+def test_cancel_records_the_reason_and_closes_open_tasks(order_runtime):
+    rt = order_runtime
+    instance_id = rt.message("order_received", "ORD-4", {"fail_times": 0})["delivered_to"]
+    rt.message("payment_received", "ORD-4", {"paid": 1})
+    rt.cancel(instance_id, "supervisor1", "客户取消订单")
+    assert rt.show(instance_id)["status"] == "cancelled"
+    assert rt.tasks(instance_id=instance_id) == []
+    events = rt.events(instance_id)
+    assert events[-1]["kind"] in ("instance_cancelled", "task_cancelled")
+    cancelled = next(e for e in events if e["kind"] == "instance_cancelled")
+    assert (cancelled["actor"], cancelled["payload"]["reason"]) == ("supervisor1", "客户取消订单")
