@@ -55,6 +55,8 @@ def check_source(source: str, mode: str = "eval") -> list[tuple[int, int, str]]:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         return [(exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")]
+    except (RecursionError, MemoryError):  # CPython's parser on absurd nesting
+        return [(1, 1, "syntax error: nested too deeply to parse")]
     problems: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         where = (getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
