@@ -139,12 +139,18 @@ class Runtime:
         return instance
 
     # ---- human tasks -------------------------------------------------------------------
-    def _task_row(self, session: Session, task_id: int, lock: bool = False) -> HumanTask:
-        query = select(HumanTask).where(HumanTask.id == task_id)
-        row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    def _task_row(self, session: Session, task_id: int) -> HumanTask:
+        row = session.execute(select(HumanTask).where(HumanTask.id == task_id)).scalar_one_or_none()
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
         return row
+
+    def _locked_task(self, session: Session, task_id: int) -> HumanTask:
+        """Lock the task's instance, then the task: the same order as every step, so no deadlock."""
+        row = self._task_row(session, task_id)
+        self._lock_instance(session, row.instance_id)
+        query = select(HumanTask).where(HumanTask.id == task_id).with_for_update()
+        return session.execute(query.execution_options(populate_existing=True)).scalar_one()
 
     @staticmethod
     def _not_ready(row: HumanTask) -> TaskConflict:
@@ -156,13 +162,13 @@ class Runtime:
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
         with self._writing() as session:
-            row = self._task_row(session, task_id, lock=True)
+            row = self._locked_task(session, task_id)
             self._check_lane(session, actor, row.lane)
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee and row.assignee != actor:
                 raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
-            instance = self._lock_instance(session, row.instance_id)
+            instance = session.get(ProcessInstance, row.instance_id)  # locked by _locked_task
             schema = instance.deployment.forms.get(row.form_ref) if row.form_ref else None
             submitted = forms.validate(schema, data if data is not None else {})
             step = self._open_step(session, instance, actor, utcnow())
@@ -182,7 +188,7 @@ class Runtime:
 
     def claim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
-            row = self._task_row(session, task_id, lock=True)
+            row = self._locked_task(session, task_id)
             self._check_lane(session, actor, row.lane)
             if row.state != "ready":
                 raise self._not_ready(row)
@@ -195,7 +201,7 @@ class Runtime:
 
     def unclaim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
-            row = self._task_row(session, task_id, lock=True)
+            row = self._locked_task(session, task_id)
             user = self._check_lane(session, actor, row.lane)
             if row.state != "ready":
                 raise self._not_ready(row)
@@ -210,7 +216,7 @@ class Runtime:
         if not reason or not reason.strip():
             raise TourflowError("a reason is required to reassign a task")
         with self._writing() as session:
-            row = self._task_row(session, task_id, lock=True)
+            row = self._locked_task(session, task_id)
             user = self._check_lane(session, actor, row.lane)
             if row.state != "ready":
                 raise self._not_ready(row)
