@@ -79,7 +79,7 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     lock_version: Mapped[int] = mapped_column(default=1)
-    deployment: Mapped[Deployment] = relationship(lazy="joined")
+    deployment: Mapped[Deployment] = relationship(lazy="raise")  # use Runtime.deployed(): cached
 
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,20 @@ from .step import Step, data_diff, json_safe
 SYSTEM_ACTOR = "system"
 
 
+@dataclass(frozen=True)
+class Deployed:
+    id: int
+    process_id: str
+    version: int
+    forms: dict[str, Any]
+    model: ProcessModel
+
+
 class Runtime:
     def __init__(self, db: Database):
         self.db = db
         self.codec = WorkflowCodec()
+        self._deployed: dict[int, Deployed] = {}
 
     # ---- helpers -----------------------------------------------------------------------
     @contextmanager
@@ -59,16 +70,25 @@ class Runtime:
     def model_of(self, deployment: Deployment) -> ProcessModel:
         return load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename)
 
+    def deployed(self, session: Session, deployment_id: int) -> Deployed:
+        """A deployment's version, forms and parsed model; rows never change, so they are cached."""
+        cached = self._deployed.get(deployment_id)
+        if cached is None:
+            row = session.get(Deployment, deployment_id)
+            cached = Deployed(row.id, row.process_id, row.version, row.forms, self.model_of(row))
+            self._deployed[deployment_id] = cached
+        return cached
+
     def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.execute(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
         ).scalar_one_or_none()
         if instance is None:
             raise NotFound(f"instance {instance_id} does not exist")
         return instance
 
     def _open_step(self, session: Session, instance: ProcessInstance, actor: str, now: datetime) -> Step:
-        model = self.model_of(instance.deployment)
+        model = self.deployed(session, instance.deployment_id).model
         workflow = self.codec.loads(instance.serialized, model)
         step = Step(session, instance, model, workflow, actor, now, self.codec)
         step.install_script_engine()
@@ -125,7 +145,6 @@ class Runtime:
         )
         session.add(instance)
         session.flush()
-        instance.deployment = deployment
         step = Step(session, instance, model, workflow, actor, now, self.codec)
         step.install_script_engine()
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
@@ -169,7 +188,8 @@ class Runtime:
             if row.assignee and row.assignee != actor:
                 raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
             instance = session.get(ProcessInstance, row.instance_id)  # locked by _locked_task
-            schema = instance.deployment.forms.get(row.form_ref) if row.form_ref else None
+            forms_of = self.deployed(session, instance.deployment_id).forms
+            schema = forms_of.get(row.form_ref) if row.form_ref else None
             submitted = forms.validate(schema, data if data is not None else {})
             step = self._open_step(session, instance, actor, utcnow())
             task = step.spiff_task(row.spiff_task_id)
@@ -184,7 +204,7 @@ class Runtime:
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance()
-            return self._instance_dict(instance)
+            return self._instance_dict(session, instance)
 
     def claim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
@@ -362,8 +382,8 @@ class Runtime:
         with self.db.read() as session:
             row = self._task_row(session, task_id)
             result = task_dict(row)
-            deployment = session.get(ProcessInstance, row.instance_id).deployment
-            info = self.model_of(deployment).user_tasks.get(row.task)
+            deployment = self.deployed(session, session.get(ProcessInstance, row.instance_id).deployment_id)
+            info = deployment.model.user_tasks.get(row.task)
             result["documentation"] = info.documentation if info else ""
             result["form"] = deployment.forms.get(row.form_ref) if row.form_ref else None
             return result
@@ -373,13 +393,13 @@ class Runtime:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(f"instance {instance_id} does not exist")
-            return self._instance_dict(instance)
+            return self._instance_dict(session, instance)
 
-    def _instance_dict(self, instance: ProcessInstance) -> dict[str, Any]:
+    def _instance_dict(self, session: Session, instance: ProcessInstance) -> dict[str, Any]:
         return {
             "id": instance.id,
             "process": instance.process_id,
-            "version": instance.deployment.version,
+            "version": self.deployed(session, instance.deployment_id).version,
             "status": instance.status,
             "business_key": instance.business_key,
             "data": instance.data,
