@@ -56,12 +56,18 @@ def append(
 ) -> AuditEvent:
     """Append one event to its stream inside the caller's transaction."""
     stream = instance_stream(instance_id) if instance_id is not None else SYSTEM_STREAM
-    head = session.execute(
-        select(AuditHead).where(AuditHead.stream == stream).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(stream=stream, seq=0, hash=GENESIS)
-        session.add(head)
+    # The head row is read (and locked) once per session: a step appends several events.
+    heads = session.info.setdefault("tourflow_audit_heads", {})
+    head = heads.get(stream)
+    if head is None or head not in session:
+        with session.no_autoflush:
+            head = session.execute(
+                select(AuditHead).where(AuditHead.stream == stream).with_for_update()
+            ).scalar_one_or_none()
+        if head is None:
+            head = AuditHead(stream=stream, seq=0, hash=GENESIS)
+            session.add(head)
+        heads[stream] = head
     event = AuditEvent(
         stream=stream,
         instance_id=instance_id,

@@ -77,7 +77,8 @@ class BpmnDocument:
         self.duplicate_ids: list[etree._Element] = []
         for el in self.root.iter(etree.Element):
             el_id = el.get("id")
-            if el_id is None:
+            # spiffworkflow:serviceTaskOperator/parameter ids name a handler or an argument, not an element
+            if el_id is None or etree.QName(el).namespace == SPIFF:
                 continue
             if el_id in self.elements_by_id:
                 self.duplicate_ids.append(el)

@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, forms
@@ -95,7 +95,9 @@ class Runtime:
         return step
 
     def _user(self, session: Session, username: str) -> User:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = session.execute(
+            select(User).options(joinedload(User.roles)).where(User.username == username)
+        ).unique().scalar_one_or_none()
         if user is None or not user.active:
             raise NotAllowed(f"unknown or inactive user {username!r}")
         return user

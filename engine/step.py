@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.registry import HandlerContext, get_handler
+from handlers.registry import HandlerContext, get_handler, handler_writes
 
 from . import audit
 from .clock import to_db
@@ -99,15 +99,18 @@ class Step:
             attempt=attempt,
             data=copy.deepcopy(task.data),
         )
-        savepoint = self.session.begin_nested()
+        # A handler that writes gets a savepoint, so a failure takes back only its own writes.
+        savepoint = self.session.begin_nested() if handler_writes(func) else None
         try:
             result = func(ctx, **params)
             if result is None:
                 result = {}
             encoded = json.dumps(result, default=str, ensure_ascii=False)
-            savepoint.commit()
+            if savepoint is not None:
+                savepoint.commit()
         except Exception as exc:  # the handler's own error, kept whole
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
             self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
                                           "error": f"{type(exc).__name__}: {exc}", "attempt": attempt})
             raise HandlerFailed(name, exc) from exc
@@ -230,6 +233,8 @@ class Step:
         return due
 
     def _sync_jobs(self) -> None:
+        if not self.model.timers:
+            return
         waiting = {str(task.id): (task, at) for task, at in self._waiting_timers()}
         jobs = self.session.execute(
             select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")

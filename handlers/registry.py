@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 HandlerFunc = Callable[..., dict[str, Any]]
 
 _REGISTRY: dict[str, HandlerFunc] = {}
+_READ_ONLY: set[str] = set()
+_loaded = False
 
 
 @dataclass(frozen=True)
@@ -35,25 +37,35 @@ class HandlerContext:
     data: dict[str, Any]
 
 
-def handler(name: str) -> Callable[[HandlerFunc], HandlerFunc]:
-    """Register `func` as the handler of service tasks whose operator id is `name`."""
+def handler(name: str, *, writes: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Register `func` as the handler of service tasks whose operator id is `name`.
+
+    `writes=False` declares that the handler never writes to the database, which spares
+    it the savepoint a writing handler runs in.
+    """
 
     def register(func: HandlerFunc) -> HandlerFunc:
         if name in _REGISTRY and _REGISTRY[name] is not func:
             raise ValueError(f"handler {name!r} is registered twice")
         _REGISTRY[name] = func
+        if not writes:
+            _READ_ONLY.add(name)
         return func
 
     return register
 
 
 def load_all() -> None:
-    """Import every module of the `handlers` package so their decorators run."""
+    """Import every module of the `handlers` package (once) so their decorators run."""
+    global _loaded
+    if _loaded:
+        return
     import handlers
 
     for module in pkgutil.iter_modules(handlers.__path__):
         if module.name != "registry":
             importlib.import_module(f"handlers.{module.name}")
+    _loaded = True
 
 
 def get_handler(name: str) -> HandlerFunc | None:
@@ -64,3 +76,7 @@ def get_handler(name: str) -> HandlerFunc | None:
 def handler_names() -> set[str]:
     load_all()
     return set(_REGISTRY)
+
+
+def handler_writes(func: HandlerFunc) -> bool:
+    return not any(_REGISTRY.get(name) is func for name in _READ_ONLY)

@@ -1,0 +1,75 @@
+"""`tourflow bench` runs both sides to the end and reports what it measured (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.bench import BENCH_DIR, PROCESSES, run_bench
+from engine.db import Database
+from engine.lint import lint_file
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+
+INSTANCES = 5
+WARMUP = 2
+
+
+def test_bench_processes_pass_lint() -> None:
+    for path in sorted(BENCH_DIR.glob("*.bpmn")):
+        findings = lint_file(path)
+        assert findings == [], "\n".join(str(f) for f in findings)
+
+
+def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    lines: list[str] = []
+    report = run_bench(instances=INSTANCES, echo=lines.append, database_url=url, warmup=WARMUP)
+
+    json.dumps(report)  # the CLI prints it with --json
+    assert report["instances"] == INSTANCES
+    assert report["database"]["backend"] == "sqlite"
+    assert set(report["processes"]) == {p.process_id for p in PROCESSES}
+    for process in PROCESSES:
+        row = report["processes"][process.process_id]
+        raw, persisted = row["raw"], row["persisted"]
+        assert raw["completed"] == persisted["completed"] == INSTANCES
+        assert persisted["warmup_completed"] == WARMUP
+        assert raw["instances_per_s"] > 0 and persisted["instances_per_s"] > 0
+        assert row["ratio"] > 0
+        assert persisted["steps"] == INSTANCES * (1 + process.user_tasks)
+        for key in ("step_ms", "start_ms"):
+            assert 0 < persisted[key]["p50"] <= persisted[key]["p95"]
+        if process.user_tasks:
+            assert persisted["complete_ms"]["p50"] > 0
+            assert set(row["serialized"]) == {"waiting", "completed"}
+        for size in row["serialized"].values():
+            assert 0 < size["tourflow_bytes"] < size["stock_bytes"]
+    assert any("bench_user_task" in line for line in lines)
+
+    db = Database(url)
+    try:
+        with db.read() as session:
+            for process in PROCESSES:
+                statuses = session.execute(
+                    select(ProcessInstance.status, func.count())
+                    .where(ProcessInstance.process_id == process.process_id)
+                    .group_by(ProcessInstance.status)
+                ).all()
+                assert dict(statuses) == {"completed": INSTANCES + WARMUP}
+            open_tasks = session.execute(select(func.count()).where(HumanTask.state != "completed")).scalar()
+            assert open_tasks == 0
+            done_tasks = session.execute(select(func.count()).where(HumanTask.state == "completed")).scalar()
+            assert done_tasks == INSTANCES + WARMUP
+            for process in PROCESSES:
+                datas = session.execute(
+                    select(ProcessInstance.data).where(ProcessInstance.process_id == process.process_id)
+                ).scalars().all()
+                assert all(data.get(k) == v for data in datas for k, v in process.expected.items())
+            handler_calls = session.execute(
+                select(func.count()).where(AuditEvent.kind == "handler_called")
+            ).scalar()
+            assert handler_calls == 10 * (INSTANCES + WARMUP)
+    finally:
+        db.dispose()
