@@ -109,13 +109,14 @@ class Runtime:
                              f"does not hold lane {lane!r}")
         return user
 
-    def latest_deployment(self, session: Session, process_id: str) -> Deployment:
-        deployment = session.execute(
-            select(Deployment).where(Deployment.process_id == process_id).order_by(Deployment.version.desc()).limit(1)
+    def latest_deployment(self, session: Session, process_id: str) -> Deployed:
+        deployment_id = session.execute(
+            select(Deployment.id).where(Deployment.process_id == process_id)
+            .order_by(Deployment.version.desc()).limit(1)
         ).scalar_one_or_none()
-        if deployment is None:
+        if deployment_id is None:
             raise NotFound(f"process {process_id!r} is not deployed")
-        return deployment
+        return self.deployed(session, deployment_id)
 
     # ---- starting ----------------------------------------------------------------------
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
@@ -125,7 +126,7 @@ class Runtime:
             raise TourflowError("start data must be a JSON object")
         with self._writing() as session:
             deployment = self.latest_deployment(session, process_id)
-            model = self.model_of(deployment)
+            model = deployment.model
             if actor != SYSTEM_ACTOR:
                 start_lane = model.start_lane
                 if start_lane:
@@ -133,10 +134,11 @@ class Runtime:
                 else:
                     self._user(session, actor)
             workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
-            return self._begin(session, deployment, model, workflow, data or {}, actor, business_key).id
+            return self._begin(session, deployment, workflow, data or {}, actor, business_key).id
 
-    def _begin(self, session, deployment, model, workflow, data, actor, business_key,
-               message: dict[str, Any] | None = None) -> ProcessInstance:
+    def _begin(self, session: Session, deployment: Deployed, workflow: BpmnWorkflow, data: dict[str, Any],
+               actor: str, business_key: str | None, message: dict[str, Any] | None = None) -> ProcessInstance:
+        model = deployment.model
         now = utcnow()
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
@@ -335,21 +337,16 @@ class Runtime:
                 step.advance()
                 return {"delivered_to": instance.id, "started": False}
             for deployment in self._latest_deployments(session):
-                model = self.model_of(deployment)
+                model = deployment.model
                 if name in model.message_starts:
                     workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
-                    instance = self._begin(session, deployment, model, workflow, payload, actor, key,
-                                           message=record)
+                    instance = self._begin(session, deployment, workflow, payload, actor, key, message=record)
                     return {"delivered_to": instance.id, "started": True}
         raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
 
-    def _latest_deployments(self, session: Session) -> list[Deployment]:
-        newest = select(Deployment.process_id, func.max(Deployment.version).label("v")).group_by(
-            Deployment.process_id).subquery()
-        return list(session.execute(
-            select(Deployment).join(newest, (Deployment.process_id == newest.c.process_id)
-                                    & (Deployment.version == newest.c.v)).order_by(Deployment.process_id)
-        ).scalars())
+    def _latest_deployments(self, session: Session) -> list[Deployed]:
+        newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
+        return [self.deployed(session, i) for i in session.execute(newest).scalars()]
 
     def cancel(self, instance_id: int, actor: str, reason: str) -> None:
         if not reason or not reason.strip():
