@@ -92,6 +92,8 @@ class HumanTask(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    desk: Mapped[str | None] = mapped_column(String(20), index=True)
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
@@ -149,3 +151,15 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its sha256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

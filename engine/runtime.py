@@ -408,6 +408,44 @@ class Runtime:
             "ended_at": _iso(instance.ended_at),
         }
 
+    def node_states(self, instance_id: int) -> dict[str, Any]:
+        """The instance's diagram: its BPMN XML and which nodes are completed, active or failed."""
+        with self.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            deployment = self.deployed(session, instance.deployment_id)
+            workflow = self.codec.loads(instance.serialized, deployment.model)
+            xml = session.get(Deployment, deployment.id).bpmn_xml
+        groups = {"completed": TaskState.COMPLETED, "active": TaskState.READY | TaskState.WAITING | TaskState.STARTED,
+                  "failed": TaskState.ERROR}
+        nodes = {}
+        for name, mask in groups.items():
+            ids = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=mask) if t.task_spec.bpmn_id}
+            nodes[name] = sorted(ids & set(deployment.model.node_names))
+        nodes["completed"] = sorted(set(nodes["completed"]) - set(nodes["active"]) - set(nodes["failed"]))
+        return {"process": deployment.process_id, "version": deployment.version, "bpmn_xml": xml, "nodes": nodes}
+
+    def deployment_xml(self, process_id: str, version: int) -> str:
+        with self.db.read() as session:
+            xml = session.execute(select(Deployment.bpmn_xml).where(
+                Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
+        if xml is None:
+            raise NotFound(f"process {process_id!r} has no version {version}")
+        return xml
+
+    def startable(self, username: str) -> list[dict[str, Any]]:
+        """The newest version of each process whose start lane the user holds."""
+        with self.db.read() as session:
+            roles = self._user(session, username).role_ids
+            result = []
+            for deployment in self._latest_deployments(session):
+                lane = deployment.model.start_lane
+                if lane and lane in roles:
+                    result.append({"process_id": deployment.process_id, "name": deployment.model.name,
+                                   "version": deployment.version, "lane": lane})
+            return sorted(result, key=lambda p: p["process_id"])
+
     def events(self, instance_id: int) -> list[dict[str, Any]]:
         with self.db.read() as session:
             if session.get(ProcessInstance, instance_id) is None:

@@ -198,6 +198,8 @@ class Step:
             row = HumanTask(
                 instance_id=self.instance.id,
                 spiff_task_id=spiff_id,
+                process_id=self.model.process_id,
+                desk=_desk(task.data),
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
@@ -254,6 +256,11 @@ class Step:
 
     def spiff_task(self, spiff_task_id: str):
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
+
+
+def _desk(data: dict[str, Any]) -> str | None:
+    desk = data.get("desk")
+    return desk if isinstance(desk, str) and desk else None
 
 
 __all__ = ["Step", "HandlerFailed", "data_diff", "json_safe"]

@@ -1,12 +1,15 @@
-"""The Flask application factory. For now it hosts the `tourflow` CLI; the inbox joins it later."""
+"""The Flask application factory: the task inbox, the JSON API and the `tourflow` CLI."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
-from engine.config import database_url
+from engine.config import database_url, instance_dir
 from engine.db import Database
 from engine.runtime import Runtime
 
@@ -31,14 +34,52 @@ class Tourflow:
         return self.runtime.db
 
 
+def _secret_key(folder: Path) -> str:
+    """TOURFLOW_SECRET_KEY, else a random key kept in the instance folder (created 0600)."""
+    key = os.environ.get("TOURFLOW_SECRET_KEY")
+    if key:
+        return key
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
-    app.config.from_mapping(DATABASE_URL=database_url())
+    folder = instance_dir()
+    app = Flask(__name__, instance_path=str(folder))
+    app.config.from_mapping(
+        DATABASE_URL=database_url(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        PER_PAGE=25,
+        MAX_CONTENT_LENGTH=11 * 1024 * 1024,
+    )
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(folder)
     app.extensions["tourflow"] = Tourflow(app.config["DATABASE_URL"])
+
+    from . import api, auth, errors, i18n, inbox, instances, processes, tasks
+
+    auth.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, processes.bp, api.bp):
+        app.register_blueprint(blueprint)
     return app
 
 
 def tourflow() -> Tourflow:
     return current_app.extensions["tourflow"]
+
+
+def runtime() -> Runtime:
+    return tourflow().runtime

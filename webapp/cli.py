@@ -317,6 +317,17 @@ def audit_verify(instance_id: int | None) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the inbox with gunicorn (Werkzeug's server where gunicorn is missing)."""
+    from .serve import serve_app
+
+    serve_app(host, port, workers, echo=click.echo)
+
+
+@main.command()
 @with_appcontext
 def demo() -> None:
     """Create demo users and data, deploy processes/, start a few instances."""

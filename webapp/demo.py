@@ -55,6 +55,12 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
         running = session.execute(select(func.count(ProcessInstance.id))).scalar()
     if not running:
         _start_demo_instances(runtime)
+    with runtime.db.write() as session, session.begin():
+        from engine import audit
+        from engine.clock import utcnow
+
+        audit.append(session, kind="demo_loaded", actor="system", at=utcnow(),
+                     payload={"users": [f"{r}1" for r in DEMO_ROLES]})
     echo(f"database: {runtime.db.url}")
     echo("demo users (DEMO ONLY - password = user name):")
     for role in DEMO_ROLES:

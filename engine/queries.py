@@ -1,0 +1,178 @@
+"""Read-side queries for the inbox and the pages: plain dicts, indexed SQL, no workflow loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from .clock import to_db, utcnow
+from .models import Deployment, HumanTask, ProcessInstance
+
+DUE_SOON = timedelta(minutes=30)
+# Roles that read every instance (and change nothing, for the auditor).
+READ_ALL_ROLES = frozenset({"auditor"})
+PER_PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a user name and the roles (= lanes) they hold."""
+
+    username: str
+    roles: frozenset[str]
+
+    @property
+    def reads_all(self) -> bool:
+        return bool(self.roles & READ_ALL_ROLES)
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    lane: str | None = None
+    process: str | None = None
+    desk: str | None = None
+    overdue: bool = False
+    mine: bool = False
+    unclaimed: bool = False
+    page: int = 1
+    per_page: int = 25
+    sort: str = "due"  # due | age
+
+
+def due_state(due_at: datetime | None, now: datetime) -> str:
+    """ok / due_soon / overdue / none, for the due badge."""
+    if due_at is None:
+        return "none"
+    if due_at <= now:
+        return "overdue"
+    return "due_soon" if due_at - now <= DUE_SOON else "ok"
+
+
+def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
+    """The lanes whose tasks a viewer sees; None means all of them."""
+    return None if viewer.reads_all else viewer.roles
+
+
+def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | None = None) -> dict[str, Any]:
+    """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
+    now_db = to_db(now or utcnow())
+    lanes = visible_lanes(viewer)
+    base = [HumanTask.state == "ready"]
+    if lanes is not None:
+        base.append(HumanTask.lane.in_(lanes))
+    conditions = list(base)
+    if flt.lane:
+        conditions.append(HumanTask.lane == flt.lane)
+    if flt.process:
+        conditions.append(HumanTask.process_id == flt.process)
+    if flt.desk:
+        conditions.append(HumanTask.desk == flt.desk)
+    if flt.overdue:
+        conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
+    if flt.mine:
+        conditions.append(HumanTask.assignee == viewer.username)
+    elif flt.unclaimed:
+        conditions.append(HumanTask.assignee.is_(None))
+    else:
+        conditions.append(or_(HumanTask.assignee.is_(None), HumanTask.assignee == viewer.username,
+                              viewer.reads_all))
+    per_page = max(1, min(flt.per_page, PER_PAGE_MAX))
+    page = max(1, flt.page)
+    total = session.execute(select(func.count(HumanTask.id)).where(*conditions)).scalar_one()
+    order = ([HumanTask.created_at, HumanTask.id] if flt.sort == "age"
+             else [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id])
+    rows = session.execute(
+        select(HumanTask).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
+    by_lane = dict(session.execute(
+        select(HumanTask.lane, func.count(HumanTask.id)).where(*base).group_by(HumanTask.lane)
+    ).all())
+    overdue = session.execute(select(func.count(HumanTask.id)).where(
+        *base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db)).scalar_one()
+    mine = session.execute(select(func.count(HumanTask.id)).where(
+        *base, HumanTask.assignee == viewer.username)).scalar_one()
+    names = process_names(session)
+    return {
+        "items": [inbox_row(row, now_db, names) for row in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-total // per_page)),
+        "counts": {"by_lane": by_lane, "overdue": overdue, "mine": mine,
+                   "all": sum(by_lane.values())},
+    }
+
+
+def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "process": row.process_id,
+        "process_name": names.get(row.process_id, row.process_id),
+        "task": row.task,
+        "name": row.name,
+        "lane": row.lane,
+        "desk": row.desk,
+        "assignee": row.assignee,
+        "summary": row.summary,
+        "created_at": _iso(row.created_at),
+        "age_seconds": int((now_db - row.created_at).total_seconds()),
+        "due_at": _iso(row.due_at),
+        "due_state": due_state(row.due_at, now_db),
+    }
+
+
+def process_names(session: Session) -> dict[str, str]:
+    """process id -> name of its newest version."""
+    newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
+    rows = session.execute(select(Deployment.process_id, Deployment.name).where(Deployment.id.in_(newest)))
+    return dict(rows.all())
+
+
+def can_view_instance(session: Session, viewer: Viewer, instance_id: int) -> bool:
+    """Auditors see all; others see instances they started or that have a task in one of their lanes."""
+    if viewer.reads_all:
+        return True
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return False
+    if instance.started_by == viewer.username:
+        return True
+    return bool(session.execute(select(exists().where(
+        HumanTask.instance_id == instance_id,
+        or_(HumanTask.lane.in_(viewer.roles), HumanTask.completed_by == viewer.username,
+            HumanTask.assignee == viewer.username),
+    ))).scalar())
+
+
+def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
+    """Every task row of an instance, oldest first (open and finished)."""
+    rows = session.execute(
+        select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
+    ).scalars()
+    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "state": r.state,
+             "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
+             "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
+
+
+def deployments(session: Session) -> list[dict[str, Any]]:
+    """Every deployed version, newest first within each process."""
+    rows = session.execute(
+        select(Deployment.id, Deployment.process_id, Deployment.version, Deployment.name, Deployment.sha256,
+               Deployment.filename, Deployment.deployed_at, Deployment.deployed_by)
+        .order_by(Deployment.process_id, Deployment.version.desc())
+    ).all()
+    counts = dict(session.execute(
+        select(ProcessInstance.deployment_id, func.count(ProcessInstance.id)).group_by(ProcessInstance.deployment_id)
+    ).all())
+    return [{"id": r.id, "process_id": r.process_id, "version": r.version, "name": r.name,
+             "sha256": r.sha256, "filename": r.filename, "deployed_at": _iso(r.deployed_at),
+             "deployed_by": r.deployed_by, "instances": counts.get(r.id, 0)} for r in rows]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment else None

@@ -1,0 +1,63 @@
+"""One place that turns errors into statuses: JSON bodies for the API, pages for people."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+
+from .i18n import _
+
+STATUS = {FormInvalid: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_error",
+              500: "internal_error"}
+TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 409: "冲突"}
+
+
+def status_of(exc: TourflowError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+
+
+def wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra) -> dict:
+    return {"error": code, "message": message, "field": field, **extra}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(TourflowError)
+    def engine_error(exc: TourflowError):
+        status = status_of(exc)
+        if wants_json():
+            extra = {"errors": exc.errors} if isinstance(exc, FormInvalid) else {}
+            return jsonify(error_body(exc.code, exc.message, getattr(exc, "field", None), **extra)), status
+        return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "出错了")),
+                               message=exc.message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        if wants_json():
+            return jsonify(error_body("csrf_failed", exc.description)), 400
+        return render_template("errors/error.html", status=400, title=_("请求有误"),
+                               message=_("表单已过期，请刷新页面后重试")), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        if wants_json():
+            return jsonify(error_body(HTTP_CODES.get(status, "error"), exc.description or exc.name)), status
+        return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "出错了")),
+                               message=exc.description), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        if wants_json():
+            return jsonify(error_body("internal_error", "internal error; the details are in the server log")), 500
+        return render_template("errors/error.html", status=500, title=_("出错了"),
+                               message="internal error; the details are in the server log"), 500
