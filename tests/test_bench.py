@@ -73,3 +73,12 @@ def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
             assert handler_calls == 10 * (INSTANCES + WARMUP)
     finally:
         db.dispose()
+
+
+def test_inbox_bench_seeds_and_queries_the_task_table():
+    from engine.bench_inbox import run_inbox_bench
+
+    report = run_inbox_bench(tasks=2_000, repeat=2)
+    assert report["open_tasks"] == 2_000
+    assert set(report["queries"]) >= {"agent, first page by due date", "auditor, all lanes"}
+    assert all(q["p50_ms"] > 0 for q in report["queries"].values())
