@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -11,6 +12,7 @@ from jsonschema.exceptions import best_match
 from .errors import FormInvalid
 
 _FORMAT_CHECKER = FormatChecker()
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
 def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -24,8 +26,9 @@ def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any
 
 def _field_of(error) -> str | None:
     if error.validator == "required":
-        missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        return missing[0] if missing else None
+        # jsonschema raises one error per missing property; its message names it.
+        found = _REQUIRED.match(error.message)
+        return found.group(1) if found else None
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return extra[0] if extra else None

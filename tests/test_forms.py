@@ -44,3 +44,9 @@ def test_invalid_data_names_the_field(data, field, words):
 def test_non_object_is_refused():
     with pytest.raises(FormInvalid, match="JSON object"):
         validate(SCHEMA, ["x"])
+
+
+def test_each_missing_field_is_named_in_its_own_error():
+    with pytest.raises(FormInvalid) as info:
+        validate(SCHEMA, {})
+    assert sorted(e["field"] for e in info.value.errors) == ["customer_name", "kind"]
