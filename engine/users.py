@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .clock import to_db, utcnow
-from .models import Role, User
+from .errors import NotFound, TourflowError
+from .models import ApiToken, Role, User
 
 ROLES: dict[str, str] = {
     "staff": "各部门工作人员",
@@ -54,3 +58,54 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 
 def check_password(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
+
+
+# ---- API tokens --------------------------------------------------------------------------
+TOKEN_PREFIX = "tf_"
+LABEL_MAX = 80
+
+
+def token_digest(token: str) -> str:
+    """What the api_token table stores (and the bearer-token check compares): sha256 hex of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, username: str, label: str = "", actor: str = "system") -> str:
+    """Create an API token for an active user; returns the plaintext, which is stored nowhere.
+
+    Only the sha256 is kept, so the caller must show the plaintext now: it cannot be shown again.
+    """
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotFound(f"unknown or inactive user {username!r}")
+    label = (label or "").strip()
+    if len(label) > LABEL_MAX:
+        raise TourflowError(f"a token label has at most {LABEL_MAX} characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_sha256=token_digest(token), label=label, created_at=to_db(utcnow()))
+    session.add(row)
+    session.flush()
+    audit.append(session, kind="token_created", actor=actor, at=utcnow(),
+                 payload={"token_id": row.id, "username": username, "label": label})
+    return token
+
+
+def find_token_id(session: Session, token: str) -> int | None:
+    """The id of a token given its plaintext (None if unknown)."""
+    return session.execute(
+        select(ApiToken.id).where(ApiToken.token_sha256 == token_digest(token))
+    ).scalar_one_or_none()
+
+
+def revoke_token(session: Session, token_id: int, actor: str = "system") -> bool:
+    """Revoke a token by id; False if it was revoked already. A revoked token never works again."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"token {token_id} does not exist")
+    if row.revoked_at is not None:
+        return False
+    row.revoked_at = to_db(utcnow())
+    owner = session.get(User, row.user_id)
+    audit.append(session, kind="token_revoked", actor=actor, at=utcnow(),
+                 payload={"token_id": row.id, "username": owner.username if owner else None, "label": row.label})
+    return True

@@ -1,15 +1,341 @@
-"""The JSON API under /api/v1. (Being built.)"""
+"""The JSON API under /api/v1: everything the pages do, for scripts and other tools.
 
-from flask import Blueprint
+Who is asking: `Authorization: Bearer <token>` (see `tourflow token create`), else the session
+cookie of a logged-in browser. With the cookie, every POST needs the `X-CSRFToken` header (the
+token of the page's `<meta name="csrf-token">`); a bearer token needs none, since a browser never
+sends one on its own. Not logged in: 401. Auditors read everything and change nothing (every
+POST: 403). Everyone else acts only in the lanes their roles hold (the engine checks: 403).
+
+Every error is a JSON body `{"error": code, "message": ..., "field": ...}` (webapp/errors.py and
+`ApiError` below); `validation_error` (422) adds `errors`, one per bad field.
+
+The OpenAPI document (`GET /api/v1/openapi.json`) is built from this blueprint's url rules and
+the operation notes in webapp/openapi.py, so a route cannot exist undocumented.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from engine import queries
+from engine.errors import FormInvalid, NotAllowed, NotFound
+from engine.models import ProcessInstance, User
+
+from . import runtime
+from .auth import csrf, load_user_from_token
+from .errors import error_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, never for bearer tokens
+
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+SORTS = ("due", "age")
+BUSINESS_KEY_MAX = 120
 
 
-@bp.route("/instances/<int:instance_id>/diagram")
+class ApiError(Exception):
+    """An API answer other than the engine's errors: 401, bad JSON."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    response = jsonify(error_body(exc.code, exc.message, exc.field))
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tourflow"'
+    return response, exc.status
+
+
+def invalid(field: str, message: str) -> FormInvalid:
+    """A 422 naming one field, shaped like the form validation errors."""
+    return FormInvalid(f"field '{field}': {message}", field=field, errors=[{"field": field, "message": message}])
+
+
+@bp.before_request
+def authenticate():
+    """401 unless a valid bearer token or session; CSRF for sessions; auditors change nothing."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        # A presented token decides alone, even beside a session cookie: a bad token is a 401.
+        user = load_user_from_token(request)  # sets g.token_auth when the token is good
+        if user is None:
+            raise ApiError(401, "unauthorized", "the bearer token is unknown or revoked")
+        g._login_user = user  # what flask_login.current_user answers for this request
+    elif header:
+        raise ApiError(401, "unauthorized", "only 'Authorization: Bearer <token>' is understood")
+    elif not current_user.is_authenticated:
+        raise ApiError(401, "unauthorized", "log in or send 'Authorization: Bearer <token>'")
+    mutating = request.method in MUTATING
+    if mutating and not g.get("token_auth") and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # raises CSRFError -> 400 {"error": "csrf_failed"} (webapp/errors.py)
+    if mutating and current_user.read_only:
+        raise NotAllowed("auditors read everything and change nothing")
+    return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Answers carry customers' data: no shared or browser caches keep them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _db():
+    return runtime().db
+
+
+def _me() -> str:
+    return current_user.username
+
+
+def _body() -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is {}. Anything else is a 400."""
+    if request.mimetype in FORM_TYPES:
+        raise ApiError(400, "invalid_json", "send the body as JSON (Content-Type: application/json)")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "the request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json",
+                       f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return value
+
+
+def _bool_arg(name: str) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return False
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise invalid(name, "must be true or false")
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
+    if number < low or (high is not None and number > high):
+        raise invalid(name, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+    return number
+
+
+def _text_arg(name: str) -> str | None:
+    return request.args.get(name) or None
+
+
+def _inbox_filter() -> queries.InboxFilter:
+    sort = request.args.get("sort") or "due"
+    if sort not in SORTS:
+        raise invalid("sort", f"must be one of {', '.join(SORTS)}")
+    return queries.InboxFilter(
+        lane=_text_arg("lane"), process=_text_arg("process"), desk=_text_arg("desk"),
+        overdue=_bool_arg("overdue"), mine=_bool_arg("mine"), unclaimed=_bool_arg("unclaimed"),
+        page=_int_arg("page", 1, 1),
+        per_page=_int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),
+        sort=sort,
+    )
+
+
+def _viewable(instance_id: int) -> None:
+    """404 for an unknown instance; 403 unless the viewer may see it."""
+    with _db().read() as session:
+        if session.get(ProcessInstance, instance_id) is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        if not queries.can_view_instance(session, current_user.viewer, instance_id):
+            raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes")
+
+
+def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
+    with _db().read() as session:
+        return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
+
+
+def _lanes_of(username: str) -> set[str] | None:
+    """The roles of an active user, None if there is no such user."""
+    with _db().read() as session:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        return set(user.role_ids) if user is not None and user.active else None
+
+
+# ---- who am I ----------------------------------------------------------------------------
+@bp.get("/me")
+def me():
+    return {"username": current_user.username, "display_name": current_user.display_name,
+            "roles": sorted(current_user.roles), "read_only": current_user.read_only,
+            "auth": "token" if g.get("token_auth") else "session"}
+
+
+# ---- tasks -------------------------------------------------------------------------------
+@bp.get("/tasks")
+def list_tasks():
+    flt = _inbox_filter()
+    with _db().read() as session:
+        return jsonify(queries.inbox(session, current_user.viewer, flt))
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    task = runtime().task(task_id)
+    _viewable(task["instance_id"])
+    return task
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim_task(task_id: int):
+    _body()
+    runtime().claim(task_id, _me())
+    return runtime().task(task_id)
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+def unclaim_task(task_id: int):
+    _body()
+    runtime().unclaim(task_id, _me())
+    return runtime().task(task_id)
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+def reassign_task(task_id: int):
+    body = _body()
+    unknown = sorted(set(body) - {"to", "reason"})
+    if unknown:
+        raise invalid(unknown[0], "unknown field (expected: to, reason)")
+    to_user, reason = body.get("to"), body.get("reason")
+    if not isinstance(to_user, str) or not to_user.strip():
+        raise invalid("to", "the user name to hand the task to is required")
+    if not isinstance(reason, str) or not reason.strip():
+        raise invalid("reason", "a reason is required to reassign a task")
+    task = runtime().task(task_id)
+    if task["lane"] in current_user.roles:  # otherwise the engine answers 403 for the actor first
+        lanes = _lanes_of(to_user.strip())
+        if lanes is None:
+            raise invalid("to", f"unknown or inactive user {to_user.strip()!r}")
+        if task["lane"] not in lanes:
+            raise invalid("to", f"user {to_user.strip()!r} does not hold lane {task['lane']!r}")
+    runtime().reassign(task_id, _me(), to_user.strip(), reason)
+    return runtime().task(task_id)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete_task(task_id: int):
+    data = _body()
+    instance = runtime().complete(task_id, _me(), data)
+    return {"instance": instance, "open_tasks": _open_tasks(instance["id"])}
+
+
+# ---- processes and instances -----------------------------------------------------------
+@bp.get("/processes")
+def list_startable():
+    return {"items": runtime().startable(_me())}
+
+
+@bp.post("/processes/<process_id>/instances")
+def start_instance(process_id: str):
+    body = _body()
+    unknown = sorted(set(body) - {"data", "business_key"})
+    if unknown:
+        raise invalid(unknown[0], "unknown field (expected: data, business_key)")
+    data = body.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise invalid("data", "must be a JSON object")
+    key = body.get("business_key")
+    if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > BUSINESS_KEY_MAX):
+        raise invalid("business_key", f"must be a non-empty string of at most {BUSINESS_KEY_MAX} characters")
+    instance_id = runtime().start(process_id, data or {}, actor=_me(), business_key=key)
+    response = jsonify(runtime().show(instance_id))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_instance", instance_id=instance_id)
+    return response
+
+
+@bp.get("/instances")
+def list_instances():
+    """The instances I may see (as on the instances page), newest first."""
+    status = _text_arg("status")
+    if status is not None and status not in queries.INSTANCE_STATUSES:
+        raise invalid("status", f"must be one of {', '.join(queries.INSTANCE_STATUSES)}")
+    page = _int_arg("page", 1, 1)
+    per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX)
+    with _db().read() as session:
+        return queries.instances(session, current_user.viewer, process=_text_arg("process"), status=status,
+                                 page=page, per_page=per_page)
+
+
+@bp.get("/instances/<int:instance_id>")
+def get_instance(instance_id: int):
+    _viewable(instance_id)
+    return runtime().show(instance_id)
+
+
+@bp.get("/instances/<int:instance_id>/events")
+def instance_events(instance_id: int):
+    _viewable(instance_id)
+    return {"items": runtime().events(instance_id)}
+
+
+@bp.get("/instances/<int:instance_id>/tasks")
+def instance_tasks(instance_id: int):
+    _viewable(instance_id)
+    with _db().read() as session:
+        return {"items": queries.instance_tasks(session, instance_id)}
+
+
+@bp.get("/instances/<int:instance_id>/diagram")
 def instance_diagram(instance_id: int):
-    return {}
+    """The BPMN XML of the instance's version and its completed/active/failed nodes (for bpmn-js)."""
+    _viewable(instance_id)
+    return runtime().node_states(instance_id)
 
 
-@bp.route("/processes/<process_id>/versions/<int:version>/diagram")
+@bp.get("/processes/<process_id>/versions/<int:version>/diagram")
 def process_diagram(process_id: str, version: int):
-    return {}
+    """One deployed version's BPMN XML; `nodes` is empty (no instance)."""
+    xml = runtime().deployment_xml(process_id, version)
+    return {"process": process_id, "version": version, "bpmn_xml": xml,
+            "nodes": {"completed": [], "active": [], "failed": []}}
+
+
+@bp.get("/deployments")
+def list_deployments():
+    if not current_user.has_role("owner", "auditor"):
+        raise NotAllowed("only process owners and auditors see the deployments")
+    with _db().read() as session:
+        return {"items": queries.deployments(session)}
+
+
+# ---- the description of all of the above ------------------------------------------------
+@bp.get("/openapi.json")
+def openapi():
+    from .openapi import document
+
+    cached = current_app.extensions.get("tourflow_openapi")
+    if cached is None:
+        cached = current_app.extensions["tourflow_openapi"] = document(current_app)
+    return jsonify(cached)

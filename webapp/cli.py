@@ -316,6 +316,45 @@ def audit_verify(instance_id: int | None) -> None:
     click.echo(f"ok: {checked} chain(s) intact")
 
 
+@main.group()
+def token() -> None:
+    """Bearer tokens for the JSON API (/api/v1)."""
+
+
+@token.command("create")
+@click.option("--user", "username", required=True, help="The user the token acts as.")
+@click.option("--label", default="", help="What the token is for (at most 80 characters).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def token_create(username: str, label: str, as_json: bool) -> None:
+    """Create a token; it is printed this once only (the database keeps its sha256)."""
+    from engine.users import create_token, find_token_id
+
+    runtime = tourflow().runtime
+    with runtime.db.write() as session, session.begin():
+        plaintext = create_token(session, username, label)
+        token_id = find_token_id(session, plaintext)
+    if as_json:
+        _emit({"id": token_id, "user": username, "label": label, "token": plaintext})
+        return
+    click.echo(f"token {token_id} for {username}{f' ({label})' if label else ''}; "
+               "store it now, it is not shown again:")
+    click.echo(plaintext)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by id; it stops working at once."""
+    from engine.users import revoke_token
+
+    runtime = tourflow().runtime
+    with runtime.db.write() as session, session.begin():
+        changed = revoke_token(session, token_id)
+    click.echo(f"token {token_id} revoked" if changed else f"token {token_id} was already revoked")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
