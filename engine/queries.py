@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .clock import to_db, utcnow
-from .models import Deployment, HumanTask, ProcessInstance
+from .models import Deployment, HumanTask, ProcessInstance, Role, User
 
 DUE_SOON = timedelta(minutes=30)
 # Roles that read every instance (and change nothing, for the auditor).
@@ -172,6 +172,60 @@ def deployments(session: Session) -> list[dict[str, Any]]:
     return [{"id": r.id, "process_id": r.process_id, "version": r.version, "name": r.name,
              "sha256": r.sha256, "filename": r.filename, "deployed_at": _iso(r.deployed_at),
              "deployed_by": r.deployed_by, "instances": counts.get(r.id, 0)} for r in rows]
+
+
+def users_with_role(session: Session, role: str) -> list[dict[str, str]]:
+    """Active users holding a role (= lane), e.g. the targets of a reassignment."""
+    rows = session.execute(
+        select(User.username, User.display_name).join(User.roles)
+        .where(Role.id == role, User.active.is_(True)).order_by(User.username)
+    ).all()
+    return [{"username": r.username, "display_name": r.display_name} for r in rows]
+
+
+def desks(session: Session) -> list[str]:
+    """The desks that open tasks carry (for the inbox filter); uses the desk index."""
+    rows = session.execute(select(HumanTask.desk).where(HumanTask.desk.is_not(None)).distinct())
+    return sorted(d for d in rows.scalars() if d)
+
+
+INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
+
+
+def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,
+              page: int = 1, per_page: int = 25) -> dict[str, Any]:
+    """One page of the instances a viewer may see (the rule of `can_view_instance`), newest first."""
+    conditions = []
+    if not viewer.reads_all:
+        conditions.append(or_(
+            ProcessInstance.started_by == viewer.username,
+            exists().where(HumanTask.instance_id == ProcessInstance.id,
+                           or_(HumanTask.lane.in_(viewer.roles), HumanTask.completed_by == viewer.username,
+                               HumanTask.assignee == viewer.username)),
+        ))
+    if process:
+        conditions.append(ProcessInstance.process_id == process)
+    if status:
+        conditions.append(ProcessInstance.status == status)
+    per_page = max(1, min(per_page, PER_PAGE_MAX))
+    page = max(1, page)
+    total = session.execute(select(func.count(ProcessInstance.id)).where(*conditions)).scalar_one()
+    rows = session.execute(
+        select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status, ProcessInstance.business_key,
+               ProcessInstance.data, ProcessInstance.started_at, ProcessInstance.started_by,
+               ProcessInstance.ended_at, Deployment.version)
+        .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
+        .where(*conditions).order_by(ProcessInstance.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    names = process_names(session)
+    items = [{"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
+              "version": r.version, "status": r.status, "business_key": r.business_key,
+              "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
+                          if (r.data or {}).get(k) is not None},
+              "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
+             for r in rows]
+    return {"items": items, "total": total, "page": page, "per_page": per_page,
+            "pages": max(1, -(-total // per_page))}
 
 
 def _iso(moment: datetime | None) -> str | None:

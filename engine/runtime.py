@@ -408,6 +408,14 @@ class Runtime:
             "ended_at": _iso(instance.ended_at),
         }
 
+    def instance_forms(self, instance_id: int) -> dict[str, Any]:
+        """The form schemas of an instance's process version (form ref -> JSON Schema), e.g. for labels."""
+        with self.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            return self.deployed(session, instance.deployment_id).forms
+
     def node_states(self, instance_id: int) -> dict[str, Any]:
         """The instance's diagram: its BPMN XML and which nodes are completed, active or failed."""
         with self.db.read() as session:

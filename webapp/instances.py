@@ -1,15 +1,53 @@
-"""Instance pages. (Being built.)"""
+"""Instance pages: the list of instances a user may see, and one instance's data, tasks and history."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user
+
+from engine import queries
+from engine.errors import NotFound
+
+from . import display, runtime
+from .i18n import _
+from .inbox import int_arg
 
 bp = Blueprint("instances", __name__)
 
 
 @bp.route("/instances")
 def index():
-    return "instances"
+    process = request.args.get("process") or None
+    status = request.args.get("status") or None
+    if status not in queries.INSTANCE_STATUSES:
+        status = None
+    with runtime().db.read() as session:
+        result = queries.instances(
+            session, current_user.viewer, process=process, status=status, page=int_arg("page", 1),
+            per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX))
+        names = queries.process_names(session)
+    return render_template("instances/index.html", result=result, processes=names, process=process,
+                           status=status, statuses=queries.INSTANCE_STATUSES)
 
 
 @bp.route("/instances/<int:instance_id>")
 def detail(instance_id: int):
-    return str(instance_id)
+    rt = runtime()
+    with rt.db.read() as session:
+        allowed = queries.can_view_instance(session, current_user.viewer, instance_id)
+        tasks = queries.instance_tasks(session, instance_id) if allowed else []
+        names = queries.process_names(session)
+    try:
+        instance = rt.show(instance_id)
+    except NotFound:
+        abort(404)
+    if not allowed:
+        abort(403, _("您无权查看此流程实例"))
+    forms = rt.instance_forms(instance_id)
+    events = [display.event_summary(e, forms) for e in rt.events(instance_id)]
+    my_lanes = set(current_user.roles)
+    return render_template(
+        "instances/detail.html", instance=instance, process_name=names.get(instance["process"], instance["process"]),
+        data_rows=display.data_rows(instance["data"], forms), tasks=tasks, events=events,
+        task_link=lambda t: current_user.read_only or t["lane"] in my_lanes,
+    )

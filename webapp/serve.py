@@ -23,6 +23,9 @@ def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = 
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            # gunicorn's control socket lives in ~/.gunicorn by default: two servers on one
+            # machine would share it, and we have no use for it.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return create_app()

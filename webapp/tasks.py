@@ -1,15 +1,189 @@
-"""Task pages and starting processes. (Being built.)"""
+"""The task page (SOP, data, form; claim, release, reassign, complete) and starting processes."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from engine import forms, queries
+from engine.clock import utcnow
+from engine.errors import FormInvalid, TaskConflict
+
+from . import display, runtime
+from .auth import writer_required
+from .form_fields import GENERAL, build_fields, coerce, field_errors
+from .i18n import _
 
 bp = Blueprint("tasks", __name__)
 
 
+def _load(task_id: int) -> dict[str, Any]:
+    """The task, if the user may see it: auditors read every task, others only their lanes' tasks."""
+    task = runtime().task(task_id)
+    if not current_user.read_only and task["lane"] not in current_user.roles:
+        abort(403, _("此任务属于「{lane}」泳道，您的角色无权办理", lane=display.lane_label(task["lane"])))
+    return task
+
+
+def _permissions(task: dict[str, Any]) -> dict[str, bool]:
+    me = current_user.username
+    ready = task["state"] == "ready"
+    writer = not current_user.read_only and task["lane"] in current_user.roles
+    supervisor = current_user.has_role("supervisor")
+    assignee = task["assignee"]
+    return {
+        "claim": writer and ready and assignee is None,
+        "unclaim": writer and ready and assignee is not None and (assignee == me or supervisor),
+        "reassign": writer and ready and (assignee in (None, me) or supervisor),
+        "complete": writer and ready and assignee in (None, me),
+    }
+
+
+def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[str, list[str]] | None = None,
+            reassign: dict[str, Any] | None = None, alert: str | None = None):
+    rt = runtime()
+    instance = rt.show(task["instance_id"])
+    process_forms = rt.instance_forms(task["instance_id"])
+    with rt.db.read() as session:
+        names = queries.process_names(session)
+        targets = queries.users_with_role(session, task["lane"])
+    schema = task["form"]
+    prefill = dict(instance["data"] or {})
+    errors = errors or {}
+    due_at = display.parse_time(task["due_at"])
+    return render_template(
+        "tasks/detail.html",
+        task=task, instance=instance, process_name=names.get(instance["process"], instance["process"]),
+        due_state=queries.due_state(due_at, utcnow()) if due_at else "none",
+        data_rows=display.data_rows(instance["data"], process_forms),
+        schema=schema, fields=build_fields(schema, prefill, posted, errors) if schema else [],
+        general_errors=errors.get(GENERAL, []), bad_fields=len([k for k in errors if k != GENERAL]),
+        can=_permissions(task),
+        targets=[u for u in targets if u["username"] != task["assignee"]],
+        reassign=reassign or {"errors": {}, "to_user": "", "reason": ""}, alert=alert,
+    ), status
+
+
+def _conflict(task_id: int):
+    """Someone else was faster: show the task as it is now, say what happened, write nothing (409)."""
+    task = runtime().task(task_id)
+    if task["state"] == "completed":
+        message = _("此任务已由 {who} 于 {at} 完成，您的提交没有保存。", who=task["completed_by"] or "",
+                    at=display.local_time(task["completed_at"]))
+    elif task["assignee"] and task["assignee"] != current_user.username:
+        message = _("此任务已被 {who} 认领；请联系认领人或主管转派。", who=task["assignee"])
+    elif task["state"] != "ready":
+        message = _("此任务已不可办理（{state}）。", state=display.STATUS_LABELS.get(task["state"], task["state"]))
+    else:
+        message = _("流程实例刚被他人修改，请刷新后重试。")
+    return _render(task, status=409, alert=message)
+
+
 @bp.route("/tasks/<int:task_id>")
 def detail(task_id: int):
-    return str(task_id)
+    return _render(_load(task_id))
+
+
+@bp.post("/tasks/<int:task_id>")
+@writer_required
+def complete(task_id: int):
+    task = _load(task_id)
+    if task["state"] != "ready":
+        return _conflict(task_id)
+    schema = task["form"]
+    data, errors = coerce(schema, request.form)
+    if errors:
+        try:
+            forms.validate(schema, data)
+        except FormInvalid as exc:  # report the other fields' problems in the same round
+            for name, messages in field_errors(schema, exc.errors).items():
+                errors.setdefault(name, messages)
+        return _render(task, status=422, posted=request.form, errors=errors)
+    try:
+        runtime().complete(task_id, current_user.username, data)
+    except FormInvalid as exc:
+        return _render(task, status=422, posted=request.form,
+                       errors=field_errors(schema, exc.errors, fallback=exc.message))
+    except TaskConflict:
+        return _conflict(task_id)
+    following = runtime().tasks(instance_id=task["instance_id"], user=current_user.username)
+    if following:
+        nxt = following[0]
+        flash(_("已完成「{name}」。下一步「{next}」也由您办理。", name=task["name"], next=nxt["name"]), "success")
+        return redirect(url_for("tasks.detail", task_id=nxt["id"]))
+    flash(_("已完成「{name}」。", name=task["name"]), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@writer_required
+def claim(task_id: int):
+    task = _load(task_id)
+    try:
+        runtime().claim(task_id, current_user.username)
+    except TaskConflict:
+        return _conflict(task_id)
+    flash(_("已认领「{name}」。", name=task["name"]), "success")
+    return redirect(url_for("tasks.detail", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@writer_required
+def unclaim(task_id: int):
+    task = _load(task_id)
+    try:
+        runtime().unclaim(task_id, current_user.username)
+    except TaskConflict:
+        return _conflict(task_id)
+    flash(_("已释放「{name}」，其他同事可以认领。", name=task["name"]), "success")
+    return redirect(url_for("tasks.detail", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+@writer_required
+def reassign(task_id: int):
+    task = _load(task_id)
+    to_user = (request.form.get("to_user") or "").strip()
+    reason = (request.form.get("reason") or "").strip()
+    errors: dict[str, list[str]] = {}
+    with runtime().db.read() as session:
+        holders = {u["username"] for u in queries.users_with_role(session, task["lane"])}
+    if not to_user:
+        errors["to_user"] = [_("请选择接收人")]
+    elif to_user not in holders:
+        errors["to_user"] = [_("{user} 不在「{lane}」泳道", user=to_user, lane=display.lane_label(task["lane"]))]
+    if not reason:
+        errors["reason"] = [_("请填写转派原因")]
+    if errors:
+        return _render(task, status=422, reassign={"errors": errors, "to_user": to_user,
+                                                   "reason": request.form.get("reason", "")})
+    try:
+        runtime().reassign(task_id, current_user.username, to_user, reason)
+    except TaskConflict:
+        return _conflict(task_id)
+    flash(_("已将「{name}」转派给 {user}。", name=task["name"], user=to_user), "success")
+    if to_user == current_user.username:
+        return redirect(url_for("tasks.detail", task_id=task_id))
+    return redirect(url_for("inbox.index"))
 
 
 @bp.route("/start")
+@writer_required
 def start_list():
-    return "start"
+    return render_template("tasks/start.html", processes=runtime().startable(current_user.username))
+
+
+@bp.post("/start/<process_id>")
+@writer_required
+def start(process_id: str):
+    rt = runtime()
+    instance_id = rt.start(process_id, actor=current_user.username)
+    with rt.db.read() as session:
+        name = queries.process_names(session).get(process_id, process_id)
+    mine = rt.tasks(instance_id=instance_id, user=current_user.username)
+    flash(_("已发起「{name}」（实例 #{id}）。", name=name, id=instance_id), "success")
+    if mine:
+        return redirect(url_for("tasks.detail", task_id=mine[0]["id"]))
+    return redirect(url_for("instances.detail", instance_id=instance_id))

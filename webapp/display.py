@@ -1,0 +1,254 @@
+"""How values look on the pages: local times, ages, masked phones, SOP text, instance data.
+
+Shared by the inbox, task, instance and process pages; registered as Jinja filters by `init_app`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import bleach
+import markdown
+from flask import Flask, request
+from markupsafe import Markup
+
+from .i18n import _
+
+try:
+    from zoneinfo import ZoneInfo
+
+    LOCAL_TZ: Any = ZoneInfo("Asia/Shanghai")
+except Exception:  # pragma: no cover - no tz database: Shanghai has had no DST since 1991
+    LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+# Labels of the things the engine names in English (statuses, event kinds, task states).
+STATUS_LABELS = {
+    "running": "进行中",
+    "retrying": "重试中",
+    "error": "出错",
+    "completed": "已完成",
+    "cancelled": "已取消",
+    "ready": "待办",
+}
+DUE_LABELS = {"ok": "未到期", "due_soon": "即将到期", "overdue": "已超期", "none": "无期限"}
+EVENT_LABELS = {
+    "instance_started": "流程发起",
+    "task_ready": "任务就绪",
+    "task_claimed": "认领任务",
+    "task_unclaimed": "释放任务",
+    "task_reassigned": "转派任务",
+    "task_completed": "完成任务",
+    "task_cancelled": "任务取消",
+    "handler_called": "调用服务",
+    "retry_scheduled": "安排重试",
+    "timer_fired": "定时器触发",
+    "message_received": "收到消息",
+    "sla_breached": "超出时限",
+    "instance_completed": "流程结束",
+    "instance_cancelled": "流程取消",
+    "incident_raised": "发生故障",
+    "incident_resolved": "故障解除",
+}
+
+_NUMBERED = re.compile(r"^\s*[(（]\s*(\d+)\s*[)）]\s*(.*)$")
+_SOP_TAGS = ["p", "ol", "ul", "li", "strong", "em", "code", "br", "a", "blockquote"]
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """An ISO string from the engine ('...Z' or naive UTC) or a datetime -> aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in the agency's time zone (Asia/Shanghai)."""
+    moment = parse_time(value)
+    return moment.astimezone(LOCAL_TZ).strftime(fmt) if moment else ""
+
+
+def age(seconds: int | float | None) -> str:
+    """'刚刚', '3 分钟', '2 小时', '1 天'."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return _("刚刚")
+    if seconds < 3600:
+        return _("{n} 分钟", n=seconds // 60)
+    if seconds < 86400:
+        return _("{n} 小时", n=seconds // 3600)
+    return _("{n} 天", n=seconds // 86400)
+
+
+def mask_phone(value: Any) -> str:
+    """138****4567: enough to recognise a caller, not enough to copy the number."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if len(text) <= 4:
+        return "*" * len(text)
+    if len(text) < 8:
+        return "*" * (len(text) - 4) + text[-4:]
+    return text[:3] + "****" + text[-4:]
+
+
+def render_sop(text: str | None) -> Markup:
+    """SOP documentation: '(1) ...' lines become an ordered list, other text Markdown (sanitised)."""
+    if not text or not text.strip():
+        return Markup("")
+    blocks: list[tuple[str, list[str]]] = []
+    for line in text.strip().splitlines():
+        numbered = _NUMBERED.match(line)
+        kind = "ol" if numbered else "text"
+        content = numbered.group(2) if numbered else line
+        if blocks and blocks[-1][0] == kind:
+            blocks[-1][1].append(content)
+        else:
+            blocks.append((kind, [content]))
+    html = []
+    for kind, lines in blocks:
+        if kind == "ol":
+            html.append("<ol class=\"sop-steps\">" + "".join(f"<li>{_inline_md(li)}</li>" for li in lines) + "</ol>")
+        else:
+            html.append(_clean(markdown.markdown("\n".join(lines))))
+    return Markup("".join(html))
+
+
+def _inline_md(text: str) -> str:
+    rendered = markdown.markdown(text)
+    rendered = re.sub(r"^<p>(.*)</p>$", r"\1", rendered.strip(), flags=re.S)
+    return _clean(rendered)
+
+
+def _clean(html: str) -> str:
+    return bleach.clean(html, tags=_SOP_TAGS, attributes={"a": ["href", "title"]},
+                        protocols=["http", "https", "mailto"], strip=True)
+
+
+def form_labels(forms: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """key -> Chinese title, and key -> property schema, from every form of a process version."""
+    labels: dict[str, str] = {}
+    props: dict[str, dict[str, Any]] = {}
+    for schema in (forms or {}).values():
+        for name, prop in ((schema or {}).get("properties") or {}).items():
+            if isinstance(prop, dict):
+                props.setdefault(name, prop)
+                if prop.get("title"):
+                    labels.setdefault(name, prop["title"])
+    return labels, props
+
+
+def show_value(value: Any, prop: dict[str, Any] | None = None) -> str:
+    """A data value the way people read it: 是/否, local times, lists joined."""
+    prop = prop or {}
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, str) and prop.get("format") == "date-time":
+        return local_time(value) or value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return "、".join(show_value(v, prop.get("items") if isinstance(prop.get("items"), dict) else None)
+                        for v in value) or "—"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def data_rows(data: dict[str, Any] | None, forms: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Instance data as labelled rows: keys the forms know first (in form order), then the rest."""
+    data = data or {}
+    labels, props = form_labels(forms)
+    known = [k for k in props if k in data]
+    rest = sorted(k for k in data if k not in props)
+    return [{"key": k, "label": labels.get(k, k), "value": show_value(data[k], props.get(k))}
+            for k in known + rest]
+
+
+def event_summary(event: dict[str, Any], forms: dict[str, Any] | None) -> dict[str, Any]:
+    """A timeline entry: the kind in words, a one-line note, and (for completions) data and diff."""
+    payload = event.get("payload") or {}
+    labels, props = form_labels(forms)
+    kind = event.get("kind", "")
+    note = ""
+    fields: list[dict[str, str]] = []
+    diff: list[dict[str, str]] = []
+    if kind in ("task_ready", "task_claimed", "task_unclaimed", "task_cancelled", "task_completed"):
+        note = payload.get("name") or payload.get("task") or ""
+    if kind == "task_claimed":
+        note = _("{name}，认领人 {who}", name=note, who=payload.get("assignee", ""))
+    elif kind == "task_unclaimed":
+        note = _("{name}，原认领人 {who}", name=note, who=payload.get("previous_assignee", ""))
+    elif kind == "task_reassigned":
+        note = _("{name}：{old} → {new}；原因：{reason}", name=payload.get("name", ""),
+                 old=payload.get("from") or _("无"), new=payload.get("to", ""), reason=payload.get("reason", ""))
+    elif kind == "instance_cancelled":
+        note = _("原因：{reason}", reason=payload.get("reason", ""))
+    elif kind == "instance_started":
+        note = f"{payload.get('process', '')} v{payload.get('version', '')}"
+    elif kind in ("timer_fired", "sla_breached"):
+        note = payload.get("name") or payload.get("timer") or ""
+    elif kind == "message_received":
+        note = f"{payload.get('name', '')} ({payload.get('key') or '—'})"
+    elif kind == "handler_called":
+        note = payload.get("handler", "")
+        if payload.get("error"):
+            note += " · " + _("失败：{error}", error=payload["error"])
+    elif kind in ("incident_raised", "retry_scheduled"):
+        note = payload.get("error", "")
+    if kind == "task_completed":
+        for key, value in (payload.get("submitted") or {}).items():
+            fields.append({"label": labels.get(key, key), "value": show_value(value, props.get(key))})
+        for key, pair in (payload.get("diff") or {}).items():
+            old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+            diff.append({"label": labels.get(key, key), "old": show_value(old, props.get(key)),
+                         "new": show_value(new, props.get(key))})
+    return {"seq": event.get("seq"), "at": event.get("at"), "actor": event.get("actor"), "kind": kind,
+            "kind_label": _(EVENT_LABELS[kind]) if kind in EVENT_LABELS else kind,
+            "note": note, "fields": fields, "diff": diff}
+
+
+def url_with(**changes: Any) -> str:
+    """The current page's URL with some query parameters changed (None or '' removes them)."""
+    args = request.args.to_dict()
+    for key, value in changes.items():
+        if value is None or value == "" or value is False:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    query = urlencode(args)
+    return request.path + ("?" + query if query else "")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(local_time=local_time, age=age, mask_phone=mask_phone, sop=render_sop,
+                                 show_value=show_value)
+    app.jinja_env.globals.update(
+        url_with=url_with, status_label=lambda s: _(STATUS_LABELS[s]) if s in STATUS_LABELS else s,
+        due_label=lambda s: _(DUE_LABELS[s]) if s in DUE_LABELS else s, lane_label=lane_label,
+    )
+
+
+def lane_label(lane: str | None) -> str:
+    """A lane id (= role id) in words."""
+    from engine.users import ROLES
+
+    if not lane:
+        return ""
+    if lane == "system":
+        return _("系统")
+    return _(ROLES[lane]) if lane in ROLES else lane

@@ -1,0 +1,276 @@
+"""A task's JSON Schema as HTML form fields, and the posted strings back as typed values.
+
+`build_fields` describes one field per top-level property (the template draws them);
+`coerce` turns the posted strings into the schema's types (the engine then validates with
+jsonschema); `field_errors` puts the engine's FormInvalid errors, in the user's language,
+next to the fields they belong to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from .display import LOCAL_TZ, parse_time
+from .i18n import _
+
+GENERAL = "__all__"  # errors that belong to no field
+_LONG_TEXT = re.compile(r"(description|note|comment|remark|reason|detail|feedback|plan|facts)", re.I)
+RESERVED = {"csrf_token"}
+_REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+
+
+@dataclass
+class FormField:
+    name: str
+    label: str
+    widget: str  # text | textarea | select | bool | date | datetime | number | integer | checkboxes | json
+    required: bool = False
+    help: str | None = None
+    value: Any = ""  # a string; a list of strings for checkboxes
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"f-{self.name}"
+
+
+def _type(prop: dict[str, Any]) -> str:
+    kind = prop.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    return kind
+
+
+def _properties(schema: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    props = (schema or {}).get("properties") or {}
+    return [(name, prop) for name, prop in props.items() if isinstance(prop, dict) and name not in RESERVED]
+
+
+def widget_of(name: str, prop: dict[str, Any]) -> str:
+    kind = _type(prop)
+    if "enum" in prop:
+        return "select"
+    if kind == "boolean":
+        return "bool"
+    if kind in ("number", "integer"):
+        return kind
+    if kind == "array":
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        return "checkboxes" if "enum" in items else "json"
+    if kind == "object":
+        return "json"
+    fmt = prop.get("format")
+    if fmt == "date":
+        return "date"
+    if fmt == "date-time":
+        return "datetime"
+    if (prop.get("maxLength") or 0) > 200 or _LONG_TEXT.search(name):
+        return "textarea"
+    return "text"
+
+
+def _show_number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def to_input(widget: str, value: Any) -> Any:
+    """A typed value (instance data, default) as the input's string value."""
+    if value is None:
+        return [] if widget == "checkboxes" else ""
+    if widget == "bool":
+        return "true" if value is True else "false" if value is False else ""
+    if widget == "datetime":
+        moment = parse_time(value) if isinstance(value, str) else None
+        return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if moment else str(value)
+    if widget in ("number", "integer"):
+        return _show_number(value)
+    if widget == "checkboxes":
+        return [str(v) for v in value] if isinstance(value, list) else []
+    if widget == "json":
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    return str(value)
+
+
+def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = None,
+                 posted: MultiDict | None = None, errors: dict[str, list[str]] | None = None) -> list[FormField]:
+    """One FormField per property. `posted` (what the user sent) wins over `values` (typed data)."""
+    required = set((schema or {}).get("required") or [])
+    values = values or {}
+    errors = errors or {}
+    fields = []
+    for name, prop in _properties(schema):
+        widget = widget_of(name, prop)
+        if posted is not None:
+            value = posted.getlist(name) if widget == "checkboxes" else posted.get(name, "")
+        elif name in values:
+            value = to_input(widget, values[name])
+        else:
+            value = to_input(widget, prop.get("default"))
+        options: list[tuple[str, str]] = []
+        if widget == "select":
+            options = [(str(v), str(v)) for v in prop["enum"]]
+        elif widget == "checkboxes":
+            options = [(str(v), str(v)) for v in prop["items"]["enum"]]
+        elif widget == "bool":
+            options = [("true", _("是")), ("false", _("否"))]
+        attrs: dict[str, Any] = {}
+        if widget in ("number", "integer"):
+            if "minimum" in prop:
+                attrs["min"] = _show_number(prop["minimum"])
+            elif "exclusiveMinimum" in prop:
+                attrs["min"] = _show_number(prop["exclusiveMinimum"])
+            if "maximum" in prop:
+                attrs["max"] = _show_number(prop["maximum"])
+            elif "exclusiveMaximum" in prop:
+                attrs["max"] = _show_number(prop["exclusiveMaximum"])
+            attrs["step"] = "1" if widget == "integer" else "any"
+        if widget in ("text", "textarea"):
+            if prop.get("maxLength"):
+                attrs["maxlength"] = prop["maxLength"]
+            if prop.get("minLength"):
+                attrs["minlength"] = prop["minLength"]
+            if prop.get("pattern") and widget == "text":
+                attrs["pattern"] = prop["pattern"]
+        fields.append(FormField(
+            name=name, label=prop.get("title") or name, widget=widget, required=name in required,
+            help=prop.get("description"), value=value, options=options, attrs=attrs,
+            errors=list(errors.get(name, [])),
+        ))
+    return fields
+
+
+def _to_datetime(text: str) -> str:
+    """'2026-11-20T09:30' (datetime-local, Shanghai time) -> '2026-11-20T09:30:00+08:00'."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.isoformat(timespec="seconds")
+
+
+def _to_number(text: str, integer: bool) -> int | float:
+    number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    if integer:
+        if not number.is_integer():
+            raise ValueError(text)
+        return int(number)
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _enum_value(text: str, prop: dict[str, Any]) -> Any:
+    """The enum member whose string form was posted (so 1 stays an integer); else the string."""
+    return next((v for v in prop.get("enum", []) if str(v) == text), text)
+
+
+COERCE_MESSAGES = {
+    "number": "请输入数字",
+    "integer": "请输入整数",
+    "datetime": "请输入有效的日期时间",
+    "date": "请输入有效的日期",
+    "bool": "请选择“是”或“否”",
+    "json": "请输入有效的 JSON",
+}
+
+
+def coerce(schema: dict[str, Any] | None, posted: MultiDict) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Posted strings -> the schema's types. Empty inputs are left out (so `required` and defaults apply).
+
+    Returns (data, errors): a value that cannot be read as its type is left out of the data and
+    reported in errors under its field name.
+    """
+    data: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, prop in _properties(schema):
+        widget = widget_of(name, prop)
+        if widget == "checkboxes":
+            if name in posted or f"{name}__present" in posted:
+                data[name] = [_enum_value(v, prop["items"]) for v in posted.getlist(name)]
+            continue
+        raw = posted.get(name)
+        if raw is None:
+            continue
+        text = raw.strip() if widget not in ("textarea", "json") else raw
+        if text.strip() == "":
+            continue
+        try:
+            if widget == "select":
+                data[name] = _enum_value(text, prop)
+            elif widget == "bool":
+                if text.lower() not in ("true", "false", "on", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                data[name] = text.lower() in ("true", "on", "1", "yes")
+            elif widget in ("number", "integer"):
+                data[name] = _to_number(text, widget == "integer")
+            elif widget == "datetime":
+                data[name] = _to_datetime(text)
+            elif widget == "date":
+                data[name] = date.fromisoformat(text).isoformat()
+            elif widget == "json":
+                data[name] = json.loads(text)
+            else:
+                data[name] = text
+        except (ValueError, TypeError):
+            errors.setdefault(name, []).append(_(COERCE_MESSAGES[widget]))
+    return data, errors
+
+
+def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
+    """jsonschema's English message -> a short message in the user's language."""
+    text = str(error.get("message", ""))
+    prop = prop or {}
+    if text.endswith("is a required property"):
+        return _("此项必填")
+    if "should be non-empty" in text or (text.endswith("is too short") and prop.get("minLength", 0) <= 1):
+        return _("此项不能为空")
+    if text.endswith("is too short"):
+        return _("至少 {n} 个字符", n=prop.get("minLength", ""))
+    if text.endswith("is too long") or "is expected to be empty" in text:
+        return _("最多 {n} 个字符", n=prop.get("maxLength", ""))
+    if " does not match " in text:
+        return _("格式不正确")
+    if " is not one of " in text:
+        return _("请从列表中选择")
+    if " is not a 'date-time'" in text:
+        return _("请输入有效的日期时间")
+    if " is not a 'date'" in text:
+        return _("请输入有效的日期")
+    if "less than the minimum" in text or "less than or equal to the minimum" in text:
+        return _("不能小于 {n}", n=_show_number(prop.get("minimum", prop.get("exclusiveMinimum", ""))))
+    if "greater than the maximum" in text or "greater than or equal to the maximum" in text:
+        return _("不能大于 {n}", n=_show_number(prop.get("maximum", prop.get("exclusiveMaximum", ""))))
+    if " is not of type " in text:
+        return _("类型不正确")
+    if "Additional properties are not allowed" in text:
+        return _("表单中有未定义的字段：{name}", name=error.get("field") or "")
+    return text
+
+
+def field_errors(schema: dict[str, Any] | None, errors: list[dict[str, Any]],
+                 fallback: str | None = None) -> dict[str, list[str]]:
+    """FormInvalid.errors -> {field: [messages]}; errors of unknown fields go under GENERAL."""
+    props = dict(_properties(schema))
+    out: dict[str, list[str]] = {}
+    for error in errors:
+        name = error.get("field")
+        # jsonschema reports each missing property on its own; the message names the right one
+        missing = _REQUIRED.match(str(error.get("message", "")))
+        if missing:
+            name = missing.group(1)
+        key = name if name in props else GENERAL
+        message = _message(error, props.get(name))
+        if message not in out.get(key, []):
+            out.setdefault(key, []).append(message)
+    if not out and fallback:
+        out[GENERAL] = [fallback]
+    return out
