@@ -120,24 +120,22 @@ def complete(task_id: int):
 @bp.post("/tasks/<int:task_id>/claim")
 @writer_required
 def claim(task_id: int):
-    task = _load(task_id)
-    try:
-        runtime().claim(task_id, current_user.username)
-    except TaskConflict:
-        return _conflict(task_id)
-    flash(_("已认领「{name}」。", name=task["name"]), "success")
-    return redirect(url_for("tasks.detail", task_id=task_id))
+    return _change_assignment(task_id, runtime().claim, "已认领「{name}」。")
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
 @writer_required
 def unclaim(task_id: int):
+    return _change_assignment(task_id, runtime().unclaim, "已释放「{name}」，其他同事可以认领。")
+
+
+def _change_assignment(task_id: int, action, message: str):
     task = _load(task_id)
     try:
-        runtime().unclaim(task_id, current_user.username)
+        action(task_id, current_user.username)
     except TaskConflict:
         return _conflict(task_id)
-    flash(_("已释放「{name}」，其他同事可以认领。", name=task["name"]), "success")
+    flash(_(message, name=task["name"]), "success")
     return redirect(url_for("tasks.detail", task_id=task_id))
 
 
