@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,48 @@ def forms_dir_for(path: Path, process_id: str) -> Path:
 def deploy_file(session: Session, path: Path, actor: str) -> DeployResult:
     data = read_bytes(path)
     return deploy_bytes(session, data, str(path), None, actor, path=path)
+
+
+FORM_SUFFIX = ".schema.json"
+MAX_UPLOAD_FILES = 50
+
+
+def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) -> DeployResult:
+    """Deploy one uploaded .bpmn with its forms (*.schema.json).
+
+    Forms not uploaded are taken from the newest deployed version of the same process, so
+    a process owner who changed only the diagram uploads only the diagram.
+    """
+    bpmn = [(name, data) for name, data in files if name.lower().endswith(".bpmn")]
+    forms = [(name, data) for name, data in files if name.endswith(FORM_SUFFIX)]
+    other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not name.endswith(FORM_SUFFIX)]
+    if len(bpmn) != 1:
+        raise DeploymentError(f"upload exactly one .bpmn file (got {len(bpmn)})")
+    if other:
+        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files can be deployed, not {', '.join(other)}")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload")
+    name, data = bpmn[0]
+    filename = Path(name).name
+    with tempfile.TemporaryDirectory() as folder:
+        forms_dir = Path(folder)
+        try:
+            process_id = load_model(data, filename).process_id
+        except BpmnReadError:
+            process_id = None
+        if process_id:
+            _write_previous_forms(session, process_id, forms_dir)
+        for form_name, form_data in forms:
+            (forms_dir / Path(form_name).name).write_bytes(form_data)
+        return deploy_bytes(session, data, filename, forms_dir, actor)
+
+
+def _write_previous_forms(session: Session, process_id: str, forms_dir: Path) -> None:
+    previous = session.execute(
+        select(Deployment).where(Deployment.process_id == process_id).order_by(Deployment.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    for form_ref, schema in (previous.forms if previous else {}).items():
+        (forms_dir / form_ref).write_text(canonical_json(schema), encoding="utf-8")
 
 
 def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path | None, actor: str,

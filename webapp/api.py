@@ -330,6 +330,23 @@ def list_deployments():
         return {"items": queries.deployments(session)}
 
 
+@bp.post("/deployments")
+def deploy():
+    """Deploy an uploaded .bpmn (multipart field `files`, with any *.schema.json forms)."""
+    from engine.deployments import deploy_upload
+
+    if not current_user.has_role("owner"):
+        raise NotAllowed("only process owners deploy processes")
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
+    if not files:
+        raise invalid("files", "upload a .bpmn file (multipart field 'files')")
+    with _db().write() as session, session.begin():
+        result = deploy_upload(session, files, _me())
+    body = {"process_id": result.process_id, "version": result.version,
+            "deployment_id": result.deployment_id, "created": result.created}
+    return body, 201 if result.created else 200
+
+
 # ---- the description of all of the above ------------------------------------------------
 @bp.get("/openapi.json")
 def openapi():

@@ -6,11 +6,11 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+from engine.errors import DeploymentError, FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 
 from .i18n import _
 
-STATUS = {FormInvalid: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
+STATUS = {FormInvalid: 422, DeploymentError: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_error",
               500: "internal_error"}
@@ -29,12 +29,19 @@ def error_body(code: str, message: str, field: str | None = None, **extra) -> di
     return {"error": code, "message": message, "field": field, **extra}
 
 
+def finding_dict(finding) -> dict:
+    return {"file": finding.file, "line": finding.line, "col": finding.col, "severity": finding.severity,
+            "rule": finding.rule, "message": finding.message, "text": str(finding)}
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(TourflowError)
     def engine_error(exc: TourflowError):
         status = status_of(exc)
         if wants_json():
             extra = {"errors": exc.errors} if isinstance(exc, FormInvalid) else {}
+            if isinstance(exc, DeploymentError):
+                extra = {"findings": [finding_dict(f) for f in exc.findings]}
             return jsonify(error_body(exc.code, exc.message, getattr(exc, "field", None), **extra)), status
         return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "出错了")),
                                message=exc.message), status

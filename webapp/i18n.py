@@ -29,6 +29,15 @@ EN: dict[str, str] = {
     "用户名或密码错误": "Wrong user name or password",
     "演示账号（仅供演示，密码与用户名相同）": "Demo users (demo only: password = user name)",
     "请登录": "Please log in",
+    # deployment
+    "部署流程": "Deploy a process",
+    "部署": "Deploy",
+    "上传一个 .bpmn 文件及其表单（*.schema.json）；未上传的表单沿用当前版本。内容未变不会产生新版本。":
+        "Upload one .bpmn file and its forms (*.schema.json); forms left out are kept from the current "
+        "version. Unchanged content makes no new version.",
+    "请选择要部署的 .bpmn 文件": "Choose the .bpmn file to deploy",
+    "已部署 {process} 版本 {version}": "Deployed {process} version {version}",
+    "{process} 内容未变化，仍为版本 {version}": "{process} is unchanged: still version {version}",
     # errors
     "出错了": "Something went wrong",
     "页面不存在": "Page not found",

@@ -295,6 +295,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "DeployResult": {
+        "type": "object",
+        "required": ["process_id", "version", "deployment_id", "created"],
+        "properties": {"process_id": {"type": "string"}, "version": {"type": "integer"},
+                       "deployment_id": {"type": "integer"}, "created": {"type": "boolean"}},
+    },
+    "DeployUpload": {
+        "type": "object",
+        "required": ["files"],
+        "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    },
 }
 
 ERRORS: dict[int, str] = {
@@ -343,6 +354,8 @@ class Op:
     errors: tuple[int, ...] = ()  # beyond those every rule of its kind gets
     public: bool = False
     headers: dict[str, Any] = field(default_factory=dict)
+    body_type: str = "application/json"
+    also_ok: tuple[int, ...] = ()  # further success statuses with the same body
 
 
 OPERATIONS: dict[str, Op] = {
@@ -383,6 +396,14 @@ OPERATIONS: dict[str, Op] = {
     "api.list_deployments": Op(
         "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
         roles="owner, auditor", errors=(403,)),
+    "api.deploy": Op(
+        "POST", "Deploy a process: one .bpmn plus its *.schema.json forms", "processes", ref("DeployResult"),
+        ok_status=201, also_ok=(200,), roles="owner", body="DeployUpload", body_required=True,
+        body_type="multipart/form-data", errors=(403, 422),
+        description="multipart/form-data, field `files` (repeat it). Forms not uploaded are taken from the "
+                    "newest deployed version. 201 for a new version, 200 when the content is unchanged; "
+                    "422 `deployment_invalid` with `findings` (file:line:col, rule, message) when refused: "
+                    "nothing is written then."),
     "api.list_instances": Op(
         "GET", "The instances I may see, newest first", "instances", ref("InstancePage"),
         roles="any logged-in user: instances they started or with a task in their lanes (auditors: all)",
@@ -454,7 +475,7 @@ def _operation(endpoint: str, method: str, op: Op, path_parameters: list[dict[st
         result["parameters"] = parameters
     if op.body:
         result["requestBody"] = {"required": op.body_required,
-                                 "content": {"application/json": {"schema": ref(op.body)}}}
+                                 "content": {op.body_type: {"schema": ref(op.body)}}}
     statuses = set(op.errors)
     if not op.public:
         statuses.add(401)
@@ -462,7 +483,8 @@ def _operation(endpoint: str, method: str, op: Op, path_parameters: list[dict[st
         statuses.add(404)
     if mutating:
         statuses |= {400, 403}
-    responses = {str(op.ok_status): _response("OK" if op.ok_status == 200 else "Created", op.ok, op.headers)}
+    responses = {str(status): _response("OK" if status == 200 else "Created", op.ok, op.headers)
+                 for status in (op.ok_status, *op.also_ok)}
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     result["responses"] = responses

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from engine import queries
+from engine.deployments import deploy_upload
+from engine.errors import DeploymentError
 from engine.lint import lint_bytes
 
 from . import runtime
 from .auth import roles_required
+from .i18n import _
 
 bp = Blueprint("processes", __name__)
 
@@ -36,6 +40,10 @@ def _versions() -> list[dict[str, Any]]:
 @bp.route("/processes")
 @roles_required("owner", "auditor")
 def index():
+    return render_template("processes/index.html", processes=_grouped())
+
+
+def _grouped() -> list[dict[str, Any]]:
     rt = runtime()
     grouped: dict[str, dict[str, Any]] = {}
     for version in _versions():
@@ -43,7 +51,29 @@ def index():
                                                            "name": version["name"], "versions": []})
         xml = rt.deployment_xml(version["process_id"], version["version"])
         entry["versions"].append({**version, "findings": findings_of(xml, version["filename"])})
-    return render_template("processes/index.html", processes=list(grouped.values()))
+    return list(grouped.values())
+
+
+@bp.post("/processes/deploy")
+@roles_required("owner")
+def deploy():
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
+    try:
+        if not files:
+            raise DeploymentError(_("请选择要部署的 .bpmn 文件"))
+        with runtime().db.write() as session, session.begin():
+            result = deploy_upload(session, files, current_user.username)
+    except DeploymentError as exc:
+        findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
+                     "message": f"{f.file}: {f.message}"} for f in exc.findings if f.severity == "error"]
+        return render_template("processes/index.html", processes=_grouped(), deploy_message=exc.message,
+                               deploy_findings=findings), 422
+    if result.created:
+        flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
+    else:
+        flash(_("{process} 内容未变化，仍为版本 {version}", process=result.process_id, version=result.version),
+              "info")
+    return redirect(url_for("processes.index"))
 
 
 @bp.route("/processes/<process_id>/<int:version>")
