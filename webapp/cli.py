@@ -377,11 +377,19 @@ def demo() -> None:
 
 @main.command()
 @click.option("--instances", default=200, show_default=True, help="Instances per measurement.")
+@click.option("--inbox-tasks", default=100_000, show_default=True,
+              help="Open tasks seeded for the inbox latency measurement (0 skips it).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(instances: int, as_json: bool) -> None:
-    """Raw SpiffWorkflow vs tourflow with persistence, on the same processes."""
+def bench(instances: int, inbox_tasks: int, as_json: bool) -> None:
+    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency with many open tasks."""
     from engine.bench import run_bench
+    from engine.bench_inbox import run_inbox_bench
 
-    report = run_bench(instances=instances, echo=None if as_json else click.echo)
+    echo = None if as_json else click.echo
+    report = run_bench(instances=instances, echo=echo)
+    if inbox_tasks > 0:
+        if echo:
+            echo("")
+        report["inbox"] = run_inbox_bench(tasks=inbox_tasks, echo=echo)
     if as_json:
         _emit(report)
