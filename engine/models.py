@@ -30,6 +30,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    desk: Mapped[str | None] = mapped_column(String(20))  # agents: 邮轮 / 旅游 / 自由行
+    branch_code: Mapped[str | None] = mapped_column(String(20))  # branch staff (营业网点)
     created_at: Mapped[datetime]
     roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="selectin")
 
@@ -88,7 +90,10 @@ class HumanTask(Base):
     """Materialized user tasks: the inbox reads this table, never a serialized workflow."""
 
     __tablename__ = "human_task"
-    __table_args__ = (Index("ix_human_task_lane_state_due", "lane", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_human_task_lane_state_due", "lane", "state", "due_at"),
+        Index("ix_human_task_state_created", "state", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -140,7 +145,8 @@ class Job(Base):
     __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployment.id"), index=True)
     spiff_task_id: Mapped[str | None] = mapped_column(String(36))
     task: Mapped[str | None] = mapped_column(String(100))
     due_at: Mapped[datetime]

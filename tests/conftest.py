@@ -15,16 +15,26 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from engine.db import Database
 from engine.deployments import deploy_file
 from engine.runtime import Runtime
+from engine.agency_seed import seed_agency
 from engine.users import FRONT_LINE, create_user
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "auditor", "owner"]
 
 
+AGENT_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
+BRANCHES = {"sales1": "SH01", "receptionist1": "SH01"}
+
+
 def make_users(runtime: Runtime) -> None:
+    """The demo's users (one per role, three agents on the three desks) and sample agency data."""
     with runtime.db.write() as session, session.begin():
-        for role in ROLES:
-            create_user(session, f"{role}1", f"{role}1", [role, "staff"] if role in FRONT_LINE else [role])
+        users = [(f"{role}1", role) for role in ROLES] + [("agent2", "agent"), ("agent3", "agent")]
+        for username, role in users:
+            user = create_user(session, username, username, [role, "staff"] if role in FRONT_LINE else [role])
+            user.desk = AGENT_DESKS.get(username)
+            user.branch_code = BRANCHES.get(username)
+        seed_agency(session)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,9 @@ from engine import audit
 from engine.clock import utcnow
 
 
+USERS = 12  # the users tests/conftest.py creates, one user_created event each
+
+
 def _verify(runtime):
     with runtime.db.read() as session:
         return audit.verify(session)
@@ -26,8 +29,8 @@ def test_fresh_chains_verify(runtime):
     assert _verify(runtime) == []
     with runtime.db.read() as session:
         events = session.execute(text("SELECT seq, kind FROM audit_event WHERE stream='system' ORDER BY seq")).all()
-    assert [kind for _, kind in events] == ["user_created"] * 10
-    assert [seq for seq, _ in events] == list(range(1, 11))
+    assert [kind for _, kind in events] == ["user_created"] * USERS
+    assert [seq for seq, _ in events] == list(range(1, USERS + 1))
 
 
 @pytest.mark.parametrize("statement", [
@@ -61,9 +64,9 @@ def test_deleted_middle_event_is_located(runtime):
 def test_deleted_tail_is_located(runtime):
     _drop_guards(runtime)
     with runtime.db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_event WHERE stream='system' AND seq=10"))
+        conn.execute(text(f"DELETE FROM audit_event WHERE stream='system' AND seq={USERS}"))
     breaks = _verify(runtime)
-    assert [(b.stream, b.seq) for b in breaks] == [("system", 10)]
+    assert [(b.stream, b.seq) for b in breaks] == [("system", USERS)]
 
 
 def test_swapped_events_are_located(runtime):
@@ -80,6 +83,6 @@ def test_appended_events_chain_onto_the_head(runtime):
     with runtime.db.write() as session, session.begin():
         first = audit.append(session, kind="note", actor="t", at=utcnow(), payload={"n": 1})
         second = audit.append(session, kind="note", actor="t", at=utcnow(), payload={"n": 2})
-    assert (first.seq, second.seq) == (11, 12)
+    assert (first.seq, second.seq) == (USERS + 1, USERS + 2)
     assert second.prev_hash == first.hash
     assert _verify(runtime) == []

@@ -22,3 +22,16 @@ def test_migrated_schema_matches_the_models(tmp_path):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_migrations_go_down_and_up_again(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    db = Database(url)
+    db.upgrade()
+    cfg = alembic_config(url)
+    command.downgrade(cfg, "base")
+    assert db.schema_revision() is None
+    command.upgrade(cfg, "head")
+    assert db.schema_revision() == SCHEMA_HEAD

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from engine.agency import Customer
+from engine.agency_seed import seed_agency
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.deployments import bpmn_files, deploy_file
 from engine.models import ProcessInstance, User
@@ -15,16 +15,16 @@ from engine.users import FRONT_LINE, ROLES, create_user
 
 DEMO_ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager",
               "auditor", "owner"]
+# More agents, one per desk (agent1 is the cruise desk); branch staff belong to a branch.
+EXTRA_USERS = {"agent2": ("agent", "孙涛（坐席·旅游）"), "agent3": ("agent", "钱敏（坐席·自由行）")}
+USER_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
+USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01"}
 DEMO_NAMES = {
     "agent1": "王丽（坐席）", "receptionist1": "李娜（接待）", "sales1": "张伟（销售）",
     "qc1": "刘洋（质检）", "supervisor1": "陈静（主管）", "operator1": "杨帆（计调）",
     "guide1": "赵磊（导游）", "manager1": "黄敏（项目经理）", "auditor1": "周婷（审计）",
     "owner1": "吴强（流程负责人）",
 }
-CUSTOMERS = [
-    ("张建国", "13801234567", "上海"), ("李秀英", "13912345678", "杭州"), ("王小明", "13700001111", "南京"),
-    ("赵雪", "13655556666", "苏州"), ("孙立伟", "13522223333", "德州"), ("周海燕", "13344445555", "上海"),
-]
 DEMO_COMPLAINTS = [
     {"customer_name": "张建国", "contact_phone": "13801234567", "complaint_at": "2026-11-20T09:30:00+08:00",
      "time_class": "旅游过程中", "kind": "住宿餐饮", "description": "酒店房间与合同标准不符，空调损坏",
@@ -39,14 +39,15 @@ DEMO_COMPLAINTS = [
 
 def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
     with runtime.db.write() as session, session.begin():
-        for role in DEMO_ROLES:
-            username = f"{role}1"
+        users = {f"{role}1": (role, DEMO_NAMES[f"{role}1"]) for role in DEMO_ROLES} | EXTRA_USERS
+        for username, (role, display) in users.items():
             if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
                 continue
             roles = [role, "staff"] if role in FRONT_LINE else [role]
-            create_user(session, username, username, roles, DEMO_NAMES[username])
-        if not session.execute(select(func.count(Customer.id))).scalar():
-            session.add_all(Customer(name=n, phone=p, city=c) for n, p, c in CUSTOMERS)
+            user = create_user(session, username, username, roles, display)
+            user.desk = USER_DESKS.get(username)
+            user.branch_code = USER_BRANCHES.get(username)
+        seed_agency(session)
     for path in bpmn_files([DEFAULT_PROCESSES_DIR]):
         with runtime.db.write() as session, session.begin():
             result = deploy_file(session, path, "owner1")
