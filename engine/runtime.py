@@ -18,9 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -31,6 +29,7 @@ from .clock import from_db, to_db, utcnow
 from .codec import WorkflowCodec
 from .db import Database
 from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
+from .messaging import MessageRouter, deliver
 from .models import Deployment, HumanTask, Job, ProcessInstance, User
 from .specs import ProcessModel, load_model
 from .step import Step, data_diff, json_safe
@@ -51,6 +50,7 @@ class Runtime:
     def __init__(self, db: Database):
         self.db = db
         self.codec = WorkflowCodec()
+        self.router = MessageRouter(self)
         self._deployed: dict[int, Deployed] = {}
 
     # ---- helpers -----------------------------------------------------------------------
@@ -90,7 +90,7 @@ class Runtime:
     def _open_step(self, session: Session, instance: ProcessInstance, actor: str, now: datetime) -> Step:
         model = self.deployed(session, instance.deployment_id).model
         workflow = self.codec.loads(instance.serialized, model)
-        step = Step(session, instance, model, workflow, actor, now, self.codec)
+        step = Step(session, instance, model, workflow, actor, now, self.codec, send_messages=self.router.send_thrown)
         step.install_script_engine()
         return step
 
@@ -134,7 +134,12 @@ class Runtime:
                 else:
                     self._user(session, actor)
             workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
-            return self._begin(session, deployment, workflow, data or {}, actor, business_key).id
+            message = None
+            if not model.plain_start and len(model.message_starts) == 1:
+                # Starting by hand a process that starts on a message: deliver that message.
+                name = next(iter(model.message_starts))
+                message = {"name": name, "key": business_key, "data": data or {}, "from_instance": None}
+            return self._begin(session, deployment, workflow, data or {}, actor, business_key, message).id
 
     def _begin(self, session: Session, deployment: Deployed, workflow: BpmnWorkflow, data: dict[str, Any],
                actor: str, business_key: str | None, message: dict[str, Any] | None = None) -> ProcessInstance:
@@ -149,7 +154,7 @@ class Runtime:
         )
         session.add(instance)
         session.flush()
-        step = Step(session, instance, model, workflow, actor, now, self.codec)
+        step = Step(session, instance, model, workflow, actor, now, self.codec, send_messages=self.router.send_thrown)
         step.install_script_engine()
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
@@ -157,7 +162,7 @@ class Runtime:
         if message is not None:
             step.event("message_received", message)
             workflow.do_engine_steps()  # the message start event begins waiting only now
-            _deliver(workflow, message["name"], message["data"])
+            deliver(workflow, message["name"], message["data"])
         step.advance()
         return instance
 
@@ -320,29 +325,11 @@ class Runtime:
         payload = data or {}
         if not isinstance(payload, dict):
             raise TourflowError("message data must be a JSON object")
-        record = {"name": name, "key": key, "data": payload}
         with self._writing() as session:
-            candidates = session.execute(
-                select(ProcessInstance).where(ProcessInstance.status == "running",
-                                              ProcessInstance.business_key == key).order_by(ProcessInstance.id)
-            ).scalars().all() if key is not None else []
-            for candidate in candidates:
-                instance = self._lock_instance(session, candidate.id)
-                step = self._open_step(session, instance, actor, utcnow())
-                if not any(e.name == name and e.event_type == "MessageEventDefinition"
-                           for e in step.workflow.waiting_events()):
-                    continue
-                step.event("message_received", record)
-                _deliver(step.workflow, name, payload)
-                step.advance()
-                return {"delivered_to": instance.id, "started": False}
-            for deployment in self._latest_deployments(session):
-                model = deployment.model
-                if name in model.message_starts:
-                    workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
-                    instance = self._begin(session, deployment, workflow, payload, actor, key, message=record)
-                    return {"delivered_to": instance.id, "started": True}
-        raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
+            result = self.router.route(session, name, key, payload, actor)
+        if result is None:
+            raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
+        return result
 
     def _latest_deployments(self, session: Session) -> list[Deployed]:
         newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
@@ -459,15 +446,6 @@ class Runtime:
             if session.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"instance {instance_id} does not exist")
             return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
-
-
-def _deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
-    """Merge the message's data into the catching event's data, then let it catch."""
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition) and definition.name == name:
-            task.set_data(**copy.deepcopy(payload))
-    workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=payload))
 
 
 def _fault_point() -> None:

@@ -86,11 +86,51 @@ def _compile_checked(source: str, mode: str):
     return compile(source, "<string>", mode)
 
 
+# ---- calendar helpers for timer expressions (the agency works in China time, no DST) ----
+CHINA = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
+MONTH_END_HOUR = 18
+
+
+def _parse(moment: str) -> _dt.datetime:
+    value = _dt.datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=CHINA)
+
+
+def now_iso() -> str:
+    """The engine clock's current moment, ISO 8601."""
+    from .clock import utcnow
+
+    return utcnow().isoformat()
+
+
+def month_end(moment: str) -> str:
+    """The next month-end close (last day of the month, 18:00 China time) strictly after `moment`."""
+    local = _parse(moment).astimezone(CHINA)
+    year, month = local.year, local.month
+    while True:
+        first_of_next = _dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=CHINA)
+        close = (first_of_next - _dt.timedelta(days=1)).replace(hour=MONTH_END_HOUR)
+        if close > local:
+            return close.isoformat()
+        year, month = first_of_next.year, first_of_next.month
+
+
+def add_days(moment: str, days: float) -> str:
+    return (_parse(moment) + _dt.timedelta(days=days)).isoformat()
+
+
+def add_hours(moment: str, hours: float) -> str:
+    return (_parse(moment) + _dt.timedelta(hours=hours)).isoformat()
+
+
+CALENDAR_HELPERS = {"now_iso": now_iso, "month_end": month_end, "add_days": add_days, "add_hours": add_hours}
+
+
 class RestrictedEnvironment(TaskDataEnvironment):
     """Evaluates checked code with a small builtins table; instance data are the globals."""
 
     def __init__(self):
-        super().__init__({"__builtins__": SAFE_BUILTINS, "datetime": _dt})
+        super().__init__({"__builtins__": SAFE_BUILTINS, "datetime": _dt, **CALENDAR_HELPERS})
 
     def evaluate(self, expression, context, external_context=None):
         code = _compile_checked(expression.strip(), "eval")
@@ -108,7 +148,6 @@ class RestrictedEnvironment(TaskDataEnvironment):
             exec(code, context)  # noqa: S102 - code is AST-checked, builtins restricted
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
-            context.pop("datetime", None)
         return True
 
 

@@ -25,6 +25,7 @@ NS = {
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
 FORM_PROPERTY = "formJsonSchemaFilename"
+ASSIGNEE_PROPERTY = "assigneeExpression"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,16 @@ class UserTaskInfo:
     lane: str | None
     documentation: str
     form_ref: str | None
+    assignee_expression: str | None = None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """A timer start event: the engine starts the process by itself when it is due."""
+
+    id: str
+    kind: str  # timeDate | timeDuration | timeCycle
+    expression: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class ProcessModel:
     timers: dict[str, TimerInfo] = field(default_factory=dict)
     start_lane: str | None = None
     message_starts: set[str] = field(default_factory=set)
+    plain_start: bool = True
+    start_timer: StartTimer | None = None
 
     def sla_timer(self, bpmn_id: str) -> TimerInfo | None:
         """A non-interrupting timer boundary on a user task is that task's SLA."""
@@ -117,6 +130,8 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         timers=_timers(process),
         start_lane=_start_lane(process, node_lanes),
         message_starts=_message_starts(root, process),
+        plain_start=_plain_start(process) is not None,
+        start_timer=_start_timer(process),
     )
 
 
@@ -144,12 +159,16 @@ def _user_tasks(process: etree._Element, node_lanes: dict[str, str]) -> dict[str
         form = el.find(
             f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{FORM_PROPERTY}']", NS
         )
+        assignee = el.find(
+            f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{ASSIGNEE_PROPERTY}']",
+            NS)
         tasks[el.get("id")] = UserTaskInfo(
             id=el.get("id"),
             name=el.get("name") or el.get("id"),
             lane=node_lanes.get(el.get("id")),
             documentation=(doc.text or "").strip() if doc is not None else "",
             form_ref=form.get("value") if form is not None else None,
+            assignee_expression=assignee.get("value") if assignee is not None else None,
         )
     return tasks
 
@@ -185,11 +204,33 @@ def load_forms(model: ProcessModel, forms_dir: Path | None) -> dict[str, Any]:
     return forms
 
 
+def _definitions(el: etree._Element) -> list[etree._Element]:
+    return el.xpath("./*[contains(local-name(), 'EventDefinition')]")
+
+
+def _plain_start(process: etree._Element) -> etree._Element | None:
+    return next((el for el in process.iterfind("bpmn:startEvent", NS) if not _definitions(el)), None)
+
+
 def _start_lane(process: etree._Element, node_lanes: dict[str, str]) -> str | None:
-    """The lane of the plain start event: who may start the process by hand."""
+    """Who may start the process by hand: the lane of its plain start event, else of its
+    message start event (starting by hand then delivers that message)."""
+    start = _plain_start(process)
+    if start is None:
+        start = next((el for el in process.iterfind("bpmn:startEvent", NS)
+                      if el.find("bpmn:messageEventDefinition", NS) is not None), None)
+    return node_lanes.get(start.get("id")) if start is not None else None
+
+
+def _start_timer(process: etree._Element) -> StartTimer | None:
     for el in process.iterfind("bpmn:startEvent", NS):
-        if len(el.xpath("./*[contains(local-name(), 'EventDefinition')]")) == 0:
-            return node_lanes.get(el.get("id"))
+        timer = el.find("bpmn:timerEventDefinition", NS)
+        if timer is None:
+            continue
+        for kind in ("timeDate", "timeDuration", "timeCycle"):
+            value = timer.find(f"bpmn:{kind}", NS)
+            if value is not None and (value.text or "").strip():
+                return StartTimer(el.get("id"), kind, value.text.strip())
     return None
 
 

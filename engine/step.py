@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from handlers.registry import HandlerContext, get_handler, handler_writes
 from . import audit
 from .clock import to_db
 from .codec import WorkflowCodec
+from .messaging import thrown_messages
 from .models import HumanTask, Job, ProcessInstance
 from .scripts import ScriptEngine
 from .specs import ProcessModel
@@ -63,6 +65,8 @@ class Step:
     now: datetime
     codec: WorkflowCodec
     attempts: dict[str, int] = field(default_factory=dict)
+    # Called with the messages the instance threw, after its state is written (see messaging.py).
+    send_messages: Callable[[Step, list[tuple[str, dict[str, Any]]]], None] | None = None
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
@@ -124,7 +128,10 @@ class Step:
             self.workflow.do_engine_steps()
         except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
             self._on_engine_error(exc)
+        outgoing = thrown_messages(self.workflow)  # taken out before the state is written
         self.sync()
+        if outgoing and self.send_messages is not None:
+            self.send_messages(self, outgoing)
 
     def _on_engine_error(self, exc: Exception) -> None:
         failed = self.workflow.get_tasks(state=TaskState.ERROR)

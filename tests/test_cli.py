@@ -98,8 +98,9 @@ def test_start_tasks_complete_show_events(deployed):
     events = deployed.json("events", str(instance["id"]))
     assert all(set(e) >= EVENT_KEYS for e in events)
     assert [e["kind"] for e in events] == [
-        "instance_started", "task_ready", "task_completed", "task_ready"]
-    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+        "instance_started", "message_received", "task_ready", "task_completed", "task_ready"]
+    assert events[1]["payload"]["name"] == "complaint_received", "started by hand = its start message"
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("user, data, code, words", [

@@ -101,3 +101,36 @@ def test_cancel_records_the_reason_and_closes_open_tasks(order_runtime):
     assert events[-1]["kind"] in ("instance_cancelled", "task_cancelled")
     cancelled = next(e for e in events if e["kind"] == "instance_cancelled")
     assert (cancelled["actor"], cancelled["payload"]["reason"]) == ("supervisor1", "客户取消订单")
+
+
+RELAY = Path(__file__).parent / "fixtures" / "runtime" / "complaint_relay.bpmn"
+
+
+def test_thrown_message_starts_the_complaint_process_in_the_same_step(complaint_runtime):
+    rt = complaint_runtime
+    deploy(rt, RELAY)
+    sender = rt.start("complaint_relay", actor="agent1")
+    [task] = rt.tasks(instance_id=sender)
+    rt.complete(task["id"], "agent1", {"customer_name": "王小明", "contact_phone": "13700001111"})
+    assert rt.show(sender)["status"] == "completed"
+    sent = next(e for e in rt.events(sender) if e["kind"] == "message_sent")
+    assert sent["payload"]["name"] == "complaint_received" and sent["payload"]["started"] is True
+    receiver = sent["payload"]["delivered_to"]
+    complaint = rt.show(receiver)
+    assert (complaint["process"], complaint["business_key"]) == ("complaint_handling", "relay-13700001111")
+    assert complaint["data"]["customer_name"] == "王小明"
+    assert "correlation_key" not in complaint["data"]
+    received = next(e for e in rt.events(receiver) if e["kind"] == "message_received")
+    assert received["payload"]["from_instance"] == sender
+    [open_task] = rt.tasks(instance_id=receiver)
+    assert open_task["task"] == "receive_complaint" and open_task["due_at"]
+
+
+def test_a_message_nobody_takes_is_recorded_and_the_step_still_commits(runtime):
+    deploy(runtime, RELAY)  # complaint_handling is not deployed here: nobody catches it
+    sender = runtime.start("complaint_relay", actor="agent1")
+    [task] = runtime.tasks(instance_id=sender)
+    runtime.complete(task["id"], "agent1", {"customer_name": "王小明", "contact_phone": "13700001111"})
+    sent = next(e for e in runtime.events(sender) if e["kind"] == "message_sent")
+    assert sent["payload"]["delivered_to"] is None
+    assert runtime.show(sender)["status"] == "completed"

@@ -52,3 +52,26 @@ def test_evaluating_an_unsafe_expression_raises_script_error():
 def test_builtins_outside_the_safe_list_are_absent():
     with pytest.raises(NameError):
         RestrictedEnvironment().evaluate("print('x')", {})
+
+
+@pytest.mark.parametrize("moment, expected", [
+    ("2026-11-23T10:00:00+08:00", "2026-11-30T18:00:00+08:00"),
+    ("2026-11-30T18:00:00+08:00", "2026-12-31T18:00:00+08:00"),
+    ("2026-12-31T18:00:01+08:00", "2027-01-31T18:00:00+08:00"),
+    ("2027-02-10T00:00:00Z", "2027-02-28T18:00:00+08:00"),
+    ("2028-02-29T17:59:00+08:00", "2028-02-29T18:00:00+08:00"),
+])
+def test_month_end_is_the_next_close_after_the_moment(moment, expected):
+    assert RestrictedEnvironment().evaluate(f"month_end({moment!r})", {}) == expected
+
+
+def test_calendar_helpers_are_available_and_follow_the_clock():
+    from datetime import UTC, datetime
+
+    from engine.clock import frozen_at
+
+    env = RestrictedEnvironment()
+    with frozen_at(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)):
+        assert env.evaluate("now_iso()", {}) == "2026-11-23T02:00:00+00:00"
+        assert env.evaluate("add_days(now_iso(), 7)", {}) == "2026-11-30T02:00:00+00:00"
+    assert env.evaluate("add_hours(start, 1.5)", {"start": "2026-11-23T10:00:00+08:00"}) == "2026-11-23T11:30:00+08:00"
