@@ -17,6 +17,7 @@ from .clock import to_db, utcnow
 from .errors import BpmnReadError, DeploymentError
 from .models import Deployment
 from .specs import load_forms, load_model
+from .start_timers import schedule as schedule_start_timer
 from .xmlsafe import read_bytes
 
 
@@ -130,4 +131,6 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     audit.append(session, kind="process_deployed", actor=actor, at=now,
                  payload={"process": model.process_id, "version": version, "sha256": digest,
                           "file": Path(filename).name, "deployment_id": deployment.id})
+    if model.start_timer is not None:
+        schedule_start_timer(session, deployment, model, now)
     return DeployResult(filename, model.process_id, version, deployment.id, True)

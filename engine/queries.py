@@ -24,10 +24,19 @@ class Viewer:
 
     username: str
     roles: frozenset[str]
+    desk: str | None = None  # agents see the tasks of their own desk only
 
     @property
     def reads_all(self) -> bool:
         return bool(self.roles & READ_ALL_ROLES)
+
+
+def lane_access(viewer: Viewer):
+    """The SQL condition 'a task row this viewer may work on': their lanes, and their desk if they have one."""
+    condition = HumanTask.lane.in_(viewer.roles)
+    if viewer.desk:
+        condition = and_(condition, or_(HumanTask.desk.is_(None), HumanTask.desk == viewer.desk))
+    return condition
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     lanes = visible_lanes(viewer)
     base = [HumanTask.state == "ready"]
     if lanes is not None:
-        base.append(HumanTask.lane.in_(lanes))
+        base.append(lane_access(viewer))
     conditions = list(base)
     if flt.lane:
         conditions.append(HumanTask.lane == flt.lane)
@@ -144,7 +153,7 @@ def can_view_instance(session: Session, viewer: Viewer, instance_id: int) -> boo
         return True
     return bool(session.execute(select(exists().where(
         HumanTask.instance_id == instance_id,
-        or_(HumanTask.lane.in_(viewer.roles), HumanTask.completed_by == viewer.username,
+        or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
             HumanTask.assignee == viewer.username),
     ))).scalar())
 
@@ -200,7 +209,7 @@ def instances(session: Session, viewer: Viewer, process: str | None = None, stat
         conditions.append(or_(
             ProcessInstance.started_by == viewer.username,
             exists().where(HumanTask.instance_id == ProcessInstance.id,
-                           or_(HumanTask.lane.in_(viewer.roles), HumanTask.completed_by == viewer.username,
+                           or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
                                HumanTask.assignee == viewer.username)),
         ))
     if process:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ from .db import Database
 from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
 from .messaging import MessageRouter, deliver
 from .models import Deployment, HumanTask, Job, ProcessInstance, User
+from .queries import Viewer, lane_access
 from .specs import ProcessModel, load_model
+from .start_timers import schedule as schedule_start_timer
 from .step import Step, data_diff, json_safe
 
 SYSTEM_ACTOR = "system"
@@ -109,6 +111,13 @@ class Runtime:
                              f"does not hold lane {lane!r}")
         return user
 
+    def _check_task_access(self, session: Session, username: str, row: HumanTask) -> User:
+        """The user's roles hold the task's lane, and an agent with a desk works that desk only."""
+        user = self._check_lane(session, username, row.lane)
+        if user.desk and row.desk and row.desk != user.desk:
+            raise NotAllowed(f"task {row.id} belongs to the {row.desk} desk; {username} works the {user.desk} desk")
+        return user
+
     def latest_deployment(self, session: Session, process_id: str) -> Deployed:
         deployment_id = session.execute(
             select(Deployment.id).where(Deployment.process_id == process_id)
@@ -142,7 +151,8 @@ class Runtime:
             return self._begin(session, deployment, workflow, data or {}, actor, business_key, message).id
 
     def _begin(self, session: Session, deployment: Deployed, workflow: BpmnWorkflow, data: dict[str, Any],
-               actor: str, business_key: str | None, message: dict[str, Any] | None = None) -> ProcessInstance:
+               actor: str, business_key: str | None, message: dict[str, Any] | None = None,
+               timer_start: Job | None = None) -> ProcessInstance:
         model = deployment.model
         now = utcnow()
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
@@ -163,6 +173,11 @@ class Runtime:
             step.event("message_received", message)
             workflow.do_engine_steps()  # the message start event begins waiting only now
             deliver(workflow, message["name"], message["data"])
+        if timer_start is not None:
+            step.event("timer_fired", {"timer": timer_start.task, "due_at": timer_start.due_at.isoformat() + "Z",
+                                       "name": model.node_names.get(timer_start.task, timer_start.task)})
+            workflow.do_engine_steps()  # the timer start event begins waiting only now
+            _fire_start_event(workflow, timer_start.task, now)
         step.advance()
         return instance
 
@@ -191,7 +206,7 @@ class Runtime:
         """Complete a ready user task with validated form data; returns the instance summary."""
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            self._check_lane(session, actor, row.lane)
+            self._check_task_access(session, actor, row)
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee and row.assignee != actor:
@@ -218,7 +233,7 @@ class Runtime:
     def claim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            self._check_lane(session, actor, row.lane)
+            self._check_task_access(session, actor, row)
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee == actor:
@@ -231,7 +246,7 @@ class Runtime:
     def unclaim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            user = self._check_lane(session, actor, row.lane)
+            user = self._check_task_access(session, actor, row)
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee is None:
@@ -246,7 +261,7 @@ class Runtime:
             raise TourflowError("a reason is required to reassign a task")
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            user = self._check_lane(session, actor, row.lane)
+            user = self._check_task_access(session, actor, row)
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee not in (None, actor) and "supervisor" not in user.role_ids:
@@ -284,6 +299,8 @@ class Runtime:
             job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one()
             if job.state != "pending":
                 return None
+            if job.kind == "start_timer":
+                return self._start_by_timer(session, job, moment)
             instance = self._lock_instance(session, job.instance_id)
             job.state, job.done_at = "done", to_db(moment)
             job.attempts += 1 if job.kind == "timer" else 0
@@ -308,6 +325,15 @@ class Runtime:
             step.workflow.refresh_timers()
             step.advance()
             return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
+
+    def _start_by_timer(self, session: Session, job: Job, moment: datetime) -> dict[str, Any]:
+        """A timer start event is due: start an instance of that version, schedule the next."""
+        job.state, job.done_at, job.attempts = "done", to_db(moment), job.attempts + 1
+        deployment = self.deployed(session, job.deployment_id)
+        workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
+        instance = self._begin(session, deployment, workflow, {}, SYSTEM_ACTOR, None, timer_start=job)
+        schedule_start_timer(session, session.get(Deployment, deployment.id), deployment.model, moment)
+        return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
 
     def _retry(self, step: Step, job: Job, task) -> dict[str, Any] | None:
         if task is None or task.state != TaskState.ERROR:
@@ -358,8 +384,8 @@ class Runtime:
             if instance_id is not None:
                 query = query.where(HumanTask.instance_id == instance_id)
             if user:
-                roles = self._user(session, user).role_ids
-                query = query.where(HumanTask.lane.in_(roles)) if roles else query.where(False)
+                found = self._user(session, user)
+                query = query.where(lane_access(Viewer(user, frozenset(found.role_ids), found.desk)))
                 query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
             rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
             return [task_dict(row) for row in rows.scalars()]
@@ -446,6 +472,14 @@ class Runtime:
             if session.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"instance {instance_id} does not exist")
             return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
+
+
+def _fire_start_event(workflow: BpmnWorkflow, bpmn_id: str, now: datetime) -> None:
+    """Our job decided the start timer is due: make SpiffWorkflow's timer agree, then let it run."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if task.task_spec.bpmn_id == bpmn_id:
+            task._set_internal_data(event_value=(now - timedelta(microseconds=1)).isoformat())
+    workflow.refresh_timers()
 
 
 def _fault_point() -> None:

@@ -212,6 +212,7 @@ class Step:
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
                 state="ready",
                 form_ref=info.form_ref if info else None,
+                assignee=self._assignee(info, task),
                 due_at=to_db(due[bpmn_id]) if bpmn_id in due else None,
                 created_at=to_db(self.now),
                 summary=json_safe({k: task.data[k] for k in SUMMARY_KEYS if k in task.data}),
@@ -219,7 +220,18 @@ class Step:
             self.session.add(row)
             self.session.flush()
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
+                                      "assignee": row.assignee, "desk": row.desk,
                                       "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
+
+    def _assignee(self, info, task) -> str | None:
+        """A task whose diagram names its assignee (property assigneeExpression) is pre-claimed."""
+        if info is None or not info.assignee_expression:
+            return None
+        try:
+            value = self.workflow.script_engine.environment.evaluate(info.assignee_expression, dict(task.data))
+        except Exception:  # noqa: BLE001 - no assignee: the task goes to the whole lane
+            return None
+        return str(value) if value else None
 
     def _waiting_timers(self) -> list[tuple[Any, datetime]]:
         timers = []

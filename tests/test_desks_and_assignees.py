@@ -1,0 +1,45 @@
+"""Desk routing (an agent works their own desk's tasks) and tasks pre-assigned by the diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import queries
+from engine.errors import NotAllowed
+
+from .conftest import deploy
+from .test_complaint_process import COMPLAINT
+
+RELAY = Path(__file__).parent / "fixtures" / "runtime" / "complaint_relay.bpmn"
+
+
+def test_a_desk_task_is_seen_and_worked_by_that_desk_only(complaint_runtime):
+    rt = complaint_runtime
+    instance = rt.start("complaint_handling", {"desk": "旅游"})
+    [task] = rt.tasks(instance_id=instance)
+    assert rt.tasks(user="agent1") == [], "agent1 works the cruise desk"
+    assert [t["id"] for t in rt.tasks(user="agent2")] == [task["id"]]
+    assert [t["id"] for t in rt.tasks(user="sales1")] == [task["id"]], "users without a desk see every desk"
+    with rt.db.read() as session:
+        cruise = queries.inbox(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
+                               queries.InboxFilter())
+        tour = queries.inbox(session, queries.Viewer("agent2", frozenset({"agent", "staff"}), "旅游"),
+                             queries.InboxFilter())
+        assert not queries.can_view_instance(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
+                                             instance)
+    assert (cruise["total"], tour["total"]) == (0, 1)
+    with pytest.raises(NotAllowed, match="旅游 desk"):
+        rt.complete(task["id"], "agent1", COMPLAINT)
+    rt.complete(task["id"], "agent2", COMPLAINT)
+
+
+def test_the_diagram_can_name_a_tasks_assignee(runtime):
+    deploy(runtime, RELAY)
+    instance = runtime.start("complaint_relay", {"requested_by": "agent2"}, actor="agent1")
+    [task] = runtime.tasks(instance_id=instance)
+    assert task["assignee"] == "agent2"
+    assert runtime.tasks(user="agent1") == []
+    ready = next(e for e in runtime.events(instance) if e["kind"] == "task_ready")
+    assert ready["payload"]["assignee"] == "agent2"
