@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.agency_seed import seed_agency
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.db import Database
 from engine.deployments import deploy_file
 from engine.runtime import Runtime
-from engine.agency_seed import seed_agency
 from engine.users import FRONT_LINE, create_user
 
 REPO = Path(__file__).resolve().parent.parent

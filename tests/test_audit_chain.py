@@ -9,7 +9,6 @@ from sqlalchemy.exc import DBAPIError
 from engine import audit
 from engine.clock import utcnow
 
-
 USERS = 12  # the users tests/conftest.py creates, one user_created event each
 
 
