@@ -104,13 +104,16 @@ def test_process_filter(runtime, client_for):
 
 
 def test_desk_filter(runtime, client_for):
-    start(runtime, data={"desk": "上海"})
-    start(runtime, data={"desk": "杭州"})
+    start(runtime, data={"desk": "邮轮"})
+    start(runtime, data={"desk": "旅游"})
     start(runtime)
-    agent = client_for("agent1")
-    assert len(rows(agent.get("/"))) == 3
-    assert len(rows(agent.get("/?desk=上海"))) == 1
-    assert '<option value="杭州"' in agent.get("/").get_data(as_text=True)
+    sales = client_for("sales1")  # no desk of their own: sees every desk and can filter
+    assert len(rows(sales.get("/"))) == 3
+    assert len(rows(sales.get("/?desk=邮轮"))) == 1
+    assert '<option value="旅游"' in sales.get("/").get_data(as_text=True)
+    cruise_agent = client_for("agent1")  # the cruise desk: its own desk's tasks and desk-less ones
+    assert len(rows(cruise_agent.get("/"))) == 2
+    assert rows(cruise_agent.get("/?desk=旅游")) == []
 
 
 def test_overdue_and_due_soon_badges_and_filter(runtime, client_for):
