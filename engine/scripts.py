@@ -137,6 +137,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         scope = copy.copy(self.globals)
         scope.update(external_context or {})
         scope.update(context)
+        scope.setdefault("get", lambda key, default=None: context.get(key, default))
         return eval(code, scope)  # noqa: S307 - code is AST-checked, builtins restricted
 
     def execute(self, script, context, external_context=None):

@@ -75,3 +75,9 @@ def test_calendar_helpers_are_available_and_follow_the_clock():
         assert env.evaluate("now_iso()", {}) == "2026-11-23T02:00:00+00:00"
         assert env.evaluate("add_days(now_iso(), 7)", {}) == "2026-11-30T02:00:00+00:00"
     assert env.evaluate("add_hours(start, 1.5)", {"start": "2026-11-23T10:00:00+08:00"}) == "2026-11-23T11:30:00+08:00"
+
+
+def test_get_reads_a_data_key_that_may_be_missing():
+    env = RestrictedEnvironment()
+    assert env.evaluate('get("promised_at") is None', {}) is True
+    assert env.evaluate('get("promised_at", "x")', {"promised_at": "2026-11-30"}) == "2026-11-30"
