@@ -131,3 +131,89 @@ class Complaint(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     customer_satisfied: Mapped[bool | None]
     archived_at: Mapped[datetime]
+
+
+class PriceItem(Base):
+    """The operator's price tables for quotes (P8): sights, rooms, meals, vehicles, guides, transport."""
+
+    __tablename__ = "price_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(20), index=True)  # sight/room/meal/vehicle/guide/transport
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    standard: Mapped[str | None] = mapped_column(String(20))  # 经济 / 舒适 / 豪华, seats, 飞机 / 火车
+    unit: Mapped[str] = mapped_column(String(20))  # 人 / 间夜 / 人餐 / 车天 / 天
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. single_supplement, seats
+
+
+class Resource(Base):
+    """Something bookable with a capacity per date: a hotel's rooms, a restaurant, a coach, a guide."""
+
+    __tablename__ = "resource"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # room / meal / vehicle / guide / transport
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    capacity: Mapped[int]  # units per date (rooms, seats, coaches, guides)
+    supplier: Mapped[str | None] = mapped_column(String(120))
+
+
+class ResourceBooking(Base):
+    """Units of a resource held for a tour on one date; the sum per date never exceeds capacity."""
+
+    __tablename__ = "resource_booking"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
+    on_date: Mapped[date] = mapped_column(index=True)
+    units: Mapped[int]
+    tour_id: Mapped[str] = mapped_column(String(40), index=True)
+    instance_id: Mapped[int] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(20), default="held")  # held / released
+    created_at: Mapped[datetime]
+
+
+class DeskBooking(Base):
+    """A booking taken at the booking desk (P10), online or written by hand while the system was down."""
+
+    __tablename__ = "desk_booking"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    instance_id: Mapped[int] = mapped_column(index=True)
+    customer_name: Mapped[str] = mapped_column(String(80))
+    contact: Mapped[str] = mapped_column(String(60))
+    service: Mapped[str] = mapped_column(String(120))
+    service_date: Mapped[datetime] = mapped_column(index=True)
+    party_size: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # reserved / paid / changed / cancelled
+    source: Mapped[str] = mapped_column(String(20), default="system")  # system / manual (taken by hand)
+    taken_at: Mapped[datetime]  # when the customer booked (the original time for manual bookings)
+    entered_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+
+
+class ArchiveRecord(Base):
+    """A filed case (tour, itinerary, escalated complaint): the documents' key facts, for statistics."""
+
+    __tablename__ = "archive_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    instance_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)  # tour / itinerary / escalated_complaint / ...
+    ref: Mapped[str | None] = mapped_column(String(60), index=True)  # tour id, itinerary no., authority case no.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    archived_at: Mapped[datetime]
+
+
+class Setting(Base):
+    """An agency setting process owners may change (e.g. the booking desk's change/cancel notice)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]

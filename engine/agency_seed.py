@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .agency import AgentStatus, Booking, Branch, Customer, Product
+from .agency import AgentStatus, Booking, Branch, Customer, PriceItem, Product, Resource, Setting
 from .clock import to_db, utcnow
 
 BRANCHES = [("SH01", "上海人民广场营业部", "上海"), ("SH02", "上海徐家汇营业部", "上海"),
@@ -38,6 +38,41 @@ BOOKINGS = [  # customer phone, product code, tour id, departure, party, status
 ]
 AGENT_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
 
+PRICE_ITEMS = [  # category, code, name, standard, unit, price, extra
+    ("sight", "SIGHT-TSQ", "泰山门票", None, "人", "115", {}),
+    ("sight", "SIGHT-SK", "三孔（孔庙、孔府、孔林）联票", None, "人", "140", {}),
+    ("sight", "SIGHT-DMH", "大明湖", None, "人", "0", {}),
+    ("sight", "SIGHT-BTQ", "趵突泉", None, "人", "40", {}),
+    ("room", "ROOM-ECO", "经济型酒店标间", "经济", "间夜", "220", {"single_supplement": "160"}),
+    ("room", "ROOM-STD", "舒适型酒店标间", "舒适", "间夜", "360", {"single_supplement": "260"}),
+    ("room", "ROOM-LUX", "豪华型酒店标间", "豪华", "间夜", "680", {"single_supplement": "520"}),
+    ("meal", "MEAL-ECO", "团餐（八菜一汤）", "经济", "人餐", "30", {}),
+    ("meal", "MEAL-STD", "团餐（十菜一汤）", "舒适", "人餐", "50", {}),
+    ("meal", "MEAL-LUX", "特色宴", "豪华", "人餐", "90", {}),
+    ("meal", "MEAL-HALAL", "清真餐", "清真", "人餐", "55", {}),
+    ("vehicle", "VEH-19", "19座中巴", "19", "车天", "900", {"seats": 19}),
+    ("vehicle", "VEH-33", "33座大巴", "33", "车天", "1300", {"seats": 33}),
+    ("vehicle", "VEH-53", "53座大巴", "53", "车天", "1800", {"seats": 53}),
+    ("guide", "GUIDE-LOCAL", "地陪导游", None, "天", "300", {}),
+    ("transport", "TRAIN-G", "高铁二等座（济南—上海）", "火车", "人", "398", {}),
+    ("transport", "FLIGHT-Y", "经济舱（济南—昆明）", "飞机", "人", "1250", {}),
+]
+RESOURCES = [  # kind, code, name, capacity per date, supplier
+    ("room", "HOTEL-TA-STD", "泰安舒适型酒店", 40, "泰山宾馆"),
+    ("room", "HOTEL-QF-ECO", "曲阜经济型酒店", 25, "曲阜阙里宾舍"),
+    ("meal", "REST-TA", "泰安团餐餐厅", 200, "泰安老街餐厅"),
+    ("meal", "REST-HALAL", "清真餐厅", 60, "济南清真饭庄"),
+    ("vehicle", "COACH-33", "33座大巴", 3, "德州交通集团车队"),
+    ("vehicle", "COACH-53", "53座大巴", 2, "德州交通集团车队"),
+    ("guide", "GUIDE-POOL", "地陪导游", 4, "金桥旅行社导游部"),
+    ("transport", "TRAIN-JN-SH", "高铁 济南—上海 团体票", 80, "铁路客运"),
+]
+SETTINGS = {"booking_desk": {"change_notice_hours": 48,
+                             "refund_rules": [{"hours_before": 168, "refund_percent": 100},
+                                              {"hours_before": 72, "refund_percent": 80},
+                                              {"hours_before": 48, "refund_percent": 50}],
+                             "payment_reminder_hours": 24}}
+
 
 def seed_agency(session: Session) -> bool:
     """Insert the sample data once; returns False when it is there already."""
@@ -60,4 +95,8 @@ def seed_agency(session: Session) -> bool:
     now = to_db(utcnow())
     session.add_all(AgentStatus(username=u, desk=d, status="available", updated_at=now)
                     for u, d in AGENT_DESKS.items())
+    session.add_all(PriceItem(category=cat, code=code, name=name, standard=std, unit=unit, price=Decimal(price),
+                              extra=extra) for cat, code, name, std, unit, price, extra in PRICE_ITEMS)
+    session.add_all(Resource(kind=k, code=c, name=n, capacity=cap, supplier=sup) for k, c, n, cap, sup in RESOURCES)
+    session.add_all(Setting(key=k, value=v, updated_at=now) for k, v in SETTINGS.items())
     return True

@@ -335,6 +335,37 @@ class Runtime:
         schedule_start_timer(session, session.get(Deployment, deployment.id), deployment.model, moment)
         return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
 
+    def resolve_incident(self, instance_id: int, actor: str, reason: str,
+                         data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Retry the failed step of an instance in error, optionally with corrected data."""
+        if not reason or not reason.strip():
+            raise TourflowError("a reason is required to resolve an incident")
+        if data is not None and not isinstance(data, dict):
+            raise TourflowError("incident data must be a JSON object")
+        with self._writing() as session:
+            instance = self._lock_instance(session, instance_id)
+            if instance.status != "error":
+                raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
+            user = self._user(session, actor)
+            if "auditor" in user.role_ids:
+                raise NotAllowed("auditors change nothing")
+            step = self._open_step(session, instance, actor, utcnow())
+            failed = step.workflow.get_tasks(state=TaskState.ERROR)
+            if not failed:
+                raise TaskConflict(f"instance {instance_id} has no failed step to retry")
+            task = failed[0]
+            lane = step.model.node_lanes.get(task.task_spec.bpmn_id)
+            if lane and lane != "system" and lane not in user.role_ids:
+                raise NotAllowed(f"user {actor!r} does not hold lane {lane!r} of the failed step")
+            if data:
+                task.set_data(**copy.deepcopy(data))
+            step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),
+                                             "data": data or {}, "previous_error": instance.error})
+            instance.status, instance.error = "running", None
+            task._set_state(TaskState.READY)
+            step.advance()
+            return self._instance_dict(session, instance)
+
     def _retry(self, step: Step, job: Job, task) -> dict[str, Any] | None:
         if task is None or task.state != TaskState.ERROR:
             job.state = "cancelled"

@@ -123,7 +123,14 @@ def add_hours(moment: str, hours: float) -> str:
     return (_parse(moment) + _dt.timedelta(hours=hours)).isoformat()
 
 
-CALENDAR_HELPERS = {"now_iso": now_iso, "month_end": month_end, "add_days": add_days, "add_hours": add_hours}
+def at_fraction(start: str, end: str, fraction: float) -> str:
+    """The moment `fraction` of the way from `start` to `end` (e.g. 0.75: a warning before a deadline)."""
+    first, last = _parse(start), _parse(end)
+    return (first + (last - first) * fraction).isoformat()
+
+
+CALENDAR_HELPERS = {"now_iso": now_iso, "month_end": month_end, "add_days": add_days, "add_hours": add_hours,
+                    "at_fraction": at_fraction}
 
 
 class RestrictedEnvironment(TaskDataEnvironment):

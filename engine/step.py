@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.registry import HandlerContext, get_handler, handler_writes
+from handlers.registry import BusinessError, HandlerContext, get_handler, handler_writes
 
 from . import audit
 from .clock import to_db
@@ -147,7 +147,8 @@ class Step:
         task_id = str(task.id) if task else None
         attempt = self.attempts.get(task_id, 1) if task_id else 1
         spec = task.task_spec.bpmn_id if task else None
-        retryable = isinstance(root, HandlerFailed) and attempt < MAX_RETRIES
+        business = isinstance(root, HandlerFailed) and isinstance(root.original, BusinessError)
+        retryable = isinstance(root, HandlerFailed) and not business and attempt < MAX_RETRIES
         if retryable:
             due_at = to_db(self.now) + timedelta(seconds=RETRY_BASE_SECONDS * 2 ** (attempt - 1))
             self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
@@ -160,8 +161,10 @@ class Step:
             return
         self.instance.status = "error"
         self.instance.error = message
-        self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message,
-                                       "attempts": attempt, "name": self.model.node_names.get(spec or "", spec)})
+        lane = root.original.lane if business else None
+        self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message, "attempts": attempt,
+                                       "name": self.model.node_names.get(spec or "", spec),
+                                       "business": business, "lane": lane})
 
     # ---- writing back ------------------------------------------------------------------
     def sync(self) -> None:

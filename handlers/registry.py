@@ -24,6 +24,15 @@ _READ_ONLY: set[str] = set()
 _loaded = False
 
 
+class BusinessError(Exception):
+    """A failure no retry can fix (no capacity on that date, a supplier refused): the engine raises
+    an incident at once, for the people of `lane` to resolve (e.g. with other data) and retry."""
+
+    def __init__(self, message: str, lane: str | None = None):
+        super().__init__(message)
+        self.lane = lane
+
+
 @dataclass(frozen=True)
 class HandlerContext:
     session: Session

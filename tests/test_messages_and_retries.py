@@ -134,3 +134,50 @@ def test_a_message_nobody_takes_is_recorded_and_the_step_still_commits(runtime):
     sent = next(e for e in runtime.events(sender) if e["kind"] == "message_sent")
     assert sent["payload"]["delivered_to"] is None
     assert runtime.show(sender)["status"] == "completed"
+
+
+def test_an_incident_is_resolved_with_corrected_data_and_audited(order_runtime, cli):
+    rt = order_runtime
+    start = utcnow()
+    with frozen_at(start):
+        instance_id = rt.message("order_received", "ORD-5", {"fail_times": 99})["delivered_to"]
+    rt.tick(start + timedelta(seconds=31))
+    rt.tick(start + timedelta(seconds=92))
+    assert rt.show(instance_id)["status"] == "error"
+    listed = cli.json("incident", "list")
+    assert [(i["instance_id"], i["process"]) for i in listed] == [(instance_id, "order_flow")]
+    refused = cli.run("incident", "retry", str(instance_id), "--as", "auditor1", "--reason", "x")
+    assert refused.returncode == 4
+    # (the CLI process does not load this test's handler, so the retry itself runs here)
+    rt.resolve_incident(instance_id, "operator1", "供应商恢复", {"fail_times": 0})
+    shown = rt.show(instance_id)
+    assert (shown["status"], shown["data"]["booking"]["attempt"]) == ("running", 1)
+    resolved = next(e for e in rt.events(instance_id) if e["kind"] == "incident_resolved")
+    assert (resolved["actor"], resolved["payload"]["reason"]) == ("operator1", "供应商恢复")
+    again = cli.run("incident", "retry", str(instance_id), "--as", "operator1", "--reason", "x")
+    assert again.returncode == 3 and "no open incident" in again.stderr
+
+
+@handler("test_no_capacity")
+def no_capacity(ctx: HandlerContext) -> dict:
+    from handlers.registry import BusinessError
+
+    raise BusinessError("2026-12-20 泰安舒适型酒店 只剩 3 间，需要 5 间", lane="operator")
+
+
+def test_business_error_is_an_incident_at_once_without_retries(runtime, tmp_path):
+    text = FIXTURE.read_text(encoding="utf-8").replace('id="test_flaky"', 'id="test_no_capacity"')
+    text = text.replace('<spiffworkflow:parameter id="fail_times" type="int" value="fail_times" />', "")
+    bpmn = tmp_path / "order_flow.bpmn"
+    bpmn.write_text(text, encoding="utf-8")
+    forms = tmp_path / "forms" / "order_flow"
+    forms.mkdir(parents=True)
+    (forms / "confirm_order.schema.json").write_bytes(
+        (FIXTURE.parent / "forms" / "order_flow" / "confirm_order.schema.json").read_bytes())
+    deploy(runtime, bpmn)
+    instance_id = runtime.message("order_received", "ORD-6", {})["delivered_to"]
+    shown = runtime.show(instance_id)
+    assert shown["status"] == "error" and "只剩 3 间" in shown["error"]
+    incident = next(e for e in runtime.events(instance_id) if e["kind"] == "incident_raised")
+    assert (incident["payload"]["business"], incident["payload"]["lane"]) == (True, "operator")
+    assert "retry_scheduled" not in _kinds(runtime, instance_id)

@@ -81,3 +81,9 @@ def test_get_reads_a_data_key_that_may_be_missing():
     env = RestrictedEnvironment()
     assert env.evaluate('get("promised_at") is None', {}) is True
     assert env.evaluate('get("promised_at", "x")', {"promised_at": "2026-11-30"}) == "2026-11-30"
+
+
+def test_at_fraction_gives_the_warning_moment_before_a_deadline():
+    env = RestrictedEnvironment()
+    assert env.evaluate('at_fraction("2026-11-23T08:00:00+08:00", "2026-11-27T08:00:00+08:00", 0.75)', {}) == \
+        "2026-11-26T08:00:00+08:00"

@@ -290,6 +290,42 @@ def cancel(instance_id: int, actor: str, reason: str) -> None:
 
 
 @main.group()
+def incident() -> None:
+    """Instances stopped by a failed step."""
+
+
+@incident.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def incident_list(as_json: bool) -> None:
+    """Instances in error, with the failed step's error."""
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance
+
+    with tourflow().runtime.db.read() as session:
+        rows = [{"instance_id": i.id, "process": i.process_id, "error": i.error} for i in session.execute(
+            select(ProcessInstance).where(ProcessInstance.status == "error").order_by(ProcessInstance.id)).scalars()]
+    if as_json:
+        _emit(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['instance_id']:<6} {row['process']:<24} {row['error']}")
+
+
+@incident.command("retry")
+@click.argument("instance_id", type=int)
+@click.option("--as", "actor", required=True)
+@click.option("--reason", required=True)
+@click.option("--data", default=None, help="Corrected data for the failed step, as a JSON object.")
+@with_appcontext
+def incident_retry(instance_id: int, actor: str, reason: str, data: str | None) -> None:
+    """Retry an instance's failed step (optionally with corrected data)."""
+    result = tourflow().runtime.resolve_incident(instance_id, actor, reason, _json_arg(data, "--data"))
+    click.echo(f"instance {instance_id} is {result['status']}")
+
+
+@main.group()
 def audit() -> None:
     """The audit log."""
 
