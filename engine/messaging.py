@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -29,17 +30,25 @@ CORRELATION_KEY = "correlation_key"
 MAX_HOPS = 25
 
 
+def catches_message(task, name: str) -> bool:
+    """Whether a waiting task catches message `name`: a message event, a receive task, or an
+    event-based gateway (SpiffWorkflow moves its events into one MultipleEventDefinition)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return any(isinstance(d, MessageEventDefinition) and d.name == name for d in definition.event_definitions)
+    return isinstance(definition, MessageEventDefinition) and definition.name == name
+
+
 def deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
     """Merge the message's data into the catching event's data, then let it catch."""
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition) and definition.name == name:
+        if catches_message(task, name):
             task.set_data(**copy.deepcopy(payload))
     workflow.event_manager.catch(BpmnEvent(MessageEventDefinition(name), payload=payload), internal=False)
 
 
 def waits_for(workflow: BpmnWorkflow, name: str) -> bool:
-    return any(e.name == name and e.event_type == "MessageEventDefinition" for e in workflow.waiting_events())
+    return any(catches_message(task, name) for task in workflow.get_tasks(state=TaskState.WAITING))
 
 
 def thrown_messages(workflow: BpmnWorkflow) -> list[tuple[str, dict[str, Any]]]:

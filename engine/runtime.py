@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -281,13 +281,18 @@ class Runtime:
     def tick(self, at: datetime | None = None) -> list[dict[str, Any]]:
         """Fire every job due up to `at` (now by default), each in its own transaction."""
         moment = at or utcnow()
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         with self.db.read() as session:
             due = session.execute(
-                select(Job.id).where(Job.state == "pending", Job.due_at <= to_db(moment)).order_by(Job.due_at, Job.id)
-            ).scalars().all()
+                select(Job.id, Job.due_at).where(Job.state == "pending", Job.due_at <= to_db(moment))
+                .order_by(Job.due_at, Job.id)
+            ).all()
         fired = []
-        for job_id in due:
-            result = self._fire(job_id, moment)
+        for job_id, due_at in due:
+            # SpiffWorkflow fires a timer only once its time is strictly past: a tick exactly at
+            # the due time runs the job a microsecond later.
+            result = self._fire(job_id, max(moment, from_db(due_at) + timedelta(microseconds=1)))
             if result:
                 fired.append(result)
         return fired

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -31,7 +32,8 @@ from .models import HumanTask, Job, ProcessInstance
 from .scripts import ScriptEngine
 from .specs import ProcessModel
 
-SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number")
+SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number",
+                "customer_handle", "platform", "request_type")
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 30
 
@@ -236,21 +238,34 @@ class Step:
             return None
         return str(value) if value else None
 
-    def _waiting_timers(self) -> list[tuple[Any, datetime]]:
+    def _waiting_timers(self) -> list[tuple[Any, datetime, str]]:
+        """(waiting task, fire time, timer's BPMN id) of every timer the instance waits on.
+
+        An event-based gateway waits itself (SpiffWorkflow moves its events into one
+        MultipleEventDefinition); its timer is named after the timer catch event behind it.
+        """
         timers = []
         for task in self.workflow.get_tasks(state=TaskState.WAITING):
             definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
-                value = task._get_internal_data("event_value")
-                if value:
-                    timers.append((task, TimerEventDefinition.get_datetime(value)))
+            timer_id = task.task_spec.bpmn_id
+            if isinstance(definition, MultipleEventDefinition):
+                found = [i for i, d in enumerate(definition.event_definitions) if isinstance(d, TimerEventDefinition)]
+                if not found:
+                    continue
+                outputs = task.task_spec.outputs
+                timer_id = outputs[found[0]].bpmn_id if found[0] < len(outputs) else timer_id
+            elif not isinstance(definition, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if value:
+                timers.append((task, TimerEventDefinition.get_datetime(value), timer_id))
         return timers
 
     def _due_dates(self) -> dict[str, datetime]:
         """A user task's due date is the earliest timer attached to it."""
         due: dict[str, datetime] = {}
-        for task, at in self._waiting_timers():
-            info = self.model.timers.get(task.task_spec.bpmn_id)
+        for _task, at, timer_id in self._waiting_timers():
+            info = self.model.timers.get(timer_id)
             if info and info.attached_to in self.model.user_tasks:
                 current = due.get(info.attached_to)
                 due[info.attached_to] = at if current is None or at < current else current
@@ -259,7 +274,7 @@ class Step:
     def _sync_jobs(self) -> None:
         if not self.model.timers:
             return
-        waiting = {str(task.id): (task, at) for task, at in self._waiting_timers()}
+        waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
         jobs = self.session.execute(
             select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
         ).scalars().all()
@@ -270,10 +285,10 @@ class Step:
             else:
                 job.state = "cancelled"
                 job.done_at = to_db(self.now)
-        for spiff_id, (task, at) in waiting.items():
+        for spiff_id, (timer_id, at) in waiting.items():
             if spiff_id not in have:
                 self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
-                                     task=task.task_spec.bpmn_id, due_at=to_db(at), state="pending",
+                                     task=timer_id, due_at=to_db(at), state="pending",
                                      created_at=to_db(self.now)))
 
     def spiff_task(self, spiff_task_id: str):

@@ -197,3 +197,15 @@ def test_task_completed_event_records_submitted_data_and_diff(complaint_runtime)
     assert event["payload"]["submitted"]["customer_name"] == "张建国"
     assert event["payload"]["diff"]["kind"] == [None, "住宿餐饮"]
     assert event["payload"]["submitted"]["escalated_to_authority"] is False, "schema defaults are recorded"
+
+
+def test_a_tick_exactly_at_the_due_time_fires_the_timer_once(complaint_runtime):
+    rt = complaint_runtime
+    start = utcnow()
+    with frozen_at(start):
+        walk = Walk(rt)
+    due = start + timedelta(hours=1)
+    assert [f["timer"] for f in rt.tick(due)] == ["report_overdue"]
+    assert set(walk.open_tasks()) == {"receive_complaint", "escalate_late_report"}
+    assert rt.tick(due + timedelta(minutes=5)) == []
+    assert walk.kinds().count("sla_breached") == 1
