@@ -74,3 +74,20 @@ def _start_demo_instances(runtime: Runtime) -> None:
         task = runtime.tasks(instance_id=instance_id)[0]
         runtime.complete(task["id"], "agent1", complaint)
     runtime.start("complaint_handling", actor="receptionist1")
+    deployed = {d["process_id"] for d in runtime.startable("owner1")} | _deployed_ids(runtime)
+    if "inbound_call" in deployed:  # calls ringing on two desks
+        runtime.message("incoming_call", "CALL-DEMO-1", {"caller_number": "13801234567", "desk": "邮轮"})
+        runtime.message("incoming_call", "CALL-DEMO-2", {"caller_number": "13912345678", "desk": "旅游"})
+    if "ecommerce_chat" in deployed:  # a chat whose customer has just written
+        runtime.message("chat_opened", "CHAT-DEMO-1", {"platform": "天猫旺旺", "customer_handle": "tb_xiaoming",
+                                                      "desk": "自由行"})
+        runtime.message("chat_message", "CHAT-DEMO-1", {"message_text": "三亚五天四晚还有位吗？"})
+    if "walk_in_reception" in deployed:
+        runtime.start("walk_in_reception", actor="receptionist1")
+
+
+def _deployed_ids(runtime: Runtime) -> set[str]:
+    from engine import queries
+
+    with runtime.db.read() as session:
+        return {d["process_id"] for d in queries.deployments(session)}
