@@ -248,6 +248,10 @@ def check_service_tasks(doc: BpmnDocument) -> Findings:
                             f"{describe(task)} has no spiffworkflow:serviceTaskOperator naming its handler")
             continue
         name = operator.get("id", "")
+        if name and name == task.get("id"):
+            yield doc.error(operator, "operator-id-clash",
+                            f"{describe(task)} has the same id as its handler '{name}': SpiffWorkflow then "
+                            f"cannot parse it; rename the task (e.g. '{name}_task')")
         if registry_problem:
             yield doc.error(operator, "unknown-handler", f"cannot check handler '{name}': {registry_problem}")
         elif name not in known:

@@ -138,6 +138,8 @@ RULE_CASES = {
     "unknown-handler": (as_service_task('<spiffworkflow:serviceTaskOperator id="no_such_handler" resultVariable="r" />'),
                         "unknown-handler", "error", 'serviceTaskOperator id="no_such_handler"'),
     "no-operator": (as_service_task(""), "unknown-handler", "error", '<bpmn:serviceTask id="record_review"'),
+    "operator-id-clash": (as_service_task('<spiffworkflow:serviceTaskOperator id="record_review" resultVariable="r" />'),
+                          "operator-id-clash", "error", 'serviceTaskOperator id="record_review"'),
     "unsafe-condition": ([(CONDITION, "_secret &gt; 1</bpmn:conditionExpression>")], "unsafe-script", "error",
                          "_secret &gt; 1"),
     "unsafe-script": ([(SCRIPT, "<bpmn:script>import os</bpmn:script>")], "unsafe-script", "error", "import os"),
