@@ -143,6 +143,8 @@ class Runtime:
                 else:
                     self._user(session, actor)
             workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
+            if business_key is None and isinstance((data or {}).get("correlation_key"), str | int):
+                business_key = str(data["correlation_key"])  # e.g. the tour id of a follow-up started by hand
             message = None
             if not model.plain_start and len(model.message_starts) == 1:
                 # Starting by hand a process that starts on a message: deliver that message.

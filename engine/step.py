@@ -104,6 +104,7 @@ class Step:
             idempotency_key=f"{self.instance.id}:{task_id}",
             attempt=attempt,
             data=copy.deepcopy(task.data),
+            actor=self.actor,
         )
         # A handler that writes gets a savepoint, so a failure takes back only its own writes.
         savepoint = self.session.begin_nested() if handler_writes(func) else None

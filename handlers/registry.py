@@ -44,6 +44,7 @@ class HandlerContext:
     idempotency_key: str
     attempt: int
     data: dict[str, Any]
+    actor: str = "system"  # who made the step happen (the user completing the task before it)
 
 
 def handler(name: str, *, writes: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
