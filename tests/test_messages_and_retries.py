@@ -21,7 +21,7 @@ def flaky_booking(ctx: HandlerContext, fail_times: int = 0) -> dict:
     """A supplier that is unreachable for the first `fail_times` attempts."""
     if ctx.attempt <= fail_times:
         raise ConnectionError(f"supplier unreachable (attempt {ctx.attempt})")
-    return {"confirmation": f"BK-{ctx.instance_id}", "attempt": ctx.attempt}
+    return {"confirmation": f"BK-{ctx.instance_id}", "attempt": ctx.attempt, "actor": ctx.actor}
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_message_starts_then_resumes_the_instance_with_that_key(order_runtime):
     assert started["started"] is True
     instance = rt.show(started["delivered_to"])
     assert (instance["business_key"], instance["status"]) == ("ORD-1", "running")
-    assert instance["data"]["booking"] == {"confirmation": f"BK-{instance['id']}", "attempt": 1}
+    assert instance["data"]["booking"] == {"confirmation": f"BK-{instance['id']}", "attempt": 1, "actor": "system"}
     assert rt.tasks(instance_id=instance["id"]) == []
     with pytest.raises(NotFound):
         rt.message("payment_received", "ORD-404", {"paid": 1200})
@@ -152,6 +152,7 @@ def test_an_incident_is_resolved_with_corrected_data_and_audited(order_runtime, 
     rt.resolve_incident(instance_id, "operator1", "供应商恢复", {"fail_times": 0})
     shown = rt.show(instance_id)
     assert (shown["status"], shown["data"]["booking"]["attempt"]) == ("running", 1)
+    assert shown["data"]["booking"]["actor"] == "operator1", "the handler knows who resolved the incident"
     resolved = next(e for e in rt.events(instance_id) if e["kind"] == "incident_resolved")
     assert (resolved["actor"], resolved["payload"]["reason"]) == ("operator1", "供应商恢复")
     again = cli.run("incident", "retry", str(instance_id), "--as", "operator1", "--reason", "x")
@@ -181,3 +182,8 @@ def test_business_error_is_an_incident_at_once_without_retries(runtime, tmp_path
     incident = next(e for e in runtime.events(instance_id) if e["kind"] == "incident_raised")
     assert (incident["payload"]["business"], incident["payload"]["lane"]) == (True, "operator")
     assert "retry_scheduled" not in _kinds(runtime, instance_id)
+
+
+def test_starting_by_hand_takes_the_business_key_from_correlation_key(complaint_runtime):
+    instance = complaint_runtime.start("complaint_handling", {"correlation_key": "TOUR-42"}, actor="agent1")
+    assert complaint_runtime.show(instance)["business_key"] == "TOUR-42"
