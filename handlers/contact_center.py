@@ -13,7 +13,6 @@ Read-only handlers are declared `writes=False`; the two that write (`contact_arc
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,8 +22,8 @@ from engine.clock import to_db
 from engine.models import HumanTask, ProcessInstance
 
 from .registry import HandlerContext, handler
+from .timefmt import china_iso, parse_time
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_MAX_REFUSALS = 2
 MAX_REFUSALS_CAP = 10  # the offer loop stays short (SpiffWorkflow's cost per pass grows with history)
 DEFAULT_INACTIVITY_MINUTES = 10
@@ -34,22 +33,6 @@ CLOSE_TASKS = ("close_and_register",)
 SELF_SERVICE_MESSAGE = "感谢您致电，您未选择人工服务，本次通话结束。如需帮助请重新来电并按键选择邮轮、旅游或自由行专席。"
 AUTO_CLOSE_MESSAGE = "您好，由于您长时间未回复，本次对话已自动关闭。如需帮助，欢迎随时再次发起咨询。"
 MAX_LIST = 20
-
-
-def _china_iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).isoformat(timespec="seconds")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
 def _desk(value: Any) -> str | None:
@@ -86,7 +69,7 @@ def call_answer(ctx: HandlerContext) -> dict:
     settings = _settings(ctx)
     return {
         "call_ref": _business_key(ctx) or f"IC-{ctx.instance_id}",
-        "answered_at": _china_iso(ctx.now),
+        "answered_at": china_iso(ctx.now),
         "desk_chosen": settings["desk"] is not None,
         **settings,
     }
@@ -95,7 +78,7 @@ def call_answer(ctx: HandlerContext) -> dict:
 @handler("call_system_wrap_up", writes=False)
 def call_system_wrap_up(ctx: HandlerContext) -> dict:
     """系统进行电话收尾: the caller chose no desk; the system closes the call itself."""
-    return {"message": SELF_SERVICE_MESSAGE, "wrapped_up_at": _china_iso(ctx.now)}
+    return {"message": SELF_SERVICE_MESSAGE, "wrapped_up_at": china_iso(ctx.now)}
 
 
 # ---- routing ----------------------------------------------------------------------------------
@@ -139,7 +122,7 @@ def assign_agent(ctx: HandlerContext, desk: str | None = None, channel: str = "c
         "desk": wanted,
         "load": loads[chosen.username] if chosen else None,
         "candidates": {a.username: loads[a.username] for a in agents},
-        "assigned_at": _china_iso(ctx.now),
+        "assigned_at": china_iso(ctx.now),
         "max_refusals": settings["max_refusals"],
     }
     if channel == "chat":
@@ -200,13 +183,13 @@ def lookup_customer(ctx: HandlerContext, phone: str | None = None, desk: str | N
 @handler("contact_end", writes=False)
 def contact_end(ctx: HandlerContext, channel: str = "inbound_call") -> dict:
     """呼叫中心系统结束本次通话 / 电商系统结束本次对话."""
-    return {"channel": channel, "ended_at": _china_iso(ctx.now)}
+    return {"channel": channel, "ended_at": china_iso(ctx.now)}
 
 
 @handler("chat_auto_close", writes=False)
 def chat_auto_close(ctx: HandlerContext, minutes: int | None = None) -> dict:
     """客户长时间不进行对话时，系统将自动留言并关闭: the automatic message, kept for the archive."""
-    return {"message": AUTO_CLOSE_MESSAGE, "silent_minutes": minutes, "closed_at": _china_iso(ctx.now)}
+    return {"message": AUTO_CLOSE_MESSAGE, "silent_minutes": minutes, "closed_at": china_iso(ctx.now)}
 
 
 def _outcome(data: dict[str, Any]) -> str:
@@ -307,11 +290,11 @@ def contact_promise_kept(ctx: HandlerContext, record_id: int | None = None) -> d
     if details.get("promise_kept_key") == ctx.idempotency_key:
         return {"contact_record_id": record.id, "outcome": record.outcome,
                 "promise_breached": details.get("promise_breached")}
-    promised = _parse_time(ctx.data.get("promised_at"))
+    promised = parse_time(ctx.data.get("promised_at"))
     breached = bool(promised and ctx.now > promised)
     details.update({
         "promise_kept_key": ctx.idempotency_key,
-        "promise_kept_at": _china_iso(ctx.now),
+        "promise_kept_at": china_iso(ctx.now),
         "promise_resolution": ctx.data.get("promise_resolution"),
         "promise_breached": breached,
     })

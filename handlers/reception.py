@@ -10,7 +10,7 @@ one `contact_record` row (channel `walk_in`) per visit, written once per step
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,9 +20,9 @@ from engine.clock import to_db
 from engine.models import HumanTask, ProcessInstance
 
 from .registry import HandlerContext, handler
+from .timefmt import china_iso, parse_time
 
 CHANNEL = "walk_in"
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_LIST = 20
 QC = "质检培训部"
 WRAP_UP_TASK = "wrap_up_visit"
@@ -42,22 +42,6 @@ MATTER_KEYS = (
     "recommended_products", "customer_response", "rejection_reason", "resolution", "booking_code",
     "contract_signed", "customer_satisfied", "supervisor_solution", "promised_at", "promise_resolution",
 )
-
-
-def _china_iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).isoformat(timespec="seconds")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
 def _normalise_phone(value: Any) -> str:
@@ -106,7 +90,7 @@ def report_walk_in_complaint(ctx: HandlerContext, phone: str | None = None, name
     `handler_called` event is the record of when it was reported.
     """
     customer, _matched_by = _find_customer(ctx, phone, name)
-    now = _china_iso(ctx.now)
+    now = china_iso(ctx.now)
     return {
         "visit_ref": visit_ref(ctx.instance_id),
         "correlation_key": complaint_key(ctx.instance_id),
@@ -169,10 +153,10 @@ def _outcome(data: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
             "customer_request": data.get("customer_request"), "tour_id": data.get("tour_id") or None,
         }}
     if data.get("customer_response") == "经努力仍不接受":
-        promised = _parse_time(data.get("promised_at"))
+        promised = parse_time(data.get("promised_at"))
         late = bool(promised and now > promised)
         return ("promise_late" if late else "promise_kept"), {
-            "supervisor_assisted": True, "promise_kept_at": _china_iso(now), "promise_breached": late}
+            "supervisor_assisted": True, "promise_kept_at": china_iso(now), "promise_breached": late}
     if data.get("customer_response") == "接受":
         return "resolved", {}
     return "unresolved", {}
