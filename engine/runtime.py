@@ -9,6 +9,7 @@ so two people completing one task cannot both win.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -326,8 +327,10 @@ class Runtime:
                                        "due_at": job.due_at.isoformat() + "Z"})
             sla = step.model.sla_timer(job.task)
             if sla is not None:
-                step.event("sla_breached", {"task": sla.attached_to, "timer": sla.id,
-                                            "name": step.model.user_tasks[sla.attached_to].name,
+                # A timer whose id ends in _warning warns before the deadline; it breaches nothing.
+                kind = "sla_warning" if sla.id.endswith("_warning") else "sla_breached"
+                step.event(kind, {"task": sla.attached_to, "timer": sla.id,
+                                            "name": step.model.node_names.get(sla.attached_to, sla.attached_to),
                                             "due_at": job.due_at.isoformat() + "Z"})
             step.workflow.refresh_timers()
             step.advance()
@@ -361,7 +364,10 @@ class Runtime:
             if not failed:
                 raise TaskConflict(f"instance {instance_id} has no failed step to retry")
             task = failed[0]
-            lane = step.model.node_lanes.get(task.task_spec.bpmn_id)
+            raised = next((e for e in reversed(audit.events_of(session, instance_id))
+                           if e.kind == "incident_raised"), None)
+            incident_lane = json.loads(raised.payload).get("lane") if raised else None
+            lane = incident_lane or step.model.node_lanes.get(task.task_spec.bpmn_id)
             if lane and lane != "system" and lane not in user.role_ids:
                 raise NotAllowed(f"user {actor!r} does not hold lane {lane!r} of the failed step")
             if data:

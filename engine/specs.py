@@ -70,11 +70,14 @@ class ProcessModel:
     message_starts: set[str] = field(default_factory=set)
     plain_start: bool = True
     start_timer: StartTimer | None = None
+    subprocesses: set[str] = field(default_factory=set)
 
     def sla_timer(self, bpmn_id: str) -> TimerInfo | None:
-        """A non-interrupting timer boundary on a user task is that task's SLA."""
+        """A non-interrupting timer boundary on a user task (or on a subprocess of people's
+        work, e.g. 'reply before the authority's deadline') is its SLA."""
         timer = self.timers.get(bpmn_id)
-        if timer and not timer.interrupting and timer.attached_to in self.user_tasks:
+        if timer and not timer.interrupting and (
+                timer.attached_to in self.user_tasks or timer.attached_to in self.subprocesses):
             return timer
         return None
 
@@ -132,6 +135,7 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         message_starts=_message_starts(root, process),
         plain_start=_plain_start(process) is not None,
         start_timer=_start_timer(process),
+        subprocesses={el.get("id") for el in process.iterfind(".//bpmn:subProcess", NS)},
     )
 
 
@@ -149,6 +153,12 @@ def _node_lanes(process: etree._Element) -> dict[str, str]:
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             if ref.text:
                 lanes[ref.text.strip()] = lane.get("id")
+    # A node inside a subprocess that no lane lists belongs to its subprocess's lane (as in lint).
+    for sub in process.iterfind(".//bpmn:subProcess", NS):
+        for node in sub.iter():
+            node_id = node.get("id")
+            if node_id and node is not sub and node_id not in lanes and sub.get("id") in lanes:
+                lanes[node_id] = lanes[sub.get("id")]
     return lanes
 
 
