@@ -1,0 +1,293 @@
+"""P9 itinerary_management (doc 002): planning, confirmation, changes with consent, reminder, feedback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from engine.agency import ArchiveRecord, ResourceBooking
+from engine.clock import frozen_at
+from engine.config import DEFAULT_PROCESSES_DIR
+from engine.errors import FormInvalid, NotAllowed
+from engine.models import ProcessInstance
+from handlers.itinerary import adjust_fee, send_confirmation_letter
+from handlers.registry import BusinessError, HandlerContext
+
+from .conftest import deploy
+from .test_escalated_complaint import NS, taken_flows  # the same reading of the task tree
+
+BPMN = DEFAULT_PROCESSES_DIR / "itinerary_management.bpmn"
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+REMINDER_AT = datetime(2026, 12, 13, 1, 0, tzinfo=UTC)  # 2026-12-13 09:00 Shanghai: one week before 12-20
+TRIP_DONE_AT = datetime(2026, 12, 23, 2, 0, tzinfo=UTC)  # the day after the return, 10:00 Shanghai
+NEEDS = {"customer_name": "周海燕", "contact_phone": "13344445555", "travel_purpose": "休闲度假", "destination": "泰山曲阜",
+         "depart_on": "2026-12-20", "return_on": "2026-12-22", "party_size": 4, "budget": 12000,
+         "preferences": "舒适型酒店，少走路", "special_needs": "一位老人同行"}
+DRAFT = {"itinerary_plan": "D1 济南—泰安 泰山；D2 曲阜三孔；D3 返程", "hotel_code": "HOTEL-TA-STD", "rooms": 2,
+         "transport_code": "TRAIN-JN-SH", "quoted_price": 9800}
+ENTRY = {"itinerary_no": "IT-2026-1220", "depart_on": "2026-12-20", "return_on": "2026-12-22",
+         "hotel_code": "HOTEL-TA-STD", "rooms": 2, "transport_code": "TRAIN-JN-SH"}
+CONTRACT = {"contract_no": "HT-2026-0088", "signed_on": "2026-11-03", "total_price": 9800, "deposit": 3000}
+
+
+def all_flows() -> set[str]:
+    return {f.get("id") for f in etree.parse(str(BPMN)).getroot().iterfind(".//bpmn:sequenceFlow", NS)}
+
+
+class Trip:
+    def __init__(self, runtime):
+        self.rt = runtime
+        with frozen_at(T0):
+            self.id = runtime.start("itinerary_management", actor="sales1")
+
+    def open_tasks(self) -> dict[str, dict]:
+        return {t["task"]: t for t in self.rt.tasks(instance_id=self.id)}
+
+    def do(self, task: str, user: str, at: datetime = T0 + timedelta(days=1), **data):
+        open_tasks = self.open_tasks()
+        assert task in open_tasks, f"{task} is not open; open: {sorted(open_tasks)}"
+        with frozen_at(at):
+            return self.rt.complete(open_tasks[task]["id"], user, data)
+
+    def data(self) -> dict:
+        return self.rt.show(self.id)["data"]
+
+    def status(self) -> str:
+        return self.rt.show(self.id)["status"]
+
+    def events(self, kind: str) -> list[dict]:
+        return [e for e in self.rt.events(self.id) if e["kind"] == kind]
+
+    def handler_calls(self, name: str) -> list[dict]:
+        return [e for e in self.events("handler_called") if e["payload"]["handler"] == name]
+
+
+def records(runtime, kind: str) -> list[ArchiveRecord]:
+    with runtime.db.read() as session:
+        return list(session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == kind)
+                                    .order_by(ArchiveRecord.id)).scalars())
+
+
+def holds(runtime, instance_id: int) -> list[tuple[str, str, int, str]]:
+    with runtime.db.read() as session:
+        rows = session.execute(select(ResourceBooking).where(ResourceBooking.instance_id == instance_id)
+                               .order_by(ResourceBooking.id)).scalars()
+        return [(r.on_date.isoformat(), r.status, r.units, r.tour_id) for r in rows]
+
+
+@pytest.fixture
+def p9(runtime):
+    deploy(runtime, BPMN)
+    deploy(runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
+    return runtime
+
+
+# ---- scenario pieces ---------------------------------------------------------------------------
+
+def plan_and_confirm(trip: Trip, *, loops=True):
+    trip.do("collect_requirements", "sales1", **NEEDS)
+    trip.do("draft_itinerary", "operator1", **DRAFT)
+    if loops:
+        trip.do("review_itinerary", "manager1", review_approved=False, review_comment="第一天行程过紧，老人吃不消")
+        assert set(trip.open_tasks()) == {"draft_itinerary"}
+        trip.do("draft_itinerary", "operator1", **{**DRAFT, "itinerary_plan": "D1 泰山索道往返；D2 曲阜；D3 返程"})
+    trip.do("review_itinerary", "manager1", review_approved=True, review_comment="同意")
+    if loops:
+        trip.do("confirm_with_customer", "sales1", customer_satisfied=False, customer_opinion="希望加一晚曲阜")
+        assert set(trip.open_tasks()) == {"draft_itinerary"}
+        trip.do("draft_itinerary", "operator1", **DRAFT)
+        trip.do("review_itinerary", "manager1", review_approved=True, review_comment="同意")
+    trip.do("confirm_with_customer", "sales1", customer_satisfied=True, customer_opinion="满意")
+    trip.do("sign_contract", "sales1", **CONTRACT)
+    trip.do("enter_itinerary", "operator1", **ENTRY)
+    assert set(trip.open_tasks()) == {"request_change"}
+
+
+def change(trip: Trip, *, approved=True, fee=0.0, consent=False, evidence=None):
+    trip.do("request_change", "sales1", change_reason="家中老人身体原因", change_wish="改住曲阜经济型酒店一间")
+    trip.do("review_change", "manager1", change_approved=approved, supplier_feedback="酒店确认有房", fee_difference=fee,
+            review_opinion="影响可控")
+    notice = {"customer_notified": True, "fee_consent": consent, "notice_note": "电话通知"}
+    if evidence:
+        notice["consent_evidence"] = evidence
+    trip.do("notify_change_result", "sales1", **notice)
+
+
+def remind_and_travel(trip: Trip, feedback_class="表扬"):
+    rt = trip.rt
+    assert rt.tick(REMINDER_AT - timedelta(minutes=1)) == []
+    fired = rt.tick(REMINDER_AT + timedelta(minutes=1))
+    assert [f["timer"] for f in fired] == ["one_week_before"]
+    tasks = trip.open_tasks()
+    assert set(tasks) == {"pre_departure_reminder"} and tasks["pre_departure_reminder"]["lane"] == "agent"
+    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT + timedelta(hours=1), customer_reached=True,
+            details_confirmed=True, materials_reminded=["身份证件", "常用药品"], reminder_note="12月20日8:00济南站集合")
+    assert rt.tick(TRIP_DONE_AT - timedelta(minutes=1)) == []
+    assert [f["timer"] for f in rt.tick(TRIP_DONE_AT + timedelta(minutes=1))] == ["trip_finished"]
+    extra = {"complaint_kind": "住宿餐饮", "customer_request": "退还一晚房费"} if feedback_class == "投诉" else {}
+    trip.do("collect_feedback", "agent2", at=TRIP_DONE_AT + timedelta(hours=1), feedback_channel="电话", satisfaction=2
+            if feedback_class == "投诉" else 5, feedback_class=feedback_class,
+            feedback_text="酒店热水不足，房间有异味" if feedback_class == "投诉" else "导游讲解细致", **extra)
+    trip.do("reply_feedback", "agent2", at=TRIP_DONE_AT + timedelta(hours=2), handling_result="已致谢/已转质检处理",
+            replied_via="电话", customer_satisfied_after=True)
+
+
+def walk_simple(rt) -> Trip:
+    trip = Trip(rt)
+    plan_and_confirm(trip, loops=False)
+    remind_and_travel(trip, "表扬")
+    return trip
+
+
+def walk_with_changes_and_complaint(rt) -> Trip:
+    trip = Trip(rt)
+    plan_and_confirm(trip)
+    change(trip, approved=False)                                            # rejected: original kept
+    assert set(trip.open_tasks()) == {"request_change"}
+    change(trip, fee=300, consent=False)                                    # consent missing: refused
+    assert set(trip.open_tasks()) == {"request_change"}
+    change(trip, fee=-200, consent=True, evidence="签字确认单 QR-1")         # consent recorded: adjusted
+    trip.do("enter_itinerary", "operator1", **{**ENTRY, "hotel_code": "HOTEL-QF-ECO", "rooms": 1})
+    change(trip, fee=0)                                                     # no fee change: straight re-entry
+    trip.do("enter_itinerary", "operator1", **{**ENTRY, "hotel_code": "HOTEL-QF-ECO", "rooms": 2})
+    remind_and_travel(trip, "投诉")
+    return trip
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+
+def test_planning_loops_until_approved_and_satisfied_then_books_and_sends_the_letter(p9):
+    trip = Trip(p9)
+    [task] = p9.tasks(instance_id=trip.id)
+    assert (task["task"], task["lane"]) == ("collect_requirements", "sales")
+    plan_and_confirm(trip)
+    steps = [e["payload"]["task"] for e in trip.events("task_completed")]
+    assert steps.count("draft_itinerary") == 3 and steps.count("review_itinerary") == 3
+    data = trip.data()
+    assert [h[:3] for h in holds(p9, trip.id)] == [("2026-12-20", "held", 2), ("2026-12-21", "held", 2),
+                                                   ("2026-12-20", "held", 4)]
+    [letter] = records(p9, "itinerary_letter")
+    assert letter.ref == "IT-2026-1220" and "周海燕" in letter.payload["content"] and "9800.00" in letter.payload["content"]
+    assert data["confirmation_letter"]["content"] == letter.payload["content"]
+    assert p9.tasks(instance_id=trip.id)[0]["due_at"].startswith("2026-12-13T01:00")
+
+
+def test_reminder_call_one_week_before_departure_then_praise_is_archived(p9):
+    trip = walk_simple(p9)
+    assert trip.status() == "completed"
+    [record] = records(p9, "itinerary")
+    assert (record.instance_id, record.ref) == (trip.id, "IT-2026-1220")
+    assert record.payload["feedback_class"] == "表扬" and record.payload["letters"] == [records(p9, "itinerary_letter")[0].id]
+    assert record.payload["final_total"] == 9800
+    assert trip.handler_calls("itinerary_archive")[0]["payload"]["output"] == {"archive_id": record.id}
+    assert not trip.events("message_sent")
+
+
+def test_fee_change_without_recorded_consent_is_refused(p9):
+    trip = Trip(p9)
+    plan_and_confirm(trip, loops=False)
+    change(trip, fee=300, consent=False)
+    assert set(trip.open_tasks()) == {"request_change"}, "refused: the change does not take effect"
+    change(trip, fee=300, consent=True)  # said yes on the phone, but no evidence recorded
+    assert set(trip.open_tasks()) == {"request_change"}
+    assert trip.handler_calls("itinerary_adjust_fee") == []
+    assert records(p9, "itinerary_change") == []
+    assert trip.data()["total_price"] == 9800 and "fee_adjustment" not in trip.data()
+    assert len(trip.handler_calls("itinerary_book")) == 1, "nothing re-booked"
+
+
+def test_fee_handler_itself_refuses_without_consent(p9):
+    with p9.db.write() as session, session.begin():
+        ctx = HandlerContext(session=session, now=T0, instance_id=7, process_id="itinerary_management", task_id="t",
+                             task_spec="adjust_fee", idempotency_key="7:t", attempt=1,
+                             data={"total_price": 9800, "fee_difference": 300, "fee_consent": True, "consent_evidence": " "})
+        with pytest.raises(BusinessError, match="未记录客户同意") as refused:
+            adjust_fee(ctx)
+    assert refused.value.lane == "sales"
+    assert records(p9, "itinerary_change") == []
+
+
+def test_changes_rebook_with_consent_and_a_complaint_starts_complaint_handling(p9):
+    trip = walk_with_changes_and_complaint(p9)
+    assert trip.status() == "completed"
+    [adjusted] = trip.handler_calls("itinerary_adjust_fee")
+    assert adjusted["payload"]["output"]["new_total"] == 9600
+    [change_record] = records(p9, "itinerary_change")
+    assert change_record.payload["result"]["consent_evidence"] == "签字确认单 QR-1"
+    letters = records(p9, "itinerary_letter")
+    assert len(letters) == 3 and "9600.00" in letters[-1].payload["content"]
+    current = [h for h in holds(p9, trip.id) if h[1] == "held"]
+    assert current == [("2026-12-20", "held", 2, "IT-2026-1220"), ("2026-12-21", "held", 2, "IT-2026-1220"),
+                       ("2026-12-20", "held", 4, "IT-2026-1220")]
+    assert len(holds(p9, trip.id)) == 9, "earlier holds are released, never deleted"
+    [sent] = trip.events("message_sent")
+    assert sent["payload"]["name"] == "complaint_received" and sent["payload"]["key"] == "itinerary-IT-2026-1220"
+    assert sent["payload"]["started"] is True
+    complaint = p9.show(sent["payload"]["delivered_to"])
+    assert (complaint["process"], complaint["business_key"]) == ("complaint_handling", "itinerary-IT-2026-1220")
+    assert {k: complaint["data"][k] for k in ("customer_name", "contact_phone", "time_class", "kind", "tour_id")} == {
+        "customer_name": "周海燕", "contact_phone": "13344445555", "time_class": "旅游后", "kind": "住宿餐饮",
+        "tour_id": "IT-2026-1220"}
+    assert complaint["data"]["description"] == "酒店热水不足，房间有异味"
+    assert [t["task"] for t in p9.tasks(instance_id=complaint["id"])] == ["receive_complaint"]
+    [record] = records(p9, "itinerary")
+    assert record.payload["changes"] == [change_record.id] and len(record.payload["letters"]) == 3
+    assert record.payload["final_total"] == 9600
+
+
+def test_no_capacity_raises_an_incident_fixed_with_corrected_data(p9):
+    trip = Trip(p9)
+    trip.do("collect_requirements", "sales1", **NEEDS)
+    trip.do("draft_itinerary", "operator1", **DRAFT)
+    trip.do("review_itinerary", "manager1", review_approved=True, review_comment="同意")
+    trip.do("confirm_with_customer", "sales1", customer_satisfied=True, customer_opinion="满意")
+    trip.do("sign_contract", "sales1", **CONTRACT)
+    trip.do("enter_itinerary", "operator1", **{**ENTRY, "rooms": 41})
+    shown = p9.show(trip.id)
+    assert shown["status"] == "error" and "余量不足" in shown["error"]
+    [incident] = trip.events("incident_raised")
+    assert incident["payload"]["business"] is True and incident["payload"]["lane"] == "operator"
+    assert holds(p9, trip.id) == [], "never overbooked, nothing held"
+    with frozen_at(T0 + timedelta(days=1)):
+        p9.resolve_incident(trip.id, "operator1", "改订20间", data={"rooms": 20})
+    assert set(trip.open_tasks()) == {"request_change"}
+    assert [h[2] for h in holds(p9, trip.id)] == [20, 20, 4]
+
+
+def test_wrong_lane_and_bad_form_data_are_refused(p9):
+    trip = Trip(p9)
+    task_id = trip.open_tasks()["collect_requirements"]["id"]
+    with pytest.raises(NotAllowed, match="does not hold lane 'sales'"):
+        p9.complete(task_id, "operator1", NEEDS)
+    with pytest.raises(FormInvalid) as bad:
+        p9.complete(task_id, "sales1", {**NEEDS, "depart_on": "下周五"})
+    assert bad.value.field == "depart_on"
+    with pytest.raises(FormInvalid) as missing:
+        p9.complete(task_id, "sales1", {k: v for k, v in NEEDS.items() if k != "party_size"})
+    assert missing.value.field == "party_size"
+    trip.do("collect_requirements", "sales1", **NEEDS)
+    with pytest.raises(FormInvalid) as hotel:
+        trip.do("draft_itinerary", "operator1", **{**DRAFT, "hotel_code": "HOTEL-NOWHERE"})
+    assert hotel.value.field == "hotel_code"
+
+
+def test_letter_handler_writes_once_per_step(p9):
+    data = {**NEEDS, **ENTRY, **CONTRACT}
+    with p9.db.write() as session, session.begin():
+        ctx = HandlerContext(session=session, now=T0, instance_id=8, process_id="itinerary_management", task_id="t",
+                             task_spec="send_confirmation", idempotency_key="8:t", attempt=1, data=data)
+        assert send_confirmation_letter(ctx) == send_confirmation_letter(ctx)
+    assert len(records(p9, "itinerary_letter")) == 1
+
+
+def test_every_sequence_flow_is_taken(p9):
+    taken = set()
+    for walk in (walk_simple, walk_with_changes_and_complaint):
+        taken |= taken_flows(p9, walk(p9).id)
+    assert all_flows() - taken == set()
+    with p9.db.read() as session:
+        assert session.execute(select(ProcessInstance.status).where(
+            ProcessInstance.process_id == "itinerary_management")).scalars().all() == ["completed", "completed"]
