@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.agency import DESKS, AgentStatus, Booking, ContactRecord, Customer, Product
+from engine.agency import DESKS, AgentStatus, ContactRecord, Customer
 from engine.clock import to_db
 from engine.models import HumanTask, ProcessInstance
 
+from .agency_lookup import customer_bookings, desk_products
 from .registry import HandlerContext, handler
 from .timefmt import china_iso, parse_time
 
@@ -149,23 +150,8 @@ def lookup_customer(ctx: HandlerContext, phone: str | None = None, desk: str | N
         customer = ctx.session.execute(
             select(Customer).where(Customer.phone == number).order_by(Customer.id).limit(1)
         ).scalar_one_or_none()
-    bookings = []
-    if customer is not None:
-        rows = ctx.session.execute(
-            select(Booking, Product).join(Product, Product.id == Booking.product_id)
-            .where(Booking.customer_id == customer.id).order_by(Booking.depart_on).limit(MAX_LIST)
-        ).all()
-        bookings = [{
-            "code": b.code, "product_code": p.code, "product_name": p.name, "desk": p.desk,
-            "tour_id": b.tour_id, "depart_on": b.depart_on.isoformat(), "party_size": b.party_size,
-            "amount": str(b.amount), "status": b.status,
-        } for b, p in rows]
-    wanted = _desk(desk)
-    product_query = select(Product).order_by(Product.code).limit(MAX_LIST)
-    if wanted:
-        product_query = product_query.where(Product.desk == wanted)
-    products = [{"code": p.code, "name": p.name, "desk": p.desk, "destination": p.destination,
-                 "days": p.days, "price": str(p.price)} for p in ctx.session.execute(product_query).scalars()]
+    bookings = customer_bookings(ctx.session, customer.id, MAX_LIST) if customer is not None else []
+    products = desk_products(ctx.session, _desk(desk), MAX_LIST)
     return {
         "found": customer is not None,
         "phone": number or None,

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.agency import DESKS, Booking, ContactRecord, Customer, Product
+from engine.agency import DESKS, ContactRecord, Customer
 from engine.clock import to_db
 from engine.models import HumanTask, ProcessInstance
 
+from .agency_lookup import customer_bookings, desk_products
 from .registry import HandlerContext, handler
 from .timefmt import china_iso, parse_time
 
@@ -108,23 +109,8 @@ def lookup_customer_records(ctx: HandlerContext, phone: str | None = None, name:
                             business_line: str | None = None) -> dict:
     """查询记录: the customer (by phone, else by a unique name), their bookings, the products asked about."""
     customer, matched_by = _find_customer(ctx, phone, name)
-    bookings = []
-    if customer is not None:
-        rows = ctx.session.execute(
-            select(Booking, Product).join(Product, Product.id == Booking.product_id)
-            .where(Booking.customer_id == customer.id).order_by(Booking.depart_on, Booking.id).limit(MAX_LIST)
-        ).all()
-        bookings = [{
-            "code": b.code, "product_code": p.code, "product_name": p.name, "desk": p.desk,
-            "tour_id": b.tour_id, "depart_on": b.depart_on.isoformat(), "party_size": b.party_size,
-            "amount": str(b.amount), "status": b.status,
-        } for b, p in rows]
-    desk = _desk(business_line)
-    query = select(Product).order_by(Product.code).limit(MAX_LIST)
-    if desk:
-        query = query.where(Product.desk == desk)
-    products = [{"code": p.code, "name": p.name, "desk": p.desk, "destination": p.destination,
-                 "days": p.days, "price": str(p.price)} for p in ctx.session.execute(query).scalars()]
+    bookings = customer_bookings(ctx.session, customer.id, MAX_LIST) if customer is not None else []
+    products = desk_products(ctx.session, _desk(business_line), MAX_LIST)
     return {
         "found": customer is not None,
         "matched_by": matched_by,
