@@ -139,7 +139,12 @@ class AuditHead(Base):
 
 
 class Job(Base):
-    """Work due at a time: timers (and, later, retries). The scheduler's state lives here."""
+    """Work due at a time: timers, timer starts, handler retries. The scheduler's state lives here.
+
+    A worker acquires a due job by writing its name into `locked_by` and a lease expiry into
+    `lease_until`; the job is done when the step that runs it commits. A worker that dies
+    leaves a lease that runs out, and another worker takes the job (see engine/jobs.py).
+    """
 
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
@@ -152,11 +157,35 @@ class Job(Base):
     due_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)  # runs that crashed or errored outside the step
     locked_by: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """A named message with a correlation key: delivered, buffered until an instance waits, or expired.
+
+    `message_ref` is the sender's own id for the message: sending it again delivers nothing twice.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_state_name_key", "state", "name", "correlation_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    correlation_key: Mapped[str | None] = mapped_column(String(120))
+    message_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20))  # buffered / delivered / expired
+    sender_instance_id: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    delivered_to: Mapped[int | None]
+    started: Mapped[bool] = mapped_column(default=False)
+    delivered_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

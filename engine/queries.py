@@ -201,21 +201,40 @@ def desks(session: Session) -> list[str]:
 INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
 
 
+def instance_access(viewer: Viewer):
+    """The SQL condition 'an instance this viewer may see' for a viewer who does not read all:
+    started by them, or with a task in their lanes, completed by or assigned to them."""
+    return or_(
+        ProcessInstance.started_by == viewer.username,
+        exists().where(HumanTask.instance_id == ProcessInstance.id,
+                       or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
+                           HumanTask.assignee == viewer.username)),
+    )
+
+
 def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,
               page: int = 1, per_page: int = 25) -> dict[str, Any]:
     """One page of the instances a viewer may see (the rule of `can_view_instance`), newest first."""
-    conditions = []
-    if not viewer.reads_all:
-        conditions.append(or_(
-            ProcessInstance.started_by == viewer.username,
-            exists().where(HumanTask.instance_id == ProcessInstance.id,
-                           or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
-                               HumanTask.assignee == viewer.username)),
-        ))
+    conditions = [] if viewer.reads_all else [instance_access(viewer)]
     if process:
         conditions.append(ProcessInstance.process_id == process)
     if status:
         conditions.append(ProcessInstance.status == status)
+    result = instance_page(session, conditions, page, per_page)
+    names = process_names(session)
+    result["items"] = [
+        {"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
+         "version": r.version, "status": r.status, "business_key": r.business_key,
+         "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
+                     if (r.data or {}).get(k) is not None},
+         "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
+        for r in result["items"]]
+    return result
+
+
+def instance_page(session: Session, conditions: list[Any], page: int, per_page: int) -> dict[str, Any]:
+    """One page of instance rows matching `conditions`, newest first, with the paging figures;
+    `items` holds the rows (instance columns plus its version) for the caller to shape."""
     per_page = max(1, min(per_page, PER_PAGE_MAX))
     page = max(1, page)
     total = session.execute(select(func.count(ProcessInstance.id)).where(*conditions)).scalar_one()
@@ -226,14 +245,7 @@ def instances(session: Session, viewer: Viewer, process: str | None = None, stat
         .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
         .where(*conditions).order_by(ProcessInstance.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
-    names = process_names(session)
-    items = [{"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
-              "version": r.version, "status": r.status, "business_key": r.business_key,
-              "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
-                          if (r.data or {}).get(k) is not None},
-              "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
-             for r in rows]
-    return {"items": items, "total": total, "page": page, "per_page": per_page,
+    return {"items": rows, "total": total, "page": page, "per_page": per_page,
             "pages": max(1, -(-total // per_page))}
 
 

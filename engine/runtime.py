@@ -22,19 +22,22 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, forms
-from .clock import from_db, to_db, utcnow
+from .clock import from_db, frozen_at, to_db, utcnow
 from .codec import WorkflowCodec
 from .db import Database
 from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
-from .messaging import MessageRouter, deliver
-from .models import Deployment, HumanTask, Job, ProcessInstance, User
+from .incidents import SYSTEM_LANE, SYSTEM_RESOLVERS
+from .jobs import JobRunner, worker_name
+from .messaging import MAX_TTL as MAX_MESSAGE_TTL
+from .messaging import MessageRouter, deliver, message_dict
+from .models import Deployment, HumanTask, Job, Message, ProcessInstance, User
 from .queries import Viewer, lane_access
 from .specs import ProcessModel, load_model
-from .start_timers import schedule as schedule_start_timer
 from .step import Step, data_diff, json_safe
 
 SYSTEM_ACTOR = "system"
@@ -93,7 +96,12 @@ class Runtime:
     def _open_step(self, session: Session, instance: ProcessInstance, actor: str, now: datetime) -> Step:
         model = self.deployed(session, instance.deployment_id).model
         workflow = self.codec.loads(instance.serialized, model)
-        step = Step(session, instance, model, workflow, actor, now, self.codec, send_messages=self.router.send_thrown)
+        return self._new_step(session, instance, model, workflow, actor, now)
+
+    def _new_step(self, session: Session, instance: ProcessInstance, model: ProcessModel, workflow: BpmnWorkflow,
+                  actor: str, now: datetime) -> Step:
+        step = Step(session, instance, model, workflow, actor, now, self.codec,
+                    send_messages=self.router.send_thrown, take_buffered=self.router.take_buffered)
         step.install_script_engine()
         return step
 
@@ -167,8 +175,7 @@ class Runtime:
         )
         session.add(instance)
         session.flush()
-        step = Step(session, instance, model, workflow, actor, now, self.codec, send_messages=self.router.send_thrown)
-        step.install_script_engine()
+        step = self._new_step(session, instance, model, workflow, actor, now)
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
                                         "business_key": business_key})
@@ -286,64 +293,7 @@ class Runtime:
         moment = at or utcnow()
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        with self.db.read() as session:
-            due = session.execute(
-                select(Job.id, Job.due_at).where(Job.state == "pending", Job.due_at <= to_db(moment))
-                .order_by(Job.due_at, Job.id)
-            ).all()
-        fired = []
-        for job_id, due_at in due:
-            # SpiffWorkflow fires a timer only once its time is strictly past: a tick exactly at
-            # the due time runs the job a microsecond later.
-            result = self._fire(job_id, max(moment, from_db(due_at) + timedelta(microseconds=1)))
-            if result:
-                fired.append(result)
-        return fired
-
-    def _fire(self, job_id: int, moment: datetime) -> dict[str, Any] | None:
-        from .clock import frozen_at
-
-        with frozen_at(moment), self._writing() as session:
-            job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one()
-            if job.state != "pending":
-                return None
-            if job.kind == "start_timer":
-                return self._start_by_timer(session, job, moment)
-            instance = self._lock_instance(session, job.instance_id)
-            job.state, job.done_at = "done", to_db(moment)
-            job.attempts += 1 if job.kind == "timer" else 0
-            if instance.status in ("completed", "cancelled"):
-                job.state = "cancelled"
-                return None
-            step = self._open_step(session, instance, SYSTEM_ACTOR, moment)
-            task = step.spiff_task(job.spiff_task_id) if job.spiff_task_id else None
-            if job.kind == "retry":
-                return self._retry(step, job, task)
-            if task is None or task.state != TaskState.WAITING:
-                job.state = "cancelled"
-                step.sync()
-                return None
-            step.event("timer_fired", {"timer": job.task, "name": step.model.node_names.get(job.task, job.task),
-                                       "due_at": job.due_at.isoformat() + "Z"})
-            sla = step.model.sla_timer(job.task)
-            if sla is not None:
-                # A timer whose id ends in _warning warns before the deadline; it breaches nothing.
-                kind = "sla_warning" if sla.id.endswith("_warning") else "sla_breached"
-                step.event(kind, {"task": sla.attached_to, "timer": sla.id,
-                                            "name": step.model.node_names.get(sla.attached_to, sla.attached_to),
-                                            "due_at": job.due_at.isoformat() + "Z"})
-            step.workflow.refresh_timers()
-            step.advance()
-            return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
-
-    def _start_by_timer(self, session: Session, job: Job, moment: datetime) -> dict[str, Any]:
-        """A timer start event is due: start an instance of that version, schedule the next."""
-        job.state, job.done_at, job.attempts = "done", to_db(moment), job.attempts + 1
-        deployment = self.deployed(session, job.deployment_id)
-        workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
-        instance = self._begin(session, deployment, workflow, {}, SYSTEM_ACTOR, None, timer_start=job)
-        schedule_start_timer(session, session.get(Deployment, deployment.id), deployment.model, moment)
-        return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
+        return JobRunner(self, owner=worker_name("tick")).run_due(moment)
 
     def resolve_incident(self, instance_id: int, actor: str, reason: str,
                          data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -359,6 +309,11 @@ class Runtime:
             user = self._user(session, actor)
             if "auditor" in user.role_ids:
                 raise NotAllowed("auditors change nothing")
+            failed_job = session.execute(
+                select(Job).where(Job.instance_id == instance_id, Job.state == "failed").order_by(Job.id.desc())
+            ).scalars().first()
+            if failed_job is not None:
+                return self._resolve_failed_job(session, instance, failed_job, user, reason.strip(), data)
             step = self._open_step(session, instance, actor, utcnow())
             failed = step.workflow.get_tasks(state=TaskState.ERROR)
             if not failed:
@@ -368,7 +323,11 @@ class Runtime:
                            if e.kind == "incident_raised"), None)
             incident_lane = json.loads(raised.payload).get("lane") if raised else None
             lane = incident_lane or step.model.node_lanes.get(task.task_spec.bpmn_id)
-            if lane and lane != "system" and lane not in user.role_ids:
+            if not lane or lane == SYSTEM_LANE:
+                if not user.role_ids & SYSTEM_RESOLVERS:
+                    raise NotAllowed(f"a failure in the system lane is resolved by a supervisor or process owner, "
+                                     f"not by {actor!r}")
+            elif lane not in user.role_ids:
                 raise NotAllowed(f"user {actor!r} does not hold lane {lane!r} of the failed step")
             if data:
                 task.set_data(**copy.deepcopy(data))
@@ -379,27 +338,88 @@ class Runtime:
             step.advance()
             return self._instance_dict(session, instance)
 
-    def _retry(self, step: Step, job: Job, task) -> dict[str, Any] | None:
-        if task is None or task.state != TaskState.ERROR:
-            job.state = "cancelled"
-            return None
-        step.attempts[str(task.id)] = job.attempts + 1
-        step.instance.status, step.instance.error = "running", None
-        task._set_state(TaskState.READY)
-        step.advance()
-        return {"job": job.id, "kind": "retry", "instance_id": step.instance.id, "task": job.task}
+    def _resolve_failed_job(self, session: Session, instance: ProcessInstance, job: Job, user: User, reason: str,
+                            data: dict[str, Any] | None) -> dict[str, Any]:
+        """An incident raised by a job that kept failing outside its step: run the job again, now."""
+        if not user.role_ids & SYSTEM_RESOLVERS:
+            raise NotAllowed(f"a failed {job.kind} job is resolved by a supervisor or process owner, "
+                             f"not by {user.username!r}")
+        if data:
+            raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
+        now = utcnow()
+        job.state, job.failures, job.due_at, job.done_at = "pending", 0, to_db(now), None
+        job.locked_by = job.lease_until = None
+        audit.append(session, kind="incident_resolved", actor=user.username, at=now, instance_id=instance.id,
+                     payload={"task": job.task, "job": job.id, "reason": reason, "data": {},
+                              "previous_error": instance.error})
+        instance.status = "retrying" if job.kind == "retry" else "running"
+        instance.error = None
+        return self._instance_dict(session, instance)
 
     def message(self, name: str, key: str | None, data: dict[str, Any] | None = None,
-                actor: str = SYSTEM_ACTOR) -> dict[str, Any]:
-        """Deliver a message to the instance waiting for it under `key`, or start a process that catches it."""
-        payload = data or {}
+                actor: str = SYSTEM_ACTOR, message_ref: str | None = None,
+                ttl_seconds: float | None = None) -> dict[str, Any]:
+        """Deliver a message to the instance waiting for it under `key`, start a process that
+        catches it, or buffer it under `key` until one waits (for `ttl_seconds`, default a day)."""
+        payload = data if data is not None else {}
         if not isinstance(payload, dict):
             raise TourflowError("message data must be a JSON object")
-        with self._writing() as session:
-            result = self.router.route(session, name, key, payload, actor)
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise TourflowError("a message needs a name of 1 to 100 characters")
+        for label, value in (("correlation key", key), ("message_ref", message_ref)):
+            if value is not None and (not isinstance(value, str) or not value or len(value) > 120):
+                raise TourflowError(f"the {label} must be a string of 1 to 120 characters")
+        ttl = None
+        if ttl_seconds is not None:
+            if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float) or ttl_seconds <= 0:
+                raise TourflowError("ttl_seconds must be a positive number")
+            ttl = timedelta(seconds=ttl_seconds)
+            if ttl > MAX_MESSAGE_TTL:
+                raise TourflowError(f"ttl_seconds may be at most {int(MAX_MESSAGE_TTL.total_seconds())}")
+        try:
+            with self._writing() as session:
+                result = self.router.route(session, name, key, payload, actor, message_ref=message_ref, ttl=ttl)
+        except IntegrityError:
+            # Another sender used the same message_ref at the same moment; theirs won.
+            return self.message(name, key, payload, actor, message_ref, ttl_seconds)
         if result is None:
-            raise NotFound(f"no instance waits for message {name!r} with key {key!r}, and no process starts with it")
+            raise NotFound(f"no instance waits for message {name!r} and no process starts with it; "
+                           "without a correlation key it cannot wait in the buffer")
         return result
+
+    def messages(self, state: str | None = None, name: str | None = None, key: str | None = None,
+                 limit: int = 200) -> list[dict[str, Any]]:
+        """Routed messages, newest first (the buffer is state "buffered")."""
+        with self.db.read() as session:
+            query = select(Message).order_by(Message.id.desc()).limit(limit)
+            if state:
+                query = query.where(Message.state == state)
+            if name:
+                query = query.where(Message.name == name)
+            if key:
+                query = query.where(Message.correlation_key == key)
+            return [message_dict(row) for row in session.execute(query).scalars()]
+
+    def jobs(self, state: str | None = "pending", limit: int = 200) -> list[dict[str, Any]]:
+        """Jobs by due time (state None: all), with their lease and last error."""
+        with self.db.read() as session:
+            query = select(Job).order_by(Job.due_at, Job.id).limit(limit)
+            if state:
+                query = query.where(Job.state == state)
+            return [{"id": j.id, "kind": j.kind, "state": j.state, "instance_id": j.instance_id,
+                     "deployment_id": j.deployment_id, "task": j.task, "due_at": _iso(j.due_at),
+                     "attempts": j.attempts, "failures": j.failures, "locked_by": j.locked_by,
+                     "lease_until": _iso(j.lease_until), "last_error": j.last_error}
+                    for j in session.execute(query).scalars()]
+
+    def housekeeping(self, now: datetime | None = None) -> dict[str, int]:
+        """Expire old buffered messages and deliver buffered ones whose instance waits already."""
+        moment = now or utcnow()
+        with frozen_at(moment), self._writing() as session:
+            expired = self.router.expire(session, moment)
+        with frozen_at(moment), self._writing() as session:
+            delivered = self.router.sweep(session, moment)
+        return {"expired": expired, "delivered": delivered}
 
     def _latest_deployments(self, session: Session) -> list[Deployed]:
         newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)

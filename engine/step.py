@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,12 @@ SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class
                 "customer_handle", "platform", "request_type")
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 30
+
+
+def retry_base_seconds() -> float:
+    """The first retry's delay (doubling after); TOURFLOW_RETRY_BASE_SECONDS overrides the 30 s."""
+    value = os.environ.get("TOURFLOW_RETRY_BASE_SECONDS")
+    return float(value) if value else RETRY_BASE_SECONDS
 
 
 class HandlerFailed(Exception):
@@ -69,6 +76,8 @@ class Step:
     attempts: dict[str, int] = field(default_factory=dict)
     # Called with the messages the instance threw, after its state is written (see messaging.py).
     send_messages: Callable[[Step, list[tuple[str, dict[str, Any]]]], None] | None = None
+    # Called at the end of the step to hand the instance a buffered message it now waits for.
+    take_buffered: Callable[[Step], None] | None = None
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
@@ -105,6 +114,7 @@ class Step:
             attempt=attempt,
             data=copy.deepcopy(task.data),
             actor=self.actor,
+            on_business_key=self._set_business_key,
         )
         # A handler that writes gets a savepoint, so a failure takes back only its own writes.
         savepoint = self.session.begin_nested() if handler_writes(func) else None
@@ -125,6 +135,16 @@ class Step:
                                       "output": json.loads(encoded), "attempt": attempt})
         return encoded
 
+    def _set_business_key(self, key: str) -> None:
+        key = str(key)
+        if not key or len(key) > 120:
+            raise ValueError("a business key is a string of 1 to 120 characters")
+        if self.instance.business_key is None:
+            self.instance.business_key = key
+            self.event("business_key_set", {"business_key": key})
+        elif self.instance.business_key != key:
+            raise ValueError(f"instance {self.instance.id} is keyed {self.instance.business_key!r} already")
+
     def advance(self) -> None:
         """Run engine tasks until only people, timers or messages are waited for."""
         try:
@@ -135,6 +155,8 @@ class Step:
         self.sync()
         if outgoing and self.send_messages is not None:
             self.send_messages(self, outgoing)
+        if self.take_buffered is not None:
+            self.take_buffered(self)
 
     def _on_engine_error(self, exc: Exception) -> None:
         failed = self.workflow.get_tasks(state=TaskState.ERROR)
@@ -153,7 +175,7 @@ class Step:
         business = isinstance(root, HandlerFailed) and isinstance(root.original, BusinessError)
         retryable = isinstance(root, HandlerFailed) and not business and attempt < MAX_RETRIES
         if retryable:
-            due_at = to_db(self.now) + timedelta(seconds=RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+            due_at = to_db(self.now) + timedelta(seconds=retry_base_seconds() * 2 ** (attempt - 1))
             self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
                                  due_at=due_at, state="pending", attempts=attempt, last_error=message,
                                  created_at=to_db(self.now)))
@@ -182,14 +204,7 @@ class Step:
         self.instance.serialized = self.codec.dumps(wf)
 
     def current_data(self) -> dict[str, Any]:
-        wf = self.workflow
-        if wf.completed:
-            return dict(wf.data)
-        ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
-        if ready:
-            return dict(ready[0].data)
-        done = wf.get_tasks(state=TaskState.COMPLETED)
-        return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
+        return current_data(self.workflow)
 
     def _sync_human_tasks(self) -> None:
         ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
@@ -296,9 +311,21 @@ class Step:
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
 
 
+def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's data now: the workflow's at the end, else the first ready or failed task's,
+    else the most recently completed task's."""
+    if wf.completed:
+        return dict(wf.data)
+    ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
+    if ready:
+        return dict(ready[0].data)
+    done = wf.get_tasks(state=TaskState.COMPLETED)
+    return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
+
+
 def _desk(data: dict[str, Any]) -> str | None:
     desk = data.get("desk")
     return desk if isinstance(desk, str) and desk else None
 
 
-__all__ = ["Step", "HandlerFailed", "data_diff", "json_safe"]
+__all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

@@ -26,6 +26,7 @@ ROLES: dict[str, str] = {
     "manager": "项目经理",
     "auditor": "审计",
     "owner": "流程负责人",
+    "integration": "系统对接",  # accounts of other systems (phone switch, web shop, bank) sending messages
 }
 # Front-line roles also hold the `staff` lane (各部门工作人员: "any employee" in the documents).
 FRONT_LINE = {"agent", "receptionist", "sales", "operator", "guide"}

@@ -26,7 +26,6 @@ from engine.agency import (
     Setting,
 )
 from engine.clock import from_db, to_db
-from engine.models import ProcessInstance
 from engine.scripts import CHINA
 
 from .registry import BusinessError, HandlerContext, handler
@@ -251,9 +250,7 @@ def record_booking(ctx: HandlerContext) -> dict:
         session.flush()
     view = booking_view(booking, conf)
     # The payment platform and the desk correlate on the booking code: key this instance by it.
-    instance = session.get(ProcessInstance, ctx.instance_id)
-    if instance is not None and instance.business_key is None:
-        instance.business_key = booking.code
+    ctx.set_business_key(booking.code)
     pay = (f"支付链接：https://pay.tourflow.local/{booking.code}" if data.get("payment_method") == "在线支付"
            else "请在有效期内到营业网点前台以现金或刷卡支付")
     text = (f"【预订确认】尊敬的客户，您的预订 {booking.code} 已生成：{view['service_at'][:16].replace('T', ' ')}，"

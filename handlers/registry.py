@@ -9,6 +9,7 @@ keyword arguments, and returns a JSON-serialisable dict stored under the task's
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,13 @@ class HandlerContext:
     attempt: int
     data: dict[str, Any]
     actor: str = "system"  # who made the step happen (the user completing the task before it)
+    on_business_key: Callable[[str], None] | None = None
+
+    def set_business_key(self, key: str) -> None:
+        """Key this instance by `key` (e.g. a booking code only known mid-process), so messages
+        correlated on it find the instance. Audited; an instance keeps its first key."""
+        if self.on_business_key is not None:
+            self.on_business_key(key)
 
 
 def handler(name: str, *, writes: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
@@ -66,7 +74,9 @@ def handler(name: str, *, writes: bool = True) -> Callable[[HandlerFunc], Handle
 
 
 def load_all() -> None:
-    """Import every module of the `handlers` package (once) so their decorators run."""
+    """Import every module of the `handlers` package (once) so their decorators run, then the
+    modules named in TOURFLOW_HANDLER_MODULES (comma-separated dotted names: the agency's
+    own handlers, kept outside this package)."""
     global _loaded
     if _loaded:
         return
@@ -75,6 +85,9 @@ def load_all() -> None:
     for module in pkgutil.iter_modules(handlers.__path__):
         if module.name != "registry":
             importlib.import_module(f"handlers.{module.name}")
+    for name in os.environ.get("TOURFLOW_HANDLER_MODULES", "").split(","):
+        if name.strip():
+            importlib.import_module(name.strip())
     _loaded = True
 
 

@@ -2,27 +2,48 @@
 # Install everything the test suite needs into .venv and run it. Used by README line 2 and CI.
 #
 # The browser tests (tests/browser) drive Debian's chromium at /usr/bin/chromium through the
-# Playwright Python package; a browser is never downloaded by Playwright. When chromium is
-# missing, this script installs Debian's `chromium` and `fonts-noto-cjk` with apt-get (as root,
-# or through passwordless sudo). If it cannot, it says why: the browser tests then skip on a
-# workstation and fail in CI (CI set). TOURFLOW_NO_APT=1 skips the installation attempt.
+# Playwright Python package; a browser is never downloaded by Playwright. The engine and scheduler
+# tests run on SQLite and on a throwaway PostgreSQL server that the suite starts itself
+# (tests/pg.py) from Debian's server binaries in /usr/lib/postgresql/<version>/bin.
+# When chromium or those binaries are missing, this script installs Debian's `chromium` and
+# `fonts-noto-cjk`, and/or `postgresql`, with one apt-get call (as root, or through passwordless
+# sudo). If it cannot, it says why: the tests needing them then skip on a workstation and fail in
+# CI (CI set). TOURFLOW_NO_APT=1 skips the installation attempt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CHROMIUM=/usr/bin/chromium
 BROWSER_PACKAGES=(chromium fonts-noto-cjk fonts-liberation)
+POSTGRES_PACKAGES=(postgresql)
 
-install_browser() {
-  if [ -x "$CHROMIUM" ]; then
+have_postgres() {
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+
+install_system_packages() {
+  local packages=() missing=()
+  if [ ! -x "$CHROMIUM" ]; then
+    packages+=("${BROWSER_PACKAGES[@]}")
+    missing+=("$CHROMIUM (the browser tests)")
+  fi
+  if ! have_postgres; then
+    packages+=("${POSTGRES_PACKAGES[@]}")
+    missing+=("/usr/lib/postgresql/*/bin/pg_ctl (the PostgreSQL variants of the engine tests)")
+  fi
+  if [ ${#packages[@]} -eq 0 ]; then
     return 0
   fi
+  local what
+  what=$(printf '%s, ' "${missing[@]}")
+  what=${what%, }
+  local outcome="those tests will be skipped (in CI: fail)"
   if [ "${TOURFLOW_NO_APT:-}" = "1" ]; then
-    echo "test.sh: $CHROMIUM is missing and TOURFLOW_NO_APT=1: not installing it; the browser tests will be skipped (in CI: fail)" >&2
+    echo "test.sh: missing $what and TOURFLOW_NO_APT=1: not installing ${packages[*]}; $outcome" >&2
     return 0
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: $CHROMIUM is missing and there is no apt-get (not Debian/Ubuntu):" \
-         "install chromium at $CHROMIUM yourself; the browser tests will be skipped (in CI: fail)" >&2
+    echo "test.sh: missing $what and there is no apt-get (not Debian/Ubuntu):" \
+         "install them yourself (or set TOURFLOW_TEST_POSTGRES_URL to a PostgreSQL server); $outcome" >&2
     return 0
   fi
   local sudo=()
@@ -30,21 +51,25 @@ install_browser() {
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       sudo=(sudo -n)
     else
-      echo "test.sh: $CHROMIUM is missing; installing it needs root (not root, and no passwordless sudo)." \
-           "Run: sudo apt-get install ${BROWSER_PACKAGES[*]} ; the browser tests will be skipped (in CI: fail)" >&2
+      echo "test.sh: missing $what; installing it needs root (not root, and no passwordless sudo)." \
+           "Run: sudo apt-get install ${packages[*]} ; $outcome" >&2
       return 0
     fi
   fi
-  echo "test.sh: $CHROMIUM is missing: installing Debian's ${BROWSER_PACKAGES[*]} with apt-get" >&2
+  echo "test.sh: missing $what: installing Debian's ${packages[*]} with apt-get" >&2
   if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
      || ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-          "${BROWSER_PACKAGES[@]}" >/dev/null; then
-    echo "test.sh: apt-get could not install ${BROWSER_PACKAGES[*]} (see above); the browser tests will be skipped (in CI: fail)" >&2
+          "${packages[@]}" >/dev/null; then
+    echo "test.sh: apt-get could not install ${packages[*]} (see above); $outcome" >&2
     return 0
   fi
-  if [ ! -x "$CHROMIUM" ]; then
+  if [[ " ${packages[*]} " == *" chromium "* ]] && [ ! -x "$CHROMIUM" ]; then
     echo "test.sh: apt-get installed chromium but $CHROMIUM is still missing" \
          "(on Ubuntu the chromium package is a snap wrapper); the browser tests will be skipped (in CI: fail)" >&2
+  fi
+  if ! have_postgres; then
+    echo "test.sh: apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl appeared;" \
+         "the PostgreSQL variants will be skipped (in CI: fail)" >&2
   fi
 }
 
@@ -52,5 +77,5 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
-install_browser
+install_system_packages
 .venv/bin/python -m pytest "$@"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from engine.agency_seed import seed_agency
 from engine.config import DEFAULT_PROCESSES_DIR
@@ -17,6 +22,8 @@ from engine.db import Database
 from engine.deployments import deploy_file
 from engine.runtime import Runtime
 from engine.users import FRONT_LINE, create_user
+
+from . import pg
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "auditor", "owner"]
@@ -50,20 +57,167 @@ def template_db(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, template_db: Path) -> str:
-    target = tmp_path / "tourflow.db"
-    shutil.copyfile(template_db, target)
-    return f"sqlite:///{target}"
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc):
+    """Modules marked `both_databases` run each database test twice: test_x[sqlite], test_x[postgres]."""
+    if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def runtime(db_url: str) -> Runtime:
+def db_backend(request) -> str:
+    """"sqlite" or "postgres": the backend of this test's `db_url` (SQLite unless parametrized)."""
+    return getattr(request, "param", "sqlite")
+
+
+def _unavailable(reason: str):
+    """Skip on a workstation; in CI a missing PostgreSQL is a failure, not a silent skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for the session (tests/pg.py), or TOURFLOW_TEST_POSTGRES_URL's."""
+    try:
+        server = pg.start_server()
+    except pg.PostgresUnavailable as exc:
+        _unavailable(f"PostgreSQL unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class PostgresDatabases:
+    """Creates and drops databases on the test server through an AUTOCOMMIT maintenance connection."""
+
+    def __init__(self, server: pg.PostgresServer):
+        self.server = server
+        self.engine = create_engine(server.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self.prefix = f"tourflow_{secrets.token_hex(4)}"  # apart from other sessions on a shared server
+        self.template = f"{self.prefix}_template"
+        self.counter = itertools.count(1)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.server.url_for(name)
+
+    def drop(self, name: str) -> None:
+        """Drop `name`, first ending any connection a test left open (pooled engines, threads)."""
+        for attempt in range(5):
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+                try:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                    return
+                except DBAPIError:  # a backend still exiting: "being accessed by other users"
+                    if attempt == 4:
+                        raise
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server):
+    """The session's template database on PostgreSQL, built exactly as `template_db` builds SQLite's."""
+    databases = PostgresDatabases(postgres_server)
+    url = databases.create(databases.template)
+    db = Database(url)
+    db.upgrade()
+    make_users(Runtime(db))
+    db.dispose()
+    try:
+        yield databases
+    finally:
+        databases.drop(databases.template)
+        databases.close()
+
+
+@pytest.fixture
+def db_url(request, tmp_path: Path, db_backend: str) -> str:
+    """A fresh database holding the template's schema and users: a copied SQLite file, or a
+    PostgreSQL database created from the session's template (dropped after the test)."""
+    if db_backend == "sqlite":
+        target = tmp_path / "tourflow.db"
+        shutil.copyfile(request.getfixturevalue("template_db"), target)
+        yield f"sqlite:///{target}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = f"{databases.prefix}_t{next(databases.counter)}"
+    url = databases.create(name, template=databases.template)
+    try:
+        yield url
+    finally:
+        databases.drop(name)
+
+
+@pytest.fixture
+def empty_db_url(request, tmp_path: Path, db_backend: str) -> str:
+    """A database with nothing in it (no schema, no users) on this test's backend."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = f"{databases.prefix}_e{next(databases.counter)}"
+    url = databases.create(name)
+    try:
+        yield url
+    finally:
+        databases.drop(name)
+
+
+@pytest.fixture
+def runtime(db_url: str, request) -> Runtime:
+    """The engine on the test's database. After the test every instance it left behind is replayed
+    from its audit record and must come out identical (engine/replay.py): each path a process
+    test walks is a replay test too. Tests that damage the store on purpose opt out with
+    `@pytest.mark.no_replay_check`."""
     db = Database(db_url)
     db.upgrade()
     rt = Runtime(db)
     yield rt
-    db.dispose()
+    try:
+        if request.node.get_closest_marker("no_replay_check") is None and not _failed(request):
+            _assert_every_instance_replays(rt)
+    finally:
+        db.dispose()
+
+
+def _failed(request) -> bool:
+    report = getattr(request.node, "rep_call", None)
+    return report is not None and report.failed
+
+
+def _assert_every_instance_replays(rt: Runtime) -> None:
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance
+    from engine.replay import replay
+
+    with rt.db.read() as session:
+        ids = session.execute(select(ProcessInstance.id).order_by(ProcessInstance.id)).scalars().all()
+    differences = []
+    for instance_id in ids:
+        result = replay(rt, instance_id)
+        if not result.identical:
+            differences.append(f"instance {instance_id} ({result.process}): {result.difference}")
+    assert not differences, "replay differs from the stored state:\n" + "\n".join(differences)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report
 
 
 def deploy(runtime: Runtime, path: Path) -> None:
@@ -98,3 +252,20 @@ class Cli:
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, runtime: Runtime) -> Cli:
     return Cli(db_url, tmp_path)
+
+
+TIMER_EFFECT = REPO / "tests" / "fixtures" / "runtime" / "timer_effect.bpmn"
+
+
+@pytest.fixture
+def timer_runtime(runtime: Runtime) -> Runtime:
+    """timer_effect deployed: a timer, then a handler that counts its committed runs in test_effect."""
+    from sqlalchemy import text
+
+    from tests.fixtures.worker_handlers import EFFECT_TABLE, SWITCH_TABLE
+
+    deploy(runtime, TIMER_EFFECT)
+    with runtime.db.write() as session, session.begin():
+        session.execute(text(EFFECT_TABLE))
+        session.execute(text(SWITCH_TABLE))
+    return runtime

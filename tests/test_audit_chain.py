@@ -9,6 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from engine import audit
 from engine.clock import utcnow
 
+pytestmark = pytest.mark.both_databases
+
 USERS = 12  # the users tests/conftest.py creates, one user_created event each
 
 
@@ -20,8 +22,11 @@ def _verify(runtime):
 def _drop_guards(runtime):
     """What an attacker with database access would do first."""
     with runtime.db.engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER audit_event_no_update"))
-        conn.execute(text("DROP TRIGGER audit_event_no_delete"))
+        if runtime.db.is_sqlite:
+            conn.execute(text("DROP TRIGGER audit_event_no_update"))
+            conn.execute(text("DROP TRIGGER audit_event_no_delete"))
+        else:  # PostgreSQL: one trigger for both (engine/migrations/versions/0001_initial_schema.py)
+            conn.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
 
 
 def test_fresh_chains_verify(runtime):

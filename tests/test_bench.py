@@ -82,3 +82,34 @@ def test_inbox_bench_seeds_and_queries_the_task_table():
     assert report["open_tasks"] == 2_000
     assert set(report["queries"]) >= {"agent, first page by due date", "auditor, all lanes"}
     assert all(q["p50_ms"] > 0 for q in report["queries"].values())
+
+
+def test_timer_bench_fires_every_timer_with_real_workers(tmp_path: Path) -> None:
+    from engine.bench_timers import run_timer_bench
+
+    lines: list[str] = []
+    report = run_timer_bench(timers=8, window=1.0, workers=2, load_per_s=2,
+                             database_url=f"sqlite:///{tmp_path / 'timers.db'}", echo=lines.append)
+    json.dumps(report)
+    assert (report["fired"], report["missing"], report["worker_exit_codes"]) == (8, 0, [0, 0])
+    lateness = report["lateness_s"]
+    assert 0 <= lateness["p50"] <= lateness["p95"] <= lateness["p99"] <= lateness["max"]
+    assert isinstance(report["meets_target"], bool)
+    assert any("timer accuracy" in line for line in lines)
+    db = Database(f"sqlite:///{tmp_path / 'timers.db'}")
+    with db.read() as session:
+        fired = session.execute(select(func.count()).where(AuditEvent.kind == "timer_fired")).scalar()
+    db.dispose()
+    assert fired == 8
+
+
+def test_replay_bench_replays_every_instance_identical(tmp_path: Path) -> None:
+    from engine.bench_replay import run_replay_bench
+
+    lines: list[str] = []
+    report = run_replay_bench(events=40, echo=lines.append, database_url=f"sqlite:///{tmp_path / 'r.db'}")
+    json.dumps(report)
+    assert report["events"] >= 40 and report["differing"] == []
+    assert report["identical"] == report["instances"] > 0
+    assert report["seconds"] > 0 and isinstance(report["meets_target"], bool)
+    assert any(line.startswith("replay:") for line in lines)

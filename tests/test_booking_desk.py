@@ -21,6 +21,8 @@ from handlers.registry import HandlerContext
 
 from .conftest import deploy
 
+pytestmark = pytest.mark.both_databases
+
 BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 2026-12-01 10:00 China time
 SERVICE_AT = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)  # 2026-12-20 18:00 China time
@@ -115,8 +117,8 @@ class Walk:
         return self
 
     def pay(self, at):
-        assert self.message("payment_received", at, paid_via="在线支付", transaction_ref="TX-1") == {
-            "delivered_to": self.id, "started": False}
+        sent = self.message("payment_received", at, paid_via="在线支付", transaction_ref="TX-1")
+        assert (sent["delivered_to"], sent["started"], sent["state"]) == (self.id, False, "delivered")
         return self
 
 

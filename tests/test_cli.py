@@ -132,7 +132,8 @@ def test_completing_twice_is_a_conflict(deployed):
     (("start", "no_such_process"), "process 'no_such_process' is not deployed"),
     (("start", "complaint_handling", "--data", "{not json"), "--data is not valid JSON"),
     (("tick", "--at", "tomorrow"), "not an ISO 8601 date-time"),
-    (("message", "nobody_listens", "--key", "k1"), "no instance waits for message 'nobody_listens'"),
+    (("message", "nobody_listens"), "no instance waits for message 'nobody_listens'"),
+    (("message", "paid", "--key", "k1", "--ttl", "-5"), "ttl_seconds must be a positive number"),
 ])
 def test_errors_are_one_clear_line(deployed, args, words):
     proc = deployed.run(*args)

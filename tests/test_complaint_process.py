@@ -12,6 +12,8 @@ from engine.clock import frozen_at, utcnow
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
 from engine.models import Job
 
+pytestmark = pytest.mark.both_databases
+
 COMPLAINT = {
     "customer_name": "张建国",
     "contact_phone": "13801234567",

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.agency import Complaint
@@ -19,6 +20,8 @@ from engine.errors import TaskConflict
 from engine.runtime import Runtime
 
 from .test_complaint_process import COMPLAINT, Walk
+
+pytestmark = pytest.mark.both_databases
 
 
 def _instance_at_follow_up(runtime) -> Walk:

@@ -12,6 +12,8 @@ from engine.errors import NotAllowed
 from .conftest import deploy
 from .test_complaint_process import COMPLAINT
 
+pytestmark = pytest.mark.both_databases
+
 RELAY = Path(__file__).parent / "fixtures" / "runtime" / "complaint_relay.bpmn"
 
 

@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 
 import engine.agency  # noqa: F401
 from engine.db import SCHEMA_HEAD, Database, alembic_config
 from engine.models import Base
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_schema_head_constant_matches_the_migrations(db_url):
     assert ScriptDirectory.from_config(alembic_config(db_url)).get_current_head() == SCHEMA_HEAD
 
 
-def test_migrated_schema_matches_the_models(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+def test_migrated_schema_matches_the_models(empty_db_url):
+    db = Database(empty_db_url)
     db.upgrade()
     assert db.schema_revision() == SCHEMA_HEAD
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    db.dispose()
     assert diff == []
 
 
-def test_migrations_go_down_and_up_again(tmp_path):
+def test_migrations_go_down_and_up_again(empty_db_url):
     from alembic import command
 
-    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
-    db = Database(url)
+    db = Database(empty_db_url)
     db.upgrade()
-    cfg = alembic_config(url)
+    cfg = alembic_config(empty_db_url)
     command.downgrade(cfg, "base")
     assert db.schema_revision() is None
+    with db.engine.connect() as conn:
+        assert inspect(conn).get_table_names() == ["alembic_version"], "base leaves only Alembic's own table"
     command.upgrade(cfg, "head")
     assert db.schema_revision() == SCHEMA_HEAD
+    db.dispose()

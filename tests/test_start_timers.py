@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.models import Job
 
 from .conftest import deploy
+
+pytestmark = pytest.mark.both_databases
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runtime" / "month_report.bpmn"
 NOV_23 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -8,6 +8,8 @@ from engine.errors import NotAllowed, TaskConflict, TourflowError
 
 from .test_complaint_process import COMPLAINT, Walk
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def qc_task(complaint_runtime):

@@ -24,6 +24,8 @@ from handlers.registry import BusinessError, HandlerContext, get_handler, handle
 
 from .conftest import deploy
 
+pytestmark = pytest.mark.both_databases
+
 BPMN_FILE = DEFAULT_PROCESSES_DIR / "tour_operation.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

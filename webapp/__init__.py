@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -35,16 +36,26 @@ class Tourflow:
 
 
 def _secret_key(folder: Path) -> str:
-    """TOURFLOW_SECRET_KEY, else a random key kept in the instance folder (created 0600)."""
+    """TOURFLOW_SECRET_KEY, else a random key kept in the instance folder (created 0600).
+
+    Processes starting together (serve, its worker, CLI commands) may all find no key: each
+    writes a complete candidate to its own file and hard-links it into place, so exactly one
+    wins and nobody ever reads a half-written key."""
     key = os.environ.get("TOURFLOW_SECRET_KEY")
     if key:
         return key
     path = folder / "secret_key"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
+        candidate = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):  # another process won: use its key
+                os.link(candidate, path)
+        finally:
+            candidate.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
@@ -67,13 +78,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(folder)
     app.extensions["tourflow"] = Tourflow(app.config["DATABASE_URL"])
 
-    from . import api, auth, errors, i18n, inbox, instances, processes, tasks
+    from . import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
 
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, processes.bp, api.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
+                      api.bp):
         app.register_blueprint(blueprint)
+    from . import reports  # the KPI dashboard: /reports and its CSV export
+
+    app.register_blueprint(reports.bp)
     return app
 
 

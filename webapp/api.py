@@ -22,8 +22,8 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import queries
-from engine.errors import FormInvalid, NotAllowed, NotFound
+from engine import incidents, queries
+from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.models import ProcessInstance, User
 
 from . import runtime
@@ -164,11 +164,15 @@ def _inbox_filter() -> queries.InboxFilter:
 
 
 def _viewable(instance_id: int) -> None:
-    """404 for an unknown instance; 403 unless the viewer may see it."""
+    """404 for an unknown instance; 403 unless the viewer may see it (or its open incident)."""
     with _db().read() as session:
         if session.get(ProcessInstance, instance_id) is None:
             raise NotFound(f"instance {instance_id} does not exist")
-        if not queries.can_view_instance(session, current_user.viewer, instance_id):
+        viewer = current_user.viewer
+        if queries.can_view_instance(session, viewer, instance_id):
+            return
+        incident = incidents.incident_of(session, instance_id)
+        if incident is None or not incidents.may_see(viewer, incident):
             raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes")
 
 
@@ -314,12 +318,71 @@ def instance_diagram(instance_id: int):
     return runtime().node_states(instance_id)
 
 
+# ---- incidents -----------------------------------------------------------------------------
+@bp.get("/incidents")
+def list_incidents():
+    """Open incidents I may see (my lanes; supervisors, owners and auditors: all), newest first."""
+    with _db().read() as session:
+        items = incidents.open_incidents(session, current_user.viewer, process=_text_arg("process"))
+    return {"items": items, "total": len(items)}
+
+
+def _incident(instance_id: int) -> dict[str, Any]:
+    """The open incident of an instance as I see it: 404 unknown instance, 403 not mine to see."""
+    _viewable(instance_id)
+    with _db().read() as session:
+        return incidents.incident_of(session, instance_id, current_user.viewer)
+
+
+@bp.get("/instances/<int:instance_id>/incident")
+def get_incident(instance_id: int):
+    incident = _incident(instance_id)
+    if incident is None:
+        raise NotFound(f"instance {instance_id} has no open incident")
+    return incident
+
+
+@bp.post("/instances/<int:instance_id>/incident/resolve")
+def resolve_incident(instance_id: int):
+    """Run the failed step again, with `data` written into it first when given."""
+    body = _body()
+    incident = _incident(instance_id)
+    unknown = sorted(set(body) - {"reason", "data"})
+    if unknown:
+        raise invalid(unknown[0], "unknown field (expected: reason, data)")
+    reason, data = body.get("reason"), body.get("data")
+    if not isinstance(reason, str) or not reason.strip():
+        raise invalid("reason", "a reason is required to resolve an incident")
+    if data is not None and not isinstance(data, dict):
+        raise invalid("data", "must be a JSON object or null")
+    if incident is None:
+        status = runtime().show(instance_id)["status"]
+        raise TaskConflict(f"instance {instance_id} has no open incident (status {status})")
+    if not incident["can_resolve"]:
+        raise NotAllowed(f"the incident of instance {instance_id} is for lane {incident['lane']!r}; "
+                         f"your roles ({', '.join(sorted(current_user.roles)) or 'none'}) may not resolve it")
+    return runtime().resolve_incident(instance_id, _me(), reason, data)
+
+
 @bp.get("/processes/<process_id>/versions/<int:version>/diagram")
 def process_diagram(process_id: str, version: int):
     """One deployed version's BPMN XML; `nodes` is empty (no instance)."""
     xml = runtime().deployment_xml(process_id, version)
     return {"process": process_id, "version": version, "bpmn_xml": xml,
             "nodes": {"completed": [], "active": [], "failed": []}}
+
+
+HEATMAP_ROLES = ("owner", "auditor", "manager", "supervisor")
+
+
+@bp.get("/processes/<process_id>/versions/<int:version>/heatmap")
+def process_heatmap(process_id: str, version: int):
+    """Per node of one version: instances that passed it, median and p90 seconds spent there."""
+    if not current_user.has_role(*HEATMAP_ROLES):
+        raise NotAllowed(f"the heatmap is for the roles {', '.join(HEATMAP_ROLES)}")
+    from engine.heatmap import heatmap
+
+    return heatmap(runtime(), process_id, version)
 
 
 @bp.get("/deployments")
@@ -348,6 +411,58 @@ def deploy():
 
 
 # ---- the description of all of the above ------------------------------------------------
+MESSAGE_SENDERS = ("supervisor", "owner", "integration")
+MESSAGE_READERS = (*MESSAGE_SENDERS, "auditor")
+MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
+MESSAGE_STATES = ("buffered", "delivered", "expired")
+
+
+@bp.post("/messages")
+def send_message():
+    """Correlate a message: to the instance waiting under its key, a process it starts, or the buffer."""
+    if not current_user.has_role(*MESSAGE_SENDERS):
+        raise NotAllowed(f"sending messages needs one of the roles {', '.join(MESSAGE_SENDERS)}")
+    body = _body()
+    unknown = sorted(set(body) - set(MESSAGE_FIELDS))
+    if unknown:
+        raise invalid(unknown[0], f"unknown field (expected: {', '.join(MESSAGE_FIELDS)})")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise invalid("name", "must be a message name of 1 to 100 characters")
+    for field in ("correlation_key", "message_ref"):
+        value = body.get(field)
+        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 120):
+            raise invalid(field, "must be a non-empty string of at most 120 characters")
+    data = body.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise invalid("data", "must be a JSON object")
+    ttl = body.get("ttl_seconds")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
+        raise invalid("ttl_seconds", "must be a positive number of seconds")
+    try:
+        result = runtime().message(name, body.get("correlation_key"), data or {}, actor=_me(),
+                                   message_ref=body.get("message_ref"), ttl_seconds=ttl)
+    except TourflowError as exc:
+        if isinstance(exc, NotFound | TaskConflict | NotAllowed):
+            raise
+        raise invalid("ttl_seconds" if "ttl" in str(exc) else "data", str(exc)) from None
+    response = jsonify(result)
+    response.status_code = 202 if result["state"] == "buffered" else 200
+    return response
+
+
+@bp.get("/messages")
+def list_messages():
+    """Routed messages, newest first; `state=buffered` shows those still waiting for an instance."""
+    if not current_user.has_role(*MESSAGE_READERS):
+        raise NotAllowed(f"reading messages needs one of the roles {', '.join(MESSAGE_READERS)}")
+    state = _text_arg("state")
+    if state is not None and state not in MESSAGE_STATES:
+        raise invalid("state", f"must be one of {', '.join(MESSAGE_STATES)}")
+    limit = _int_arg("limit", 200, 1, 1000)
+    return {"items": runtime().messages(state=state, name=_text_arg("name"), key=_text_arg("key"), limit=limit)}
+
+
 @bp.get("/openapi.json")
 def openapi():
     from .openapi import document
@@ -356,3 +471,8 @@ def openapi():
     if cached is None:
         cached = current_app.extensions["tourflow_openapi"] = document(current_app)
     return jsonify(cached)
+
+
+# The auditor's endpoints (trail, replay, chains, search) live beside this module, on this blueprint;
+# so does the KPI report of the /reports page (api_reports).
+from . import api_audit, api_reports  # noqa: E402,F401

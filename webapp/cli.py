@@ -266,16 +266,84 @@ def tick(at: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--key", default=None, help="Correlation key (the waiting instance's business key).")
 @click.option("--data", default=None, help="Message payload as a JSON object.")
+@click.option("--ref", "message_ref", default=None,
+              help="Your id for this message: sending the same id again delivers nothing twice.")
+@click.option("--ttl", "ttl_seconds", type=float, default=None,
+              help="Seconds the message may wait in the buffer for an instance (default one day).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def message(name: str, key: str | None, data: str | None, as_json: bool) -> None:
-    """Deliver a message to a waiting instance, or start a process that catches it."""
-    result = tourflow().runtime.message(name, key, _json_arg(data, "--data"))
+def message(name: str, key: str | None, data: str | None, message_ref: str | None, ttl_seconds: float | None,
+            as_json: bool) -> None:
+    """Deliver a message to a waiting instance, start a process that catches it, or buffer it."""
+    result = tourflow().runtime.message(name, key, _json_arg(data, "--data"), message_ref=message_ref,
+                                        ttl_seconds=ttl_seconds)
     if as_json:
         _emit(result)
+        return
+    again = " (already sent earlier: nothing delivered again)" if result["duplicate"] else ""
+    if result["state"] == "buffered":
+        click.echo(f"message {name} buffered as #{result['message_id']} until {result['expires_at']}: "
+                   f"no instance with key {key} waits for it yet{again}")
+    elif result["state"] == "expired":
+        click.echo(f"message {name} #{result['message_id']} expired unread{again}")
     else:
         verb = "started" if result["started"] else "delivered to"
-        click.echo(f"message {name} {verb} instance {result['delivered_to']}")
+        click.echo(f"message {name} {verb} instance {result['delivered_to']}{again}")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The result with a snapshot per event.")
+@with_appcontext
+def replay(instance_id: int, as_json: bool) -> None:
+    """Re-run an instance from its audit record and compare with its stored state (exit 1 if they differ)."""
+    from engine.replay import replay as replay_instance
+
+    result = replay_instance(tourflow().runtime, instance_id)
+    if as_json:
+        _emit(result.as_dict())
+    elif result.identical:
+        click.echo(f"instance {instance_id} ({result.process} v{result.version}): identical "
+                   f"after replaying {result.events} events")
+    else:
+        click.echo(f"instance {instance_id} ({result.process} v{result.version}): differs: {result.difference}",
+                   err=True)
+    sys.exit(0 if result.identical else 1)
+
+
+@main.command()
+@click.option("--state", type=click.Choice(["pending", "done", "cancelled", "failed", "all"]), default="pending",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def jobs(state: str, as_json: bool) -> None:
+    """List timer, retry and timer-start jobs by due time, with leases and errors."""
+    rows = tourflow().runtime.jobs(state=None if state == "all" else state)
+    if as_json:
+        _emit(rows)
+        return
+    for row in rows:
+        lease = f" leased to {row['locked_by']} until {row['lease_until']}" if row["locked_by"] else ""
+        error = f" last error: {row['last_error']}" if row["last_error"] else ""
+        click.echo(f"#{row['id']:<6} {row['kind']:<11} {row['state']:<9} due {row['due_at']} "
+                   f"instance {row['instance_id']} {row['task']}{lease}{error}")
+
+
+@main.command()
+@click.option("--state", type=click.Choice(["buffered", "delivered", "expired"]), default=None)
+@click.option("--name", default=None)
+@click.option("--key", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def messages(state: str | None, name: str | None, key: str | None, as_json: bool) -> None:
+    """List routed messages, newest first (--state buffered: those still waiting)."""
+    rows = tourflow().runtime.messages(state=state, name=name, key=key)
+    if as_json:
+        _emit(rows)
+        return
+    for row in rows:
+        target = f"-> instance {row['delivered_to']}" if row["delivered_to"] else f"until {row['expires_at']}"
+        click.echo(f"#{row['message_id']:<6} {row['state']:<9} {row['name']:<24} key={row['key']} {target}")
 
 
 @main.command()
@@ -395,11 +463,39 @@ def token_revoke(token_id: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the inbox with gunicorn (Werkzeug's server where gunicorn is missing)."""
+@click.option("--no-job-worker", "no_job_worker", is_flag=True,
+              help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
+def serve(host: str, port: int, workers: int, no_job_worker: bool) -> None:
+    """Serve the inbox with gunicorn, plus a job worker for timers and retries."""
     from .serve import serve_app
 
-    serve_app(host, port, workers, echo=click.echo)
+    serve_app(host, port, workers, echo=click.echo, job_worker=not no_job_worker)
+
+
+@main.command()
+@click.option("--poll", "poll_seconds", type=float, default=1.0, show_default=True,
+              help="Seconds between two looks at the job table (a job due sooner wakes the worker itself).")
+@click.option("--lease", "lease_seconds", type=float, default=None,
+              help="Seconds a taken job stays this worker's before others may take it "
+                   "[default: TOURFLOW_JOB_LEASE_SECONDS or 60].")
+@click.option("--housekeeping", "housekeeping_seconds", type=float, default=30.0, show_default=True,
+              help="Seconds between two message housekeeping runs (expiry, buffered deliveries).")
+@click.option("--name", default=None, help="This worker's name in job leases [default: worker:HOST:PID].")
+@with_appcontext
+def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_seconds: float, name: str | None) -> None:
+    """Fire timers, retries and timer starts as they fall due, until SIGTERM (any number may run)."""
+    import logging
+
+    from engine.worker import Worker
+
+    if poll_seconds <= 0 or housekeeping_seconds <= 0 or (lease_seconds is not None and lease_seconds <= 0):
+        raise click.BadParameter("--poll, --lease and --housekeeping must be positive")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per poll otherwise
+    runner = Worker(tourflow().runtime, name=name, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
+                    housekeeping_seconds=housekeeping_seconds)
+    click.echo(f"tourflow worker {runner.name}: polling every {poll_seconds}s; SIGTERM stops it after the current step")
+    runner.run_forever()
 
 
 @main.command()
@@ -415,11 +511,19 @@ def demo() -> None:
 @click.option("--instances", default=200, show_default=True, help="Instances per measurement.")
 @click.option("--inbox-tasks", default=100_000, show_default=True,
               help="Open tasks seeded for the inbox latency measurement (0 skips it).")
+@click.option("--timers", default=300, show_default=True,
+              help="Timers for the timer accuracy measurement, fired by real worker processes (0 skips it).")
+@click.option("--timer-window", default=20.0, show_default=True, help="Seconds the timers' due times spread over.")
+@click.option("--timer-workers", default=2, show_default=True, help="Worker processes firing them.")
+@click.option("--replay-events", default=1000, show_default=True,
+              help="Recorded events to replay for the replay speed measurement (0 skips it).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(instances: int, inbox_tasks: int, as_json: bool) -> None:
-    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency with many open tasks."""
+def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, timer_workers: int,
+          replay_events: int, as_json: bool) -> None:
+    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
     from engine.bench import run_bench
     from engine.bench_inbox import run_inbox_bench
+    from engine.bench_timers import run_timer_bench
 
     echo = None if as_json else click.echo
     report = run_bench(instances=instances, echo=echo)
@@ -427,5 +531,15 @@ def bench(instances: int, inbox_tasks: int, as_json: bool) -> None:
         if echo:
             echo("")
         report["inbox"] = run_inbox_bench(tasks=inbox_tasks, echo=echo)
+    if timers > 0:
+        if echo:
+            echo("")
+        report["timers"] = run_timer_bench(timers=timers, window=timer_window, workers=timer_workers, echo=echo)
+    if replay_events > 0:
+        from engine.bench_replay import run_replay_bench
+
+        if echo:
+            echo("")
+        report["replay"] = run_replay_bench(events=replay_events, echo=echo)
     if as_json:
         _emit(report)

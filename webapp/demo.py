@@ -55,6 +55,9 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
     with runtime.db.read() as session:
         running = session.execute(select(func.count(ProcessInstance.id))).scalar()
     if not running:
+        from . import demo_history  # finished work of the last weeks, for the KPI dashboard
+
+        demo_history.load(runtime, echo=echo)
         _start_demo_instances(runtime)
     with runtime.db.write() as session, session.begin():
         from engine import audit

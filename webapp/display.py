@@ -52,6 +52,11 @@ EVENT_LABELS = {
     "instance_cancelled": "流程取消",
     "incident_raised": "发生故障",
     "incident_resolved": "故障解除",
+    "sla_warning": "时限预警",
+    "message_sent": "发出消息",
+    "message_expired": "消息过期",
+    "job_failed": "作业失败",
+    "business_key_set": "确定业务编号",
 }
 
 _NUMBERED = re.compile(r"^\s*[(（]\s*(\d+)\s*[)）]\s*(.*)$")
@@ -90,6 +95,17 @@ def age(seconds: int | float | None) -> str:
     if seconds < 86400:
         return _("{n} 小时", n=seconds // 3600)
     return _("{n} 天", n=seconds // 86400)
+
+
+def duration(seconds: int | float | None) -> str:
+    """Time spent, to one decimal: '12 秒', '3.5 分钟', '1.2 小时', '2.0 天'."""
+    if seconds is None:
+        return ""
+    seconds = max(0.0, float(seconds))
+    for unit, label in ((86400, "{n} 天"), (3600, "{n} 小时"), (60, "{n} 分钟")):
+        if seconds >= unit:
+            return _(label, n=f"{seconds / unit:.1f}")
+    return _("{n} 秒", n=f"{seconds:.0f}" if seconds >= 10 or seconds < 0.05 else f"{seconds:.1f}")
 
 
 def mask_phone(value: Any) -> str:
@@ -210,6 +226,8 @@ def event_summary(event: dict[str, Any], forms: dict[str, Any] | None) -> dict[s
             note += " · " + _("失败：{error}", error=payload["error"])
     elif kind in ("incident_raised", "retry_scheduled"):
         note = payload.get("error", "")
+    elif kind == "incident_resolved":
+        note = _("原因：{reason}", reason=payload.get("reason", ""))
     if kind == "task_completed":
         for key, value in (payload.get("submitted") or {}).items():
             fields.append({"label": labels.get(key, key), "value": show_value(value, props.get(key))})
@@ -236,7 +254,7 @@ def url_with(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(local_time=local_time, age=age, mask_phone=mask_phone, sop=render_sop,
-                                 show_value=show_value)
+                                 show_value=show_value, duration=duration)
     app.jinja_env.globals.update(
         url_with=url_with, status_label=lambda s: _(STATUS_LABELS[s]) if s in STATUS_LABELS else s,
         due_label=lambda s: _(DUE_LABELS[s]) if s in DUE_LABELS else s, lane_label=lane_label,

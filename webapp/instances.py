@@ -1,11 +1,15 @@
-"""Instance pages: the list of instances a user may see, and one instance's data, tasks and history."""
+"""Instance pages: the list of instances a user may see, and one instance's data, tasks and history
+(with the open incident, if any, and the forms to resolve it: webapp/incidents.py)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from engine import queries
+from engine import incidents, queries
 from engine.errors import NotFound
 
 from . import display, runtime
@@ -32,9 +36,19 @@ def index():
 
 @bp.route("/instances/<int:instance_id>")
 def detail(instance_id: int):
+    return render_instance(instance_id)
+
+
+def render_instance(instance_id: int, status: int = 200, incident_form: dict[str, Any] | None = None,
+                    alert: str | None = None):
+    """The instance page; `incident_form` keeps what was typed into a refused incident form."""
     rt = runtime()
+    viewer = current_user.viewer
     with rt.db.read() as session:
-        allowed = queries.can_view_instance(session, current_user.viewer, instance_id)
+        incident = incidents.incident_of(session, instance_id, viewer)
+        # whoever may see its incident may open the instance, e.g. a supervisor for a system step
+        allowed = queries.can_view_instance(session, viewer, instance_id) or (
+            incident is not None and incidents.may_see(viewer, incident))
         tasks = queries.instance_tasks(session, instance_id) if allowed else []
         names = queries.process_names(session)
     try:
@@ -50,4 +64,12 @@ def detail(instance_id: int):
         "instances/detail.html", instance=instance, process_name=names.get(instance["process"], instance["process"]),
         data_rows=display.data_rows(instance["data"], forms), tasks=tasks, events=events,
         task_link=lambda t: current_user.read_only or t["lane"] in my_lanes,
-    )
+        incident=incident, incident_form=incident_form or _blank_form(incident), alert=alert,
+    ), status
+
+
+def _blank_form(incident: dict[str, Any] | None) -> dict[str, Any]:
+    """The resolve form as first shown: the data the failed step's handler reads, ready to correct."""
+    inputs = (incident or {}).get("inputs") or {}
+    return {"action": None, "reason": "", "errors": {},
+            "data": json.dumps(inputs, ensure_ascii=False, indent=2, sort_keys=True)}

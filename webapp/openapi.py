@@ -53,6 +53,60 @@ DATE_TIME = {"type": "string", "format": "date-time"}
 NULL_DATE_TIME = nullable("string", format="date-time")
 OBJECT = {"type": "object"}
 
+INCIDENT: dict[str, Any] = {
+    "type": "object",
+    "description": "An instance stopped in status `error` by a failed step: a handler that failed its last "
+                   "retry, or refused the step (`business`: no capacity, a supplier refused).",
+    "required": ["instance_id", "process", "process_name", "version", "business_key", "task", "task_name", "error",
+                 "attempts", "lane", "business", "desk", "summary", "raised_at", "raised_count", "can_resolve"],
+    "properties": {
+        "instance_id": {"type": "integer"},
+        "process": {"type": "string"},
+        "process_name": {"type": "string"},
+        "version": {"type": "integer"},
+        "business_key": nullable("string"),
+        "task": nullable("string", description="The BPMN id of the failed step."),
+        "task_name": nullable("string"),
+        "error": {"type": "string", "description": "The handler's own exception, e.g. `ConnectionError: ...`."},
+        "attempts": {"type": "integer", "description": "Calls of the handler before the incident was raised."},
+        "lane": {"type": "string", "description": "The lane that resolves it: the one the handler named, else the "
+                                                  "step's lane (`system`: supervisors and process owners)."},
+        "business": {"type": "boolean", "description": "Refused by the handler (no retries), not a technical failure."},
+        "desk": nullable("string"),
+        "summary": OBJECT,
+        "raised_at": NULL_DATE_TIME,
+        "raised_count": {"type": "integer", "description": "Incidents this instance has had, this one included."},
+        "can_resolve": {"type": "boolean", "description": "Whether I may resolve it."},
+    },
+}
+INCIDENT_DETAIL: dict[str, Any] = {
+    **INCIDENT,
+    "description": "One open incident, with the failed step's attempts and the data its handler reads.",
+    "required": [*INCIDENT["required"], "handler", "history", "inputs"],
+    "properties": {
+        **INCIDENT["properties"],
+        "handler": nullable("string", description="The handler the failed step calls."),
+        "history": {
+            "type": "array",
+            "description": "Failed calls of the step since it last succeeded, and the resolutions between them.",
+            "items": {
+                "type": "object",
+                "required": ["at", "kind", "actor", "attempt", "error", "reason"],
+                "properties": {
+                    "at": DATE_TIME,
+                    "kind": {"enum": ["handler_called", "incident_resolved"]},
+                    "actor": {"type": "string"},
+                    "attempt": nullable("integer"),
+                    "error": nullable("string"),
+                    "reason": nullable("string"),
+                },
+            },
+        },
+        "inputs": {"type": "object", "description": "The data keys the handler's parameters read, with the values "
+                                                    "it was last called with: a starting point for `data`."},
+    },
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -220,6 +274,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "hash": {"type": "string"},
         },
     },
+    "Heatmap": {
+        "type": "object",
+        "required": ["process", "version", "instances", "max_instances", "heat", "bpmn_xml"],
+        "properties": {
+            "process": {"type": "string"},
+            "version": {"type": "integer"},
+            "instances": {"type": "integer", "description": "Instances looked at."},
+            "max_instances": {"type": "integer", "description": "The most instances any node saw."},
+            "bpmn_xml": {"type": "string"},
+            "heat": {
+                "type": "object",
+                "description": "BPMN element id -> its figures.",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["name", "instances", "median_s", "p90_s"],
+                    "properties": {"name": {"type": "string"}, "instances": {"type": "integer"},
+                                   "median_s": {"type": "number"}, "p90_s": {"type": "number"}},
+                },
+            },
+        },
+    },
     "Diagram": {
         "type": "object",
         "required": ["process", "version", "bpmn_xml", "nodes"],
@@ -294,6 +369,63 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "reason": {"type": "string", "minLength": 1, "description": "Recorded in the audit log."},
         },
     },
+    "Incident": INCIDENT,
+    "IncidentDetail": INCIDENT_DETAIL,
+    "IncidentPage": {
+        "type": "object",
+        "required": ["items", "total"],
+        "properties": {"items": {"type": "array", "items": ref("Incident")}, "total": {"type": "integer"}},
+    },
+    "MessageRequest": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The BPMN message name."},
+            "correlation_key": {"type": "string", "minLength": 1, "maxLength": 120,
+                                "description": "The business key of the instance it is for (tour id, customer "
+                                               "id, complaint id...). Without it, a message can only start a "
+                                               "process."},
+            "data": {"type": "object", "description": "Merged into the catching instance's data."},
+            "message_ref": {"type": "string", "minLength": 1, "maxLength": 120,
+                            "description": "Your own id for this message: sending it again delivers nothing "
+                                           "twice and answers with the first outcome (`duplicate`: true)."},
+            "ttl_seconds": {"type": "number", "exclusiveMinimum": 0,
+                            "description": "How long it may wait in the buffer for an instance (default a day, "
+                                           "at most 366 days)."},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["message_id", "name", "key", "message_ref", "state", "delivered_to", "started", "buffered",
+                     "expires_at", "created_at", "delivered_at", "sender_instance_id", "duplicate"],
+        "properties": {
+            "message_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "key": nullable("string"),
+            "message_ref": nullable("string"),
+            "state": {"enum": ["buffered", "delivered", "expired"]},
+            "delivered_to": nullable("integer", description="The instance that caught it or that it started."),
+            "started": {"type": "boolean", "description": "It started delivered_to."},
+            "buffered": {"type": "boolean"},
+            "expires_at": nullable("string", format="date-time"),
+            "created_at": {"type": "string", "format": "date-time"},
+            "delivered_at": nullable("string", format="date-time"),
+            "sender_instance_id": nullable("integer", description="Set when an instance threw it."),
+            "duplicate": {"type": "boolean", "description": "This message_ref was sent before."},
+        },
+    },
+    "ResolveIncidentRequest": {
+        "type": "object",
+        "required": ["reason"],
+        "additionalProperties": False,
+        "properties": {
+            "reason": {"type": "string", "minLength": 1, "description": "Why and what was done; recorded in the "
+                                                                        "audit log (`incident_resolved`)."},
+            "data": nullable("object", description="Corrected data, written into the failed step before it runs "
+                                                   "again; null or absent: run it again as it is."),
+        },
+    },
     "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
     "DeployResult": {
         "type": "object",
@@ -314,7 +446,8 @@ ERRORS: dict[int, str] = {
     401: "Not logged in, or the bearer token is unknown or revoked (`unauthorized`).",
     403: "Not allowed (`forbidden`): auditors change nothing; one acts only in the lanes one's roles hold.",
     404: "No such thing (`not_found`).",
-    409: "Conflict (`conflict`): completed already, claimed by someone else, or a lost race; reload and retry.",
+    409: "Conflict (`conflict`): completed already, claimed by someone else, no open incident (any more), "
+         "or a lost race; reload and retry.",
     422: "Invalid input (`validation_error`): `field` names the first bad field, `errors` lists all.",
 }
 
@@ -393,6 +526,11 @@ OPERATIONS: dict[str, Op] = {
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(
         "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram")),
+    "api.process_heatmap": Op(
+        "GET", "Heatmap of one process version: instances per node, median and p90 time spent", "processes",
+        ref("Heatmap"), roles="owner, auditor, manager, supervisor", errors=(403,),
+        description="Built from replays of the version's instances (newest 2,000): a node is entered at the "
+                    "first event after which it is active, waiting or done, and left when it is done."),
     "api.list_deployments": Op(
         "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
         roles="owner, auditor", errors=(403,)),
@@ -426,6 +564,40 @@ OPERATIONS: dict[str, Op] = {
     "api.instance_diagram": Op(
         "GET", "The instance's BPMN XML with completed, active and failed nodes", "instances", ref("Diagram"),
         roles="as for the instance", errors=(403,)),
+    "api.list_incidents": Op(
+        "GET", "Open incidents I may see, newest first", "incidents", ref("IncidentPage"),
+        roles="any logged-in user: incidents of the lanes they hold (agents: of their desk); supervisors, "
+              "owners and auditors: all",
+        parameters=[query("process", {"type": "string"}, "Only this process id.")]),
+    "api.get_incident": Op(
+        "GET", "The open incident of an instance, with its attempts", "incidents", ref("IncidentDetail"),
+        roles="as for the instance, or for its incident",
+        description="404 also when the instance has no open incident.", errors=(403,)),
+    "api.resolve_incident": Op(
+        "POST", "Resolve an incident: run the failed step again, with corrected data if given", "incidents",
+        ref("Instance"), roles="holders of the incident's lane (system lane: supervisors, owners); not auditors",
+        body="ResolveIncidentRequest", body_required=True, errors=(409, 422),
+        description="Records `incident_resolved` (reason, data) and runs the step. The answer is the instance "
+                    "afterwards: `running`/`completed` when the step went through, `retrying` or `error` (a new "
+                    "incident) when it failed again. 409 when the instance has no open incident."),
+    "api.send_message": Op(
+        "POST", "Send a message: deliver, start a process, or buffer it until an instance waits", "messages",
+        ref("Message"), roles="supervisor, owner, integration (accounts of other systems)",
+        body="MessageRequest", body_required=True, errors=(403, 404, 422), also_ok=(202,),
+        description="200 when an instance waiting under `correlation_key` caught it or it started a process "
+                    "(`delivered_to`); 202 when nobody waits yet: it stays in the buffer until an instance with "
+                    "that key waits for it, or until `expires_at`. 404 when nobody takes a message that has no "
+                    "correlation key. A repeated `message_ref` changes nothing."),
+    "api.list_messages": Op(
+        "GET", "Routed messages, newest first", "messages", items_of("Message"),
+        roles="supervisor, owner, integration, auditor",
+        parameters=[
+            query("state", {"enum": ["buffered", "delivered", "expired"]}, "Only this state."),
+            query("name", {"type": "string"}, "Only this message name."),
+            query("key", {"type": "string"}, "Only this correlation key."),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}, "At most this many."),
+        ],
+        errors=(403, 422)),
     "api.openapi": Op("GET", "This document", "meta", ref("OpenApiDocument"), roles="anyone", public=True),
 }
 
@@ -519,14 +691,14 @@ def document(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "tourflow API",
             "version": "1",
-            "description": "The task inbox, tasks, processes and instances of tourflow, as JSON. "
+            "description": "The task inbox, tasks, processes, instances and incidents of tourflow, as JSON. "
                            "Every error is an `Error` body. Create a token with "
                            "`tourflow token create --user U`, or use a logged-in browser session "
                            f"(then send the page's CSRF token in `{csrf_header}` with every POST).",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-        "tags": [{"name": t} for t in ("me", "tasks", "processes", "instances", "meta")],
+        "tags": [{"name": t} for t in ("me", "tasks", "processes", "instances", "incidents", "messages", "audit", "reports", "meta")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

@@ -83,3 +83,14 @@ def version(process_id: str, version: int):
     xml = rt.deployment_xml(process_id, version)  # NotFound -> 404
     info = next(v for v in _versions() if v["process_id"] == process_id and v["version"] == version)
     return render_template("processes/version.html", v=info, findings=findings_of(xml, info["filename"]))
+
+
+@bp.route("/processes/<process_id>/<int:version>/heatmap")
+@roles_required("owner", "auditor", "manager", "supervisor")
+def heatmap(process_id: str, version: int):
+    from engine.heatmap import heatmap as build
+
+    data = build(runtime(), process_id, version)  # NotFound -> 404
+    info = next(v for v in _versions() if v["process_id"] == process_id and v["version"] == version)
+    rows = sorted(data["heat"].items(), key=lambda item: (-item[1]["median_s"], item[0]))
+    return render_template("processes/heatmap.html", v=info, heat=data, rows=rows)

@@ -1,16 +1,37 @@
-"""`tourflow serve`: gunicorn in production, with Werkzeug as the fallback where it is missing."""
+"""`tourflow serve`: gunicorn in production (Werkzeug where it is missing), plus a job worker.
+
+The job worker is a `tourflow worker` child process rather than a thread of the gunicorn
+master: the master forks web workers, and a fork taken while another thread holds a lock
+can leave the child stuck. The child gets SIGTERM when the server stops (and, on Linux,
+when the server dies).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from . import create_app
 
 
-def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = print) -> None:
+def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = print,
+              job_worker: bool = True) -> None:
     app = create_app()
     app.extensions["tourflow"].runtime  # noqa: B018 - migrate once, before the workers fork
     echo(f"tourflow inbox on http://{host}:{port}/  (database: {app.config['DATABASE_URL']})")
+    child = _start_job_worker(app.config["DATABASE_URL"], echo) if job_worker else None
+    try:
+        _run_server(app, host, port, workers)
+    finally:
+        if child is not None:
+            _stop(child)
+
+
+def _run_server(app, host: str, port: int, workers: int) -> None:
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:
@@ -31,3 +52,31 @@ def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = 
             return create_app()
 
     Server().run()
+
+
+def _start_job_worker(database_url: str, echo: Callable[[str], None]) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("tourflow")
+    if exe.exists():
+        command = [str(exe), "worker"]
+    else:
+        command = [sys.executable, "-c", "from webapp.cli import main; main()", "worker"]
+    env = {**os.environ, "TOURFLOW_DATABASE_URL": database_url}
+    child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    echo(f"job worker started (pid {child.pid})")
+    return child
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()

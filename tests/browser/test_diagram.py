@@ -54,3 +54,20 @@ def test_diagram_failed_marker_and_load_error(pages, screenshots):
     expect(page.locator("#diagram").get_by_role("alert")).to_contain_text("流程图加载失败")
     expect(page.locator("#diagram").get_by_role("alert")).to_contain_text("HTTP 404 · instance does not exist")
     shot(page, screenshots, "11-diagram-load-error")
+
+
+def test_process_heatmap(pages, screenshots):
+    """The heatmap of the demo's complaints: shaded nodes with a badge of instances and median time."""
+    page = pages.new()
+    login(page, "owner1")
+    page.goto("/processes")
+    card = page.locator(".process-card", has=page.locator("code", has_text="complaint_handling"))
+    card.get_by_role("link", name="热力图").first.click()
+    expect(page.locator("#diagram[data-state=ready]")).to_have_count(1, timeout=20_000)
+    expect(page.locator("#diagram[data-heat-nodes]")).to_have_count(1)
+    painted = int(page.locator("#diagram").get_attribute("data-heat-nodes"))
+    assert painted >= 2
+    expect(page.locator('#diagram .tf-heat-badge[data-node="receive_complaint"]')).to_have_count(1)
+    expect(page.locator("#heat-table tbody tr")).to_have_count(painted)
+    shot(page, screenshots, "30-process-heatmap")
+    assert pages.problems == []

@@ -45,3 +45,34 @@ def test_login_never_redirects_off_site(app, target):
 def test_login_without_csrf_is_refused(app):
     response = app.test_client().post("/login", data={"username": "agent1", "password": "agent1"})
     assert response.status_code == 400
+
+
+def test_processes_starting_together_share_one_secret_key(tmp_path, monkeypatch):
+    """serve, its worker and CLI commands may all start before any key exists: they race to
+    create it, and every one of them must end up signing sessions with the same key."""
+    import multiprocessing
+
+    monkeypatch.delenv("TOURFLOW_SECRET_KEY", raising=False)
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        folder = tmp_path / str(round_)
+        start, results = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_key_for, args=(folder, start, results)) for _ in range(8)]
+        for proc in procs:
+            proc.start()
+        keys = [results.get(timeout=30) for _ in procs]
+        for proc in procs:
+            proc.join()
+        assert len(set(keys)) == 1 and len(keys[0]) == 64, keys
+        assert [p.name for p in folder.iterdir()] == ["secret_key"]
+        assert (folder / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def _key_for(folder, start, results):
+    from webapp import _secret_key
+
+    start.wait()
+    try:
+        results.put(_secret_key(folder))
+    except Exception as error:  # reported to the test, which shows it
+        results.put(repr(error))

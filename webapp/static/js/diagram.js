@@ -147,7 +147,10 @@
               legendBox.querySelector(".diagram-legend-" + kind).setAttribute("data-count", String(counts[kind]));
             }
           });
+          container.tfData = data;
           setState(container, "ready");
+          // Other scripts (heatmap.js) add their layers once the diagram is drawn.
+          container.dispatchEvent(new CustomEvent("diagram-ready", {detail: {viewer: viewer, data: data}}));
         }, function (err) {
           viewer.destroy();
           container.removeChild(canvasBox);

@@ -1,0 +1,51 @@
+"""The heatmap counts instances per node and the time they spent there, from replays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.clock import frozen_at
+from engine.errors import NotFound
+from engine.heatmap import heatmap
+
+from .test_complaint_process import COMPLAINT, Walk
+
+pytestmark = pytest.mark.both_databases
+
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+def test_counts_and_times_per_node_match_the_hand_computed_ones(complaint_runtime):
+    rt = complaint_runtime
+    # Three complaints received 10, 20 and 40 minutes after they came in; two go on to QC,
+    # whose investigation takes 1 h and 3 h.
+    walks = []
+    for minutes, investigate in ((10, 60), (20, 180), (40, None)):
+        with frozen_at(T0):
+            walk = Walk(rt)
+        with frozen_at(T0 + timedelta(minutes=minutes)):
+            walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+        if investigate:
+            with frozen_at(T0 + timedelta(minutes=minutes + investigate)):
+                walk.do("investigate_facts", "qc1", facts="事实")
+        walks.append(walk)
+    with frozen_at(T0 + timedelta(hours=5)):
+        data = heatmap(rt, "complaint_handling", 1)
+    heat = data["heat"]
+    assert data["instances"] == 3
+    receive = heat["receive_complaint"]
+    assert (receive["instances"], receive["median_s"]) == (3, 20 * 60)
+    assert receive["p90_s"] == 40 * 60  # the nearest rank of 3 values at 90% is the largest
+    investigate = heat["investigate_facts"]
+    assert investigate["instances"] == 3  # the third is still in it, for 5 h - 40 min
+    assert sorted([investigate["median_s"], investigate["p90_s"]]) == [3 * 3600, (5 * 60 - 40) * 60]
+    assert heat["determine_responsibility"]["instances"] == 2
+    assert data["max_instances"] == 3
+    assert "<bpmn:definitions" in data["bpmn_xml"] or "definitions" in data["bpmn_xml"]
+
+
+def test_unknown_version_is_not_found(complaint_runtime):
+    with pytest.raises(NotFound):
+        heatmap(complaint_runtime, "complaint_handling", 9)

@@ -1,0 +1,59 @@
+"""The auditor's endpoints of /api/v1 (registered on the api blueprint; documented in
+webapp/openapi_audit.py): an instance's audit trail with chain verdicts, its step-through
+replay, the verdict on every hash chain, and the instance search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_login import current_user
+
+from engine.errors import FormInvalid, NotAllowed
+from engine.queries import PER_PAGE_MAX
+
+from . import openapi_audit, runtime
+from .api import _bool_arg, _int_arg, bp
+from .audit import CHAIN_ROLES, chain_report, check_viewable, instance_trail
+from .search import PROBLEMS, parse, run
+
+DOCUMENTED = openapi_audit.AUDIT_OPERATIONS  # importing it adds these routes to the OpenAPI document
+
+
+@bp.get("/instances/<int:instance_id>/audit")
+def instance_audit(instance_id: int):
+    """Every event of the instance with `chain_ok`, and the verdict on its chain."""
+    check_viewable(instance_id)
+    return {"instance_id": instance_id, **instance_trail(instance_id)}
+
+
+@bp.get("/instances/<int:instance_id>/replay")
+def instance_replay(instance_id: int):
+    """The instance re-run from its record, a snapshot per event (engine/replay.py)."""
+    from engine.replay import replay
+
+    check_viewable(instance_id)
+    result = replay(runtime(), instance_id)
+    return {"instance_id": instance_id, "identical": result.identical, "difference": result.difference,
+            "snapshots": result.snapshots}
+
+
+@bp.get("/audit/chains")
+def audit_chains():
+    if not current_user.has_role(*CHAIN_ROLES):
+        raise NotAllowed(f"the chain verdicts are for the roles {', '.join(CHAIN_ROLES)}")
+    broken_only = _bool_arg("broken")
+    page = _int_arg("page", 1, 1)
+    per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, PER_PAGE_MAX)
+    return chain_report(broken_only, page, per_page)
+
+
+@bp.get("/search")
+def search_instances():
+    parsed = parse(request.args)
+    if parsed.errors:
+        name, code = next(iter(parsed.errors.items()))
+        raise FormInvalid(f"field '{name}': {PROBLEMS[code][0]}", field=name,
+                          errors=[{"field": f, "message": PROBLEMS[c][0]} for f, c in parsed.errors.items()])
+    result: dict[str, Any] = run(parsed.flt)
+    return result

@@ -1,0 +1,139 @@
+"""Incidents: the list of instances stopped by a failed step, and retrying that step from the
+instance page (as it is, or with corrected data). engine/incidents.py says who sees and who
+resolves what; `Runtime.resolve_incident` does the retry and checks again under lock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import incidents
+from engine.errors import TaskConflict
+from engine.models import ProcessInstance
+
+from . import display, runtime
+from .auth import writer_required
+from .i18n import _
+
+bp = Blueprint("incidents", __name__)
+
+
+@bp.app_context_processor
+def _nav():
+    return {"incident_nav": nav_badge}
+
+
+def nav_badge() -> dict[str, Any] | None:
+    """For the top bar: {"count": n} when the link is shown (someone who sees every incident,
+    or anyone with incidents of their lanes), else None. Never breaks the page it is on."""
+    if not current_user.is_authenticated:
+        return None
+    viewer = current_user.viewer
+    try:
+        with runtime().db.read() as session:
+            count = incidents.incident_count(session, viewer)
+    except SQLAlchemyError:
+        current_app.logger.exception("incident count failed")
+        return None
+    return {"count": count} if count or incidents.sees_all(viewer) else None
+
+
+@bp.route("/incidents")
+def index():
+    process = request.args.get("process") or None
+    with runtime().db.read() as session:
+        visible = incidents.open_incidents(session, current_user.viewer)
+    processes: dict[str, dict[str, Any]] = {}
+    for item in visible:
+        entry = processes.setdefault(item["process"], {"name": item["process_name"], "count": 0})
+        entry["count"] += 1
+    items = [i for i in visible if process is None or i["process"] == process]
+    return render_template("incidents/index.html", items=items, total=len(visible), processes=processes,
+                           process=process, sees_all=incidents.sees_all(current_user.viewer))
+
+
+# ---- resolving, from the instance page --------------------------------------------------
+def _open_incident(instance_id: int) -> dict[str, Any] | None:
+    """404 for an unknown instance; the open incident as this user sees it, None when there is none."""
+    with runtime().db.read() as session:
+        if session.get(ProcessInstance, instance_id) is None:
+            abort(404)
+        incident = incidents.incident_of(session, instance_id, current_user.viewer)
+    if incident is not None and not incident["can_resolve"]:
+        abort(403, _("此故障由「{lane}」泳道处理，您的角色无权处理", lane=display.lane_label(incident["lane"])))
+    return incident
+
+
+def _again(instance_id: int, alert: str | None = None, form: dict[str, Any] | None = None, status: int = 200):
+    from .instances import render_instance
+
+    return render_instance(instance_id, status=status, incident_form=form, alert=alert)
+
+
+def _no_incident(instance_id: int):
+    return _again(instance_id, alert=_("此实例当前没有待处理的故障，可能已由他人处理。"), status=409)
+
+
+@bp.post("/instances/<int:instance_id>/incident/retry")
+@writer_required
+def retry(instance_id: int):
+    return _resolve(instance_id, with_data=False)
+
+
+@bp.post("/instances/<int:instance_id>/incident/resolve")
+@writer_required
+def resolve(instance_id: int):
+    return _resolve(instance_id, with_data=True)
+
+
+def _resolve(instance_id: int, with_data: bool):
+    incident = _open_incident(instance_id)
+    if incident is None:
+        return _no_incident(instance_id)
+    reason = (request.form.get("reason") or "").strip()
+    raw = request.form.get("data", "")
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = _("请填写处理原因")
+    data = None
+    if with_data:
+        data, problem = parse_data(raw)
+        if problem:
+            errors["data"] = problem
+    if errors:
+        form = {"action": "resolve" if with_data else "retry", "reason": request.form.get("reason", ""),
+                "data": raw, "errors": errors}
+        return _again(instance_id, form=form, status=422)
+    try:
+        result = runtime().resolve_incident(instance_id, current_user.username, reason, data)
+    except TaskConflict:
+        return _no_incident(instance_id)
+    _flash_outcome(incident["task_name"], result)
+    return redirect(url_for("instances.detail", instance_id=instance_id))
+
+
+def parse_data(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The corrected data typed into the form: a JSON object, or the reason it is not one."""
+    if not raw.strip():
+        return None, _("请填写修正后的数据（JSON 对象）")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, _("JSON 格式有误：第 {line} 行第 {col} 列，{msg}", line=exc.lineno, col=exc.colno, msg=exc.msg)
+    if not isinstance(value, dict):
+        return None, _("数据必须是 JSON 对象，例如 {example}", example='{"hotel_code": "HOTEL-TA-STD"}')
+    return value, None
+
+
+def _flash_outcome(name: str, result: dict[str, Any]) -> None:
+    status, error = result["status"], result.get("error") or ""
+    if status == "error":
+        flash(_("「{name}」再次失败，已重新记录故障：{error}", name=name, error=error), "error")
+    elif status == "retrying":
+        flash(_("「{name}」再次失败，系统将自动重试：{error}", name=name, error=error), "warning")
+    else:
+        flash(_("已重新执行「{name}」，流程继续运行。", name=name), "success")
