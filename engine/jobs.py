@@ -176,16 +176,7 @@ class JobRunner:
 
     @staticmethod
     def _fire_timer(step: Step, job: Job) -> dict[str, Any]:
-        names = step.model.node_names
-        step.event("timer_fired", {"timer": job.task, "name": names.get(job.task, job.task),
-                                   "due_at": job.due_at.isoformat() + "Z"})
-        sla = step.model.sla_timer(job.task)
-        if sla is not None:
-            # A timer whose id ends in _warning warns before the deadline; it breaches nothing.
-            kind = "sla_warning" if sla.id.endswith("_warning") else "sla_breached"
-            step.event(kind, {"task": sla.attached_to, "timer": sla.id,
-                              "name": names.get(sla.attached_to, sla.attached_to),
-                              "due_at": job.due_at.isoformat() + "Z"})
+        step.record_timer_fired(job.task, job.due_at)
         step.workflow.refresh_timers()
         step.advance()
         return {"job": job.id, "kind": job.kind, "instance_id": step.instance.id, "timer": job.task}

@@ -193,8 +193,8 @@ class Step:
 
     # ---- writing back ------------------------------------------------------------------
     def sync(self) -> None:
+        self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
         self._sync_human_tasks()
-        self._sync_jobs()
         wf = self.workflow
         if wf.completed and self.instance.status not in ("completed", "cancelled"):
             self.instance.status = "completed"
@@ -293,28 +293,62 @@ class Step:
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
         jobs = self.session.execute(
             select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
+            .order_by(Job.due_at, Job.id)
         ).scalars().all()
         have = set()
         for job in jobs:
             if job.spiff_task_id in waiting:
                 have.add(job.spiff_task_id)
+                continue
+            job.done_at = to_db(self.now)
+            if self._fired_here(job):
+                job.state = "done"
+                self.record_timer_fired(job.task, job.due_at)
             else:
                 job.state = "cancelled"
-                job.done_at = to_db(self.now)
         for spiff_id, (timer_id, at) in waiting.items():
             if spiff_id not in have:
                 self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
                                      task=timer_id, due_at=to_db(at), state="pending",
                                      created_at=to_db(self.now)))
 
+    def _fired_here(self, job: Job) -> bool:
+        """Did this step fire the timer (rather than cancel it)? SpiffWorkflow refreshes every
+        timer at the end of each engine run, so a step that runs after a timer's time (a late tick
+        firing an earlier timer, a form submitted while the worker was down) fires it too."""
+        if job.due_at > to_db(self.now):
+            return False
+        try:
+            task = self.spiff_task(job.spiff_task_id)
+        except Exception:  # noqa: BLE001 - gone from the tree (a loop reset it): not fired
+            return False
+        if isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition):
+            # An event-based gateway: fired only if the path taken is the timer's.
+            return any(child.task_spec.bpmn_id == job.task and child.state & (TaskState.READY | TaskState.STARTED
+                                                                              | TaskState.COMPLETED)
+                       for child in task.children)
+        return bool(task.state & (TaskState.READY | TaskState.STARTED | TaskState.COMPLETED))
+
+    def record_timer_fired(self, timer_id: str, due_at: datetime) -> None:
+        """The audit record of a timer firing; an SLA timer also records its warning or breach."""
+        names = self.model.node_names
+        due = due_at.isoformat() + "Z"
+        self.event("timer_fired", {"timer": timer_id, "name": names.get(timer_id, timer_id), "due_at": due})
+        sla = self.model.sla_timer(timer_id)
+        if sla is not None:
+            # A timer whose id ends in _warning warns before the deadline; it breaches nothing.
+            kind = "sla_warning" if sla.id.endswith("_warning") else "sla_breached"
+            self.event(kind, {"task": sla.attached_to, "timer": sla.id,
+                              "name": names.get(sla.attached_to, sla.attached_to), "due_at": due})
+
     def spiff_task(self, spiff_task_id: str):
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
 
 
 def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
-    """The instance's data now: the workflow's at the end, else the first ready or failed task's,
-    else the most recently completed task's."""
-    if wf.completed:
+    """The instance's data now: the workflow's at its end, else the first ready or failed task's,
+    else the most recently completed task's (what a cancelled instance had when it was stopped)."""
+    if wf.completed and wf.success:
         return dict(wf.data)
     ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
     if ready:

@@ -249,6 +249,39 @@ def test_deadline_breach_escalates_and_the_archive_records_the_late_reply(p7):
     assert p7.tick(DEADLINE + timedelta(days=30)) == [], "each timer fires once"
 
 
+def test_a_late_tick_past_warning_and_deadline_records_both(p7):
+    """The worker was down through both times: one tick fires both timers, and the record has the
+    warning and the breach, each job done once, in the order they were due."""
+    case = Case(p7)
+    case.do("register_case", "qc1", **REGISTER)
+    fired = p7.tick(DEADLINE + timedelta(hours=5))
+    assert [f["timer"] for f in fired] == ["reply_warning"], "the deadline fired inside the warning's step"
+    assert [e["payload"]["timer"] for e in case.events("timer_fired")] == ["reply_warning", "reply_overdue"]
+    assert [e["payload"]["timer"] for e in case.events("sla_warning")] == ["reply_warning"]
+    [breach] = case.events("sla_breached")
+    assert breach["payload"]["timer"] == "reply_overdue"
+    assert breach["payload"]["due_at"].startswith(DEADLINE.strftime("%Y-%m-%dT%H:%M"))
+    assert timer_jobs(p7, case.id) == {"reply_warning": (WARNING_AT, "done"), "reply_overdue": (DEADLINE, "done")}
+    assert set(case.open_tasks()) == {"investigate_facts", "supervise_reply", "escalate_overdue"}
+    assert p7.tick(DEADLINE + timedelta(days=30)) == []
+    assert len(case.events("timer_fired")) == 2
+
+
+def test_a_timer_due_while_the_worker_was_down_fires_in_the_next_step_on_record(p7):
+    """A form submitted after the warning time, before any worker fired it: SpiffWorkflow fires the
+    warning in that step, and the record says so (timer_fired, sla_warning), the job done once."""
+    case = Case(p7)
+    case.do("register_case", "qc1", **REGISTER)
+    investigate(case, at=WARNING_AT + timedelta(hours=2))
+    [fired] = case.events("timer_fired")
+    assert (fired["payload"]["timer"], fired["actor"]) == ("reply_warning", "qc1")
+    assert [e["payload"]["timer"] for e in case.events("sla_warning")] == ["reply_warning"]
+    assert "supervise_reply" in case.open_tasks()
+    assert timer_jobs(p7, case.id)["reply_warning"] == (WARNING_AT, "done")
+    assert p7.tick(WARNING_AT + timedelta(days=1)) == []
+    assert len(case.events("timer_fired")) == 1
+
+
 def test_wrong_lane_and_bad_form_data_are_refused(p7):
     case = Case(p7)
     task_id = case.open_tasks()["register_case"]["id"]
