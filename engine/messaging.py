@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -50,8 +51,19 @@ def catches_message(task, name: str) -> bool:
     event-based gateway (SpiffWorkflow moves its events into one MultipleEventDefinition)."""
     definition = getattr(task.task_spec, "event_definition", None)
     if isinstance(definition, MultipleEventDefinition):
-        return any(isinstance(d, MessageEventDefinition) and d.name == name for d in definition.event_definitions)
+        return (any(isinstance(d, MessageEventDefinition) and d.name == name for d in definition.event_definitions)
+                and not _timer_already_due(task, definition))
     return isinstance(definition, MessageEventDefinition) and definition.name == name
+
+
+def _timer_already_due(task, definition: MultipleEventDefinition) -> bool:
+    """An event-based gateway whose timer is due has in effect taken the timer's path, even if no
+    worker has fired it yet: a message now would come second. (Given both at once, SpiffWorkflow
+    would take both paths.) The message waits in the buffer instead, and the timer job fires."""
+    if not any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions):
+        return False
+    value = task._get_internal_data("event_value")
+    return bool(value) and TimerEventDefinition.get_datetime(value) <= utcnow()
 
 
 def deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:

@@ -165,6 +165,27 @@ def test_the_inactivity_time_comes_from_the_data(chat_runtime):
 
 
 @needs_event_gateway
+def test_a_message_after_the_silence_time_comes_second_even_before_the_worker_fired(chat_runtime):
+    """The inactivity timer was due at 10 minutes but no worker had fired it when the customer spoke
+    at 15: the timer came first, so the chat is closed automatically (once) and the late message
+    waits in the buffer until it expires, instead of also opening the conversation."""
+    rt = chat_runtime
+    start = utcnow().replace(microsecond=0)
+    with frozen_at(start):
+        walk = chat_opened(rt, "CHAT-0009")
+    with frozen_at(start + timedelta(minutes=15)):
+        said = say(rt, "CHAT-0009")
+    assert (said["buffered"], said["delivered_to"]) == (True, None)
+    assert walk.open_tasks() == {} and walk.kinds().count("message_received") == 1, "only the chat_opened start"
+    fired = rt.tick(start + timedelta(minutes=15, seconds=1))
+    assert [f["timer"] for f in fired] == ["customer_silent"]
+    assert walk.status() == "completed"
+    walk.assert_path(PATHS["silent"])
+    [record] = contact_records(rt)
+    assert record.outcome == "auto_closed"
+
+
+@needs_event_gateway
 def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
