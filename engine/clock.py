@@ -24,8 +24,9 @@ def utcnow() -> datetime:
 @contextlib.contextmanager
 def frozen_at(moment: datetime | None) -> Iterator[None]:
     """Run a block as if the time were `moment` (None: real time)."""
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    if moment is not None:
+        # Naive means UTC; any other zone is converted, so every recorded time reads the same way.
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     token = _frozen.set(moment)
     try:
         yield

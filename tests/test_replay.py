@@ -57,6 +57,22 @@ def test_a_timer_and_its_sla_replay_at_their_recorded_moments(complaint_runtime)
     assert "sla_breached" in [s["kind"] for s in result.snapshots]
 
 
+def test_a_clock_set_in_china_time_records_utc_and_replays_identical(complaint_runtime):
+    """A moment given with +08:00 (as staff and tests think of it) is the same instant in UTC:
+    events, due dates and the replay all read it as such."""
+    from datetime import UTC, datetime, timezone
+
+    shanghai = timezone(timedelta(hours=8))
+    with frozen_at(datetime(2026, 11, 23, 10, 0, tzinfo=shanghai)):
+        walk = Walk(complaint_runtime)
+        walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+        assert utcnow() == datetime(2026, 11, 23, 2, 0, tzinfo=UTC) and utcnow().utcoffset() == timedelta(0)
+    events = complaint_runtime.events(walk.id)
+    assert {e["at"] for e in events} == {"2026-11-23T02:00:00.000000Z"}
+    result = replay(complaint_runtime, walk.id)
+    assert result.identical, result.difference
+
+
 @pytest.mark.no_replay_check
 def test_changed_stored_data_is_a_difference(complaint_runtime):
     walk = _walk_to_archive(complaint_runtime)
