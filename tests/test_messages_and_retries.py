@@ -93,8 +93,11 @@ def test_cancel_records_the_reason_and_closes_open_tasks(order_runtime):
     rt = order_runtime
     instance_id = rt.message("order_received", "ORD-4", {"fail_times": 0})["delivered_to"]
     rt.message("payment_received", "ORD-4", {"paid": 1})
+    before = rt.show(instance_id)["data"]
     rt.cancel(instance_id, "supervisor1", "客户取消订单")
-    assert rt.show(instance_id)["status"] == "cancelled"
+    shown = rt.show(instance_id)
+    assert shown["status"] == "cancelled"
+    assert shown["data"] == before and before["paid"] == 1, "a cancelled instance keeps the data it had"
     assert rt.tasks(instance_id=instance_id) == []
     events = rt.events(instance_id)
     assert events[-1]["kind"] in ("instance_cancelled", "task_cancelled")
