@@ -116,7 +116,11 @@ class AuditEvent(Base):
     """One fact, in order, hash-chained per stream (`instance:<id>` or `system`). Never updated."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("stream", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        # The auditor's actor search reads this index only (engine/search.py).
+        Index("ix_audit_event_actor_instance", "actor", "instance_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(60))
     instance_id: Mapped[int | None] = mapped_column(index=True)
