@@ -4,7 +4,8 @@ Built from replays (engine/replay.py), so it needs no history table of its own a
 with what the audit record proves: for each instance, a node is *entered* at the first
 event after which it is active, waiting or done, and *left* at the first event after which
 it is done and no longer active or waiting. Time spent = left - entered (nodes passed
-within one step spend 0 s; nodes still active count as passed, with the time so far).
+within one step spend 0 s; nodes still active count as passed, with the time so far; a node
+left without being done, like a boundary timer whose task finished first, was not passed).
 Replays of finished instances never change and are kept in memory.
 """
 
@@ -44,19 +45,33 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def node_visits(snapshots: list[dict[str, Any]], now: datetime) -> dict[str, float]:
-    """node -> seconds spent in it, for one instance's snapshots."""
+def node_visits(snapshots: list[dict[str, Any]], now: datetime,
+                boundaries: frozenset[str] | set[str] = frozenset()) -> dict[str, float]:
+    """node -> seconds spent in it, for one instance's snapshots (nodes it passed only).
+
+    Passed: done at some event (from entering to that event), or, at the last event, still
+    active, or still waiting other than as a boundary event (the time so far). A node left
+    without being done was not passed: a boundary event whose task finished first, the other
+    path of an event-based gateway, a task of a cancelled instance.
+    """
     entered: dict[str, datetime] = {}
     left: dict[str, datetime] = {}
     for snap in snapshots:
         at = _moment(snap["at"])
         busy = set(snap["active"]) | set(snap["waiting"])
-        for node in busy | set(snap["completed"]):
+        done = set(snap["completed"])
+        for node in busy | done:
             entered.setdefault(node, at)
-        for node in set(snap["completed"]) - busy:
-            if node not in left:
-                left[node] = at
-    return {node: max(0.0, ((left.get(node) or now) - start).total_seconds()) for node, start in entered.items()}
+        for node in done - busy:
+            left.setdefault(node, at)
+    last = snapshots[-1] if snapshots else {"active": [], "waiting": []}
+    still = set(last["active"]) | (set(last["waiting"]) - set(boundaries))
+    visits = {}
+    for node, start in entered.items():
+        end = left.get(node) or (now if node in still else None)
+        if end is not None:
+            visits[node] = max(0.0, (end - start).total_seconds())
+    return visits
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -77,14 +92,15 @@ def heatmap(runtime: Runtime, process_id: str, version: int, limit: int = 2000) 
             .order_by(ProcessInstance.id.desc()).limit(limit)
         ).all()
         xml = session.get(Deployment, deployment_id).bpmn_xml
-        names = runtime.deployed(session, deployment_id).model.node_names
+        model = runtime.deployed(session, deployment_id).model
     now = utcnow()
     spent: dict[str, list[float]] = defaultdict(list)
     for instance_id, status in rows:
-        for node, seconds in node_visits(_snapshots(runtime, instance_id, status), now).items():
+        for node, seconds in node_visits(_snapshots(runtime, instance_id, status), now,
+                                         model.boundary_events).items():
             spent[node].append(seconds)
     nodes = {
-        node: {"name": names.get(node, node), "instances": len(values),
+        node: {"name": model.node_names.get(node, node), "instances": len(values),
                "median_s": round(statistics.median(values), 3), "p90_s": round(_percentile(values, 0.9), 3)}
         for node, values in sorted(spent.items())
     }

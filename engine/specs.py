@@ -71,6 +71,7 @@ class ProcessModel:
     plain_start: bool = True
     start_timer: StartTimer | None = None
     subprocesses: set[str] = field(default_factory=set)
+    boundary_events: set[str] = field(default_factory=set)
 
     def sla_timer(self, bpmn_id: str) -> TimerInfo | None:
         """A non-interrupting timer boundary on a user task (or on a subprocess of people's
@@ -136,6 +137,7 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         plain_start=_plain_start(process) is not None,
         start_timer=_start_timer(process),
         subprocesses={el.get("id") for el in process.iterfind(".//bpmn:subProcess", NS)},
+        boundary_events={el.get("id") for el in process.iterfind(".//bpmn:boundaryEvent", NS)},
     )
 
 

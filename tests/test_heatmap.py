@@ -49,3 +49,25 @@ def test_counts_and_times_per_node_match_the_hand_computed_ones(complaint_runtim
 def test_unknown_version_is_not_found(complaint_runtime):
     with pytest.raises(NotFound):
         heatmap(complaint_runtime, "complaint_handling", 9)
+
+
+def test_a_boundary_timer_counts_only_where_it_fired(complaint_runtime):
+    """The 1-hour report deadline waits beside every intake; it is passed only by the complaint
+    whose report was late (61 min to fire), not by the ones reported in time (cancelled), and a
+    deadline still waiting is no instance 'in' it."""
+    rt = complaint_runtime
+    for minutes in (10, 90, None):
+        with frozen_at(T0):
+            walk = Walk(rt)
+        if minutes == 90:
+            assert [f["timer"] for f in rt.tick(T0 + timedelta(minutes=61))] == ["report_overdue"]
+        if minutes:
+            with frozen_at(T0 + timedelta(minutes=minutes)):
+                walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+    with frozen_at(T0 + timedelta(minutes=100)):
+        heat = heatmap(rt, "complaint_handling", 1)["heat"]
+    overdue = heat["report_overdue"]
+    assert (overdue["instances"], overdue["median_s"], overdue["p90_s"]) == (1, 61 * 60, 61 * 60)
+    assert heat["escalate_late_report"]["instances"] == 1
+    assert heat["receive_complaint"]["instances"] == 3, "the third is still receiving: 100 min so far"
+    assert heat["receive_complaint"]["p90_s"] == 100 * 60
