@@ -249,6 +249,22 @@ def check_gateways(doc: BpmnDocument) -> Findings:
                               f"{', '.join(unconditioned)}")
 
 
+def check_boundaries(doc: BpmnDocument) -> Findings:
+    """SpiffWorkflow 3.2 crashes (TaskNotFoundException) when an interrupting boundary event
+    fires on a multi-instance subprocess; a non-interrupting one, or one on a multi-instance
+    task, works. Refused at deploy rather than found by a stuck instance."""
+    for boundary in doc.of_type("boundaryEvent"):
+        if boundary.get("cancelActivity", "true").lower() != "true":
+            continue
+        host = doc.elements_by_id.get(boundary.get("attachedToRef", ""))
+        if (host is not None and bpmn_tag(host) in ("subProcess", "transaction")
+                and host.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None):
+            yield doc.error(boundary, "interrupting-boundary-on-multi-instance",
+                            f"{describe(boundary)} interrupts the multi-instance {describe(host)}: "
+                            "SpiffWorkflow crashes when it fires. Put the timer inside the subprocess "
+                            "(one per instance), or make it non-interrupting (cancelActivity=\"false\")")
+
+
 def _condition_text(flow) -> str:
     condition = flow.find("bpmn:conditionExpression", NS)
     return (condition.text or "").strip() if condition is not None else ""
@@ -265,4 +281,5 @@ STRUCTURE_RULES = (
     check_lanes,
     check_documentation,
     check_gateways,
+    check_boundaries,
 )

@@ -286,3 +286,39 @@ def test_lint_file_finds_forms_beside_the_file_by_process_id(tmp_path):
 def test_the_processes_folder_lints_clean():
     findings = lint_paths([PROCESSES])
     assert findings == [], "\n".join(map(str, findings))
+
+
+def _boundary_on(host: str, interrupting: str) -> str:
+    """A process whose activity (a 2-instance subprocess or user task) has a 1-hour timer boundary."""
+    inner = ('<bpmn:startEvent id="s2"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>'
+             '<bpmn:endEvent id="e2"><bpmn:incoming>g1</bpmn:incoming></bpmn:endEvent>'
+             '<bpmn:sequenceFlow id="g1" sourceRef="s2" targetRef="e2"/>') if host == "subProcess" else ""
+    return f'''<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+<bpmn:process id="calls" isExecutable="true">
+<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:{host} id="call_each" name="逐个呼叫"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2</bpmn:loopCardinality>
+</bpmn:multiInstanceLoopCharacteristics>{inner}</bpmn:{host}>
+<bpmn:boundaryEvent id="window_closed" attachedToRef="call_each" cancelActivity="{interrupting}">
+<bpmn:outgoing>f3</bpmn:outgoing>
+<bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="e3"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call_each"/>
+<bpmn:sequenceFlow id="f2" sourceRef="call_each" targetRef="e"/>
+<bpmn:sequenceFlow id="f3" sourceRef="window_closed" targetRef="e3"/>
+</bpmn:process></bpmn:definitions>'''
+
+
+def test_an_interrupting_boundary_on_a_multi_instance_subprocess_is_refused():
+    """SpiffWorkflow 3.2 crashes when it fires (TaskNotFoundException), so deploy refuses it, at
+    the boundary event's line; non-interrupting, or on a multi-instance task, it runs fine."""
+    text = _boundary_on("subProcess", "true")
+    finding = only(lint_text(text, "calls.bpmn", None), "interrupting-boundary-on-multi-instance")
+    assert (finding.severity, finding.line) == ("error", line_of(text, '<bpmn:boundaryEvent id="window_closed"'))
+    assert "call_each" in finding.message and 'cancelActivity="false"' in finding.message
+    for host, interrupting in (("subProcess", "false"), ("userTask", "true")):
+        findings = lint_text(_boundary_on(host, interrupting), "calls.bpmn", None)
+        assert not [f for f in findings if f.rule == "interrupting-boundary-on-multi-instance"], (host, interrupting)
