@@ -35,6 +35,12 @@ def _field_of(error) -> str | None:
     return str(error.absolute_path[0]) if error.absolute_path else None
 
 
+def _item_of(error) -> dict[str, int]:
+    """An error inside a list field names the item's position: {"item": 0-based index}."""
+    path = list(error.absolute_path)
+    return {"item": path[1]} if len(path) > 1 and isinstance(path[1], int) else {}
+
+
 def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
     if not isinstance(data, dict):
@@ -48,6 +54,6 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
         return filled
     first = best_match(errors)
     field = _field_of(first)
-    details = [{"field": _field_of(e), "message": e.message} for e in errors]
+    details = [{"field": _field_of(e), "message": e.message, **_item_of(e)} for e in errors]
     prefix = f"field '{field}': " if field else ""
     raise FormInvalid(f"{prefix}{first.message}", field=field, errors=details)

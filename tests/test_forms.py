@@ -50,3 +50,12 @@ def test_each_missing_field_is_named_in_its_own_error():
     with pytest.raises(FormInvalid) as info:
         validate(SCHEMA, {})
     assert sorted(e["field"] for e in info.value.errors) == ["customer_name", "kind"]
+
+
+def test_an_error_inside_a_list_names_the_item():
+    schema = {"type": "object", "properties": {
+        "phones": {"type": "array", "items": {"type": "string", "pattern": "^1[0-9]{10}$"}}}}
+    with pytest.raises(FormInvalid) as info:
+        validate(schema, {"phones": ["13900001111", "139", "13900002222"]})
+    assert info.value.field == "phones"
+    assert [(e["field"], e.get("item")) for e in info.value.errors] == [("phones", 1)]

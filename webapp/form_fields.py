@@ -29,7 +29,7 @@ _REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 class FormField:
     name: str
     label: str
-    widget: str  # text | textarea | select | bool | date | datetime | number | integer | checkboxes | json
+    widget: str  # text | textarea | select | bool | date | datetime | number | integer | checkboxes | lines | json
     required: bool = False
     help: str | None = None
     value: Any = ""  # a string; a list of strings for checkboxes
@@ -64,7 +64,10 @@ def widget_of(name: str, prop: dict[str, Any]) -> str:
         return kind
     if kind == "array":
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
-        return "checkboxes" if "enum" in items else "json"
+        if "enum" in items:
+            return "checkboxes"
+        # plain strings (no format): one per line, as staff type a list
+        return "lines" if _type(items) == "string" and "format" not in items else "json"
     if kind == "object":
         return "json"
     fmt = prop.get("format")
@@ -96,6 +99,8 @@ def to_input(widget: str, value: Any) -> Any:
         return _show_number(value)
     if widget == "checkboxes":
         return [str(v) for v in value] if isinstance(value, list) else []
+    if widget == "lines":
+        return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value)
     if widget == "json":
         return json.dumps(value, ensure_ascii=False, indent=2)
     return str(value)
@@ -200,7 +205,7 @@ def coerce(schema: dict[str, Any] | None, posted: MultiDict) -> tuple[dict[str, 
         raw = posted.get(name)
         if raw is None:
             continue
-        text = raw.strip() if widget not in ("textarea", "json") else raw
+        text = raw.strip() if widget not in ("textarea", "json", "lines") else raw
         if text.strip() == "":
             continue
         try:
@@ -216,6 +221,8 @@ def coerce(schema: dict[str, Any] | None, posted: MultiDict) -> tuple[dict[str, 
                 data[name] = _to_datetime(text)
             elif widget == "date":
                 data[name] = date.fromisoformat(text).isoformat()
+            elif widget == "lines":
+                data[name] = [line.strip() for line in text.splitlines() if line.strip()]
             elif widget == "json":
                 data[name] = json.loads(text)
             else:
@@ -269,6 +276,8 @@ def field_errors(schema: dict[str, Any] | None, errors: list[dict[str, Any]],
             name = missing.group(1)
         key = name if name in props else GENERAL
         message = _message(error, props.get(name))
+        if isinstance(error.get("item"), int) and key != GENERAL:
+            message = _("第 {n} 行：{message}", n=error["item"] + 1, message=message)
         if message not in out.get(key, []):
             out.setdefault(key, []).append(message)
     if not out and fallback:

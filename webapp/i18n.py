@@ -170,6 +170,8 @@ EN: dict[str, str] = {
     "至少 {n} 个字符": "At least {n} characters",
     "最多 {n} 个字符": "At most {n} characters",
     "格式不正确": "Wrong format",
+    "第 {n} 行：{message}": "Line {n}: {message}",
+    "每行一项": "One per line",
     "请从列表中选择": "Choose a value from the list",
     "请输入有效的日期时间": "Enter a valid date and time",
     "请输入有效的日期": "Enter a valid date",

@@ -120,7 +120,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "field": nullable("string", description="The input field at fault, when there is one."),
             "errors": {"type": "array", "description": "validation_error only: every bad field.",
                        "items": {"type": "object", "required": ["field", "message"],
-                                 "properties": {"field": nullable("string"), "message": {"type": "string"}}}},
+                                 "properties": {"field": nullable("string"), "message": {"type": "string"},
+                                                "item": {"type": "integer", "description":
+                                                         "In a list field: the 0-based position of the bad item."}}}},
         },
     },
     "Me": {

@@ -25,6 +25,8 @@ SCHEMA = {
         "story": {"type": "string", "title": "经过", "maxLength": 5000},
         "tags": {"type": "array", "title": "标签", "items": {"type": "string", "enum": ["急", "重"]}},
         "extra": {"type": "object", "title": "附加"},
+        "phones": {"type": "array", "title": "目标客户", "items": {"type": "string", "pattern": "^1[0-9]{10}$"}},
+        "visits": {"type": "array", "title": "日期", "items": {"type": "string", "format": "date"}},
     },
 }
 
@@ -45,7 +47,7 @@ def test_widgets_follow_the_schema():
     assert {n: f.widget for n, f in fields.items()} == {
         "name": "text", "count": "integer", "price": "number", "ok": "bool", "kind": "select", "level": "select",
         "day": "date", "at": "datetime", "description": "textarea", "story": "textarea", "tags": "checkboxes",
-        "extra": "json"}
+        "extra": "json", "phones": "lines", "visits": "json"}
     assert fields["name"].label == "姓名" and fields["name"].required and fields["name"].help == "游客姓名"
     assert fields["name"].attrs == {"maxlength": 50, "pattern": "^\\S+$"}
     assert fields["count"].attrs == {"min": "1", "max": "60", "step": "1"}
@@ -74,6 +76,17 @@ def test_coerce_turns_strings_into_the_schema_types():
     assert data == {"name": "张三", "count": 12, "price": 99.5, "ok": False, "kind": "乙", "level": 2,
                     "day": "2026-12-01", "at": "2026-11-20T09:30:00+08:00", "story": "  多行\n文字 ",
                     "tags": ["急", "重"], "extra": {"a": 1}}
+
+
+def test_a_list_of_plain_strings_is_one_per_line():
+    """Staff type a list as lines (blank lines and spaces around each ignored), not as JSON."""
+    data, errors = coerce(SCHEMA, MultiDict({"phones": " 13900001111\r\n\n13900002222 \n"}))
+    assert (data, errors) == ({"phones": ["13900001111", "13900002222"]}, {})
+    assert coerce(SCHEMA, MultiDict({"phones": " \n "})) == ({}, {}), "empty: left to `required`"
+    field = by_name(build_fields(SCHEMA, {"phones": ["13900001111", "13900002222"]}))["phones"]
+    assert field.value == "13900001111\n13900002222"
+    errors = [{"field": "phones", "message": "'1390000' does not match '^1[0-9]{10}$'", "item": 1}]
+    assert field_errors(SCHEMA, errors) == {"phones": ["第 2 行：格式不正确"]}
 
 
 def test_coerce_reports_what_it_cannot_read():

@@ -309,3 +309,27 @@ def test_every_missing_required_field_is_marked(runtime, client_for):
     assert "此项必填" not in field_block(page, "customer_name") and 'value="王小明"' in page
     assert "此项必填" not in field_block(page, "tour_id"), "optional"
     assert "请修正下面标出的 6 处问题" in page, "a summary above the form"
+
+
+def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, client_for):
+    """P2's plan: the target customers are typed one per line, as its help says, not as JSON."""
+    from engine.config import DEFAULT_PROCESSES_DIR
+
+    from ..conftest import deploy
+    from ..test_outbound_call import PLAN
+
+    deploy(runtime, DEFAULT_PROCESSES_DIR / "outbound_call.bpmn")
+    iid = runtime.start("outbound_call", actor="agent2")
+    task = open_task(runtime, iid, "make_call_plan")
+    agent = client_for("agent2")
+    block = field_block(text(agent.get(f"/tasks/{task['id']}")), "target_customers")
+    assert "<textarea" in block and 'placeholder="每行一项"' in block and "每行一位客户" in block
+    form = {**{k: v for k, v in PLAN.items() if not isinstance(v, list)},
+            "window_start": "2026-11-24T08:30", "window_end": "2026-11-27T18:00"}
+    response = agent.post(f"/tasks/{task['id']}", data={**form, "target_customers": "1\n13912345678\n139-1234\n"})
+    assert response.status_code == 422
+    assert "第 3 行：格式不正确" in field_block(text(response), "target_customers")
+    assert runtime.show(iid)["data"].get("target_customers") is None, "nothing written"
+    response = agent.post(f"/tasks/{task['id']}", data={**form, "target_customers": "1\r\n13912345678\r\n\r\n3\r\n"})
+    assert response.status_code == 302
+    assert runtime.show(iid)["data"]["target_customers"] == ["1", "13912345678", "3"]
