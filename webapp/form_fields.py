@@ -36,6 +36,8 @@ class FormField:
     options: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
     attrs: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # required only when another field has one of some values: [{"field": ..., "in": [...]}]
+    required_when: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -106,10 +108,43 @@ def to_input(widget: str, value: Any) -> Any:
     return str(value)
 
 
+def _as_inputs(prop: dict[str, Any]) -> list[str] | None:
+    """The values of an `if` property test (const or enum), as the inputs post them."""
+    values = [prop["const"]] if "const" in prop else prop.get("enum")
+    if not isinstance(values, list):
+        return None
+    return ["true" if v is True else "false" if v is False else str(v) for v in values]
+
+
+def required_when(schema: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """field -> when it becomes required, read from the schema's if/then/else on one field's value
+    (`then.required`, or a `minLength` it adds). The server enforces every rule anyway; this only
+    lets the form mark such a field while the user fills it in."""
+    schema = schema or {}
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for cond in [schema, *(schema.get("allOf") or [])]:
+        tested = (cond.get("if") or {}).get("properties") if isinstance(cond, dict) else None
+        if not isinstance(tested, dict) or len(tested) != 1:
+            continue
+        [(name, test)] = tested.items()
+        values = _as_inputs(test) if isinstance(test, dict) else None
+        if values is None:
+            continue
+        for branch, negate in (("then", False), ("else", True)):
+            part = cond.get(branch) or {}
+            needed = set(part.get("required") or [])
+            needed |= {k for k, p in (part.get("properties") or {}).items()
+                       if isinstance(p, dict) and (p.get("minLength") or 0) >= 1}
+            for target in sorted(needed):
+                rules.setdefault(target, []).append({"field": name, "in": values, "not": negate})
+    return rules
+
+
 def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = None,
                  posted: MultiDict | None = None, errors: dict[str, list[str]] | None = None) -> list[FormField]:
     """One FormField per property. `posted` (what the user sent) wins over `values` (typed data)."""
     required = set((schema or {}).get("required") or [])
+    conditional = required_when(schema)
     values = values or {}
     errors = errors or {}
     fields = []
@@ -149,7 +184,7 @@ def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = 
         fields.append(FormField(
             name=name, label=prop.get("title") or name, widget=widget, required=name in required,
             help=prop.get("description"), value=value, options=options, attrs=attrs,
-            errors=list(errors.get(name, [])),
+            errors=list(errors.get(name, [])), required_when=[] if name in required else conditional.get(name, []),
         ))
     return fields
 

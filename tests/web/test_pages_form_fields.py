@@ -133,3 +133,45 @@ def test_sop_numbered_lines_become_a_list_and_html_is_sanitised():
     assert "<li>第二步alert(1)</li>" in html, "tags are stripped, their text stays escaped"
     assert "<script>" not in html and "javascript:" not in html
     assert render_sop("") == "" and render_sop(None) == ""
+
+
+def test_conditional_requirements_are_read_from_if_then_else():
+    schema = {
+        "type": "object", "required": ["request_type", "customer_name"],
+        "properties": {"request_type": {"type": "string", "enum": ["咨询", "投诉"]},
+                       "accepted": {"type": "boolean"}, "customer_name": {"type": "string"},
+                       "kind": {"type": "string"}, "real_need": {"type": "string"}, "reason": {"type": "string"}},
+        "allOf": [
+            {"if": {"properties": {"request_type": {"const": "投诉"}}, "required": ["request_type"]},
+             "then": {"required": ["kind", "customer_name"]}, "else": {"required": ["real_need"]}},
+            {"if": {"properties": {"accepted": {"const": False}}, "required": ["accepted"]},
+             "then": {"properties": {"reason": {"minLength": 1}}}},
+        ],
+    }
+    fields = by_name(build_fields(schema))
+    assert fields["kind"].required_when == [{"field": "request_type", "in": ["投诉"], "not": False}]
+    assert fields["real_need"].required_when == [{"field": "request_type", "in": ["投诉"], "not": True}]
+    assert fields["reason"].required_when == [{"field": "accepted", "in": ["false"], "not": False}]
+    assert fields["customer_name"].required and fields["customer_name"].required_when == [], "always required"
+    assert not fields["kind"].required
+
+
+def test_every_conditional_rule_of_the_processes_forms_is_understood():
+    """Each form's if/then/else names fields it has, on values its inputs can post."""
+    import json
+
+    from engine.config import DEFAULT_PROCESSES_DIR
+    from webapp.form_fields import required_when
+
+    seen = 0
+    for path in sorted((DEFAULT_PROCESSES_DIR / "forms").glob("*/*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        fields = by_name(build_fields(schema))
+        for target, rules in required_when(schema).items():
+            assert target in fields, (path.name, target)
+            for rule in rules:
+                source = fields[rule["field"]]
+                posted = {value for value, _label in source.options}
+                assert set(rule["in"]) <= posted, (path.name, rule)
+                seen += 1
+    assert seen >= 25
