@@ -63,7 +63,8 @@ def _timer_already_due(task, definition: MultipleEventDefinition) -> bool:
     if not any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions):
         return False
     value = task._get_internal_data("event_value")
-    return bool(value) and TimerEventDefinition.get_datetime(value) <= utcnow()
+    # strictly past, as SpiffWorkflow fires a timer
+    return bool(value) and TimerEventDefinition.get_datetime(value) < utcnow()
 
 
 def deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:

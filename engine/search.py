@@ -2,8 +2,7 @@
 
 Everyone searches only what they may see (`queries.instance_access`, as on the instances page;
 auditors see all). Customers and tours are found in the instance data under the keys the forms
-use for names, phones and tours, and in the summaries of the instance's tasks (which keep them
-when the instance's data does not: a cancelled instance's data is empty). A phone matches on its
+use for names, phones and tours, and in the summaries of the instance's tasks. A phone matches on its
 digits (spaces, dashes and `+` ignored), four digits on the number's last four. Dates are the agency's (China) calendar days. The actor filter is
 `instance id IN (SELECT instance_id FROM audit_event WHERE actor = ?)`: the index on
 audit_event (actor, instance_id) (migration 0006) makes it an index-only lookup.
