@@ -25,6 +25,7 @@ class Viewer:
     username: str
     roles: frozenset[str]
     desk: str | None = None  # agents see the tasks of their own desk only
+    branch: str | None = None  # branch staff see the tasks of their own branch only
 
     @property
     def reads_all(self) -> bool:
@@ -32,10 +33,13 @@ class Viewer:
 
 
 def lane_access(viewer: Viewer):
-    """The SQL condition 'a task row this viewer may work on': their lanes, and their desk if they have one."""
+    """The SQL condition 'a task row this viewer may work on': their lanes, and their desk and
+    branch if they have them (a task of no desk or branch is everyone's in the lane)."""
     condition = HumanTask.lane.in_(viewer.roles)
     if viewer.desk:
         condition = and_(condition, or_(HumanTask.desk.is_(None), HumanTask.desk == viewer.desk))
+    if viewer.branch:
+        condition = and_(condition, or_(HumanTask.branch.is_(None), HumanTask.branch == viewer.branch))
     return condition
 
 

@@ -121,10 +121,14 @@ class Runtime:
         return user
 
     def _check_task_access(self, session: Session, username: str, row: HumanTask) -> User:
-        """The user's roles hold the task's lane, and an agent with a desk works that desk only."""
+        """The user's roles hold the task's lane; an agent with a desk works that desk only, and
+        branch staff their own branch's tasks."""
         user = self._check_lane(session, username, row.lane)
         if user.desk and row.desk and row.desk != user.desk:
             raise NotAllowed(f"task {row.id} belongs to the {row.desk} desk; {username} works the {user.desk} desk")
+        if user.branch_code and row.branch and row.branch != user.branch_code:
+            raise NotAllowed(f"task {row.id} belongs to branch {row.branch}; {username} works at branch "
+                             f"{user.branch_code}")
         return user
 
     def latest_deployment(self, session: Session, process_id: str) -> Deployed:
@@ -449,7 +453,8 @@ class Runtime:
                 query = query.where(HumanTask.instance_id == instance_id)
             if user:
                 found = self._user(session, user)
-                query = query.where(lane_access(Viewer(user, frozenset(found.role_ids), found.desk)))
+                query = query.where(lane_access(Viewer(user, frozenset(found.role_ids), found.desk,
+                                                        found.branch_code)))
                 query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
             rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
             return [task_dict(row) for row in rows.scalars()]

@@ -228,6 +228,7 @@ class Step:
                 spiff_task_id=spiff_id,
                 process_id=self.model.process_id,
                 desk=_desk(task.data),
+                branch=_branch(task.data),
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
@@ -360,6 +361,11 @@ def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
 def _desk(data: dict[str, Any]) -> str | None:
     desk = data.get("desk")
     return desk if isinstance(desk, str) and desk else None
+
+
+def _branch(data: dict[str, Any]) -> str | None:
+    branch = data.get("branch_code")
+    return branch if isinstance(branch, str) and branch else None
 
 
 __all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

@@ -80,7 +80,11 @@ def walk_problem_found(rt, at=NOV_23) -> int:
         assert (who["customer_name"], who["branch_code"], who["product"]) == ("李秀英", "HZ01", "西安兵马俑华清池 5日跟团游")
         [task] = rt.tasks(instance_id=instance_id)
         assert task["summary"]["customer_name"] == "李秀英", "the name is looked up from the phone"
-        rt.complete(task["id"], "sales1", PROBLEM)
+        assert rt.tasks(user="sales1") == [], "an HZ01 customer's follow-up is the HZ01 branch's work"
+        with pytest.raises(NotAllowed, match="belongs to branch HZ01; sales1 works at branch SH01"):
+            rt.complete(task["id"], "sales1", PROBLEM)
+        assert [t["id"] for t in rt.tasks(user="sales3")] == [task["id"]]
+        rt.complete(task["id"], "sales3", PROBLEM)
     assert rt.show(instance_id)["status"] == "completed"
     return instance_id
 

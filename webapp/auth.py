@@ -28,16 +28,18 @@ PUBLIC_ENDPOINTS = {"auth.login", "static", "i18n.set_language"}
 
 
 class LoginUser(UserMixin):
-    def __init__(self, username: str, display_name: str, roles: frozenset[str], desk: str | None = None):
+    def __init__(self, username: str, display_name: str, roles: frozenset[str], desk: str | None = None,
+                 branch: str | None = None):
         self.id = username
         self.username = username
         self.display_name = display_name
         self.roles = roles
         self.desk = desk
+        self.branch = branch
 
     @property
     def viewer(self) -> Viewer:
-        return Viewer(self.username, self.roles, self.desk)
+        return Viewer(self.username, self.roles, self.desk, self.branch)
 
     @property
     def read_only(self) -> bool:
@@ -51,7 +53,7 @@ class LoginUser(UserMixin):
 def _login_user_from(user: User | None) -> LoginUser | None:
     if user is None or not user.active:
         return None
-    return LoginUser(user.username, user.display_name, frozenset(user.role_ids), user.desk)
+    return LoginUser(user.username, user.display_name, frozenset(user.role_ids), user.desk, user.branch_code)
 
 
 def _db():

@@ -16,9 +16,13 @@ from engine.users import FRONT_LINE, ROLES, create_user
 DEMO_ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager",
               "auditor", "owner"]
 # More agents, one per desk (agent1 is the cruise desk); branch staff belong to a branch.
-EXTRA_USERS = {"agent2": ("agent", "孙涛（坐席·旅游）"), "agent3": ("agent", "钱敏（坐席·自由行）")}
+EXTRA_USERS = {"agent2": ("agent", "孙涛（坐席·旅游）"), "agent3": ("agent", "钱敏（坐席·自由行）"),
+               "sales2": ("sales", "何静（销售·徐家汇）"), "sales3": ("sales", "马骏（销售·杭州）"),
+               "sales4": ("sales", "高峰（销售·德州）")}
 USER_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
-USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01"}
+# Branch staff see their own branch's tasks only (a follow-up of an SH02 customer goes to sales2).
+USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01", "sales4": "DZ01"}
+BRANCH_SALES = {branch: user for user, branch in USER_BRANCHES.items() if user.startswith("sales")}
 DEMO_NAMES = {
     "agent1": "王丽（坐席）", "receptionist1": "李娜（接待）", "sales1": "张伟（销售）",
     "qc1": "刘洋（质检）", "supervisor1": "陈静（主管）", "operator1": "杨帆（计调）",

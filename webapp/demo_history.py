@@ -14,9 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.agency_seed import CUSTOMERS as SEED_CUSTOMERS
 from engine.clock import frozen_at, utcnow
 from engine.kpi_periods import CHINA
 from engine.runtime import Runtime
+
+from .demo import BRANCH_SALES
 
 # (days back, hour in China, kind, time class, how it ends: local / qc / open / late)
 COMPLAINTS = [
@@ -31,6 +34,7 @@ COMPLAINTS = [
 RECENT_LODGING = [(90, "旅游过程中", "local"), (60, "旅游过程中", "local"), (30, "旅游后", "open")]
 CUSTOMERS = [("张建国", "13801234567"), ("李秀英", "13912345678"), ("王小明", "13700001111"), ("赵雪", "13655556666"),
              ("孙立伟", "13522223333"), ("周海燕", "13344445555"), ("吴志强", "13966667777")]
+SEED_BRANCH_OF_PHONE = {phone: branch for _name, phone, _city, _level, branch in SEED_CUSTOMERS}
 CALLS = [  # days back, hour, desk (None: the caller chose no desk), request type, summary
     (39, 10, "邮轮", "咨询", "咨询日本邮轮航线舱位"), (34, 14, "旅游", "业务办理", "修改云南团出行人信息"),
     (29, 9, None, None, ""), (25, 11, "自由行", "咨询", "三亚自由行酒店推荐"), (20, 16, "旅游", "咨询", "黄山团报名截止日期"),
@@ -114,7 +118,8 @@ def _followup(rt: Runtime, at: datetime, n: int, score: int) -> None:
     with frozen_at(at):
         started = rt.message("tour_finished", f"TOUR-HIST-{n}", {"tour_id": f"TOUR-HIST-{n}", "customer_name": name,
                                                                  "phone": phone})
-    _Steps(rt, started["delivered_to"]).do("record_followup", "sales1", at + timedelta(hours=1), {
+    caller = BRANCH_SALES.get(SEED_BRANCH_OF_PHONE.get(phone, ""), "sales1")  # the customer's branch calls
+    _Steps(rt, started["delivered_to"]).do("record_followup", caller, at + timedelta(hours=1), {
         "satisfaction": score, "customer_situation": "行程结束，已平安返回",
         "problems": "" if score > 2 else "导游讲解较少", "service_problem": False})
 

@@ -333,3 +333,20 @@ def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, cli
     response = agent.post(f"/tasks/{task['id']}", data={**form, "target_customers": "1\r\n13912345678\r\n\r\n3\r\n"})
     assert response.status_code == 302
     assert runtime.show(iid)["data"]["target_customers"] == ["1", "13912345678", "3"]
+
+
+def test_branch_staff_see_and_work_only_their_branch_s_follow_ups(runtime, client_for):
+    from engine.config import DEFAULT_PROCESSES_DIR
+
+    from ..conftest import deploy
+
+    deploy(runtime, DEFAULT_PROCESSES_DIR / "followup_call.bpmn")
+    iid = runtime.start("followup_call", {"tour_id": "XA-2026-1102", "phone": "13912345678"}, actor="sales1")
+    task = open_task(runtime, iid, "record_followup")  # 李秀英 is a customer of the HZ01 branch
+    hangzhou, shanghai = client_for("sales3"), client_for("sales1")
+    assert f"/tasks/{task['id']}" in text(hangzhou.get("/"))
+    assert f"/tasks/{task['id']}" not in text(shanghai.get("/"))
+    response = shanghai.post(f"/tasks/{task['id']}", data={"satisfaction": "4", "customer_situation": "满意",
+                                                           "service_problem": "false"})
+    assert response.status_code == 403
+    assert runtime.show(iid)["status"] == "running"
