@@ -73,6 +73,8 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
     echo("demo users (DEMO ONLY - password = user name):")
     for role in DEMO_ROLES:
         echo(f"  {role}1 / {role}1   {ROLES[role]}")
+    for username, (_role, display) in EXTRA_USERS.items():
+        echo(f"  {username} / {username}   {display}")
 
 
 def _start_demo_instances(runtime: Runtime) -> None:
