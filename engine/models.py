@@ -99,7 +99,7 @@ class HumanTask(Base):
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     desk: Mapped[str | None] = mapped_column(String(20), index=True)
-    branch: Mapped[str | None] = mapped_column(String(20), index=True)  # data key branch_code
+    branch: Mapped[str | None] = mapped_column(String(20), index=True)  # data key `branch`
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))

@@ -364,7 +364,7 @@ def _desk(data: dict[str, Any]) -> str | None:
 
 
 def _branch(data: dict[str, Any]) -> str | None:
-    branch = data.get("branch_code")
+    branch = data.get("branch")
     return branch if isinstance(branch, str) and branch else None
 
 

@@ -1,4 +1,4 @@
-"""human_task.branch: a task of one branch (营业网点) goes to that branch's staff
+"""human_task.branch: a task whose data names a branch (营业网点) goes to that branch's staff
 
 Revision ID: 0007
 Revises: 0006
