@@ -31,14 +31,14 @@ ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guid
 
 AGENT_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
 BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01"}
+TEST_USERS = [(f"{role}1", role) for role in ROLES] + [("agent2", "agent"), ("agent3", "agent"),
+                                                      ("sales2", "sales"), ("sales3", "sales")]
 
 
 def make_users(runtime: Runtime) -> None:
     """The demo's users (one per role, three agents on the three desks) and sample agency data."""
     with runtime.db.write() as session, session.begin():
-        users = [(f"{role}1", role) for role in ROLES] + [("agent2", "agent"), ("agent3", "agent"),
-                                                          ("sales2", "sales"), ("sales3", "sales")]
-        for username, role in users:
+        for username, role in TEST_USERS:
             user = create_user(session, username, username, [role, "staff"] if role in FRONT_LINE else [role])
             user.desk = AGENT_DESKS.get(username)
             user.branch_code = BRANCHES.get(username)

@@ -9,9 +9,11 @@ from sqlalchemy.exc import DBAPIError
 from engine import audit
 from engine.clock import utcnow
 
+from .conftest import TEST_USERS
+
 pytestmark = pytest.mark.both_databases
 
-USERS = 12  # the users tests/conftest.py creates, one user_created event each
+USERS = len(TEST_USERS)  # the users tests/conftest.py creates, one user_created event each
 
 
 def _verify(runtime):
