@@ -227,8 +227,8 @@ class Step:
                 instance_id=self.instance.id,
                 spiff_task_id=spiff_id,
                 process_id=self.model.process_id,
-                desk=_desk(task.data),
-                branch=_branch(task.data),
+                desk=_routing_key(task.data, "desk"),
+                branch=_routing_key(task.data, "branch"),
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
@@ -358,14 +358,10 @@ def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
     return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
 
 
-def _desk(data: dict[str, Any]) -> str | None:
-    desk = data.get("desk")
-    return desk if isinstance(desk, str) and desk else None
-
-
-def _branch(data: dict[str, Any]) -> str | None:
-    branch = data.get("branch")
-    return branch if isinstance(branch, str) and branch else None
+def _routing_key(data: dict[str, Any], key: str) -> str | None:
+    """A task's `desk` or `branch` from its data: a non-empty string, else None (everyone's)."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 __all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

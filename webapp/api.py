@@ -24,9 +24,10 @@ from sqlalchemy import select
 
 from engine import incidents, queries
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
-from engine.models import ProcessInstance, User
+from engine.models import User
 
 from . import runtime
+from .audit import check_viewable
 from .auth import csrf, load_user_from_token
 from .errors import error_body
 
@@ -163,19 +164,6 @@ def _inbox_filter() -> queries.InboxFilter:
     )
 
 
-def _viewable(instance_id: int) -> None:
-    """404 for an unknown instance; 403 unless the viewer may see it (or its open incident)."""
-    with _db().read() as session:
-        if session.get(ProcessInstance, instance_id) is None:
-            raise NotFound(f"instance {instance_id} does not exist")
-        viewer = current_user.viewer
-        if queries.can_view_instance(session, viewer, instance_id):
-            return
-        incident = incidents.incident_of(session, instance_id)
-        if incident is None or not incidents.may_see(viewer, incident):
-            raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes")
-
-
 def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
     with _db().read() as session:
         return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
@@ -207,7 +195,7 @@ def list_tasks():
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     task = runtime().task(task_id)
-    _viewable(task["instance_id"])
+    check_viewable(task["instance_id"])
     return task
 
 
@@ -294,19 +282,19 @@ def list_instances():
 
 @bp.get("/instances/<int:instance_id>")
 def get_instance(instance_id: int):
-    _viewable(instance_id)
+    check_viewable(instance_id)
     return runtime().show(instance_id)
 
 
 @bp.get("/instances/<int:instance_id>/events")
 def instance_events(instance_id: int):
-    _viewable(instance_id)
+    check_viewable(instance_id)
     return {"items": runtime().events(instance_id)}
 
 
 @bp.get("/instances/<int:instance_id>/tasks")
 def instance_tasks(instance_id: int):
-    _viewable(instance_id)
+    check_viewable(instance_id)
     with _db().read() as session:
         return {"items": queries.instance_tasks(session, instance_id)}
 
@@ -314,7 +302,7 @@ def instance_tasks(instance_id: int):
 @bp.get("/instances/<int:instance_id>/diagram")
 def instance_diagram(instance_id: int):
     """The BPMN XML of the instance's version and its completed/active/failed nodes (for bpmn-js)."""
-    _viewable(instance_id)
+    check_viewable(instance_id)
     return runtime().node_states(instance_id)
 
 
@@ -329,7 +317,7 @@ def list_incidents():
 
 def _incident(instance_id: int) -> dict[str, Any]:
     """The open incident of an instance as I see it: 404 unknown instance, 403 not mine to see."""
-    _viewable(instance_id)
+    check_viewable(instance_id)
     with _db().read() as session:
         return incidents.incident_of(session, instance_id, current_user.viewer)
 
