@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from engine.clock import to_db
+from engine.clock import frozen_at, to_db
 from engine.errors import NotAllowed, TourflowError
 from engine.incidents import open_incidents
 from engine.jobs import MAX_JOB_FAILURES, JobRunner
@@ -80,7 +80,8 @@ def test_a_job_leased_to_a_live_worker_is_not_run_by_another(timer_runtime):
 def test_tick_at_a_moment_runs_each_due_job_once(timer_runtime):
     rt = timer_runtime
     base = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    ids = start_timers(rt, 2, base) + start_timers(rt, 1, base + timedelta(hours=1))
+    with frozen_at(base - timedelta(days=1)):  # started the day before: no timer is due yet
+        ids = start_timers(rt, 2, base) + start_timers(rt, 1, base + timedelta(hours=1))
     assert [f["instance_id"] for f in rt.tick(base)] == ids[:2]
     assert rt.tick(base) == []
     assert [f["instance_id"] for f in rt.tick(base + timedelta(hours=2))] == ids[2:]
