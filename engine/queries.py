@@ -11,25 +11,10 @@ from sqlalchemy.orm import Session
 
 from .clock import to_db, utcnow
 from .models import Deployment, HumanTask, ProcessInstance, Role, User
+from .policy import Viewer
 
 DUE_SOON = timedelta(minutes=30)
-# Roles that read every instance (and change nothing, for the auditor).
-READ_ALL_ROLES = frozenset({"auditor"})
 PER_PAGE_MAX = 200
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: a user name and the roles (= lanes) they hold."""
-
-    username: str
-    roles: frozenset[str]
-    desk: str | None = None  # agents see the tasks of their own desk only
-    branch: str | None = None  # branch staff see the tasks of their own branch only
-
-    @property
-    def reads_all(self) -> bool:
-        return bool(self.roles & READ_ALL_ROLES)
 
 
 def lane_access(viewer: Viewer):

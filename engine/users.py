@@ -13,23 +13,10 @@ from . import audit
 from .clock import to_db, utcnow
 from .errors import NotFound, TourflowError
 from .models import ApiToken, Role, User
+from .policy import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
 
-ROLES: dict[str, str] = {
-    "staff": "各部门工作人员",
-    "agent": "坐席专员",
-    "receptionist": "接待人员",
-    "sales": "销售人员",
-    "qc": "质检培训部",
-    "supervisor": "主管",
-    "operator": "计调",
-    "guide": "导游",
-    "manager": "项目经理",
-    "auditor": "审计",
-    "owner": "流程负责人",
-    "integration": "系统对接",  # accounts of other systems (phone switch, web shop, bank) sending messages
-}
-# Front-line roles also hold the `staff` lane (各部门工作人员: "any employee" in the documents).
-FRONT_LINE = {"agent", "receptionist", "sales", "operator", "guide"}
+# The roles and their names; engine/policy.py says what each may do.
+ROLES: dict[str, str] = ROLE_NAMES
 
 
 def ensure_roles(session: Session) -> None:
