@@ -203,3 +203,29 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class LoginSession(Base):
+    """A logged-in browser session. The signed session cookie holds a random secret whose sha256 is `id`;
+    logging out, a password change or deactivation deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """One refused login (wrong password, unknown user) or bearer token, for throttling: counted per user
+    name and per client address over a sliding window. `cleared` rows (the user logged in since) count
+    for the address only."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_username_at", "username", "at"),
+                      Index("ix_login_failure_address_at", "address", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(80))  # None for a bearer token
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+    cleared: Mapped[bool] = mapped_column(default=False)
