@@ -97,3 +97,34 @@ class Viewer:
     @property
     def recovers_tasks(self) -> bool:
         return self.has(TASK_RECOVERERS) and not self.read_only
+
+
+# ---- personal data (engine/privacy.py masks it; docs/privacy.md has the table) ------------------
+# Customers' phones, names and ID numbers are shown whole to the people serving them: supervisors
+# (escalations, promised call-backs) on every instance they open, the front-line lanes and QC (who
+# call complainants back) on the instances they work. Managers, owners, auditors and other
+# systems see them masked.
+PERSONAL_DATA_ALWAYS = frozenset({Role.SUPERVISOR})
+PERSONAL_DATA_SERVING = FRONT_LINE | {Role.STAFF, Role.QC}
+
+
+def may_see_personal_data(session, viewer: Viewer, instance_id: int) -> bool:
+    """May this viewer see the personal data of this instance unmasked? Never for a read-only
+    viewer; always for a supervisor; else only in a serving role that works the instance (a task
+    in its lanes, desk and branch, or one it completed or holds, or the instance started by it)."""
+    from dataclasses import replace  # local imports: engine.queries imports this module
+
+    from sqlalchemy import exists, select
+
+    from .models import ProcessInstance
+    from .queries import instance_access
+
+    if viewer.read_only:
+        return False
+    if viewer.has(PERSONAL_DATA_ALWAYS):
+        return True
+    serving = viewer.roles & PERSONAL_DATA_SERVING
+    if not serving:
+        return False
+    condition = instance_access(replace(viewer, roles=frozenset(serving)))
+    return bool(session.execute(select(exists().where(ProcessInstance.id == instance_id, condition))).scalar())
