@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import privacy
 from .lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
 from .scripts import check_source
 
@@ -194,6 +195,14 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
         yield doc.error(prop, "reserved-key",
                         f"form {shown} of {describe(task)} has a field '{RESERVED_KEY}' at {path}, "
                         "which breaks SpiffWorkflow's serializer")
+    for path, value in privacy.bad_kinds(schema):
+        yield doc.error(prop, "personal-kind",
+                        f"form {shown} of {describe(task)}: '{privacy.FLAG}' at {path} is {value!r}; "
+                        f"expected one of {', '.join(privacy.KINDS)}")
+    for path, name in privacy.unflagged_fields(schema):
+        yield doc.warning(prop, "personal-unflagged",
+                          f"form {shown} of {describe(task)}: field '{name}' ({path}) looks like personal data; "
+                          f"mark it \"{privacy.FLAG}\": \"<kind>\" so it is masked for those who may not see it")
 
 
 def _load_schema(path: Path) -> tuple[object, str | None]:

@@ -34,6 +34,7 @@ _FREE_TEXT = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d{9}|\d{17}[\dXx])(?![0-9A-Za-
 # What a field name or title looks like when it holds personal data (lint: flag it).
 PERSONAL_NAME = re.compile(r"phone|mobile|(^|_)tel(_|$)|id_number|id_card|idcard|passport|e_?mail|"
                            r"身份证|电话|手机", re.IGNORECASE)
+CONDITION_KEYWORDS = frozenset({"if", "then", "else", "allOf", "anyOf", "oneOf", "not", "dependentSchemas"})
 PERSONAL_TITLE = re.compile(r"身份证|证件号|护照|电话|手机|姓名|邮箱|住址|联系方式")
 
 
@@ -159,7 +160,8 @@ def unflagged_fields(schema: Any, path: str = "$") -> list[tuple[str, str]]:
             if PERSONAL_NAME.search(str(name)) or PERSONAL_TITLE.search(title):
                 found.append((f"{path}.properties.{name}", str(name)))
         for key, value in schema.items():
-            if isinstance(value, dict | list):
+            # conditions restate fields to constrain them: the field's own definition carries the flag
+            if isinstance(value, dict | list) and key not in CONDITION_KEYWORDS:
                 found.extend(unflagged_fields(value, f"{path}.{key}"))
     elif isinstance(schema, list):
         for i, value in enumerate(schema):

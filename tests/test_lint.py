@@ -270,6 +270,39 @@ def test_form_field_named_typename_is_reserved(forms):
     assert "$.properties.trip.properties.typename" in finding.message
 
 
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [("contact_phone", "联系电话"), ("mobile", "Mobile"), ("id_number", "证件"), ("traveller", "身份证号码"),
+     ("who", "游客姓名"), ("电话", "电话")],
+)
+def test_personal_looking_form_field_without_the_flag_is_a_warning(forms, name, title):
+    schema = {"type": "object", "properties": {name: {"type": "string", "title": title},
+                                               "note": {"type": "string", "title": "备注"}}}
+    (forms / "escalate.schema.json").write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+
+    finding = only(lint_text(minimal_text(), forms_dir=forms), "personal-unflagged")
+
+    assert (finding.severity, finding.line) == ("warning", line_of(minimal_text(), 'value="escalate.schema.json"'))
+    assert f"'{name}'" in finding.message and "x-personal" in finding.message
+
+
+def test_flagged_personal_field_is_clean_and_an_unknown_kind_is_an_error(forms):
+    schema = {"type": "object", "properties": {
+        "contact_phone": {"type": "string", "title": "联系电话", "x-personal": "phone"},
+        "guest": {"type": "object", "properties": {"id_number": {"type": "string", "x-personal": "passport"}}}}}
+    (forms / "escalate.schema.json").write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+
+    findings = lint_text(minimal_text(), forms_dir=forms)
+
+    assert not [f for f in findings if f.rule == "personal-unflagged"]
+    finding = only(findings, "personal-kind")
+    assert finding.severity == "error" and "'passport'" in finding.message and "id_number" in finding.message
+
+
+def test_every_personal_field_of_the_processes_forms_is_flagged():
+    assert [f for f in lint_paths([PROCESSES]) if f.rule.startswith("personal-")] == []
+
+
 def test_lint_file_finds_forms_beside_the_file_by_process_id(tmp_path):
     shutil.copy(MINIMAL, tmp_path / "minimal_ok.bpmn")
     findings = lint_file(tmp_path / "minimal_ok.bpmn")
