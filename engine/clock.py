@@ -21,6 +21,10 @@ def utcnow() -> datetime:
     return frozen if frozen is not None else datetime.now(UTC)
 
 
+def is_frozen() -> bool:
+    return _frozen.get() is not None
+
+
 @contextlib.contextmanager
 def frozen_at(moment: datetime | None) -> Iterator[None]:
     """Run a block as if the time were `moment` (None: real time)."""

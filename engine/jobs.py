@@ -34,6 +34,7 @@ from . import audit
 from .clock import from_db, frozen_at, to_db
 from .errors import TaskConflict
 from .models import Deployment, Job
+from .sandbox.outcomes import lets_go_of_the_lock
 from .start_timers import schedule as schedule_start_timer
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class JobRunner:
             self._record_failure(job_id, exc)
             return None
 
+    @lets_go_of_the_lock
     def _run(self, job_id: int, moment: datetime) -> dict[str, Any] | None:
         rt = self.runtime
         with rt._writing() as session:

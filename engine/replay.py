@@ -176,7 +176,12 @@ class _Replayer:
                                      "is not ready in the replay")
             before = copy.deepcopy(task.data)
             task.set_data(**json.loads(json.dumps(payload.get("submitted") or {})))
-            task.run()
+            try:
+                task.run()
+            except Exception:  # noqa: BLE001 - its post-script failed, as in the original step: an incident
+                failed = True
+            else:
+                failed = False
             diff = json_safe(data_diff(before, task.data))
             if "diff" in payload and diff != payload["diff"]:
                 keys = sorted(k for k in set(diff) | set(payload["diff"]) if diff.get(k) != payload["diff"].get(k))
@@ -184,7 +189,8 @@ class _Replayer:
                                     for k in keys[:5])
                 raise ReplayDiverged(f"{event.label()}: completing {payload.get('task')!r} changes the data "
                                      f"differently from the record: {changes}")
-            self.advance()
+            if not failed:
+                self.advance()
         elif kind == "handler_called":
             # Not asked for by a running step: the retry job ran the failed task again.
             failed = self._failed(event, payload.get("task"))

@@ -28,6 +28,7 @@ from handlers.registry import BusinessError, HandlerContext, get_handler, handle
 from . import audit
 from .clock import to_db
 from .codec import WorkflowCodec
+from .errors import ScriptError
 from .messaging import thrown_messages
 from .models import HumanTask, Job, ProcessInstance
 from .scripts import ScriptEngine
@@ -62,6 +63,21 @@ def data_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """What changed between two data snapshots: {key: [old, new]}; missing is null."""
     keys = set(old) | set(new)
     return {k: [old.get(k), new.get(k)] for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def _script_error_in(exc: BaseException) -> ScriptError | None:
+    """The sandbox's own error behind SpiffWorkflow's wrappers, if a script failed."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScriptError):
+            return current
+        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+    return None
 
 
 @dataclass
@@ -145,9 +161,20 @@ class Step:
         elif self.instance.business_key != key:
             raise ValueError(f"instance {self.instance.id} is keyed {self.instance.business_key!r} already")
 
-    def advance(self) -> None:
-        """Run engine tasks until only people, timers or messages are waited for."""
+    def run_user_task(self, task) -> Exception | None:
+        """Run a completed user task (its post-script included); the failure, if its script failed."""
         try:
+            task.run()
+        except Exception as exc:  # noqa: BLE001 - recorded by advance() as an incident, after the completion
+            return exc
+        return None
+
+    def advance(self, failure: Exception | None = None) -> None:
+        """Run engine tasks until only people, timers or messages are waited for; `failure` (from
+        run_user_task) is recorded instead."""
+        try:
+            if failure is not None:
+                raise failure
             self.workflow.do_engine_steps()
         except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
             self._on_engine_error(exc)
@@ -164,8 +191,11 @@ class Step:
         root = exc
         while not isinstance(root, HandlerFailed) and root.__cause__ is not None:
             root = root.__cause__
+        script_error = _script_error_in(exc)
         if isinstance(root, HandlerFailed):
             message = f"{type(root.original).__name__}: {root.original}"
+        elif script_error is not None:
+            message = f"{type(script_error).__name__}: {script_error}"
         else:
             inner = getattr(exc, "exception", None) or exc
             message = f"{type(inner).__name__}: {inner}"

@@ -185,9 +185,9 @@ def test_condition_importing_os_is_refused_and_never_runs(tmp_path):
     payload = f"__import__('os').system('touch {marker}')"
     text = with_edit(CONDITION, f"{payload}</bpmn:conditionExpression>")
 
-    finding = the_error(lint_bytes(text.encode(), "minimal_ok.bpmn", FORMS), "unsafe-script")
-
-    assert "name '__import__' is not allowed" in finding.message
+    findings = errors_of(lint_bytes(text.encode(), "minimal_ok.bpmn", FORMS), "unsafe-script")
+    [finding] = [f for f in findings if "name '__import__' is not allowed" in f.message]
+    assert any("attribute 'system' is not allowed" in f.message for f in findings)
     assert "condition of sequenceFlow 'flow_big'" in finding.message
     assert finding.line == line_of(text, payload)
     assert not marker.exists()
@@ -197,9 +197,8 @@ def test_condition_reading_etc_passwd_is_refused():
     payload = "open('/etc/passwd').read()"
     text = with_edit(CONDITION, f"{payload}</bpmn:conditionExpression>")
 
-    finding = the_error(lint_bytes(text.encode(), "minimal_ok.bpmn", FORMS), "unsafe-script")
-
-    assert "name 'open' is not allowed" in finding.message
+    findings = errors_of(lint_bytes(text.encode(), "minimal_ok.bpmn", FORMS), "unsafe-script")
+    [finding] = [f for f in findings if "name 'open' is not allowed" in f.message]
     assert finding.line == line_of(text, payload)
 
 
@@ -210,11 +209,12 @@ def test_condition_reading_etc_passwd_is_refused():
         (SCRIPT, "<bpmn:script>x = ().__class__.__base__.__subclasses__()</bpmn:script>",
          "attribute '__class__' is not allowed"),
         (SCRIPT, "<bpmn:script>while True:\n    pass</bpmn:script>", "while loops are not allowed"),
-        (SCRIPT, "<bpmn:script>x = 10 ** 10 ** 10</bpmn:script>", "'**' needs a constant exponent"),
+        (SCRIPT, "<bpmn:script>x = '{0.__globals__}'.format(budget)</bpmn:script>",
+         "attribute 'format' is not allowed"),
         ('"PT1H"</bpmn:timeDuration>', "__import__('os').getenv('HOME')</bpmn:timeDuration>",
          "name '__import__' is not allowed"),
     ],
-    ids=["script-open", "script-subclasses", "script-while", "script-pow", "timer-import"],
+    ids=["script-open", "script-subclasses", "script-while", "script-format", "timer-import"],
 )
 def test_hostile_scripts_and_timers_are_refused(old, payload, message):
     text = with_edit(old, payload)

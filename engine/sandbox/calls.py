@@ -1,0 +1,57 @@
+"""One evaluation or execution of sandboxed code, as the engine asks for it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ..clock import utcnow
+from .errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
+from .outcomes import call_key, remembered, under_lock
+from .pool import POOL
+from .rules import lock_grace, time_budget
+
+
+def run(mode: str, source: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `source` ('eval' or 'exec') on a JSON copy of `data`; the sandbox's answer.
+
+    Raises ScriptFailed / ScriptBudgetExceeded for a script that failed or ran out of budget,
+    and ScriptTooSlowUnderLock when the caller holds the write lock and the script outlives the
+    grace (see outcomes.py).
+    """
+    plain_data, plain_extra = _plain(data, "the task data"), _plain(extra or {}, "the data objects")
+    now = utcnow().isoformat()
+    key = call_key(mode, source, plain_data, plain_extra, now)
+    answer = remembered(key)
+    if answer is None:
+        request = {"mode": mode, "source": source, "data": plain_data, "extra": plain_extra, "now": now}
+        budget = time_budget()
+        call = POOL.start(request, key, budget)
+        if under_lock():
+            answer = POOL.wait(call, time.monotonic() + lock_grace())
+            if answer is None:
+                raise ScriptTooSlowUnderLock(call)
+        else:
+            answer = call.finish()
+    return _result(answer, source)
+
+
+def _result(answer: dict[str, Any], source: str) -> dict[str, Any]:
+    if answer["ok"]:
+        return answer
+    snippet = " ".join(source.split())
+    snippet = snippet if len(snippet) <= 120 else snippet[:117] + "..."
+    line = f" (line {answer['line']})" if answer.get("line") else ""
+    message = f"{answer['message']}{line} in {snippet!r}"
+    if answer["kind"] in ("time", "memory"):
+        raise ScriptBudgetExceeded(message)
+    raise ScriptFailed(message)
+
+
+def _plain(data: dict[str, Any], what: str) -> dict[str, Any]:
+    """`data` as JSON types; a value that is not plain data is refused, never stringified."""
+    try:
+        return json.loads(json.dumps(data, ensure_ascii=False, allow_nan=True))
+    except (TypeError, ValueError) as exc:
+        raise ScriptFailed(f"{what} holds a value scripts cannot read: {exc}") from None
