@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -12,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import audit
 from .clock import to_db, utcnow
 from .errors import NotFound, TourflowError
+from .logins import end_user_sessions
 from .models import ApiToken, Role, User
 from .policy import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
 
@@ -46,6 +48,56 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
 
 def check_password(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
+
+
+PASSWORD_MIN = 8
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made like the users' ones, checked for unknown users so that they cost the same time."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, else None. Exactly one password hash is verified
+    whether the user exists, is inactive or not: the answer's timing does not tell which names exist."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password(user, password) and user.active else None
+
+
+def set_password(session: Session, username: str, password: str, actor: str = "system") -> User:
+    """A new password; every login session of the user ends (a stolen session cookie stops working)."""
+    if len(password) < PASSWORD_MIN:
+        raise TourflowError(f"a password has at least {PASSWORD_MIN} characters")
+    user = _existing_user(session, username)
+    user.password_hash = generate_password_hash(password)
+    ended = end_user_sessions(session, user.id)
+    audit.append(session, kind="password_changed", actor=actor, at=utcnow(),
+                 payload={"username": username, "sessions_ended": ended})
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, actor: str = "system") -> User:
+    """Activate or deactivate a user; deactivating ends every login session (and tokens stop working)."""
+    user = _existing_user(session, username)
+    if user.active == active:
+        return user
+    user.active = active
+    ended = 0 if active else end_user_sessions(session, user.id)
+    audit.append(session, kind="user_activated" if active else "user_deactivated", actor=actor, at=utcnow(),
+                 payload={"username": username, "sessions_ended": ended})
+    return user
+
+
+def _existing_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
 
 
 # ---- API tokens --------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.config import database_url, instance_dir
 from engine.db import Database
+from engine.logins import Limits
 from engine.runtime import Runtime
 
 
@@ -59,15 +61,33 @@ def _secret_key(folder: Path) -> str:
     return path.read_text().strip()
 
 
+def _env_number(name: str, default: float, minimum: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SystemExit(f"{name} must be a number of at least {minimum:g}, not {raw!r}")
+    return value
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     folder = instance_dir()
     app = Flask(__name__, instance_path=str(folder))
+    secure = os.environ.get("TOURFLOW_SECURE_COOKIES", "").strip().lower() in {"1", "true", "yes", "on"}
     app.config.from_mapping(
         DATABASE_URL=database_url(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,  # the CSRF token lives in the session cookie too
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        LOGIN_LIMITS=Limits(),
+        SESSION_LIFETIME_HOURS=_env_number("TOURFLOW_SESSION_HOURS", 12, 0.01),
         WTF_CSRF_TIME_LIMIT=None,
         PER_PAGE=25,
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
@@ -77,6 +97,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(folder)
     app.extensions["tourflow"] = Tourflow(app.config["DATABASE_URL"])
+    hops = int(_env_number("TOURFLOW_PROXY_HOPS", 0, 0))
+    if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from . import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
 
@@ -89,6 +112,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import reports  # the KPI dashboard: /reports and its CSV export
 
     app.register_blueprint(reports.bp)
+    from . import security_headers  # CSP, no framing, no-store: on every answer, errors included
+
+    security_headers.init_app(app)
     return app
 
 

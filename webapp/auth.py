@@ -1,12 +1,33 @@
-"""Sessions and tokens: who is asking, and the login page (the one page reachable without a session)."""
+"""Sessions and tokens: who is asking, and the login page (the one page reachable without a session).
+
+A login session is a row of `login_session` (engine/logins.py) whose secret travels in the signed
+session cookie: logging out deletes the row, so a copied cookie stops working. Failed logins and bad
+bearer tokens are counted in `login_failure`, shared by every gunicorn worker; past the limits
+(`LOGIN_LIMITS`) the answer is 429 with Retry-After, without checking the password.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -14,10 +35,12 @@ from sqlalchemy import exists, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from engine import logins
 from engine.models import ApiToken, AuditEvent, User
 from engine.queries import Viewer
-from engine.users import ROLES, check_password
+from engine.users import ROLES, authenticate
 
+from .errors import error_body
 from .i18n import _
 
 bp = Blueprint("auth", __name__)
@@ -25,6 +48,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 PUBLIC_ENDPOINTS = {"auth.login", "static", "i18n.set_language"}
+SESSION_KEY = "tf_sid"  # the login session's secret, in the signed session cookie
 
 
 class LoginUser(UserMixin):
@@ -64,8 +88,21 @@ def _db():
 
 @login_manager.user_loader
 def load_user(username: str) -> LoginUser | None:
-    with _db().read() as session:
-        return _login_user_from(session.execute(select(User).where(User.username == username)).scalar_one_or_none())
+    """The cookie's user, if its login session is still live (not logged out, expired or ended)."""
+    secret = session.get(SESSION_KEY)
+    with _db().read() as db_session:
+        user = db_session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None or not logins.session_is_live(db_session, user.id, secret):
+            return None
+        return _login_user_from(user)
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _limits() -> logins.Limits:
+    return current_app.config["LOGIN_LIMITS"]
 
 
 @login_manager.request_loader
@@ -82,6 +119,9 @@ def load_user_from_token(req) -> LoginUser | None:
         found = _login_user_from(user)
     if found is not None:
         g.token_auth = True
+    else:
+        with _db().write() as db_session, db_session.begin():
+            logins.record_failure(db_session, None, client_address(), _limits())
     return found
 
 
@@ -94,6 +134,19 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
+
+    @app.before_request
+    def throttle_bearer_tokens():
+        """Too many bad tokens from one address: 429 before any token is looked at."""
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return None
+        with _db().read() as db_session:
+            wait = logins.blocked_for(db_session, None, client_address(), _limits())
+        if wait is None:
+            return None
+        body = error_body("too_many_requests", f"too many failed logins or bad tokens from this address; "
+                                               f"retry in {wait} seconds")
+        return jsonify(body), 429, {"Retry-After": str(wait)}
 
     @app.before_request
     def require_login():
@@ -127,11 +180,26 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        with _db().read() as session:
-            user = session.execute(select(User).where(User.username == form.username.data)).scalar_one_or_none()
-            ok = user is not None and user.active and check_password(user, form.password.data)
-            found = _login_user_from(user) if ok else None
+        username, address, limits = form.username.data, client_address(), _limits()
+        db = _db()
+        with db.read() as db_session:
+            wait = logins.blocked_for(db_session, username, address, limits)
+        if wait is not None:
+            flash(_("登录失败次数过多，请 {minutes} 分钟后再试", minutes=math.ceil(wait / 60)), "error")
+            return (render_template("auth/login.html", form=form, demo=_demo_loaded()), 429,
+                    {"Retry-After": str(wait)})
+        with db.read() as db_session:
+            user = authenticate(db_session, username, form.password.data)
+            found = _login_user_from(user)
+        with db.write() as db_session, db_session.begin():
+            if found is None:
+                logins.record_failure(db_session, username, address, limits)
+            else:
+                logins.clear_user_failures(db_session, username)
+                lifetime = timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"])
+                secret = logins.start_session(db_session, user.id, lifetime)
         if found is not None:
+            session[SESSION_KEY] = secret
             login_user(found)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("用户名或密码错误"), "error")
@@ -142,6 +210,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends the login session on the server too: the same cookie, replayed, is logged out."""
+    with _db().write() as db_session, db_session.begin():
+        logins.end_session(db_session, session.pop(SESSION_KEY, None))
     logout_user()
     return redirect(url_for("auth.login"))
 

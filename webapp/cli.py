@@ -459,6 +459,48 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"token {token_id} revoked" if changed else f"token {token_id} was already revoked")
 
 
+@main.group()
+def user() -> None:
+    """User accounts: password, deactivate, activate. Each of these logs the user out everywhere."""
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option(help="The new password (asked twice, hidden, when not given).")
+@with_appcontext
+def user_password(username: str, password: str) -> None:
+    """Set a user's password; every browser session of the user ends."""
+    from engine.users import set_password
+
+    with tourflow().runtime.db.write() as session, session.begin():
+        set_password(session, username, password)
+    click.echo(f"password of {username} changed; their sessions have ended")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@with_appcontext
+def user_deactivate(username: str) -> None:
+    """The user can no longer log in; their sessions end and their API tokens stop working."""
+    from engine.users import set_active
+
+    with tourflow().runtime.db.write() as session, session.begin():
+        set_active(session, username, False)
+    click.echo(f"{username} deactivated; their sessions have ended")
+
+
+@user.command("activate")
+@click.argument("username")
+@with_appcontext
+def user_activate(username: str) -> None:
+    """Let a deactivated user log in again (old sessions stay ended)."""
+    from engine.users import set_active
+
+    with tourflow().runtime.db.write() as session, session.begin():
+        set_active(session, username, True)
+    click.echo(f"{username} activated")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -27,6 +27,7 @@ EN: dict[str, str] = {
     "用户名": "User name",
     "密码": "Password",
     "用户名或密码错误": "Wrong user name or password",
+    "登录失败次数过多，请 {minutes} 分钟后再试": "Too many failed logins: try again in {minutes} minutes",
     "演示账号（仅供演示，密码与用户名相同）": "Demo users (demo only: password = user name)",
     "请登录": "Please log in",
     # deployment
