@@ -20,12 +20,13 @@ def run(mode: str, source: str, data: dict[str, Any], extra: dict[str, Any] | No
     and ScriptTooSlowUnderLock when the caller holds the write lock and the script outlives the
     grace (see outcomes.py).
     """
-    plain_data, plain_extra = _plain(data, "the task data"), _plain(extra or {}, "the data objects")
+    data_text, extra_text = _json(data, "the task data"), _json(extra or {}, "the data objects")
     now = utcnow().isoformat()
-    key = call_key(mode, source, plain_data, plain_extra, now)
+    key = call_key(mode, source, data_text, extra_text, now)
     answer = remembered(key)
     if answer is None:
-        request = {"mode": mode, "source": source, "data": plain_data, "extra": plain_extra, "now": now}
+        header = json.dumps({"mode": mode, "source": source, "now": now}, ensure_ascii=False)
+        request = f'{header[:-1]}, "data": {data_text}, "extra": {extra_text}}}'
         budget = time_budget()
         call = POOL.start(request, key, budget)
         if under_lock():
@@ -49,9 +50,10 @@ def _result(answer: dict[str, Any], source: str) -> dict[str, Any]:
     raise ScriptFailed(message)
 
 
-def _plain(data: dict[str, Any], what: str) -> dict[str, Any]:
-    """`data` as JSON types; a value that is not plain data is refused, never stringified."""
+def _json(data: dict[str, Any], what: str) -> str:
+    """`data` as JSON (keys sorted: the text is also the memory key); a value that is not plain
+    data is refused, never stringified."""
     try:
-        return json.loads(json.dumps(data, ensure_ascii=False, allow_nan=True))
+        return json.dumps(data, ensure_ascii=False, allow_nan=True, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ScriptFailed(f"{what} holds a value scripts cannot read: {exc}") from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -29,9 +28,8 @@ _remembered: ContextVar[dict[tuple, dict[str, Any]] | None] = ContextVar("tourfl
 MAX_ROUNDS = 20
 
 
-def call_key(mode: str, source: str, data: dict[str, Any], extra: dict[str, Any], now: str) -> tuple:
-    canonical = json.dumps([data, extra], sort_keys=True, ensure_ascii=False, allow_nan=True, default=str)
-    return (mode, source, canonical, now)
+def call_key(mode: str, source: str, data_json: str, extra_json: str, now: str) -> tuple:
+    return (mode, source, data_json, extra_json, now)
 
 
 def remembered(key: tuple) -> dict[str, Any] | None:

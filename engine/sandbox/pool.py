@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .rules import memory_budget_mb
-from .wire import HEADER, MAX_FRAME, decode, encode
+from .wire import HEADER, MAX_FRAME, decode, encode_text
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from engine.sandbox.child import main; main()"
@@ -41,8 +41,8 @@ class SandboxProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, request: dict[str, Any]) -> None:
-        self.proc.stdin.write(encode(request))
+    def send(self, request: str) -> None:
+        self.proc.stdin.write(encode_text(request))
         self.proc.stdin.flush()
 
     def receive(self, deadline: float) -> dict[str, Any] | None:
@@ -105,7 +105,7 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def start(self, request: dict[str, Any], key: tuple, budget: float) -> PendingCall:
+    def start(self, request: str, key: tuple, budget: float) -> PendingCall:
         process = self._take()
         try:
             process.send(request)

@@ -11,7 +11,11 @@ MAX_FRAME = 64 * 1024 * 1024
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")
+    return encode_text(json.dumps(message, ensure_ascii=False, allow_nan=True))
+
+
+def encode_text(text: str) -> bytes:
+    body = text.encode("utf-8", "surrogatepass")
     return HEADER.pack(len(body)) + body
 
 
