@@ -25,8 +25,6 @@ from engine.replay import replay
 from engine.runtime import Runtime
 from engine.scripts import SandboxedEnvironment
 
-pytestmark = pytest.mark.both_databases
-
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
 FORMS = FIXTURES / "forms" / "minimal_ok"
 SLOTS = {
@@ -183,6 +181,7 @@ def test_contained_when_it_runs_as_an_incident_and_again_in_replay_and_heatmap(r
     assert heatmap(rt, "minimal_ok", 1)["instances"] == 1
 
 
+@pytest.mark.both_databases  # the lock differs: SQLite's database lock, PostgreSQL's row locks
 def test_other_users_claim_and_complete_while_a_runaway_script_runs(runtime, monkeypatch):
     """The runaway script never holds the write lock: the step lets go of it after a short grace,
     so another instance's claim and completion commit while the script still runs."""
