@@ -7,9 +7,9 @@ An instance is in error when a service task's handler failed its last retry, or 
 serialized workflow.
 
 Who is responsible: the lane the BusinessError named, else the failed node's lane in the
-deployment. Who sees an incident: supervisors, process owners and auditors all of them;
-everyone else those of the lanes they hold (and, for an agent with a desk, of that desk).
-Who may resolve it: a holder of that lane (never an auditor). A failure in the `system`
+deployment. Who sees and who resolves an incident is engine/policy.py's: supervisors, process
+owners and auditors see all of them; everyone else those of the lanes they hold (and of their
+desk and branch); a holder of that lane resolves it (never an auditor). A failure in the `system`
 lane (a handler that kept failing: a supplier down, a bug) belongs to nobody's lane;
 supervisors and process owners resolve those.
 """
@@ -27,12 +27,9 @@ from sqlalchemy.orm import Session
 
 from .audit import instance_stream
 from .models import AuditEvent, Deployment, ProcessInstance
-from .queries import Viewer
+from .policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
 from .specs import load_model
 
-SEES_ALL = frozenset({"supervisor", "owner", "auditor"})
-SYSTEM_LANE = "system"
-SYSTEM_RESOLVERS = frozenset({"supervisor", "owner"})
 SUMMARY_KEYS = ("customer_name", "tour_id", "kind")
 
 
@@ -42,29 +39,6 @@ class _Row:
     version: int
     process_name: str
     node_lanes: dict[str, Any]
-
-
-def sees_all(viewer: Viewer) -> bool:
-    return bool(viewer.roles & SEES_ALL)
-
-
-def _off_desk(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    return bool(viewer.desk and incident.get("desk") and incident["desk"] != viewer.desk)
-
-
-def may_see(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    if sees_all(viewer):
-        return True
-    return incident["lane"] in viewer.roles and not _off_desk(viewer, incident)
-
-
-def may_resolve(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    """Holds the responsible lane (system lane: supervisor or owner), works its desk, is no auditor."""
-    if viewer.reads_all:
-        return False
-    lane = incident["lane"]
-    holds = bool(viewer.roles & SYSTEM_RESOLVERS) if lane == SYSTEM_LANE else lane in viewer.roles
-    return holds and not _off_desk(viewer, incident)
 
 
 def _rows(session: Session, instance_id: int | None = None, process: str | None = None) -> list[_Row]:
@@ -99,7 +73,7 @@ def _incident(row: _Row, raised: tuple[AuditEvent, int] | None) -> dict[str, Any
     payload = json.loads(event.payload) if event else {}
     task = payload.get("task")
     data = instance.data or {}
-    desk = data.get("desk")
+    desk, branch = data.get("desk"), data.get("branch")
     return {
         "instance_id": instance.id,
         "process": instance.process_id,
@@ -113,6 +87,7 @@ def _incident(row: _Row, raised: tuple[AuditEvent, int] | None) -> dict[str, Any
         "lane": payload.get("lane") or row.node_lanes.get(task or "") or SYSTEM_LANE,
         "business": bool(payload.get("business")),
         "desk": desk if isinstance(desk, str) and desk else None,
+        "branch": branch if isinstance(branch, str) and branch else None,
         "summary": {k: data[k] for k in SUMMARY_KEYS if data.get(k) is not None},
         "raised_at": _iso(event.at) if event else None,
         "raised_count": count,
@@ -126,8 +101,8 @@ def open_incidents(session: Session, viewer: Viewer, process: str | None = None)
     items = []
     for row in rows:
         incident = _incident(row, raised.get(row.instance.id))
-        if may_see(viewer, incident):
-            incident["can_resolve"] = may_resolve(viewer, incident)
+        if may_see_incident(viewer, incident):
+            incident["can_resolve"] = may_resolve_incident(viewer, incident)
             items.append(incident)
     items.sort(key=lambda i: (i["raised_at"] or "", i["instance_id"]), reverse=True)
     return items
@@ -145,7 +120,8 @@ def incident_of(session: Session, instance_id: int, viewer: Viewer | None = None
         return None
     row = rows[0]
     incident = _incident(row, _raised(session, [instance_id]).get(instance_id))
-    incident["can_resolve"] = viewer is not None and may_see(viewer, incident) and may_resolve(viewer, incident)
+    incident["can_resolve"] = (viewer is not None and may_see_incident(viewer, incident)
+                                and may_resolve_incident(viewer, incident))
     events = session.execute(
         select(AuditEvent).where(AuditEvent.stream == instance_stream(instance_id),
                                  AuditEvent.kind.in_(("handler_called", "incident_resolved")))

@@ -6,26 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from .clock import to_db, utcnow
 from .models import Deployment, HumanTask, ProcessInstance, Role, User
-from .policy import Viewer
+from .policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 
 DUE_SOON = timedelta(minutes=30)
 PER_PAGE_MAX = 200
-
-
-def lane_access(viewer: Viewer):
-    """The SQL condition 'a task row this viewer may work on': their lanes, and their desk and
-    branch if they have them (a task of no desk or branch is everyone's in the lane)."""
-    condition = HumanTask.lane.in_(viewer.roles)
-    if viewer.desk:
-        condition = and_(condition, or_(HumanTask.desk.is_(None), HumanTask.desk == viewer.desk))
-    if viewer.branch:
-        condition = and_(condition, or_(HumanTask.branch.is_(None), HumanTask.branch == viewer.branch))
-    return condition
 
 
 @dataclass(frozen=True)
@@ -131,29 +120,13 @@ def process_names(session: Session) -> dict[str, str]:
     return dict(rows.all())
 
 
-def can_view_instance(session: Session, viewer: Viewer, instance_id: int) -> bool:
-    """Auditors see all; others see instances they started or that have a task in one of their lanes."""
-    if viewer.reads_all:
-        return True
-    instance = session.get(ProcessInstance, instance_id)
-    if instance is None:
-        return False
-    if instance.started_by == viewer.username:
-        return True
-    return bool(session.execute(select(exists().where(
-        HumanTask.instance_id == instance_id,
-        or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
-            HumanTask.assignee == viewer.username),
-    ))).scalar())
-
-
 def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
     """Every task row of an instance, oldest first (open and finished)."""
     rows = session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
     ).scalars()
-    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "state": r.state,
-             "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
+    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "desk": r.desk, "branch": r.branch,
+             "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
              "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
 
 
@@ -181,6 +154,16 @@ def users_with_role(session: Session, role: str) -> list[dict[str, str]]:
     return [{"username": r.username, "display_name": r.display_name} for r in rows]
 
 
+def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
+    """Active users who may work a task (its lane, desk and branch): the targets of a reassignment."""
+    users = session.execute(
+        select(User).options(selectinload(User.roles)).join(User.roles)
+        .where(Role.id == task.lane, User.active.is_(True)).order_by(User.username)
+    ).unique().scalars()
+    return [{"username": u.username, "display_name": u.display_name} for u in users
+            if may_work(viewer_of(u), task)]
+
+
 def desks(session: Session) -> list[str]:
     """The desks that open tasks carry (for the inbox filter); uses the desk index."""
     rows = session.execute(select(HumanTask.desk).where(HumanTask.desk.is_not(None)).distinct())
@@ -190,21 +173,10 @@ def desks(session: Session) -> list[str]:
 INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
 
 
-def instance_access(viewer: Viewer):
-    """The SQL condition 'an instance this viewer may see' for a viewer who does not read all:
-    started by them, or with a task in their lanes, completed by or assigned to them."""
-    return or_(
-        ProcessInstance.started_by == viewer.username,
-        exists().where(HumanTask.instance_id == ProcessInstance.id,
-                       or_(lane_access(viewer), HumanTask.completed_by == viewer.username,
-                           HumanTask.assignee == viewer.username)),
-    )
-
-
 def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,
               page: int = 1, per_page: int = 25) -> dict[str, Any]:
-    """One page of the instances a viewer may see (the rule of `can_view_instance`), newest first."""
-    conditions = [] if viewer.reads_all else [instance_access(viewer)]
+    """One page of the instances a viewer may see (engine/policy.py), newest first."""
+    conditions = instance_conditions(viewer)
     if process:
         conditions.append(ProcessInstance.process_id == process)
     if status:

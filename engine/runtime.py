@@ -26,17 +26,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, forms
+from . import audit, forms, policy
 from .clock import from_db, frozen_at, to_db, utcnow
 from .codec import WorkflowCodec
 from .db import Database
 from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
-from .incidents import SYSTEM_LANE, SYSTEM_RESOLVERS
 from .jobs import JobRunner, worker_name
 from .messaging import MAX_TTL as MAX_MESSAGE_TTL
 from .messaging import MessageRouter, deliver, message_dict
 from .models import Deployment, HumanTask, Job, Message, ProcessInstance, User
-from .queries import Viewer, lane_access
+from .policy import SYSTEM_LANE, Viewer, lane_access, viewer_of
 from .specs import ProcessModel, load_model
 from .step import Step, data_diff, json_safe
 
@@ -113,23 +112,14 @@ class Runtime:
             raise NotAllowed(f"unknown or inactive user {username!r}")
         return user
 
-    def _check_lane(self, session: Session, username: str, lane: str) -> User:
-        user = self._user(session, username)
-        if lane not in user.role_ids:
-            raise NotAllowed(f"user {username!r} (roles: {', '.join(sorted(user.role_ids)) or 'none'}) "
-                             f"does not hold lane {lane!r}")
-        return user
+    def _viewer(self, session: Session, username: str) -> Viewer:
+        return viewer_of(self._user(session, username))
 
-    def _check_task_access(self, session: Session, username: str, row: HumanTask) -> User:
-        """The user's roles hold the task's lane; an agent with a desk works that desk only, and
-        branch staff their own branch's tasks."""
-        user = self._check_lane(session, username, row.lane)
-        if user.desk and row.desk and row.desk != user.desk:
-            raise NotAllowed(f"task {row.id} belongs to the {row.desk} desk; {username} works the {user.desk} desk")
-        if user.branch_code and row.branch and row.branch != user.branch_code:
-            raise NotAllowed(f"task {row.id} belongs to branch {row.branch}; {username} works at branch "
-                             f"{user.branch_code}")
-        return user
+    def _check_task_access(self, session: Session, username: str, row: HumanTask) -> Viewer:
+        """The user may work the task (engine/policy.py: its lane, desk and branch)."""
+        viewer = self._viewer(session, username)
+        policy.refuse_if(policy.work_refusal(viewer, row))
+        return viewer
 
     def latest_deployment(self, session: Session, process_id: str) -> Deployed:
         deployment_id = session.execute(
@@ -150,11 +140,7 @@ class Runtime:
             deployment = self.latest_deployment(session, process_id)
             model = deployment.model
             if actor != SYSTEM_ACTOR:
-                start_lane = model.start_lane
-                if start_lane:
-                    self._check_lane(session, actor, start_lane)
-                else:
-                    self._user(session, actor)
+                policy.refuse_if(policy.start_refusal(self._viewer(session, actor), model.start_lane))
             workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
             if business_key is None and isinstance((data or {}).get("correlation_key"), str | int):
                 business_key = str(data["correlation_key"])  # e.g. the tour id of a follow-up started by hand
@@ -260,13 +246,11 @@ class Runtime:
     def unclaim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            user = self._check_task_access(session, actor, row)
+            policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "release"))
             if row.state != "ready":
                 raise self._not_ready(row)
             if row.assignee is None:
                 return
-            if row.assignee != actor and "supervisor" not in user.role_ids:
-                raise NotAllowed(f"task {row.id} is claimed by {row.assignee}; only they or a supervisor may release it")
             previous, row.assignee = row.assignee, None
             self._task_event(session, row, "task_unclaimed", actor, {"previous_assignee": previous})
 
@@ -275,14 +259,11 @@ class Runtime:
             raise TourflowError("a reason is required to reassign a task")
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            user = self._check_task_access(session, actor, row)
+            policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "reassign"))
             if row.state != "ready":
                 raise self._not_ready(row)
-            if row.assignee not in (None, actor) and "supervisor" not in user.role_ids:
-                raise NotAllowed(f"task {row.id} is claimed by {row.assignee}; only they or a supervisor may reassign it")
-            target = self._user(session, to_user)
-            if row.lane not in target.role_ids:
-                raise NotAllowed(f"user {to_user!r} does not hold lane {row.lane!r}")
+            # the target must be able to work it: else the task is in nobody's inbox
+            policy.refuse_if(policy.reassign_target_refusal(self._viewer(session, to_user), row))
             previous, row.assignee = row.assignee, to_user
             self._task_event(session, row, "task_reassigned", actor,
                              {"from": previous, "to": to_user, "reason": reason.strip()})
@@ -310,14 +291,13 @@ class Runtime:
             instance = self._lock_instance(session, instance_id)
             if instance.status != "error":
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
-            user = self._user(session, actor)
-            if "auditor" in user.role_ids:
-                raise NotAllowed("auditors change nothing")
+            viewer = self._viewer(session, actor)
+            policy.require_writer(viewer)
             failed_job = session.execute(
                 select(Job).where(Job.instance_id == instance_id, Job.state == "failed").order_by(Job.id.desc())
             ).scalars().first()
             if failed_job is not None:
-                return self._resolve_failed_job(session, instance, failed_job, user, reason.strip(), data)
+                return self._resolve_failed_job(session, instance, failed_job, viewer, reason.strip(), data)
             step = self._open_step(session, instance, actor, utcnow())
             failed = step.workflow.get_tasks(state=TaskState.ERROR)
             if not failed:
@@ -327,12 +307,9 @@ class Runtime:
                            if e.kind == "incident_raised"), None)
             incident_lane = json.loads(raised.payload).get("lane") if raised else None
             lane = incident_lane or step.model.node_lanes.get(task.task_spec.bpmn_id)
-            if not lane or lane == SYSTEM_LANE:
-                if not user.role_ids & SYSTEM_RESOLVERS:
-                    raise NotAllowed(f"a failure in the system lane is resolved by a supervisor or process owner, "
-                                     f"not by {actor!r}")
-            elif lane not in user.role_ids:
-                raise NotAllowed(f"user {actor!r} does not hold lane {lane!r} of the failed step")
+            routing = instance.data or {}
+            policy.refuse_if(policy.resolve_refusal(viewer, lane, _text_or_none(routing.get("desk")),
+                                                    _text_or_none(routing.get("branch"))))
             if data:
                 task.set_data(**copy.deepcopy(data))
             step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),
@@ -342,18 +319,18 @@ class Runtime:
             step.advance()
             return self._instance_dict(session, instance)
 
-    def _resolve_failed_job(self, session: Session, instance: ProcessInstance, job: Job, user: User, reason: str,
-                            data: dict[str, Any] | None) -> dict[str, Any]:
+    def _resolve_failed_job(self, session: Session, instance: ProcessInstance, job: Job, viewer: Viewer,
+                            reason: str, data: dict[str, Any] | None) -> dict[str, Any]:
         """An incident raised by a job that kept failing outside its step: run the job again, now."""
-        if not user.role_ids & SYSTEM_RESOLVERS:
+        if policy.resolve_refusal(viewer, SYSTEM_LANE) is not None:
             raise NotAllowed(f"a failed {job.kind} job is resolved by a supervisor or process owner, "
-                             f"not by {user.username!r}")
+                             f"not by {viewer.username!r}")
         if data:
             raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
         now = utcnow()
         job.state, job.failures, job.due_at, job.done_at = "pending", 0, to_db(now), None
         job.locked_by = job.lease_until = None
-        audit.append(session, kind="incident_resolved", actor=user.username, at=now, instance_id=instance.id,
+        audit.append(session, kind="incident_resolved", actor=viewer.username, at=now, instance_id=instance.id,
                      payload={"task": job.task, "job": job.id, "reason": reason, "data": {},
                               "previous_error": instance.error})
         instance.status = "retrying" if job.kind == "retry" else "running"
@@ -452,16 +429,17 @@ class Runtime:
             if instance_id is not None:
                 query = query.where(HumanTask.instance_id == instance_id)
             if user:
-                found = self._user(session, user)
-                query = query.where(lane_access(Viewer(user, frozenset(found.role_ids), found.desk,
-                                                        found.branch_code)))
+                query = query.where(lane_access(self._viewer(session, user)))
                 query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
             rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
             return [task_dict(row) for row in rows.scalars()]
 
-    def task(self, task_id: int) -> dict[str, Any]:
+    def task(self, task_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
+        """One task with its documentation and form; given a viewer, NotAllowed unless they may read it."""
         with self.db.read() as session:
             row = self._task_row(session, task_id)
+            if viewer is not None:
+                policy.refuse_if(policy.read_task_refusal(viewer, row))
             result = task_dict(row)
             deployment = self.deployed(session, session.get(ProcessInstance, row.instance_id).deployment_id)
             info = deployment.model.user_tasks.get(row.task)
@@ -527,11 +505,11 @@ class Runtime:
     def startable(self, username: str) -> list[dict[str, Any]]:
         """The newest version of each process whose start lane the user holds."""
         with self.db.read() as session:
-            roles = self._user(session, username).role_ids
+            viewer = self._viewer(session, username)
             result = []
             for deployment in self._latest_deployments(session):
                 lane = deployment.model.start_lane
-                if lane and lane in roles:
+                if lane and policy.may_start(viewer, lane):
                     result.append({"process_id": deployment.process_id, "name": deployment.model.name,
                                    "version": deployment.version, "lane": lane})
             return sorted(result, key=lambda p: p["process_id"])
@@ -566,6 +544,10 @@ def _iso(moment: datetime | None) -> str | None:
     return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def task_dict(row: HumanTask) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -573,6 +555,8 @@ def task_dict(row: HumanTask) -> dict[str, Any]:
         "task": row.task,
         "name": row.name,
         "lane": row.lane,
+        "desk": row.desk,
+        "branch": row.branch,
         "state": row.state,
         "assignee": row.assignee,
         "form": row.form_ref,

@@ -1,6 +1,6 @@
 """Finding instances (the auditor's search): by process, customer, tour, status, start date and actor.
 
-Everyone searches only what they may see (`queries.instance_access`, as on the instances page;
+Everyone searches only what they may see (`policy.instance_access`, as on the instances page;
 auditors see all). Customers and tours are found in the instance data under the keys the forms
 use for names, phones and tours, and in the summaries of the instance's tasks. A phone matches on its
 digits (spaces, dashes and `+` ignored), four digits on the number's last four. Dates are the agency's (China) calendar days. The actor filter is
@@ -19,7 +19,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, HumanTask, ProcessInstance
-from .queries import Viewer, instance_access, instance_page, process_names
+from .policy import Viewer, instance_conditions
+from .queries import instance_page, process_names
 from .step import SUMMARY_KEYS
 
 try:
@@ -110,7 +111,7 @@ def actor_condition(actor: str):
 
 
 def conditions(viewer: Viewer, flt: SearchFilter) -> list[Any]:
-    found: list[Any] = [] if viewer.reads_all else [instance_access(viewer)]
+    found: list[Any] = instance_conditions(viewer)
     if flt.process:
         found.append(ProcessInstance.process_id == flt.process)
     if flt.status:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import queries
+from engine import policy, queries
 from engine.errors import NotAllowed
 
 from .conftest import deploy
@@ -29,8 +29,8 @@ def test_a_desk_task_is_seen_and_worked_by_that_desk_only(complaint_runtime):
                                queries.InboxFilter())
         tour = queries.inbox(session, queries.Viewer("agent2", frozenset({"agent", "staff"}), "旅游"),
                              queries.InboxFilter())
-        assert not queries.can_view_instance(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
-                                             instance)
+        assert not policy.may_view_instance(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
+                                            instance)
     assert (cruise["total"], tour["total"]) == (0, 1)
     with pytest.raises(NotAllowed, match="旅游 desk"):
         rt.complete(task["id"], "agent1", COMPLAINT)

@@ -72,6 +72,10 @@ def test_cli_claim_and_reassign(cli, complaint_runtime, qc_task):
     _, task_id = qc_task
     assert cli.run("claim", str(task_id), "--as", "agent1").returncode == 4
     assert cli.run("claim", str(task_id), "--as", "qc1", check=True).returncode == 0
-    proc = cli.run("reassign", str(task_id), "--as", "supervisor1", "--to", "qc1", "--reason", "x")
+    proc = cli.run("reassign", str(task_id), "--as", "guide1", "--to", "qc1", "--reason", "x")
     assert proc.returncode == 4 and "does not hold lane 'qc'" in proc.stderr
+    proc = cli.run("reassign", str(task_id), "--as", "supervisor1", "--to", "agent1", "--reason", "x")
+    assert proc.returncode == 4 and "does not hold lane 'qc'" in proc.stderr, "only to someone who can work it"
+    # a supervisor recovers any task, lane or not (docs/access.md)
+    assert cli.run("reassign", str(task_id), "--as", "supervisor1", "--to", "qc1", "--reason", "x", check=True)
     assert cli.run("unclaim", str(task_id), "--as", "qc1", check=True).returncode == 0

@@ -20,15 +20,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from engine import incidents, queries
+from engine import incidents, policy, queries
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
-from engine.models import User
+from engine.policy import Capability
 
 from . import runtime
 from .audit import check_viewable
-from .auth import csrf, load_user_from_token
+from .auth import capability_required, csrf, load_user_from_token
 from .errors import error_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -169,13 +168,6 @@ def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
         return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
 
 
-def _lanes_of(username: str) -> set[str] | None:
-    """The roles of an active user, None if there is no such user."""
-    with _db().read() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        return set(user.role_ids) if user is not None and user.active else None
-
-
 # ---- who am I ----------------------------------------------------------------------------
 @bp.get("/me")
 def me():
@@ -194,8 +186,7 @@ def list_tasks():
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
-    task = runtime().task(task_id)
-    check_viewable(task["instance_id"])
+    task = runtime().task(task_id, current_user.viewer)
     return task
 
 
@@ -224,13 +215,15 @@ def reassign_task(task_id: int):
         raise invalid("to", "the user name to hand the task to is required")
     if not isinstance(reason, str) or not reason.strip():
         raise invalid("reason", "a reason is required to reassign a task")
-    task = runtime().task(task_id)
-    if task["lane"] in current_user.roles:  # otherwise the engine answers 403 for the actor first
-        lanes = _lanes_of(to_user.strip())
-        if lanes is None:
-            raise invalid("to", f"unknown or inactive user {to_user.strip()!r}")
-        if task["lane"] not in lanes:
-            raise invalid("to", f"user {to_user.strip()!r} does not hold lane {task['lane']!r}")
+    task = policy.TaskFacts.of(runtime().task(task_id))
+    policy.refuse_if(policy.assignment_refusal(current_user.viewer, task, "reassign"))  # 403 before the target
+    with _db().read() as session:
+        target = policy.viewer_named(session, to_user.strip())
+    if target is None:
+        raise invalid("to", f"unknown or inactive user {to_user.strip()!r}")
+    refusal = policy.reassign_target_refusal(target, task)
+    if refusal:
+        raise invalid("to", refusal)
     runtime().reassign(task_id, _me(), to_user.strip(), reason)
     return runtime().task(task_id)
 
@@ -335,6 +328,9 @@ def resolve_incident(instance_id: int):
     """Run the failed step again, with `data` written into it first when given."""
     body = _body()
     incident = _incident(instance_id)
+    if incident is not None and not incident["can_resolve"]:  # 403 before the body is judged
+        raise NotAllowed(f"the incident of instance {instance_id} is for lane {incident['lane']!r}; "
+                         f"your roles ({', '.join(sorted(current_user.roles)) or 'none'}) may not resolve it")
     unknown = sorted(set(body) - {"reason", "data"})
     if unknown:
         raise invalid(unknown[0], "unknown field (expected: reason, data)")
@@ -346,13 +342,11 @@ def resolve_incident(instance_id: int):
     if incident is None:
         status = runtime().show(instance_id)["status"]
         raise TaskConflict(f"instance {instance_id} has no open incident (status {status})")
-    if not incident["can_resolve"]:
-        raise NotAllowed(f"the incident of instance {instance_id} is for lane {incident['lane']!r}; "
-                         f"your roles ({', '.join(sorted(current_user.roles)) or 'none'}) may not resolve it")
     return runtime().resolve_incident(instance_id, _me(), reason, data)
 
 
 @bp.get("/processes/<process_id>/versions/<int:version>/diagram")
+@capability_required(Capability.READ_DEFINITIONS)
 def process_diagram(process_id: str, version: int):
     """One deployed version's BPMN XML; `nodes` is empty (no instance)."""
     xml = runtime().deployment_xml(process_id, version)
@@ -360,34 +354,28 @@ def process_diagram(process_id: str, version: int):
             "nodes": {"completed": [], "active": [], "failed": []}}
 
 
-HEATMAP_ROLES = ("owner", "auditor", "manager", "supervisor")
-
-
 @bp.get("/processes/<process_id>/versions/<int:version>/heatmap")
+@capability_required(Capability.READ_HEATMAP)
 def process_heatmap(process_id: str, version: int):
     """Per node of one version: instances that passed it, median and p90 seconds spent there."""
-    if not current_user.has_role(*HEATMAP_ROLES):
-        raise NotAllowed(f"the heatmap is for the roles {', '.join(HEATMAP_ROLES)}")
     from engine.heatmap import heatmap
 
     return heatmap(runtime(), process_id, version)
 
 
 @bp.get("/deployments")
+@capability_required(Capability.READ_DEFINITIONS)
 def list_deployments():
-    if not current_user.has_role("owner", "auditor"):
-        raise NotAllowed("only process owners and auditors see the deployments")
     with _db().read() as session:
         return {"items": queries.deployments(session)}
 
 
 @bp.post("/deployments")
+@capability_required(Capability.DEPLOY)
 def deploy():
     """Deploy an uploaded .bpmn (multipart field `files`, with any *.schema.json forms)."""
     from engine.deployments import deploy_upload
 
-    if not current_user.has_role("owner"):
-        raise NotAllowed("only process owners deploy processes")
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
     if not files:
         raise invalid("files", "upload a .bpmn file (multipart field 'files')")
@@ -399,8 +387,6 @@ def deploy():
 
 
 # ---- the description of all of the above ------------------------------------------------
-MESSAGE_SENDERS = ("supervisor", "owner", "integration")
-MESSAGE_READERS = (*MESSAGE_SENDERS, "auditor")
 MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
 MESSAGE_STATES = ("buffered", "delivered", "expired")
 
@@ -408,8 +394,7 @@ MESSAGE_STATES = ("buffered", "delivered", "expired")
 @bp.post("/messages")
 def send_message():
     """Correlate a message: to the instance waiting under its key, a process it starts, or the buffer."""
-    if not current_user.has_role(*MESSAGE_SENDERS):
-        raise NotAllowed(f"sending messages needs one of the roles {', '.join(MESSAGE_SENDERS)}")
+    policy.require_capability(current_user.viewer, Capability.SEND_MESSAGES)
     body = _body()
     unknown = sorted(set(body) - set(MESSAGE_FIELDS))
     if unknown:
@@ -442,8 +427,7 @@ def send_message():
 @bp.get("/messages")
 def list_messages():
     """Routed messages, newest first; `state=buffered` shows those still waiting for an instance."""
-    if not current_user.has_role(*MESSAGE_READERS):
-        raise NotAllowed(f"reading messages needs one of the roles {', '.join(MESSAGE_READERS)}")
+    policy.require_capability(current_user.viewer, Capability.READ_MESSAGES)
     state = _text_arg("state")
     if state is not None and state not in MESSAGE_STATES:
         raise invalid("state", f"must be one of {', '.join(MESSAGE_STATES)}")

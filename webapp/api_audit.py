@@ -7,14 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
-from flask_login import current_user
 
-from engine.errors import FormInvalid, NotAllowed
+from engine.errors import FormInvalid
+from engine.policy import Capability
 from engine.queries import PER_PAGE_MAX
 
 from . import openapi_audit, runtime
 from .api import _bool_arg, _int_arg, bp
-from .audit import CHAIN_ROLES, chain_report, check_viewable, instance_trail
+from .audit import chain_report, check_viewable, instance_trail
+from .auth import capability_required
 from .search import PROBLEMS, parse, run
 
 DOCUMENTED = openapi_audit.AUDIT_OPERATIONS  # importing it adds these routes to the OpenAPI document
@@ -39,9 +40,8 @@ def instance_replay(instance_id: int):
 
 
 @bp.get("/audit/chains")
+@capability_required(Capability.READ_CHAINS)
 def audit_chains():
-    if not current_user.has_role(*CHAIN_ROLES):
-        raise NotAllowed(f"the chain verdicts are for the roles {', '.join(CHAIN_ROLES)}")
     broken_only = _bool_arg("broken")
     page = _int_arg("page", 1, 1)
     per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, PER_PAGE_MAX)

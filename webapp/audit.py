@@ -15,19 +15,19 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import audit, incidents, queries
+from engine import audit, queries
 from engine.errors import NotAllowed, NotFound
 from engine.models import ProcessInstance
+from engine.policy import Capability, instance_access, may_view_instance
 
 from . import display, runtime
-from .auth import roles_required
+from .auth import capability_required
 from .errors import wants_json
 from .i18n import _
 from .inbox import int_arg
 
 bp = Blueprint("audit", __name__)
 
-CHAIN_ROLES = ("auditor", "supervisor", "owner")
 CHAINS_PER_PAGE = 50
 # How each problem a chain walk finds is said on the pages ({seq}, {found}, {head} filled in).
 PROBLEM_TEXT = {
@@ -73,16 +73,12 @@ def utc_time(value: str | None) -> str:
 
 
 def check_viewable(instance_id: int) -> None:
-    """NotFound for an unknown instance; NotAllowed unless the viewer may see it (or its open incident):
-    the rule of the instance page."""
+    """NotFound for an unknown instance; NotAllowed unless the viewer may see it (engine/policy.py):
+    the rule of the instance page, its API and its audit record."""
     with runtime().db.read() as session:
         if session.get(ProcessInstance, instance_id) is None:
             raise NotFound(f"instance {instance_id} does not exist")
-        viewer = current_user.viewer
-        if queries.can_view_instance(session, viewer, instance_id):
-            return
-        incident = incidents.incident_of(session, instance_id)
-        if incident is None or not incidents.may_see(viewer, incident):
+        if not may_view_instance(session, current_user.viewer, instance_id):
             raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes"
                              if wants_json() else _("您无权查看此流程实例"))
 
@@ -168,11 +164,11 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
         ids = {s.instance_id for s in [*shown, *broken] if s.instance_id is not None}
         found = dict(session.execute(select(ProcessInstance.id, ProcessInstance.process_id)
                                      .where(ProcessInstance.id.in_(ids))).all()) if ids else {}
-        if viewer.reads_all or not found:
+        if viewer.sees_every_instance or not found:
             visible = set(found)
         else:
             visible = set(session.execute(select(ProcessInstance.id).where(
-                ProcessInstance.id.in_(found), queries.instance_access(viewer))).scalars())
+                ProcessInstance.id.in_(found), instance_access(viewer))).scalars())
         names = queries.process_names(session)
 
     def row(status: audit.StreamStatus) -> dict[str, Any]:
@@ -187,7 +183,7 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
 
 
 @bp.route("/audit")
-@roles_required(*CHAIN_ROLES)
+@capability_required(Capability.READ_CHAINS)
 def chains():
     broken_only = request.args.get("broken") in ("1", "on", "true")
     report = chain_report(broken_only, int_arg("page", 1), CHAINS_PER_PAGE)

@@ -37,7 +37,7 @@ from wtforms.validators import DataRequired, Length
 
 from engine import logins
 from engine.models import ApiToken, AuditEvent, User
-from engine.queries import Viewer
+from engine.policy import Capability, Viewer, may, require_capability
 from engine.users import ROLES, authenticate
 
 from .errors import error_body
@@ -68,10 +68,11 @@ class LoginUser(UserMixin):
     @property
     def read_only(self) -> bool:
         """Auditors read everything and change nothing."""
-        return "auditor" in self.roles
+        return self.viewer.read_only
 
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.roles & set(roles))
+    def may(self, capability: str) -> bool:
+        """For the templates: current_user.may("read_reports") (engine/policy.py Capability)."""
+        return may(self.viewer, Capability(capability))
 
 
 def _login_user_from(user: User | None) -> LoginUser | None:
@@ -108,8 +109,8 @@ def _limits() -> logins.Limits:
 @login_manager.request_loader
 def load_user_from_token(req) -> LoginUser | None:
     header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        return None
+    if not header.startswith("Bearer ") or req.blueprint != "api":
+        return None  # a token is for /api/v1 only: the pages need a login session
     digest = hashlib.sha256(header.removeprefix("Bearer ").strip().encode()).hexdigest()
     with _db().read() as session:
         user = session.execute(
@@ -217,16 +218,15 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def roles_required(*roles: str):
-    """Pages only some roles may open (403 for the others)."""
+def capability_required(capability: Capability):
+    """Routes of one capability of engine/policy.py (403 for the others), pages and API alike."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if not current_user.has_role(*roles):
-                abort(403)
+            require_capability(current_user.viewer, capability)
             return view(*args, **kwargs)
 
         return wrapped

@@ -18,6 +18,7 @@ from typing import Any
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from engine import policy
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 
 from . import create_app, tourflow
@@ -97,6 +98,11 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
     from engine.deployments import bpmn_files, deploy_file
 
     runtime = tourflow().runtime
+    if actor != "system":  # the local operator deploys as `system`; a named user must be a deployer
+        with runtime.db.read() as session:
+            viewer = policy.viewer_named(session, actor)
+        policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
+        policy.require_capability(viewer, policy.Capability.DEPLOY)
     results, failed = [], False
     for path in bpmn_files(list(paths)):
         session = runtime.db.write()

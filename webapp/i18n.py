@@ -152,7 +152,10 @@ EN: dict[str, str] = {
     "接收人": "Assign to",
     "转派原因": "Reason",
     "转派": "Reassign",
-    "此任务属于「{lane}」泳道，您的角色无权办理": "This task belongs to the lane \u201c{lane}\u201d, which your roles do not hold",
+    "此任务属于「{lane}」泳道（{where}），您无权查看或办理":
+        "This task belongs to the lane \u201c{lane}\u201d ({where}); you may not view or work it",
+    "您无权办理此任务": "You may not work this task",
+    "{user} 不能办理此任务：柜台或网点不同": "{user} cannot work this task: another desk or branch",
     "此任务已由 {who} 于 {at} 完成，您的提交没有保存。": "{who} already completed this task at {at}; your submission was not saved.",
     "此任务已被 {who} 认领；请联系认领人或主管转派。": "{who} has claimed this task; ask them or a supervisor to reassign it.",
     "此任务已不可办理（{state}）。": "This task can no longer be worked on ({state}).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
-from engine import queries
+from engine import policy, queries
 from engine.queries import InboxFilter
 from engine.users import ROLES
 
@@ -15,8 +15,6 @@ bp = Blueprint("inbox", __name__)
 
 WHO = ("", "mine", "unclaimed")
 SORTS = ("due", "age")
-# Lanes nobody works (read-only or design-only roles): not offered as inbox filters.
-NOT_LANES = {"auditor", "owner"}
 
 
 @bp.record_once
@@ -51,7 +49,7 @@ def inbox_filter() -> InboxFilter:
 
 def lane_choices(viewer: queries.Viewer, by_lane: dict[str, int]) -> list[str]:
     lanes = set(by_lane) | (set(ROLES) if viewer.reads_all else set(viewer.roles))
-    return sorted(lanes - NOT_LANES, key=lambda lane: (lane not in by_lane, lane))
+    return sorted(lanes - policy.NOT_LANES, key=lambda lane: (lane not in by_lane, lane))
 
 
 @bp.route("/")

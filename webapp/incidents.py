@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import incidents
+from engine import incidents, policy
 from engine.errors import TaskConflict
 from engine.models import ProcessInstance
 
@@ -39,7 +39,7 @@ def nav_badge() -> dict[str, Any] | None:
     except SQLAlchemyError:
         current_app.logger.exception("incident count failed")
         return None
-    return {"count": count} if count or incidents.sees_all(viewer) else None
+    return {"count": count} if count or policy.sees_every_incident(viewer) else None
 
 
 @bp.route("/incidents")
@@ -53,7 +53,7 @@ def index():
         entry["count"] += 1
     items = [i for i in visible if process is None or i["process"] == process]
     return render_template("incidents/index.html", items=items, total=len(visible), processes=processes,
-                           process=process, sees_all=incidents.sees_all(current_user.viewer))
+                           process=process, sees_all=policy.sees_every_incident(current_user.viewer))
 
 
 # ---- resolving, from the instance page --------------------------------------------------

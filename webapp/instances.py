@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from engine import incidents, queries
+from engine import incidents, policy, queries
 from engine.errors import NotFound
 
 from . import display, runtime
@@ -46,9 +46,7 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
     viewer = current_user.viewer
     with rt.db.read() as session:
         incident = incidents.incident_of(session, instance_id, viewer)
-        # whoever may see its incident may open the instance, e.g. a supervisor for a system step
-        allowed = queries.can_view_instance(session, viewer, instance_id) or (
-            incident is not None and incidents.may_see(viewer, incident))
+        allowed = policy.may_view_instance(session, viewer, instance_id)
         tasks = queries.instance_tasks(session, instance_id) if allowed else []
         names = queries.process_names(session)
     try:
@@ -59,11 +57,10 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
         abort(403, _("您无权查看此流程实例"))
     forms = rt.instance_forms(instance_id)
     events = [display.event_summary(e, forms) for e in rt.events(instance_id)]
-    my_lanes = set(current_user.roles)
     return render_template(
         "instances/detail.html", instance=instance, process_name=names.get(instance["process"], instance["process"]),
         data_rows=display.data_rows(instance["data"], forms), tasks=tasks, events=events,
-        task_link=lambda t: current_user.read_only or t["lane"] in my_lanes,
+        task_link=lambda t: policy.may_read_task(viewer, policy.TaskFacts.of(t)),
         incident=incident, incident_form=incident_form or _blank_form(incident), alert=alert,
     ), status
 

@@ -73,6 +73,7 @@ INCIDENT: dict[str, Any] = {
                                                   "step's lane (`system`: supervisors and process owners)."},
         "business": {"type": "boolean", "description": "Refused by the handler (no retries), not a technical failure."},
         "desk": nullable("string"),
+        "branch": nullable("string"),
         "summary": OBJECT,
         "raised_at": NULL_DATE_TIME,
         "raised_count": {"type": "integer", "description": "Incidents this instance has had, this one included."},
@@ -189,6 +190,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "task": {"type": "string"},
             "name": {"type": "string"},
             "lane": {"type": "string"},
+            "desk": nullable("string", description="Only agents of this desk (or of none) work it."),
+            "branch": nullable("string", description="Only staff of this branch (or of none) work it."),
             "state": {"type": "string", "examples": ["ready", "completed", "cancelled"]},
             "assignee": nullable("string"),
             "form": nullable("object", description="The form's JSON Schema (draft 2020-12); null: no form."),
@@ -502,17 +505,18 @@ OPERATIONS: dict[str, Op] = {
         parameters=INBOX_PARAMETERS, errors=(422,)),
     "api.get_task": Op(
         "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),
-        roles="users who may see its instance (its lanes, its starter, auditors)", errors=(403,)),
+        roles="who may work it (lane, desk, branch), its assignee or completer, supervisors, auditors",
+        errors=(403,)),
     "api.claim_task": Op(
         "POST", "Claim a task for myself", "tasks", ref("TaskDetail"),
         roles="holders of the task's lane", errors=(409,),
         description="Claiming a task one holds already is a no-op; one claimed by someone else is a 409."),
     "api.unclaim_task": Op(
         "POST", "Release a claimed task back to its lane", "tasks", ref("TaskDetail"),
-        roles="its assignee, or a supervisor holding the lane", errors=(409,)),
+        roles="its assignee, or any supervisor", errors=(409,)),
     "api.reassign_task": Op(
         "POST", "Hand a task to another user of its lane, with a reason", "tasks", ref("TaskDetail"),
-        roles="holders of the lane (its assignee, or a supervisor when someone else holds it)",
+        roles="who may work it while unclaimed or theirs, or any supervisor; the target must be able to work it",
         body="ReassignRequest", body_required=True, errors=(409, 422)),
     "api.complete_task": Op(
         "POST", "Complete a task with its form data", "tasks", ref("CompleteResult"),
@@ -527,7 +531,8 @@ OPERATIONS: dict[str, Op] = {
         roles="holders of the process's start lane", body="StartRequest", errors=(422,),
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(
-        "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram")),
+        "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram"),
+        roles="owner, auditor (it holds the scripts)", errors=(403,)),
     "api.process_heatmap": Op(
         "GET", "Heatmap of one process version: instances per node, median and p90 time spent", "processes",
         ref("Heatmap"), roles="owner, auditor, manager, supervisor", errors=(403,),
@@ -546,7 +551,7 @@ OPERATIONS: dict[str, Op] = {
                     "nothing is written then."),
     "api.list_instances": Op(
         "GET", "The instances I may see, newest first", "instances", ref("InstancePage"),
-        roles="any logged-in user: instances they started or with a task in their lanes (auditors: all)",
+        roles="any logged-in user: instances they started or with a task in their lanes (supervisors, auditors: all)",
         parameters=[
             query("process", {"type": "string"}, "Only this process id."),
             query("status", {"enum": list(INSTANCE_STATUSES)}, "Only this status."),
@@ -556,7 +561,8 @@ OPERATIONS: dict[str, Op] = {
         errors=(422,)),
     "api.get_instance": Op(
         "GET", "One instance: process, version, status, data", "instances", ref("Instance"),
-        roles="its starter, holders of a lane with a task in it, auditors", errors=(403,)),
+        roles="its starter, who may work or worked one of its tasks, who may see its incident; supervisors and "
+              "auditors: every instance", errors=(403,)),
     "api.instance_events": Op(
         "GET", "The instance's audit events, in order", "instances", items_of("Event"),
         roles="as for the instance", errors=(403,)),
@@ -568,7 +574,7 @@ OPERATIONS: dict[str, Op] = {
         roles="as for the instance", errors=(403,)),
     "api.list_incidents": Op(
         "GET", "Open incidents I may see, newest first", "incidents", ref("IncidentPage"),
-        roles="any logged-in user: incidents of the lanes they hold (agents: of their desk); supervisors, "
+        roles="any logged-in user: incidents of the lanes they hold (of their desk, branch); supervisors, "
               "owners and auditors: all",
         parameters=[query("process", {"type": "string"}, "Only this process id.")]),
     "api.get_incident": Op(

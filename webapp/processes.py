@@ -12,9 +12,10 @@ from engine import queries
 from engine.deployments import deploy_upload
 from engine.errors import DeploymentError
 from engine.lint import lint_bytes
+from engine.policy import Capability
 
 from . import runtime
-from .auth import roles_required
+from .auth import capability_required
 from .i18n import _
 
 bp = Blueprint("processes", __name__)
@@ -38,7 +39,7 @@ def _versions() -> list[dict[str, Any]]:
 
 
 @bp.route("/processes")
-@roles_required("owner", "auditor")
+@capability_required(Capability.READ_DEFINITIONS)
 def index():
     return render_template("processes/index.html", processes=_grouped())
 
@@ -55,7 +56,7 @@ def _grouped() -> list[dict[str, Any]]:
 
 
 @bp.post("/processes/deploy")
-@roles_required("owner")
+@capability_required(Capability.DEPLOY)
 def deploy():
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
     try:
@@ -77,7 +78,7 @@ def deploy():
 
 
 @bp.route("/processes/<process_id>/<int:version>")
-@roles_required("owner", "auditor")
+@capability_required(Capability.READ_DEFINITIONS)
 def version(process_id: str, version: int):
     rt = runtime()
     xml = rt.deployment_xml(process_id, version)  # NotFound -> 404
@@ -86,7 +87,7 @@ def version(process_id: str, version: int):
 
 
 @bp.route("/processes/<process_id>/<int:version>/heatmap")
-@roles_required("owner", "auditor", "manager", "supervisor")
+@capability_required(Capability.READ_HEATMAP)
 def heatmap(process_id: str, version: int):
     from engine.heatmap import heatmap as build
 

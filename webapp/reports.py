@@ -20,16 +20,17 @@ from engine import kpi
 from engine.agency import DESKS
 from engine.clock import utcnow
 from engine.kpi_periods import MAX_PERIODS, RangeError, parse_range, today_in_china
+from engine.policy import CAPABILITY_ROLES, Capability
 from engine.queries import process_names
 
 from . import runtime
-from .auth import roles_required
+from .auth import capability_required
 from .charts import lines, stacked_bars
 from .i18n import _
 
 bp = Blueprint("reports", __name__)
 
-REPORT_ROLES = ("manager", "supervisor", "qc", "owner", "auditor")
+REPORT_ROLES = tuple(sorted(CAPABILITY_ROLES[Capability.READ_REPORTS]))  # for the OpenAPI document
 SLA_PROCESSES = ("complaint_handling", "inbound_call", "ecommerce_chat", "walk_in_reception", "escalated_complaint")
 GRANULARITY_LABELS = {"day": "按日", "week": "按周", "month": "按月"}
 CHANNEL_LABELS = {"inbound_call": "电话呼入", "chat": "在线咨询", "walk_in": "上门接待", "booking_desk": "预订台咨询",
@@ -114,7 +115,7 @@ def last_day(end_text: str) -> str:
 
 
 @bp.route("/reports")
-@roles_required(*REPORT_ROLES)
+@capability_required(Capability.READ_REPORTS)
 def index():
     with runtime().db.read() as session:
         names = process_names(session)
@@ -237,7 +238,7 @@ def _cell(value: Any) -> Any:
 
 
 @bp.route("/reports/export.csv")
-@roles_required(*REPORT_ROLES)
+@capability_required(Capability.READ_REPORTS)
 def export():
     metric = request.args.get("metric", "")
     if metric not in CSV_METRICS:

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine import forms, queries
+from engine import forms, policy, queries
 from engine.clock import utcnow
-from engine.errors import FormInvalid, TaskConflict
+from engine.errors import FormInvalid, NotAllowed, TaskConflict
 
 from . import display, runtime
 from .auth import writer_required
@@ -20,25 +20,23 @@ bp = Blueprint("tasks", __name__)
 
 
 def _load(task_id: int) -> dict[str, Any]:
-    """The task, if the user may see it: auditors read every task, others only their lanes' tasks."""
-    task = runtime().task(task_id)
-    if not current_user.read_only and task["lane"] not in current_user.roles:
-        abort(403, _("此任务属于「{lane}」泳道，您的角色无权办理", lane=display.lane_label(task["lane"])))
-    return task
+    """The task, if the user may see it (engine/policy.py: its workers, supervisors, auditors)."""
+    try:
+        return runtime().task(task_id, current_user.viewer)
+    except NotAllowed:
+        task = runtime().task(task_id)
+        abort(403, _("此任务属于「{lane}」泳道（{where}），您无权查看或办理", lane=display.lane_label(task["lane"]),
+                     where=" · ".join(x for x in (task["desk"], task["branch"]) if x) or "—"))
 
 
 def _permissions(task: dict[str, Any]) -> dict[str, bool]:
-    me = current_user.username
-    ready = task["state"] == "ready"
-    writer = not current_user.read_only and task["lane"] in current_user.roles
-    supervisor = current_user.has_role("supervisor")
-    assignee = task["assignee"]
-    return {
-        "claim": writer and ready and assignee is None,
-        "unclaim": writer and ready and assignee is not None and (assignee == me or supervisor),
-        "reassign": writer and ready and (assignee in (None, me) or supervisor),
-        "complete": writer and ready and assignee in (None, me),
-    }
+    return policy.task_actions(current_user.viewer, policy.TaskFacts.of(task), task["state"])
+
+
+def _refuse(refusal: str | None) -> None:
+    """403 before reading the form: who may not act learns nothing from its validation."""
+    if refusal is not None:
+        abort(403, _("您无权办理此任务"))
 
 
 def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[str, list[str]] | None = None,
@@ -48,7 +46,7 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
     process_forms = rt.instance_forms(task["instance_id"])
     with rt.db.read() as session:
         names = queries.process_names(session)
-        targets = queries.users_with_role(session, task["lane"])
+        targets = queries.task_workers(session, policy.TaskFacts.of(task))
     schema = task["form"]
     prefill = dict(instance["data"] or {})
     errors = errors or {}
@@ -90,6 +88,7 @@ def detail(task_id: int):
 @writer_required
 def complete(task_id: int):
     task = _load(task_id)
+    _refuse(policy.work_refusal(current_user.viewer, policy.TaskFacts.of(task)))
     if task["state"] != "ready":
         return _conflict(task_id)
     schema = task["form"]
@@ -145,13 +144,17 @@ def reassign(task_id: int):
     task = _load(task_id)
     to_user = (request.form.get("to_user") or "").strip()
     reason = (request.form.get("reason") or "").strip()
+    facts = policy.TaskFacts.of(task)
+    _refuse(policy.assignment_refusal(current_user.viewer, facts, "reassign"))
     errors: dict[str, list[str]] = {}
     with runtime().db.read() as session:
-        holders = {u["username"] for u in queries.users_with_role(session, task["lane"])}
+        target = policy.viewer_named(session, to_user) if to_user else None
     if not to_user:
         errors["to_user"] = [_("请选择接收人")]
-    elif to_user not in holders:
+    elif target is None or task["lane"] not in target.roles:
         errors["to_user"] = [_("{user} 不在「{lane}」泳道", user=to_user, lane=display.lane_label(task["lane"]))]
+    elif policy.reassign_target_refusal(target, facts):
+        errors["to_user"] = [_("{user} 不能办理此任务：柜台或网点不同", user=to_user)]
     if not reason:
         errors["reason"] = [_("请填写转派原因")]
     if errors:

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ..clock import frozen_at, is_frozen, utcnow
-from .errors import ScriptTooSlowUnderLock
+from .errors import ScriptBudgetExceeded, ScriptTooSlowUnderLock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ def lets_go_of_the_lock(func: F) -> F:
                         return func(*args, **kwargs)
                     except ScriptTooSlowUnderLock as slow:
                         _remembered.get()[slow.call.key] = slow.call.finish()
-                return func(*args, **kwargs)
+                raise ScriptBudgetExceeded(f"one step ran more than {MAX_ROUNDS} slow scripts; it was stopped")
         finally:
             _remembered.reset(token)
 

@@ -91,7 +91,7 @@ def test_a_technical_incident_is_listed_for_its_lane_and_those_who_see_all(rt, a
         "instance_id": instance_id, "process": "incident_flow", "process_name": "测试供应商预订", "version": 1,
         "business_key": None, "task": "book_supplier", "task_name": "向供应商预订",
         "error": UNREACHABLE.format(n=3), "attempts": 3, "lane": "operator", "business": False, "desk": None,
-        "summary": {"customer_name": "林小雨"}, "raised_at": item["raised_at"], "raised_count": 1,
+        "branch": None, "summary": {"customer_name": "林小雨"}, "raised_at": item["raised_at"], "raised_count": 1,
         "can_resolve": True,
     }
     raised = [e for e in rt.events(instance_id) if e["kind"] == "incident_raised"]
