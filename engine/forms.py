@@ -6,12 +6,14 @@ import copy
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from .errors import FormInvalid
+from .form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator
+from .form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
 
-_FORMAT_CHECKER = FormatChecker()
+# A text longer than this is refused unless its field declares its own maxLength.
+MAX_TEXT_LENGTH = 20_000
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
@@ -47,8 +49,11 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
         raise FormInvalid("form data must be a JSON object")
     if not schema:
         return copy.deepcopy(data)
+    _refuse_long_texts(schema, data)
+    if _mixes(schema):
+        raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form")
     filled = with_defaults(schema, data)
-    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    validator = FormValidator(schema, format_checker=FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     if not errors:
         return filled
@@ -57,3 +62,27 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     details = [{"field": _field_of(e), "message": e.message, **_item_of(e)} for e in errors]
     prefix = f"field '{field}': " if field else ""
     raise FormInvalid(f"{prefix}{first.message}", field=field, errors=details)
+
+
+def _refuse_long_texts(schema: dict[str, Any], data: dict[str, Any]) -> None:
+    """Refuse overlong texts before any keyword (a pattern above all) reads them."""
+    details = []
+    stack: list[tuple[Any, Any, tuple]] = [(schema, data, ())]
+    while stack:  # a loop, not recursion: the data may be nested as deep as the client likes
+        node, value, path = stack.pop()
+        node = node if isinstance(node, dict) else {}
+        if isinstance(value, str):
+            if "maxLength" not in node and len(value) > MAX_TEXT_LENGTH:
+                item = {"item": path[1]} if len(path) > 1 and isinstance(path[1], int) else {}
+                details.append({"field": str(path[0]) if path else None, "max_length": MAX_TEXT_LENGTH,
+                                "message": f"the text is {len(value)} characters long; at most "
+                                           f"{MAX_TEXT_LENGTH} are accepted", **item})
+        elif isinstance(value, dict):
+            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            stack.extend((properties.get(key), sub, (*path, key)) for key, sub in value.items())
+        elif isinstance(value, list):
+            stack.extend((node.get("items"), sub, (*path, i)) for i, sub in enumerate(value))
+    if details:
+        details.sort(key=lambda d: (str(d["field"]), d.get("item", -1)))
+        first = details[0]
+        raise FormInvalid(f"field '{first['field']}': {first['message']}", field=first["field"], errors=details)

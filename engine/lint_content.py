@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import privacy
+from . import form_patterns, privacy
 from .lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
 from .scripts import check_source
 
@@ -203,6 +203,8 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
         yield doc.warning(prop, "personal-unflagged",
                           f"form {shown} of {describe(task)}: field '{name}' ({path}) looks like personal data; "
                           f"mark it \"{privacy.FLAG}\": \"<kind>\" so it is masked for those who may not see it")
+    for pointer, why in form_patterns.problems(schema):
+        yield doc.error(prop, "form-pattern", f"form {shown} of {describe(task)}, at {pointer}: {why}")
 
 
 def _load_schema(path: Path) -> tuple[object, str | None]:
@@ -220,7 +222,7 @@ def _load_schema(path: Path) -> tuple[object, str | None]:
     except RecursionError:
         return None, "not valid JSON: nested too deeply"
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "top level"
         return None, f"not a valid JSON Schema (draft 2020-12): {exc.message} (at {where})"

@@ -204,17 +204,14 @@ class Runtime:
 
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
+        # The form is checked before the write transaction opens, so however long the check takes,
+        # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
+        # a deployment, which never changes); who may complete it may, so that is checked again.
+        submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
         with self._writing() as session:
             row = self._locked_task(session, task_id)
-            self._check_task_access(session, actor, row)
-            if row.state != "ready":
-                raise self._not_ready(row)
-            if row.assignee and row.assignee != actor:
-                raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
+            self._check_completable(session, row, actor)
             instance = session.get(ProcessInstance, row.instance_id)  # locked by _locked_task
-            forms_of = self.deployed(session, instance.deployment_id).forms
-            schema = forms_of.get(row.form_ref) if row.form_ref else None
-            submitted = forms.validate(schema, data if data is not None else {})
             step = self._open_step(session, instance, actor, utcnow())
             task = step.spiff_task(row.spiff_task_id)
             if task is None or task.state != TaskState.READY:
@@ -229,6 +226,24 @@ class Runtime:
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance()
             return self._instance_dict(session, instance)
+
+    def _check_completable(self, session: Session, row: HumanTask, actor: str) -> None:
+        self._check_task_access(session, actor, row)
+        if row.state != "ready":
+            raise self._not_ready(row)
+        if row.assignee and row.assignee != actor:
+            raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
+
+    def _form_to_complete(self, task_id: int, actor: str) -> dict[str, Any] | None:
+        """A short read: the task's form schema, once the actor may complete the task as it stands
+        (so refusals come in the same order as under the lock)."""
+        with self.db.read() as session:
+            row = self._task_row(session, task_id)
+            self._check_completable(session, row, actor)
+            if not row.form_ref:
+                return None
+            deployment_id = session.get(ProcessInstance, row.instance_id).deployment_id
+            return self.deployed(session, deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:
         with self._writing() as session:

@@ -277,6 +277,8 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
         return _("此项不能为空")
     if text.endswith("is too short"):
         return _("至少 {n} 个字符", n=prop.get("minLength", ""))
+    if "characters long; at most" in text:  # engine.forms' cap on texts whose field sets no maxLength
+        return _("最多 {n} 个字符", n=error.get("max_length", ""))
     if text.endswith("is too long") or "is expected to be empty" in text:
         return _("最多 {n} 个字符", n=prop.get("maxLength", ""))
     if " does not match " in text:
