@@ -15,7 +15,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import audit, queries
+from engine import audit, queries, state_hash
 from engine.errors import NotAllowed, NotFound
 from engine.models import ProcessInstance
 from engine.policy import Capability, instance_access, may_view_instance
@@ -36,6 +36,7 @@ PROBLEM_TEXT = {
     audit.PREV_MISMATCH: "第 {seq} 条事件的前序哈希与上一条不符：记录被调换、插入或重新串链",
     audit.TAIL_MISSING: "第 {seq} 条起的事件缺失（链头记录到第 {head} 条）：最新的记录被删除",
     audit.HEAD_MISMATCH: "第 {seq} 条事件与链头记录不符：链头被改动，或有记录绕过系统写入",
+    audit.STATE_MISMATCH: "实例当前的存储状态与第 {seq} 条事件记录的状态不符：流程数据、任务或作业在系统之外被改动",
 }
 CHAIN_LABELS = {"ok": "校验通过", "broken": "断裂处", "after_break": "不可信"}
 # Payload keys shown as "the data" of an event, by kind (task_completed: submitted data and diff).
@@ -87,8 +88,11 @@ def instance_trail(instance_id: int) -> dict[str, Any]:
     """The instance's events, each with its chain verdict, and the verdict on its stream."""
     with runtime().db.read() as session:
         check = audit.check_stream(session, audit.instance_stream(instance_id))
-    return {"stream": check.stream, "ok": check.brk is None, "head_seq": check.head_seq,
-            "broken": audit.break_dict(check.brk), "events": audit.checked_events(check)}
+        state = state_hash.check_states(session, [instance_id])[instance_id] if check.brk is None else None
+    brk = check.brk or (state_hash.state_break(state) if state else None)
+    return {"stream": check.stream, "ok": brk is None, "head_seq": check.head_seq,
+            "broken": audit.break_dict(brk), "events": audit.checked_events(check),
+            "state": {"verdict": state.verdict, "seq": state.seq, "message": state.message} if state else None}
 
 
 def entry(event: dict[str, Any], forms: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +158,7 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
     each with its instance's process and whether the viewer may open its timeline."""
     viewer = current_user.viewer
     with runtime().db.read() as session:
-        statuses = sorted_statuses(audit.stream_statuses(session))
+        statuses = sorted_statuses(state_hash.with_states(session, audit.stream_statuses(session)))
         broken = [s for s in statuses if s.brk is not None]
         rows = broken if broken_only else statuses
         per_page = max(1, min(per_page, queries.PER_PAGE_MAX))

@@ -408,22 +408,25 @@ def audit() -> None:
 @click.argument("instance_id", type=int, required=False)
 @with_appcontext
 def audit_verify(instance_id: int | None) -> None:
-    """Check the hash chains; exit 1 naming the first broken link."""
+    """Check the hash chains, and each instance's live state against the state it last recorded;
+    exit 1 naming the first broken link of each chain, or the instance whose state differs."""
     from engine import audit as audit_log
+    from engine import state_hash
 
     runtime = tourflow().runtime
     with runtime.db.read() as session:
         streams = [audit_log.instance_stream(instance_id)] if instance_id is not None else None
         if instance_id is not None:
             runtime.show(instance_id)
-        breaks = audit_log.verify(session, streams)
-        checked = len(streams) if streams else len(audit_log.all_streams(session))
-    for brk in breaks:
+        result = state_hash.verify(session, streams)
+    for brk in result.breaks:
         where = brk.stream.replace("instance:", "instance ")
         click.echo(f"BROKEN: {where} at seq {brk.seq}: {brk.reason}", err=True)
-    if breaks:
+    for check in result.unrecorded:
+        click.echo(f"note: instance {check.instance_id}: {check.message}")
+    if result.breaks:
         sys.exit(1)
-    click.echo(f"ok: {checked} chain(s) intact")
+    click.echo(f"ok: {result.streams} chain(s) intact, {result.matching} live state(s) as recorded")
 
 
 @main.group()

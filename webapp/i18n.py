@@ -73,6 +73,8 @@ EN: dict[str, str] = {
     "消息过期": "Message expired",
     "作业失败": "Job failed",
     "确定业务编号": "Business key set",
+    "记录状态": "State recorded",
+    "状态哈希 {digest}…": "state hash {digest}…",
     "热力图": "Heatmap",
     "颜色越深，经过该节点的实例越多；标签为经过的实例数与停留时间中位数": "The darker a node, the more instances passed it; its label gives how many and the median time spent there",
     "各节点停留时间": "Time spent per node",
@@ -316,6 +318,16 @@ EN: dict[str, str] = {
         "the chain head records seq {head}.",
     "哈希链断裂": "The hash chain is broken",
     "。此处及之后的记录不可信。": ". The record from here on cannot be trusted.",
+    "实例当前的存储状态与第 {seq} 条事件记录的状态一致。":
+        "The instance's stored state now is the state recorded at seq {seq}.",
+    "这些事件产生于状态哈希启用之前，无法核对实例当前的存储状态。":
+        "These events predate state hashes: the instance's stored state cannot be checked against them.",
+    "存储状态被改动": "The stored state was changed",
+    "。哈希链本身完整；重放可指出哪里不同。": ". The hash chain itself is intact; the replay shows what differs.",
+    "实例当前的存储状态与第 {seq} 条事件记录的状态不符：流程数据、任务或作业在系统之外被改动":
+        "The instance's stored state differs from the state recorded at seq {seq}: its workflow, tasks or "
+        "jobs were changed around the engine",
+    "状态与第 {seq} 条不符": "State differs from seq {seq}",
     "逐步重放": "Step-through replay",
     "按审计记录从头重新执行本实例（不写入任何数据），逐条事件查看流程图上已完成、进行中和等待中的节点，以及当时的数据。":
         "The instance re-run from its audit record (nothing is written): step through the events to see the "
