@@ -25,7 +25,7 @@ from engine import incidents, policy, queries
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.policy import Capability
 
-from . import runtime
+from . import privacy, runtime
 from .audit import check_viewable
 from .auth import capability_required, csrf, load_user_from_token
 from .errors import error_body
@@ -181,13 +181,14 @@ def me():
 def list_tasks():
     flt = _inbox_filter()
     with _db().read() as session:
-        return jsonify(queries.inbox(session, current_user.viewer, flt))
+        result = queries.inbox(session, current_user.viewer, flt)
+    return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     task = runtime().task(task_id, current_user.viewer)
-    return task
+    return privacy.task(task, privacy.masker(task["instance_id"]))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
@@ -232,7 +233,8 @@ def reassign_task(task_id: int):
 def complete_task(task_id: int):
     data = _body()
     instance = runtime().complete(task_id, _me(), data)
-    return {"instance": instance, "open_tasks": _open_tasks(instance["id"])}
+    mask = privacy.masker(instance["id"])
+    return {"instance": mask(instance), "open_tasks": [privacy.task(t, mask) for t in _open_tasks(instance["id"])]}
 
 
 # ---- processes and instances -----------------------------------------------------------
@@ -269,27 +271,30 @@ def list_instances():
     page = _int_arg("page", 1, 1)
     per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX)
     with _db().read() as session:
-        return queries.instances(session, current_user.viewer, process=_text_arg("process"), status=status,
-                                 page=page, per_page=per_page)
+        result = queries.instances(session, current_user.viewer, process=_text_arg("process"), status=status,
+                                   page=page, per_page=per_page)
+    return {**result, "items": privacy.rows(result["items"])}
 
 
 @bp.get("/instances/<int:instance_id>")
 def get_instance(instance_id: int):
     check_viewable(instance_id)
-    return runtime().show(instance_id)
+    return privacy.masker(instance_id)(runtime().show(instance_id))
 
 
 @bp.get("/instances/<int:instance_id>/events")
 def instance_events(instance_id: int):
     check_viewable(instance_id)
-    return {"items": runtime().events(instance_id)}
+    return {"items": privacy.events(runtime().events(instance_id), privacy.masker(instance_id))}
 
 
 @bp.get("/instances/<int:instance_id>/tasks")
 def instance_tasks(instance_id: int):
     check_viewable(instance_id)
     with _db().read() as session:
-        return {"items": queries.instance_tasks(session, instance_id)}
+        items = queries.instance_tasks(session, instance_id)
+    mask = privacy.masker(instance_id)
+    return {"items": [privacy.task(t, mask) for t in items]}
 
 
 @bp.get("/instances/<int:instance_id>/diagram")
@@ -320,7 +325,7 @@ def get_incident(instance_id: int):
     incident = _incident(instance_id)
     if incident is None:
         raise NotFound(f"instance {instance_id} has no open incident")
-    return incident
+    return privacy.masker(instance_id)(incident)
 
 
 @bp.post("/instances/<int:instance_id>/incident/resolve")

@@ -12,7 +12,7 @@ from engine.errors import FormInvalid
 from engine.policy import Capability
 from engine.queries import PER_PAGE_MAX
 
-from . import openapi_audit, runtime
+from . import openapi_audit, privacy, runtime
 from .api import _bool_arg, _int_arg, bp
 from .audit import chain_report, check_viewable, instance_trail
 from .auth import capability_required
@@ -25,7 +25,8 @@ DOCUMENTED = openapi_audit.AUDIT_OPERATIONS  # importing it adds these routes to
 def instance_audit(instance_id: int):
     """Every event of the instance with `chain_ok`, and the verdict on its chain."""
     check_viewable(instance_id)
-    return {"instance_id": instance_id, **instance_trail(instance_id)}
+    trail = instance_trail(instance_id)
+    return {"instance_id": instance_id, **trail, "events": privacy.events(trail["events"], privacy.masker(instance_id))}
 
 
 @bp.get("/instances/<int:instance_id>/replay")
@@ -35,8 +36,9 @@ def instance_replay(instance_id: int):
 
     check_viewable(instance_id)
     result = replay(runtime(), instance_id)
-    return {"instance_id": instance_id, "identical": result.identical, "difference": result.difference,
-            "snapshots": result.snapshots}
+    mask = privacy.masker(instance_id)
+    return {"instance_id": instance_id, "identical": result.identical, "difference": mask(result.difference),
+            "snapshots": mask(result.snapshots)}
 
 
 @bp.get("/audit/chains")

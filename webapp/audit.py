@@ -20,7 +20,7 @@ from engine.errors import NotAllowed, NotFound
 from engine.models import ProcessInstance
 from engine.policy import Capability, instance_access, may_view_instance
 
-from . import display, runtime
+from . import display, privacy, runtime
 from .auth import capability_required
 from .errors import wants_json
 from .i18n import _
@@ -125,12 +125,13 @@ def entry(event: dict[str, Any], forms: dict[str, Any]) -> dict[str, Any]:
 def timeline(instance_id: int):
     check_viewable(instance_id)
     rt = runtime()
-    instance = rt.show(instance_id)
     forms = rt.instance_forms(instance_id)
+    mask = privacy.masker(instance_id, forms)
+    instance = mask(rt.show(instance_id))
     trail = instance_trail(instance_id)
     with rt.db.read() as session:
         names = queries.process_names(session)
-    events = [entry(e, forms) for e in trail["events"]]
+    events = [entry(e, forms) for e in privacy.events(trail["events"], mask)]
     labels = list(display.form_labels(forms)[0].items())  # pairs: the JSON keeps the forms' order
     replay_events = {e["seq"]: {"label": e["kind_label"], "note": e["note"], "actor": e["actor"],
                                 "at": display.local_time(e["at"], "%Y-%m-%d %H:%M:%S")} for e in events}

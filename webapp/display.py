@@ -16,6 +16,8 @@ import markdown
 from flask import Flask, request
 from markupsafe import Markup
 
+from engine import privacy
+
 from .i18n import _
 
 try:
@@ -110,14 +112,7 @@ def duration(seconds: int | float | None) -> str:
 
 def mask_phone(value: Any) -> str:
     """138****4567: enough to recognise a caller, not enough to copy the number."""
-    if value is None:
-        return ""
-    text = str(value).strip()
-    if len(text) <= 4:
-        return "*" * len(text)
-    if len(text) < 8:
-        return "*" * (len(text) - 4) + text[-4:]
-    return text[:3] + "****" + text[-4:]
+    return "" if value is None else privacy.mask_phone(str(value).strip())
 
 
 def render_sop(text: str | None) -> Markup:

@@ -9,7 +9,7 @@ from engine import policy, queries
 from engine.queries import InboxFilter
 from engine.users import ROLES
 
-from . import display, runtime
+from . import display, privacy, runtime
 
 bp = Blueprint("inbox", __name__)
 
@@ -60,6 +60,7 @@ def index():
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
         desks = queries.desks(session)
+    result["items"] = privacy.rows(result["items"], "instance_id")
     return render_template(
         "inbox/index.html", result=result, flt=flt, who=request.args.get("who", ""),
         lanes=lane_choices(viewer, result["counts"]["by_lane"]), processes=names, desks=desks,

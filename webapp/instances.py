@@ -11,8 +11,9 @@ from flask_login import current_user
 
 from engine import incidents, policy, queries
 from engine.errors import NotFound
+from engine.privacy import Masker
 
-from . import display, runtime
+from . import display, privacy, runtime
 from .i18n import _
 from .inbox import int_arg
 
@@ -56,17 +57,20 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
     if not allowed:
         abort(403, _("您无权查看此流程实例"))
     forms = rt.instance_forms(instance_id)
-    events = [display.event_summary(e, forms) for e in rt.events(instance_id)]
+    mask = privacy.masker(instance_id, forms)
+    instance = mask(instance)
+    events = [display.event_summary(e, forms) for e in privacy.events(rt.events(instance_id), mask)]
     return render_template(
         "instances/detail.html", instance=instance, process_name=names.get(instance["process"], instance["process"]),
-        data_rows=display.data_rows(instance["data"], forms), tasks=tasks, events=events,
-        task_link=lambda t: policy.may_read_task(viewer, policy.TaskFacts.of(t)),
-        incident=incident, incident_form=incident_form or _blank_form(incident), alert=alert,
+        data_rows=display.data_rows(instance["data"], forms), tasks=[privacy.task(t, mask) for t in tasks],
+        events=events, task_link=lambda t: policy.may_read_task(viewer, policy.TaskFacts.of(t)),
+        incident=mask(incident), incident_form=incident_form or _blank_form(incident, mask), alert=alert,
     ), status
 
 
-def _blank_form(incident: dict[str, Any] | None) -> dict[str, Any]:
-    """The resolve form as first shown: the data the failed step's handler reads, ready to correct."""
-    inputs = (incident or {}).get("inputs") or {}
+def _blank_form(incident: dict[str, Any] | None, mask: Masker) -> dict[str, Any]:
+    """The resolve form as first shown: the data the failed step's handler reads, ready to correct
+    (without the personal values the user may not see: what is left out is kept as it is)."""
+    inputs = mask.drop((incident or {}).get("inputs") or {})
     return {"action": None, "reason": "", "errors": {},
             "data": json.dumps(inputs, ensure_ascii=False, indent=2, sort_keys=True)}

@@ -19,7 +19,7 @@ from engine import queries
 from engine.models import User
 from engine.search import TEXT_MAX, SearchFilter, search
 
-from . import runtime
+from . import privacy, runtime
 from .i18n import _
 
 bp = Blueprint("search", __name__)
@@ -98,8 +98,10 @@ def parse(args: MultiDict) -> ParsedSearch:
 
 
 def run(flt: SearchFilter) -> dict[str, Any]:
+    """One page of results, each row's customer masked unless the user may see it (webapp/privacy.py)."""
     with runtime().db.read() as session:
-        return search(session, current_user.viewer, flt)
+        result = search(session, current_user.viewer, flt)
+    return {**result, "items": privacy.rows(result["items"])}
 
 
 @bp.route("/search")

@@ -11,7 +11,7 @@ from engine import forms, policy, queries
 from engine.clock import utcnow
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
 
-from . import display, runtime
+from . import display, privacy, runtime
 from .auth import writer_required
 from .form_fields import GENERAL, build_fields, coerce, field_errors
 from .i18n import _
@@ -42,13 +42,15 @@ def _refuse(refusal: str | None) -> None:
 def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[str, list[str]] | None = None,
             reassign: dict[str, Any] | None = None, alert: str | None = None):
     rt = runtime()
-    instance = rt.show(task["instance_id"])
     process_forms = rt.instance_forms(task["instance_id"])
+    mask = privacy.masker(task["instance_id"], process_forms)
+    stored = rt.show(task["instance_id"])
+    instance, task = mask(stored), privacy.task(task, mask)
     with rt.db.read() as session:
         names = queries.process_names(session)
         targets = queries.task_workers(session, policy.TaskFacts.of(task))
     schema = task["form"]
-    prefill = dict(instance["data"] or {})
+    prefill = mask.drop(stored["data"] or {})  # a masked value must never be submitted back
     errors = errors or {}
     due_at = display.parse_time(task["due_at"])
     return render_template(

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from engine.privacy import Masker
 from engine.replay import replay
 from tests.test_complaint_process import COMPLAINT
 
@@ -56,7 +57,8 @@ def test_the_trail_page_shows_every_event_with_who_when_what_and_why(runtime, cl
     completed = next(r for r in found if 'data-kind="task_completed"' in r)
     assert "完成任务" in completed and "agent1" in completed and "受理投诉并上报质检培训部" in completed
     assert re.search(r"<dt>投诉类别</dt><dd>住宿餐饮</dd>", completed), "the submitted data, labelled"
-    assert re.search(r'<td>游客姓名</td><td class="old">—</td><td class="new">张建国</td>', completed), "the diff"
+    assert re.search(r'<td>游客姓名</td><td class="old">—</td><td class="new">张\*\*</td>', completed), \
+        "the diff, the name masked for an auditor (docs/privacy.md)"
 
     reassigned = next(r for r in found if 'data-kind="task_reassigned"' in r)
     assert "在当地解决：无 → guide1" in reassigned
@@ -109,7 +111,7 @@ def test_api_trail_has_chain_ok_per_event(runtime, api):
     assert [e["seq"] for e in body["events"]] == [e["seq"] for e in events]
     assert all(e["chain_ok"] and e["chain"] == "ok" and e["computed_hash"] == e["hash"] for e in body["events"])
     completed = next(e for e in body["events"] if e["kind"] == "task_completed")
-    assert completed["payload"]["diff"]["customer_name"] == [None, "张建国"]
+    assert completed["payload"]["diff"]["customer_name"] == [None, "张**"], "masked for an auditor"
     assert api.bearer("guide1").get(f"/api/v1/instances/{iid}/audit").status_code == 200
 
 
@@ -129,9 +131,10 @@ def test_api_replay_answers_a_snapshot_per_event(runtime, api):
     assert (body["instance_id"], body["identical"], body["difference"]) == (iid, True, None)
     assert [s["seq"] for s in body["snapshots"]] == [e["seq"] for e in runtime.events(iid)]
     after = next(s for s in body["snapshots"] if s["kind"] == "task_completed")
-    assert "receive_complaint" in after["completed"] and after["data"]["customer_name"] == "张建国"
+    assert "receive_complaint" in after["completed"] and after["data"]["customer_name"] == "张**"
     assert body["snapshots"][-1]["active"] == ["resolve_locally"]
-    assert body == {**body, "snapshots": replay(runtime, iid).snapshots}, "the engine's replay, as it is"
+    assert body == {**body, "snapshots": Masker(runtime.instance_forms(iid))(replay(runtime, iid).snapshots)}, \
+        "the engine's replay, as it is, personal data masked for an auditor"
 
 
 def test_api_replay_403_404(runtime, api):

@@ -1,0 +1,40 @@
+"""Personal data on the pages and in the API: masked for the current user unless
+`policy.may_see_personal_data` says they serve the instance (engine/privacy.py masks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+
+from engine import policy
+from engine.privacy import Masker
+
+from . import runtime
+
+
+def masker(instance_id: int, forms: dict[str, Any] | None = None) -> Masker:
+    """The masker of one instance for the current user (a pass-through when they may see it all)."""
+    rt = runtime()
+    with rt.db.read() as session:
+        shown = policy.may_see_personal_data(session, current_user.viewer, instance_id)
+    return Masker(rt.instance_forms(instance_id) if forms is None else forms, masked=not shown)
+
+
+def events(items: list[dict[str, Any]], mask: Masker) -> list[dict[str, Any]]:
+    """Audit events with their payloads masked; the stored events and their hashes are untouched."""
+    if not mask.masked:
+        return items
+    return [{**e, "payload": mask(e.get("payload"))} for e in items]
+
+
+def task(item: dict[str, Any], mask: Masker) -> dict[str, Any]:
+    """A task answer with its summary masked (its form schema is left as it is)."""
+    return {**item, "summary": mask(item.get("summary"))} if mask.masked else item
+
+
+def rows(items: list[dict[str, Any]], id_key: str = "id") -> list[dict[str, Any]]:
+    """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance."""
+    viewer, plain = current_user.viewer, Masker()
+    with runtime().db.read() as session:
+        return [row if policy.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]
