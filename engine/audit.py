@@ -22,6 +22,11 @@ from .models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 SYSTEM_STREAM = "system"
+# The event that ends every write of an instance, holding the hash of the state it left (state_hash.py).
+STATE_EVENT = "state_written"
+# Instances this transaction appended events for: {instance id: (actor, at) of the newest};
+# state_hash.py appends their STATE_EVENT when the transaction commits.
+TOUCHED_KEY = "tourflow_state_touched"
 
 
 def canonical_json(value: Any) -> str:
@@ -81,6 +86,8 @@ def append(
     event.hash = _digest(head.hash, event)
     head.seq, head.hash = event.seq, event.hash
     session.add(event)
+    if instance_id is not None and kind != STATE_EVENT:
+        session.info.setdefault(TOUCHED_KEY, {})[instance_id] = (actor, at)
     return event
 
 
@@ -90,6 +97,7 @@ SEQ_GAP = "seq_gap"  # a seq is missing: a row deleted, or its seq changed
 PREV_MISMATCH = "prev_hash_mismatch"  # a row does not chain onto the one before it: swapped, inserted
 TAIL_MISSING = "tail_missing"  # the stream ends before the seq audit_head records: newest rows deleted
 HEAD_MISMATCH = "head_mismatch"  # audit_head disagrees otherwise: rows appended outside the engine, head gone
+STATE_MISMATCH = "state_mismatch"  # the chain is intact, but the instance's live state is not the one it recorded
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,10 @@ class StreamStatus:
     last_seq: int | None
     head_seq: int | None
     brk: ChainBreak | None
+    # The live state against the last recorded one (state_hash.with_states): ok, differs, unrecorded.
+    state: str | None = None
+    state_seq: int | None = None
+    state_message: str | None = None
 
 
 def stream_statuses(session: Session) -> list[StreamStatus]:
@@ -297,7 +309,9 @@ def break_dict(brk: ChainBreak | None) -> dict[str, Any] | None:
 def status_dict(status: StreamStatus) -> dict[str, Any]:
     return {"stream": status.stream, "instance_id": status.instance_id, "ok": status.brk is None,
             "events": status.events, "last_seq": status.last_seq, "head_seq": status.head_seq,
-            "broken": break_dict(status.brk)}
+            "broken": break_dict(status.brk),
+            "state": None if status.state is None else {"verdict": status.state, "seq": status.state_seq,
+                                                        "message": status.state_message}}
 
 
 def checked_events(check: StreamCheck) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import state_hash
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -32,6 +34,7 @@ class Database:
         self.writer = sessionmaker(
             self.engine.execution_options(tourflow_write=True), expire_on_commit=False
         )
+        state_hash.install(self.writer)
 
     def read(self) -> Session:
         return self.reader()

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -37,7 +38,7 @@ from .audit import instance_stream
 from .clock import frozen_at
 from .errors import NotFound
 from .messaging import deliver, thrown_messages
-from .models import AuditEvent, ProcessInstance
+from .models import AuditEvent, HumanTask, ProcessInstance
 from .runtime import Runtime, _fire_start_event
 from .scripts import ScriptEngine
 from .specs import ProcessModel
@@ -46,6 +47,11 @@ from .step import current_data, data_diff, json_safe
 STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | TaskState.STARTED | TaskState.ERROR,
                 "waiting": TaskState.WAITING}
 
+
+# What a task_ready event records of its human_task row (branch and form since state hashes).
+ROW_FIELDS = ("task", "lane", "assignee", "desk", "branch", "form")
+ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "desk": "desk", "branch": "branch",
+               "form": "form_ref"}
 
 # Records a handler makes while it runs (before its own handler_called): nothing to feed.
 WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
@@ -102,6 +108,7 @@ class _Replayer:
         self.cancelled = False
         self.pending_start = False  # started by a message or timer: the next event starts it
         self.job_incident = False  # an incident raised by a job, not by a failed task
+        self.rows: dict[int, dict[str, Any]] = {}  # the open human_task rows the record says there are
 
     # ---- feeding recorded inputs -------------------------------------------------------
     def _recorded_call(self, task, name: str, params: dict[str, Any]) -> str:
@@ -169,7 +176,15 @@ class _Replayer:
             self.advance()
         elif kind == "task_ready":
             self._match_ready(event)
+            self.rows[payload.get("task_id")] = {key: payload[key] for key in ROW_FIELDS if key in payload}
+        elif kind in ("task_claimed", "task_unclaimed", "task_reassigned"):
+            row = self.rows.get(payload.get("task_id"))
+            if row is not None:
+                row["assignee"] = {"task_claimed": payload.get("assignee"), "task_reassigned": payload.get("to")}.get(kind)
+        elif kind == "task_cancelled":
+            self.rows.pop(payload.get("task_id"), None)
         elif kind == "task_completed":
+            self.rows.pop(payload.get("task_id"), None)
             task = self.tasks_by_row.get(payload.get("task_id"))
             if task is None or task.state != TaskState.READY:
                 raise ReplayDiverged(f"{event.label()}: task {payload.get('task')!r} (row {payload.get('task_id')}) "
@@ -274,6 +289,8 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
         events = recorded_events(session, instance_id)
         stored = runtime.codec.loads(instance.serialized, deployed.model)
         status, data = instance.status, instance.data
+        rows = {row.id: row for row in session.execute(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "ready")).scalars()}
     result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(events), False, None)
     replayer = _Replayer(deployed.model, events)
     try:
@@ -285,7 +302,7 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
                 replayer.apply(event)
             # Handler calls read during the step are its events too: each shows the state after it.
             result.snapshots.extend(replayer.snapshot(e) for e in events[first:replayer.cursor])
-        result.difference = _compare_end(replayer, stored, deployed.model, status, data)
+        result.difference = _compare_end(replayer, stored, deployed.model, status, data, rows)
     except ReplayDiverged as exc:
         result.difference = str(exc)
     result.identical = result.difference is None
@@ -293,7 +310,9 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
 
 
 def _compare_end(replayer: _Replayer, stored: BpmnWorkflow, model: ProcessModel, status: str,
-                 data: dict[str, Any]) -> str | None:
+                 data: dict[str, Any], rows: dict[int, HumanTask]) -> str | None:
+    """The whole stored state against the replay's: nodes, every task's state and data, the
+    workflow's data, the instance's summary data and status, and its open human_task rows."""
     wf = replayer.workflow
     if replayer.announced:
         names = ", ".join(sorted({t.task_spec.bpmn_id for t in replayer.announced}))
@@ -304,12 +323,82 @@ def _compare_end(replayer: _Replayer, stored: BpmnWorkflow, model: ProcessModel,
         missing = sorted((theirs - ours).elements())
         return (f"at the end: the replayed nodes differ from the stored instance: replay has {extra or 'nothing more'}, "
                 f"stored has {missing or 'nothing more'}")
+    counterpart: dict[Any, Any] = {}  # stored task id -> the replayed task in its place
+    difference = _task_difference(wf, stored, counterpart)
+    if difference:
+        return "at the end: " + difference
     if not replayer.cancelled and json_safe(current_data(wf)) != data:
         return "at the end: the replayed data differ from the stored data: " + _data_difference(
             json_safe(current_data(wf)), data)
     replay_status = _status(replayer)
     if replay_status != status and not (status == "retrying" and replay_status == "error"):
         return f"at the end: the replay ends {replay_status}, the stored instance is {status}"
+    return _row_difference(replayer, rows, counterpart)
+
+
+def _task_difference(wf: BpmnWorkflow, stored: BpmnWorkflow, counterpart: dict[Any, Any]) -> str | None:
+    """The first task (tree order, subprocesses included) whose spec, state or data differs, then the
+    first workflow whose data differs; fills `counterpart` along the way."""
+    replayed, kept = wf.get_tasks(), stored.get_tasks()
+    seen: Counter = Counter()
+    for ours, theirs in zip(replayed, kept, strict=False):
+        name = theirs.task_spec.name
+        seen[name] += 1
+        label = f"task {name!r}" + (f" (#{seen[name]})" if seen[name] > 1 else "")
+        if ours.task_spec.name != name:
+            return f"{label}: the replay has task {ours.task_spec.name!r} in its place"
+        if ours.state != theirs.state:
+            return (f"{label}: state: stored {TaskState.get_name(theirs.state)}, "
+                    f"replayed {TaskState.get_name(ours.state)}")
+        found = _key_difference(json_safe(theirs.data), json_safe(ours.data))
+        if found:
+            return f"{label}: data {found}"
+        counterpart[theirs.id] = ours
+    if len(replayed) != len(kept):
+        return f"the replay has {len(replayed)} tasks, the stored workflow {len(kept)}"
+    found = _key_difference(json_safe(stored.data), json_safe(wf.data))
+    if found:
+        return f"workflow data {found}"
+    for task_id, sub in stored.subprocesses.items():
+        ours = wf.subprocesses.get(counterpart[task_id].id) if task_id in counterpart else None
+        found = "is missing in the replay" if ours is None else _key_difference(json_safe(sub.data),
+                                                                                json_safe(ours.data))
+        if found:
+            return f"subprocess {sub.spec.name!r} data {found}"
+    return None
+
+
+def _key_difference(stored: dict[str, Any], replayed: dict[str, Any]) -> str | None:
+    for key in sorted(set(stored) | set(replayed)):
+        if key not in replayed:
+            return f"{key!r}: stored {_short(stored[key])}, not in the replay"
+        if key not in stored:
+            return f"{key!r}: not stored, replayed {_short(replayed[key])}"
+        if stored[key] != replayed[key]:
+            return f"{key!r}: stored {_short(stored[key])}, replayed {_short(replayed[key])}"
+    return None
+
+
+def _row_difference(replayer: _Replayer, rows: dict[int, HumanTask], counterpart: dict[Any, Any]) -> str | None:
+    """The open human_task rows against those the record opened, claimed and closed."""
+    for row_id in sorted(set(rows) | set(replayer.rows)):
+        row, recorded = rows.get(row_id), replayer.rows.get(row_id)
+        if row is None:
+            return f"at the end: human task {row_id} ({recorded.get('task')!r}) is open in the record, not stored open"
+        if recorded is None:
+            return f"at the end: human task {row_id} ({row.task!r}) is stored open; the record never opened it"
+        for key, column in ROW_COLUMNS.items():
+            if key in recorded and getattr(row, column) != recorded[key]:
+                return (f"at the end: human task {row_id} ({row.task!r}) {column}: stored "
+                        f"{_short(getattr(row, column))}, recorded {_short(recorded[key])}")
+        ours = replayer.tasks_by_row.get(row_id)
+        try:
+            theirs = counterpart.get(UUID(row.spiff_task_id))
+        except ValueError:
+            theirs = None
+        if ours is None or theirs is not ours:
+            return (f"at the end: human task {row_id} ({row.task!r}) spiff_task_id: stored {row.spiff_task_id!r} "
+                    "is not the task the record made ready")
     return None
 
 

@@ -272,7 +272,8 @@ class Step:
             self.session.add(row)
             self.session.flush()
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
-                                      "assignee": row.assignee, "desk": row.desk,
+                                      "assignee": row.assignee, "desk": row.desk, "branch": row.branch,
+                                      "form": row.form_ref,
                                       "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
 
     def _assignee(self, info, task) -> str | None:

@@ -3,6 +3,7 @@ append-only triggers (engine/migrations/versions/0001_initial_schema.py), then c
 
 from __future__ import annotations
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import text
 
 
@@ -47,3 +48,28 @@ TAMPERINGS = {
     "deleted": (delete_event, "seq_gap"),
     "swapped": (swap_events, "prev_hash_mismatch"),
 }
+
+
+# ---- the live state, edited around the engine (no event, no state hash) ---------------------
+def forge_task_data(runtime, instance_id: int, task_spec: str, **changes) -> None:
+    """Change the data of the instance's waiting (ready) task `task_spec` in its stored workflow."""
+    import json
+
+    with runtime.db.engine.begin() as conn:
+        serialized = conn.execute(text("SELECT serialized FROM process_instance WHERE id=:i"),
+                                  {"i": instance_id}).scalar_one()
+        workflow = json.loads(serialized)
+        [task] = [t for t in workflow["tasks"].values() if t["task_spec"] == task_spec and t["state"] == TaskState.READY]
+        if task.get("delta"):  # SpiffWorkflow stores a child task's data as changes to its parent's
+            task["delta"].setdefault("updates", {}).update(changes)
+        else:
+            task["data"].update(changes)
+        conn.execute(text("UPDATE process_instance SET serialized=:s WHERE id=:i"),
+                     {"s": json.dumps(workflow), "i": instance_id})
+
+
+def forge_task_row(runtime, task_id: int, **columns) -> None:
+    """Change columns of a human_task row (e.g. its assignee)."""
+    sets = ", ".join(f"{name}=:{name}" for name in columns)
+    with runtime.db.engine.begin() as conn:
+        conn.execute(text(f"UPDATE human_task SET {sets} WHERE id=:task_id"), {**columns, "task_id": task_id})

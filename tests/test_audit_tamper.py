@@ -5,13 +5,16 @@ wrong, and every event from the break on no longer vouched for."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
 
-from engine import audit
-from engine.models import AuditEvent
+from engine import audit, state_hash
+from engine.models import AuditEvent, AuditHead
 
-from .tamper import TAMPERINGS, delete_event, drop_guards
+from .tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row
 from .test_audit_chain import USERS
 from .test_complaint_process import COMPLAINT, Walk
 
@@ -153,3 +156,93 @@ def test_a_deleted_head_row_is_reported(complaint_runtime):
         conn.execute(text("DELETE FROM audit_head WHERE stream=:s"), {"s": stream})
     brk = _statuses(rt)[stream].brk
     assert (brk.seq, brk.problem) == (count + 1, "head_mismatch")
+
+
+# ---- the live state against the state the record last vouched for ---------------------------
+def _waiting(rt) -> tuple[Walk, dict]:
+    """A complaint taken in after the tour: investigate_facts waits for the quality team."""
+    walk = Walk(rt)
+    walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+    [task] = walk.open_tasks().values()
+    return walk, task
+
+
+def _differs(instance_id: int, seq: int) -> str:
+    return f"BROKEN: instance {instance_id} at seq {seq}: live state of instance {instance_id} differs from " \
+           f"the state recorded at seq {seq}"
+
+
+def test_an_untouched_instance_verifies_its_live_state(complaint_runtime, cli):
+    rt = complaint_runtime
+    walk, task = _waiting(rt)
+    rt.claim(task["id"], "qc1")
+    last = rt.events(walk.id)[-1]
+    assert (last["kind"], set(last["payload"])) == ("state_written", {"state_sha256", "scheme"}), \
+        "the claim's write ends with the hash of the state it left"
+    result = cli.run("audit", "verify")
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 chain(s) intact, 1 live state(s) as recorded" in result.stdout and "note:" not in result.stdout
+    with rt.db.read() as session:
+        [status] = [s for s in state_hash.with_states(session, audit.stream_statuses(session)) if s.instance_id]
+    assert (status.brk, status.state, status.state_seq) == (None, "ok", last["seq"])
+
+
+@pytest.mark.no_replay_check
+def test_forged_data_of_the_waiting_task_is_found(complaint_runtime, cli):
+    """Editing the waiting task's data in the stored workflow (it would take effect on completion)."""
+    rt = complaint_runtime
+    walk, task = _waiting(rt)
+    other, _ = _waiting(rt)
+    seq = rt.events(walk.id)[-1]["seq"]
+    forge_task_data(rt, walk.id, task["task"], tour_id="SH-FORGED")
+
+    result = cli.run("audit", "verify")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [_differs(walk.id, seq)]
+    assert cli.run("audit", "verify", str(other.id)).returncode == 0
+    with rt.db.read() as session:
+        statuses = {s.stream: s for s in state_hash.with_states(session, audit.stream_statuses(session))}
+    brk = statuses[audit.instance_stream(walk.id)].brk
+    assert (brk.seq, brk.problem, statuses[audit.instance_stream(walk.id)].state) == (seq, "state_mismatch", "differs")
+    assert statuses[audit.instance_stream(other.id)].brk is None
+    assert _check(rt, audit.instance_stream(walk.id)).brk is None, "the chain itself is intact"
+
+
+@pytest.mark.no_replay_check
+@pytest.mark.parametrize("column, value", [("assignee", "qc1"), ("lane", "staff"), ("branch", "B01"),
+                                           ("state", "completed"), ("form_ref", "other.schema.json")])
+def test_a_forged_task_row_is_found(complaint_runtime, cli, column, value):
+    rt = complaint_runtime
+    walk, task = _waiting(rt)
+    seq = rt.events(walk.id)[-1]["seq"]
+    forge_task_row(rt, task["id"], **{column: value})
+    result = cli.run("audit", "verify", str(walk.id))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [_differs(walk.id, seq)]
+
+
+def _strip_state_events(rt, instance_id: int) -> None:
+    """Rewrite an instance's chain as an older tourflow wrote it: the same events, no state_written."""
+    drop_guards(rt)
+    stream = audit.instance_stream(instance_id)
+    with Session(rt.db.engine) as session, session.begin():  # a plain session: no state hash is recorded
+        events = [e for e in audit.events_of(session, instance_id) if e.kind != audit.STATE_EVENT]
+        kept = [(e.kind, e.actor, e.at, json.loads(e.payload)) for e in events]
+        session.execute(delete(AuditEvent).where(AuditEvent.stream == stream))
+        session.execute(delete(AuditHead).where(AuditHead.stream == stream))
+        session.expunge_all()
+        for kind, actor, at, payload in kept:
+            audit.append(session, kind=kind, actor=actor, at=at, payload=payload, instance_id=instance_id)
+
+
+def test_events_from_before_state_hashes_are_a_note_not_tampering(complaint_runtime, cli):
+    rt = complaint_runtime
+    walk, _ = _waiting(rt)
+    _strip_state_events(rt, walk.id)
+    assert audit.STATE_EVENT not in [e["kind"] for e in rt.events(walk.id)]
+    result = cli.run("audit", "verify")
+    assert result.returncode == 0, result.stderr
+    assert f"note: instance {walk.id}: no state hash recorded (before state hash scheme 1)" in result.stdout
+    with rt.db.read() as session:
+        [status] = [s for s in state_hash.with_states(session, audit.stream_statuses(session)) if s.instance_id]
+    assert (status.brk, status.state) == (None, "unrecorded")

@@ -84,7 +84,7 @@ def test_complaint_during_tour_solved_locally_is_filed_and_archived(complaint_ru
     assert (complaint.instance_id, complaint.handled_by, complaint.kind, complaint.time_class) == (
         walk.id, "local", "住宿餐饮", "旅游过程中")
     assert complaint.resolution == "当晚更换同级酒店"
-    assert walk.kinds()[-2:] == ["handler_called", "instance_completed"]
+    assert walk.kinds()[-3:] == ["handler_called", "instance_completed", "state_written"]
 
 
 def test_complaint_not_solved_locally_goes_to_qc_and_is_closed(complaint_runtime):

@@ -250,7 +250,7 @@ def test_a_call_is_routed_to_its_desk_looked_up_solved_and_archived_once(call_ru
     assert record.details["call_ref"] == "CALL-0003"
     assert record.details["resolution_note"] == "已为客户预留阳台房两间"
     assert len(record.details["offers"]) == 1
-    assert walk.kinds()[-2:] == ["handler_called", "instance_completed"]
+    assert walk.kinds()[-3:] == ["handler_called", "instance_completed", "state_written"]
     assert walk.kinds().count("handler_called") == 5  # answer, route, lookup, end, archive
 
 

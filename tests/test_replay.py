@@ -16,8 +16,10 @@ from engine.clock import frozen_at, utcnow
 from engine.models import ProcessInstance
 from engine.replay import replay
 
+from .tamper import forge_task_data, forge_task_row
 from .test_audit_chain import _drop_guards
 from .test_complaint_process import COMPLAINT, Walk
+from .test_task_assignment import _add_qc_user
 
 pytestmark = pytest.mark.both_databases
 
@@ -149,3 +151,36 @@ def test_handler_calls_are_fed_from_the_record_and_snapshotted(timer_runtime):
     assert [s["seq"] for s in result.snapshots] == [e["seq"] for e in events]
     call = next(s for s in result.snapshots if s["kind"] == "handler_called")
     assert call["data"]["effect"]["attempt"] == 1 and "te_record" in call["completed"]
+
+
+@pytest.mark.no_replay_check
+def test_forged_data_of_the_waiting_task_is_named(complaint_runtime, cli):
+    """The instance's summary data still agree; the waiting task's own data in the workflow do not."""
+    walk = _walk_to_archive(complaint_runtime)
+    forge_task_data(complaint_runtime, walk.id, "make_handling_plan", responsible_department="导游")
+    result = replay(complaint_runtime, walk.id)
+    assert not result.identical
+    assert result.difference == ("at the end: task 'make_handling_plan': data 'responsible_department': "
+                                 "stored \"导游\", replayed \"计调部\"")
+    differs = cli.run("replay", str(walk.id))
+    assert differs.returncode == 1 and "task 'make_handling_plan': data 'responsible_department'" in differs.stderr
+
+
+@pytest.mark.no_replay_check
+@pytest.mark.parametrize("column, value, shown", [("assignee", "qc1", "assignee: stored \"qc1\", recorded \"qc2\""),
+                                                  ("lane", "staff", "lane: stored \"staff\", recorded \"qc\""),
+                                                  ("state", "completed", "is open in the record, not stored open")])
+def test_a_forged_task_row_is_named(complaint_runtime, column, value, shown):
+    """The open rows are replayed from the record too: task_ready, then claims and reassignments."""
+    rt = complaint_runtime
+    walk = _walk_to_archive(rt)
+    [task] = rt.tasks(instance_id=walk.id)
+    rt.claim(task["id"], "qc1")
+    _add_qc_user(rt, "qc2")
+    rt.reassign(task["id"], "qc1", "qc2", "休假")
+    assert replay(rt, walk.id).identical
+    forge_task_row(rt, task["id"], **{column: value})
+    result = replay(rt, walk.id)
+    assert not result.identical
+    assert result.difference.startswith(f"at the end: human task {task['id']} ('make_handling_plan') ")
+    assert shown in result.difference

@@ -59,6 +59,7 @@ EVENT_LABELS = {
     "message_expired": "消息过期",
     "job_failed": "作业失败",
     "business_key_set": "确定业务编号",
+    "state_written": "记录状态",
 }
 
 _NUMBERED = re.compile(r"^\s*[(（]\s*(\d+)\s*[)）]\s*(.*)$")
@@ -223,6 +224,8 @@ def event_summary(event: dict[str, Any], forms: dict[str, Any] | None) -> dict[s
         note = payload.get("error", "")
     elif kind == "incident_resolved":
         note = _("原因：{reason}", reason=payload.get("reason", ""))
+    elif kind == "state_written":
+        note = _("状态哈希 {digest}…", digest=str(payload.get("state_sha256", ""))[:12])
     if kind == "task_completed":
         for key, value in (payload.get("submitted") or {}).items():
             fields.append({"label": labels.get(key, key), "value": show_value(value, props.get(key))})

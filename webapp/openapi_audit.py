@@ -9,7 +9,7 @@ from engine.queries import INSTANCE_STATUSES, PER_PAGE_MAX
 
 from .openapi import DATE_TIME, NULL_DATE_TIME, OBJECT, OPERATIONS, SCHEMAS, Op, nullable, query, ref
 
-PROBLEMS = ["hash_mismatch", "seq_gap", "prev_hash_mismatch", "tail_missing", "head_mismatch"]
+PROBLEMS = ["hash_mismatch", "seq_gap", "prev_hash_mismatch", "tail_missing", "head_mismatch", "state_mismatch"]
 IDS = {"type": "array", "items": {"type": "string"}}
 PAGE = {"total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
         "pages": {"type": "integer"}}
@@ -21,7 +21,9 @@ AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
                        "event at `seq` was altered; seq_gap: `seq` is missing (`found_seq` follows: a row "
                        "deleted or renumbered); prev_hash_mismatch: the event at `seq` does not chain onto the "
                        "one before (swapped, inserted); tail_missing: events from `seq` on were deleted "
-                       "(audit_head records more); head_mismatch: audit_head disagrees otherwise.",
+                       "(audit_head records more); head_mismatch: audit_head disagrees otherwise; "
+                       "state_mismatch: the chain is intact, but the instance's live state (workflow, open "
+                       "tasks, pending jobs) is not the state its state_written event at `seq` recorded.",
         "required": ["seq", "problem", "reason", "found_seq"],
         "properties": {
             "seq": {"type": "integer"},
@@ -50,6 +52,18 @@ AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
             "chain": {"enum": ["ok", "broken", "after_break"]},
         },
     },
+    "StateCheck": {
+        "type": "object",
+        "description": "An instance's live state against the hash its newest state_written event recorded "
+                       "(docs/engine.md, Audit). verdict ok, differs, or unrecorded (its events predate state "
+                       "hashes).",
+        "required": ["verdict", "seq", "message"],
+        "properties": {
+            "verdict": {"enum": ["ok", "differs", "unrecorded"]},
+            "seq": nullable("integer", description="The state_written event compared with."),
+            "message": {"type": "string"},
+        },
+    },
     "AuditTrail": {
         "type": "object",
         "required": ["instance_id", "stream", "ok", "head_seq", "broken", "events"],
@@ -59,6 +73,8 @@ AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
             "ok": {"type": "boolean", "description": "The whole chain verifies, up to audit_head."},
             "head_seq": nullable("integer", description="The last seq audit_head records for the stream."),
             "broken": {"oneOf": [ref("ChainBreak"), {"type": "null"}]},
+            "state": {"oneOf": [ref("StateCheck"), {"type": "null"}],
+                      "description": "Checked only while the chain is intact."},
             "events": {"type": "array", "items": ref("CheckedEvent")},
         },
     },
@@ -98,6 +114,8 @@ AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
             "last_seq": nullable("integer"),
             "head_seq": nullable("integer"),
             "broken": {"oneOf": [ref("ChainBreak"), {"type": "null"}]},
+            "state": {"oneOf": [ref("StateCheck"), {"type": "null"}],
+                      "description": "Instance streams whose chain is intact; null otherwise."},
             "process": nullable("string"),
             "process_name": nullable("string"),
             "can_view": {"type": "boolean", "description": "Whether I may open the instance's audit trail."},
