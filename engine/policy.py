@@ -392,13 +392,20 @@ PERSONAL_DATA_SERVING = FRONT_LINE | {Role.STAFF, Role.QC}
 def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int) -> bool:
     """May this viewer see the personal data of this instance unmasked? Never for a read-only
     viewer; always for a supervisor; else only in a serving role that works the instance (a task
-    in its lanes, desk and branch, or one it completed or holds, or the instance started by it)."""
+    in its lanes, desk and branch, or one it completed or holds, the instance started by it, or its
+    open incident to resolve)."""
     if viewer.read_only:
         return False
     if viewer.has(PERSONAL_DATA_ALWAYS):
         return True
-    serving = viewer.roles & PERSONAL_DATA_SERVING
-    if not serving:
+    serving = dataclasses.replace(viewer, roles=frozenset(viewer.roles & PERSONAL_DATA_SERVING))
+    if not serving.roles:
         return False
-    condition = instance_access(dataclasses.replace(viewer, roles=frozenset(serving)))
-    return bool(session.execute(select(exists().where(ProcessInstance.id == instance_id, condition))).scalar())
+    if session.execute(select(exists().where(ProcessInstance.id == instance_id, instance_access(serving)))).scalar():
+        return True
+    if session.execute(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)).scalar() != "error":
+        return False
+    from .incidents import incident_of  # incidents reads this module's incident rules
+
+    incident = incident_of(session, instance_id)
+    return incident is not None and may_see_incident(serving, incident)

@@ -310,7 +310,7 @@ def list_incidents():
     """Open incidents I may see (my lanes; supervisors, owners and auditors: all), newest first."""
     with _db().read() as session:
         items = incidents.open_incidents(session, current_user.viewer, process=_text_arg("process"))
-    return {"items": items, "total": len(items)}
+    return {"items": privacy.rows(items, "instance_id"), "total": len(items)}
 
 
 def _incident(instance_id: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from engine import incidents, policy
 from engine.errors import TaskConflict
 from engine.models import ProcessInstance
 
-from . import display, runtime
+from . import display, privacy, runtime
 from .auth import writer_required
 from .i18n import _
 
@@ -47,6 +47,7 @@ def index():
     process = request.args.get("process") or None
     with runtime().db.read() as session:
         visible = incidents.open_incidents(session, current_user.viewer)
+    visible = privacy.rows(visible, "instance_id")
     processes: dict[str, dict[str, Any]] = {}
     for item in visible:
         entry = processes.setdefault(item["process"], {"name": item["process_name"], "count": 0})

@@ -126,3 +126,20 @@ def test_a_manager_reviewing_an_itinerary_sees_the_customer_masked(runtime, api,
             assert_masked(json.dumps(api.as_("manager1").get(url).get_json(), ensure_ascii=False), phone, masked)
         assert phone in text(client_for("sales1").get(f"/instances/{trip.id}")), "sales took the needs: whole"
         assert phone in text(client_for("operator1").get(f"/instances/{trip.id}/audit")), "operator drafts: whole"
+
+
+def test_an_owner_sees_the_customer_of_an_incident_masked_and_its_lane_whole(app, runtime, api, client_for):
+    """The incident fixture's system step failed for good: owners see every incident, masked."""
+    from .test_incidents import FIXTURE, technical
+
+    deploy(runtime, FIXTURE)
+    iid = technical(runtime, contact_phone=PHONE)  # customer 林小雨, booked by sales1
+    for who, whole in (("owner1", False), ("auditor1", False), ("operator1", True), ("sales1", True)):
+        answers = [api.as_(who).get("/api/v1/incidents").get_json(),
+                   api.as_(who).get(f"/api/v1/instances/{iid}/incident").get_json()]
+        pages = [text(client_for(who).get(f"/instances/{iid}"))]
+        if who != "sales1":  # the incidents page lists those of one's lanes: sales has none
+            pages.append(text(client_for(who).get("/incidents")))
+        shown = json.dumps(answers, ensure_ascii=False) + "".join(pages)
+        assert ("林小雨" in shown) is whole and ("林**" in shown) is not whole, who
+        assert (PHONE in pages[0]) is whole, who
