@@ -30,8 +30,9 @@ from . import audit, forms, policy
 from .clock import from_db, frozen_at, to_db, utcnow
 from .codec import WorkflowCodec
 from .db import Database
-from .errors import NotAllowed, NotFound, TaskConflict, TourflowError
+from .errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from .jobs import JobRunner, worker_name
+from .limits import KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, check_data, check_reason, check_text
 from .messaging import MAX_TTL as MAX_MESSAGE_TTL
 from .messaging import MessageRouter, deliver, message_dict
 from .models import Deployment, HumanTask, Job, Message, ProcessInstance, User
@@ -138,6 +139,8 @@ class Runtime:
             raise TourflowError("start data must be a JSON object")
         with self._writing() as session:
             deployment = self.latest_deployment(session, process_id)
+        check_data(data, "data")
+        check_text("business_key", business_key, KEY_MAX, required=False)
             model = deployment.model
             if actor != SYSTEM_ACTOR:
                 policy.refuse_if(policy.start_refusal(self._viewer(session, actor), model.start_lane))
@@ -207,6 +210,7 @@ class Runtime:
         # The form is checked before the write transaction opens, so however long the check takes,
         # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
         # a deployment, which never changes); who may complete it may, so that is checked again.
+        check_data(data)
         submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
         with self._writing() as session:
             row = self._locked_task(session, task_id)
@@ -275,6 +279,8 @@ class Runtime:
         with self._writing() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "reassign"))
+        reason = check_reason(reason)
+        check_text("to", to_user, NAME_MAX)
             if row.state != "ready":
                 raise self._not_ready(row)
             # the target must be able to work it: else the task is in nobody's inbox
@@ -304,8 +310,10 @@ class Runtime:
             raise TourflowError("incident data must be a JSON object")
         with self._writing() as session:
             instance = self._lock_instance(session, instance_id)
+        reason = check_reason(reason)
             if instance.status != "error":
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
+        check_data(data, "data")
             viewer = self._viewer(session, actor)
             policy.require_writer(viewer)
             failed_job = session.execute(
@@ -360,20 +368,25 @@ class Runtime:
         payload = data if data is not None else {}
         if not isinstance(payload, dict):
             raise TourflowError("message data must be a JSON object")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise TourflowError("a message needs a name of 1 to 100 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > MESSAGE_NAME_MAX:
+            raise TourflowError(f"a message needs a name of 1 to {MESSAGE_NAME_MAX} characters")
         for label, value in (("correlation key", key), ("message_ref", message_ref)):
-            if value is not None and (not isinstance(value, str) or not value or len(value) > 120):
-                raise TourflowError(f"the {label} must be a string of 1 to 120 characters")
+            if value is not None and (not isinstance(value, str) or not value or len(value) > KEY_MAX):
+                raise TourflowError(f"the {label} must be a string of 1 to {KEY_MAX} characters")
+        check_text("name", name, MESSAGE_NAME_MAX)
+        check_text("correlation_key", key, KEY_MAX, required=False)
+        check_text("message_ref", message_ref, KEY_MAX, required=False)
+        check_data(payload, "data")
         ttl = None
         if ttl_seconds is not None:
             if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float) or ttl_seconds <= 0:
                 raise TourflowError("ttl_seconds must be a positive number")
             ttl = timedelta(seconds=ttl_seconds)
-            if ttl > MAX_MESSAGE_TTL:
-                raise TourflowError(f"ttl_seconds may be at most {int(MAX_MESSAGE_TTL.total_seconds())}")
         try:
             with self._writing() as session:
+            if not ttl_seconds <= MAX_MESSAGE_TTL.total_seconds():  # also NaN; timedelta(1e308) overflows
+                most = f"ttl_seconds may be at most {int(MAX_MESSAGE_TTL.total_seconds())} seconds"
+                raise FormInvalid(most, field="ttl_seconds", errors=[{"field": "ttl_seconds", "message": most}])
                 result = self.router.route(session, name, key, payload, actor, message_ref=message_ref, ttl=ttl)
         except IntegrityError:
             # Another sender used the same message_ref at the same moment; theirs won.
@@ -430,6 +443,7 @@ class Runtime:
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")
             step = self._open_step(session, instance, actor, utcnow())
             step.workflow.cancel()
+        reason = check_reason(reason)
             instance.status, instance.ended_at = "cancelled", to_db(step.now)
             step.event("instance_cancelled", {"reason": reason.strip()})
             step.sync()

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from engine import audit
-from tests.tamper import TAMPERINGS, delete_event
+from tests.tamper import TAMPERINGS, delete_event, forge_task_data
 from tests.test_complaint_process import COMPLAINT
 
 from .api_support import Api
@@ -145,3 +145,28 @@ def test_chains_api_pages_and_refuses_bad_filters(runtime, api):
                          ("per_page=1000", "per_page")):
         response = auditor.get(f"/api/v1/audit/chains?{query}")
         assert (response.status_code, response.get_json()["field"]) == (422, field), query
+
+
+@pytest.mark.no_replay_check
+def test_a_live_state_edited_around_the_engine_shows_on_the_pages_and_the_api(runtime, client_for, api):
+    iid, other = taken_in(runtime), taken_in(runtime)
+    seq = runtime.events(iid)[-1]["seq"]
+    waiting = runtime.tasks(instance_id=iid)[0]
+    forge_task_data(runtime, iid, waiting["task"], tour_id="SH-FORGED")
+
+    body = api.as_("auditor1").get("/api/v1/audit/chains").get_json()
+    [broken] = body["broken"]
+    assert (broken["stream"], broken["broken"]["problem"], broken["broken"]["seq"]) == (
+        f"instance:{iid}", "state_mismatch", seq)
+    assert broken["state"] == {"verdict": "differs", "seq": seq,
+                               "message": f"live state of instance {iid} differs from the state recorded at seq {seq}"}
+    [kept] = [i for i in body["items"] if i["stream"] == f"instance:{other}"]
+    assert kept["ok"] and kept["state"]["verdict"] == "ok"
+    page = html.unescape(client_for("auditor1").get("/audit").get_data(as_text=True))
+    assert f"状态与第 {seq} 条不符" in chain_rows(page, "broken-chains")[f"instance:{iid}"]
+
+    trail = api.as_("auditor1").get(f"/api/v1/instances/{iid}/audit").get_json()
+    assert (trail["ok"], trail["broken"]["problem"], trail["state"]["verdict"]) == (False, "state_mismatch", "differs")
+    assert all(e["chain_ok"] for e in trail["events"]), "the events themselves still verify"
+    timeline = html.unescape(client_for("auditor1").get(f"/instances/{iid}/audit").get_data(as_text=True))
+    assert 'data-chain="state_mismatch"' in timeline and "存储状态被改动" in timeline
