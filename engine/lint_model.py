@@ -12,15 +12,15 @@ from pathlib import Path
 
 from lxml import etree
 
+from .policy import LANES
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC = "http://www.omg.org/spec/DD/20100524/DC"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "bpmndi": BPMNDI, "dc": DC, "spiffworkflow": SPIFF}
 
-KNOWN_LANES = frozenset(
-    {"staff", "agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "system"}
-)
+KNOWN_LANES = LANES
 
 FLOW_NODE_TAGS = frozenset(
     ["startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask", "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess", "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway"]

@@ -76,6 +76,8 @@ INCIDENT_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})  # eve
 SYSTEM_RESOLVERS = frozenset({Role.SUPERVISOR, Role.OWNER})  # incidents of the system lane
 # Roles that are no work lane of any process: the inbox offers no lane filter for them.
 NOT_LANES = frozenset({Role.AUDITOR, Role.OWNER, Role.INTEGRATION})
+# The lanes a process may use (lint: an unknown lane is a finding): the working roles and `system`.
+LANES = frozenset(Role) - NOT_LANES | {SYSTEM_LANE}
 
 
 class Capability(StrEnum):

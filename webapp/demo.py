@@ -10,15 +10,16 @@ from engine.agency_seed import seed_agency
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.deployments import bpmn_files, deploy_file
 from engine.models import ProcessInstance, User
+from engine.policy import Role
 from engine.runtime import Runtime
 from engine.users import FRONT_LINE, ROLES, create_user
 
-DEMO_ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager",
-              "auditor", "owner"]
+DEMO_ROLES = [Role.AGENT, Role.RECEPTIONIST, Role.SALES, Role.QC, Role.SUPERVISOR, Role.OPERATOR, Role.GUIDE,
+              Role.MANAGER, Role.AUDITOR, Role.OWNER]
 # More agents, one per desk (agent1 is the cruise desk); branch staff belong to a branch.
-EXTRA_USERS = {"agent2": ("agent", "孙涛（坐席·旅游）"), "agent3": ("agent", "钱敏（坐席·自由行）"),
-               "sales2": ("sales", "何静（销售·徐家汇）"), "sales3": ("sales", "马骏（销售·杭州）"),
-               "sales4": ("sales", "高峰（销售·德州）")}
+EXTRA_USERS = {"agent2": (Role.AGENT, "孙涛（坐席·旅游）"), "agent3": (Role.AGENT, "钱敏（坐席·自由行）"),
+               "sales2": (Role.SALES, "何静（销售·徐家汇）"), "sales3": (Role.SALES, "马骏（销售·杭州）"),
+               "sales4": (Role.SALES, "高峰（销售·德州）")}
 USER_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
 # Branch staff see their own branch's tasks only (a follow-up of an SH02 customer goes to sales2).
 USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01", "sales4": "DZ01"}
@@ -47,7 +48,7 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
         for username, (role, display) in users.items():
             if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
                 continue
-            roles = [role, "staff"] if role in FRONT_LINE else [role]
+            roles = [role, Role.STAFF] if role in FRONT_LINE else [role]
             user = create_user(session, username, username, roles, display)
             user.desk = USER_DESKS.get(username)
             user.branch_code = USER_BRANCHES.get(username)

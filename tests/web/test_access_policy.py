@@ -13,6 +13,7 @@ import html
 import pytest
 from sqlalchemy import select
 
+from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotAllowed
 from engine.models import User
 from tests.test_complaint_process import COMPLAINT
@@ -95,3 +96,12 @@ def test_a_process_versions_diagram_is_for_owners_and_auditors(api):
     assert api.bearer("agent1").get(url).status_code == 403
     for who in ("owner1", "auditor1"):
         assert "<bpmn:definitions" in api.as_(who).get(url).get_json()["bpmn_xml"], who
+
+
+def test_the_cli_deploys_as_a_named_user_only_if_they_may_deploy(cli):
+    bpmn = str(DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
+    refused = cli.run("deploy", bpmn, "--as", "agent1")
+    assert refused.returncode == 4 and "deploying processes is for the roles owner" in refused.stderr
+    assert "deployed" not in refused.stdout
+    assert cli.run("deploy", bpmn, "--as", "owner1").returncode == 0
+    assert cli.run("deploy", bpmn).returncode == 0, "the local operator (system) deploys as before"
