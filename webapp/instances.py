@@ -31,6 +31,7 @@ def index():
             session, current_user.viewer, process=process, status=status, page=int_arg("page", 1),
             per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX))
         names = queries.process_names(session)
+    result["items"] = privacy.rows(result["items"])
     return render_template("instances/index.html", result=result, processes=names, process=process,
                            status=status, statuses=queries.INSTANCE_STATUSES)
 

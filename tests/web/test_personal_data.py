@@ -49,10 +49,15 @@ def assert_masked(body: str, phone: str = PHONE, masked: str = MASKED_PHONE) -> 
     assert masked in body
 
 
-@pytest.mark.parametrize("url", ["/instances/{iid}", "/instances/{iid}/audit"])
-def test_auditor_sees_phone_and_name_masked_on_the_instance_and_audit_pages(complaint, client_for, url):
+@pytest.mark.parametrize("url", ["/instances/{iid}", "/instances/{iid}/audit", "/search?customer=4567", "/"])
+def test_auditor_sees_phone_and_name_masked_on_the_instance_audit_search_and_inbox_pages(complaint, client_for, url):
     page = text(client_for("auditor1").get(url.format(iid=complaint)))
     assert_masked(page)
+    assert NAME not in page and MASKED_NAME in page
+
+
+def test_auditor_sees_the_name_masked_in_the_instance_list(complaint, client_for):
+    page = text(client_for("auditor1").get("/instances"))
     assert NAME not in page and MASKED_NAME in page
 
 
