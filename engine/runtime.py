@@ -137,10 +137,10 @@ class Runtime:
         """Start the newest version of a process; returns the instance id."""
         if data is not None and not isinstance(data, dict):
             raise TourflowError("start data must be a JSON object")
-        with self._writing() as session:
-            deployment = self.latest_deployment(session, process_id)
         check_data(data, "data")
         check_text("business_key", business_key, KEY_MAX, required=False)
+        with self._writing() as session:
+            deployment = self.latest_deployment(session, process_id)
             model = deployment.model
             if actor != SYSTEM_ACTOR:
                 policy.refuse_if(policy.start_refusal(self._viewer(session, actor), model.start_lane))
@@ -207,10 +207,10 @@ class Runtime:
 
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
+        check_data(data)
         # The form is checked before the write transaction opens, so however long the check takes,
         # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
         # a deployment, which never changes); who may complete it may, so that is checked again.
-        check_data(data)
         submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
         with self._writing() as session:
             row = self._locked_task(session, task_id)
@@ -276,11 +276,11 @@ class Runtime:
     def reassign(self, task_id: int, actor: str, to_user: str, reason: str) -> None:
         if not reason or not reason.strip():
             raise TourflowError("a reason is required to reassign a task")
+        reason = check_reason(reason)
+        check_text("to", to_user, NAME_MAX)
         with self._writing() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "reassign"))
-        reason = check_reason(reason)
-        check_text("to", to_user, NAME_MAX)
             if row.state != "ready":
                 raise self._not_ready(row)
             # the target must be able to work it: else the task is in nobody's inbox
@@ -306,14 +306,14 @@ class Runtime:
         """Retry the failed step of an instance in error, optionally with corrected data."""
         if not reason or not reason.strip():
             raise TourflowError("a reason is required to resolve an incident")
+        reason = check_reason(reason)
         if data is not None and not isinstance(data, dict):
             raise TourflowError("incident data must be a JSON object")
+        check_data(data, "data")
         with self._writing() as session:
             instance = self._lock_instance(session, instance_id)
-        reason = check_reason(reason)
             if instance.status != "error":
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
-        check_data(data, "data")
             viewer = self._viewer(session, actor)
             policy.require_writer(viewer)
             failed_job = session.execute(
@@ -381,12 +381,12 @@ class Runtime:
         if ttl_seconds is not None:
             if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float) or ttl_seconds <= 0:
                 raise TourflowError("ttl_seconds must be a positive number")
-            ttl = timedelta(seconds=ttl_seconds)
-        try:
-            with self._writing() as session:
             if not ttl_seconds <= MAX_MESSAGE_TTL.total_seconds():  # also NaN; timedelta(1e308) overflows
                 most = f"ttl_seconds may be at most {int(MAX_MESSAGE_TTL.total_seconds())} seconds"
                 raise FormInvalid(most, field="ttl_seconds", errors=[{"field": "ttl_seconds", "message": most}])
+            ttl = timedelta(seconds=ttl_seconds)
+        try:
+            with self._writing() as session:
                 result = self.router.route(session, name, key, payload, actor, message_ref=message_ref, ttl=ttl)
         except IntegrityError:
             # Another sender used the same message_ref at the same moment; theirs won.
@@ -437,13 +437,13 @@ class Runtime:
     def cancel(self, instance_id: int, actor: str, reason: str) -> None:
         if not reason or not reason.strip():
             raise TourflowError("a reason is required to cancel an instance")
+        reason = check_reason(reason)
         with self._writing() as session:
             instance = self._lock_instance(session, instance_id)
             if instance.status in ("completed", "cancelled"):
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")
             step = self._open_step(session, instance, actor, utcnow())
             step.workflow.cancel()
-        reason = check_reason(reason)
             instance.status, instance.ended_at = "cancelled", to_db(step.now)
             step.event("instance_cancelled", {"reason": reason.strip()})
             step.sync()
