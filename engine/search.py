@@ -116,9 +116,11 @@ def conditions(viewer: Viewer, flt: SearchFilter) -> list[Any]:
         found.append(ProcessInstance.process_id == flt.process)
     if flt.status:
         found.append(ProcessInstance.status == flt.status)
-    if flt.started_from:
+    # The first and last days there are (0001-01-01, 9999-12-31) bound nothing, and their China
+    # midnights are out of datetime's range in UTC.
+    if flt.started_from and flt.started_from > date.min:
         found.append(ProcessInstance.started_at >= china_day_start(flt.started_from))
-    if flt.started_to:
+    if flt.started_to and flt.started_to < date.max:
         found.append(ProcessInstance.started_at < china_day_start(flt.started_to + timedelta(days=1)))
     if flt.customer:
         found.append(customer_condition(flt.customer))

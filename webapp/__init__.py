@@ -106,6 +106,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    from . import request_limits  # ids in URLs, URI and JSON body caps: before the blueprints
+
+    request_limits.init_app(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
                       api.bp):
         app.register_blueprint(blueprint)

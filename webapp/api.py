@@ -15,7 +15,6 @@ the operation notes in webapp/openapi.py, so a route cannot exist undocumented.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
@@ -23,6 +22,17 @@ from flask_login import current_user
 
 from engine import incidents, policy, queries
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+from engine.limits import (
+    KEY_MAX,
+    MESSAGE_NAME_MAX,
+    NAME_MAX,
+    PAGE_MAX,
+    BadJson,
+    check_data,
+    check_reason,
+    check_text,
+    parse_json,
+)
 from engine.policy import Capability
 
 from . import privacy, runtime
@@ -39,7 +49,7 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 SORTS = ("due", "age")
-BUSINESS_KEY_MAX = 120
+BUSINESS_KEY_MAX = KEY_MAX
 
 
 class ApiError(Exception):
@@ -104,21 +114,20 @@ def _me() -> str:
 
 
 def _body() -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is {}. Anything else is a 400."""
+    """The request body as a JSON object; an empty body is {}. Anything else is a 400, and a value
+    the store cannot keep (engine/limits.py: surrogates, 64-bit integers, depth) a 422."""
     if request.mimetype in FORM_TYPES:
         raise ApiError(400, "invalid_json", "send the body as JSON (Content-Type: application/json)")
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", "the request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json",
-                       f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        value = parse_json(raw)
+    except BadJson as exc:
+        raise ApiError(400, "invalid_json", f"the request body is {exc.message}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    check_data(value, text_max=None)  # each field's length: its own check, or the engine's for data
     return value
 
 
@@ -157,7 +166,7 @@ def _inbox_filter() -> queries.InboxFilter:
     return queries.InboxFilter(
         lane=_text_arg("lane"), process=_text_arg("process"), desk=_text_arg("desk"),
         overdue=_bool_arg("overdue"), mine=_bool_arg("mine"), unclaimed=_bool_arg("unclaimed"),
-        page=_int_arg("page", 1, 1),
+        page=_int_arg("page", 1, 1, PAGE_MAX),
         per_page=_int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),
         sort=sort,
     )
@@ -216,6 +225,8 @@ def reassign_task(task_id: int):
         raise invalid("to", "the user name to hand the task to is required")
     if not isinstance(reason, str) or not reason.strip():
         raise invalid("reason", "a reason is required to reassign a task")
+    check_text("to", to_user, NAME_MAX)
+    check_reason(reason)
     task = policy.TaskFacts.of(runtime().task(task_id))
     policy.refuse_if(policy.assignment_refusal(current_user.viewer, task, "reassign"))  # 403 before the target
     with _db().read() as session:
@@ -268,7 +279,7 @@ def list_instances():
     status = _text_arg("status")
     if status is not None and status not in queries.INSTANCE_STATUSES:
         raise invalid("status", f"must be one of {', '.join(queries.INSTANCE_STATUSES)}")
-    page = _int_arg("page", 1, 1)
+    page = _int_arg("page", 1, 1, PAGE_MAX)
     per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX)
     with _db().read() as session:
         result = queries.instances(session, current_user.viewer, process=_text_arg("process"), status=status,
@@ -342,6 +353,7 @@ def resolve_incident(instance_id: int):
     reason, data = body.get("reason"), body.get("data")
     if not isinstance(reason, str) or not reason.strip():
         raise invalid("reason", "a reason is required to resolve an incident")
+    check_reason(reason)
     if data is not None and not isinstance(data, dict):
         raise invalid("data", "must be a JSON object or null")
     if incident is None:
@@ -405,12 +417,12 @@ def send_message():
     if unknown:
         raise invalid(unknown[0], f"unknown field (expected: {', '.join(MESSAGE_FIELDS)})")
     name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise invalid("name", "must be a message name of 1 to 100 characters")
+    if not isinstance(name, str) or not name.strip() or len(name) > MESSAGE_NAME_MAX:
+        raise invalid("name", f"must be a message name of 1 to {MESSAGE_NAME_MAX} characters")
     for field in ("correlation_key", "message_ref"):
         value = body.get(field)
-        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 120):
-            raise invalid(field, "must be a non-empty string of at most 120 characters")
+        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > KEY_MAX):
+            raise invalid(field, f"must be a non-empty string of at most {KEY_MAX} characters")
     data = body.get("data")
     if data is not None and not isinstance(data, dict):
         raise invalid("data", "must be a JSON object")
@@ -421,7 +433,7 @@ def send_message():
         result = runtime().message(name, body.get("correlation_key"), data or {}, actor=_me(),
                                    message_ref=body.get("message_ref"), ttl_seconds=ttl)
     except TourflowError as exc:
-        if isinstance(exc, NotFound | TaskConflict | NotAllowed):
+        if isinstance(exc, NotFound | TaskConflict | NotAllowed | FormInvalid):
             raise
         raise invalid("ttl_seconds" if "ttl" in str(exc) else "data", str(exc)) from None
     response = jsonify(result)

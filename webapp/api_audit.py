@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app, request
 
 from engine.errors import FormInvalid
+from engine.limits import PAGE_MAX
 from engine.policy import Capability
 from engine.queries import PER_PAGE_MAX
 
@@ -45,7 +46,7 @@ def instance_replay(instance_id: int):
 @capability_required(Capability.READ_CHAINS)
 def audit_chains():
     broken_only = _bool_arg("broken")
-    page = _int_arg("page", 1, 1)
+    page = _int_arg("page", 1, 1, PAGE_MAX)
     per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, PER_PAGE_MAX)
     return chain_report(broken_only, page, per_page)
 

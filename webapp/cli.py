@@ -20,6 +20,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from engine import policy
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
+from engine.limits import BadJson, parse_json
 
 from . import create_app, tourflow
 
@@ -56,9 +57,9 @@ def _json_arg(value: str | None, what: str) -> Any:
     if value is None:
         return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise TourflowError(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+        return parse_json(value)
+    except BadJson as exc:
+        raise TourflowError(f"{what} is {exc.message}") from None
 
 
 def _emit(value: Any) -> None:

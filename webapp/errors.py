@@ -12,9 +12,9 @@ from .i18n import _
 
 STATUS = {FormInvalid: 422, DeploymentError: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_error",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 414: "uri_too_long", 422: "validation_error",
               500: "internal_error"}
-TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 409: "冲突"}
+TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 409: "冲突", 413: "内容过大", 414: "网址过长"}
 
 
 def status_of(exc: TourflowError) -> int:

@@ -47,6 +47,8 @@ EN: dict[str, str] = {
     "返回收件箱": "Back to the inbox",
     "请求有误": "Bad request",
     "冲突": "Conflict",
+    "内容过大": "Too large",
+    "网址过长": "URL too long",
     # roles
     "各部门工作人员": "Staff (any department)",
     "坐席专员": "Call-centre agent",
@@ -297,6 +299,7 @@ EN: dict[str, str] = {
     "请填写处理原因": "Give a reason",
     "请填写修正后的数据（JSON 对象）": "Enter the corrected data (a JSON object)",
     "JSON 格式有误：第 {line} 行第 {col} 列，{msg}": "Invalid JSON at line {line}, column {col}: {msg}",
+    "JSON 格式有误：数字过长或嵌套过深": "Invalid JSON: a number is too long or the nesting too deep",
     "数据必须是 JSON 对象，例如 {example}": "The data must be a JSON object, e.g. {example}",
     "「{name}」再次失败，已重新记录故障：{error}": "\u201c{name}\u201d failed again; a new incident is raised: {error}",
     "「{name}」再次失败，系统将自动重试：{error}": "\u201c{name}\u201d failed again and will be retried automatically: {error}",

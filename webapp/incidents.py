@@ -125,6 +125,8 @@ def parse_data(raw: str) -> tuple[dict[str, Any] | None, str | None]:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, _("JSON 格式有误：第 {line} 行第 {col} 列，{msg}", line=exc.lineno, col=exc.colno, msg=exc.msg)
+    except (ValueError, RecursionError):  # past Python's int-str limit, or nested too deeply
+        return None, _("JSON 格式有误：数字过长或嵌套过深")
     if not isinstance(value, dict):
         return None, _("数据必须是 JSON 对象，例如 {example}", example='{"hotel_code": "HOTEL-TA-STD"}')
     return value, None

@@ -20,6 +20,19 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import Rule
 
+from engine.limits import (
+    ID_MAX,
+    JSON_BODY_MAX,
+    JSON_DEPTH_MAX,
+    KEY_MAX,
+    MESSAGE_NAME_MAX,
+    NAME_MAX,
+    PAGE_MAX,
+    REASON_MAX,
+    TEXT_MAX,
+    URI_MAX,
+)
+from engine.messaging import MAX_TTL
 from engine.queries import INSTANCE_STATUSES, PER_PAGE_MAX
 
 API_BLUEPRINT = "api"
@@ -27,7 +40,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _ARGUMENT = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
 _CONVERTER_SCHEMAS = {
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
     "default": {"type": "string"},
@@ -113,7 +126,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "description": "Every error answer. `error` is a stable code: unauthorized, forbidden, not_found, "
                        "conflict, validation_error, csrf_failed, invalid_json, bad_request, "
-                       "method_not_allowed, too_large, internal_error, error.",
+                       "method_not_allowed, too_large, uri_too_long, internal_error, error.",
         "required": ["error", "message", "field"],
         "properties": {
             "error": {"type": "string"},
@@ -361,7 +374,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {
             "data": {"type": "object", "description": "Start data of the instance."},
-            "business_key": {"type": "string", "minLength": 1, "maxLength": 120,
+            "business_key": {"type": "string", "minLength": 1, "maxLength": KEY_MAX,
                              "description": "Correlation key for messages."},
         },
     },
@@ -370,8 +383,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["to", "reason"],
         "additionalProperties": False,
         "properties": {
-            "to": {"type": "string", "minLength": 1, "description": "A user who holds the task's lane."},
-            "reason": {"type": "string", "minLength": 1, "description": "Recorded in the audit log."},
+            "to": {"type": "string", "minLength": 1, "maxLength": NAME_MAX,
+                   "description": "A user who holds the task's lane."},
+            "reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX,
+                       "description": "Recorded in the audit log."},
         },
     },
     "Incident": INCIDENT,
@@ -386,16 +401,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The BPMN message name."},
-            "correlation_key": {"type": "string", "minLength": 1, "maxLength": 120,
+            "name": {"type": "string", "minLength": 1, "maxLength": MESSAGE_NAME_MAX,
+                     "description": "The BPMN message name."},
+            "correlation_key": {"type": "string", "minLength": 1, "maxLength": KEY_MAX,
                                 "description": "The business key of the instance it is for (tour id, customer "
                                                "id, complaint id...). Without it, a message can only start a "
                                                "process."},
             "data": {"type": "object", "description": "Merged into the catching instance's data."},
-            "message_ref": {"type": "string", "minLength": 1, "maxLength": 120,
+            "message_ref": {"type": "string", "minLength": 1, "maxLength": KEY_MAX,
                             "description": "Your own id for this message: sending it again delivers nothing "
                                            "twice and answers with the first outcome (`duplicate`: true)."},
-            "ttl_seconds": {"type": "number", "exclusiveMinimum": 0,
+            "ttl_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_TTL.total_seconds()),
                             "description": "How long it may wait in the buffer for an instance (default a day, "
                                            "at most 366 days)."},
         },
@@ -425,7 +441,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["reason"],
         "additionalProperties": False,
         "properties": {
-            "reason": {"type": "string", "minLength": 1, "description": "Why and what was done; recorded in the "
+            "reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX,
+                       "description": "Why and what was done; recorded in the "
                                                                         "audit log (`incident_resolved`)."},
             "data": nullable("object", description="Corrected data, written into the failed step before it runs "
                                                    "again; null or absent: run it again as it is."),
@@ -447,13 +464,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 ERRORS: dict[int, str] = {
     400: "Bad request: CSRF token missing or wrong with cookie auth (`csrf_failed`), or a body that is "
-         "not a JSON object (`invalid_json`).",
+         "not a JSON object (`invalid_json`: not JSON, NaN or Infinity, a number over 4,300 digits, "
+         "nesting that exhausts the parser).",
     401: "Not logged in, or the bearer token is unknown or revoked (`unauthorized`).",
     403: "Not allowed (`forbidden`): auditors change nothing; one acts only in the lanes one's roles hold.",
     404: "No such thing (`not_found`).",
     409: "Conflict (`conflict`): completed already, claimed by someone else, no open incident (any more), "
          "or a lost race; reload and retry.",
-    422: "Invalid input (`validation_error`): `field` names the first bad field, `errors` lists all.",
+    413: f"The body is too large (`too_large`): JSON bodies at most {JSON_BODY_MAX} bytes, uploads the "
+         "server's MAX_CONTENT_LENGTH.",
+    414: f"The URL is too long (`uri_too_long`): path and query string at most {URI_MAX} characters.",
+    422: "Invalid input (`validation_error`): `field` names the first bad field, `errors` lists all. "
+         f"Besides each field's own rules, no string in a body may hold a lone UTF-16 surrogate or exceed "
+         f"{TEXT_MAX} characters, no key {NAME_MAX}, no integer exceed 64 bits, no number be infinite, "
+         f"no nesting exceed {JSON_DEPTH_MAX} levels.",
 }
 
 
@@ -469,7 +493,7 @@ INBOX_PARAMETERS = [
     query("overdue", BOOL, "Only tasks past their due time."),
     query("mine", BOOL, "Only tasks claimed by me."),
     query("unclaimed", BOOL, "Only unclaimed tasks (ignored with mine)."),
-    query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number."),
+    query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
     query("sort", {"enum": ["due", "age"], "default": "due"}, "due: earliest due first; age: oldest first."),
 ]
@@ -555,7 +579,7 @@ OPERATIONS: dict[str, Op] = {
         parameters=[
             query("process", {"type": "string"}, "Only this process id."),
             query("status", {"enum": list(INSTANCE_STATUSES)}, "Only this status."),
-            query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number."),
+            query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
             query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
         ],
         errors=(422,)),
@@ -656,13 +680,13 @@ def _operation(endpoint: str, method: str, op: Op, path_parameters: list[dict[st
     if op.body:
         result["requestBody"] = {"required": op.body_required,
                                  "content": {op.body_type: {"schema": ref(op.body)}}}
-    statuses = set(op.errors)
+    statuses = set(op.errors) | {414}
     if not op.public:
         statuses.add(401)
     if path_parameters:
         statuses.add(404)
     if mutating:
-        statuses |= {400, 403}
+        statuses |= {400, 403, 413, 422}
     responses = {str(status): _response("OK" if status == 200 else "Created", op.ok, op.headers)
                  for status in (op.ok_status, *op.also_ok)}
     for status in sorted(statuses):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.limits import PAGE_MAX
 from engine.queries import INSTANCE_STATUSES, PER_PAGE_MAX
 
 from .openapi import DATE_TIME, NULL_DATE_TIME, OBJECT, OPERATIONS, SCHEMAS, Op, nullable, query, ref
@@ -160,7 +161,7 @@ AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 PAGING = [
-    query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number."),
+    query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
 ]
 DATE = {"type": "string", "format": "date"}

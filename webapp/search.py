@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from engine import queries
+from engine.limits import PAGE_MAX
 from engine.models import User
 from engine.search import TEXT_MAX, SearchFilter, search
 
@@ -90,7 +91,7 @@ def parse(args: MultiDict) -> ParsedSearch:
     per_page_default = current_app.config.get("PER_PAGE", 25)
     flt = SearchFilter(
         status=status, started_from=started_from, started_to=started_to,
-        page=_int(args, "page", 1, 10**9, errors),
+        page=_int(args, "page", 1, PAGE_MAX, errors),
         per_page=_int(args, "per_page", per_page_default, queries.PER_PAGE_MAX, errors),
         **texts,
     )

@@ -47,6 +47,8 @@ def _run_server(app, host: str, port: int, workers: int) -> None:
             # gunicorn's control socket lives in ~/.gunicorn by default: two servers on one
             # machine would share it, and we have no use for it.
             self.cfg.set("control_socket_disable", True)
+            # gunicorn's own limit (4094) answers a plain-text 400; past URI_MAX the app answers a JSON 414.
+            self.cfg.set("limit_request_line", 8190)
 
         def load(self):
             return create_app()

@@ -1,0 +1,47 @@
+"""What every request may be, checked before any view runs (caps in engine/limits.py):
+
+- ids in URLs (`<int:...>`) are at most ID_MAX: a larger number matches no route (404), where it
+  would otherwise overflow the database's integer column;
+- the path and query string hold at most URI_MAX characters (414);
+- a JSON API body holds at most JSON_BODY_MAX bytes (413); uploads keep MAX_CONTENT_LENGTH.
+
+The 413 and 414 answers are JSON error bodies on /api/ paths, pages elsewhere (webapp/errors.py).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
+
+from engine.limits import ID_MAX, JSON_BODY_MAX, URI_MAX
+
+UPLOAD_TYPES = frozenset({"multipart/form-data"})
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` with the id columns' upper bound."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def _check_request():
+    length = len(request.path) + len(request.query_string)
+    if length > URI_MAX:
+        abort(414, description=f"the URL is {length} characters long; at most {URI_MAX} are accepted")
+    if request.path.startswith("/api/") and request.mimetype not in UPLOAD_TYPES:
+        limit = min(JSON_BODY_MAX, request.max_content_length or JSON_BODY_MAX)
+        if request.content_length is not None and request.content_length > limit:
+            abort(413, description=f"the request body has {request.content_length} bytes; "
+                                   f"at most {limit} are accepted")
+        request.max_content_length = limit  # a body sent without Content-Length stops there
+    elif request.max_content_length and (request.content_length or 0) > request.max_content_length:
+        abort(413, description=f"the request body has {request.content_length} bytes; "
+                               f"at most {request.max_content_length} are accepted")
+
+
+def init_app(app: Flask) -> None:
+    """Call before the blueprints are registered: their rules take the converter then."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_check_request)
