@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from engine import audit
-from engine.config import DEFAULT_PROCESSES_DIR
 from engine.clock import frozen_at
+from engine.config import DEFAULT_PROCESSES_DIR
 from tests.conftest import deploy
 from tests.test_complaint_process import COMPLAINT
 from tests.test_itinerary_management import DRAFT, NEEDS, T0, Trip
