@@ -72,14 +72,18 @@ def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: li
     return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
 
 
-def _open_tasks(session: Session, ids: Iterable[int] | None):
+def _open_tasks(session: Session, ids: Iterable[int] | int | None):
     query = select(*_TASK_COLUMNS).where(HumanTask.state == "ready").order_by(HumanTask.instance_id, HumanTask.id)
+    if isinstance(ids, int):
+        return session.execute(query.where(HumanTask.instance_id == ids))
     return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
 
 
-def _pending_jobs(session: Session, ids: Iterable[int] | None):
+def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
     query = (select(*_JOB_COLUMNS).where(Job.state == "pending", Job.instance_id.is_not(None))
              .order_by(Job.instance_id, Job.id))
+    if isinstance(ids, int):
+        return session.execute(query.where(Job.instance_id == ids))
     return session.execute(query if ids is None else query.where(Job.instance_id.in_(list(ids))))
 
 
@@ -120,18 +124,20 @@ def _record(session: Session) -> None:
 
 
 def record_state(session: Session, instance_id: int, actor: str, at: datetime) -> None:
-    # Locking the instance row first (as every step does) makes the state read below the one
-    # this transaction leaves, even when a scheduler transaction wrote the instance's jobs.
-    row = session.execute(
-        select(*_INSTANCE_COLUMNS).where(ProcessInstance.id == instance_id).with_for_update()
-    ).one_or_none()
-    if row is None:
-        return
-    # The serialized string this step produced (held in the session), not a second serialization.
-    instance = session.get(ProcessInstance, instance_id)
-    tasks = [_task_part(r) for r in _open_tasks(session, [instance_id])]
-    jobs = [_job_part(r) for r in _pending_jobs(session, [instance_id])]
-    digest = state_sha256(_instance_part(row, instance.serialized), tasks, jobs)
+    # A step, claim or incident holds its instance, locked, in the session: its row as just
+    # written, with the serialized string the step produced (never serialized a second time).
+    instance = session.identity_map.get(session.identity_key(ProcessInstance, instance_id))
+    if instance is None:
+        # A scheduler write (a job moved or cancelled): lock the instance first, as every step does,
+        # so the state read below is the one this transaction leaves.
+        instance = session.execute(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        ).scalar_one_or_none()
+        if instance is None:
+            return
+    tasks = [_task_part(r) for r in _open_tasks(session, instance_id)]
+    jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
+    digest = state_sha256(_instance_part(instance, instance.serialized), tasks, jobs)
     audit.append(session, kind=STATE_EVENT, actor=actor, at=at, instance_id=instance_id,
                  payload={"state_sha256": digest, "scheme": SCHEME})
 
