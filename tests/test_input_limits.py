@@ -121,3 +121,10 @@ def test_the_cli_refuses_a_long_reason_with_exit_code_2(cli, complaint_runtime):
     proc = cli.run("cancel", str(instance_id), "--as", "supervisor1", "--reason", "x" * (REASON_MAX + 1))
     assert proc.returncode == 2
     assert f"at most {REASON_MAX}" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [("show", str(2**31)), ("events", str(2**63)), ("cancel", str(10**30))])
+def test_the_cli_refuses_ids_past_the_id_columns(cli, args):
+    proc = cli.run(*args, "--as", "supervisor1", "--reason", "r") if args[0] == "cancel" else cli.run(*args)
+    assert proc.returncode == 2
+    assert "not in the range" in proc.stderr and "internal error" not in proc.stderr

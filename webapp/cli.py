@@ -20,11 +20,12 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from engine import policy
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
-from engine.limits import BadJson, parse_json
+from engine.limits import ID_MAX, BadJson, parse_json
 
 from . import create_app, tourflow
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
+ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
 
 
 class TourflowGroup(FlaskGroup):
@@ -163,7 +164,7 @@ def start(process_id: str, data: str | None, actor: str, business_key: str | Non
 @main.command()
 @click.option("--lane", default=None)
 @click.option("--user", default=None, help="Only tasks this user may work on (their lanes, unclaimed or theirs).")
-@click.option("--instance", "instance_id", type=int, default=None)
+@click.option("--instance", "instance_id", type=ID, default=None)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def tasks(lane: str | None, user: str | None, instance_id: int | None, as_json: bool) -> None:
@@ -179,7 +180,7 @@ def tasks(lane: str | None, user: str | None, instance_id: int | None, as_json: 
 
 
 @main.command()
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--as", "actor", required=True)
 @click.option("--data", default=None, help="Form data as a JSON object.")
 @click.option("--json", "as_json", is_flag=True)
@@ -194,7 +195,7 @@ def complete(task_id: int, actor: str, data: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--as", "actor", required=True)
 @with_appcontext
 def claim(task_id: int, actor: str) -> None:
@@ -204,7 +205,7 @@ def claim(task_id: int, actor: str) -> None:
 
 
 @main.command()
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--as", "actor", required=True)
 @with_appcontext
 def unclaim(task_id: int, actor: str) -> None:
@@ -214,7 +215,7 @@ def unclaim(task_id: int, actor: str) -> None:
 
 
 @main.command()
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--as", "actor", required=True)
 @click.option("--to", "to_user", required=True)
 @click.option("--reason", required=True)
@@ -226,7 +227,7 @@ def reassign(task_id: int, actor: str, to_user: str, reason: str) -> None:
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=ID)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def show(instance_id: int, as_json: bool) -> None:
@@ -242,7 +243,7 @@ def show(instance_id: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=ID)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def events(instance_id: int, as_json: bool) -> None:
@@ -299,7 +300,7 @@ def message(name: str, key: str | None, data: str | None, message_ref: str | Non
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="The result with a snapshot per event.")
 @with_appcontext
 def replay(instance_id: int, as_json: bool) -> None:
@@ -354,7 +355,7 @@ def messages(state: str | None, name: str | None, key: str | None, as_json: bool
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=ID)
 @click.option("--as", "actor", required=True)
 @click.option("--reason", required=True)
 @with_appcontext
@@ -389,7 +390,7 @@ def incident_list(as_json: bool) -> None:
 
 
 @incident.command("retry")
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=ID)
 @click.option("--as", "actor", required=True)
 @click.option("--reason", required=True)
 @click.option("--data", default=None, help="Corrected data for the failed step, as a JSON object.")
@@ -406,7 +407,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.argument("instance_id", type=int, required=False)
+@click.argument("instance_id", type=ID, required=False)
 @with_appcontext
 def audit_verify(instance_id: int | None) -> None:
     """Check the hash chains, and each instance's live state against the state it last recorded;
@@ -457,7 +458,7 @@ def token_create(username: str, label: str, as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ID)
 @with_appcontext
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id; it stops working at once."""
@@ -513,8 +514,8 @@ def user_activate(username: str) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=ID)
+@click.option("--workers", default=2, show_default=True, type=ID)
 @click.option("--no-job-worker", "no_job_worker", is_flag=True,
               help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
 def serve(host: str, port: int, workers: int, no_job_worker: bool) -> None:
