@@ -2,7 +2,8 @@
 in ONE table, `MATRIX`. A route added without a row fails `test_every_route_has_a_row`.
 
 The callers are the test users (tests/conftest.py: one per role, the three desk agents, the
-branch sales staff), anonymous, and a bearer token (agent1's). Each caller runs the whole table
+branch sales staff), an account of another system (role integration), anonymous, and a bearer
+token (agent1's). Each caller runs the whole table
 on a fresh database holding real objects:
 
 - `task`: the complaint intake task of the 旅游 desk and the HZ01 branch (lane staff): agent2
@@ -25,9 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.users import create_token
+from engine.models import User
+from engine.policy import Role
+from engine.users import create_token, create_user
 
 from ..conftest import deploy
 from .api_support import DocChecker
@@ -36,7 +40,7 @@ from .test_incidents import FIXTURE as INCIDENT_FLOW
 from .test_incidents import technical
 
 USERS = ("agent1", "agent2", "agent3", "receptionist1", "sales1", "sales2", "sales3", "operator1", "guide1",
-         "qc1", "supervisor1", "manager1", "auditor1", "owner1")
+         "qc1", "supervisor1", "manager1", "auditor1", "owner1", "integration1")
 CALLERS = ("anonymous", "bearer", *USERS)
 BEARER_OF = "agent1"  # whose token the bearer caller presents
 
@@ -54,7 +58,7 @@ DEFINITIONS = frozenset({"owner1", "auditor1"})
 HEATMAP = DEFINITIONS | {"manager1", "supervisor1"}
 REPORTS = frozenset({"manager1", "supervisor1", "qc1", "owner1", "auditor1"})
 CHAINS = frozenset({"auditor1", "supervisor1", "owner1"})
-SENDERS = frozenset({"supervisor1", "owner1"})  # and `integration` accounts, which the tests have none of
+SENDERS = frozenset({"supervisor1", "owner1", "integration1"})
 MESSAGE_READERS = SENDERS | {"auditor1"}
 
 
@@ -191,8 +195,22 @@ def test_every_route_has_a_row(app):
     assert not sorted(set(MATRIX) - routes), "rows of MATRIX for routes that do not exist"
 
 
+def add_integration_account(runtime) -> None:
+    with runtime.db.write() as session, session.begin():
+        create_user(session, "integration1", "integration1", [Role.INTEGRATION])
+
+
+def test_the_callers_hold_every_role(runtime):
+    add_integration_account(runtime)
+    with runtime.db.read() as session:
+        held = {role for user in session.execute(select(User).where(User.username.in_(USERS))).scalars()
+                for role in user.role_ids}
+    assert held == set(Role)
+
+
 @pytest.fixture
 def objects(app, runtime) -> dict[str, Any]:
+    add_integration_account(runtime)
     deploy(runtime, INCIDENT_FLOW)
     instance = runtime.start("complaint_handling", {"desk": "旅游", "branch": "HZ01", "customer_name": "赵六",
                                                      "contact_phone": "13800001111"})
