@@ -533,7 +533,7 @@ OPERATIONS: dict[str, Op] = {
         errors=(403,)),
     "api.claim_task": Op(
         "POST", "Claim a task for myself", "tasks", ref("TaskDetail"),
-        roles="holders of the task's lane", errors=(409,),
+        roles="who may work it: its lane, desk and branch", errors=(409,),
         description="Claiming a task one holds already is a no-op; one claimed by someone else is a 409."),
     "api.unclaim_task": Op(
         "POST", "Release a claimed task back to its lane", "tasks", ref("TaskDetail"),
@@ -544,7 +544,7 @@ OPERATIONS: dict[str, Op] = {
         body="ReassignRequest", body_required=True, errors=(409, 422)),
     "api.complete_task": Op(
         "POST", "Complete a task with its form data", "tasks", ref("CompleteResult"),
-        roles="holders of the task's lane (its assignee when claimed)",
+        roles="who may work it: its lane, desk and branch (its assignee when claimed)",
         description="The body is the form data, validated against the task's form schema. "
                     "409 when completed already, claimed by someone else, or a lost race.",
         body="FormData", errors=(409, 422)),

@@ -169,12 +169,12 @@ DATE = {"type": "string", "format": "date"}
 AUDIT_OPERATIONS: dict[str, Op] = {
     "api.instance_audit": Op(
         "GET", "The instance's audit trail, each event with its hash-chain verdict", "audit", ref("AuditTrail"),
-        roles="as for the instance (auditors: every instance)", errors=(403,),
+        roles="as for the instance (supervisors, auditors: every instance)", errors=(403,),
         description="Each event's hash is recomputed from its prev_hash and canonical row, as `tourflow audit "
                     "verify` does; the first broken event and every event after it have `chain_ok` false."),
     "api.instance_replay": Op(
         "GET", "The instance re-run from its record: a snapshot of nodes and data per event", "audit",
-        ref("Replay"), roles="as for the instance (auditors: every instance)", errors=(403,),
+        ref("Replay"), roles="as for the instance (supervisors, auditors: every instance)", errors=(403,),
         description="Nothing is written. `identical` is false, with the reason in `difference`, when the record "
                     "does not explain the stored state."),
     "api.audit_chains": Op(
@@ -183,7 +183,7 @@ AUDIT_OPERATIONS: dict[str, Op] = {
         parameters=[query("broken", {"type": "boolean"}, "Only the broken chains."), *PAGING]),
     "api.search_instances": Op(
         "GET", "Find instances by process, customer, tour, status, start date and actor", "audit",
-        ref("SearchPage"), roles="any logged-in user: the instances they may see (auditors: all)", errors=(422,),
+        ref("SearchPage"), roles="any logged-in user: the instances they may see (supervisors, auditors: all)", errors=(422,),
         description="Newest first. Filters combine (AND); text matches a part, case-insensitively.",
         parameters=[
             query("process", {"type": "string"}, "Only this process id."),
