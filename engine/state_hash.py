@@ -6,7 +6,8 @@ its payload holds `state_sha256`, the sha256 of the canonical JSON of `stored_st
 newest `state_written` event vouches for the state the engine left, and `tourflow audit verify`
 can tell a row edited around the engine from one the engine wrote (docs/engine.md, "Audit").
 
-What is hashed (scheme 1), read back from the database as written:
+What is hashed (scheme 1), as the transaction leaves it (the instance from the session, where a
+step holds it locked and just written; its task and job rows read back after the flush):
 * the instance row: deployment_id, status, business_key, error, ended_at, data, and the sha256
   of `serialized` (the string the step produced for the write, never serialized again);
 * its open human_task rows (state "ready"): id, spiff_task_id, task, lane, desk, branch,

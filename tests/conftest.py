@@ -178,8 +178,9 @@ def empty_db_url(request, tmp_path: Path, db_backend: str) -> str:
 @pytest.fixture
 def runtime(db_url: str, request) -> Runtime:
     """The engine on the test's database. After the test every instance it left behind is replayed
-    from its audit record and must come out identical (engine/replay.py): each path a process
-    test walks is a replay test too. Tests that damage the store on purpose opt out with
+    from its audit record and must come out identical (engine/replay.py), and its live state must
+    be the one its record last hashed (engine/state_hash.py): each path a process test walks is a
+    replay and state-hash test too. Tests that damage the store on purpose opt out with
     `@pytest.mark.no_replay_check`."""
     db = Database(db_url)
     db.upgrade()
@@ -200,11 +201,16 @@ def _failed(request) -> bool:
 def _assert_every_instance_replays(rt: Runtime) -> None:
     from sqlalchemy import select
 
+    from engine import state_hash
     from engine.models import ProcessInstance
     from engine.replay import replay
 
     with rt.db.read() as session:
         ids = session.execute(select(ProcessInstance.id).order_by(ProcessInstance.id)).scalars().all()
+        # ... and the live state of each is the one its last state_written event recorded
+        verification = state_hash.verify(session)
+    assert not verification.breaks, "audit verify: " + "; ".join(str(b) for b in verification.breaks)
+    assert not verification.unrecorded, f"no state hash recorded for {verification.unrecorded}"
     differences = []
     for instance_id in ids:
         result = replay(rt, instance_id)
