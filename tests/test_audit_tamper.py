@@ -6,6 +6,7 @@ wrong, and every event from the break on no longer vouched for."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from sqlalchemy import delete, text
@@ -247,3 +248,18 @@ def test_events_from_before_state_hashes_are_a_note_not_tampering(complaint_runt
     with rt.db.read() as session:
         [status] = [s for s in state_hash.with_states(session, audit.stream_statuses(session)) if s.instance_id]
     assert (status.brk, status.state) == (None, "unrecorded")
+
+
+@pytest.mark.no_replay_check
+def test_a_forged_pending_job_is_found(complaint_runtime, cli):
+    """The intake's report deadline waits as a pending timer job: moving it is an edit of the state."""
+    rt = complaint_runtime
+    walk = Walk(rt)
+    seq = rt.events(walk.id)[-1]["seq"]
+    with rt.db.engine.begin() as conn:
+        moved = conn.execute(text("UPDATE job SET due_at=:later WHERE instance_id=:i AND state='pending'"),
+                             {"later": datetime(2099, 1, 1), "i": walk.id}).rowcount
+    assert moved == 1
+    result = cli.run("audit", "verify", str(walk.id))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [_differs(walk.id, seq)]
