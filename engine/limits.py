@@ -5,8 +5,9 @@ and read by the web layer for its early checks and its OpenAPI document. A value
 a `FormInvalid` naming the field (422 in the API, exit code 2 in the CLI).
 
 JSON data must also fit the database and UTF-8: no lone UTF-16 surrogates ("\\ud800": not
-encodable), integers within 64 bits (SQLite and PostgreSQL integers; JSON readers in other
-languages), finite numbers, and nesting no deeper than `JSON_DEPTH_MAX`.
+encodable), no NUL characters (PostgreSQL's text and JSONB cannot hold one), integers within
+64 bits (SQLite's integers; JSON readers in other languages), finite numbers, and nesting no
+deeper than `JSON_DEPTH_MAX`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def invalid(field: str | None, message: str) -> FormInvalid:
     return FormInvalid(f"{label}{message}", field=field, errors=[{"field": field, "message": message}])
 
 
+NUL_MESSAGE = "holds a NUL character (\\u0000), which cannot be stored"
+SURROGATE_MESSAGE = "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode"
+
+
 def has_lone_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -61,7 +66,9 @@ def check_text(field: str, value: Any, limit: int, *, required: bool = True) -> 
     if len(value) > limit:
         raise invalid(field, f"must be at most {limit} characters (got {len(value)})")
     if has_lone_surrogate(value):
-        raise invalid(field, "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode")
+        raise invalid(field, SURROGATE_MESSAGE)
+    if "\x00" in value:
+        raise invalid(field, NUL_MESSAGE)
     return value
 
 
@@ -91,19 +98,24 @@ def _check(value: Any, path: str | None, depth: int, top: str | None, text_max: 
                 _check(item, _join(path, i), depth + 1, top if top is not None else _join(None, i), text_max)
             return
         for key, item in value.items():
-            where = _join(path, key if isinstance(key, str) and not has_lone_surrogate(key) else "?")
+            printable = isinstance(key, str) and not has_lone_surrogate(key) and "\x00" not in key
+            where = _join(path, key if printable else "?")
             if not isinstance(key, str):
                 raise invalid(path, "object keys must be strings")
             if len(key) > NAME_MAX:
                 raise invalid(path, f"has a key of {len(key)} characters; keys may have at most {NAME_MAX}")
             if has_lone_surrogate(key):
-                raise invalid(where, "has a key holding a lone UTF-16 surrogate (e.g. \\ud800)")
+                raise invalid(where, f"has a key that {SURROGATE_MESSAGE}")
+            if "\x00" in key:
+                raise invalid(where, f"has a key that {NUL_MESSAGE}")
             _check(item, where, depth + 1, top if top is not None else where, text_max)
     elif isinstance(value, str):
         if text_max is not None and len(value) > text_max:
             raise invalid(path, f"must be at most {text_max} characters (got {len(value)})")
         if has_lone_surrogate(value):
-            raise invalid(path, "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode")
+            raise invalid(path, SURROGATE_MESSAGE)
+        if "\x00" in value:
+            raise invalid(path, NUL_MESSAGE)
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):

@@ -680,7 +680,7 @@ def _operation(endpoint: str, method: str, op: Op, path_parameters: list[dict[st
     if op.body:
         result["requestBody"] = {"required": op.body_required,
                                  "content": {op.body_type: {"schema": ref(op.body)}}}
-    statuses = set(op.errors) | {414}
+    statuses = set(op.errors) | {414, 422}  # 422: also a NUL character in any query parameter
     if not op.public:
         statuses.add(401)
     if path_parameters:

@@ -3,7 +3,9 @@
 - ids in URLs (`<int:...>`) are at most ID_MAX: a larger number matches no route (404), where it
   would otherwise overflow the database's integer column;
 - the path and query string hold at most URI_MAX characters (414);
-- a JSON API body holds at most JSON_BODY_MAX bytes (413); uploads keep MAX_CONTENT_LENGTH.
+- a JSON API body holds at most JSON_BODY_MAX bytes (413); uploads keep MAX_CONTENT_LENGTH;
+- no NUL character in the path (404: nothing is named so) or in a query or form field (422
+  naming it): PostgreSQL cannot hold one, and would fail the query.
 
 The 413 and 414 answers are JSON error bodies on /api/ paths, pages elsewhere (webapp/errors.py).
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
 
-from engine.limits import ID_MAX, JSON_BODY_MAX, URI_MAX
+from engine.limits import ID_MAX, JSON_BODY_MAX, NUL_MESSAGE, URI_MAX, invalid
 
 UPLOAD_TYPES = frozenset({"multipart/form-data"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class IdConverter(IntegerConverter):
@@ -39,6 +42,14 @@ def _check_request():
     elif request.max_content_length and (request.content_length or 0) > request.max_content_length:
         abort(413, description=f"the request body has {request.content_length} bytes; "
                                f"at most {request.max_content_length} are accepted")
+    if "\x00" in request.path:
+        abort(404, description="a URL path holding a NUL character names nothing")
+    fields = [request.args, request.form] if request.mimetype in FORM_TYPES else [request.args]
+    for args in fields:
+        for name, value in args.items(multi=True):
+            name, value = name or "", value or ""  # a multipart part may come without a name
+            if "\x00" in name or "\x00" in value:
+                raise invalid(name.replace("\x00", "?"), NUL_MESSAGE)
 
 
 def init_app(app: Flask) -> None:

@@ -87,6 +87,39 @@ def test_a_lone_surrogate_anywhere_in_a_body_is_422_naming_it(api, url, body, fi
     assert "surrogate" in answer["message"]
 
 
+@pytest.mark.parametrize(("url", "field"), [
+    ("/api/v1/tasks?lane=a%00b", "lane"), ("/api/v1/instances?process=%00", "process"),
+    ("/api/v1/search?customer=x%00", "customer"), ("/api/v1/messages?name=%00", "name"),
+    ("/api/v1/me?x%00=1", "x?"),
+])
+def test_a_nul_character_in_a_query_parameter_is_422(api, url, field):
+    body = _error(api.as_("auditor1").get(url), 422, "validation_error", field)
+    assert "NUL" in body["message"]
+
+
+def test_a_nul_character_in_a_path_is_404(api):
+    _error(api.as_("auditor1").get("/api/v1/processes/a%00b/versions/1/diagram"), 404, "not_found")
+    _error(api.bearer("agent1").post("/api/v1/processes/a%00b/instances", {}), 404, "not_found")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ('{"business_key": "a\\u0000b"}', "business_key"),
+    ('{"data": {"note": "a\\u0000b"}}', "data.note"),
+    ('{"data": {"a\\u0000": 1}}', "data.?"),
+])
+def test_a_nul_character_in_a_body_is_422(api, body, field):
+    answer = _error(_raw(api.bearer("agent1"), START, body), 422, "validation_error", field)
+    assert "NUL" in answer["message"]
+
+
+def test_a_nul_character_in_a_page_form_is_422(api, client_for):
+    instance = api.start()
+    task = api.open_task(instance["id"], "receive_complaint")
+    response = client_for("agent1").post(f"/tasks/{task['id']}/reassign", {"to_user": "agent1", "reason": "a\x00b"})
+    assert response.status_code == 422
+    assert "NUL" in response.get_data(as_text=True)
+
+
 def test_a_lone_surrogate_in_form_data_is_422(api):
     instance = api.start()
     task = api.open_task(instance["id"], "receive_complaint")
