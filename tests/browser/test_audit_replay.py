@@ -87,9 +87,11 @@ def test_auditor_steps_through_a_replayed_complaint(pages, live_server, screensh
     expect(page.locator(f"#event-{ready}")).to_have_class(re.compile(r"\bcurrent\b"))
     shot(page, screenshots, "30-audit-replay-intake-active")
 
-    # The agent's form: done, its data now known, changed keys highlighted.
-    page.get_by_role("button", name="下一步 ›").click()
+    # The agent's form (after the start's state_written): done, its data now known, changed keys highlighted.
     completed = seq_of[("task_completed", "receive_complaint")]
+    assert [e["kind"] for e in events if ready < e["seq"] < completed] == ["state_written"]
+    while int(page.locator("#replay").get_attribute("data-seq")) < completed:
+        page.get_by_role("button", name="下一步 ›").click()
     at_step(page, completed)
     assert "receive_complaint" in marked(page, "completed")
     row = page.locator("#replay-data .data-row[data-key=customer_name]")
