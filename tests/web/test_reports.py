@@ -9,10 +9,11 @@ import re
 
 import pytest
 
+from engine.clock import frozen_at
 from webapp import reports
 from webapp.i18n import EN
 
-from ..test_kpi import seed
+from ..test_kpi import NOW, seed
 from .api_support import Api
 
 RANGE = "from=2026-10-26&to=2026-11-23&granularity=week"
@@ -24,8 +25,10 @@ OTHERS = ["agent1", "receptionist1", "sales1", "operator1", "guide1"]
 
 @pytest.fixture
 def seeded(app, runtime):
+    """test_kpi's data set, read on test_kpi.NOW (after the range), whatever the real date."""
     seed(runtime)
-    return app
+    with frozen_at(NOW):
+        yield app
 
 
 def export(client, metric: str, query: str = RANGE):

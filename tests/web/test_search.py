@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -21,6 +21,7 @@ from .api_support import Api
 PROCESS = "complaint_handling"
 # 2026-03-01 17:30 UTC is 2026-03-02 01:30 in China: the day the agency says it started.
 LATE_EVENING_UTC = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
+APRIL_10 = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)  # 10:00 in China: zhang and li, well apart from wang
 
 
 @pytest.fixture
@@ -37,16 +38,20 @@ def take_in(rt, actor="agent1", **data) -> int:
 
 @pytest.fixture
 def world(app, runtime):
-    """zhang: taken in by agent1, solved on the spot by guide1 (business key SH-…); li: a phone
-    with dashes, after the tour, so it went to QC; wang: started late on 1 March UTC, cancelled."""
-    zhang = take_in(runtime)
-    [guide_task] = runtime.tasks(instance_id=zhang)
-    runtime.complete(guide_task["id"], "guide1", {"resolved_locally": True, "local_action": "换房"})
-    li = take_in(runtime, "agent2", customer_name="李四", contact_phone="139-0000-5678", tour_id="BJ-2026-0301",
-                 time_class="旅游后")
+    """zhang: taken in by agent1 on 10 April, solved on the spot by guide1 (business key SH-…); li:
+    a phone with dashes, after the tour, so it went to QC; wang: started late on 1 March UTC, cancelled.
+    Every step at a fixed moment: the start-date filters must not depend on the real date."""
+    with frozen_at(APRIL_10):
+        zhang = take_in(runtime)
+        [guide_task] = runtime.tasks(instance_id=zhang)
+        runtime.complete(guide_task["id"], "guide1", {"resolved_locally": True, "local_action": "换房"})
+    with frozen_at(APRIL_10 + timedelta(hours=1)):
+        li = take_in(runtime, "agent2", customer_name="李四", contact_phone="139-0000-5678",
+                     tour_id="BJ-2026-0301", time_class="旅游后")
     with frozen_at(LATE_EVENING_UTC):
         wang = take_in(runtime, "receptionist1", customer_name="王五", contact_phone="13600001111", tour_id="")
-    runtime.cancel(wang, "supervisor1", "重复登记")
+    with frozen_at(APRIL_10 + timedelta(hours=2)):
+        runtime.cancel(wang, "supervisor1", "重复登记")
     return {"zhang": zhang, "li": li, "wang": wang}
 
 
