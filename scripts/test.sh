@@ -5,16 +5,20 @@
 # Playwright Python package; a browser is never downloaded by Playwright. The engine and scheduler
 # tests run on SQLite and on a throwaway PostgreSQL server that the suite starts itself
 # (tests/pg.py) from Debian's server binaries in /usr/lib/postgresql/<version>/bin.
-# When chromium or those binaries are missing, this script installs Debian's `chromium` and
-# `fonts-noto-cjk`, and/or `postgresql`, with one apt-get call (as root, or through passwordless
-# sudo). If it cannot, it says why: the tests needing them then skip on a workstation and fail in
-# CI (CI set). TOURFLOW_NO_APT=1 skips the installation attempt.
+# tests/test_real_date.py runs the date-heavy tests again under Debian's `faketime`, with the
+# machine's clock moved to another year.
+# When chromium, those binaries or faketime are missing, this script installs Debian's `chromium`
+# and `fonts-noto-cjk`, `postgresql` and/or `faketime`, with one apt-get call (as root, or through
+# passwordless sudo). If it cannot, it says why: the tests needing them then skip on a workstation
+# and fail in CI (CI set). TOURFLOW_NO_APT=1 skips the installation attempt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CHROMIUM=/usr/bin/chromium
 BROWSER_PACKAGES=(chromium fonts-noto-cjk fonts-liberation)
 POSTGRES_PACKAGES=(postgresql)
+FAKETIME=/usr/bin/faketime
+FAKETIME_PACKAGES=(faketime)
 
 have_postgres() {
   compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
@@ -29,6 +33,10 @@ install_system_packages() {
   if ! have_postgres; then
     packages+=("${POSTGRES_PACKAGES[@]}")
     missing+=("/usr/lib/postgresql/*/bin/pg_ctl (the PostgreSQL variants of the engine tests)")
+  fi
+  if [ ! -x "$FAKETIME" ]; then
+    packages+=("${FAKETIME_PACKAGES[@]}")
+    missing+=("$FAKETIME (the test that moves the real clock, tests/test_real_date.py)")
   fi
   if [ ${#packages[@]} -eq 0 ]; then
     return 0
@@ -66,6 +74,10 @@ install_system_packages() {
   if [[ " ${packages[*]} " == *" chromium "* ]] && [ ! -x "$CHROMIUM" ]; then
     echo "test.sh: apt-get installed chromium but $CHROMIUM is still missing" \
          "(on Ubuntu the chromium package is a snap wrapper); the browser tests will be skipped (in CI: fail)" >&2
+  fi
+  if [[ " ${packages[*]} " == *" faketime "* ]] && [ ! -x "$FAKETIME" ]; then
+    echo "test.sh: apt-get installed faketime but $FAKETIME is still missing;" \
+         "tests/test_real_date.py will be skipped (in CI: fail)" >&2
   fi
   if ! have_postgres; then
     echo "test.sh: apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl appeared;" \
