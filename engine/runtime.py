@@ -37,6 +37,7 @@ from .messaging import MAX_TTL as MAX_MESSAGE_TTL
 from .messaging import MessageRouter, deliver, message_dict
 from .models import Deployment, HumanTask, Job, Message, ProcessInstance, User
 from .policy import SYSTEM_LANE, Viewer, lane_access, viewer_of
+from .sandbox.outcomes import lets_go_of_the_lock
 from .specs import ProcessModel, load_model
 from .step import Step, data_diff, json_safe
 
@@ -132,6 +133,7 @@ class Runtime:
         return self.deployed(session, deployment_id)
 
     # ---- starting ----------------------------------------------------------------------
+    @lets_go_of_the_lock
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
               business_key: str | None = None) -> int:
         """Start the newest version of a process; returns the instance id."""
@@ -205,6 +207,7 @@ class Runtime:
                                 f"at {row.completed_at.isoformat(timespec='seconds')}Z")
         return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
+    @lets_go_of_the_lock
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
         check_data(data)
@@ -222,13 +225,13 @@ class Runtime:
                 raise TaskConflict(f"task {row.id} is no longer ready in its process")
             before = copy.deepcopy(task.data)
             task.set_data(**copy.deepcopy(submitted))
-            task.run()
+            failure = step.run_user_task(task)
             row.state = "completed"
             row.completed_at = to_db(step.now)
             row.completed_by = actor
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
-            step.advance()
+            step.advance(failure)
             return self._instance_dict(session, instance)
 
     def _check_completable(self, session: Session, row: HumanTask, actor: str) -> None:
@@ -301,6 +304,7 @@ class Runtime:
             moment = moment.replace(tzinfo=UTC)
         return JobRunner(self, owner=worker_name("tick")).run_due(moment)
 
+    @lets_go_of_the_lock
     def resolve_incident(self, instance_id: int, actor: str, reason: str,
                          data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Retry the failed step of an instance in error, optionally with corrected data."""
@@ -360,6 +364,7 @@ class Runtime:
         instance.error = None
         return self._instance_dict(session, instance)
 
+    @lets_go_of_the_lock
     def message(self, name: str, key: str | None, data: dict[str, Any] | None = None,
                 actor: str = SYSTEM_ACTOR, message_ref: str | None = None,
                 ttl_seconds: float | None = None) -> dict[str, Any]:
@@ -421,6 +426,7 @@ class Runtime:
                      "lease_until": _iso(j.lease_until), "last_error": j.last_error}
                     for j in session.execute(query).scalars()]
 
+    @lets_go_of_the_lock
     def housekeeping(self, now: datetime | None = None) -> dict[str, int]:
         """Expire old buffered messages and deliver buffered ones whose instance waits already."""
         moment = now or utcnow()
