@@ -11,9 +11,8 @@ from jsonschema.exceptions import best_match
 from .errors import FormInvalid
 from .form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator
 from .form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
+from .limits import TEXT_MAX as MAX_TEXT_LENGTH  # refused unless the field declares its own maxLength
 
-# A text longer than this is refused unless its field declares its own maxLength.
-MAX_TEXT_LENGTH = 20_000
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
@@ -47,9 +46,9 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
     if not isinstance(data, dict):
         raise FormInvalid("form data must be a JSON object")
+    _refuse_long_texts(schema or {}, data)
     if not schema:
         return copy.deepcopy(data)
-    _refuse_long_texts(schema, data)
     if _mixes(schema):
         raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form")
     filled = with_defaults(schema, data)

@@ -90,6 +90,7 @@ class Capability(StrEnum):
     READ_CHAINS = "read_chains"  # tamper evidence of every hash chain
     SEND_MESSAGES = "send_messages"
     READ_MESSAGES = "read_messages"
+    CANCEL_INSTANCES = "cancel_instances"
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[str]] = {
@@ -100,8 +101,9 @@ CAPABILITY_ROLES: dict[Capability, frozenset[str]] = {
     Capability.READ_CHAINS: frozenset({Role.AUDITOR, Role.SUPERVISOR, Role.OWNER}),
     Capability.SEND_MESSAGES: frozenset({Role.SUPERVISOR, Role.OWNER, Role.INTEGRATION}),
     Capability.READ_MESSAGES: frozenset({Role.SUPERVISOR, Role.OWNER, Role.INTEGRATION, Role.AUDITOR}),
+    Capability.CANCEL_INSTANCES: frozenset({Role.SUPERVISOR, Role.OWNER}),
 }
-WRITES = frozenset({Capability.DEPLOY, Capability.SEND_MESSAGES})
+WRITES = frozenset({Capability.DEPLOY, Capability.SEND_MESSAGES, Capability.CANCEL_INSTANCES})
 CAPABILITY_TEXT = {
     Capability.READ_DEFINITIONS: "the process definitions and their diagrams are",
     Capability.DEPLOY: "deploying processes is",
@@ -110,6 +112,7 @@ CAPABILITY_TEXT = {
     Capability.READ_CHAINS: "the chain verdicts are",
     Capability.SEND_MESSAGES: "sending messages is",
     Capability.READ_MESSAGES: "reading messages is",
+    Capability.CANCEL_INSTANCES: "cancelling an instance is",
 }
 
 

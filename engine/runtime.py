@@ -210,7 +210,7 @@ class Runtime:
     @lets_go_of_the_lock
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
-        check_data(data)
+        check_data(data, text_max=None)  # texts' lengths: the form's check, which honours maxLength
         # The form is checked before the write transaction opens, so however long the check takes,
         # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
         # a deployment, which never changes); who may complete it may, so that is checked again.
@@ -445,6 +445,8 @@ class Runtime:
             raise TourflowError("a reason is required to cancel an instance")
         reason = check_reason(reason)
         with self._writing() as session:
+            if actor != SYSTEM_ACTOR:
+                policy.require_capability(self._viewer(session, actor), policy.Capability.CANCEL_INSTANCES)
             instance = self._lock_instance(session, instance_id)
             if instance.status in ("completed", "cancelled"):
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")

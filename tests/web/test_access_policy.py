@@ -105,3 +105,20 @@ def test_the_cli_deploys_as_a_named_user_only_if_they_may_deploy(cli):
     assert "deployed" not in refused.stdout
     assert cli.run("deploy", bpmn, "--as", "owner1").returncode == 0
     assert cli.run("deploy", bpmn).returncode == 0, "the local operator (system) deploys as before"
+
+
+def test_only_supervisors_and_owners_cancel_an_instance(runtime, desk_task):
+    instance_id = desk_task["instance_id"]
+    for refused in ("agent3", "auditor1", "qc1"):
+        with pytest.raises(NotAllowed, match="cancelling an instance is for the roles owner, supervisor"):
+            runtime.cancel(instance_id, refused, "重复登记")
+    assert runtime.show(instance_id)["status"] == "running"
+    runtime.cancel(instance_id, "supervisor1", "重复登记")
+    assert runtime.show(instance_id)["status"] == "cancelled"
+
+
+def test_the_cli_cancels_as_a_named_user_only_if_they_may(cli, runtime, desk_task):
+    instance_id = desk_task["instance_id"]
+    refused = cli.run("cancel", str(instance_id), "--as", "agent1", "--reason", "重复登记")
+    assert refused.returncode == 4 and "cancelling an instance is for the roles" in refused.stderr
+    assert cli.run("cancel", str(instance_id), "--as", "owner1", "--reason", "重复登记").returncode == 0

@@ -106,7 +106,7 @@ def test_instances_list_shows_what_each_user_may_see(runtime, client_for):
 def test_instances_list_filters_and_pages(runtime, client_for):
     running = [start(runtime) for _ in range(3)]
     cancelled = start(runtime)
-    runtime.cancel(cancelled, "agent1", "重复登记")
+    runtime.cancel(cancelled, "supervisor1", "重复登记")
     auditor = client_for("auditor1")
     assert listed(auditor.get("/instances?status=cancelled")) == [cancelled]
     assert listed(auditor.get("/instances?status=running")) == running
