@@ -12,7 +12,7 @@ Replays of finished instances never change and are kept in memory.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from datetime import datetime
 from threading import Lock
 from typing import Any
@@ -26,18 +26,24 @@ from .replay import replay
 from .runtime import Runtime
 
 FINISHED = ("completed", "cancelled")
-_cache: dict[int, list[dict[str, Any]]] = {}
+CACHE_MAX = 10_000  # replays of finished instances kept, newest used last out
+_cache: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
 _cache_lock = Lock()
 
 
 def _snapshots(runtime: Runtime, instance_id: int, status: str) -> list[dict[str, Any]]:
-    cached = _cache.get(instance_id)
-    if cached is not None:
-        return cached
+    key = (runtime.db.url, instance_id)  # ids repeat across databases (tests, a second deployment)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
     snapshots = replay(runtime, instance_id).snapshots
     if status in FINISHED:
         with _cache_lock:
-            _cache[instance_id] = snapshots
+            _cache[key] = snapshots
+            while len(_cache) > CACHE_MAX:
+                _cache.popitem(last=False)
     return snapshots
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.clock import frozen_at
+from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotFound
 from engine.heatmap import heatmap
 
@@ -71,3 +72,32 @@ def test_a_boundary_timer_counts_only_where_it_fired(complaint_runtime):
     assert heat["escalate_late_report"]["instances"] == 1
     assert heat["receive_complaint"]["instances"] == 3, "the third is still receiving: 100 min so far"
     assert heat["receive_complaint"]["p90_s"] == 100 * 60
+
+
+def test_replays_kept_for_one_database_are_not_used_for_another(complaint_runtime, template_db, tmp_path):
+    """Instance ids repeat across databases: the kept replays of finished instances are per database."""
+    import shutil
+
+    from engine.db import Database
+    from engine.runtime import Runtime
+    from tests.conftest import deploy
+
+    from .test_complaint_process import COMPLAINT as FILLED
+
+    first = Walk(complaint_runtime)
+    first.do("receive_complaint", "agent1", **{**FILLED, "time_class": "旅游后"})
+    complaint_runtime.cancel(first.id, "supervisor1", "重复登记")
+    assert heatmap(complaint_runtime, "complaint_handling", 1)["heat"]["receive_complaint"]["instances"] == 1
+
+    shutil.copyfile(template_db, tmp_path / "other.db")
+    other_db = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    other = Runtime(other_db)
+    try:
+        deploy(other, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
+        second = Walk(other)
+        assert second.id == first.id or complaint_runtime.db.url.startswith("postgresql")
+        other.cancel(second.id, "supervisor1", "重复登记")  # nothing passed: cancelled at intake
+        heat = heatmap(other, "complaint_handling", 1)["heat"]
+        assert heat.get("receive_complaint", {}).get("instances", 0) == 0
+    finally:
+        other_db.dispose()
