@@ -55,6 +55,7 @@ def at_step(page, seq: int) -> None:
 
 def test_auditor_steps_through_a_replayed_complaint(pages, live_server, screenshots):
     customer = f"重放测试{uuid.uuid4().hex[:6]}"
+    masked = customer[0] + "*" * (len(customer) - 1)
     instance_id = solved_complaint(live_server, customer)
     events = live_server.cli_json("events", str(instance_id))
     seq_of = {}
@@ -95,7 +96,8 @@ def test_auditor_steps_through_a_replayed_complaint(pages, live_server, screensh
     at_step(page, completed)
     assert "receive_complaint" in marked(page, "completed")
     row = page.locator("#replay-data .data-row[data-key=customer_name]")
-    expect(row).to_contain_text(customer)
+    expect(row).to_contain_text(masked)  # auditors read names masked (docs/privacy.md)
+    expect(row).not_to_contain_text(customer)
     expect(row).to_have_class(re.compile(r"\bchanged\b"))
     expect(row).to_contain_text("本步变更")
     expect(page.locator("#replay-data .data-row[data-key=customer_name] dt")).to_have_text("游客姓名")
@@ -126,7 +128,7 @@ def test_auditor_steps_through_a_replayed_complaint(pages, live_server, screensh
     # The trail itself: who, what, the data and the diff, every event verified.
     intake = page.locator(f"#event-{completed}")
     expect(intake).to_contain_text("agent1")
-    expect(intake.locator("table.diff")).to_contain_text(customer)
+    expect(intake.locator("table.diff")).to_contain_text(masked)
     expect(page.locator(".audit-row[data-chain=ok]")).to_have_count(len(events))
     page.evaluate("window.scrollTo(0, document.querySelector('.audit-table').getBoundingClientRect().top"
                   " + window.scrollY - 60)")
@@ -140,9 +142,10 @@ def test_auditor_steps_through_a_replayed_complaint(pages, live_server, screensh
     page.locator("input[name=customer]").fill("8765")
     page.locator("input[name=actor]").fill("guide1")
     page.get_by_role("button", name="查询").click()
-    hit = page.locator("tbody tr").filter(has_text=customer)
+    hit = page.locator("tbody tr").filter(has_text=f"#{instance_id}")
     expect(hit).to_have_count(1)
     expect(hit).to_contain_text("139****8765")
+    expect(hit).to_contain_text(masked)
     shot(page, screenshots, "35-search")
     hit.get_by_role("link", name=f"#{instance_id}").click()
     expect(page).to_have_url(re.compile(rf"/instances/{instance_id}/audit$"))

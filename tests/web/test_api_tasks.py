@@ -92,7 +92,7 @@ def test_claim_then_unclaim(api, receive):
     released = agent.post(_url(receive, "unclaim"))
     assert (released.status_code, released.get_json()["assignee"]) == (200, None)
     kinds = [e["kind"] for e in agent.get(f"/api/v1/instances/{receive['instance_id']}/events").get_json()["items"]]
-    assert kinds[-2:] == ["task_claimed", "task_unclaimed"]
+    assert kinds[-4:] == ["task_claimed", "state_written", "task_unclaimed", "state_written"]
 
 
 def test_claiming_a_task_claimed_by_another_is_409(api, receive):
@@ -127,10 +127,11 @@ def test_reassign_with_a_reason(api, receive):
     response = api.as_("agent1").post(_url(receive, "reassign"), {"to": "receptionist1", "reason": "请假"})
     assert (response.status_code, response.get_json()["assignee"]) == (200, "receptionist1")
     events = api.as_("agent1").get(f"/api/v1/instances/{receive['instance_id']}/events").get_json()["items"]
-    assert events[-1]["kind"] == "task_reassigned"
-    payload = events[-1]["payload"]
+    assert [e["kind"] for e in events[-2:]] == ["task_reassigned", "state_written"]
+    reassigned = events[-2]
+    payload = reassigned["payload"]
     assert (payload["from"], payload["to"], payload["reason"]) == (None, "receptionist1", "请假")
-    assert events[-1]["actor"] == "agent1"
+    assert reassigned["actor"] == "agent1"
 
 
 @pytest.mark.parametrize("body, field", [
