@@ -493,11 +493,7 @@ def user_password(username: str, password: str) -> None:
 @with_appcontext
 def user_deactivate(username: str) -> None:
     """The user can no longer log in; their sessions end and their API tokens stop working."""
-    from engine.users import set_active
-
-    with tourflow().runtime.db.write() as session, session.begin():
-        set_active(session, username, False)
-    click.echo(f"{username} deactivated; their sessions have ended")
+    _set_active(username, False, f"{username} deactivated; their sessions have ended")
 
 
 @user.command("activate")
@@ -505,11 +501,15 @@ def user_deactivate(username: str) -> None:
 @with_appcontext
 def user_activate(username: str) -> None:
     """Let a deactivated user log in again (old sessions stay ended)."""
+    _set_active(username, True, f"{username} activated")
+
+
+def _set_active(username: str, active: bool, done: str) -> None:
     from engine.users import set_active
 
     with tourflow().runtime.db.write() as session, session.begin():
-        set_active(session, username, True)
-    click.echo(f"{username} activated")
+        set_active(session, username, active)
+    click.echo(done)
 
 
 @main.command()
