@@ -37,9 +37,6 @@ class SandboxedEnvironment(TaskDataEnvironment):
         return True
 
 
-RestrictedEnvironment = SandboxedEnvironment  # the name the rest of the engine used before the sandbox
-
-
 ServiceCaller = Callable[[Any, str, dict[str, Any]], Any]
 
 

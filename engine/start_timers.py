@@ -18,7 +18,7 @@ from . import audit
 from .clock import frozen_at, to_db
 from .errors import ScriptError
 from .models import Deployment, Job
-from .scripts import RestrictedEnvironment
+from .scripts import SandboxedEnvironment
 from .specs import ProcessModel
 
 
@@ -29,7 +29,7 @@ def next_due(model: ProcessModel, now: datetime) -> datetime | None:
         return None
     with frozen_at(now):
         try:
-            value = RestrictedEnvironment().evaluate(timer.expression, {})
+            value = SandboxedEnvironment().evaluate(timer.expression, {})
         except Exception as exc:  # noqa: BLE001 - a bad expression stops the schedule, it is not a crash
             raise ScriptError(f"timer start {timer.id}: {type(exc).__name__}: {exc}") from None
     if timer.kind == "timeDuration":

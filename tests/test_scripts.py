@@ -10,7 +10,7 @@ import re
 import pytest
 
 from engine.errors import ScriptError
-from engine.scripts import RestrictedEnvironment, check_source
+from engine.scripts import SandboxedEnvironment, check_source
 
 
 @pytest.mark.parametrize("source, message", [
@@ -37,14 +37,14 @@ def test_unsafe_scripts_are_refused(script, message):
 
 
 def test_conditions_read_instance_data():
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     data = {"time_class": "旅游过程中", "involves_multiple_departments": False, "n": [1, 2, 3]}
     assert env.evaluate('time_class == "旅游过程中" and not involves_multiple_departments', data) is True
     assert env.evaluate("sum(n) + len(n)", data) == 9
 
 
 def test_scripts_write_data_but_leave_no_builtins_behind():
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     data = {"amount": 100}
     env.execute("total = amount * 2\nlabel = str(total)", data)
     assert data == {"amount": 100, "total": 200, "label": "200"}
@@ -52,14 +52,14 @@ def test_scripts_write_data_but_leave_no_builtins_behind():
 
 def test_evaluating_an_unsafe_expression_raises_script_error():
     with pytest.raises(ScriptError, match="unsafe expression"):
-        RestrictedEnvironment().evaluate("__import__('os')", {})
+        SandboxedEnvironment().evaluate("__import__('os')", {})
 
 
 def test_builtins_outside_the_safe_list_are_absent():
     with pytest.raises(ScriptError, match="name 'print' is not allowed"):
-        RestrictedEnvironment().evaluate("print('x')", {})
+        SandboxedEnvironment().evaluate("print('x')", {})
     with pytest.raises(ScriptError, match="NameError: name 'hex' is not defined"):
-        RestrictedEnvironment().evaluate("hex(1)", {})
+        SandboxedEnvironment().evaluate("hex(1)", {})
 
 
 @pytest.mark.parametrize("moment, expected", [
@@ -70,7 +70,7 @@ def test_builtins_outside_the_safe_list_are_absent():
     ("2028-02-29T17:59:00+08:00", "2028-02-29T18:00:00+08:00"),
 ])
 def test_month_end_is_the_next_close_after_the_moment(moment, expected):
-    assert RestrictedEnvironment().evaluate(f"month_end({moment!r})", {}) == expected
+    assert SandboxedEnvironment().evaluate(f"month_end({moment!r})", {}) == expected
 
 
 def test_calendar_helpers_are_available_and_follow_the_clock():
@@ -78,7 +78,7 @@ def test_calendar_helpers_are_available_and_follow_the_clock():
 
     from engine.clock import frozen_at
 
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     with frozen_at(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)):
         assert env.evaluate("now_iso()", {}) == "2026-11-23T02:00:00+00:00"
         assert env.evaluate("add_days(now_iso(), 7)", {}) == "2026-11-30T02:00:00+00:00"
@@ -86,13 +86,13 @@ def test_calendar_helpers_are_available_and_follow_the_clock():
 
 
 def test_get_reads_a_data_key_that_may_be_missing():
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     assert env.evaluate('get("promised_at") is None', {}) is True
     assert env.evaluate('get("promised_at", "x")', {"promised_at": "2026-11-30"}) == "2026-11-30"
 
 
 def test_at_fraction_gives_the_warning_moment_before_a_deadline():
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     assert env.evaluate('at_fraction("2026-11-23T08:00:00+08:00", "2026-11-27T08:00:00+08:00", 0.75)', {}) == \
         "2026-11-26T08:00:00+08:00"
 
@@ -102,7 +102,7 @@ def test_at_fraction_gives_the_warning_moment_before_a_deadline():
 def test_scripts_see_plain_data_only_and_must_leave_plain_data():
     from datetime import datetime
 
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     with pytest.raises(ScriptError, match="holds a value scripts cannot read"):
         env.evaluate("1", {"when": datetime(2026, 1, 1)})
     with pytest.raises(ScriptError, match="not plain data"):
@@ -114,16 +114,16 @@ def test_scripts_see_plain_data_only_and_must_leave_plain_data():
 
 def test_a_data_key_cannot_replace_the_guards():
     with pytest.raises(ScriptError, match="attribute '__class__' is not allowed"):
-        RestrictedEnvironment().evaluate("x.__class__", {"_getattr_": "no guard", "x": 1})
+        SandboxedEnvironment().evaluate("x.__class__", {"_getattr_": "no guard", "x": 1})
     # Named like a guard, the key is data: the guard still refuses a type's attributes at run time.
     with pytest.raises(ScriptError, match="attribute 'join' of a type is not available"):
-        RestrictedEnvironment().evaluate("str.join('', ['a'])", {"_getattr_": "no guard"})
+        SandboxedEnvironment().evaluate("str.join('', ['a'])", {"_getattr_": "no guard"})
 
 
 def _sandbox_pid() -> int:
     from engine.sandbox.pool import POOL
 
-    RestrictedEnvironment().evaluate("1", {})
+    SandboxedEnvironment().evaluate("1", {})
     [process] = [p for p in POOL._idle if p.alive][-1:]
     return process.proc.pid
 
@@ -147,7 +147,7 @@ def test_a_script_past_its_time_budget_is_stopped_and_the_next_one_runs(monkeypa
     from engine.sandbox import ScriptBudgetExceeded
 
     monkeypatch.setenv("TOURFLOW_SCRIPT_TIMEOUT", "0.3")
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     with pytest.raises(ScriptBudgetExceeded, match=r"ran longer than its 0.3 s budget and was stopped"):
         env.execute("n = 0\nfor i in range(1000000):\n    for j in range(1000000):\n        n += 1", {})
     assert env.evaluate("1 + 1", {}) == 2
@@ -159,7 +159,7 @@ def test_a_script_past_its_memory_budget_is_stopped_and_the_next_one_runs(monkey
 
     monkeypatch.setenv("TOURFLOW_SCRIPT_MEMORY_MB", "64")
     POOL.close()
-    env = RestrictedEnvironment()
+    env = SandboxedEnvironment()
     with pytest.raises(ScriptBudgetExceeded, match="ran out of its memory budget"):
         env.execute("rows = [[0] * 1000000 for i in range(100)]", {})
     assert env.evaluate("len([0] * 1000000)", {}) == 1000000
@@ -175,4 +175,4 @@ def test_a_script_past_its_memory_budget_is_stopped_and_the_next_one_runs(monkey
 ])
 def test_growth_is_refused_before_it_is_built(source, message):
     with pytest.raises(ScriptError, match=re.escape(message)):
-        RestrictedEnvironment().evaluate(source, {})
+        SandboxedEnvironment().evaluate(source, {})

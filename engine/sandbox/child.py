@@ -15,7 +15,7 @@ import traceback
 from typing import Any
 
 from .compiler import compile_checked
-from .guards import FIXED_NAMES, SandboxViolation, scope
+from .guards import FIXED_NAMES, GUARDS, SandboxViolation, scope
 from .rules import MAX_RESULT_BYTES
 from .wire import HEADER, decode, encode
 
@@ -62,9 +62,7 @@ def _answer(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
         return {"ok": False, "kind": "refused", "message": str(exc)}, False
     data = request["data"]
-    names = scope(data, request["now"])
-    guards = {k: v for k, v in names.items() if k.startswith("_")}
-    env = {**names, **request.get("extra", {}), **data, **guards}
+    env = {**scope(data, request["now"]), **request.get("extra", {}), **data, **GUARDS}
     try:
         if mode == "eval":
             result: dict[str, Any] = {"ok": True, "value": eval(code, env)}  # noqa: S307 - guarded, see compiler

@@ -9,8 +9,10 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
+
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from .rules import ALLOWED_METHODS, MAX_POW_DIGITS, MAX_RANGE, MAX_REPEAT_CHARS, SAFE_BUILTIN_NAMES
 
@@ -46,18 +48,6 @@ def guarded_write(obj: Any) -> Any:
     if type(obj) not in (dict, list):
         raise SandboxViolation(f"a {type(obj).__name__} cannot be changed in scripts")
     return obj
-
-
-def guarded_unpack_sequence(it: Iterable, spec: dict, _getiter_: Callable) -> list:
-    from RestrictedPython.Guards import guarded_unpack_sequence as unpack
-
-    return unpack(it, spec, _getiter_)
-
-
-def guarded_iter_unpack_sequence(it: Iterable, spec: dict, _getiter_: Callable) -> Any:
-    from RestrictedPython.Guards import guarded_iter_unpack_sequence as unpack
-
-    return unpack(it, spec, _getiter_)
 
 
 _INPLACE = {"+=": operator.add, "-=": operator.sub, "*=": operator.mul, "/=": operator.truediv,
@@ -135,20 +125,22 @@ def at_fraction(start: str, end: str, fraction: float) -> str:
     return (first + (last - first) * fraction).isoformat()
 
 
+# The functions and guards every run sees; the guards are put last, over the data (child.py).
+_FUNCTIONS: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES} | {
+    "range": safe_range, "month_end": month_end, "add_days": add_days, "add_hours": add_hours,
+    "at_fraction": at_fraction,
+}
+GUARDS: dict[str, Any] = {
+    "__builtins__": {},
+    "_getattr_": guarded_getattr, "_getitem_": guarded_getitem, "_getiter_": guarded_getiter,
+    "_write_": guarded_write, "_inplacevar_": guarded_inplace, "_apply_": guarded_apply, "_binop_": guarded_binop,
+    "_unpack_sequence_": guarded_unpack_sequence, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+}
+
+
 def scope(data: dict[str, Any], now: str) -> dict[str, Any]:
-    """The globals one run of sandboxed code sees: data over the fixed functions."""
-    names: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
-    names["range"] = safe_range
-    names.update({
-        "__builtins__": {},
-        "_getattr_": guarded_getattr, "_getitem_": guarded_getitem, "_getiter_": guarded_getiter,
-        "_write_": guarded_write, "_inplacevar_": guarded_inplace, "_apply_": guarded_apply, "_binop_": guarded_binop,
-        "_unpack_sequence_": guarded_unpack_sequence, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-        "get": lambda key, default=None: data.get(key, default),
-        "now_iso": lambda: now,
-        "month_end": month_end, "add_days": add_days, "add_hours": add_hours, "at_fraction": at_fraction,
-    })
-    return names
+    """The functions one run of sandboxed code sees besides the data and the guards."""
+    return {**_FUNCTIONS, "get": lambda key, default=None: data.get(key, default), "now_iso": lambda: now}
 
 
-FIXED_NAMES = frozenset(scope({}, "").keys())
+FIXED_NAMES = frozenset(scope({}, "")) | frozenset(GUARDS)

@@ -93,9 +93,13 @@ class PendingCall:
     budget: float
     answer: dict[str, Any] | None = field(default=None)
 
+    @property
+    def deadline(self) -> float:
+        return self.started + self.budget
+
     def finish(self) -> dict[str, Any]:
         if self.answer is None:
-            self.answer = self.pool.collect(self.process, self.started + self.budget, self.budget)
+            self.pool.wait(self, self.deadline)
         return self.answer
 
 
@@ -116,37 +120,26 @@ class SandboxPool:
         return PendingCall(self, process, key, time.monotonic(), budget)
 
     def wait(self, call: PendingCall, until: float) -> dict[str, Any] | None:
-        """The answer if it comes by `until`; None leaves the call running."""
+        """The answer if it comes by `until` (kept as `call.answer`); None leaves the call running.
+        Past the call's budget the process is killed and the answer says so."""
+        process = call.process
         try:
-            answer = call.process.receive(min(until, call.started + call.budget))
-        except OSError as exc:
-            call.process.kill()
-            call.answer = {"ok": False, "kind": "crash", "message": f"the sandbox process failed: {exc}"}
-            return call.answer
-        if answer is None and time.monotonic() < call.started + call.budget:
-            return None
-        return self._settle(call.process, answer, call.budget, call)
-
-    def collect(self, process: SandboxProcess, deadline: float, budget: float) -> dict[str, Any]:
-        try:
-            answer = process.receive(deadline)
+            answer = process.receive(min(until, call.deadline))
         except OSError as exc:
             process.kill()
-            return {"ok": False, "kind": "crash", "message": f"the sandbox process failed: {exc}"}
-        return self._settle(process, answer, budget, None)
-
-    def _settle(self, process: SandboxProcess, answer: dict[str, Any] | None, budget: float,
-                call: PendingCall | None) -> dict[str, Any]:
-        if answer is None:
-            process.kill()
-            answer = {"ok": False, "kind": "time", "message": f"the script ran longer than its {budget:g} s "
-                                                            "budget and was stopped"}
-        elif answer.get("last"):  # the process ends after this answer (it ran out of memory)
-            process.kill()
-        elif process.alive:
-            self._give_back(process)
-        if call is not None:
-            call.answer = answer
+            answer = {"ok": False, "kind": "crash", "message": f"the sandbox process failed: {exc}"}
+        else:
+            if answer is None and time.monotonic() < call.deadline:
+                return None
+            if answer is None:
+                process.kill()
+                answer = {"ok": False, "kind": "time", "message": f"the script ran longer than its "
+                                                                f"{call.budget:g} s budget and was stopped"}
+            elif answer.get("last"):  # the process ends after this answer (it ran out of memory)
+                process.kill()
+            elif process.alive:
+                self._give_back(process)
+        call.answer = answer
         return answer
 
     def _take(self) -> SandboxProcess:
