@@ -17,7 +17,7 @@ import math
 import sys
 from typing import Any
 
-from .errors import FormInvalid, TourflowError
+from engine.errors import FormInvalid, TourflowError
 
 REASON_MAX = 2000  # reassign, cancel, resolve an incident: recorded in the audit log
 NAME_MAX = 200  # user names, process ids, data keys, filters

@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.agency import (
+from engine.clock import from_db, to_db
+from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.sandbox.scripts import CHINA
+from handlers.domain.models import (
     ArchiveRecord,
     ContactRecord,
     DeskBooking,
@@ -25,10 +28,6 @@ from engine.agency import (
     ResourceBooking,
     Setting,
 )
-from engine.clock import from_db, to_db
-from engine.scripts import CHINA
-
-from .registry import BusinessError, HandlerContext, handler
 
 DEFAULTS = {"change_notice_hours": 48, "refund_rules": [], "payment_reminder_hours": 24, "payment_valid_hours": 72}
 # The desk's catalogue: resource name (what staff pick) -> price item and how many units a party needs.

@@ -7,10 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from engine.agency import Complaint
 from engine.clock import to_db
-
-from .registry import HandlerContext, handler
+from engine.run.handlers import HandlerContext, handler
+from handlers.domain.models import Complaint
 
 
 def _handled_by(data: dict) -> str:

@@ -17,13 +17,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.agency import DESKS, AgentStatus, ContactRecord, Customer
 from engine.clock import to_db
-from engine.models import HumanTask, ProcessInstance
-
-from .agency_lookup import customer_bookings, desk_products
-from .registry import HandlerContext, handler
-from .timefmt import china_iso, parse_time
+from engine.run.handlers import HandlerContext, handler
+from engine.store.models import HumanTask, ProcessInstance
+from handlers.domain.lookup import customer_bookings, desk_products
+from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
+from handlers.timefmt import china_iso, parse_time
 
 DEFAULT_MAX_REFUSALS = 2
 MAX_REFUSALS_CAP = 10  # the offer loop stays short (SpiffWorkflow's cost per pass grows with history)

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine.agency import ArchiveRecord
 from engine.clock import to_db
-
-from .registry import HandlerContext, handler
+from engine.run.handlers import HandlerContext, handler
+from handlers.domain.models import ArchiveRecord
 
 ARCHIVE_KIND = "escalated_complaint"
 ARCHIVED_KEYS = ("authority_name", "case_no", "authority_contact", "customer_name", "contact_phone", "complaint_at",

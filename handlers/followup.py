@@ -7,11 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.agency import Booking, Branch, Customer, FollowUp, Product
 from engine.clock import from_db, to_db
-
-from .outbound import last_actor
-from .registry import BusinessError, HandlerContext, handler
+from engine.run.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.models import Booking, Branch, Customer, FollowUp, Product
+from handlers.outbound import last_actor
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 LOW_SATISFACTION = 2  # a score of 2 or less is listed as a problem for QC

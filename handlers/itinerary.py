@@ -8,10 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from engine.agency import ArchiveRecord, Resource, ResourceBooking
 from engine.clock import to_db
-
-from .registry import BusinessError, HandlerContext, handler
+from engine.run.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
 
 NO_TRANSPORT = "无"
 

@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.agency import Booking, ContactRecord, Customer, Product
 from engine.clock import to_db
-from engine.models import AuditEvent
-
-from .registry import HandlerContext, handler
+from engine.run.handlers import HandlerContext, handler
+from engine.store.models import AuditEvent
+from handlers.domain.models import Booking, ContactRecord, Customer, Product
 
 CHANNEL = "outbound_call"
 OUTCOME_LABELS = {

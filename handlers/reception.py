@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.agency import DESKS, ContactRecord, Customer
 from engine.clock import to_db
-from engine.models import HumanTask, ProcessInstance
-
-from .agency_lookup import customer_bookings, desk_products
-from .registry import HandlerContext, handler
-from .timefmt import china_iso, parse_time
+from engine.run.handlers import HandlerContext, handler
+from engine.store.models import HumanTask, ProcessInstance
+from handlers.domain.lookup import customer_bookings, desk_products
+from handlers.domain.models import DESKS, ContactRecord, Customer
+from handlers.timefmt import china_iso, parse_time
 
 CHANNEL = "walk_in"
 MAX_LIST = 20

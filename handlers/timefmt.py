@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.scripts import CHINA
+from engine.sandbox.scripts import CHINA
 
 __all__ = ["CHINA", "china_iso", "parse_time"]
 

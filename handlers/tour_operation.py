@@ -26,10 +26,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.agency import ArchiveRecord, PriceItem, Resource, ResourceBooking
 from engine.clock import to_db
-
-from .registry import BusinessError, HandlerContext, handler
+from engine.run.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.models import ArchiveRecord, PriceItem, Resource, ResourceBooking
 
 MEALS_PER_DAY = 2  # lunch and dinner; breakfast comes with the room
 KINDS = ("room", "meal", "vehicle", "guide", "transport")

@@ -16,14 +16,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.agency_seed import seed_agency
+from engine.access.users import FRONT_LINE, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.db import Database
-from engine.deployments import deploy_file
-from engine.runtime import Runtime
-from engine.users import FRONT_LINE, create_user
-
-from . import pg
+from engine.run.deployments import deploy_file
+from engine.run.runtime import Runtime
+from engine.store.db import Database
+from handlers.domain.seed import seed_agency
+from tests import pg
 
 REPO = Path(__file__).resolve().parent.parent
 ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "auditor", "owner"]
@@ -178,8 +177,8 @@ def empty_db_url(request, tmp_path: Path, db_backend: str) -> str:
 @pytest.fixture
 def runtime(db_url: str, request) -> Runtime:
     """The engine on the test's database. After the test every instance it left behind is replayed
-    from its audit record and must come out identical (engine/replay.py), and its live state must
-    be the one its record last hashed (engine/state_hash.py): each path a process test walks is a
+    from its audit record and must come out identical (engine/history/replay.py), and its live state must
+    be the one its record last hashed (engine/history/state_hash.py): each path a process test walks is a
     replay and state-hash test too. Tests that damage the store on purpose opt out with
     `@pytest.mark.no_replay_check`."""
     db = Database(db_url)
@@ -201,9 +200,9 @@ def _failed(request) -> bool:
 def _assert_every_instance_replays(rt: Runtime) -> None:
     from sqlalchemy import select
 
-    from engine import state_hash
-    from engine.models import ProcessInstance
-    from engine.replay import replay
+    from engine.history import state_hash
+    from engine.history.replay import replay
+    from engine.store.models import ProcessInstance
 
     with rt.db.read() as session:
         ids = session.execute(select(ProcessInstance.id).order_by(ProcessInstance.id)).scalars().all()

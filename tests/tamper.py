@@ -1,5 +1,5 @@
 """Tampering with the audit log the way someone with database access would: first drop the
-append-only triggers (engine/migrations/versions/0001_initial_schema.py), then change rows directly."""
+append-only triggers (engine/store/migrations/versions/0001_initial_schema.py), then change rows directly."""
 
 from __future__ import annotations
 

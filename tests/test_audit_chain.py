@@ -6,10 +6,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit
 from engine.clock import utcnow
-
-from .conftest import TEST_USERS
+from engine.history import audit
+from tests.conftest import TEST_USERS
 
 pytestmark = pytest.mark.both_databases
 
@@ -27,7 +26,7 @@ def _drop_guards(runtime):
         if runtime.db.is_sqlite:
             conn.execute(text("DROP TRIGGER audit_event_no_update"))
             conn.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:  # PostgreSQL: one trigger for both (engine/migrations/versions/0001_initial_schema.py)
+        else:  # PostgreSQL: one trigger for both (engine/store/migrations/versions/0001_initial_schema.py)
             conn.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
 
 

@@ -1,4 +1,4 @@
-"""Tamper evidence per event and per stream (engine/audit.py check_stream, stream_statuses) and
+"""Tamper evidence per event and per stream (engine/history/audit.py check_stream, stream_statuses) and
 `tourflow audit verify`: an instance's record altered, a row deleted, two rows swapped, the
 newest rows deleted, a row appended around the engine: each located at its seq, with what is
 wrong, and every event from the break on no longer vouched for."""
@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from engine import audit, state_hash
-from engine.models import AuditEvent, AuditHead
-
-from .tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row
-from .test_audit_chain import USERS
-from .test_complaint_process import COMPLAINT, Walk
+from engine.history import audit, state_hash
+from engine.store.models import AuditEvent, AuditHead
+from tests.tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row
+from tests.test_audit_chain import USERS
+from tests.test_complaint_process import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 

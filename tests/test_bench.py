@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.bench import BENCH_DIR, PROCESSES, run_bench
-from engine.db import Database
-from engine.lint import lint_file
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.bench.core import BENCH_DIR, PROCESSES, run_bench
+from engine.bpmn.lint import lint_file
+from engine.store.db import Database
+from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 
 INSTANCES = 5
 WARMUP = 2
@@ -76,7 +76,7 @@ def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
 
 
 def test_inbox_bench_seeds_and_queries_the_task_table():
-    from engine.bench_inbox import run_inbox_bench
+    from engine.bench.inbox import run_inbox_bench
 
     report = run_inbox_bench(tasks=2_000, repeat=2)
     assert report["open_tasks"] == 2_000
@@ -85,7 +85,7 @@ def test_inbox_bench_seeds_and_queries_the_task_table():
 
 
 def test_timer_bench_fires_every_timer_with_real_workers(tmp_path: Path) -> None:
-    from engine.bench_timers import run_timer_bench
+    from engine.bench.timers import run_timer_bench
 
     lines: list[str] = []
     report = run_timer_bench(timers=8, window=1.0, workers=2, load_per_s=2,
@@ -104,7 +104,7 @@ def test_timer_bench_fires_every_timer_with_real_workers(tmp_path: Path) -> None
 
 
 def test_replay_bench_replays_every_instance_identical(tmp_path: Path) -> None:
-    from engine.bench_replay import run_replay_bench
+    from engine.bench.replay import run_replay_bench
 
     lines: list[str] = []
     report = run_replay_bench(events=40, echo=lines.append, database_url=f"sqlite:///{tmp_path / 'r.db'}")

@@ -11,15 +11,14 @@ import pytest
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.agency import ArchiveRecord, ContactRecord, DeskBooking, Resource, ResourceBooking
 from engine.clock import frozen_at, to_db
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import ProcessInstance
+from engine.run.handlers import HandlerContext
+from engine.store.models import ProcessInstance
 from handlers import booking_desk
-from handlers.registry import HandlerContext
-
-from .conftest import deploy
+from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, Resource, ResourceBooking
+from tests.conftest import deploy
 
 pytestmark = pytest.mark.both_databases
 

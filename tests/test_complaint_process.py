@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.agency import Complaint
 from engine.clock import frozen_at, utcnow
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
-from engine.models import Job
+from engine.store.models import Job
+from handlers.domain.models import Complaint
 
 pytestmark = pytest.mark.both_databases
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.agency import Complaint
-from engine.db import Database
 from engine.errors import TaskConflict
-from engine.runtime import Runtime
-
-from .test_complaint_process import COMPLAINT, Walk
+from engine.run.runtime import Runtime
+from engine.store.db import Database
+from handlers.domain.models import Complaint
+from tests.test_complaint_process import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 
@@ -114,8 +113,8 @@ def test_kill_in_the_middle_of_a_step_loses_and_doubles_nothing(complaint_runtim
 
 def test_archive_handler_is_idempotent_per_step(complaint_runtime):
     """At-least-once delivery: a re-run of the same step finds its own earlier write."""
+    from engine.run.handlers import HandlerContext
     from handlers.complaints import archive_complaint
-    from handlers.registry import HandlerContext
 
     rt = complaint_runtime
     walk = _instance_at_follow_up(rt)

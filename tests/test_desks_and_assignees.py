@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import policy, queries
+from engine.access import policy
 from engine.errors import NotAllowed
-
-from .conftest import deploy
-from .test_complaint_process import COMPLAINT
+from engine.run import queries
+from tests.conftest import deploy
+from tests.test_complaint_process import COMPLAINT
 
 pytestmark = pytest.mark.both_databases
 

@@ -15,16 +15,15 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import select
 
-from engine.agency import AgentStatus
+from engine.access.users import create_user
 from engine.clock import frozen_at, utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.messaging import waits_for
-from engine.models import HumanTask
-from engine.users import create_user
-
-from .conftest import deploy
-from .test_inbound_call import Walk, contact_records, diagram, iso, jobs
+from engine.run.messaging import waits_for
+from engine.store.models import HumanTask
+from handlers.domain.models import AgentStatus
+from tests.conftest import deploy
+from tests.test_inbound_call import Walk, contact_records, diagram, iso, jobs
 
 BPMN = DEFAULT_PROCESSES_DIR / "ecommerce_chat.bpmn"
 HANDLE = "tmall_zhang_jg"
@@ -63,7 +62,7 @@ def _engine_sees_event_based_gateways() -> bool:
 
 # SpiffWorkflow makes the event-based gateway itself the waiting task, with one
 # MultipleEventDefinition holding the message and the timer; until the engine looks inside it
-# (message routing in engine/messaging.py, timer jobs in Step._waiting_timers) the race cannot
+# (message routing in engine/run/messaging.py, timer jobs in Step._waiting_timers) the race cannot
 # run. Strict: once the engine handles it, these tests run normally (the mark is not applied).
 needs_event_gateway = pytest.mark.xfail(
     not _engine_sees_event_based_gateways(), strict=True,

@@ -9,15 +9,14 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.agency import ArchiveRecord
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import Deployment, Job, ProcessInstance
+from engine.run.handlers import HandlerContext
+from engine.store.models import Deployment, Job, ProcessInstance
+from handlers.domain.models import ArchiveRecord
 from handlers.escalated import archive_escalated
-from handlers.registry import HandlerContext
-
-from .conftest import deploy
+from tests.conftest import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.agency import FollowUp
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import Job
+from engine.run.handlers import HandlerContext, handler_writes
+from engine.store.models import Job
+from handlers.domain.models import FollowUp
 from handlers.followup import gather_month, load_customer, save_followup
-from handlers.registry import HandlerContext, handler_writes
-
-from .conftest import deploy
-from .test_outbound_call import sequence_flows, taken_flows
+from tests.conftest import deploy
+from tests.test_outbound_call import sequence_flows, taken_flows
 
 FOLLOWUP = DEFAULT_PROCESSES_DIR / "followup_call.bpmn"
 MONTHLY = DEFAULT_PROCESSES_DIR / "followup_monthly_report.bpmn"

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.db import Database
-from engine.deployments import deploy_file
+from engine.bpmn.forms import MAX_TEXT_LENGTH, validate
+from engine.bpmn.lint import lint_bytes
 from engine.errors import DeploymentError, FormInvalid
-from engine.forms import MAX_TEXT_LENGTH, validate
-from engine.lint import lint_bytes
-from engine.models import HumanTask, ProcessInstance
-from engine.runtime import Runtime
+from engine.run.deployments import deploy_file
+from engine.run.runtime import Runtime
+from engine.store.db import Database
+from engine.store.models import HumanTask, ProcessInstance
 
 pytestmark = pytest.mark.both_databases
 

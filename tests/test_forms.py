@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.bpmn.forms import validate
 from engine.errors import FormInvalid
-from engine.forms import validate
 
 SCHEMA = {
     "type": "object",

@@ -9,9 +9,8 @@ import pytest
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotFound
-from engine.heatmap import heatmap
-
-from .test_complaint_process import COMPLAINT, Walk
+from engine.history.heatmap import heatmap
+from tests.test_complaint_process import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 
@@ -78,11 +77,10 @@ def test_replays_kept_for_one_database_are_not_used_for_another(complaint_runtim
     """Instance ids repeat across databases: the kept replays of finished instances are per database."""
     import shutil
 
-    from engine.db import Database
-    from engine.runtime import Runtime
+    from engine.run.runtime import Runtime
+    from engine.store.db import Database
     from tests.conftest import deploy
-
-    from .test_complaint_process import COMPLAINT as FILLED
+    from tests.test_complaint_process import COMPLAINT as FILLED
 
     first = Walk(complaint_runtime)
     first.do("receive_complaint", "agent1", **{**FILLED, "time_class": "旅游后"})

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.bpmn.lint import Finding, lint_bytes, lint_file
+from engine.bpmn.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
 from engine.errors import BpmnReadError
-from engine.lint import Finding, lint_bytes, lint_file
-from engine.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
 HOSTILE = FIXTURES / "hostile"
@@ -259,7 +259,7 @@ def test_process_too_long_for_spiffworkflow_is_a_finding_not_a_traceback():
 
 
 def test_file_with_too_many_elements_is_refused_quickly():
-    from engine.xmlsafe import MAX_ELEMENTS
+    from engine.bpmn.xmlsafe import MAX_ELEMENTS
 
     filler = '<x:n xmlns:x="urn:filler"/>' * (MAX_ELEMENTS + 1)
     data = ('<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">'

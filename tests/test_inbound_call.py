@@ -17,15 +17,14 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.agency import ContactRecord
 from engine.clock import frozen_at, utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import Job, ProcessInstance
+from engine.run.handlers import HandlerContext, get_handler, handler_writes
+from engine.store.models import Job, ProcessInstance
 from handlers.contact_center import contact_archive, contact_promise_kept
-from handlers.registry import HandlerContext, get_handler, handler_writes
-
-from .conftest import deploy
+from handlers.domain.models import ContactRecord
+from tests.conftest import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "inbound_call.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -438,7 +437,7 @@ def test_wrong_lane_wrong_desk_and_someone_elses_call_are_refused(call_runtime):
 
 def test_with_no_agent_free_the_call_waits_in_the_desk_queue(call_runtime):
     rt = call_runtime
-    from engine.agency import AgentStatus
+    from handlers.domain.models import AgentStatus
 
     with rt.db.write() as session, session.begin():
         session.get(AgentStatus, "agent1").status = "busy"
@@ -453,8 +452,8 @@ def test_with_no_agent_free_the_call_waits_in_the_desk_queue(call_runtime):
 
 def test_calls_go_to_the_agent_with_the_fewest_open_calls(call_runtime):
     rt = call_runtime
-    from engine.agency import AgentStatus
-    from engine.users import create_user
+    from engine.access.users import create_user
+    from handlers.domain.models import AgentStatus
 
     with rt.db.write() as session, session.begin():
         user = create_user(session, "agent4", "agent4", ["agent", "staff"])

@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from engine.errors import FormInvalid, TourflowError
 from engine.limits import JSON_DEPTH_MAX, NAME_MAX, REASON_MAX, TEXT_MAX
-from engine.models import ProcessInstance
-
-from .conftest import deploy
-from .test_messages_and_retries import FIXTURE as ORDER_FLOW
+from engine.store.models import ProcessInstance
+from tests.conftest import deploy
+from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
 
 pytestmark = pytest.mark.both_databases
 

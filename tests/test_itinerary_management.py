@@ -8,16 +8,15 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from engine.agency import ArchiveRecord, ResourceBooking
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import ProcessInstance
+from engine.run.handlers import BusinessError, HandlerContext
+from engine.store.models import ProcessInstance
+from handlers.domain.models import ArchiveRecord, ResourceBooking
 from handlers.itinerary import adjust_fee, send_confirmation_letter
-from handlers.registry import BusinessError, HandlerContext
-
-from .conftest import deploy
-from .test_escalated_complaint import NS, taken_flows  # the same reading of the task tree
+from tests.conftest import deploy
+from tests.test_escalated_complaint import NS, taken_flows  # the same reading of the task tree
 
 BPMN = DEFAULT_PROCESSES_DIR / "itinerary_management.bpmn"
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai

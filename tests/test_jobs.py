@@ -10,11 +10,11 @@ from sqlalchemy import select, text, update
 
 from engine.clock import frozen_at, to_db
 from engine.errors import NotAllowed, TourflowError
-from engine.incidents import open_incidents
-from engine.jobs import MAX_JOB_FAILURES, JobRunner
-from engine.models import Job, ProcessInstance
-from engine.queries import Viewer
-from engine.worker import Worker
+from engine.run.incidents import open_incidents
+from engine.run.jobs import MAX_JOB_FAILURES, JobRunner
+from engine.run.queries import Viewer
+from engine.run.worker import Worker
+from engine.store.models import Job, ProcessInstance
 
 pytestmark = pytest.mark.both_databases
 

@@ -1,4 +1,4 @@
-"""engine/kpi.py: every figure of the KPI dashboard against numbers worked out by hand.
+"""handlers/domain/kpi.py: every figure of the KPI dashboard against numbers worked out by hand.
 
 The data set: complaints walked through the real P6 and P7 processes (intake, local resolution,
 the QC chain, authority cases, the 1-hour and authority deadlines fired by `tick`), a follow-up
@@ -18,18 +18,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import kpi
-from engine.agency import ContactRecord, DeskBooking, FollowUp, Resource, ResourceBooking
 from engine.clock import frozen_at, to_db
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.kpi_periods import RangeError, parse_range, periods
-
-from .conftest import deploy
-from .test_booking_desk import CUSTOMER as DESK_CUSTOMER
-from .test_booking_desk import INQUIRY as DESK_INQUIRY
-from .test_complaint_process import COMPLAINT, Walk
-from .test_escalated_complaint import CASE, REGISTER, close, investigate, reply
-from .test_followup_call import HAPPY, TOUR_FINISHED
+from handlers.domain import kpi
+from handlers.domain.kpi_periods import RangeError, parse_range, periods
+from handlers.domain.models import ContactRecord, DeskBooking, FollowUp, Resource, ResourceBooking
+from tests.conftest import deploy
+from tests.test_booking_desk import CUSTOMER as DESK_CUSTOMER
+from tests.test_booking_desk import INQUIRY as DESK_INQUIRY
+from tests.test_complaint_process import COMPLAINT, Walk
+from tests.test_escalated_complaint import CASE, REGISTER, close, investigate, reply
+from tests.test_followup_call import HAPPY, TOUR_FINISHED
 
 pytestmark = pytest.mark.both_databases
 

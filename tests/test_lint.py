@@ -1,4 +1,4 @@
-"""`engine.lint`: a clean diagram lints clean; each convention breaks with its own rule id and line."""
+"""`engine.bpmn.lint`: a clean diagram lints clean; each convention breaks with its own rule id and line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.lint import KNOWN_LANES, Finding, has_errors, lint_bytes, lint_file, lint_paths
+from engine.bpmn.lint import KNOWN_LANES, Finding, has_errors, lint_bytes, lint_file, lint_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
 MINIMAL = FIXTURES / "minimal_ok.bpmn"

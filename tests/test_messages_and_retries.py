@@ -9,10 +9,9 @@ import pytest
 
 from engine.clock import frozen_at, utcnow
 from engine.errors import NotFound
-from handlers.registry import HandlerContext, handler
-
-from .conftest import deploy
-from .fixtures.worker_handlers import flaky_booking
+from engine.run.handlers import HandlerContext, handler
+from tests.conftest import deploy
+from tests.fixtures.worker_handlers import flaky_booking
 
 pytestmark = pytest.mark.both_databases
 
@@ -165,7 +164,7 @@ def test_an_incident_is_resolved_with_corrected_data_and_audited(order_runtime, 
 
 @handler("test_no_capacity")
 def no_capacity(ctx: HandlerContext) -> dict:
-    from handlers.registry import BusinessError
+    from engine.run.handlers import BusinessError
 
     raise BusinessError("2026-12-20 泰安舒适型酒店 只剩 3 间，需要 5 间", lane="operator")
 

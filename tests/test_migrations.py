@@ -8,9 +8,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-import engine.agency  # noqa: F401
-from engine.db import SCHEMA_HEAD, Database, alembic_config
-from engine.models import Base
+import handlers.domain.models  # noqa: F401
+from engine.store.db import SCHEMA_HEAD, Database, alembic_config
+from engine.store.models import Base
 
 pytestmark = pytest.mark.both_databases
 

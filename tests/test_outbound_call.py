@@ -9,15 +9,14 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.agency import ContactRecord
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import Deployment, ProcessInstance
+from engine.run.handlers import HandlerContext, handler_writes
+from engine.store.models import Deployment, ProcessInstance
+from handlers.domain.models import ContactRecord
 from handlers.outbound import archive_call, gather_outcomes
-from handlers.registry import HandlerContext, handler_writes
-
-from .conftest import deploy
+from tests.conftest import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "outbound_call.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

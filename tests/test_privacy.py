@@ -1,12 +1,12 @@
-"""engine/privacy.py: personal values masked by the forms' `x-personal` flags and the known keys,
+"""engine/access/privacy.py: personal values masked by the forms' `x-personal` flags and the known keys,
 in data, diffs, event payloads and free text; nothing else touched."""
 
 from __future__ import annotations
 
 import json
 
+from engine.access.privacy import Masker, form_personal_keys
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.privacy import Masker, form_personal_keys
 
 FORMS = {"take": {"type": "object", "properties": {
     "guest_id": {"type": "string", "title": "证件号码", "x-personal": "id_number"},

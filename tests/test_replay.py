@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import text, update
 
 from engine.clock import frozen_at, utcnow
-from engine.models import ProcessInstance
-from engine.replay import replay
-
-from .tamper import forge_task_data, forge_task_row
-from .test_audit_chain import _drop_guards
-from .test_complaint_process import COMPLAINT, Walk
-from .test_task_assignment import _add_qc_user
+from engine.history.replay import replay
+from engine.store.models import ProcessInstance
+from tests.tamper import forge_task_data, forge_task_row
+from tests.test_audit_chain import _drop_guards
+from tests.test_complaint_process import COMPLAINT, Walk
+from tests.test_task_assignment import _add_qc_user
 
 pytestmark = pytest.mark.both_databases
 
@@ -138,7 +137,7 @@ def test_handler_calls_are_fed_from_the_record_and_snapshotted(timer_runtime):
     """A service task's handler is not called again: its recorded output is fed back."""
     from datetime import UTC, datetime
 
-    from .test_jobs import effects, start_timers
+    from tests.test_jobs import effects, start_timers
 
     due = datetime.now(UTC) + timedelta(days=1)
     [instance_id] = start_timers(timer_runtime, 1, due)

@@ -20,10 +20,10 @@ from xml.sax.saxutils import escape
 import pytest
 
 from engine.errors import DeploymentError, ScriptError
-from engine.heatmap import heatmap
-from engine.replay import replay
-from engine.runtime import Runtime
-from engine.scripts import SandboxedEnvironment
+from engine.history.heatmap import heatmap
+from engine.history.replay import replay
+from engine.run.runtime import Runtime
+from engine.sandbox.scripts import SandboxedEnvironment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
 FORMS = FIXTURES / "forms" / "minimal_ok"
@@ -116,7 +116,7 @@ def probe_bytes(slot: str, code: str) -> bytes:
 
 
 def deploy_probe(rt: Runtime, slot: str, code: str) -> None:
-    from engine.deployments import deploy_bytes
+    from engine.run.deployments import deploy_bytes
 
     with rt.db.write() as session, session.begin():
         deploy_bytes(session, probe_bytes(slot, code), "minimal_ok.bpmn", FORMS, "owner1")

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from engine.errors import ScriptError
-from engine.scripts import SandboxedEnvironment, check_source
+from engine.sandbox.scripts import SandboxedEnvironment, check_source
 
 
 @pytest.mark.parametrize("source, message", [

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import frozen_at
-from engine.models import Job
-
-from .conftest import deploy
+from engine.store.models import Job
+from tests.conftest import deploy
 
 pytestmark = pytest.mark.both_databases
 

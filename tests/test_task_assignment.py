@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import NotAllowed, TaskConflict, TourflowError
-
-from .test_complaint_process import COMPLAINT, Walk
+from tests.test_complaint_process import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 
@@ -19,7 +18,7 @@ def qc_task(complaint_runtime):
 
 
 def _add_qc_user(rt, name):
-    from engine.users import create_user
+    from engine.access.users import create_user
 
     with rt.db.write() as session, session.begin():
         create_user(session, name, name, ["qc"])

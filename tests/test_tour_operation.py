@@ -15,14 +15,13 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine.agency import ArchiveRecord, Resource, ResourceBooking
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import ProcessInstance
-from handlers.registry import BusinessError, HandlerContext, get_handler, handler_writes
-
-from .conftest import deploy
+from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
+from engine.store.models import ProcessInstance
+from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
+from tests.conftest import deploy
 
 pytestmark = pytest.mark.both_databases
 

@@ -15,15 +15,14 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine.agency import ContactRecord
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
-from engine.models import Job, ProcessInstance
+from engine.run.handlers import HandlerContext, get_handler, handler_writes
+from engine.store.models import Job, ProcessInstance
+from handlers.domain.models import ContactRecord
 from handlers.reception import archive_walk_in_visit, lookup_customer_records, report_walk_in_complaint
-from handlers.registry import HandlerContext, get_handler, handler_writes
-
-from .conftest import deploy
+from tests.conftest import deploy
 
 BPMN_FILE = DEFAULT_PROCESSES_DIR / "walk_in_reception.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

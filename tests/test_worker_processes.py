@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import audit
-from engine.models import AuditEvent, Job, ProcessInstance
-
-from .conftest import REPO
-from .test_jobs import effects, iso
-from .test_messages_and_retries import FIXTURE as ORDER_FLOW
+from engine.history import audit
+from engine.store.models import AuditEvent, Job, ProcessInstance
+from tests.conftest import REPO
+from tests.test_jobs import effects, iso
+from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
 
 pytestmark = pytest.mark.both_databases
 
@@ -216,7 +215,7 @@ def test_a_retry_succeeds_on_its_own_once_the_cause_is_gone(timer_runtime, worke
 def test_messages_racing_their_instances_are_each_delivered_once(runtime, workers, tmp_path):
     """Orders and their payments sent at the same time by separate processes: whichever comes
     first, every order gets exactly its one payment (the worker's sweep closes the race)."""
-    from .conftest import deploy
+    from tests.conftest import deploy
 
     deploy(runtime, ORDER_FLOW)
     workers.start(housekeeping=0.5)

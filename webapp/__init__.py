@@ -11,10 +11,10 @@ from typing import Any
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from engine.access.logins import Limits
 from engine.config import database_url, instance_dir
-from engine.db import Database
-from engine.logins import Limits
-from engine.runtime import Runtime
+from engine.run.runtime import Runtime
+from engine.store.db import Database
 
 
 class Tourflow:
@@ -101,21 +101,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from . import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
+    from webapp import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
 
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
-    from . import request_limits  # ids in URLs, URI and JSON body caps: before the blueprints
+    from webapp import request_limits  # ids in URLs, URI and JSON body caps: before the blueprints
 
     request_limits.init_app(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
                       api.bp):
         app.register_blueprint(blueprint)
-    from . import reports  # the KPI dashboard: /reports and its CSV export
+    from webapp import reports  # the KPI dashboard: /reports and its CSV export
 
     app.register_blueprint(reports.bp)
-    from . import security_headers  # CSP, no framing, no-store: on every answer, errors included
+    from webapp import security_headers  # CSP, no framing, no-store: on every answer, errors included
 
     security_headers.init_app(app)
     return app

@@ -20,7 +20,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from engine import incidents, policy, queries
+from engine.access import policy
+from engine.access.policy import Capability
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.limits import (
     KEY_MAX,
@@ -33,12 +34,11 @@ from engine.limits import (
     check_text,
     parse_json,
 )
-from engine.policy import Capability
-
-from . import privacy, runtime
-from .audit import check_viewable
-from .auth import capability_required, csrf, load_user_from_token
-from .errors import error_body
+from engine.run import incidents, queries
+from webapp import privacy, runtime
+from webapp.audit import check_viewable
+from webapp.auth import capability_required, csrf, load_user_from_token
+from webapp.errors import error_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, never for bearer tokens
@@ -375,7 +375,7 @@ def process_diagram(process_id: str, version: int):
 @capability_required(Capability.READ_HEATMAP)
 def process_heatmap(process_id: str, version: int):
     """Per node of one version: instances that passed it, median and p90 seconds spent there."""
-    from engine.heatmap import heatmap
+    from engine.history.heatmap import heatmap
 
     return heatmap(runtime(), process_id, version)
 
@@ -391,7 +391,7 @@ def list_deployments():
 @capability_required(Capability.DEPLOY)
 def deploy():
     """Deploy an uploaded .bpmn (multipart field `files`, with any *.schema.json forms)."""
-    from engine.deployments import deploy_upload
+    from engine.run.deployments import deploy_upload
 
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
     if not files:
@@ -454,7 +454,7 @@ def list_messages():
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi import document
+    from webapp.openapi import document
 
     cached = current_app.extensions.get("tourflow_openapi")
     if cached is None:
@@ -464,4 +464,4 @@ def openapi():
 
 # The auditor's endpoints (trail, replay, chains, search) live beside this module, on this blueprint;
 # so does the KPI report of the /reports page (api_reports).
-from . import api_audit, api_reports  # noqa: E402,F401
+from webapp import api_audit, api_reports  # noqa: E402,F401

@@ -8,16 +8,15 @@ from typing import Any
 
 from flask import current_app, request
 
+from engine.access.policy import Capability
 from engine.errors import FormInvalid
 from engine.limits import PAGE_MAX
-from engine.policy import Capability
-from engine.queries import PER_PAGE_MAX
-
-from . import openapi_audit, privacy, runtime
-from .api import _bool_arg, _int_arg, bp
-from .audit import chain_report, check_viewable, instance_trail
-from .auth import capability_required
-from .search import PROBLEMS, parse, run
+from engine.run.queries import PER_PAGE_MAX
+from webapp import openapi_audit, privacy, runtime
+from webapp.api import _bool_arg, _int_arg, bp
+from webapp.audit import chain_report, check_viewable, instance_trail
+from webapp.auth import capability_required
+from webapp.search import PROBLEMS, parse, run
 
 DOCUMENTED = openapi_audit.AUDIT_OPERATIONS  # importing it adds these routes to the OpenAPI document
 
@@ -32,8 +31,8 @@ def instance_audit(instance_id: int):
 
 @bp.get("/instances/<int:instance_id>/replay")
 def instance_replay(instance_id: int):
-    """The instance re-run from its record, a snapshot per event (engine/replay.py)."""
-    from engine.replay import replay
+    """The instance re-run from its record, a snapshot per event (engine/history/replay.py)."""
+    from engine.history.replay import replay
 
     check_viewable(instance_id)
     result = replay(runtime(), instance_id)

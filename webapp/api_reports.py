@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from flask import request
 
-from engine.kpi_periods import RangeError
-from engine.policy import Capability
-
-from . import openapi_reports  # noqa: F401 - documents the route below
-from .api import bp, invalid
-from .auth import capability_required
-from .reports import compute, parse
+from engine.access.policy import Capability
+from handlers.domain.kpi_periods import RangeError
+from webapp import openapi_reports  # noqa: F401 - documents the route below
+from webapp.api import bp, invalid
+from webapp.auth import capability_required
+from webapp.reports import compute, parse
 
 
 @bp.get("/reports/kpi")

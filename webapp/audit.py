@@ -1,7 +1,7 @@
 """The auditor's workspace: an instance's audit trail, every event with its chain verdict and a
 step-through replay (static/js/replay.js), and the tamper evidence of every hash chain.
 
-The chain verdicts come from engine/audit.py (`check_stream`, `stream_statuses`): the same walk
+The chain verdicts come from engine/history/audit.py (`check_stream`, `stream_statuses`): the same walk
 `tourflow audit verify` does, so the page, the API and the CLI name the same seq.
 """
 
@@ -15,16 +15,16 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import audit, queries, state_hash
+from engine.access.policy import Capability, instance_access, may_view_instance
 from engine.errors import NotAllowed, NotFound
-from engine.models import ProcessInstance
-from engine.policy import Capability, instance_access, may_view_instance
-
-from . import display, privacy, runtime
-from .auth import capability_required
-from .errors import wants_json
-from .i18n import _
-from .inbox import int_arg
+from engine.history import audit, state_hash
+from engine.run import queries
+from engine.store.models import ProcessInstance
+from webapp import display, privacy, runtime
+from webapp.auth import capability_required
+from webapp.errors import wants_json
+from webapp.i18n import _
+from webapp.inbox import int_arg
 
 bp = Blueprint("audit", __name__)
 
@@ -74,7 +74,7 @@ def utc_time(value: str | None) -> str:
 
 
 def check_viewable(instance_id: int) -> None:
-    """NotFound for an unknown instance; NotAllowed unless the viewer may see it (engine/policy.py):
+    """NotFound for an unknown instance; NotAllowed unless the viewer may see it (engine/access/policy.py):
     the rule of the instance page, its API and its audit record."""
     with runtime().db.read() as session:
         if session.get(ProcessInstance, instance_id) is None:

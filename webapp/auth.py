@@ -1,6 +1,6 @@
 """Sessions and tokens: who is asking, and the login page (the one page reachable without a session).
 
-A login session is a row of `login_session` (engine/logins.py) whose secret travels in the signed
+A login session is a row of `login_session` (engine/access/logins.py) whose secret travels in the signed
 session cookie: logging out deletes the row, so a copied cookie stops working. Failed logins and bad
 bearer tokens are counted in `login_failure`, shared by every gunicorn worker; past the limits
 (`LOGIN_LIMITS`) the answer is 429 with Retry-After, without checking the password.
@@ -35,13 +35,12 @@ from sqlalchemy import exists, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine import logins
-from engine.models import ApiToken, AuditEvent, User
-from engine.policy import Capability, Viewer, may, require_capability
-from engine.users import ROLES, authenticate
-
-from .errors import error_body
-from .i18n import _
+from engine.access import logins
+from engine.access.policy import Capability, Viewer, may, require_capability
+from engine.access.users import ROLES, authenticate
+from engine.store.models import ApiToken, AuditEvent, User
+from webapp.errors import error_body
+from webapp.i18n import _
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -71,7 +70,7 @@ class LoginUser(UserMixin):
         return self.viewer.read_only
 
     def may(self, capability: str) -> bool:
-        """For the templates: current_user.may("read_reports") (engine/policy.py Capability)."""
+        """For the templates: current_user.may("read_reports") (engine/access/policy.py Capability)."""
         return may(self.viewer, Capability(capability))
 
 
@@ -82,7 +81,7 @@ def _login_user_from(user: User | None) -> LoginUser | None:
 
 
 def _db():
-    from . import tourflow
+    from webapp import tourflow
 
     return tourflow().db
 
@@ -219,7 +218,7 @@ def logout():
 
 
 def capability_required(capability: Capability):
-    """Routes of one capability of engine/policy.py (403 for the others), pages and API alike."""
+    """Routes of one capability of engine/access/policy.py (403 for the others), pages and API alike."""
 
     def decorator(view):
         @wraps(view)

@@ -18,11 +18,10 @@ from typing import Any
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine import policy
+from engine.access import policy
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
-
-from . import create_app, tourflow
+from webapp import create_app, tourflow
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
 ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
@@ -97,7 +96,7 @@ def info() -> None:
 @with_appcontext
 def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
     """Deploy BPMN files or folders; prints process id and version per file."""
-    from engine.deployments import bpmn_files, deploy_file
+    from engine.run.deployments import bpmn_files, deploy_file
 
     runtime = tourflow().runtime
     if actor != "system":  # the local operator deploys as `system`; a named user must be a deployer
@@ -135,7 +134,7 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def lint(paths: tuple[Path, ...]) -> None:
     """Check BPMN files against the conventions; exit 1 on errors."""
-    from engine.lint import has_errors, lint_paths
+    from engine.bpmn.lint import has_errors, lint_paths
 
     findings = lint_paths(list(paths))
     for finding in findings:
@@ -305,7 +304,7 @@ def message(name: str, key: str | None, data: str | None, message_ref: str | Non
 @with_appcontext
 def replay(instance_id: int, as_json: bool) -> None:
     """Re-run an instance from its audit record and compare with its stored state (exit 1 if they differ)."""
-    from engine.replay import replay as replay_instance
+    from engine.history.replay import replay as replay_instance
 
     result = replay_instance(tourflow().runtime, instance_id)
     if as_json:
@@ -377,7 +376,7 @@ def incident_list(as_json: bool) -> None:
     """Instances in error, with the failed step's error."""
     from sqlalchemy import select
 
-    from engine.models import ProcessInstance
+    from engine.store.models import ProcessInstance
 
     with tourflow().runtime.db.read() as session:
         rows = [{"instance_id": i.id, "process": i.process_id, "error": i.error} for i in session.execute(
@@ -412,8 +411,8 @@ def audit() -> None:
 def audit_verify(instance_id: int | None) -> None:
     """Check the hash chains, and each instance's live state against the state it last recorded;
     exit 1 naming the first broken link of each chain, or the instance whose state differs."""
-    from engine import audit as audit_log
-    from engine import state_hash
+    from engine.history import audit as audit_log
+    from engine.history import state_hash
 
     runtime = tourflow().runtime
     with runtime.db.read() as session:
@@ -443,7 +442,7 @@ def token() -> None:
 @with_appcontext
 def token_create(username: str, label: str, as_json: bool) -> None:
     """Create a token; it is printed this once only (the database keeps its sha256)."""
-    from engine.users import create_token, find_token_id
+    from engine.access.users import create_token, find_token_id
 
     runtime = tourflow().runtime
     with runtime.db.write() as session, session.begin():
@@ -462,7 +461,7 @@ def token_create(username: str, label: str, as_json: bool) -> None:
 @with_appcontext
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id; it stops working at once."""
-    from engine.users import revoke_token
+    from engine.access.users import revoke_token
 
     runtime = tourflow().runtime
     with runtime.db.write() as session, session.begin():
@@ -481,7 +480,7 @@ def user() -> None:
 @with_appcontext
 def user_password(username: str, password: str) -> None:
     """Set a user's password; every browser session of the user ends."""
-    from engine.users import set_password
+    from engine.access.users import set_password
 
     with tourflow().runtime.db.write() as session, session.begin():
         set_password(session, username, password)
@@ -505,7 +504,7 @@ def user_activate(username: str) -> None:
 
 
 def _set_active(username: str, active: bool, done: str) -> None:
-    from engine.users import set_active
+    from engine.access.users import set_active
 
     with tourflow().runtime.db.write() as session, session.begin():
         set_active(session, username, active)
@@ -520,7 +519,7 @@ def _set_active(username: str, active: bool, done: str) -> None:
               help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
 def serve(host: str, port: int, workers: int, no_job_worker: bool) -> None:
     """Serve the inbox with gunicorn, plus a job worker for timers and retries."""
-    from .serve import serve_app
+    from webapp.serve import serve_app
 
     serve_app(host, port, workers, echo=click.echo, job_worker=not no_job_worker)
 
@@ -539,7 +538,7 @@ def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_second
     """Fire timers, retries and timer starts as they fall due, until SIGTERM (any number may run)."""
     import logging
 
-    from engine.worker import Worker
+    from engine.run.worker import Worker
 
     if poll_seconds <= 0 or housekeeping_seconds <= 0 or (lease_seconds is not None and lease_seconds <= 0):
         raise click.BadParameter("--poll, --lease and --housekeeping must be positive")
@@ -555,7 +554,7 @@ def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_second
 @with_appcontext
 def demo() -> None:
     """Create demo users and data, deploy processes/, start a few instances."""
-    from .demo import load_demo
+    from webapp.demo import load_demo
 
     load_demo(tourflow().runtime, echo=click.echo)
 
@@ -574,9 +573,9 @@ def demo() -> None:
 def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, timer_workers: int,
           replay_events: int, as_json: bool) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
-    from engine.bench import run_bench
-    from engine.bench_inbox import run_inbox_bench
-    from engine.bench_timers import run_timer_bench
+    from engine.bench.core import run_bench
+    from engine.bench.inbox import run_inbox_bench
+    from engine.bench.timers import run_timer_bench
 
     echo = None if as_json else click.echo
     report = run_bench(instances=instances, echo=echo)
@@ -589,7 +588,7 @@ def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, ti
             echo("")
         report["timers"] = run_timer_bench(timers=timers, window=timer_window, workers=timer_workers, echo=echo)
     if replay_events > 0:
-        from engine.bench_replay import run_replay_bench
+        from engine.bench.replay import run_replay_bench
 
         if echo:
             echo("")

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from engine.agency_seed import seed_agency
+from engine.access.policy import Role
+from engine.access.users import FRONT_LINE, ROLES, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.deployments import bpmn_files, deploy_file
-from engine.models import ProcessInstance, User
-from engine.policy import Role
-from engine.runtime import Runtime
-from engine.users import FRONT_LINE, ROLES, create_user
+from engine.run.deployments import bpmn_files, deploy_file
+from engine.run.runtime import Runtime
+from engine.store.models import ProcessInstance, User
+from handlers.domain.seed import seed_agency
 
 DEMO_ROLES = [Role.AGENT, Role.RECEPTIONIST, Role.SALES, Role.QC, Role.SUPERVISOR, Role.OPERATOR, Role.GUIDE,
               Role.MANAGER, Role.AUDITOR, Role.OWNER]
@@ -60,13 +60,13 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
     with runtime.db.read() as session:
         running = session.execute(select(func.count(ProcessInstance.id))).scalar()
     if not running:
-        from . import demo_history  # finished work of the last weeks, for the KPI dashboard
+        from webapp import demo_history  # finished work of the last weeks, for the KPI dashboard
 
         demo_history.load(runtime, echo=echo)
         _start_demo_instances(runtime)
     with runtime.db.write() as session, session.begin():
-        from engine import audit
         from engine.clock import utcnow
+        from engine.history import audit
 
         audit.append(session, kind="demo_loaded", actor="system", at=utcnow(),
                      payload={"users": [f"{r}1" for r in DEMO_ROLES]})
@@ -97,7 +97,7 @@ def _start_demo_instances(runtime: Runtime) -> None:
 
 
 def _deployed_ids(runtime: Runtime) -> set[str]:
-    from engine import queries
+    from engine.run import queries
 
     with runtime.db.read() as session:
         return {d["process_id"] for d in queries.deployments(session)}

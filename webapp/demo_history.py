@@ -14,12 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.agency_seed import CUSTOMERS as SEED_CUSTOMERS
 from engine.clock import frozen_at, utcnow
-from engine.kpi_periods import CHINA
-from engine.runtime import Runtime
-
-from .demo import BRANCH_SALES
+from engine.run.runtime import Runtime
+from handlers.domain.kpi_periods import CHINA
+from handlers.domain.seed import CUSTOMERS as SEED_CUSTOMERS
+from webapp.demo import BRANCH_SALES
 
 # (days back, hour in China, kind, time class, how it ends: local / qc / open / late)
 COMPLAINTS = [
@@ -162,7 +161,7 @@ def load(runtime: Runtime, now: datetime | None = None, echo: Callable[[str], No
 
 
 def _deployed(runtime: Runtime) -> set[str]:
-    from engine import queries
+    from engine.run import queries
 
     with runtime.db.read() as session:
         return {d["process_id"] for d in queries.deployments(session)}

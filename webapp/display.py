@@ -16,9 +16,8 @@ import markdown
 from flask import Flask, request
 from markupsafe import Markup
 
-from engine import privacy
-
-from .i18n import _
+from engine.access import privacy
+from webapp.i18n import _
 
 try:
     from zoneinfo import ZoneInfo
@@ -261,7 +260,7 @@ def init_app(app: Flask) -> None:
 
 def lane_label(lane: str | None) -> str:
     """A lane id (= role id) in words."""
-    from engine.users import ROLES
+    from engine.access.users import ROLES
 
     if not lane:
         return ""

@@ -16,8 +16,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from .display import LOCAL_TZ, parse_time
-from .i18n import _
+from webapp.display import LOCAL_TZ, parse_time
+from webapp.i18n import _
 
 GENERAL = "__all__"  # errors that belong to no field
 _LONG_TEXT = re.compile(r"(description|note|comment|remark|reason|detail|feedback|plan|facts)", re.I)
@@ -277,7 +277,7 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
         return _("此项不能为空")
     if text.endswith("is too short"):
         return _("至少 {n} 个字符", n=prop.get("minLength", ""))
-    if "characters long; at most" in text:  # engine.forms' cap on texts whose field sets no maxLength
+    if "characters long; at most" in text:  # engine.bpmn.forms' cap on texts whose field sets no maxLength
         return _("最多 {n} 个字符", n=error.get("max_length", ""))
     if text.endswith("is too long") or "is expected to be empty" in text:
         return _("最多 {n} 个字符", n=prop.get("maxLength", ""))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
-from engine import policy, queries
-from engine.queries import InboxFilter
-from engine.users import ROLES
-
-from . import display, privacy, runtime
+from engine.access import policy
+from engine.access.users import ROLES
+from engine.run import queries
+from engine.run.queries import InboxFilter
+from webapp import display, privacy, runtime
 
 bp = Blueprint("inbox", __name__)
 

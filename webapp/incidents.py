@@ -1,5 +1,5 @@
 """Incidents: the list of instances stopped by a failed step, and retrying that step from the
-instance page (as it is, or with corrected data). engine/incidents.py says who sees and who
+instance page (as it is, or with corrected data). engine/run/incidents.py says who sees and who
 resolves what; `Runtime.resolve_incident` does the retry and checks again under lock."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import incidents, policy
+from engine.access import policy
 from engine.errors import TaskConflict
-from engine.models import ProcessInstance
-
-from . import display, privacy, runtime
-from .auth import writer_required
-from .i18n import _
+from engine.run import incidents
+from engine.store.models import ProcessInstance
+from webapp import display, privacy, runtime
+from webapp.auth import writer_required
+from webapp.i18n import _
 
 bp = Blueprint("incidents", __name__)
 
@@ -70,7 +70,7 @@ def _open_incident(instance_id: int) -> dict[str, Any] | None:
 
 
 def _again(instance_id: int, alert: str | None = None, form: dict[str, Any] | None = None, status: int = 200):
-    from .instances import render_instance
+    from webapp.instances import render_instance
 
     return render_instance(instance_id, status=status, incident_form=form, alert=alert)
 

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from engine import incidents, policy, queries
+from engine.access import policy
+from engine.access.privacy import Masker
 from engine.errors import NotFound
-from engine.privacy import Masker
-
-from . import display, privacy, runtime
-from .i18n import _
-from .inbox import int_arg
+from engine.run import incidents, queries
+from webapp import display, privacy, runtime
+from webapp.i18n import _
+from webapp.inbox import int_arg
 
 bp = Blueprint("instances", __name__)
 

@@ -32,8 +32,8 @@ from engine.limits import (
     TEXT_MAX,
     URI_MAX,
 )
-from engine.messaging import MAX_TTL
-from engine.queries import INSTANCE_STATUSES, PER_PAGE_MAX
+from engine.run.messaging import MAX_TTL
+from engine.run.queries import INSTANCE_STATUSES, PER_PAGE_MAX
 
 API_BLUEPRINT = "api"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

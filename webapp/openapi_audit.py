@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.limits import PAGE_MAX
-from engine.queries import INSTANCE_STATUSES, PER_PAGE_MAX
-
-from .openapi import DATE_TIME, NULL_DATE_TIME, OBJECT, OPERATIONS, SCHEMAS, Op, nullable, query, ref
+from engine.run.queries import INSTANCE_STATUSES, PER_PAGE_MAX
+from webapp.openapi import DATE_TIME, NULL_DATE_TIME, OBJECT, OPERATIONS, SCHEMAS, Op, nullable, query, ref
 
 PROBLEMS = ["hash_mismatch", "seq_gap", "prev_hash_mismatch", "tail_missing", "head_mismatch", "state_mismatch"]
 IDS = {"type": "array", "items": {"type": "string"}}

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.agency import DESKS
-from engine.kpi_periods import GRANULARITIES, MAX_PERIODS
-
-from .openapi import OPERATIONS, SCHEMAS, Op, nullable, query, ref
-from .reports import REPORT_ROLES, SLA_PROCESSES
+from handlers.domain.kpi_periods import GRANULARITIES, MAX_PERIODS
+from handlers.domain.models import DESKS
+from webapp.openapi import OPERATIONS, SCHEMAS, Op, nullable, query, ref
+from webapp.reports import REPORT_ROLES, SLA_PROCESSES
 
 INT = {"type": "integer", "minimum": 0}
 COUNTS = {"type": "object", "additionalProperties": INT}

@@ -1,5 +1,5 @@
 """Personal data on the pages and in the API: masked for the current user unless
-`policy.may_see_personal_data` says they serve the instance (engine/privacy.py masks)."""
+`policy.may_see_personal_data` says they serve the instance (engine/access/privacy.py masks)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 from flask_login import current_user
 
-from engine import policy
-from engine.privacy import Masker
-
-from . import runtime
+from engine.access import policy
+from engine.access.privacy import Masker
+from webapp import runtime
 
 
 def masker(instance_id: int, forms: dict[str, Any] | None = None) -> Masker:

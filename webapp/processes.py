@@ -8,15 +8,14 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine import queries
-from engine.deployments import deploy_upload
+from engine.access.policy import Capability
+from engine.bpmn.lint import lint_bytes
 from engine.errors import DeploymentError
-from engine.lint import lint_bytes
-from engine.policy import Capability
-
-from . import runtime
-from .auth import capability_required
-from .i18n import _
+from engine.run import queries
+from engine.run.deployments import deploy_upload
+from webapp import runtime
+from webapp.auth import capability_required
+from webapp.i18n import _
 
 bp = Blueprint("processes", __name__)
 
@@ -89,7 +88,7 @@ def version(process_id: str, version: int):
 @bp.route("/processes/<process_id>/<int:version>/heatmap")
 @capability_required(Capability.READ_HEATMAP)
 def heatmap(process_id: str, version: int):
-    from engine.heatmap import heatmap as build
+    from engine.history.heatmap import heatmap as build
 
     data = build(runtime(), process_id, version)  # NotFound -> 404
     info = next(v for v in _versions() if v["process_id"] == process_id and v["version"] == version)

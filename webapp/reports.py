@@ -1,4 +1,4 @@
-"""The KPI dashboard (/reports) and its CSV export: the figures of engine/kpi.py with charts drawn
+"""The KPI dashboard (/reports) and its CSV export: the figures of handlers/domain/kpi.py with charts drawn
 as inline SVG, for managers, supervisors, QC, process owners and auditors (403 for the others).
 
 The query parameters are the API's (GET /api/v1/reports/kpi): `from` and `to` (China dates,
@@ -16,17 +16,16 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from engine import kpi
-from engine.agency import DESKS
+from engine.access.policy import CAPABILITY_ROLES, Capability
 from engine.clock import utcnow
-from engine.kpi_periods import MAX_PERIODS, RangeError, parse_range, today_in_china
-from engine.policy import CAPABILITY_ROLES, Capability
-from engine.queries import process_names
-
-from . import runtime
-from .auth import capability_required
-from .charts import lines, stacked_bars
-from .i18n import _
+from engine.run.queries import process_names
+from handlers.domain import kpi
+from handlers.domain.kpi_periods import MAX_PERIODS, RangeError, parse_range, today_in_china
+from handlers.domain.models import DESKS
+from webapp import runtime
+from webapp.auth import capability_required
+from webapp.charts import lines, stacked_bars
+from webapp.i18n import _
 
 bp = Blueprint("reports", __name__)
 

@@ -1,4 +1,4 @@
-"""Search: instances by process, customer, tour, status, start date and actor (engine/search.py).
+"""Search: instances by process, customer, tour, status, start date and actor (handlers/domain/search.py).
 
 Auditors find every instance; everyone else only those they may see. The same filters are read
 here for the page and for `GET /api/v1/search` (webapp/api_audit.py): a bad one is a 422.
@@ -15,13 +15,12 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from engine import queries
 from engine.limits import PAGE_MAX
-from engine.models import User
-from engine.search import TEXT_MAX, SearchFilter, search
-
-from . import privacy, runtime
-from .i18n import _
+from engine.run import queries
+from engine.store.models import User
+from handlers.domain.search import TEXT_MAX, SearchFilter, search
+from webapp import privacy, runtime
+from webapp.i18n import _
 
 bp = Blueprint("search", __name__)
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import create_app
+from webapp import create_app
 
 
 def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = print,

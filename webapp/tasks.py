@@ -7,20 +7,21 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine import forms, policy, queries
+from engine.access import policy
+from engine.bpmn import forms
 from engine.clock import utcnow
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
-
-from . import display, privacy, runtime
-from .auth import writer_required
-from .form_fields import GENERAL, build_fields, coerce, field_errors
-from .i18n import _
+from engine.run import queries
+from webapp import display, privacy, runtime
+from webapp.auth import writer_required
+from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
+from webapp.i18n import _
 
 bp = Blueprint("tasks", __name__)
 
 
 def _load(task_id: int) -> dict[str, Any]:
-    """The task, if the user may see it (engine/policy.py: its workers, supervisors, auditors)."""
+    """The task, if the user may see it (engine/access/policy.py: its workers, supervisors, auditors)."""
     try:
         return runtime().task(task_id, current_user.viewer)
     except NotAllowed:

@@ -14,7 +14,7 @@ tasks, pre/post scripts) come from process owners: untrusted input. They are
   (`outcomes.py`).
 """
 
-from .compiler import check_source
-from .errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
+from engine.sandbox.compiler import check_source
+from engine.sandbox.errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
 
 __all__ = ["check_source", "ScriptBudgetExceeded", "ScriptFailed", "ScriptTooSlowUnderLock"]

@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from ..clock import utcnow
-from .errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
-from .outcomes import call_key, remembered, under_lock
-from .pool import POOL
-from .rules import lock_grace, time_budget
+from engine.clock import utcnow
+from engine.sandbox.errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
+from engine.sandbox.outcomes import call_key, remembered, under_lock
+from engine.sandbox.pool import POOL
+from engine.sandbox.rules import lock_grace, time_budget
 
 
 def run(mode: str, source: str, data: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:

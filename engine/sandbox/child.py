@@ -14,10 +14,10 @@ import sys
 import traceback
 from typing import Any
 
-from .compiler import compile_checked
-from .guards import FIXED_NAMES, GUARDS, SandboxViolation, scope
-from .rules import MAX_RESULT_BYTES
-from .wire import HEADER, decode, encode
+from engine.sandbox.compiler import compile_checked
+from engine.sandbox.guards import FIXED_NAMES, GUARDS, SandboxViolation, scope
+from engine.sandbox.rules import MAX_RESULT_BYTES
+from engine.sandbox.wire import HEADER, decode, encode
 
 
 def main() -> None:

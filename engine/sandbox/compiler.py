@@ -12,7 +12,13 @@ from types import CodeType
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
 
-from .rules import ALLOWED_NODES, ANY_ALLOWED_METHOD, MAX_SOURCE_CHARS, REFUSED_NODES, SAFE_BUILTIN_NAMES
+from engine.sandbox.rules import (
+    ALLOWED_NODES,
+    ANY_ALLOWED_METHOD,
+    MAX_SOURCE_CHARS,
+    REFUSED_NODES,
+    SAFE_BUILTIN_NAMES,
+)
 
 Problem = tuple[int, int, str]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ScriptError
+from engine.errors import ScriptError
 
 
 class ScriptFailed(ScriptError):

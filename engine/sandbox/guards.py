@@ -14,7 +14,13 @@ from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
-from .rules import ALLOWED_METHODS, MAX_POW_DIGITS, MAX_RANGE, MAX_REPEAT_CHARS, SAFE_BUILTIN_NAMES
+from engine.sandbox.rules import (
+    ALLOWED_METHODS,
+    MAX_POW_DIGITS,
+    MAX_RANGE,
+    MAX_REPEAT_CHARS,
+    SAFE_BUILTIN_NAMES,
+)
 
 CHINA = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
 MONTH_END_HOUR = 18

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from ..clock import frozen_at, is_frozen, utcnow
-from .errors import ScriptBudgetExceeded, ScriptTooSlowUnderLock
+from engine.clock import frozen_at, is_frozen, utcnow
+from engine.sandbox.errors import ScriptBudgetExceeded, ScriptTooSlowUnderLock
 
 F = TypeVar("F", bound=Callable[..., Any])
 

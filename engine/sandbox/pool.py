@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .rules import memory_budget_mb
-from .wire import HEADER, MAX_FRAME, decode, encode_text
+from engine.sandbox.rules import memory_budget_mb
+from engine.sandbox.wire import HEADER, MAX_FRAME, decode, encode_text
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from engine.sandbox.child import main; main()"

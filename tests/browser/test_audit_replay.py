@@ -14,11 +14,11 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from ..test_complaint_process import COMPLAINT
-from .helpers import login, shot
+from tests.browser.helpers import login, shot
+from tests.test_complaint_process import COMPLAINT
 
 pytestmark = pytest.mark.browser
-pytest.importorskip("engine.replay", reason="engine.replay not available")
+pytest.importorskip("engine.history.replay", reason="engine.history.replay not available")
 
 DIAGRAM = "#replay-diagram"
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import (
+from tests.browser.helpers import (
     first_inbox_instance,
     login,
     logout,

@@ -15,8 +15,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..test_tour_operation import CONFIRM, INQUIRY
-from .helpers import login, shot
+from tests.browser.helpers import login, shot
+from tests.test_tour_operation import CONFIRM, INQUIRY
 
 pytestmark = pytest.mark.browser
 

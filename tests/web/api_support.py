@@ -12,10 +12,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.exceptions import HTTPException
 
-from engine.users import create_token
+from engine.access.users import create_token
+from tests.web.conftest import CSRF_META, Client
 from webapp.openapi import document, openapi_path
-
-from .conftest import CSRF_META, Client
 
 DOC_URI = "urn:tourflow:openapi"
 COMPLAINT_PROCESS = "complaint_handling"

@@ -7,9 +7,8 @@ import re
 import pytest
 
 from engine.config import DEFAULT_PROCESSES_DIR
+from tests.conftest import deploy
 from webapp import create_app
-
-from ..conftest import deploy
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 

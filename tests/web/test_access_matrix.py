@@ -15,7 +15,7 @@ on a fresh database holding real objects:
 - the complaint process, deployed as version 1.
 
 Changing rows run in the table's order (claim before unclaim, logout last), so one caller's own
-actions never decide another caller's answer. The rules are engine/policy.py's; docs/access.md
+actions never decide another caller's answer. The rules are engine/access/policy.py's; docs/access.md
 has them as a table of roles.
 """
 
@@ -28,16 +28,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.access.policy import Role
+from engine.access.users import create_token, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.models import User
-from engine.policy import Role
-from engine.users import create_token, create_user
-
-from ..conftest import deploy
-from .api_support import DocChecker
-from .conftest import Client
-from .test_incidents import FIXTURE as INCIDENT_FLOW
-from .test_incidents import technical
+from engine.store.models import User
+from tests.conftest import deploy
+from tests.web.api_support import DocChecker
+from tests.web.conftest import Client
+from tests.web.test_incidents import FIXTURE as INCIDENT_FLOW
+from tests.web.test_incidents import technical
 
 USERS = ("agent1", "agent2", "agent3", "receptionist1", "sales1", "sales2", "sales3", "operator1", "guide1",
          "qc1", "supervisor1", "manager1", "auditor1", "owner1", "integration1")

@@ -1,4 +1,4 @@
-"""The three holes of issue 12 the one access policy (engine/policy.py) closes:
+"""The three holes of issue 12 the one access policy (engine/access/policy.py) closes:
 
 - the task page showed another desk's or branch's task, its customer and its form;
 - a task could be reassigned to someone who cannot work it (another desk or branch): then it was in
@@ -15,10 +15,9 @@ from sqlalchemy import select
 
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotAllowed
-from engine.models import User
+from engine.store.models import User
 from tests.test_complaint_process import COMPLAINT
-
-from .api_support import Api
+from tests.web.api_support import Api
 
 PHONE = "13800001111"
 

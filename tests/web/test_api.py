@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from flask import url_for
 
-from engine.users import revoke_token
+from engine.access.users import revoke_token
+from tests.web.api_support import Api
 from webapp.openapi import MUTATING, api_rules, rule_methods
-
-from .api_support import Api
 
 SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling", "version": 1}
 
@@ -50,7 +49,7 @@ def test_unknown_or_revoked_or_non_bearer_credentials_are_401(api, runtime):
     caller = api.bearer(token)
     assert caller.get("/api/v1/me").status_code == 200
     with runtime.db.write() as session, session.begin():
-        from engine.users import find_token_id
+        from engine.access.users import find_token_id
 
         assert revoke_token(session, find_token_id(session, token)) is True
     response = caller.get("/api/v1/me")

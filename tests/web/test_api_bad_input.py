@@ -10,8 +10,7 @@ import json
 import pytest
 
 from engine.limits import ID_MAX, JSON_BODY_MAX, JSON_DEPTH_MAX, NAME_MAX, PAGE_MAX, REASON_MAX, TEXT_MAX
-
-from .api_support import COMPLAINT_PROCESS, Api
+from tests.web.api_support import COMPLAINT_PROCESS, Api
 
 pytestmark = pytest.mark.both_databases
 

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
+from engine.access.users import create_token, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.models import Deployment, HumanTask, ProcessInstance
-from engine.users import create_token, create_user
+from engine.store.models import Deployment, HumanTask, ProcessInstance
 from webapp import create_app
 from webapp.demo import load_demo
 

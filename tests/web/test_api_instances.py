@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..test_complaint_process import COMPLAINT
-from .api_support import Api
+from tests.test_complaint_process import COMPLAINT
+from tests.web.api_support import Api
 
 START = "/api/v1/processes/complaint_handling/instances"
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.users import create_user
-
-from ..conftest import deploy
-from ..fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
-from ..test_messages_and_retries import FIXTURE as ORDER_FLOW
-from .api_support import Api
+from engine.access.users import create_user
+from tests.conftest import deploy
+from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
+from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
+from tests.web.api_support import Api
 
 MESSAGES = "/api/v1/messages"
 

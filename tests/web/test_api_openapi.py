@@ -7,9 +7,8 @@ from flask import Flask
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
+from tests.web.api_support import Api
 from webapp.openapi import MUTATING, OPERATIONS, api_rules, document, openapi_path, rule_methods
-
-from .api_support import Api
 
 
 @pytest.fixture

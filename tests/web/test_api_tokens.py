@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.access.users import create_token, find_token_id, revoke_token, token_digest
 from engine.errors import NotFound, TourflowError
-from engine.models import ApiToken, AuditEvent, User
-from engine.users import create_token, find_token_id, revoke_token, token_digest
-
-from .api_support import Api
+from engine.store.models import ApiToken, AuditEvent, User
+from tests.web.api_support import Api
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import re
 
 import pytest
 
-from engine import audit
+from engine.history import audit
 from tests.tamper import TAMPERINGS, delete_event, forge_task_data
 from tests.test_complaint_process import COMPLAINT
-
-from .api_support import Api
+from tests.web.api_support import Api
 
 pytestmark = pytest.mark.both_databases
 

@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from engine.privacy import Masker
-from engine.replay import replay
+from engine.access.privacy import Masker
+from engine.history.replay import replay
 from tests.test_complaint_process import COMPLAINT
-
-from .api_support import Api
+from tests.web.api_support import Api
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from engine import models
 from engine.config import DEFAULT_PROCESSES_DIR
+from engine.store import models
 from tests.test_complaint_process import COMPLAINT
-
-from .api_support import Api
-from .conftest import Client
+from tests.web.api_support import Api
+from tests.web.conftest import Client
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 EXCEPTIONS = {"auth.login": "logging in writes nothing of the agency's",

@@ -7,8 +7,7 @@ import io
 import pytest
 
 from engine.config import DEFAULT_PROCESSES_DIR
-
-from .api_support import Api
+from tests.web.api_support import Api
 
 BPMN = DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn"
 FORMS = DEFAULT_PROCESSES_DIR / "forms" / "complaint_handling"
@@ -112,7 +111,7 @@ def test_api_deploy_wrong_role(api, user, status):
 
 
 def _versions(runtime):
-    from engine import queries
+    from engine.run import queries
 
     with runtime.db.read() as session:
         return queries.deployments(session)

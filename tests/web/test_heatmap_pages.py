@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..test_complaint_process import COMPLAINT, Walk
-from .api_support import Api
+from tests.test_complaint_process import COMPLAINT, Walk
+from tests.web.api_support import Api
 
 URL = "/processes/complaint_handling/1/heatmap"
 API = "/api/v1/processes/complaint_handling/versions/1/heatmap"

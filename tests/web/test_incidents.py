@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from engine.clock import frozen_at, utcnow
-from handlers.registry import BusinessError, HandlerContext, handler
-
-from ..conftest import deploy
-from .api_support import Api
+from engine.run.handlers import BusinessError, HandlerContext, handler
+from tests.conftest import deploy
+from tests.web.api_support import Api
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "incidents" / "incident_flow.bpmn"
 UNREACHABLE = "ConnectionError: supplier HZ-01 unreachable (attempt {n})"

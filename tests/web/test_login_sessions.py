@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from engine.access.users import set_active, set_password
 from engine.clock import frozen_at, utcnow
-from engine.models import LoginSession
-from engine.users import set_active, set_password
+from engine.store.models import LoginSession
 
 pytestmark = pytest.mark.both_databases
 
@@ -110,7 +110,7 @@ def test_cli_password_and_deactivate(cli, runtime):
     unknown = cli.run("user", "deactivate", "nobody")
     assert unknown.returncode == 1 and "user 'nobody' does not exist" in unknown.stderr
     assert cli.run("user", "deactivate", "agent1").returncode == 0
-    from engine.models import User
+    from engine.store.models import User
 
     with runtime.db.read() as session:
         assert session.execute(select(User.active).where(User.username == "agent1")).scalar_one() is False

@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-import engine.users
+import engine.access.users
+from engine.access.users import create_token, set_active
 from engine.clock import frozen_at
-from engine.models import LoginFailure
-from engine.users import create_token, set_active
+from engine.store.models import LoginFailure
+from tests.web.conftest import CSRF_META
 from webapp import create_app
-
-from .conftest import CSRF_META
 
 pytestmark = pytest.mark.both_databases
 
@@ -122,13 +121,13 @@ class _CountingHashChecks:
 
     def __init__(self, monkeypatch):
         self.calls = 0
-        real = engine.users.check_password_hash
+        real = engine.access.users.check_password_hash
 
         def counting(pwhash: str, password: str) -> bool:
             self.calls += 1
             return real(pwhash, password)
 
-        monkeypatch.setattr(engine.users, "check_password_hash", counting)
+        monkeypatch.setattr(engine.access.users, "check_password_hash", counting)
 
 
 @pytest.mark.parametrize("username, password", [
@@ -146,8 +145,8 @@ def test_every_refused_login_verifies_one_password_hash(app, runtime, monkeypatc
 
 
 def test_the_dummy_hash_is_made_like_the_users_hashes(runtime):
-    from engine.models import User
+    from engine.store.models import User
 
     with runtime.db.read() as session:
         real = session.execute(select(User.password_hash).where(User.username == "agent1")).scalar_one()
-    assert engine.users._dummy_hash().split("$")[0] == real.split("$")[0]  # same method and cost
+    assert engine.access.users._dummy_hash().split("$")[0] == real.split("$")[0]  # same method and cost

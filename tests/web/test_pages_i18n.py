@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.users import ROLES
+from engine.access.users import ROLES
 from webapp import display, errors, form_fields
 from webapp.i18n import EN
 

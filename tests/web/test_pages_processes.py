@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from engine.lint_model import Finding
+from engine.bpmn.lint_model import Finding
 from webapp import processes
 
 

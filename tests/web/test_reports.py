@@ -10,11 +10,10 @@ import re
 import pytest
 
 from engine.clock import frozen_at
+from tests.test_kpi import NOW, seed
+from tests.web.api_support import Api
 from webapp import reports
 from webapp.i18n import EN
-
-from ..test_kpi import NOW, seed
-from .api_support import Api
 
 RANGE = "from=2026-10-26&to=2026-11-23&granularity=week"
 PAGE = f"/reports?{RANGE}"

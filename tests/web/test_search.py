@@ -12,11 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.clock import frozen_at
-from engine.queries import Viewer
-from engine.search import SearchFilter, conditions
+from engine.run.queries import Viewer
+from handlers.domain.search import SearchFilter, conditions
 from tests.test_complaint_process import COMPLAINT
-
-from .api_support import Api
+from tests.web.api_support import Api
 
 PROCESS = "complaint_handling"
 # 2026-03-01 17:30 UTC is 2026-03-02 01:30 in China: the day the agency says it started.
@@ -173,7 +172,7 @@ def test_the_actor_filter_is_an_index_lookup(world, runtime):
     the index only, not the event rows."""
     from sqlalchemy import func, select
 
-    from engine.models import ProcessInstance
+    from engine.store.models import ProcessInstance
 
     statement = select(func.count(ProcessInstance.id)).where(
         *conditions(Viewer("auditor1", frozenset({"auditor"})), SearchFilter(actor="guide1")))

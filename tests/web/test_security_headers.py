@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.conftest import CSRF_META
 from webapp import create_app
-
-from .conftest import CSRF_META
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates"
 DATA_SCRIPT_TYPES = {"application/json", "application/ld+json"}  # data, never run

@@ -1,0 +1,87 @@
+"""Server-side validation of form data against a task's JSON Schema."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from jsonschema.exceptions import best_match
+
+from engine.bpmn.form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator
+from engine.bpmn.form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
+from engine.errors import FormInvalid
+from engine.limits import TEXT_MAX as MAX_TEXT_LENGTH  # refused unless the field declares its own maxLength
+
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+
+
+def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Fill top-level properties the user left out with the schema's defaults."""
+    filled = copy.deepcopy(data)
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in filled and isinstance(prop, dict) and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled
+
+
+def _field_of(error) -> str | None:
+    if error.validator == "required":
+        # jsonschema raises one error per missing property; its message names it.
+        found = _REQUIRED.match(error.message)
+        return found.group(1) if found else None
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return extra[0] if extra else None
+    return str(error.absolute_path[0]) if error.absolute_path else None
+
+
+def _item_of(error) -> dict[str, int]:
+    """An error inside a list field names the item's position: {"item": 0-based index}."""
+    path = list(error.absolute_path)
+    return {"item": path[1]} if len(path) > 1 and isinstance(path[1], int) else {}
+
+
+def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
+    """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
+    if not isinstance(data, dict):
+        raise FormInvalid("form data must be a JSON object")
+    _refuse_long_texts(schema or {}, data)
+    if not schema:
+        return copy.deepcopy(data)
+    if _mixes(schema):
+        raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form")
+    filled = with_defaults(schema, data)
+    validator = FormValidator(schema, format_checker=FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return filled
+    first = best_match(errors)
+    field = _field_of(first)
+    details = [{"field": _field_of(e), "message": e.message, **_item_of(e)} for e in errors]
+    prefix = f"field '{field}': " if field else ""
+    raise FormInvalid(f"{prefix}{first.message}", field=field, errors=details)
+
+
+def _refuse_long_texts(schema: dict[str, Any], data: dict[str, Any]) -> None:
+    """Refuse overlong texts before any keyword (a pattern above all) reads them."""
+    details = []
+    stack: list[tuple[Any, Any, tuple]] = [(schema, data, ())]
+    while stack:  # a loop, not recursion: the data may be nested as deep as the client likes
+        node, value, path = stack.pop()
+        node = node if isinstance(node, dict) else {}
+        if isinstance(value, str):
+            if "maxLength" not in node and len(value) > MAX_TEXT_LENGTH:
+                item = {"item": path[1]} if len(path) > 1 and isinstance(path[1], int) else {}
+                details.append({"field": str(path[0]) if path else None, "max_length": MAX_TEXT_LENGTH,
+                                "message": f"the text is {len(value)} characters long; at most "
+                                           f"{MAX_TEXT_LENGTH} are accepted", **item})
+        elif isinstance(value, dict):
+            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            stack.extend((properties.get(key), sub, (*path, key)) for key, sub in value.items())
+        elif isinstance(value, list):
+            stack.extend((node.get("items"), sub, (*path, i)) for i, sub in enumerate(value))
+    if details:
+        details.sort(key=lambda d: (str(d["field"]), d.get("item", -1)))
+        first = details[0]
+        raise FormInvalid(f"field '{first['field']}': {first['message']}", field=first["field"], errors=details)

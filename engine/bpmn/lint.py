@@ -1,0 +1,129 @@
+"""`tourflow lint`: check BPMN files against docs/bpmn-conventions.md, as file:line:col findings.
+
+Linting never raises: an unreadable or hostile file is one `xml` finding, a diagram that
+SpiffWorkflow refuses is one `spiff-parse` finding, and each rule of `lint_rules` and
+`lint_content` adds its own. The rules are plain functions over a `BpmnDocument`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.bpmn.lint_content import CONTENT_RULES
+from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
+from engine.bpmn.lint_rules import STRUCTURE_RULES, check_processes
+from engine.bpmn.xmlsafe import parse_bpmn_xml, read_bytes
+from engine.errors import BpmnReadError
+
+__all__ = ["KNOWN_LANES", "Finding", "has_errors", "lint_bytes", "lint_file", "lint_paths"]
+
+Rule = Callable[[BpmnDocument], Iterable[Finding]]
+RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES
+# When these fire, SpiffWorkflow's parse can only repeat them in its own words.
+_PARSE_MOOT = {"no-process", "no-start", "dangling-flow"}
+
+
+def lint_bytes(data: bytes, filename: str, forms_dir: Path | None) -> list[Finding]:
+    """Lint one BPMN document; `forms_dir` holds its form schemas (None: do not check form files)."""
+    return _lint(data, filename, forms_dir=forms_dir)
+
+
+def lint_file(path: Path) -> list[Finding]:
+    """Lint one file; its forms are in `<folder>/forms/<process id>/`."""
+    path = Path(path)
+    try:
+        data = read_bytes(path)
+    except BpmnReadError as exc:
+        return [_read_error(exc)]
+    except OSError as exc:  # read_bytes guards stat() only: a folder or an unreadable file fails here
+        return [Finding(str(path), 1, 1, "error", "xml", f"cannot read file: {exc.strerror or exc}")]
+    return _lint(data, str(path), forms_root=path.parent / "forms")
+
+
+def lint_paths(paths: list[Path]) -> list[Finding]:
+    """Lint files and folders (every *.bpmn below a folder, in sorted order)."""
+    findings: list[Finding] = []
+    for path in map(Path, paths):
+        files = sorted(path.rglob("*.bpmn")) if path.is_dir() else [path]
+        for file in files:
+            findings.extend(lint_file(file))
+    return findings
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)
+
+
+def _lint(data: bytes, filename: str, forms_root: Path | None = None,
+          forms_dir: Path | None = None) -> list[Finding]:
+    try:
+        tree = parse_bpmn_xml(data, filename)
+        _refuse_doctype(tree, filename)
+    except BpmnReadError as exc:
+        return [_read_error(exc)]
+    except Exception as exc:  # lxml or the reader failing in a way nobody foresaw
+        return [Finding(filename, 1, 1, "error", "xml", f"cannot read the file: {type(exc).__name__}: {exc}")]
+    try:
+        doc = BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir)
+    except Exception as exc:  # a shape of document nobody foresaw: say so, do not crash the caller
+        return [Finding(filename, 1, 1, "error", "lint-internal", f"cannot index the file: {type(exc).__name__}: {exc}")]
+    findings = _run_rule(check_processes, doc)
+    if doc.process is not None:
+        for rule in RULES:
+            findings.extend(_run_rule(rule, doc))
+        if not any(f.rule in _PARSE_MOOT for f in findings):
+            findings.extend(_spiff_parse(doc, tree))
+    return sorted(findings, key=lambda f: (f.line, f.col, f.rule, f.message))
+
+
+def _refuse_doctype(tree: etree._ElementTree, filename: str) -> None:
+    """The reader refuses DOCTYPEs it sees in the first bytes; one in UTF-16 or after a long
+    comment gets through (unexpanded), so refuse it here too."""
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", 1, 1)
+
+
+def _read_error(exc: BpmnReadError) -> Finding:
+    return Finding(exc.filename, exc.line or 1, exc.col or 1, "error", "xml", exc.message)
+
+
+def _run_rule(rule: Rule, doc: BpmnDocument) -> list[Finding]:
+    try:
+        return list(rule(doc))
+    except Exception as exc:  # a rule bug must show up as a finding, never as a traceback
+        return [doc.error(doc.process if doc.process is not None else doc.root, "lint-internal",
+                          f"rule {rule.__name__} failed: {type(exc).__name__}: {exc}")]
+
+
+def _spiff_parse(doc: BpmnDocument, tree: etree._ElementTree) -> list[Finding]:
+    """Parse the process the way the runtime will; its refusal becomes one finding."""
+    try:
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_xml(tree, filename=doc.filename)
+        parser.get_spec(doc.process_id)
+    except ValidationException as exc:
+        line = _validation_line(doc, exc)
+        where = f" at {exc.tag} '{exc.id}'" if getattr(exc, "id", "") else ""
+        detail = " ".join(str(part) for part in (*exc.args[:1], *exc.notes))
+        return [doc.error(doc.process, "spiff-parse", f"SpiffWorkflow cannot parse the process{where}: {detail}",
+                          line=line)]
+    except Exception as exc:
+        return [doc.error(doc.process, "spiff-parse",
+                          f"SpiffWorkflow cannot parse the process: {type(exc).__name__}: {exc}")]
+    return []
+
+
+def _validation_line(doc: BpmnDocument, exc: ValidationException) -> int:
+    """SpiffWorkflow knows the element (its id) but rarely the line; find it in our tree."""
+    line = getattr(exc, "line_number", None)
+    if isinstance(line, int) and line > 0:
+        return line
+    element = doc.elements_by_id.get(getattr(exc, "id", "") or "")
+    if element is not None and element.sourceline:
+        return element.sourceline
+    return doc.process.sourceline or 1

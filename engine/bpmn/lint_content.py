@@ -1,0 +1,288 @@
+"""The content lint rules: expressions and scripts, timers, forms, service-task handlers, data keys.
+
+Every piece of Python in a diagram goes through `scripts.check_source`, the same check the
+runtime applies before it compiles anything, so lint and runtime never disagree.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.access import privacy
+from engine.bpmn import form_patterns
+from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
+from engine.sandbox.scripts import check_source
+
+Findings = Iterator[Finding]
+
+RESERVED_KEY = "typename"
+FORM_PROPERTY = "formJsonSchemaFilename"
+MAX_FORM_BYTES = 1024 * 1024
+
+# (element, how it runs): everything the script engine evaluates or executes.
+EXPRESSION_ELEMENTS = (
+    (f"{{{BPMN}}}conditionExpression", "eval", "condition"),
+    (f"{{{BPMN}}}condition", "eval", "condition"),
+    (f"{{{BPMN}}}completionCondition", "eval", "completion condition"),
+    (f"{{{BPMN}}}loopCardinality", "eval", "loop cardinality"),
+    (f"{{{BPMN}}}loopCondition", "eval", "loop condition"),
+    (f"{{{BPMN}}}script", "exec", "script"),
+    (f"{{{SPIFF}}}preScript", "exec", "pre-script"),
+    (f"{{{SPIFF}}}postScript", "exec", "post-script"),
+    (f"{{{SPIFF}}}messagePayload", "eval", "message payload"),
+)
+TIMER_PARSERS = {
+    "timeDuration": TimerEventDefinition.parse_iso_duration,
+    "timeDate": TimerEventDefinition.parse_time_or_duration,
+    "timeCycle": TimerEventDefinition.parse_iso_recurring_interval,
+}
+# What an ISO 8601 duration, date/time or repeating interval looks like when written bare.
+ISO_LIKE = re.compile(
+    r"^(R\d*/\S+|P(?=[\d.T])(\d+(\.\d+)?[YMWD])*(T(\d+(\.\d+)?[HMS])+)?|\d{4}-?\d{2}-?\d{2}(T\S*)?|\d{4}-?W\d{2}\S*)$",
+    re.IGNORECASE,
+)
+
+
+def _owner(el) -> str:
+    """The flow node or sequence flow around `el` (else the nearest element with an id)."""
+    around = list(el.iterancestors())
+    for node in around:
+        if bpmn_tag(node) in FLOW_NODE_TAGS or bpmn_tag(node) == "sequenceFlow":
+            return describe(node)
+    return next((describe(node) for node in around if node.get("id")), "the document")
+
+
+def _snippet(source: str) -> str:
+    flat = " ".join(source.split())
+    return flat if len(flat) <= 80 else flat[:77] + "..."
+
+
+def _source_findings(doc: BpmnDocument, el, text: str, mode: str, what: str, in_attribute: bool = False) -> Findings:
+    """unsafe-script / script-syntax findings for one piece of Python, placed in the file.
+
+    `text` is the element text as written; expressions are stripped first, as the runtime does.
+    """
+    source, line_offset, first_col = _as_run(text, mode)
+    try:
+        problems = check_source(source, mode)
+    except (RecursionError, MemoryError):  # CPython's parser on absurd nesting, e.g. "-" * 20000
+        problems = [(1, 1, "syntax error: nested too deeply to parse")]
+    for line, col, message in problems:
+        rule = "script-syntax" if message.startswith("syntax error") else "unsafe-script"
+        if in_attribute:
+            file_line, file_col = el.sourceline or 1, 1
+        elif line == 1:  # the first line shares the tag's line unless a newline was stripped
+            file_line, file_col = (el.sourceline or 1) + line_offset, (first_col + col if first_col is not None else 1)
+        else:
+            file_line, file_col = (el.sourceline or 1) + line_offset + line - 1, col
+        yield doc.error(el, rule, f"{what} of {_owner(el)}: {message} in {_snippet(source)!r}",
+                        line=file_line, col=file_col)
+
+
+def _as_run(text: str, mode: str) -> tuple[str, int, int | None]:
+    """(source the runtime sees, lines cut before it, columns cut before it on its first line or
+    None when that line is the tag's own). The runtime strips expressions, never scripts."""
+    if mode == "exec":
+        return text, 0, None
+    lead = text[: len(text) - len(text.lstrip())]
+    if "\n" not in lead:
+        return text.strip(), 0, None
+    return text.strip(), lead.count("\n"), len(lead) - lead.rfind("\n") - 1
+
+
+def check_expressions(doc: BpmnDocument) -> Findings:
+    tags = {tag: (mode, what) for tag, mode, what in EXPRESSION_ELEMENTS}
+    for el in doc.root.iter(*tags):
+        mode, what = tags[el.tag]
+        text = el.text or ""
+        if not text.strip():
+            if what == "script":
+                yield doc.error(el, "script-syntax", f"script of {_owner(el)} is empty")
+            continue
+        yield from _source_findings(doc, el, text, mode, what)
+        if mode == "exec":
+            yield from _reserved_assignments(doc, el, text)
+    for param in doc.root.iter(f"{{{SPIFF}}}parameter"):
+        value = param.get("value")
+        if value is not None:
+            yield from _source_findings(doc, param, value, "eval", f"parameter '{param.get('id', '?')}'",
+                                        in_attribute=True)
+
+
+def _reserved_assignments(doc: BpmnDocument, el, script: str) -> Findings:
+    try:
+        tree = ast.parse(script, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return  # reported as script-syntax
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == RESERVED_KEY:
+            yield doc.error(el, "reserved-key", f"script of {_owner(el)} sets data key '{RESERVED_KEY}', "
+                            "which breaks SpiffWorkflow's serializer", line=(el.sourceline or 1) + node.lineno - 1)
+
+
+# -- timers -------------------------------------------------------------------------------
+
+def check_timers(doc: BpmnDocument) -> Findings:
+    for el in doc.root.iter(*(f"{{{BPMN}}}{kind}" for kind in TIMER_PARSERS)):
+        kind = el.tag.split("}")[1]
+        source = (el.text or "").strip()
+        where = f"{kind} of {_owner(el)}"
+        if not source:
+            yield doc.error(el, "timer-unquoted", f"{where} is empty")
+            continue
+        if ISO_LIKE.match(source):
+            yield doc.error(el, "timer-unquoted",
+                            f"{where} is {source}: timer values are Python expressions, write \"{source}\"")
+            continue
+        literal = _string_literal(source)
+        if literal is None:  # a computed timer, e.g. from instance data: it must be safe
+            yield from _source_findings(doc, el, el.text, "eval", kind)
+            continue
+        try:
+            TIMER_PARSERS[kind](literal)
+        except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
+            yield doc.error(el, "timer-invalid", f"{where} {literal!r} is not a valid ISO 8601 {kind[4:].lower()}")
+
+
+def _string_literal(source: str) -> str | None:
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    body = tree.body
+    return body.value if isinstance(body, ast.Constant) and isinstance(body.value, str) else None
+
+
+# -- forms ----------------------------------------------------------------------------------
+
+def check_forms(doc: BpmnDocument) -> Findings:
+    for task in doc.of_type("userTask"):
+        prop = _form_property(task)
+        filename = (prop.get("value") or "").strip() if prop is not None else ""
+        if not filename:
+            yield doc.error(task, "missing-form",
+                            f"{describe(task)} has no spiffworkflow:property name=\"{FORM_PROPERTY}\"")
+        elif doc.forms_dir is not None:
+            yield from _check_form_file(doc, task, prop, filename)
+
+
+def _form_property(task):
+    for prop in task.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+        if prop.get("name") == FORM_PROPERTY:
+            return prop
+    return None
+
+
+def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
+    shown = f"forms/{doc.process_id}/{filename}"
+    if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".json"):
+        yield doc.error(prop, "form-invalid",
+                        f"form of {describe(task)}: '{filename}' must be a plain *.json file name in "
+                        f"forms/{doc.process_id}/")
+        return
+    schema, problem = _load_schema(Path(doc.forms_dir) / filename)
+    if problem:
+        yield doc.error(prop, "form-invalid", f"form {shown} of {describe(task)}: {problem}")
+        return
+    for path in _reserved_properties(schema, "$"):
+        yield doc.error(prop, "reserved-key",
+                        f"form {shown} of {describe(task)} has a field '{RESERVED_KEY}' at {path}, "
+                        "which breaks SpiffWorkflow's serializer")
+    for path, value in privacy.bad_kinds(schema):
+        yield doc.error(prop, "personal-kind",
+                        f"form {shown} of {describe(task)}: '{privacy.FLAG}' at {path} is {value!r}; "
+                        f"expected one of {', '.join(privacy.KINDS)}")
+    for path, name in privacy.unflagged_fields(schema):
+        yield doc.warning(prop, "personal-unflagged",
+                          f"form {shown} of {describe(task)}: field '{name}' ({path}) looks like personal data; "
+                          f"mark it \"{privacy.FLAG}\": \"<kind>\" so it is masked for those who may not see it")
+    for pointer, why in form_patterns.problems(schema):
+        yield doc.error(prop, "form-pattern", f"form {shown} of {describe(task)}, at {pointer}: {why}")
+
+
+def _load_schema(path: Path) -> tuple[object, str | None]:
+    """The JSON Schema in `path`, or a message saying why it is not a usable form."""
+    try:
+        if not path.is_file():
+            return None, "file not found"
+        if path.stat().st_size > MAX_FORM_BYTES:
+            return None, f"file is larger than {MAX_FORM_BYTES} bytes"
+        schema = json.loads(path.read_bytes())
+    except OSError as exc:
+        return None, f"cannot read file: {exc.strerror}"
+    except ValueError as exc:  # JSONDecodeError and bad UTF-8 alike
+        return None, f"not valid JSON: {getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')}"
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply"
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "top level"
+        return None, f"not a valid JSON Schema (draft 2020-12): {exc.message} (at {where})"
+    except RecursionError:
+        return None, "not a valid JSON Schema: nested too deeply"
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return None, "the schema must have type: object"
+    return schema, None
+
+
+def _reserved_properties(schema, path: str) -> Iterator[str]:
+    if isinstance(schema, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and RESERVED_KEY in properties:
+            yield f"{path}.properties.{RESERVED_KEY}"
+        for key, value in schema.items():
+            yield from _reserved_properties(value, f"{path}.{key}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            yield from _reserved_properties(value, f"{path}[{i}]")
+
+
+# -- service tasks --------------------------------------------------------------------------
+
+def check_service_tasks(doc: BpmnDocument) -> Findings:
+    tasks = doc.of_type("serviceTask")
+    if not tasks:
+        return
+    known, registry_problem = _handler_names()
+    for task in tasks:
+        operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+        if operator is None:
+            yield doc.error(task, "unknown-handler",
+                            f"{describe(task)} has no spiffworkflow:serviceTaskOperator naming its handler")
+            continue
+        name = operator.get("id", "")
+        if name and name == task.get("id"):
+            yield doc.error(operator, "operator-id-clash",
+                            f"{describe(task)} has the same id as its handler '{name}': SpiffWorkflow then "
+                            f"cannot parse it; rename the task (e.g. '{name}_task')")
+        if registry_problem:
+            yield doc.error(operator, "unknown-handler", f"cannot check handler '{name}': {registry_problem}")
+        elif name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            yield doc.error(operator, "unknown-handler",
+                            f"handler '{name}' of {describe(task)} is not registered in handlers/ (registered: {listed})")
+        if operator.get("resultVariable") == RESERVED_KEY:
+            yield doc.error(operator, "reserved-key",
+                            f"{describe(task)} stores its result under '{RESERVED_KEY}', "
+                            "which breaks SpiffWorkflow's serializer")
+
+
+def _handler_names() -> tuple[set[str], str | None]:
+    try:
+        from engine.run.handlers import handler_names
+
+        return handler_names(), None
+    except Exception as exc:  # a broken handler module must not crash lint
+        return set(), f"the handler registry failed to load: {type(exc).__name__}: {exc}"
+
+
+CONTENT_RULES = (check_expressions, check_timers, check_forms, check_service_tasks)

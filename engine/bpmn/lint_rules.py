@@ -1,0 +1,285 @@
+"""The structural lint rules of docs/bpmn-conventions.md: process, ids, flows, diagram, lanes, tasks.
+
+Each rule is a small function `rule(doc) -> iterable of Finding`; `STRUCTURE_RULES` lists them
+in the order a reader meets the conventions. Expression, form and handler rules live in
+`lint_content.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.bpmn.lint_model import (
+    CONTAINER_TAGS,
+    HUMAN_TASK_TAGS,
+    KNOWN_LANES,
+    NS,
+    BpmnDocument,
+    Finding,
+    bpmn_tag,
+    describe,
+)
+
+Findings = Iterator[Finding]
+
+# SpiffWorkflow creates task specs with these names itself; a BPMN element with the same id is lost.
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
+NUMBERED_RULE = re.compile(r"[(（]\s*1\s*[)）]")
+MAX_OVERLAP_SHAPES = 1000  # real processes have a few dozen; the pairwise check must stay cheap
+MAX_OVERLAP_FINDINGS = 20
+
+
+# -- file and process ---------------------------------------------------------------------
+
+def check_processes(doc: BpmnDocument) -> Findings:
+    if not doc.processes:
+        yield doc.error(doc.root, "no-process", "no bpmn:process in the file")
+        return
+    if doc.process.get("isExecutable") != "true":
+        yield doc.error(doc.process, "no-process",
+                        f"process '{doc.process_id}' is not executable: set isExecutable=\"true\"")
+    for extra in (p for p in doc.processes if p is not doc.process):
+        yield doc.error(extra, "multiple-processes",
+                        f"another process '{extra.get('id', '?')}' in the file: one process per file")
+    stem = Path(doc.filename).stem
+    if doc.process_id != stem:
+        yield doc.warning(doc.process, "process-id-mismatch",
+                          f"process id '{doc.process_id}' differs from the file name '{stem}'")
+
+
+def check_pool(doc: BpmnDocument) -> Findings:
+    participants = doc.root.findall("bpmn:collaboration/bpmn:participant", NS)
+    if not any(p.get("processRef") == doc.process_id for p in participants):
+        yield doc.warning(doc.process, "no-pool",
+                          f"no bpmn:collaboration with a bpmn:participant whose processRef is "
+                          f"'{doc.process_id}': modelers draw no pool")
+
+
+def check_ids(doc: BpmnDocument) -> Findings:
+    reserved = RESERVED_IDS | {f"{doc.process_id}.EndJoin"}
+    for el_id, el in doc.elements_by_id.items():
+        if el_id in reserved:
+            yield doc.error(el, "reserved-id",
+                            f"{describe(el)}: id '{el_id}' is reserved by SpiffWorkflow; use e.g. "
+                            f"'{el_id.lower()}_event'")
+    for el in doc.duplicate_ids:
+        first = doc.elements_by_id[el.get("id")]
+        yield doc.error(el, "duplicate-id",
+                        f"id '{el.get('id')}' is already used at line {first.sourceline}")
+
+
+# -- flow -----------------------------------------------------------------------------------
+
+def check_start_end(doc: BpmnDocument) -> Findings:
+    direct = {bpmn_tag(n) for n in doc.direct_flow_nodes()}
+    if "startEvent" not in direct:
+        yield doc.error(doc.process, "no-start", f"process '{doc.process_id}' has no start event")
+    if "endEvent" not in direct:
+        yield doc.error(doc.process, "no-end", f"process '{doc.process_id}' has no end event")
+
+
+def check_dangling_flows(doc: BpmnDocument) -> Findings:
+    for flow in doc.sequence_flows:
+        for end in ("sourceRef", "targetRef"):
+            ref = flow.get(end)
+            if ref not in doc.flow_node_ids:
+                what = f"'{ref}', which is not a flow node of the process" if ref else "nothing"
+                yield doc.error(flow, "dangling-flow", f"sequenceFlow '{flow.get('id', '?')}' {end} is {what}")
+
+
+def _successors(doc: BpmnDocument) -> dict[str, list[str]]:
+    succ: dict[str, list[str]] = {}
+    for flow in doc.sequence_flows:
+        succ.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
+    links: dict[str, list[str]] = {}
+    incoming = {f.get("targetRef") for f in doc.sequence_flows}
+    for node in doc.flow_nodes:
+        tag, node_id = bpmn_tag(node), node.get("id", "")
+        if tag == "boundaryEvent":
+            succ.setdefault(node.get("attachedToRef", ""), []).append(node_id)
+        if tag in CONTAINER_TAGS:
+            children = [c for c in node if bpmn_tag(c) and c.get("id") in doc.flow_node_ids]
+            starts = [c for c in children
+                      if bpmn_tag(c) == "startEvent" or (tag == "adHocSubProcess" and c.get("id") not in incoming)]
+            succ.setdefault(node_id, []).extend(c.get("id") for c in starts)
+        link = node.find("bpmn:linkEventDefinition", NS)
+        if link is not None and tag == "intermediateCatchEvent":
+            links.setdefault(link.get("name") or node.get("name") or "", []).append(node_id)
+    for node in doc.of_type("intermediateThrowEvent"):
+        link = node.find("bpmn:linkEventDefinition", NS)
+        if link is not None:
+            succ.setdefault(node.get("id", ""), []).extend(links.get(link.get("name") or node.get("name") or "", []))
+    return succ
+
+
+def check_reachability(doc: BpmnDocument) -> Findings:
+    succ = _successors(doc)
+    roots = [n.get("id") for n in doc.direct_flow_nodes() if bpmn_tag(n) == "startEvent"]
+    if not roots:
+        return  # no-start says it; every node unreachable would only bury it
+    roots += [n.get("id") for n in doc.of_type("subProcess") if n.get("triggeredByEvent") == "true"]
+    seen, queue = set(roots), deque(roots)
+    while queue:
+        for nxt in succ.get(queue.popleft(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    for node in doc.flow_nodes:
+        container = doc.container_of(node)
+        container_reached = container is doc.process or container.get("id") in seen
+        if node.get("id") not in seen and container_reached:
+            yield doc.warning(node, "unreachable", f"{describe(node)} cannot be reached from a start event")
+
+
+# -- diagram --------------------------------------------------------------------------------
+
+def _bounds(shape) -> tuple[float, float, float, float] | None:
+    b = shape.find("dc:Bounds", NS)
+    if b is None:
+        return None
+    try:
+        return tuple(float(b.get(k, "")) for k in ("x", "y", "width", "height"))
+    except ValueError:
+        return None
+
+
+def check_diagram(doc: BpmnDocument) -> Findings:
+    if doc.root.find("bpmndi:BPMNDiagram", NS) is None:
+        yield doc.error(doc.root, "missing-di", "no bpmndi:BPMNDiagram: the file has no diagram to draw")
+        return
+    participants = [p for p in doc.root.findall("bpmn:collaboration/bpmn:participant", NS)
+                    if p.get("processRef") == doc.process_id]
+    for el in doc.flow_nodes + doc.lanes() + participants:
+        shape = doc.shapes.get(el.get("id", ""))
+        if shape is None:
+            yield doc.error(el, "missing-di", f"{describe(el)} has no bpmndi:BPMNShape")
+        elif _bounds(shape) is None:
+            yield doc.error(shape, "missing-di", f"the shape of {describe(el)} has no valid dc:Bounds")
+    for flow in doc.sequence_flows:
+        if flow.get("id", "") not in doc.edges:
+            yield doc.error(flow, "missing-di", f"sequenceFlow '{flow.get('id', '?')}' has no bpmndi:BPMNEdge")
+
+
+def _may_overlap(a, b) -> bool:
+    """Boundary events sit on their host, and nodes inside a subprocess inside its shape."""
+    if a.get("attachedToRef") == b.get("id") or b.get("attachedToRef") == a.get("id"):
+        return False
+    return not (a in b.iterancestors() or b in a.iterancestors())
+
+
+def check_overlap(doc: BpmnDocument) -> Findings:
+    boxes = []  # (x, y, width, height, plane, node, shape)
+    for node in doc.flow_nodes:
+        shape = doc.shapes.get(node.get("id", ""))
+        bounds = _bounds(shape) if shape is not None else None
+        if bounds is not None:
+            boxes.append((*bounds, shape.getparent(), node, shape))
+    if len(boxes) > MAX_OVERLAP_SHAPES:
+        yield doc.warning(doc.process, "overlap", f"{len(boxes)} shapes: too many to check for overlaps")
+        return
+    boxes.sort(key=lambda box: box[0])
+    reported = 0
+    for i, (ax, ay, aw, ah, plane_a, a, shape_a) in enumerate(boxes):
+        for bx, by, _bw, bh, plane_b, b, shape_b in boxes[i + 1:]:
+            if bx >= ax + aw:
+                break  # sorted by x: nothing further right can touch `a`
+            if plane_a is plane_b and ay < by + bh and by < ay + ah and _may_overlap(a, b):
+                reported += 1
+                if reported > MAX_OVERLAP_FINDINGS:
+                    yield doc.warning(doc.process, "overlap", f"more than {MAX_OVERLAP_FINDINGS} overlapping shapes")
+                    return
+                later = max(shape_a, shape_b, key=lambda s: s.sourceline or 0)
+                first, second = sorted((a, b), key=lambda n: n.sourceline or 0)
+                yield doc.warning(later, "overlap", f"the shapes of {describe(first)} and {describe(second)} overlap")
+
+
+# -- lanes and human tasks ------------------------------------------------------------------
+
+def check_lanes(doc: BpmnDocument) -> Findings:
+    lanes = doc.lanes()
+    if not lanes:
+        yield doc.error(doc.process, "lane-missing",
+                        "the process has no bpmn:laneSet with lanes; lane id = role id decides who works a task")
+        return
+    for lane in lanes:
+        if doc.is_leaf_lane(lane) and lane.get("id") not in KNOWN_LANES:
+            yield doc.error(lane, "unknown-lane",
+                            f"lane id '{lane.get('id')}' is not a role id; use one of {', '.join(sorted(KNOWN_LANES))}")
+    lanes_of = doc.leaf_lanes_of()
+    for node in doc.direct_flow_nodes():
+        held_by = lanes_of.get(node.get("id", ""), [])
+        if not held_by:
+            yield doc.error(node, "lane-missing", f"{describe(node)} is in no lane's flowNodeRef")
+        elif len(held_by) > 1:
+            yield doc.error(node, "lane-missing",
+                            f"{describe(node)} is listed in more than one lane: {', '.join(held_by)}")
+    for task in doc.of_type(*HUMAN_TASK_TAGS):
+        if doc.effective_lane(task, lanes_of) == "system":
+            yield doc.error(task, "user-task-in-system-lane",
+                            f"{describe(task)} is work for a person but sits in the 'system' lane")
+
+
+def check_documentation(doc: BpmnDocument) -> Findings:
+    for task in doc.of_type(*HUMAN_TASK_TAGS):
+        documentation = task.find("bpmn:documentation", NS)
+        text = (documentation.text or "").strip() if documentation is not None else ""
+        if not text:
+            yield doc.warning(task, "missing-documentation",
+                              f"{describe(task)} has no bpmn:documentation with its SOP rules (1) ... (2) ...")
+        elif not NUMBERED_RULE.search(text):
+            yield doc.warning(documentation, "missing-documentation",
+                              f"the documentation of {describe(task)} has no numbered rules (1) ... (2) ...")
+
+
+def check_gateways(doc: BpmnDocument) -> Findings:
+    for gateway in doc.of_type("exclusiveGateway", "inclusiveGateway"):
+        flows = doc.outgoing(gateway.get("id", ""))
+        default = gateway.get("default")
+        if default and default not in {f.get("id") for f in flows}:
+            yield doc.warning(gateway, "gateway-no-default",
+                              f"{describe(gateway)}: default flow '{default}' is not one of its outgoing flows")
+            continue
+        unconditioned = [f.get("id", "?") for f in flows if not _condition_text(f)]
+        if len(flows) > 1 and not default and unconditioned:
+            yield doc.warning(gateway, "gateway-no-default",
+                              f"{describe(gateway)} has no default flow and no condition on "
+                              f"{', '.join(unconditioned)}")
+
+
+def check_boundaries(doc: BpmnDocument) -> Findings:
+    """SpiffWorkflow 3.2 crashes (TaskNotFoundException) when an interrupting boundary event
+    fires on a multi-instance subprocess; a non-interrupting one, or one on a multi-instance
+    task, works. Refused at deploy rather than found by a stuck instance."""
+    for boundary in doc.of_type("boundaryEvent"):
+        if boundary.get("cancelActivity", "true").lower() != "true":
+            continue
+        host = doc.elements_by_id.get(boundary.get("attachedToRef", ""))
+        if (host is not None and bpmn_tag(host) in ("subProcess", "transaction")
+                and host.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None):
+            yield doc.error(boundary, "interrupting-boundary-on-multi-instance",
+                            f"{describe(boundary)} interrupts the multi-instance {describe(host)}: "
+                            "SpiffWorkflow crashes when it fires. Put the timer inside the subprocess "
+                            "(one per instance), or make it non-interrupting (cancelActivity=\"false\")")
+
+
+def _condition_text(flow) -> str:
+    condition = flow.find("bpmn:conditionExpression", NS)
+    return (condition.text or "").strip() if condition is not None else ""
+
+
+STRUCTURE_RULES = (
+    check_pool,
+    check_ids,
+    check_start_end,
+    check_dangling_flows,
+    check_reachability,
+    check_diagram,
+    check_overlap,
+    check_lanes,
+    check_documentation,
+    check_gateways,
+    check_boundaries,
+)

@@ -1,0 +1,256 @@
+"""What a BPMN file says: its parsed SpiffWorkflow spec plus the metadata tourflow needs.
+
+Knows XML and SpiffWorkflow's parser; never the database. Parsed models are cached by
+the sha256 of the file's bytes (parsing costs ~5 ms, a cache hit ~nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.bpmn.xmlsafe import parse_bpmn_xml
+from engine.errors import BpmnReadError
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+FORM_PROPERTY = "formJsonSchemaFilename"
+ASSIGNEE_PROPERTY = "assigneeExpression"
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    id: str
+    name: str
+    lane: str | None
+    documentation: str
+    form_ref: str | None
+    assignee_expression: str | None = None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """A timer start event: the engine starts the process by itself when it is due."""
+
+    id: str
+    kind: str  # timeDate | timeDuration | timeCycle
+    expression: str
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    id: str
+    name: str
+    attached_to: str | None
+    interrupting: bool
+
+
+@dataclass
+class ProcessModel:
+    process_id: str
+    name: str
+    sha256: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    node_lanes: dict[str, str]
+    node_names: dict[str, str]
+    user_tasks: dict[str, UserTaskInfo]
+    timers: dict[str, TimerInfo] = field(default_factory=dict)
+    start_lane: str | None = None
+    message_starts: set[str] = field(default_factory=set)
+    plain_start: bool = True
+    start_timer: StartTimer | None = None
+    subprocesses: set[str] = field(default_factory=set)
+    boundary_events: set[str] = field(default_factory=set)
+
+    def sla_timer(self, bpmn_id: str) -> TimerInfo | None:
+        """A non-interrupting timer boundary on a user task (or on a subprocess of people's
+        work, e.g. 'reply before the authority's deadline') is its SLA."""
+        timer = self.timers.get(bpmn_id)
+        if timer and not timer.interrupting and (
+                timer.attached_to in self.user_tasks or timer.attached_to in self.subprocesses):
+            return timer
+        return None
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_cache: dict[str, ProcessModel] = {}
+_cache_lock = threading.Lock()
+
+
+def load_model(data: bytes, filename: str) -> ProcessModel:
+    """Parse (or fetch from cache) the single executable process of a BPMN file."""
+    digest = sha256_of(data)
+    with _cache_lock:
+        cached = _cache.get(digest)
+    if cached is not None:
+        return cached
+    model = _parse(data, filename, digest)
+    with _cache_lock:
+        _cache[digest] = model
+    return model
+
+
+def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
+    tree = parse_bpmn_xml(data, filename)
+    root = tree.getroot()
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
+    if len(executable) != 1:
+        raise BpmnReadError(filename, f"expected exactly one executable bpmn:process, found {len(executable)}", 1, 1)
+    process = executable[0]
+    process_id = process.get("id")
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(tree, filename=filename)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        line = getattr(exc, "sourceline", 0) or 0
+        raise BpmnReadError(filename, f"invalid process: {exc}", int(line), 1) from None
+    node_lanes = _node_lanes(process)
+    return ProcessModel(
+        process_id=process_id,
+        name=process.get("name") or _participant_name(root, process_id) or process_id,
+        sha256=digest,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        node_lanes=node_lanes,
+        node_names={el.get("id"): el.get("name") or el.get("id") for el in process.iter() if el.get("id")},
+        user_tasks=_user_tasks(process, node_lanes),
+        timers=_timers(process),
+        start_lane=_start_lane(process, node_lanes),
+        message_starts=_message_starts(root, process),
+        plain_start=_plain_start(process) is not None,
+        start_timer=_start_timer(process),
+        subprocesses={el.get("id") for el in process.iterfind(".//bpmn:subProcess", NS)},
+        boundary_events={el.get("id") for el in process.iterfind(".//bpmn:boundaryEvent", NS)},
+    )
+
+
+def _participant_name(root: etree._Element, process_id: str) -> str | None:
+    for participant in root.iterfind(".//bpmn:participant", NS):
+        if participant.get("processRef") == process_id:
+            return participant.get("name")
+    return None
+
+
+def _node_lanes(process: etree._Element) -> dict[str, str]:
+    """Map flow node id -> lane id (= role id); SpiffWorkflow itself only knows lane names."""
+    lanes: dict[str, str] = {}
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            if ref.text:
+                lanes[ref.text.strip()] = lane.get("id")
+    # A node inside a subprocess that no lane lists belongs to its subprocess's lane (as in lint).
+    for sub in process.iterfind(".//bpmn:subProcess", NS):
+        for node in sub.iter():
+            node_id = node.get("id")
+            if node_id and node is not sub and node_id not in lanes and sub.get("id") in lanes:
+                lanes[node_id] = lanes[sub.get("id")]
+    return lanes
+
+
+def _user_tasks(process: etree._Element, node_lanes: dict[str, str]) -> dict[str, UserTaskInfo]:
+    tasks = {}
+    for el in process.iterfind(".//bpmn:userTask", NS):
+        doc = el.find("bpmn:documentation", NS)
+        form = el.find(
+            f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{FORM_PROPERTY}']", NS
+        )
+        assignee = el.find(
+            f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{ASSIGNEE_PROPERTY}']",
+            NS)
+        tasks[el.get("id")] = UserTaskInfo(
+            id=el.get("id"),
+            name=el.get("name") or el.get("id"),
+            lane=node_lanes.get(el.get("id")),
+            documentation=(doc.text or "").strip() if doc is not None else "",
+            form_ref=form.get("value") if form is not None else None,
+            assignee_expression=assignee.get("value") if assignee is not None else None,
+        )
+    return tasks
+
+
+def _timers(process: etree._Element) -> dict[str, TimerInfo]:
+    timers = {}
+    for tag in ("boundaryEvent", "intermediateCatchEvent", "startEvent"):
+        for el in process.iterfind(f".//bpmn:{tag}", NS):
+            if el.find("bpmn:timerEventDefinition", NS) is None:
+                continue
+            timers[el.get("id")] = TimerInfo(
+                id=el.get("id"),
+                name=el.get("name") or el.get("id"),
+                attached_to=el.get("attachedToRef"),
+                interrupting=el.get("cancelActivity", "true").lower() == "true",
+            )
+    return timers
+
+
+def load_forms(model: ProcessModel, forms_dir: Path | None) -> dict[str, Any]:
+    """Read the JSON Schema of every user task's form; missing files raise BpmnReadError."""
+    forms: dict[str, Any] = {}
+    for task in model.user_tasks.values():
+        if not task.form_ref:
+            continue
+        path = (forms_dir / task.form_ref) if forms_dir else None
+        if path is None or not path.is_file():
+            raise BpmnReadError(model.process_id, f"form {task.form_ref!r} of task {task.id!r} not found in {forms_dir}")
+        try:
+            forms[task.form_ref] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise BpmnReadError(str(path), f"form is not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    return forms
+
+
+def _definitions(el: etree._Element) -> list[etree._Element]:
+    return el.xpath("./*[contains(local-name(), 'EventDefinition')]")
+
+
+def _plain_start(process: etree._Element) -> etree._Element | None:
+    return next((el for el in process.iterfind("bpmn:startEvent", NS) if not _definitions(el)), None)
+
+
+def _start_lane(process: etree._Element, node_lanes: dict[str, str]) -> str | None:
+    """Who may start the process by hand: the lane of its plain start event, else of its
+    message start event (starting by hand then delivers that message)."""
+    start = _plain_start(process)
+    if start is None:
+        start = next((el for el in process.iterfind("bpmn:startEvent", NS)
+                      if el.find("bpmn:messageEventDefinition", NS) is not None), None)
+    return node_lanes.get(start.get("id")) if start is not None else None
+
+
+def _start_timer(process: etree._Element) -> StartTimer | None:
+    for el in process.iterfind("bpmn:startEvent", NS):
+        timer = el.find("bpmn:timerEventDefinition", NS)
+        if timer is None:
+            continue
+        for kind in ("timeDate", "timeDuration", "timeCycle"):
+            value = timer.find(f"bpmn:{kind}", NS)
+            if value is not None and (value.text or "").strip():
+                return StartTimer(el.get("id"), kind, value.text.strip())
+    return None
+
+
+def _message_starts(root: etree._Element, process: etree._Element) -> set[str]:
+    names = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind("bpmn:message", NS)}
+    found = set()
+    for el in process.iterfind("bpmn:startEvent/bpmn:messageEventDefinition", NS):
+        ref = el.get("messageRef")
+        if ref:
+            found.add(names.get(ref, ref))
+    return found

@@ -1,0 +1,261 @@
+"""The hash of an instance's stored state, recorded in its hash chain at the end of every write.
+
+Every write transaction that changes an instance (a step, a claim, a job's scheduling) ends
+with a `state_written` event on the instance's stream, appended when the transaction commits:
+its payload holds `state_sha256`, the sha256 of the canonical JSON of `stored_state`. So the
+newest `state_written` event vouches for the state the engine left, and `tourflow audit verify`
+can tell a row edited around the engine from one the engine wrote (docs/engine.md, "Audit").
+
+What is hashed (scheme 1), as the transaction leaves it (the instance from the session, where a
+step holds it locked and just written; its task and job rows read back after the flush):
+* the instance row: deployment_id, status, business_key, error, ended_at, data, and the sha256
+  of `serialized` (the string the step produced for the write, never serialized again);
+* its open human_task rows (state "ready"): id, spiff_task_id, task, lane, desk, branch,
+  assignee, form_ref, due_at, state;
+* its pending jobs: id, kind, spiff_task_id, task, due_at, attempts.
+Not hashed: what only records the past (completed tasks, done jobs, summaries) and what the
+scheduler changes on its own (job leases, failure counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from engine.clock import utcnow
+from engine.history import audit
+from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
+
+STATE_EVENT = audit.STATE_EVENT
+SCHEME = 1
+_TOUCHED = audit.TOUCHED_KEY
+
+_INSTANCE_COLUMNS = (ProcessInstance.id, ProcessInstance.deployment_id, ProcessInstance.status,
+                     ProcessInstance.business_key, ProcessInstance.error, ProcessInstance.ended_at,
+                     ProcessInstance.data)
+_TASK_COLUMNS = (HumanTask.instance_id, HumanTask.id, HumanTask.spiff_task_id, HumanTask.task, HumanTask.lane,
+                 HumanTask.desk, HumanTask.branch, HumanTask.assignee, HumanTask.form_ref, HumanTask.due_at,
+                 HumanTask.state)
+_JOB_COLUMNS = (Job.instance_id, Job.id, Job.kind, Job.spiff_task_id, Job.task, Job.due_at, Job.attempts)
+
+
+# ---- what is hashed ------------------------------------------------------------------------
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="microseconds") if moment else None
+
+
+def _instance_part(row, serialized: str) -> dict[str, Any]:
+    return {"deployment_id": row.deployment_id, "status": row.status, "business_key": row.business_key,
+            "error": row.error, "ended_at": _iso(row.ended_at), "data": row.data,
+            "serialized_sha256": hashlib.sha256(serialized.encode()).hexdigest()}
+
+
+def _task_part(row) -> dict[str, Any]:
+    return {"id": row.id, "spiff_task_id": row.spiff_task_id, "task": row.task, "lane": row.lane, "desk": row.desk,
+            "branch": row.branch, "assignee": row.assignee, "form_ref": row.form_ref, "due_at": _iso(row.due_at),
+            "state": row.state}
+
+
+def _job_part(row) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "spiff_task_id": row.spiff_task_id, "task": row.task,
+            "due_at": _iso(row.due_at), "attempts": row.attempts}
+
+
+def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
+    state = {"scheme": SCHEME, "instance": instance, "tasks": tasks, "jobs": jobs}
+    return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
+
+
+def _open_tasks(session: Session, ids: Iterable[int] | int | None):
+    query = select(*_TASK_COLUMNS).where(HumanTask.state == "ready").order_by(HumanTask.instance_id, HumanTask.id)
+    if isinstance(ids, int):
+        return session.execute(query.where(HumanTask.instance_id == ids))
+    return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
+
+
+def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
+    query = (select(*_JOB_COLUMNS).where(Job.state == "pending", Job.instance_id.is_not(None))
+             .order_by(Job.instance_id, Job.id))
+    if isinstance(ids, int):
+        return session.execute(query.where(Job.instance_id == ids))
+    return session.execute(query if ids is None else query.where(Job.instance_id.in_(list(ids))))
+
+
+def live_hashes(session: Session, instance_ids: list[int] | None = None) -> dict[int, str]:
+    """The hash of each instance's state as stored now (all instances, or those named), in three reads."""
+    tasks: dict[int, list[dict[str, Any]]] = {}
+    for row in _open_tasks(session, instance_ids):
+        tasks.setdefault(row.instance_id, []).append(_task_part(row))
+    jobs: dict[int, list[dict[str, Any]]] = {}
+    for row in _pending_jobs(session, instance_ids):
+        jobs.setdefault(row.instance_id, []).append(_job_part(row))
+    query = select(*_INSTANCE_COLUMNS, ProcessInstance.serialized).execution_options(yield_per=200)
+    if instance_ids is not None:
+        query = query.where(ProcessInstance.id.in_(instance_ids))
+    return {row.id: state_sha256(_instance_part(row, row.serialized), tasks.get(row.id, []), jobs.get(row.id, []))
+            for row in session.execute(query)}
+
+
+# ---- recording, at the end of every write transaction --------------------------------------
+def _collect(session: Session, _flush_context, _instances) -> None:
+    """Instances whose rows this flush writes (audit.append marks those it appends events for)."""
+    touched = session.info.setdefault(_TOUCHED, {})
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, ProcessInstance) and obj.id is not None:
+            touched.setdefault(obj.id, None)
+        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
+            touched.setdefault(obj.instance_id, None)
+
+
+def _record(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the step goes on
+    session.flush()  # the step's last writes, and `_collect` sees them
+    touched = session.info.pop(_TOUCHED, None)
+    for instance_id, last in sorted((touched or {}).items()):
+        actor, at = last if last is not None else ("system", utcnow())
+        record_state(session, instance_id, actor, at)
+
+
+def record_state(session: Session, instance_id: int, actor: str, at: datetime) -> None:
+    # A step, claim or incident holds its instance, locked, in the session: its row as just
+    # written, with the serialized string the step produced (never serialized a second time).
+    instance = session.identity_map.get(session.identity_key(ProcessInstance, instance_id))
+    if instance is None:
+        # A scheduler write (a job moved or cancelled): lock the instance first, as every step does,
+        # so the state read below is the one this transaction leaves.
+        instance = session.execute(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        ).scalar_one_or_none()
+        if instance is None:
+            return
+    tasks = [_task_part(r) for r in _open_tasks(session, instance_id)]
+    jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
+    digest = state_sha256(_instance_part(instance, instance.serialized), tasks, jobs)
+    audit.append(session, kind=STATE_EVENT, actor=actor, at=at, instance_id=instance_id,
+                 payload={"state_sha256": digest, "scheme": SCHEME})
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)
+
+
+def install(factory: sessionmaker) -> None:
+    """Record the state hash in every write session made by `factory`."""
+    event.listen(factory, "before_flush", _collect)
+    event.listen(factory, "before_commit", _record)
+    event.listen(factory, "after_transaction_end", _forget)
+
+
+# ---- checking ------------------------------------------------------------------------------
+UNRECORDED = f"no state hash recorded (before state hash scheme {SCHEME})"
+
+
+@dataclass(frozen=True)
+class StateCheck:
+    """One instance's live state against its last recorded state hash.
+
+    verdict: "ok", "differs" (edited around the engine) or "unrecorded" (its events predate state hashes).
+    """
+
+    instance_id: int
+    verdict: str
+    seq: int | None
+    message: str
+
+
+def recorded_hashes(session: Session, instance_ids: list[int] | None = None) -> dict[int, tuple[int, str | None]]:
+    """Each instance's newest state_written event: (seq, its state_sha256)."""
+    newest = select(AuditEvent.instance_id, func.max(AuditEvent.seq).label("seq")).where(
+        AuditEvent.kind == STATE_EVENT, AuditEvent.instance_id.is_not(None)).group_by(AuditEvent.instance_id)
+    if instance_ids is not None:
+        newest = newest.where(AuditEvent.instance_id.in_(instance_ids))
+    newest = newest.subquery()
+    rows = session.execute(select(AuditEvent.instance_id, AuditEvent.seq, AuditEvent.payload).join(
+        newest, and_(AuditEvent.instance_id == newest.c.instance_id, AuditEvent.seq == newest.c.seq,
+                     AuditEvent.kind == STATE_EVENT)))
+    return {row.instance_id: (row.seq, _recorded_digest(row.payload)) for row in rows}
+
+
+def _recorded_digest(payload: str) -> str | None:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return None
+    return value.get("state_sha256") if isinstance(value, dict) else None
+
+
+def check_states(session: Session, instance_ids: list[int]) -> dict[int, StateCheck]:
+    """The live state of each instance (that has events) against the state its record last vouched for."""
+    live = live_hashes(session, instance_ids)
+    recorded = recorded_hashes(session, instance_ids)
+    result = {}
+    for instance_id in instance_ids:
+        seq, digest = recorded.get(instance_id, (None, None))
+        if seq is None:
+            result[instance_id] = StateCheck(instance_id, "unrecorded", None, UNRECORDED)
+        elif live.get(instance_id) is None or live[instance_id] != digest:
+            gone = "" if instance_id in live else " (its process_instance row is gone)"
+            result[instance_id] = StateCheck(instance_id, "differs", seq, f"live state of instance {instance_id} "
+                                             f"differs from the state recorded at seq {seq}{gone}")
+        else:
+            result[instance_id] = StateCheck(instance_id, "ok", seq, f"live state matches the state recorded at "
+                                                                     f"seq {seq}")
+    return result
+
+
+def state_break(check: StateCheck) -> audit.ChainBreak | None:
+    """A live state that differs, as the break `tourflow audit verify` and the pages report."""
+    if check.verdict != "differs":
+        return None
+    return audit.ChainBreak(audit.instance_stream(check.instance_id), check.seq or 0, check.message,
+                            audit.STATE_MISMATCH)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """`tourflow audit verify`: the chain breaks, then the live states that differ (instances whose
+    chain is intact), the instances without a recorded state, and how many states matched."""
+
+    breaks: list[audit.ChainBreak]
+    unrecorded: list[StateCheck]
+    matching: int
+    streams: int
+
+
+def verify(session: Session, streams: list[str] | None = None) -> Verification:
+    streams = streams or audit.all_streams(session)
+    breaks = audit.verify(session, streams)
+    broken = {b.stream for b in breaks}
+    ids = [i for s in streams if s not in broken and (i := audit.stream_instance_id(s)) is not None]
+    checks = check_states(session, ids) if ids else {}
+    differ = [b for c in checks.values() if (b := state_break(c)) is not None]
+    return Verification(breaks + differ, [c for c in checks.values() if c.verdict == "unrecorded"],
+                        sum(c.verdict == "ok" for c in checks.values()), len(streams))
+
+
+def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[audit.StreamStatus]:
+    """Stream verdicts (audit.stream_statuses) with each intact instance stream's live state checked:
+    a state that differs becomes the stream's break (problem state_mismatch)."""
+    ids = [s.instance_id for s in statuses if s.instance_id is not None and s.brk is None and s.events]
+    checks = check_states(session, ids) if ids else {}
+    result = []
+    for status in statuses:
+        check = checks.get(status.instance_id)
+        if check is None:
+            result.append(status)
+        else:
+            result.append(replace(status, brk=state_break(check), state=check.verdict, state_seq=check.seq,
+                                  state_message=check.message))
+    return result
+
+
+__all__ = ["Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]

@@ -1,0 +1,136 @@
+"""Versioned deployments: a changed file (or form) makes version n+1; the same content deploys nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.specs import load_forms, load_model
+from engine.bpmn.xmlsafe import read_bytes
+from engine.clock import to_db, utcnow
+from engine.errors import BpmnReadError, DeploymentError
+from engine.history import audit
+from engine.history.audit import canonical_json
+from engine.run.start_timers import schedule as schedule_start_timer
+from engine.store.models import Deployment
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    file: str
+    process_id: str
+    version: int
+    deployment_id: int
+    created: bool
+
+
+def bpmn_files(paths: list[Path]) -> list[Path]:
+    """Expand folders into their *.bpmn files (recursively, sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.bpmn")))
+        else:
+            files.append(path)
+    return files
+
+
+def forms_dir_for(path: Path, process_id: str) -> Path:
+    return path.parent / "forms" / process_id
+
+
+def deploy_file(session: Session, path: Path, actor: str) -> DeployResult:
+    data = read_bytes(path)
+    return deploy_bytes(session, data, str(path), None, actor, path=path)
+
+
+FORM_SUFFIX = ".schema.json"
+MAX_UPLOAD_FILES = 50
+
+
+def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) -> DeployResult:
+    """Deploy one uploaded .bpmn with its forms (*.schema.json).
+
+    Forms not uploaded are taken from the newest deployed version of the same process, so
+    a process owner who changed only the diagram uploads only the diagram.
+    """
+    bpmn = [(name, data) for name, data in files if name.lower().endswith(".bpmn")]
+    forms = [(name, data) for name, data in files if name.endswith(FORM_SUFFIX)]
+    other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not name.endswith(FORM_SUFFIX)]
+    if len(bpmn) != 1:
+        raise DeploymentError(f"upload exactly one .bpmn file (got {len(bpmn)})")
+    if other:
+        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files can be deployed, not {', '.join(other)}")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload")
+    name, data = bpmn[0]
+    filename = Path(name).name
+    with tempfile.TemporaryDirectory() as folder:
+        forms_dir = Path(folder)
+        try:
+            process_id = load_model(data, filename).process_id
+        except BpmnReadError:
+            process_id = None
+        if process_id:
+            _write_previous_forms(session, process_id, forms_dir)
+        for form_name, form_data in forms:
+            (forms_dir / Path(form_name).name).write_bytes(form_data)
+        return deploy_bytes(session, data, filename, forms_dir, actor)
+
+
+def _write_previous_forms(session: Session, process_id: str, forms_dir: Path) -> None:
+    previous = session.execute(
+        select(Deployment).where(Deployment.process_id == process_id).order_by(Deployment.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    for form_ref, schema in (previous.forms if previous else {}).items():
+        (forms_dir / form_ref).write_text(canonical_json(schema), encoding="utf-8")
+
+
+def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path | None, actor: str,
+                 path: Path | None = None) -> DeployResult:
+    """Lint, parse and store one BPMN file; refuses it whole on any lint error."""
+    from engine.bpmn.lint import has_errors, lint_bytes
+
+    model = None
+    with contextlib.suppress(BpmnReadError):  # lint reports it with line and column
+        model = load_model(data, filename)
+    if forms_dir is None and path is not None and model is not None:
+        forms_dir = forms_dir_for(path, model.process_id)
+    findings = lint_bytes(data, filename, forms_dir)
+    if has_errors(findings) or model is None:
+        errors = [f for f in findings if f.severity == "error"]
+        raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})") from None
+    forms = load_forms(model, forms_dir)
+    digest = hashlib.sha256(data + canonical_json(forms).encode()).hexdigest()
+    existing = session.execute(
+        select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return DeployResult(filename, model.process_id, existing.version, existing.id, False)
+    version = (session.execute(
+        select(func.max(Deployment.version)).where(Deployment.process_id == model.process_id)
+    ).scalar() or 0) + 1
+    now = utcnow()
+    deployment = Deployment(
+        process_id=model.process_id, version=version, name=model.name, sha256=digest,
+        filename=Path(filename).name, bpmn_xml=text, forms=forms,
+        node_lanes=model.node_lanes, deployed_at=to_db(now), deployed_by=actor,
+    )
+    session.add(deployment)
+    session.flush()
+    audit.append(session, kind="process_deployed", actor=actor, at=now,
+                 payload={"process": model.process_id, "version": version, "sha256": digest,
+                          "file": Path(filename).name, "deployment_id": deployment.id})
+    if model.start_timer is not None:
+        schedule_start_timer(session, deployment, model, now)
+    return DeployResult(filename, model.process_id, version, deployment.id, True)

@@ -1,0 +1,214 @@
+"""Read-side queries for the inbox and the pages: plain dicts, indexed SQL, no workflow loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
+from engine.clock import to_db, utcnow
+from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
+
+DUE_SOON = timedelta(minutes=30)
+PER_PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    lane: str | None = None
+    process: str | None = None
+    desk: str | None = None
+    overdue: bool = False
+    mine: bool = False
+    unclaimed: bool = False
+    page: int = 1
+    per_page: int = 25
+    sort: str = "due"  # due | age
+
+
+def due_state(due_at: datetime | None, now: datetime) -> str:
+    """ok / due_soon / overdue / none, for the due badge."""
+    if due_at is None:
+        return "none"
+    if due_at <= now:
+        return "overdue"
+    return "due_soon" if due_at - now <= DUE_SOON else "ok"
+
+
+def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
+    """The lanes whose tasks a viewer sees; None means all of them."""
+    return None if viewer.reads_all else viewer.roles
+
+
+def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | None = None) -> dict[str, Any]:
+    """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
+    now_db = to_db(now or utcnow())
+    lanes = visible_lanes(viewer)
+    base = [HumanTask.state == "ready"]
+    if lanes is not None:
+        base.append(lane_access(viewer))
+    conditions = list(base)
+    if flt.lane:
+        conditions.append(HumanTask.lane == flt.lane)
+    if flt.process:
+        conditions.append(HumanTask.process_id == flt.process)
+    if flt.desk:
+        conditions.append(HumanTask.desk == flt.desk)
+    if flt.overdue:
+        conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
+    if flt.mine:
+        conditions.append(HumanTask.assignee == viewer.username)
+    elif flt.unclaimed:
+        conditions.append(HumanTask.assignee.is_(None))
+    else:
+        conditions.append(or_(HumanTask.assignee.is_(None), HumanTask.assignee == viewer.username,
+                              viewer.reads_all))
+    per_page = max(1, min(flt.per_page, PER_PAGE_MAX))
+    page = max(1, flt.page)
+    total = session.execute(select(func.count(HumanTask.id)).where(*conditions)).scalar_one()
+    order = ([HumanTask.created_at, HumanTask.id] if flt.sort == "age"
+             else [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id])
+    rows = session.execute(
+        select(HumanTask).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
+    by_lane = dict(session.execute(
+        select(HumanTask.lane, func.count(HumanTask.id)).where(*base).group_by(HumanTask.lane)
+    ).all())
+    overdue = session.execute(select(func.count(HumanTask.id)).where(
+        *base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db)).scalar_one()
+    mine = session.execute(select(func.count(HumanTask.id)).where(
+        *base, HumanTask.assignee == viewer.username)).scalar_one()
+    names = process_names(session)
+    return {
+        "items": [inbox_row(row, now_db, names) for row in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-total // per_page)),
+        "counts": {"by_lane": by_lane, "overdue": overdue, "mine": mine,
+                   "all": sum(by_lane.values())},
+    }
+
+
+def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "process": row.process_id,
+        "process_name": names.get(row.process_id, row.process_id),
+        "task": row.task,
+        "name": row.name,
+        "lane": row.lane,
+        "desk": row.desk,
+        "assignee": row.assignee,
+        "summary": row.summary,
+        "created_at": _iso(row.created_at),
+        "age_seconds": int((now_db - row.created_at).total_seconds()),
+        "due_at": _iso(row.due_at),
+        "due_state": due_state(row.due_at, now_db),
+    }
+
+
+def process_names(session: Session) -> dict[str, str]:
+    """process id -> name of its newest version."""
+    newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
+    rows = session.execute(select(Deployment.process_id, Deployment.name).where(Deployment.id.in_(newest)))
+    return dict(rows.all())
+
+
+def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
+    """Every task row of an instance, oldest first (open and finished)."""
+    rows = session.execute(
+        select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
+    ).scalars()
+    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "desk": r.desk, "branch": r.branch,
+             "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
+             "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
+
+
+def deployments(session: Session) -> list[dict[str, Any]]:
+    """Every deployed version, newest first within each process."""
+    rows = session.execute(
+        select(Deployment.id, Deployment.process_id, Deployment.version, Deployment.name, Deployment.sha256,
+               Deployment.filename, Deployment.deployed_at, Deployment.deployed_by)
+        .order_by(Deployment.process_id, Deployment.version.desc())
+    ).all()
+    counts = dict(session.execute(
+        select(ProcessInstance.deployment_id, func.count(ProcessInstance.id)).group_by(ProcessInstance.deployment_id)
+    ).all())
+    return [{"id": r.id, "process_id": r.process_id, "version": r.version, "name": r.name,
+             "sha256": r.sha256, "filename": r.filename, "deployed_at": _iso(r.deployed_at),
+             "deployed_by": r.deployed_by, "instances": counts.get(r.id, 0)} for r in rows]
+
+
+def users_with_role(session: Session, role: str) -> list[dict[str, str]]:
+    """Active users holding a role (= lane), e.g. the targets of a reassignment."""
+    rows = session.execute(
+        select(User.username, User.display_name).join(User.roles)
+        .where(Role.id == role, User.active.is_(True)).order_by(User.username)
+    ).all()
+    return [{"username": r.username, "display_name": r.display_name} for r in rows]
+
+
+def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
+    """Active users who may work a task (its lane, desk and branch): the targets of a reassignment."""
+    users = session.execute(
+        select(User).options(selectinload(User.roles)).join(User.roles)
+        .where(Role.id == task.lane, User.active.is_(True)).order_by(User.username)
+    ).unique().scalars()
+    return [{"username": u.username, "display_name": u.display_name} for u in users
+            if may_work(viewer_of(u), task)]
+
+
+def desks(session: Session) -> list[str]:
+    """The desks that open tasks carry (for the inbox filter); uses the desk index."""
+    rows = session.execute(select(HumanTask.desk).where(HumanTask.desk.is_not(None)).distinct())
+    return sorted(d for d in rows.scalars() if d)
+
+
+INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
+
+
+def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,
+              page: int = 1, per_page: int = 25) -> dict[str, Any]:
+    """One page of the instances a viewer may see (engine/access/policy.py), newest first."""
+    conditions = instance_conditions(viewer)
+    if process:
+        conditions.append(ProcessInstance.process_id == process)
+    if status:
+        conditions.append(ProcessInstance.status == status)
+    result = instance_page(session, conditions, page, per_page)
+    names = process_names(session)
+    result["items"] = [
+        {"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
+         "version": r.version, "status": r.status, "business_key": r.business_key,
+         "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
+                     if (r.data or {}).get(k) is not None},
+         "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
+        for r in result["items"]]
+    return result
+
+
+def instance_page(session: Session, conditions: list[Any], page: int, per_page: int) -> dict[str, Any]:
+    """One page of instance rows matching `conditions`, newest first, with the paging figures;
+    `items` holds the rows (instance columns plus its version) for the caller to shape."""
+    per_page = max(1, min(per_page, PER_PAGE_MAX))
+    page = max(1, page)
+    total = session.execute(select(func.count(ProcessInstance.id)).where(*conditions)).scalar_one()
+    rows = session.execute(
+        select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status, ProcessInstance.business_key,
+               ProcessInstance.data, ProcessInstance.started_at, ProcessInstance.started_by,
+               ProcessInstance.ended_at, Deployment.version)
+        .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
+        .where(*conditions).order_by(ProcessInstance.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return {"items": rows, "total": total, "page": page, "per_page": per_page,
+            "pages": max(1, -(-total // per_page))}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment else None

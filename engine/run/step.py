@@ -1,0 +1,397 @@
+"""One step of one instance: load it under lock, act, run the engine, write everything back.
+
+Everything a step changes (workflow state, task rows, jobs, audit events, handler writes)
+is written in the caller's single transaction, so a crash at any point either keeps the
+whole step or none of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.codec import WorkflowCodec
+from engine.bpmn.specs import ProcessModel
+from engine.clock import to_db
+from engine.errors import ScriptError
+from engine.history import audit
+from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
+from engine.run.messaging import thrown_messages
+from engine.sandbox.scripts import ScriptEngine
+from engine.store.models import HumanTask, Job, ProcessInstance
+
+SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number",
+                "customer_handle", "platform", "request_type")
+MAX_RETRIES = 3
+RETRY_BASE_SECONDS = 30
+
+
+def retry_base_seconds() -> float:
+    """The first retry's delay (doubling after); TOURFLOW_RETRY_BASE_SECONDS overrides the 30 s."""
+    value = os.environ.get("TOURFLOW_RETRY_BASE_SECONDS")
+    return float(value) if value else RETRY_BASE_SECONDS
+
+
+class HandlerFailed(Exception):
+    """A handler raised; keeps the real exception (SpiffWorkflow would say `NameError: script`)."""
+
+    def __init__(self, name: str, original: BaseException):
+        super().__init__(f"handler {name!r} failed: {type(original).__name__}: {original}")
+        self.handler = name
+        self.original = original
+
+
+def json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def data_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two data snapshots: {key: [old, new]}; missing is null."""
+    keys = set(old) | set(new)
+    return {k: [old.get(k), new.get(k)] for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def _script_error_in(exc: BaseException) -> ScriptError | None:
+    """The sandbox's own error behind SpiffWorkflow's wrappers, if a script failed."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScriptError):
+            return current
+        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+    return None
+
+
+@dataclass
+class Step:
+    session: Session
+    instance: ProcessInstance
+    model: ProcessModel
+    workflow: BpmnWorkflow
+    actor: str
+    now: datetime
+    codec: WorkflowCodec
+    attempts: dict[str, int] = field(default_factory=dict)
+    # Called with the messages the instance threw, after its state is written (see messaging.py).
+    send_messages: Callable[[Step, list[tuple[str, dict[str, Any]]]], None] | None = None
+    # Called at the end of the step to hand the instance a buffered message it now waits for.
+    take_buffered: Callable[[Step], None] | None = None
+
+    # ---- audit -------------------------------------------------------------------------
+    def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
+        audit.append(
+            self.session,
+            kind=kind,
+            actor=actor or self.actor,
+            at=self.now,
+            payload=json_safe(payload),
+            instance_id=self.instance.id,
+        )
+
+    # ---- running -----------------------------------------------------------------------
+    def install_script_engine(self) -> None:
+        self.workflow.script_engine = ScriptEngine(service_caller=self._call_handler)
+
+    def _call_handler(self, task, name: str, params: dict[str, Any]) -> str:
+        func = get_handler(name)
+        task_id = str(task.id)
+        attempt = self.attempts.get(task_id, 1)
+        if func is None:
+            error = HandlerFailed(name, LookupError(f"no handler registered under {name!r}"))
+            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id,
+                                          "input": params, "error": str(error.original), "attempt": attempt})
+            raise error
+        ctx = HandlerContext(
+            session=self.session,
+            now=self.now,
+            instance_id=self.instance.id,
+            process_id=self.model.process_id,
+            task_id=task_id,
+            task_spec=task.task_spec.bpmn_id,
+            idempotency_key=f"{self.instance.id}:{task_id}",
+            attempt=attempt,
+            data=copy.deepcopy(task.data),
+            actor=self.actor,
+            on_business_key=self._set_business_key,
+        )
+        # A handler that writes gets a savepoint, so a failure takes back only its own writes.
+        savepoint = self.session.begin_nested() if handler_writes(func) else None
+        try:
+            result = func(ctx, **params)
+            if result is None:
+                result = {}
+            encoded = json.dumps(result, default=str, ensure_ascii=False)
+            if savepoint is not None:
+                savepoint.commit()
+        except Exception as exc:  # the handler's own error, kept whole
+            if savepoint is not None:
+                savepoint.rollback()
+            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
+                                          "error": f"{type(exc).__name__}: {exc}", "attempt": attempt})
+            raise HandlerFailed(name, exc) from exc
+        self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
+                                      "output": json.loads(encoded), "attempt": attempt})
+        return encoded
+
+    def _set_business_key(self, key: str) -> None:
+        key = str(key)
+        if not key or len(key) > 120:
+            raise ValueError("a business key is a string of 1 to 120 characters")
+        if self.instance.business_key is None:
+            self.instance.business_key = key
+            self.event("business_key_set", {"business_key": key})
+        elif self.instance.business_key != key:
+            raise ValueError(f"instance {self.instance.id} is keyed {self.instance.business_key!r} already")
+
+    def run_user_task(self, task) -> Exception | None:
+        """Run a completed user task (its post-script included); the failure, if its script failed."""
+        try:
+            task.run()
+        except Exception as exc:  # noqa: BLE001 - recorded by advance() as an incident, after the completion
+            return exc
+        return None
+
+    def advance(self, failure: Exception | None = None) -> None:
+        """Run engine tasks until only people, timers or messages are waited for; `failure` (from
+        run_user_task) is recorded instead."""
+        try:
+            if failure is not None:
+                raise failure
+            self.workflow.do_engine_steps()
+        except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
+            self._on_engine_error(exc)
+        outgoing = thrown_messages(self.workflow)  # taken out before the state is written
+        self.sync()
+        if outgoing and self.send_messages is not None:
+            self.send_messages(self, outgoing)
+        if self.take_buffered is not None:
+            self.take_buffered(self)
+
+    def _on_engine_error(self, exc: Exception) -> None:
+        failed = self.workflow.get_tasks(state=TaskState.ERROR)
+        task = failed[0] if failed else None
+        root = exc
+        while not isinstance(root, HandlerFailed) and root.__cause__ is not None:
+            root = root.__cause__
+        script_error = _script_error_in(exc)
+        if isinstance(root, HandlerFailed):
+            message = f"{type(root.original).__name__}: {root.original}"
+        elif script_error is not None:
+            message = f"{type(script_error).__name__}: {script_error}"
+        else:
+            inner = getattr(exc, "exception", None) or exc
+            message = f"{type(inner).__name__}: {inner}"
+        task_id = str(task.id) if task else None
+        attempt = self.attempts.get(task_id, 1) if task_id else 1
+        spec = task.task_spec.bpmn_id if task else None
+        business = isinstance(root, HandlerFailed) and isinstance(root.original, BusinessError)
+        retryable = isinstance(root, HandlerFailed) and not business and attempt < MAX_RETRIES
+        if retryable:
+            due_at = to_db(self.now) + timedelta(seconds=retry_base_seconds() * 2 ** (attempt - 1))
+            self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
+                                 due_at=due_at, state="pending", attempts=attempt, last_error=message,
+                                 created_at=to_db(self.now)))
+            self.instance.status = "retrying"
+            self.instance.error = message
+            self.event("retry_scheduled", {"task": spec, "task_id": task_id, "error": message,
+                                           "attempt": attempt, "due_at": due_at.isoformat() + "Z"})
+            return
+        self.instance.status = "error"
+        self.instance.error = message
+        lane = root.original.lane if business else None
+        self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message, "attempts": attempt,
+                                       "name": self.model.node_names.get(spec or "", spec),
+                                       "business": business, "lane": lane})
+
+    # ---- writing back ------------------------------------------------------------------
+    def sync(self) -> None:
+        self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
+        self._sync_human_tasks()
+        wf = self.workflow
+        if wf.completed and self.instance.status not in ("completed", "cancelled"):
+            self.instance.status = "completed"
+            self.instance.ended_at = to_db(self.now)
+            self.event("instance_completed", {"data": wf.data})
+        self.instance.data = json_safe(self.current_data())
+        self.instance.serialized = self.codec.dumps(wf)
+
+    def current_data(self) -> dict[str, Any]:
+        return current_data(self.workflow)
+
+    def _sync_human_tasks(self) -> None:
+        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        rows = self.session.execute(
+            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == "ready")
+        ).scalars().all()
+        known = {row.spiff_task_id for row in rows}
+        for row in rows:
+            if row.spiff_task_id not in ready:
+                row.state = "cancelled"
+                row.completed_at = to_db(self.now)
+                self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
+        due = self._due_dates()
+        for spiff_id, task in ready.items():
+            if spiff_id in known:
+                continue
+            bpmn_id = task.task_spec.bpmn_id
+            info = self.model.user_tasks.get(bpmn_id)
+            row = HumanTask(
+                instance_id=self.instance.id,
+                spiff_task_id=spiff_id,
+                process_id=self.model.process_id,
+                desk=_routing_key(task.data, "desk"),
+                branch=_routing_key(task.data, "branch"),
+                task=bpmn_id,
+                name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
+                lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
+                state="ready",
+                form_ref=info.form_ref if info else None,
+                assignee=self._assignee(info, task),
+                due_at=to_db(due[bpmn_id]) if bpmn_id in due else None,
+                created_at=to_db(self.now),
+                summary=json_safe({k: task.data[k] for k in SUMMARY_KEYS if k in task.data}),
+            )
+            self.session.add(row)
+            self.session.flush()
+            self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
+                                      "assignee": row.assignee, "desk": row.desk, "branch": row.branch,
+                                      "form": row.form_ref,
+                                      "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
+
+    def _assignee(self, info, task) -> str | None:
+        """A task whose diagram names its assignee (property assigneeExpression) is pre-claimed."""
+        if info is None or not info.assignee_expression:
+            return None
+        try:
+            value = self.workflow.script_engine.environment.evaluate(info.assignee_expression, dict(task.data))
+        except Exception:  # noqa: BLE001 - no assignee: the task goes to the whole lane
+            return None
+        return str(value) if value else None
+
+    def _waiting_timers(self) -> list[tuple[Any, datetime, str]]:
+        """(waiting task, fire time, timer's BPMN id) of every timer the instance waits on.
+
+        An event-based gateway waits itself (SpiffWorkflow moves its events into one
+        MultipleEventDefinition); its timer is named after the timer catch event behind it.
+        """
+        timers = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            timer_id = task.task_spec.bpmn_id
+            if isinstance(definition, MultipleEventDefinition):
+                found = [i for i, d in enumerate(definition.event_definitions) if isinstance(d, TimerEventDefinition)]
+                if not found:
+                    continue
+                outputs = task.task_spec.outputs
+                timer_id = outputs[found[0]].bpmn_id if found[0] < len(outputs) else timer_id
+            elif not isinstance(definition, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if value:
+                timers.append((task, TimerEventDefinition.get_datetime(value), timer_id))
+        return timers
+
+    def _due_dates(self) -> dict[str, datetime]:
+        """A user task's due date is the earliest timer attached to it."""
+        due: dict[str, datetime] = {}
+        for _task, at, timer_id in self._waiting_timers():
+            info = self.model.timers.get(timer_id)
+            if info and info.attached_to in self.model.user_tasks:
+                current = due.get(info.attached_to)
+                due[info.attached_to] = at if current is None or at < current else current
+        return due
+
+    def _sync_jobs(self) -> None:
+        if not self.model.timers:
+            return
+        waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
+        jobs = self.session.execute(
+            select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
+            .order_by(Job.due_at, Job.id)
+        ).scalars().all()
+        have = set()
+        for job in jobs:
+            if job.spiff_task_id in waiting:
+                have.add(job.spiff_task_id)
+                continue
+            job.done_at = to_db(self.now)
+            if self._fired_here(job):
+                job.state = "done"
+                self.record_timer_fired(job.task, job.due_at)
+            else:
+                job.state = "cancelled"
+        for spiff_id, (timer_id, at) in waiting.items():
+            if spiff_id not in have:
+                self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
+                                     task=timer_id, due_at=to_db(at), state="pending",
+                                     created_at=to_db(self.now)))
+
+    def _fired_here(self, job: Job) -> bool:
+        """Did this step fire the timer (rather than cancel it)? SpiffWorkflow refreshes every
+        timer at the end of each engine run, so a step that runs after a timer's time (a late tick
+        firing an earlier timer, a form submitted while the worker was down) fires it too."""
+        if job.due_at > to_db(self.now):
+            return False
+        try:
+            task = self.spiff_task(job.spiff_task_id)
+        except Exception:  # noqa: BLE001 - gone from the tree (a loop reset it): not fired
+            return False
+        if isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition):
+            # An event-based gateway: fired only if the path taken is the timer's.
+            return any(child.task_spec.bpmn_id == job.task and child.state & (TaskState.READY | TaskState.STARTED
+                                                                              | TaskState.COMPLETED)
+                       for child in task.children)
+        return bool(task.state & (TaskState.READY | TaskState.STARTED | TaskState.COMPLETED))
+
+    def record_timer_fired(self, timer_id: str, due_at: datetime) -> None:
+        """The audit record of a timer firing; an SLA timer also records its warning or breach."""
+        names = self.model.node_names
+        due = due_at.isoformat() + "Z"
+        self.event("timer_fired", {"timer": timer_id, "name": names.get(timer_id, timer_id), "due_at": due})
+        sla = self.model.sla_timer(timer_id)
+        if sla is not None:
+            # A timer whose id ends in _warning warns before the deadline; it breaches nothing.
+            kind = "sla_warning" if sla.id.endswith("_warning") else "sla_breached"
+            self.event(kind, {"task": sla.attached_to, "timer": sla.id,
+                              "name": names.get(sla.attached_to, sla.attached_to), "due_at": due})
+
+    def spiff_task(self, spiff_task_id: str):
+        return self.workflow.get_task_from_id(UUID(spiff_task_id))
+
+
+def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's data now: the workflow's at its end, else the first ready or failed task's,
+    else the most recently completed task's (what a cancelled instance had when it was stopped)."""
+    if wf.completed and wf.success:
+        return dict(wf.data)
+    ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
+    if ready:
+        return dict(ready[0].data)
+    done = wf.get_tasks(state=TaskState.COMPLETED)
+    return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
+
+
+def _routing_key(data: dict[str, Any], key: str) -> str | None:
+    """A task's `desk` or `branch` from its data: a non-empty string, else None (everyone's)."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+__all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

@@ -1,0 +1,27 @@
+"""Alembic environment: run against the connection tourflow hands over, or the configured URL."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import handlers.domain.models  # noqa: F401  (registers the agency tables)
+from engine.store.models import Base
+
+target_metadata = Base.metadata
+config = context.config
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations()

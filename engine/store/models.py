@@ -1,0 +1,231 @@
+"""The store's tables (SQLAlchemy 2.0 typed ORM). Alembic migrations own the schema.
+
+Runtime side (small, in flight): `process_instance`, `human_task`, `job`.
+History side (append-only): `audit_event`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Role(Base):
+    __tablename__ = "role"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    desk: Mapped[str | None] = mapped_column(String(20))  # agents: 邮轮 / 旅游 / 自由行
+    branch_code: Mapped[str | None] = mapped_column(String(20))  # branch staff (营业网点)
+    created_at: Mapped[datetime]
+    roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="selectin")
+
+    @property
+    def role_ids(self) -> set[str]:
+        return {role.id for role in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("role.id"), primary_key=True)
+
+
+class Deployment(Base):
+    """One version of one process: the exact BPMN bytes and forms that instances run on."""
+
+    __tablename__ = "deployment"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "sha256"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]]
+    node_lanes: Mapped[dict[str, Any]]
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(80))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    serialized: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(80))
+    ended_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(default=1)
+    deployment: Mapped[Deployment] = relationship(lazy="raise")  # use Runtime.deployed(): cached
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class HumanTask(Base):
+    """Materialized user tasks: the inbox reads this table, never a serialized workflow."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_lane_state_due", "lane", "state", "due_at"),
+        Index("ix_human_task_state_created", "state", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    desk: Mapped[str | None] = mapped_column(String(20), index=True)
+    branch: Mapped[str | None] = mapped_column(String(20), index=True)  # data key `branch`
+    task: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    form_ref: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    summary: Mapped[dict[str, Any]]
+
+
+class AuditEvent(Base):
+    """One fact, in order, hash-chained per stream (`instance:<id>` or `system`). Never updated."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        # The auditor's actor search reads this index only (handlers/domain/search.py).
+        Index("ix_audit_event_actor_instance", "actor", "instance_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(60))
+    instance_id: Mapped[int | None] = mapped_column(index=True)
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last seq and hash of each stream, so a deleted tail is detected too."""
+
+    __tablename__ = "audit_head"
+    stream: Mapped[str] = mapped_column(String(60), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Work due at a time: timers, timer starts, handler retries. The scheduler's state lives here.
+
+    A worker acquires a due job by writing its name into `locked_by` and a lease expiry into
+    `lease_until`; the job is done when the step that runs it commits. A worker that dies
+    leaves a lease that runs out, and another worker takes the job (see engine/run/jobs.py).
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployment.id"), index=True)
+    spiff_task_id: Mapped[str | None] = mapped_column(String(36))
+    task: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)  # runs that crashed or errored outside the step
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """A named message with a correlation key: delivered, buffered until an instance waits, or expired.
+
+    `message_ref` is the sender's own id for the message: sending it again delivers nothing twice.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_state_name_key", "state", "name", "correlation_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    correlation_key: Mapped[str | None] = mapped_column(String(120))
+    message_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20))  # buffered / delivered / expired
+    sender_instance_id: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    delivered_to: Mapped[int | None]
+    started: Mapped[bool] = mapped_column(default=False)
+    delivered_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its sha256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginSession(Base):
+    """A logged-in browser session. The signed session cookie holds a random secret whose sha256 is `id`;
+    logging out, a password change or deactivation deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """One refused login (wrong password, unknown user) or bearer token, for throttling: counted per user
+    name and per client address over a sliding window. `cleared` rows (the user logged in since) count
+    for the address only."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_username_at", "username", "at"),
+                      Index("ix_login_failure_address_at", "address", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(80))  # None for a bearer token
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+    cleared: Mapped[bool] = mapped_column(default=False)
