@@ -138,7 +138,7 @@ class JobRunner:
     @lets_go_of_the_lock
     def _run(self, job_id: int, moment: datetime) -> dict[str, Any] | None:
         rt = self.runtime
-        with rt._writing() as session:
+        with rt.transaction() as session:
             job = session.execute(
                 select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
             ).scalar_one()

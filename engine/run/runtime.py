@@ -62,9 +62,20 @@ class Runtime:
         self.router = MessageRouter(self)
         self._deployed: dict[int, Deployed] = {}
 
-    # ---- helpers -----------------------------------------------------------------------
+    # ---- units of work -----------------------------------------------------------------
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: queries (engine/run/queries.py, handlers/domain) take its session."""
+        session = self.db.read()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write transaction: committed at the end of the block, rolled back on an error; a lost
+        optimistic-lock race becomes TaskConflict (409)."""
         session = self.db.write()
         try:
             with session.begin():
@@ -143,7 +154,7 @@ class Runtime:
             raise TourflowError("start data must be a JSON object")
         check_data(data, "data")
         check_text("business_key", business_key, KEY_MAX, required=False)
-        with self._writing() as session:
+        with self.transaction() as session:
             deployment = self.latest_deployment(session, process_id)
             model = deployment.model
             if actor != SYSTEM_ACTOR:
@@ -217,7 +228,7 @@ class Runtime:
         # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
         # a deployment, which never changes); who may complete it may, so that is checked again.
         submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
-        with self._writing() as session:
+        with self.transaction() as session:
             row = self._locked_task(session, task_id)
             self._check_completable(session, row, actor)
             instance = session.get(ProcessInstance, row.instance_id)  # locked by _locked_task
@@ -255,7 +266,7 @@ class Runtime:
             return self.deployed(session, deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:
-        with self._writing() as session:
+        with self.transaction() as session:
             row = self._locked_task(session, task_id)
             self._check_task_access(session, actor, row)
             if row.state != "ready":
@@ -268,7 +279,7 @@ class Runtime:
             self._task_event(session, row, "task_claimed", actor, {"assignee": actor})
 
     def unclaim(self, task_id: int, actor: str) -> None:
-        with self._writing() as session:
+        with self.transaction() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "release"))
             if row.state != "ready":
@@ -283,7 +294,7 @@ class Runtime:
             raise TourflowError("a reason is required to reassign a task")
         reason = check_reason(reason)
         check_text("to", to_user, NAME_MAX)
-        with self._writing() as session:
+        with self.transaction() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "reassign"))
             if row.state != "ready":
@@ -316,7 +327,7 @@ class Runtime:
         if data is not None and not isinstance(data, dict):
             raise TourflowError("incident data must be a JSON object")
         check_data(data, "data")
-        with self._writing() as session:
+        with self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
             if instance.status != "error":
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
@@ -393,7 +404,7 @@ class Runtime:
                 raise FormInvalid(most, field="ttl_seconds", errors=[{"field": "ttl_seconds", "message": most}])
             ttl = timedelta(seconds=ttl_seconds)
         try:
-            with self._writing() as session:
+            with self.transaction() as session:
                 result = self.router.route(session, name, key, payload, actor, message_ref=message_ref, ttl=ttl)
         except IntegrityError:
             # Another sender used the same message_ref at the same moment; theirs won.
@@ -432,9 +443,9 @@ class Runtime:
     def housekeeping(self, now: datetime | None = None) -> dict[str, int]:
         """Expire old buffered messages and deliver buffered ones whose instance waits already."""
         moment = now or utcnow()
-        with frozen_at(moment), self._writing() as session:
+        with frozen_at(moment), self.transaction() as session:
             expired = self.router.expire(session, moment)
-        with frozen_at(moment), self._writing() as session:
+        with frozen_at(moment), self.transaction() as session:
             delivered = self.router.sweep(session, moment)
         return {"expired": expired, "delivered": delivered}
 
@@ -446,7 +457,7 @@ class Runtime:
         if not reason or not reason.strip():
             raise TourflowError("a reason is required to cancel an instance")
         reason = check_reason(reason)
-        with self._writing() as session:
+        with self.transaction() as session:
             if actor != SYSTEM_ACTOR:
                 policy.require_capability(self._viewer(session, actor), policy.Capability.CANCEL_INSTANCES)
             instance = self._lock_instance(session, instance_id)
