@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
-from engine.store.models import HumanTask, ProcessInstance
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time
@@ -29,7 +28,7 @@ MAX_REFUSALS_CAP = 10  # the offer loop stays short (SpiffWorkflow's cost per pa
 DEFAULT_INACTIVITY_MINUTES = 10
 PROCESS_OF_CHANNEL = {"inbound_call": "inbound_call", "chat": "ecommerce_chat"}
 PLATFORMS = ("官网QQ", "天猫旺旺")
-CLOSE_TASKS = ("close_and_register",)
+CLOSE_TASK = "close_and_register"
 SELF_SERVICE_MESSAGE = "感谢您致电，您未选择人工服务，本次通话结束。如需帮助请重新来电并按键选择邮轮、旅游或自由行专席。"
 AUTO_CLOSE_MESSAGE = "您好，由于您长时间未回复，本次对话已自动关闭。如需帮助，欢迎随时再次发起咨询。"
 MAX_LIST = 20
@@ -47,12 +46,6 @@ def _positive_int(value: Any, default: int) -> int:
     return number if number >= 1 else default
 
 
-def _business_key(ctx: HandlerContext) -> str | None:
-    return ctx.session.execute(
-        select(ProcessInstance.business_key).where(ProcessInstance.id == ctx.instance_id)
-    ).scalar_one_or_none()
-
-
 def _settings(ctx: HandlerContext) -> dict[str, Any]:
     """What every contact carries: its desk (None when not chosen) and the refusal limit."""
     return {
@@ -68,7 +61,7 @@ def call_answer(ctx: HandlerContext) -> dict:
     """自动接听: answer into self-service (IVR); report whether the caller chose a desk."""
     settings = _settings(ctx)
     return {
-        "call_ref": _business_key(ctx) or f"IC-{ctx.instance_id}",
+        "call_ref": ctx.business_key or f"IC-{ctx.instance_id}",
         "answered_at": china_iso(ctx.now),
         "desk_chosen": settings["desk"] is not None,
         **settings,
@@ -82,21 +75,6 @@ def call_system_wrap_up(ctx: HandlerContext) -> dict:
 
 
 # ---- routing ----------------------------------------------------------------------------------
-
-def _agent_loads(ctx: HandlerContext, process_id: str, usernames: list[str]) -> dict[str, int]:
-    """Open contacts per agent: instances of the process with a ready task claimed by them."""
-    if not usernames:
-        return {}
-    rows = ctx.session.execute(
-        select(HumanTask.assignee, func.count(func.distinct(HumanTask.instance_id)))
-        .where(HumanTask.state == "ready", HumanTask.process_id == process_id,
-               HumanTask.assignee.in_(usernames), HumanTask.instance_id != ctx.instance_id)
-        .group_by(HumanTask.assignee)
-    ).all()
-    loads = {name: 0 for name in usernames}
-    loads.update({name: count for name, count in rows})
-    return loads
-
 
 @handler("assign_agent", writes=False)
 def assign_agent(ctx: HandlerContext, desk: str | None = None, channel: str = "chat") -> dict:
@@ -112,7 +90,7 @@ def assign_agent(ctx: HandlerContext, desk: str | None = None, channel: str = "c
     if wanted:
         query = query.where(AgentStatus.desk == wanted)
     agents = list(ctx.session.execute(query.order_by(AgentStatus.username)).scalars())
-    loads = _agent_loads(ctx, process_id, [a.username for a in agents])
+    loads = ctx.open_instances_by_assignee(process_id, [a.username for a in agents])
     if channel == "chat":
         agents = [a for a in agents if loads[a.username] < a.max_chats]
     chosen = min(agents, key=lambda a: (loads[a.username], a.username), default=None)
@@ -127,7 +105,7 @@ def assign_agent(ctx: HandlerContext, desk: str | None = None, channel: str = "c
     }
     if channel == "chat":
         platform = ctx.data.get("platform")
-        result["chat_ref"] = _business_key(ctx) or f"CHAT-{ctx.instance_id}"
+        result["chat_ref"] = ctx.business_key or f"CHAT-{ctx.instance_id}"
         result["platform"] = platform if platform in PLATFORMS else None
         result["inactivity_minutes"] = _positive_int(ctx.data.get("inactivity_minutes"), DEFAULT_INACTIVITY_MINUTES)
     return result
@@ -191,12 +169,7 @@ def _outcome(data: dict[str, Any]) -> str:
 
 def _handled_by(ctx: HandlerContext) -> str | None:
     """Who closed and registered the contact (the task row), else the agent it was routed to."""
-    closed_by = ctx.session.execute(
-        select(HumanTask.completed_by).where(HumanTask.instance_id == ctx.instance_id,
-                                             HumanTask.task.in_(CLOSE_TASKS), HumanTask.state == "completed")
-        .order_by(HumanTask.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    return closed_by or ctx.data.get("assigned_agent")
+    return ctx.completed_by(CLOSE_TASK) or ctx.data.get("assigned_agent")
 
 
 DETAIL_KEYS = (
@@ -241,9 +214,6 @@ def contact_archive(ctx: HandlerContext, channel: str = "inbound_call") -> dict:
                 "promise_pending": _promise_pending(data)}
     lookup = data.get("lookup") if isinstance(data.get("lookup"), dict) else {}
     customer = lookup.get("customer") if isinstance(lookup.get("customer"), dict) else None
-    started_at = ctx.session.execute(
-        select(ProcessInstance.started_at).where(ProcessInstance.id == ctx.instance_id)
-    ).scalar_one()
     contact = data.get("caller_number") if channel == "inbound_call" else data.get("customer_handle")
     record = ContactRecord(
         idempotency_key=ctx.idempotency_key,
@@ -256,7 +226,7 @@ def contact_archive(ctx: HandlerContext, channel: str = "inbound_call") -> dict:
         summary=data.get("request_summary") or "",
         outcome=_outcome(data),
         handled_by=_handled_by(ctx),
-        started_at=started_at,
+        started_at=to_db(ctx.started_at),
         archived_at=to_db(ctx.now),
         details=_details(data),
     )

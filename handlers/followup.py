@@ -10,7 +10,6 @@ from sqlalchemy import select
 from engine.clock import from_db, to_db
 from engine.run.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import Booking, Branch, Customer, FollowUp, Product
-from handlers.outbound import last_actor
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 LOW_SATISFACTION = 2  # a score of 2 or less is listed as a problem for QC
@@ -85,7 +84,7 @@ def save_followup(ctx: HandlerContext) -> dict:
             customer_id=who.get("customer_id"),
             customer_name=who.get("customer_name") or data.get("customer_name"),
             branch_code=who.get("branch_code"),
-            sales=last_actor(ctx) or "system",
+            sales=ctx.step_completed_by or "system",
             satisfaction=int(data["satisfaction"]),
             problems=data.get("problems") or "",
             service_problem=bool(data.get("service_problem")),

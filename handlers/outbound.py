@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
-from engine.store.models import AuditEvent
 from handlers.domain.models import Booking, ContactRecord, Customer, Product
 
 CHANNEL = "outbound_call"
@@ -21,19 +20,6 @@ OUTCOME_LABELS = {
     "not_called": "沟通时间窗结束时仍未呼出",
 }
 RECENT_BOOKINGS = 3
-
-
-def last_actor(ctx: HandlerContext) -> str | None:
-    """Who completed the user task this step began with (the person whose form led here).
-
-    The handler runs in that step's transaction, after its `task_completed` event was appended
-    with the step's time; a step started by a timer has no such event and gives None.
-    """
-    return ctx.session.execute(
-        select(AuditEvent.actor).where(AuditEvent.instance_id == ctx.instance_id,
-                                       AuditEvent.kind == "task_completed", AuditEvent.at == to_db(ctx.now))
-        .order_by(AuditEvent.seq.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 def find_customer(session: Session, token: str) -> Customer | None:
@@ -133,7 +119,7 @@ def archive_call(ctx: HandlerContext) -> dict:
             request_type=data.get("purpose"),
             summary=summary,
             outcome=outcome,
-            handled_by=last_actor(ctx),
+            handled_by=ctx.step_completed_by,
             started_at=to_db(ctx.now),
             archived_at=to_db(ctx.now),
             details=details,

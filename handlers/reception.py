@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
-from engine.store.models import HumanTask, ProcessInstance
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time
@@ -149,16 +148,7 @@ def _outcome(data: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
 
 def _handled_by(ctx: HandlerContext) -> str | None:
     """Who wrapped the visit up (the task row), else who started it."""
-    wrapped_by = ctx.session.execute(
-        select(HumanTask.completed_by).where(HumanTask.instance_id == ctx.instance_id,
-                                             HumanTask.task == WRAP_UP_TASK, HumanTask.state == "completed")
-        .order_by(HumanTask.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    if wrapped_by:
-        return wrapped_by
-    return ctx.session.execute(
-        select(ProcessInstance.started_by).where(ProcessInstance.id == ctx.instance_id)
-    ).scalar_one_or_none()
+    return ctx.completed_by(WRAP_UP_TASK) or ctx.started_by
 
 
 @handler("archive_walk_in_visit")
@@ -181,9 +171,6 @@ def archive_walk_in_visit(ctx: HandlerContext) -> dict:
         details["records"] = {"found": records.get("found"), "matched_by": records.get("matched_by"),
                               "bookings": [b.get("code") for b in records.get("bookings") or []]}
     details.update(extra)
-    started_at = ctx.session.execute(
-        select(ProcessInstance.started_at).where(ProcessInstance.id == ctx.instance_id)
-    ).scalar_one()
     record = ContactRecord(
         idempotency_key=ctx.idempotency_key,
         instance_id=ctx.instance_id,
@@ -195,7 +182,7 @@ def archive_walk_in_visit(ctx: HandlerContext) -> dict:
         summary=data.get("visit_summary") or data.get("matter") or "",
         outcome=outcome,
         handled_by=_handled_by(ctx),
-        started_at=started_at,
+        started_at=to_db(ctx.started_at),
         archived_at=to_db(ctx.now),
         details=details,
     )

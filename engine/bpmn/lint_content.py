@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.access import privacy
 from engine.bpmn import form_patterns
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
+from engine.run.handlers import handler_names
 from engine.sandbox.scripts import check_source
 
 Findings = Iterator[Finding]
@@ -269,7 +270,7 @@ def check_service_tasks(doc: BpmnDocument) -> Findings:
         elif name not in known:
             listed = ", ".join(sorted(known)) or "none"
             yield doc.error(operator, "unknown-handler",
-                            f"handler '{name}' of {describe(task)} is not registered in handlers/ (registered: {listed})")
+                            f"handler '{name}' of {describe(task)} is not registered by any handler plug-in (registered: {listed})")
         if operator.get("resultVariable") == RESERVED_KEY:
             yield doc.error(operator, "reserved-key",
                             f"{describe(task)} stores its result under '{RESERVED_KEY}', "
@@ -278,8 +279,6 @@ def check_service_tasks(doc: BpmnDocument) -> Findings:
 
 def _handler_names() -> tuple[set[str], str | None]:
     try:
-        from engine.run.handlers import handler_names
-
         return handler_names(), None
     except Exception as exc:  # a broken handler module must not crash lint
         return set(), f"the handler registry failed to load: {type(exc).__name__}: {exc}"

@@ -28,6 +28,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import to_db
 from engine.errors import ScriptError
 from engine.history import audit
+from engine.run.handler_reads import EngineReads
 from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.run.messaging import thrown_messages
 from engine.sandbox.scripts import ScriptEngine
@@ -130,6 +131,7 @@ class Step:
             data=copy.deepcopy(task.data),
             actor=self.actor,
             on_business_key=self._set_business_key,
+            reads=EngineReads(self.session, self.instance.id, self.instance),
         )
         # A handler that writes gets a savepoint, so a failure takes back only its own writes.
         savepoint = self.session.begin_nested() if handler_writes(func) else None

@@ -3,8 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import handlers.domain.models  # noqa: F401  (registers the agency tables)
+from engine.run.handlers import load_plugins
 from engine.store.models import Base
+
+load_plugins()  # the plug-ins' tables (the agency's) join Base.metadata
 
 target_metadata = Base.metadata
 config = context.config

@@ -1,0 +1,77 @@
+"""What a service-task handler may read of the engine's tables (HandlerContext's accessors).
+
+Handlers read their own instance (who started it, when, its business key, who completed
+which user task) and the agents' open work through this, never the engine's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.clock import to_db
+from engine.store.models import AuditEvent, HumanTask, ProcessInstance
+
+
+class EngineReads:
+    """Reads about instance `instance_id` in `session`; `instance` is its row when the caller holds it
+    (a running step: then a business key set earlier in the step is seen)."""
+
+    def __init__(self, session: Session, instance_id: int, instance: ProcessInstance | None = None):
+        self.session = session
+        self.instance_id = instance_id
+        self.instance = instance
+
+    def _row(self) -> ProcessInstance | None:
+        if self.instance is None:
+            self.instance = self.session.get(ProcessInstance, self.instance_id)
+        return self.instance
+
+    @property
+    def started_by(self) -> str | None:
+        row = self._row()
+        return row.started_by if row is not None else None
+
+    @property
+    def started_at(self) -> datetime:
+        row = self._row()
+        if row is None:
+            raise LookupError(f"there is no instance {self.instance_id}")
+        return row.started_at.replace(tzinfo=UTC)
+
+    @property
+    def business_key(self) -> str | None:
+        row = self._row()
+        return row.business_key if row is not None else None
+
+    def completed_by(self, task_spec_id: str) -> str | None:
+        return self.session.execute(
+            select(HumanTask.completed_by).where(HumanTask.instance_id == self.instance_id,
+                                                 HumanTask.task == task_spec_id, HumanTask.state == "completed")
+            .order_by(HumanTask.id.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def step_completed_by(self, now: datetime) -> str | None:
+        """The actor of the `task_completed` event the step at `now` appended, if it began with one."""
+        return self.session.execute(
+            select(AuditEvent.actor).where(AuditEvent.instance_id == self.instance_id,
+                                           AuditEvent.kind == "task_completed", AuditEvent.at == to_db(now))
+            .order_by(AuditEvent.seq.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def open_instances_by_assignee(self, process_id: str, usernames: Iterable[str]) -> dict[str, int]:
+        names = list(usernames)
+        if not names:
+            return {}
+        rows = self.session.execute(
+            select(HumanTask.assignee, func.count(func.distinct(HumanTask.instance_id)))
+            .where(HumanTask.state == "ready", HumanTask.process_id == process_id,
+                   HumanTask.assignee.in_(names), HumanTask.instance_id != self.instance_id)
+            .group_by(HumanTask.assignee)
+        ).all()
+        loads = dict.fromkeys(names, 0)
+        loads.update({name: count for name, count in rows})
+        return loads
