@@ -115,3 +115,9 @@ def test_a_handler_reads_its_instance_through_the_context(runtime):
     assert shown["data"]["after_note"] == {"started_by": "agent1", "started_at": T0.isoformat(),
                                            "key_before": f"CTX-{instance_id}", "key_after": f"CTX-{instance_id}",
                                            "note_by": "agent2", "never_done": None, "step_completed_by": "agent2"}
+
+
+def test_the_agencys_handlers_read_no_engine_table():
+    """What a handler reads of the engine comes through its context, not engine.store.models."""
+    offenders = [path.name for path in (REPO / "handlers").glob("*.py") if "engine.store" in path.read_text()]
+    assert offenders == []
