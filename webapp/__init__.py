@@ -8,33 +8,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.access.logins import Limits
 from engine.config import database_url, instance_dir
-from engine.run.runtime import Runtime
-from engine.store.db import Database
+from webapp.app_state import EXTENSION, Tourflow, runtime, tourflow
 
-
-class Tourflow:
-    """The engine objects one app uses; created lazily so `--help` touches no database."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self._runtime: Runtime | None = None
-
-    @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            db = Database(self.url)
-            db.upgrade()
-            self._runtime = Runtime(db)
-        return self._runtime
-
-    @property
-    def db(self) -> Database:
-        return self.runtime.db
+__all__ = ["create_app", "runtime", "tourflow"]
 
 
 def _secret_key(folder: Path) -> str:
@@ -96,7 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(folder)
-    app.extensions["tourflow"] = Tourflow(app.config["DATABASE_URL"])
+    app.extensions[EXTENSION] = Tourflow(app.config["DATABASE_URL"])
     hops = int(_env_number("TOURFLOW_PROXY_HOPS", 0, 0))
     if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -120,10 +101,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security_headers.init_app(app)
     return app
 
-
-def tourflow() -> Tourflow:
-    return current_app.extensions["tourflow"]
-
-
-def runtime() -> Runtime:
-    return tourflow().runtime

@@ -35,7 +35,8 @@ from engine.limits import (
     parse_json,
 )
 from engine.run import incidents, queries
-from webapp import privacy, runtime
+from webapp import privacy
+from webapp.app_state import runtime
 from webapp.audit import check_viewable
 from webapp.auth import capability_required, csrf, load_user_from_token
 from webapp.errors import error_body
@@ -105,10 +106,6 @@ def _no_store(response):
 
 
 # ---- helpers ---------------------------------------------------------------------------
-def _db():
-    return runtime().db
-
-
 def _me() -> str:
     return current_user.username
 
@@ -173,7 +170,7 @@ def _inbox_filter() -> queries.InboxFilter:
 
 
 def _open_tasks(instance_id: int) -> list[dict[str, Any]]:
-    with _db().read() as session:
+    with runtime().reading() as session:
         return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
 
 
@@ -189,7 +186,7 @@ def me():
 @bp.get("/tasks")
 def list_tasks():
     flt = _inbox_filter()
-    with _db().read() as session:
+    with runtime().reading() as session:
         result = queries.inbox(session, current_user.viewer, flt)
     return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
 
@@ -229,7 +226,7 @@ def reassign_task(task_id: int):
     check_reason(reason)
     task = policy.TaskFacts.of(runtime().task(task_id))
     policy.refuse_if(policy.assignment_refusal(current_user.viewer, task, "reassign"))  # 403 before the target
-    with _db().read() as session:
+    with runtime().reading() as session:
         target = policy.viewer_named(session, to_user.strip())
     if target is None:
         raise invalid("to", f"unknown or inactive user {to_user.strip()!r}")
@@ -281,7 +278,7 @@ def list_instances():
         raise invalid("status", f"must be one of {', '.join(queries.INSTANCE_STATUSES)}")
     page = _int_arg("page", 1, 1, PAGE_MAX)
     per_page = _int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX)
-    with _db().read() as session:
+    with runtime().reading() as session:
         result = queries.instances(session, current_user.viewer, process=_text_arg("process"), status=status,
                                    page=page, per_page=per_page)
     return {**result, "items": privacy.rows(result["items"])}
@@ -302,7 +299,7 @@ def instance_events(instance_id: int):
 @bp.get("/instances/<int:instance_id>/tasks")
 def instance_tasks(instance_id: int):
     check_viewable(instance_id)
-    with _db().read() as session:
+    with runtime().reading() as session:
         items = queries.instance_tasks(session, instance_id)
     mask = privacy.masker(instance_id)
     return {"items": [privacy.task(t, mask) for t in items]}
@@ -319,7 +316,7 @@ def instance_diagram(instance_id: int):
 @bp.get("/incidents")
 def list_incidents():
     """Open incidents I may see (my lanes; supervisors, owners and auditors: all), newest first."""
-    with _db().read() as session:
+    with runtime().reading() as session:
         items = incidents.open_incidents(session, current_user.viewer, process=_text_arg("process"))
     return {"items": privacy.rows(items, "instance_id"), "total": len(items)}
 
@@ -327,7 +324,7 @@ def list_incidents():
 def _incident(instance_id: int) -> dict[str, Any]:
     """The open incident of an instance as I see it: 404 unknown instance, 403 not mine to see."""
     check_viewable(instance_id)
-    with _db().read() as session:
+    with runtime().reading() as session:
         return incidents.incident_of(session, instance_id, current_user.viewer)
 
 
@@ -383,7 +380,7 @@ def process_heatmap(process_id: str, version: int):
 @bp.get("/deployments")
 @capability_required(Capability.READ_DEFINITIONS)
 def list_deployments():
-    with _db().read() as session:
+    with runtime().reading() as session:
         return {"items": queries.deployments(session)}
 
 
@@ -396,7 +393,7 @@ def deploy():
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
     if not files:
         raise invalid("files", "upload a .bpmn file (multipart field 'files')")
-    with _db().write() as session, session.begin():
+    with runtime().transaction() as session:
         result = deploy_upload(session, files, _me())
     body = {"process_id": result.process_id, "version": result.version,
             "deployment_id": result.deployment_id, "created": result.created}

@@ -12,8 +12,9 @@ from engine.access.policy import Capability
 from engine.errors import FormInvalid
 from engine.limits import PAGE_MAX
 from engine.run.queries import PER_PAGE_MAX
-from webapp import openapi_audit, privacy, runtime
+from webapp import openapi_audit, privacy
 from webapp.api import _bool_arg, _int_arg, bp
+from webapp.app_state import runtime
 from webapp.audit import chain_report, check_viewable, instance_trail
 from webapp.auth import capability_required
 from webapp.search import PROBLEMS, parse, run

@@ -21,7 +21,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from engine.access import policy
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
-from webapp import create_app, tourflow
+from webapp import create_app
+from webapp.app_state import tourflow
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
 ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
@@ -100,7 +101,7 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
 
     runtime = tourflow().runtime
     if actor != "system":  # the local operator deploys as `system`; a named user must be a deployer
-        with runtime.db.read() as session:
+        with runtime.reading() as session:
             viewer = policy.viewer_named(session, actor)
         policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
         policy.require_capability(viewer, policy.Capability.DEPLOY)
@@ -378,7 +379,7 @@ def incident_list(as_json: bool) -> None:
 
     from engine.store.models import ProcessInstance
 
-    with tourflow().runtime.db.read() as session:
+    with tourflow().runtime.reading() as session:
         rows = [{"instance_id": i.id, "process": i.process_id, "error": i.error} for i in session.execute(
             select(ProcessInstance).where(ProcessInstance.status == "error").order_by(ProcessInstance.id)).scalars()]
     if as_json:
@@ -415,7 +416,7 @@ def audit_verify(instance_id: int | None) -> None:
     from engine.history import state_hash
 
     runtime = tourflow().runtime
-    with runtime.db.read() as session:
+    with runtime.reading() as session:
         streams = [audit_log.instance_stream(instance_id)] if instance_id is not None else None
         if instance_id is not None:
             runtime.show(instance_id)

@@ -9,7 +9,8 @@ from engine.access import policy
 from engine.access.users import ROLES
 from engine.run import queries
 from engine.run.queries import InboxFilter
-from webapp import display, privacy, runtime
+from webapp import display, privacy
+from webapp.app_state import runtime
 
 bp = Blueprint("inbox", __name__)
 
@@ -56,7 +57,7 @@ def lane_choices(viewer: queries.Viewer, by_lane: dict[str, int]) -> list[str]:
 def index():
     viewer = current_user.viewer
     flt = inbox_filter()
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
         desks = queries.desks(session)
