@@ -82,22 +82,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
+    register(app)
+    return app
+
+
+def register(app: Flask) -> None:
+    """Extensions, request hooks and every blueprint, in the order they must run."""
+    from webapp import (
+        api,
+        audit,
+        auth,
+        errors,
+        i18n,
+        inbox,
+        incidents,
+        instances,
+        processes,
+        reports,
+        request_limits,
+        search,
+        security_headers,
+        tasks,
+    )
 
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
-    from webapp import request_limits  # ids in URLs, URI and JSON body caps: before the blueprints
-
-    request_limits.init_app(app)
+    request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
-                      api.bp):
+                      api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)
-    from webapp import reports  # the KPI dashboard: /reports and its CSV export
-
-    app.register_blueprint(reports.bp)
-    from webapp import security_headers  # CSP, no framing, no-store: on every answer, errors included
-
-    security_headers.init_app(app)
-    return app
+    security_headers.init_app(app)  # CSP, no framing, no-store: on every answer, errors included
 
