@@ -11,7 +11,7 @@ import json
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from engine.access.policy import Capability, may_view_instance
@@ -23,7 +23,7 @@ from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.errors import wants_json
 from webapp.i18n import _
-from webapp.inbox import int_arg
+from webapp.page_args import flag_arg, int_arg
 
 bp = Blueprint("audit", __name__)
 
@@ -184,6 +184,6 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
 @bp.route("/audit")
 @capability_required(Capability.READ_CHAINS)
 def chains():
-    broken_only = request.args.get("broken") in ("1", "on", "true")
+    broken_only = flag_arg("broken")
     report = chain_report(broken_only, int_arg("page", 1), CHAINS_PER_PAGE)
     return render_template("audit/chains.html", report=report, broken_only=broken_only)

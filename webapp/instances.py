@@ -16,7 +16,7 @@ from engine.run import incidents, queries
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.i18n import _
-from webapp.inbox import int_arg
+from webapp.page_args import int_arg
 
 bp = Blueprint("instances", __name__)
 
