@@ -22,7 +22,7 @@ from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.errors import wants_json
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 from webapp.page_args import flag_arg, int_arg
 
 bp = Blueprint("audit", __name__)

@@ -41,7 +41,7 @@ from engine.history import audit
 from engine.store.models import User
 from webapp.app_state import runtime
 from webapp.errors import error_body
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

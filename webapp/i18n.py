@@ -34,10 +34,14 @@ def get_locale() -> str:
     return lang if lang in LANGUAGES else DEFAULT
 
 
-def _(text: str, **params: object) -> str:
-    """Translate a Chinese UI string into the user's language; `{name}` placeholders are filled."""
+def gettext(text: str, **params: object) -> str:
+    """Translate a Chinese UI string into the user's language; `{name}` placeholders are filled.
+    Modules import it as `_` (`from webapp.i18n import gettext as _`), templates call it `_`."""
     out = EN.get(text, text) if get_locale() == "en" else text
     return out.format(**params) if params else out
+
+
+_ = gettext
 
 
 @bp.route("/lang/<code>")
@@ -50,4 +54,4 @@ def set_language(code: str):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(_=_, get_locale=get_locale)
+    app.jinja_env.globals.update(_=gettext, get_locale=get_locale)

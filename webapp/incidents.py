@@ -17,7 +17,7 @@ from engine.run import incidents, reads
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import writer_required
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("incidents", __name__)
 

@@ -15,7 +15,7 @@ from engine.errors import NotFound
 from engine.run import incidents, queries
 from webapp import display, privacy
 from webapp.app_state import runtime
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 from webapp.page_args import int_arg
 
 bp = Blueprint("instances", __name__)

@@ -15,7 +15,7 @@ from engine.run import queries
 from engine.run.deployments import deploy_upload
 from webapp.app_state import runtime
 from webapp.auth import capability_required
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("processes", __name__)
 

@@ -25,7 +25,7 @@ from handlers.domain.models import DESKS
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.charts import lines, stacked_bars
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("reports", __name__)
 

@@ -20,7 +20,7 @@ from engine.run import queries
 from handlers.domain.search import TEXT_MAX, SearchFilter, search
 from webapp import privacy
 from webapp.app_state import runtime
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("search", __name__)
 

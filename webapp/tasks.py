@@ -16,7 +16,7 @@ from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import writer_required
 from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("tasks", __name__)
 
