@@ -8,7 +8,6 @@ bearer tokens are counted in `login_failure`, shared by every gunicorn worker; p
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import timedelta
 from functools import wraps
@@ -36,7 +35,7 @@ from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, may, require_capability
-from engine.access.users import ROLES, authenticate, find_user, token_user
+from engine.access.users import ROLES, authenticate, find_user, token_digest, token_user
 from engine.history import audit
 from engine.store.models import User
 from webapp.app_state import runtime
@@ -105,7 +104,7 @@ def load_user_from_token(req) -> LoginUser | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":
         return None  # a token is for /api/v1 only: the pages need a login session
-    digest = hashlib.sha256(header.removeprefix("Bearer ").strip().encode()).hexdigest()
+    digest = token_digest(header.removeprefix("Bearer ").strip())
     with runtime().reading() as session:
         user = token_user(session, digest)
         found = _login_user_from(user)

@@ -18,6 +18,7 @@ from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import writer_required
 from webapp.i18n import gettext as _
+from webapp.instances import render_instance
 
 bp = Blueprint("incidents", __name__)
 
@@ -70,8 +71,6 @@ def _open_incident(instance_id: int) -> dict[str, Any] | None:
 
 
 def _again(instance_id: int, alert: str | None = None, form: dict[str, Any] | None = None, status: int = 200):
-    from webapp.instances import render_instance
-
     return render_instance(instance_id, status=status, incident_form=form, alert=alert)
 
 
