@@ -8,33 +8,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.access.logins import Limits
 from engine.config import database_url, instance_dir
-from engine.run.runtime import Runtime
-from engine.store.db import Database
+from webapp.app_state import EXTENSION, Tourflow, runtime, tourflow
 
-
-class Tourflow:
-    """The engine objects one app uses; created lazily so `--help` touches no database."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self._runtime: Runtime | None = None
-
-    @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            db = Database(self.url)
-            db.upgrade()
-            self._runtime = Runtime(db)
-        return self._runtime
-
-    @property
-    def db(self) -> Database:
-        return self.runtime.db
+__all__ = ["create_app", "runtime", "tourflow"]
 
 
 def _secret_key(folder: Path) -> str:
@@ -96,34 +77,40 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(folder)
-    app.extensions["tourflow"] = Tourflow(app.config["DATABASE_URL"])
+    app.extensions[EXTENSION] = Tourflow(app.config["DATABASE_URL"])
     hops = int(_env_number("TOURFLOW_PROXY_HOPS", 0, 0))
     if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import api, audit, auth, errors, i18n, inbox, incidents, instances, processes, search, tasks
+    register(app)
+    return app
+
+
+def register(app: Flask) -> None:
+    """Extensions, request hooks and every blueprint, in the order they must run."""
+    from webapp import (
+        api,
+        audit,
+        auth,
+        errors,
+        i18n,
+        inbox,
+        incidents,
+        instances,
+        processes,
+        reports,
+        request_limits,
+        search,
+        security_headers,
+        tasks,
+    )
 
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
-    from webapp import request_limits  # ids in URLs, URI and JSON body caps: before the blueprints
-
-    request_limits.init_app(app)
+    request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
-                      api.bp):
+                      api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)
-    from webapp import reports  # the KPI dashboard: /reports and its CSV export
+    security_headers.init_app(app)  # CSP, no framing, no-store: on every answer, errors included
 
-    app.register_blueprint(reports.bp)
-    from webapp import security_headers  # CSP, no framing, no-store: on every answer, errors included
-
-    security_headers.init_app(app)
-    return app
-
-
-def tourflow() -> Tourflow:
-    return current_app.extensions["tourflow"]
-
-
-def runtime() -> Runtime:
-    return tourflow().runtime

@@ -1,5 +1,5 @@
-"""GET /api/v1/reports/kpi: the KPI dashboard's figures as JSON (registered on the api blueprint,
-documented in webapp/openapi_reports.py). Same parameters and roles as the /reports page."""
+"""GET /api/v1/reports/kpi: the KPI dashboard's figures as JSON (added to the api blueprint by
+webapp/api.py, documented in webapp/openapi_reports.py). Same parameters and roles as the /reports page."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from flask import request
 
 from engine.access.policy import Capability
 from handlers.domain.kpi_periods import RangeError
-from webapp import openapi_reports  # noqa: F401 - documents the route below
-from webapp.api import bp, invalid
+from webapp.api_args import Routes, invalid
 from webapp.auth import capability_required
 from webapp.reports import compute, parse
 
+routes = Routes()
 
-@bp.get("/reports/kpi")
+
+@routes.get("/reports/kpi")
 @capability_required(Capability.READ_REPORTS)
 def report_kpi():
     try:

@@ -11,20 +11,19 @@ import json
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
-from sqlalchemy import select
 
-from engine.access.policy import Capability, instance_access, may_view_instance
+from engine.access.policy import Capability, may_view_instance
 from engine.errors import NotAllowed, NotFound
 from engine.history import audit, state_hash
-from engine.run import queries
-from engine.store.models import ProcessInstance
-from webapp import display, privacy, runtime
+from engine.run import queries, reads
+from webapp import display, privacy
+from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.errors import wants_json
-from webapp.i18n import _
-from webapp.inbox import int_arg
+from webapp.i18n import gettext as _
+from webapp.page_args import flag_arg, int_arg
 
 bp = Blueprint("audit", __name__)
 
@@ -76,8 +75,8 @@ def utc_time(value: str | None) -> str:
 def check_viewable(instance_id: int) -> None:
     """NotFound for an unknown instance; NotAllowed unless the viewer may see it (engine/access/policy.py):
     the rule of the instance page, its API and its audit record."""
-    with runtime().db.read() as session:
-        if session.get(ProcessInstance, instance_id) is None:
+    with runtime().reading() as session:
+        if not reads.instance_exists(session, instance_id):
             raise NotFound(f"instance {instance_id} does not exist")
         if not may_view_instance(session, current_user.viewer, instance_id):
             raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes"
@@ -86,7 +85,7 @@ def check_viewable(instance_id: int) -> None:
 
 def instance_trail(instance_id: int) -> dict[str, Any]:
     """The instance's events, each with its chain verdict, and the verdict on its stream."""
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         check = audit.check_stream(session, audit.instance_stream(instance_id))
         state = state_hash.check_states(session, [instance_id])[instance_id] if check.brk is None else None
     brk = check.brk or (state_hash.state_break(state) if state else None)
@@ -129,7 +128,7 @@ def timeline(instance_id: int):
     mask = privacy.masker(instance_id, forms)
     instance = mask(rt.show(instance_id))
     trail = instance_trail(instance_id)
-    with rt.db.read() as session:
+    with rt.reading() as session:
         names = queries.process_names(session)
     events = [entry(e, forms) for e in privacy.events(trail["events"], mask)]
     labels = list(display.form_labels(forms)[0].items())  # pairs: the JSON keeps the forms' order
@@ -158,7 +157,7 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
     """Every stream checked: the broken ones, and one page of all of them (or of the broken ones),
     each with its instance's process and whether the viewer may open its timeline."""
     viewer = current_user.viewer
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         statuses = sorted_statuses(state_hash.with_states(session, audit.stream_statuses(session)))
         broken = [s for s in statuses if s.brk is not None]
         rows = broken if broken_only else statuses
@@ -167,13 +166,8 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
         page = max(1, min(page, pages))
         shown = rows[(page - 1) * per_page:page * per_page]
         ids = {s.instance_id for s in [*shown, *broken] if s.instance_id is not None}
-        found = dict(session.execute(select(ProcessInstance.id, ProcessInstance.process_id)
-                                     .where(ProcessInstance.id.in_(ids))).all()) if ids else {}
-        if viewer.sees_every_instance or not found:
-            visible = set(found)
-        else:
-            visible = set(session.execute(select(ProcessInstance.id).where(
-                ProcessInstance.id.in_(found), instance_access(viewer))).scalars())
+        found = reads.instance_processes(session, ids)
+        visible = reads.visible_instance_ids(session, viewer, found)
         names = queries.process_names(session)
 
     def row(status: audit.StreamStatus) -> dict[str, Any]:
@@ -190,6 +184,6 @@ def chain_report(broken_only: bool, page: int, per_page: int) -> dict[str, Any]:
 @bp.route("/audit")
 @capability_required(Capability.READ_CHAINS)
 def chains():
-    broken_only = request.args.get("broken") in ("1", "on", "true")
+    broken_only = flag_arg("broken")
     report = chain_report(broken_only, int_arg("page", 1), CHAINS_PER_PAGE)
     return render_template("audit/chains.html", report=report, broken_only=broken_only)

@@ -8,7 +8,6 @@ bearer tokens are counted in `login_failure`, shared by every gunicorn worker; p
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import timedelta
 from functools import wraps
@@ -31,16 +30,17 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import exists, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, may, require_capability
-from engine.access.users import ROLES, authenticate
-from engine.store.models import ApiToken, AuditEvent, User
+from engine.access.users import ROLES, authenticate, find_user, token_digest, token_user
+from engine.history import audit
+from engine.store.models import User
+from webapp.app_state import runtime
 from webapp.errors import error_body
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -80,18 +80,12 @@ def _login_user_from(user: User | None) -> LoginUser | None:
     return LoginUser(user.username, user.display_name, frozenset(user.role_ids), user.desk, user.branch_code)
 
 
-def _db():
-    from webapp import tourflow
-
-    return tourflow().db
-
-
 @login_manager.user_loader
 def load_user(username: str) -> LoginUser | None:
     """The cookie's user, if its login session is still live (not logged out, expired or ended)."""
     secret = session.get(SESSION_KEY)
-    with _db().read() as db_session:
-        user = db_session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    with runtime().reading() as db_session:
+        user = find_user(db_session, username)
         if user is None or not logins.session_is_live(db_session, user.id, secret):
             return None
         return _login_user_from(user)
@@ -110,17 +104,14 @@ def load_user_from_token(req) -> LoginUser | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":
         return None  # a token is for /api/v1 only: the pages need a login session
-    digest = hashlib.sha256(header.removeprefix("Bearer ").strip().encode()).hexdigest()
-    with _db().read() as session:
-        user = session.execute(
-            select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
-        ).scalar_one_or_none()
+    digest = token_digest(header.removeprefix("Bearer ").strip())
+    with runtime().reading() as session:
+        user = token_user(session, digest)
         found = _login_user_from(user)
     if found is not None:
         g.token_auth = True
     else:
-        with _db().write() as db_session, db_session.begin():
+        with runtime().transaction() as db_session:
             logins.record_failure(db_session, None, client_address(), _limits())
     return found
 
@@ -140,7 +131,7 @@ def init_app(app: Flask) -> None:
         """Too many bad tokens from one address: 429 before any token is looked at."""
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             return None
-        with _db().read() as db_session:
+        with runtime().reading() as db_session:
             wait = logins.blocked_for(db_session, None, client_address(), _limits())
         if wait is None:
             return None
@@ -170,8 +161,8 @@ def _safe_next(target: str | None) -> str:
 
 
 def _demo_loaded() -> bool:
-    with _db().read() as session:
-        return bool(session.execute(select(exists().where(AuditEvent.kind == "demo_loaded"))).scalar())
+    with runtime().reading() as session:
+        return audit.has_event(session, "demo_loaded")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -181,17 +172,17 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         username, address, limits = form.username.data, client_address(), _limits()
-        db = _db()
-        with db.read() as db_session:
+        rt = runtime()
+        with rt.reading() as db_session:
             wait = logins.blocked_for(db_session, username, address, limits)
         if wait is not None:
             flash(_("登录失败次数过多，请 {minutes} 分钟后再试", minutes=math.ceil(wait / 60)), "error")
             return (render_template("auth/login.html", form=form, demo=_demo_loaded()), 429,
                     {"Retry-After": str(wait)})
-        with db.read() as db_session:
+        with rt.reading() as db_session:
             user = authenticate(db_session, username, form.password.data)
             found = _login_user_from(user)
-        with db.write() as db_session, db_session.begin():
+        with rt.transaction() as db_session:
             if found is None:
                 logins.record_failure(db_session, username, address, limits)
             else:
@@ -211,7 +202,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """Ends the login session on the server too: the same cookie, replayed, is logged out."""
-    with _db().write() as db_session, db_session.begin():
+    with runtime().transaction() as db_session:
         logins.end_session(db_session, session.pop(SESSION_KEY, None))
     logout_user()
     return redirect(url_for("auth.login"))

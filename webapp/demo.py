@@ -4,32 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
-
 from engine.access.policy import Role
-from engine.access.users import FRONT_LINE, ROLES, create_user
+from engine.access.users import FRONT_LINE, ROLES, create_user, find_user
+from engine.clock import utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
+from engine.history import audit
+from engine.run import queries, reads
 from engine.run.deployments import bpmn_files, deploy_file
 from engine.run.runtime import Runtime
-from engine.store.models import ProcessInstance, User
 from handlers.domain.seed import seed_agency
+from webapp import demo_history
+from webapp.demo_users import DEMO_NAMES, DEMO_ROLES, EXTRA_USERS, USER_BRANCHES, USER_DESKS
 
-DEMO_ROLES = [Role.AGENT, Role.RECEPTIONIST, Role.SALES, Role.QC, Role.SUPERVISOR, Role.OPERATOR, Role.GUIDE,
-              Role.MANAGER, Role.AUDITOR, Role.OWNER]
-# More agents, one per desk (agent1 is the cruise desk); branch staff belong to a branch.
-EXTRA_USERS = {"agent2": (Role.AGENT, "孙涛（坐席·旅游）"), "agent3": (Role.AGENT, "钱敏（坐席·自由行）"),
-               "sales2": (Role.SALES, "何静（销售·徐家汇）"), "sales3": (Role.SALES, "马骏（销售·杭州）"),
-               "sales4": (Role.SALES, "高峰（销售·德州）")}
-USER_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
-# Branch staff see their own branch's tasks only (a follow-up of an SH02 customer goes to sales2).
-USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01", "sales4": "DZ01"}
-BRANCH_SALES = {branch: user for user, branch in USER_BRANCHES.items() if user.startswith("sales")}
-DEMO_NAMES = {
-    "agent1": "王丽（坐席）", "receptionist1": "李娜（接待）", "sales1": "张伟（销售）",
-    "qc1": "刘洋（质检）", "supervisor1": "陈静（主管）", "operator1": "杨帆（计调）",
-    "guide1": "赵磊（导游）", "manager1": "黄敏（项目经理）", "auditor1": "周婷（审计）",
-    "owner1": "吴强（流程负责人）",
-}
 DEMO_COMPLAINTS = [
     {"customer_name": "张建国", "contact_phone": "13801234567", "complaint_at": "2026-11-20T09:30:00+08:00",
      "time_class": "旅游过程中", "kind": "住宿餐饮", "description": "酒店房间与合同标准不符，空调损坏",
@@ -43,10 +29,10 @@ DEMO_COMPLAINTS = [
 
 
 def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
-    with runtime.db.write() as session, session.begin():
+    with runtime.transaction() as session:
         users = {f"{role}1": (role, DEMO_NAMES[f"{role}1"]) for role in DEMO_ROLES} | EXTRA_USERS
         for username, (role, display) in users.items():
-            if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
+            if find_user(session, username) is not None:
                 continue
             roles = [role, Role.STAFF] if role in FRONT_LINE else [role]
             user = create_user(session, username, username, roles, display)
@@ -54,20 +40,15 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
             user.branch_code = USER_BRANCHES.get(username)
         seed_agency(session)
     for path in bpmn_files([DEFAULT_PROCESSES_DIR]):
-        with runtime.db.write() as session, session.begin():
+        with runtime.transaction() as session:
             result = deploy_file(session, path, "owner1")
         echo(f"deployed {result.process_id} v{result.version}" + ("" if result.created else " (unchanged)"))
-    with runtime.db.read() as session:
-        running = session.execute(select(func.count(ProcessInstance.id))).scalar()
+    with runtime.reading() as session:
+        running = reads.instance_count(session)
     if not running:
-        from webapp import demo_history  # finished work of the last weeks, for the KPI dashboard
-
         demo_history.load(runtime, echo=echo)
         _start_demo_instances(runtime)
-    with runtime.db.write() as session, session.begin():
-        from engine.clock import utcnow
-        from engine.history import audit
-
+    with runtime.transaction() as session:
         audit.append(session, kind="demo_loaded", actor="system", at=utcnow(),
                      payload={"users": [f"{r}1" for r in DEMO_ROLES]})
     echo(f"database: {runtime.db.url}")
@@ -97,7 +78,5 @@ def _start_demo_instances(runtime: Runtime) -> None:
 
 
 def _deployed_ids(runtime: Runtime) -> set[str]:
-    from engine.run import queries
-
-    with runtime.db.read() as session:
+    with runtime.reading() as session:
         return {d["process_id"] for d in queries.deployments(session)}

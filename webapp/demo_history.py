@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.clock import frozen_at, utcnow
+from engine.run import queries
 from engine.run.runtime import Runtime
 from handlers.domain.kpi_periods import CHINA
 from handlers.domain.seed import CUSTOMERS as SEED_CUSTOMERS
-from webapp.demo import BRANCH_SALES
+from webapp.demo_users import BRANCH_SALES
 
 # (days back, hour in China, kind, time class, how it ends: local / qc / open / late)
 COMPLAINTS = [
@@ -161,7 +162,5 @@ def load(runtime: Runtime, now: datetime | None = None, echo: Callable[[str], No
 
 
 def _deployed(runtime: Runtime) -> set[str]:
-    from engine.run import queries
-
-    with runtime.db.read() as session:
+    with runtime.reading() as session:
         return {d["process_id"] for d in queries.deployments(session)}

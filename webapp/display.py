@@ -17,7 +17,7 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from engine.access import privacy
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 try:
     from zoneinfo import ZoneInfo

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import DeploymentError, FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 STATUS = {FormInvalid: 422, DeploymentError: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from webapp.display import LOCAL_TZ, parse_time
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 GENERAL = "__all__"  # errors that belong to no field
 _LONG_TEXT = re.compile(r"(description|note|comment|remark|reason|detail|feedback|plan|facts)", re.I)

@@ -9,7 +9,9 @@ from engine.access import policy
 from engine.access.users import ROLES
 from engine.run import queries
 from engine.run.queries import InboxFilter
-from webapp import display, privacy, runtime
+from webapp import display, privacy
+from webapp.app_state import runtime
+from webapp.page_args import flag_arg, int_arg
 
 bp = Blueprint("inbox", __name__)
 
@@ -22,14 +24,6 @@ def _setup(state) -> None:
     display.init_app(state.app)
 
 
-def int_arg(name: str, default: int, low: int = 1, high: int = 10**9) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except (TypeError, ValueError):
-        value = default
-    return max(low, min(value, high))
-
-
 def inbox_filter() -> InboxFilter:
     args = request.args
     who = args.get("who", "")
@@ -38,7 +32,7 @@ def inbox_filter() -> InboxFilter:
         lane=args.get("lane") or None,
         process=args.get("process") or None,
         desk=args.get("desk") or None,
-        overdue=args.get("overdue") in ("1", "on", "true"),
+        overdue=flag_arg("overdue"),
         mine=who == "mine",
         unclaimed=who == "unclaimed",
         page=int_arg("page", 1),
@@ -56,7 +50,7 @@ def lane_choices(viewer: queries.Viewer, by_lane: dict[str, int]) -> list[str]:
 def index():
     viewer = current_user.viewer
     flt = inbox_filter()
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
         desks = queries.desks(session)

@@ -13,11 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.access import policy
 from engine.errors import TaskConflict
-from engine.run import incidents
-from engine.store.models import ProcessInstance
-from webapp import display, privacy, runtime
+from engine.run import incidents, reads
+from webapp import display, privacy
+from webapp.app_state import runtime
 from webapp.auth import writer_required
-from webapp.i18n import _
+from webapp.i18n import gettext as _
+from webapp.instances import render_instance
 
 bp = Blueprint("incidents", __name__)
 
@@ -34,7 +35,7 @@ def nav_badge() -> dict[str, Any] | None:
         return None
     viewer = current_user.viewer
     try:
-        with runtime().db.read() as session:
+        with runtime().reading() as session:
             count = incidents.incident_count(session, viewer)
     except SQLAlchemyError:
         current_app.logger.exception("incident count failed")
@@ -45,7 +46,7 @@ def nav_badge() -> dict[str, Any] | None:
 @bp.route("/incidents")
 def index():
     process = request.args.get("process") or None
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         visible = incidents.open_incidents(session, current_user.viewer)
     visible = privacy.rows(visible, "instance_id")
     processes: dict[str, dict[str, Any]] = {}
@@ -60,8 +61,8 @@ def index():
 # ---- resolving, from the instance page --------------------------------------------------
 def _open_incident(instance_id: int) -> dict[str, Any] | None:
     """404 for an unknown instance; the open incident as this user sees it, None when there is none."""
-    with runtime().db.read() as session:
-        if session.get(ProcessInstance, instance_id) is None:
+    with runtime().reading() as session:
+        if not reads.instance_exists(session, instance_id):
             abort(404)
         incident = incidents.incident_of(session, instance_id, current_user.viewer)
     if incident is not None and not incident["can_resolve"]:
@@ -70,8 +71,6 @@ def _open_incident(instance_id: int) -> dict[str, Any] | None:
 
 
 def _again(instance_id: int, alert: str | None = None, form: dict[str, Any] | None = None, status: int = 200):
-    from webapp.instances import render_instance
-
     return render_instance(instance_id, status=status, incident_form=form, alert=alert)
 
 

@@ -13,9 +13,10 @@ from engine.access import policy
 from engine.access.privacy import Masker
 from engine.errors import NotFound
 from engine.run import incidents, queries
-from webapp import display, privacy, runtime
-from webapp.i18n import _
-from webapp.inbox import int_arg
+from webapp import display, privacy
+from webapp.app_state import runtime
+from webapp.i18n import gettext as _
+from webapp.page_args import int_arg
 
 bp = Blueprint("instances", __name__)
 
@@ -26,7 +27,7 @@ def index():
     status = request.args.get("status") or None
     if status not in queries.INSTANCE_STATUSES:
         status = None
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         result = queries.instances(
             session, current_user.viewer, process=process, status=status, page=int_arg("page", 1),
             per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX))
@@ -46,7 +47,7 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
     """The instance page; `incident_form` keeps what was typed into a refused incident form."""
     rt = runtime()
     viewer = current_user.viewer
-    with rt.db.read() as session:
+    with rt.reading() as session:
         incident = incidents.incident_of(session, instance_id, viewer)
         allowed = policy.may_view_instance(session, viewer, instance_id)
         tasks = queries.instance_tasks(session, instance_id) if allowed else []

@@ -1,5 +1,5 @@
-"""The OpenAPI entries of the auditor's endpoints (webapp/api_audit.py), added to webapp/openapi.py's
-SCHEMAS and OPERATIONS when api_audit is imported (that is, whenever the api blueprint is)."""
+"""The OpenAPI entries of the auditor's endpoints (webapp/api_audit.py), merged into webapp/openapi.py's
+SCHEMAS and OPERATIONS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.limits import PAGE_MAX
 from engine.run.queries import INSTANCE_STATUSES, PER_PAGE_MAX
-from webapp.openapi import DATE_TIME, NULL_DATE_TIME, OBJECT, OPERATIONS, SCHEMAS, Op, nullable, query, ref
+from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, Op, nullable, query, ref
 
 PROBLEMS = ["hash_mismatch", "seq_gap", "prev_hash_mismatch", "tail_missing", "head_mismatch", "state_mismatch"]
 IDS = {"type": "array", "items": {"type": "string"}}
@@ -197,6 +197,3 @@ AUDIT_OPERATIONS: dict[str, Op] = {
             *PAGING,
         ]),
 }
-
-SCHEMAS.update(AUDIT_SCHEMAS)
-OPERATIONS.update(AUDIT_OPERATIONS)

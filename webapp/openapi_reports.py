@@ -1,5 +1,5 @@
-"""The OpenAPI entry of GET /api/v1/reports/kpi (webapp/api_reports.py), added to webapp/openapi.py's
-SCHEMAS and OPERATIONS when api_reports is imported (that is, whenever the api blueprint is).
+"""The OpenAPI entry of GET /api/v1/reports/kpi (webapp/api_reports.py), merged into webapp/openapi.py's
+SCHEMAS and OPERATIONS.
 docs/kpi.md defines every figure."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from handlers.domain.kpi_periods import GRANULARITIES, MAX_PERIODS
 from handlers.domain.models import DESKS
-from webapp.openapi import OPERATIONS, SCHEMAS, Op, nullable, query, ref
+from webapp.openapi_spec import Op, nullable, query, ref
 from webapp.reports import REPORT_ROLES, SLA_PROCESSES
 
 INT = {"type": "integer", "minimum": 0}
@@ -95,9 +95,9 @@ REPORT_PARAMETERS = [
     query("process", {"enum": list(SLA_PROCESSES)}, "Deadlines of this process only."),
 ]
 
-SCHEMAS["KpiReport"] = KPI_REPORT
-OPERATIONS["api.report_kpi"] = Op(
+REPORT_SCHEMAS: dict[str, dict[str, Any]] = {"KpiReport": KPI_REPORT}
+REPORT_OPERATIONS: dict[str, Op] = {"api.report_kpi": Op(
     "GET", "KPI figures: inquiries, complaints, resolution, early warning, deadlines, satisfaction, bookings",
     "reports", ref("KpiReport"), roles=", ".join(REPORT_ROLES), parameters=REPORT_PARAMETERS, errors=(403, 422),
     description="The numbers of the /reports page. 422 names the bad parameter (a date that is not YYYY-MM-DD, "
-                "`to` not after `from`, too many periods, an unknown granularity, desk or process).")
+                "`to` not after `from`, too many periods, an unknown granularity, desk or process).")}

@@ -9,13 +9,13 @@ from flask_login import current_user
 
 from engine.access import policy
 from engine.access.privacy import Masker
-from webapp import runtime
+from webapp.app_state import runtime
 
 
 def masker(instance_id: int, forms: dict[str, Any] | None = None) -> Masker:
     """The masker of one instance for the current user (a pass-through when they may see it all)."""
     rt = runtime()
-    with rt.db.read() as session:
+    with rt.reading() as session:
         shown = policy.may_see_personal_data(session, current_user.viewer, instance_id)
     return Masker(rt.instance_forms(instance_id) if forms is None else forms, masked=not shown)
 
@@ -35,5 +35,5 @@ def task(item: dict[str, Any], mask: Masker) -> dict[str, Any]:
 def rows(items: list[dict[str, Any]], id_key: str = "id") -> list[dict[str, Any]]:
     """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance."""
     viewer, plain = current_user.viewer, Masker()
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         return [row if policy.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]

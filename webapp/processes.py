@@ -13,9 +13,9 @@ from engine.bpmn.lint import lint_bytes
 from engine.errors import DeploymentError
 from engine.run import queries
 from engine.run.deployments import deploy_upload
-from webapp import runtime
+from webapp.app_state import runtime
 from webapp.auth import capability_required
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("processes", __name__)
 
@@ -33,7 +33,7 @@ def findings_of(xml: str, filename: str) -> list[dict[str, Any]]:
 
 
 def _versions() -> list[dict[str, Any]]:
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         return queries.deployments(session)
 
 
@@ -61,7 +61,7 @@ def deploy():
     try:
         if not files:
             raise DeploymentError(_("请选择要部署的 .bpmn 文件"))
-        with runtime().db.write() as session, session.begin():
+        with runtime().transaction() as session:
             result = deploy_upload(session, files, current_user.username)
     except DeploymentError as exc:
         findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,

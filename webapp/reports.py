@@ -22,10 +22,10 @@ from engine.run.queries import process_names
 from handlers.domain import kpi
 from handlers.domain.kpi_periods import MAX_PERIODS, RangeError, parse_range, today_in_china
 from handlers.domain.models import DESKS
-from webapp import runtime
+from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.charts import lines, stacked_bars
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("reports", __name__)
 
@@ -71,7 +71,7 @@ def parse(args: Mapping[str, str]) -> Params:
 
 
 def compute(params: Params) -> dict[str, Any]:
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         return kpi.report(session, params.start, params.end, params.granularity, desk=params.desk,
                           process=params.process)
 
@@ -116,7 +116,7 @@ def last_day(end_text: str) -> str:
 @bp.route("/reports")
 @capability_required(Capability.READ_REPORTS)
 def index():
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         names = process_names(session)
     processes = [(p, names.get(p, p)) for p in SLA_PROCESSES]
     try:

@@ -12,15 +12,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from engine.access.users import usernames
 from engine.limits import PAGE_MAX
 from engine.run import queries
-from engine.store.models import User
 from handlers.domain.search import TEXT_MAX, SearchFilter, search
-from webapp import privacy, runtime
-from webapp.i18n import _
+from webapp import privacy
+from webapp.app_state import runtime
+from webapp.i18n import gettext as _
 
 bp = Blueprint("search", __name__)
 
@@ -99,7 +99,7 @@ def parse(args: MultiDict) -> ParsedSearch:
 
 def run(flt: SearchFilter) -> dict[str, Any]:
     """One page of results, each row's customer masked unless the user may see it (webapp/privacy.py)."""
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         result = search(session, current_user.viewer, flt)
     return {**result, "items": privacy.rows(result["items"])}
 
@@ -108,9 +108,9 @@ def run(flt: SearchFilter) -> dict[str, Any]:
 def index():
     parsed = parse(request.args)
     result = run(parsed.flt) if not parsed.errors else None
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         names = queries.process_names(session)
-        users = list(session.execute(select(User.username).order_by(User.username)).scalars())
+        users = usernames(session)
     errors = {name: _(PROBLEMS[code][1]) for name, code in parsed.errors.items()}
     return render_template("search/index.html", parsed=parsed, flt=parsed.flt, result=result, errors=errors,
                            processes=names, statuses=queries.INSTANCE_STATUSES, users=users,

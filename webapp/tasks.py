@@ -12,10 +12,11 @@ from engine.bpmn import forms
 from engine.clock import utcnow
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
 from engine.run import queries
-from webapp import display, privacy, runtime
+from webapp import display, privacy
+from webapp.app_state import runtime
 from webapp.auth import writer_required
 from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
-from webapp.i18n import _
+from webapp.i18n import gettext as _
 
 bp = Blueprint("tasks", __name__)
 
@@ -47,7 +48,7 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
     mask = privacy.masker(task["instance_id"], process_forms)
     stored = rt.show(task["instance_id"])
     instance, task = mask(stored), privacy.task(task, mask)
-    with rt.db.read() as session:
+    with rt.reading() as session:
         names = queries.process_names(session)
         targets = queries.task_workers(session, policy.TaskFacts.of(task))
     schema = task["form"]
@@ -150,7 +151,7 @@ def reassign(task_id: int):
     facts = policy.TaskFacts.of(task)
     _refuse(policy.assignment_refusal(current_user.viewer, facts, "reassign"))
     errors: dict[str, list[str]] = {}
-    with runtime().db.read() as session:
+    with runtime().reading() as session:
         target = policy.viewer_named(session, to_user) if to_user else None
     if not to_user:
         errors["to_user"] = [_("请选择接收人")]
@@ -184,7 +185,7 @@ def start_list():
 def start(process_id: str):
     rt = runtime()
     instance_id = rt.start(process_id, actor=current_user.username)
-    with rt.db.read() as session:
+    with rt.reading() as session:
         name = queries.process_names(session).get(process_id, process_id)
     mine = rt.tasks(instance_id=instance_id, user=current_user.username)
     flash(_("已发起「{name}」（实例 #{id}）。", name=name, id=instance_id), "success")

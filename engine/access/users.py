@@ -149,3 +149,22 @@ def revoke_token(session: Session, token_id: int, actor: str = "system") -> bool
     audit.append(session, kind="token_revoked", actor=actor, at=utcnow(),
                  payload={"token_id": row.id, "username": owner.username if owner else None, "label": row.label})
     return True
+
+
+# ---- look-ups for the pages, the API and the CLI ------------------------------------------
+def find_user(session: Session, username: str) -> User | None:
+    """The user of that name, active or not; None if there is none."""
+    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def token_user(session: Session, digest: str) -> User | None:
+    """The user an unrevoked API token (given as its sha256 hex, `token_digest`) acts as."""
+    return session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def usernames(session: Session) -> list[str]:
+    """Every user name, sorted (active or not: the search's actor filter names past workers too)."""
+    return list(session.execute(select(User.username).order_by(User.username)).scalars())

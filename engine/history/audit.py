@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from engine.clock import to_db
@@ -337,3 +337,8 @@ def checked_events(check: StreamCheck) -> list[dict[str, Any]]:
 def _event_row(event: AuditEvent) -> dict[str, Any]:
     return {"seq": event.seq, "at": event.at.isoformat(timespec="microseconds") + "Z", "actor": event.actor,
             "kind": event.kind, "payload": event.payload, "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+def has_event(session: Session, kind: str) -> bool:
+    """Whether any stream holds an event of this kind (e.g. `demo_loaded`)."""
+    return bool(session.execute(select(exists().where(AuditEvent.kind == kind))).scalar())

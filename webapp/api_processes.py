@@ -1,0 +1,107 @@
+"""/api/v1 process definitions (diagrams, heatmaps, deployments) and messages."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_login import current_user
+
+from engine.access import policy
+from engine.access.policy import Capability
+from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+from engine.history.heatmap import heatmap
+from engine.limits import KEY_MAX, MESSAGE_NAME_MAX
+from engine.run import queries
+from engine.run.deployments import deploy_upload
+from webapp.api_args import Routes, actor, int_arg, invalid, json_body, text_arg
+from webapp.app_state import runtime
+from webapp.auth import capability_required
+
+routes = Routes()
+
+
+@routes.get("/processes/<process_id>/versions/<int:version>/diagram")
+@capability_required(Capability.READ_DEFINITIONS)
+def process_diagram(process_id: str, version: int):
+    """One deployed version's BPMN XML; `nodes` is empty (no instance)."""
+    xml = runtime().deployment_xml(process_id, version)
+    return {"process": process_id, "version": version, "bpmn_xml": xml,
+            "nodes": {"completed": [], "active": [], "failed": []}}
+
+
+@routes.get("/processes/<process_id>/versions/<int:version>/heatmap")
+@capability_required(Capability.READ_HEATMAP)
+def process_heatmap(process_id: str, version: int):
+    """Per node of one version: instances that passed it, median and p90 seconds spent there."""
+    return heatmap(runtime(), process_id, version)
+
+
+@routes.get("/deployments")
+@capability_required(Capability.READ_DEFINITIONS)
+def list_deployments():
+    with runtime().reading() as session:
+        return {"items": queries.deployments(session)}
+
+
+@routes.post("/deployments")
+@capability_required(Capability.DEPLOY)
+def deploy():
+    """Deploy an uploaded .bpmn (multipart field `files`, with any *.schema.json forms)."""
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
+    if not files:
+        raise invalid("files", "upload a .bpmn file (multipart field 'files')")
+    with runtime().transaction() as session:
+        result = deploy_upload(session, files, actor())
+    body = {"process_id": result.process_id, "version": result.version,
+            "deployment_id": result.deployment_id, "created": result.created}
+    return body, 201 if result.created else 200
+
+
+# ---- messages --------------------------------------------------------------------------
+MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
+MESSAGE_STATES = ("buffered", "delivered", "expired")
+
+
+@routes.post("/messages")
+def send_message():
+    """Correlate a message: to the instance waiting under its key, a process it starts, or the buffer."""
+    policy.require_capability(current_user.viewer, Capability.SEND_MESSAGES)
+    body = json_body()
+    unknown = sorted(set(body) - set(MESSAGE_FIELDS))
+    if unknown:
+        raise invalid(unknown[0], f"unknown field (expected: {', '.join(MESSAGE_FIELDS)})")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > MESSAGE_NAME_MAX:
+        raise invalid("name", f"must be a message name of 1 to {MESSAGE_NAME_MAX} characters")
+    for field in ("correlation_key", "message_ref"):
+        value = body.get(field)
+        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > KEY_MAX):
+            raise invalid(field, f"must be a non-empty string of at most {KEY_MAX} characters")
+    data = body.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise invalid("data", "must be a JSON object")
+    ttl = body.get("ttl_seconds")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
+        raise invalid("ttl_seconds", "must be a positive number of seconds")
+    try:
+        result = runtime().message(name, body.get("correlation_key"), data or {}, actor=actor(),
+                                   message_ref=body.get("message_ref"), ttl_seconds=ttl)
+    except TourflowError as exc:
+        if isinstance(exc, NotFound | TaskConflict | NotAllowed | FormInvalid):
+            raise
+        raise invalid("ttl_seconds" if "ttl" in str(exc) else "data", str(exc)) from None
+    response = jsonify(result)
+    response.status_code = 202 if result["state"] == "buffered" else 200
+    return response
+
+
+@routes.get("/messages")
+def list_messages():
+    """Routed messages, newest first; `state=buffered` shows those still waiting for an instance."""
+    policy.require_capability(current_user.viewer, Capability.READ_MESSAGES)
+    state = text_arg("state")
+    if state is not None and state not in MESSAGE_STATES:
+        raise invalid("state", f"must be one of {', '.join(MESSAGE_STATES)}")
+    limit = int_arg("limit", 200, 1, 1000)
+    return {"items": runtime().messages(state=state, name=text_arg("name"), key=text_arg("key"), limit=limit)}
+
+

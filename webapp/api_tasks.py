@@ -1,0 +1,101 @@
+"""/api/v1 tasks: the inbox as JSON, one task, claim, unclaim, reassign and complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+
+from engine.access import policy
+from engine.limits import NAME_MAX, PAGE_MAX, check_reason, check_text
+from engine.run import queries
+from webapp import privacy
+from webapp.api_args import Routes, actor, bool_arg, int_arg, invalid, json_body, text_arg
+from webapp.app_state import runtime
+
+SORTS = ("due", "age")
+routes = Routes()
+
+
+def inbox_filter() -> queries.InboxFilter:
+    sort = request.args.get("sort") or "due"
+    if sort not in SORTS:
+        raise invalid("sort", f"must be one of {', '.join(SORTS)}")
+    return queries.InboxFilter(
+        lane=text_arg("lane"), process=text_arg("process"), desk=text_arg("desk"),
+        overdue=bool_arg("overdue"), mine=bool_arg("mine"), unclaimed=bool_arg("unclaimed"),
+        page=int_arg("page", 1, 1, PAGE_MAX),
+        per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),
+        sort=sort,
+    )
+
+
+def open_tasks(instance_id: int) -> list[dict[str, Any]]:
+    with runtime().reading() as session:
+        return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
+
+
+# ---- tasks -------------------------------------------------------------------------------
+@routes.get("/tasks")
+def list_tasks():
+    flt = inbox_filter()
+    with runtime().reading() as session:
+        result = queries.inbox(session, current_user.viewer, flt)
+    return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
+
+
+@routes.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    task = runtime().task(task_id, current_user.viewer)
+    return privacy.task(task, privacy.masker(task["instance_id"]))
+
+
+@routes.post("/tasks/<int:task_id>/claim")
+def claim_task(task_id: int):
+    json_body()
+    runtime().claim(task_id, actor())
+    return runtime().task(task_id)
+
+
+@routes.post("/tasks/<int:task_id>/unclaim")
+def unclaim_task(task_id: int):
+    json_body()
+    runtime().unclaim(task_id, actor())
+    return runtime().task(task_id)
+
+
+@routes.post("/tasks/<int:task_id>/reassign")
+def reassign_task(task_id: int):
+    body = json_body()
+    unknown = sorted(set(body) - {"to", "reason"})
+    if unknown:
+        raise invalid(unknown[0], "unknown field (expected: to, reason)")
+    to_user, reason = body.get("to"), body.get("reason")
+    if not isinstance(to_user, str) or not to_user.strip():
+        raise invalid("to", "the user name to hand the task to is required")
+    if not isinstance(reason, str) or not reason.strip():
+        raise invalid("reason", "a reason is required to reassign a task")
+    check_text("to", to_user, NAME_MAX)
+    check_reason(reason)
+    task = policy.TaskFacts.of(runtime().task(task_id))
+    policy.refuse_if(policy.assignment_refusal(current_user.viewer, task, "reassign"))  # 403 before the target
+    with runtime().reading() as session:
+        target = policy.viewer_named(session, to_user.strip())
+    if target is None:
+        raise invalid("to", f"unknown or inactive user {to_user.strip()!r}")
+    refusal = policy.reassign_target_refusal(target, task)
+    if refusal:
+        raise invalid("to", refusal)
+    runtime().reassign(task_id, actor(), to_user.strip(), reason)
+    return runtime().task(task_id)
+
+
+@routes.post("/tasks/<int:task_id>/complete")
+def complete_task(task_id: int):
+    data = json_body()
+    instance = runtime().complete(task_id, actor(), data)
+    mask = privacy.masker(instance["id"])
+    return {"instance": mask(instance), "open_tasks": [privacy.task(t, mask) for t in open_tasks(instance["id"])]}
+
+

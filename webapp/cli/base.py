@@ -1,0 +1,68 @@
+"""What every command group of the CLI shares: the error-to-exit-code group, id arguments, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask.cli import FlaskGroup
+
+from engine.errors import DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
+from engine.limits import ID_MAX, BadJson, parse_json
+
+EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
+ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
+
+
+class TourflowGroup(FlaskGroup):
+    """Turns engine errors into one clear stderr line and the contract's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except DeploymentError as exc:
+            for finding in exc.findings:
+                if finding.severity == "error":
+                    click.echo(str(finding), err=True)
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        except TourflowError as exc:
+            if os.environ.get("FLASK_DEBUG") == "1":
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 1))
+        except Exception as exc:  # noqa: BLE001 - a user never sees a traceback unless asked
+            if os.environ.get("FLASK_DEBUG") == "1":
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+            sys.exit(1)
+
+
+def json_arg(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_json(value)
+    except BadJson as exc:
+        raise TourflowError(f"{what} is {exc.message}") from None
+
+
+def emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

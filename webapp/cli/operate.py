@@ -1,0 +1,103 @@
+"""Running tourflow: info, serve, worker, demo, bench."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from webapp.app_state import tourflow
+from webapp.cli.base import ID, emit
+
+
+@click.command()
+@with_appcontext
+def info() -> None:
+    """Show where tourflow keeps its data."""
+    app_state = tourflow()
+    click.echo(f"database: {app_state.url}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=ID)
+@click.option("--workers", default=2, show_default=True, type=ID)
+@click.option("--no-job-worker", "no_job_worker", is_flag=True,
+              help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
+def serve(host: str, port: int, workers: int, no_job_worker: bool) -> None:
+    """Serve the inbox with gunicorn, plus a job worker for timers and retries."""
+    from webapp.serve import serve_app
+
+    serve_app(host, port, workers, echo=click.echo, job_worker=not no_job_worker)
+
+
+@click.command()
+@click.option("--poll", "poll_seconds", type=float, default=1.0, show_default=True,
+              help="Seconds between two looks at the job table (a job due sooner wakes the worker itself).")
+@click.option("--lease", "lease_seconds", type=float, default=None,
+              help="Seconds a taken job stays this worker's before others may take it "
+                   "[default: TOURFLOW_JOB_LEASE_SECONDS or 60].")
+@click.option("--housekeeping", "housekeeping_seconds", type=float, default=30.0, show_default=True,
+              help="Seconds between two message housekeeping runs (expiry, buffered deliveries).")
+@click.option("--name", default=None, help="This worker's name in job leases [default: worker:HOST:PID].")
+@with_appcontext
+def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_seconds: float, name: str | None) -> None:
+    """Fire timers, retries and timer starts as they fall due, until SIGTERM (any number may run)."""
+    import logging
+
+    from engine.run.worker import Worker
+
+    if poll_seconds <= 0 or housekeeping_seconds <= 0 or (lease_seconds is not None and lease_seconds <= 0):
+        raise click.BadParameter("--poll, --lease and --housekeeping must be positive")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per poll otherwise
+    runner = Worker(tourflow().runtime, name=name, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
+                    housekeeping_seconds=housekeeping_seconds)
+    click.echo(f"tourflow worker {runner.name}: polling every {poll_seconds}s; SIGTERM stops it after the current step")
+    runner.run_forever()
+
+
+@click.command()
+@with_appcontext
+def demo() -> None:
+    """Create demo users and data, deploy processes/, start a few instances."""
+    from webapp.demo import load_demo
+
+    load_demo(tourflow().runtime, echo=click.echo)
+
+
+@click.command()
+@click.option("--instances", default=200, show_default=True, help="Instances per measurement.")
+@click.option("--inbox-tasks", default=100_000, show_default=True,
+              help="Open tasks seeded for the inbox latency measurement (0 skips it).")
+@click.option("--timers", default=300, show_default=True,
+              help="Timers for the timer accuracy measurement, fired by real worker processes (0 skips it).")
+@click.option("--timer-window", default=20.0, show_default=True, help="Seconds the timers' due times spread over.")
+@click.option("--timer-workers", default=2, show_default=True, help="Worker processes firing them.")
+@click.option("--replay-events", default=1000, show_default=True,
+              help="Recorded events to replay for the replay speed measurement (0 skips it).")
+@click.option("--json", "as_json", is_flag=True)
+def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, timer_workers: int,
+          replay_events: int, as_json: bool) -> None:
+    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
+    from engine.bench.core import run_bench
+    from engine.bench.inbox import run_inbox_bench
+    from engine.bench.timers import run_timer_bench
+
+    echo = None if as_json else click.echo
+    report = run_bench(instances=instances, echo=echo)
+    if inbox_tasks > 0:
+        if echo:
+            echo("")
+        report["inbox"] = run_inbox_bench(tasks=inbox_tasks, echo=echo)
+    if timers > 0:
+        if echo:
+            echo("")
+        report["timers"] = run_timer_bench(timers=timers, window=timer_window, workers=timer_workers, echo=echo)
+    if replay_events > 0:
+        from engine.bench.replay import run_replay_bench
+
+        if echo:
+            echo("")
+        report["replay"] = run_replay_bench(events=replay_events, echo=echo)
+    if as_json:
+        emit(report)

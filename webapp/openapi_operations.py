@@ -1,0 +1,134 @@
+"""What the url rules of the core /api/v1 endpoints cannot say: one `Op` per endpoint."""
+
+from __future__ import annotations
+
+from engine.limits import PAGE_MAX
+from engine.run.queries import INSTANCE_STATUSES, PER_PAGE_MAX
+from webapp.openapi_spec import BOOL, Op, items_of, query, ref
+
+INBOX_PARAMETERS = [
+    query("lane", {"type": "string"}, "Only this lane (role id)."),
+    query("process", {"type": "string"}, "Only this process id."),
+    query("desk", {"type": "string"}, "Only this desk."),
+    query("overdue", BOOL, "Only tasks past their due time."),
+    query("mine", BOOL, "Only tasks claimed by me."),
+    query("unclaimed", BOOL, "Only unclaimed tasks (ignored with mine)."),
+    query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
+    query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
+    query("sort", {"enum": ["due", "age"], "default": "due"}, "due: earliest due first; age: oldest first."),
+]
+
+
+
+OPERATIONS: dict[str, Op] = {
+    "api.me": Op("GET", "Who am I: user, roles, read-only, how authenticated", "me", ref("Me")),
+    "api.list_tasks": Op(
+        "GET", "My inbox: the open tasks of my lanes (all lanes for auditors)", "tasks", ref("InboxPage"),
+        description="The same filters, counts and pages as the inbox page. Unclaimed tasks and mine, "
+                    "unless `mine` or `unclaimed` narrows them.",
+        parameters=INBOX_PARAMETERS, errors=(422,)),
+    "api.get_task": Op(
+        "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),
+        roles="who may work it (lane, desk, branch), its assignee or completer, supervisors, auditors",
+        errors=(403,)),
+    "api.claim_task": Op(
+        "POST", "Claim a task for myself", "tasks", ref("TaskDetail"),
+        roles="who may work it: its lane, desk and branch", errors=(409,),
+        description="Claiming a task one holds already is a no-op; one claimed by someone else is a 409."),
+    "api.unclaim_task": Op(
+        "POST", "Release a claimed task back to its lane", "tasks", ref("TaskDetail"),
+        roles="its assignee, or any supervisor", errors=(409,)),
+    "api.reassign_task": Op(
+        "POST", "Hand a task to another user of its lane, with a reason", "tasks", ref("TaskDetail"),
+        roles="who may work it while unclaimed or theirs, or any supervisor; the target must be able to work it",
+        body="ReassignRequest", body_required=True, errors=(409, 422)),
+    "api.complete_task": Op(
+        "POST", "Complete a task with its form data", "tasks", ref("CompleteResult"),
+        roles="who may work it: its lane, desk and branch (its assignee when claimed)",
+        description="The body is the form data, validated against the task's form schema. "
+                    "409 when completed already, claimed by someone else, or a lost race.",
+        body="FormData", errors=(409, 422)),
+    "api.list_startable": Op(
+        "GET", "The processes I may start (newest version each)", "processes", items_of("StartableProcess")),
+    "api.start_instance": Op(
+        "POST", "Start the newest version of a process", "processes", ref("Instance"), ok_status=201,
+        roles="holders of the process's start lane", body="StartRequest", errors=(422,),
+        headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
+    "api.process_diagram": Op(
+        "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram"),
+        roles="owner, auditor (it holds the scripts)", errors=(403,)),
+    "api.process_heatmap": Op(
+        "GET", "Heatmap of one process version: instances per node, median and p90 time spent", "processes",
+        ref("Heatmap"), roles="owner, auditor, manager, supervisor", errors=(403,),
+        description="Built from replays of the version's instances (newest 2,000): a node is entered at the "
+                    "first event after which it is active, waiting or done, and left when it is done."),
+    "api.list_deployments": Op(
+        "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
+        roles="owner, auditor", errors=(403,)),
+    "api.deploy": Op(
+        "POST", "Deploy a process: one .bpmn plus its *.schema.json forms", "processes", ref("DeployResult"),
+        ok_status=201, also_ok=(200,), roles="owner", body="DeployUpload", body_required=True,
+        body_type="multipart/form-data", errors=(403, 422),
+        description="multipart/form-data, field `files` (repeat it). Forms not uploaded are taken from the "
+                    "newest deployed version. 201 for a new version, 200 when the content is unchanged; "
+                    "422 `deployment_invalid` with `findings` (file:line:col, rule, message) when refused: "
+                    "nothing is written then."),
+    "api.list_instances": Op(
+        "GET", "The instances I may see, newest first", "instances", ref("InstancePage"),
+        roles="any logged-in user: instances they started or with a task in their lanes (supervisors, auditors: all)",
+        parameters=[
+            query("process", {"type": "string"}, "Only this process id."),
+            query("status", {"enum": list(INSTANCE_STATUSES)}, "Only this status."),
+            query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
+            query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
+        ],
+        errors=(422,)),
+    "api.get_instance": Op(
+        "GET", "One instance: process, version, status, data", "instances", ref("Instance"),
+        roles="its starter, who may work or worked one of its tasks, who may see its incident; supervisors and "
+              "auditors: every instance", errors=(403,)),
+    "api.instance_events": Op(
+        "GET", "The instance's audit events, in order", "instances", items_of("Event"),
+        roles="as for the instance", errors=(403,)),
+    "api.instance_tasks": Op(
+        "GET", "Every task of the instance, open and finished, oldest first", "instances",
+        items_of("InstanceTask"), roles="as for the instance", errors=(403,)),
+    "api.instance_diagram": Op(
+        "GET", "The instance's BPMN XML with completed, active and failed nodes", "instances", ref("Diagram"),
+        roles="as for the instance", errors=(403,)),
+    "api.list_incidents": Op(
+        "GET", "Open incidents I may see, newest first", "incidents", ref("IncidentPage"),
+        roles="any logged-in user: incidents of the lanes they hold (of their desk, branch); supervisors, "
+              "owners and auditors: all",
+        parameters=[query("process", {"type": "string"}, "Only this process id.")]),
+    "api.get_incident": Op(
+        "GET", "The open incident of an instance, with its attempts", "incidents", ref("IncidentDetail"),
+        roles="as for the instance, or for its incident",
+        description="404 also when the instance has no open incident.", errors=(403,)),
+    "api.resolve_incident": Op(
+        "POST", "Resolve an incident: run the failed step again, with corrected data if given", "incidents",
+        ref("Instance"), roles="holders of the incident's lane (system lane: supervisors, owners); not auditors",
+        body="ResolveIncidentRequest", body_required=True, errors=(409, 422),
+        description="Records `incident_resolved` (reason, data) and runs the step. The answer is the instance "
+                    "afterwards: `running`/`completed` when the step went through, `retrying` or `error` (a new "
+                    "incident) when it failed again. 409 when the instance has no open incident."),
+    "api.send_message": Op(
+        "POST", "Send a message: deliver, start a process, or buffer it until an instance waits", "messages",
+        ref("Message"), roles="supervisor, owner, integration (accounts of other systems)",
+        body="MessageRequest", body_required=True, errors=(403, 404, 422), also_ok=(202,),
+        description="200 when an instance waiting under `correlation_key` caught it or it started a process "
+                    "(`delivered_to`); 202 when nobody waits yet: it stays in the buffer until an instance with "
+                    "that key waits for it, or until `expires_at`. 404 when nobody takes a message that has no "
+                    "correlation key. A repeated `message_ref` changes nothing."),
+    "api.list_messages": Op(
+        "GET", "Routed messages, newest first", "messages", items_of("Message"),
+        roles="supervisor, owner, integration, auditor",
+        parameters=[
+            query("state", {"enum": ["buffered", "delivered", "expired"]}, "Only this state."),
+            query("name", {"type": "string"}, "Only this message name."),
+            query("key", {"type": "string"}, "Only this correlation key."),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}, "At most this many."),
+        ],
+        errors=(403, 422)),
+    "api.openapi": Op("GET", "This document", "meta", ref("OpenApiDocument"), roles="anyone", public=True),
+}
