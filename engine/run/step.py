@@ -29,7 +29,8 @@ from engine.clock import to_db
 from engine.errors import ScriptError
 from engine.history import audit
 from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
-from engine.run.messaging import thrown_messages
+from engine.run.message_events import thrown_messages
+from engine.run.spiff_tasks import timer_due
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import HumanTask, Job, ProcessInstance
 
@@ -303,9 +304,9 @@ class Step:
                 timer_id = outputs[found[0]].bpmn_id if found[0] < len(outputs) else timer_id
             elif not isinstance(definition, TimerEventDefinition):
                 continue
-            value = task._get_internal_data("event_value")
-            if value:
-                timers.append((task, TimerEventDefinition.get_datetime(value), timer_id))
+            at = timer_due(task)
+            if at is not None:
+                timers.append((task, at, timer_id))
         return timers
 
     def _due_dates(self) -> dict[str, datetime]:
