@@ -38,7 +38,7 @@ from engine.errors import NotFound
 from engine.history.audit import instance_stream
 from engine.history.replayer import RecordedEvent, ReplayDiverged, Replayer, short
 from engine.run.runtime import Runtime
-from engine.run.step import current_data, json_safe
+from engine.run.workflow_data import current_data, json_safe
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 
 ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "desk": "desk", "branch": "branch",

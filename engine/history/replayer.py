@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.specs import ProcessModel
 from engine.run.message_events import deliver, thrown_messages
 from engine.run.spiff_tasks import fire_start_timer, make_ready
-from engine.run.step import current_data, data_diff, json_safe
+from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 
 STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | TaskState.STARTED | TaskState.ERROR,

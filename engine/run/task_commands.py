@@ -16,7 +16,7 @@ from engine.history import audit
 from engine.limits import NAME_MAX, check_data, check_reason, check_text
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, task_row, viewer_named
-from engine.run.step import data_diff
+from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import HumanTask, ProcessInstance
 

@@ -34,7 +34,8 @@ from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
 from engine.run.message_events import deliver
 from engine.run.spiff_tasks import fire_start_timer
-from engine.run.step import Step, json_safe
+from engine.run.step import Step
+from engine.run.workflow_data import json_safe
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 
