@@ -23,9 +23,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -33,20 +32,19 @@ from sqlalchemy.orm import Session
 from engine.clock import from_db, frozen_at, to_db
 from engine.errors import TaskConflict
 from engine.history import audit
+from engine.run.rows import lock_instance
+from engine.run.spiff_tasks import make_ready
 from engine.run.start_timers import schedule as schedule_start_timer
+from engine.run.step import Step
+from engine.run.unit import SYSTEM_ACTOR, Tx, UnitSource
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Deployment, Job
-
-if TYPE_CHECKING:
-    from engine.run.runtime import Runtime
-    from engine.run.step import Step
 
 DEFAULT_LEASE_SECONDS = 60
 # A job whose run keeps failing outside its step (a bug, a database error) backs off and,
 # after this many failures, stops: state "failed", with a job_failed event.
 MAX_JOB_FAILURES = 5
 FAILURE_BACKOFF_SECONDS = 10
-SYSTEM_ACTOR = "system"
 
 
 def worker_name(kind: str = "worker") -> str:
@@ -64,7 +62,7 @@ def wall_clock() -> datetime:
 
 @dataclass
 class JobRunner:
-    runtime: Runtime
+    runtime: UnitSource  # the Runtime: its database and its units of work
     owner: str = field(default_factory=worker_name)
     lease: timedelta = field(default_factory=lambda: timedelta(seconds=lease_seconds_from_env()))
 
@@ -137,9 +135,8 @@ class JobRunner:
 
     @lets_go_of_the_lock
     def _run(self, job_id: int, moment: datetime) -> dict[str, Any] | None:
-        rt = self.runtime
-        with rt.transaction() as session:
-            job = session.execute(
+        with self.runtime.transaction() as tx:
+            job = tx.session.execute(
                 select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
             ).scalar_one()
             if job.state != "pending" or not self._still_ours(job):
@@ -148,19 +145,18 @@ class JobRunner:
             # SpiffWorkflow fires a timer only once its time is strictly past.
             moment = max(moment, from_db(job.due_at) + timedelta(microseconds=1))
             with frozen_at(moment):
-                return self._execute(session, job, moment)
+                return self._execute(tx, job, moment)
 
-    def _execute(self, session: Session, job: Job, moment: datetime) -> dict[str, Any] | None:
-        rt = self.runtime
+    def _execute(self, tx: Tx, job: Job, moment: datetime) -> dict[str, Any] | None:
         if job.kind == "start_timer":
-            return self._start_by_timer(session, job, moment)
-        instance = rt._lock_instance(session, job.instance_id)
+            return self._start_by_timer(tx, job, moment)
+        instance = tx.lock_instance(job.instance_id)
         job.state, job.done_at = "done", to_db(moment)
         job.attempts += 1 if job.kind == "timer" else 0
         if instance.status in ("completed", "cancelled"):
             job.state = "cancelled"
             return None
-        step = rt._open_step(session, instance, SYSTEM_ACTOR, moment)
+        step = tx.open_step(instance, SYSTEM_ACTOR, moment)
         task = step.spiff_task(job.spiff_task_id) if job.spiff_task_id else None
         if job.kind == "retry":
             return self._retry(step, job, task)
@@ -183,14 +179,13 @@ class JobRunner:
         step.advance()
         return {"job": job.id, "kind": job.kind, "instance_id": step.instance.id, "timer": job.task}
 
-    def _start_by_timer(self, session: Session, job: Job, moment: datetime) -> dict[str, Any]:
+    @staticmethod
+    def _start_by_timer(tx: Tx, job: Job, moment: datetime) -> dict[str, Any]:
         """A timer start event is due: start an instance of that version, schedule the next."""
-        rt = self.runtime
         job.state, job.done_at, job.attempts = "done", to_db(moment), job.attempts + 1
-        deployment = rt.deployed(session, job.deployment_id)
-        workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
-        instance = rt._begin(session, deployment, workflow, {}, SYSTEM_ACTOR, None, timer_start=job)
-        schedule_start_timer(session, session.get(Deployment, deployment.id), deployment.model, moment)
+        deployment = tx.deployed(job.deployment_id)
+        instance = tx.begin(deployment, {}, SYSTEM_ACTOR, None, timer_start=job)
+        schedule_start_timer(tx.session, tx.session.get(Deployment, deployment.id), deployment.model, moment)
         return {"job": job.id, "kind": job.kind, "instance_id": instance.id, "timer": job.task}
 
     @staticmethod
@@ -200,7 +195,7 @@ class JobRunner:
             return None
         step.attempts[str(task.id)] = job.attempts + 1
         step.instance.status, step.instance.error = "running", None
-        task._set_state(TaskState.READY)
+        make_ready(task)
         step.advance()
         return {"job": job.id, "kind": "retry", "instance_id": step.instance.id, "task": job.task}
 
@@ -225,10 +220,11 @@ class JobRunner:
                 job.due_at = to_db(now) + timedelta(seconds=FAILURE_BACKOFF_SECONDS * 2 ** (job.failures - 1))
 
 
-    def _raise_incident(self, session: Session, job: Job, message: str, now: datetime) -> None:
+    @staticmethod
+    def _raise_incident(session: Session, job: Job, message: str, now: datetime) -> None:
         """The instance waits on a job that cannot run: it is stuck, so it shows as an incident
         (system lane) that a supervisor resolves once the cause is fixed (Runtime.resolve_incident)."""
-        instance = self.runtime._lock_instance(session, job.instance_id)
+        instance = lock_instance(session, job.instance_id)
         if instance.status in ("completed", "cancelled"):
             return
         error = f"{job.kind} job #{job.id} failed {job.failures} times: {message}"

@@ -17,26 +17,18 @@ Every routed message is a row of the `message` table. A sender may name its mess
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from engine.clock import from_db, to_db, utcnow
+from engine.clock import to_db, utcnow
 from engine.history import audit
+from engine.run.message_events import deliver, waited_names, waits_for
+from engine.run.rows import iso
+from engine.run.step import Step
+from engine.run.unit import SYSTEM_ACTOR, Tx
 from engine.store.models import Message, ProcessInstance
-
-if TYPE_CHECKING:
-    from engine.run.runtime import Runtime
-    from engine.run.step import Step
 
 CORRELATION_KEY = "correlation_key"
 # A message that makes an instance throw another, and so on: a loop in the diagrams.
@@ -44,59 +36,6 @@ MAX_HOPS = 25
 # How long a message nobody waits for yet stays in the buffer, unless its sender says otherwise.
 DEFAULT_TTL = timedelta(days=1)
 MAX_TTL = timedelta(days=366)
-
-
-def catches_message(task, name: str) -> bool:
-    """Whether a waiting task catches message `name`: a message event, a receive task, or an
-    event-based gateway (SpiffWorkflow moves its events into one MultipleEventDefinition)."""
-    definition = getattr(task.task_spec, "event_definition", None)
-    if isinstance(definition, MultipleEventDefinition):
-        return (any(isinstance(d, MessageEventDefinition) and d.name == name for d in definition.event_definitions)
-                and not _timer_already_due(task, definition))
-    return isinstance(definition, MessageEventDefinition) and definition.name == name
-
-
-def _timer_already_due(task, definition: MultipleEventDefinition) -> bool:
-    """An event-based gateway whose timer is due has in effect taken the timer's path, even if no
-    worker has fired it yet: a message now would come second. (Given both at once, SpiffWorkflow
-    would take both paths.) The message waits in the buffer instead, and the timer job fires."""
-    if not any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions):
-        return False
-    value = task._get_internal_data("event_value")
-    # strictly past, as SpiffWorkflow fires a timer
-    return bool(value) and TimerEventDefinition.get_datetime(value) < utcnow()
-
-
-def deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
-    """Merge the message's data into the catching event's data, then let it catch."""
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        if catches_message(task, name):
-            task.set_data(**copy.deepcopy(payload))
-    workflow.event_manager.catch(BpmnEvent(MessageEventDefinition(name), payload=payload), internal=False)
-
-
-def waits_for(workflow: BpmnWorkflow, name: str) -> bool:
-    return any(catches_message(task, name) for task in workflow.get_tasks(state=TaskState.WAITING))
-
-
-def waited_names(workflow: BpmnWorkflow) -> set[str]:
-    """The names of every message the workflow waits for now."""
-    names = set()
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        inner = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-        names.update(d.name for d in inner if isinstance(d, MessageEventDefinition))
-    return names
-
-
-def thrown_messages(workflow: BpmnWorkflow) -> list[tuple[str, dict[str, Any]]]:
-    """The messages the workflow threw and did not catch itself (taken out of it)."""
-    found = []
-    for event in workflow.get_events():
-        if isinstance(event.event_definition, MessageEventDefinition):
-            payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
-            found.append((event.event_definition.name, payload))
-    return found
 
 
 def message_dict(row: Message, duplicate: bool = False) -> dict[str, Any]:
@@ -109,26 +48,22 @@ def message_dict(row: Message, duplicate: bool = False) -> dict[str, Any]:
         "delivered_to": row.delivered_to,
         "started": row.started,
         "buffered": row.state == "buffered",
-        "expires_at": _iso(row.expires_at),
-        "created_at": _iso(row.created_at),
-        "delivered_at": _iso(row.delivered_at),
+        "expires_at": iso(row.expires_at),
+        "created_at": iso(row.created_at),
+        "delivered_at": iso(row.delivered_at),
         "sender_instance_id": row.sender_instance_id,
         "duplicate": duplicate,
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
-
-
 class MessageRouter:
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
+    """Routes messages inside a command's unit of work; a step calls it back at its end (MessageHooks)."""
 
-    def route(self, session: Session, name: str, key: str | None, payload: dict[str, Any], actor: str,
+    def route(self, tx: Tx, name: str, key: str | None, payload: dict[str, Any], actor: str,
               sender: int | None = None, message_ref: str | None = None,
               ttl: timedelta | None = None) -> dict[str, Any] | None:
         """Deliver, start, or buffer one message; None when nobody takes it and it has no key to wait under."""
+        session = tx.session
         if message_ref is not None:
             seen = session.execute(select(Message).where(Message.message_ref == message_ref)).scalar_one_or_none()
             if seen is not None:
@@ -136,7 +71,7 @@ class MessageRouter:
         now = utcnow()
         row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state="delivered",
                       sender_instance_id=sender, created_by=actor, created_at=to_db(now))
-        outcome = self._hand_over(session, row, actor)
+        outcome = self._hand_over(tx, row, actor)
         if outcome is None:
             if key is None:
                 return None
@@ -146,28 +81,26 @@ class MessageRouter:
         session.flush()
         return message_dict(row)
 
-    def _hand_over(self, session: Session, row: Message, actor: str) -> int | None:
+    def _hand_over(self, tx: Tx, row: Message, actor: str) -> int | None:
         record = {"name": row.name, "key": row.correlation_key, "data": row.payload,
                   "from_instance": row.sender_instance_id, "message_ref": row.message_ref}
         if row.correlation_key is not None:
-            candidates = session.execute(
+            candidates = tx.session.execute(
                 select(ProcessInstance.id).where(ProcessInstance.status == "running",
                                                  ProcessInstance.business_key == row.correlation_key,
                                                  ProcessInstance.id != (row.sender_instance_id or 0))
                 .order_by(ProcessInstance.id)
             ).scalars().all()
             for candidate in candidates:
-                instance = self.runtime._lock_instance(session, candidate)
-                step = self.runtime._open_step(session, instance, actor, utcnow())
+                instance = tx.lock_instance(candidate)
+                step = tx.open_step(instance, actor, utcnow())
                 if not waits_for(step.workflow, row.name):
                     continue
                 self._deliver_in(step, row, record)
                 return instance.id
-        for deployment in self.runtime._latest_deployments(session):
+        for deployment in tx.latest_deployments():
             if row.name in deployment.model.message_starts:
-                workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
-                instance = self.runtime._begin(session, deployment, workflow, row.payload, actor,
-                                               row.correlation_key, message=record)
+                instance = tx.begin(deployment, row.payload, actor, row.correlation_key, message=record)
                 row.delivered_to, row.started, row.delivered_at = instance.id, True, to_db(utcnow())
                 return instance.id
         return None
@@ -182,7 +115,7 @@ class MessageRouter:
         deliver(step.workflow, row.name, row.payload)
         step.advance()
 
-    def take_buffered(self, step: Step) -> None:
+    def take_buffered(self, tx: Tx, step: Step) -> None:
         """At the end of a step: hand the instance a buffered message it now waits for, oldest first."""
         instance = step.instance
         if instance.status != "running" or instance.business_key is None:
@@ -196,7 +129,7 @@ class MessageRouter:
                    Message.name.in_(sorted(names)), Message.expires_at > to_db(step.now))
             .order_by(Message.id).limit(1)
         )
-        if not self.runtime.db.is_sqlite:
+        if not tx.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         row = step.session.execute(query).scalar_one_or_none()
         if row is None:
@@ -207,10 +140,10 @@ class MessageRouter:
         step.session.info["tourflow_message_hops"] = hops + 1
         record = {"name": row.name, "key": row.correlation_key, "data": row.payload,
                   "from_instance": row.sender_instance_id, "message_ref": row.message_ref,
-                  "buffered_since": _iso(row.created_at)}
+                  "buffered_since": iso(row.created_at)}
         self._deliver_in(step, row, record)
 
-    def send_thrown(self, step: Step, outgoing: list[tuple[str, dict[str, Any]]]) -> None:
+    def send_thrown(self, tx: Tx, step: Step, outgoing: list[tuple[str, dict[str, Any]]]) -> None:
         """Route what a step's instance threw; record each send in the sender's history."""
         hops = step.session.info.setdefault("tourflow_message_hops", 0)
         for name, payload in outgoing:
@@ -223,7 +156,7 @@ class MessageRouter:
             data = {k: v for k, v in payload.items() if k != CORRELATION_KEY}
             key = payload.get(CORRELATION_KEY)
             key = None if key is None else str(key)
-            result = self.route(step.session, name, key, data, step.actor, sender=step.instance.id)
+            result = self.route(tx, name, key, data, step.actor, sender=step.instance.id)
             step.event("message_sent", {"name": name, "key": key, "data": data,
                                         "delivered_to": result["delivered_to"] if result else None,
                                         "started": bool(result and result["started"]),
@@ -231,27 +164,29 @@ class MessageRouter:
                                         "message_id": result["message_id"] if result else None})
 
     # ---- housekeeping (the worker runs these) -------------------------------------------
-    def expire(self, session: Session, now: datetime) -> int:
+    def expire(self, tx: Tx, now: datetime) -> int:
         """Buffered messages past their expiry are dropped, each with a message_expired event."""
+        session = tx.session
         query = select(Message).where(Message.state == "buffered", Message.expires_at <= to_db(now))
-        if not self.runtime.db.is_sqlite:
+        if not tx.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         expired = session.execute(query.order_by(Message.id).limit(500)).scalars().all()
         for row in expired:
             row.state = "expired"
-            audit.append(session, kind="message_expired", actor="system", at=now, instance_id=None,
+            audit.append(session, kind="message_expired", actor=SYSTEM_ACTOR, at=now, instance_id=None,
                          payload={"message_id": row.id, "name": row.name, "key": row.correlation_key,
                                   "message_ref": row.message_ref, "from_instance": row.sender_instance_id,
-                                  "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at)})
+                                  "created_at": iso(row.created_at), "expires_at": iso(row.expires_at)})
         return len(expired)
 
-    def sweep(self, session: Session, now: datetime, limit: int = 50) -> int:
+    def sweep(self, tx: Tx, now: datetime, limit: int = 50) -> int:
         """Deliver buffered messages whose instance waits for them already.
 
         Closes a race on databases with concurrent writers: a message buffered while the
         instance that will wait for it was being created, each transaction unable to see the
         other's rows. Returns how many were delivered.
         """
+        session = tx.session
         keys = session.execute(
             select(Message.correlation_key).where(Message.state == "buffered", Message.expires_at > to_db(now))
             .group_by(Message.correlation_key).limit(limit)
@@ -265,10 +200,13 @@ class MessageRouter:
         ).scalars().all()
         delivered = 0
         for instance_id in instance_ids:
-            instance = self.runtime._lock_instance(session, instance_id)
-            step = self.runtime._open_step(session, instance, "system", now)
+            instance = tx.lock_instance(instance_id)
+            step = tx.open_step(instance, SYSTEM_ACTOR, now)
             before = session.info.get("tourflow_message_hops", 0)
-            self.take_buffered(step)
+            self.take_buffered(tx, step)
             if session.info.get("tourflow_message_hops", 0) > before:
                 delivered += 1
         return delivered
+
+
+__all__ = ["CORRELATION_KEY", "DEFAULT_TTL", "MAX_HOPS", "MAX_TTL", "MessageRouter", "message_dict", "waits_for"]

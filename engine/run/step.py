@@ -30,7 +30,9 @@ from engine.errors import ScriptError
 from engine.history import audit
 from engine.run.handler_reads import EngineReads
 from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
-from engine.run.messaging import thrown_messages
+from engine.run.message_events import thrown_messages
+from engine.run.spiff_tasks import timer_due
+from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import HumanTask, Job, ProcessInstance
 
@@ -53,16 +55,6 @@ class HandlerFailed(Exception):
         super().__init__(f"handler {name!r} failed: {type(original).__name__}: {original}")
         self.handler = name
         self.original = original
-
-
-def json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def data_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """What changed between two data snapshots: {key: [old, new]}; missing is null."""
-    keys = set(old) | set(new)
-    return {k: [old.get(k), new.get(k)] for k in sorted(keys) if old.get(k) != new.get(k)}
 
 
 def _script_error_in(exc: BaseException) -> ScriptError | None:
@@ -305,9 +297,9 @@ class Step:
                 timer_id = outputs[found[0]].bpmn_id if found[0] < len(outputs) else timer_id
             elif not isinstance(definition, TimerEventDefinition):
                 continue
-            value = task._get_internal_data("event_value")
-            if value:
-                timers.append((task, TimerEventDefinition.get_datetime(value), timer_id))
+            at = timer_due(task)
+            if at is not None:
+                timers.append((task, at, timer_id))
         return timers
 
     def _due_dates(self) -> dict[str, datetime]:
@@ -376,18 +368,6 @@ class Step:
 
     def spiff_task(self, spiff_task_id: str):
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
-
-
-def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
-    """The instance's data now: the workflow's at its end, else the first ready or failed task's,
-    else the most recently completed task's (what a cancelled instance had when it was stopped)."""
-    if wf.completed and wf.success:
-        return dict(wf.data)
-    ready = wf.get_tasks(state=TaskState.READY | TaskState.ERROR)
-    if ready:
-        return dict(ready[0].data)
-    done = wf.get_tasks(state=TaskState.COMPLETED)
-    return dict(max(done, key=lambda t: t.last_state_change).data) if done else dict(wf.data)
 
 
 def _routing_key(data: dict[str, Any], key: str) -> str | None:

@@ -1,0 +1,108 @@
+"""The rows commands act on, found (or locked) by id, and their JSON shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from engine.access.policy import Viewer, viewer_of
+from engine.clock import from_db
+from engine.errors import NotAllowed, NotFound
+from engine.store.models import HumanTask, Job, ProcessInstance, User
+
+
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked for the rest of the transaction (every step locks it first)."""
+    instance = session.execute(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+    ).scalar_one_or_none()
+    if instance is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    return instance
+
+
+def instance_row(session: Session, instance_id: int) -> ProcessInstance:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    return instance
+
+
+def task_row(session: Session, task_id: int) -> HumanTask:
+    row = session.execute(select(HumanTask).where(HumanTask.id == task_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return row
+
+
+def lock_task(session: Session, task_id: int) -> HumanTask:
+    """Lock the task's instance, then the task: the same order as every step, so no deadlock."""
+    row = task_row(session, task_id)
+    lock_instance(session, row.instance_id)
+    query = select(HumanTask).where(HumanTask.id == task_id).with_for_update()
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one()
+
+
+def viewer_named(session: Session, username: str) -> Viewer:
+    """The active user `username` as the policy sees them; NotAllowed if unknown or inactive."""
+    user = session.execute(
+        select(User).options(joinedload(User.roles)).where(User.username == username)
+    ).unique().scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotAllowed(f"unknown or inactive user {username!r}")
+    return viewer_of(user)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored moment as ISO 8601 UTC with a Z (None stays None)."""
+    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def instance_dict(instance: ProcessInstance, version: int) -> dict[str, Any]:
+    """An instance's summary; `version` is its deployment's (Runtime.deployed, cached)."""
+    return {
+        "id": instance.id,
+        "process": instance.process_id,
+        "version": version,
+        "status": instance.status,
+        "business_key": instance.business_key,
+        "data": instance.data,
+        "error": instance.error,
+        "started_at": iso(instance.started_at),
+        "started_by": instance.started_by,
+        "ended_at": iso(instance.ended_at),
+    }
+
+
+def task_dict(row: HumanTask) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "task": row.task,
+        "name": row.name,
+        "lane": row.lane,
+        "desk": row.desk,
+        "branch": row.branch,
+        "state": row.state,
+        "assignee": row.assignee,
+        "form": row.form_ref,
+        "due_at": iso(row.due_at),
+        "created_at": iso(row.created_at),
+        "completed_at": iso(row.completed_at),
+        "completed_by": row.completed_by,
+        "summary": row.summary,
+    }
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "kind": job.kind, "state": job.state, "instance_id": job.instance_id,
+            "deployment_id": job.deployment_id, "task": job.task, "due_at": iso(job.due_at),
+            "attempts": job.attempts, "failures": job.failures, "locked_by": job.locked_by,
+            "lease_until": iso(job.lease_until), "last_error": job.last_error}
+
+
+__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "task_dict",
+           "task_row", "viewer_named"]

@@ -1,0 +1,99 @@
+"""The Runtime's reads: tasks, one task, an instance, its diagram states, forms and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine.access import policy
+from engine.access.policy import Viewer, lane_access
+from engine.errors import NotFound
+from engine.history import audit
+from engine.run.core import EngineCore
+from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
+from engine.store.models import Deployment, HumanTask, ProcessInstance
+
+
+class RuntimeReads(EngineCore):
+    def tasks(self, lane: str | None = None, user: str | None = None, instance_id: int | None = None,
+              state: str = "ready") -> list[dict[str, Any]]:
+        with self.reading() as session:
+            query = select(HumanTask).where(HumanTask.state == state)
+            if lane:
+                query = query.where(HumanTask.lane == lane)
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            if user:
+                query = query.where(lane_access(viewer_named(session, user)))
+                query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
+            rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
+            return [task_dict(row) for row in rows.scalars()]
+
+    def task(self, task_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
+        """One task with its documentation and form; given a viewer, NotAllowed unless they may read it."""
+        with self.reading() as session:
+            row = task_row(session, task_id)
+            if viewer is not None:
+                policy.refuse_if(policy.read_task_refusal(viewer, row))
+            result = task_dict(row)
+            deployment = self.deployed(session, session.get(ProcessInstance, row.instance_id).deployment_id)
+            info = deployment.model.user_tasks.get(row.task)
+            result["documentation"] = info.documentation if info else ""
+            result["form"] = deployment.forms.get(row.form_ref) if row.form_ref else None
+            return result
+
+    def show(self, instance_id: int) -> dict[str, Any]:
+        with self.reading() as session:
+            instance = instance_row(session, instance_id)
+            return instance_dict(instance, self.deployed(session, instance.deployment_id).version)
+
+    def instance_forms(self, instance_id: int) -> dict[str, Any]:
+        """The form schemas of an instance's process version (form ref -> JSON Schema), e.g. for labels."""
+        with self.reading() as session:
+            return self.deployed(session, instance_row(session, instance_id).deployment_id).forms
+
+    def node_states(self, instance_id: int) -> dict[str, Any]:
+        """The instance's diagram: its BPMN XML and which nodes are completed, active or failed."""
+        with self.reading() as session:
+            instance = instance_row(session, instance_id)
+            deployment = self.deployed(session, instance.deployment_id)
+            workflow = self.codec.loads(instance.serialized, deployment.model)
+            xml = session.get(Deployment, deployment.id).bpmn_xml
+        groups = {"completed": TaskState.COMPLETED, "active": TaskState.READY | TaskState.WAITING | TaskState.STARTED,
+                  "failed": TaskState.ERROR}
+        nodes = {}
+        for name, mask in groups.items():
+            ids = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=mask) if t.task_spec.bpmn_id}
+            nodes[name] = sorted(ids & set(deployment.model.node_names))
+        nodes["completed"] = sorted(set(nodes["completed"]) - set(nodes["active"]) - set(nodes["failed"]))
+        return {"process": deployment.process_id, "version": deployment.version, "bpmn_xml": xml, "nodes": nodes}
+
+    def deployment_xml(self, process_id: str, version: int) -> str:
+        with self.reading() as session:
+            xml = session.execute(select(Deployment.bpmn_xml).where(
+                Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
+        if xml is None:
+            raise NotFound(f"process {process_id!r} has no version {version}")
+        return xml
+
+    def startable(self, username: str) -> list[dict[str, Any]]:
+        """The newest version of each process whose start lane the user holds."""
+        with self.reading() as session:
+            viewer = viewer_named(session, username)
+            result = []
+            for deployment in self.catalog.latest_of_each(session):
+                lane = deployment.model.start_lane
+                if lane and policy.may_start(viewer, lane):
+                    result.append({"process_id": deployment.process_id, "name": deployment.model.name,
+                                   "version": deployment.version, "lane": lane})
+            return sorted(result, key=lambda p: p["process_id"])
+
+    def events(self, instance_id: int) -> list[dict[str, Any]]:
+        with self.reading() as session:
+            instance_row(session, instance_id)
+            return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
+
+
+__all__ = ["RuntimeReads"]

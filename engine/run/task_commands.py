@@ -1,0 +1,126 @@
+"""Commands on human tasks: complete, claim, unclaim, reassign."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine.access import policy
+from engine.bpmn import forms
+from engine.clock import to_db, utcnow
+from engine.errors import TaskConflict, TourflowError
+from engine.history import audit
+from engine.limits import NAME_MAX, check_data, check_reason, check_text
+from engine.run.core import EngineCore
+from engine.run.rows import instance_dict, task_row, viewer_named
+from engine.run.workflow_data import data_diff
+from engine.sandbox.outcomes import lets_go_of_the_lock
+from engine.store.models import HumanTask, ProcessInstance
+
+
+def _not_ready(row: HumanTask) -> TaskConflict:
+    if row.state == "completed":
+        return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
+                            f"at {row.completed_at.isoformat(timespec='seconds')}Z")
+    return TaskConflict(f"task {row.id} is {row.state}, not ready")
+
+
+def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
+    """The user may work the task (engine/access/policy.py: its lane, desk and branch), it is ready,
+    and nobody else has claimed it."""
+    policy.refuse_if(policy.work_refusal(viewer_named(session, actor), row))
+    if row.state != "ready":
+        raise _not_ready(row)
+    if row.assignee and row.assignee != actor:
+        raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
+
+
+def _task_event(session: Session, row: HumanTask, kind: str, actor: str, extra: dict[str, Any]) -> None:
+    audit.append(session, kind=kind, actor=actor, at=utcnow(), instance_id=row.instance_id,
+                 payload={"task_id": row.id, "task": row.task, "name": row.name, **extra})
+
+
+class TaskCommands(EngineCore):
+    @lets_go_of_the_lock
+    def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Complete a ready user task with validated form data; returns the instance summary."""
+        check_data(data, text_max=None)  # texts' lengths: the form's check, which honours maxLength
+        # The form is checked before the write transaction opens, so however long the check takes,
+        # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
+        # a deployment, which never changes); who may complete it may, so that is checked again.
+        submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
+        with self.transaction() as tx:
+            row = tx.lock_task(task_id)
+            _check_completable(tx.session, row, actor)
+            instance = tx.session.get(ProcessInstance, row.instance_id)  # locked by lock_task
+            step = tx.open_step(instance, actor, utcnow())
+            task = step.spiff_task(row.spiff_task_id)
+            if task is None or task.state != TaskState.READY:
+                raise TaskConflict(f"task {row.id} is no longer ready in its process")
+            before = copy.deepcopy(task.data)
+            task.set_data(**copy.deepcopy(submitted))
+            failure = step.run_user_task(task)
+            row.state = "completed"
+            row.completed_at = to_db(step.now)
+            row.completed_by = actor
+            step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
+                                          "submitted": submitted, "diff": data_diff(before, task.data)})
+            step.advance(failure)
+            return instance_dict(instance, tx.deployed(instance.deployment_id).version)
+
+    def _form_to_complete(self, task_id: int, actor: str) -> dict[str, Any] | None:
+        """A short read: the task's form schema, once the actor may complete the task as it stands
+        (so refusals come in the same order as under the lock)."""
+        with self.reading() as session:
+            row = task_row(session, task_id)
+            _check_completable(session, row, actor)
+            if not row.form_ref:
+                return None
+            deployment_id = session.get(ProcessInstance, row.instance_id).deployment_id
+            return self.deployed(session, deployment_id).forms.get(row.form_ref)
+
+    def claim(self, task_id: int, actor: str) -> None:
+        with self.transaction() as tx:
+            row = tx.lock_task(task_id)
+            policy.refuse_if(policy.work_refusal(viewer_named(tx.session, actor), row))
+            if row.state != "ready":
+                raise _not_ready(row)
+            if row.assignee == actor:
+                return
+            if row.assignee:
+                raise TaskConflict(f"task {row.id} is already claimed by {row.assignee}")
+            row.assignee = actor
+            _task_event(tx.session, row, "task_claimed", actor, {"assignee": actor})
+
+    def unclaim(self, task_id: int, actor: str) -> None:
+        with self.transaction() as tx:
+            row = tx.lock_task(task_id)
+            policy.refuse_if(policy.assignment_refusal(viewer_named(tx.session, actor), row, "release"))
+            if row.state != "ready":
+                raise _not_ready(row)
+            if row.assignee is None:
+                return
+            previous, row.assignee = row.assignee, None
+            _task_event(tx.session, row, "task_unclaimed", actor, {"previous_assignee": previous})
+
+    def reassign(self, task_id: int, actor: str, to_user: str, reason: str) -> None:
+        if not reason or not reason.strip():
+            raise TourflowError("a reason is required to reassign a task")
+        reason = check_reason(reason)
+        check_text("to", to_user, NAME_MAX)
+        with self.transaction() as tx:
+            row = tx.lock_task(task_id)
+            policy.refuse_if(policy.assignment_refusal(viewer_named(tx.session, actor), row, "reassign"))
+            if row.state != "ready":
+                raise _not_ready(row)
+            # the target must be able to work it: else the task is in nobody's inbox
+            policy.refuse_if(policy.reassign_target_refusal(viewer_named(tx.session, to_user), row))
+            previous, row.assignee = row.assignee, to_user
+            _task_event(tx.session, row, "task_reassigned", actor,
+                        {"from": previous, "to": to_user, "reason": reason.strip()})
+
+
+__all__ = ["TaskCommands"]

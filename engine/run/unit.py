@@ -1,0 +1,166 @@
+"""The unit of work of every command: one write transaction, and what a command does in it.
+
+`Runtime.transaction()` opens one and yields a `Tx`; commands (engine/run/*_commands.py), the
+job runner and the message router act through it: lock an instance, open a step on it,
+start an instance. Everything they write commits together at the end of the block, or
+nothing does. The instance row is locked for the step (BEGIN IMMEDIATE on SQLite, SELECT
+... FOR UPDATE elsewhere) and carries an optimistic lock (`lock_version`), so two people
+completing one task cannot both win.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.bpmn.codec import WorkflowCodec
+from engine.bpmn.specs import ProcessModel
+from engine.clock import to_db, utcnow
+from engine.errors import TaskConflict
+from engine.run import rows
+from engine.run.catalog import Catalog, Deployed
+from engine.run.message_events import deliver
+from engine.run.spiff_tasks import fire_start_timer
+from engine.run.step import Step
+from engine.run.workflow_data import json_safe
+from engine.store.db import Database
+from engine.store.models import HumanTask, Job, ProcessInstance
+
+SYSTEM_ACTOR = "system"
+
+
+class MessageHooks(Protocol):
+    """What a step asks of messaging (engine/run/messaging.py's MessageRouter) at its end."""
+
+    def send_thrown(self, tx: Tx, step: Step, outgoing: list[tuple[str, dict[str, Any]]]) -> None:
+        """Route the messages the step's instance threw, in the same transaction."""
+
+    def take_buffered(self, tx: Tx, step: Step) -> None:
+        """Hand the step's instance a buffered message it now waits for."""
+
+
+class UnitSource(Protocol):
+    """Who opens units of work (the Runtime): what the job runner needs of it."""
+
+    db: Database
+
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+
+
+@dataclass
+class Tx:
+    """One open write transaction of a command, with the engine's parts it acts through."""
+
+    session: Session
+    catalog: Catalog
+    codec: WorkflowCodec
+    messages: MessageHooks
+    is_sqlite: bool
+
+    def deployed(self, deployment_id: int) -> Deployed:
+        return self.catalog.deployed(self.session, deployment_id)
+
+    def latest_deployments(self) -> list[Deployed]:
+        """The newest version of every deployed process."""
+        return self.catalog.latest_of_each(self.session)
+
+    def lock_instance(self, instance_id: int) -> ProcessInstance:
+        """The instance row, locked until the transaction ends; NotFound if there is none."""
+        return rows.lock_instance(self.session, instance_id)
+
+    def lock_task(self, task_id: int) -> HumanTask:
+        """The task row, locked after its instance (the order every step locks in)."""
+        return rows.lock_task(self.session, task_id)
+
+    def open_step(self, instance: ProcessInstance, actor: str, now: datetime) -> Step:
+        """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
+        model = self.deployed(instance.deployment_id).model
+        workflow = self.codec.loads(instance.serialized, model)
+        return self.new_step(instance, model, workflow, actor, now)
+
+    def new_step(self, instance: ProcessInstance, model: ProcessModel, workflow: BpmnWorkflow,
+                 actor: str, now: datetime) -> Step:
+        """A step on a workflow in memory (one just created, or loaded by open_step)."""
+        step = Step(self.session, instance, model, workflow, actor, now, self.codec,
+                    send_messages=functools.partial(self.messages.send_thrown, self),
+                    take_buffered=functools.partial(self.messages.take_buffered, self))
+        step.install_script_engine()
+        return step
+
+    def begin(self, deployment: Deployed, data: dict[str, Any], actor: str, business_key: str | None,
+              message: dict[str, Any] | None = None, timer_start: Job | None = None) -> ProcessInstance:
+        """Start an instance of `deployment` with `data` and run it until it waits.
+
+        `message`: it starts on this message (a message start event); `timer_start`: on this
+        due start_timer job (a timer start event).
+        """
+        model = deployment.model
+        workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
+        now = utcnow()
+        start_task = workflow.get_tasks(state=TaskState.READY)[0]
+        start_task.data.update(copy.deepcopy(data))
+        instance = ProcessInstance(
+            deployment_id=deployment.id, process_id=deployment.process_id, status="running",
+            business_key=business_key, serialized="", data=json_safe(data), started_at=to_db(now),
+            started_by=actor,
+        )
+        self.session.add(instance)
+        self.session.flush()
+        step = self.new_step(instance, model, workflow, actor, now)
+        step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
+                                        "deployment_id": deployment.id, "data": data,
+                                        "business_key": business_key})
+        if message is not None:
+            step.event("message_received", message)
+            workflow.do_engine_steps()  # the message start event begins waiting only now
+            deliver(workflow, message["name"], message["data"])
+        if timer_start is not None:
+            step.event("timer_fired", {"timer": timer_start.task, "due_at": timer_start.due_at.isoformat() + "Z",
+                                       "name": model.node_names.get(timer_start.task, timer_start.task)})
+            workflow.do_engine_steps()  # the timer start event begins waiting only now
+            fire_start_timer(workflow, timer_start.task, now)
+        step.advance()
+        return instance
+
+
+@contextmanager
+def write_session(db: Database) -> Iterator[Session]:
+    """One write transaction: committed at the end of the block, rolled back on an error; a lost
+    optimistic-lock race becomes TaskConflict (409)."""
+    session = db.write()
+    try:
+        with session.begin():
+            yield session
+            session.flush()
+            fault_point()
+    except StaleDataError:
+        raise TaskConflict("the instance was changed by someone else at the same time; reload and retry") from None
+    finally:
+        session.close()
+
+
+def fault_point() -> None:
+    """Crash tests pause here, with the whole step written but not committed, to be killed.
+
+    Inert unless TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT names a marker file to create.
+    """
+    marker = os.environ.get("TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(120)
+
+
+__all__ = ["SYSTEM_ACTOR", "MessageHooks", "Tx", "UnitSource", "fault_point", "write_session"]
