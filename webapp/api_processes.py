@@ -49,8 +49,8 @@ def deploy():
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
     if not files:
         raise invalid("files", "upload a .bpmn file (multipart field 'files')")
-    with runtime().transaction() as session:
-        result = deploy_upload(session, files, actor())
+    with runtime().transaction() as tx:
+        result = deploy_upload(tx.session, files, actor())
     body = {"process_id": result.process_id, "version": result.version,
             "deployment_id": result.deployment_id, "created": result.created}
     return body, 201 if result.created else 200

@@ -29,27 +29,27 @@ DEMO_COMPLAINTS = [
 
 
 def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
-    with runtime.transaction() as session:
+    with runtime.transaction() as tx:
         users = {f"{role}1": (role, DEMO_NAMES[f"{role}1"]) for role in DEMO_ROLES} | EXTRA_USERS
         for username, (role, display) in users.items():
-            if find_user(session, username) is not None:
+            if find_user(tx.session, username) is not None:
                 continue
             roles = [role, Role.STAFF] if role in FRONT_LINE else [role]
-            user = create_user(session, username, username, roles, display)
+            user = create_user(tx.session, username, username, roles, display)
             user.desk = USER_DESKS.get(username)
             user.branch_code = USER_BRANCHES.get(username)
-        seed_agency(session)
+        seed_agency(tx.session)
     for path in bpmn_files([DEFAULT_PROCESSES_DIR]):
-        with runtime.transaction() as session:
-            result = deploy_file(session, path, "owner1")
+        with runtime.transaction() as tx:
+            result = deploy_file(tx.session, path, "owner1")
         echo(f"deployed {result.process_id} v{result.version}" + ("" if result.created else " (unchanged)"))
     with runtime.reading() as session:
         running = reads.instance_count(session)
     if not running:
         demo_history.load(runtime, echo=echo)
         _start_demo_instances(runtime)
-    with runtime.transaction() as session:
-        audit.append(session, kind="demo_loaded", actor="system", at=utcnow(),
+    with runtime.transaction() as tx:
+        audit.append(tx.session, kind="demo_loaded", actor="system", at=utcnow(),
                      payload={"users": [f"{r}1" for r in DEMO_ROLES]})
     echo(f"database: {runtime.db.url}")
     echo("demo users (DEMO ONLY - password = user name):")

@@ -61,8 +61,8 @@ def deploy():
     try:
         if not files:
             raise DeploymentError(_("请选择要部署的 .bpmn 文件"))
-        with runtime().transaction() as session:
-            result = deploy_upload(session, files, current_user.username)
+        with runtime().transaction() as tx:
+            result = deploy_upload(tx.session, files, current_user.username)
     except DeploymentError as exc:
         findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
                      "message": f"{f.file}: {f.message}"} for f in exc.findings if f.severity == "error"]

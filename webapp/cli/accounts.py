@@ -24,9 +24,9 @@ def token_create(username: str, label: str, as_json: bool) -> None:
     from engine.access.users import create_token, find_token_id
 
     runtime = tourflow().runtime
-    with runtime.transaction() as session:
-        plaintext = create_token(session, username, label)
-        token_id = find_token_id(session, plaintext)
+    with runtime.transaction() as tx:
+        plaintext = create_token(tx.session, username, label)
+        token_id = find_token_id(tx.session, plaintext)
     if as_json:
         emit({"id": token_id, "user": username, "label": label, "token": plaintext})
         return
@@ -43,8 +43,8 @@ def token_revoke(token_id: int) -> None:
     from engine.access.users import revoke_token
 
     runtime = tourflow().runtime
-    with runtime.transaction() as session:
-        changed = revoke_token(session, token_id)
+    with runtime.transaction() as tx:
+        changed = revoke_token(tx.session, token_id)
     click.echo(f"token {token_id} revoked" if changed else f"token {token_id} was already revoked")
 
 
@@ -61,8 +61,8 @@ def user_password(username: str, password: str) -> None:
     """Set a user's password; every browser session of the user ends."""
     from engine.access.users import set_password
 
-    with tourflow().runtime.transaction() as session:
-        set_password(session, username, password)
+    with tourflow().runtime.transaction() as tx:
+        set_password(tx.session, username, password)
     click.echo(f"password of {username} changed; their sessions have ended")
 
 
@@ -85,6 +85,6 @@ def user_activate(username: str) -> None:
 def _set_active(username: str, active: bool, done: str) -> None:
     from engine.access.users import set_active
 
-    with tourflow().runtime.transaction() as session:
-        set_active(session, username, active)
+    with tourflow().runtime.transaction() as tx:
+        set_active(tx.session, username, active)
     click.echo(done)

@@ -32,8 +32,8 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
     results, failed = [], False
     for path in bpmn_files(list(paths)):
         try:
-            with runtime.transaction() as session:
-                results.append(deploy_file(session, path, actor))
+            with runtime.transaction() as tx:
+                results.append(deploy_file(tx.session, path, actor))
         except DeploymentError as exc:
             failed = True
             for finding in exc.findings:
