@@ -111,8 +111,8 @@ def load_user_from_token(req) -> LoginUser | None:
     if found is not None:
         g.token_auth = True
     else:
-        with runtime().transaction() as db_session:
-            logins.record_failure(db_session, None, client_address(), _limits())
+        with runtime().transaction() as tx:
+            logins.record_failure(tx.session, None, client_address(), _limits())
     return found
 
 
@@ -182,13 +182,13 @@ def login():
         with rt.reading() as db_session:
             user = authenticate(db_session, username, form.password.data)
             found = _login_user_from(user)
-        with rt.transaction() as db_session:
+        with rt.transaction() as tx:
             if found is None:
-                logins.record_failure(db_session, username, address, limits)
+                logins.record_failure(tx.session, username, address, limits)
             else:
-                logins.clear_user_failures(db_session, username)
+                logins.clear_user_failures(tx.session, username)
                 lifetime = timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"])
-                secret = logins.start_session(db_session, user.id, lifetime)
+                secret = logins.start_session(tx.session, user.id, lifetime)
         if found is not None:
             session[SESSION_KEY] = secret
             login_user(found)
@@ -202,8 +202,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """Ends the login session on the server too: the same cookie, replayed, is logged out."""
-    with runtime().transaction() as db_session:
-        logins.end_session(db_session, session.pop(SESSION_KEY, None))
+    with runtime().transaction() as tx:
+        logins.end_session(tx.session, session.pop(SESSION_KEY, None))
     logout_user()
     return redirect(url_for("auth.login"))
 
