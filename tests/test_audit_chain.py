@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.clock import utcnow
 from engine.history import audit
-from tests.conftest import TEST_USERS
+from tests.support.world import TEST_USERS
 
 pytestmark = pytest.mark.both_databases
 

@@ -24,7 +24,7 @@ from engine.run.handlers import HandlerContext, get_handler, handler_writes
 from engine.store.models import Job, ProcessInstance
 from handlers.contact_center import contact_archive, contact_promise_kept
 from handlers.domain.models import ContactRecord
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "inbound_call.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

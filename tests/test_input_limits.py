@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.errors import FormInvalid, TourflowError
 from engine.limits import JSON_DEPTH_MAX, NAME_MAX, REASON_MAX, TEXT_MAX
 from engine.store.models import ProcessInstance
-from tests.conftest import deploy
+from tests.support.world import deploy
 from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
 
 pytestmark = pytest.mark.both_databases

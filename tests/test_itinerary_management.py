@@ -15,8 +15,8 @@ from engine.run.handlers import BusinessError, HandlerContext
 from engine.store.models import ProcessInstance
 from handlers.domain.models import ArchiveRecord, ResourceBooking
 from handlers.itinerary import adjust_fee, send_confirmation_letter
-from tests.conftest import deploy
-from tests.test_escalated_complaint import NS, taken_flows  # the same reading of the task tree
+from tests.support.escalated import NS, taken_flows  # the same reading of the task tree
+from tests.support.world import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "itinerary_management.bpmn"
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai

@@ -23,11 +23,11 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from handlers.domain import kpi
 from handlers.domain.kpi_periods import RangeError, parse_range, periods
 from handlers.domain.models import ContactRecord, DeskBooking, FollowUp, Resource, ResourceBooking
-from tests.conftest import deploy
-from tests.test_booking_desk import CUSTOMER as DESK_CUSTOMER
-from tests.test_booking_desk import INQUIRY as DESK_INQUIRY
-from tests.test_complaint_process import COMPLAINT, Walk
-from tests.test_escalated_complaint import CASE, REGISTER, close, investigate, reply
+from tests.support.booking_desk import CUSTOMER as DESK_CUSTOMER
+from tests.support.booking_desk import INQUIRY as DESK_INQUIRY
+from tests.support.complaint import COMPLAINT, Walk
+from tests.support.escalated import CASE, REGISTER, close, investigate, reply
+from tests.support.world import deploy
 from tests.test_followup_call import HAPPY, TOUR_FINISHED
 
 pytestmark = pytest.mark.both_databases

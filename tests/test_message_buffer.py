@@ -11,8 +11,8 @@ from sqlalchemy import select
 from engine.clock import frozen_at, to_db, utcnow
 from engine.errors import NotFound, TourflowError
 from engine.store.models import AuditEvent, Message
-from tests.conftest import deploy
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
+from tests.support.world import deploy
 from tests.test_messages_and_retries import FIXTURE, _kinds
 
 pytestmark = pytest.mark.both_databases

@@ -10,8 +10,8 @@ import pytest
 from engine.clock import frozen_at, utcnow
 from engine.errors import NotFound
 from engine.run.handlers import HandlerContext, handler
-from tests.conftest import deploy
 from tests.fixtures.worker_handlers import flaky_booking
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 

@@ -16,7 +16,7 @@ from engine.run.handlers import HandlerContext, handler_writes
 from engine.store.models import Deployment, ProcessInstance
 from handlers.domain.models import ContactRecord
 from handlers.outbound import archive_call, gather_outcomes
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "outbound_call.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

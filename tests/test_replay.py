@@ -15,9 +15,9 @@ from sqlalchemy import text, update
 from engine.clock import frozen_at, utcnow
 from engine.history.replay import replay
 from engine.store.models import ProcessInstance
-from tests.tamper import forge_task_data, forge_task_row
+from tests.support.complaint import COMPLAINT, Walk
+from tests.support.tamper import forge_task_data, forge_task_row
 from tests.test_audit_chain import _drop_guards
-from tests.test_complaint_process import COMPLAINT, Walk
 from tests.test_task_assignment import _add_qc_user
 
 pytestmark = pytest.mark.both_databases

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import NotAllowed, TaskConflict, TourflowError
-from tests.test_complaint_process import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 

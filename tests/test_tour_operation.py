@@ -21,7 +21,7 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.store.models import ProcessInstance
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 

@@ -22,7 +22,7 @@ from engine.run.handlers import HandlerContext, get_handler, handler_writes
 from engine.store.models import Job, ProcessInstance
 from handlers.domain.models import ContactRecord
 from handlers.reception import archive_walk_in_visit, lookup_customer_records, report_walk_in_complaint
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 BPMN_FILE = DEFAULT_PROCESSES_DIR / "walk_in_reception.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}

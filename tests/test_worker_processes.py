@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from engine.history import audit
 from engine.store.models import AuditEvent, Job, ProcessInstance
-from tests.conftest import REPO
+from tests.support.world import REPO
 from tests.test_jobs import effects, iso
 from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
 
@@ -215,7 +215,7 @@ def test_a_retry_succeeds_on_its_own_once_the_cause_is_gone(timer_runtime, worke
 def test_messages_racing_their_instances_are_each_delivered_once(runtime, workers, tmp_path):
     """Orders and their payments sent at the same time by separate processes: whichever comes
     first, every order gets exactly its one payment (the worker's sweep closes the race)."""
-    from tests.conftest import deploy
+    from tests.support.world import deploy
 
     deploy(runtime, ORDER_FLOW)
     workers.start(housekeeping=0.5)

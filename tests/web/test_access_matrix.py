@@ -32,9 +32,9 @@ from engine.access.policy import Role
 from engine.access.users import create_token, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import User
-from tests.conftest import deploy
-from tests.web.api_support import DocChecker
-from tests.web.conftest import Client
+from tests.support.api import DocChecker
+from tests.support.web import Client
+from tests.support.world import deploy
 from tests.web.test_incidents import FIXTURE as INCIDENT_FLOW
 from tests.web.test_incidents import technical
 

@@ -18,8 +18,8 @@ import pytest
 
 from engine.clock import frozen_at, utcnow
 from engine.run.handlers import BusinessError, HandlerContext, handler
-from tests.conftest import deploy
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.world import deploy
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "incidents" / "incident_flow.bpmn"
 UNREACHABLE = "ConnectionError: supplier HZ-01 unreachable (attempt {n})"

@@ -13,10 +13,10 @@ import pytest
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.history import audit
-from tests.conftest import deploy
-from tests.test_complaint_process import COMPLAINT
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
+from tests.support.world import deploy
 from tests.test_itinerary_management import DRAFT, NEEDS, T0, Trip
-from tests.web.api_support import Api
 
 pytestmark = pytest.mark.both_databases
 
