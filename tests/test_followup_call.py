@@ -14,8 +14,8 @@ from engine.run.handlers import HandlerContext, handler_writes
 from engine.store.models import Job
 from handlers.domain.models import FollowUp
 from handlers.followup import gather_month, load_customer, save_followup
+from tests.support.flows import sequence_flows, taken_flows
 from tests.support.world import deploy
-from tests.test_outbound_call import sequence_flows, taken_flows
 
 FOLLOWUP = DEFAULT_PROCESSES_DIR / "followup_call.bpmn"
 MONTHLY = DEFAULT_PROCESSES_DIR / "followup_monthly_report.bpmn"

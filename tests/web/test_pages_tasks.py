@@ -314,8 +314,8 @@ def test_every_missing_required_field_is_marked(runtime, client_for):
 def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, client_for):
     """P2's plan: the target customers are typed one per line, as its help says, not as JSON."""
     from engine.config import DEFAULT_PROCESSES_DIR
+    from tests.support.outbound_call import PLAN
     from tests.support.world import deploy
-    from tests.test_outbound_call import PLAN
 
     deploy(runtime, DEFAULT_PROCESSES_DIR / "outbound_call.bpmn")
     iid = runtime.start("outbound_call", actor="agent2")
