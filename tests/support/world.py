@@ -22,6 +22,7 @@ AGENT_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
 BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01"}
 TEST_USERS = [(f"{role}1", role) for role in ROLES] + [("agent2", "agent"), ("agent3", "agent"),
                                                       ("sales2", "sales"), ("sales3", "sales")]
+USERS = len(TEST_USERS)  # the users make_users creates, one user_created event each
 
 
 def make_users(runtime: Runtime) -> None:
@@ -32,6 +33,12 @@ def make_users(runtime: Runtime) -> None:
             user.desk = AGENT_DESKS.get(username)
             user.branch_code = BRANCHES.get(username)
         seed_agency(session)
+
+
+def add_qc_user(rt: Runtime, name: str) -> None:
+    """One more QC user (password = name)."""
+    with rt.db.write() as session, session.begin():
+        create_user(session, name, name, ["qc"])
 
 
 def deploy(runtime: Runtime, path: Path) -> None:

@@ -7,8 +7,8 @@ import pytest
 from engine.access.users import create_user
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
 from tests.support.api import Api
+from tests.support.messages import ORDER_FLOW
 from tests.support.world import deploy
-from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
 
 MESSAGES = "/api/v1/messages"
 
