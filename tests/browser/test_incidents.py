@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import login, shot
-from tests.test_tour_operation import CONFIRM, INQUIRY
+from tests.support.tour_operation import CONFIRM, INQUIRY
 
 pytestmark = pytest.mark.browser
 

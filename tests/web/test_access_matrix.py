@@ -33,10 +33,10 @@ from engine.access.users import create_token, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import User
 from tests.support.api import DocChecker
+from tests.support.incidents import FIXTURE as INCIDENT_FLOW
+from tests.support.incidents import technical
 from tests.support.web import Client
 from tests.support.world import deploy
-from tests.web.test_incidents import FIXTURE as INCIDENT_FLOW
-from tests.web.test_incidents import technical
 
 USERS = ("agent1", "agent2", "agent3", "receptionist1", "sales1", "sales2", "sales3", "operator1", "guide1",
          "qc1", "supervisor1", "manager1", "auditor1", "owner1", "integration1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import Api
-from tests.test_form_patterns import EVIL, REQUEST, deploy_with_code_field
+from tests.support.form_patterns import EVIL, REQUEST, deploy_with_code_field
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from engine.clock import frozen_at
 from tests.support.api import Api
-from tests.test_kpi import NOW, seed
+from tests.support.kpi import NOW, seed
 from webapp import reports
 from webapp.i18n import EN
 
