@@ -89,6 +89,6 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
-.venv/bin/lint-imports  # the layers in pyproject.toml [tool.importlinter]
+.venv/bin/lint-imports --no-cache  # the layers in pyproject.toml [tool.importlinter]
 install_system_packages
 .venv/bin/python -m pytest "$@"
