@@ -1,7 +1,7 @@
 """The architecture, checked: no import cycles among our modules, no module using another module's
 underscore names, no source file above 400 lines, tests sharing helpers only through tests/support,
 and the layers of pyproject.toml's [tool.importlinter] (engine < handlers < webapp, and the
-engine's subpackages). docs/testing.md says how to run these checks alone."""
+engine's subpackages). README.md, "Tests", says how to run them alone."""
 
 from __future__ import annotations
 
