@@ -17,7 +17,7 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from engine.run.runtime import Runtime
 from engine.store.db import Database
 from tests.support import pg
-from tests.support.world import REPO, TEST_USERS, TIMER_EFFECT, Cli, deploy, make_users  # noqa: F401
+from tests.support.world import TIMER_EFFECT, Cli, deploy, make_users
 
 
 @pytest.fixture(scope="session")

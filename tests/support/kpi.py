@@ -64,7 +64,7 @@ class Complaint6:
 
 
 class Case7:
-    """A P7 case sent down by an authority at `at` (the interface test_escalated_complaint's helpers use)."""
+    """A P7 case sent down by an authority at `at` (the interface of tests/support/escalated.py's helpers)."""
 
     def __init__(self, rt, at: datetime, case_no: str, kind: str, time_class: str, days: int):
         self.rt = rt

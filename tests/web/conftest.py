@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.config import DEFAULT_PROCESSES_DIR
-from tests.support.web import CSRF_META, Client  # noqa: F401
+from tests.support.web import Client
 from tests.support.world import deploy
 from webapp import create_app
 

@@ -1,7 +1,7 @@
 """Every route of the app (pages and /api/v1) x every kind of caller: the expected status of each
 in ONE table, `MATRIX`. A route added without a row fails `test_every_route_has_a_row`.
 
-The callers are the test users (tests/conftest.py: one per role, the three desk agents, the
+The callers are the test users (tests/support/world.py: one per role, the three desk agents, the
 branch sales staff), an account of another system (role integration), anonymous, and a bearer
 token (agent1's). Each caller runs the whole table
 on a fresh database holding real objects:
