@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, shot
+from tests.support.browser import login, shot
 from tests.support.complaint import COMPLAINT
 
 pytestmark = pytest.mark.browser
