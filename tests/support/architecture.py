@@ -82,10 +82,6 @@ def parse(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
-def ours(module: str | None) -> bool:
-    return module is not None and module.split(".")[0] in CHECKED
-
-
 def underscore_uses(path: Path, tree: ast.Module) -> tuple[list[Use], list[Use]]:
     """(imports of our modules' underscore names, reads of underscore attributes on objects other than
     self and cls that this module does not define itself): each a use of another module's private name."""
