@@ -68,7 +68,9 @@ def test_kill_9_in_the_middle_of_a_step_holding_the_lease(timer_runtime, workers
     [instance_id] = start_many(rt, 1, spread=0)
     marker = tmp_path / "paused"
     workers.start("a", TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT=str(marker))
-    wait_for(marker.exists, workers, 60, "worker a to pause with the step written, uncommitted")
+    # the worker writes its pid into the marker: wait for the pid, not just the (maybe still empty) file
+    wait_for(lambda: marker.exists() and marker.read_text() != "", workers, 60,
+             "worker a to pause with the step written, uncommitted")
     paused_pid = int(marker.read_text())
     with rt.db.read() as session:
         job = session.execute(select(Job).where(Job.instance_id == instance_id)).scalar_one()
