@@ -4,7 +4,7 @@
 # The browser tests (tests/browser) drive Debian's chromium at /usr/bin/chromium through the
 # Playwright Python package; a browser is never downloaded by Playwright. The engine and scheduler
 # tests run on SQLite and on a throwaway PostgreSQL server that the suite starts itself
-# (tests/pg.py) from Debian's server binaries in /usr/lib/postgresql/<version>/bin.
+# (tests/support/pg.py) from Debian's server binaries in /usr/lib/postgresql/<version>/bin.
 # tests/test_real_date.py runs the date-heavy tests again under Debian's `faketime`, with the
 # machine's clock moved to another year.
 # When chromium, those binaries or faketime are missing, this script installs Debian's `chromium`
@@ -89,5 +89,6 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layers in pyproject.toml [tool.importlinter]
 install_system_packages
 .venv/bin/python -m pytest "$@"

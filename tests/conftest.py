@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,32 +13,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.access.users import FRONT_LINE, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
 from engine.store.db import Database
-from handlers.domain.seed import seed_agency
-from tests import pg
-
-REPO = Path(__file__).resolve().parent.parent
-ROLES = ["agent", "receptionist", "sales", "qc", "supervisor", "operator", "guide", "manager", "auditor", "owner"]
-
-
-AGENT_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
-BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01"}
-TEST_USERS = [(f"{role}1", role) for role in ROLES] + [("agent2", "agent"), ("agent3", "agent"),
-                                                      ("sales2", "sales"), ("sales3", "sales")]
-
-
-def make_users(runtime: Runtime) -> None:
-    """The demo's users (one per role, three agents on the three desks) and sample agency data."""
-    with runtime.db.write() as session, session.begin():
-        for username, role in TEST_USERS:
-            user = create_user(session, username, username, [role, "staff"] if role in FRONT_LINE else [role])
-            user.desk = AGENT_DESKS.get(username)
-            user.branch_code = BRANCHES.get(username)
-        seed_agency(session)
+from tests.support import pg
+from tests.support.world import TIMER_EFFECT, Cli, deploy, make_users
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +57,7 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A throwaway PostgreSQL cluster for the session (tests/pg.py), or TOURFLOW_TEST_POSTGRES_URL's."""
+    """A throwaway PostgreSQL cluster for the session (tests/support/pg.py), or TOURFLOW_TEST_POSTGRES_URL's."""
     try:
         server = pg.start_server()
     except pg.PostgresUnavailable as exc:
@@ -226,41 +202,15 @@ def pytest_runtest_makereport(item, call):
         item.rep_call = report
 
 
-def deploy(runtime: Runtime, path: Path) -> None:
-    with runtime.db.write() as session, session.begin():
-        deploy_file(session, path, "owner1")
-
-
 @pytest.fixture
 def complaint_runtime(runtime: Runtime) -> Runtime:
     deploy(runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
     return runtime
 
 
-class Cli:
-    """Runs the real `tourflow` console command against one database."""
-
-    def __init__(self, url: str, home: Path):
-        self.env = {**os.environ, "TOURFLOW_DATABASE_URL": url, "TOURFLOW_HOME": str(home)}
-        self.env.pop("FLASK_DEBUG", None)
-
-    def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        exe = Path(sys.executable).with_name("tourflow")
-        proc = subprocess.run([str(exe), *args], env=self.env, capture_output=True, text=True, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"tourflow {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def json(self, *args: str):
-        return json.loads(self.run(*args, "--json", check=True).stdout)
-
-
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, runtime: Runtime) -> Cli:
     return Cli(db_url, tmp_path)
-
-
-TIMER_EFFECT = REPO / "tests" / "fixtures" / "runtime" / "timer_effect.bpmn"
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.clock import utcnow
 from engine.history import audit
-from tests.conftest import TEST_USERS
+from tests.support.world import USERS
 
 pytestmark = pytest.mark.both_databases
-
-USERS = len(TEST_USERS)  # the users tests/conftest.py creates, one user_created event each
-
 
 def _verify(runtime):
     with runtime.db.read() as session:

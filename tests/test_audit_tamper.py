@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from engine.history import audit, state_hash
 from engine.store.models import AuditEvent, AuditHead
-from tests.tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row
-from tests.test_audit_chain import USERS
-from tests.test_complaint_process import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, Walk
+from tests.support.tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row
+from tests.support.world import USERS
 
 pytestmark = pytest.mark.both_databases
 

@@ -8,144 +8,37 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 
 from engine.clock import frozen_at, to_db
-from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
 from engine.run.handlers import HandlerContext
-from engine.store.models import ProcessInstance
 from handlers import booking_desk
-from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, Resource, ResourceBooking
-from tests.conftest import deploy
+from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, ResourceBooking
+from tests.support.booking_desk import (
+    AMOUNT,
+    BPMN,
+    CUSTOMER,
+    DETAILS,
+    INQUIRY,
+    SERVICE_AT,
+    T0,
+    TAKEN,
+    Walk,
+    desk_booking,
+    fill_guides,
+    flow_map,
+    held,
+    rows,
+)
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
-
-BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
-T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 2026-12-01 10:00 China time
-SERVICE_AT = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)  # 2026-12-20 18:00 China time
-INQUIRY = {"service_date": "2026-12-20", "service_time": "18:00", "party_size": 4,
-           "services": ["泰安团餐餐厅", "地陪导游"], "inquiry_channel": "电话"}
-DETAILS = {k: v for k, v in INQUIRY.items() if k != "inquiry_channel"}
-AMOUNT = Decimal("500.00")  # 团餐 50 元/人 × 4 人 + 地陪导游 300 元/天 × 1
-CUSTOMER = {"customer_name": "赵雪", "contact": "13655556666", "payment_method": "在线支付"}
-TAKEN: dict[str, set[str]] = {}  # test name -> sequence flows its instances took (from the workflow state)
 
 
 @pytest.fixture
 def rt(runtime):
     deploy(runtime, BPMN)
     return runtime
-
-
-def _flow_map() -> dict[tuple[str, str], str]:
-    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-    root = ET.parse(BPMN).getroot()
-    return {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", ns)}
-
-
-def taken_flows(runtime, instance_id: int) -> set[str]:
-    """Flows an instance went along: completed task -> completed child task pairs of its stored workflow."""
-    flows = _flow_map()
-    with runtime.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        workflow = runtime.codec.loads(instance.serialized, runtime.deployed(session, instance.deployment_id).model)
-    taken = set()
-    for task in workflow.get_tasks(state=TaskState.COMPLETED):
-        parent = task.parent
-        if parent is not None and parent.state == TaskState.COMPLETED:
-            pair = (parent.task_spec.bpmn_id, task.task_spec.bpmn_id)
-            if pair in flows:
-                taken.add(flows[pair])
-    return taken
-
-
-class Walk:
-    """One booking and the steps the desk, the customer and the clock take on it."""
-
-    def __init__(self, runtime, request, at=T0, starter="agent1"):
-        self.rt, self.at = runtime, at
-        with frozen_at(at):
-            self.id = runtime.start("booking_desk", actor=starter)
-        TAKEN.setdefault(request.node.name, set())
-        self.name = request.node.name
-
-    def open_tasks(self) -> dict[str, dict]:
-        return {t["task"]: t for t in self.rt.tasks(instance_id=self.id)}
-
-    def do(self, task: str, user: str = "agent1", at=None, **data):
-        open_tasks = self.open_tasks()
-        assert task in open_tasks, f"{task} is not open; open: {sorted(open_tasks)}"
-        with frozen_at(at or self.at):
-            result = self.rt.complete(open_tasks[task]["id"], user, data)
-        self.record()
-        return result
-
-    def message(self, name: str, at, **data):
-        with frozen_at(at):
-            result = self.rt.message(name, self.code(), data)
-        self.record()
-        return result
-
-    def tick(self, at):
-        fired = self.rt.tick(at)
-        self.record()
-        return fired
-
-    def record(self):
-        TAKEN[self.name] |= taken_flows(self.rt, self.id)
-
-    def show(self) -> dict:
-        return self.rt.show(self.id)
-
-    def data(self) -> dict:
-        return self.show()["data"]
-
-    def code(self) -> str:
-        return self.data()["booking"]["code"]
-
-    def kinds(self) -> list[str]:
-        return [e["kind"] for e in self.rt.events(self.id)]
-
-    def book(self, customer=None, inquiry=None):
-        """Inquiry → available → confirmed → booked (waiting for payment)."""
-        self.do("record_inquiry", **(inquiry or INQUIRY))
-        assert set(self.open_tasks()) == {"confirm_booking"}
-        self.do("confirm_booking", **(customer or CUSTOMER), details_confirmed=True)
-        return self
-
-    def pay(self, at):
-        sent = self.message("payment_received", at, paid_via="在线支付", transaction_ref="TX-1")
-        assert (sent["delivered_to"], sent["started"], sent["state"]) == (self.id, False, "delivered")
-        return self
-
-
-def _booking(runtime, code) -> DeskBooking:
-    with runtime.db.read() as session:
-        return session.execute(select(DeskBooking).where(DeskBooking.code == code)).scalar_one()
-
-
-def _rows(runtime, model, *where):
-    with runtime.db.read() as session:
-        return list(session.execute(select(model).where(*where)).scalars())
-
-
-def _held(runtime, code) -> list[tuple[str, str, int]]:
-    with runtime.db.read() as session:
-        rows = session.execute(select(Resource.code, ResourceBooking.on_date, ResourceBooking.units).join(
-            Resource, Resource.id == ResourceBooking.resource_id).where(
-            ResourceBooking.tour_id == code, ResourceBooking.status == "held").order_by(Resource.code)).all()
-    return [(c, d.isoformat(), u) for c, d, u in rows]
-
-
-def _fill_guides(runtime, day: str):
-    """The agency's four local guides are all out with tours that day."""
-    with runtime.db.write() as session, session.begin():
-        guide = session.execute(select(Resource).where(Resource.code == "GUIDE-POOL")).scalar_one()
-        session.add(ResourceBooking(idempotency_key=f"tour:{day}", resource_id=guide.id,
-                                    on_date=datetime.fromisoformat(day).date(), units=4, tour_id="TA-TOUR",
-                                    instance_id=0, status="held", created_at=to_db(T0)))
 
 
 # ---- the main path ---------------------------------------------------------------------------
@@ -156,12 +49,12 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     assert walk.show()["business_key"] == code, "the payment platform correlates on the booking code"
     assert data["availability"] == {"available": True, "amount": "500.00", "missing": [], "alternatives": []}
     assert data["booking"]["amount"] == "500.00" and data["booking"]["status"] == "reserved"
-    booking = _booking(rt, code)
+    booking = desk_booking(rt, code)
     assert (booking.customer_name, booking.contact, booking.source, booking.amount) == (
         "赵雪", "13655556666", "system", AMOUNT)
     assert booking.taken_at == booking.entered_at == to_db(T0)
-    assert _held(rt, code) == [("GUIDE-POOL", "2026-12-20", 1), ("REST-TA", "2026-12-20", 4)]
-    [confirmation] = _rows(rt, ContactRecord, ContactRecord.instance_id == walk.id)
+    assert held(rt, code) == [("GUIDE-POOL", "2026-12-20", 1), ("REST-TA", "2026-12-20", 4)]
+    [confirmation] = rows(rt, ContactRecord, ContactRecord.instance_id == walk.id)
     text = confirmation.summary
     for part in ("2026-12-20 18:00", "4人", "泰安团餐餐厅、地陪导游", "500.00 元", "支付链接", "预订有效期至 2026-12-04 10:00",
                  "至少提前48小时", "168小时及以上取消退还100%", "72小时及以上取消退还80%", "48小时及以上取消退还50%"):
@@ -176,12 +69,12 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     assert walk.tick(T0 + timedelta(hours=47)) == []
     assert [f["timer"] for f in walk.tick(T0 + timedelta(hours=48, seconds=2))] == ["payment_reminder_due"]
     assert walk.data()["payment_reminder"]["count"] == 2
-    reminders = _rows(rt, ContactRecord, ContactRecord.instance_id == walk.id, ContactRecord.outcome == "payment_reminder")
+    reminders = rows(rt, ContactRecord, ContactRecord.instance_id == walk.id, ContactRecord.outcome == "payment_reminder")
     assert len(reminders) == 2 and "500.00 元尚未支付" in reminders[0].summary
 
     walk.pay(T0 + timedelta(hours=50))
     assert walk.data()["receipt"]["receipt_no"] == f"RC-{code}"
-    booking = _booking(rt, code)
+    booking = desk_booking(rt, code)
     assert (booking.status, booking.paid_at) == ("paid", to_db(T0 + timedelta(hours=50)))
     assert walk.tick(T0 + timedelta(hours=96)) == [], "no reminder once paid"
     assert walk.show()["status"] == "running"
@@ -189,7 +82,7 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     assert walk.tick(SERVICE_AT - timedelta(minutes=1)) == []
     assert [f["timer"] for f in walk.tick(SERVICE_AT)] == ["service_date_reached"]
     assert walk.show()["status"] == "completed"
-    [archive] = _rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
+    [archive] = rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
     assert (archive.ref, archive.payload["outcome"], archive.payload["source"]) == (code, "completed", "system")
     assert "赵雪" not in str(archive.payload) and "13655556666" not in str(archive.payload)
     assert walk.kinds().count("instance_completed") == 1
@@ -198,22 +91,22 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
 def test_unpaid_booking_expires_after_its_validity_and_releases_the_units(rt, request):
     walk = Walk(rt, request).book(customer={**CUSTOMER, "payment_method": "线下支付"})
     code = walk.code()
-    assert "到营业网点前台" in _rows(rt, ContactRecord, ContactRecord.instance_id == walk.id)[0].summary
+    assert "到营业网点前台" in rows(rt, ContactRecord, ContactRecord.instance_id == walk.id)[0].summary
     for hours in (24, 48):
         walk.tick(T0 + timedelta(hours=hours, seconds=1))
         assert walk.show()["status"] == "running"
     walk.tick(T0 + timedelta(hours=72, seconds=2))  # the validity (72 h after booking) is over
     assert walk.show()["status"] == "completed"
     assert walk.data()["payment_reminder"] == {"count": 2, "expired": True, "sent": False}
-    assert _booking(rt, code).status == "cancelled"
-    assert _held(rt, code) == []
-    [archive] = _rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
+    assert desk_booking(rt, code).status == "cancelled"
+    assert held(rt, code) == []
+    [archive] = rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
     assert archive.payload["outcome"] == "expired"
 
 
 # ---- no availability ---------------------------------------------------------------------------
 def test_no_guide_on_that_date_alternatives_offered_and_customer_takes_one(rt, request):
-    _fill_guides(rt, "2026-12-20")
+    fill_guides(rt, "2026-12-20")
     walk = Walk(rt, request)
     walk.do("record_inquiry", **INQUIRY)
     assert set(walk.open_tasks()) == {"offer_alternatives"}
@@ -225,16 +118,16 @@ def test_no_guide_on_that_date_alternatives_offered_and_customer_takes_one(rt, r
             **{**DETAILS, "service_date": "2026-12-21"}, decision_note="改为21日")
     assert set(walk.open_tasks()) == {"confirm_booking"}
     walk.do("confirm_booking", **CUSTOMER, details_confirmed=True)
-    assert _held(rt, walk.code()) == [("GUIDE-POOL", "2026-12-21", 1), ("REST-TA", "2026-12-21", 4)]
+    assert held(rt, walk.code()) == [("GUIDE-POOL", "2026-12-21", 1), ("REST-TA", "2026-12-21", 4)]
 
 
 def test_customer_leaves_when_nothing_fits(rt, request):
-    _fill_guides(rt, "2026-12-20")
+    fill_guides(rt, "2026-12-20")
     walk = Walk(rt, request)
     walk.do("record_inquiry", **INQUIRY)
     walk.do("offer_alternatives", alternative_decision="放弃预订", **DETAILS, decision_note="只要20日")
     assert walk.show()["status"] == "completed"
-    assert _rows(rt, DeskBooking) == [] and _rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_booking") == []
+    assert rows(rt, DeskBooking) == [] and rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_booking") == []
 
 
 # ---- change and cancellation ----------------------------------------------------------------
@@ -252,12 +145,12 @@ def test_cancellation_refund_depends_on_how_early(rt, request, hours_before, per
     check = walk.data()["change_check"]
     assert (check["allowed"], check["refund_percent"], check["refund_amount"]) == (True, percent, str(refund))
     assert set(walk.open_tasks()) == {"notify_cancellation"}
-    booking = _booking(rt, code)
+    booking = desk_booking(rt, code)
     assert (booking.status, booking.refund_amount) == ("cancelled", refund)
-    assert _held(rt, code) == []
+    assert held(rt, code) == []
     walk.do("notify_cancellation", customer_informed=True, refund_method="原路退回")
     assert walk.show()["status"] == "completed"
-    [archive] = _rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
+    [archive] = rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
     assert (archive.payload["outcome"], archive.payload["refund_amount"]) == ("cancelled", str(refund))
     assert walk.tick(SERVICE_AT + timedelta(days=1)) == [], "the service timer went with the cancellation"
 
@@ -271,15 +164,15 @@ def test_late_cancellation_is_refused_with_the_reason_recorded(rt, request):
     check = walk.data()["change_check"]
     assert (check["allowed"], check["hours_before"], check["refund_amount"]) == (False, 47.0, "0.00")
     assert check["reason"] == "距服务开始仅 47.0 小时，不足规定的 48 小时，不予受理"
-    [request_record] = _rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_booking_request", ArchiveRecord.ref == code)
+    [request_record] = rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_booking_request", ArchiveRecord.ref == code)
     assert request_record.summary == check["reason"]
-    assert (_booking(rt, code).status, _booking(rt, code).refund_amount) == ("paid", None)
+    assert (desk_booking(rt, code).status, desk_booking(rt, code).refund_amount) == ("paid", None)
     assert set(walk.open_tasks()) == {"notify_refusal"}
     walk.do("notify_refusal", at=late, customer_informed=True, refusal_note="已说明须提前48小时，客户表示理解")
     assert walk.open_tasks() == {} and walk.show()["status"] == "running", "the booking stays active"
     walk.tick(SERVICE_AT)
     assert walk.show()["status"] == "completed"
-    [archive] = _rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
+    [archive] = rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
     assert archive.payload["outcome"] == "completed"
 
 
@@ -292,10 +185,10 @@ def test_change_in_time_moves_the_booking_and_its_service_date(rt, request):
     assert set(walk.open_tasks()) == {"review_change"}
     walk.do("review_change", at=asked, change_service_date="2026-12-22", change_service_time="12:00",
             change_party_size=6, change_services=["泰安团餐餐厅", "地陪导游"], change_note="人数增加到6人")
-    booking = _booking(rt, code)
+    booking = desk_booking(rt, code)
     assert (booking.status, booking.party_size, booking.amount) == ("changed", 6, Decimal("600.00"))
     assert walk.data()["booking"]["change"] == {"feasible": True, "reason": "", "amount_difference": "100.00"}
-    assert _held(rt, code) == [("GUIDE-POOL", "2026-12-22", 1), ("REST-TA", "2026-12-22", 6)]
+    assert held(rt, code) == [("GUIDE-POOL", "2026-12-22", 1), ("REST-TA", "2026-12-22", 6)]
     walk.do("notify_change_result", at=asked, customer_informed=True, change_result_note="差额100元到店补交")
     assert walk.tick(SERVICE_AT) == [], "the old service time no longer ends the booking"
     new_time = datetime(2026, 12, 22, 4, 0, tzinfo=UTC)  # 12:00 China time
@@ -307,13 +200,13 @@ def test_change_without_capacity_keeps_the_original_booking(rt, request):
     walk = Walk(rt, request).book()
     code = walk.code()
     walk.pay(T0 + timedelta(hours=1))
-    _fill_guides(rt, "2026-12-23")
+    fill_guides(rt, "2026-12-23")
     walk.message("booking_change_requested", T0 + timedelta(days=2), change_type="变更")
     walk.do("review_change", change_service_date="2026-12-23", change_service_time="18:00", change_party_size=4,
             change_services=["泰安团餐餐厅", "地陪导游"])
     assert walk.data()["booking"]["change"] == {"feasible": False, "reason": "地陪导游 需要 1，只剩 0"}
-    assert _booking(rt, code).status == "paid"
-    assert _held(rt, code) == [("GUIDE-POOL", "2026-12-20", 1), ("REST-TA", "2026-12-20", 4)]
+    assert desk_booking(rt, code).status == "paid"
+    assert held(rt, code) == [("GUIDE-POOL", "2026-12-20", 1), ("REST-TA", "2026-12-20", 4)]
 
 
 # ---- manual fallback ----------------------------------------------------------------------------
@@ -324,19 +217,19 @@ def test_manual_booking_entered_after_an_outage_keeps_its_original_time(rt, requ
     assert set(walk.open_tasks()) == {"enter_manual_booking"}, "no system inquiry for a paper booking"
     walk.do("enter_manual_booking", taken_at="2026-12-01T15:20:00+08:00", paper_form_no="SG-0042",
             **{**CUSTOMER, "payment_method": "线下支付"}, outage_reported=True)
-    booking = _booking(rt, walk.code())
+    booking = desk_booking(rt, walk.code())
     assert (booking.source, booking.taken_at, booking.entered_at) == (
         "manual", datetime(2026, 12, 1, 7, 20), to_db(entered))
     assert walk.data()["booking"]["taken_at"] == "2026-12-01T07:20:00+00:00"
     assert walk.show()["business_key"] == booking.code
     walk.pay(entered + timedelta(hours=2))
     walk.tick(SERVICE_AT)
-    [archive] = _rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
+    [archive] = rows(rt, ArchiveRecord, ArchiveRecord.instance_id == walk.id, ArchiveRecord.kind == "desk_booking")
     assert (archive.payload["source"], archive.payload["taken_at"]) == ("manual", "2026-12-01T07:20:00+00:00")
 
 
 def test_manual_booking_on_a_full_date_is_never_overbooked(rt, request):
-    _fill_guides(rt, "2026-12-20")
+    fill_guides(rt, "2026-12-20")
     walk = Walk(rt, request)
     walk.do("record_inquiry", **INQUIRY, manual_entry=True)
     walk.do("enter_manual_booking", taken_at="2026-11-30T09:00:00+08:00", paper_form_no="SG-0043",
@@ -346,11 +239,11 @@ def test_manual_booking_on_a_full_date_is_never_overbooked(rt, request):
     incident = next(e for e in rt.events(walk.id) if e["kind"] == "incident_raised")
     assert (incident["payload"]["business"], incident["payload"]["lane"]) == (True, "supervisor")
     assert "赵雪" not in incident["payload"]["error"] and "13655556666" not in incident["payload"]["error"]
-    assert _rows(rt, DeskBooking) == []
+    assert rows(rt, DeskBooking) == []
     with frozen_at(T0):
         rt.resolve_incident(walk.id, "supervisor1", "客户同意改到21日", {"service_date": "2026-12-21"})
     walk.record()
-    assert _held(rt, walk.code()) == [("GUIDE-POOL", "2026-12-21", 1), ("REST-TA", "2026-12-21", 4)]
+    assert held(rt, walk.code()) == [("GUIDE-POOL", "2026-12-21", 1), ("REST-TA", "2026-12-21", 4)]
 
 
 # ---- rules of the forms and lanes, privacy, idempotency --------------------------------------------
@@ -406,10 +299,10 @@ def test_handlers_write_once_per_step(rt, request):
         archive_ctx = HandlerContext(**{**ctx.__dict__, "idempotency_key": f"{walk.id}:archive",
                                         "data": {**data, "booking": first}})
         assert booking_desk.archive_booking(archive_ctx) == booking_desk.archive_booking(archive_ctx)
-    assert len(_rows(rt, DeskBooking, DeskBooking.idempotency_key == f"{walk.id}:again")) == 1
-    assert len(_rows(rt, ResourceBooking, ResourceBooking.tour_id == first["code"])) == 2
-    assert len(_rows(rt, ContactRecord, ContactRecord.idempotency_key == f"{walk.id}:again")) == 1
-    assert len(_rows(rt, ArchiveRecord, ArchiveRecord.idempotency_key == f"{walk.id}:archive")) == 1
+    assert len(rows(rt, DeskBooking, DeskBooking.idempotency_key == f"{walk.id}:again")) == 1
+    assert len(rows(rt, ResourceBooking, ResourceBooking.tour_id == first["code"])) == 2
+    assert len(rows(rt, ContactRecord, ContactRecord.idempotency_key == f"{walk.id}:again")) == 1
+    assert len(rows(rt, ArchiveRecord, ArchiveRecord.idempotency_key == f"{walk.id}:archive")) == 1
 
 
 def test_every_sequence_flow_is_taken_by_some_test():
@@ -417,4 +310,4 @@ def test_every_sequence_flow_is_taken_by_some_test():
     if not TAKEN:
         pytest.skip("run with the whole module")
     taken = set().union(*TAKEN.values())
-    assert set(_flow_map().values()) - taken == set()
+    assert set(flow_map().values()) - taken == set()

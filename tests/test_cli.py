@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import DEFAULT_PROCESSES_DIR
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
 
 EVENT_KEYS = {"seq", "at", "actor", "kind", "payload", "hash"}
 TASK_KEYS = {"id", "instance_id", "task", "name", "lane", "state", "assignee", "due_at"}

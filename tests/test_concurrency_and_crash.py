@@ -18,7 +18,7 @@ from engine.errors import TaskConflict
 from engine.run.runtime import Runtime
 from engine.store.db import Database
 from handlers.domain.models import Complaint
-from tests.test_complaint_process import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 

@@ -9,8 +9,8 @@ import pytest
 from engine.access import policy
 from engine.errors import NotAllowed
 from engine.run import queries
-from tests.conftest import deploy
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 

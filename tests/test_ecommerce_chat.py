@@ -22,8 +22,9 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.run.messaging import waits_for
 from engine.store.models import HumanTask
 from handlers.domain.models import AgentStatus
-from tests.conftest import deploy
-from tests.test_inbound_call import Walk, contact_records, diagram, iso, jobs
+from tests.support.contact_center import contact_records, iso, jobs
+from tests.support.flows import Walk, diagram
+from tests.support.world import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "ecommerce_chat.bpmn"
 HANDLE = "tmall_zhang_jg"

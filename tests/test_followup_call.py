@@ -14,8 +14,9 @@ from engine.run.handlers import HandlerContext, handler_writes
 from engine.store.models import Job
 from handlers.domain.models import FollowUp
 from handlers.followup import gather_month, load_customer, save_followup
-from tests.conftest import deploy
-from tests.test_outbound_call import sequence_flows, taken_flows
+from tests.support.flows import sequence_flows, taken_flows
+from tests.support.followup_call import HAPPY, TOUR_FINISHED
+from tests.support.world import deploy
 
 FOLLOWUP = DEFAULT_PROCESSES_DIR / "followup_call.bpmn"
 MONTHLY = DEFAULT_PROCESSES_DIR / "followup_monthly_report.bpmn"
@@ -24,10 +25,6 @@ NOV_CLOSE = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai, the 
 DEC_CLOSE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
-TOUR_FINISHED = {"tour_id": "YN-2026-1118", "customer_id": 1, "customer_name": "张建国", "phone": "13801234567",
-                 "branch_code": "SH01"}
-HAPPY = {"satisfaction": 5, "customer_situation": "老两口对云南行程非常满意，明年想去邮轮",
-         "added_service_needs": "日本邮轮线路报价", "retention_note": "一月推送邮轮早鸟价"}
 PROBLEM = {"satisfaction": 2, "customer_situation": "西安行程基本顺利",
            "problems": "导游在第三天擅自增加两个购物点，压缩了华清池游览时间", "service_problem": True,
            "problem_kind": "导游服务", "customer_request": "退还压缩游览的费用并道歉"}

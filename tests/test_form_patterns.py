@@ -19,16 +19,13 @@ from engine.bpmn.forms import MAX_TEXT_LENGTH, validate
 from engine.bpmn.lint import lint_bytes
 from engine.errors import DeploymentError, FormInvalid
 from engine.run.deployments import deploy_file
-from engine.run.runtime import Runtime
 from engine.store.db import Database
 from engine.store.models import HumanTask, ProcessInstance
+from tests.support.form_patterns import CATASTROPHIC, EVIL, REQUEST, deploy_with_code_field
 
 pytestmark = pytest.mark.both_databases
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
-CATASTROPHIC = "^(a+)+$"
-EVIL = "a" * 40 + "!"
-REQUEST = {"customer_name": "张三", "travel_date": "2026-12-01", "budget": 5000}
 
 
 def with_code(pattern: str = CATASTROPHIC, **field) -> dict:
@@ -170,21 +167,6 @@ def test_deploy_refuses_a_form_with_a_backreference(runtime, tmp_path, forms):
 
 
 # ---- the engine -----------------------------------------------------------------------------
-
-def deploy_with_code_field(runtime: Runtime, folder: Path) -> int:
-    """minimal_ok with a `code` field of pattern ^(a+)+$ on fill_request; returns that task's id."""
-    shutil.copy(FIXTURES / "minimal_ok.bpmn", folder / "minimal_ok.bpmn")
-    forms = folder / "forms" / "minimal_ok"
-    shutil.copytree(FIXTURES / "forms" / "minimal_ok", forms)
-    path = forms / "fill_request.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    schema["properties"]["code"] = {"type": "string", "title": "编号", "pattern": CATASTROPHIC}
-    path.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
-    with runtime.db.write() as session, session.begin():
-        deploy_file(session, folder / "minimal_ok.bpmn", "owner1")
-    instance_id = runtime.start("minimal_ok")
-    [task] = [t for t in runtime.tasks(instance_id=instance_id) if t["task"] == "fill_request"]
-    return task["id"]
 
 
 def test_complete_with_a_catastrophic_pattern_is_a_form_error(runtime, tmp_path):

@@ -10,7 +10,7 @@ from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotFound
 from engine.history.heatmap import heatmap
-from tests.test_complaint_process import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, Walk
 
 pytestmark = pytest.mark.both_databases
 
@@ -79,8 +79,8 @@ def test_replays_kept_for_one_database_are_not_used_for_another(complaint_runtim
 
     from engine.run.runtime import Runtime
     from engine.store.db import Database
-    from tests.conftest import deploy
-    from tests.test_complaint_process import COMPLAINT as FILLED
+    from tests.support.complaint import COMPLAINT as FILLED
+    from tests.support.world import deploy
 
     first = Walk(complaint_runtime)
     first.do("receive_complaint", "agent1", **{**FILLED, "time_class": "旅游后"})

@@ -9,127 +9,28 @@ cover every sequence flow of the file.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
-from lxml import etree
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 
 from engine.clock import frozen_at, utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
 from engine.run.handlers import HandlerContext, get_handler, handler_writes
-from engine.store.models import Job, ProcessInstance
 from handlers.contact_center import contact_archive, contact_promise_kept
-from handlers.domain.models import ContactRecord
-from tests.conftest import deploy
-
-BPMN = DEFAULT_PROCESSES_DIR / "inbound_call.bpmn"
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-FLOW_NODE_TAGS = ("startEvent", "endEvent", "intermediateThrowEvent", "intermediateCatchEvent", "boundaryEvent",
-                  "userTask", "serviceTask", "scriptTask", "exclusiveGateway", "eventBasedGateway")
-
-CRUISE_CALLER = "13801234567"  # 张建国 (VIP): a tour taken, a cruise booked
-UNKNOWN_CALLER = "021-55550000"
-
-
-# ---- helpers shared with test_ecommerce_chat ---------------------------------------------------
-
-def diagram(path: Path) -> tuple[dict[str, tuple[str, str]], set[str], dict[str, str]]:
-    """(flow id -> (source, target), flow node ids, boundary event id -> host) of a BPMN file."""
-    root = etree.parse(str(path)).getroot()
-    process = root.find("bpmn:process", NS)
-    flows = {f.get("id"): (f.get("sourceRef"), f.get("targetRef")) for f in process.iterfind("bpmn:sequenceFlow", NS)}
-    nodes = {el.get("id") for tag in FLOW_NODE_TAGS for el in process.iterfind(f"bpmn:{tag}", NS)}
-    boundaries = {el.get("id"): el.get("attachedToRef") for el in process.iterfind("bpmn:boundaryEvent", NS)}
-    return flows, nodes, boundaries
-
-
-class Walk:
-    """One instance and the steps people take on it."""
-
-    def __init__(self, runtime, instance_id: int, bpmn: Path):
-        self.rt = runtime
-        self.id = instance_id
-        self.bpmn = bpmn
-
-    def open_tasks(self) -> dict[str, dict]:
-        return {t["task"]: t for t in self.rt.tasks(instance_id=self.id)}
-
-    def do(self, task: str, user: str, **data):
-        open_tasks = self.open_tasks()
-        assert task in open_tasks, f"{task} is not open; open: {sorted(open_tasks)}"
-        return self.rt.complete(open_tasks[task]["id"], user, data)
-
-    def show(self) -> dict:
-        return self.rt.show(self.id)
-
-    def status(self) -> str:
-        return self.show()["status"]
-
-    def data(self) -> dict:
-        return self.show()["data"]
-
-    def events(self, kind: str | None = None) -> list[dict]:
-        return [e for e in self.rt.events(self.id) if kind is None or e["kind"] == kind]
-
-    def kinds(self) -> list[str]:
-        return [e["kind"] for e in self.rt.events(self.id)]
-
-    def completed_steps(self) -> list[str]:
-        return [e["payload"]["task"] for e in self.events("task_completed")]
-
-    def flows_taken(self) -> set[str]:
-        """The sequence flows this instance took, from its task history (not from the test's intent).
-
-        For every completed task of a flow node, the nearest completed ancestor that is a flow node
-        is where it came from; that (source, target) pair must be a sequence flow of the file, except
-        for a boundary event, whose ancestor is whatever led to its host.
-        """
-        flows, nodes, boundaries = diagram(self.bpmn)
-        by_pair = {pair: flow_id for flow_id, pair in flows.items()}
-        with self.rt.db.read() as session:
-            instance = session.get(ProcessInstance, self.id)
-            model = self.rt.deployed(session, instance.deployment_id).model
-            workflow = self.rt.codec.loads(instance.serialized, model)
-        taken, unexplained = set(), []
-        for task in workflow.get_tasks(state=TaskState.COMPLETED):
-            target = task.task_spec.bpmn_id
-            if target not in nodes:
-                continue
-            parent = task.parent
-            while parent is not None and parent.task_spec.bpmn_id not in nodes:
-                parent = parent.parent
-            if parent is None or target in boundaries:
-                continue
-            flow_id = by_pair.get((parent.task_spec.bpmn_id, target))
-            if flow_id is None:
-                unexplained.append((parent.task_spec.bpmn_id, target))
-            else:
-                taken.add(flow_id)
-        assert not unexplained, f"task history steps that are no sequence flow: {unexplained}"
-        return taken
-
-    def assert_path(self, expected: set[str]) -> None:
-        taken = self.flows_taken()
-        assert taken == expected, f"missing: {sorted(expected - taken)}; unexpected: {sorted(taken - expected)}"
-
-
-def contact_records(runtime) -> list[ContactRecord]:
-    with runtime.db.read() as session:
-        return list(session.execute(select(ContactRecord).order_by(ContactRecord.id)).scalars())
-
-
-def jobs(runtime, instance_id: int) -> list[Job]:
-    with runtime.db.read() as session:
-        return list(session.execute(select(Job).where(Job.instance_id == instance_id).order_by(Job.id)).scalars())
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
+from tests.support.contact_center import contact_records, iso, jobs
+from tests.support.flows import Walk, diagram
+from tests.support.inbound_call import (
+    BPMN,
+    CLOSING,
+    CRUISE_CALLER,
+    OPENING,
+    PATHS,
+    UNKNOWN_CALLER,
+    incoming_call,
+    offer,
+)
+from tests.support.world import deploy
 
 # ---- this process -------------------------------------------------------------------------------
 
@@ -143,46 +44,6 @@ def call_runtime(runtime):
 def with_complaints(call_runtime):
     deploy(call_runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
     return call_runtime
-
-
-def incoming_call(runtime, key: str, caller: str = CRUISE_CALLER, desk: str | None = "邮轮", **extra) -> Walk:
-    """The switch reports a call: the message start `incoming_call`."""
-    result = runtime.message("incoming_call", key, {"caller_number": caller, "desk": desk, **extra})
-    assert result["started"] is True
-    return Walk(runtime, result["delivered_to"], BPMN)
-
-
-START = {"received_to_answer", "answer_to_desk_check"}
-ROUTED = START | {"desk_to_route", "route_to_opening", "call_opening_to_query", "query_to_complaint_check"}
-OFFER = {"merge_to_solution", "solution_merge_to_make", "make_to_record_offer", "record_offer_to_accepted"}
-CLOSE = {"close_merge_to_register", "register_to_end_call", "end_call_to_archive", "archive_merge_to_archive",
-         "archive_call_to_promise_check"}
-PROMISE = {"refused_to_supervisor", "supervisor_to_close", "promise_to_resolve", "resolve_to_record_kept",
-           "record_kept_to_closed"}
-PATHS = {
-    "no_desk": START | {"no_desk_to_wrap_up", "system_wrap_up_to_archive", "archive_merge_to_archive",
-                        "archive_call_to_promise_check", "no_promise_to_closed"},
-    "accepted": ROUTED | {"no_complaint_to_merge"} | OFFER | {"accepted_to_solve", "solve_to_close"} | CLOSE
-    | {"no_promise_to_closed"},
-    "refused_then_accepted": ROUTED | {"no_complaint_to_merge"} | OFFER
-    | {"not_accepted_to_refusal_check", "refusal_to_optimise", "accepted_to_solve", "solve_to_close"} | CLOSE
-    | {"no_promise_to_closed"},
-    "promise_kept": ROUTED | {"no_complaint_to_merge"} | OFFER
-    | {"not_accepted_to_refusal_check", "refusal_to_optimise"} | CLOSE | PROMISE,
-    "promise_breached": ROUTED | {"no_complaint_to_merge"} | OFFER
-    | {"not_accepted_to_refusal_check", "refusal_to_optimise"} | CLOSE | PROMISE
-    | {"overdue_to_chase", "chase_to_closed"},
-    "complaint": ROUTED | {"complaint_to_record", "record_to_forward", "forward_to_merge"} | OFFER
-    | {"accepted_to_solve", "solve_to_close"} | CLOSE | {"no_promise_to_closed"},
-}
-
-OPENING = {"request_type": "咨询", "request_summary": "咨询十二月日本邮轮航线的舱位和价格"}
-CLOSING = {"redirect_channel": "无", "register_note": "已答复舱位与价格，客户满意", "follow_up_needed": False}
-
-
-def offer(walk: Walk, user: str, accepted: bool, n: int = 1, **extra):
-    walk.do("make_solution", user, solution_kind="业务咨询解决方案", solution=f"方案{n}：推荐歌诗达6天5晚阳台房",
-            customer_accepted=accepted, **({} if accepted else {"refusal_reason": f"第{n}次：价格偏高"}), **extra)
 
 
 def test_a_call_without_a_desk_is_wrapped_up_by_the_system_and_archived(call_runtime):

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from engine.errors import FormInvalid, TourflowError
 from engine.limits import JSON_DEPTH_MAX, NAME_MAX, REASON_MAX, TEXT_MAX
 from engine.store.models import ProcessInstance
-from tests.conftest import deploy
-from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
+from tests.support.messages import ORDER_FLOW
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from engine.clock import frozen_at, to_db
 from engine.errors import NotAllowed, TourflowError
@@ -15,24 +15,10 @@ from engine.run.jobs import MAX_JOB_FAILURES, JobRunner
 from engine.run.queries import Viewer
 from engine.run.worker import Worker
 from engine.store.models import Job, ProcessInstance
+from tests.support.timers import effects, start_timers
 
 pytestmark = pytest.mark.both_databases
 
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def start_timers(rt, count: int, fire_at: datetime, **data) -> list[int]:
-    return [rt.start("timer_effect", {"fire_at": iso(fire_at), "sleep_ms": 0, "fail_until_fixed": False, **data})
-            for _ in range(count)]
-
-
-def effects(rt) -> dict[int, int]:
-    with rt.db.read() as session:
-        rows = session.execute(text("SELECT instance_id, count(*) FROM test_effect GROUP BY instance_id"))
-        return dict(rows.all())
 
 
 def job_states(rt) -> list[tuple[str, str | None]]:

@@ -11,16 +11,16 @@ from sqlalchemy import select
 from engine.clock import frozen_at, to_db, utcnow
 from engine.errors import NotFound, TourflowError
 from engine.store.models import AuditEvent, Message
-from tests.conftest import deploy
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
-from tests.test_messages_and_retries import FIXTURE, _kinds
+from tests.support.messages import ORDER_FLOW, event_kinds
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
 def rt(runtime):
-    deploy(runtime, FIXTURE)
+    deploy(runtime, ORDER_FLOW)
     return runtime
 
 
@@ -114,7 +114,7 @@ def test_a_buffered_message_goes_to_one_instance_only(rt):
     first, second = order(rt, "ORD-14"), order(rt, "ORD-14")
     assert [t["task"] for t in rt.tasks(instance_id=first)] == ["confirm_order"]
     assert rt.tasks(instance_id=second) == []
-    assert "message_received" in _kinds(rt, second)  # its own start message, not the payment
+    assert "message_received" in event_kinds(rt, second)  # its own start message, not the payment
     assert [p["name"] for p in received(rt, second)] == ["order_received"]
 
 

@@ -10,12 +10,11 @@ import pytest
 from engine.clock import frozen_at, utcnow
 from engine.errors import NotFound
 from engine.run.handlers import HandlerContext, handler
-from tests.conftest import deploy
 from tests.fixtures.worker_handlers import flaky_booking
+from tests.support.messages import ORDER_FLOW, event_kinds
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
-
-FIXTURE = Path(__file__).parent / "fixtures" / "runtime" / "order_flow.bpmn"
 
 __all__ = ["flaky_booking"]  # registers test_flaky, which order_flow calls
 
@@ -24,12 +23,8 @@ __all__ = ["flaky_booking"]  # registers test_flaky, which order_flow calls
 
 @pytest.fixture
 def order_runtime(runtime):
-    deploy(runtime, FIXTURE)
+    deploy(runtime, ORDER_FLOW)
     return runtime
-
-
-def _kinds(rt, instance_id):
-    return [e["kind"] for e in rt.events(instance_id)]
 
 
 def test_message_starts_then_resumes_the_instance_with_that_key(order_runtime):
@@ -50,7 +45,7 @@ def test_message_starts_then_resumes_the_instance_with_that_key(order_runtime):
     final = rt.show(instance["id"])
     assert final["status"] == "completed"
     assert (final["data"]["paid"], final["data"]["amount"]) == (1200, 1200)
-    assert _kinds(rt, instance["id"]).count("message_received") == 2
+    assert event_kinds(rt, instance["id"]).count("message_received") == 2
 
 
 def test_failing_handler_is_retried_with_backoff_and_keeps_the_real_error(order_runtime):
@@ -83,8 +78,8 @@ def test_handler_failing_every_retry_raises_an_incident(order_runtime):
     incident = next(e for e in rt.events(instance_id) if e["kind"] == "incident_raised")
     assert incident["payload"]["error"] == "ConnectionError: supplier unreachable (attempt 3)"
     assert incident["payload"]["task"] == "book_supplier"
-    assert _kinds(rt, instance_id).count("handler_called") == 3
-    assert _kinds(rt, instance_id).count("retry_scheduled") == 2
+    assert event_kinds(rt, instance_id).count("handler_called") == 3
+    assert event_kinds(rt, instance_id).count("retry_scheduled") == 2
     assert rt.tick(start + timedelta(days=1)) == []
 
 
@@ -170,21 +165,21 @@ def no_capacity(ctx: HandlerContext) -> dict:
 
 
 def test_business_error_is_an_incident_at_once_without_retries(runtime, tmp_path):
-    text = FIXTURE.read_text(encoding="utf-8").replace('id="test_flaky"', 'id="test_no_capacity"')
+    text = ORDER_FLOW.read_text(encoding="utf-8").replace('id="test_flaky"', 'id="test_no_capacity"')
     text = text.replace('<spiffworkflow:parameter id="fail_times" type="int" value="fail_times" />', "")
     bpmn = tmp_path / "order_flow.bpmn"
     bpmn.write_text(text, encoding="utf-8")
     forms = tmp_path / "forms" / "order_flow"
     forms.mkdir(parents=True)
     (forms / "confirm_order.schema.json").write_bytes(
-        (FIXTURE.parent / "forms" / "order_flow" / "confirm_order.schema.json").read_bytes())
+        (ORDER_FLOW.parent / "forms" / "order_flow" / "confirm_order.schema.json").read_bytes())
     deploy(runtime, bpmn)
     instance_id = runtime.message("order_received", "ORD-6", {})["delivered_to"]
     shown = runtime.show(instance_id)
     assert shown["status"] == "error" and "只剩 3 间" in shown["error"]
     incident = next(e for e in runtime.events(instance_id) if e["kind"] == "incident_raised")
     assert (incident["payload"]["business"], incident["payload"]["lane"]) == (True, "operator")
-    assert "retry_scheduled" not in _kinds(runtime, instance_id)
+    assert "retry_scheduled" not in event_kinds(runtime, instance_id)
 
 
 def test_starting_by_hand_takes_the_business_key_from_correlation_key(complaint_runtime):

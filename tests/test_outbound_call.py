@@ -5,68 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lxml import etree
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import frozen_at
-from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
 from engine.run.handlers import HandlerContext, handler_writes
-from engine.store.models import Deployment, ProcessInstance
 from handlers.domain.models import ContactRecord
 from handlers.outbound import archive_call, gather_outcomes
-from tests.conftest import deploy
-
-BPMN = DEFAULT_PROCESSES_DIR / "outbound_call.bpmn"
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
-T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-PLAN = {
-    "campaign_goal": "向老客户推介云南冬季跟团游，争取十二月成团",
-    "purpose": "新产品推介",
-    "desk": "旅游",
-    "target_customers": ["1", "13912345678", "3", "999"],  # 张建国 by number, 李秀英 by phone, 王小明, unknown
-    "window_start": "2026-11-24T08:30:00+08:00",
-    "window_end": "2026-11-27T18:00:00+08:00",
-    "talking_points": "冬季特惠，老客户立减300元",
-    "product_code": "TR-YN-7",
-}
-
-
-# ---- which sequence flows an instance took, read from its persisted task history -------------
-
-def sequence_flows(path) -> dict[tuple[str, str], str]:
-    """(source id, target id) -> flow id, for every sequence flow of a BPMN file (subprocesses too)."""
-    root = etree.parse(str(path)).getroot()
-    return {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
-
-
-def taken_flows(runtime, instance_id: int) -> set[str]:
-    """The flows an instance went along: a reached task whose nearest BPMN ancestor in SpiffWorkflow's
-    task tree is the flow's source (gateways, events and subprocess tasks included)."""
-    with runtime.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        deployed = runtime.deployed(session, instance.deployment_id)
-        workflow = runtime.codec.loads(instance.serialized, deployed.model)
-        xml = session.get(Deployment, deployed.id).bpmn_xml.encode("utf-8")
-    root = etree.fromstring(xml)
-    flows = {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
-    reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-    tasks = list(workflow.tasks.values())
-    for subprocess in workflow.subprocesses.values():
-        tasks.extend(subprocess.tasks.values())
-    taken = set()
-    for task in tasks:
-        target = task.task_spec.bpmn_id
-        if target is None or not task.has_state(reached):
-            continue
-        parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id is None:
-            parent = parent.parent
-        if parent is not None and (parent.task_spec.bpmn_id, target) in flows:
-            taken.add(flows[(parent.task_spec.bpmn_id, target)])
-    return taken
-
+from tests.support.flows import sequence_flows, taken_flows
+from tests.support.outbound_call import BPMN, PLAN, T0
+from tests.support.world import deploy
 
 # ---- walking an outbound plan ------------------------------------------------------------------
 

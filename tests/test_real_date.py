@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.world import REPO
 
 FAKETIME = shutil.which("faketime")
 

@@ -15,10 +15,9 @@ from sqlalchemy import text, update
 from engine.clock import frozen_at, utcnow
 from engine.history.replay import replay
 from engine.store.models import ProcessInstance
-from tests.tamper import forge_task_data, forge_task_row
-from tests.test_audit_chain import _drop_guards
-from tests.test_complaint_process import COMPLAINT, Walk
-from tests.test_task_assignment import _add_qc_user
+from tests.support.complaint import COMPLAINT, Walk
+from tests.support.tamper import drop_guards, forge_task_data, forge_task_row
+from tests.support.world import add_qc_user
 
 pytestmark = pytest.mark.both_databases
 
@@ -103,7 +102,7 @@ def test_a_stored_state_the_record_cannot_explain_is_a_difference(complaint_runt
 @pytest.mark.no_replay_check
 def test_an_edited_submission_is_caught_at_its_event(complaint_runtime):
     walk = _walk_to_archive(complaint_runtime)
-    _drop_guards(complaint_runtime)
+    drop_guards(complaint_runtime)
     event = next(e for e in complaint_runtime.events(walk.id)
                  if e["kind"] == "task_completed" and e["payload"]["task"] == "receive_complaint")
     payload = dict(event["payload"])
@@ -137,7 +136,7 @@ def test_handler_calls_are_fed_from_the_record_and_snapshotted(timer_runtime):
     """A service task's handler is not called again: its recorded output is fed back."""
     from datetime import UTC, datetime
 
-    from tests.test_jobs import effects, start_timers
+    from tests.support.timers import effects, start_timers
 
     due = datetime.now(UTC) + timedelta(days=1)
     [instance_id] = start_timers(timer_runtime, 1, due)
@@ -175,7 +174,7 @@ def test_a_forged_task_row_is_named(complaint_runtime, column, value, shown):
     walk = _walk_to_archive(rt)
     [task] = rt.tasks(instance_id=walk.id)
     rt.claim(task["id"], "qc1")
-    _add_qc_user(rt, "qc2")
+    add_qc_user(rt, "qc2")
     rt.reassign(task["id"], "qc1", "qc2", "休假")
     assert replay(rt, walk.id).identical
     forge_task_row(rt, task["id"], **{column: value})

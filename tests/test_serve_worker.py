@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.test_worker_processes import TOURFLOW, Workers, all_completed, start_many, wait_for
+from tests.support.workers import TOURFLOW, Workers, all_completed, start_many, wait_for
 
 
 def free_port() -> int:

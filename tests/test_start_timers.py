@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.store.models import Job
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import NotAllowed, TaskConflict, TourflowError
-from tests.test_complaint_process import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, Walk
+from tests.support.world import add_qc_user
 
 pytestmark = pytest.mark.both_databases
 
@@ -17,17 +18,10 @@ def qc_task(complaint_runtime):
     return walk, walk.open_tasks()["investigate_facts"]["id"]
 
 
-def _add_qc_user(rt, name):
-    from engine.access.users import create_user
-
-    with rt.db.write() as session, session.begin():
-        create_user(session, name, name, ["qc"])
-
-
 def test_claimed_task_is_only_for_its_assignee(complaint_runtime, qc_task):
     rt = complaint_runtime
     walk, task_id = qc_task
-    _add_qc_user(rt, "qc2")
+    add_qc_user(rt, "qc2")
     rt.claim(task_id, "qc1")
     assert rt.task(task_id)["assignee"] == "qc1"
     assert rt.tasks(user="qc2") == [], "a claimed task leaves the others' queue"
@@ -46,7 +40,7 @@ def test_claimed_task_is_only_for_its_assignee(complaint_runtime, qc_task):
 def test_reassign_needs_a_reason_and_a_user_of_the_lane(complaint_runtime, qc_task):
     rt = complaint_runtime
     walk, task_id = qc_task
-    _add_qc_user(rt, "qc2")
+    add_qc_user(rt, "qc2")
     with pytest.raises(TourflowError, match="reason is required"):
         rt.reassign(task_id, "qc1", "qc2", "  ")
     with pytest.raises(NotAllowed, match="does not hold lane 'qc'"):

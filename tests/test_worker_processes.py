@@ -9,65 +9,28 @@ committed exactly once.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
-from engine.history import audit
-from engine.store.models import AuditEvent, Job, ProcessInstance
-from tests.conftest import REPO
-from tests.test_jobs import effects, iso
-from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
+from engine.store.models import Job
+from tests.support.messages import ORDER_FLOW
+from tests.support.timers import effects
+from tests.support.workers import (
+    TOURFLOW,
+    Workers,
+    all_completed,
+    assert_exactly_once,
+    start_many,
+    statuses,
+    wait_for,
+)
 
 pytestmark = pytest.mark.both_databases
-
-TOURFLOW = str(Path(sys.executable).with_name("tourflow"))
-
-
-class Workers:
-    """`tourflow worker` processes against one database, each logging to its own file."""
-
-    def __init__(self, db_url: str, tmp_path: Path, lease: float = 2.0, **env: str):
-        self.db_url, self.tmp_path, self.lease = db_url, tmp_path, lease
-        self.env = {**os.environ, "TOURFLOW_DATABASE_URL": db_url, "TOURFLOW_HOME": str(tmp_path),
-                    "PYTHONPATH": str(REPO), "TOURFLOW_HANDLER_MODULES": "tests.fixtures.worker_handlers",
-                    "TOURFLOW_RETRY_BASE_SECONDS": "0.2", **env}
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.started = 0
-
-    def start(self, name: str | None = None, housekeeping: float = 30, **env: str) -> str:
-        self.started += 1
-        name = name or f"w{self.started}"
-        log = open(self.tmp_path / f"{name}-{self.started}.log", "w")  # noqa: SIM115 - kept by the process
-        self.procs[name] = subprocess.Popen(
-            [TOURFLOW, "worker", "--poll", "0.2", "--lease", str(self.lease), "--housekeeping", str(housekeeping),
-             "--name", f"{name}-{self.started}"],
-            env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT)
-        return name
-
-    def kill9(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
-        self.procs.clear()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp_path.glob("w*.log")))
 
 
 @pytest.fixture
@@ -75,47 +38,6 @@ def workers(db_url, tmp_path):
     pool = Workers(db_url, tmp_path)
     yield pool
     pool.stop_all()
-
-
-def wait_for(check: Callable[[], bool], workers: Workers, seconds: float = 90, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{workers.logs()}")
-
-
-def statuses(rt) -> dict[int, str]:
-    with rt.db.read() as session:
-        return dict(session.execute(select(ProcessInstance.id, ProcessInstance.status)).all())
-
-
-def all_completed(rt, ids: list[int]) -> Callable[[], bool]:
-    return lambda: all(statuses(rt).get(i) == "completed" for i in ids)
-
-
-def fired_per_instance(rt) -> dict[int, int]:
-    with rt.db.read() as session:
-        rows = session.execute(select(AuditEvent.instance_id, func.count())
-                               .where(AuditEvent.kind == "timer_fired").group_by(AuditEvent.instance_id))
-        return dict(rows.all())
-
-
-def start_many(rt, count: int, spread: float, sleep_ms: int = 0, fail_until_fixed: bool = False) -> list[int]:
-    first = datetime.now(UTC) + timedelta(seconds=0.5)  # due after the start, so a job fires it
-    return [rt.start("timer_effect", {"fire_at": iso(first + timedelta(seconds=spread * i / count)),
-                                      "sleep_ms": sleep_ms, "fail_until_fixed": fail_until_fixed})
-            for i in range(count)]
-
-
-def assert_exactly_once(rt, ids: list[int]) -> None:
-    assert effects(rt) == dict.fromkeys(ids, 1), "each step's effect committed exactly once"
-    assert fired_per_instance(rt) == dict.fromkeys(ids, 1), "each timer fired exactly once"
-    with rt.db.read() as session:
-        open_jobs = session.execute(select(func.count()).select_from(Job).where(Job.state == "pending")).scalar()
-        assert open_jobs == 0
-        assert audit.verify(session) == []
 
 
 def test_every_due_job_fires_exactly_once_with_three_workers(timer_runtime, workers):
@@ -146,7 +68,9 @@ def test_kill_9_in_the_middle_of_a_step_holding_the_lease(timer_runtime, workers
     [instance_id] = start_many(rt, 1, spread=0)
     marker = tmp_path / "paused"
     workers.start("a", TOURFLOW_FAULT_PAUSE_BEFORE_COMMIT=str(marker))
-    wait_for(marker.exists, workers, 60, "worker a to pause with the step written, uncommitted")
+    # the worker writes its pid into the marker: wait for the pid, not just the (maybe still empty) file
+    wait_for(lambda: marker.exists() and marker.read_text() != "", workers, 60,
+             "worker a to pause with the step written, uncommitted")
     paused_pid = int(marker.read_text())
     with rt.db.read() as session:
         job = session.execute(select(Job).where(Job.instance_id == instance_id)).scalar_one()
@@ -215,7 +139,7 @@ def test_a_retry_succeeds_on_its_own_once_the_cause_is_gone(timer_runtime, worke
 def test_messages_racing_their_instances_are_each_delivered_once(runtime, workers, tmp_path):
     """Orders and their payments sent at the same time by separate processes: whichever comes
     first, every order gets exactly its one payment (the worker's sweep closes the race)."""
-    from tests.conftest import deploy
+    from tests.support.world import deploy
 
     deploy(runtime, ORDER_FLOW)
     workers.start(housekeeping=0.5)

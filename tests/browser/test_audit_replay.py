@@ -14,8 +14,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, shot
-from tests.test_complaint_process import COMPLAINT
+from tests.support.browser import login, shot
+from tests.support.complaint import COMPLAINT
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("engine.history.replay", reason="engine.history.replay not available")

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import (
+from tests.support.browser import (
     first_inbox_instance,
     login,
     logout,

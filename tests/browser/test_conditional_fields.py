@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, set_field, shot
+from tests.support.browser import login, set_field, shot
 
 pytestmark = pytest.mark.browser
 

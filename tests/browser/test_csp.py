@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import first_inbox_instance, login
+from tests.support.browser import first_inbox_instance, login
 
 pytestmark = pytest.mark.browser
 

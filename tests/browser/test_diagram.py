@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import first_inbox_instance, login, shot
+from tests.support.browser import first_inbox_instance, login, shot
 
 pytestmark = pytest.mark.browser
 

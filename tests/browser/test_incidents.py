@@ -15,8 +15,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, shot
-from tests.test_tour_operation import CONFIRM, INQUIRY
+from tests.support.browser import login, shot
+from tests.support.tour_operation import CONFIRM, INQUIRY
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, shot
+from tests.support.browser import login, shot
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """Every route of the app (pages and /api/v1) x every kind of caller: the expected status of each
 in ONE table, `MATRIX`. A route added without a row fails `test_every_route_has_a_row`.
 
-The callers are the test users (tests/conftest.py: one per role, the three desk agents, the
+The callers are the test users (tests/support/world.py: one per role, the three desk agents, the
 branch sales staff), an account of another system (role integration), anonymous, and a bearer
 token (agent1's). Each caller runs the whole table
 on a fresh database holding real objects:
@@ -32,11 +32,11 @@ from engine.access.policy import Role
 from engine.access.users import create_token, create_user
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import User
-from tests.conftest import deploy
-from tests.web.api_support import DocChecker
-from tests.web.conftest import Client
-from tests.web.test_incidents import FIXTURE as INCIDENT_FLOW
-from tests.web.test_incidents import technical
+from tests.support.api import DocChecker
+from tests.support.incidents import FIXTURE as INCIDENT_FLOW
+from tests.support.incidents import technical
+from tests.support.web import Client
+from tests.support.world import deploy
 
 USERS = ("agent1", "agent2", "agent3", "receptionist1", "sales1", "sales2", "sales3", "operator1", "guide1",
          "qc1", "supervisor1", "manager1", "auditor1", "owner1", "integration1")

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotAllowed
 from engine.store.models import User
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
 
 PHONE = "13800001111"
 

@@ -6,7 +6,7 @@ import pytest
 from flask import url_for
 
 from engine.access.users import revoke_token
-from tests.web.api_support import Api
+from tests.support.api import Api
 from webapp.openapi import MUTATING, api_rules, rule_methods
 
 SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling", "version": 1}

@@ -1,6 +1,6 @@
 """Bad input never answers 500: each case gets a precise error body and the right status.
 
-Every answer also goes through the OpenAPI check of api_support (documented status, Error schema).
+Every answer also goes through the OpenAPI check of tests/support/api.py (documented status, Error schema).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import pytest
 
 from engine.limits import ID_MAX, JSON_BODY_MAX, JSON_DEPTH_MAX, NAME_MAX, PAGE_MAX, REASON_MAX, TEXT_MAX
-from tests.web.api_support import COMPLAINT_PROCESS, Api
+from tests.support.api import COMPLAINT_PROCESS, Api
 
 pytestmark = pytest.mark.both_databases
 

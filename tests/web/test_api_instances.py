@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
 
 START = "/api/v1/processes/complaint_handling/instances"
 

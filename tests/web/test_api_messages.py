@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engine.access.users import create_user
-from tests.conftest import deploy
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
-from tests.test_messages_and_retries import FIXTURE as ORDER_FLOW
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.messages import ORDER_FLOW
+from tests.support.world import deploy
 
 MESSAGES = "/api/v1/messages"
 

@@ -7,7 +7,7 @@ from flask import Flask
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from tests.web.api_support import Api
+from tests.support.api import Api
 from webapp.openapi import MUTATING, OPERATIONS, api_rules, document, openapi_path, rule_methods
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
 
 LOCAL = {"resolved_locally": True, "local_action": "当晚更换同级酒店"}
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.access.users import create_token, find_token_id, revoke_token, token_digest
 from engine.errors import NotFound, TourflowError
 from engine.store.models import ApiToken, AuditEvent, User
-from tests.web.api_support import Api
+from tests.support.api import Api
 
 
 @pytest.fixture

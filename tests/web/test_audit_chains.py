@@ -10,9 +10,9 @@ import re
 import pytest
 
 from engine.history import audit
-from tests.tamper import TAMPERINGS, delete_event, forge_task_data
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
+from tests.support.tamper import TAMPERINGS, delete_event, forge_task_data
 
 pytestmark = pytest.mark.both_databases
 

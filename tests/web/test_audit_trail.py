@@ -12,8 +12,8 @@ import pytest
 
 from engine.access.privacy import Masker
 from engine.history.replay import replay
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store import models
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
-from tests.web.conftest import Client
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
+from tests.support.web import Client
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 EXCEPTIONS = {"auth.login": "logging in writes nothing of the agency's",

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from engine.config import DEFAULT_PROCESSES_DIR
-from tests.web.api_support import Api
+from tests.support.api import Api
 
 BPMN = DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn"
 FORMS = DEFAULT_PROCESSES_DIR / "forms" / "complaint_handling"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_form_patterns import EVIL, REQUEST, deploy_with_code_field
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.form_patterns import EVIL, REQUEST, deploy_with_code_field
 
 
 @pytest.fixture

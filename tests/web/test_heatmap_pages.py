@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_complaint_process import COMPLAINT, Walk
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT, Walk
 
 URL = "/processes/complaint_handling/1/heatmap"
 API = "/api/v1/processes/complaint_handling/versions/1/heatmap"

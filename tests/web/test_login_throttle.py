@@ -12,7 +12,7 @@ import engine.access.users
 from engine.access.users import create_token, set_active
 from engine.clock import frozen_at
 from engine.store.models import LoginFailure
-from tests.web.conftest import CSRF_META
+from tests.support.web import CSRF_META
 from webapp import create_app
 
 pytestmark = pytest.mark.both_databases

@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 
 from engine.clock import frozen_at, utcnow
-from tests.conftest import REPO, deploy
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
+from tests.support.world import REPO, deploy
 
 
 def start(rt, actor="agent1", data=None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
 
 
 def start(rt, actor="agent1") -> int:

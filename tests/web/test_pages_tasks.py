@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
 
 FORM = {**COMPLAINT, "complaint_at": "2026-11-20T09:30", "involves_multiple_departments": "false",
         "escalated_to_authority": "false"}
@@ -314,8 +314,8 @@ def test_every_missing_required_field_is_marked(runtime, client_for):
 def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, client_for):
     """P2's plan: the target customers are typed one per line, as its help says, not as JSON."""
     from engine.config import DEFAULT_PROCESSES_DIR
-    from tests.conftest import deploy
-    from tests.test_outbound_call import PLAN
+    from tests.support.outbound_call import PLAN
+    from tests.support.world import deploy
 
     deploy(runtime, DEFAULT_PROCESSES_DIR / "outbound_call.bpmn")
     iid = runtime.start("outbound_call", actor="agent2")
@@ -336,7 +336,7 @@ def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, cli
 
 def test_branch_staff_see_and_work_only_their_branch_s_follow_ups(runtime, client_for):
     from engine.config import DEFAULT_PROCESSES_DIR
-    from tests.conftest import deploy
+    from tests.support.world import deploy
 
     deploy(runtime, DEFAULT_PROCESSES_DIR / "followup_call.bpmn")
     iid = runtime.start("followup_call", {"tour_id": "XA-2026-1102", "phone": "13912345678"}, actor="sales1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.test_complaint_process import COMPLAINT
+from tests.support.complaint import COMPLAINT
 
 FORM = {**COMPLAINT, "complaint_at": "2026-11-20T09:30", "involves_multiple_departments": "false",
         "escalated_to_authority": "false"}

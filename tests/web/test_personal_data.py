@@ -13,10 +13,10 @@ import pytest
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.history import audit
-from tests.conftest import deploy
-from tests.test_complaint_process import COMPLAINT
-from tests.test_itinerary_management import DRAFT, NEEDS, T0, Trip
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
+from tests.support.itinerary import DRAFT, NEEDS, T0, Trip
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 
@@ -134,7 +134,7 @@ def test_a_manager_reviewing_an_itinerary_sees_the_customer_masked(runtime, api,
 
 def test_an_owner_sees_the_customer_of_an_incident_masked_and_its_lane_whole(app, runtime, api, client_for):
     """The incident fixture's system step failed for good: owners see every incident, masked."""
-    from tests.web.test_incidents import FIXTURE, technical
+    from tests.support.incidents import FIXTURE, technical
 
     deploy(runtime, FIXTURE)
     iid = technical(runtime, contact_phone=PHONE)  # customer 林小雨, booked by sales1

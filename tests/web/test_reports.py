@@ -10,8 +10,8 @@ import re
 import pytest
 
 from engine.clock import frozen_at
-from tests.test_kpi import NOW, seed
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.kpi import NOW, seed
 from webapp import reports
 from webapp.i18n import EN
 

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from engine.clock import frozen_at
 from engine.run.queries import Viewer
 from handlers.domain.search import SearchFilter, conditions
-from tests.test_complaint_process import COMPLAINT
-from tests.web.api_support import Api
+from tests.support.api import Api
+from tests.support.complaint import COMPLAINT
 
 PROCESS = "complaint_handling"
 # 2026-03-01 17:30 UTC is 2026-03-02 01:30 in China: the day the agency says it started.

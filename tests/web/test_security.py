@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import CSRF_META
+from tests.support.web import CSRF_META
 
 
 def test_session_cookie_is_httponly_and_samesite(app):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import CSRF_META
+from tests.support.web import CSRF_META
 from webapp import create_app
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates"

@@ -13,7 +13,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.exceptions import HTTPException
 
 from engine.access.users import create_token
-from tests.web.conftest import CSRF_META, Client
+from tests.support.web import CSRF_META, Client
 from webapp.openapi import document, openapi_path
 
 DOC_URI = "urn:tourflow:openapi"
