@@ -15,7 +15,7 @@ import pytest
 
 from engine.clock import frozen_at
 from engine.run.handlers import ENTRY_POINT_GROUP, HandlerContext, HandlerRegistry, handler, load_plugins
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "runtime" / "context_reads.bpmn"

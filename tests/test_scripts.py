@@ -124,8 +124,8 @@ def _sandbox_pid() -> int:
     from engine.sandbox.pool import POOL
 
     SandboxedEnvironment().evaluate("1", {})
-    [process] = [p for p in POOL._idle if p.alive][-1:]
-    return process.proc.pid
+    [pid] = POOL.idle_pids()[-1:]
+    return pid
 
 
 def test_the_sandbox_process_has_no_environment_and_a_memory_cap(monkeypatch):

@@ -18,7 +18,7 @@ from webapp.app_state import EXTENSION, Tourflow, runtime, tourflow
 __all__ = ["create_app", "runtime", "tourflow"]
 
 
-def _secret_key(folder: Path) -> str:
+def shared_secret_key(folder: Path) -> str:
     """TOURFLOW_SECRET_KEY, else a random key kept in the instance folder (created 0600).
 
     Processes starting together (serve, its worker, CLI commands) may all find no key: each
@@ -76,7 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(folder)
+        app.config["SECRET_KEY"] = shared_secret_key(folder)
     app.extensions[EXTENSION] = Tourflow(app.config["DATABASE_URL"])
     hops = int(_env_number("TOURFLOW_PROXY_HOPS", 0, 0))
     if hops:  # behind that many reverse proxies: the client address (throttling) and scheme are theirs to say

@@ -23,7 +23,7 @@ from flask_login import current_user
 from engine.errors import NotAllowed
 from webapp import api_audit, api_instances, api_processes, api_reports, api_tasks
 from webapp.api_args import ApiError, invalid
-from webapp.auth import csrf, load_user_from_token
+from webapp.auth import act_as, csrf, load_user_from_token
 from webapp.errors import error_body
 from webapp.openapi import document
 
@@ -59,7 +59,7 @@ def authenticate():
         user = load_user_from_token(request)  # sets g.token_auth when the token is good
         if user is None:
             raise ApiError(401, "unauthorized", "the bearer token is unknown or revoked")
-        g._login_user = user  # what flask_login.current_user answers for this request
+        act_as(user)
     elif header:
         raise ApiError(401, "unauthorized", "only 'Authorization: Bearer <token>' is understood")
     elif not current_user.is_authenticated:

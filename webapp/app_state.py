@@ -25,6 +25,10 @@ class Tourflow:
             self._runtime = Runtime(db)
         return self._runtime
 
+    def use_runtime(self, runtime: Runtime) -> None:
+        """Share an existing engine (same database), e.g. the one a test or the CLI already opened."""
+        self._runtime = runtime
+
     @property
     def db(self) -> Database:
         return self.runtime.db

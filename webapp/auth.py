@@ -100,6 +100,12 @@ def _limits() -> logins.Limits:
 
 
 @login_manager.request_loader
+def act_as(user: LoginUser) -> None:
+    """Make `user` this request's `current_user` without a login session (a bearer token's user).
+    Flask-Login keeps the request's user in `g._login_user`; this is the one place we set it."""
+    g._login_user = user
+
+
 def load_user_from_token(req) -> LoginUser | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":

@@ -20,16 +20,16 @@ from webapp.i18n import gettext as _
 bp = Blueprint("processes", __name__)
 
 # Deployed versions never change, so their findings are cached by the XML's digest.
-_FINDINGS: dict[str, list[dict[str, Any]]] = {}
+LINT_FINDINGS: dict[str, list[dict[str, Any]]] = {}
 
 
 def findings_of(xml: str, filename: str) -> list[dict[str, Any]]:
     data = xml.encode("utf-8")
     key = hashlib.sha256(data).hexdigest() + ":" + filename
-    if key not in _FINDINGS:
-        _FINDINGS[key] = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
+    if key not in LINT_FINDINGS:
+        LINT_FINDINGS[key] = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
                            "message": f.message} for f in lint_bytes(data, filename, None)]
-    return _FINDINGS[key]
+    return LINT_FINDINGS[key]
 
 
 def _versions() -> list[dict[str, Any]]:

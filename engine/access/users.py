@@ -54,7 +54,7 @@ PASSWORD_MIN = 8
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_password_hash() -> str:
     """A hash made like the users' ones, checked for unknown users so that they cost the same time."""
     return generate_password_hash(secrets.token_hex(16))
 
@@ -64,7 +64,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     whether the user exists, is inactive or not: the answer's timing does not tell which names exist."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(dummy_password_hash(), password)
         return None
     return user if check_password(user, password) and user.active else None
 

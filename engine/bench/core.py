@@ -264,7 +264,7 @@ def _sizes(rt: Runtime, instance_id: int, sample: dict[str, str]) -> dict[str, A
 
 # ---- setup ----------------------------------------------------------------------------
 
-def _prepare(db: Database) -> Runtime:
+def prepare(db: Database) -> Runtime:
     db.upgrade()
     rt = Runtime(db)
     with db.write() as session, session.begin():
@@ -311,7 +311,7 @@ def run_bench(instances: int = 200, echo: Callable[[str], Any] | None = None,
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         db = Database(url)
         try:
-            rt = _prepare(db)
+            rt = prepare(db)
             report = _measure(rt, instances, warmup, echo, url, source)
         finally:
             db.dispose()

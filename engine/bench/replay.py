@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.bench.core import BENCH_USER, DATABASE_URL_ENV, FORM_DATA, _prepare
+from engine.bench.core import BENCH_USER, DATABASE_URL_ENV, FORM_DATA, prepare
 from engine.history.replay import replay
 from engine.run.runtime import Runtime
 from engine.store.db import Database
@@ -40,7 +40,7 @@ def run_replay_bench(events: int = 1000, echo: Callable[[str], Any] | None = Non
     with tempfile.TemporaryDirectory(prefix="tourflow-bench-replay-") as tmp:
         db = Database(url or f"sqlite:///{Path(tmp) / 'bench.db'}")
         try:
-            return _measure(_prepare(db), events, echo)
+            return _measure(prepare(db), events, echo)
         finally:
             db.dispose()
 

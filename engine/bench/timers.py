@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.bench.core import BENCH_DIR, BENCH_USER, DATABASE_URL_ENV, FORM_DATA, _prepare
+from engine.bench.core import BENCH_DIR, BENCH_USER, DATABASE_URL_ENV, FORM_DATA, prepare
 from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
 from engine.store.db import Database
@@ -59,7 +59,7 @@ def run_timer_bench(timers: int = 300, window: float = 20.0, workers: int = 2, l
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         db = Database(url)
         try:
-            rt = _prepare(db)
+            rt = prepare(db)
             with db.write() as session, session.begin():
                 deploy_file(session, TIMER_PROCESS, "bench")
             return _measure(rt, url, Path(tmp), timers, window, workers, load_per_s, echo)

@@ -32,7 +32,7 @@ class PatternError(ValueError):
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_pattern(pattern: str) -> re2._Regexp:
+def compile_pattern(pattern: str) -> Any:  # an re2 pattern object (its type is not public)
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise PatternError(f"the pattern is {len(pattern)} characters long; at most {MAX_PATTERN_LENGTH} are allowed")
     try:

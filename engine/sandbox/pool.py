@@ -159,6 +159,11 @@ class SandboxPool:
                 return
         process.kill()
 
+    def idle_pids(self) -> list[int]:
+        """The process ids of the live sandbox processes waiting for a call (newest last)."""
+        with self._lock:
+            return [p.proc.pid for p in self._idle if p.alive]
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []

@@ -14,7 +14,7 @@ from webapp import create_app
 def app(runtime, db_url, tmp_path):
     deploy(runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url})
-    app.extensions["tourflow"]._runtime = runtime  # share the test's engine (same database)
+    app.extensions["tourflow"].use_runtime(runtime)  # share the test's engine (same database)
     return app
 
 

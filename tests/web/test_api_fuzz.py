@@ -52,7 +52,7 @@ def fuzz_app(runtime, db_url):
         tokens = {"fuzzer": create_token(session, "fuzzer", "fuzz"),
                   "auditor1": create_token(session, "auditor1", "fuzz")}
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url})
-    app.extensions["tourflow"]._runtime = runtime
+    app.extensions["tourflow"].use_runtime(runtime)
     app.extensions["fuzz_tokens"] = tokens
     app.extensions["fuzz_known"] = known_path_parameters(runtime)
     return app

@@ -79,7 +79,7 @@ def test_the_count_is_shared_by_every_worker_process(app, db_url, runtime):
     others = []
     for _ in range(5):
         other = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url})
-        other.extensions["tourflow"]._runtime = runtime
+        other.extensions["tourflow"].use_runtime(runtime)
         others.append(other)
     for i, worker in enumerate(others):
         assert _attempt(worker.test_client(), "agent1", "wrong", T0 + timedelta(seconds=i)).status_code == 401
@@ -149,4 +149,4 @@ def test_the_dummy_hash_is_made_like_the_users_hashes(runtime):
 
     with runtime.db.read() as session:
         real = session.execute(select(User.password_hash).where(User.username == "agent1")).scalar_one()
-    assert engine.access.users._dummy_hash().split("$")[0] == real.split("$")[0]  # same method and cost
+    assert engine.access.users.dummy_password_hash().split("$")[0] == real.split("$")[0]  # same method and cost

@@ -20,7 +20,7 @@ def test_processes_page_lists_versions_with_lint_results(client_for):
 
 
 def test_lint_findings_are_listed_with_severity_rule_line_and_message(client_for, monkeypatch):
-    processes._FINDINGS.clear()
+    processes.LINT_FINDINGS.clear()
     monkeypatch.setattr(processes, "lint_bytes", lambda data, filename, forms_dir: [
         Finding(filename, 42, 7, "warning", "task-without-documentation", "用户任务缺少操作说明"),
         Finding(filename, 50, 3, "error", "dangling-flow", "sequence flow has no target"),
@@ -28,7 +28,7 @@ def test_lint_findings_are_listed_with_severity_rule_line_and_message(client_for
     try:
         page = html.unescape(client_for("owner1").get("/processes").get_data(as_text=True))
     finally:
-        processes._FINDINGS.clear()
+        processes.LINT_FINDINGS.clear()
     assert '<span class="badge sev-warning">警告</span>' in page and '<span class="badge sev-error">错误</span>' in page
     assert "<code>task-without-documentation</code>" in page and "42:7" in page and "用户任务缺少操作说明" in page
     assert "检查通过" not in page

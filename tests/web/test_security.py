@@ -69,10 +69,10 @@ def test_processes_starting_together_share_one_secret_key(tmp_path, monkeypatch)
 
 
 def _key_for(folder, start, results):
-    from webapp import _secret_key
+    from webapp import shared_secret_key
 
     start.wait()
     try:
-        results.put(_secret_key(folder))
+        results.put(shared_secret_key(folder))
     except Exception as error:  # reported to the test, which shows it
         results.put(repr(error))

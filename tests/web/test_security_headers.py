@@ -118,7 +118,7 @@ def _login_cookies(app) -> list[str]:
 
 def _app(db_url, runtime):
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url})
-    app.extensions["tourflow"]._runtime = runtime
+    app.extensions["tourflow"].use_runtime(runtime)
     return app
 
 
