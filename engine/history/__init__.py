@@ -1,1 +1,1 @@
-"""engine/history"""
+"""What happened: the hash-chained audit log, the stored state's hash, replay and the heatmap."""

@@ -1,1 +1,1 @@
-"""engine/store"""
+"""The database: connection and sessions, the engine's tables, column types and states, migrations."""
