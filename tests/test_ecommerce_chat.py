@@ -96,8 +96,7 @@ def say(runtime, key: str, text: str = "你好，想问一下黄山三日游") -
 
 def add_agent(runtime, username: str, desk: str, status: str = "available", max_chats: int = 3) -> None:
     with runtime.db.write() as session, session.begin():
-        user = create_user(session, username, username, ["agent", "staff"])
-        user.desk = desk
+        create_user(session, username, username, ["agent", "staff"], attributes={"desk": desk})
         session.add(AgentStatus(username=username, desk=desk, status=status, max_chats=max_chats,
                                 updated_at=datetime(2026, 1, 1)))
 

@@ -456,8 +456,7 @@ def test_calls_go_to_the_agent_with_the_fewest_open_calls(call_runtime):
     from handlers.domain.models import AgentStatus
 
     with rt.db.write() as session, session.begin():
-        user = create_user(session, "agent4", "agent4", ["agent", "staff"])
-        user.desk = "邮轮"
+        create_user(session, "agent4", "agent4", ["agent", "staff"], attributes={"desk": "邮轮"})
         session.add(AgentStatus(username="agent4", desk="邮轮", status="available", updated_at=datetime(2026, 1, 1)))
     first = incoming_call(rt, "CALL-0012")
     second = incoming_call(rt, "CALL-0013")

@@ -164,7 +164,8 @@ def _inbox_filter() -> queries.InboxFilter:
     if sort not in SORTS:
         raise invalid("sort", f"must be one of {', '.join(SORTS)}")
     return queries.InboxFilter(
-        lane=_text_arg("lane"), process=_text_arg("process"), desk=_text_arg("desk"),
+        lane=_text_arg("lane"), process=_text_arg("process"),
+        routing={"desk": desk} if (desk := _text_arg("desk")) else {},
         overdue=_bool_arg("overdue"), mine=_bool_arg("mine"), unclaimed=_bool_arg("unclaimed"),
         page=_int_arg("page", 1, 1, PAGE_MAX),
         per_page=_int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),

@@ -65,13 +65,19 @@ def items_of(name: str) -> dict[str, Any]:
 DATE_TIME = {"type": "string", "format": "date-time"}
 NULL_DATE_TIME = nullable("string", format="date-time")
 OBJECT = {"type": "object"}
+ROUTING: dict[str, Any] = {
+    "type": "object", "additionalProperties": {"type": "string"}, "examples": [{"desk": "旅游", "branch": "HZ01"}],
+    "description": "The process's routing keys with their values in the task's data: a user with attribute "
+                   "desk (branch) works only the tasks of that desk (branch) or of none.",
+}
+
 
 INCIDENT: dict[str, Any] = {
     "type": "object",
     "description": "An instance stopped in status `error` by a failed step: a handler that failed its last "
                    "retry, or refused the step (`business`: no capacity, a supplier refused).",
     "required": ["instance_id", "process", "process_name", "version", "business_key", "task", "task_name", "error",
-                 "attempts", "lane", "business", "desk", "summary", "raised_at", "raised_count", "can_resolve"],
+                 "attempts", "lane", "business", "routing", "summary", "raised_at", "raised_count", "can_resolve"],
     "properties": {
         "instance_id": {"type": "integer"},
         "process": {"type": "string"},
@@ -85,8 +91,7 @@ INCIDENT: dict[str, Any] = {
         "lane": {"type": "string", "description": "The lane that resolves it: the one the handler named, else the "
                                                   "step's lane (`system`: supervisors and process owners)."},
         "business": {"type": "boolean", "description": "Refused by the handler (no retries), not a technical failure."},
-        "desk": nullable("string"),
-        "branch": nullable("string"),
+        "routing": ROUTING,
         "summary": OBJECT,
         "raised_at": NULL_DATE_TIME,
         "raised_count": {"type": "integer", "description": "Incidents this instance has had, this one included."},
@@ -153,7 +158,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "InboxItem": {
         "type": "object",
-        "required": ["id", "instance_id", "process", "process_name", "task", "name", "lane", "desk", "assignee",
+        "required": ["id", "instance_id", "process", "process_name", "task", "name", "lane", "routing", "assignee",
                      "summary", "created_at", "age_seconds", "due_at", "due_state"],
         "properties": {
             "id": {"type": "integer"},
@@ -163,7 +168,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "task": {"type": "string", "description": "The BPMN id of the user task."},
             "name": {"type": "string"},
             "lane": {"type": "string"},
-            "desk": nullable("string"),
+            "routing": ROUTING,
             "assignee": nullable("string"),
             "summary": OBJECT,
             "created_at": DATE_TIME,
@@ -203,8 +208,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "task": {"type": "string"},
             "name": {"type": "string"},
             "lane": {"type": "string"},
-            "desk": nullable("string", description="Only agents of this desk (or of none) work it."),
-            "branch": nullable("string", description="Only staff of this branch (or of none) work it."),
+            "routing": ROUTING,
             "state": {"type": "string", "examples": ["ready", "completed", "cancelled"]},
             "assignee": nullable("string"),
             "form": nullable("object", description="The form's JSON Schema (draft 2020-12); null: no form."),
@@ -529,7 +533,7 @@ OPERATIONS: dict[str, Op] = {
         parameters=INBOX_PARAMETERS, errors=(422,)),
     "api.get_task": Op(
         "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),
-        roles="who may work it (lane, desk, branch), its assignee or completer, supervisors, auditors",
+        roles="who may work it (lane, routing: desk, branch), its assignee or completer, supervisors, auditors",
         errors=(403,)),
     "api.claim_task": Op(
         "POST", "Claim a task for myself", "tasks", ref("TaskDetail"),

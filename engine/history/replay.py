@@ -49,9 +49,10 @@ STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | Ta
 
 
 # What a task_ready event records of its human_task row (branch and form since state hashes).
-ROW_FIELDS = ("task", "lane", "assignee", "desk", "branch", "form")
-ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "desk": "desk", "branch": "branch",
-               "form": "form_ref"}
+ROW_FIELDS = ("task", "lane", "assignee", "routing", "form")
+ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "routing": "routing", "form": "form_ref"}
+# Before migration 0009 a task_ready event recorded the routing as these two fields.
+LEGACY_ROUTING_FIELDS = ("desk", "branch")
 
 # Records a handler makes while it runs (before its own handler_called): nothing to feed.
 WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
@@ -176,7 +177,7 @@ class _Replayer:
             self.advance()
         elif kind == "task_ready":
             self._match_ready(event)
-            self.rows[payload.get("task_id")] = {key: payload[key] for key in ROW_FIELDS if key in payload}
+            self.rows[payload.get("task_id")] = recorded_row(payload)
         elif kind in ("task_claimed", "task_unclaimed", "task_reassigned"):
             row = self.rows.get(payload.get("task_id"))
             if row is not None:
@@ -377,6 +378,14 @@ def _key_difference(stored: dict[str, Any], replayed: dict[str, Any]) -> str | N
         if stored[key] != replayed[key]:
             return f"{key!r}: stored {_short(stored[key])}, replayed {_short(replayed[key])}"
     return None
+
+
+def recorded_row(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a task_ready event says of its human_task row (ROW_FIELDS), legacy routing fields as `routing`."""
+    row = {key: payload[key] for key in ROW_FIELDS if key in payload}
+    if "routing" not in payload and any(key in payload for key in LEGACY_ROUTING_FIELDS):
+        row["routing"] = {key: payload[key] for key in LEGACY_ROUTING_FIELDS if payload.get(key)}
+    return row
 
 
 def _row_difference(replayer: _Replayer, rows: dict[int, HumanTask], counterpart: dict[Any, Any]) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ PER_PAGE_MAX = 200
 class InboxFilter:
     lane: str | None = None
     process: str | None = None
-    desk: str | None = None
+    routing: Mapping[str, str] = field(default_factory=dict, hash=False)  # e.g. {"desk": "邮轮"}: only those
     overdue: bool = False
     mine: bool = False
     unclaimed: bool = False
@@ -56,8 +57,8 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
         conditions.append(HumanTask.lane == flt.lane)
     if flt.process:
         conditions.append(HumanTask.process_id == flt.process)
-    if flt.desk:
-        conditions.append(HumanTask.desk == flt.desk)
+    for key, value in sorted(flt.routing.items()):
+        conditions.append(HumanTask.routing[key].as_string() == value)
     if flt.overdue:
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
     if flt.mine:
@@ -103,7 +104,7 @@ def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[s
         "task": row.task,
         "name": row.name,
         "lane": row.lane,
-        "desk": row.desk,
+        "routing": row.routing or {},
         "assignee": row.assignee,
         "summary": row.summary,
         "created_at": _iso(row.created_at),
@@ -125,7 +126,7 @@ def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
     ).scalars()
-    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "desk": r.desk, "branch": r.branch,
+    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "routing": r.routing or {},
              "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
              "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
 
@@ -155,7 +156,7 @@ def users_with_role(session: Session, role: str) -> list[dict[str, str]]:
 
 
 def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
-    """Active users who may work a task (its lane, desk and branch): the targets of a reassignment."""
+    """Active users who may work a task (its lane and routing): the targets of a reassignment."""
     users = session.execute(
         select(User).options(selectinload(User.roles)).join(User.roles)
         .where(Role.id == task.lane, User.active.is_(True)).order_by(User.username)
@@ -164,9 +165,10 @@ def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
             if may_work(viewer_of(u), task)]
 
 
-def desks(session: Session) -> list[str]:
-    """The desks that open tasks carry (for the inbox filter); uses the desk index."""
-    rows = session.execute(select(HumanTask.desk).where(HumanTask.desk.is_not(None)).distinct())
+def routing_values(session: Session, key: str) -> list[str]:
+    """The values of one routing key that open tasks carry (e.g. the desks, for the inbox filter)."""
+    value = HumanTask.routing[key].as_string()
+    rows = session.execute(select(value).where(HumanTask.state == "ready", value.is_not(None)).distinct())
     return sorted(d for d in rows.scalars() if d)
 
 

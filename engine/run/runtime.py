@@ -131,7 +131,7 @@ class Runtime:
         return viewer_of(self._user(session, username))
 
     def _check_task_access(self, session: Session, username: str, row: HumanTask) -> Viewer:
-        """The user may work the task (engine/access/policy.py: its lane, desk and branch)."""
+        """The user may work the task (engine/access/policy.py: its lane and routing)."""
         viewer = self._viewer(session, username)
         policy.refuse_if(policy.work_refusal(viewer, row))
         return viewer
@@ -347,9 +347,7 @@ class Runtime:
                            if e.kind == "incident_raised"), None)
             incident_lane = json.loads(raised.payload).get("lane") if raised else None
             lane = incident_lane or step.model.node_lanes.get(task.task_spec.bpmn_id)
-            routing = instance.data or {}
-            policy.refuse_if(policy.resolve_refusal(viewer, lane, _text_or_none(routing.get("desk")),
-                                                    _text_or_none(routing.get("branch"))))
+            policy.refuse_if(policy.resolve_refusal(viewer, lane, step.model.routing_of(instance.data or {})))
             if data:
                 task.set_data(**copy.deepcopy(data))
             step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),
@@ -594,10 +592,6 @@ def _iso(moment: datetime | None) -> str | None:
     return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def task_dict(row: HumanTask) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -605,8 +599,7 @@ def task_dict(row: HumanTask) -> dict[str, Any]:
         "task": row.task,
         "name": row.name,
         "lane": row.lane,
-        "desk": row.desk,
-        "branch": row.branch,
+        "routing": row.routing or {},
         "state": row.state,
         "assignee": row.assignee,
         "form": row.form_ref,
