@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
+from engine.bpmn.specs import ProcessModel, load_model
 from engine.clock import to_db, utcnow
 from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
 
@@ -185,14 +186,23 @@ def instances(session: Session, viewer: Viewer, process: str | None = None, stat
         conditions.append(ProcessInstance.status == status)
     result = instance_page(session, conditions, page, per_page)
     names = process_names(session)
+    models = deployed_models(session, {r.deployment_id for r in result["items"]})
     result["items"] = [
         {"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
          "version": r.version, "status": r.status, "business_key": r.business_key,
-         "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
-                     if (r.data or {}).get(k) is not None},
+         "summary": models[r.deployment_id].summary_of(r.data or {}),
          "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
         for r in result["items"]]
     return result
+
+
+def deployed_models(session: Session, deployment_ids: set[int]) -> dict[int, ProcessModel]:
+    """deployment id -> its parsed process (cached by the BPMN's sha256), for its summary keys."""
+    if not deployment_ids:
+        return {}
+    rows = session.execute(select(Deployment.id, Deployment.bpmn_xml, Deployment.filename)
+                           .where(Deployment.id.in_(deployment_ids)))
+    return {r.id: load_model(r.bpmn_xml.encode("utf-8"), r.filename) for r in rows}
 
 
 def instance_page(session: Session, conditions: list[Any], page: int, per_page: int) -> dict[str, Any]:
@@ -202,7 +212,8 @@ def instance_page(session: Session, conditions: list[Any], page: int, per_page: 
     page = max(1, page)
     total = session.execute(select(func.count(ProcessInstance.id)).where(*conditions)).scalar_one()
     rows = session.execute(
-        select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status, ProcessInstance.business_key,
+        select(ProcessInstance.id, ProcessInstance.deployment_id, ProcessInstance.process_id, ProcessInstance.status,
+               ProcessInstance.business_key,
                ProcessInstance.data, ProcessInstance.started_at, ProcessInstance.started_by,
                ProcessInstance.ended_at, Deployment.version)
         .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
