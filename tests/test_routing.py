@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import TaskFacts, viewer_named
 from engine.access.users import create_user
+from engine.bpmn.lint import lint_bytes, lint_file
 from engine.errors import NotAllowed
 from engine.run import queries
 from engine.store.db import Database, alembic_config
@@ -64,6 +65,16 @@ def test_a_task_without_a_value_of_the_key_is_everyone_s_in_its_lane(region_runt
     assert [t["id"] for t in rt.tasks(user="south1")] == [task["id"]]
     assert [t["id"] for t in rt.tasks(user="north1")] == [task["id"]]
     rt.complete(task["id"], "south1", {"note": "已处理"})
+
+
+def test_lint_checks_that_the_process_keys_name_data_keys():
+    assert lint_file(FIXTURE) == []
+    text = FIXTURE.read_text(encoding="utf-8").replace('value="region"', 'value="region, my-desk, typename"')
+    findings = [f for f in lint_bytes(text.encode("utf-8"), FIXTURE.name, FIXTURE.parent / "forms" / "region_flow")
+                if f.rule == "process-keys"]
+    assert [f.message for f in findings] == [
+        f"routingKeys of process 'region_flow' lists {key!r}: a comma-separated list of data keys (identifiers)"
+        for key in ("my-desk", "typename")]
 
 
 # ---- migration 0009 ----------------------------------------------------------------------------
