@@ -236,7 +236,7 @@ class TaskFacts:
 def routing_refusal(viewer: Viewer, routing: Mapping[str, Any] | None, what: str) -> str | None:
     """Why `what` ("task 7", "the failed step") with this routing is not this viewer's, or None:
     for each attribute k=v of the viewer, its routing k must be unset or v."""
-    for key, mine in sorted(viewer.attributes.items()):
+    for key, mine in viewer.attributes.items():
         theirs = (routing or {}).get(key)
         if mine and theirs and theirs != mine:
             return f"{what} belongs to {key} {theirs}; {viewer.username} works at {key} {mine}"

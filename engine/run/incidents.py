@@ -9,8 +9,8 @@ serialized workflow.
 Who is responsible: the lane the BusinessError named, else the failed node's lane in the
 deployment. Who sees and who resolves an incident is engine/access/policy.py's: supervisors, process
 owners and auditors see all of them; everyone else those of the lanes they hold (and of their
-routing: the process's routing keys in the instance's data); a holder of that lane resolves it (never an auditor). A failure in the `system`
-lane (a handler that kept failing: a supplier down, a bug) belongs to nobody's lane;
+routing: the process's routing keys in the instance's data); a holder of that lane resolves it
+(never an auditor). A failure in the `system` lane (a handler that kept failing: a supplier down, a bug) belongs to nobody's lane;
 supervisors and process owners resolve those.
 """
 
@@ -26,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
-from engine.bpmn.specs import ProcessModel, load_model
+from engine.bpmn.specs import ProcessModel
 from engine.history.audit import instance_stream
+from engine.run.queries import deployed_models
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
 
 
@@ -41,16 +42,16 @@ class _Row:
 
 
 def _rows(session: Session, instance_id: int | None = None, process: str | None = None) -> list[_Row]:
-    query = (select(ProcessInstance, Deployment.version, Deployment.name, Deployment.node_lanes, Deployment.bpmn_xml,
-                    Deployment.filename)
+    query = (select(ProcessInstance, Deployment.version, Deployment.name, Deployment.node_lanes)
              .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
              .where(ProcessInstance.status == "error"))
     if instance_id is not None:
         query = query.where(ProcessInstance.id == instance_id)
     if process:
         query = query.where(ProcessInstance.process_id == process)
-    return [_Row(i, v, n, lanes or {}, load_model(xml.encode("utf-8"), filename))
-            for i, v, n, lanes, xml, filename in session.execute(query).all()]
+    rows = session.execute(query).all()
+    models = deployed_models(session, {i.deployment_id for i, *_ in rows})
+    return [_Row(i, v, n, lanes or {}, models[i.deployment_id]) for i, v, n, lanes in rows]
 
 
 def _raised(session: Session, instance_ids: list[int]) -> dict[int, tuple[AuditEvent, int]]:
