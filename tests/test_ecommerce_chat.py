@@ -321,7 +321,7 @@ def test_bad_data_wrong_lane_and_wrong_desk_are_refused(chat_runtime):
     with pytest.raises(FormInvalid) as phone:
         rt.complete(opening, "agent1", {**OPENING, "customer_phone": "call me"})
     assert phone.value.field == "customer_phone"
-    with pytest.raises(NotAllowed, match="邮轮 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 邮轮; agent2 works at desk 旅游"):
         rt.complete(opening, "agent2", OPENING)
     with pytest.raises(NotAllowed, match="does not hold lane 'agent'"):
         rt.complete(opening, "qc1", OPENING)

@@ -426,7 +426,7 @@ def test_wrong_lane_wrong_desk_and_someone_elses_call_are_refused(call_runtime):
     opening = walk.open_tasks()["call_opening"]["id"]
     with pytest.raises(NotAllowed, match="does not hold lane 'agent'"):
         rt.complete(opening, "receptionist1", OPENING)
-    with pytest.raises(NotAllowed, match="邮轮 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 邮轮; agent2 works at desk 旅游"):
         rt.complete(opening, "agent2", OPENING)
     walk.do("call_opening", "agent1", **OPENING)
     _refuse_until_supervisor(walk, "agent1")
