@@ -209,7 +209,7 @@ def test_forged_data_of_the_waiting_task_is_found(complaint_runtime, cli):
 
 
 @pytest.mark.no_replay_check
-@pytest.mark.parametrize("column, value", [("assignee", "qc1"), ("lane", "staff"), ("branch", "B01"),
+@pytest.mark.parametrize("column, value", [("assignee", "qc1"), ("lane", "staff"), ("routing", '{"branch": "B01"}'),
                                            ("state", "completed"), ("form_ref", "other.schema.json")])
 def test_a_forged_task_row_is_found(complaint_runtime, cli, column, value):
     rt = complaint_runtime

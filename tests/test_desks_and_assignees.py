@@ -25,14 +25,14 @@ def test_a_desk_task_is_seen_and_worked_by_that_desk_only(complaint_runtime):
     assert [t["id"] for t in rt.tasks(user="agent2")] == [task["id"]]
     assert [t["id"] for t in rt.tasks(user="sales1")] == [task["id"]], "users without a desk see every desk"
     with rt.db.read() as session:
-        cruise = queries.inbox(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
+        cruise = queries.inbox(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), {"desk": "邮轮"}),
                                queries.InboxFilter())
-        tour = queries.inbox(session, queries.Viewer("agent2", frozenset({"agent", "staff"}), "旅游"),
+        tour = queries.inbox(session, queries.Viewer("agent2", frozenset({"agent", "staff"}), {"desk": "旅游"}),
                              queries.InboxFilter())
-        assert not policy.may_view_instance(session, queries.Viewer("agent1", frozenset({"agent", "staff"}), "邮轮"),
-                                            instance)
+        cruise_agent = queries.Viewer("agent1", frozenset({"agent", "staff"}), {"desk": "邮轮"})
+        assert not policy.may_view_instance(session, cruise_agent, instance)
     assert (cruise["total"], tour["total"]) == (0, 1)
-    with pytest.raises(NotAllowed, match="旅游 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 旅游; agent1 works at desk 邮轮"):
         rt.complete(task["id"], "agent1", COMPLAINT)
     rt.complete(task["id"], "agent2", COMPLAINT)
 

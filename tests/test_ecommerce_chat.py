@@ -97,8 +97,7 @@ def say(runtime, key: str, text: str = "你好，想问一下黄山三日游") -
 
 def add_agent(runtime, username: str, desk: str, status: str = "available", max_chats: int = 3) -> None:
     with runtime.db.write() as session, session.begin():
-        user = create_user(session, username, username, ["agent", "staff"])
-        user.desk = desk
+        create_user(session, username, username, ["agent", "staff"], attributes={"desk": desk})
         session.add(AgentStatus(username=username, desk=desk, status=status, max_chats=max_chats,
                                 updated_at=datetime(2026, 1, 1)))
 
@@ -323,7 +322,7 @@ def test_bad_data_wrong_lane_and_wrong_desk_are_refused(chat_runtime):
     with pytest.raises(FormInvalid) as phone:
         rt.complete(opening, "agent1", {**OPENING, "customer_phone": "call me"})
     assert phone.value.field == "customer_phone"
-    with pytest.raises(NotAllowed, match="邮轮 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 邮轮; agent2 works at desk 旅游"):
         rt.complete(opening, "agent2", OPENING)
     with pytest.raises(NotAllowed, match="does not hold lane 'agent'"):
         rt.complete(opening, "qc1", OPENING)

@@ -287,7 +287,7 @@ def test_wrong_lane_wrong_desk_and_someone_elses_call_are_refused(call_runtime):
     opening = walk.open_tasks()["call_opening"]["id"]
     with pytest.raises(NotAllowed, match="does not hold lane 'agent'"):
         rt.complete(opening, "receptionist1", OPENING)
-    with pytest.raises(NotAllowed, match="邮轮 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 邮轮; agent2 works at desk 旅游"):
         rt.complete(opening, "agent2", OPENING)
     walk.do("call_opening", "agent1", **OPENING)
     _refuse_until_supervisor(walk, "agent1")
@@ -317,8 +317,7 @@ def test_calls_go_to_the_agent_with_the_fewest_open_calls(call_runtime):
     from handlers.domain.models import AgentStatus
 
     with rt.db.write() as session, session.begin():
-        user = create_user(session, "agent4", "agent4", ["agent", "staff"])
-        user.desk = "邮轮"
+        create_user(session, "agent4", "agent4", ["agent", "staff"], attributes={"desk": "邮轮"})
         session.add(AgentStatus(username="agent4", desk="邮轮", status="available", updated_at=datetime(2026, 1, 1)))
     first = incoming_call(rt, "CALL-0012")
     second = incoming_call(rt, "CALL-0013")

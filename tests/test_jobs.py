@@ -99,7 +99,7 @@ def test_a_job_failing_outside_its_step_backs_off_then_fails_with_an_event(timer
     shown = rt.show(instance_id)
     assert shown["status"] == "error" and "timer job" in shown["error"] and "JSONDecodeError" in shown["error"]
     with rt.db.read() as session:
-        [incident] = open_incidents(session, Viewer("supervisor1", frozenset({"supervisor"}), None))
+        [incident] = open_incidents(session, Viewer("supervisor1", frozenset({"supervisor"})))
     assert (incident["instance_id"], incident["lane"], incident["task"]) == (instance_id, "system", "te_wait")
     with pytest.raises(NotAllowed):
         rt.resolve_incident(instance_id, "operator1", "修好了")

@@ -226,7 +226,7 @@ def test_calls_are_for_the_plans_desk_only(outbound):
     mine = {t["id"] for t in rt.tasks(user="agent2")}
     assert {t["id"] for t in c.open()} <= mine
     assert rt.tasks(user="agent1") == [] and rt.tasks(user="agent3") == [], "cruise and free-travel desks see none"
-    with pytest.raises(NotAllowed, match="旅游 desk"):
+    with pytest.raises(NotAllowed, match="belongs to desk 旅游; agent1 works at desk 邮轮"):
         rt.complete(c.task_for("张建国", "dial_customer")["id"], "agent1", {"answered": False})
 
 

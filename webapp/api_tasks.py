@@ -23,7 +23,8 @@ def inbox_filter() -> queries.InboxFilter:
     if sort not in SORTS:
         raise invalid("sort", f"must be one of {', '.join(SORTS)}")
     return queries.InboxFilter(
-        lane=text_arg("lane"), process=text_arg("process"), desk=text_arg("desk"),
+        lane=text_arg("lane"), process=text_arg("process"),
+        routing={"desk": desk} if (desk := text_arg("desk")) else {},
         overdue=bool_arg("overdue"), mine=bool_arg("mine"), unclaimed=bool_arg("unclaimed"),
         page=int_arg("page", 1, 1, PAGE_MAX),
         per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),

@@ -34,7 +34,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
-from engine.access.policy import Capability, Viewer, may, require_capability
+from engine.access.policy import Capability, Viewer, attributes_of, may, require_capability
 from engine.access.users import ROLES, authenticate, find_user, token_digest, token_user
 from engine.history import audit
 from engine.store.models import User
@@ -51,18 +51,17 @@ SESSION_KEY = "tf_sid"  # the login session's secret, in the signed session cook
 
 
 class LoginUser(UserMixin):
-    def __init__(self, username: str, display_name: str, roles: frozenset[str], desk: str | None = None,
-                 branch: str | None = None):
+    def __init__(self, username: str, display_name: str, roles: frozenset[str],
+                 attributes: dict[str, str] | None = None):
         self.id = username
         self.username = username
         self.display_name = display_name
         self.roles = roles
-        self.desk = desk
-        self.branch = branch
+        self.attributes = dict(attributes or {})  # the user's desk / branch (engine/access/policy.py)
 
     @property
     def viewer(self) -> Viewer:
-        return Viewer(self.username, self.roles, self.desk, self.branch)
+        return Viewer(self.username, self.roles, self.attributes)
 
     @property
     def read_only(self) -> bool:
@@ -77,7 +76,7 @@ class LoginUser(UserMixin):
 def _login_user_from(user: User | None) -> LoginUser | None:
     if user is None or not user.active:
         return None
-    return LoginUser(user.username, user.display_name, frozenset(user.role_ids), user.desk, user.branch_code)
+    return LoginUser(user.username, user.display_name, frozenset(user.role_ids), attributes_of(user.attributes))
 
 
 @login_manager.user_loader

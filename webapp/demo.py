@@ -14,7 +14,7 @@ from engine.run.deployments import bpmn_files, deploy_file
 from engine.run.runtime import Runtime
 from handlers.domain.seed import seed_agency
 from webapp import demo_history
-from webapp.demo_users import DEMO_NAMES, DEMO_ROLES, EXTRA_USERS, USER_BRANCHES, USER_DESKS
+from webapp.demo_users import DEMO_NAMES, DEMO_ROLES, EXTRA_USERS, user_attributes
 
 DEMO_COMPLAINTS = [
     {"customer_name": "张建国", "contact_phone": "13801234567", "complaint_at": "2026-11-20T09:30:00+08:00",
@@ -35,9 +35,7 @@ def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
             if find_user(tx.session, username) is not None:
                 continue
             roles = [role, Role.STAFF] if role in FRONT_LINE else [role]
-            user = create_user(tx.session, username, username, roles, display)
-            user.desk = USER_DESKS.get(username)
-            user.branch_code = USER_BRANCHES.get(username)
+            create_user(tx.session, username, username, roles, display, attributes=user_attributes(username))
         seed_agency(tx.session)
     for path in bpmn_files([DEFAULT_PROCESSES_DIR]):
         with runtime.transaction() as tx:

@@ -14,6 +14,14 @@ USER_DESKS = {"agent1": "邮轮", "agent2": "旅游", "agent3": "自由行"}
 # Branch staff see their own branch's tasks only (a follow-up of an SH02 customer goes to sales2).
 USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "sales3": "HZ01", "sales4": "DZ01"}
 BRANCH_SALES = {branch: user for user, branch in USER_BRANCHES.items() if user.startswith("sales")}
+
+
+def user_attributes(username: str) -> dict[str, str]:
+    """A demo user's desk and branch, as the routing attributes the processes' tasks are matched on."""
+    desk, branch = USER_DESKS.get(username), USER_BRANCHES.get(username)
+    return {**({"desk": desk} if desk else {}), **({"branch": branch} if branch else {})}
+
+
 DEMO_NAMES = {
     "agent1": "王丽（坐席）", "receptionist1": "李娜（接待）", "sales1": "张伟（销售）",
     "qc1": "刘洋（质检）", "supervisor1": "陈静（主管）", "operator1": "杨帆（计调）",

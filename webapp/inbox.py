@@ -31,7 +31,7 @@ def inbox_filter() -> InboxFilter:
     return InboxFilter(
         lane=args.get("lane") or None,
         process=args.get("process") or None,
-        desk=args.get("desk") or None,
+        routing={"desk": args["desk"]} if args.get("desk") else {},
         overdue=flag_arg("overdue"),
         mine=who == "mine",
         unclaimed=who == "unclaimed",
@@ -53,7 +53,7 @@ def index():
     with runtime().reading() as session:
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
-        desks = queries.desks(session)
+        desks = queries.routing_values(session, "desk")
     result["items"] = privacy.rows(result["items"], "instance_id")
     return render_template(
         "inbox/index.html", result=result, flt=flt, who=request.args.get("who", ""),

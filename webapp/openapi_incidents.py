@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, nullable
+from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, ROUTING, nullable
 
 INCIDENT: dict[str, Any] = {
     "type": "object",
     "description": "An instance stopped in status `error` by a failed step: a handler that failed its last "
                    "retry, or refused the step (`business`: no capacity, a supplier refused).",
     "required": ["instance_id", "process", "process_name", "version", "business_key", "task", "task_name", "error",
-                 "attempts", "lane", "business", "desk", "summary", "raised_at", "raised_count", "can_resolve"],
+                 "attempts", "lane", "business", "routing", "summary", "raised_at", "raised_count", "can_resolve"],
     "properties": {
         "instance_id": {"type": "integer"},
         "process": {"type": "string"},
@@ -25,8 +25,7 @@ INCIDENT: dict[str, Any] = {
         "lane": {"type": "string", "description": "The lane that resolves it: the one the handler named, else the "
                                                   "step's lane (`system`: supervisors and process owners)."},
         "business": {"type": "boolean", "description": "Refused by the handler (no retries), not a technical failure."},
-        "desk": nullable("string"),
-        "branch": nullable("string"),
+        "routing": ROUTING,
         "summary": OBJECT,
         "raised_at": NULL_DATE_TIME,
         "raised_count": {"type": "integer", "description": "Incidents this instance has had, this one included."},

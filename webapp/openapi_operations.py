@@ -29,7 +29,7 @@ OPERATIONS: dict[str, Op] = {
         parameters=INBOX_PARAMETERS, errors=(422,)),
     "api.get_task": Op(
         "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),
-        roles="who may work it (lane, desk, branch), its assignee or completer, supervisors, auditors",
+        roles="who may work it (lane, routing: desk, branch), its assignee or completer, supervisors, auditors",
         errors=(403,)),
     "api.claim_task": Op(
         "POST", "Claim a task for myself", "tasks", ref("TaskDetail"),

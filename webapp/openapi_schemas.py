@@ -8,7 +8,7 @@ from typing import Any
 from engine.limits import KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, REASON_MAX
 from engine.run.messaging import MAX_TTL
 from webapp.openapi_incidents import INCIDENT, INCIDENT_DETAIL
-from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, nullable, ref
+from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, ROUTING, nullable, ref
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
@@ -42,7 +42,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "InboxItem": {
         "type": "object",
-        "required": ["id", "instance_id", "process", "process_name", "task", "name", "lane", "desk", "assignee",
+        "required": ["id", "instance_id", "process", "process_name", "task", "name", "lane", "routing", "assignee",
                      "summary", "created_at", "age_seconds", "due_at", "due_state"],
         "properties": {
             "id": {"type": "integer"},
@@ -52,7 +52,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "task": {"type": "string", "description": "The BPMN id of the user task."},
             "name": {"type": "string"},
             "lane": {"type": "string"},
-            "desk": nullable("string"),
+            "routing": ROUTING,
             "assignee": nullable("string"),
             "summary": OBJECT,
             "created_at": DATE_TIME,
@@ -92,8 +92,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "task": {"type": "string"},
             "name": {"type": "string"},
             "lane": {"type": "string"},
-            "desk": nullable("string", description="Only agents of this desk (or of none) work it."),
-            "branch": nullable("string", description="Only staff of this branch (or of none) work it."),
+            "routing": ROUTING,
             "state": {"type": "string", "examples": ["ready", "completed", "cancelled"]},
             "assignee": nullable("string"),
             "form": nullable("object", description="The form's JSON Schema (draft 2020-12); null: no form."),

@@ -27,6 +27,11 @@ def items_of(name: str) -> dict[str, Any]:
 DATE_TIME = {"type": "string", "format": "date-time"}
 NULL_DATE_TIME = nullable("string", format="date-time")
 OBJECT = {"type": "object"}
+ROUTING: dict[str, Any] = {
+    "type": "object", "additionalProperties": {"type": "string"}, "examples": [{"desk": "旅游", "branch": "HZ01"}],
+    "description": "The process's routing keys with their values in the task's data: a user with attribute "
+                   "desk (branch) works only the tasks of that desk (branch) or of none.",
+}
 
 ERRORS: dict[int, str] = {
     400: "Bad request: CSRF token missing or wrong with cookie auth (`csrf_failed`), or a body that is "

@@ -28,7 +28,7 @@ def _load(task_id: int) -> dict[str, Any]:
     except NotAllowed:
         task = runtime().task(task_id)
         abort(403, _("此任务属于「{lane}」泳道（{where}），您无权查看或办理", lane=display.lane_label(task["lane"]),
-                     where=" · ".join(x for x in (task["desk"], task["branch"]) if x) or "—"))
+                     where=" · ".join(str(v) for v in (task.get("routing") or {}).values() if v) or "—"))
 
 
 def _permissions(task: dict[str, Any]) -> dict[str, bool]:

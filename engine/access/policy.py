@@ -2,11 +2,12 @@
 
 Every rule lives here (docs/access.md has the table, role x capability):
 
-- a lane id is a role id; a task goes to the holders of its lane, and of those, when the task
-  has a `desk` / `branch`, to the users of that desk / branch only (a user without one sees all);
+- a lane id is a role id; a task goes to the holders of its lane, and of those, routed: a user with
+  attribute k=v works only the tasks whose routing k (a routing key its process declares, e.g. the
+  agency's `desk` and `branch`) is unset or v (a user without attribute k works every value of k);
 - a task claimed by someone is theirs: only they complete it; they or a supervisor release or
   reassign it, and a reassignment's target must be able to work the task;
-- supervisors recover any task (release or reassign it, whatever its lane, desk or branch) and
+- supervisors recover any task (release or reassign it, whatever its lane or routing) and
   see every incident; auditors read everything and change nothing;
 - definitions, deployments, reports, audit chains and messages each have their readers.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -70,7 +71,7 @@ SYSTEM_LANE = "system"
 READ_ALL = frozenset({Role.AUDITOR})  # every task (their inbox lists all), instance and audit record
 READ_ONLY = frozenset({Role.AUDITOR})  # changes nothing, whatever else they hold
 # Supervisors recover any task (release it, reassign it to someone who can work it) whatever its
-# lane, desk or branch, so they open every task and instance; their inbox still lists their lanes.
+# lane or routing, so they open every task and instance; their inbox still lists their lanes.
 TASK_RECOVERERS = frozenset({Role.SUPERVISOR})
 INCIDENT_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})  # every open incident
 SYSTEM_RESOLVERS = frozenset({Role.SUPERVISOR, Role.OWNER})  # incidents of the system lane
@@ -118,12 +119,12 @@ CAPABILITY_TEXT = {
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is asking: a user name, the roles (= lanes) they hold, their desk and branch."""
+    """Who is asking: a user name, the roles (= lanes) they hold, their routing attributes
+    (e.g. {"desk": "邮轮"}: they work the tasks of that desk, and of none, only)."""
 
     username: str
     roles: frozenset[str]
-    desk: str | None = None  # agents see the tasks of their own desk only
-    branch: str | None = None  # branch staff see the tasks of their own branch only
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def has(self, roles: Iterable[str]) -> bool:
         return bool(self.roles & set(roles))
@@ -147,7 +148,12 @@ class Viewer:
 
 def viewer_of(user: User) -> Viewer:
     """The Viewer of a user row (roles loaded)."""
-    return Viewer(user.username, frozenset(user.role_ids), user.desk, user.branch_code)
+    return Viewer(user.username, frozenset(user.role_ids), attributes_of(user.attributes))
+
+
+def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
+    """A user's routing attributes: the non-empty string values (others route nothing)."""
+    return {k: v for k, v in (values or {}).items() if isinstance(v, str) and v}
 
 
 def require(allowed: bool, message: str) -> None:
@@ -206,8 +212,7 @@ class TaskLike(Protocol):
 
     id: int
     lane: str
-    desk: str | None
-    branch: str | None
+    routing: Mapping[str, Any]
     assignee: str | None
     completed_by: str | None
 
@@ -218,28 +223,33 @@ class TaskFacts:
 
     id: int
     lane: str
-    desk: str | None = None
-    branch: str | None = None
+    routing: Mapping[str, Any] = field(default_factory=dict, hash=False)
     assignee: str | None = None
     completed_by: str | None = None
 
     @classmethod
     def of(cls, task: Mapping[str, Any]) -> TaskFacts:
-        return cls(task["id"], task["lane"], task.get("desk"), task.get("branch"), task.get("assignee"),
+        return cls(task["id"], task["lane"], task.get("routing") or {}, task.get("assignee"),
                    task.get("completed_by"))
 
 
-def _routing_refusal(viewer: Viewer, task: TaskLike) -> str | None:
-    if viewer.desk and task.desk and task.desk != viewer.desk:
-        return f"task {task.id} belongs to the {task.desk} desk; {viewer.username} works the {viewer.desk} desk"
-    if viewer.branch and task.branch and task.branch != viewer.branch:
-        return f"task {task.id} belongs to branch {task.branch}; {viewer.username} works at branch {viewer.branch}"
+def routing_refusal(viewer: Viewer, routing: Mapping[str, Any] | None, what: str) -> str | None:
+    """Why `what` ("task 7", "the failed step") with this routing is not this viewer's, or None:
+    for each attribute k=v of the viewer, its routing k must be unset or v."""
+    for key, mine in viewer.attributes.items():
+        theirs = (routing or {}).get(key)
+        if mine and theirs and theirs != mine:
+            return f"{what} belongs to {key} {theirs}; {viewer.username} works at {key} {mine}"
     return None
+
+
+def _routing_refusal(viewer: Viewer, task: TaskLike) -> str | None:
+    return routing_refusal(viewer, task.routing, f"task {task.id}")
 
 
 def work_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     """Why this viewer may not work (claim, complete) this task, or None: they must hold its lane,
-    work its desk and branch (a task of none is everyone's in the lane) and change things."""
+    match its routing (a task without a routing key's value is everyone's in the lane) and change things."""
     if viewer.read_only:
         return "auditors read everything and change nothing"
     if task.lane not in viewer.roles:
@@ -305,20 +315,20 @@ def task_actions(viewer: Viewer, task: TaskLike, state: str) -> dict[str, bool]:
 
 
 def lane_access(viewer: Viewer):
-    """The SQL condition 'a task row this viewer may work on': their lanes, and their desk and
-    branch if they have them (a task of no desk or branch is everyone's in the lane)."""
+    """The SQL condition 'a task row this viewer may work on': their lanes, and for each of their
+    attributes k=v, routing k unset or v (as `routing_refusal`)."""
     condition = HumanTask.lane.in_(viewer.roles)
-    if viewer.desk:
-        condition = and_(condition, or_(HumanTask.desk.is_(None), HumanTask.desk == viewer.desk))
-    if viewer.branch:
-        condition = and_(condition, or_(HumanTask.branch.is_(None), HumanTask.branch == viewer.branch))
+    for key, mine in sorted(viewer.attributes.items()):
+        if mine:
+            theirs = HumanTask.routing[key].as_string()
+            condition = and_(condition, or_(theirs.is_(None), theirs == mine))
     return condition
 
 
 # ---- instances and their audit records -------------------------------------------------------
 def instance_access(viewer: Viewer):
     """The SQL condition 'an instance this viewer may see' for a viewer who does not see every
-    instance: started by them, or with a task in their lanes (desk, branch), completed by or assigned
+    instance: started by them, or with a task in their lanes (and routing), completed by or assigned
     to them."""
     return or_(
         ProcessInstance.started_by == viewer.username,
@@ -348,25 +358,18 @@ def may_view_instance(session: Session, viewer: Viewer, instance_id: int) -> boo
 
 
 # ---- incidents -------------------------------------------------------------------------------
-def _incident_off_routing(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    desk, branch = incident.get("desk"), incident.get("branch")
-    return bool((viewer.desk and desk and desk != viewer.desk)
-                or (viewer.branch and branch and branch != viewer.branch))
-
-
 def sees_every_incident(viewer: Viewer) -> bool:
     return viewer.has(INCIDENT_READERS)
 
 
 def may_see_incident(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    """Supervisors, owners and auditors: every incident; others those of their lanes (desk, branch)."""
+    """Supervisors, owners and auditors: every incident; others those of their lanes (and routing)."""
     if sees_every_incident(viewer):
         return True
-    return incident["lane"] in viewer.roles and not _incident_off_routing(viewer, incident)
+    return incident["lane"] in viewer.roles and routing_refusal(viewer, incident.get("routing"), "") is None
 
 
-def resolve_refusal(viewer: Viewer, lane: str | None, desk: str | None = None,
-                    branch: str | None = None) -> str | None:
+def resolve_refusal(viewer: Viewer, lane: str | None, routing: Mapping[str, Any] | None = None) -> str | None:
     """Why this viewer may not resolve an incident of `lane` (None or SYSTEM_LANE: the system's), or None."""
     if viewer.read_only:
         return "auditors read everything and change nothing"
@@ -376,13 +379,11 @@ def resolve_refusal(viewer: Viewer, lane: str | None, desk: str | None = None,
         return f"a failure in the system lane is resolved by a supervisor or process owner, not by {viewer.username!r}"
     if lane not in viewer.roles:
         return f"user {viewer.username!r} does not hold lane {lane!r} of the failed step"
-    if _incident_off_routing(viewer, {"desk": desk, "branch": branch}):
-        return f"the failed step belongs to desk/branch {desk or branch}; {viewer.username} works elsewhere"
-    return None
+    return routing_refusal(viewer, routing, "the failed step")
 
 
 def may_resolve_incident(viewer: Viewer, incident: dict[str, Any]) -> bool:
-    return resolve_refusal(viewer, incident["lane"], incident.get("desk"), incident.get("branch")) is None
+    return resolve_refusal(viewer, incident["lane"], incident.get("routing")) is None
 
 
 # ---- personal data (engine/access/privacy.py masks it; docs/privacy.md has the table) ------------------
@@ -397,7 +398,7 @@ PERSONAL_DATA_SERVING = FRONT_LINE | {Role.STAFF, Role.QC}
 def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int) -> bool:
     """May this viewer see the personal data of this instance unmasked? Never for a read-only
     viewer; always for a supervisor; else only in a serving role that works the instance (a task
-    in its lanes, desk and branch, or one it completed or holds, the instance started by it, or its
+    in its lanes and routing, or one it completed or holds, the instance started by it, or its
     open incident to resolve)."""
     if viewer.read_only:
         return False

@@ -30,7 +30,9 @@ def ensure_roles(session: Session) -> None:
 
 
 def create_user(session: Session, username: str, password: str, roles: list[str],
-                display_name: str | None = None, actor: str = "system") -> User:
+                display_name: str | None = None, actor: str = "system",
+                attributes: dict[str, str] | None = None) -> User:
+    """A new active user; `attributes` route tasks to them (engine/access/policy.py), e.g. {"desk": "邮轮"}."""
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise ValueError(f"unknown roles: {', '.join(unknown)}")
@@ -38,7 +40,8 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         raise ValueError(f"user {username!r} already exists")
     ensure_roles(session)
     user = User(username=username, display_name=display_name or username,
-                password_hash=generate_password_hash(password), created_at=to_db(utcnow()))
+                password_hash=generate_password_hash(password), created_at=to_db(utcnow()),
+                attributes=dict(attributes or {}))
     user.roles = [session.get(Role, r) for r in roles]
     session.add(user)
     audit.append(session, kind="user_created", actor=actor, at=utcnow(),

@@ -38,7 +38,7 @@ def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
         for start in range(0, tasks, 5000):
             session.execute(insert(HumanTask), [
                 {"instance_id": i // per_instance + 1, "spiff_task_id": f"{i:036d}", "process_id": "bench_inbox",
-                 "desk": DESKS[i % 3], "task": "step", "name": "处理", "lane": LANES[i % len(LANES)],
+                 "routing": {"desk": DESKS[i % 3]}, "task": "step", "name": "处理", "lane": LANES[i % len(LANES)],
                  "state": "ready", "assignee": "agent1" if i % 50 == 0 else None, "form_ref": None,
                  "due_at": now + timedelta(minutes=(i % 600) - 60), "created_at": now - timedelta(minutes=i % 900),
                  "summary": {"customer_name": "客户", "tour_id": f"T{i}"}}
@@ -69,7 +69,7 @@ def run_inbox_bench(tasks: int = 100_000, repeat: int = 30, echo: Callable[[str]
             "agent, first page by due date": (agent, InboxFilter()),
             "agent, page 40": (agent, InboxFilter(page=40)),
             "agent, overdue only": (agent, InboxFilter(overdue=True)),
-            "agent, desk 邮轮": (agent, InboxFilter(desk="邮轮")),
+            "agent, desk 邮轮": (agent, InboxFilter(routing={"desk": "邮轮"})),
             "agent, claimed by me": (agent, InboxFilter(mine=True)),
             "auditor, all lanes": (auditor, InboxFilter()),
         }

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.access import privacy
 from engine.bpmn import form_patterns
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
+from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
 from engine.run.handlers import handler_names
 from engine.sandbox.scripts import check_source
 
@@ -284,4 +285,18 @@ def _handler_names() -> tuple[set[str], str | None]:
         return set(), f"the handler registry failed to load: {type(exc).__name__}: {exc}"
 
 
-CONTENT_RULES = (check_expressions, check_timers, check_forms, check_service_tasks)
+def check_process_keys(doc: BpmnDocument) -> Findings:
+    """The process's `routingKeys` / `summaryKeys` (docs/bpmn-conventions.md) name data keys."""
+    if doc.process is None:
+        return
+    for name in (ROUTING_PROPERTY, SUMMARY_PROPERTY):
+        path = f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']"
+        for prop in doc.process.iterfind(path, NS):
+            value = (prop.get("value") or "").strip()
+            for key in (k.strip() for k in value.split(",") if value):
+                if not key.isidentifier() or key == RESERVED_KEY:
+                    yield doc.error(prop, "process-keys", f"{name} of process '{doc.process_id}' lists {key!r}: "
+                                                          "a comma-separated list of data keys (identifiers)")
+
+
+CONTENT_RULES = (check_expressions, check_timers, check_forms, check_service_tasks, check_process_keys)

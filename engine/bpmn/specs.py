@@ -26,6 +26,9 @@ NS = {
 }
 FORM_PROPERTY = "formJsonSchemaFilename"
 ASSIGNEE_PROPERTY = "assigneeExpression"
+# On the bpmn:process element (docs/bpmn-conventions.md): comma-separated data keys.
+ROUTING_PROPERTY = "routingKeys"  # keys whose values route human tasks (users with that attribute)
+SUMMARY_PROPERTY = "summaryKeys"  # keys shown as a task's and an instance's summary
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,17 @@ class ProcessModel:
     start_timer: StartTimer | None = None
     subprocesses: set[str] = field(default_factory=set)
     boundary_events: set[str] = field(default_factory=set)
+    routing_keys: tuple[str, ...] = ()
+    summary_keys: tuple[str, ...] = ()
+
+    def routing_of(self, data: dict[str, Any]) -> dict[str, str]:
+        """The routing of a task created with this data: each routing key whose value is a
+        non-empty string (a key without one routes nowhere: the task is everyone's in its lane)."""
+        return {k: v for k in self.routing_keys if isinstance(v := data.get(k), str) and v}
+
+    def summary_of(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The summary keys this data has, with their values (None values left out)."""
+        return {k: data[k] for k in self.summary_keys if data.get(k) is not None}
 
     def sla_timer(self, bpmn_id: str) -> TimerInfo | None:
         """A non-interrupting timer boundary on a user task (or on a subprocess of people's
@@ -138,7 +152,17 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         start_timer=_start_timer(process),
         subprocesses={el.get("id") for el in process.iterfind(".//bpmn:subProcess", NS)},
         boundary_events={el.get("id") for el in process.iterfind(".//bpmn:boundaryEvent", NS)},
+        routing_keys=process_keys(process, ROUTING_PROPERTY),
+        summary_keys=process_keys(process, SUMMARY_PROPERTY),
     )
+
+
+def process_keys(process: etree._Element, name: str) -> tuple[str, ...]:
+    """The data keys a property of the process element lists (`value="desk, branch"`), in order."""
+    prop = process.find(f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']", NS)
+    if prop is None:
+        return ()
+    return tuple(dict.fromkeys(k.strip() for k in (prop.get("value") or "").split(",") if k.strip()))
 
 
 def _participant_name(root: etree._Element, process_id: str) -> str | None:

@@ -41,8 +41,7 @@ from engine.run.runtime import Runtime
 from engine.run.workflow_data import current_data, json_safe
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 
-ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "desk": "desk", "branch": "branch",
-               "form": "form_ref"}
+ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "routing": "routing", "form": "form_ref"}
 
 
 @dataclass

@@ -25,7 +25,9 @@ STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | Ta
 
 
 # What a task_ready event records of its human_task row (branch and form since state hashes).
-ROW_FIELDS = ("task", "lane", "assignee", "desk", "branch", "form")
+ROW_FIELDS = ("task", "lane", "assignee", "routing", "form")
+# Before migration 0009 a task_ready event recorded the routing as these two fields.
+LEGACY_ROUTING_FIELDS = ("desk", "branch")
 
 # Records a handler makes while it runs (before its own handler_called): nothing to feed.
 WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
@@ -134,7 +136,7 @@ class Replayer:
             self.advance()
         elif kind == "task_ready":
             self._match_ready(event)
-            self.rows[payload.get("task_id")] = {key: payload[key] for key in ROW_FIELDS if key in payload}
+            self.rows[payload.get("task_id")] = recorded_row(payload)
         elif kind in ("task_claimed", "task_unclaimed", "task_reassigned"):
             row = self.rows.get(payload.get("task_id"))
             if row is not None:
@@ -228,6 +230,14 @@ def short(value: Any, limit: int = 300) -> str:
     """A value as JSON for a message, cut at `limit` characters."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def recorded_row(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a task_ready event says of its human_task row (ROW_FIELDS), legacy routing fields as `routing`."""
+    row = {key: payload[key] for key in ROW_FIELDS if key in payload}
+    if "routing" not in payload and any(key in payload for key in LEGACY_ROUTING_FIELDS):
+        row["routing"] = {key: payload[key] for key in LEGACY_ROUTING_FIELDS if payload.get(key)}
+    return row
 
 
 __all__ = ["ROW_FIELDS", "STATE_GROUPS", "RecordedEvent", "RecordedHandlerError", "ReplayDiverged", "Replayer",

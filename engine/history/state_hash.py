@@ -6,12 +6,13 @@ its payload holds `state_sha256`, the sha256 of the canonical JSON of `stored_st
 newest `state_written` event vouches for the state the engine left, and `tourflow audit verify`
 can tell a row edited around the engine from one the engine wrote (docs/engine.md, "Audit").
 
-What is hashed (scheme 1), as the transaction leaves it (the instance from the session, where a
+What is hashed (scheme 2), as the transaction leaves it (the instance from the session, where a
 step holds it locked and just written; its task and job rows read back after the flush):
 * the instance row: deployment_id, status, business_key, error, ended_at, data, and the sha256
   of `serialized` (the string the step produced for the write, never serialized again);
-* its open human_task rows (state "ready"): id, spiff_task_id, task, lane, desk, branch,
-  assignee, form_ref, due_at, state;
+* its open human_task rows (state "ready"): id, spiff_task_id, task, lane, routing,
+  assignee, form_ref, due_at, state (scheme 1, before migration 0009, hashed the routing as the
+  columns desk and branch: an instance whose last record is of scheme 1 is checked that way);
 * its pending jobs: id, kind, spiff_task_id, task, due_at, attempts.
 Not hashed: what only records the past (completed tasks, done jobs, summaries) and what the
 scheduler changes on its own (job leases, failure counts).
@@ -34,14 +35,15 @@ from engine.history import audit
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 
 STATE_EVENT = audit.STATE_EVENT
-SCHEME = 1
+SCHEME = 2
+LEGACY_ROUTING_COLUMNS = ("desk", "branch")  # scheme 1: human_task's routing columns before 0009
 _TOUCHED = audit.TOUCHED_KEY
 
 _INSTANCE_COLUMNS = (ProcessInstance.id, ProcessInstance.deployment_id, ProcessInstance.status,
                      ProcessInstance.business_key, ProcessInstance.error, ProcessInstance.ended_at,
                      ProcessInstance.data)
 _TASK_COLUMNS = (HumanTask.instance_id, HumanTask.id, HumanTask.spiff_task_id, HumanTask.task, HumanTask.lane,
-                 HumanTask.desk, HumanTask.branch, HumanTask.assignee, HumanTask.form_ref, HumanTask.due_at,
+                 HumanTask.routing, HumanTask.assignee, HumanTask.form_ref, HumanTask.due_at,
                  HumanTask.state)
 _JOB_COLUMNS = (Job.instance_id, Job.id, Job.kind, Job.spiff_task_id, Job.task, Job.due_at, Job.attempts)
 
@@ -57,10 +59,12 @@ def _instance_part(row, serialized: str) -> dict[str, Any]:
             "serialized_sha256": hashlib.sha256(serialized.encode()).hexdigest()}
 
 
-def _task_part(row) -> dict[str, Any]:
-    return {"id": row.id, "spiff_task_id": row.spiff_task_id, "task": row.task, "lane": row.lane, "desk": row.desk,
-            "branch": row.branch, "assignee": row.assignee, "form_ref": row.form_ref, "due_at": _iso(row.due_at),
-            "state": row.state}
+def _task_part(row, scheme: int = SCHEME) -> dict[str, Any]:
+    routing = row.routing or {}
+    routed = ({"routing": routing} if scheme >= 2
+              else {column: routing.get(column) for column in LEGACY_ROUTING_COLUMNS})
+    return {"id": row.id, "spiff_task_id": row.spiff_task_id, "task": row.task, "lane": row.lane, **routed,
+            "assignee": row.assignee, "form_ref": row.form_ref, "due_at": _iso(row.due_at), "state": row.state}
 
 
 def _job_part(row) -> dict[str, Any]:
@@ -68,8 +72,9 @@ def _job_part(row) -> dict[str, Any]:
             "due_at": _iso(row.due_at), "attempts": row.attempts}
 
 
-def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
-    state = {"scheme": SCHEME, "instance": instance, "tasks": tasks, "jobs": jobs}
+def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: list[dict[str, Any]],
+                 scheme: int = SCHEME) -> str:
+    state = {"scheme": scheme, "instance": instance, "tasks": tasks, "jobs": jobs}
     return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
 
 
@@ -88,18 +93,22 @@ def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
     return session.execute(query if ids is None else query.where(Job.instance_id.in_(list(ids))))
 
 
-def live_hashes(session: Session, instance_ids: list[int] | None = None) -> dict[int, str]:
-    """The hash of each instance's state as stored now (all instances, or those named), in three reads."""
+def live_hashes(session: Session, instance_ids: list[int] | None = None,
+                schemes: dict[int, int] | None = None) -> dict[int, str]:
+    """The hash of each instance's state as stored now (all instances, or those named), in three reads;
+    by `schemes` (instance id -> scheme, SCHEME when not named)."""
+    schemes = schemes or {}
     tasks: dict[int, list[dict[str, Any]]] = {}
     for row in _open_tasks(session, instance_ids):
-        tasks.setdefault(row.instance_id, []).append(_task_part(row))
+        tasks.setdefault(row.instance_id, []).append(_task_part(row, schemes.get(row.instance_id, SCHEME)))
     jobs: dict[int, list[dict[str, Any]]] = {}
     for row in _pending_jobs(session, instance_ids):
         jobs.setdefault(row.instance_id, []).append(_job_part(row))
     query = select(*_INSTANCE_COLUMNS, ProcessInstance.serialized).execution_options(yield_per=200)
     if instance_ids is not None:
         query = query.where(ProcessInstance.id.in_(instance_ids))
-    return {row.id: state_sha256(_instance_part(row, row.serialized), tasks.get(row.id, []), jobs.get(row.id, []))
+    return {row.id: state_sha256(_instance_part(row, row.serialized), tasks.get(row.id, []), jobs.get(row.id, []),
+                                 schemes.get(row.id, SCHEME))
             for row in session.execute(query)}
 
 
@@ -156,7 +165,7 @@ def install(factory: sessionmaker) -> None:
 
 
 # ---- checking ------------------------------------------------------------------------------
-UNRECORDED = f"no state hash recorded (before state hash scheme {SCHEME})"
+UNRECORDED = "no state hash recorded (before state hash scheme 1)"
 
 
 @dataclass(frozen=True)
@@ -172,8 +181,9 @@ class StateCheck:
     message: str
 
 
-def recorded_hashes(session: Session, instance_ids: list[int] | None = None) -> dict[int, tuple[int, str | None]]:
-    """Each instance's newest state_written event: (seq, its state_sha256)."""
+def recorded_hashes(session: Session,
+                    instance_ids: list[int] | None = None) -> dict[int, tuple[int, str | None, int]]:
+    """Each instance's newest state_written event: (seq, its state_sha256, its scheme)."""
     newest = select(AuditEvent.instance_id, func.max(AuditEvent.seq).label("seq")).where(
         AuditEvent.kind == STATE_EVENT, AuditEvent.instance_id.is_not(None)).group_by(AuditEvent.instance_id)
     if instance_ids is not None:
@@ -182,24 +192,27 @@ def recorded_hashes(session: Session, instance_ids: list[int] | None = None) -> 
     rows = session.execute(select(AuditEvent.instance_id, AuditEvent.seq, AuditEvent.payload).join(
         newest, and_(AuditEvent.instance_id == newest.c.instance_id, AuditEvent.seq == newest.c.seq,
                      AuditEvent.kind == STATE_EVENT)))
-    return {row.instance_id: (row.seq, _recorded_digest(row.payload)) for row in rows}
+    return {row.instance_id: (row.seq, *_recorded_digest(row.payload)) for row in rows}
 
 
-def _recorded_digest(payload: str) -> str | None:
+def _recorded_digest(payload: str) -> tuple[str | None, int]:
     try:
         value = json.loads(payload)
     except ValueError:
-        return None
-    return value.get("state_sha256") if isinstance(value, dict) else None
+        return None, SCHEME
+    if not isinstance(value, dict):
+        return None, SCHEME
+    scheme = value.get("scheme")
+    return value.get("state_sha256"), scheme if isinstance(scheme, int) else SCHEME
 
 
 def check_states(session: Session, instance_ids: list[int]) -> dict[int, StateCheck]:
     """The live state of each instance (that has events) against the state its record last vouched for."""
-    live = live_hashes(session, instance_ids)
     recorded = recorded_hashes(session, instance_ids)
+    live = live_hashes(session, instance_ids, {i: scheme for i, (_seq, _digest, scheme) in recorded.items()})
     result = {}
     for instance_id in instance_ids:
-        seq, digest = recorded.get(instance_id, (None, None))
+        seq, digest, _scheme = recorded.get(instance_id, (None, None, SCHEME))
         if seq is None:
             result[instance_id] = StateCheck(instance_id, "unrecorded", None, UNRECORDED)
         elif live.get(instance_id) is None or live[instance_id] != digest:

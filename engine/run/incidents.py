@@ -9,8 +9,8 @@ serialized workflow.
 Who is responsible: the lane the BusinessError named, else the failed node's lane in the
 deployment. Who sees and who resolves an incident is engine/access/policy.py's: supervisors, process
 owners and auditors see all of them; everyone else those of the lanes they hold (and of their
-desk and branch); a holder of that lane resolves it (never an auditor). A failure in the `system`
-lane (a handler that kept failing: a supplier down, a bug) belongs to nobody's lane;
+routing: the process's routing keys in the instance's data); a holder of that lane resolves it
+(never an auditor). A failure in the `system` lane (a handler that kept failing: a supplier down, a bug) belongs to nobody's lane;
 supervisors and process owners resolve those.
 """
 
@@ -26,11 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
-from engine.bpmn.specs import load_model
+from engine.bpmn.specs import ProcessModel
 from engine.history.audit import instance_stream
+from engine.run.queries import deployed_models
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
-
-SUMMARY_KEYS = ("customer_name", "tour_id", "kind")
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,7 @@ class _Row:
     version: int
     process_name: str
     node_lanes: dict[str, Any]
+    model: ProcessModel
 
 
 def _rows(session: Session, instance_id: int | None = None, process: str | None = None) -> list[_Row]:
@@ -49,7 +49,9 @@ def _rows(session: Session, instance_id: int | None = None, process: str | None 
         query = query.where(ProcessInstance.id == instance_id)
     if process:
         query = query.where(ProcessInstance.process_id == process)
-    return [_Row(i, v, n, lanes or {}) for i, v, n, lanes in session.execute(query).all()]
+    rows = session.execute(query).all()
+    models = deployed_models(session, {i.deployment_id for i, *_ in rows})
+    return [_Row(i, v, n, lanes or {}, models[i.deployment_id]) for i, v, n, lanes in rows]
 
 
 def _raised(session: Session, instance_ids: list[int]) -> dict[int, tuple[AuditEvent, int]]:
@@ -73,7 +75,6 @@ def _incident(row: _Row, raised: tuple[AuditEvent, int] | None) -> dict[str, Any
     payload = json.loads(event.payload) if event else {}
     task = payload.get("task")
     data = instance.data or {}
-    desk, branch = data.get("desk"), data.get("branch")
     return {
         "instance_id": instance.id,
         "process": instance.process_id,
@@ -86,9 +87,8 @@ def _incident(row: _Row, raised: tuple[AuditEvent, int] | None) -> dict[str, Any
         "attempts": int(payload.get("attempts") or 0),
         "lane": payload.get("lane") or row.node_lanes.get(task or "") or SYSTEM_LANE,
         "business": bool(payload.get("business")),
-        "desk": desk if isinstance(desk, str) and desk else None,
-        "branch": branch if isinstance(branch, str) and branch else None,
-        "summary": {k: data[k] for k in SUMMARY_KEYS if data.get(k) is not None},
+        "routing": row.model.routing_of(data),
+        "summary": row.model.summary_of(data),
         "raised_at": _iso(event.at) if event else None,
         "raised_count": count,
     }
@@ -152,8 +152,7 @@ def _inputs(session: Session, row: _Row, task: str | None, last_input: dict[str,
     what a person corrects to make the step run with other data."""
     if not task:
         return {}
-    deployment = session.get(Deployment, row.instance.deployment_id)
-    model = load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename)
+    model = row.model
     data = row.instance.data or {}
     inputs = {}
     for spec in (model.spec, *model.subprocess_specs.values()):

@@ -23,10 +23,6 @@ from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Job, ProcessInstance
 
 
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 class InstanceCommands(EngineCore):
     @lets_go_of_the_lock
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
@@ -81,9 +77,7 @@ class InstanceCommands(EngineCore):
                            if e.kind == "incident_raised"), None)
             incident_lane = json.loads(raised.payload).get("lane") if raised else None
             lane = incident_lane or step.model.node_lanes.get(task.task_spec.bpmn_id)
-            routing = instance.data or {}
-            policy.refuse_if(policy.resolve_refusal(viewer, lane, _text_or_none(routing.get("desk")),
-                                                    _text_or_none(routing.get("branch"))))
+            policy.refuse_if(policy.resolve_refusal(viewer, lane, step.model.routing_of(instance.data or {})))
             if data:
                 task.set_data(**copy.deepcopy(data))
             step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),

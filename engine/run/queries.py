@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
+from engine.bpmn.specs import ProcessModel, load_model
 from engine.clock import to_db, utcnow
 from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
 
@@ -21,7 +23,7 @@ PER_PAGE_MAX = 200
 class InboxFilter:
     lane: str | None = None
     process: str | None = None
-    desk: str | None = None
+    routing: Mapping[str, str] = field(default_factory=dict, hash=False)  # e.g. {"desk": "邮轮"}: only those
     overdue: bool = False
     mine: bool = False
     unclaimed: bool = False
@@ -56,8 +58,8 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
         conditions.append(HumanTask.lane == flt.lane)
     if flt.process:
         conditions.append(HumanTask.process_id == flt.process)
-    if flt.desk:
-        conditions.append(HumanTask.desk == flt.desk)
+    for key, value in sorted(flt.routing.items()):
+        conditions.append(HumanTask.routing[key].as_string() == value)
     if flt.overdue:
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
     if flt.mine:
@@ -103,7 +105,7 @@ def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[s
         "task": row.task,
         "name": row.name,
         "lane": row.lane,
-        "desk": row.desk,
+        "routing": row.routing or {},
         "assignee": row.assignee,
         "summary": row.summary,
         "created_at": _iso(row.created_at),
@@ -125,7 +127,7 @@ def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
     ).scalars()
-    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "desk": r.desk, "branch": r.branch,
+    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "routing": r.routing or {},
              "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
              "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
 
@@ -155,7 +157,7 @@ def users_with_role(session: Session, role: str) -> list[dict[str, str]]:
 
 
 def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
-    """Active users who may work a task (its lane, desk and branch): the targets of a reassignment."""
+    """Active users who may work a task (its lane and routing): the targets of a reassignment."""
     users = session.execute(
         select(User).options(selectinload(User.roles)).join(User.roles)
         .where(Role.id == task.lane, User.active.is_(True)).order_by(User.username)
@@ -164,9 +166,10 @@ def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
             if may_work(viewer_of(u), task)]
 
 
-def desks(session: Session) -> list[str]:
-    """The desks that open tasks carry (for the inbox filter); uses the desk index."""
-    rows = session.execute(select(HumanTask.desk).where(HumanTask.desk.is_not(None)).distinct())
+def routing_values(session: Session, key: str) -> list[str]:
+    """The values of one routing key that open tasks carry (e.g. the desks, for the inbox filter)."""
+    value = HumanTask.routing[key].as_string()
+    rows = session.execute(select(value).where(HumanTask.state == "ready", value.is_not(None)).distinct())
     return sorted(d for d in rows.scalars() if d)
 
 
@@ -183,14 +186,23 @@ def instances(session: Session, viewer: Viewer, process: str | None = None, stat
         conditions.append(ProcessInstance.status == status)
     result = instance_page(session, conditions, page, per_page)
     names = process_names(session)
+    models = deployed_models(session, {r.deployment_id for r in result["items"]})
     result["items"] = [
         {"id": r.id, "process": r.process_id, "process_name": names.get(r.process_id, r.process_id),
          "version": r.version, "status": r.status, "business_key": r.business_key,
-         "summary": {k: (r.data or {}).get(k) for k in ("customer_name", "tour_id", "kind")
-                     if (r.data or {}).get(k) is not None},
+         "summary": models[r.deployment_id].summary_of(r.data or {}),
          "started_at": _iso(r.started_at), "started_by": r.started_by, "ended_at": _iso(r.ended_at)}
         for r in result["items"]]
     return result
+
+
+def deployed_models(session: Session, deployment_ids: set[int]) -> dict[int, ProcessModel]:
+    """deployment id -> its parsed process (cached by the BPMN's sha256), for its summary keys."""
+    if not deployment_ids:
+        return {}
+    rows = session.execute(select(Deployment.id, Deployment.bpmn_xml, Deployment.filename)
+                           .where(Deployment.id.in_(deployment_ids)))
+    return {r.id: load_model(r.bpmn_xml.encode("utf-8"), r.filename) for r in rows}
 
 
 def instance_page(session: Session, conditions: list[Any], page: int, per_page: int) -> dict[str, Any]:
@@ -200,7 +212,8 @@ def instance_page(session: Session, conditions: list[Any], page: int, per_page: 
     page = max(1, page)
     total = session.execute(select(func.count(ProcessInstance.id)).where(*conditions)).scalar_one()
     rows = session.execute(
-        select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status, ProcessInstance.business_key,
+        select(ProcessInstance.id, ProcessInstance.deployment_id, ProcessInstance.process_id, ProcessInstance.status,
+               ProcessInstance.business_key,
                ProcessInstance.data, ProcessInstance.started_at, ProcessInstance.started_by,
                ProcessInstance.ended_at, Deployment.version)
         .join(Deployment, Deployment.id == ProcessInstance.deployment_id)

@@ -36,8 +36,6 @@ from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import HumanTask, Job, ProcessInstance
 
-SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number",
-                "customer_handle", "platform", "request_type")
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 30
 
@@ -250,8 +248,7 @@ class Step:
                 instance_id=self.instance.id,
                 spiff_task_id=spiff_id,
                 process_id=self.model.process_id,
-                desk=_routing_key(task.data, "desk"),
-                branch=_routing_key(task.data, "branch"),
+                routing=self.model.routing_of(task.data),
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
@@ -260,12 +257,12 @@ class Step:
                 assignee=self._assignee(info, task),
                 due_at=to_db(due[bpmn_id]) if bpmn_id in due else None,
                 created_at=to_db(self.now),
-                summary=json_safe({k: task.data[k] for k in SUMMARY_KEYS if k in task.data}),
+                summary=json_safe({k: task.data[k] for k in self.model.summary_keys if k in task.data}),
             )
             self.session.add(row)
             self.session.flush()
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
-                                      "assignee": row.assignee, "desk": row.desk, "branch": row.branch,
+                                      "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
                                       "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
 
@@ -370,10 +367,6 @@ class Step:
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
 
 
-def _routing_key(data: dict[str, Any], key: str) -> str | None:
-    """A task's `desk` or `branch` from its data: a non-empty string, else None (everyone's)."""
-    value = data.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 __all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

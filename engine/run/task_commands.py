@@ -29,7 +29,7 @@ def _not_ready(row: HumanTask) -> TaskConflict:
 
 
 def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
-    """The user may work the task (engine/access/policy.py: its lane, desk and branch), it is ready,
+    """The user may work the task (engine/access/policy.py: its lane and routing), it is ready,
     and nobody else has claimed it."""
     policy.refuse_if(policy.work_refusal(viewer_named(session, actor), row))
     if row.state != "ready":

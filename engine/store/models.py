@@ -30,8 +30,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    desk: Mapped[str | None] = mapped_column(String(20))  # agents: 邮轮 / 旅游 / 自由行
-    branch_code: Mapped[str | None] = mapped_column(String(20))  # branch staff (营业网点)
+    # What routes tasks to this user (engine/access/policy.py), e.g. {"desk": "邮轮"} or {"branch": "B01"}.
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     roles: Mapped[list[Role]] = relationship(secondary="user_role", lazy="selectin")
 
@@ -98,8 +98,8 @@ class HumanTask(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
-    desk: Mapped[str | None] = mapped_column(String(20), index=True)
-    branch: Mapped[str | None] = mapped_column(String(20), index=True)  # data key `branch`
+    # The process's routing keys (ProcessModel.routing_keys) with their values in the task's data.
+    routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))

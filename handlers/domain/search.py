@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, instance_conditions
 from engine.run.queries import instance_page, process_names
-from engine.run.step import SUMMARY_KEYS
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 
 try:
@@ -90,19 +89,14 @@ def _in_summaries(condition):
 
 def customer_condition(text: str):
     return or_(_customer_in(ProcessInstance.data, NAME_KEYS, PHONE_KEYS, text),
-               _in_summaries(_customer_in(HumanTask.summary, _summary_keys(NAME_KEYS),
-                                          _summary_keys(PHONE_KEYS), text)))
+               _in_summaries(_customer_in(HumanTask.summary, NAME_KEYS, PHONE_KEYS, text)))
 
 
 def tour_condition(text: str):
     return or_(ProcessInstance.business_key.icontains(text, autoescape=True),
                *(_field(ProcessInstance.data, key).icontains(text, autoescape=True) for key in TOUR_KEYS),
                _in_summaries(or_(*(_field(HumanTask.summary, key).icontains(text, autoescape=True)
-                                   for key in _summary_keys(TOUR_KEYS)))))
-
-
-def _summary_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(k for k in keys if k in SUMMARY_KEYS)
+                                   for key in TOUR_KEYS))))
 
 
 def actor_condition(actor: str):

@@ -29,9 +29,10 @@ def make_users(runtime: Runtime) -> None:
     """The demo's users (one per role, three agents on the three desks) and sample agency data."""
     with runtime.db.write() as session, session.begin():
         for username, role in TEST_USERS:
-            user = create_user(session, username, username, [role, "staff"] if role in FRONT_LINE else [role])
-            user.desk = AGENT_DESKS.get(username)
-            user.branch_code = BRANCHES.get(username)
+            desk, branch = AGENT_DESKS.get(username), BRANCHES.get(username)
+            attributes = {**({"desk": desk} if desk else {}), **({"branch": branch} if branch else {})}
+            create_user(session, username, username, [role, "staff"] if role in FRONT_LINE else [role],
+                        attributes=attributes)
         seed_agency(session)
 
 

@@ -214,7 +214,7 @@ def objects(app, runtime) -> dict[str, Any]:
     instance = runtime.start("complaint_handling", {"desk": "旅游", "branch": "HZ01", "customer_name": "赵六",
                                                      "contact_phone": "13800001111"})
     [task] = runtime.tasks(instance_id=instance)
-    assert (task["lane"], task["desk"], task["branch"]) == ("staff", "旅游", "HZ01")
+    assert (task["lane"], task["routing"]) == ("staff", {"desk": "旅游", "branch": "HZ01"})
     return {"task": task["id"], "instance": instance, "incident": technical(runtime), "process": "complaint_handling",
             "version": 1}
 

@@ -40,8 +40,8 @@ def test_a_technical_incident_is_listed_for_its_lane_and_those_who_see_all(rt, a
     assert item == {
         "instance_id": instance_id, "process": "incident_flow", "process_name": "测试供应商预订", "version": 1,
         "business_key": None, "task": "book_supplier", "task_name": "向供应商预订",
-        "error": UNREACHABLE.format(n=3), "attempts": 3, "lane": "operator", "business": False, "desk": None,
-        "branch": None, "summary": {"customer_name": "林小雨"}, "raised_at": item["raised_at"], "raised_count": 1,
+        "error": UNREACHABLE.format(n=3), "attempts": 3, "lane": "operator", "business": False, "routing": {},
+        "summary": {"customer_name": "林小雨"}, "raised_at": item["raised_at"], "raised_count": 1,
         "can_resolve": True,
     }
     raised = [e for e in rt.events(instance_id) if e["kind"] == "incident_raised"]
@@ -67,7 +67,7 @@ def test_a_business_incident_belongs_to_the_lane_the_handler_named(rt, api):
 def test_agents_see_the_incidents_of_their_desk_only(rt, api):
     instance_id = business(rt, refer_to="agent", desk="旅游")
     [item] = api.as_("agent2").get("/api/v1/incidents").get_json()["items"]  # the 旅游 desk
-    assert (item["instance_id"], item["desk"], item["can_resolve"]) == (instance_id, "旅游", True)
+    assert (item["instance_id"], item["routing"], item["can_resolve"]) == (instance_id, {"desk": "旅游"}, True)
     assert api.as_("agent1").get("/api/v1/incidents").get_json()["total"] == 0  # the 邮轮 desk
     before = len(rt.events(instance_id))
     response = api.as_("agent1").post(f"/api/v1/instances/{instance_id}/incident/resolve", {"reason": "换供应商"})
