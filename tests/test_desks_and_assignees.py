@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.access import policy
 from engine.errors import NotAllowed
-from engine.run import queries
+from engine.run import instance_access, queries
 from tests.support.complaint import COMPLAINT
 from tests.support.world import deploy
 
@@ -30,7 +29,7 @@ def test_a_desk_task_is_seen_and_worked_by_that_desk_only(complaint_runtime):
         tour = queries.inbox(session, queries.Viewer("agent2", frozenset({"agent", "staff"}), {"desk": "旅游"}),
                              queries.InboxFilter())
         cruise_agent = queries.Viewer("agent1", frozenset({"agent", "staff"}), {"desk": "邮轮"})
-        assert not policy.may_view_instance(session, cruise_agent, instance)
+        assert not instance_access.may_view_instance(session, cruise_agent, instance)
     assert (cruise["total"], tour["total"]) == (0, 1)
     with pytest.raises(NotAllowed, match="belongs to desk 旅游; agent1 works at desk 邮轮"):
         rt.complete(task["id"], "agent1", COMPLAINT)

@@ -19,7 +19,7 @@ from engine.errors import NotAllowed
 from engine.run import queries
 from engine.store.db import Database, alembic_config
 from engine.store.models import HumanTask, User
-from tests.conftest import deploy
+from tests.support.world import deploy
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "routing" / "region_flow.bpmn"
 

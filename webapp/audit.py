@@ -14,10 +14,11 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from engine.access.policy import Capability, may_view_instance
+from engine.access.policy import Capability
 from engine.errors import NotAllowed, NotFound
 from engine.history import audit, state_hash
 from engine.run import queries, reads
+from engine.run.instance_access import may_view_instance
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import capability_required

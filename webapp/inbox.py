@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
-from engine.access import policy
+from engine.access.roles import NOT_LANES
 from engine.access.users import ROLES
 from engine.run import queries
 from engine.run.queries import InboxFilter
@@ -43,7 +43,7 @@ def inbox_filter() -> InboxFilter:
 
 def lane_choices(viewer: queries.Viewer, by_lane: dict[str, int]) -> list[str]:
     lanes = set(by_lane) | (set(ROLES) if viewer.reads_all else set(viewer.roles))
-    return sorted(lanes - policy.NOT_LANES, key=lambda lane: (lane not in by_lane, lane))
+    return sorted(lanes - NOT_LANES, key=lambda lane: (lane not in by_lane, lane))
 
 
 @bp.route("/")

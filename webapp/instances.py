@@ -12,7 +12,7 @@ from flask_login import current_user
 from engine.access import policy
 from engine.access.privacy import Masker
 from engine.errors import NotFound
-from engine.run import incidents, queries
+from engine.run import incidents, instance_access, queries
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.i18n import gettext as _
@@ -49,7 +49,7 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
     viewer = current_user.viewer
     with rt.reading() as session:
         incident = incidents.incident_of(session, instance_id, viewer)
-        allowed = policy.may_view_instance(session, viewer, instance_id)
+        allowed = instance_access.may_view_instance(session, viewer, instance_id)
         tasks = queries.instance_tasks(session, instance_id) if allowed else []
         names = queries.process_names(session)
     try:

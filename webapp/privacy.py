@@ -1,5 +1,5 @@
 """Personal data on the pages and in the API: masked for the current user unless
-`policy.may_see_personal_data` says they serve the instance (engine/access/privacy.py masks)."""
+`policy.may_see_personal_data` (through engine/run/instance_access.py) says they serve the instance (engine/access/privacy.py masks)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from flask_login import current_user
 
-from engine.access import policy
 from engine.access.privacy import Masker
+from engine.run import instance_access
 from webapp.app_state import runtime
 
 
@@ -16,7 +16,7 @@ def masker(instance_id: int, forms: dict[str, Any] | None = None) -> Masker:
     """The masker of one instance for the current user (a pass-through when they may see it all)."""
     rt = runtime()
     with rt.reading() as session:
-        shown = policy.may_see_personal_data(session, current_user.viewer, instance_id)
+        shown = instance_access.may_see_personal_data(session, current_user.viewer, instance_id)
     return Masker(rt.instance_forms(instance_id) if forms is None else forms, masked=not shown)
 
 
@@ -36,4 +36,4 @@ def rows(items: list[dict[str, Any]], id_key: str = "id") -> list[dict[str, Any]
     """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance."""
     viewer, plain = current_user.viewer, Masker()
     with runtime().reading() as session:
-        return [row if policy.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]
+        return [row if instance_access.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from engine.access.policy import LANES
+from engine.access.roles import LANES
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
