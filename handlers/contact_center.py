@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from engine.store.models import HumanTask, ProcessInstance
 from handlers.domain.lookup import customer_bookings, desk_products
@@ -257,7 +256,7 @@ def contact_archive(ctx: HandlerContext, channel: str = "inbound_call") -> dict:
         outcome=_outcome(data),
         handled_by=_handled_by(ctx),
         started_at=started_at,
-        archived_at=to_db(ctx.now),
+        archived_at=ctx.now,
         details=_details(data),
     )
     ctx.session.add(record)

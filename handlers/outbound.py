@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from engine.store.models import AuditEvent
 from handlers.domain.models import Booking, ContactRecord, Customer, Product
@@ -31,7 +30,7 @@ def last_actor(ctx: HandlerContext) -> str | None:
     """
     return ctx.session.execute(
         select(AuditEvent.actor).where(AuditEvent.instance_id == ctx.instance_id,
-                                       AuditEvent.kind == "task_completed", AuditEvent.at == to_db(ctx.now))
+                                       AuditEvent.kind == "task_completed", AuditEvent.at == ctx.now)
         .order_by(AuditEvent.seq.desc()).limit(1)
     ).scalar_one_or_none()
 
@@ -134,8 +133,8 @@ def archive_call(ctx: HandlerContext) -> dict:
             summary=summary,
             outcome=outcome,
             handled_by=last_actor(ctx),
-            started_at=to_db(ctx.now),
-            archived_at=to_db(ctx.now),
+            started_at=ctx.now,
+            archived_at=ctx.now,
             details=details,
         )
         ctx.session.add(existing)

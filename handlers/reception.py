@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from engine.store.models import HumanTask, ProcessInstance
 from handlers.domain.lookup import customer_bookings, desk_products
@@ -196,7 +195,7 @@ def archive_walk_in_visit(ctx: HandlerContext) -> dict:
         outcome=outcome,
         handled_by=_handled_by(ctx),
         started_at=started_at,
-        archived_at=to_db(ctx.now),
+        archived_at=ctx.now,
         details=details,
     )
     ctx.session.add(record)

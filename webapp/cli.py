@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from engine.access import policy
+from engine.clock import parse_iso
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
 from webapp import create_app, tourflow
@@ -70,10 +71,9 @@ def _parse_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)  # no offset: UTC
     except ValueError:
         raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @click.group(cls=TourflowGroup, create_app=create_app, add_version_option=False)

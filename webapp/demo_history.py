@@ -14,9 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.clock import frozen_at, utcnow
+from engine.clock import CHINA, frozen_at, utcnow
 from engine.run.runtime import Runtime
-from handlers.domain.kpi_periods import CHINA
 from handlers.domain.seed import CUSTOMERS as SEED_CUSTOMERS
 from webapp.demo import BRANCH_SALES
 

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.access import privacy
 from engine.bpmn import form_patterns
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
+from engine.clock import install_timer_patch
 from engine.sandbox.scripts import check_source
 
 Findings = Iterator[Finding]
@@ -131,6 +132,7 @@ def _reserved_assignments(doc: BpmnDocument, el, script: str) -> Findings:
 # -- timers -------------------------------------------------------------------------------
 
 def check_timers(doc: BpmnDocument) -> Findings:
+    install_timer_patch()
     for el in doc.root.iter(*(f"{{{BPMN}}}{kind}" for kind in TIMER_PARSERS)):
         kind = el.tag.split("}")[1]
         source = (el.text or "").strip()

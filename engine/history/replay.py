@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel
-from engine.clock import frozen_at
+from engine.clock import frozen_at, install_timer_patch, iso_z
 from engine.errors import NotFound
 from engine.history.audit import instance_stream
 from engine.run.messaging import deliver, thrown_messages
@@ -97,6 +97,7 @@ class ReplayResult:
 
 class _Replayer:
     def __init__(self, model: ProcessModel, events: list[RecordedEvent]):
+        install_timer_patch()
         self.model = model
         self.events = events
         self.cursor = 0
@@ -262,7 +263,7 @@ class _Replayer:
         groups = {name: sorted({t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=mask)
                                 if t.task_spec.bpmn_id in names}) for name, mask in STATE_GROUPS.items()}
         groups["completed"] = sorted(set(groups["completed"]) - set(groups["active"]) - set(groups["waiting"]))
-        return {"seq": event.seq, "at": event.at.isoformat() + "Z", "kind": event.kind, "actor": event.actor,
+        return {"seq": event.seq, "at": iso_z(event.at), "kind": event.kind, "actor": event.actor,
                 **groups, "data": json_safe(current_data(self.workflow))}
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from engine.clock import utcnow
+from engine.clock import naive_utc, utcnow
 from engine.history import audit
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 
@@ -48,7 +48,7 @@ _JOB_COLUMNS = (Job.instance_id, Job.id, Job.kind, Job.spiff_task_id, Job.task, 
 
 # ---- what is hashed ------------------------------------------------------------------------
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="microseconds") if moment else None
+    return naive_utc(moment).isoformat(timespec="microseconds") if moment else None
 
 
 def _instance_part(row, serialized: str) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _record(session: Session) -> None:
     session.flush()  # the step's last writes, and `_collect` sees them
     touched = session.info.pop(_TOUCHED, None)
     for instance_id, last in sorted((touched or {}).items()):
-        actor, at = last if last is not None else ("system", utcnow())
+        actor, at = last if last is not None else (audit.SYSTEM_ACTOR, utcnow())
         record_state(session, instance_id, actor, at)
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.history.audit import SYSTEM_ACTOR
+
 HandlerFunc = Callable[..., dict[str, Any]]
 
 _REGISTRY: dict[str, HandlerFunc] = {}
@@ -45,7 +47,7 @@ class HandlerContext:
     idempotency_key: str
     attempt: int
     data: dict[str, Any]
-    actor: str = "system"  # who made the step happen (the user completing the task before it)
+    actor: str = SYSTEM_ACTOR  # who made the step happen (the user completing the task before it)
     on_business_key: Callable[[str], None] | None = None
 
     def set_business_key(self, key: str) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
 from engine.bpmn.specs import load_model
+from engine.clock import iso_z
 from engine.history.audit import instance_stream
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
 
@@ -172,4 +173,4 @@ def _inputs(session: Session, row: _Row, task: str | None, last_input: dict[str,
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+    return iso_z(moment)

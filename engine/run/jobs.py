@@ -30,9 +30,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.clock import from_db, frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import TaskConflict
 from engine.history import audit
+from engine.history.audit import SYSTEM_ACTOR
 from engine.run.start_timers import schedule as schedule_start_timer
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Deployment, Job
@@ -46,7 +47,6 @@ DEFAULT_LEASE_SECONDS = 60
 # after this many failures, stops: state "failed", with a job_failed event.
 MAX_JOB_FAILURES = 5
 FAILURE_BACKOFF_SECONDS = 10
-SYSTEM_ACTOR = "system"
 
 
 def worker_name(kind: str = "worker") -> str:
@@ -71,12 +71,12 @@ class JobRunner:
     # ---- acquiring ---------------------------------------------------------------------
     def acquire(self, due_by: datetime, limit: int = 20, skip: set[int] | None = None) -> list[tuple[int, datetime]]:
         """Lease up to `limit` jobs due by `due_by` to this worker; returns (id, due_at)."""
-        now = to_db(wall_clock())
+        now = wall_clock()
         db = self.runtime.db
         with db.write() as session, session.begin():
             query = (
                 select(Job.id, Job.due_at)
-                .where(Job.state == "pending", Job.due_at <= to_db(due_by),
+                .where(Job.state == "pending", Job.due_at <= due_by,
                        or_(Job.lease_until.is_(None), Job.lease_until < now))
                 .order_by(Job.due_at, Job.id)
                 .limit(limit)
@@ -91,7 +91,7 @@ class JobRunner:
                     update(Job).where(Job.id.in_([r.id for r in rows]))
                     .values(locked_by=self.owner, lease_until=now + self.lease)
                 )
-        return [(r.id, from_db(r.due_at)) for r in rows]
+        return [(r.id, r.due_at) for r in rows]
 
     def run_due(self, due_by: datetime | None = None, *,
                 should_stop: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ class JobRunner:
                 return None
             job.locked_by, job.lease_until = None, None
             # SpiffWorkflow fires a timer only once its time is strictly past.
-            moment = max(moment, from_db(job.due_at) + timedelta(microseconds=1))
+            moment = max(moment, job.due_at + timedelta(microseconds=1))
             with frozen_at(moment):
                 return self._execute(session, job, moment)
 
@@ -155,7 +155,7 @@ class JobRunner:
         if job.kind == "start_timer":
             return self._start_by_timer(session, job, moment)
         instance = rt._lock_instance(session, job.instance_id)
-        job.state, job.done_at = "done", to_db(moment)
+        job.state, job.done_at = "done", moment
         job.attempts += 1 if job.kind == "timer" else 0
         if instance.status in ("completed", "cancelled"):
             job.state = "cancelled"
@@ -174,7 +174,7 @@ class JobRunner:
         """Leased to us, or to nobody, or to someone whose lease ran out (they died)."""
         if job.locked_by in (None, self.owner):
             return True
-        return job.lease_until is None or job.lease_until < to_db(wall_clock())
+        return job.lease_until is None or job.lease_until < wall_clock()
 
     @staticmethod
     def _fire_timer(step: Step, job: Job) -> dict[str, Any]:
@@ -186,7 +186,7 @@ class JobRunner:
     def _start_by_timer(self, session: Session, job: Job, moment: datetime) -> dict[str, Any]:
         """A timer start event is due: start an instance of that version, schedule the next."""
         rt = self.runtime
-        job.state, job.done_at, job.attempts = "done", to_db(moment), job.attempts + 1
+        job.state, job.done_at, job.attempts = "done", moment, job.attempts + 1
         deployment = rt.deployed(session, job.deployment_id)
         workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
         instance = rt._begin(session, deployment, workflow, {}, SYSTEM_ACTOR, None, timer_start=job)
@@ -215,14 +215,14 @@ class JobRunner:
             job.last_error = message
             job.locked_by, job.lease_until = None, None
             if job.failures >= MAX_JOB_FAILURES:
-                job.state, job.done_at = "failed", to_db(now)
+                job.state, job.done_at = "failed", now
                 audit.append(session, kind="job_failed", actor=SYSTEM_ACTOR, at=now, instance_id=job.instance_id,
                              payload={"job": job.id, "kind": job.kind, "task": job.task, "error": message,
                                       "failures": job.failures})
                 if job.instance_id is not None:
                     self._raise_incident(session, job, message, now)
             else:
-                job.due_at = to_db(now) + timedelta(seconds=FAILURE_BACKOFF_SECONDS * 2 ** (job.failures - 1))
+                job.due_at = now + timedelta(seconds=FAILURE_BACKOFF_SECONDS * 2 ** (job.failures - 1))
 
 
     def _raise_incident(self, session: Session, job: Job, message: str, now: datetime) -> None:

@@ -30,7 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.clock import from_db, to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.history import audit
 from engine.store.models import Message, ProcessInstance
 
@@ -118,7 +118,7 @@ def message_dict(row: Message, duplicate: bool = False) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
+    return iso_z(moment)
 
 
 class MessageRouter:
@@ -135,13 +135,13 @@ class MessageRouter:
                 return message_dict(seen, duplicate=True)
         now = utcnow()
         row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state="delivered",
-                      sender_instance_id=sender, created_by=actor, created_at=to_db(now))
+                      sender_instance_id=sender, created_by=actor, created_at=now)
         outcome = self._hand_over(session, row, actor)
         if outcome is None:
             if key is None:
                 return None
             row.state = "buffered"
-            row.expires_at = to_db(now + (ttl if ttl is not None else DEFAULT_TTL))
+            row.expires_at = now + (ttl if ttl is not None else DEFAULT_TTL)
         session.add(row)
         session.flush()
         return message_dict(row)
@@ -168,13 +168,13 @@ class MessageRouter:
                 workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
                 instance = self.runtime._begin(session, deployment, workflow, row.payload, actor,
                                                row.correlation_key, message=record)
-                row.delivered_to, row.started, row.delivered_at = instance.id, True, to_db(utcnow())
+                row.delivered_to, row.started, row.delivered_at = instance.id, True, utcnow()
                 return instance.id
         return None
 
     @staticmethod
     def _mark_delivered(row: Message, instance_id: int, now: datetime) -> None:
-        row.state, row.delivered_to, row.delivered_at = "delivered", instance_id, to_db(now)
+        row.state, row.delivered_to, row.delivered_at = "delivered", instance_id, now
 
     def _deliver_in(self, step: Step, row: Message, record: dict[str, Any]) -> None:
         self._mark_delivered(row, step.instance.id, step.now)
@@ -193,7 +193,7 @@ class MessageRouter:
         query = (
             select(Message)
             .where(Message.state == "buffered", Message.correlation_key == instance.business_key,
-                   Message.name.in_(sorted(names)), Message.expires_at > to_db(step.now))
+                   Message.name.in_(sorted(names)), Message.expires_at > step.now)
             .order_by(Message.id).limit(1)
         )
         if not self.runtime.db.is_sqlite:
@@ -233,13 +233,13 @@ class MessageRouter:
     # ---- housekeeping (the worker runs these) -------------------------------------------
     def expire(self, session: Session, now: datetime) -> int:
         """Buffered messages past their expiry are dropped, each with a message_expired event."""
-        query = select(Message).where(Message.state == "buffered", Message.expires_at <= to_db(now))
+        query = select(Message).where(Message.state == "buffered", Message.expires_at <= now)
         if not self.runtime.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         expired = session.execute(query.order_by(Message.id).limit(500)).scalars().all()
         for row in expired:
             row.state = "expired"
-            audit.append(session, kind="message_expired", actor="system", at=now, instance_id=None,
+            audit.append(session, kind="message_expired", actor=audit.SYSTEM_ACTOR, at=now, instance_id=None,
                          payload={"message_id": row.id, "name": row.name, "key": row.correlation_key,
                                   "message_ref": row.message_ref, "from_instance": row.sender_instance_id,
                                   "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at)})
@@ -253,7 +253,7 @@ class MessageRouter:
         other's rows. Returns how many were delivered.
         """
         keys = session.execute(
-            select(Message.correlation_key).where(Message.state == "buffered", Message.expires_at > to_db(now))
+            select(Message.correlation_key).where(Message.state == "buffered", Message.expires_at > now)
             .group_by(Message.correlation_key).limit(limit)
         ).scalars().all()
         if not keys:
@@ -266,7 +266,7 @@ class MessageRouter:
         delivered = 0
         for instance_id in instance_ids:
             instance = self.runtime._lock_instance(session, instance_id)
-            step = self.runtime._open_step(session, instance, "system", now)
+            step = self.runtime._open_step(session, instance, audit.SYSTEM_ACTOR, now)
             before = session.info.get("tourflow_message_hops", 0)
             self.take_buffered(step)
             if session.info.get("tourflow_message_hops", 0) > before:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
 
 DUE_SOON = timedelta(minutes=30)
@@ -46,7 +46,7 @@ def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
 
 def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | None = None) -> dict[str, Any]:
     """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
-    now_db = to_db(now or utcnow())
+    now_db = now or utcnow()
     lanes = visible_lanes(viewer)
     base = [HumanTask.state == "ready"]
     if lanes is not None:
@@ -211,4 +211,4 @@ def instance_page(session: Session, conditions: list[Any], page: int, per_page: 
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+    return iso_z(moment)

@@ -31,10 +31,20 @@ from engine.access.policy import SYSTEM_LANE, Viewer, lane_access, viewer_of
 from engine.bpmn import forms
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel, load_model
-from engine.clock import from_db, frozen_at, to_db, utcnow
+from engine.clock import frozen_at, install_timer_patch, iso_z, utcnow
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.history import audit
-from engine.limits import KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, check_data, check_reason, check_text
+from engine.history.audit import SYSTEM_ACTOR
+from engine.limits import (
+    DEPLOYED_CACHE_MAX,
+    KEY_MAX,
+    MESSAGE_NAME_MAX,
+    NAME_MAX,
+    BoundedCache,
+    check_data,
+    check_reason,
+    check_text,
+)
 from engine.run.jobs import JobRunner, worker_name
 from engine.run.messaging import MAX_TTL as MAX_MESSAGE_TTL
 from engine.run.messaging import MessageRouter, deliver, message_dict
@@ -42,8 +52,6 @@ from engine.run.step import Step, data_diff, json_safe
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.db import Database
 from engine.store.models import Deployment, HumanTask, Job, Message, ProcessInstance, User
-
-SYSTEM_ACTOR = "system"
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,8 @@ class Runtime:
         self.db = db
         self.codec = WorkflowCodec()
         self.router = MessageRouter(self)
-        self._deployed: dict[int, Deployed] = {}
+        self._deployed: BoundedCache[int, Deployed] = BoundedCache(DEPLOYED_CACHE_MAX)
+        install_timer_patch()
 
     # ---- units of work -----------------------------------------------------------------
     @contextmanager
@@ -92,12 +101,10 @@ class Runtime:
 
     def deployed(self, session: Session, deployment_id: int) -> Deployed:
         """A deployment's version, forms and parsed model; rows never change, so they are cached."""
-        cached = self._deployed.get(deployment_id)
-        if cached is None:
+        def make() -> Deployed:
             row = session.get(Deployment, deployment_id)
-            cached = Deployed(row.id, row.process_id, row.version, row.forms, self.model_of(row))
-            self._deployed[deployment_id] = cached
-        return cached
+            return Deployed(row.id, row.process_id, row.version, row.forms, self.model_of(row))
+        return self._deployed.get_or_make(deployment_id, make)
 
     def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.execute(
@@ -178,7 +185,7 @@ class Runtime:
         start_task.data.update(copy.deepcopy(data))
         instance = ProcessInstance(
             deployment_id=deployment.id, process_id=deployment.process_id, status="running",
-            business_key=business_key, serialized="", data=json_safe(data), started_at=to_db(now),
+            business_key=business_key, serialized="", data=json_safe(data), started_at=now,
             started_by=actor,
         )
         session.add(instance)
@@ -192,7 +199,7 @@ class Runtime:
             workflow.do_engine_steps()  # the message start event begins waiting only now
             deliver(workflow, message["name"], message["data"])
         if timer_start is not None:
-            step.event("timer_fired", {"timer": timer_start.task, "due_at": timer_start.due_at.isoformat() + "Z",
+            step.event("timer_fired", {"timer": timer_start.task, "due_at": iso_z(timer_start.due_at),
                                        "name": model.node_names.get(timer_start.task, timer_start.task)})
             workflow.do_engine_steps()  # the timer start event begins waiting only now
             _fire_start_event(workflow, timer_start.task, now)
@@ -217,7 +224,7 @@ class Runtime:
     def _not_ready(row: HumanTask) -> TaskConflict:
         if row.state == "completed":
             return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
-                                f"at {row.completed_at.isoformat(timespec='seconds')}Z")
+                                f"at {iso_z(row.completed_at, 'seconds')}")
         return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
     @lets_go_of_the_lock
@@ -240,7 +247,7 @@ class Runtime:
             task.set_data(**copy.deepcopy(submitted))
             failure = step.run_user_task(task)
             row.state = "completed"
-            row.completed_at = to_db(step.now)
+            row.completed_at = step.now
             row.completed_by = actor
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
@@ -368,7 +375,7 @@ class Runtime:
         if data:
             raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
         now = utcnow()
-        job.state, job.failures, job.due_at, job.done_at = "pending", 0, to_db(now), None
+        job.state, job.failures, job.due_at, job.done_at = "pending", 0, now, None
         job.locked_by = job.lease_until = None
         audit.append(session, kind="incident_resolved", actor=viewer.username, at=now, instance_id=instance.id,
                      payload={"task": job.task, "job": job.id, "reason": reason, "data": {},
@@ -465,7 +472,7 @@ class Runtime:
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")
             step = self._open_step(session, instance, actor, utcnow())
             step.workflow.cancel()
-            instance.status, instance.ended_at = "cancelled", to_db(step.now)
+            instance.status, instance.ended_at = "cancelled", step.now
             step.event("instance_cancelled", {"reason": reason.strip()})
             step.sync()
 
@@ -591,7 +598,7 @@ def _fault_point() -> None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
+    return iso_z(moment)
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import ScriptError
 from engine.history import audit
 from engine.sandbox.scripts import SandboxedEnvironment
@@ -54,14 +54,14 @@ def schedule(session: Session, deployment: Deployment, model: ProcessModel, now:
                Deployment.id != deployment.id)
     ).scalars()
     for job in older:
-        job.state, job.done_at = "cancelled", to_db(now)
+        job.state, job.done_at = "cancelled", now
     due = next_due(model, now)
     if due is None:
         return None
     job = Job(kind="start_timer", instance_id=None, deployment_id=deployment.id, task=model.start_timer.id,
-              due_at=to_db(due), state="pending", created_at=to_db(now))
+              due_at=due, state="pending", created_at=now)
     session.add(job)
-    audit.append(session, kind="timer_scheduled", actor="system", at=now,
+    audit.append(session, kind="timer_scheduled", actor=audit.SYSTEM_ACTOR, at=now,
                  payload={"process": deployment.process_id, "version": deployment.version,
                           "timer": model.start_timer.id, "due_at": due.isoformat()})
     return job

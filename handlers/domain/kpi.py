@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.run.queries import process_names
 from engine.store.models import AuditEvent, ProcessInstance
 from handlers.domain import kpi_complaints
@@ -85,14 +85,14 @@ def report(session: Session, start: date, end: date, granularity: str, *, now: d
         raise ValueError(f"empty report range {start} .. {end}")
     buckets = Buckets(items)
     lo, hi = utc_moment(start), utc_moment(end)
-    as_of = min(hi, to_db(now or utcnow()))
+    as_of = min(hi, now or utcnow())
     earliest = min(lo, utc_moment(kpi_complaints.baseline_start(items[-1], granularity)))
     complaints, handed = kpi_complaints.load(session, earliest, hi)
     in_range = [c for c in complaints if c["at"] >= lo]
     handed_in_range = sum(at >= lo for at in handed)
     return {
         "range": {"from": start.isoformat(), "to": end.isoformat(), "granularity": granularity,
-                  "timezone": "Asia/Shanghai", "as_of": as_of.isoformat() + "Z", "desk": desk, "process": process},
+                  "timezone": "Asia/Shanghai", "as_of": iso_z(as_of), "desk": desk, "process": process},
         "periods": [p.as_dict() for p in items],
         "inquiries": inquiries(session, buckets, lo, hi, desk),
         "complaints": kpi_complaints.volume(in_range, buckets, handed_in_range),
