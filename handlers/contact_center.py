@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from engine.run.handlers import HandlerContext, handler
 from engine.store.models import HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time
@@ -88,7 +89,7 @@ def _agent_loads(ctx: HandlerContext, process_id: str, usernames: list[str]) -> 
         return {}
     rows = ctx.session.execute(
         select(HumanTask.assignee, func.count(func.distinct(HumanTask.instance_id)))
-        .where(HumanTask.state == "ready", HumanTask.process_id == process_id,
+        .where(HumanTask.state == HumanTaskState.READY, HumanTask.process_id == process_id,
                HumanTask.assignee.in_(usernames), HumanTask.instance_id != ctx.instance_id)
         .group_by(HumanTask.assignee)
     ).all()
@@ -192,7 +193,7 @@ def _handled_by(ctx: HandlerContext) -> str | None:
     """Who closed and registered the contact (the task row), else the agent it was routed to."""
     closed_by = ctx.session.execute(
         select(HumanTask.completed_by).where(HumanTask.instance_id == ctx.instance_id,
-                                             HumanTask.task.in_(CLOSE_TASKS), HumanTask.state == "completed")
+                                             HumanTask.task.in_(CLOSE_TASKS), HumanTask.state == HumanTaskState.COMPLETED)
         .order_by(HumanTask.id.desc()).limit(1)
     ).scalar_one_or_none()
     return closed_by or ctx.data.get("assigned_agent")

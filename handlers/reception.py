@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from engine.run.handlers import HandlerContext, handler
 from engine.store.models import HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time
@@ -150,7 +151,7 @@ def _handled_by(ctx: HandlerContext) -> str | None:
     """Who wrapped the visit up (the task row), else who started it."""
     wrapped_by = ctx.session.execute(
         select(HumanTask.completed_by).where(HumanTask.instance_id == ctx.instance_id,
-                                             HumanTask.task == WRAP_UP_TASK, HumanTask.state == "completed")
+                                             HumanTask.task == WRAP_UP_TASK, HumanTask.state == HumanTaskState.COMPLETED)
         .order_by(HumanTask.id.desc()).limit(1)
     ).scalar_one_or_none()
     if wrapped_by:

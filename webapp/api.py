@@ -35,6 +35,7 @@ from engine.limits import (
     parse_json,
 )
 from engine.run import incidents, queries
+from engine.store.states import MessageState
 from webapp import privacy, runtime
 from webapp.audit import check_viewable
 from webapp.auth import capability_required, csrf, load_user_from_token
@@ -405,7 +406,7 @@ def deploy():
 
 # ---- the description of all of the above ------------------------------------------------
 MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
-MESSAGE_STATES = ("buffered", "delivered", "expired")
+MESSAGE_STATES = tuple(MessageState)
 
 
 @bp.post("/messages")

@@ -22,6 +22,7 @@ from engine.access import policy
 from engine.clock import parse_iso
 from engine.errors import BpmnReadError, DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
+from engine.store.states import InstanceStatus
 from webapp import create_app, tourflow
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
@@ -380,7 +381,7 @@ def incident_list(as_json: bool) -> None:
 
     with tourflow().runtime.db.read() as session:
         rows = [{"instance_id": i.id, "process": i.process_id, "error": i.error} for i in session.execute(
-            select(ProcessInstance).where(ProcessInstance.status == "error").order_by(ProcessInstance.id)).scalars()]
+            select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.ERROR).order_by(ProcessInstance.id)).scalars()]
     if as_json:
         _emit(rows)
         return

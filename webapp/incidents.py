@@ -15,6 +15,7 @@ from engine.access import policy
 from engine.errors import TaskConflict
 from engine.run import incidents
 from engine.store.models import ProcessInstance
+from engine.store.states import InstanceStatus
 from webapp import display, privacy, runtime
 from webapp.auth import writer_required
 from webapp.i18n import _
@@ -134,9 +135,9 @@ def parse_data(raw: str) -> tuple[dict[str, Any] | None, str | None]:
 
 def _flash_outcome(name: str, result: dict[str, Any]) -> None:
     status, error = result["status"], result.get("error") or ""
-    if status == "error":
+    if status == InstanceStatus.ERROR:
         flash(_("「{name}」再次失败，已重新记录故障：{error}", name=name, error=error), "error")
-    elif status == "retrying":
+    elif status == InstanceStatus.RETRYING:
         flash(_("「{name}」再次失败，系统将自动重试：{error}", name=name, error=error), "warning")
     else:
         flash(_("已重新执行「{name}」，流程继续运行。", name=name), "success")

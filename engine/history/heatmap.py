@@ -24,8 +24,8 @@ from engine.errors import NotFound
 from engine.history.replay import replay
 from engine.run.runtime import Runtime
 from engine.store.models import Deployment, ProcessInstance
+from engine.store.states import FINISHED
 
-FINISHED = ("completed", "cancelled")
 CACHE_MAX = 10_000  # replays of finished instances kept, newest used last out
 _cache: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
 _cache_lock = Lock()

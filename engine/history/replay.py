@@ -43,6 +43,7 @@ from engine.run.runtime import Runtime, _fire_start_event
 from engine.run.step import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState, InstanceStatus
 
 STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | TaskState.STARTED | TaskState.ERROR,
                 "waiting": TaskState.WAITING}
@@ -291,7 +292,7 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
         stored = runtime.codec.loads(instance.serialized, deployed.model)
         status, data = instance.status, instance.data
         rows = {row.id: row for row in session.execute(
-            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "ready")).scalars()}
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == HumanTaskState.READY)).scalars()}
     result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(events), False, None)
     replayer = _Replayer(deployed.model, events)
     try:
@@ -332,7 +333,7 @@ def _compare_end(replayer: _Replayer, stored: BpmnWorkflow, model: ProcessModel,
         return "at the end: the replayed data differ from the stored data: " + _data_difference(
             json_safe(current_data(wf)), data)
     replay_status = _status(replayer)
-    if replay_status != status and not (status == "retrying" and replay_status == "error"):
+    if replay_status != status and not (status == InstanceStatus.RETRYING and replay_status == InstanceStatus.ERROR):
         return f"at the end: the replay ends {replay_status}, the stored instance is {status}"
     return _row_difference(replayer, rows, counterpart)
 
@@ -403,14 +404,14 @@ def _row_difference(replayer: _Replayer, rows: dict[int, HumanTask], counterpart
     return None
 
 
-def _status(replayer: _Replayer) -> str:
+def _status(replayer: _Replayer) -> InstanceStatus:
     if replayer.cancelled:
-        return "cancelled"
+        return InstanceStatus.CANCELLED
     if replayer.workflow.completed:
-        return "completed"
+        return InstanceStatus.COMPLETED
     if replayer.workflow.get_tasks(state=TaskState.ERROR) or replayer.job_incident:
-        return "error"
-    return "running"
+        return InstanceStatus.ERROR
+    return InstanceStatus.RUNNING
 
 
 def _short(value: Any, limit: int = 300) -> str:

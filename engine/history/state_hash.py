@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from engine.clock import naive_utc, utcnow
 from engine.history import audit
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.store.states import HumanTaskState, JobState
 
 STATE_EVENT = audit.STATE_EVENT
 SCHEME = 1
@@ -74,14 +75,14 @@ def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: li
 
 
 def _open_tasks(session: Session, ids: Iterable[int] | int | None):
-    query = select(*_TASK_COLUMNS).where(HumanTask.state == "ready").order_by(HumanTask.instance_id, HumanTask.id)
+    query = select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY).order_by(HumanTask.instance_id, HumanTask.id)
     if isinstance(ids, int):
         return session.execute(query.where(HumanTask.instance_id == ids))
     return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
 
 
 def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
-    query = (select(*_JOB_COLUMNS).where(Job.state == "pending", Job.instance_id.is_not(None))
+    query = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
              .order_by(Job.instance_id, Job.id))
     if isinstance(ids, int):
         return session.execute(query.where(Job.instance_id == ids))

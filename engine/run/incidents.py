@@ -30,6 +30,7 @@ from engine.bpmn.specs import load_model
 from engine.clock import iso_z
 from engine.history.audit import instance_stream
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
+from engine.store.states import InstanceStatus
 
 SUMMARY_KEYS = ("customer_name", "tour_id", "kind")
 
@@ -45,7 +46,7 @@ class _Row:
 def _rows(session: Session, instance_id: int | None = None, process: str | None = None) -> list[_Row]:
     query = (select(ProcessInstance, Deployment.version, Deployment.name, Deployment.node_lanes)
              .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
-             .where(ProcessInstance.status == "error"))
+             .where(ProcessInstance.status == InstanceStatus.ERROR))
     if instance_id is not None:
         query = query.where(ProcessInstance.id == instance_id)
     if process:

@@ -37,6 +37,7 @@ from engine.history.audit import SYSTEM_ACTOR
 from engine.run.start_timers import schedule as schedule_start_timer
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Deployment, Job
+from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 
 if TYPE_CHECKING:
     from engine.run.runtime import Runtime
@@ -76,7 +77,7 @@ class JobRunner:
         with db.write() as session, session.begin():
             query = (
                 select(Job.id, Job.due_at)
-                .where(Job.state == "pending", Job.due_at <= due_by,
+                .where(Job.state == JobState.PENDING, Job.due_at <= due_by,
                        or_(Job.lease_until.is_(None), Job.lease_until < now))
                 .order_by(Job.due_at, Job.id)
                 .limit(limit)
@@ -120,7 +121,7 @@ class JobRunner:
         """Give back leases not worked on (a worker told to stop)."""
         with self.runtime.db.write() as session, session.begin():
             session.execute(update(Job).where(Job.id.in_(job_ids), Job.locked_by == self.owner,
-                                              Job.state == "pending")
+                                              Job.state == JobState.PENDING)
                             .values(locked_by=None, lease_until=None))
 
     # ---- running -----------------------------------------------------------------------
@@ -142,7 +143,7 @@ class JobRunner:
             job = session.execute(
                 select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
             ).scalar_one()
-            if job.state != "pending" or not self._still_ours(job):
+            if job.state != JobState.PENDING or not self._still_ours(job):
                 return None
             job.locked_by, job.lease_until = None, None
             # SpiffWorkflow fires a timer only once its time is strictly past.
@@ -152,20 +153,20 @@ class JobRunner:
 
     def _execute(self, session: Session, job: Job, moment: datetime) -> dict[str, Any] | None:
         rt = self.runtime
-        if job.kind == "start_timer":
+        if job.kind == JobKind.START_TIMER:
             return self._start_by_timer(session, job, moment)
         instance = rt._lock_instance(session, job.instance_id)
-        job.state, job.done_at = "done", moment
-        job.attempts += 1 if job.kind == "timer" else 0
-        if instance.status in ("completed", "cancelled"):
-            job.state = "cancelled"
+        job.state, job.done_at = JobState.DONE, moment
+        job.attempts += 1 if job.kind == JobKind.TIMER else 0
+        if instance.status in FINISHED:
+            job.state = JobState.CANCELLED
             return None
         step = rt._open_step(session, instance, SYSTEM_ACTOR, moment)
         task = step.spiff_task(job.spiff_task_id) if job.spiff_task_id else None
-        if job.kind == "retry":
+        if job.kind == JobKind.RETRY:
             return self._retry(step, job, task)
         if task is None or task.state != TaskState.WAITING:
-            job.state = "cancelled"
+            job.state = JobState.CANCELLED
             step.sync()
             return None
         return self._fire_timer(step, job)
@@ -186,7 +187,7 @@ class JobRunner:
     def _start_by_timer(self, session: Session, job: Job, moment: datetime) -> dict[str, Any]:
         """A timer start event is due: start an instance of that version, schedule the next."""
         rt = self.runtime
-        job.state, job.done_at, job.attempts = "done", moment, job.attempts + 1
+        job.state, job.done_at, job.attempts = JobState.DONE, moment, job.attempts + 1
         deployment = rt.deployed(session, job.deployment_id)
         workflow = BpmnWorkflow(deployment.model.spec, deployment.model.subprocess_specs)
         instance = rt._begin(session, deployment, workflow, {}, SYSTEM_ACTOR, None, timer_start=job)
@@ -196,10 +197,10 @@ class JobRunner:
     @staticmethod
     def _retry(step: Step, job: Job, task) -> dict[str, Any] | None:
         if task is None or task.state != TaskState.ERROR:
-            job.state = "cancelled"
+            job.state = JobState.CANCELLED
             return None
         step.attempts[str(task.id)] = job.attempts + 1
-        step.instance.status, step.instance.error = "running", None
+        step.instance.status, step.instance.error = InstanceStatus.RUNNING, None
         task._set_state(TaskState.READY)
         step.advance()
         return {"job": job.id, "kind": "retry", "instance_id": step.instance.id, "task": job.task}
@@ -209,13 +210,13 @@ class JobRunner:
         now = wall_clock()
         with self.runtime.db.write() as session, session.begin():
             job = session.get(Job, job_id)
-            if job is None or job.state != "pending":
+            if job is None or job.state != JobState.PENDING:
                 return
             job.failures += 1
             job.last_error = message
             job.locked_by, job.lease_until = None, None
             if job.failures >= MAX_JOB_FAILURES:
-                job.state, job.done_at = "failed", now
+                job.state, job.done_at = JobState.FAILED, now
                 audit.append(session, kind="job_failed", actor=SYSTEM_ACTOR, at=now, instance_id=job.instance_id,
                              payload={"job": job.id, "kind": job.kind, "task": job.task, "error": message,
                                       "failures": job.failures})
@@ -229,10 +230,10 @@ class JobRunner:
         """The instance waits on a job that cannot run: it is stuck, so it shows as an incident
         (system lane) that a supervisor resolves once the cause is fixed (Runtime.resolve_incident)."""
         instance = self.runtime._lock_instance(session, job.instance_id)
-        if instance.status in ("completed", "cancelled"):
+        if instance.status in FINISHED:
             return
         error = f"{job.kind} job #{job.id} failed {job.failures} times: {message}"
-        instance.status, instance.error = "error", error
+        instance.status, instance.error = InstanceStatus.ERROR, error
         audit.append(session, kind="incident_raised", actor=SYSTEM_ACTOR, at=now, instance_id=instance.id,
                      payload={"task": job.task, "task_id": job.spiff_task_id, "error": error,
                               "attempts": job.failures, "name": job.task, "business": False, "lane": "system",

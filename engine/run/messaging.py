@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from engine.clock import iso_z, utcnow
 from engine.history import audit
 from engine.store.models import Message, ProcessInstance
+from engine.store.states import InstanceStatus, MessageState
 
 if TYPE_CHECKING:
     from engine.run.runtime import Runtime
@@ -108,7 +109,7 @@ def message_dict(row: Message, duplicate: bool = False) -> dict[str, Any]:
         "state": row.state,
         "delivered_to": row.delivered_to,
         "started": row.started,
-        "buffered": row.state == "buffered",
+        "buffered": row.state == MessageState.BUFFERED,
         "expires_at": _iso(row.expires_at),
         "created_at": _iso(row.created_at),
         "delivered_at": _iso(row.delivered_at),
@@ -134,13 +135,13 @@ class MessageRouter:
             if seen is not None:
                 return message_dict(seen, duplicate=True)
         now = utcnow()
-        row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state="delivered",
+        row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state=MessageState.DELIVERED,
                       sender_instance_id=sender, created_by=actor, created_at=now)
         outcome = self._hand_over(session, row, actor)
         if outcome is None:
             if key is None:
                 return None
-            row.state = "buffered"
+            row.state = MessageState.BUFFERED
             row.expires_at = now + (ttl if ttl is not None else DEFAULT_TTL)
         session.add(row)
         session.flush()
@@ -151,7 +152,7 @@ class MessageRouter:
                   "from_instance": row.sender_instance_id, "message_ref": row.message_ref}
         if row.correlation_key is not None:
             candidates = session.execute(
-                select(ProcessInstance.id).where(ProcessInstance.status == "running",
+                select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.RUNNING,
                                                  ProcessInstance.business_key == row.correlation_key,
                                                  ProcessInstance.id != (row.sender_instance_id or 0))
                 .order_by(ProcessInstance.id)
@@ -174,7 +175,7 @@ class MessageRouter:
 
     @staticmethod
     def _mark_delivered(row: Message, instance_id: int, now: datetime) -> None:
-        row.state, row.delivered_to, row.delivered_at = "delivered", instance_id, now
+        row.state, row.delivered_to, row.delivered_at = MessageState.DELIVERED, instance_id, now
 
     def _deliver_in(self, step: Step, row: Message, record: dict[str, Any]) -> None:
         self._mark_delivered(row, step.instance.id, step.now)
@@ -185,14 +186,14 @@ class MessageRouter:
     def take_buffered(self, step: Step) -> None:
         """At the end of a step: hand the instance a buffered message it now waits for, oldest first."""
         instance = step.instance
-        if instance.status != "running" or instance.business_key is None:
+        if instance.status != InstanceStatus.RUNNING or instance.business_key is None:
             return
         names = waited_names(step.workflow)
         if not names:
             return
         query = (
             select(Message)
-            .where(Message.state == "buffered", Message.correlation_key == instance.business_key,
+            .where(Message.state == MessageState.BUFFERED, Message.correlation_key == instance.business_key,
                    Message.name.in_(sorted(names)), Message.expires_at > step.now)
             .order_by(Message.id).limit(1)
         )
@@ -233,12 +234,12 @@ class MessageRouter:
     # ---- housekeeping (the worker runs these) -------------------------------------------
     def expire(self, session: Session, now: datetime) -> int:
         """Buffered messages past their expiry are dropped, each with a message_expired event."""
-        query = select(Message).where(Message.state == "buffered", Message.expires_at <= now)
+        query = select(Message).where(Message.state == MessageState.BUFFERED, Message.expires_at <= now)
         if not self.runtime.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         expired = session.execute(query.order_by(Message.id).limit(500)).scalars().all()
         for row in expired:
-            row.state = "expired"
+            row.state = MessageState.EXPIRED
             audit.append(session, kind="message_expired", actor=audit.SYSTEM_ACTOR, at=now, instance_id=None,
                          payload={"message_id": row.id, "name": row.name, "key": row.correlation_key,
                                   "message_ref": row.message_ref, "from_instance": row.sender_instance_id,
@@ -253,13 +254,13 @@ class MessageRouter:
         other's rows. Returns how many were delivered.
         """
         keys = session.execute(
-            select(Message.correlation_key).where(Message.state == "buffered", Message.expires_at > now)
+            select(Message.correlation_key).where(Message.state == MessageState.BUFFERED, Message.expires_at > now)
             .group_by(Message.correlation_key).limit(limit)
         ).scalars().all()
         if not keys:
             return 0
         instance_ids = session.execute(
-            select(ProcessInstance.id).where(ProcessInstance.status == "running",
+            select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.RUNNING,
                                              ProcessInstance.business_key.in_(keys))
             .order_by(ProcessInstance.id)
         ).scalars().all()

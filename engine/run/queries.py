@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 from engine.clock import iso_z, utcnow
 from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
+from engine.store.states import HumanTaskState, InstanceStatus
 
 DUE_SOON = timedelta(minutes=30)
 PER_PAGE_MAX = 200
@@ -48,7 +49,7 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
     now_db = now or utcnow()
     lanes = visible_lanes(viewer)
-    base = [HumanTask.state == "ready"]
+    base = [HumanTask.state == HumanTaskState.READY]
     if lanes is not None:
         base.append(lane_access(viewer))
     conditions = list(base)
@@ -170,7 +171,7 @@ def desks(session: Session) -> list[str]:
     return sorted(d for d in rows.scalars() if d)
 
 
-INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
+INSTANCE_STATUSES = tuple(InstanceStatus)
 
 
 def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,

@@ -52,6 +52,7 @@ from engine.run.step import Step, data_diff, json_safe
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.db import Database
 from engine.store.models import Deployment, HumanTask, Job, Message, ProcessInstance, User
+from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class Runtime:
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
         instance = ProcessInstance(
-            deployment_id=deployment.id, process_id=deployment.process_id, status="running",
+            deployment_id=deployment.id, process_id=deployment.process_id, status=InstanceStatus.RUNNING,
             business_key=business_key, serialized="", data=json_safe(data), started_at=now,
             started_by=actor,
         )
@@ -222,7 +223,7 @@ class Runtime:
 
     @staticmethod
     def _not_ready(row: HumanTask) -> TaskConflict:
-        if row.state == "completed":
+        if row.state == HumanTaskState.COMPLETED:
             return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
                                 f"at {iso_z(row.completed_at, 'seconds')}")
         return TaskConflict(f"task {row.id} is {row.state}, not ready")
@@ -246,7 +247,7 @@ class Runtime:
             before = copy.deepcopy(task.data)
             task.set_data(**copy.deepcopy(submitted))
             failure = step.run_user_task(task)
-            row.state = "completed"
+            row.state = HumanTaskState.COMPLETED
             row.completed_at = step.now
             row.completed_by = actor
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
@@ -256,7 +257,7 @@ class Runtime:
 
     def _check_completable(self, session: Session, row: HumanTask, actor: str) -> None:
         self._check_task_access(session, actor, row)
-        if row.state != "ready":
+        if row.state != HumanTaskState.READY:
             raise self._not_ready(row)
         if row.assignee and row.assignee != actor:
             raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
@@ -276,7 +277,7 @@ class Runtime:
         with self.transaction() as session:
             row = self._locked_task(session, task_id)
             self._check_task_access(session, actor, row)
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise self._not_ready(row)
             if row.assignee == actor:
                 return
@@ -289,7 +290,7 @@ class Runtime:
         with self.transaction() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "release"))
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise self._not_ready(row)
             if row.assignee is None:
                 return
@@ -304,7 +305,7 @@ class Runtime:
         with self.transaction() as session:
             row = self._locked_task(session, task_id)
             policy.refuse_if(policy.assignment_refusal(self._viewer(session, actor), row, "reassign"))
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise self._not_ready(row)
             # the target must be able to work it: else the task is in nobody's inbox
             policy.refuse_if(policy.reassign_target_refusal(self._viewer(session, to_user), row))
@@ -336,12 +337,12 @@ class Runtime:
         check_data(data, "data")
         with self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
-            if instance.status != "error":
+            if instance.status != InstanceStatus.ERROR:
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
             viewer = self._viewer(session, actor)
             policy.require_writer(viewer)
             failed_job = session.execute(
-                select(Job).where(Job.instance_id == instance_id, Job.state == "failed").order_by(Job.id.desc())
+                select(Job).where(Job.instance_id == instance_id, Job.state == JobState.FAILED).order_by(Job.id.desc())
             ).scalars().first()
             if failed_job is not None:
                 return self._resolve_failed_job(session, instance, failed_job, viewer, reason.strip(), data)
@@ -361,7 +362,7 @@ class Runtime:
                 task.set_data(**copy.deepcopy(data))
             step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),
                                              "data": data or {}, "previous_error": instance.error})
-            instance.status, instance.error = "running", None
+            instance.status, instance.error = InstanceStatus.RUNNING, None
             task._set_state(TaskState.READY)
             step.advance()
             return self._instance_dict(session, instance)
@@ -375,12 +376,12 @@ class Runtime:
         if data:
             raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
         now = utcnow()
-        job.state, job.failures, job.due_at, job.done_at = "pending", 0, now, None
+        job.state, job.failures, job.due_at, job.done_at = JobState.PENDING, 0, now, None
         job.locked_by = job.lease_until = None
         audit.append(session, kind="incident_resolved", actor=viewer.username, at=now, instance_id=instance.id,
                      payload={"task": job.task, "job": job.id, "reason": reason, "data": {},
                               "previous_error": instance.error})
-        instance.status = "retrying" if job.kind == "retry" else "running"
+        instance.status = InstanceStatus.RETRYING if job.kind == JobKind.RETRY else InstanceStatus.RUNNING
         instance.error = None
         return self._instance_dict(session, instance)
 
@@ -434,7 +435,7 @@ class Runtime:
                 query = query.where(Message.correlation_key == key)
             return [message_dict(row) for row in session.execute(query).scalars()]
 
-    def jobs(self, state: str | None = "pending", limit: int = 200) -> list[dict[str, Any]]:
+    def jobs(self, state: str | None = JobState.PENDING, limit: int = 200) -> list[dict[str, Any]]:
         """Jobs by due time (state None: all), with their lease and last error."""
         with self.db.read() as session:
             query = select(Job).order_by(Job.due_at, Job.id).limit(limit)
@@ -468,17 +469,17 @@ class Runtime:
             if actor != SYSTEM_ACTOR:
                 policy.require_capability(self._viewer(session, actor), policy.Capability.CANCEL_INSTANCES)
             instance = self._lock_instance(session, instance_id)
-            if instance.status in ("completed", "cancelled"):
+            if instance.status in FINISHED:
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")
             step = self._open_step(session, instance, actor, utcnow())
             step.workflow.cancel()
-            instance.status, instance.ended_at = "cancelled", step.now
+            instance.status, instance.ended_at = InstanceStatus.CANCELLED, step.now
             step.event("instance_cancelled", {"reason": reason.strip()})
             step.sync()
 
     # ---- queries -----------------------------------------------------------------------
     def tasks(self, lane: str | None = None, user: str | None = None, instance_id: int | None = None,
-              state: str = "ready") -> list[dict[str, Any]]:
+              state: str = HumanTaskState.READY) -> list[dict[str, Any]]:
         with self.db.read() as session:
             query = select(HumanTask).where(HumanTask.state == state)
             if lane:

@@ -32,6 +32,7 @@ from engine.run.handlers import BusinessError, HandlerContext, get_handler, hand
 from engine.run.messaging import thrown_messages
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import HumanTask, Job, ProcessInstance
+from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 SUMMARY_KEYS = ("customer_name", "contact_phone", "tour_id", "kind", "time_class", "desk", "caller_number",
                 "customer_handle", "platform", "request_type")
@@ -205,15 +206,15 @@ class Step:
         retryable = isinstance(root, HandlerFailed) and not business and attempt < MAX_RETRIES
         if retryable:
             due_at = self.now + timedelta(seconds=retry_base_seconds() * 2 ** (attempt - 1))
-            self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
-                                 due_at=due_at, state="pending", attempts=attempt, last_error=message,
+            self.session.add(Job(kind=JobKind.RETRY, instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
+                                 due_at=due_at, state=JobState.PENDING, attempts=attempt, last_error=message,
                                  created_at=self.now))
-            self.instance.status = "retrying"
+            self.instance.status = InstanceStatus.RETRYING
             self.instance.error = message
             self.event("retry_scheduled", {"task": spec, "task_id": task_id, "error": message,
                                            "attempt": attempt, "due_at": iso_z(due_at)})
             return
-        self.instance.status = "error"
+        self.instance.status = InstanceStatus.ERROR
         self.instance.error = message
         lane = root.original.lane if business else None
         self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message, "attempts": attempt,
@@ -225,8 +226,8 @@ class Step:
         self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
         self._sync_human_tasks()
         wf = self.workflow
-        if wf.completed and self.instance.status not in ("completed", "cancelled"):
-            self.instance.status = "completed"
+        if wf.completed and self.instance.status not in FINISHED:
+            self.instance.status = InstanceStatus.COMPLETED
             self.instance.ended_at = self.now
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(self.current_data())
@@ -238,12 +239,12 @@ class Step:
     def _sync_human_tasks(self) -> None:
         ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
         rows = self.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == "ready")
+            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == HumanTaskState.READY)
         ).scalars().all()
         known = {row.spiff_task_id for row in rows}
         for row in rows:
             if row.spiff_task_id not in ready:
-                row.state = "cancelled"
+                row.state = HumanTaskState.CANCELLED
                 row.completed_at = self.now
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         due = self._due_dates()
@@ -261,7 +262,7 @@ class Step:
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
-                state="ready",
+                state=HumanTaskState.READY,
                 form_ref=info.form_ref if info else None,
                 assignee=self._assignee(info, task),
                 due_at=due.get(bpmn_id),
@@ -323,7 +324,7 @@ class Step:
             return
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
         jobs = self.session.execute(
-            select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
+            select(Job).where(Job.instance_id == self.instance.id, Job.kind == JobKind.TIMER, Job.state == JobState.PENDING)
             .order_by(Job.due_at, Job.id)
         ).scalars().all()
         have = set()
@@ -333,14 +334,14 @@ class Step:
                 continue
             job.done_at = self.now
             if self._fired_here(job):
-                job.state = "done"
+                job.state = JobState.DONE
                 self.record_timer_fired(job.task, job.due_at)
             else:
-                job.state = "cancelled"
+                job.state = JobState.CANCELLED
         for spiff_id, (timer_id, at) in waiting.items():
             if spiff_id not in have:
-                self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
-                                     task=timer_id, due_at=at, state="pending",
+                self.session.add(Job(kind=JobKind.TIMER, instance_id=self.instance.id, spiff_task_id=spiff_id,
+                                     task=timer_id, due_at=at, state=JobState.PENDING,
                                      created_at=self.now))
 
     def _fired_here(self, job: Job) -> bool:

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 
 from engine.run.jobs import JobRunner, wall_clock, worker_name
 from engine.store.models import Job
+from engine.store.states import JobState
 
 if TYPE_CHECKING:
     from engine.run.runtime import Runtime
@@ -84,7 +85,7 @@ class Worker:
         now = wall_clock()
         with self.runtime.db.read() as session:
             due = session.execute(
-                select(func.min(Job.due_at)).where(Job.state == "pending",
+                select(func.min(Job.due_at)).where(Job.state == JobState.PENDING,
                                                    or_(Job.lease_until.is_(None), Job.lease_until < now))
             ).scalar()
         return due

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from engine.store.states import InstanceStatus, JobKind, JobState, MessageState, TaskState
+from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState
 from engine.store.types import StrEnumType, UtcDateTime
 
 
@@ -107,7 +107,7 @@ class HumanTask(Base):
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
-    state: Mapped[TaskState] = mapped_column(StrEnumType(TaskState, 20))
+    state: Mapped[HumanTaskState] = mapped_column(StrEnumType(HumanTaskState, 20))
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
     form_ref: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ class InstanceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class TaskState(StrEnum):
+class HumanTaskState(StrEnum):
     READY = "ready"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from engine.clock import iso_z, utcnow
 from engine.run.queries import process_names
 from engine.store.models import AuditEvent, ProcessInstance
+from engine.store.states import InstanceStatus
 from handlers.domain import kpi_complaints
 from handlers.domain.kpi_periods import Buckets, periods, utc_moment
 from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, FollowUp, ResourceBooking
@@ -138,7 +139,7 @@ def inquiries(session: Session, buckets: Buckets, lo: datetime, hi: datetime, de
                 target["solved_contacts"] += outcome in SOLVED
     if not desk:
         started = session.execute(select(ProcessInstance.process_id, ProcessInstance.started_at).where(
-            ProcessInstance.process_id.in_(INQUIRY_PROCESSES), ProcessInstance.status != "cancelled",
+            ProcessInstance.process_id.in_(INQUIRY_PROCESSES), ProcessInstance.status != InstanceStatus.CANCELLED,
             ProcessInstance.started_at >= lo, ProcessInstance.started_at < hi))
         for process_id, started_at in started:
             index = buckets.index(started_at)
