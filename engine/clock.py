@@ -88,6 +88,3 @@ def install_timer_patch() -> None:
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
     timer.datetime = _ClockDatetime
-
-
-install_spiff_clock = install_timer_patch  # the earlier name

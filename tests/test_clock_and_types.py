@@ -56,6 +56,7 @@ def _job(session, **values) -> Job:
     return row
 
 
+@pytest.mark.both_databases
 def test_datetimes_are_stored_naive_utc_and_read_back_aware_utc(runtime):
     with runtime.transaction() as session:
         job_id = _job(session).id
@@ -68,6 +69,7 @@ def test_datetimes_are_stored_naive_utc_and_read_back_aware_utc(runtime):
         assert hit == job_id
 
 
+@pytest.mark.both_databases
 def test_a_naive_datetime_or_an_unknown_state_is_refused(runtime):
     with pytest.raises(StatementError, match="aware"), runtime.transaction() as session:
         session.add(Job(kind=JobKind.TIMER, due_at=datetime(2026, 12, 1, 4), created_at=NOON_CHINA))
