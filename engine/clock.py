@@ -1,7 +1,8 @@
-"""One injectable clock for the engine, SpiffWorkflow's timers included.
+"""One injectable clock for the engine, SpiffWorkflow's timers included; the agency's time zone;
+reading and writing ISO 8601 moments.
 
-SpiffWorkflow's timer code calls `datetime.now(timezone.utc)`; we swap the `datetime`
-name in that module for a subclass whose `now()` asks the current clock, so that
+SpiffWorkflow's timer code calls `datetime.now(timezone.utc)`; `install_timer_patch()` swaps the
+`datetime` name in that module for a subclass whose `now()` asks the current clock, so that
 `tourflow tick --at` and the tests move time for the library too.
 """
 
@@ -10,7 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+try:
+    CHINA: tzinfo = ZoneInfo("Asia/Shanghai")  # the agency works in China time (UTC+8, no DST since 1991)
+except ZoneInfoNotFoundError:  # no tz database on this system (and no `tzdata` package): the same offset
+    CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _frozen: ContextVar[datetime | None] = ContextVar("tourflow_frozen_now", default=None)
 
@@ -38,17 +45,36 @@ def frozen_at(moment: datetime | None) -> Iterator[None]:
         _frozen.reset(token)
 
 
-def to_db(moment: datetime) -> datetime:
-    """Datetimes are stored naive, in UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+# ---- ISO 8601 ---------------------------------------------------------------------------------
+def parse_iso(value: object, naive_zone: tzinfo | None = UTC) -> datetime:
+    """ISO 8601 text (a trailing `Z` allowed) -> a datetime in the offset it was written with (so it
+    prints back as written); text without an offset is read in `naive_zone` (None: left naive, for
+    callers that treat it as unknown). Raises ValueError for text that is not ISO 8601."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=naive_zone)
 
 
-def from_db(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)
+def parse_iso_utc(value: object) -> datetime:
+    """ISO 8601 text -> aware UTC; text without an offset is UTC (the engine's own timestamps)."""
+    return parse_iso(value, UTC).astimezone(UTC)
 
 
+def parse_iso_china(value: object) -> datetime:
+    """ISO 8601 text -> aware datetime; text without an offset is China time (what people type)."""
+    return parse_iso(value, CHINA)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """The naive UTC reading of a moment (naive is taken as UTC): the store's and the hashes' form."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
+    return None if moment is None else naive_utc(moment).isoformat(timespec=timespec) + "Z"
+
+
+# ---- SpiffWorkflow's timers -------------------------------------------------------------------
 class _ClockDatetime(datetime):
     @classmethod
     def now(cls, tz=None):
@@ -56,10 +82,9 @@ class _ClockDatetime(datetime):
         return current if tz is None or tz is UTC else current.astimezone(tz)
 
 
-def install_spiff_clock() -> None:
+def install_timer_patch() -> None:
+    """Make SpiffWorkflow's timer events read `utcnow()` (idempotent). Called wherever timers are
+    parsed or evaluated: the Runtime, spec parsing, the sandbox's script engine, replay and lint."""
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
     timer.datetime = _ClockDatetime
-
-
-install_spiff_clock()

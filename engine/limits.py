@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from engine.errors import FormInvalid, TourflowError
 
@@ -30,6 +33,8 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # integers in data: what SQLite and JSON
 ID_MAX = 2**31 - 1  # ids and versions: the tables' INTEGER columns (32-bit on PostgreSQL)
 PAGE_MAX = 10**9
 URI_MAX = 4096  # path and query string of a request, in characters
+MODEL_CACHE_MAX = 256  # parsed BPMN models kept in memory (engine/bpmn/specs.py), by file digest
+DEPLOYED_CACHE_MAX = 256  # deployments kept by each Runtime (version, forms, parsed model)
 
 
 class BadJson(TourflowError):
@@ -142,3 +147,32 @@ def parse_json(text: str | bytes) -> Any:
         raise BadJson(f"nested too deeply (at most {JSON_DEPTH_MAX} levels)") from None
     except ValueError:  # int("9" * 5000): Python's int-str conversion limit
         raise BadJson(f"not valid JSON here: a number has more than {sys.get_int_max_str_digits()} digits") from None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A thread-safe LRU map holding at most `maxsize` entries: for values that never change."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The cached value, or `make()`'s (made outside the lock: two threads may both make it)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -9,16 +9,15 @@ messages and archives carry the booking code and masked values, never the contac
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import from_db, to_db
+from engine.clock import CHINA, naive_utc, parse_iso_china
 from engine.run.handlers import BusinessError, HandlerContext, handler
-from engine.sandbox.scripts import CHINA
 from handlers.domain.models import (
     ArchiveRecord,
     ContactRecord,
@@ -71,9 +70,7 @@ def service_moment(service_date: str, service_time: str) -> datetime:
     return datetime.combine(date.fromisoformat(service_date), time(hour, minute), tzinfo=CHINA)
 
 
-def parse_iso(value: str) -> datetime:
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+parse_iso = parse_iso_china  # the name this module and its tests use
 
 
 def _money(value: Decimal) -> str:
@@ -133,7 +130,7 @@ def _hold(session: Session, ctx: HandlerContext, code: str, services: list[str],
     for resource in _resources(session, services).values():
         session.add(ResourceBooking(idempotency_key=f"{ctx.idempotency_key}:{resource.code}", resource_id=resource.id,
                                     on_date=on_date, units=units_needed(session, resource, party_size), tour_id=code,
-                                    instance_id=ctx.instance_id, status=HELD, created_at=to_db(ctx.now)))
+                                    instance_id=ctx.instance_id, status=HELD, created_at=ctx.now))
 
 
 def _release(session: Session, code: str) -> None:
@@ -157,20 +154,20 @@ def _notify(ctx: HandlerContext, booking: DeskBooking, kind: str, text: str) -> 
         return
     ctx.session.add(ContactRecord(
         idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, channel="sms", contact=booking.contact,
-        request_type="业务办理", summary=text, outcome=kind, handled_by="system", started_at=to_db(ctx.now),
-        archived_at=to_db(ctx.now), details={"booking_code": booking.code, "kind": kind}))
+        request_type="业务办理", summary=text, outcome=kind, handled_by="system", started_at=ctx.now,
+        archived_at=ctx.now, details={"booking_code": booking.code, "kind": kind}))
 
 
 def booking_view(booking: DeskBooking, conf: dict[str, Any]) -> dict[str, Any]:
     """What the process keeps about a booking: no contact, the name masked."""
-    service_at = from_db(booking.service_date).astimezone(CHINA)
-    valid_until = min(from_db(booking.entered_at) + timedelta(hours=conf["payment_valid_hours"]),
-                      from_db(booking.service_date)).astimezone(CHINA)
+    service_at = booking.service_date.astimezone(CHINA)
+    valid_until = min(booking.entered_at + timedelta(hours=conf["payment_valid_hours"]),
+                      booking.service_date).astimezone(CHINA)
     return {"code": booking.code, "status": booking.status, "source": booking.source,
             "customer": mask_name(booking.customer_name), "sent_to": mask_contact(booking.contact),
             "services": booking.service.split("、"), "service_at": service_at.isoformat(),
             "party_size": booking.party_size, "amount": _money(booking.amount),
-            "taken_at": from_db(booking.taken_at).isoformat(), "valid_until": valid_until.isoformat(),
+            "taken_at": booking.taken_at.astimezone(UTC).isoformat(), "valid_until": valid_until.isoformat(),
             "payment_reminder_hours": conf["payment_reminder_hours"]}
 
 
@@ -235,15 +232,15 @@ def record_booking(ctx: HandlerContext) -> dict:
             text = "；".join(f"{m['service']} 需要 {m['needed']}，只剩 {m['free']}" for m in missing)
             raise BusinessError(f"{service_at.date()} {text}：请改期或更换服务项目后重试", lane="supervisor")
         manual = bool(data.get("manual_entry"))
-        code = f"BD{to_db(ctx.now):%Y%m%d}{ctx.instance_id:05d}"
+        code = f"BD{naive_utc(ctx.now):%Y%m%d}{ctx.instance_id:05d}"
         taken = session.execute(select(func.count(DeskBooking.id)).where(DeskBooking.code.like(f"{code}%"))).scalar()
         code = f"{code}-{taken + 1}" if taken else code
         booking = DeskBooking(
             code=code, idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id,
             customer_name=data["customer_name"], contact=data["contact"], service="、".join(services),
-            service_date=to_db(service_at), party_size=party, amount=quote(session, services, party),
+            service_date=service_at, party_size=party, amount=quote(session, services, party),
             status="reserved", source="manual" if manual else "system",
-            taken_at=to_db(parse_iso(data["taken_at"])) if manual else to_db(ctx.now), entered_at=to_db(ctx.now))
+            taken_at=parse_iso(data["taken_at"]) if manual else ctx.now, entered_at=ctx.now)
         session.add(booking)
         _hold(session, ctx, code, services, service_at.date(), party)
         session.flush()
@@ -284,12 +281,12 @@ def issue_receipt(ctx: HandlerContext) -> dict:
     """Mark the booking paid and send the receipt."""
     booking = _booking(ctx.session, ctx.data["booking"]["code"])
     if booking.paid_at is None:
-        booking.status, booking.paid_at = "paid", to_db(ctx.now)
+        booking.status, booking.paid_at = "paid", ctx.now
     receipt_no = f"RC-{booking.code}"
     _notify(ctx, booking, "receipt", f"【支付凭证】{receipt_no}：预订 {booking.code} 已收到 "
                                      f"{_money(booking.amount)} 元（{ctx.data.get('paid_via', '线下支付')}）。")
     return {"receipt_no": receipt_no, "paid_amount": _money(booking.amount),
-            "paid_at": from_db(booking.paid_at).isoformat()}
+            "paid_at": booking.paid_at.astimezone(UTC).isoformat()}
 
 
 @handler("booking_desk_change_window")
@@ -297,7 +294,7 @@ def assess_change(ctx: HandlerContext) -> dict:
     """At least X hours before? The refund by how early. Every request and its outcome are recorded."""
     session, conf = ctx.session, settings(ctx.session)
     booking = _booking(session, ctx.data["booking"]["code"])
-    hours_before = (from_db(booking.service_date) - ctx.now).total_seconds() / 3600
+    hours_before = (booking.service_date - ctx.now).total_seconds() / 3600
     allowed = hours_before >= conf["change_notice_hours"] and booking.status in ("paid", "changed")
     change_type = ctx.data["change_type"]
     if allowed:
@@ -315,7 +312,7 @@ def assess_change(ctx: HandlerContext) -> dict:
         session.add(ArchiveRecord(idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id,
                                   kind="desk_booking_request", ref=booking.code,
                                   summary=reason or f"{change_type}申请受理", payload=result,
-                                  archived_at=to_db(ctx.now)))
+                                  archived_at=ctx.now))
     return result
 
 
@@ -352,7 +349,7 @@ def apply_change(ctx: HandlerContext) -> dict:
         _release(session, booking.code)
         _hold(session, ctx, booking.code, services, new_at.date(), party)
         booking.service, booking.party_size = "、".join(services), party
-        booking.service_date, booking.status = to_db(new_at), "changed"
+        booking.service_date, booking.status = new_at, "changed"
         booking.amount = quote(session, services, party)
         session.flush()
         difference = booking.amount - old_amount
@@ -385,10 +382,11 @@ def archive_booking(ctx: HandlerContext) -> dict:
                "services": booking.service, "party_size": booking.party_size, "amount": _money(booking.amount),
                "refund_amount": _money(booking.refund_amount) if booking.refund_amount is not None else None,
                "service_at": booking_view(booking, settings(ctx.session))["service_at"],
-               "taken_at": from_db(booking.taken_at).isoformat(), "entered_at": from_db(booking.entered_at).isoformat()}
+               "taken_at": booking.taken_at.astimezone(UTC).isoformat(),
+               "entered_at": booking.entered_at.astimezone(UTC).isoformat()}
     record = ArchiveRecord(idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, kind="desk_booking",
                            ref=booking.code, summary=f"{booking.code} {result}", payload=payload,
-                           archived_at=to_db(ctx.now))
+                           archived_at=ctx.now)
     ctx.session.add(record)
     ctx.session.flush()
     return {"archive_id": record.id, "outcome": result}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from engine.clock import to_db
+from engine.clock import parse_iso_utc
 from engine.run.handlers import HandlerContext, handler
 from handlers.domain.models import Complaint
 
@@ -24,7 +24,7 @@ def _parse_time(value) -> datetime | None:
     if not value:
         return None
     try:
-        return to_db(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        return parse_iso_utc(value)  # no offset: UTC, as stored before
     except ValueError:
         return None
 
@@ -55,7 +55,7 @@ def archive_complaint(ctx: HandlerContext) -> dict:
         advance_payment=bool(data.get("advance_payment")),
         resolution=data.get("feedback") or data.get("local_action"),
         customer_satisfied=data.get("customer_satisfied"),
-        archived_at=to_db(ctx.now),
+        archived_at=ctx.now,
     )
     ctx.session.add(complaint)
     ctx.session.flush()

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
@@ -226,8 +225,8 @@ def contact_archive(ctx: HandlerContext, channel: str = "inbound_call") -> dict:
         summary=data.get("request_summary") or "",
         outcome=_outcome(data),
         handled_by=_handled_by(ctx),
-        started_at=to_db(ctx.started_at),
-        archived_at=to_db(ctx.now),
+        started_at=ctx.started_at,
+        archived_at=ctx.now,
         details=_details(data),
     )
     ctx.session.add(record)

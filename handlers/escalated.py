@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine.clock import to_db
+from engine.clock import parse_iso
 from engine.run.handlers import HandlerContext, handler
 from handlers.domain.models import ArchiveRecord
 
@@ -22,10 +22,10 @@ def _moment(value) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = parse_iso(value, naive_zone=None)
     except ValueError:
         return None
-    return moment if moment.tzinfo else None
+    return moment if moment.tzinfo else None  # no offset: unknown
 
 
 def deadline_met(data: dict) -> bool | None:
@@ -56,7 +56,7 @@ def archive_escalated(ctx: HandlerContext) -> dict:
         summary=f"{data.get('authority_name', '')} 下转投诉 {data.get('case_no', '')}：{data.get('customer_name', '')}，"
                 f"{data.get('kind', '')}；{'按期' if met else '超期' if met is False else '未记录'}答复",
         payload=payload,
-        archived_at=to_db(ctx.now),
+        archived_at=ctx.now,
     )
     ctx.session.add(record)
     ctx.session.flush()

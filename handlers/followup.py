@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import from_db, to_db
+from engine.clock import CHINA
 from engine.run.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import Booking, Branch, Customer, FollowUp, Product
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 LOW_SATISFACTION = 2  # a score of 2 or less is listed as a problem for QC
 NO_BRANCH = "未知网点"
 
@@ -88,12 +87,12 @@ def save_followup(ctx: HandlerContext) -> dict:
             satisfaction=int(data["satisfaction"]),
             problems=data.get("problems") or "",
             service_problem=bool(data.get("service_problem")),
-            called_at=to_db(ctx.now),
+            called_at=ctx.now,
         )
         ctx.session.add(row)
         ctx.session.flush()
     return {"followup_id": row.id, "branch_code": row.branch_code,
-            "called_at": from_db(row.called_at).isoformat(), "reported_in": row.reported_in}
+            "called_at": row.called_at.astimezone(UTC).isoformat(), "reported_in": row.reported_in}
 
 
 def report_period(now: datetime) -> str:
@@ -111,7 +110,7 @@ def gather_month(ctx: HandlerContext) -> dict:
     now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
     period = report_period(now)
     pending = ctx.session.execute(
-        select(FollowUp).where(FollowUp.reported_in.is_(None), FollowUp.called_at <= to_db(now))
+        select(FollowUp).where(FollowUp.reported_in.is_(None), FollowUp.called_at <= now)
     ).scalars().all()
     for row in pending:
         row.reported_in = period

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from engine.clock import to_db
 from engine.run.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
 
@@ -22,7 +21,7 @@ def _archived(ctx: HandlerContext, key: str) -> ArchiveRecord | None:
 def _file(ctx: HandlerContext, kind: str, ref: str | None, summary: str, payload: dict) -> ArchiveRecord:
     record = ArchiveRecord(idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, kind=kind,
                            ref=(ref or None) and str(ref)[:60], summary=summary, payload=payload,
-                           archived_at=to_db(ctx.now))
+                           archived_at=ctx.now)
     ctx.session.add(record)
     ctx.session.flush()
     return record
@@ -78,7 +77,7 @@ def book_services(ctx: HandlerContext) -> dict:
         booking = ResourceBooking(idempotency_key=f"{ctx.idempotency_key}:{code}:{on_date.isoformat()}",
                                   resource_id=resource.id, on_date=on_date, units=units,
                                   tour_id=str(data["itinerary_no"]), instance_id=ctx.instance_id, status="held",
-                                  created_at=to_db(ctx.now))
+                                  created_at=ctx.now)
         session.add(booking)
         session.flush()
         held.append({"booking_id": booking.id, "resource": code, "on_date": on_date.isoformat(), "units": units})

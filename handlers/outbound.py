@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from handlers.domain.models import Booking, ContactRecord, Customer, Product
 
@@ -120,8 +119,8 @@ def archive_call(ctx: HandlerContext) -> dict:
             summary=summary,
             outcome=outcome,
             handled_by=ctx.step_completed_by,
-            started_at=to_db(ctx.now),
-            archived_at=to_db(ctx.now),
+            started_at=ctx.now,
+            archived_at=ctx.now,
             details=details,
         )
         ctx.session.add(existing)

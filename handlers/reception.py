@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import to_db
 from engine.run.handlers import HandlerContext, handler
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, ContactRecord, Customer
@@ -182,8 +181,8 @@ def archive_walk_in_visit(ctx: HandlerContext) -> dict:
         summary=data.get("visit_summary") or data.get("matter") or "",
         outcome=outcome,
         handled_by=_handled_by(ctx),
-        started_at=to_db(ctx.started_at),
-        archived_at=to_db(ctx.now),
+        started_at=ctx.started_at,
+        archived_at=ctx.now,
         details=details,
     )
     ctx.session.add(record)

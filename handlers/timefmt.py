@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.sandbox.scripts import CHINA
+from engine.clock import CHINA, parse_iso_china
 
 __all__ = ["CHINA", "china_iso", "parse_time"]
 
@@ -22,7 +22,6 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_iso_china(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)

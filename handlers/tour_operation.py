@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.clock import to_db
 from engine.run.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import ArchiveRecord, PriceItem, Resource, ResourceBooking
 
@@ -225,7 +224,7 @@ def _hold(ctx: HandlerContext, tour_id: str, needs: list[tuple[Resource, date, i
                                 lane="operator")
         row = ResourceBooking(idempotency_key=f"{ctx.idempotency_key}:{resource.code}:{on_date.isoformat()}",
                               resource_id=resource.id, on_date=on_date, units=units, tour_id=tour_id,
-                              instance_id=ctx.instance_id, status="held", created_at=to_db(ctx.now))
+                              instance_id=ctx.instance_id, status="held", created_at=ctx.now)
         ctx.session.add(row)
         ctx.session.flush()
         rows.append(row)
@@ -368,7 +367,7 @@ def archive_tour(ctx: HandlerContext) -> dict:
         idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, kind="tour", ref=tour_id,
         summary=f"{tour_id} {data.get('customer_name', '')} {count}人 {data.get('start_date', '')} "
                 f"{data.get('days', '')}天 {data.get('route', '')}".strip(),
-        payload=payload, archived_at=to_db(ctx.now))
+        payload=payload, archived_at=ctx.now)
     ctx.session.add(record)
     ctx.session.flush()
     return {"archive_id": record.id, "tour_id": tour_id, "bookings": len(bookings)}

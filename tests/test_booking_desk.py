@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import FormInvalid, NotAllowed
 from engine.run.handlers import HandlerContext
 from handlers import booking_desk
@@ -52,7 +52,7 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     booking = desk_booking(rt, code)
     assert (booking.customer_name, booking.contact, booking.source, booking.amount) == (
         "赵雪", "13655556666", "system", AMOUNT)
-    assert booking.taken_at == booking.entered_at == to_db(T0)
+    assert booking.taken_at == booking.entered_at == T0
     assert held(rt, code) == [("GUIDE-POOL", "2026-12-20", 1), ("REST-TA", "2026-12-20", 4)]
     [confirmation] = rows(rt, ContactRecord, ContactRecord.instance_id == walk.id)
     text = confirmation.summary
@@ -75,7 +75,7 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     walk.pay(T0 + timedelta(hours=50))
     assert walk.data()["receipt"]["receipt_no"] == f"RC-{code}"
     booking = desk_booking(rt, code)
-    assert (booking.status, booking.paid_at) == ("paid", to_db(T0 + timedelta(hours=50)))
+    assert (booking.status, booking.paid_at) == ("paid", T0 + timedelta(hours=50))
     assert walk.tick(T0 + timedelta(hours=96)) == [], "no reminder once paid"
     assert walk.show()["status"] == "running"
 
@@ -219,7 +219,7 @@ def test_manual_booking_entered_after_an_outage_keeps_its_original_time(rt, requ
             **{**CUSTOMER, "payment_method": "线下支付"}, outage_reported=True)
     booking = desk_booking(rt, walk.code())
     assert (booking.source, booking.taken_at, booking.entered_at) == (
-        "manual", datetime(2026, 12, 1, 7, 20), to_db(entered))
+        "manual", datetime(2026, 12, 1, 7, 20, tzinfo=UTC), entered)
     assert walk.data()["booking"]["taken_at"] == "2026-12-01T07:20:00+00:00"
     assert walk.show()["business_key"] == booking.code
     walk.pay(entered + timedelta(hours=2))

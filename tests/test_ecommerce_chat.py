@@ -7,7 +7,7 @@ them against the flows its instance really took (from the task history);
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
@@ -99,7 +99,7 @@ def add_agent(runtime, username: str, desk: str, status: str = "available", max_
     with runtime.db.write() as session, session.begin():
         create_user(session, username, username, ["agent", "staff"], attributes={"desk": desk})
         session.add(AgentStatus(username=username, desk=desk, status=status, max_chats=max_chats,
-                                updated_at=datetime(2026, 1, 1)))
+                                updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
 
 
 START = {"opened_to_assign", "assign_to_await"}

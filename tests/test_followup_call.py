@@ -92,7 +92,7 @@ def test_tour_finished_message_starts_a_followup_that_is_saved_once(followups):
     assert (row.instance_id, row.tour_id, row.customer_id, row.customer_name, row.branch_code, row.sales) == (
         instance_id, "YN-2026-1118", 1, "张建国", "SH01", "sales1")
     assert (row.satisfaction, row.problems, row.service_problem, row.reported_in) == (5, "", False, None)
-    assert row.called_at == NOV_23.replace(tzinfo=None)
+    assert row.called_at == NOV_23
     assert rt.show(instance_id)["data"]["followup_record"] == {
         "followup_id": row.id, "branch_code": "SH01", "called_at": "2026-11-23T02:00:00+00:00", "reported_in": None}
     assert _kinds(rt, instance_id)[:2] == ["instance_started", "message_received"]
@@ -203,7 +203,7 @@ def _pending_start(rt) -> list[datetime]:
 def walk_month_end_without_problem(rt) -> tuple[int, list[int]]:
     """Two follow-ups in November; the month-end close reports them per branch; QC finds no problem."""
     followup_ids = [walk_tour_finished_satisfied(rt, at=NOV_23), walk_problem_found(rt, at=NOV_23 + timedelta(hours=3))]
-    assert _pending_start(rt) == [NOV_CLOSE.replace(tzinfo=None)]
+    assert _pending_start(rt) == [NOV_CLOSE]
     assert [f for f in rt.tick(NOV_CLOSE - SECOND) if f["kind"] == "start_timer"] == []
     [fired] = [f for f in rt.tick(NOV_CLOSE) if f["kind"] == "start_timer"]
     report_id = fired["instance_id"]
@@ -230,7 +230,7 @@ def walk_month_end_without_problem(rt) -> tuple[int, list[int]]:
                                         "improvement_actions": "加强导游购物点管理培训",
                                         "quality_problem_found": False})
     assert rt.show(report_id)["status"] == "completed"
-    assert _pending_start(rt) == [DEC_CLOSE.replace(tzinfo=None)], "next month's close is scheduled"
+    assert _pending_start(rt) == [DEC_CLOSE], "next month's close is scheduled"
     return report_id, followup_ids
 
 

@@ -9,7 +9,7 @@ cover every sequence flow of the file.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -318,7 +318,7 @@ def test_calls_go_to_the_agent_with_the_fewest_open_calls(call_runtime):
 
     with rt.db.write() as session, session.begin():
         create_user(session, "agent4", "agent4", ["agent", "staff"], attributes={"desk": "邮轮"})
-        session.add(AgentStatus(username="agent4", desk="邮轮", status="available", updated_at=datetime(2026, 1, 1)))
+        session.add(AgentStatus(username="agent4", desk="邮轮", status="available", updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
     first = incoming_call(rt, "CALL-0012")
     second = incoming_call(rt, "CALL-0013")
     third = incoming_call(rt, "CALL-0014")

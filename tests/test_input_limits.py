@@ -8,6 +8,7 @@ from sqlalchemy import select
 from engine.errors import FormInvalid, TourflowError
 from engine.limits import JSON_DEPTH_MAX, NAME_MAX, REASON_MAX, TEXT_MAX
 from engine.store.models import ProcessInstance
+from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
 from tests.support.messages import ORDER_FLOW
 from tests.support.world import deploy
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import NotAllowed, TourflowError
 from engine.run.incidents import open_incidents
 from engine.run.jobs import MAX_JOB_FAILURES, JobRunner
@@ -41,7 +41,7 @@ def test_a_leased_job_is_not_acquired_again_until_its_lease_runs_out(timer_runti
     # A dies: its leases run out, and B takes those jobs and runs them.
     with rt.db.write() as session, session.begin():
         session.execute(update(Job).where(Job.locked_by == "A")
-                        .values(lease_until=to_db(datetime.now(UTC) - timedelta(seconds=1))))
+                        .values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
     fired = b.run_due(due)
     assert sorted(f["job"] for f in fired) == sorted(j for j, _ in taken)
     assert b.run(rest[0][0], due)["kind"] == "timer"  # the one B leased itself
@@ -91,7 +91,7 @@ def test_a_job_failing_outside_its_step_backs_off_then_fails_with_an_event(timer
         assert job.failures == failure and "JSONDecodeError" in job.last_error
         assert job.locked_by is None
         if failure < MAX_JOB_FAILURES:
-            assert job.state == "pending" and to_db(datetime.now(UTC)) < job.due_at  # backed off
+            assert job.state == "pending" and datetime.now(UTC) < job.due_at  # backed off
     assert job.state == "failed"
     [failed] = [e for e in rt.events(instance_id) if e["kind"] == "job_failed"]
     assert failed["payload"]["failures"] == MAX_JOB_FAILURES and "JSONDecodeError" in failed["payload"]["error"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.clock import frozen_at, to_db, utcnow
+from engine.clock import frozen_at, utcnow
 from engine.errors import NotFound, TourflowError
 from engine.store.models import AuditEvent, Message
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
@@ -99,8 +99,8 @@ def test_the_sweep_delivers_a_message_buffered_while_its_instance_was_being_crea
     instance_id = order(rt, "ORD-13")
     with rt.db.write() as session, session.begin():  # the row such a race leaves behind
         session.add(Message(name="payment_received", correlation_key="ORD-13", payload={"paid": 800},
-                            state="buffered", created_by="bank", created_at=to_db(utcnow()),
-                            expires_at=to_db(utcnow() + timedelta(hours=1))))
+                            state="buffered", created_by="bank", created_at=utcnow(),
+                            expires_at=utcnow() + timedelta(hours=1)))
     assert rt.housekeeping() == {"expired": 0, "delivered": 1}
     assert [t["task"] for t in rt.tasks(instance_id=instance_id)] == ["confirm_order"]
     assert rt.housekeeping() == {"expired": 0, "delivered": 0}

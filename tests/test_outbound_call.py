@@ -144,7 +144,7 @@ def test_mixed_campaign_archives_one_record_per_customer(outbound):
     assert zhang.details["service_plan"] == "云南7日游升级酒店、老人优惠", "the plan the customer took"
     assert li.details["reason_category"] == "暂无出行计划"
     assert wang.details["reason_detail"] == "觉得价格偏高，已在其他平台比价"
-    assert wang.started_at == (T0 + timedelta(hours=3)).replace(tzinfo=None)
+    assert wang.started_at == (T0 + timedelta(hours=3))
     events = rt.events(instance_id)
     assert [e["kind"] for e in events].count("handler_called") == 5  # load + 3 archives + gather
     assert [e["payload"]["task"] for e in events if e["kind"] == "task_completed"].count("make_service_plan") == 3

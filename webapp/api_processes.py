@@ -12,6 +12,7 @@ from engine.history.heatmap import heatmap
 from engine.limits import KEY_MAX, MESSAGE_NAME_MAX
 from engine.run import queries
 from engine.run.deployments import deploy_upload
+from engine.store.states import MessageState
 from webapp.api_args import Routes, actor, int_arg, invalid, json_body, text_arg
 from webapp.app_state import runtime
 from webapp.auth import capability_required
@@ -58,7 +59,7 @@ def deploy():
 
 # ---- messages --------------------------------------------------------------------------
 MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
-MESSAGE_STATES = ("buffered", "delivered", "expired")
+MESSAGE_STATES = tuple(MessageState)
 
 
 @routes.post("/messages")

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.clock import frozen_at, utcnow
+from engine.clock import CHINA, frozen_at, utcnow
 from engine.run import queries
 from engine.run.runtime import Runtime
-from handlers.domain.kpi_periods import CHINA
 from handlers.domain.seed import CUSTOMERS as SEED_CUSTOMERS
 from webapp.demo_users import BRANCH_SALES
 

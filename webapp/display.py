@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,14 +17,10 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from engine.access import privacy
+from engine.clock import CHINA, parse_iso
 from webapp.i18n import gettext as _
 
-try:
-    from zoneinfo import ZoneInfo
-
-    LOCAL_TZ: Any = ZoneInfo("Asia/Shanghai")
-except Exception:  # pragma: no cover - no tz database: Shanghai has had no DST since 1991
-    LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+LOCAL_TZ = CHINA  # the agency's time zone (engine/clock.py)
 
 # Labels of the things the engine names in English (statuses, event kinds, task states).
 STATUS_LABELS = {
@@ -73,7 +69,7 @@ def parse_time(value: str | datetime | None) -> datetime | None:
         moment = value
     else:
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return parse_iso(value)  # no offset: UTC
         except ValueError:
             return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

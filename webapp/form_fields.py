@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from engine.clock import parse_iso_china
 from webapp.display import LOCAL_TZ, parse_time
 from webapp.i18n import gettext as _
 
@@ -191,10 +192,7 @@ def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = 
 
 def _to_datetime(text: str) -> str:
     """'2026-11-20T09:30' (datetime-local, Shanghai time) -> '2026-11-20T09:30:00+08:00'."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.isoformat(timespec="seconds")
+    return parse_iso_china(text).isoformat(timespec="seconds")
 
 
 def _to_number(text: str, integer: bool) -> int | float:

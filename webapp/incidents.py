@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.access import policy
 from engine.errors import TaskConflict
 from engine.run import incidents, reads
+from engine.store.states import InstanceStatus
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import writer_required
@@ -133,9 +134,9 @@ def parse_data(raw: str) -> tuple[dict[str, Any] | None, str | None]:
 
 def _flash_outcome(name: str, result: dict[str, Any]) -> None:
     status, error = result["status"], result.get("error") or ""
-    if status == "error":
+    if status == InstanceStatus.ERROR:
         flash(_("「{name}」再次失败，已重新记录故障：{error}", name=name, error=error), "error")
-    elif status == "retrying":
+    elif status == InstanceStatus.RETRYING:
         flash(_("「{name}」再次失败，系统将自动重试：{error}", name=name, error=error), "warning")
     else:
         flash(_("已重新执行「{name}」，流程继续运行。", name=name), "success")

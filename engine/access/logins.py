@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.store.models import LoginFailure, LoginSession
 
 ADDRESS_MAX = 64
@@ -42,7 +42,7 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
 
 def blocked_for(session: Session, username: str | None, address: str, limits: Limits) -> int | None:
     """Seconds the caller must wait (the Retry-After), or None when it may try now."""
-    now = to_db(utcnow())
+    now = utcnow()
     since = now - limits.window
     waits = []
     by_address = session.execute(
@@ -63,7 +63,7 @@ def blocked_for(session: Session, username: str | None, address: str, limits: Li
 
 def record_failure(session: Session, username: str | None, address: str, limits: Limits) -> None:
     """Count one failure; failures older than the window are forgotten on the way."""
-    now = to_db(utcnow())
+    now = utcnow()
     session.execute(delete(LoginFailure).where(LoginFailure.at <= now - limits.window))
     session.add(LoginFailure(username=None if username is None else username[:USERNAME_MAX],
                              address=address[:ADDRESS_MAX], at=now, cleared=False))
@@ -82,7 +82,7 @@ def _digest(secret: str) -> str:
 
 def start_session(session: Session, user_id: int, lifetime: timedelta) -> str:
     """A new login session; returns the secret for the (signed) session cookie. Expired rows are removed."""
-    now = to_db(utcnow())
+    now = utcnow()
     session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
     secret = secrets.token_urlsafe(32)
     session.add(LoginSession(id=_digest(secret), user_id=user_id, created_at=now, expires_at=now + lifetime))
@@ -95,7 +95,7 @@ def session_is_live(session: Session, user_id: int, secret: str | None) -> bool:
     return session.execute(
         select(func.count()).select_from(LoginSession)
         .where(LoginSession.id == _digest(secret), LoginSession.user_id == user_id,
-               LoginSession.expires_at > to_db(utcnow()))
+               LoginSession.expires_at > utcnow())
     ).scalar_one() > 0
 
 

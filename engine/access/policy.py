@@ -41,6 +41,7 @@ from engine.access.roles import (  # the vocabulary the rules below use; importe
 )
 from engine.errors import NotAllowed
 from engine.store.models import HumanTask, ProcessInstance, User
+from engine.store.states import HumanTaskState, InstanceStatus
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ def reassign_target_refusal(target: Viewer, task: TaskLike) -> str | None:
 
 def task_actions(viewer: Viewer, task: TaskLike, state: str) -> dict[str, bool]:
     """Which buttons of the task page work for this viewer (the engine checks again)."""
-    ready = state == "ready"
+    ready = state == HumanTaskState.READY
     works = may_work(viewer, task)
     return {
         "claim": ready and works and task.assignee is None,
@@ -338,7 +339,7 @@ def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, op
         return False
     if session.execute(select(exists().where(ProcessInstance.id == instance_id, instance_access(serving)))).scalar():
         return True
-    if session.execute(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)).scalar() != "error":
+    if session.execute(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)).scalar() != InstanceStatus.ERROR:
         return False
     incident = open_incident(session, instance_id)
     return incident is not None and may_see_incident(serving, incident)

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.access.logins import end_user_sessions
 from engine.access.roles import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.errors import NotFound, TourflowError
 from engine.history import audit
 from engine.store.models import ApiToken, Role, User
@@ -30,7 +30,7 @@ def ensure_roles(session: Session) -> None:
 
 
 def create_user(session: Session, username: str, password: str, roles: list[str],
-                display_name: str | None = None, actor: str = "system",
+                display_name: str | None = None, actor: str = audit.SYSTEM_ACTOR,
                 attributes: dict[str, str] | None = None) -> User:
     """A new active user; `attributes` route tasks to them (engine/access/policy.py), e.g. {"desk": "邮轮"}."""
     unknown = [r for r in roles if r not in ROLES]
@@ -40,7 +40,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         raise ValueError(f"user {username!r} already exists")
     ensure_roles(session)
     user = User(username=username, display_name=display_name or username,
-                password_hash=generate_password_hash(password), created_at=to_db(utcnow()),
+                password_hash=generate_password_hash(password), created_at=utcnow(),
                 attributes=dict(attributes or {}))
     user.roles = [session.get(Role, r) for r in roles]
     session.add(user)
@@ -72,7 +72,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if check_password(user, password) and user.active else None
 
 
-def set_password(session: Session, username: str, password: str, actor: str = "system") -> User:
+def set_password(session: Session, username: str, password: str, actor: str = audit.SYSTEM_ACTOR) -> User:
     """A new password; every login session of the user ends (a stolen session cookie stops working)."""
     if len(password) < PASSWORD_MIN:
         raise TourflowError(f"a password has at least {PASSWORD_MIN} characters")
@@ -84,7 +84,7 @@ def set_password(session: Session, username: str, password: str, actor: str = "s
     return user
 
 
-def set_active(session: Session, username: str, active: bool, actor: str = "system") -> User:
+def set_active(session: Session, username: str, active: bool, actor: str = audit.SYSTEM_ACTOR) -> User:
     """Activate or deactivate a user; deactivating ends every login session (and tokens stop working)."""
     user = _existing_user(session, username)
     if user.active == active:
@@ -113,7 +113,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, username: str, label: str = "", actor: str = "system") -> str:
+def create_token(session: Session, username: str, label: str = "", actor: str = audit.SYSTEM_ACTOR) -> str:
     """Create an API token for an active user; returns the plaintext, which is stored nowhere.
 
     Only the sha256 is kept, so the caller must show the plaintext now: it cannot be shown again.
@@ -125,7 +125,7 @@ def create_token(session: Session, username: str, label: str = "", actor: str = 
     if len(label) > LABEL_MAX:
         raise TourflowError(f"a token label has at most {LABEL_MAX} characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_sha256=token_digest(token), label=label, created_at=to_db(utcnow()))
+    row = ApiToken(user_id=user.id, token_sha256=token_digest(token), label=label, created_at=utcnow())
     session.add(row)
     session.flush()
     audit.append(session, kind="token_created", actor=actor, at=utcnow(),
@@ -140,14 +140,14 @@ def find_token_id(session: Session, token: str) -> int | None:
     ).scalar_one_or_none()
 
 
-def revoke_token(session: Session, token_id: int, actor: str = "system") -> bool:
+def revoke_token(session: Session, token_id: int, actor: str = audit.SYSTEM_ACTOR) -> bool:
     """Revoke a token by id; False if it was revoked already. A revoked token never works again."""
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"token {token_id} does not exist")
     if row.revoked_at is not None:
         return False
-    row.revoked_at = to_db(utcnow())
+    row.revoked_at = utcnow()
     owner = session.get(User, row.user_id)
     audit.append(session, kind="token_revoked", actor=actor, at=utcnow(),
                  payload={"token_id": row.id, "username": owner.username if owner else None, "label": row.label})

@@ -49,6 +49,7 @@ from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
 from engine.store.db import Database
 from engine.store.models import Deployment, ProcessInstance, User
+from engine.store.states import InstanceStatus
 
 BENCH_DIR = Path(__file__).resolve().parent / "processes"
 DATABASE_URL_ENV = "TOURFLOW_BENCH_DATABASE_URL"
@@ -169,7 +170,7 @@ def _count_completed(rt: Runtime, instance_ids: list[int]) -> int:
         for i in range(0, len(instance_ids), 500):
             chunk = instance_ids[i:i + 500]
             completed += len(session.execute(
-                select(ProcessInstance.id).where(ProcessInstance.id.in_(chunk), ProcessInstance.status == "completed")
+                select(ProcessInstance.id).where(ProcessInstance.id.in_(chunk), ProcessInstance.status == InstanceStatus.COMPLETED)
             ).all())
     return completed
 

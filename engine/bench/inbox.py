@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.run.queries import InboxFilter, Viewer, inbox
 from engine.store.db import Database
 from engine.store.models import Deployment, HumanTask, ProcessInstance
@@ -23,7 +23,7 @@ DESKS = ["邮轮", "旅游", "自由行"]
 
 def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
     """Insert `tasks` open task rows (and their instances) with Core, in batches."""
-    now = to_db(utcnow())
+    now = utcnow()
     with db.write() as session, session.begin():
         session.add(Deployment(id=1, process_id="bench_inbox", version=1, name="收件箱压测", sha256="0" * 64,
                                filename="bench.bpmn", bpmn_xml="", forms={}, node_lanes={}, deployed_at=now,

@@ -20,6 +20,7 @@ from engine.access import privacy
 from engine.bpmn import form_patterns
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
+from engine.clock import install_timer_patch
 from engine.run.handlers import handler_names
 from engine.sandbox.scripts import check_source
 
@@ -133,6 +134,7 @@ def _reserved_assignments(doc: BpmnDocument, el, script: str) -> Findings:
 # -- timers -------------------------------------------------------------------------------
 
 def check_timers(doc: BpmnDocument) -> Findings:
+    install_timer_patch()
     for el in doc.root.iter(*(f"{{{BPMN}}}{kind}" for kind in TIMER_PARSERS)):
         kind = el.tag.split("}")[1]
         source = (el.text or "").strip()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.xmlsafe import parse_bpmn_xml
+from engine.clock import install_timer_patch
 from engine.errors import BpmnReadError
+from engine.limits import MODEL_CACHE_MAX, BoundedCache
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -101,24 +102,17 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_cache: dict[str, ProcessModel] = {}
-_cache_lock = threading.Lock()
+_cache: BoundedCache[str, ProcessModel] = BoundedCache(MODEL_CACHE_MAX)
 
 
 def load_model(data: bytes, filename: str) -> ProcessModel:
     """Parse (or fetch from cache) the single executable process of a BPMN file."""
     digest = sha256_of(data)
-    with _cache_lock:
-        cached = _cache.get(digest)
-    if cached is not None:
-        return cached
-    model = _parse(data, filename, digest)
-    with _cache_lock:
-        _cache[digest] = model
-    return model
+    return _cache.get_or_make(digest, lambda: _parse(data, filename, digest))
 
 
 def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
+    install_timer_patch()
     tree = parse_bpmn_xml(data, filename)
     root = tree.getroot()
     processes = root.findall("bpmn:process", NS)

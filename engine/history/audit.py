@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db
+from engine.clock import iso_z, naive_utc
 from engine.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 SYSTEM_STREAM = "system"
+SYSTEM_ACTOR = "system"  # who acts when no person does: timers, retries, expiries, the CLI
 # The event that ends every write of an instance, holding the hash of the state it left (state_hash.py).
 STATE_EVENT = "state_written"
 # Instances this transaction appended events for: {instance id: (actor, at) of the newest};
@@ -42,7 +43,7 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
         "stream": event.stream,
         "instance_id": event.instance_id,
         "seq": event.seq,
-        "at": event.at.isoformat(timespec="microseconds"),
+        "at": naive_utc(event.at).isoformat(timespec="microseconds"),
         "actor": event.actor,
         "kind": event.kind,
         "payload": event.payload,
@@ -77,7 +78,7 @@ def append(
         stream=stream,
         instance_id=instance_id,
         seq=head.seq + 1,
-        at=to_db(at),
+        at=at,
         actor=actor,
         kind=kind,
         payload=canonical_json(payload),
@@ -290,7 +291,7 @@ def events_of(session: Session, instance_id: int) -> list[AuditEvent]:
 def event_dict(event: AuditEvent) -> dict[str, Any]:
     return {
         "seq": event.seq,
-        "at": event.at.isoformat(timespec="microseconds") + "Z",
+        "at": iso_z(event.at, "microseconds"),
         "actor": event.actor,
         "kind": event.kind,
         "payload": json.loads(event.payload),
@@ -335,7 +336,7 @@ def checked_events(check: StreamCheck) -> list[dict[str, Any]]:
 
 
 def _event_row(event: AuditEvent) -> dict[str, Any]:
-    return {"seq": event.seq, "at": event.at.isoformat(timespec="microseconds") + "Z", "actor": event.actor,
+    return {"seq": event.seq, "at": iso_z(event.at, "microseconds"), "actor": event.actor,
             "kind": event.kind, "payload": event.payload, "prev_hash": event.prev_hash, "hash": event.hash}
 
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import utcnow
+from engine.clock import parse_iso, utcnow
 from engine.errors import NotFound
 from engine.history.replay import replay
 from engine.run.runtime import Runtime
 from engine.store.models import Deployment, ProcessInstance
+from engine.store.states import FINISHED
 
-FINISHED = ("completed", "cancelled")
 CACHE_MAX = 10_000  # replays of finished instances kept, newest used last out
 _cache: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
 _cache_lock = Lock()
@@ -48,7 +48,7 @@ def _snapshots(runtime: Runtime, instance_id: int, status: str) -> list[dict[str
 
 
 def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_iso(text, naive_zone=None)
 
 
 def node_visits(snapshots: list[dict[str, Any]], now: datetime,

@@ -40,6 +40,7 @@ from engine.history.replayer import RecordedEvent, ReplayDiverged, Replayer, sho
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import current_data, json_safe
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState, InstanceStatus
 
 ROW_COLUMNS = {"task": "task", "lane": "lane", "assignee": "assignee", "routing": "routing", "form": "form_ref"}
 
@@ -86,7 +87,7 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
         stored = runtime.codec.loads(instance.serialized, deployed.model)
         status, data = instance.status, instance.data
         rows = {row.id: row for row in session.execute(
-            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "ready")).scalars()}
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == HumanTaskState.READY)).scalars()}
     result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(events), False, None)
     replayer = Replayer(deployed.model, events)
     try:
@@ -127,7 +128,7 @@ def _compare_end(replayer: Replayer, stored: BpmnWorkflow, model: ProcessModel, 
         return "at the end: the replayed data differ from the stored data: " + _data_difference(
             json_safe(current_data(wf)), data)
     replay_status = _status(replayer)
-    if replay_status != status and not (status == "retrying" and replay_status == "error"):
+    if replay_status != status and not (status == InstanceStatus.RETRYING and replay_status == InstanceStatus.ERROR):
         return f"at the end: the replay ends {replay_status}, the stored instance is {status}"
     return _row_difference(replayer, rows, counterpart)
 
@@ -198,14 +199,14 @@ def _row_difference(replayer: Replayer, rows: dict[int, HumanTask], counterpart:
     return None
 
 
-def _status(replayer: Replayer) -> str:
+def _status(replayer: Replayer) -> InstanceStatus:
     if replayer.cancelled:
-        return "cancelled"
+        return InstanceStatus.CANCELLED
     if replayer.workflow.completed:
-        return "completed"
+        return InstanceStatus.COMPLETED
     if replayer.workflow.get_tasks(state=TaskState.ERROR) or replayer.job_incident:
-        return "error"
-    return "running"
+        return InstanceStatus.ERROR
+    return InstanceStatus.RUNNING
 
 
 def _data_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.specs import ProcessModel
+from engine.clock import install_timer_patch, iso_z
 from engine.run.message_events import deliver, thrown_messages
 from engine.run.spiff_tasks import fire_start_timer, make_ready
 from engine.run.workflow_data import current_data, data_diff, json_safe
@@ -57,6 +58,7 @@ class Replayer:
     """An instance rebuilt in memory by feeding it its recorded events, one `apply` at a time."""
 
     def __init__(self, model: ProcessModel, events: list[RecordedEvent]):
+        install_timer_patch()
         self.model = model
         self.events = events
         self.cursor = 0
@@ -222,7 +224,7 @@ class Replayer:
         groups = {name: sorted({t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=mask)
                                 if t.task_spec.bpmn_id in names}) for name, mask in STATE_GROUPS.items()}
         groups["completed"] = sorted(set(groups["completed"]) - set(groups["active"]) - set(groups["waiting"]))
-        return {"seq": event.seq, "at": event.at.isoformat() + "Z", "kind": event.kind, "actor": event.actor,
+        return {"seq": event.seq, "at": iso_z(event.at), "kind": event.kind, "actor": event.actor,
                 **groups, "data": json_safe(current_data(self.workflow))}
 
 

@@ -30,9 +30,10 @@ from typing import Any
 from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from engine.clock import utcnow
+from engine.clock import naive_utc, utcnow
 from engine.history import audit
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.store.states import HumanTaskState, JobState
 
 STATE_EVENT = audit.STATE_EVENT
 SCHEME = 2
@@ -50,7 +51,7 @@ _JOB_COLUMNS = (Job.instance_id, Job.id, Job.kind, Job.spiff_task_id, Job.task, 
 
 # ---- what is hashed ------------------------------------------------------------------------
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="microseconds") if moment else None
+    return naive_utc(moment).isoformat(timespec="microseconds") if moment else None
 
 
 def _instance_part(row, serialized: str) -> dict[str, Any]:
@@ -79,14 +80,14 @@ def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: li
 
 
 def _open_tasks(session: Session, ids: Iterable[int] | int | None):
-    query = select(*_TASK_COLUMNS).where(HumanTask.state == "ready").order_by(HumanTask.instance_id, HumanTask.id)
+    query = select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY).order_by(HumanTask.instance_id, HumanTask.id)
     if isinstance(ids, int):
         return session.execute(query.where(HumanTask.instance_id == ids))
     return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
 
 
 def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
-    query = (select(*_JOB_COLUMNS).where(Job.state == "pending", Job.instance_id.is_not(None))
+    query = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
              .order_by(Job.instance_id, Job.id))
     if isinstance(ids, int):
         return session.execute(query.where(Job.instance_id == ids))
@@ -129,7 +130,7 @@ def _record(session: Session) -> None:
     session.flush()  # the step's last writes, and `_collect` sees them
     touched = session.info.pop(_TOUCHED, None)
     for instance_id, last in sorted((touched or {}).items()):
-        actor, at = last if last is not None else ("system", utcnow())
+        actor, at = last if last is not None else (audit.SYSTEM_ACTOR, utcnow())
         record_state(session, instance_id, actor, at)
 
 

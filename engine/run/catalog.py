@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
+from engine.limits import DEPLOYED_CACHE_MAX, BoundedCache
 from engine.store.models import Deployment
 
 
@@ -30,16 +31,14 @@ class Catalog:
     """Deployments by id, each read and parsed once per process."""
 
     def __init__(self) -> None:
-        self._by_id: dict[int, Deployed] = {}
+        self._by_id: BoundedCache[int, Deployed] = BoundedCache(DEPLOYED_CACHE_MAX)
 
     def deployed(self, session: Session, deployment_id: int) -> Deployed:
         """A deployment's version, forms and parsed model."""
-        cached = self._by_id.get(deployment_id)
-        if cached is None:
+        def make() -> Deployed:
             row = session.get(Deployment, deployment_id)
-            cached = Deployed(row.id, row.process_id, row.version, row.forms, model_of(row))
-            self._by_id[deployment_id] = cached
-        return cached
+            return Deployed(row.id, row.process_id, row.version, row.forms, model_of(row))
+        return self._by_id.get_or_make(deployment_id, make)
 
     def latest(self, session: Session, process_id: str) -> Deployed:
         """The newest version of a process; NotFound if it is not deployed."""

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
+from engine.clock import install_timer_patch
 from engine.run.catalog import Catalog, Deployed, model_of
 from engine.run.messaging import MessageRouter
 from engine.run.unit import Tx, write_session
@@ -24,6 +25,7 @@ class EngineCore:
         self.codec = WorkflowCodec()
         self.router = MessageRouter()
         self.catalog = Catalog()
+        install_timer_patch()
 
     # ---- units of work -----------------------------------------------------------------
     @contextmanager

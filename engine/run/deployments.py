@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
 from engine.history import audit
 from engine.history.audit import canonical_json
@@ -124,7 +124,7 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     deployment = Deployment(
         process_id=model.process_id, version=version, name=model.name, sha256=digest,
         filename=Path(filename).name, bpmn_xml=text, forms=forms,
-        node_lanes=model.node_lanes, deployed_at=to_db(now), deployed_by=actor,
+        node_lanes=model.node_lanes, deployed_at=now, deployed_by=actor,
     )
     session.add(deployment)
     session.flush()

@@ -7,13 +7,13 @@ which user task) and the agents' open work through this, never the engine's tabl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 
 
 class EngineReads:
@@ -40,7 +40,7 @@ class EngineReads:
         row = self._row()
         if row is None:
             raise LookupError(f"there is no instance {self.instance_id}")
-        return row.started_at.replace(tzinfo=UTC)
+        return row.started_at
 
     @property
     def business_key(self) -> str | None:
@@ -50,7 +50,7 @@ class EngineReads:
     def completed_by(self, task_spec_id: str) -> str | None:
         return self.session.execute(
             select(HumanTask.completed_by).where(HumanTask.instance_id == self.instance_id,
-                                                 HumanTask.task == task_spec_id, HumanTask.state == "completed")
+                                                 HumanTask.task == task_spec_id, HumanTask.state == HumanTaskState.COMPLETED)
             .order_by(HumanTask.id.desc()).limit(1)
         ).scalar_one_or_none()
 
@@ -58,7 +58,7 @@ class EngineReads:
         """The actor of the `task_completed` event the step at `now` appended, if it began with one."""
         return self.session.execute(
             select(AuditEvent.actor).where(AuditEvent.instance_id == self.instance_id,
-                                           AuditEvent.kind == "task_completed", AuditEvent.at == to_db(now))
+                                           AuditEvent.kind == "task_completed", AuditEvent.at == now)
             .order_by(AuditEvent.seq.desc()).limit(1)
         ).scalar_one_or_none()
 
@@ -68,7 +68,7 @@ class EngineReads:
             return {}
         rows = self.session.execute(
             select(HumanTask.assignee, func.count(func.distinct(HumanTask.instance_id)))
-            .where(HumanTask.state == "ready", HumanTask.process_id == process_id,
+            .where(HumanTask.state == HumanTaskState.READY, HumanTask.process_id == process_id,
                    HumanTask.assignee.in_(names), HumanTask.instance_id != self.instance_id)
             .group_by(HumanTask.assignee)
         ).all()

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.history.audit import SYSTEM_ACTOR
 from engine.run.handler_reads import EngineReads
 
 HandlerFunc = Callable[..., dict[str, Any]]
@@ -51,7 +52,7 @@ class HandlerContext:
     idempotency_key: str
     attempt: int
     data: dict[str, Any]
-    actor: str = "system"  # who made the step happen (the user completing the task before it)
+    actor: str = SYSTEM_ACTOR  # who made the step happen (the user completing the task before it)
     on_business_key: Callable[[str], None] | None = None
     # What the handler may read of the engine's tables, filled in by the engine; None reads the
     # stored instance `instance_id` through `session` (a context built by hand, as in tests).

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
 from engine.bpmn.specs import ProcessModel
+from engine.clock import iso_z
 from engine.history.audit import instance_stream
 from engine.run.queries import deployed_models
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
+from engine.store.states import InstanceStatus
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class _Row:
 def _rows(session: Session, instance_id: int | None = None, process: str | None = None) -> list[_Row]:
     query = (select(ProcessInstance, Deployment.version, Deployment.name, Deployment.node_lanes)
              .join(Deployment, Deployment.id == ProcessInstance.deployment_id)
-             .where(ProcessInstance.status == "error"))
+             .where(ProcessInstance.status == InstanceStatus.ERROR))
     if instance_id is not None:
         query = query.where(ProcessInstance.id == instance_id)
     if process:
@@ -171,4 +173,4 @@ def _inputs(session: Session, row: _Row, task: str | None, last_input: dict[str,
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+    return iso_z(moment)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine.access import policy
 from engine.access.policy import SYSTEM_LANE, Viewer
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.errors import NotAllowed, TaskConflict, TourflowError
 from engine.history import audit
 from engine.limits import KEY_MAX, check_data, check_reason, check_text
@@ -21,6 +21,7 @@ from engine.run.spiff_tasks import make_ready
 from engine.run.unit import SYSTEM_ACTOR, Tx
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Job, ProcessInstance
+from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 
 
 class InstanceCommands(EngineCore):
@@ -59,12 +60,12 @@ class InstanceCommands(EngineCore):
         with self.transaction() as tx:
             session = tx.session
             instance = tx.lock_instance(instance_id)
-            if instance.status != "error":
+            if instance.status != InstanceStatus.ERROR:
                 raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
             viewer = viewer_named(session, actor)
             policy.require_writer(viewer)
             failed_job = session.execute(
-                select(Job).where(Job.instance_id == instance_id, Job.state == "failed").order_by(Job.id.desc())
+                select(Job).where(Job.instance_id == instance_id, Job.state == JobState.FAILED).order_by(Job.id.desc())
             ).scalars().first()
             if failed_job is not None:
                 return _resolve_failed_job(tx, instance, failed_job, viewer, reason.strip(), data)
@@ -82,7 +83,7 @@ class InstanceCommands(EngineCore):
                 task.set_data(**copy.deepcopy(data))
             step.event("incident_resolved", {"task": task.task_spec.bpmn_id, "reason": reason.strip(),
                                              "data": data or {}, "previous_error": instance.error})
-            instance.status, instance.error = "running", None
+            instance.status, instance.error = InstanceStatus.RUNNING, None
             make_ready(task)
             step.advance()
             return instance_dict(instance, tx.deployed(instance.deployment_id).version)
@@ -95,11 +96,11 @@ class InstanceCommands(EngineCore):
             if actor != SYSTEM_ACTOR:
                 policy.require_capability(viewer_named(tx.session, actor), policy.Capability.CANCEL_INSTANCES)
             instance = tx.lock_instance(instance_id)
-            if instance.status in ("completed", "cancelled"):
+            if instance.status in FINISHED:
                 raise TaskConflict(f"instance {instance_id} is already {instance.status}")
             step = tx.open_step(instance, actor, utcnow())
             step.workflow.cancel()
-            instance.status, instance.ended_at = "cancelled", to_db(step.now)
+            instance.status, instance.ended_at = InstanceStatus.CANCELLED, step.now
             step.event("instance_cancelled", {"reason": reason.strip()})
             step.sync()
 
@@ -113,12 +114,12 @@ def _resolve_failed_job(tx: Tx, instance: ProcessInstance, job: Job, viewer: Vie
     if data:
         raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
     now = utcnow()
-    job.state, job.failures, job.due_at, job.done_at = "pending", 0, to_db(now), None
+    job.state, job.failures, job.due_at, job.done_at = JobState.PENDING, 0, now, None
     job.locked_by = job.lease_until = None
     audit.append(tx.session, kind="incident_resolved", actor=viewer.username, at=now, instance_id=instance.id,
                  payload={"task": job.task, "job": job.id, "reason": reason, "data": {},
                           "previous_error": instance.error})
-    instance.status = "retrying" if job.kind == "retry" else "running"
+    instance.status = InstanceStatus.RETRYING if job.kind == JobKind.RETRY else InstanceStatus.RUNNING
     instance.error = None
     return instance_dict(instance, tx.deployed(instance.deployment_id).version)
 

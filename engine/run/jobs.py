@@ -29,7 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.clock import from_db, frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import TaskConflict
 from engine.history import audit
 from engine.run.rows import lock_instance
@@ -39,6 +39,7 @@ from engine.run.step import Step
 from engine.run.unit import SYSTEM_ACTOR, Tx, UnitSource
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Deployment, Job
+from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 
 DEFAULT_LEASE_SECONDS = 60
 # A job whose run keeps failing outside its step (a bug, a database error) backs off and,
@@ -69,12 +70,12 @@ class JobRunner:
     # ---- acquiring ---------------------------------------------------------------------
     def acquire(self, due_by: datetime, limit: int = 20, skip: set[int] | None = None) -> list[tuple[int, datetime]]:
         """Lease up to `limit` jobs due by `due_by` to this worker; returns (id, due_at)."""
-        now = to_db(wall_clock())
+        now = wall_clock()
         db = self.runtime.db
         with db.write() as session, session.begin():
             query = (
                 select(Job.id, Job.due_at)
-                .where(Job.state == "pending", Job.due_at <= to_db(due_by),
+                .where(Job.state == JobState.PENDING, Job.due_at <= due_by,
                        or_(Job.lease_until.is_(None), Job.lease_until < now))
                 .order_by(Job.due_at, Job.id)
                 .limit(limit)
@@ -89,7 +90,7 @@ class JobRunner:
                     update(Job).where(Job.id.in_([r.id for r in rows]))
                     .values(locked_by=self.owner, lease_until=now + self.lease)
                 )
-        return [(r.id, from_db(r.due_at)) for r in rows]
+        return [(r.id, r.due_at) for r in rows]
 
     def run_due(self, due_by: datetime | None = None, *,
                 should_stop: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
@@ -118,7 +119,7 @@ class JobRunner:
         """Give back leases not worked on (a worker told to stop)."""
         with self.runtime.db.write() as session, session.begin():
             session.execute(update(Job).where(Job.id.in_(job_ids), Job.locked_by == self.owner,
-                                              Job.state == "pending")
+                                              Job.state == JobState.PENDING)
                             .values(locked_by=None, lease_until=None))
 
     # ---- running -----------------------------------------------------------------------
@@ -139,29 +140,29 @@ class JobRunner:
             job = tx.session.execute(
                 select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
             ).scalar_one()
-            if job.state != "pending" or not self._still_ours(job):
+            if job.state != JobState.PENDING or not self._still_ours(job):
                 return None
             job.locked_by, job.lease_until = None, None
             # SpiffWorkflow fires a timer only once its time is strictly past.
-            moment = max(moment, from_db(job.due_at) + timedelta(microseconds=1))
+            moment = max(moment, job.due_at + timedelta(microseconds=1))
             with frozen_at(moment):
                 return self._execute(tx, job, moment)
 
     def _execute(self, tx: Tx, job: Job, moment: datetime) -> dict[str, Any] | None:
-        if job.kind == "start_timer":
+        if job.kind == JobKind.START_TIMER:
             return self._start_by_timer(tx, job, moment)
         instance = tx.lock_instance(job.instance_id)
-        job.state, job.done_at = "done", to_db(moment)
-        job.attempts += 1 if job.kind == "timer" else 0
-        if instance.status in ("completed", "cancelled"):
-            job.state = "cancelled"
+        job.state, job.done_at = JobState.DONE, moment
+        job.attempts += 1 if job.kind == JobKind.TIMER else 0
+        if instance.status in FINISHED:
+            job.state = JobState.CANCELLED
             return None
         step = tx.open_step(instance, SYSTEM_ACTOR, moment)
         task = step.spiff_task(job.spiff_task_id) if job.spiff_task_id else None
-        if job.kind == "retry":
+        if job.kind == JobKind.RETRY:
             return self._retry(step, job, task)
         if task is None or task.state != TaskState.WAITING:
-            job.state = "cancelled"
+            job.state = JobState.CANCELLED
             step.sync()
             return None
         return self._fire_timer(step, job)
@@ -170,7 +171,7 @@ class JobRunner:
         """Leased to us, or to nobody, or to someone whose lease ran out (they died)."""
         if job.locked_by in (None, self.owner):
             return True
-        return job.lease_until is None or job.lease_until < to_db(wall_clock())
+        return job.lease_until is None or job.lease_until < wall_clock()
 
     @staticmethod
     def _fire_timer(step: Step, job: Job) -> dict[str, Any]:
@@ -182,7 +183,7 @@ class JobRunner:
     @staticmethod
     def _start_by_timer(tx: Tx, job: Job, moment: datetime) -> dict[str, Any]:
         """A timer start event is due: start an instance of that version, schedule the next."""
-        job.state, job.done_at, job.attempts = "done", to_db(moment), job.attempts + 1
+        job.state, job.done_at, job.attempts = JobState.DONE, moment, job.attempts + 1
         deployment = tx.deployed(job.deployment_id)
         instance = tx.begin(deployment, {}, SYSTEM_ACTOR, None, timer_start=job)
         schedule_start_timer(tx.session, tx.session.get(Deployment, deployment.id), deployment.model, moment)
@@ -191,10 +192,10 @@ class JobRunner:
     @staticmethod
     def _retry(step: Step, job: Job, task) -> dict[str, Any] | None:
         if task is None or task.state != TaskState.ERROR:
-            job.state = "cancelled"
+            job.state = JobState.CANCELLED
             return None
         step.attempts[str(task.id)] = job.attempts + 1
-        step.instance.status, step.instance.error = "running", None
+        step.instance.status, step.instance.error = InstanceStatus.RUNNING, None
         make_ready(task)
         step.advance()
         return {"job": job.id, "kind": "retry", "instance_id": step.instance.id, "task": job.task}
@@ -204,20 +205,20 @@ class JobRunner:
         now = wall_clock()
         with self.runtime.db.write() as session, session.begin():
             job = session.get(Job, job_id)
-            if job is None or job.state != "pending":
+            if job is None or job.state != JobState.PENDING:
                 return
             job.failures += 1
             job.last_error = message
             job.locked_by, job.lease_until = None, None
             if job.failures >= MAX_JOB_FAILURES:
-                job.state, job.done_at = "failed", to_db(now)
+                job.state, job.done_at = JobState.FAILED, now
                 audit.append(session, kind="job_failed", actor=SYSTEM_ACTOR, at=now, instance_id=job.instance_id,
                              payload={"job": job.id, "kind": job.kind, "task": job.task, "error": message,
                                       "failures": job.failures})
                 if job.instance_id is not None:
                     self._raise_incident(session, job, message, now)
             else:
-                job.due_at = to_db(now) + timedelta(seconds=FAILURE_BACKOFF_SECONDS * 2 ** (job.failures - 1))
+                job.due_at = now + timedelta(seconds=FAILURE_BACKOFF_SECONDS * 2 ** (job.failures - 1))
 
 
     @staticmethod
@@ -225,10 +226,10 @@ class JobRunner:
         """The instance waits on a job that cannot run: it is stuck, so it shows as an incident
         (system lane) that a supervisor resolves once the cause is fixed (Runtime.resolve_incident)."""
         instance = lock_instance(session, job.instance_id)
-        if instance.status in ("completed", "cancelled"):
+        if instance.status in FINISHED:
             return
         error = f"{job.kind} job #{job.id} failed {job.failures} times: {message}"
-        instance.status, instance.error = "error", error
+        instance.status, instance.error = InstanceStatus.ERROR, error
         audit.append(session, kind="incident_raised", actor=SYSTEM_ACTOR, at=now, instance_id=instance.id,
                      payload={"task": job.task, "task_id": job.spiff_task_id, "error": error,
                               "attempts": job.failures, "name": job.task, "business": False, "lane": "system",

@@ -19,6 +19,7 @@ from engine.run.rows import job_dict
 from engine.run.unit import SYSTEM_ACTOR
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import Job, Message
+from engine.store.states import JobState
 
 
 def _ttl(ttl_seconds: float | None) -> timedelta | None:
@@ -84,7 +85,7 @@ class MessageCommands(EngineCore):
                 query = query.where(Message.correlation_key == key)
             return [message_dict(row) for row in session.execute(query).scalars()]
 
-    def jobs(self, state: str | None = "pending", limit: int = 200) -> list[dict[str, Any]]:
+    def jobs(self, state: str | None = JobState.PENDING, limit: int = 200) -> list[dict[str, Any]]:
         """Jobs by due time (state None: all), with their lease and last error."""
         with self.reading() as session:
             query = select(Job).order_by(Job.due_at, Job.id).limit(limit)

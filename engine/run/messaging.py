@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from engine.history import audit
 from engine.run.message_events import deliver, waited_names, waits_for
 from engine.run.rows import iso
 from engine.run.step import Step
 from engine.run.unit import SYSTEM_ACTOR, Tx
 from engine.store.models import Message, ProcessInstance
+from engine.store.states import InstanceStatus, MessageState
 
 CORRELATION_KEY = "correlation_key"
 # A message that makes an instance throw another, and so on: a loop in the diagrams.
@@ -47,7 +48,7 @@ def message_dict(row: Message, duplicate: bool = False) -> dict[str, Any]:
         "state": row.state,
         "delivered_to": row.delivered_to,
         "started": row.started,
-        "buffered": row.state == "buffered",
+        "buffered": row.state == MessageState.BUFFERED,
         "expires_at": iso(row.expires_at),
         "created_at": iso(row.created_at),
         "delivered_at": iso(row.delivered_at),
@@ -69,14 +70,14 @@ class MessageRouter:
             if seen is not None:
                 return message_dict(seen, duplicate=True)
         now = utcnow()
-        row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state="delivered",
-                      sender_instance_id=sender, created_by=actor, created_at=to_db(now))
+        row = Message(name=name, correlation_key=key, message_ref=message_ref, payload=payload, state=MessageState.DELIVERED,
+                      sender_instance_id=sender, created_by=actor, created_at=now)
         outcome = self._hand_over(tx, row, actor)
         if outcome is None:
             if key is None:
                 return None
-            row.state = "buffered"
-            row.expires_at = to_db(now + (ttl if ttl is not None else DEFAULT_TTL))
+            row.state = MessageState.BUFFERED
+            row.expires_at = now + (ttl if ttl is not None else DEFAULT_TTL)
         session.add(row)
         session.flush()
         return message_dict(row)
@@ -86,7 +87,7 @@ class MessageRouter:
                   "from_instance": row.sender_instance_id, "message_ref": row.message_ref}
         if row.correlation_key is not None:
             candidates = tx.session.execute(
-                select(ProcessInstance.id).where(ProcessInstance.status == "running",
+                select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.RUNNING,
                                                  ProcessInstance.business_key == row.correlation_key,
                                                  ProcessInstance.id != (row.sender_instance_id or 0))
                 .order_by(ProcessInstance.id)
@@ -101,13 +102,13 @@ class MessageRouter:
         for deployment in tx.latest_deployments():
             if row.name in deployment.model.message_starts:
                 instance = tx.begin(deployment, row.payload, actor, row.correlation_key, message=record)
-                row.delivered_to, row.started, row.delivered_at = instance.id, True, to_db(utcnow())
+                row.delivered_to, row.started, row.delivered_at = instance.id, True, utcnow()
                 return instance.id
         return None
 
     @staticmethod
     def _mark_delivered(row: Message, instance_id: int, now: datetime) -> None:
-        row.state, row.delivered_to, row.delivered_at = "delivered", instance_id, to_db(now)
+        row.state, row.delivered_to, row.delivered_at = MessageState.DELIVERED, instance_id, now
 
     def _deliver_in(self, step: Step, row: Message, record: dict[str, Any]) -> None:
         self._mark_delivered(row, step.instance.id, step.now)
@@ -118,15 +119,15 @@ class MessageRouter:
     def take_buffered(self, tx: Tx, step: Step) -> None:
         """At the end of a step: hand the instance a buffered message it now waits for, oldest first."""
         instance = step.instance
-        if instance.status != "running" or instance.business_key is None:
+        if instance.status != InstanceStatus.RUNNING or instance.business_key is None:
             return
         names = waited_names(step.workflow)
         if not names:
             return
         query = (
             select(Message)
-            .where(Message.state == "buffered", Message.correlation_key == instance.business_key,
-                   Message.name.in_(sorted(names)), Message.expires_at > to_db(step.now))
+            .where(Message.state == MessageState.BUFFERED, Message.correlation_key == instance.business_key,
+                   Message.name.in_(sorted(names)), Message.expires_at > step.now)
             .order_by(Message.id).limit(1)
         )
         if not tx.is_sqlite:
@@ -167,12 +168,12 @@ class MessageRouter:
     def expire(self, tx: Tx, now: datetime) -> int:
         """Buffered messages past their expiry are dropped, each with a message_expired event."""
         session = tx.session
-        query = select(Message).where(Message.state == "buffered", Message.expires_at <= to_db(now))
+        query = select(Message).where(Message.state == MessageState.BUFFERED, Message.expires_at <= now)
         if not tx.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         expired = session.execute(query.order_by(Message.id).limit(500)).scalars().all()
         for row in expired:
-            row.state = "expired"
+            row.state = MessageState.EXPIRED
             audit.append(session, kind="message_expired", actor=SYSTEM_ACTOR, at=now, instance_id=None,
                          payload={"message_id": row.id, "name": row.name, "key": row.correlation_key,
                                   "message_ref": row.message_ref, "from_instance": row.sender_instance_id,
@@ -188,13 +189,13 @@ class MessageRouter:
         """
         session = tx.session
         keys = session.execute(
-            select(Message.correlation_key).where(Message.state == "buffered", Message.expires_at > to_db(now))
+            select(Message.correlation_key).where(Message.state == MessageState.BUFFERED, Message.expires_at > now)
             .group_by(Message.correlation_key).limit(limit)
         ).scalars().all()
         if not keys:
             return 0
         instance_ids = session.execute(
-            select(ProcessInstance.id).where(ProcessInstance.status == "running",
+            select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.RUNNING,
                                              ProcessInstance.business_key.in_(keys))
             .order_by(ProcessInstance.id)
         ).scalars().all()

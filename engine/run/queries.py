@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 from engine.bpmn.specs import ProcessModel, load_model
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.store.models import Deployment, HumanTask, ProcessInstance, Role, User
+from engine.store.states import HumanTaskState, InstanceStatus
 
 DUE_SOON = timedelta(minutes=30)
 PER_PAGE_MAX = 200
@@ -48,9 +49,9 @@ def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
 
 def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | None = None) -> dict[str, Any]:
     """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
-    now_db = to_db(now or utcnow())
+    now_db = now or utcnow()
     lanes = visible_lanes(viewer)
-    base = [HumanTask.state == "ready"]
+    base = [HumanTask.state == HumanTaskState.READY]
     if lanes is not None:
         base.append(lane_access(viewer))
     conditions = list(base)
@@ -169,11 +170,11 @@ def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
 def routing_values(session: Session, key: str) -> list[str]:
     """The values of one routing key that open tasks carry (e.g. the desks, for the inbox filter)."""
     value = HumanTask.routing[key].as_string()
-    rows = session.execute(select(value).where(HumanTask.state == "ready", value.is_not(None)).distinct())
+    rows = session.execute(select(value).where(HumanTask.state == HumanTaskState.READY, value.is_not(None)).distinct())
     return sorted(d for d in rows.scalars() if d)
 
 
-INSTANCE_STATUSES = ("running", "retrying", "error", "completed", "cancelled")
+INSTANCE_STATUSES = tuple(InstanceStatus)
 
 
 def instances(session: Session, viewer: Viewer, process: str | None = None, status: str | None = None,
@@ -224,4 +225,4 @@ def instance_page(session: Session, conditions: list[Any], page: int, per_page: 
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+    return iso_z(moment)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, instance_access
 from engine.store.models import ProcessInstance
+from engine.store.states import InstanceStatus
 
 
 def instance_exists(session: Session, instance_id: int) -> bool:
@@ -39,6 +40,6 @@ def visible_instance_ids(session: Session, viewer: Viewer, instance_ids: Collect
 
 def failed_instances(session: Session) -> list[dict[str, Any]]:
     """Instances stopped in status `error`, oldest first: id, process and error."""
-    rows = session.execute(select(ProcessInstance).where(ProcessInstance.status == "error")
+    rows = session.execute(select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.ERROR)
                            .order_by(ProcessInstance.id)).scalars()
     return [{"instance_id": i.id, "process": i.process_id, "error": i.error} for i in rows]

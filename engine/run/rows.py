@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.access.policy import Viewer, viewer_of
-from engine.clock import from_db
+from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
 from engine.store.models import HumanTask, Job, ProcessInstance, User
 
@@ -58,7 +58,7 @@ def viewer_named(session: Session, username: str) -> Viewer:
 
 def iso(moment: datetime | None) -> str | None:
     """A stored moment as ISO 8601 UTC with a Z (None stays None)."""
-    return from_db(moment).isoformat().replace("+00:00", "Z") if moment else None
+    return iso_z(moment)
 
 
 def instance_dict(instance: ProcessInstance, version: int) -> dict[str, Any]:

@@ -14,11 +14,12 @@ from engine.history import audit
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
 from engine.store.models import Deployment, HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 
 
 class RuntimeReads(EngineCore):
     def tasks(self, lane: str | None = None, user: str | None = None, instance_id: int | None = None,
-              state: str = "ready") -> list[dict[str, Any]]:
+              state: str = HumanTaskState.READY) -> list[dict[str, Any]]:
         with self.reading() as session:
             query = select(HumanTask).where(HumanTask.state == state)
             if lane:

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.errors import ScriptError
 from engine.history import audit
 from engine.sandbox.scripts import SandboxedEnvironment
 from engine.store.models import Deployment, Job
+from engine.store.states import JobKind, JobState
 
 
 def next_due(model: ProcessModel, now: datetime) -> datetime | None:
@@ -50,18 +51,18 @@ def schedule(session: Session, deployment: Deployment, model: ProcessModel, now:
     """Make `deployment` the one version of its process that starts by timer."""
     older = session.execute(
         select(Job).join(Deployment, Deployment.id == Job.deployment_id)
-        .where(Job.kind == "start_timer", Job.state == "pending", Deployment.process_id == deployment.process_id,
+        .where(Job.kind == JobKind.START_TIMER, Job.state == JobState.PENDING, Deployment.process_id == deployment.process_id,
                Deployment.id != deployment.id)
     ).scalars()
     for job in older:
-        job.state, job.done_at = "cancelled", to_db(now)
+        job.state, job.done_at = JobState.CANCELLED, now
     due = next_due(model, now)
     if due is None:
         return None
-    job = Job(kind="start_timer", instance_id=None, deployment_id=deployment.id, task=model.start_timer.id,
-              due_at=to_db(due), state="pending", created_at=to_db(now))
+    job = Job(kind=JobKind.START_TIMER, instance_id=None, deployment_id=deployment.id, task=model.start_timer.id,
+              due_at=due, state=JobState.PENDING, created_at=now)
     session.add(job)
-    audit.append(session, kind="timer_scheduled", actor="system", at=now,
+    audit.append(session, kind="timer_scheduled", actor=audit.SYSTEM_ACTOR, at=now,
                  payload={"process": deployment.process_id, "version": deployment.version,
                           "timer": model.start_timer.id, "due_at": due.isoformat()})
     return job

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
-from engine.clock import to_db
+from engine.clock import iso_z
 from engine.errors import ScriptError
 from engine.history import audit
 from engine.run.handler_reads import EngineReads
@@ -35,6 +35,7 @@ from engine.run.spiff_tasks import timer_due
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store.models import HumanTask, Job, ProcessInstance
+from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 30
@@ -196,16 +197,16 @@ class Step:
         business = isinstance(root, HandlerFailed) and isinstance(root.original, BusinessError)
         retryable = isinstance(root, HandlerFailed) and not business and attempt < MAX_RETRIES
         if retryable:
-            due_at = to_db(self.now) + timedelta(seconds=retry_base_seconds() * 2 ** (attempt - 1))
-            self.session.add(Job(kind="retry", instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
-                                 due_at=due_at, state="pending", attempts=attempt, last_error=message,
-                                 created_at=to_db(self.now)))
-            self.instance.status = "retrying"
+            due_at = self.now + timedelta(seconds=retry_base_seconds() * 2 ** (attempt - 1))
+            self.session.add(Job(kind=JobKind.RETRY, instance_id=self.instance.id, spiff_task_id=task_id, task=spec,
+                                 due_at=due_at, state=JobState.PENDING, attempts=attempt, last_error=message,
+                                 created_at=self.now))
+            self.instance.status = InstanceStatus.RETRYING
             self.instance.error = message
             self.event("retry_scheduled", {"task": spec, "task_id": task_id, "error": message,
-                                           "attempt": attempt, "due_at": due_at.isoformat() + "Z"})
+                                           "attempt": attempt, "due_at": iso_z(due_at)})
             return
-        self.instance.status = "error"
+        self.instance.status = InstanceStatus.ERROR
         self.instance.error = message
         lane = root.original.lane if business else None
         self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message, "attempts": attempt,
@@ -217,9 +218,9 @@ class Step:
         self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
         self._sync_human_tasks()
         wf = self.workflow
-        if wf.completed and self.instance.status not in ("completed", "cancelled"):
-            self.instance.status = "completed"
-            self.instance.ended_at = to_db(self.now)
+        if wf.completed and self.instance.status not in FINISHED:
+            self.instance.status = InstanceStatus.COMPLETED
+            self.instance.ended_at = self.now
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(self.current_data())
         self.instance.serialized = self.codec.dumps(wf)
@@ -230,13 +231,13 @@ class Step:
     def _sync_human_tasks(self) -> None:
         ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
         rows = self.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == "ready")
+            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == HumanTaskState.READY)
         ).scalars().all()
         known = {row.spiff_task_id for row in rows}
         for row in rows:
             if row.spiff_task_id not in ready:
-                row.state = "cancelled"
-                row.completed_at = to_db(self.now)
+                row.state = HumanTaskState.CANCELLED
+                row.completed_at = self.now
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         due = self._due_dates()
         for spiff_id, task in ready.items():
@@ -252,11 +253,11 @@ class Step:
                 task=bpmn_id,
                 name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
                 lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
-                state="ready",
+                state=HumanTaskState.READY,
                 form_ref=info.form_ref if info else None,
                 assignee=self._assignee(info, task),
-                due_at=to_db(due[bpmn_id]) if bpmn_id in due else None,
-                created_at=to_db(self.now),
+                due_at=due.get(bpmn_id),
+                created_at=self.now,
                 summary=json_safe({k: task.data[k] for k in self.model.summary_keys if k in task.data}),
             )
             self.session.add(row)
@@ -264,7 +265,7 @@ class Step:
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
                                       "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
-                                      "due_at": row.due_at.isoformat() + "Z" if row.due_at else None})
+                                      "due_at": iso_z(row.due_at)})
 
     def _assignee(self, info, task) -> str | None:
         """A task whose diagram names its assignee (property assigneeExpression) is pre-claimed."""
@@ -314,7 +315,7 @@ class Step:
             return
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
         jobs = self.session.execute(
-            select(Job).where(Job.instance_id == self.instance.id, Job.kind == "timer", Job.state == "pending")
+            select(Job).where(Job.instance_id == self.instance.id, Job.kind == JobKind.TIMER, Job.state == JobState.PENDING)
             .order_by(Job.due_at, Job.id)
         ).scalars().all()
         have = set()
@@ -322,23 +323,23 @@ class Step:
             if job.spiff_task_id in waiting:
                 have.add(job.spiff_task_id)
                 continue
-            job.done_at = to_db(self.now)
+            job.done_at = self.now
             if self._fired_here(job):
-                job.state = "done"
+                job.state = JobState.DONE
                 self.record_timer_fired(job.task, job.due_at)
             else:
-                job.state = "cancelled"
+                job.state = JobState.CANCELLED
         for spiff_id, (timer_id, at) in waiting.items():
             if spiff_id not in have:
-                self.session.add(Job(kind="timer", instance_id=self.instance.id, spiff_task_id=spiff_id,
-                                     task=timer_id, due_at=to_db(at), state="pending",
-                                     created_at=to_db(self.now)))
+                self.session.add(Job(kind=JobKind.TIMER, instance_id=self.instance.id, spiff_task_id=spiff_id,
+                                     task=timer_id, due_at=at, state=JobState.PENDING,
+                                     created_at=self.now))
 
     def _fired_here(self, job: Job) -> bool:
         """Did this step fire the timer (rather than cancel it)? SpiffWorkflow refreshes every
         timer at the end of each engine run, so a step that runs after a timer's time (a late tick
         firing an earlier timer, a form submitted while the worker was down) fires it too."""
-        if job.due_at > to_db(self.now):
+        if job.due_at > self.now:
             return False
         try:
             task = self.spiff_task(job.spiff_task_id)
@@ -354,7 +355,7 @@ class Step:
     def record_timer_fired(self, timer_id: str, due_at: datetime) -> None:
         """The audit record of a timer firing; an SLA timer also records its warning or breach."""
         names = self.model.node_names
-        due = due_at.isoformat() + "Z"
+        due = iso_z(due_at)
         self.event("timer_fired", {"timer": timer_id, "name": names.get(timer_id, timer_id), "due_at": due})
         sla = self.model.sla_timer(timer_id)
         if sla is not None:

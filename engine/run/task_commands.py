@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.access import policy
 from engine.bpmn import forms
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict, TourflowError
 from engine.history import audit
 from engine.limits import NAME_MAX, check_data, check_reason, check_text
@@ -19,12 +19,13 @@ from engine.run.rows import instance_dict, task_row, viewer_named
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.models import HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 
 
 def _not_ready(row: HumanTask) -> TaskConflict:
-    if row.state == "completed":
+    if row.state == HumanTaskState.COMPLETED:
         return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
-                            f"at {row.completed_at.isoformat(timespec='seconds')}Z")
+                            f"at {iso_z(row.completed_at, 'seconds')}")
     return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
 
@@ -32,7 +33,7 @@ def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
     """The user may work the task (engine/access/policy.py: its lane and routing), it is ready,
     and nobody else has claimed it."""
     policy.refuse_if(policy.work_refusal(viewer_named(session, actor), row))
-    if row.state != "ready":
+    if row.state != HumanTaskState.READY:
         raise _not_ready(row)
     if row.assignee and row.assignee != actor:
         raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
@@ -63,8 +64,8 @@ class TaskCommands(EngineCore):
             before = copy.deepcopy(task.data)
             task.set_data(**copy.deepcopy(submitted))
             failure = step.run_user_task(task)
-            row.state = "completed"
-            row.completed_at = to_db(step.now)
+            row.state = HumanTaskState.COMPLETED
+            row.completed_at = step.now
             row.completed_by = actor
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
@@ -86,7 +87,7 @@ class TaskCommands(EngineCore):
         with self.transaction() as tx:
             row = tx.lock_task(task_id)
             policy.refuse_if(policy.work_refusal(viewer_named(tx.session, actor), row))
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise _not_ready(row)
             if row.assignee == actor:
                 return
@@ -99,7 +100,7 @@ class TaskCommands(EngineCore):
         with self.transaction() as tx:
             row = tx.lock_task(task_id)
             policy.refuse_if(policy.assignment_refusal(viewer_named(tx.session, actor), row, "release"))
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise _not_ready(row)
             if row.assignee is None:
                 return
@@ -114,7 +115,7 @@ class TaskCommands(EngineCore):
         with self.transaction() as tx:
             row = tx.lock_task(task_id)
             policy.refuse_if(policy.assignment_refusal(viewer_named(tx.session, actor), row, "reassign"))
-            if row.state != "ready":
+            if row.state != HumanTaskState.READY:
                 raise _not_ready(row)
             # the target must be able to work it: else the task is in nobody's inbox
             policy.refuse_if(policy.reassign_target_refusal(viewer_named(tx.session, to_user), row))

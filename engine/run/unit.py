@@ -28,8 +28,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict
+from engine.history.audit import SYSTEM_ACTOR
 from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
 from engine.run.message_events import deliver
@@ -38,8 +39,7 @@ from engine.run.step import Step
 from engine.run.workflow_data import json_safe
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
-
-SYSTEM_ACTOR = "system"
+from engine.store.states import InstanceStatus
 
 
 class MessageHooks(Protocol):
@@ -113,8 +113,8 @@ class Tx:
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
         instance = ProcessInstance(
-            deployment_id=deployment.id, process_id=deployment.process_id, status="running",
-            business_key=business_key, serialized="", data=json_safe(data), started_at=to_db(now),
+            deployment_id=deployment.id, process_id=deployment.process_id, status=InstanceStatus.RUNNING,
+            business_key=business_key, serialized="", data=json_safe(data), started_at=now,
             started_by=actor,
         )
         self.session.add(instance)
@@ -128,7 +128,7 @@ class Tx:
             workflow.do_engine_steps()  # the message start event begins waiting only now
             deliver(workflow, message["name"], message["data"])
         if timer_start is not None:
-            step.event("timer_fired", {"timer": timer_start.task, "due_at": timer_start.due_at.isoformat() + "Z",
+            step.event("timer_fired", {"timer": timer_start.task, "due_at": iso_z(timer_start.due_at),
                                        "name": model.node_names.get(timer_start.task, timer_start.task)})
             workflow.do_engine_steps()  # the timer start event begins waiting only now
             fire_start_timer(workflow, timer_start.task, now)

@@ -24,9 +24,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, or_, select
 
-from engine.clock import from_db, to_db
 from engine.run.jobs import JobRunner, wall_clock, worker_name
 from engine.store.models import Job
+from engine.store.states import JobState
 
 if TYPE_CHECKING:
     from engine.run.runtime import Runtime
@@ -82,13 +82,13 @@ class Worker:
             log.exception("housekeeping failed")
 
     def next_due(self) -> datetime | None:
-        now = to_db(wall_clock())
+        now = wall_clock()
         with self.runtime.db.read() as session:
             due = session.execute(
-                select(func.min(Job.due_at)).where(Job.state == "pending",
+                select(func.min(Job.due_at)).where(Job.state == JobState.PENDING,
                                                    or_(Job.lease_until.is_(None), Job.lease_until < now))
             ).scalar()
-        return from_db(due)
+        return due
 
     def _wake_at_next_due(self) -> None:
         """Between two polls, a job falling due gets a one-off wake-up at its own time."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from engine.clock import CHINA, parse_iso_china
 from engine.sandbox.rules import (
     ALLOWED_METHODS,
     MAX_POW_DIGITS,
@@ -22,7 +23,6 @@ from engine.sandbox.rules import (
     SAFE_BUILTIN_NAMES,
 )
 
-CHINA = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
 MONTH_END_HOUR = 18
 
 
@@ -101,8 +101,7 @@ def safe_range(*args: int) -> range:
 
 # ---- calendar helpers (the agency works in China time, no DST) --------------------------------
 def _parse(moment: str) -> _dt.datetime:
-    value = _dt.datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=CHINA)
+    return parse_iso_china(moment)
 
 
 def month_end(moment: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from engine.clock import install_timer_patch
 from engine.errors import ScriptError
 from engine.sandbox import check_source
 from engine.sandbox.calls import run
@@ -49,6 +50,7 @@ class ScriptEngine(PythonScriptEngine):
     """
 
     def __init__(self, service_caller: ServiceCaller | None = None):
+        install_timer_patch()
         super().__init__(environment=SandboxedEnvironment())
         self.service_caller = service_caller
 

@@ -12,9 +12,13 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState
+from engine.store.types import StrEnumType, UtcDateTime
+
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    # Every `Mapped[datetime]` column holds naive UTC and reads back aware UTC.
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
 
 
 class Role(Base):
@@ -72,7 +76,7 @@ class ProcessInstance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[InstanceStatus] = mapped_column(StrEnumType(InstanceStatus, 20), index=True)
     business_key: Mapped[str | None] = mapped_column(String(120), index=True)
     serialized: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
@@ -103,7 +107,7 @@ class HumanTask(Base):
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[HumanTaskState] = mapped_column(StrEnumType(HumanTaskState, 20))
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
     form_ref: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime | None]
@@ -154,13 +158,13 @@ class Job(Base):
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[JobKind] = mapped_column(StrEnumType(JobKind, 20))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployment.id"), index=True)
     spiff_task_id: Mapped[str | None] = mapped_column(String(36))
     task: Mapped[str | None] = mapped_column(String(100))
     due_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[JobState] = mapped_column(StrEnumType(JobState, 20), default=JobState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     failures: Mapped[int] = mapped_column(default=0)  # runs that crashed or errored outside the step
     locked_by: Mapped[str | None] = mapped_column(String(80))
@@ -183,7 +187,7 @@ class Message(Base):
     correlation_key: Mapped[str | None] = mapped_column(String(120))
     message_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(20))  # buffered / delivered / expired
+    state: Mapped[MessageState] = mapped_column(StrEnumType(MessageState, 20))
     sender_instance_id: Mapped[int | None]
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]

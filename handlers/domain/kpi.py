@@ -45,9 +45,10 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db, utcnow
+from engine.clock import iso_z, utcnow
 from engine.run.queries import process_names
 from engine.store.models import AuditEvent, ProcessInstance
+from engine.store.states import InstanceStatus
 from handlers.domain import kpi_complaints
 from handlers.domain.kpi_periods import Buckets, periods, utc_moment
 from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, FollowUp, ResourceBooking
@@ -85,14 +86,14 @@ def report(session: Session, start: date, end: date, granularity: str, *, now: d
         raise ValueError(f"empty report range {start} .. {end}")
     buckets = Buckets(items)
     lo, hi = utc_moment(start), utc_moment(end)
-    as_of = min(hi, to_db(now or utcnow()))
+    as_of = min(hi, now or utcnow())
     earliest = min(lo, utc_moment(kpi_complaints.baseline_start(items[-1], granularity)))
     complaints, handed = kpi_complaints.load(session, earliest, hi)
     in_range = [c for c in complaints if c["at"] >= lo]
     handed_in_range = sum(at >= lo for at in handed)
     return {
         "range": {"from": start.isoformat(), "to": end.isoformat(), "granularity": granularity,
-                  "timezone": "Asia/Shanghai", "as_of": as_of.isoformat() + "Z", "desk": desk, "process": process},
+                  "timezone": "Asia/Shanghai", "as_of": iso_z(as_of), "desk": desk, "process": process},
         "periods": [p.as_dict() for p in items],
         "inquiries": inquiries(session, buckets, lo, hi, desk),
         "complaints": kpi_complaints.volume(in_range, buckets, handed_in_range),
@@ -138,7 +139,7 @@ def inquiries(session: Session, buckets: Buckets, lo: datetime, hi: datetime, de
                 target["solved_contacts"] += outcome in SOLVED
     if not desk:
         started = session.execute(select(ProcessInstance.process_id, ProcessInstance.started_at).where(
-            ProcessInstance.process_id.in_(INQUIRY_PROCESSES), ProcessInstance.status != "cancelled",
+            ProcessInstance.process_id.in_(INQUIRY_PROCESSES), ProcessInstance.status != InstanceStatus.CANCELLED,
             ProcessInstance.started_at >= lo, ProcessInstance.started_at < hi))
         for process_id, started_at in started:
             index = buckets.index(started_at)

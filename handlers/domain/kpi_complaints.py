@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.models import ProcessInstance
+from engine.store.states import InstanceStatus
 from handlers.domain.kpi_periods import Buckets, Period, china_date, period_key, period_start, previous_start
 from handlers.domain.models import Complaint
 
@@ -53,7 +54,7 @@ def load(session: Session, lo: datetime, hi: datetime) -> tuple[list[dict[str, A
                ProcessInstance.ended_at, ProcessInstance.data, Complaint.kind, Complaint.time_class,
                Complaint.handled_by)
         .outerjoin(Complaint, Complaint.instance_id == ProcessInstance.id)
-        .where(ProcessInstance.process_id.in_(SOURCES), ProcessInstance.status != "cancelled",
+        .where(ProcessInstance.process_id.in_(SOURCES), ProcessInstance.status != InstanceStatus.CANCELLED,
                ProcessInstance.started_at >= lo, ProcessInstance.started_at < hi)
         .order_by(ProcessInstance.id)
     ).all()
@@ -74,7 +75,7 @@ def load(session: Session, lo: datetime, hi: datetime) -> tuple[list[dict[str, A
             "at": row.started_at,
             "kind": row.kind or data.get("kind") or UNRECORDED,
             "time_class": row.time_class or data.get("time_class") or UNRECORDED,
-            "closed_at": row.ended_at if row.status == "completed" else None,
+            "closed_at": row.ended_at if row.status == InstanceStatus.COMPLETED else None,
             "route": _route(row.process_id, row.handled_by, data),
         })
     return complaints, handed

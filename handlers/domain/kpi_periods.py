@@ -11,9 +11,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+from engine.clock import CHINA
+
 GRANULARITIES = ("day", "week", "month")
 MAX_PERIODS = 366  # a year of days, seven years of weeks, thirty years of months
 DEFAULT_SPAN = {"day": 14, "week": 8, "month": 6}  # periods shown when no range is given
@@ -102,8 +103,8 @@ def periods(start: date, end: date, granularity: str) -> list[Period]:
 
 
 def utc_moment(day: date) -> datetime:
-    """Midnight of a China date, as the store keeps moments: naive UTC."""
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC).replace(tzinfo=None)
+    """Midnight of a China date, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
 
 
 def china_date(moment: datetime) -> date:

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, instance_conditions
+from engine.clock import CHINA, iso_z
 from engine.run.queries import instance_page, process_names
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
-
-try:
-    from zoneinfo import ZoneInfo
-
-    CHINA: Any = ZoneInfo("Asia/Shanghai")
-except Exception:  # pragma: no cover - no tz database: Shanghai has had no DST since 1991
-    CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # The data keys the processes' forms use for a customer's name and phone, and for a tour.
 NAME_KEYS = ("customer_name", "complainant_name", "problem_customer_name")
@@ -51,8 +45,8 @@ class SearchFilter:
 
 
 def china_day_start(day: date) -> datetime:
-    """00:00 of a China calendar day, as the database stores moments (naive UTC)."""
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC).replace(tzinfo=None)
+    """00:00 of a China calendar day, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
 
 
 def phone_digits(text: str) -> str | None:
@@ -163,4 +157,4 @@ def _first(data: dict[str, Any] | None, keys: tuple[str, ...]) -> str | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
+    return iso_z(moment)

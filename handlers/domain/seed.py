@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import to_db, utcnow
+from engine.clock import utcnow
 from handlers.domain.models import (
     AgentStatus,
     Booking,
@@ -101,7 +101,7 @@ def seed_agency(session: Session) -> bool:
         session.add(Booking(code=f"BK2026{i:04d}", customer_id=customers[phone].id, product_id=product.id,
                             tour_id=tour, depart_on=depart, party_size=party, amount=product.price * party,
                             status=status))
-    now = to_db(utcnow())
+    now = utcnow()
     session.add_all(AgentStatus(username=u, desk=d, status="available", updated_at=now)
                     for u, d in AGENT_DESKS.items())
     session.add_all(PriceItem(category=cat, code=code, name=name, standard=std, unit=unit, price=Decimal(price),

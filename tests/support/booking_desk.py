@@ -10,7 +10,7 @@ from decimal import Decimal
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import ProcessInstance
 from handlers.domain.models import DeskBooking, Resource, ResourceBooking
@@ -132,4 +132,4 @@ def fill_guides(runtime, day: str):
         guide = session.execute(select(Resource).where(Resource.code == "GUIDE-POOL")).scalar_one()
         session.add(ResourceBooking(idempotency_key=f"tour:{day}", resource_id=guide.id,
                                     on_date=datetime.fromisoformat(day).date(), units=4, tour_id="TA-TOUR",
-                                    instance_id=0, status="held", created_at=to_db(T0)))
+                                    instance_id=0, status="held", created_at=T0))

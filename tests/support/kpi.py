@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from engine.clock import frozen_at, to_db
+from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from handlers.domain.models import ContactRecord, DeskBooking, FollowUp, Resource, ResourceBooking
 from tests.support.booking_desk import CUSTOMER as DESK_CUSTOMER
@@ -91,27 +91,27 @@ def add_rows(rt, *rows) -> None:
 def contact(n: int, channel: str, at: datetime, request_type: str | None, outcome: str, desk: str | None = None,
             **details) -> ContactRecord:
     return ContactRecord(idempotency_key=f"kpi-contact-{n}", instance_id=9000 + n, channel=channel, desk=desk,
-                         request_type=request_type, outcome=outcome, started_at=to_db(at),
-                         archived_at=to_db(at + timedelta(minutes=10)), details=details)
+                         request_type=request_type, outcome=outcome, started_at=at,
+                         archived_at=at + timedelta(minutes=10), details=details)
 
 
 def followup(n: int, at: datetime, score: int) -> FollowUp:
     return FollowUp(idempotency_key=f"kpi-followup-{n}", instance_id=9100 + n, customer_name="游客", sales="sales1",
-                    satisfaction=score, called_at=to_db(at))
+                    satisfaction=score, called_at=at)
 
 
 def desk_booking(n: int, taken: datetime, status: str, source: str = "system") -> DeskBooking:
     return DeskBooking(code=f"BD-KPI-{n}", idempotency_key=f"kpi-desk-{n}", instance_id=9200 + n, customer_name="赵雪",
-                       contact="13655556666", service="泰安团餐餐厅", service_date=to_db(cn(12, 20, 18)), party_size=2,
-                       amount=Decimal("100.00"), status=status, source=source, taken_at=to_db(taken),
-                       entered_at=to_db(taken + timedelta(hours=6 if source == "manual" else 0)))
+                       contact="13655556666", service="泰安团餐餐厅", service_date=cn(12, 20, 18), party_size=2,
+                       amount=Decimal("100.00"), status=status, source=source, taken_at=taken,
+                       entered_at=taken + timedelta(hours=6 if source == "manual" else 0))
 
 
 def hold(rt, n: int, instance_id: int, at: datetime) -> ResourceBooking:
     with rt.db.read() as session:
         resource_id = session.execute(select(Resource.id).order_by(Resource.id).limit(1)).scalar_one()
     return ResourceBooking(idempotency_key=f"kpi-hold-{n}", resource_id=resource_id, on_date=date(2026, 12, 5),
-                           units=1, tour_id=f"KPI-{instance_id}", instance_id=instance_id, created_at=to_db(at))
+                           units=1, tour_id=f"KPI-{instance_id}", instance_id=instance_id, created_at=at)
 
 
 def seed(rt) -> dict[str, int]:

@@ -6,12 +6,13 @@ import json
 import os
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 from flask.cli import FlaskGroup
 
+from engine.clock import parse_iso
 from engine.errors import DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
 
@@ -62,7 +63,6 @@ def parse_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)  # no offset: UTC
     except ValueError:
         raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

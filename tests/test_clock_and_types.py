@@ -1,0 +1,89 @@
+"""The clock's helpers, the UTC and state column types, the bounded cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import StatementError
+
+from engine import clock
+from engine.clock import CHINA, iso_z, naive_utc, parse_iso, parse_iso_china, parse_iso_utc
+from engine.limits import BoundedCache
+from engine.store.models import Job
+from engine.store.states import JobKind, JobState
+
+NOON_CHINA = datetime(2026, 12, 1, 12, 0, tzinfo=CHINA)
+
+
+def test_china_is_utc_plus_8():
+    assert NOON_CHINA.isoformat() == "2026-12-01T12:00:00+08:00"
+    assert NOON_CHINA.astimezone(UTC) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+
+
+def test_parse_iso_keeps_the_offset_written_and_reads_naive_text_as_told():
+    assert parse_iso("2026-12-01T04:00:00Z").isoformat() == "2026-12-01T04:00:00+00:00"
+    assert parse_iso("2026-12-01T12:00:00+08:00").isoformat() == "2026-12-01T12:00:00+08:00"
+    assert parse_iso("2026-12-01T04:00:00") == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    assert parse_iso("2026-12-01T04:00:00", naive_zone=None).tzinfo is None
+    assert parse_iso_china("2026-12-01T12:00") == NOON_CHINA
+    assert parse_iso_utc("2026-12-01T12:00:00+08:00").tzinfo is UTC
+    with pytest.raises(ValueError):
+        parse_iso("not a time")
+
+
+def test_iso_z_and_naive_utc():
+    assert iso_z(NOON_CHINA) == "2026-12-01T04:00:00Z"
+    assert iso_z(NOON_CHINA, "microseconds") == "2026-12-01T04:00:00.000000Z"
+    assert iso_z(None) is None
+    assert naive_utc(NOON_CHINA) == datetime(2026, 12, 1, 4, 0)
+
+
+def test_timer_patch_is_explicit_and_idempotent():
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    clock.install_timer_patch()
+    clock.install_timer_patch()
+    with clock.frozen_at(NOON_CHINA):
+        assert timer.datetime.now(UTC) == NOON_CHINA
+
+
+def _job(session, **values) -> Job:
+    row = Job(kind=JobKind.TIMER, due_at=NOON_CHINA, created_at=NOON_CHINA, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@pytest.mark.both_databases
+def test_datetimes_are_stored_naive_utc_and_read_back_aware_utc(runtime):
+    with runtime.transaction() as tx:
+        job_id = _job(tx.session).id
+    with runtime.reading() as session:
+        job = session.get(Job, job_id)
+        assert job.due_at == NOON_CHINA and job.due_at.tzinfo is UTC
+        assert job.state is JobState.PENDING and job.state == "pending" and job.kind is JobKind.TIMER
+        # bound parameters go through the type too: comparing with an aware moment in SQL
+        hit = session.execute(select(Job.id).where(Job.due_at <= NOON_CHINA + timedelta(seconds=1))).scalar()
+        assert hit == job_id
+
+
+@pytest.mark.both_databases
+def test_a_naive_datetime_or_an_unknown_state_is_refused(runtime):
+    with pytest.raises(StatementError, match="aware"), runtime.transaction() as tx:
+        tx.session.add(Job(kind=JobKind.TIMER, due_at=datetime(2026, 12, 1, 4), created_at=NOON_CHINA))
+    with runtime.transaction() as tx:
+        job_id = _job(tx.session).id
+    with pytest.raises(StatementError, match="not a valid JobState"), runtime.transaction() as tx:
+        tx.session.execute(update(Job).where(Job.id == job_id).values(state="finished"))
+
+
+def test_bounded_cache_drops_the_least_recently_used():
+    cache: BoundedCache[str, int] = BoundedCache(2)
+    assert cache.get_or_make("a", lambda: 1) == 1
+    cache.get_or_make("b", lambda: 2)
+    assert cache.get_or_make("a", lambda: 99) == 1  # a hit: "a" is now the newest
+    cache.get_or_make("c", lambda: 3)
+    assert len(cache) == 2
+    assert cache.get_or_make("b", lambda: 20) == 20, "b was dropped"
