@@ -4,6 +4,6 @@ Each module registers functions with `@handler("name")`; `handlers.plugin.load` 
 `tourflow.handlers` entry point) imports them all. Importing this package registers nothing.
 """
 
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 
 __all__ = ["BusinessError", "HandlerContext", "handler"]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.clock import CHINA, naive_utc, parse_iso_china
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import (
     ArchiveRecord,
     ContactRecord,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from engine.clock import parse_iso_utc
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 from handlers.domain.models import Complaint
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time

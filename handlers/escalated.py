@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from engine.clock import parse_iso
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 from handlers.domain.models import ArchiveRecord
 
 ARCHIVE_KIND = "escalated_complaint"

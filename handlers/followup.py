@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.clock import CHINA
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import Booking, Branch, Customer, FollowUp, Product
 
 LOW_SATISFACTION = 2  # a score of 2 or less is listed as a problem for QC

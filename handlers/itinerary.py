@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
 
 NO_TRANSPORT = "无"

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 from handlers.domain.models import Booking, ContactRecord, Customer, Product
 
 CHANNEL = "outbound_call"

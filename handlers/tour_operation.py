@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 from handlers.domain.models import ArchiveRecord, PriceItem, Resource, ResourceBooking
 
 MEALS_PER_DAY = 2  # lunch and dinner; breakfast comes with the room

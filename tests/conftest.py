@@ -154,7 +154,7 @@ def empty_db_url(request, tmp_path: Path, db_backend: str) -> str:
 def runtime(db_url: str, request) -> Runtime:
     """The engine on the test's database. After the test every instance it left behind is replayed
     from its audit record and must come out identical (engine/history/replay.py), and its live state must
-    be the one its record last hashed (engine/history/state_hash.py): each path a process test walks is a
+    be the one its record last hashed (engine/store/state_hash.py): each path a process test walks is a
     replay and state-hash test too. Tests that damage the store on purpose opt out with
     `@pytest.mark.no_replay_check`."""
     db = Database(db_url)
@@ -176,8 +176,8 @@ def _failed(request) -> bool:
 def _assert_every_instance_replays(rt: Runtime) -> None:
     from sqlalchemy import select
 
-    from engine.history import state_hash
     from engine.history.replay import replay
+    from engine.store import state_hash
     from engine.store.models import ProcessInstance
 
     with rt.db.read() as session:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from engine.clock import utcnow
-from engine.history import audit
+from engine.store import audit
 from tests.support.world import USERS
 
 pytestmark = pytest.mark.both_databases

@@ -1,4 +1,4 @@
-"""Tamper evidence per event and per stream (engine/history/audit.py check_stream, stream_statuses) and
+"""Tamper evidence per event and per stream (engine/store/audit.py check_stream, stream_statuses) and
 `tourflow audit verify`: an instance's record altered, a row deleted, two rows swapped, the
 newest rows deleted, a row appended around the engine: each located at its seq, with what is
 wrong, and every event from the break on no longer vouched for."""
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from engine.history import audit, state_hash
+from engine.store import audit, state_hash
 from engine.store.models import AuditEvent, AuditHead
 from tests.support.complaint import COMPLAINT, Walk
 from tests.support.tamper import TAMPERINGS, delete_event, drop_guards, forge_task_data, forge_task_row

@@ -11,7 +11,7 @@ import pytest
 
 from engine.clock import frozen_at
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import HandlerContext
+from engine.plugins.handlers import HandlerContext
 from handlers import booking_desk
 from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, ResourceBooking
 from tests.support.booking_desk import (

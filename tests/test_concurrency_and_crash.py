@@ -113,7 +113,7 @@ def test_kill_in_the_middle_of_a_step_loses_and_doubles_nothing(complaint_runtim
 
 def test_archive_handler_is_idempotent_per_step(complaint_runtime):
     """At-least-once delivery: a re-run of the same step finds its own earlier write."""
-    from engine.run.handlers import HandlerContext
+    from engine.plugins.handlers import HandlerContext
     from handlers.complaints import archive_complaint
 
     rt = complaint_runtime

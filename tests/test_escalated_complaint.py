@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import HandlerContext
+from engine.plugins.handlers import HandlerContext
 from handlers.escalated import archive_escalated
 from tests.support.escalated import (
     BPMN,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import HandlerContext, handler_writes
+from engine.plugins.handlers import HandlerContext, handler_writes
 from engine.store.models import Job
 from handlers.domain.models import FollowUp
 from handlers.followup import gather_month, load_customer, save_followup

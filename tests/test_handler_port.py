@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.clock import frozen_at
-from engine.run.handlers import ENTRY_POINT_GROUP, HandlerContext, HandlerRegistry, handler, load_plugins
+from engine.plugins.handlers import ENTRY_POINT_GROUP, HandlerContext, HandlerRegistry, handler, load_plugins
 from tests.support.world import deploy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def _python(code: str, **env: str) -> dict:
 
 LOOKUP = """
 import json, sys
-from engine.run.handlers import get_handler, handler_names
+from engine.plugins.handlers import get_handler, handler_names
 before = sorted(m for m in sys.modules if m == "handlers" or m.startswith("handlers."))
 found = get_handler("contact_archive")
 print(json.dumps({"before": before, "module": found.__module__ if found else None, "names": sorted(handler_names()),

@@ -16,7 +16,7 @@ import pytest
 from engine.clock import frozen_at, utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import HandlerContext, get_handler, handler_writes
+from engine.plugins.handlers import HandlerContext, get_handler, handler_writes
 from handlers.contact_center import contact_archive, contact_promise_kept
 from tests.support.contact_center import contact_records, iso, jobs
 from tests.support.flows import Walk, diagram

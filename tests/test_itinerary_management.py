@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import BusinessError, HandlerContext
+from engine.plugins.handlers import BusinessError, HandlerContext
 from engine.store.models import ProcessInstance
 from handlers.itinerary import adjust_fee, send_confirmation_letter
 from tests.support.escalated import taken_flows  # the same reading of the task tree

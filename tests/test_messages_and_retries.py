@@ -9,7 +9,7 @@ import pytest
 
 from engine.clock import frozen_at, utcnow
 from engine.errors import NotFound
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 from tests.fixtures.worker_handlers import flaky_booking
 from tests.support.messages import ORDER_FLOW, event_kinds
 from tests.support.world import deploy
@@ -159,7 +159,7 @@ def test_an_incident_is_resolved_with_corrected_data_and_audited(order_runtime, 
 
 @handler("test_no_capacity")
 def no_capacity(ctx: HandlerContext) -> dict:
-    from engine.run.handlers import BusinessError
+    from engine.plugins.handlers import BusinessError
 
     raise BusinessError("2026-12-20 泰安舒适型酒店 只剩 3 间，需要 5 间", lane="operator")
 

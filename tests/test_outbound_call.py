@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import HandlerContext, handler_writes
+from engine.plugins.handlers import HandlerContext, handler_writes
 from handlers.domain.models import ContactRecord
 from handlers.outbound import archive_call, gather_outcomes
 from tests.support.flows import sequence_flows, taken_flows

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
+from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from handlers.domain.models import ResourceBooking
 from tests.support.tour_operation import (
     BPMN_FILE,

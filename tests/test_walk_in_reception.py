@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
-from engine.run.handlers import HandlerContext, get_handler, handler_writes
+from engine.plugins.handlers import HandlerContext, get_handler, handler_writes
 from engine.store.models import Job
 from handlers.domain.models import ContactRecord
 from handlers.reception import archive_walk_in_visit, lookup_customer_records, report_walk_in_complaint

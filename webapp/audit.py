@@ -1,7 +1,7 @@
 """The auditor's workspace: an instance's audit trail, every event with its chain verdict and a
 step-through replay (static/js/replay.js), and the tamper evidence of every hash chain.
 
-The chain verdicts come from engine/history/audit.py (`check_stream`, `stream_statuses`): the same walk
+The chain verdicts come from engine/store/audit.py (`check_stream`, `stream_statuses`): the same walk
 `tourflow audit verify` does, so the page, the API and the CLI name the same seq.
 """
 
@@ -16,9 +16,9 @@ from flask_login import current_user
 
 from engine.access.policy import Capability
 from engine.errors import NotAllowed, NotFound
-from engine.history import audit, state_hash
 from engine.run import queries, reads
 from engine.run.instance_access import may_view_instance
+from engine.store import audit, state_hash
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import capability_required

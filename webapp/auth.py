@@ -36,7 +36,7 @@ from wtforms.validators import DataRequired, Length
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, attributes_of, may, require_capability
 from engine.access.users import ROLES, authenticate, find_user, token_digest, token_user
-from engine.history import audit
+from engine.store import audit
 from engine.store.models import User
 from webapp.app_state import runtime
 from webapp.errors import error_body

@@ -8,10 +8,10 @@ from engine.access.policy import Role
 from engine.access.users import FRONT_LINE, ROLES, create_user, find_user
 from engine.clock import utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.history import audit
 from engine.run import queries, reads
 from engine.run.deployments import bpmn_files, deploy_file
 from engine.run.runtime import Runtime
+from engine.store import audit
 from handlers.domain.seed import seed_agency
 from webapp import demo_history
 from webapp.demo_users import DEMO_NAMES, DEMO_ROLES, EXTRA_USERS, user_attributes

@@ -14,7 +14,7 @@ from engine.access.logins import end_user_sessions
 from engine.access.roles import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
 from engine.clock import utcnow
 from engine.errors import NotFound, TourflowError
-from engine.history import audit
+from engine.store import audit
 from engine.store.models import ApiToken, Role, User
 
 # The roles and their names; engine/access/policy.py says what each may do.

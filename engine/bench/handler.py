@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.run.handlers import HandlerContext, handler
+from engine.plugins.handlers import HandlerContext, handler
 
 
 @handler("bench_step", writes=False)

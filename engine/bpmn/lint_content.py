@@ -21,7 +21,7 @@ from engine.bpmn import form_patterns
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
 from engine.clock import install_timer_patch
-from engine.run.handlers import handler_names
+from engine.plugins.handlers import handler_names
 from engine.sandbox.scripts import check_source
 
 Findings = Iterator[Finding]

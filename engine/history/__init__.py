@@ -1,1 +1,1 @@
-"""What happened: the hash-chained audit log, the stored state's hash, replay and the heatmap."""
+"""What happened, read back: replay of an instance from its audit record (engine/store/audit.py) and the heatmap."""

@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session
 from engine.bpmn.specs import ProcessModel
 from engine.clock import frozen_at
 from engine.errors import NotFound
-from engine.history.audit import instance_stream
 from engine.history.replayer import RecordedEvent, ReplayDiverged, Replayer, short
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import current_data, json_safe
+from engine.store.audit import instance_stream
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState, InstanceStatus
 

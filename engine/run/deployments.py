@@ -15,9 +15,9 @@ from engine.bpmn.specs import load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
-from engine.history import audit
-from engine.history.audit import canonical_json
 from engine.run.start_timers import schedule as schedule_start_timer
+from engine.store import audit
+from engine.store.audit import canonical_json
 from engine.store.models import Deployment
 
 

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
-from engine.history.audit import instance_stream
 from engine.run.queries import deployed_models
+from engine.store.audit import instance_stream
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
 from engine.store.states import InstanceStatus
 

@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.clock import utcnow
-from engine.history import audit
 from engine.run.message_events import deliver, waited_names, waits_for
 from engine.run.rows import iso
 from engine.run.step import Step
 from engine.run.unit import SYSTEM_ACTOR, Tx
+from engine.store import audit
 from engine.store.models import Message, ProcessInstance
 from engine.store.states import InstanceStatus, MessageState
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from engine.access import policy
 from engine.access.policy import Viewer, lane_access
 from engine.errors import NotFound
-from engine.history import audit
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
+from engine.store import audit
 from engine.store.models import Deployment, HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
 

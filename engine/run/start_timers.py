@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from engine.bpmn.specs import ProcessModel
 from engine.clock import frozen_at
 from engine.errors import ScriptError
-from engine.history import audit
 from engine.sandbox.scripts import SandboxedEnvironment
+from engine.store import audit
 from engine.store.models import Deployment, Job
 from engine.store.states import JobKind, JobState
 

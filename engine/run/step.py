@@ -27,13 +27,13 @@ from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
 from engine.errors import ScriptError
-from engine.history import audit
-from engine.run.handler_reads import EngineReads
-from engine.run.handlers import BusinessError, HandlerContext, get_handler, handler_writes
+from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
+from engine.plugins.reads import EngineReads
 from engine.run.message_events import thrown_messages
 from engine.run.spiff_tasks import timer_due
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
+from engine.store import audit
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 

@@ -12,12 +12,12 @@ from engine.access import policy
 from engine.bpmn import forms
 from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict, TourflowError
-from engine.history import audit
 from engine.limits import NAME_MAX, check_data, check_reason, check_text
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, task_row, viewer_named
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
+from engine.store import audit
 from engine.store.models import HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
 

@@ -30,13 +30,13 @@ from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict
-from engine.history.audit import SYSTEM_ACTOR
 from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
 from engine.run.message_events import deliver
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
+from engine.store.audit import SYSTEM_ACTOR
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import InstanceStatus

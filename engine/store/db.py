@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.history import state_hash
+from engine.store import state_hash
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -10,7 +10,7 @@ import html
 from datetime import timedelta
 
 from engine.clock import frozen_at, utcnow
-from engine.run.handlers import BusinessError, HandlerContext, handler
+from engine.plugins.handlers import BusinessError, HandlerContext, handler
 from tests.support.world import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "incidents" / "incident_flow.bpmn"

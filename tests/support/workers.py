@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.history import audit
+from engine.store import audit
 from engine.store.models import AuditEvent, Job, ProcessInstance
 from tests.support.timers import effects, iso
 from tests.support.world import REPO

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from engine.history import audit
+from engine.store import audit
 from tests.support.api import Api
 from tests.support.complaint import COMPLAINT
 from tests.support.tamper import TAMPERINGS, delete_event, forge_task_data

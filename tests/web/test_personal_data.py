@@ -12,7 +12,7 @@ import pytest
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.history import audit
+from engine.store import audit
 from tests.support.api import Api
 from tests.support.complaint import COMPLAINT
 from tests.support.itinerary import DRAFT, NEEDS, T0, Trip

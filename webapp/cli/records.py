@@ -110,8 +110,8 @@ def audit() -> None:
 def audit_verify(instance_id: int | None) -> None:
     """Check the hash chains, and each instance's live state against the state it last recorded;
     exit 1 naming the first broken link of each chain, or the instance whose state differs."""
-    from engine.history import audit as audit_log
-    from engine.history import state_hash
+    from engine.store import audit as audit_log
+    from engine.store import state_hash
 
     runtime = tourflow().runtime
     with runtime.reading() as session:

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.run.handlers import load_plugins
+from engine.plugins.handlers import load_plugins
 from engine.store.models import Base
 
 load_plugins()  # the plug-ins' tables (the agency's) join Base.metadata

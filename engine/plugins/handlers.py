@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.history.audit import SYSTEM_ACTOR
-from engine.run.handler_reads import EngineReads
+from engine.plugins.reads import EngineReads
+from engine.store.audit import SYSTEM_ACTOR
 
 HandlerFunc = Callable[..., dict[str, Any]]
 

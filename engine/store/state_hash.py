@@ -31,7 +31,7 @@ from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from engine.clock import naive_utc, utcnow
-from engine.history import audit
+from engine.store import audit
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.store.states import HumanTaskState, JobState
 
