@@ -35,6 +35,7 @@ PAGE_MAX = 10**9
 URI_MAX = 4096  # path and query string of a request, in characters
 MODEL_CACHE_MAX = 256  # parsed BPMN models kept in memory (engine/bpmn/specs.py), by file digest
 DEPLOYED_CACHE_MAX = 256  # deployments kept by each Runtime (version, forms, parsed model)
+HEATMAP_REPLAYS_MAX = 10_000  # replays of finished instances the heatmap keeps (engine/history/heatmap.py)
 
 
 class BadJson(TourflowError):
@@ -161,17 +162,28 @@ class BoundedCache(Generic[K, V]):
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
-        """The cached value, or `make()`'s (made outside the lock: two threads may both make it)."""
+    def get(self, key: K) -> V | None:
+        """The cached value (now the most recently used), or None."""
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: K, value: V) -> None:
+        """Keep `value`, dropping the least recently used entries beyond `maxsize`."""
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The cached value, or `make()`'s (made outside the lock: two threads may both make it)."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        value = make()
+        self.put(key, value)
         return value
 
     def __len__(self) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import NotAllowed
+from engine.errors import NotAllowed, NotFound
 from engine.run import instance_access, queries
 from tests.support.complaint import COMPLAINT
 from tests.support.world import deploy
@@ -44,3 +44,16 @@ def test_the_diagram_can_name_a_tasks_assignee(runtime):
     assert runtime.tasks(user="agent1") == []
     ready = next(e for e in runtime.events(instance) if e["kind"] == "task_ready")
     assert ready["payload"]["assignee"] == "agent2"
+
+
+def test_the_reads_of_one_instance_take_the_acting_user(complaint_runtime):
+    rt = complaint_runtime
+    instance = rt.start("complaint_handling", {"desk": "旅游"})
+    cruise_agent = queries.Viewer("agent1", frozenset({"agent", "staff"}), {"desk": "邮轮"})
+    tour_agent = queries.Viewer("agent2", frozenset({"agent", "staff"}), {"desk": "旅游"})
+    for read in (rt.show, rt.events, rt.node_states, rt.instance_forms):
+        with pytest.raises(NotAllowed, match=f"instance {instance} is not one of yours"):
+            read(instance, cruise_agent)
+        with pytest.raises(NotFound, match="instance 999999 does not exist"):
+            read(999999, tour_agent)
+        assert read(instance, tour_agent) == read(instance), "the same answer as a trusted caller's"

@@ -60,14 +60,14 @@ def list_instances():
 
 @routes.get("/instances/<int:instance_id>")
 def get_instance(instance_id: int):
-    check_viewable(instance_id)
-    return privacy.masker(instance_id)(runtime().show(instance_id))
+    instance = runtime().show(instance_id, current_user.viewer)
+    return privacy.masker(instance_id)(instance)
 
 
 @routes.get("/instances/<int:instance_id>/events")
 def instance_events(instance_id: int):
-    check_viewable(instance_id)
-    return {"items": privacy.events(runtime().events(instance_id), privacy.masker(instance_id))}
+    events = runtime().events(instance_id, current_user.viewer)
+    return {"items": privacy.events(events, privacy.masker(instance_id))}
 
 
 @routes.get("/instances/<int:instance_id>/tasks")
@@ -82,8 +82,7 @@ def instance_tasks(instance_id: int):
 @routes.get("/instances/<int:instance_id>/diagram")
 def instance_diagram(instance_id: int):
     """The BPMN XML of the instance's version and its completed/active/failed nodes (for bpmn-js)."""
-    check_viewable(instance_id)
-    return runtime().node_states(instance_id)
+    return runtime().node_states(instance_id, current_user.viewer)
 
 
 # ---- incidents -----------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from engine.access.policy import Capability
-from engine.errors import NotAllowed, NotFound
+from engine.errors import NotAllowed
 from engine.run import queries, reads
-from engine.run.instance_access import may_view_instance
+from engine.run.instance_access import require_viewable
 from engine.store import audit, state_hash
 from webapp import display, privacy
 from webapp.app_state import runtime
@@ -77,11 +77,10 @@ def check_viewable(instance_id: int) -> None:
     """NotFound for an unknown instance; NotAllowed unless the viewer may see it (engine/access/policy.py):
     the rule of the instance page, its API and its audit record."""
     with runtime().reading() as session:
-        if not reads.instance_exists(session, instance_id):
-            raise NotFound(f"instance {instance_id} does not exist")
-        if not may_view_instance(session, current_user.viewer, instance_id):
-            raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes"
-                             if wants_json() else _("您无权查看此流程实例"))
+        try:
+            require_viewable(session, current_user.viewer, instance_id)
+        except NotAllowed as refused:
+            raise (refused if wants_json() else NotAllowed(_("您无权查看此流程实例"))) from None
 
 
 def instance_trail(instance_id: int) -> dict[str, Any]:

@@ -12,9 +12,8 @@ Replays of finished instances never change and are kept in memory.
 from __future__ import annotations
 
 import statistics
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from datetime import datetime
-from threading import Lock
 from typing import Any
 
 from sqlalchemy import select
@@ -22,28 +21,24 @@ from sqlalchemy import select
 from engine.clock import parse_iso, utcnow
 from engine.errors import NotFound
 from engine.history.replay import replay
+from engine.limits import HEATMAP_REPLAYS_MAX, BoundedCache
 from engine.run.runtime import Runtime
 from engine.store.models import Deployment, ProcessInstance
 from engine.store.states import FINISHED
 
-CACHE_MAX = 10_000  # replays of finished instances kept, newest used last out
-_cache: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
-_cache_lock = Lock()
+# Replays of finished instances (they never change), by (database, instance id): ids repeat across
+# databases (tests, a second deployment).
+_replays: BoundedCache[tuple[str, int], list[dict[str, Any]]] = BoundedCache(HEATMAP_REPLAYS_MAX)
 
 
 def _snapshots(runtime: Runtime, instance_id: int, status: str) -> list[dict[str, Any]]:
-    key = (runtime.db.url, instance_id)  # ids repeat across databases (tests, a second deployment)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
+    key = (runtime.db.url, instance_id)
+    cached = _replays.get(key)
+    if cached is not None:
+        return cached
     snapshots = replay(runtime, instance_id).snapshots
     if status in FINISHED:
-        with _cache_lock:
-            _cache[key] = snapshots
-            while len(_cache) > CACHE_MAX:
-                _cache.popitem(last=False)
+        _replays.put(key, snapshots)
     return snapshots
 
 

@@ -7,7 +7,9 @@ from sqlalchemy.orm import Session
 
 from engine.access import policy
 from engine.access.policy import Viewer
+from engine.errors import NotAllowed, NotFound
 from engine.run.incidents import incident_of
+from engine.store.models import ProcessInstance
 
 
 def may_view_instance(session: Session, viewer: Viewer, instance_id: int) -> bool:
@@ -18,3 +20,12 @@ def may_view_instance(session: Session, viewer: Viewer, instance_id: int) -> boo
 def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int) -> bool:
     """The instance's personal data unmasked (policy.may_see_personal_data)."""
     return policy.may_see_personal_data(session, viewer, instance_id, incident_of)
+
+
+def require_viewable(session: Session, viewer: Viewer | None, instance_id: int) -> None:
+    """NotFound for an unknown instance; NotAllowed unless `viewer` may see it (None: a trusted caller,
+    the CLI or the engine itself)."""
+    if session.get(ProcessInstance, instance_id) is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    if viewer is not None and not may_view_instance(session, viewer, instance_id):
+        raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes")

@@ -11,6 +11,7 @@ from engine.access import policy
 from engine.access.policy import Viewer, lane_access
 from engine.errors import NotFound
 from engine.run.core import EngineCore
+from engine.run.instance_access import require_viewable
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
 from engine.store import audit
 from engine.store.models import Deployment, HumanTask, ProcessInstance
@@ -45,19 +46,24 @@ class RuntimeReads(EngineCore):
             result["form"] = deployment.forms.get(row.form_ref) if row.form_ref else None
             return result
 
-    def show(self, instance_id: int) -> dict[str, Any]:
+    # The reads of one instance take the acting user (`viewer`), refused unless the policy lets them
+    # see it (engine/run/instance_access.py); None is a trusted caller (the CLI, the engine).
+    def show(self, instance_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
         with self.reading() as session:
+            require_viewable(session, viewer, instance_id)
             instance = instance_row(session, instance_id)
             return instance_dict(instance, self.deployed(session, instance.deployment_id).version)
 
-    def instance_forms(self, instance_id: int) -> dict[str, Any]:
+    def instance_forms(self, instance_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
         """The form schemas of an instance's process version (form ref -> JSON Schema), e.g. for labels."""
         with self.reading() as session:
+            require_viewable(session, viewer, instance_id)
             return self.deployed(session, instance_row(session, instance_id).deployment_id).forms
 
-    def node_states(self, instance_id: int) -> dict[str, Any]:
+    def node_states(self, instance_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
         """The instance's diagram: its BPMN XML and which nodes are completed, active or failed."""
         with self.reading() as session:
+            require_viewable(session, viewer, instance_id)
             instance = instance_row(session, instance_id)
             deployment = self.deployed(session, instance.deployment_id)
             workflow = self.codec.loads(instance.serialized, deployment.model)
@@ -91,9 +97,9 @@ class RuntimeReads(EngineCore):
                                    "version": deployment.version, "lane": lane})
             return sorted(result, key=lambda p: p["process_id"])
 
-    def events(self, instance_id: int) -> list[dict[str, Any]]:
+    def events(self, instance_id: int, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         with self.reading() as session:
-            instance_row(session, instance_id)
+            require_viewable(session, viewer, instance_id)
             return [audit.event_dict(e) for e in audit.events_of(session, instance_id)]
 
 
