@@ -97,8 +97,12 @@ def test_a_tour_with_a_renegotiated_quote_a_complaint_and_a_change_is_archived_a
     assert finished["key"] == tour_id
     assert finished["data"] == {"tour_id": tour_id, "customer_name": "孙立伟", "contact_phone": "13522223333",
                                 "branch_code": "DZ01"}
-    kinds = [e["kind"] for e in rt.events(tour.id)]
-    assert kinds.index("message_sent", kinds.index("task_completed")) < len(kinds)
+    events = rt.events(tour.id)
+    [archived_at] = [i for i, e in enumerate(events)
+                     if e["kind"] == "handler_called" and e["payload"]["task"] == "archive_tour"]
+    [finished_at] = [i for i, e in enumerate(events)
+                     if e["kind"] == "message_sent" and e["payload"]["name"] == "tour_finished"]
+    assert archived_at < finished_at, "tour_finished must be sent after the tour is archived"
     if (DEFAULT_PROCESSES_DIR / "followup_call.bpmn").exists():
         followup = rt.show(finished["delivered_to"])
         assert (followup["process"], followup["business_key"]) == ("followup_call", tour_id)
