@@ -61,13 +61,10 @@ def _engine_sees_event_based_gateways() -> bool:
     return waits_for(workflow, "probe_message")
 
 
-# SpiffWorkflow makes the event-based gateway itself the waiting task, with one
-# MultipleEventDefinition holding the message and the timer; until the engine looks inside it
-# (message routing in engine/run/messaging.py, timer jobs in Step._waiting_timers) the race cannot
-# run. Strict: once the engine handles it, these tests run normally (the mark is not applied).
-needs_event_gateway = pytest.mark.xfail(
-    not _engine_sees_event_based_gateways(), strict=True,
-    reason="engine: messages and timers of an event-based gateway (MultipleEventDefinition) are not routed yet")
+def test_the_engine_routes_messages_to_an_event_based_gateway():
+    """The chat's inactivity race rests on it: SpiffWorkflow makes the gateway itself the waiting
+    task (one MultipleEventDefinition with the message and the timer)."""
+    assert _engine_sees_event_based_gateways()
 
 
 @pytest.fixture
@@ -124,7 +121,6 @@ OPENING = {"request_type": "咨询", "request_summary": "咨询黄山宏村三�
 CLOSING = {"redirect_channel": "无", "register_note": "已答复团期与价格", "follow_up_needed": False}
 
 
-@needs_event_gateway
 def test_a_silent_customer_gets_the_automatic_message_and_the_chat_is_closed(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
@@ -152,7 +148,6 @@ def test_a_silent_customer_gets_the_automatic_message_and_the_chat_is_closed(cha
     assert walk.status() == "completed"
 
 
-@needs_event_gateway
 def test_the_inactivity_time_comes_from_the_data(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
@@ -163,7 +158,6 @@ def test_the_inactivity_time_comes_from_the_data(chat_runtime):
     assert walk.status() == "completed"
 
 
-@needs_event_gateway
 def test_a_message_after_the_silence_time_comes_second_even_before_the_worker_fired(chat_runtime):
     """The inactivity timer was due at 10 minutes but no worker had fired it when the customer spoke
     at 15: the timer came first, so the chat is closed automatically (once) and the late message
@@ -184,7 +178,6 @@ def test_a_message_after_the_silence_time_comes_second_even_before_the_worker_fi
     assert record.outcome == "auto_closed"
 
 
-@needs_event_gateway
 def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
@@ -217,7 +210,6 @@ def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runti
     assert record.details["offers"][0]["accepted"] is True
 
 
-@needs_event_gateway
 def test_a_chat_without_a_phone_number_still_gets_the_desk_products(chat_runtime):
     rt = chat_runtime
     walk = chat_opened(rt, "CHAT-0004", desk="自由行", platform="官网QQ")
@@ -229,7 +221,6 @@ def test_a_chat_without_a_phone_number_still_gets_the_desk_products(chat_runtime
     assert walk.data()["customer_phone"] == "", "the optional phone defaults to empty"
 
 
-@needs_event_gateway
 def test_chats_go_to_the_least_loaded_free_agent_of_the_desk_up_to_their_limit(chat_runtime):
     rt = chat_runtime
     add_agent(rt, "agent5", "旅游", max_chats=1)
@@ -252,7 +243,6 @@ def test_chats_go_to_the_least_loaded_free_agent_of_the_desk_up_to_their_limit(c
     walks[0].do("chat_opening", "agent2", **OPENING)
 
 
-@needs_event_gateway
 def test_the_supervisor_promises_a_time_and_a_breach_is_chased(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
@@ -283,7 +273,6 @@ def test_the_supervisor_promises_a_time_and_a_breach_is_chased(chat_runtime):
     assert (record.outcome, record.details["promise_breached"], record.details["refusals"]) == ("promise_late", True, 2)
 
 
-@needs_event_gateway
 def test_a_complaint_in_the_chat_starts_complaint_handling(with_complaints):
     rt = with_complaints
     walk = chat_opened(rt, "CHAT-0006")
@@ -313,7 +302,6 @@ def test_a_complaint_in_the_chat_starts_complaint_handling(with_complaints):
     assert record.details["complaint_key"] == "complaint-CHAT-0006"
 
 
-@needs_event_gateway
 def test_bad_data_wrong_lane_and_wrong_desk_are_refused(chat_runtime):
     rt = chat_runtime
     walk = chat_opened(rt, "CHAT-0007", desk="邮轮")
