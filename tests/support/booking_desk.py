@@ -7,13 +7,12 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.store.models import ProcessInstance
 from handlers.domain.models import DeskBooking, Resource, ResourceBooking
+from tests.support.flows import taken_flows
 
 BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 2026-12-01 10:00 China time
@@ -30,22 +29,6 @@ def flow_map() -> dict[tuple[str, str], str]:
     ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
     root = ET.parse(BPMN).getroot()
     return {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", ns)}
-
-
-def taken_flows(runtime, instance_id: int) -> set[str]:
-    """Flows an instance went along: completed task -> completed child task pairs of its stored workflow."""
-    flows = flow_map()
-    with runtime.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        workflow = runtime.codec.loads(instance.serialized, runtime.deployed(session, instance.deployment_id).model)
-    taken = set()
-    for task in workflow.get_tasks(state=TaskState.COMPLETED):
-        parent = task.parent
-        if parent is not None and parent.state == TaskState.COMPLETED:
-            pair = (parent.task_spec.bpmn_id, task.task_spec.bpmn_id)
-            if pair in flows:
-                taken.add(flows[pair])
-    return taken
 
 
 class Walk:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lxml import etree
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.store.models import Deployment, Job, ProcessInstance
+from engine.store.models import Job
 from handlers.domain.models import ArchiveRecord
+from tests.support import flows
+from tests.support.flows import taken_flows  # noqa: F401 (P7 and P9 tests read it from here)
 
 BPMN = DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -42,38 +42,7 @@ REGISTER = {k: v for k, v in CASE.items() if k != "reply_deadline"} | {
 # ---- which sequence flows an instance went along, from its persisted task tree -------------------
 
 def all_flows() -> set[str]:
-    return {f.get("id") for f in etree.parse(str(BPMN)).getroot().iterfind(".//bpmn:sequenceFlow", NS)}
-
-
-def taken_flows(runtime, instance_id: int) -> set[str]:
-    """A flow is taken when a reached task's nearest BPMN ancestor in SpiffWorkflow's task tree is the
-    flow's source and the task is its target (subprocess tasks and boundary events included)."""
-    with runtime.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        deployed = runtime.deployed(session, instance.deployment_id)
-        workflow = runtime.codec.loads(instance.serialized, deployed.model)
-        xml = session.get(Deployment, deployed.id).bpmn_xml.encode("utf-8")
-    flows = {(f.get("sourceRef"), f.get("targetRef")): f.get("id")
-             for f in etree.fromstring(xml).iterfind(".//bpmn:sequenceFlow", NS)}
-    reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
-    tasks = list(workflow.tasks.values())
-    for sub in workflow.subprocesses.values():
-        tasks.extend(sub.tasks.values())
-    taken = set()
-    for task in tasks:
-        if task.task_spec.bpmn_id is None or not task.has_state(reached):
-            continue
-        parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id is None:
-            parent = parent.parent
-        if parent is not None and (parent.task_spec.bpmn_id, task.task_spec.bpmn_id) in flows:
-            taken.add(flows[(parent.task_spec.bpmn_id, task.task_spec.bpmn_id)])
-    # a subprocess's outgoing flow: the subprocess completed and its target was reached
-    completed = {t.task_spec.bpmn_id for t in tasks if t.has_state(TaskState.COMPLETED | TaskState.READY)}
-    for (source, target), flow in flows.items():
-        if source == "handle_within_deadline" and {source, target} <= completed:
-            taken.add(flow)
-    return taken
+    return flows.all_flows(BPMN)
 
 
 # ---- walking a case --------------------------------------------------------------------------------

@@ -60,35 +60,8 @@ class Walk:
         return [e["payload"]["task"] for e in self.events("task_completed")]
 
     def flows_taken(self) -> set[str]:
-        """The sequence flows this instance took, from its task history (not from the test's intent).
-
-        For every completed task of a flow node, the nearest completed ancestor that is a flow node
-        is where it came from; that (source, target) pair must be a sequence flow of the file, except
-        for a boundary event, whose ancestor is whatever led to its host.
-        """
-        flows, nodes, boundaries = diagram(self.bpmn)
-        by_pair = {pair: flow_id for flow_id, pair in flows.items()}
-        with self.rt.db.read() as session:
-            instance = session.get(ProcessInstance, self.id)
-            model = self.rt.deployed(session, instance.deployment_id).model
-            workflow = self.rt.codec.loads(instance.serialized, model)
-        taken, unexplained = set(), []
-        for task in workflow.get_tasks(state=TaskState.COMPLETED):
-            target = task.task_spec.bpmn_id
-            if target not in nodes:
-                continue
-            parent = task.parent
-            while parent is not None and parent.task_spec.bpmn_id not in nodes:
-                parent = parent.parent
-            if parent is None or target in boundaries:
-                continue
-            flow_id = by_pair.get((parent.task_spec.bpmn_id, target))
-            if flow_id is None:
-                unexplained.append((parent.task_spec.bpmn_id, target))
-            else:
-                taken.add(flow_id)
-        assert not unexplained, f"task history steps that are no sequence flow: {unexplained}"
-        return taken
+        """The sequence flows this instance completed, from its task history (not from the test's intent)."""
+        return taken_flows(self.rt, self.id, states=TaskState.COMPLETED)
 
     def assert_path(self, expected: set[str]) -> None:
         taken = self.flows_taken()
@@ -101,28 +74,59 @@ def sequence_flows(path) -> dict[tuple[str, str], str]:
     return {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
 
 
-def taken_flows(runtime, instance_id: int) -> set[str]:
-    """The flows an instance went along: a reached task whose nearest BPMN ancestor in SpiffWorkflow's
-    task tree is the flow's source (gateways, events and subprocess tasks included)."""
+REACHED = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def taken_flows(runtime, instance_id: int, states: TaskState = REACHED) -> set[str]:
+    """The flows an instance went along, from its persisted task tree (subprocesses included): a
+    reached task came along the flow from its nearest completed BPMN ancestor.
+
+    It fails rather than guess: a tree step that is no sequence flow of the deployed file, or a step
+    the audit log says ran (task completed, handler called) that no taken flow leads to. A boundary
+    event is reached through its host (no flow); a flow out of a host whose boundary event fired
+    may hang under that event in the tree. A parallel join keeps one task per arriving branch and
+    cancels all but the last when it fires: those count as reached once the join completed.
+    """
     with runtime.db.read() as session:
         instance = session.get(ProcessInstance, instance_id)
         deployed = runtime.deployed(session, instance.deployment_id)
         workflow = runtime.codec.loads(instance.serialized, deployed.model)
         xml = session.get(Deployment, deployed.id).bpmn_xml.encode("utf-8")
     root = etree.fromstring(xml)
-    flows = {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
-    reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    by_ends = {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
+    hosts = {el.get("id"): el.get("attachedToRef") for el in root.iterfind(".//bpmn:boundaryEvent", NS)}
+    joins = {el.get("id") for el in root.iterfind(".//bpmn:parallelGateway", NS)
+             if sum(1 for _source, target in by_ends if target == el.get("id")) > 1}
+    nodes = {node for ends in by_ends for node in ends} | set(hosts)
     tasks = list(workflow.tasks.values())
     for subprocess in workflow.subprocesses.values():
         tasks.extend(subprocess.tasks.values())
-    taken = set()
+    joined = {t.task_spec.bpmn_id for t in tasks if t.task_spec.bpmn_id in joins and t.has_state(TaskState.COMPLETED)}
+    taken, unexplained = set(), []
     for task in tasks:
         target = task.task_spec.bpmn_id
-        if target is None or not task.has_state(reached):
+        arrived = task.has_state(states) or (target in joined and task.has_state(TaskState.CANCELLED))
+        if not arrived or target not in nodes or target in hosts:
             continue
         parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id is None:
+        while parent is not None and parent.task_spec.bpmn_id not in nodes:
             parent = parent.parent
-        if parent is not None and (parent.task_spec.bpmn_id, target) in flows:
-            taken.add(flows[(parent.task_spec.bpmn_id, target)])
+        if parent is None or not parent.has_state(TaskState.COMPLETED):
+            continue
+        source = parent.task_spec.bpmn_id
+        if (source, target) not in by_ends and (hosts.get(source), target) in by_ends:
+            source = hosts[source]
+        if (source, target) in by_ends:
+            taken.add(by_ends[(source, target)])
+        elif source != target:  # the same id under itself is one instance of a multi-instance activity
+            unexplained.append((source, target))
+    assert not unexplained, f"task tree steps that are no sequence flow: {unexplained}"
+    ran = {e["payload"]["task"] for e in runtime.events(instance_id) if e["kind"] in ("task_completed", "handler_called")}
+    targets = {target for (_source, target), flow_id in by_ends.items() if flow_id in taken}
+    assert ran <= targets, f"the audit log says {sorted(ran - targets)} ran, but no taken flow leads there"
     return taken
+
+
+def all_flows(path: Path) -> set[str]:
+    """The ids of every sequence flow of a BPMN file (subprocesses too)."""
+    return set(sequence_flows(path).values())

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 from lxml import etree
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotAllowed
-from engine.store.models import ProcessInstance
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
+from tests.support.flows import taken_flows  # noqa: F401 (the tests read it from here)
 
 BPMN_FILE = DEFAULT_PROCESSES_DIR / "tour_operation.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -67,45 +66,6 @@ def diagram() -> tuple[dict[str, tuple[str, str]], set[str], set[str]]:
              ("sequenceFlow", "laneSet", "documentation")}
     boundaries = {el.get("id") for el in process.iterfind("bpmn:boundaryEvent", NS)}
     return flows, nodes, boundaries
-
-
-REACHED = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-
-
-def taken_flows(rt, instance_id: int) -> set[str]:
-    """parent -> child pairs of reached tasks in the persisted task tree, mapped to flow ids; every
-    step the audit log says ran (completed task, handler call) must be the target of a taken flow."""
-    flows, nodes, boundaries = diagram()
-    joins = {el.get("id") for el in etree.parse(str(BPMN_FILE)).getroot().iterfind(".//bpmn:parallelGateway", NS)
-             if sum(1 for ends in flows.values() if ends[1] == el.get("id")) > 1}
-    by_ends = {ends: flow_id for flow_id, ends in flows.items()}
-    assert len(by_ends) == len(flows), "two flows with the same ends cannot be told apart"
-    with rt.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        workflow = rt.codec.loads(instance.serialized, rt.deployed(session, instance.deployment_id).model)
-    # A parallel join gets one task per arriving branch; all but the last branch's are cancelled
-    # when the join fires, so a cancelled join task counts as reached once its join completed.
-    joined = {t.task_spec.bpmn_id for t in workflow.tasks.values()
-              if t.task_spec.bpmn_id in joins and t.has_state(TaskState.COMPLETED)}
-    taken = set()
-    for task in workflow.tasks.values():
-        target = task.task_spec.bpmn_id
-        arrived = task.has_state(REACHED) or (target in joined and task.has_state(TaskState.CANCELLED))
-        if not arrived or target not in nodes or target in boundaries:
-            continue
-        parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id not in nodes:
-            parent = parent.parent
-        if parent is None or not parent.has_state(TaskState.COMPLETED):
-            continue
-        ends = (parent.task_spec.bpmn_id, target)
-        assert ends in by_ends, f"the task tree goes {ends}, which is no sequence flow"
-        taken.add(by_ends[ends])
-    events = rt.events(instance_id)
-    ran = {e["payload"]["task"] for e in events if e["kind"] in ("task_completed", "handler_called")}
-    targets = {flows[f][1] for f in taken}
-    assert ran <= targets, f"audit says {sorted(ran - targets)} ran unreached"
-    return taken
 
 
 # ---- walking a tour ----------------------------------------------------------------------------

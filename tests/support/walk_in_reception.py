@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from engine.store.models import ProcessInstance
 from handlers.domain.models import ContactRecord
+from tests.support.flows import taken_flows  # noqa: F401 (the tests read it from here)
 
 BPMN_FILE = DEFAULT_PROCESSES_DIR / "walk_in_reception.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -88,42 +87,6 @@ def diagram() -> tuple[dict[str, tuple[str, str]], set[str], set[str]]:
              ("sequenceFlow", "laneSet", "documentation")}
     boundaries = {el.get("id") for el in process.iterfind("bpmn:boundaryEvent", NS)}
     return flows, nodes, boundaries
-
-
-REACHED = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-
-
-def taken_flows(rt, instance_id: int) -> set[str]:
-    """The sequence flows the instance took: parent -> child in its persisted task tree.
-
-    A task that was reached (ready, waiting, running, done) whose nearest BPMN ancestor is
-    done came in along the flow between the two. A boundary event is reached through its
-    host, not a flow. Every step the audit log says was completed must be a flow's target.
-    """
-    flows, nodes, boundaries = diagram()
-    by_ends = {ends: flow_id for flow_id, ends in flows.items()}
-    assert len(by_ends) == len(flows), "two flows with the same ends cannot be told apart"
-    with rt.db.read() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        workflow = rt.codec.loads(instance.serialized, rt.deployed(session, instance.deployment_id).model)
-    taken = set()
-    for task in workflow.tasks.values():  # all tasks, not an iterator with a depth limit
-        target = task.task_spec.bpmn_id
-        if not task.has_state(REACHED) or target not in nodes or target in boundaries:
-            continue
-        parent = task.parent
-        while parent is not None and parent.task_spec.bpmn_id not in nodes:
-            parent = parent.parent
-        if parent is None or not parent.has_state(TaskState.COMPLETED):
-            continue
-        ends = (parent.task_spec.bpmn_id, target)
-        assert ends in by_ends, f"the task tree goes {ends}, which is no sequence flow"
-        taken.add(by_ends[ends])
-    completed = {e["payload"]["task"] for e in rt.events(instance_id) if e["kind"] == "task_completed"}
-    handled = {e["payload"]["task"] for e in rt.events(instance_id) if e["kind"] == "handler_called"}
-    targets = {flows[f][1] for f in taken}
-    assert completed | handled <= targets, f"audit says {sorted((completed | handled) - targets)} ran unreached"
-    return taken
 
 
 # ---- walking a visit -------------------------------------------------------------------------
