@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lxml import etree
 from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from handlers.domain.models import ArchiveRecord, ResourceBooking
-from tests.support.escalated import NS  # the same reading of the task tree
+from tests.support import flows
 
 BPMN = DEFAULT_PROCESSES_DIR / "itinerary_management.bpmn"
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -28,7 +27,7 @@ CONTRACT = {"contract_no": "HT-2026-0088", "signed_on": "2026-11-03", "total_pri
 
 
 def all_flows() -> set[str]:
-    return {f.get("id") for f in etree.parse(str(BPMN)).getroot().iterfind(".//bpmn:sequenceFlow", NS)}
+    return flows.all_flows(BPMN)
 
 
 class Trip:
