@@ -115,10 +115,15 @@ def taken_flows(runtime, instance_id: int) -> set[str]:
     tasks = list(workflow.tasks.values())
     for subprocess in workflow.subprocesses.values():
         tasks.extend(subprocess.tasks.values())
+    # A parallel join gets one task per arriving branch; all but the last branch's are cancelled when
+    # the join fires, so a cancelled task of a completed join still counts as the branch's arrival.
+    joins = {el.get("id") for el in root.iterfind(".//bpmn:parallelGateway", NS)}
+    joined = {t.task_spec.bpmn_id for t in tasks if t.task_spec.bpmn_id in joins and t.has_state(TaskState.COMPLETED)}
     taken = set()
     for task in tasks:
         target = task.task_spec.bpmn_id
-        if target is None or not task.has_state(reached):
+        arrived = task.has_state(reached) or (target in joined and task.has_state(TaskState.CANCELLED))
+        if target is None or not arrived:
             continue
         parent = task.parent
         while parent is not None and parent.task_spec.bpmn_id is None:
