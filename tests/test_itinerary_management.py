@@ -31,6 +31,8 @@ from tests.support.itinerary import (
 )
 from tests.support.world import deploy
 
+pytestmark = pytest.mark.both_databases  # timers, a parallel join and re-bookings on both
+
 
 @pytest.fixture
 def p9(runtime):
