@@ -305,3 +305,21 @@ def test_a_change_requested_in_the_last_week_is_accepted(p9):
     trip.do("reply_feedback", "agent2", at=TRIP_DONE_AT, handling_result="已致谢", replied_via="电话",
             customer_satisfied_after=True)
     assert trip.status() == "completed" and trip.open_tasks() == {}
+
+
+def test_a_change_still_under_review_at_departure_is_finished_then_the_window_closes(p9):
+    trip = Trip(p9)
+    plan_and_confirm(trip, loops=False)
+    p9.tick(REMINDER_AT)
+    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT, customer_reached=True, details_confirmed=True,
+            materials_reminded=["身份证件"], reminder_note="已确认")
+    trip.do("request_change", "sales1", at=DEPARTURE_AT - timedelta(hours=2), change_reason="晚到", change_wish="改晚一班车")
+    assert p9.tick(DEPARTURE_AT + timedelta(minutes=1)) == [], "the request came before departure: it is reviewed"
+    trip.do("review_change", "manager1", at=DEPARTURE_AT + timedelta(hours=1), change_approved=False,
+            supplier_feedback="无余票", fee_difference=0, review_opinion="不可行")
+    trip.do("notify_change_result", "sales1", at=DEPARTURE_AT + timedelta(hours=1), customer_notified=True,
+            fee_consent=False, notice_note="电话通知")
+    assert trip.open_tasks() == {}, "back at the request form after departure: the window closes at once"
+    assert {"departure_to_join", "join_to_trip"} <= taken_flows(p9, trip.id)
+    assert [f["timer"] for f in p9.tick(TRIP_DONE_AT)] == ["trip_finished"]
+    assert set(trip.open_tasks()) == {"collect_feedback"}
