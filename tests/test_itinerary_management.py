@@ -13,10 +13,11 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import BusinessError, HandlerContext
 from engine.store.models import ProcessInstance
 from handlers.itinerary import adjust_fee, send_confirmation_letter
-from tests.support.escalated import taken_flows  # the same reading of the task tree
+from tests.support.flows import taken_flows
 from tests.support.itinerary import (
     BPMN,
     CONTRACT,
+    DEPARTURE_AT,
     DRAFT,
     ENTRY,
     NEEDS,
@@ -29,6 +30,8 @@ from tests.support.itinerary import (
     records,
 )
 from tests.support.world import deploy
+
+pytestmark = pytest.mark.both_databases  # timers, a parallel join and re-bookings on both
 
 
 @pytest.fixture
@@ -75,9 +78,9 @@ def remind_and_travel(trip: Trip, feedback_class="表扬"):
     fired = rt.tick(REMINDER_AT + timedelta(minutes=1))
     assert [f["timer"] for f in fired] == ["one_week_before"]
     tasks = trip.open_tasks()
-    assert set(tasks) == {"pre_departure_reminder"} and tasks["pre_departure_reminder"]["lane"] == "agent"
-    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT + timedelta(hours=1), customer_reached=True,
-            details_confirmed=True, materials_reminded=["身份证件", "常用药品"], reminder_note="12月20日8:00济南站集合")
+    assert set(tasks) == {"request_change", "pre_departure_reminder"}, "changes stay open until departure"
+    assert tasks["pre_departure_reminder"]["lane"] == "agent"
+    call_and_depart(trip)
     assert rt.tick(TRIP_DONE_AT - timedelta(minutes=1)) == []
     assert [f["timer"] for f in rt.tick(TRIP_DONE_AT + timedelta(minutes=1))] == ["trip_finished"]
     extra = {"complaint_kind": "住宿餐饮", "customer_request": "退还一晚房费"} if feedback_class == "投诉" else {}
@@ -86,6 +89,16 @@ def remind_and_travel(trip: Trip, feedback_class="表扬"):
             feedback_text="酒店热水不足，房间有异味" if feedback_class == "投诉" else "导游讲解细致", **extra)
     trip.do("reply_feedback", "agent2", at=TRIP_DONE_AT + timedelta(hours=2), handling_result="已致谢/已转质检处理",
             replied_via="电话", customer_satisfied_after=True)
+
+
+def call_and_depart(trip: Trip):
+    """The reminder call, then departure closes the change window and the trip is under way."""
+    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT + timedelta(hours=1), customer_reached=True,
+            details_confirmed=True, materials_reminded=["身份证件", "常用药品"], reminder_note="12月20日8:00济南站集合")
+    assert set(trip.open_tasks()) == {"request_change"}
+    assert trip.rt.tick(DEPARTURE_AT - timedelta(minutes=1)) == []
+    assert [f["timer"] for f in trip.rt.tick(DEPARTURE_AT + timedelta(minutes=1))] == ["departure_reached"]
+    assert trip.open_tasks() == {}
 
 
 def walk_simple(rt) -> Trip:
@@ -125,7 +138,7 @@ def test_planning_loops_until_approved_and_satisfied_then_books_and_sends_the_le
     [letter] = records(p9, "itinerary_letter")
     assert letter.ref == "IT-2026-1220" and "周海燕" in letter.payload["content"] and "9800.00" in letter.payload["content"]
     assert data["confirmation_letter"]["content"] == letter.payload["content"]
-    assert p9.tasks(instance_id=trip.id)[0]["due_at"].startswith("2026-12-13T01:00")
+    assert p9.tasks(instance_id=trip.id)[0]["due_at"].startswith("2026-12-19T16:00"), "open until departure"
 
 
 def test_reminder_call_one_week_before_departure_then_praise_is_archived(p9):
@@ -244,3 +257,69 @@ def test_every_sequence_flow_is_taken(p9):
     with p9.db.read() as session:
         assert session.execute(select(ProcessInstance.status).where(
             ProcessInstance.process_id == "itinerary_management")).scalars().all() == ["completed", "completed"]
+
+
+def test_reminder_fires_one_week_before_departure_while_a_change_is_under_review(p9):
+    trip = Trip(p9)
+    plan_and_confirm(trip, loops=False)
+    change_on = REMINDER_AT - timedelta(days=1)
+    trip.do("request_change", "sales1", at=change_on, change_reason="加一位同行老人", change_wish="加订一间房")
+    assert set(trip.open_tasks()) == {"review_change"}
+    assert p9.tick(REMINDER_AT - timedelta(seconds=1)) == []
+    assert [f["timer"] for f in p9.tick(REMINDER_AT)] == ["one_week_before"], "on time, not after the review"
+    assert set(trip.open_tasks()) == {"review_change", "pre_departure_reminder"}
+    trip.do("review_change", "manager1", at=REMINDER_AT, change_approved=True, supplier_feedback="酒店确认有房",
+            fee_difference=0, review_opinion="影响可控")
+    trip.do("notify_change_result", "sales1", at=REMINDER_AT, customer_notified=True, fee_consent=False,
+            notice_note="电话通知")
+    trip.do("enter_itinerary", "operator1", at=REMINDER_AT, **{**ENTRY, "rooms": 3})
+    assert set(trip.open_tasks()) == {"request_change", "pre_departure_reminder"}
+    assert [f["timer"] for f in p9.tick(REMINDER_AT + timedelta(days=1))] == [], "one reminder only"
+    call_and_depart(trip)
+    assert [f["timer"] for f in p9.tick(TRIP_DONE_AT + timedelta(minutes=1))] == ["trip_finished"]
+    assert set(trip.open_tasks()) == {"collect_feedback"}
+    assert [h[2] for h in holds(p9, trip.id) if h[1] == "held"] == [3, 3, 4]
+
+
+def test_a_change_requested_in_the_last_week_is_accepted(p9):
+    trip = Trip(p9)
+    plan_and_confirm(trip, loops=False)
+    assert [f["timer"] for f in p9.tick(REMINDER_AT + timedelta(minutes=1))] == ["one_week_before"]
+    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT + timedelta(hours=1), customer_reached=True,
+            details_confirmed=True, materials_reminded=["身份证件"], reminder_note="12月20日8:00济南站集合")
+    late = DEPARTURE_AT - timedelta(days=2)
+    trip.do("request_change", "sales1", at=late, change_reason="临时加人", change_wish="出行人数改为5人")
+    assert set(trip.open_tasks()) == {"review_change"}, "accepted inside the last week"
+    trip.do("review_change", "manager1", at=late, change_approved=True, supplier_feedback="车票有余票",
+            fee_difference=1200, review_opinion="同意")
+    trip.do("notify_change_result", "sales1", at=late, customer_notified=True, fee_consent=True,
+            consent_evidence="书面回复 W-9", notice_note="短信")
+    trip.do("enter_itinerary", "operator1", at=late, **ENTRY)
+    assert trip.data()["fee_adjustment"]["new_total"] == 11000
+    assert set(trip.open_tasks()) == {"request_change"}
+    assert [f["timer"] for f in p9.tick(DEPARTURE_AT)] == ["departure_reached"]
+    assert trip.open_tasks() == {} and trip.status() != "completed"
+    assert [f["timer"] for f in p9.tick(TRIP_DONE_AT)] == ["trip_finished"]
+    trip.do("collect_feedback", "agent2", at=TRIP_DONE_AT, feedback_channel="问卷", satisfaction=5,
+            feedback_class="建议", feedback_text="希望多些自由活动时间")
+    trip.do("reply_feedback", "agent2", at=TRIP_DONE_AT, handling_result="已致谢", replied_via="电话",
+            customer_satisfied_after=True)
+    assert trip.status() == "completed" and trip.open_tasks() == {}
+
+
+def test_a_change_still_under_review_at_departure_is_finished_then_the_window_closes(p9):
+    trip = Trip(p9)
+    plan_and_confirm(trip, loops=False)
+    p9.tick(REMINDER_AT)
+    trip.do("pre_departure_reminder", "agent2", at=REMINDER_AT, customer_reached=True, details_confirmed=True,
+            materials_reminded=["身份证件"], reminder_note="已确认")
+    trip.do("request_change", "sales1", at=DEPARTURE_AT - timedelta(hours=2), change_reason="晚到", change_wish="改晚一班车")
+    assert p9.tick(DEPARTURE_AT + timedelta(minutes=1)) == [], "the request came before departure: it is reviewed"
+    trip.do("review_change", "manager1", at=DEPARTURE_AT + timedelta(hours=1), change_approved=False,
+            supplier_feedback="无余票", fee_difference=0, review_opinion="不可行")
+    trip.do("notify_change_result", "sales1", at=DEPARTURE_AT + timedelta(hours=1), customer_notified=True,
+            fee_consent=False, notice_note="电话通知")
+    assert trip.open_tasks() == {}, "back at the request form after departure: the window closes at once"
+    assert {"departure_to_join", "join_to_trip"} <= taken_flows(p9, trip.id)
+    assert [f["timer"] for f in p9.tick(TRIP_DONE_AT)] == ["trip_finished"]
+    assert set(trip.open_tasks()) == {"collect_feedback"}

@@ -15,6 +15,7 @@ from tests.support import flows
 BPMN = DEFAULT_PROCESSES_DIR / "itinerary_management.bpmn"
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 REMINDER_AT = datetime(2026, 12, 13, 1, 0, tzinfo=UTC)  # 2026-12-13 09:00 Shanghai: one week before 12-20
+DEPARTURE_AT = datetime(2026, 12, 19, 16, 0, tzinfo=UTC)  # 2026-12-20 00:00 Shanghai: changes close
 TRIP_DONE_AT = datetime(2026, 12, 23, 2, 0, tzinfo=UTC)  # the day after the return, 10:00 Shanghai
 NEEDS = {"customer_name": "周海燕", "contact_phone": "13344445555", "travel_purpose": "休闲度假", "destination": "泰山曲阜",
          "depart_on": "2026-12-20", "return_on": "2026-12-22", "party_size": 4, "budget": 12000,
