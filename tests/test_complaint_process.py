@@ -12,9 +12,10 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
 from engine.history.heatmap import heatmap
 from engine.store.models import Job
-from handlers.domain.models import Complaint
+from handlers.domain.models import ArchiveRecord, Complaint
 from tests.support.complaint import COMPLAINT, Walk
 from tests.support.flows import sequence_flows, taken_flows
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 
@@ -105,12 +106,36 @@ def test_before_tour_or_multi_department_complaints_go_straight_to_qc(complaint_
     assert walk.open_tasks()["investigate_facts"]["lane"] == "qc"
 
 
-def test_complaint_already_at_a_higher_authority_is_handed_over(complaint_runtime):
-    walk = Walk(complaint_runtime)
-    walk.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+AUTHORITY = {"escalated_to_authority": True, "authority_name": "上海市文化和旅游局",
+             "reply_deadline": (utcnow() + timedelta(days=30)).isoformat()}  # the authority's, ahead
+
+
+def test_complaint_already_at_a_higher_authority_starts_the_escalated_case_and_is_archived_with_the_link(
+        complaint_runtime):
+    rt = complaint_runtime
+    deploy(rt, DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn")
+    walk = Walk(rt)
+    with pytest.raises(FormInvalid, match="authority_name|reply_deadline"):
+        walk.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+    walk.do("receive_complaint", "agent1", **{**COMPLAINT, **AUTHORITY})
     assert walk.status() == "completed"
     assert walk.open_tasks() == {}
-    assert _complaints(complaint_runtime) == []
+    [sent] = [e["payload"] for e in rt.events(walk.id) if e["kind"] == "message_sent"]
+    assert (sent["name"], sent["started"]) == ("authority_complaint", True)
+    p7 = rt.show(sent["delivered_to"])
+    assert (p7["process"], p7["business_key"]) == ("escalated_complaint", f"complaint_handling-{walk.id}")
+    [complaint] = _complaints(rt)
+    assert (complaint.instance_id, complaint.handled_by) == (walk.id, "authority")
+    data = p7["data"]
+    assert (data["source_instance_id"], data["source_complaint_id"], data["source_process"]) == (
+        walk.id, complaint.id, "complaint_handling")
+    assert {k: data[k] for k in COMPLAINT} == COMPLAINT
+    assert (data["authority_name"], data["reply_deadline"]) == (AUTHORITY["authority_name"], AUTHORITY["reply_deadline"])
+    assert set(t["task"] for t in rt.tasks(instance_id=sent["delivered_to"])) == {"register_case"}
+    with rt.db.read() as session:
+        [link] = session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == "complaint_to_authority")).scalars()
+        assert (link.instance_id, link.ref) == (walk.id, p7["business_key"])
+        assert link.payload["complaint_id"] == complaint.id
 
 
 def test_complaint_not_reported_within_an_hour_escalates_to_supervisor(complaint_runtime):
@@ -231,7 +256,7 @@ def test_every_flow_of_the_complaint_process_is_taken(complaint_runtime):
     after_tour.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
     walks.append(after_tour)
     authority = Walk(rt)
-    authority.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+    authority.do("receive_complaint", "agent1", **{**COMPLAINT, **AUTHORITY})
     walks.append(authority)
     taken = set().union(*(taken_flows(rt, w.id) for w in walks))
     assert set(sequence_flows(BPMN).values()) - taken == set()
