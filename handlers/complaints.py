@@ -1,4 +1,8 @@
-"""Complaint handling (P6): filing a finished complaint for statistics (doc 001 8.1.7, 8.2.5)."""
+"""Complaint handling (P6): filing a finished complaint for statistics (doc 001 8.1.7, 8.2.5).
+
+A complaint the customer already took to an authority is filed too, with the key of the
+escalated_complaint (P7) case it is handed to: an `archive_record` of kind `complaint_to_authority`
+links the two instances (P6 instance and complaint row -> P7 business key)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from sqlalchemy import select
 
 from engine.clock import parse_iso_utc
 from engine.plugins.handlers import HandlerContext, handler
-from handlers.domain.models import Complaint
+from handlers.domain.models import ArchiveRecord, Complaint
+
+HANDOFF_KIND = "complaint_to_authority"
 
 
 def _handled_by(data: dict) -> str:
@@ -29,14 +35,43 @@ def _parse_time(value) -> datetime | None:
         return None
 
 
+def authority_case_key(instance_id: int) -> str:
+    """The business key of the escalated_complaint case a complaint_handling instance hands over."""
+    return f"complaint_handling-{instance_id}"
+
+
+def _result(ctx: HandlerContext, complaint_id: int) -> dict:
+    result = {"complaint_id": complaint_id, "archived": True}
+    if ctx.data.get("escalated_to_authority"):
+        result |= {"source_instance_id": ctx.instance_id, "authority_case_key": authority_case_key(ctx.instance_id)}
+    return result
+
+
+def _file_handoff(ctx: HandlerContext, complaint: Complaint) -> None:
+    data = ctx.data
+    ctx.session.add(ArchiveRecord(
+        idempotency_key=f"{ctx.idempotency_key}:handoff",
+        instance_id=ctx.instance_id,
+        kind=HANDOFF_KIND,
+        ref=authority_case_key(ctx.instance_id),
+        summary=f"转{data.get('authority_name', '上级部门')}下转投诉处理流程：{complaint.customer_name}",
+        payload={"complaint_id": complaint.id, "source_instance_id": ctx.instance_id,
+                 "authority_case_key": authority_case_key(ctx.instance_id),
+                 "authority_name": data.get("authority_name"), "case_no": data.get("case_no") or None,
+                 "reply_deadline": data.get("reply_deadline")},
+        archived_at=ctx.now,
+    ))
+
+
 @handler("complaint_archive")
 def archive_complaint(ctx: HandlerContext) -> dict:
-    """Write the complaint into the `complaint` table once per step (keyed by the idempotency key)."""
+    """Write the complaint into the `complaint` table once per step (keyed by the idempotency key);
+    a complaint handed to an authority also gets its link to the escalated_complaint case."""
     existing = ctx.session.execute(
         select(Complaint).where(Complaint.idempotency_key == ctx.idempotency_key)
     ).scalar_one_or_none()
     if existing is not None:
-        return {"complaint_id": existing.id, "archived": True}
+        return _result(ctx, existing.id)
     data = ctx.data
     complaint = Complaint(
         idempotency_key=ctx.idempotency_key,
@@ -59,4 +94,7 @@ def archive_complaint(ctx: HandlerContext) -> dict:
     )
     ctx.session.add(complaint)
     ctx.session.flush()
-    return {"complaint_id": complaint.id, "archived": True}
+    if data.get("escalated_to_authority"):
+        _file_handoff(ctx, complaint)
+        ctx.session.flush()
+    return _result(ctx, complaint.id)

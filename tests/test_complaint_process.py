@@ -8,10 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import frozen_at, utcnow
+from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed, TaskConflict
+from engine.history.heatmap import heatmap
 from engine.store.models import Job
-from handlers.domain.models import Complaint
+from handlers.domain.models import ArchiveRecord, Complaint
 from tests.support.complaint import COMPLAINT, Walk
+from tests.support.flows import sequence_flows, taken_flows
+from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
 
@@ -21,11 +25,21 @@ def _complaints(runtime) -> list[Complaint]:
         return list(session.execute(select(Complaint)).scalars())
 
 
-def _qc_chain(walk: Walk, *, serious=False, solved=True):
+BPMN = DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn"
+REVISE_NOTE = "赔偿金额过低，改为退还全部房费并致歉"
+
+
+def _qc_chain(walk: Walk, *, serious=False, solved=True, revise=False):
     walk.do("investigate_facts", "qc1", facts="酒店确认空调故障两天未修", evidence="游客照片")
     walk.do("determine_responsibility", "qc1", responsible_department="计调部", responsible_person="杨帆")
     walk.do("make_handling_plan", "qc1", handling_plan="退还两晚房费差价", compensation_amount=600,
             advance_payment=True, serious_problem=serious)
+    if serious and revise:
+        walk.do("management_decision", "supervisor1", decision="修改方案", decision_note=REVISE_NOTE)
+        assert set(walk.open_tasks()) == {"make_handling_plan"}, "a revised plan goes back to QC, not to implementation"
+        assert walk.rt.show(walk.id)["data"]["decision_note"] == REVISE_NOTE
+        walk.do("make_handling_plan", "qc1", handling_plan="退还全部房费并书面致歉", compensation_amount=1500,
+                advance_payment=True, serious_problem=True)
     if serious:
         walk.do("management_decision", "supervisor1", decision="同意方案", decision_note="同意先行赔付")
     walk.do("implement_plan", "operator1", solved=solved, implementation_note="已退差价")
@@ -92,12 +106,36 @@ def test_before_tour_or_multi_department_complaints_go_straight_to_qc(complaint_
     assert walk.open_tasks()["investigate_facts"]["lane"] == "qc"
 
 
-def test_complaint_already_at_a_higher_authority_is_handed_over(complaint_runtime):
-    walk = Walk(complaint_runtime)
-    walk.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+AUTHORITY = {"escalated_to_authority": True, "authority_name": "上海市文化和旅游局",
+             "reply_deadline": (utcnow() + timedelta(days=30)).isoformat()}  # the authority's, ahead
+
+
+def test_complaint_already_at_a_higher_authority_starts_the_escalated_case_and_is_archived_with_the_link(
+        complaint_runtime):
+    rt = complaint_runtime
+    deploy(rt, DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn")
+    walk = Walk(rt)
+    with pytest.raises(FormInvalid, match="authority_name|reply_deadline"):
+        walk.do("receive_complaint", "agent1", **{**COMPLAINT, "escalated_to_authority": True})
+    walk.do("receive_complaint", "agent1", **{**COMPLAINT, **AUTHORITY})
     assert walk.status() == "completed"
     assert walk.open_tasks() == {}
-    assert _complaints(complaint_runtime) == []
+    [sent] = [e["payload"] for e in rt.events(walk.id) if e["kind"] == "message_sent"]
+    assert (sent["name"], sent["started"]) == ("authority_complaint", True)
+    p7 = rt.show(sent["delivered_to"])
+    assert (p7["process"], p7["business_key"]) == ("escalated_complaint", f"complaint_handling-{walk.id}")
+    [complaint] = _complaints(rt)
+    assert (complaint.instance_id, complaint.handled_by) == (walk.id, "authority")
+    data = p7["data"]
+    assert (data["source_instance_id"], data["source_complaint_id"], data["source_process"]) == (
+        walk.id, complaint.id, "complaint_handling")
+    assert {k: data[k] for k in COMPLAINT} == COMPLAINT
+    assert (data["authority_name"], data["reply_deadline"]) == (AUTHORITY["authority_name"], AUTHORITY["reply_deadline"])
+    assert set(t["task"] for t in rt.tasks(instance_id=sent["delivered_to"])) == {"register_case"}
+    with rt.db.read() as session:
+        [link] = session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == "complaint_to_authority")).scalars()
+        assert (link.instance_id, link.ref) == (walk.id, p7["business_key"])
+        assert link.payload["complaint_id"] == complaint.id
 
 
 def test_complaint_not_reported_within_an_hour_escalates_to_supervisor(complaint_runtime):
@@ -176,3 +214,49 @@ def test_a_tick_exactly_at_the_due_time_fires_the_timer_once(complaint_runtime):
     assert set(walk.open_tasks()) == {"receive_complaint", "escalate_late_report"}
     assert rt.tick(due + timedelta(minutes=5)) == []
     assert walk.kinds().count("sla_breached") == 1
+
+
+def test_a_revised_plan_goes_back_to_qc_with_the_remarks_then_to_implementation(complaint_runtime):
+    walk = Walk(complaint_runtime)
+    walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+    _qc_chain(walk, serious=True, revise=True)
+    _close(walk)
+    assert walk.status() == "completed"
+    steps = walk.completed_steps()
+    assert steps.count("make_handling_plan") == 2 and steps.count("management_decision") == 2
+    assert steps.index("implement_plan") > max(i for i, s in enumerate(steps) if s == "make_handling_plan")
+    assert {"revise_to_plan", "decision_to_ready"} <= taken_flows(complaint_runtime, walk.id)
+    [complaint] = _complaints(complaint_runtime)
+    assert float(complaint.compensation_amount) == 1500.0, "the revised plan is the one carried out"
+    heat = heatmap(complaint_runtime, "complaint_handling", 1)["heat"]
+    assert heat["decision_gateway"]["instances"] == 1
+    assert heat["make_handling_plan"]["instances"] == 1
+
+
+def test_every_flow_of_the_complaint_process_is_taken(complaint_runtime):
+    rt = complaint_runtime
+    walks = []
+    local = Walk(rt)
+    local.do("receive_complaint", "agent1", **COMPLAINT)
+    local.do("resolve_locally", "guide1", resolved_locally=True, local_action="当晚更换同级酒店")
+    local.do("file_local_resolution", "guide1", filing_note="备案")
+    walks.append(local)
+    start = utcnow()
+    with frozen_at(start):
+        late = Walk(rt)
+    rt.tick(start + timedelta(minutes=61))
+    late.do("escalate_late_report", "supervisor1", action_taken="已督促上报")
+    late.do("receive_complaint", "agent1", **COMPLAINT)
+    late.do("resolve_locally", "guide1", resolved_locally=False, local_action="无法更换")
+    _qc_chain(late, serious=True, solved=False, revise=True)
+    _qc_chain(late, serious=False, solved=True)
+    _close(late)
+    walks.append(late)
+    after_tour = Walk(rt)
+    after_tour.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
+    walks.append(after_tour)
+    authority = Walk(rt)
+    authority.do("receive_complaint", "agent1", **{**COMPLAINT, **AUTHORITY})
+    walks.append(authority)
+    taken = set().union(*(taken_flows(rt, w.id) for w in walks))
+    assert set(sequence_flows(BPMN).values()) - taken == set()

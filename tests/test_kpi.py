@@ -58,21 +58,22 @@ def test_periods_and_range(seeded):
 
 def test_complaint_volume_by_kind_time_class_and_source(seeded):
     complaints = weekly(seeded[0])["complaints"]
-    # W44: c1 c2 | W45: c3 c4 c5 | W46: c6 c7 a1 | W47: c8 c9 c10 c11 c12 c13 c14 a2
-    # (c0 lies before the range; c15 was handed to the authority; c16 was cancelled)
-    assert column(complaints, "total") == [2, 3, 3, 8]
-    assert complaints["total"]["total"] == 16
-    assert column(complaints, "by_kind", "住宿餐饮") == [0, 1, 0, 3]      # c3 | c8 c9 c10
+    # W44: c1 c2 | W45: c3 c4 c5 | W46: c6 c7 a1 | W47: c8 c9 c10 c11 c12 c13 c14 a2 a3
+    # (c0 lies before the range; c15 was handed to the authority, counted once as the P7 case a3
+    # it started; c16 was cancelled)
+    assert column(complaints, "total") == [2, 3, 3, 9]
+    assert complaints["total"]["total"] == 17
+    assert column(complaints, "by_kind", "住宿餐饮") == [0, 1, 0, 4]      # c3 | c8 c9 c10 a3
     assert column(complaints, "by_kind", "导游服务") == [2, 2, 2, 2]      # c1 c2 | c4 c5 | c6 c7 | c11 c12
     assert column(complaints, "by_kind", "服务质量") == [0, 0, 0, 1]      # c13
     assert column(complaints, "by_kind", "行程安排") == [0, 0, 1, 1]      # a1 | a2
     assert column(complaints, "by_kind", "未登记") == [0, 0, 0, 1]        # c14: intake never done
-    assert complaints["total"]["by_kind"] == {"服务质量": 1, "行程安排": 2, "住宿餐饮": 4, "导游服务": 8, "未登记": 1}
-    # 旅游前: c3 c7 c11 c13; 旅游过程中: c1 c4 c6 c8 c9 a2; 旅游后: c2 c5 a1 c10 c12
-    assert complaints["total"]["by_time_class"] == {"旅游前": 4, "旅游过程中": 6, "旅游后": 5, "未登记": 1}
+    assert complaints["total"]["by_kind"] == {"服务质量": 1, "行程安排": 2, "住宿餐饮": 5, "导游服务": 8, "未登记": 1}
+    # 旅游前: c3 c7 c11 c13 a3; 旅游过程中: c1 c4 c6 c8 c9 a2; 旅游后: c2 c5 a1 c10 c12
+    assert complaints["total"]["by_time_class"] == {"旅游前": 5, "旅游过程中": 6, "旅游后": 5, "未登记": 1}
     assert column(complaints, "by_time_class", "旅游过程中") == [1, 1, 1, 3]
-    assert complaints["total"]["by_source"] == {"own": 14, "authority": 2}
-    assert column(complaints, "by_source", "authority") == [0, 0, 1, 1]
+    assert complaints["total"]["by_source"] == {"own": 14, "authority": 3}
+    assert column(complaints, "by_source", "authority") == [0, 0, 1, 2]
     assert complaints["handed_to_authority"] == 1                          # c15
     assert complaints["kinds"] == ["服务质量", "行程安排", "住宿餐饮", "导游服务", "未登记"]
 
@@ -80,13 +81,13 @@ def test_complaint_volume_by_kind_time_class_and_source(seeded):
 def test_resolution_rate_local_qc_and_authority(seeded):
     resolution = weekly(seeded[0])["resolution"]
     # W44 c1 local of c1 c2 = 1/2; W45 c3 qc + c4 local of 3 = 2/3; W46 c6 local + a1 of 3 = 2/3;
-    # W47 c8 c9 local of 8 = 2/8
-    assert column(resolution, "received") == [2, 3, 3, 8]
+    # W47 c8 c9 local of 9 = 2/9
+    assert column(resolution, "received") == [2, 3, 3, 9]
     assert column(resolution, "resolved") == [1, 2, 2, 2]
-    assert column(resolution, "open") == [1, 1, 1, 6]
-    assert column(resolution, "rate") == [0.5, 0.6667, 0.6667, 0.25]
+    assert column(resolution, "open") == [1, 1, 1, 7]
+    assert column(resolution, "rate") == [0.5, 0.6667, 0.6667, 0.2222]
     assert column(resolution, "by_route", "qc") == [0, 1, 0, 0]
-    assert resolution["total"] == {"received": 16, "resolved": 7, "open": 9, "rate": 0.4375,   # 7/16
+    assert resolution["total"] == {"received": 17, "resolved": 7, "open": 10, "rate": 0.4118,   # 7/17
                                    "by_route": {"local": 5, "qc": 1, "authority": 1}}
 
 
@@ -105,9 +106,9 @@ def test_early_warning_flags_a_kind_rising_above_its_baseline(seeded):
     assert warnings["period"] == "2026-W47"
     assert warnings["baseline"] == ["2026-W43", "2026-W44", "2026-W45", "2026-W46"]  # W43 lies before the range
     items = {i["kind"]: i for i in warnings["items"]}
-    # 住宿餐饮: W43 c0, W45 c3 -> mean 2/4 = 0.5; W47 has 3 >= 2 and >= 1.5 x 0.5: flagged
-    assert items["住宿餐饮"] == {"kind": "住宿餐饮", "count": 3, "baseline_counts": [1, 0, 1, 0], "baseline_mean": 0.5,
-                              "ratio": 6.0, "flagged": True}
+    # 住宿餐饮: W43 c0, W45 c3 -> mean 2/4 = 0.5; W47 has 4 >= 2 and >= 1.5 x 0.5: flagged
+    assert items["住宿餐饮"] == {"kind": "住宿餐饮", "count": 4, "baseline_counts": [1, 0, 1, 0], "baseline_mean": 0.5,
+                              "ratio": 8.0, "flagged": True}
     # 导游服务: mean (0+2+2+2)/4 = 1.5; 2 < 1.5 x 1.5 = 2.25: steady, not flagged
     assert items["导游服务"]["baseline_counts"] == [0, 2, 2, 2]
     assert (items["导游服务"]["count"], items["导游服务"]["flagged"]) == (2, False)

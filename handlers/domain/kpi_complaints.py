@@ -7,9 +7,9 @@ Definitions (docs/kpi.md says the same):
   hand, or a call, chat, visit, follow-up or tour that forwarded one) or of `escalated_complaint`
   (P7, sent down by a higher authority), counted in the period of its China-time start, i.e.
   when the agency took it in. Cancelled instances are not complaints. A P6 complaint whose intake
-  says the customer took it to a higher authority (`escalated_to_authority`) ends at once and is
-  handled as P7 when the authority sends it down: it is not counted, so the case is not counted
-  twice; `handed_to_authority` says how many there were.
+  says the customer took it to a higher authority (`escalated_to_authority`) is archived and starts
+  its P7 case at once (the P7 data names it: `source_instance_id`): it is counted as that P7 case
+  only, so the case is not counted twice; `handed_to_authority` says how many there were.
 - **Kind** and **time class** (旅游前 / 旅游过程中 / 旅游后) come from the archived `complaint`
   row when there is one, else from the instance data; before the intake form is done they are
   `未登记` (not recorded yet).

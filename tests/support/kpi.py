@@ -139,7 +139,8 @@ def seed(rt) -> dict[str, int]:
     a2 = Case7(rt, cn(11, 17, 10), "KPI-A2", "行程安排", "旅游过程中", days=4)           # a2  W47, open
     Complaint6(rt, cn(11, 17, 12), "导游服务", "旅游前")                                # c11 W47 open
     Complaint6(rt, cn(11, 18, 9), "住宿餐饮", "旅游过程中").solve_locally(cn(11, 18, 18))  # c9 W47 local
-    Complaint6(rt, cn(11, 18, 10), "服务质量", "旅游前", escalated_to_authority=True)    # c15 handed over: not counted
+    Complaint6(rt, cn(11, 18, 10), "住宿餐饮", "旅游前", escalated_to_authority=True,   # c15 handed over: counted
+               authority_name="上海市文化和旅游局", reply_deadline=cn(12, 30, 18).isoformat())  # as its P7 case a3
     c16 = Complaint6(rt, cn(11, 19, 9), None, None)                                   # c16 cancelled: not counted
     with frozen_at(cn(11, 19, 9, 10)):
         rt.cancel(c16.walk.id, "system", "重复录入")

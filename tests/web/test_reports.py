@@ -46,10 +46,10 @@ def test_page_shows_tiles_charts_tables_and_the_early_warning(seeded, client_for
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "运营指标" in html and "2026-10-26 至 2026-11-22" in html
-    # tiles: 15 inquiries, 16 complaints, 7/16 resolved, 3 deadlines missed, 3.25 average, 7 bookings
+    # tiles: 15 inquiries, 17 complaints (c15 counted as the P7 case it started), 7/17 resolved, 3 deadlines missed, 3.25 average, 7 bookings
     tiles = dict((label, number) for number, label in re.findall(
         r'<span class="tile-n">([^<]+)</span><span class="tile-l">([^<]+)</span>', html))
-    assert tiles == {"咨询量": "15", "投诉量": "16", "投诉解决率": "43.8%", "超时次数": "3",
+    assert tiles == {"咨询量": "15", "投诉量": "17", "投诉解决率": "41.2%", "超时次数": "3",
                      "平均满意度（5分制）": "3.25", "预订量": "7"}
     # six charts drawn inline, no script anywhere on the page but the app's own
     assert html.count("<svg ") == 6
@@ -57,9 +57,9 @@ def test_page_shows_tiles_charts_tables_and_the_early_warning(seeded, client_for
     # the warning banner names the rising kind with its baseline
     banner = re.search(r'<div class="warning-banner".*?</div>', html, re.S).group(0)
     assert "住宿餐饮" in banner and "导游服务" not in banner and "0.5" in banner
-    assert re.search(r'<tr class="row-warn"><th scope="row">住宿餐饮</th><td class="num strong">3</td>', html)
-    # a table beneath each chart, per period: W47's complaints row ends with its total, 8
-    assert re.search(r"11-16~11-22</th>(<td[^>]*>\d+</td>\s*)+<td class=\"num strong\">8</td>", html)
+    assert re.search(r'<tr class="row-warn"><th scope="row">住宿餐饮</th><td class="num strong">4</td>', html)
+    # a table beneath each chart, per period: W47's complaints row ends with its total, 9
+    assert re.search(r"11-16~11-22</th>(<td[^>]*>\d+</td>\s*)+<td class=\"num strong\">9</td>", html)
     assert 'id="booking-accuracy"' in html and "预订准确率：无法计算" in html
     for metric in reports.CSV_METRICS:
         assert f"/reports/export.csv?metric={metric}&amp;from=2026-10-26&amp;to=2026-11-23" in html
@@ -125,20 +125,20 @@ def test_complaints_csv_is_excel_ready_utf8_with_the_hand_computed_numbers(seede
     rows = table(response)
     assert rows[0] == ["期间", "开始日期", "结束日期（不含）", "服务质量", "行程安排", "住宿餐饮", "导游服务", "未登记",
                        "旅游前", "旅游过程中", "旅游后", "未登记", "自行受理", "上级下转", "投诉合计"]
-    assert rows[4] == ["2026-W47", "2026-11-16", "2026-11-23", "1", "1", "3", "2", "1",
-                       "2", "3", "2", "1", "7", "1", "8"]   # c8..c14 and a2
-    assert rows[-1] == ["合计", "2026-10-26", "2026-11-23", "1", "2", "4", "8", "1", "4", "6", "5", "1", "14", "2", "16"]
+    assert rows[4] == ["2026-W47", "2026-11-16", "2026-11-23", "1", "1", "4", "2", "1",
+                       "3", "3", "2", "1", "7", "2", "9"]   # c8..c14, a2 and a3 (c15's P7 case)
+    assert rows[-1] == ["合计", "2026-10-26", "2026-11-23", "1", "2", "5", "8", "1", "5", "6", "5", "1", "14", "3", "17"]
 
 
 def test_other_metrics_as_csv(seeded, client_for):
     qc = client_for("qc1")
     resolution = table(export(qc, "resolution"))
     assert resolution[0][3:8] == ["受理", "已解决", "未结", "解决率(%)", "当地解决"]
-    assert resolution[-1][3:] == ["16", "7", "9", "43.75", "5", "1", "1"]
+    assert resolution[-1][3:] == ["17", "7", "10", "41.18", "5", "1", "1"]
     warnings = table(export(qc, "warnings"))
     assert warnings[0] == ["投诉类别", "本期 2026-W47", "2026-W43", "2026-W44", "2026-W45", "2026-W46", "前 4 期均值",
                            "倍数", "预警"]
-    assert ["住宿餐饮", "3", "1", "0", "1", "0", "0.5", "6.0", "是"] in warnings
+    assert ["住宿餐饮", "4", "1", "0", "1", "0", "0.5", "8.0", "是"] in warnings
     assert ["导游服务", "2", "0", "2", "2", "2", "1.5", "1.33", "否"] in warnings
     satisfaction = table(export(qc, "satisfaction"))
     assert satisfaction[2][3:5] == ["0", ""]                      # W45: no follow-up, no average
@@ -161,8 +161,8 @@ def test_csv_refuses_an_unknown_metric_or_range(client_for):
 def test_api_answers_the_same_numbers_documented_in_openapi(seeded, runtime):
     api = Api(seeded, runtime)
     body = api.as_("manager1").get(API).get_json()      # Api checks the body against the OpenAPI schema
-    assert body["complaints"]["total"]["total"] == 16
-    assert body["resolution"]["total"]["rate"] == 0.4375
+    assert body["complaints"]["total"]["total"] == 17
+    assert body["resolution"]["total"]["rate"] == 0.4118
     assert body["warnings"]["flagged"] == ["住宿餐饮"]
     assert body["satisfaction"]["total"]["average"] == 3.25
     assert [p["key"] for p in body["periods"]] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47"]
