@@ -17,9 +17,10 @@ from engine.limits import KEY_MAX, check_data, check_reason, check_text
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, viewer_named
 from engine.run.spiff_tasks import make_ready
-from engine.run.unit import SYSTEM_ACTOR, Tx
+from engine.run.unit import Tx
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
+from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import Job, ProcessInstance
 from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 

@@ -35,9 +35,10 @@ from engine.run.rows import lock_instance
 from engine.run.spiff_tasks import make_ready
 from engine.run.start_timers import schedule as schedule_start_timer
 from engine.run.step import Step
-from engine.run.unit import SYSTEM_ACTOR, Tx, UnitSource
+from engine.run.unit import Tx, UnitSource
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
+from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import Deployment, Job
 from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 

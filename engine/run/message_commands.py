@@ -16,8 +16,8 @@ from engine.run.jobs import JobRunner, worker_name
 from engine.run.messaging import MAX_TTL as MAX_MESSAGE_TTL
 from engine.run.messaging import message_dict
 from engine.run.rows import job_dict
-from engine.run.unit import SYSTEM_ACTOR
 from engine.sandbox.outcomes import lets_go_of_the_lock
+from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import Job, Message
 from engine.store.states import JobState
 

@@ -26,8 +26,9 @@ from engine.clock import utcnow
 from engine.run.message_events import deliver, waited_names, waits_for
 from engine.run.rows import iso
 from engine.run.step import Step
-from engine.run.unit import SYSTEM_ACTOR, Tx
+from engine.run.unit import Tx
 from engine.store import audit
+from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import Message, ProcessInstance
 from engine.store.states import InstanceStatus, MessageState
 

@@ -18,7 +18,7 @@ from engine.run.message_commands import MessageCommands
 from engine.run.rows import task_dict
 from engine.run.runtime_reads import RuntimeReads
 from engine.run.task_commands import TaskCommands
-from engine.run.unit import SYSTEM_ACTOR
+from engine.store.audit import SYSTEM_ACTOR
 
 
 class Runtime(TaskCommands, InstanceCommands, MessageCommands, RuntimeReads):

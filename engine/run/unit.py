@@ -36,7 +36,6 @@ from engine.run.message_events import deliver
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
-from engine.store.audit import SYSTEM_ACTOR
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import InstanceStatus
@@ -163,4 +162,4 @@ def fault_point() -> None:
         time.sleep(120)
 
 
-__all__ = ["SYSTEM_ACTOR", "MessageHooks", "Tx", "UnitSource", "fault_point", "write_session"]
+__all__ = ["MessageHooks", "Tx", "UnitSource", "fault_point", "write_session"]
