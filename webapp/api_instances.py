@@ -28,16 +28,19 @@ def list_startable():
 @routes.post("/processes/<process_id>/instances")
 def start_instance(process_id: str):
     body = json_body()
-    unknown = sorted(set(body) - {"data", "business_key"})
+    unknown = sorted(set(body) - {"data", "business_key", "version"})
     if unknown:
-        raise invalid(unknown[0], "unknown field (expected: data, business_key)")
+        raise invalid(unknown[0], "unknown field (expected: data, business_key, version)")
     data = body.get("data")
     if data is not None and not isinstance(data, dict):
         raise invalid("data", "must be a JSON object")
     key = body.get("business_key")
     if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > BUSINESS_KEY_MAX):
         raise invalid("business_key", f"must be a non-empty string of at most {BUSINESS_KEY_MAX} characters")
-    instance_id = runtime().start(process_id, data or {}, actor=actor(), business_key=key)
+    version = body.get("version")
+    if version is not None and (type(version) is not int or version < 1):
+        raise invalid("version", "must be a positive integer (a deployed version; omit it for the current one)")
+    instance_id = runtime().start(process_id, data or {}, actor=actor(), business_key=key, version=version)
     response = jsonify(runtime().show(instance_id))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_instance", instance_id=instance_id)

@@ -53,8 +53,19 @@ def deploy():
     with runtime().transaction() as tx:
         result = deploy_upload(tx.session, files, actor())
     body = {"process_id": result.process_id, "version": result.version,
-            "deployment_id": result.deployment_id, "created": result.created}
+            "deployment_id": result.deployment_id, "created": result.created, "current": result.current}
     return body, 201 if result.created else 200
+
+
+@routes.post("/processes/<process_id>/versions/<int:version>/activate")
+@capability_required(Capability.DEPLOY)
+def activate_version(process_id: str, version: int):
+    """Start new instances on this version (a rollback, or forward again); body `{"reason": "..."}`."""
+    body = json_body()
+    unknown = sorted(set(body) - {"reason"})
+    if unknown:
+        raise invalid(unknown[0], "unknown field (expected: reason)")
+    return runtime().activate_version(process_id, version, actor(), body.get("reason"))
 
 
 # ---- messages --------------------------------------------------------------------------

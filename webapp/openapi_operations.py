@@ -49,9 +49,10 @@ OPERATIONS: dict[str, Op] = {
                     "409 when completed already, claimed by someone else, or a lost race.",
         body="FormData", errors=(409, 422)),
     "api.list_startable": Op(
-        "GET", "The processes I may start (newest version each)", "processes", items_of("StartableProcess")),
+        "GET", "The processes I may start (current version each)", "processes", items_of("StartableProcess")),
     "api.start_instance": Op(
-        "POST", "Start the newest version of a process", "processes", ref("Instance"), ok_status=201,
+        "POST", "Start the current version of a process (or the `version` given)", "processes", ref("Instance"),
+        ok_status=201,
         roles="holders of the process's start lane", body="StartRequest", errors=(422,),
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(
@@ -73,6 +74,11 @@ OPERATIONS: dict[str, Op] = {
                     "newest deployed version. 201 for a new version, 200 when the content is unchanged; "
                     "422 `deployment_invalid` with `findings` (file:line:col, rule, message) when refused: "
                     "nothing is written then."),
+    "api.activate_version": Op(
+        "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
+        ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),
+        description="Running instances stay on their version. Recorded as `process_activated` with the reason. "
+                    "409 when the version is already current; 404 for an unknown process or version."),
     "api.list_instances": Op(
         "GET", "The instances I may see, newest first", "instances", ref("InstancePage"),
         roles="any logged-in user: instances they started or with a task in their lanes (supervisors, auditors: all)",

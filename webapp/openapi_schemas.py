@@ -223,14 +223,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "process_id": {"type": "string"},
             "name": {"type": "string"},
-            "version": {"type": "integer", "description": "The newest version: the one a start runs."},
+            "version": {"type": "integer", "description": "The current version: the one a start runs."},
             "lane": {"type": "string", "description": "The start lane (a role the user holds)."},
         },
     },
     "Deployment": {
         "type": "object",
         "required": ["id", "process_id", "version", "name", "sha256", "filename", "deployed_at", "deployed_by",
-                     "instances"],
+                     "instances", "current"],
         "properties": {
             "id": {"type": "integer"},
             "process_id": {"type": "string"},
@@ -241,6 +241,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "deployed_at": DATE_TIME,
             "deployed_by": {"type": "string"},
             "instances": {"type": "integer"},
+            "current": {"type": "boolean", "description": "New instances start on this version."},
         },
     },
     "CompleteResult": {
@@ -264,7 +265,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "data": {"type": "object", "description": "Start data of the instance."},
             "business_key": {"type": "string", "minLength": 1, "maxLength": KEY_MAX,
                              "description": "Correlation key for messages."},
+            "version": {"type": "integer", "minimum": 1,
+                        "description": "Start this deployed version; absent: the current version."},
         },
+    },
+    "ActivateRequest": {
+        "type": "object",
+        "required": ["reason"],
+        "additionalProperties": False,
+        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX,
+                                  "description": "Recorded in the audit log."}},
+    },
+    "Activated": {
+        "type": "object",
+        "required": ["process_id", "version", "deployment_id", "previous_version"],
+        "properties": {"process_id": {"type": "string"}, "version": {"type": "integer"},
+                       "deployment_id": {"type": "integer"},
+                       "previous_version": {"type": ["integer", "null"],
+                                            "description": "The version that was current before."}},
     },
     "ReassignRequest": {
         "type": "object",
@@ -339,9 +357,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
     "DeployResult": {
         "type": "object",
-        "required": ["process_id", "version", "deployment_id", "created"],
+        "required": ["process_id", "version", "deployment_id", "created", "current"],
         "properties": {"process_id": {"type": "string"}, "version": {"type": "integer"},
-                       "deployment_id": {"type": "integer"}, "created": {"type": "boolean"}},
+                       "deployment_id": {"type": "integer"}, "created": {"type": "boolean"},
+                       "current": {"type": "boolean",
+                                   "description": "New instances start on this version (false: the content "
+                                                  "matches an older version that is not current)."}},
     },
     "DeployUpload": {
         "type": "object",

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from engine.access.policy import Capability
 from engine.bpmn.lint import lint_bytes
-from engine.errors import DeploymentError
+from engine.errors import DeploymentError, FormInvalid
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from webapp.app_state import runtime
@@ -70,10 +70,26 @@ def deploy():
                                deploy_findings=findings), 422
     if result.created:
         flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
-    else:
+    elif result.current:
         flash(_("{process} 内容未变化，仍为版本 {version}", process=result.process_id, version=result.version),
               "info")
+    else:
+        flash(_("{process} 内容与版本 {version} 相同，未产生新版本；该版本不是当前版本，可在下方“设为当前版本”。",
+                process=result.process_id, version=result.version), "info")
     return redirect(url_for("processes.index"))
+
+
+@bp.post("/processes/<process_id>/<int:version>/activate")
+@capability_required(Capability.DEPLOY)
+def activate(process_id: str, version: int):
+    try:
+        runtime().activate_version(process_id, version, current_user.username, request.form.get("reason", ""))
+    except FormInvalid:
+        flash(_("请填写设为当前版本的原因"), "error")
+        return redirect(url_for("processes.index"), 303)
+    flash(_("{process} 的新实例将从版本 {version} 发起；运行中的实例不受影响", process=process_id, version=version),
+          "success")
+    return redirect(url_for("processes.index"), 303)
 
 
 @bp.route("/processes/<process_id>/<int:version>")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
 from engine.limits import DEPLOYED_CACHE_MAX, BoundedCache
-from engine.store.models import Deployment
+from engine.store.models import CurrentVersion, Deployment
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,25 @@ class Catalog:
             return Deployed(row.id, row.process_id, row.version, row.forms, model_of(row))
         return self._by_id.get_or_make(deployment_id, make)
 
-    def latest(self, session: Session, process_id: str) -> Deployed:
-        """The newest version of a process; NotFound if it is not deployed."""
-        deployment_id = session.execute(
-            select(Deployment.id).where(Deployment.process_id == process_id)
-            .order_by(Deployment.version.desc()).limit(1)
-        ).scalar_one_or_none()
-        if deployment_id is None:
-            raise NotFound(f"process {process_id!r} is not deployed")
+    def current(self, session: Session, process_id: str, version: int | None = None) -> Deployed:
+        """The version new instances of a process start on (engine/run/versions.py), or the
+        given `version`; NotFound if there is none."""
+        if version is not None:
+            deployment_id = session.execute(select(Deployment.id).where(
+                Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
+            if deployment_id is None:
+                raise NotFound(f"process {process_id!r} has no version {version}")
+        else:
+            deployment_id = session.execute(select(CurrentVersion.deployment_id).where(
+                CurrentVersion.process_id == process_id)).scalar_one_or_none()
+            if deployment_id is None:
+                raise NotFound(f"process {process_id!r} is not deployed")
         return self.deployed(session, deployment_id)
 
-    def latest_of_each(self, session: Session) -> list[Deployed]:
-        """The newest version of every deployed process."""
-        newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
-        return [self.deployed(session, i) for i in session.execute(newest).scalars()]
+    def current_of_each(self, session: Session) -> list[Deployed]:
+        """The current version of every deployed process."""
+        chosen = select(CurrentVersion.deployment_id).order_by(CurrentVersion.process_id)
+        return [self.deployed(session, i) for i in session.execute(chosen).scalars()]
 
 
 __all__ = ["Catalog", "Deployed", "model_of"]

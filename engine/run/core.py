@@ -52,8 +52,8 @@ class EngineCore:
         """A deployment's version, forms and parsed model; rows never change, so they are cached."""
         return self.catalog.deployed(session, deployment_id)
 
-    def latest_deployment(self, session: Session, process_id: str) -> Deployed:
-        return self.catalog.latest(session, process_id)
+    def current_deployment(self, session: Session, process_id: str, version: int | None = None) -> Deployed:
+        return self.catalog.current(session, process_id, version)
 
 
 __all__ = ["EngineCore"]

@@ -15,7 +15,7 @@ from engine.bpmn.specs import load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
-from engine.run.start_timers import schedule as schedule_start_timer
+from engine.run import versions
 from engine.store import audit
 from engine.store.audit import canonical_json
 from engine.store.models import Deployment
@@ -28,6 +28,7 @@ class DeployResult:
     version: int
     deployment_id: int
     created: bool
+    current: bool = True  # new instances start on this version (engine/run/versions.py)
 
 
 def bpmn_files(paths: list[Path]) -> list[Path]:
@@ -116,7 +117,9 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
         select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
     ).scalar_one_or_none()
     if existing is not None:
-        return DeployResult(filename, model.process_id, existing.version, existing.id, False)
+        current = versions.current_row(session, model.process_id)
+        return DeployResult(filename, model.process_id, existing.version, existing.id, False,
+                            current is not None and current.deployment_id == existing.id)
     version = (session.execute(
         select(func.max(Deployment.version)).where(Deployment.process_id == model.process_id)
     ).scalar() or 0) + 1
@@ -130,7 +133,6 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     session.flush()
     audit.append(session, kind="process_deployed", actor=actor, at=now,
                  payload={"process": model.process_id, "version": version, "sha256": digest,
-                          "file": Path(filename).name, "deployment_id": deployment.id})
-    if model.start_timer is not None:
-        schedule_start_timer(session, deployment, model, now)
+                          "file": Path(filename).name, "deployment_id": deployment.id, "current": True})
+    versions.make_current(session, deployment, model, actor, now)
     return DeployResult(filename, model.process_id, version, deployment.id, True)

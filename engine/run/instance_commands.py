@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from engine.access.policy import SYSTEM_LANE, Viewer
 from engine.clock import utcnow
 from engine.errors import NotAllowed, TaskConflict, TourflowError
 from engine.limits import KEY_MAX, check_data, check_reason, check_text
+from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, viewer_named
 from engine.run.spiff_tasks import make_ready
@@ -28,14 +30,14 @@ from engine.store.states import FINISHED, InstanceStatus, JobKind, JobState
 class InstanceCommands(EngineCore):
     @lets_go_of_the_lock
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
-              business_key: str | None = None) -> int:
-        """Start the newest version of a process; returns the instance id."""
+              business_key: str | None = None, version: int | None = None) -> int:
+        """Start the current version of a process (or `version`); returns the instance id."""
         if data is not None and not isinstance(data, dict):
             raise TourflowError("start data must be a JSON object")
         check_data(data, "data")
         check_text("business_key", business_key, KEY_MAX, required=False)
         with self.transaction() as tx:
-            deployment = self.latest_deployment(tx.session, process_id)
+            deployment = self.current_deployment(tx.session, process_id, version)
             model = deployment.model
             if actor != SYSTEM_ACTOR:
                 policy.refuse_if(policy.start_refusal(viewer_named(tx.session, actor), model.start_lane))
@@ -47,6 +49,11 @@ class InstanceCommands(EngineCore):
                 name = next(iter(model.message_starts))
                 message = {"name": name, "key": business_key, "data": data or {}, "from_instance": None}
             return tx.begin(deployment, data or {}, actor, business_key, message).id
+
+    def activate_version(self, process_id: str, version: int, actor: str, reason: str) -> dict[str, Any]:
+        """Start new instances of `process_id` on `version` (a rollback, or forward again), audited."""
+        with self.transaction() as tx:
+            return dataclasses.asdict(versions.activate(tx.session, process_id, version, actor, reason, utcnow()))
 
     @lets_go_of_the_lock
     def resolve_incident(self, instance_id: int, actor: str, reason: str,

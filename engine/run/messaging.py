@@ -100,7 +100,7 @@ class MessageRouter:
                     continue
                 self._deliver_in(step, row, record)
                 return instance.id
-        for deployment in tx.latest_deployments():
+        for deployment in tx.current_deployments():
             if row.name in deployment.model.message_starts:
                 instance = tx.begin(deployment, row.payload, actor, row.correlation_key, message=record)
                 row.delivered_to, row.started, row.delivered_at = instance.id, True, utcnow()

@@ -86,11 +86,11 @@ class RuntimeReads(EngineCore):
         return xml
 
     def startable(self, username: str) -> list[dict[str, Any]]:
-        """The newest version of each process whose start lane the user holds."""
+        """The current version of each process whose start lane the user holds."""
         with self.reading() as session:
             viewer = viewer_named(session, username)
             result = []
-            for deployment in self.catalog.latest_of_each(session):
+            for deployment in self.catalog.current_of_each(session):
                 lane = deployment.model.start_lane
                 if lane and policy.may_start(viewer, lane):
                     result.append({"process_id": deployment.process_id, "name": deployment.model.name,

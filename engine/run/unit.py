@@ -72,9 +72,9 @@ class Tx:
     def deployed(self, deployment_id: int) -> Deployed:
         return self.catalog.deployed(self.session, deployment_id)
 
-    def latest_deployments(self) -> list[Deployed]:
-        """The newest version of every deployed process."""
-        return self.catalog.latest_of_each(self.session)
+    def current_deployments(self) -> list[Deployed]:
+        """The version of every deployed process that new instances start on."""
+        return self.catalog.current_of_each(self.session)
 
     def lock_instance(self, instance_id: int) -> ProcessInstance:
         """The instance row, locked until the transaction ends; NotFound if there is none."""

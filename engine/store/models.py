@@ -71,6 +71,17 @@ class Deployment(Base):
     deployed_by: Mapped[str] = mapped_column(String(80))
 
 
+class CurrentVersion(Base):
+    """Which version of a process new instances start on: the newest deployed, until an owner
+    activates another (engine/run/versions.py). Every change is an audit event."""
+
+    __tablename__ = "current_version"
+    process_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    since: Mapped[datetime]
+    chosen_by: Mapped[str] = mapped_column(String(80))
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
     id: Mapped[int] = mapped_column(primary_key=True)

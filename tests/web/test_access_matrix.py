@@ -137,6 +137,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/processes/<process_id>/<int:version>/heatmap"): page("/processes/{process}/{version}/heatmap",
                                                                    {HEATMAP: 200}),
     ("POST", "/processes/deploy"): page("/processes/deploy", {frozenset({"owner1"}): 302}, upload=True),
+    # version 1 is current already: the owner passes the check and gets the conflict, nothing changes
+    ("POST", "/processes/<process_id>/<int:version>/activate"): page(
+        "/processes/{process}/{version}/activate", {frozenset({"owner1"}): 409}, body={"reason": "x"}),
     ("GET", "/reports"): page("/reports", {REPORTS: 200}),
     ("GET", "/reports/export.csv"): page("/reports/export.csv?metric=inquiries", {REPORTS: 200}),
     ("GET", "/audit"): page("/audit", {CHAINS: 200}),
@@ -159,6 +162,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         "/api/v1/processes/" + VERSION + "/heatmap", {HEATMAP: 200}),
     ("GET", "/api/v1/deployments"): api("/api/v1/deployments", {DEFINITIONS: 200}),
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),
+    ("POST", "/api/v1/processes/<process_id>/versions/<int:version>/activate"): api(
+        "/api/v1/processes/" + VERSION + "/activate", {frozenset({"owner1"}): 409}, body={"reason": "x"}),
     ("GET", "/api/v1/instances"): api("/api/v1/instances", ALL_200),
     ("GET", "/api/v1/instances/<int:instance_id>"): api(API_INSTANCE, {INSTANCE_VIEWERS: 200}),
     ("GET", "/api/v1/instances/<int:instance_id>/events"): api(API_INSTANCE + "/events", {INSTANCE_VIEWERS: 200}),

@@ -1,4 +1,4 @@
-"""Process definitions: `tourflow deploy` and `tourflow lint`."""
+"""Process definitions: `tourflow deploy`, `tourflow activate` and `tourflow lint`."""
 
 from __future__ import annotations
 
@@ -47,9 +47,29 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
     else:
         for r in results:
             note = "deployed" if r.created else "unchanged"
+            if not r.current:
+                note += (f"; not the current version: `tourflow activate {r.process_id} {r.version} "
+                         f"--reason ...` starts new instances on it")
             click.echo(f"{r.file}: {r.process_id} version {r.version} ({note})")
     if failed:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("process_id")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--as", "actor", default="system", help="Who activates (a user who may deploy).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def activate(process_id: str, version: int, reason: str, actor: str, as_json: bool) -> None:
+    """Start new instances of PROCESS_ID on VERSION (roll back, or forward again); running instances stay."""
+    result = tourflow().runtime.activate_version(process_id, version, actor, reason)
+    if as_json:
+        emit(result)
+    else:
+        before = result["previous_version"]
+        click.echo(f"{process_id}: version {version} is now current" + (f" (was {before})" if before else ""))
 
 
 @click.command()

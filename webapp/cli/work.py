@@ -17,12 +17,16 @@ from webapp.cli.base import ID, emit, json_arg, parse_at
 @click.option("--data", default=None, help="Start data as a JSON object.")
 @click.option("--as", "actor", default="system")
 @click.option("--key", "business_key", default=None, help="Business key for message correlation.")
+@click.option("--version", type=click.IntRange(min=1), default=None,
+              help="Start this deployed version instead of the current one.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def start(process_id: str, data: str | None, actor: str, business_key: str | None, as_json: bool) -> None:
-    """Start the newest version of a process; prints the instance id."""
+def start(process_id: str, data: str | None, actor: str, business_key: str | None, version: int | None,
+          as_json: bool) -> None:
+    """Start the current version of a process (see `tourflow activate`); prints the instance id."""
     runtime = tourflow().runtime
-    instance_id = runtime.start(process_id, json_arg(data, "--data"), actor=actor, business_key=business_key)
+    instance_id = runtime.start(process_id, json_arg(data, "--data"), actor=actor, business_key=business_key,
+                                version=version)
     if as_json:
         emit(runtime.show(instance_id))
     else:
