@@ -136,3 +136,33 @@ def test_cli_activate_and_start_version(cli, two_versions):
         3, "error: version 1 of 'complaint_handling' is already the current version")
     unchanged = cli.run("deploy", str(P6.parent / "complaint_handling.bpmn"))
     assert "(unchanged)" in unchanged.stdout and "not the current" not in unchanged.stdout
+    shown = cli.run("diff", "complaint_handling", "1", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["complaint_handling: version 1 → 2",
+                                         "  ~ endEvent escalation_closed “督办完毕”: name: '督办结束' → '督办完毕'"]
+    same = cli.run("diff", "complaint_handling", "2", "2", "--json")
+    assert json.loads(same.stdout)["changed"] == []
+    assert cli.run("diff", "complaint_handling", "1", "5").returncode == 1
+
+
+def test_a_modelers_reformatting_is_not_a_new_version_but_a_moved_shape_is(runtime, tmp_path):
+    deploy(runtime, P6)
+    text = P6.read_text(encoding="utf-8")
+    reformatted = text.replace("bpmn:", "bpmn2:").replace("xmlns:bpmn=", "xmlns:bpmn2=").replace("\n    <", "\n\t<")
+    assert reformatted.count("bpmn2:") > 100
+    result = _deploy(runtime, _write_beside_forms(tmp_path / "round_trip", reformatted))
+    assert (result.version, result.created, result.current) == (1, False, True)
+    shape = reformatted.index('bpmnElement="escalate_late_report"')
+    bounds = reformatted.index('x="', shape)
+    moved = reformatted[:bounds] + 'x="9' + reformatted[bounds + 3:]
+    result = _deploy(runtime, _write_beside_forms(tmp_path / "moved", moved))
+    assert (result.version, result.created) == (2, True)
+
+
+def _write_beside_forms(folder: Path, text: str) -> Path:
+    folder.mkdir()
+    (folder / "forms").mkdir()
+    (folder / "forms" / "complaint_handling").symlink_to(P6.parent / "forms" / "complaint_handling")
+    target = folder / P6.name
+    target.write_text(text, encoding="utf-8")
+    return target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request
 from flask_login import current_user
 
@@ -9,7 +11,7 @@ from engine.access import policy
 from engine.access.policy import Capability
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.history.heatmap import heatmap
-from engine.limits import KEY_MAX, MESSAGE_NAME_MAX
+from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from engine.store.states import MessageState
@@ -23,10 +25,20 @@ routes = Routes()
 @routes.get("/processes/<process_id>/versions/<int:version>/diagram")
 @capability_required(Capability.READ_DEFINITIONS)
 def process_diagram(process_id: str, version: int):
-    """One deployed version's BPMN XML; `nodes` is empty (no instance)."""
+    """One deployed version's BPMN XML; `nodes` is empty (no instance), or with `against=N` marks
+    what differs from version N."""
     xml = runtime().deployment_xml(process_id, version)
-    return {"process": process_id, "version": version, "bpmn_xml": xml,
-            "nodes": {"completed": [], "active": [], "failed": []}}
+    nodes: dict[str, list[str]] = {"completed": [], "active": [], "failed": []}
+    against = int_arg("against", 0, 1, ID_MAX)
+    if against:
+        nodes.update(diff_marks(runtime().version_diff(process_id, against, version), newer=version > against))
+    return {"process": process_id, "version": version, "bpmn_xml": xml, "nodes": nodes}
+
+
+def diff_marks(diff: dict[str, Any], newer: bool) -> dict[str, list[str]]:
+    """The elements of a diff's `to` version to mark: those only in it, and those changed."""
+    only_here = [e["id"] for e in diff["added"]]
+    return {"added" if newer else "removed": only_here, "changed": [c["id"] for c in diff["changed"]]}
 
 
 @routes.get("/processes/<process_id>/versions/<int:version>/heatmap")
@@ -34,6 +46,18 @@ def process_diagram(process_id: str, version: int):
 def process_heatmap(process_id: str, version: int):
     """Per node of one version: instances that passed it, median and p90 seconds spent there."""
     return heatmap(runtime(), process_id, version)
+
+
+@routes.get("/processes/<process_id>/diff")
+@capability_required(Capability.READ_DEFINITIONS)
+def process_diff(process_id: str):
+    """What changed between two versions (`from`, `to`): nodes, flows, forms, moved shapes."""
+    versions = {}
+    for name in ("from", "to"):
+        versions[name] = int_arg(name, 0, 1, ID_MAX)
+        if not versions[name]:
+            raise invalid(name, "is required: a deployed version number")
+    return runtime().version_diff(process_id, versions["from"], versions["to"])
 
 
 @routes.get("/deployments")

@@ -57,7 +57,9 @@ OPERATIONS: dict[str, Op] = {
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(
         "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram"),
-        roles="owner, auditor (it holds the scripts)", errors=(403,)),
+        roles="owner, auditor (it holds the scripts)", errors=(403, 422),
+        parameters=[query("against", {"type": "integer", "minimum": 1},
+                          "Mark what differs from this version (nodes.added or .removed, nodes.changed).")]),
     "api.process_heatmap": Op(
         "GET", "Heatmap of one process version: instances per node, median and p90 time spent", "processes",
         ref("Heatmap"), roles="owner, auditor, manager, supervisor", errors=(403,),
@@ -74,6 +76,14 @@ OPERATIONS: dict[str, Op] = {
                     "newest deployed version. 201 for a new version, 200 when the content is unchanged; "
                     "422 `deployment_invalid` with `findings` (file:line:col, rule, message) when refused: "
                     "nothing is written then."),
+    "api.process_diff": Op(
+        "GET", "What changed between two versions of a process", "processes", ref("VersionDiff"),
+        roles="owner, auditor", errors=(403, 422),
+        parameters=[query("from", {"type": "integer", "minimum": 1}, "The older version.", required=True),
+                    query("to", {"type": "integer", "minimum": 1}, "The newer version.", required=True)],
+        description="Nodes and sequence flows added, removed or changed (each changed detail: name, lane, SOP, "
+                    "condition, script, timer, handler and form properties, message), the forms' fields, and "
+                    "the ids of shapes that moved on the diagram. 404 for an unknown process or version."),
     "api.activate_version": Op(
         "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
         ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),

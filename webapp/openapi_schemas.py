@@ -9,8 +9,10 @@ from engine.limits import KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, REASON_MAX
 from engine.run.messaging import MAX_TTL
 from webapp.openapi_incidents import INCIDENT, INCIDENT_DETAIL
 from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, ROUTING, nullable, ref
+from webapp.openapi_versions import VERSION_SCHEMAS
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    **VERSION_SCHEMAS,
     "Error": {
         "type": "object",
         "description": "Every error answer. `error` is a stable code: unauthorized, forbidden, not_found, "
@@ -210,10 +212,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "bpmn_xml": {"type": "string"},
             "nodes": {
                 "type": "object",
-                "description": "BPMN element ids by state (empty for a process version).",
+                "description": "BPMN element ids by state (empty for a process version); a version asked "
+                               "`against` another also lists what is only in this one (`added`, or `removed` "
+                               "when this is the older) and what `changed`.",
                 "required": ["completed", "active", "failed"],
                 "properties": {k: {"type": "array", "items": {"type": "string"}}
-                               for k in ("completed", "active", "failed")},
+                               for k in ("completed", "active", "failed", "added", "removed", "changed")},
             },
         },
     },
@@ -268,21 +272,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "version": {"type": "integer", "minimum": 1,
                         "description": "Start this deployed version; absent: the current version."},
         },
-    },
-    "ActivateRequest": {
-        "type": "object",
-        "required": ["reason"],
-        "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX,
-                                  "description": "Recorded in the audit log."}},
-    },
-    "Activated": {
-        "type": "object",
-        "required": ["process_id", "version", "deployment_id", "previous_version"],
-        "properties": {"process_id": {"type": "string"}, "version": {"type": "integer"},
-                       "deployment_id": {"type": "integer"},
-                       "previous_version": {"type": ["integer", "null"],
-                                            "description": "The version that was current before."}},
     },
     "ReassignRequest": {
         "type": "object",

@@ -52,8 +52,8 @@ ERRORS: dict[int, str] = {
 }
 
 
-def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+def query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
 BOOL = {"type": "boolean"}

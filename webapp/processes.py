@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from engine.access.policy import Capability
@@ -110,3 +110,27 @@ def heatmap(process_id: str, version: int):
     info = next(v for v in _versions() if v["process_id"] == process_id and v["version"] == version)
     rows = sorted(data["heat"].items(), key=lambda item: (-item[1]["median_s"], item[0]))
     return render_template("processes/heatmap.html", v=info, heat=data, rows=rows)
+
+
+@bp.route("/processes/<process_id>/diff")
+@capability_required(Capability.READ_DEFINITIONS)
+def diff(process_id: str):
+    """Two versions side by side, what changed coloured on both diagrams and listed below."""
+    versions = [v for v in _versions() if v["process_id"] == process_id]
+    if not versions:
+        abort(404)
+    numbers = [v["version"] for v in versions]  # newest first
+    new = _version_arg("to", numbers[0], numbers)
+    old = _version_arg("from", max((n for n in numbers if n < new), default=new), numbers)
+    changes = runtime().version_diff(process_id, old, new)
+    return render_template("processes/diff.html", process_id=process_id, name=versions[0]["name"],
+                           numbers=numbers, old=old, new=new, diff=changes)
+
+
+def _version_arg(name: str, default: int, numbers: list[int]) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) not in numbers:
+        abort(404, _("没有版本 {version}", version=raw[:20]))
+    return int(raw)

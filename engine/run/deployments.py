@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.bpmn.canonical import canonical_digest
 from engine.bpmn.specs import load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
@@ -93,6 +94,20 @@ def _write_previous_forms(session: Session, process_id: str, forms_dir: Path) ->
         (forms_dir / form_ref).write_text(canonical_json(schema), encoding="utf-8")
 
 
+def same_content(session: Session, process_id: str, data: bytes, forms: dict) -> Deployment | None:
+    """A deployed version with these forms whose BPMN differs from `data` only in formatting (a
+    modeler's round trip: indentation, attribute order, namespace prefixes), newest first."""
+    digest = None
+    for row in session.execute(select(Deployment).where(Deployment.process_id == process_id)
+                               .order_by(Deployment.version.desc())).scalars():
+        if row.forms != forms:
+            continue
+        digest = digest or canonical_digest(data)
+        if canonical_digest(row.bpmn_xml.encode("utf-8"), row.filename) == digest:
+            return row
+    return None
+
+
 def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path | None, actor: str,
                  path: Path | None = None) -> DeployResult:
     """Lint, parse and store one BPMN file; refuses it whole on any lint error."""
@@ -115,7 +130,7 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     digest = hashlib.sha256(data + canonical_json(forms).encode()).hexdigest()
     existing = session.execute(
         select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
-    ).scalar_one_or_none()
+    ).scalar_one_or_none() or same_content(session, model.process_id, data, forms)
     if existing is not None:
         current = versions.current_row(session, model.process_id)
         return DeployResult(filename, model.process_id, existing.version, existing.id, False,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine.access import policy
 from engine.access.policy import Viewer, lane_access
 from engine.errors import NotFound
+from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.instance_access import require_viewable
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
@@ -84,6 +85,11 @@ class RuntimeReads(EngineCore):
         if xml is None:
             raise NotFound(f"process {process_id!r} has no version {version}")
         return xml
+
+    def version_diff(self, process_id: str, old: int, new: int) -> dict[str, Any]:
+        """Nodes, flows, forms and shapes that changed from version `old` to `new`."""
+        with self.reading() as session:
+            return versions.diff(session, process_id, old, new)
 
     def startable(self, username: str) -> list[dict[str, Any]]:
         """The current version of each process whose start lane the user holds."""

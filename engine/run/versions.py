@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
+from engine.bpmn.diff import diff_versions
 from engine.bpmn.specs import ProcessModel
 from engine.errors import NotFound, TaskConflict
 from engine.limits import check_reason
@@ -82,4 +84,12 @@ def activate(session: Session, process_id: str, version: int, actor: str, reason
     return Activated(process_id, version, target.id, previous.version if previous else None)
 
 
-__all__ = ["Activated", "activate", "current_row", "make_current", "version_row"]
+def diff(session: Session, process_id: str, old: int, new: int) -> dict[str, Any]:
+    """What changed from version `old` to version `new` (engine/bpmn/diff.py)."""
+    before, after = version_row(session, process_id, old), version_row(session, process_id, new)
+    changes = diff_versions(before.bpmn_xml.encode("utf-8"), before.forms, after.bpmn_xml.encode("utf-8"),
+                            after.forms, after.filename)
+    return {"process_id": process_id, "from": old, "to": new, **changes.as_dict()}
+
+
+__all__ = ["Activated", "activate", "current_row", "diff", "make_current", "version_row"]

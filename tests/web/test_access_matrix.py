@@ -133,6 +133,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         "/instances/{incident}/incident/resolve", {INCIDENT_RESOLVERS: 422}, body={"reason": "", "data": ""}),
     ("GET", "/search"): page("/search", ALL_200),
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
+    ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/<int:version>"): page("/processes/{process}/{version}", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/<int:version>/heatmap"): page("/processes/{process}/{version}/heatmap",
                                                                    {HEATMAP: 200}),
@@ -161,6 +162,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/processes/<process_id>/versions/<int:version>/heatmap"): api(
         "/api/v1/processes/" + VERSION + "/heatmap", {HEATMAP: 200}),
     ("GET", "/api/v1/deployments"): api("/api/v1/deployments", {DEFINITIONS: 200}),
+    ("GET", "/api/v1/processes/<process_id>/diff"): api(
+        "/api/v1/processes/{process}/diff?from=1&to=1", {DEFINITIONS: 200}),
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),
     ("POST", "/api/v1/processes/<process_id>/versions/<int:version>/activate"): api(
         "/api/v1/processes/" + VERSION + "/activate", {frozenset({"owner1"}): 409}, body={"reason": "x"}),

@@ -80,3 +80,46 @@ def test_the_processes_page_marks_the_current_version_and_offers_the_others(api,
     assert client_for("agent1").post("/processes/complaint_handling/2/activate",
                                      data={"reason": "x"}).status_code == 403
     assert _current(api) == [1]
+
+
+DIFF = "/api/v1/processes/complaint_handling/diff"
+
+
+def test_the_diff_api_names_what_changed_for_owners_and_auditors(api):
+    for user in ("owner1", "auditor1"):
+        body = api.as_(user).get(DIFF + "?from=1&to=2").get_json()
+        assert (body["from"], body["to"], body["added"], body["removed"], body["forms"]) == (1, 2, [], [], [])
+        assert body["changed"] == [{"id": "escalation_closed", "kind": "endEvent", "name": "督办完毕", "fields": [
+            {"field": "name", "label": "name", "old": "督办结束", "new": "督办完毕"}]}]
+    assert api.as_("agent1").get(DIFF + "?from=1&to=2").status_code == 403
+    missing = api.as_("owner1").get(DIFF + "?from=1")
+    assert (missing.status_code, missing.get_json()["errors"][0]["field"]) == (422, "to")
+    assert api.as_("owner1").get(DIFF + "?from=1&to=abc").status_code == 422
+    unknown = api.as_("owner1").get(DIFF + "?from=1&to=3")
+    assert unknown.status_code == 404 and "has no version 3" in unknown.get_json()["message"]
+
+
+def test_a_version_diagram_against_another_marks_the_changes(api):
+    owner = api.as_("owner1")
+    newer = owner.get("/api/v1/processes/complaint_handling/versions/2/diagram?against=1").get_json()["nodes"]
+    older = owner.get("/api/v1/processes/complaint_handling/versions/1/diagram?against=2").get_json()["nodes"]
+    assert (newer["added"], newer["changed"]) == ([], ["escalation_closed"])
+    assert (older["removed"], older["changed"]) == ([], ["escalation_closed"])
+    plain = owner.get("/api/v1/processes/complaint_handling/versions/2/diagram").get_json()["nodes"]
+    assert plain == {"completed": [], "active": [], "failed": []}
+
+
+def test_the_diff_page_shows_both_diagrams_and_the_changes(api, client_for):
+    owner = client_for("owner1")
+    index = owner.get("/processes").get_data(as_text=True)
+    assert "/processes/complaint_handling/diff?to=2" in index
+    page = owner.get("/processes/complaint_handling/diff?to=2")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "v1 → v2" in html and "督办结束" in html and "督办完毕" in html
+    assert "versions/1/diagram?against=2" in html and "versions/2/diagram?against=1" in html
+    same = owner.get("/processes/complaint_handling/diff?from=2&to=2").get_data(as_text=True)
+    assert "请选择两个不同的版本" in same
+    assert owner.get("/processes/complaint_handling/diff?from=7").status_code == 404
+    assert owner.get("/processes/nope/diff").status_code == 404
+    assert client_for("agent1").get("/processes/complaint_handling/diff").status_code == 403

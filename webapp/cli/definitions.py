@@ -1,4 +1,4 @@
-"""Process definitions: `tourflow deploy`, `tourflow activate` and `tourflow lint`."""
+"""Process definitions: `tourflow deploy`, `activate`, `diff` and `lint`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,43 @@ def activate(process_id: str, version: int, reason: str, actor: str, as_json: bo
     else:
         before = result["previous_version"]
         click.echo(f"{process_id}: version {version} is now current" + (f" (was {before})" if before else ""))
+
+
+@click.command()
+@click.argument("process_id")
+@click.argument("old", type=click.IntRange(min=1))
+@click.argument("new", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def diff(process_id: str, old: int, new: int, as_json: bool) -> None:
+    """What changed from version OLD to NEW: nodes and flows (+ added, - removed, ~ changed), forms, layout."""
+    result = tourflow().runtime.version_diff(process_id, old, new)
+    if as_json:
+        emit(result)
+        return
+    click.echo(f"{process_id}: version {old} → {new}")
+    for mark, key in (("+", "added"), ("-", "removed")):
+        for e in result[key]:
+            lane = f" (lane {e['lane']})" if e["lane"] else ""
+            click.echo(f"  {mark} {e['kind']} {e['id']}" + (f" “{e['name']}”" if e["name"] else "") + lane)
+    for c in result["changed"]:
+        parts = "; ".join(f"{f['label']}: {_short(f['old'])} → {_short(f['new'])}" for f in c["fields"])
+        click.echo(f"  ~ {c['kind']} {c['id']}" + (f" “{c['name']}”" if c["name"] else "") + f": {parts}")
+    for form in result["forms"]:
+        fields = [*(f"+{n}" for n in form.get("fields_added", [])), *(f"-{n}" for n in form.get("fields_removed", [])),
+                  *(f"~{n}" for n in form.get("fields_changed", []))]
+        click.echo(f"  {form['change']} form {form['form']}" + (f": {', '.join(fields)}" if fields else ""))
+    if result["moved"]:
+        click.echo(f"  moved on the diagram: {', '.join(result['moved'])}")
+    if not any(result[k] for k in ("added", "removed", "changed", "forms", "moved")):
+        click.echo("  no changes")
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    if value is None:
+        return "(none)"
+    flat = " ".join(value.split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
 @click.command()

@@ -4,24 +4,27 @@
  *
  * The URL answers JSON: {"bpmn_xml": "<definitions…>",
  *                        "nodes": {"completed": [ids], "active": [ids], "failed": [ids]}}
- * (`nodes` may be empty or missing, e.g. for a process version). Element ids the diagram does
- * not have are skipped. When done the container gets data-state="ready" (or "error", with the
+ * (`nodes` may be empty or missing, e.g. for a process version). A version diagram asked
+ * `?against=N` marks instead {"added": [ids], "removed": [ids], "changed": [ids]}: what differs
+ * from version N. Element ids the diagram does not have are skipped. When done the container gets data-state="ready" (or "error", with the
  * reason shown inside it), so tests and other scripts can wait for it.
  */
 (function () {
   "use strict";
 
   // Marker classes added to the diagram elements; styled in diagram.css.
-  var KINDS = ["completed", "active", "failed"];
+  var KINDS = ["completed", "active", "failed", "added", "removed", "changed"];
 
   var TEXT = {
     zh: {
       completed: "已完成", active: "进行中", failed: "失败", legend: "图例",
+      added: "新增", removed: "删除", changed: "修改",
       loading: "正在加载流程图…", error: "流程图加载失败", noViewer: "流程图组件未能加载",
       badResponse: "服务器返回的流程图数据无效", label: "流程图", colon: "："
     },
     en: {
       completed: "Completed", active: "In progress", failed: "Failed", legend: "Legend",
+      added: "Added", removed: "Removed", changed: "Changed",
       loading: "Loading the diagram…", error: "The diagram could not be loaded",
       noViewer: "The diagram viewer did not load", badResponse: "The server sent invalid diagram data",
       label: "Process diagram", colon: ": "
@@ -59,10 +62,18 @@
     setState(container, "error");
   }
 
-  function legend(t) {
+  // The kinds a legend lists: an instance's three states, or the kinds of a diff that are present.
+  function legendKinds(nodes) {
+    var diff = ["added", "removed", "changed"];
+    var isDiff = diff.some(function (kind) { return Array.isArray(nodes[kind]); });
+    return isDiff ? diff.filter(function (kind) { return Array.isArray(nodes[kind]); })
+                  : ["completed", "active", "failed"];
+  }
+
+  function legend(t, kinds) {
     var box = el("div", "diagram-legend");
     box.setAttribute("aria-label", t.legend);
-    KINDS.forEach(function (kind) {
+    kinds.forEach(function (kind) {
       var item = el("span", "diagram-legend-item diagram-legend-" + kind);
       item.appendChild(el("span", "diagram-swatch tf-swatch-" + kind));
       item.appendChild(document.createTextNode(t[kind]));
@@ -129,7 +140,7 @@
         // that fit-viewport measures the final canvas size. Not drawn when nothing is marked
         // (a process version rather than an instance).
         var marked = KINDS.some(function (kind) { return Array.isArray(nodes[kind]) && nodes[kind].length; });
-        var legendBox = marked ? legend(t) : null;
+        var legendBox = marked ? legend(t, legendKinds(nodes)) : null;
         var canvasBox = el("div", "diagram-canvas");
         if (legendBox) { container.appendChild(legendBox); }
         container.appendChild(canvasBox);
@@ -143,9 +154,8 @@
           showStatus(container, "", null);
           KINDS.forEach(function (kind) {
             container.setAttribute("data-" + kind, String(counts[kind]));
-            if (legendBox) {
-              legendBox.querySelector(".diagram-legend-" + kind).setAttribute("data-count", String(counts[kind]));
-            }
+            var item = legendBox && legendBox.querySelector(".diagram-legend-" + kind);
+            if (item) { item.setAttribute("data-count", String(counts[kind])); }
           });
           container.tfData = data;
           setState(container, "ready");

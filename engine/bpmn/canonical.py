@@ -1,0 +1,41 @@
+"""A BPMN file's content without its formatting: what a modeler's round trip must not change.
+
+Two files have the same canonical digest when they differ only in indentation, attribute order,
+namespace prefixes (`bpmn:` or `bpmn2:`, also inside `xsi:type` values), comments, or CDATA
+against escaped text. Anything else, the diagram's coordinates included, is content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from lxml import etree
+
+from engine.bpmn.xmlsafe import parse_bpmn_xml
+
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def _qualified(el: etree._Element, value: str) -> str:
+    """An `xsi:type` value such as `bpmn:tFormalExpression` by its namespace, not its prefix."""
+    prefix, _, local = value.rpartition(":")
+    namespace = el.nsmap.get(prefix or None)
+    return f"{{{namespace}}}{local}" if namespace else value
+
+
+def _tree(el: etree._Element) -> list:
+    attrs = sorted((name, _qualified(el, value) if name == XSI_TYPE else value) for name, value in el.attrib.items())
+    children = [_tree(child) for child in el if isinstance(child.tag, str)]
+    text = (el.text or "").strip()
+    tails = [(child.tail or "").strip() for child in el if (child.tail or "").strip()]
+    return [el.tag, attrs, text, tails, children]
+
+
+def canonical_digest(data: bytes, filename: str = "process.bpmn") -> str:
+    """sha256 of the file's elements, attributes and texts, independent of formatting."""
+    root = parse_bpmn_xml(data, filename).getroot()
+    return hashlib.sha256(json.dumps(_tree(root), ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+__all__ = ["canonical_digest"]
