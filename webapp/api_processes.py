@@ -92,6 +92,26 @@ def activate_version(process_id: str, version: int):
     return runtime().activate_version(process_id, version, actor(), body.get("reason"))
 
 
+MIGRATION_FIELDS = ("from", "to", "mapping", "instances", "reason", "dry_run")
+
+
+@routes.post("/processes/<process_id>/migrations")
+@capability_required(Capability.DEPLOY)
+def migrate_instances(process_id: str):
+    """Move running instances between versions (or, with `dry_run`, say what would move)."""
+    body = json_body()
+    unknown = sorted(set(body) - set(MIGRATION_FIELDS))
+    if unknown:
+        raise invalid(unknown[0], f"unknown field (expected: {', '.join(MIGRATION_FIELDS)})")
+    for name in ("from", "to"):
+        if type(body.get(name)) is not int or not 0 < body[name] <= ID_MAX:
+            raise invalid(name, "must be a deployed version number")
+    if not isinstance(body.get("dry_run", False), bool):
+        raise invalid("dry_run", "must be true or false")
+    return runtime().migrate_instances(process_id, body["from"], body["to"], actor(), body.get("reason"),
+                                       body.get("mapping"), body.get("instances"), body.get("dry_run", False))
+
+
 # ---- messages --------------------------------------------------------------------------
 MESSAGE_FIELDS = ("name", "correlation_key", "data", "message_ref", "ttl_seconds")
 MESSAGE_STATES = tuple(MessageState)

@@ -84,6 +84,15 @@ OPERATIONS: dict[str, Op] = {
         description="Nodes and sequence flows added, removed or changed (each changed detail: name, lane, SOP, "
                     "condition, script, timer, handler and form properties, message), the forms' fields, and "
                     "the ids of shapes that moved on the diagram. 404 for an unknown process or version."),
+    "api.migrate_instances": Op(
+        "POST", "Move running instances to another version (or, with dry_run, report what would move)",
+        "processes", ref("MigrationReport"), roles="owner", body="MigrationRequest", body_required=True,
+        errors=(403, 409, 422),
+        description="Each instance moves in its own transaction and is reported: `ok`, the waiting (or passed) "
+                    "nodes whose id changed, the task rows re-pointed (lane, form; an assignee whose lane changed "
+                    "is released), or the reason it cannot move (a waiting node the target does not have needs "
+                    "a `mapping`). Recorded as `instance_migrated` with the reason; replay follows it. 409 for "
+                    "a mapping that names unknown nodes or nodes of different kinds, or the same version."),
     "api.activate_version": Op(
         "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
         ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),

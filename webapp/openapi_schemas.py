@@ -234,7 +234,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Deployment": {
         "type": "object",
         "required": ["id", "process_id", "version", "name", "sha256", "filename", "deployed_at", "deployed_by",
-                     "instances", "current"],
+                     "instances", "running", "current"],
         "properties": {
             "id": {"type": "integer"},
             "process_id": {"type": "string"},
@@ -245,6 +245,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "deployed_at": DATE_TIME,
             "deployed_by": {"type": "string"},
             "instances": {"type": "integer"},
+            "running": {"type": "integer", "description": "Instances of this version not yet finished."},
             "current": {"type": "boolean", "description": "New instances start on this version."},
         },
     },

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from engine.access.policy import Capability
 from engine.bpmn.lint import lint_bytes
-from engine.errors import DeploymentError, FormInvalid
+from engine.errors import DeploymentError, FormInvalid, TaskConflict
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from webapp.app_state import runtime
@@ -128,9 +128,48 @@ def diff(process_id: str):
 
 
 def _version_arg(name: str, default: int, numbers: list[int]) -> int:
-    raw = request.args.get(name)
+    raw = request.values.get(name)
     if raw is None:
         return default
     if not raw.isdigit() or int(raw) not in numbers:
         abort(404, _("没有版本 {version}", version=raw[:20]))
     return int(raw)
+
+
+@bp.route("/processes/<process_id>/migrate", methods=["GET", "POST"])
+@capability_required(Capability.DEPLOY)
+def migrate(process_id: str):
+    """Move running instances between versions: a dry run first, then the real move."""
+    versions = [v for v in _versions() if v["process_id"] == process_id]
+    if not versions:
+        abort(404)
+    numbers = [v["version"] for v in versions]
+    current = next((v["version"] for v in versions if v["current"]), numbers[0])
+    form = {"from": _version_arg("from", next((n for n in numbers if n != current), current), numbers),
+            "to": _version_arg("to", current, numbers), "mapping": request.form.get("mapping", ""),
+            "reason": request.form.get("reason", "")}
+    report, error, status = None, None, 200
+    if request.method == "POST":
+        try:
+            mapping = _mapping_lines(form["mapping"])
+            report = runtime().migrate_instances(process_id, form["from"], form["to"], current_user.username,
+                                                 form["reason"], mapping, dry_run=request.form.get("dry_run") == "1")
+        except (FormInvalid, TaskConflict) as exc:
+            error, status = exc.message, 422 if isinstance(exc, FormInvalid) else 409
+    running = {v["version"]: v["running"] for v in versions}
+    return render_template("processes/migrate.html", process_id=process_id, name=versions[0]["name"],
+                           numbers=numbers, current=current, form=form, running=running, report=report,
+                           error=error), status
+
+
+def _mapping_lines(text: str) -> dict[str, str]:
+    """`old=new` per line (blank lines ignored) -> {old: new}."""
+    mapping = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        old, sep, new = line.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise FormInvalid(_("映射第 {n} 行应写成 旧节点=新节点", n=number), field="mapping")
+        mapping[old.strip()] = new.strip()
+    return mapping

@@ -85,11 +85,16 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
         deployed = runtime.deployed(session, instance.deployment_id)
         events = recorded_events(session, instance_id)
         stored = runtime.codec.loads(instance.serialized, deployed.model)
+        # A migrated instance started on another version: the record names each one it ran on.
+        ran_on = [e.payload.get(key) for e in events for key in ("deployment_id", "to_deployment_id")
+                  if e.kind in ("instance_started", "instance_migrated") and isinstance(e.payload.get(key), int)]
+        models = {i: runtime.deployed(session, i).model for i in dict.fromkeys(ran_on)}
         status, data = instance.status, instance.data
         rows = {row.id: row for row in session.execute(
             select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == HumanTaskState.READY)).scalars()}
     result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(events), False, None)
-    replayer = Replayer(deployed.model, events)
+    first = next((e.payload.get("deployment_id") for e in events if e.kind == "instance_started"), None)
+    replayer = Replayer(models.get(first, deployed.model), events, models)
     try:
         while replayer.cursor < len(events):
             first = replayer.cursor

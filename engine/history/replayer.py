@@ -14,9 +14,11 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch, iso_z
 from engine.run.message_events import deliver, thrown_messages
+from engine.run.migration import MigrationRefused, migrate
 from engine.run.spiff_tasks import fire_start_timer, make_ready
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
@@ -29,6 +31,8 @@ STATE_GROUPS = {"completed": TaskState.COMPLETED, "active": TaskState.READY | Ta
 ROW_FIELDS = ("task", "lane", "assignee", "routing", "form")
 # Before migration 0009 a task_ready event recorded the routing as these two fields.
 LEGACY_ROUTING_FIELDS = ("desk", "branch")
+
+CODEC = WorkflowCodec()  # its serializer's registry compares the versions of a migration
 
 # Records a handler makes while it runs (before its own handler_called): nothing to feed.
 WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
@@ -57,9 +61,11 @@ class RecordedEvent:
 class Replayer:
     """An instance rebuilt in memory by feeding it its recorded events, one `apply` at a time."""
 
-    def __init__(self, model: ProcessModel, events: list[RecordedEvent]):
+    def __init__(self, model: ProcessModel, events: list[RecordedEvent],
+                 models: dict[int, ProcessModel] | None = None):
         install_timer_patch()
         self.model = model
+        self.models = models or {}  # the versions an `instance_migrated` event moves it to, by deployment id
         self.events = events
         self.cursor = 0
         self.workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
@@ -184,6 +190,20 @@ class Replayer:
             if payload.get("data"):
                 failed.set_data(**json.loads(json.dumps(payload["data"])))
             make_ready(failed)
+            self.advance()
+        elif kind == "instance_migrated":
+            target = self.models.get(payload.get("to_deployment_id"))
+            if target is None:
+                raise ReplayDiverged(f"{event.label()}: deployment {payload.get('to_deployment_id')} is not known")
+            try:
+                migrate(wf, self.model, target, payload.get("mapping") or {}, CODEC.serializer.registry)
+            except MigrationRefused as refused:
+                raise ReplayDiverged(f"{event.label()}: the replay cannot move: {refused.message}") from None
+            self.model = target
+            for change in payload.get("tasks") or []:
+                row = self.rows.get(change.get("task_id"))
+                if row is not None:
+                    row.update({key: change[key] for key in ROW_FIELDS if key in change})
             self.advance()
         elif kind == "instance_cancelled":
             wf.cancel()

@@ -14,7 +14,7 @@ from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_acc
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.clock import iso_z, utcnow
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance, Role, User
-from engine.store.states import HumanTaskState, InstanceStatus
+from engine.store.states import FINISHED, HumanTaskState, InstanceStatus
 
 DUE_SOON = timedelta(minutes=30)
 PER_PAGE_MAX = 200
@@ -143,10 +143,15 @@ def deployments(session: Session) -> list[dict[str, Any]]:
     counts = dict(session.execute(
         select(ProcessInstance.deployment_id, func.count(ProcessInstance.id)).group_by(ProcessInstance.deployment_id)
     ).all())
+    running = dict(session.execute(
+        select(ProcessInstance.deployment_id, func.count(ProcessInstance.id))
+        .where(ProcessInstance.status.not_in(FINISHED)).group_by(ProcessInstance.deployment_id)
+    ).all())
     current = set(session.execute(select(CurrentVersion.deployment_id)).scalars())
     return [{"id": r.id, "process_id": r.process_id, "version": r.version, "name": r.name,
              "sha256": r.sha256, "filename": r.filename, "deployed_at": _iso(r.deployed_at),
-             "deployed_by": r.deployed_by, "instances": counts.get(r.id, 0), "current": r.id in current}
+             "deployed_by": r.deployed_by, "instances": counts.get(r.id, 0), "running": running.get(r.id, 0),
+             "current": r.id in current}
             for r in rows]
 
 

@@ -7,7 +7,8 @@ SQLite, SELECT ... FOR UPDATE elsewhere), so two people completing one task cann
 
 The Runtime is composed of its parts, one module each: the units of work and deployed
 models (core.py), commands on tasks (task_commands.py), on instances (instance_commands.py),
-on messages and jobs (message_commands.py), and its reads (runtime_reads.py).
+on messages and jobs (message_commands.py), moving instances between versions
+(migration_commands.py), and its reads (runtime_reads.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 from engine.run.catalog import Deployed
 from engine.run.instance_commands import InstanceCommands
 from engine.run.message_commands import MessageCommands
+from engine.run.migration_commands import MigrationCommands
 from engine.run.rows import task_dict
 from engine.run.runtime_reads import RuntimeReads
 from engine.run.task_commands import TaskCommands
 from engine.store.audit import SYSTEM_ACTOR
 
 
-class Runtime(TaskCommands, InstanceCommands, MessageCommands, RuntimeReads):
+class Runtime(TaskCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
     """One engine on one database: `Runtime(db)`."""
 
 

@@ -33,4 +33,17 @@ def fire_start_timer(workflow: BpmnWorkflow, bpmn_id: str, now: datetime) -> Non
     workflow.refresh_timers()
 
 
-__all__ = ["fire_start_timer", "make_ready", "timer_due"]
+def timer_values(workflow: BpmnWorkflow, unchanged: set[str]) -> dict:
+    """The due times held by waiting timers whose spec is in `unchanged` (by task id), so a
+    migration that re-reads the waiting tasks does not restart them."""
+    return {task.id: task._get_internal_data("event_value") for task in workflow.get_tasks(state=TaskState.WAITING)
+            if task.task_spec.name in unchanged and task._get_internal_data("event_value")}
+
+
+def restore_timer_values(workflow: BpmnWorkflow, values: dict) -> None:
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if task.id in values:
+            task._set_internal_data(event_value=values[task.id])
+
+
+__all__ = ["fire_start_timer", "make_ready", "restore_timer_values", "timer_due", "timer_values"]

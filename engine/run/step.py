@@ -239,7 +239,7 @@ class Step:
                 row.state = HumanTaskState.CANCELLED
                 row.completed_at = self.now
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
-        due = self._due_dates()
+        due = self.due_dates()
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
@@ -300,7 +300,7 @@ class Step:
                 timers.append((task, at, timer_id))
         return timers
 
-    def _due_dates(self) -> dict[str, datetime]:
+    def due_dates(self) -> dict[str, datetime]:
         """A user task's due date is the earliest timer attached to it."""
         due: dict[str, datetime] = {}
         for _task, at, timer_id in self._waiting_timers():
@@ -322,6 +322,8 @@ class Step:
         for job in jobs:
             if job.spiff_task_id in waiting:
                 have.add(job.spiff_task_id)
+                if job.due_at != waiting[job.spiff_task_id][1]:  # only a migration to a changed timer
+                    job.due_at = waiting[job.spiff_task_id][1]
                 continue
             job.done_at = self.now
             if self._fired_here(job):

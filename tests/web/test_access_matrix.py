@@ -134,6 +134,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/search"): page("/search", ALL_200),
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
+    ("GET", "/processes/<process_id>/migrate"): page("/processes/{process}/migrate", {frozenset({"owner1"}): 200}),
+    # from version 1 to version 1: the owner passes the check and is told there is nothing to move
+    ("POST", "/processes/<process_id>/migrate"): page(
+        "/processes/{process}/migrate", {frozenset({"owner1"}): 409}, body={"from": "1", "to": "1", "reason": "x"}),
     ("GET", "/processes/<process_id>/<int:version>"): page("/processes/{process}/{version}", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/<int:version>/heatmap"): page("/processes/{process}/{version}/heatmap",
                                                                    {HEATMAP: 200}),
@@ -165,6 +169,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/processes/<process_id>/diff"): api(
         "/api/v1/processes/{process}/diff?from=1&to=1", {DEFINITIONS: 200}),
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),
+    ("POST", "/api/v1/processes/<process_id>/migrations"): api(
+        "/api/v1/processes/{process}/migrations", {frozenset({"owner1"}): 409}, body={"from": 1, "to": 1, "reason": "x"}),
     ("POST", "/api/v1/processes/<process_id>/versions/<int:version>/activate"): api(
         "/api/v1/processes/" + VERSION + "/activate", {frozenset({"owner1"}): 409}, body={"reason": "x"}),
     ("GET", "/api/v1/instances"): api("/api/v1/instances", ALL_200),

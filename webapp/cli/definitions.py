@@ -1,4 +1,4 @@
-"""Process definitions: `tourflow deploy`, `activate`, `diff` and `lint`."""
+"""Process definitions: `tourflow deploy`, `activate`, `diff`, `migrate` and `lint`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,46 @@ def activate(process_id: str, version: int, reason: str, actor: str, as_json: bo
     else:
         before = result["previous_version"]
         click.echo(f"{process_id}: version {version} is now current" + (f" (was {before})" if before else ""))
+
+
+@click.command()
+@click.argument("process_id")
+@click.option("--from", "from_version", type=click.IntRange(min=1), required=True, help="The version they run on.")
+@click.option("--to", "to_version", type=click.IntRange(min=1), required=True, help="The version to move them to.")
+@click.option("--map", "mappings", multiple=True, metavar="OLD=NEW",
+              help="A waiting node the new version renamed or removed, and the node that replaces it.")
+@click.option("--instance", "instances", type=click.IntRange(min=1), multiple=True,
+              help="Only this instance (repeat it); default: every running instance of --from.")
+@click.option("--reason", required=True, help="Why (recorded in each instance's audit log).")
+@click.option("--dry-run", is_flag=True, help="Report what would move; change nothing.")
+@click.option("--as", "actor", default="system", help="Who migrates (a user who may deploy).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def migrate(process_id: str, from_version: int, to_version: int, mappings: tuple[str, ...],
+            instances: tuple[int, ...], reason: str, dry_run: bool, actor: str, as_json: bool) -> None:
+    """Move running instances of PROCESS_ID from one version to another; exit 3 if any was refused."""
+    mapping = {}
+    for item in mappings:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise click.BadParameter(f"{item!r} is not OLD=NEW", param_hint="--map")
+        mapping[old.strip()] = new.strip()
+    report = tourflow().runtime.migrate_instances(process_id, from_version, to_version, actor, reason, mapping,
+                                                  list(instances) or None, dry_run)
+    if as_json:
+        emit(report)
+    else:
+        verb = "would move" if dry_run else "moved"
+        for r in report["instances"]:
+            if r["ok"]:
+                moves = ", ".join(f"{m['from']} → {m['to']}" for m in r["moved"])
+                click.echo(f"instance {r['instance_id']}: {verb}" + (f" ({moves})" if moves else ""))
+            else:
+                click.echo(f"instance {r['instance_id']}: refused: {r['reason']}")
+        click.echo(f"{process_id}: {report['migrated']} of {len(report['instances'])} instance(s) {verb} "
+                   f"from version {from_version} to {to_version}")
+    if any(not r["ok"] for r in report["instances"]):
+        sys.exit(3)
 
 
 @click.command()

@@ -1,0 +1,146 @@
+"""Moving running instances from one version of a process to another (engine/run/migration.py).
+
+Each instance moves in its own transaction, as one step: its workflow re-read on the target
+version, its open task rows re-pointed, an `instance_migrated` event, then the engine runs on. A dry
+run does all of it and rolls it back, so it reports exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.access import policy
+from engine.clock import utcnow
+from engine.errors import FormInvalid
+from engine.limits import ID_MAX, KEY_MAX, check_reason
+from engine.run import versions
+from engine.run.core import EngineCore
+from engine.run.migration import MigrationRefused, check_mapping, migrate
+from engine.run.rows import viewer_named
+from engine.run.step import Step
+from engine.run.unit import Tx
+from engine.sandbox.outcomes import lets_go_of_the_lock
+from engine.store.audit import SYSTEM_ACTOR
+from engine.store.models import HumanTask, ProcessInstance
+from engine.store.states import FINISHED, HumanTaskState
+
+MAX_MAPPING = 200
+
+
+class _DryRun(Exception):
+    def __init__(self, report: dict[str, Any]):
+        super().__init__("dry run")
+        self.report = report
+
+
+def _check_mapping_shape(mapping: Any) -> dict[str, str]:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict) or len(mapping) > MAX_MAPPING or not all(
+            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= KEY_MAX and 0 < len(v) <= KEY_MAX
+            for k, v in mapping.items()):
+        message = f"must map old node ids to new node ids (strings), at most {MAX_MAPPING} of them"
+        raise FormInvalid(f"field 'mapping': {message}", field="mapping",
+                          errors=[{"field": "mapping", "message": message}])
+    return dict(mapping)
+
+
+class MigrationCommands(EngineCore):
+    @lets_go_of_the_lock
+    def migrate_instances(self, process_id: str, from_version: int, to_version: int, actor: str, reason: str,
+                          mapping: dict[str, str] | None = None, instance_ids: list[int] | None = None,
+                          dry_run: bool = False) -> dict[str, Any]:
+        """Move the running instances of `from_version` (all, or `instance_ids`) to `to_version`.
+        Returns per instance whether it moved (or would, in a dry run), which waiting nodes moved,
+        and the reason when it cannot."""
+        mapping = _check_mapping_shape(mapping)
+        reason = check_reason(reason)
+        if instance_ids is not None and (not isinstance(instance_ids, list) or not all(
+                type(i) is int and 0 < i <= ID_MAX for i in instance_ids)):
+            raise FormInvalid("field 'instances': must be a list of instance ids", field="instances",
+                              errors=[{"field": "instances", "message": "must be a list of instance ids"}])
+        with self.reading() as session:
+            if actor != SYSTEM_ACTOR:
+                policy.require_capability(viewer_named(session, actor), policy.Capability.DEPLOY)
+            source = versions.version_row(session, process_id, from_version)
+            target = versions.version_row(session, process_id, to_version)
+            if source.id == target.id:
+                raise MigrationRefused(f"the instances are on version {from_version} already")
+            check_mapping(self.deployed(session, source.id).model, self.deployed(session, target.id).model, mapping)
+            query = select(ProcessInstance.id).where(ProcessInstance.deployment_id == source.id,
+                                                     ProcessInstance.status.not_in(FINISHED))
+            if instance_ids is not None:
+                query = select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
+            candidates = list(session.execute(query.order_by(ProcessInstance.id)).scalars())
+        missing = sorted(set(instance_ids or []) - set(candidates))
+        results = [{"instance_id": i, "ok": False, "moved": [], "tasks": [], "reason": "no such instance"}
+                   for i in missing]
+        for instance_id in candidates:
+            results.append(self._migrate_one(instance_id, source.id, target.id, mapping, actor, reason, dry_run))
+        results.sort(key=lambda r: r["instance_id"])
+        return {"process_id": process_id, "from": from_version, "to": to_version, "dry_run": dry_run,
+                "mapping": mapping, "migrated": sum(1 for r in results if r["ok"]), "instances": results}
+
+    def _migrate_one(self, instance_id: int, source_id: int, target_id: int, mapping: dict[str, str], actor: str,
+                     reason: str, dry_run: bool) -> dict[str, Any]:
+        try:
+            with self.transaction() as tx:
+                instance = tx.lock_instance(instance_id)
+                if instance.deployment_id != source_id:
+                    raise MigrationRefused(f"instance {instance_id} is on version "
+                                           f"{tx.deployed(instance.deployment_id).version}")
+                if instance.status in FINISHED:
+                    raise MigrationRefused(f"instance {instance_id} is {instance.status}")
+                report = _move(tx, instance, target_id, mapping, actor, reason)
+                if dry_run:
+                    raise _DryRun(report)
+                return report
+        except _DryRun as done:
+            return done.report
+        except MigrationRefused as refused:
+            return {"instance_id": instance_id, "ok": False, "moved": [], "tasks": [], "reason": refused.message}
+
+
+def _move(tx: Tx, instance: ProcessInstance, target_id: int, mapping: dict[str, str], actor: str,
+          reason: str) -> dict[str, Any]:
+    step = tx.open_step(instance, actor, utcnow())
+    source, target = tx.deployed(instance.deployment_id), tx.deployed(target_id)
+    result = migrate(step.workflow, source.model, target.model, mapping, tx.codec.serializer.registry)
+    instance.deployment_id = target.id
+    step.model = target.model
+    tasks = retarget_rows(step)
+    step.event("instance_migrated", {
+        "from_version": source.version, "to_version": target.version, "from_deployment_id": source.id,
+        "to_deployment_id": target.id, "mapping": mapping, "moved": result.moved, "tasks": tasks,
+        "reason": reason})
+    step.advance()
+    return {"instance_id": instance.id, "ok": True, "moved": result.moved, "tasks": tasks, "reason": None}
+
+
+def retarget_rows(step: Step) -> list[dict[str, Any]]:
+    """Point the open task rows at the new version's nodes: name, lane, form and due date; a row
+    whose lane changed loses its assignee. Returns what changed, per row."""
+    rows = step.session.execute(select(HumanTask).where(
+        HumanTask.instance_id == step.instance.id, HumanTask.state == HumanTaskState.READY)).scalars().all()
+    due = step.due_dates()
+    changes = []
+    for row in rows:
+        task = step.spiff_task(row.spiff_task_id)
+        bpmn_id = task.task_spec.bpmn_id
+        info = step.model.user_tasks.get(bpmn_id)
+        lane = (info.lane if info else None) or step.model.node_lanes.get(bpmn_id) or row.lane
+        new = {"task": bpmn_id, "name": info.name if info else row.name, "lane": lane,
+               "form": info.form_ref if info else row.form_ref,
+               "assignee": row.assignee if lane == row.lane else None}
+        old = {"task": row.task, "name": row.name, "lane": row.lane, "form": row.form_ref, "assignee": row.assignee}
+        row.task, row.name, row.lane, row.form_ref, row.assignee = (new["task"], new["name"], new["lane"],
+                                                                    new["form"], new["assignee"])
+        row.due_at = due.get(bpmn_id)
+        if new != old:
+            changes.append({"task_id": row.id, **new, "was": {k: v for k, v in old.items() if new[k] != v}})
+    return changes
+
+
+__all__ = ["MigrationCommands", "retarget_rows"]
