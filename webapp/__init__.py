@@ -92,6 +92,7 @@ def register(app: Flask) -> None:
         api,
         audit,
         auth,
+        drafts,
         errors,
         i18n,
         inbox,
@@ -109,7 +110,8 @@ def register(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
     request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, audit.bp, search.bp,
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, drafts.bp, audit.bp,
+                      search.bp,
                       api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)
     security_headers.init_app(app)  # CSP, no framing, no-store: on every answer, errors included

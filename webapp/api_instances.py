@@ -8,7 +8,7 @@ from flask import current_app, jsonify, url_for
 from flask_login import current_user
 
 from engine.errors import NotAllowed, NotFound, TaskConflict
-from engine.limits import KEY_MAX, PAGE_MAX, check_reason
+from engine.limits import ID_MAX, KEY_MAX, PAGE_MAX, check_reason
 from engine.run import incidents, queries
 from webapp import privacy
 from webapp.api_args import Routes, actor, int_arg, invalid, json_body, text_arg
@@ -38,7 +38,7 @@ def start_instance(process_id: str):
     if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > BUSINESS_KEY_MAX):
         raise invalid("business_key", f"must be a non-empty string of at most {BUSINESS_KEY_MAX} characters")
     version = body.get("version")
-    if version is not None and (type(version) is not int or version < 1):
+    if version is not None and (type(version) is not int or not 0 < version <= ID_MAX):
         raise invalid("version", "must be a positive integer (a deployed version; omit it for the current one)")
     instance_id = runtime().start(process_id, data or {}, actor=actor(), business_key=key, version=version)
     response = jsonify(runtime().show(instance_id))

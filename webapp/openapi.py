@@ -140,7 +140,7 @@ def document(app: Flask) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-        "tags": [{"name": t} for t in ("me", "tasks", "processes", "instances", "incidents", "messages", "audit", "reports", "meta")],
+        "tags": [{"name": t} for t in ("me", "tasks", "processes", "drafts", "instances", "incidents", "messages", "audit", "reports", "meta")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

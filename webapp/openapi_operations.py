@@ -93,6 +93,24 @@ OPERATIONS: dict[str, Op] = {
                     "is released), or the reason it cannot move (a waiting node the target does not have needs "
                     "a `mapping`). Recorded as `instance_migrated` with the reason; replay follows it. 409 for "
                     "a mapping that names unknown nodes or nodes of different kinds, or the same version."),
+    "api.save_draft": Op(
+        "POST", "Keep a process file as a draft and preview what deploying it would do", "drafts",
+        ref("DraftPreview"), ok_status=201, roles="owner", body="DeployUpload", body_required=True,
+        body_type="multipart/form-data", errors=(403, 422),
+        description="multipart/form-data, field `files`: one .bpmn and any *.schema.json forms (others are taken "
+                    "from the current version). A draft never runs. The preview lists every lint finding "
+                    "(errors make it not `deployable`), the diff against the current version, and per changed or "
+                    "removed node how many running instances wait there (`waiting`)."),
+    "api.list_drafts": Op("GET", "The drafts kept, newest first", "drafts", items_of("DraftSummary"),
+                          roles="owner", errors=(403,)),
+    "api.get_draft": Op("GET", "A draft's preview", "drafts", ref("DraftPreview"), roles="owner", errors=(403,)),
+    "api.deploy_draft": Op(
+        "POST", "Deploy a draft as the next version (the draft is then gone)", "drafts", ref("DeployResult"),
+        ok_status=201, also_ok=(200,), roles="owner", errors=(403, 422),
+        description="Exactly the content previewed; 422 `deployment_invalid` with the findings when lint refuses "
+                    "it (the draft stays)."),
+    "api.discard_draft": Op("POST", "Discard a draft", "drafts", ref("DraftDiscarded"), roles="owner",
+                            errors=(403,)),
     "api.activate_version": Op(
         "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
         ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),

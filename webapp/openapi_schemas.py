@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.limits import KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, REASON_MAX
+from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, REASON_MAX
 from engine.run.messaging import MAX_TTL
 from webapp.openapi_incidents import INCIDENT, INCIDENT_DETAIL
 from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, ROUTING, nullable, ref
@@ -270,7 +270,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "data": {"type": "object", "description": "Start data of the instance."},
             "business_key": {"type": "string", "minLength": 1, "maxLength": KEY_MAX,
                              "description": "Correlation key for messages."},
-            "version": {"type": "integer", "minimum": 1,
+            "version": {"type": "integer", "minimum": 1, "maximum": ID_MAX,
                         "description": "Start this deployed version; absent: the current version."},
         },
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.limits import REASON_MAX
+from engine.limits import ID_MAX, REASON_MAX
 
 DIFF_ELEMENT = {
     "type": "object", "required": ["id", "kind", "name", "lane", "details"],
@@ -17,17 +17,45 @@ MOVE = {"type": "object", "required": ["from", "to", "name", "state"],
         "properties": {"from": {"type": "string"}, "to": {"type": "string"}, "name": {"type": "string"},
                        "state": {"enum": ["waiting", "passed"]}}}
 
+FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "message"],
+           "properties": {"severity": {"enum": ["error", "warning"]}, "rule": {"type": "string"},
+                          "line": {"type": "integer"}, "col": {"type": "integer"}, "message": {"type": "string"}}}
+
 VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
+    "DraftSummary": {
+        "type": "object", "required": ["id", "process_id", "filename", "saved_by", "saved_at", "size"],
+        "properties": {"id": {"type": "integer"}, "process_id": {"type": ["string", "null"]},
+                       "filename": {"type": "string"}, "saved_by": {"type": "string"},
+                       "saved_at": {"type": "string"}, "size": {"type": "integer"}},
+    },
+    "DraftPreview": {
+        "type": "object",
+        "required": ["id", "process_id", "filename", "saved_by", "saved_at", "current_version", "findings",
+                     "deployable", "diff", "waiting"],
+        "properties": {
+            "id": {"type": "integer"}, "process_id": {"type": ["string", "null"]}, "filename": {"type": "string"},
+            "saved_by": {"type": "string"}, "saved_at": {"type": "string"},
+            "current_version": {"type": ["integer", "null"], "description": "The version it is compared with."},
+            "findings": {"type": "array", "items": FINDING},
+            "deployable": {"type": "boolean", "description": "No lint error: it can be deployed."},
+            "diff": {"oneOf": [{"type": "null"}, {"type": "object"}],
+                     "description": "As GET /processes/{id}/diff, against the current version (null: first "
+                                    "version, or a file that does not parse)."},
+            "waiting": {"type": "object", "additionalProperties": {"type": "integer"},
+                        "description": "Changed or removed node id -> running instances waiting there."},
+        },
+    },
+    "DraftDiscarded": {"type": "object", "required": ["discarded"], "properties": {"discarded": {"type": "integer"}}},
     "MigrationRequest": {
         "type": "object",
         "required": ["from", "to", "reason"],
         "additionalProperties": False,
         "properties": {
-            "from": {"type": "integer", "minimum": 1, "description": "The version the instances run on."},
-            "to": {"type": "integer", "minimum": 1, "description": "The version to move them to."},
+            "from": {"type": "integer", "minimum": 1, "maximum": ID_MAX, "description": "The version they run on."},
+            "to": {"type": "integer", "minimum": 1, "maximum": ID_MAX, "description": "The version to move them to."},
             "mapping": {"type": "object", "additionalProperties": {"type": "string"},
                         "description": "Old node id → new node id, for waiting nodes the target renamed or removed."},
-            "instances": {"type": "array", "items": {"type": "integer"},
+            "instances": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
                           "description": "Only these instances; absent: every running instance of `from`."},
             "reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX},
             "dry_run": {"type": "boolean", "description": "Report only; nothing is written."},

@@ -7,12 +7,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from engine.access.policy import Capability
 from engine.bpmn.lint import lint_bytes
+from engine.clock import utcnow
 from engine.errors import DeploymentError, FormInvalid, TaskConflict
 from engine.run import queries
 from engine.run.deployments import deploy_upload
+from engine.run.drafts import save_draft, summary
+from engine.store.models import ProcessDraft
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.i18n import gettext as _
@@ -40,7 +44,14 @@ def _versions() -> list[dict[str, Any]]:
 @bp.route("/processes")
 @capability_required(Capability.READ_DEFINITIONS)
 def index():
-    return render_template("processes/index.html", processes=_grouped())
+    return render_template("processes/index.html", processes=_grouped(), drafts=_drafts())
+
+
+def _drafts() -> list[dict[str, Any]]:
+    if not current_user.may("deploy"):
+        return []
+    with runtime().reading() as session:
+        return [summary(d) for d in session.execute(select(ProcessDraft).order_by(ProcessDraft.id.desc())).scalars()]
 
 
 def _grouped() -> list[dict[str, Any]]:
@@ -62,12 +73,15 @@ def deploy():
         if not files:
             raise DeploymentError(_("请选择要部署的 .bpmn 文件"))
         with runtime().transaction() as tx:
+            if request.form.get("preview") == "1":
+                draft = save_draft(tx.session, files, current_user.username, utcnow())
+                return redirect(url_for("drafts.show", draft_id=draft.id), 303)
             result = deploy_upload(tx.session, files, current_user.username)
     except DeploymentError as exc:
         findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
                      "message": f"{f.file}: {f.message}"} for f in exc.findings if f.severity == "error"]
-        return render_template("processes/index.html", processes=_grouped(), deploy_message=exc.message,
-                               deploy_findings=findings), 422
+        return render_template("processes/index.html", processes=_grouped(), drafts=_drafts(),
+                               deploy_message=exc.message, deploy_findings=findings), 422
     if result.created:
         flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
     elif result.current:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
-from engine.limits import DEPLOYED_CACHE_MAX, BoundedCache
+from engine.limits import DEPLOYED_CACHE_MAX, ID_MAX, BoundedCache
 from engine.store.models import CurrentVersion, Deployment
 
 
@@ -44,7 +44,7 @@ class Catalog:
         """The version new instances of a process start on (engine/run/versions.py), or the
         given `version`; NotFound if there is none."""
         if version is not None:
-            deployment_id = session.execute(select(Deployment.id).where(
+            deployment_id = None if not 0 < version <= ID_MAX else session.execute(select(Deployment.id).where(
                 Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
             if deployment_id is None:
                 raise NotFound(f"process {process_id!r} has no version {version}")

@@ -56,12 +56,24 @@ FORM_SUFFIX = ".schema.json"
 MAX_UPLOAD_FILES = 50
 
 
-def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) -> DeployResult:
-    """Deploy one uploaded .bpmn with its forms (*.schema.json).
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded process: its .bpmn and every form it may use, the current version's forms
+    filling in those not uploaded."""
 
-    Forms not uploaded are taken from the newest deployed version of the same process, so
-    a process owner who changed only the diagram uploads only the diagram.
-    """
+    filename: str
+    data: bytes
+    forms: dict[str, bytes]
+    process_id: str | None
+
+    def forms_dir(self, folder: Path) -> Path:
+        for name, text in self.forms.items():
+            (folder / name).write_bytes(text)
+        return folder
+
+
+def split_upload(session: Session, files: list[tuple[str, bytes]]) -> Upload:
+    """Check an upload's file names and gather its forms; DeploymentError says what is wrong."""
     bpmn = [(name, data) for name, data in files if name.lower().endswith(".bpmn")]
     forms = [(name, data) for name, data in files if name.endswith(FORM_SUFFIX)]
     other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not name.endswith(FORM_SUFFIX)]
@@ -72,26 +84,33 @@ def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) 
     if len(files) > MAX_UPLOAD_FILES:
         raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload")
     name, data = bpmn[0]
-    filename = Path(name).name
+    try:
+        process_id = load_model(data, Path(name).name).process_id
+    except BpmnReadError:
+        process_id = None
+    merged = previous_forms(session, process_id) if process_id else {}
+    merged.update({Path(form_name).name: form_data for form_name, form_data in forms})
+    return Upload(Path(name).name, data, merged, process_id)
+
+
+def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) -> DeployResult:
+    """Deploy one uploaded .bpmn with its forms (*.schema.json).
+
+    Forms not uploaded are taken from the current version of the same process, so a process
+    owner who changed only the diagram uploads only the diagram.
+    """
+    upload = split_upload(session, files)
     with tempfile.TemporaryDirectory() as folder:
-        forms_dir = Path(folder)
-        try:
-            process_id = load_model(data, filename).process_id
-        except BpmnReadError:
-            process_id = None
-        if process_id:
-            _write_previous_forms(session, process_id, forms_dir)
-        for form_name, form_data in forms:
-            (forms_dir / Path(form_name).name).write_bytes(form_data)
-        return deploy_bytes(session, data, filename, forms_dir, actor)
+        return deploy_bytes(session, upload.data, upload.filename, upload.forms_dir(Path(folder)), actor)
 
 
-def _write_previous_forms(session: Session, process_id: str, forms_dir: Path) -> None:
-    previous = session.execute(
+def previous_forms(session: Session, process_id: str) -> dict[str, bytes]:
+    """The form files of the current version (the newest, if none is current)."""
+    current = versions.current_row(session, process_id)
+    previous = session.get(Deployment, current.deployment_id) if current is not None else session.execute(
         select(Deployment).where(Deployment.process_id == process_id).order_by(Deployment.version.desc()).limit(1)
     ).scalar_one_or_none()
-    for form_ref, schema in (previous.forms if previous else {}).items():
-        (forms_dir / form_ref).write_text(canonical_json(schema), encoding="utf-8")
+    return {ref: canonical_json(schema).encode() for ref, schema in (previous.forms if previous else {}).items()}
 
 
 def same_content(session: Session, process_id: str, data: bytes, forms: dict) -> Deployment | None:

@@ -19,7 +19,7 @@ from engine.access import policy
 from engine.bpmn.diff import diff_versions
 from engine.bpmn.specs import ProcessModel
 from engine.errors import NotFound, TaskConflict
-from engine.limits import check_reason
+from engine.limits import ID_MAX, check_reason
 from engine.run.catalog import model_of
 from engine.run.rows import viewer_named
 from engine.run.start_timers import schedule as schedule_start_timer
@@ -41,7 +41,7 @@ def current_row(session: Session, process_id: str) -> CurrentVersion | None:
 
 def version_row(session: Session, process_id: str, version: int) -> Deployment:
     """A deployed version; NotFound names the versions there are."""
-    row = session.execute(
+    row = None if not 0 < version <= ID_MAX else session.execute(
         select(Deployment).where(Deployment.process_id == process_id, Deployment.version == version)
     ).scalar_one_or_none()
     if row is None:

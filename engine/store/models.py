@@ -71,6 +71,19 @@ class Deployment(Base):
     deployed_by: Mapped[str] = mapped_column(String(80))
 
 
+class ProcessDraft(Base):
+    """An uploaded (or edited) process file kept for a preview before it is deployed; never runs."""
+
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str | None] = mapped_column(String(100), index=True)  # None: the file does not parse
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]]  # form file name -> its text, the current version's forms included
+    saved_by: Mapped[str] = mapped_column(String(80))
+    saved_at: Mapped[datetime]
+
+
 class CurrentVersion(Base):
     """Which version of a process new instances start on: the newest deployed, until an owner
     activates another (engine/run/versions.py). Every change is an audit event."""

@@ -134,6 +134,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/search"): page("/search", ALL_200),
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
+    # no draft 999999: the owner passes the check and finds nothing
+    ("GET", "/processes/drafts/<int:draft_id>"): page("/processes/drafts/999999", {frozenset({"owner1"}): 404}),
+    ("POST", "/processes/drafts/<int:draft_id>/deploy"): page(
+        "/processes/drafts/999999/deploy", {frozenset({"owner1"}): 404}),
+    ("POST", "/processes/drafts/<int:draft_id>/discard"): page(
+        "/processes/drafts/999999/discard", {frozenset({"owner1"}): 404}),
     ("GET", "/processes/<process_id>/migrate"): page("/processes/{process}/migrate", {frozenset({"owner1"}): 200}),
     # from version 1 to version 1: the owner passes the check and is told there is nothing to move
     ("POST", "/processes/<process_id>/migrate"): page(
@@ -169,6 +175,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/processes/<process_id>/diff"): api(
         "/api/v1/processes/{process}/diff?from=1&to=1", {DEFINITIONS: 200}),
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),
+    ("POST", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 201}, upload=True),
+    ("GET", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 200}),
+    ("GET", "/api/v1/drafts/<int:draft_id>"): api("/api/v1/drafts/999999", {frozenset({"owner1"}): 404}),
+    ("POST", "/api/v1/drafts/<int:draft_id>/deploy"): api("/api/v1/drafts/999999/deploy", {frozenset({"owner1"}): 404}),
+    ("POST", "/api/v1/drafts/<int:draft_id>/discard"): api(
+        "/api/v1/drafts/999999/discard", {frozenset({"owner1"}): 404}),
     ("POST", "/api/v1/processes/<process_id>/migrations"): api(
         "/api/v1/processes/{process}/migrations", {frozenset({"owner1"}): 409}, body={"from": 1, "to": 1, "reason": "x"}),
     ("POST", "/api/v1/processes/<process_id>/versions/<int:version>/activate"): api(

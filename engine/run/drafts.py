@@ -1,0 +1,130 @@
+"""Drafts: a process file kept on the server for a preview before it is deployed. A draft never
+runs. Its preview shows what deploying it would do: the lint findings (errors block the deploy),
+what changes against the current version, and how many running instances wait on each node that
+changes (their open tasks and timers). Deploying a draft deploys exactly the previewed content."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.diff import diff_versions
+from engine.bpmn.lint import lint_bytes
+from engine.bpmn.specs import load_forms, load_model
+from engine.clock import utcnow
+from engine.errors import BpmnReadError, DeploymentError, NotFound
+from engine.run import versions
+from engine.run.deployments import DeployResult, Upload, deploy_bytes, split_upload
+from engine.store import audit
+from engine.store.models import Deployment, HumanTask, Job, ProcessDraft, ProcessInstance
+from engine.store.states import FINISHED, HumanTaskState, JobKind, JobState
+
+
+def _upload(draft: ProcessDraft) -> Upload:
+    forms = {name: text.encode() for name, text in draft.forms.items()}
+    return Upload(draft.filename, draft.bpmn_xml.encode("utf-8"), forms, draft.process_id)
+
+
+def save_draft(session: Session, files: list[tuple[str, bytes]], actor: str, now: datetime) -> ProcessDraft:
+    """Keep an upload as a draft (audited as `draft_saved`); DeploymentError for a bad upload."""
+    upload = split_upload(session, files)
+    try:
+        text = upload.data.decode("utf-8")
+        forms = {name: data.decode("utf-8") for name, data in upload.forms.items()}
+    except UnicodeDecodeError:
+        raise DeploymentError(f"{upload.filename}: the files must be UTF-8 encoded") from None
+    draft = ProcessDraft(process_id=upload.process_id, filename=upload.filename, bpmn_xml=text, forms=forms,
+                         saved_by=actor, saved_at=now)
+    session.add(draft)
+    session.flush()
+    audit.append(session, kind="draft_saved", actor=actor, at=now,
+                 payload={"draft_id": draft.id, "process": upload.process_id, "file": upload.filename})
+    return draft
+
+
+def draft_row(session: Session, draft_id: int) -> ProcessDraft:
+    draft = session.get(ProcessDraft, draft_id)
+    if draft is None:
+        raise NotFound(f"draft {draft_id} does not exist")
+    return draft
+
+
+def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
+    """Lint findings, the diff against the current version, and the running instances it touches."""
+    upload = _upload(draft)
+    with tempfile.TemporaryDirectory() as folder:
+        forms_dir = upload.forms_dir(Path(folder))
+        findings = lint_bytes(upload.data, upload.filename, forms_dir)
+        forms = None
+        with contextlib.suppress(BpmnReadError, ValueError, OSError):
+            forms = load_forms(load_model(upload.data, upload.filename), forms_dir)
+    current_row = versions.current_row(session, draft.process_id) if draft.process_id else None
+    current = session.get(Deployment, current_row.deployment_id) if current_row else None
+    changes, waiting = None, {}
+    if current is not None and forms is not None:
+        with contextlib.suppress(BpmnReadError):
+            changes = diff_versions(current.bpmn_xml.encode("utf-8"), current.forms, upload.data, forms,
+                                    upload.filename).as_dict()
+    if changes is not None:
+        touched = [e["id"] for e in changes["removed"]] + [c["id"] for c in changes["changed"]]
+        waiting = waiting_on(session, current.id, touched)
+    return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
+            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
+            "current_version": current.version if current else None,
+            "findings": [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, "message": f.message}
+                         for f in findings],
+            "deployable": not any(f.severity == "error" for f in findings) and draft.process_id is not None,
+            "diff": changes, "waiting": waiting}
+
+
+def waiting_on(session: Session, deployment_id: int, nodes: list[str]) -> dict[str, int]:
+    """How many running instances of a version wait on each of `nodes` (open tasks, pending timers)."""
+    if not nodes:
+        return {}
+    running = select(ProcessInstance.id).where(ProcessInstance.deployment_id == deployment_id,
+                                               ProcessInstance.status.not_in(FINISHED))
+    counts: dict[str, int] = {}
+    for node, n in session.execute(
+            select(HumanTask.task, func.count(func.distinct(HumanTask.instance_id)))
+            .where(HumanTask.instance_id.in_(running), HumanTask.state == HumanTaskState.READY,
+                   HumanTask.task.in_(nodes)).group_by(HumanTask.task)).all():
+        counts[node] = counts.get(node, 0) + n
+    for node, n in session.execute(
+            select(Job.task, func.count(func.distinct(Job.instance_id)))
+            .where(Job.instance_id.in_(running), Job.kind == JobKind.TIMER, Job.state == JobState.PENDING,
+                   Job.task.in_(nodes)).group_by(Job.task)).all():
+        counts[node] = counts.get(node, 0) + n
+    return dict(sorted(counts.items()))
+
+
+def deploy_draft(session: Session, draft_id: int, actor: str) -> DeployResult:
+    """Deploy what the draft holds (refused, with the lint errors, like any deploy); the draft is gone."""
+    draft = draft_row(session, draft_id)
+    upload = _upload(draft)
+    with tempfile.TemporaryDirectory() as folder:
+        result = deploy_bytes(session, upload.data, upload.filename, upload.forms_dir(Path(folder)), actor)
+    discard_draft(session, draft_id, actor, deployed_as=result.version)
+    return result
+
+
+def discard_draft(session: Session, draft_id: int, actor: str, deployed_as: int | None = None) -> None:
+    draft = draft_row(session, draft_id)
+    audit.append(session, kind="draft_deleted", actor=actor, at=utcnow(),
+                 payload={"draft_id": draft.id, "process": draft.process_id, "deployed_as": deployed_as})
+    session.delete(draft)
+
+
+def summary(draft: ProcessDraft) -> dict[str, Any]:
+    return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
+            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
+            "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
+
+
+__all__ = ["deploy_draft", "discard_draft", "draft_row", "preview", "save_draft", "summary", "waiting_on"]
