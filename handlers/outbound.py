@@ -1,14 +1,21 @@
-"""Outbound calls (P2 呼出业务): the call list of a plan, one archived record per call, the campaign summary."""
+"""Outbound calls (P2 呼出业务): the call list of a plan, one archived record per call, the campaign summary.
+
+A plan is made by an agent, or started by the message `follow_up_requested` (handlers/follow_ups.py):
+a follow-up call to one customer, linked to the contact it follows up (`source_instance_id`).
+Unanswered calls: the documents give no redial rule, so the agent decides to dial again or give up;
+the setting `outbound_call.redial_after_minutes` (default 0 = no automatic wait) adds a wait."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.plugins.handlers import HandlerContext, handler
-from handlers.domain.models import Booking, ContactRecord, Customer, Product
+from handlers.domain.models import Booking, ContactRecord, Customer, Product, Setting
+from handlers.timefmt import china_iso
 
 CHANNEL = "outbound_call"
 OUTCOME_LABELS = {
@@ -19,6 +26,14 @@ OUTCOME_LABELS = {
     "not_called": "沟通时间窗结束时仍未呼出",
 }
 RECENT_BOOKINGS = 3
+SETTING_KEY = "outbound_call"
+DEFAULTS: dict[str, Any] = {"redial_after_minutes": 0}  # 0: the documents' behaviour, no automatic wait
+SOURCE_KEYS = ("source_process", "source_instance_id", "matter")  # a follow-up's link to its contact
+
+
+def settings(session: Session) -> dict[str, Any]:
+    row = session.get(Setting, SETTING_KEY)
+    return {**DEFAULTS, **(row.value if row else {})}
 
 
 def find_customer(session: Session, token: str) -> Customer | None:
@@ -67,6 +82,30 @@ def load_targets(ctx: HandlerContext) -> dict:
     return targets
 
 
+@handler("outbound_follow_up_target", writes=False)
+def follow_up_target(ctx: HandlerContext) -> dict:
+    """The one customer a follow-up calls: the known customer (by id, else by the contact's
+    phone), else the contact as the closed contact gave it."""
+    data = ctx.data
+    customer = ctx.session.get(Customer, int(data["customer_id"])) if data.get("customer_id") else None
+    if customer is None and data.get("contact_phone"):
+        customer = find_customer(ctx.session, data["contact_phone"])
+    if customer is None:
+        return {"contact": {"customer_id": None, "customer_name": data.get("customer_name") or "",
+                            "phone": data.get("contact_phone") or "", "bookings": []}}
+    return {str(customer.id): {
+        "customer_id": customer.id, "customer_name": customer.name, "phone": customer.phone, "level": customer.level,
+        "city": customer.city, "branch_code": customer.branch_code,
+        "bookings": _recent_bookings(ctx.session, customer.id)}}
+
+
+@handler("outbound_redial_interval", writes=False)
+def redial_interval(ctx: HandlerContext) -> dict:
+    """稍后重拨: the wait the setting asks for before the call is offered again (0 = none)."""
+    minutes = max(int(settings(ctx.session)["redial_after_minutes"] or 0), 0)
+    return {"minutes": minutes, "due_at": china_iso(ctx.now + timedelta(minutes=minutes))}
+
+
 def call_outcome(data: dict[str, Any]) -> str:
     if "answered" not in data:  # the time window closed before the agent dialled
         return "not_called"
@@ -104,7 +143,7 @@ def archive_call(ctx: HandlerContext) -> dict:
         }
         for key in ("customer_needs", "service_plan", "offered_product_code", "plan_quote", "reason_category",
                     "reason_detail", "follow_up_needed", "next_contact_at", "window_start", "window_end",
-                    "product_code"):
+                    "product_code", *SOURCE_KEYS):
             if data.get(key) not in (None, ""):
                 details[key] = data[key]
         summary = data.get("call_summary") or ("未接通" if outcome == "no_answer" else "")
@@ -114,7 +153,7 @@ def archive_call(ctx: HandlerContext) -> dict:
             channel=CHANNEL,
             customer_id=target.get("customer_id"),
             contact=target.get("phone"),
-            desk=data.get("desk"),
+            desk=data.get("desk") or None,
             request_type=data.get("purpose"),
             summary=summary,
             outcome=outcome,
@@ -174,4 +213,5 @@ def gather_outcomes(ctx: HandlerContext) -> dict:
         "calls": calls,
         "not_called": not_called,
         "unknown_targets": unknown,
+        **({"source": {key: data.get(key) for key in SOURCE_KEYS}} if data.get("source_instance_id") else {}),
     }

@@ -24,6 +24,7 @@ from engine.store.models import HumanTask
 from handlers.domain.models import AgentStatus
 from tests.support.contact_center import contact_records, iso, jobs
 from tests.support.flows import Walk, diagram
+from tests.support.follow_ups import close_chat
 from tests.support.world import deploy
 
 BPMN = DEFAULT_PROCESSES_DIR / "ecommerce_chat.bpmn"
@@ -102,7 +103,7 @@ def add_agent(runtime, username: str, desk: str, status: str = "available", max_
 START = {"opened_to_assign", "assign_to_await"}
 SPOKE = START | {"await_to_message", "message_to_opening", "chat_opening_to_query", "query_to_complaint_check"}
 OFFER = {"merge_to_solution", "solution_merge_to_make", "make_to_record_offer", "record_offer_to_accepted"}
-CLOSE = {"close_merge_to_register", "register_to_end_chat", "end_chat_to_archive", "archive_merge_to_archive",
+CLOSE = {"close_merge_to_register", "register_to_end_chat", "no_follow_up", "end_chat_to_archive", "archive_merge_to_archive",
          "archive_chat_to_promise_check"}
 PATHS = {
     "silent": START | {"await_to_silent", "silent_to_auto_close", "auto_close_chat_to_archive",
@@ -117,6 +118,8 @@ PATHS = {
     | {"not_accepted_to_refusal_check", "refusal_to_optimise", "accepted_to_solve", "solve_to_close"} | CLOSE
     | {"no_promise_to_closed"},
 }
+FOLLOW_UP_FLOWS = {"follow_up_to_request", "request_to_follow_up_thrown", "follow_up_thrown_to_next"}
+PATHS["follow_up"] = PATHS["accepted"] - {"no_follow_up"} | FOLLOW_UP_FLOWS
 OPENING = {"request_type": "咨询", "request_summary": "咨询黄山宏村三日游十二月团期", "customer_phone": "13655556666"}
 CLOSING = {"redirect_channel": "无", "register_note": "已答复团期与价格", "follow_up_needed": False}
 
@@ -268,7 +271,7 @@ def test_the_supervisor_promises_a_time_and_a_breach_is_chased(chat_runtime):
     with frozen_at(promised + timedelta(hours=1)):
         walk.do("resolve_by_promise", "agent1", promise_resolution="邮轮公司同意减免50%", customer_informed=True)
     assert walk.status() == "completed"
-    walk.assert_path(PATHS["promise_breached"])
+    walk.assert_path(PATHS["promise_breached"] - {"no_follow_up"} | FOLLOW_UP_FLOWS)  # follow_up_needed: a follow-up too
     [record] = contact_records(rt)
     assert (record.outcome, record.details["promise_breached"], record.details["refusals"]) == ("promise_late", True, 2)
 
@@ -332,3 +335,11 @@ def test_the_scenarios_cover_every_sequence_flow():
     declared = set().union(*PATHS.values())
     assert declared - set(flows) == set(), "a scenario names a flow the diagram does not have"
     assert set(flows) - declared == set(), "flows no scenario walks"
+
+
+def test_a_chat_closed_with_a_follow_up_throws_the_follow_up_request(chat_runtime):
+    """tests/test_follow_ups.py follows the request into outbound_call; here: the flows, and the throw."""
+    walk = close_chat(chat_runtime, "CHAT-0099", follow_up_needed=True, next_contact_at="2026-11-26T15:00:00+08:00")
+    walk.assert_path(PATHS["follow_up"])
+    [sent] = walk.events("message_sent")
+    assert (sent["payload"]["name"], sent["payload"]["key"]) == ("follow_up_requested", f"follow-up-ecommerce_chat-{walk.id}")

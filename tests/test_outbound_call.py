@@ -10,10 +10,11 @@ from sqlalchemy import select
 from engine.clock import frozen_at
 from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import HandlerContext, handler_writes
+from engine.store.models import Job
 from handlers.domain.models import ContactRecord
 from handlers.outbound import archive_call, gather_outcomes
 from tests.support.flows import sequence_flows, taken_flows
-from tests.support.outbound_call import BPMN, PLAN, T0
+from tests.support.outbound_call import BPMN, FOLLOW_UP, PLAN, T0, set_setting
 from tests.support.world import deploy
 
 # ---- walking an outbound plan ------------------------------------------------------------------
@@ -59,7 +60,8 @@ def outbound(runtime):
 
 def walk_mixed_campaign(rt) -> int:
     """Three customers: goal achieved after one optimised plan, no intention, and a redial that ends
-    in a refused plan; an unknown target is reported."""
+    in a refused plan; an unknown target is reported. The agency set a two-hour redial wait."""
+    set_setting(rt, "outbound_call", {"redial_after_minutes": 120})
     with frozen_at(T0):
         c = Campaign(rt)
         dials = c.open()
@@ -146,7 +148,7 @@ def test_mixed_campaign_archives_one_record_per_customer(outbound):
     assert wang.details["reason_detail"] == "觉得价格偏高，已在其他平台比价"
     assert wang.started_at == (T0 + timedelta(hours=3))
     events = rt.events(instance_id)
-    assert [e["kind"] for e in events].count("handler_called") == 5  # load + 3 archives + gather
+    assert [e["kind"] for e in events].count("handler_called") == 6  # load + redial interval + 3 archives + gather
     assert [e["payload"]["task"] for e in events if e["kind"] == "task_completed"].count("make_service_plan") == 3
 
 
@@ -191,6 +193,7 @@ def test_a_plan_with_no_known_customer_goes_to_the_summary(outbound):
 
 def test_a_redial_due_after_the_window_closed_is_archived_unanswered(outbound):
     rt = outbound
+    set_setting(rt, "outbound_call", {"redial_after_minutes": 120})
     with frozen_at(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)):  # 17:00 in Shanghai, window ends at 18:00
         c = Campaign(rt, target_customers=["3"], window_end="2026-11-25T18:00:00+08:00")
         c.do("王小明", "dial_customer", answered=False, redial_later=True)
@@ -299,13 +302,87 @@ def test_flow_history_names_only_the_flows_walked(outbound):
         c = Campaign(rt, target_customers=["2"])
         c.do("李秀英", "dial_customer", answered=True, has_intention=False)
     taken = taken_flows(rt, c.id)
-    assert taken == {"start_to_plan", "plan_to_load", "load_to_window_open", "window_open_to_calls",
+    assert taken == {"start_to_plan", "plan_to_load", "load_to_window_open", "window_open_to_calls", "merge_to_calls",
                      "call_start_to_dial", "dial_to_answered", "answered_to_intention", "no_intention_to_reasons"}
 
 
 def test_every_sequence_flow_is_walked_by_a_test(outbound):
     rt = outbound
     taken = taken_flows(rt, walk_mixed_campaign(rt)) | taken_flows(rt, walk_unanswered_and_window_closed(rt))
+    taken |= taken_flows(rt, walk_redial_at_once(rt)) | taken_flows(rt, walk_follow_up(rt))
     all_flows = set(sequence_flows(BPMN).values())
-    assert len(all_flows) == 24
+    assert len(all_flows) == 31
     assert all_flows - taken == set()
+
+
+def walk_redial_at_once(rt) -> int:
+    """Default settings (the documents give no redial rule): the agent may dial again at once."""
+    set_setting(rt, "outbound_call", {})  # nothing set: the defaults apply
+    with frozen_at(T0):
+        c = Campaign(rt, target_customers=["3"])
+        c.do("王小明", "dial_customer", answered=False, redial_later=True)
+        [again] = c.open()
+        assert again["task"] == "dial_customer", "no automatic wait: the call is offered again at once"
+        with rt.db.read() as session:
+            assert [j.task for j in session.execute(select(Job).where(Job.instance_id == c.id)).scalars()
+                    if j.state == "pending"] == ["window_closed"], "no redial timer"
+        c.do("王小明", "dial_customer", answered=False, redial_later=False)
+    assert [t["task"] for t in c.open()] == ["track_and_analyse"]
+    return c.id
+
+
+def test_an_unanswered_call_can_be_dialled_again_at_once_by_default(outbound):
+    rt = outbound
+    instance_id = walk_redial_at_once(rt)
+    assert "timer_fired" not in [e["kind"] for e in rt.events(instance_id)]
+    [record] = _records(rt, instance_id)
+    assert record.outcome == "no_answer"
+
+
+def walk_follow_up(rt, key: str = "follow-up-inbound_call-77") -> int:
+    """A follow-up request: one call to the contact's customer at `next_contact_at`, linked to it."""
+    with frozen_at(T0):
+        result = rt.message("follow_up_requested", key, FOLLOW_UP)
+    assert result["started"] is True
+    instance_id = result["delivered_to"]
+    assert rt.tasks(instance_id=instance_id) == [], "the follow-up waits for its time"
+    assert rt.tick(datetime(2026, 11, 25, 1, 59, tzinfo=UTC)) == []
+    fired = rt.tick(datetime(2026, 11, 25, 2, 0, 1, tzinfo=UTC))  # 10:00:01 in Shanghai
+    assert [f["timer"] for f in fired] == ["follow_up_due"]
+    [dial] = rt.tasks(instance_id=instance_id)
+    assert (dial["task"], dial["lane"], dial["summary"]["customer_name"], dial["summary"]["desk"]) == (
+        "dial_customer", "agent", "张建国", "邮轮")
+    with frozen_at(datetime(2026, 11, 25, 2, 30, tzinfo=UTC)):
+        rt.complete(dial["id"], "agent1", {"answered": True, "has_intention": True, "customer_needs": "确认舱位"})
+        [plan] = rt.tasks(instance_id=instance_id)
+        rt.complete(plan["id"], "agent1", {"service_plan": "歌诗达6天5晚阳台房", "customer_interested": True})
+        [wrap_up] = rt.tasks(instance_id=instance_id)
+        rt.complete(wrap_up["id"], "agent1", {"call_summary": "客户确认报名", "follow_up_needed": False})
+    return instance_id
+
+
+def test_a_follow_up_request_calls_the_customer_at_the_time_and_keeps_the_link(outbound):
+    rt = outbound
+    instance_id = walk_follow_up(rt)
+    shown = rt.show(instance_id)
+    assert shown["business_key"] == "follow-up-inbound_call-77"
+    assert (shown["data"]["source_process"], shown["data"]["source_instance_id"]) == ("inbound_call", 77)
+    [record] = _records(rt, instance_id)
+    assert (record.customer_id, record.outcome, record.desk, record.request_type) == (1, "achieved", "邮轮", "客户回访")
+    assert (record.details["source_instance_id"], record.details["campaign_goal"]) == (
+        77, "回访: 咨询十二月日本邮轮航线的舱位和价格")
+    [summary] = rt.tasks(instance_id=instance_id)
+    report = shown["data"]["campaign_report"]
+    assert summary["task"] == "track_and_analyse" and report["total_targets"] == 1
+    assert report["source"] == {"source_process": "inbound_call", "source_instance_id": 77,
+                                "matter": "咨询十二月日本邮轮航线的舱位和价格"}
+
+
+def test_a_follow_up_for_an_unknown_contact_calls_the_contact_as_given(outbound):
+    rt = outbound
+    payload = {**FOLLOW_UP, "customer_id": None, "customer_name": "", "contact_phone": "tb_wangxiaoli"}
+    with frozen_at(T0):
+        instance_id = rt.message("follow_up_requested", "follow-up-ecommerce_chat-5", payload)["delivered_to"]
+    rt.tick(datetime(2026, 11, 25, 2, 0, 1, tzinfo=UTC))
+    [dial] = rt.tasks(instance_id=instance_id)
+    assert dial["summary"]["contact_phone"] == "tb_wangxiaoli"

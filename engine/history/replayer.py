@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch, iso_z
-from engine.run.message_events import deliver, thrown_messages
+from engine.run.message_events import deliver, skip_plain_starts, thrown_messages
 from engine.run.migration import MigrationRefused, migrate
 from engine.run.spiff_tasks import fire_start_timer, make_ready
 from engine.run.workflow_data import current_data, data_diff, json_safe
@@ -131,6 +131,7 @@ class Replayer:
                 self.advance()
         elif kind == "message_received":
             if self.pending_start:
+                skip_plain_starts(wf)
                 wf.do_engine_steps()  # the message start event begins waiting only now
                 self.pending_start = False
             deliver(wf, payload["name"], payload.get("data") or {})

@@ -11,7 +11,9 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -50,6 +52,19 @@ def deliver(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
     workflow.event_manager.catch(BpmnEvent(MessageEventDefinition(name), payload=payload), internal=False)
 
 
+def skip_plain_starts(workflow: BpmnWorkflow) -> None:
+    """Before a new workflow runs on its start message: cancel its plain start events.
+
+    A process with a plain and a message start event (P2: a plan by hand, a follow-up by message) is
+    started by one of them. SpiffWorkflow lets the first start event to complete win, and a plain
+    one completes at once, so without this a message start would also start the plain path."""
+    for task in workflow.get_tasks(state=TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE):
+        spec = task.task_spec
+        if task.workflow is workflow and isinstance(spec, StartEvent) \
+                and isinstance(spec.event_definition, NoneEventDefinition):
+            task.cancel()
+
+
 def waits_for(workflow: BpmnWorkflow, name: str) -> bool:
     return any(catches_message(task, name) for task in workflow.get_tasks(state=TaskState.WAITING))
 
@@ -74,4 +89,4 @@ def thrown_messages(workflow: BpmnWorkflow) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-__all__ = ["catches_message", "deliver", "thrown_messages", "waited_names", "waits_for"]
+__all__ = ["catches_message", "deliver", "skip_plain_starts", "thrown_messages", "waited_names", "waits_for"]

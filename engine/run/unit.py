@@ -32,7 +32,7 @@ from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict
 from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
-from engine.run.message_events import deliver
+from engine.run.message_events import deliver, skip_plain_starts
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
@@ -124,6 +124,7 @@ class Tx:
                                         "business_key": business_key})
         if message is not None:
             step.event("message_received", message)
+            skip_plain_starts(workflow)
             workflow.do_engine_steps()  # the message start event begins waiting only now
             deliver(workflow, message["name"], message["data"])
         if timer_start is not None:

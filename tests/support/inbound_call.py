@@ -22,7 +22,7 @@ def incoming_call(runtime, key: str, caller: str = CRUISE_CALLER, desk: str | No
 START = {"received_to_answer", "answer_to_desk_check"}
 ROUTED = START | {"desk_to_route", "route_to_opening", "call_opening_to_query", "query_to_complaint_check"}
 OFFER = {"merge_to_solution", "solution_merge_to_make", "make_to_record_offer", "record_offer_to_accepted"}
-CLOSE = {"close_merge_to_register", "register_to_end_call", "end_call_to_archive", "archive_merge_to_archive",
+CLOSE = {"close_merge_to_register", "register_to_end_call", "no_follow_up", "end_call_to_archive", "archive_merge_to_archive",
          "archive_call_to_promise_check"}
 PROMISE = {"refused_to_supervisor", "supervisor_to_close", "promise_to_resolve", "resolve_to_record_kept",
            "record_kept_to_closed"}
@@ -42,6 +42,8 @@ PATHS = {
     "complaint": ROUTED | {"complaint_to_record", "record_to_forward", "forward_to_merge"} | OFFER
     | {"accepted_to_solve", "solve_to_close"} | CLOSE | {"no_promise_to_closed"},
 }
+FOLLOW_UP_FLOWS = {"follow_up_to_request", "request_to_follow_up_thrown", "follow_up_thrown_to_next"}
+PATHS["follow_up"] = PATHS["accepted"] - {"no_follow_up"} | FOLLOW_UP_FLOWS  # tests/test_follow_ups.py
 
 OPENING = {"request_type": "咨询", "request_summary": "咨询十二月日本邮轮航线的舱位和价格"}
 CLOSING = {"redirect_channel": "无", "register_note": "已答复舱位与价格，客户满意", "follow_up_needed": False}

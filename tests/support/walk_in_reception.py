@@ -58,7 +58,7 @@ FAIR_WEATHER_WRAP = {**{k: v for k, v in WRAP.items() if k != "taxi_help"}, "spe
 COMMON = {"arrives_to_greet", "greet_to_seat", "seat_to_talk", "talk_to_complaint_check"}
 LOOKUP = COMMON | {"statement_to_lookup", "lookup_to_review", "review_to_uncertain_check", "matter_to_handle",
                    "handle_to_acceptance"}
-ARCHIVE = {"wrap_merge_to_wrap_up", "wrap_up_to_promise_check", "archive_merge_to_archive", "archive_to_closed"}
+ARCHIVE = {"wrap_merge_to_wrap_up", "wrap_up_to_promise_check", "no_follow_up", "archive_merge_to_archive", "archive_to_closed"}
 EXPECTED = {
     "accepted_at_once": LOOKUP | ARCHIVE | {"certain_to_matter", "accepted_to_resolve", "resolve_to_wrap_up",
                                             "no_promise_to_archive"},
@@ -73,6 +73,8 @@ EXPECTED = {
                                             "promised_to_fulfil", "fulfil_to_archive", "overdue_to_chase",
                                             "chase_to_closed"},
 }
+EXPECTED["followed_up"] = EXPECTED["accepted_at_once"] - {"no_follow_up"} | {
+    "follow_up_to_request", "request_to_follow_up_thrown", "follow_up_thrown_to_next"}
 
 
 # ---- the diagram and the flows an instance took --------------------------------------------
@@ -191,5 +193,18 @@ def promise_breached(rt) -> Visit:
     return visit
 
 
+def followed_up(rt) -> Visit:
+    """Accepted at once, wrapped up with "需要后期跟进": the follow-up request is thrown (tests/test_follow_ups.py
+    follows it into outbound_call)."""
+    visit = Visit(rt)
+    visit.welcome()
+    visit.do("review_records", "receptionist1", REVIEW_OK)
+    visit.do("handle_matter", "receptionist1", {**SOLUTION, "customer_response": "接受"})
+    visit.do("resolve_problem", "receptionist1", RESOLVE)
+    visit.do("wrap_up_visit", "receptionist1", {**WRAP, "follow_up_needed": True,
+                                                "next_contact_at": "2026-11-26T15:00:00+08:00"}, T0 + timedelta(minutes=40))
+    return visit
+
+
 SCENARIOS = [accepted_at_once, uncertain_facts_then_optimised, complaint_reported_to_qc, promise_kept,
-             promise_breached]
+             promise_breached, followed_up]
