@@ -22,8 +22,6 @@ from handlers.domain.lookup import customer_bookings, desk_products
 from handlers.domain.models import DESKS, AgentStatus, ContactRecord, Customer
 from handlers.timefmt import china_iso, parse_time
 
-DEFAULT_MAX_REFUSALS = 2
-MAX_REFUSALS_CAP = 10  # the offer loop stays short (SpiffWorkflow's cost per pass grows with history)
 DEFAULT_INACTIVITY_MINUTES = 10
 PROCESS_OF_CHANNEL = {"inbound_call": "inbound_call", "chat": "ecommerce_chat"}
 PLATFORMS = ("官网QQ", "天猫旺旺")
@@ -46,11 +44,9 @@ def _positive_int(value: Any, default: int) -> int:
 
 
 def _settings(ctx: HandlerContext) -> dict[str, Any]:
-    """What every contact carries: its desk (None when not chosen) and the refusal limit."""
-    return {
-        "desk": _desk(ctx.data.get("desk")),
-        "max_refusals": min(_positive_int(ctx.data.get("max_refusals"), DEFAULT_MAX_REFUSALS), MAX_REFUSALS_CAP),
-    }
+    """What every contact carries: its desk (None when not chosen). How often a solution is offered
+    again is the agent's choice on the form (经努力客户仍不接受时), not a setting."""
+    return {"desk": _desk(ctx.data.get("desk"))}
 
 
 # ---- P1: the switch ---------------------------------------------------------------------------
@@ -93,14 +89,12 @@ def assign_agent(ctx: HandlerContext, desk: str | None = None, channel: str = "c
     if channel == "chat":
         agents = [a for a in agents if loads[a.username] < a.max_chats]
     chosen = min(agents, key=lambda a: (loads[a.username], a.username), default=None)
-    settings = _settings(ctx)
     result = {
         "assigned_agent": chosen.username if chosen else None,
         "desk": wanted,
         "load": loads[chosen.username] if chosen else None,
         "candidates": {a.username: loads[a.username] for a in agents},
         "assigned_at": china_iso(ctx.now),
-        "max_refusals": settings["max_refusals"],
     }
     if channel == "chat":
         platform = ctx.data.get("platform")
@@ -172,8 +166,8 @@ def _handled_by(ctx: HandlerContext) -> str | None:
 
 
 DETAIL_KEYS = (
-    "platform", "customer_handle", "message_text", "assigned_agent", "customer_name", "offers", "refusals",
-    "max_refusals", "resolution_note", "assist_note", "promised_at", "promise_content", "redirect_channel",
+    "platform", "customer_handle", "opening_message", "message_text", "assigned_agent", "customer_name", "offers",
+    "refusals", "resolution_note", "assist_note", "promised_at", "promise_content", "redirect_channel",
     "follow_up_needed", "register_note",
 )
 

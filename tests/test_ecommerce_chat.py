@@ -7,65 +7,42 @@ them against the flows its instance really took (from the task history);
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from lxml import etree
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import select
 
-from engine.access.users import create_user
 from engine.clock import frozen_at, utcnow
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
-from engine.run.messaging import waits_for
 from engine.store.models import HumanTask
-from handlers.domain.models import AgentStatus
 from tests.support.contact_center import contact_records, iso, jobs
-from tests.support.flows import Walk, diagram
+from tests.support.ecommerce_chat import (
+    ASK_SUPERVISOR,
+    BPMN,
+    CLOSING,
+    FOLLOW_UP_FLOWS,
+    HANDLE,
+    OFFER_AGAIN,
+    OPENING,
+    PATHS,
+    add_agent,
+    answer,
+    chat_opened,
+    engine_sees_event_based_gateways,
+    offer,
+    say,
+)
+from tests.support.flows import diagram
 from tests.support.follow_ups import close_chat
 from tests.support.world import deploy
 
-BPMN = DEFAULT_PROCESSES_DIR / "ecommerce_chat.bpmn"
-HANDLE = "tmall_zhang_jg"
-
-# The smallest event-based gateway: does the engine see that it waits for a message?
-PROBE = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:message id="m" name="probe_message" />
-  <bpmn:process id="probe" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:eventBasedGateway id="g"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-      <bpmn:outgoing>f3</bpmn:outgoing></bpmn:eventBasedGateway>
-    <bpmn:intermediateCatchEvent id="c"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
-      <bpmn:messageEventDefinition id="cm" messageRef="m" /></bpmn:intermediateCatchEvent>
-    <bpmn:intermediateCatchEvent id="t"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
-      <bpmn:timerEventDefinition id="tt"><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
-    </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="e1"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="e2"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g" />
-    <bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="c" />
-    <bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="t" />
-    <bpmn:sequenceFlow id="f4" sourceRef="c" targetRef="e1" />
-    <bpmn:sequenceFlow id="f5" sourceRef="t" targetRef="e2" />
-  </bpmn:process>
-</bpmn:definitions>"""
-
-
-def _engine_sees_event_based_gateways() -> bool:
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_xml(etree.fromstring(PROBE).getroottree(), filename="probe.bpmn")
-    workflow = BpmnWorkflow(parser.get_spec("probe"))
-    workflow.do_engine_steps()
-    return waits_for(workflow, "probe_message")
-
 
 def test_the_engine_routes_messages_to_an_event_based_gateway():
-    """The chat's inactivity race rests on it: SpiffWorkflow makes the gateway itself the waiting
-    task (one MultipleEventDefinition with the message and the timer)."""
-    assert _engine_sees_event_based_gateways()
+    """The chat's inactivity races rest on it: SpiffWorkflow makes the gateway itself the waiting
+    task (one MultipleEventDefinition with the message and the timer). No xfail: if it breaks, the
+    chat tests below fail with it."""
+    assert engine_sees_event_based_gateways()
 
 
 @pytest.fixture
@@ -78,50 +55,6 @@ def chat_runtime(runtime):
 def with_complaints(chat_runtime):
     deploy(chat_runtime, DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn")
     return chat_runtime
-
-
-def chat_opened(runtime, key: str, desk: str | None = "旅游", platform: str = "天猫旺旺", **extra) -> Walk:
-    """The platform reports a new chat: the message start `chat_opened` (business key = chat id)."""
-    result = runtime.message("chat_opened", key, {"platform": platform, "customer_handle": HANDLE, "desk": desk,
-                                                  **extra})
-    assert result["started"] is True
-    return Walk(runtime, result["delivered_to"], BPMN)
-
-
-def say(runtime, key: str, text: str = "你好，想问一下黄山三日游") -> dict:
-    """The customer's next message in the chat (correlated by the chat id)."""
-    return runtime.message("chat_message", key, {"message_text": text})
-
-
-def add_agent(runtime, username: str, desk: str, status: str = "available", max_chats: int = 3) -> None:
-    with runtime.db.write() as session, session.begin():
-        create_user(session, username, username, ["agent", "staff"], attributes={"desk": desk})
-        session.add(AgentStatus(username=username, desk=desk, status=status, max_chats=max_chats,
-                                updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
-
-
-START = {"opened_to_assign", "assign_to_await"}
-SPOKE = START | {"await_to_message", "message_to_opening", "chat_opening_to_query", "query_to_complaint_check"}
-OFFER = {"merge_to_solution", "solution_merge_to_make", "make_to_record_offer", "record_offer_to_accepted"}
-CLOSE = {"close_merge_to_register", "register_to_end_chat", "no_follow_up", "end_chat_to_archive", "archive_merge_to_archive",
-         "archive_chat_to_promise_check"}
-PATHS = {
-    "silent": START | {"await_to_silent", "silent_to_auto_close", "auto_close_chat_to_archive",
-                       "archive_merge_to_archive", "archive_chat_to_promise_check", "no_promise_to_closed"},
-    "accepted": SPOKE | {"no_complaint_to_merge"} | OFFER | {"accepted_to_solve", "solve_to_close"} | CLOSE
-    | {"no_promise_to_closed"},
-    "promise_breached": SPOKE | {"no_complaint_to_merge"} | OFFER
-    | {"not_accepted_to_refusal_check", "refusal_to_optimise", "refused_to_supervisor", "supervisor_to_close"}
-    | CLOSE | {"promise_to_resolve", "resolve_to_record_kept", "record_kept_to_closed", "overdue_to_chase",
-               "chase_to_closed"},
-    "complaint": SPOKE | {"complaint_to_record", "record_to_forward", "forward_to_merge"} | OFFER
-    | {"not_accepted_to_refusal_check", "refusal_to_optimise", "accepted_to_solve", "solve_to_close"} | CLOSE
-    | {"no_promise_to_closed"},
-}
-FOLLOW_UP_FLOWS = {"follow_up_to_request", "request_to_follow_up_thrown", "follow_up_thrown_to_next"}
-PATHS["follow_up"] = PATHS["accepted"] - {"no_follow_up"} | FOLLOW_UP_FLOWS
-OPENING = {"request_type": "咨询", "request_summary": "咨询黄山宏村三日游十二月团期", "customer_phone": "13655556666"}
-CLOSING = {"redirect_channel": "无", "register_note": "已答复团期与价格", "follow_up_needed": False}
 
 
 def test_a_silent_customer_gets_the_automatic_message_and_the_chat_is_closed(chat_runtime):
@@ -181,6 +114,90 @@ def test_a_message_after_the_silence_time_comes_second_even_before_the_worker_fi
     assert record.outcome == "auto_closed"
 
 
+def test_silence_after_the_first_message_closes_the_chat_with_the_automatic_message(chat_runtime):
+    """客户长时间不进行对话时 holds after the first message too: the customer spoke, the agent opened and
+    sent an offer, then the customer went quiet. The wait for the answer races its own silence timer,
+    counted from the offer."""
+    rt = chat_runtime
+    start = utcnow().replace(microsecond=0)
+    with frozen_at(start):
+        walk = chat_opened(rt, "CHAT-0010")
+        say(rt, "CHAT-0010")
+        walk.do("chat_opening", "agent2", **OPENING)
+    sent = start + timedelta(minutes=6)
+    with frozen_at(sent):
+        offer(walk, "agent2")
+    assert walk.open_tasks() == {}, "the chat waits for the customer"
+    assert [(j.task, j.state) for j in jobs(rt, walk.id)] == [("customer_silent", "cancelled"),
+                                                               ("answer_silent", "pending")]
+    assert rt.tick(sent + timedelta(minutes=9, seconds=59)) == [], "counted from the offer, not the chat start"
+    assert [f["timer"] for f in rt.tick(sent + timedelta(minutes=10, seconds=1))] == ["answer_silent"]
+    assert walk.status() == "completed" and walk.open_tasks() == {}
+    walk.assert_path(PATHS["silent_at_answer"])
+    assert walk.data()["auto_close"]["silent_minutes"] == 10
+    [record] = contact_records(rt)
+    assert (record.outcome, record.request_type, record.handled_by) == ("auto_closed", "咨询", "agent2")
+    assert "长时间未回复" in record.details["system_message"]
+    late = say(rt, "CHAT-0010", "刚才在忙")
+    assert (late["buffered"], late["delivered_to"]) == (True, None), "the closed chat takes nothing"
+
+
+def test_silence_while_waiting_for_the_answer_to_a_second_offer_closes_the_chat(chat_runtime):
+    """Every wait for the customer races the timer: the first answer came in time, the agent offered
+    again, and the customer never answered the second offer."""
+    rt = chat_runtime
+    start = utcnow().replace(microsecond=0)
+    with frozen_at(start):
+        walk = chat_opened(rt, "CHAT-0011", inactivity_minutes=5)
+        say(rt, "CHAT-0011")
+        walk.do("chat_opening", "agent2", **OPENING)
+        offer(walk, "agent2", 1)
+    with frozen_at(start + timedelta(minutes=4)):
+        answer(walk, "CHAT-0011", "agent2", accepted=False, reason="日期不合适")
+    second = start + timedelta(minutes=12)
+    with frozen_at(second):
+        offer(walk, "agent2", 2)
+    assert rt.tick(second + timedelta(minutes=4, seconds=59)) == [], "the first race ended with the answer"
+    assert [f["timer"] for f in rt.tick(second + timedelta(minutes=5, seconds=1))] == ["answer_silent"]
+    assert walk.status() == "completed" and walk.open_tasks() == {}
+    walk.assert_path(PATHS["silent_at_second_answer"])
+    [record] = contact_records(rt)
+    assert (record.outcome, record.details["refusals"]) == ("auto_closed", 1)
+    assert [(o["round"], o["answer"], o["accepted"]) for o in record.details["offers"]] == [(1, "太贵了", False)]
+    assert "长时间未回复" in record.details["system_message"]
+
+
+def test_the_agent_decides_when_to_bring_in_the_supervisor(chat_runtime):
+    """经努力客户仍不接受时: no fixed number of refusals routes by itself; after each refusal the agent
+    chooses to offer again or to ask the supervisor, seeing the offer count in the task summary."""
+    rt = chat_runtime
+    walk = chat_opened(rt, "CHAT-0012")
+    say(rt, "CHAT-0012")
+    walk.do("chat_opening", "agent2", **OPENING)
+    for n in (1, 2, 3):
+        offer(walk, "agent2", n)
+        assert walk.open_tasks() == {}
+        say(rt, "CHAT-0012", "还是不行")
+        task = walk.open_tasks()["answer_offer"]
+        assert (task["summary"]["offer_round"], task["summary"]["refusals"]) == (n, n - 1)
+        with pytest.raises(FormInvalid) as choice:
+            rt.complete(task["id"], "agent2", {"customer_accepted": False, "refusal_reason": "不合适"})
+        assert choice.value.field == "next_step", "after a refusal the agent says what comes next"
+        walk.do("answer_offer", "agent2", customer_accepted=False, refusal_reason=f"第{n}次不合适", next_step=OFFER_AGAIN)
+        assert set(walk.open_tasks()) == {"make_solution"}, f"refusal {n} + 再次提供: the agent offers again"
+    offer(walk, "agent2", 4)
+    answer(walk, "CHAT-0012", "agent2", accepted=True)
+    assert set(walk.open_tasks()) == {"solve_problem"}
+    assert [(o["round"], o["next_step"]) for o in walk.data()["offers"]] == [
+        (1, OFFER_AGAIN), (2, OFFER_AGAIN), (3, OFFER_AGAIN), (4, None)]
+    first = chat_opened(rt, "CHAT-0013")
+    say(rt, "CHAT-0013")
+    first.do("chat_opening", "agent2", **OPENING)
+    offer(first, "agent2", 1)
+    answer(first, "CHAT-0013", "agent2", accepted=False, next_step=ASK_SUPERVISOR)
+    assert set(first.open_tasks()) == {"supervisor_assist"}, "a first refusal may go to the supervisor at once"
+
+
 def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runtime):
     rt = chat_runtime
     start = utcnow().replace(microsecond=0)
@@ -200,8 +217,10 @@ def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runti
     assert lookup["customer"]["name"] == "赵雪"
     assert [b["code"] for b in lookup["bookings"]] == ["BK20260005"]
     assert {p["desk"] for p in lookup["products"]} == {"旅游"}
-    walk.do("make_solution", "agent2", solution_kind="业务咨询解决方案", solution="12月5日团期尚有余位，价格1299元/人",
-            customer_accepted=True)
+    offer(walk, "agent2", solution="12月5日团期尚有余位，价格1299元/人")
+    assert walk.open_tasks() == {}, "the offer is sent: the chat waits for the customer's answer"
+    answer(walk, "CHAT-0003", "agent2", accepted=True)
+    assert [j.state for j in jobs(rt, walk.id)] == ["cancelled", "cancelled"], "the answer won the second race"
     walk.do("solve_problem", "agent2", resolution_note="已发送报名链接")
     walk.do("close_and_register", "agent2", **CLOSING)
     assert walk.status() == "completed"
@@ -209,8 +228,8 @@ def test_the_customer_speaks_in_time_and_the_assigned_agent_solves_it(chat_runti
     [record] = contact_records(rt)
     assert (record.channel, record.contact, record.customer_id, record.outcome, record.handled_by) == (
         "chat", HANDLE, lookup["customer"]["id"], "resolved", "agent2")
-    assert record.details["message_text"] == "你好，想问一下黄山三日游"
-    assert record.details["offers"][0]["accepted"] is True
+    assert record.details["opening_message"] == "你好，想问一下黄山三日游"
+    assert (record.details["offers"][0]["answer"], record.details["offers"][0]["accepted"]) == ("好的，就这个", True)
 
 
 def test_a_chat_without_a_phone_number_still_gets_the_desk_products(chat_runtime):
@@ -257,8 +276,9 @@ def test_the_supervisor_promises_a_time_and_a_breach_is_chased(chat_runtime):
                 customer_phone="138-0123-4567")
         assert walk.data()["lookup"]["customer"]["name"] == "张建国", "the phone is normalised for the look-up"
         for n in (1, 2):
-            walk.do("make_solution", "agent1", solution_kind="业务查询办理解决方案", solution=f"方案{n}：按退订政策扣损",
-                    customer_accepted=False, refusal_reason="不接受扣损")
+            offer(walk, "agent1", n, kind="业务查询办理解决方案", solution=f"方案{n}：按退订政策扣损")
+            answer(walk, "CHAT-0005", "agent1", accepted=False, next_step=OFFER_AGAIN if n == 1 else ASK_SUPERVISOR,
+                   reason="不接受扣损")
         walk.do("supervisor_assist", "supervisor1", assist_note="与邮轮公司协商减免", promise_content="一天内答复减免结果",
                 promised_at=iso(promised))
         walk.do("close_and_register", "agent1", redirect_channel="呼叫中心电话", register_note="待邮轮公司答复",
@@ -293,10 +313,10 @@ def test_a_complaint_in_the_chat_starts_complaint_handling(with_complaints):
         "customer_name": "李秀英", "contact_phone": "13912345678", "kind": "导游服务",
         "description": complaint["complaint_description"], "tour_id": "XA-2026-1102"}
     assert [t["task"] for t in rt.tasks(instance_id=p6["id"])] == ["receive_complaint"]
-    walk.do("make_solution", "agent2", solution_kind="投诉建议解决方案", solution="先致歉", customer_accepted=False,
-            refusal_reason="只道歉不够")
-    walk.do("make_solution", "agent2", solution_kind="投诉建议解决方案", solution="致歉并由质检培训部1小时内联系",
-            customer_accepted=True)
+    offer(walk, "agent2", 1, kind="投诉建议解决方案", solution="先致歉")
+    answer(walk, "CHAT-0006", "agent2", accepted=False, reason="只道歉不够")
+    offer(walk, "agent2", 2, kind="投诉建议解决方案", solution="致歉并由质检培训部1小时内联系")
+    answer(walk, "CHAT-0006", "agent2", accepted=True)
     walk.do("solve_problem", "agent2", resolution_note="已转质检培训部")
     walk.do("close_and_register", "agent2", **CLOSING)
     assert walk.status() == "completed"

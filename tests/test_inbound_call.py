@@ -21,15 +21,18 @@ from handlers.contact_center import contact_archive, contact_promise_kept
 from tests.support.contact_center import contact_records, iso, jobs
 from tests.support.flows import Walk, diagram
 from tests.support.inbound_call import (
+    ASK_SUPERVISOR,
     BPMN,
     CLOSING,
     CRUISE_CALLER,
     FOLLOW_UP_FLOWS,
+    OFFER_AGAIN,
     OPENING,
     PATHS,
     UNKNOWN_CALLER,
     incoming_call,
     offer,
+    refuse_until_supervisor,
 )
 from tests.support.world import deploy
 
@@ -101,8 +104,8 @@ def test_a_call_is_routed_to_its_desk_looked_up_solved_and_archived_once(call_ru
     walk.assert_path(PATHS["accepted"])
     data = walk.data()
     assert data["offers"] == [{"round": 1, "solution_kind": "业务咨询解决方案", "solution": "方案1：推荐歌诗达6天5晚阳台房",
-                               "accepted": True, "refusal_reason": ""}]
-    assert data["refusals"] == 0 and data["max_refusals"] == 2
+                               "accepted": True, "refusal_reason": "", "next_step": None}]
+    assert data["refusals"] == 0 and "max_refusals" not in data
     assert data["archive"]["promise_pending"] is False
     [record] = contact_records(rt)
     assert (record.channel, record.customer_id, record.contact, record.desk, record.request_type) == (
@@ -132,13 +135,6 @@ def test_a_refused_solution_is_optimised_and_offered_again(call_runtime):
     assert walk.completed_steps().count("make_solution") == 2
 
 
-def _refuse_until_supervisor(walk: Walk, user: str, times: int = 2):
-    for n in range(1, times + 1):
-        assert set(walk.open_tasks()) == {"make_solution"}
-        offer(walk, user, accepted=False, n=n)
-    assert set(walk.open_tasks()) == {"supervisor_assist"}
-
-
 def test_still_refused_after_two_offers_the_supervisor_promises_a_time_kept_in_time(call_runtime):
     rt = call_runtime
     start = utcnow().replace(microsecond=0)
@@ -146,7 +142,7 @@ def test_still_refused_after_two_offers_the_supervisor_promises_a_time_kept_in_t
     with frozen_at(start):
         walk = incoming_call(rt, "CALL-0005", caller="13912345678", desk="旅游")
         walk.do("call_opening", "agent2", request_type="业务办理", request_summary="要求改签西安团的返程日期")
-        _refuse_until_supervisor(walk, "agent2")
+        refuse_until_supervisor(walk, "agent2")
         task = walk.open_tasks()["supervisor_assist"]
         assert (task["lane"], task["assignee"]) == ("supervisor", None)
         assert [t["task"] for t in rt.tasks(user="supervisor1")] == ["supervisor_assist"]
@@ -185,7 +181,7 @@ def test_a_promise_not_kept_in_time_is_breached_and_chased_by_the_supervisor(cal
     with frozen_at(start):
         walk = incoming_call(rt, "CALL-0006", desk="自由行", caller="13700001111")
         walk.do("call_opening", "agent3", request_type="建议", request_summary="建议三亚自由行增加接送机")
-        _refuse_until_supervisor(walk, "agent3")
+        refuse_until_supervisor(walk, "agent3")
         walk.do("supervisor_assist", "supervisor1", assist_note="联系产品经理评估", promise_content="4小时内回复",
                 promised_at=iso(promised))
         walk.do("close_and_register", "agent3", **CLOSING)
@@ -206,13 +202,23 @@ def test_a_promise_not_kept_in_time_is_breached_and_chased_by_the_supervisor(cal
     assert (record.outcome, record.details["promise_breached"]) == ("promise_late", True)
 
 
-def test_max_refusals_comes_from_the_data(call_runtime):
-    walk = incoming_call(call_runtime, "CALL-0007", max_refusals=3)
+def test_the_agent_decides_when_the_supervisor_is_brought_in(call_runtime):
+    """经努力客户仍不接受时: no fixed number of refusals routes by itself; the agent chooses."""
+    walk = incoming_call(call_runtime, "CALL-0007", max_refusals=1)  # an old start field: ignored
     walk.do("call_opening", "agent1", **OPENING)
-    _refuse_until_supervisor(walk, "agent1", times=3)
-    assert walk.data()["refusals"] == 3
-    assert incoming_call(call_runtime, "CALL-0016", max_refusals=500).data()["max_refusals"] == 10, "capped"
-    assert incoming_call(call_runtime, "CALL-0017", max_refusals="two").data()["max_refusals"] == 2, "default"
+    for n in (1, 2, 3):
+        offer(walk, "agent1", accepted=False, n=n, next_step=OFFER_AGAIN)
+        assert set(walk.open_tasks()) == {"make_solution"}, f"refusal {n} + 再次提供: the agent offers again"
+    assert walk.open_tasks()["make_solution"]["summary"]["offer_round"] == 4
+    offer(walk, "agent1", accepted=True, n=4)
+    assert set(walk.open_tasks()) == {"solve_problem"}
+    assert [(o["round"], o["next_step"]) for o in walk.data()["offers"]] == [
+        (1, OFFER_AGAIN), (2, OFFER_AGAIN), (3, OFFER_AGAIN), (4, None)]
+    first = incoming_call(call_runtime, "CALL-0016")
+    first.do("call_opening", "agent1", **OPENING)
+    offer(first, "agent1", accepted=False, n=1, next_step=ASK_SUPERVISOR)
+    assert set(first.open_tasks()) == {"supervisor_assist"}, "a first refusal may go to the supervisor at once"
+    assert first.data()["refusals"] == 1
 
 
 def test_a_complaint_during_the_call_starts_complaint_handling_and_the_call_goes_on(with_complaints):
@@ -272,9 +278,14 @@ def test_bad_form_data_is_refused_with_the_field_named(call_runtime):
     walk.do("call_opening", "agent1", **OPENING)
     solution = walk.open_tasks()["make_solution"]["id"]
     with pytest.raises(FormInvalid) as reason:
-        rt.complete(solution, "agent1", {"solution_kind": "业务咨询解决方案", "solution": "方案一", "customer_accepted": False})
+        rt.complete(solution, "agent1", {"solution_kind": "业务咨询解决方案", "solution": "方案一", "customer_accepted": False,
+                                         "next_step": OFFER_AGAIN})
     assert reason.value.field == "refusal_reason", "a refusal must say why"
-    _refuse_until_supervisor(walk, "agent1")
+    with pytest.raises(FormInvalid) as choice:
+        rt.complete(solution, "agent1", {"solution_kind": "业务咨询解决方案", "solution": "方案一", "customer_accepted": False,
+                                         "refusal_reason": "太贵"})
+    assert choice.value.field == "next_step", "after a refusal the agent says what comes next"
+    refuse_until_supervisor(walk, "agent1")
     assist = walk.open_tasks()["supervisor_assist"]["id"]
     with pytest.raises(FormInvalid) as when:
         rt.complete(assist, "supervisor1", {"assist_note": "协调", "promise_content": "明天答复", "promised_at": "明天下午"})
@@ -291,7 +302,7 @@ def test_wrong_lane_wrong_desk_and_someone_elses_call_are_refused(call_runtime):
     with pytest.raises(NotAllowed, match="belongs to desk 邮轮; agent2 works at desk 旅游"):
         rt.complete(opening, "agent2", OPENING)
     walk.do("call_opening", "agent1", **OPENING)
-    _refuse_until_supervisor(walk, "agent1")
+    refuse_until_supervisor(walk, "agent1")
     assist = walk.open_tasks()["supervisor_assist"]["id"]
     with pytest.raises(NotAllowed, match="does not hold lane 'supervisor'"):
         rt.complete(assist, "agent1", {"assist_note": "x", "promise_content": "yy", "promised_at": iso(utcnow())})
@@ -333,7 +344,7 @@ def test_archive_and_promise_handlers_write_once_per_step(call_runtime):
     promised = utcnow().replace(microsecond=0) + timedelta(days=1)
     walk = incoming_call(rt, "CALL-0015")
     walk.do("call_opening", "agent1", **OPENING)
-    _refuse_until_supervisor(walk, "agent1")
+    refuse_until_supervisor(walk, "agent1")
     walk.do("supervisor_assist", "supervisor1", assist_note="协调", promise_content="明天答复", promised_at=iso(promised))
     walk.do("close_and_register", "agent1", **CLOSING)
     walk.do("resolve_by_promise", "agent1", promise_resolution="已答复", customer_informed=True)

@@ -54,8 +54,9 @@ def close_chat(runtime, key: str, at: datetime = T0, **closing) -> Walk:
         runtime.message("chat_message", key, {"message_text": "想问一下黄山三日游十二月的团期"})
         walk.do("chat_opening", "agent2", request_type="咨询", request_summary="咨询黄山宏村三日游十二月团期",
                 customer_phone="13655556666")
-        walk.do("make_solution", "agent2", solution_kind="业务咨询解决方案", solution="12月5日团期尚有余位",
-                customer_accepted=True)
+        walk.do("make_solution", "agent2", solution_kind="业务咨询解决方案", solution="12月5日团期尚有余位")
+        runtime.message("chat_message", key, {"message_text": "好的，就这个团期"})
+        walk.do("answer_offer", "agent2", customer_accepted=True)
         walk.do("solve_problem", "agent2", resolution_note="已发送报名链接")
         walk.do("close_and_register", "agent2", **{**CHAT_CLOSING, **closing})
     return walk

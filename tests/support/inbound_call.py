@@ -49,6 +49,19 @@ OPENING = {"request_type": "咨询", "request_summary": "咨询十二月日本�
 CLOSING = {"redirect_channel": "无", "register_note": "已答复舱位与价格，客户满意", "follow_up_needed": False}
 
 
-def offer(walk: Walk, user: str, accepted: bool, n: int = 1, **extra):
+OFFER_AGAIN, ASK_SUPERVISOR = "再次提供", "请上级主管协助"  # the agent's choice after a refusal
+
+
+def offer(walk: Walk, user: str, accepted: bool, n: int = 1, next_step: str = OFFER_AGAIN, **extra):
+    refused = {} if accepted else {"refusal_reason": f"第{n}次：价格偏高", "next_step": next_step}
     walk.do("make_solution", user, solution_kind="业务咨询解决方案", solution=f"方案{n}：推荐歌诗达6天5晚阳台房",
-            customer_accepted=accepted, **({} if accepted else {"refusal_reason": f"第{n}次：价格偏高"}), **extra)
+            customer_accepted=accepted, **refused, **extra)
+
+
+def refuse_until_supervisor(walk: Walk, user: str, times: int = 2):
+    """The customer refuses `times` offers; after the last one the agent asks the supervisor."""
+    for n in range(1, times + 1):
+        assert set(walk.open_tasks()) == {"make_solution"}
+        assert walk.open_tasks()["make_solution"]["summary"]["offer_round"] == n, "the agent sees the count"
+        offer(walk, user, accepted=False, n=n, next_step=ASK_SUPERVISOR if n == times else OFFER_AGAIN)
+    assert set(walk.open_tasks()) == {"supervisor_assist"}
