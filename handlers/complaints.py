@@ -98,3 +98,28 @@ def archive_complaint(ctx: HandlerContext) -> dict:
         _file_handoff(ctx, complaint)
         ctx.session.flush()
     return _result(ctx, complaint.id)
+
+
+TOUR_PROCESS = "tour_operation"
+
+
+@handler("complaint_tour_guide", writes=False)
+def find_tour_guide(ctx: HandlerContext) -> dict:
+    """The guide of the tour a complaint is about (doc 000: a complaint during the tour is solved
+    locally first): the data's own `guide_user`, else the running tour_operation of `tour_id`
+    (its dispatch plan names the guide's account), else the tour's archive; None: the guide lane."""
+    data = ctx.data
+    if data.get("guide_user"):
+        return {"guide_user": str(data["guide_user"]), "found_in": "complaint"}
+    tour_id = data.get("tour_id")
+    if not tour_id:
+        return {"guide_user": None, "found_in": None}
+    running = ctx.running_instance_data(TOUR_PROCESS, "tour_id", str(tour_id)) or {}
+    if running.get("guide_user"):
+        return {"guide_user": str(running["guide_user"]), "found_in": TOUR_PROCESS}
+    archived = ctx.session.execute(
+        select(ArchiveRecord.payload).where(ArchiveRecord.kind == "tour", ArchiveRecord.ref == str(tour_id))
+        .order_by(ArchiveRecord.id.desc()).limit(1)).scalar_one_or_none() or {}
+    if archived.get("guide_user"):
+        return {"guide_user": str(archived["guide_user"]), "found_in": "tour_archive"}
+    return {"guide_user": None, "found_in": None}

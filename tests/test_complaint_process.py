@@ -13,7 +13,7 @@ from engine.errors import FormInvalid, NotAllowed, TaskConflict
 from engine.history.heatmap import heatmap
 from engine.store.models import Job
 from handlers.domain.models import ArchiveRecord, Complaint
-from tests.support.complaint import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, FRIDAY_1730, MONDAY_10, NATIONAL_DAY_10, Walk, china
 from tests.support.flows import sequence_flows, taken_flows
 from tests.support.world import deploy
 
@@ -140,7 +140,7 @@ def test_complaint_already_at_a_higher_authority_starts_the_escalated_case_and_i
 
 def test_complaint_not_reported_within_an_hour_escalates_to_supervisor(complaint_runtime):
     rt = complaint_runtime
-    start = utcnow()
+    start = MONDAY_10  # in working time: the working hour is the clock's hour
     with frozen_at(start):
         walk = Walk(rt)
     task = walk.open_tasks()["receive_complaint"]
@@ -162,9 +162,34 @@ def test_complaint_not_reported_within_an_hour_escalates_to_supervisor(complaint
     assert walk.status() == "completed"
 
 
+def test_the_hour_counts_working_time_from_the_complaint_so_friday_evening_is_due_monday_morning(complaint_runtime):
+    rt = complaint_runtime
+    entered = FRIDAY_1730 + timedelta(minutes=20)  # staff open the case at 17:50 for a complaint made at 17:30
+    with frozen_at(entered):
+        walk = Walk(rt, data={"complaint_at": china(FRIDAY_1730)})
+    monday_0930 = FRIDAY_1730 + timedelta(days=3, hours=-8)  # Mon 09:30: 17:30-18:00, then 09:00-09:30
+    assert walk.open_tasks()["receive_complaint"]["due_at"] == "2026-11-30T01:30:00Z" == \
+        monday_0930.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for quiet in (entered + timedelta(hours=1, minutes=1), FRIDAY_1730 + timedelta(days=1),  # night, Saturday,
+                  FRIDAY_1730 + timedelta(days=2), monday_0930 - timedelta(minutes=1)):      # Sunday, Monday 09:29
+        assert rt.tick(quiet) == [], f"nothing is due at {quiet}"
+    assert "sla_breached" not in walk.kinds()
+    assert [f["timer"] for f in rt.tick(monday_0930 + timedelta(minutes=1))] == ["report_overdue"]
+    assert set(walk.open_tasks()) == {"receive_complaint", "escalate_late_report"}
+
+
+def test_a_complaint_taken_on_a_public_holiday_is_due_an_hour_into_the_next_working_day(complaint_runtime):
+    rt = complaint_runtime
+    with frozen_at(NATIONAL_DAY_10):  # no complaint_at yet: the hour counts from the intake
+        walk = Walk(rt)
+    assert walk.open_tasks()["receive_complaint"]["due_at"] == "2026-10-08T02:00:00Z", "Oct 8, 10:00 China time"
+    assert rt.tick(NATIONAL_DAY_10 + timedelta(days=5)) == []
+    assert [f["timer"] for f in rt.tick(NATIONAL_DAY_10 + timedelta(days=6, minutes=1))] == ["report_overdue"]
+
+
 def test_complaint_reported_in_time_cancels_the_timer(complaint_runtime):
     rt = complaint_runtime
-    start = utcnow()
+    start = MONDAY_10
     with frozen_at(start):
         walk = Walk(rt)
     with frozen_at(start + timedelta(minutes=30)):
@@ -206,7 +231,7 @@ def test_task_completed_event_records_submitted_data_and_diff(complaint_runtime)
 
 def test_a_tick_exactly_at_the_due_time_fires_the_timer_once(complaint_runtime):
     rt = complaint_runtime
-    start = utcnow()
+    start = MONDAY_10
     with frozen_at(start):
         walk = Walk(rt)
     due = start + timedelta(hours=1)
@@ -241,7 +266,7 @@ def test_every_flow_of_the_complaint_process_is_taken(complaint_runtime):
     local.do("resolve_locally", "guide1", resolved_locally=True, local_action="当晚更换同级酒店")
     local.do("file_local_resolution", "guide1", filing_note="备案")
     walks.append(local)
-    start = utcnow()
+    start = MONDAY_10
     with frozen_at(start):
         late = Walk(rt)
     rt.tick(start + timedelta(minutes=61))

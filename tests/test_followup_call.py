@@ -251,10 +251,11 @@ def walk_month_end_with_problem(rt) -> int:
     with pytest.raises(FormInvalid) as refused:
         rt.complete(task["id"], "qc1", {"summary_note": "上海网点酒店问题", "quality_problem_found": True})
     assert refused.value.field == "problem_customer_name"
-    rt.complete(task["id"], "qc1", {
-        "summary_note": "上海网点酒店问题", "quality_problem_found": True, "problem_customer_name": "赵雪",
-        "problem_contact_phone": "13655556666", "problem_tour_id": "HS-2026-1205", "problem_kind": "住宿餐饮",
-        "problem_description": "黄山团酒店与合同标准不符，房间潮湿", "problem_request": "核实酒店标准并向游客补偿"})
+    with frozen_at(DEC_CLOSE + 2 * SECOND):  # QC at the close: the complaint's working hour has not run out
+        rt.complete(task["id"], "qc1", {
+            "summary_note": "上海网点酒店问题", "quality_problem_found": True, "problem_customer_name": "赵雪",
+            "problem_contact_phone": "13655556666", "problem_tour_id": "HS-2026-1205", "problem_kind": "住宿餐饮",
+            "problem_description": "黄山团酒店与合同标准不符，房间潮湿", "problem_request": "核实酒店标准并向游客补偿"})
     assert rt.show(report_id)["status"] == "completed"
     return report_id
 

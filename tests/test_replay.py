@@ -15,7 +15,7 @@ from sqlalchemy import text, update
 from engine.clock import frozen_at, utcnow
 from engine.history.replay import replay
 from engine.store.models import ProcessInstance
-from tests.support.complaint import COMPLAINT, Walk
+from tests.support.complaint import COMPLAINT, MONDAY_10, Walk
 from tests.support.tamper import drop_guards, forge_task_data, forge_task_row
 from tests.support.world import add_qc_user
 
@@ -47,7 +47,7 @@ def test_a_complaint_replays_identical_with_a_snapshot_per_event(complaint_runti
 
 
 def test_a_timer_and_its_sla_replay_at_their_recorded_moments(complaint_runtime):
-    start = utcnow()
+    start = MONDAY_10  # a working morning: the working hour ends at 11:00
     with frozen_at(start):
         walk = Walk(complaint_runtime)
     fired = complaint_runtime.tick(start + timedelta(hours=2))

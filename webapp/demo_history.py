@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.clock import CHINA, frozen_at, utcnow
+from engine.clock import CHINA, frozen_at, parse_iso_utc, utcnow
 from engine.run import queries
 from engine.run.runtime import Runtime
 from handlers.domain.seed import CUSTOMERS as SEED_CUSTOMERS
@@ -84,10 +84,12 @@ def _complaint(rt: Runtime, at: datetime, n: int, kind: str, time_class: str, en
     intake = {"customer_name": name, "contact_phone": phone, "complaint_at": at.isoformat(), "time_class": time_class,
               "kind": kind, "description": f"{kind}方面的问题，游客要求说明原因", "customer_request": "说明原因并妥善处理",
               "involves_multiple_departments": False, "escalated_to_authority": False}
-    if end == "late":  # taken in after the hour: the 1-hour rule is breached and the supervisor steps in
-        rt.tick(at + timedelta(minutes=61))
-        steps.do("escalate_late_report", "supervisor1", at + timedelta(minutes=70), {"action_taken": "已督促立即上报"})
-        at += timedelta(minutes=75)
+    if end == "late":  # taken in after the working hour: the rule is breached and the supervisor steps in
+        [intake_task] = [t for t in rt.tasks(instance_id=steps.id) if t["task"] == "receive_complaint"]
+        due = parse_iso_utc(intake_task["due_at"])  # one working hour later (engine/calendar.py)
+        rt.tick(due + timedelta(minutes=1))
+        steps.do("escalate_late_report", "supervisor1", due + timedelta(minutes=10), {"action_taken": "已督促立即上报"})
+        at = due + timedelta(minutes=15)
     steps.do("receive_complaint", "agent1", at, intake)
     if end in ("local", "late") and time_class == "旅游过程中":
         steps.do("resolve_locally", "guide1", at + timedelta(minutes=10), LOCAL)

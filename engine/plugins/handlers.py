@@ -96,6 +96,10 @@ class HandlerContext:
         """For each user: how many other instances of `process_id` have a ready task claimed by them."""
         return self._instance_reads().open_instances_by_assignee(process_id, usernames)
 
+    def running_instance_data(self, process_id: str, key: str, value: str) -> dict[str, Any] | None:
+        """The data of the newest running instance of `process_id` whose data `key` is `value`."""
+        return self._instance_reads().running_instance_data(process_id, key, value)
+
 
 class HandlerRegistry:
     """Handlers by name. `discover` (run once, on the first lookup) makes plug-ins register."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
-from engine.store.states import HumanTaskState
+from engine.store.states import HumanTaskState, InstanceStatus
 
 
 class EngineReads:
@@ -75,3 +76,13 @@ class EngineReads:
         loads = dict.fromkeys(names, 0)
         loads.update({name: count for name, count in rows})
         return loads
+
+    def running_instance_data(self, process_id: str, key: str, value: str) -> dict[str, Any] | None:
+        """The data of the newest running instance of `process_id` whose data `key` is `value`
+        (e.g. the tour_operation instance of a tour id), or None."""
+        return self.session.execute(
+            select(ProcessInstance.data).where(ProcessInstance.process_id == process_id,
+                                               ProcessInstance.status == InstanceStatus.RUNNING,
+                                               ProcessInstance.data[key].as_string() == value)
+            .order_by(ProcessInstance.id.desc()).limit(1)
+        ).scalar_one_or_none()

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from engine.calendar import calendar_setting
 from engine.clock import utcnow
 from engine.sandbox.errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
 from engine.sandbox.outcomes import call_key, remembered, under_lock
@@ -25,7 +26,8 @@ def run(mode: str, source: str, data: dict[str, Any], extra: dict[str, Any] | No
     key = call_key(mode, source, data_text, extra_text, now)
     answer = remembered(key)
     if answer is None:
-        header = json.dumps({"mode": mode, "source": source, "now": now}, ensure_ascii=False)
+        header = json.dumps({"mode": mode, "source": source, "now": now, "calendar": calendar_setting()},
+                            ensure_ascii=False)
         request = f'{header[:-1]}, "data": {data_text}, "extra": {extra_text}}}'
         budget = time_budget()
         call = POOL.start(request, key, budget)

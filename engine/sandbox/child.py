@@ -62,7 +62,7 @@ def _answer(request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
         return {"ok": False, "kind": "refused", "message": str(exc)}, False
     data = request["data"]
-    env = {**scope(data, request["now"]), **request.get("extra", {}), **data, **GUARDS}
+    env = {**scope(data, request["now"], request.get("calendar")), **request.get("extra", {}), **data, **GUARDS}
     try:
         if mode == "eval":
             result: dict[str, Any] = {"ok": True, "value": eval(code, env)}  # noqa: S307 - guarded, see compiler

@@ -14,6 +14,7 @@ from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from engine.calendar import load_calendar
 from engine.clock import CHINA, parse_iso_china
 from engine.sandbox.rules import (
     ALLOWED_METHODS,
@@ -130,6 +131,12 @@ def at_fraction(start: str, end: str, fraction: float) -> str:
     return (first + (last - first) * fraction).isoformat()
 
 
+def add_working_hours(moment: str, hours: float, calendar_setting: str | None = None) -> str:
+    """`hours` working hours after `moment` (engine/calendar.py; `calendar_setting` is the file
+    TOURFLOW_CALENDAR names, passed in by the engine), in China time."""
+    return load_calendar(calendar_setting).add_working_hours(_parse(moment), hours).astimezone(CHINA).isoformat()
+
+
 # The functions and guards every run sees; the guards are put last, over the data (child.py).
 _FUNCTIONS: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES} | {
     "range": safe_range, "month_end": month_end, "add_days": add_days, "add_hours": add_hours,
@@ -143,9 +150,10 @@ GUARDS: dict[str, Any] = {
 }
 
 
-def scope(data: dict[str, Any], now: str) -> dict[str, Any]:
+def scope(data: dict[str, Any], now: str, calendar_setting: str | None = None) -> dict[str, Any]:
     """The functions one run of sandboxed code sees besides the data and the guards."""
-    return {**_FUNCTIONS, "get": lambda key, default=None: data.get(key, default), "now_iso": lambda: now}
+    return {**_FUNCTIONS, "get": lambda key, default=None: data.get(key, default), "now_iso": lambda: now,
+            "add_working_hours": lambda moment, hours: add_working_hours(moment, hours, calendar_setting)}
 
 
 FIXED_NAMES = frozenset(scope({}, "")) | frozenset(GUARDS)

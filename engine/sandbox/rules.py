@@ -52,7 +52,8 @@ SAFE_BUILTIN_NAMES: tuple[str, ...] = (
     "abs", "all", "any", "bool", "dict", "enumerate", "float", "int", "len", "list", "max", "min", "range",
     "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
 )
-HELPER_NAMES: tuple[str, ...] = ("get", "now_iso", "month_end", "add_days", "add_hours", "at_fraction")
+HELPER_NAMES: tuple[str, ...] = ("get", "now_iso", "month_end", "add_days", "add_hours", "at_fraction",
+                                 "add_working_hours")
 
 # ---- attributes: methods of plain data, by exact type; nothing else is reachable -------------
 _STR_METHODS = frozenset({

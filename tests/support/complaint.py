@@ -3,6 +3,10 @@ through one instance."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from engine.clock import CHINA
+
 COMPLAINT = {
     "customer_name": "张建国",
     "contact_phone": "13801234567",
@@ -15,12 +19,23 @@ COMPLAINT = {
 }
 
 
+# Moments in China time (UTC+8) of weeks with no public holiday but the one named.
+MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=CHINA).astimezone(UTC)  # a working morning
+FRIDAY_1730 = datetime(2026, 11, 27, 17, 30, tzinfo=CHINA).astimezone(UTC)  # half an hour before the weekend
+NATIONAL_DAY_10 = datetime(2026, 10, 2, 10, 0, tzinfo=CHINA).astimezone(UTC)  # 国庆, Oct 1-7 off
+
+
+def china(moment: datetime) -> str:
+    """A moment as China-time ISO 8601 (what a form's date-time field holds)."""
+    return moment.astimezone(CHINA).isoformat()
+
+
 class Walk:
     """One complaint instance and the steps staff take on it."""
 
-    def __init__(self, runtime, starter="agent1"):
+    def __init__(self, runtime, starter="agent1", data=None):
         self.rt = runtime
-        self.id = runtime.start("complaint_handling", actor=starter)
+        self.id = runtime.start("complaint_handling", data, actor=starter)
 
     def open_tasks(self) -> dict[str, dict]:
         return {t["task"]: t for t in self.rt.tasks(instance_id=self.id)}

@@ -147,7 +147,7 @@ def seed(rt) -> dict[str, int]:
     Complaint6(rt, cn(11, 19, 15), "导游服务", "旅游后")                                # c12 W47 open
     Complaint6(rt, cn(11, 20, 9), "服务质量", "旅游前")                                 # c13 W47 open
     assert [f["timer"] for f in rt.tick(cn(11, 20, 12))] == ["reply_warning"]        # a2's 75 %, W47
-    c14 = Complaint6(rt, cn(11, 21, 10), None, None)                                  # c14 W47, never taken in
+    c14 = Complaint6(rt, cn(11, 20, 16, 30), None, None)  # c14 W47, never taken in; Friday: due 17:30 (working hour)
     fired = rt.tick(cn(11, 22, 12))                                                   # a2's deadline, c14's hour
     assert sorted(f["timer"] for f in fired) == ["reply_overdue", "report_overdue"]
     Complaint6(rt, cn(11, 22, 23, 30), "住宿餐饮", "旅游后")                            # c10 W47 open

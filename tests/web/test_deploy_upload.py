@@ -47,7 +47,10 @@ def test_same_content_is_not_a_new_version(client_for):
 
 def test_bad_file_is_refused_with_where_and_why(client_for, runtime):
     owner = client_for("owner1")
-    broken = BPMN.read_bytes().replace(b'"PT1H"', b"PT1H")
+    timer = '<bpmn:timeDate xsi:type="bpmn:tFormalExpression">add_working_hours(get("complaint_at") or now_iso(), 1)'
+    broken = BPMN.read_bytes().replace(timer.encode(), b'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H')
+    broken = broken.replace(b"PT1H</bpmn:timeDate>", b"PT1H</bpmn:timeDuration>")
+    assert b">PT1H</bpmn:timeDuration>" in broken, "the 1-hour timer, its duration unquoted"
     response = owner.post("/processes/deploy", data=_upload(("complaint_handling.bpmn", broken)),
                           content_type="multipart/form-data")
     assert response.status_code == 422

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from engine.clock import frozen_at, utcnow
-from tests.support.complaint import COMPLAINT
+from tests.support.complaint import COMPLAINT, MONDAY_10
 from tests.support.world import REPO, deploy
 
 
@@ -117,25 +117,26 @@ def test_desk_filter(runtime, client_for):
 
 
 def test_overdue_and_due_soon_badges_and_filter(runtime, client_for):
-    now = utcnow()
+    now = MONDAY_10 + timedelta(hours=5)  # Monday 15:00 China time: each 1-hour rule below runs in working hours
     with frozen_at(now - timedelta(hours=2)):  # due an hour ago
         late = start(runtime)
     with frozen_at(now - timedelta(minutes=45)):  # due in 15 minutes
         soon = start(runtime)
-    fine = start(runtime)  # due in an hour
-    agent = client_for("agent1")
-    response = agent.get("/")
-    by_instance = {int(re.search(r'href="/instances/(\d+)"', r).group(1)): r for r in rows(response)}
-    assert list(by_instance) == [late, soon, fine], "sorted by due date"
-    assert "due-overdue" in by_instance[late] and "已超期" in by_instance[late]
-    assert "due-due_soon" in by_instance[soon] and "即将到期" in by_instance[soon]
-    assert "due-ok" in by_instance[fine]
-    due_local = (now - timedelta(hours=1) + timedelta(hours=8)).strftime("%m-%d %H:%M")
-    assert due_local in by_instance[late], "the due time in Shanghai time"
-    page = response.get_data(as_text=True)
-    assert re.search(r'<span class="stat-n">1</span><span class="stat-l">已超期</span>', page)
-    [row] = rows(agent.get("/?overdue=1"))
-    assert f'href="/instances/{late}"' in row
+    with frozen_at(now):
+        fine = start(runtime)  # due in an hour
+        agent = client_for("agent1")
+        response = agent.get("/")
+        by_instance = {int(re.search(r'href="/instances/(\d+)"', r).group(1)): r for r in rows(response)}
+        assert list(by_instance) == [late, soon, fine], "sorted by due date"
+        assert "due-overdue" in by_instance[late] and "已超期" in by_instance[late]
+        assert "due-due_soon" in by_instance[soon] and "即将到期" in by_instance[soon]
+        assert "due-ok" in by_instance[fine]
+        due_local = (now - timedelta(hours=1) + timedelta(hours=8)).strftime("%m-%d %H:%M")
+        assert due_local in by_instance[late], "the due time in Shanghai time"
+        page = response.get_data(as_text=True)
+        assert re.search(r'<span class="stat-n">1</span><span class="stat-l">已超期</span>', page)
+        [row] = rows(agent.get("/?overdue=1"))
+        assert f'href="/instances/{late}"' in row
 
 
 def test_mine_and_unclaimed_filters(runtime, client_for):
