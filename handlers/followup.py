@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from engine.clock import CHINA
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
-from handlers.domain.models import Booking, Branch, Customer, FollowUp, Product
+from handlers.domain.models import ArchiveRecord, Booking, Branch, Customer, FollowUp, Product
 
 LOW_SATISFACTION = 2  # a score of 2 or less is listed as a problem for QC
 NO_BRANCH = "未知网点"
@@ -96,21 +96,68 @@ def save_followup(ctx: HandlerContext) -> dict:
 
 
 def report_period(now: datetime) -> str:
-    """The month (China time) a report made at `now` belongs to: YYYY-MM."""
+    """The month (China time) `now` falls in: YYYY-MM."""
     return now.astimezone(CHINA).strftime("%Y-%m")
+
+
+def previous_month(now: datetime) -> tuple[str, datetime, datetime]:
+    """The month before `now` (China time): (YYYY-MM, its first instant, the first instant of `now`'s month).
+
+    Branches hand in LAST month's forms by the end of this month, so the report made at the
+    month-end close covers the month before."""
+    local = now.astimezone(CHINA)
+    this_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    return last_month.strftime("%Y-%m"), last_month, this_month
+
+
+def tours_ended(session, first: date, after: date) -> list[dict[str, Any]]:
+    """The tours whose last day is in [first, after): each one owes its branch a follow-up form
+    (散客回团必须回访). Bookings of the agency's products, and the tours P8 archived."""
+    ended = []
+    bookings = session.execute(
+        select(Booking.tour_id, Booking.depart_on, Product.days, Customer.name, Customer.branch_code)
+        .join(Product, Product.id == Booking.product_id).join(Customer, Customer.id == Booking.customer_id)
+        .where(Booking.tour_id.is_not(None), Booking.status != "已取消")).all()
+    for tour_id, depart_on, days, name, branch_code in bookings:
+        last_day = depart_on + timedelta(days=max(days, 1) - 1)
+        if first <= last_day < after:
+            ended.append({"tour_id": tour_id, "customer_name": name, "branch_code": branch_code,
+                          "ended_on": last_day.isoformat()})
+    for record in session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == "tour")).scalars():
+        payload = record.payload or {}
+        try:
+            start = date.fromisoformat(str(payload.get("start_date", ""))[:10])
+        except ValueError:
+            continue
+        last_day = start + timedelta(days=max(int(payload.get("days") or 1), 1) - 1)
+        if first <= last_day < after:
+            ended.append({"tour_id": record.ref, "customer_name": payload.get("customer_name"),
+                          "branch_code": payload.get("branch_code"), "ended_on": last_day.isoformat()})
+    return ended
+
+
+def _branch_entry(code: str | None, name: str | None) -> dict[str, Any]:
+    return {"branch_code": code, "branch_name": name, "count": 0, "avg_satisfaction": None,
+            "low_satisfaction": 0, "service_problems": 0, "problems": [],
+            "tours_ended": 0, "missing": [], "late": False}
 
 
 @handler("followup_monthly_gather")
 def gather_month(ctx: HandlerContext) -> dict:
-    """Take every follow-up not yet reported into this month's report, and summarise them per branch.
+    """Last month's follow-up forms, per branch, and which branch is late with them.
 
-    The rows are marked `reported_in = YYYY-MM`; a second call in the same period marks nothing
+    Made at the month-end close: every form of the previous month (China time) not yet
+    reported (older stragglers too) is marked `reported_in = YYYY-MM` of that month; a form of
+    the current month waits for next month's report. A branch is late when a tour of its
+    customers ended last month and no follow-up form for that tour was handed in by now
+    (`missing`); `late_branches` lists them. A second call in the same month marks nothing
     more and returns the same report.
     """
     now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
-    period = report_period(now)
+    period, first, this_month = previous_month(now)
     pending = ctx.session.execute(
-        select(FollowUp).where(FollowUp.reported_in.is_(None), FollowUp.called_at <= now)
+        select(FollowUp).where(FollowUp.reported_in.is_(None), FollowUp.called_at < this_month.astimezone(UTC))
     ).scalars().all()
     for row in pending:
         row.reported_in = period
@@ -122,17 +169,11 @@ def gather_month(ctx: HandlerContext) -> dict:
         select(Customer.id, Customer.phone).where(Customer.id.in_({r.customer_id for r in rows if r.customer_id}))
     ).all()) if rows else {}
     branches = {b.code: b.name for b in ctx.session.execute(select(Branch)).scalars()}
-    per_branch: dict[str, dict[str, Any]] = {
-        code: {"branch_code": code, "branch_name": name, "count": 0, "avg_satisfaction": None,
-               "low_satisfaction": 0, "service_problems": 0, "problems": []}
-        for code, name in sorted(branches.items())
-    }
+    per_branch: dict[str, dict[str, Any]] = {code: _branch_entry(code, name) for code, name in sorted(branches.items())}
     scores: dict[str, list[int]] = {}
     for row in rows:
         code = row.branch_code or NO_BRANCH
-        entry = per_branch.setdefault(code, {"branch_code": row.branch_code, "branch_name": branches.get(code, code),
-                                             "count": 0, "avg_satisfaction": None, "low_satisfaction": 0,
-                                             "service_problems": 0, "problems": []})
+        entry = per_branch.setdefault(code, _branch_entry(row.branch_code, branches.get(code, code)))
         entry["count"] += 1
         scores.setdefault(code, []).append(row.satisfaction)
         entry["low_satisfaction"] += row.satisfaction <= LOW_SATISFACTION
@@ -146,6 +187,15 @@ def gather_month(ctx: HandlerContext) -> dict:
             })
     for code, values in scores.items():
         per_branch[code]["avg_satisfaction"] = round(sum(values) / len(values), 2)
+    followed = set(ctx.session.execute(
+        select(FollowUp.tour_id).where(FollowUp.tour_id.is_not(None), FollowUp.called_at <= now)).scalars())
+    for tour in tours_ended(ctx.session, first.date(), this_month.date()):
+        code = tour["branch_code"] or NO_BRANCH
+        entry = per_branch.setdefault(code, _branch_entry(tour["branch_code"], branches.get(code, code)))
+        entry["tours_ended"] += 1
+        if tour["tour_id"] not in followed:
+            entry["missing"].append(tour)
+            entry["late"] = True
     total = len(rows)
     return {
         "period": period,
@@ -153,5 +203,6 @@ def gather_month(ctx: HandlerContext) -> dict:
         "total": total,
         "avg_satisfaction": round(sum(r.satisfaction for r in rows) / total, 2) if total else None,
         "branches": list(per_branch.values()),
+        "late_branches": [e["branch_code"] or NO_BRANCH for e in per_branch.values() if e["late"]],
         "followup_ids": [r.id for r in rows],
     }

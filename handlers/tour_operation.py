@@ -9,9 +9,12 @@
   fit the capacity left on a date raises BusinessError(lane="operator"): an incident the
   operator resolves with other data (e.g. `hotel_code` of a bigger hotel, another
   `start_date`); nothing is ever overbooked.
+- Sent back by the operator's approval (计调审定 → 退回重订), each `tour_book_*` step runs again:
+  it releases what the earlier round held of its kind and books anew (see `release_kind`).
 - `tour_adjust_bookings` re-books every kind whose units change with the confirmed head count
   (releases the old rows, books the new ones, capacity-checked).
 - `tour_archive` files the documents' key facts as one ArchiveRecord of kind "tour".
+- In-tour changes (变更) are re-booked and archived by handlers/tour_changes.py.
 
 Every writing handler keys its rows by `ctx.idempotency_key`: a second call for the same step
 returns what the first wrote.
@@ -37,17 +40,17 @@ TRANSPORT_RESOURCE = {"火车": "TRAIN-JN-SH"}  # flights are ticketed with the 
 
 # ---- reading the inquiry ------------------------------------------------------------------------
 
-def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
+def int_of(data: dict[str, Any], key: str, default: int = 0) -> int:
     value = data.get(key)
     return default if value is None or value == "" else int(value)
 
 
-def _tour_dates(data: dict[str, Any]) -> list[date]:
+def tour_dates(data: dict[str, Any]) -> list[date]:
     try:
         first = date.fromisoformat(str(data["start_date"])[:10])
     except (KeyError, ValueError) as exc:
         raise BusinessError(f"出发日期无效: {data.get('start_date')!r}", lane="operator") from exc
-    days = max(_int(data, "days", 1), 1)
+    days = max(int_of(data, "days", 1), 1)
     return [first + timedelta(days=i) for i in range(days)]
 
 
@@ -83,11 +86,11 @@ def make_quote(ctx: HandlerContext) -> dict:
     data = ctx.data
     session = ctx.session
     items = {p.code: p for p in session.execute(select(PriceItem)).scalars()}
-    head_count = _int(data, "head_count")
+    head_count = int_of(data, "head_count")
     if head_count < 1:
         raise BusinessError("人数必须大于0", lane="operator")
-    hui = min(_int(data, "hui_guests"), head_count)
-    dates = _tour_dates(data)
+    hui = min(int_of(data, "hui_guests"), head_count)
+    dates = tour_dates(data)
     days, nights = len(dates), len(dates) - 1
     standard = data.get("reception_standard", "舒适")
     lines: list[dict[str, Any]] = []
@@ -109,7 +112,7 @@ def make_quote(ctx: HandlerContext) -> dict:
     meal = by_standard.get(("meal", standard))
     if room is None or meal is None:
         raise BusinessError(f"价格表中没有{standard}标准的房/餐", lane="operator")
-    rooms, alone = _rooms(head_count, _int(data, "single_rooms"))
+    rooms, alone = _rooms(head_count, int_of(data, "single_rooms"))
     line(room, rooms * nights, f"{rooms}间×{nights}晚")
     line(room, alone * nights, f"单房差 {alone}人×{nights}晚", Decimal(str(room.extra.get("single_supplement", 0))))
     line(meal, (head_count - hui) * MEALS_PER_DAY * days, f"{head_count - hui}人×{days}天×{MEALS_PER_DAY}餐")
@@ -148,7 +151,7 @@ def _of_kind(session, kind: str) -> list[Resource]:
     return list(session.execute(select(Resource).where(Resource.kind == kind).order_by(Resource.id)).scalars())
 
 
-def _needs(session, data: dict[str, Any], head_count: int, kind: str,
+def needs_of(session, data: dict[str, Any], head_count: int, kind: str,
            held: dict[str, str] | None = None) -> list[tuple[Resource, date, int]]:
     """(resource, date, units) a tour of `head_count` needs of one kind.
 
@@ -156,10 +159,10 @@ def _needs(session, data: dict[str, Any], head_count: int, kind: str,
     what the operator set when resolving an incident), else the one already held, else the
     default for the reception standard / group size."""
     held = held or {}
-    dates = _tour_dates(data)
+    dates = tour_dates(data)
     if kind == "room":
         nights = dates[:-1]
-        rooms, _alone = _rooms(head_count, _int(data, "single_rooms"))
+        rooms, _alone = _rooms(head_count, int_of(data, "single_rooms"))
         code = data.get("hotel_code") or held.get("room")
         if code:
             hotel = _resource(session, code, "room")
@@ -171,7 +174,7 @@ def _needs(session, data: dict[str, Any], head_count: int, kind: str,
             hotel = hotels[0]
         return [(hotel, d, rooms) for d in nights]
     if kind == "meal":
-        hui = min(_int(data, "hui_guests"), head_count)
+        hui = min(int_of(data, "hui_guests"), head_count)
         restaurants = _of_kind(session, "meal")
         halal = next((r for r in restaurants if "清真" in r.name), None)
         code = data.get("restaurant_code") or held.get("meal")
@@ -214,7 +217,7 @@ def _held_units(session, resource_id: int, on_date: date) -> int:
     ).scalar())
 
 
-def _hold(ctx: HandlerContext, tour_id: str, needs: list[tuple[Resource, date, int]]) -> list[ResourceBooking]:
+def hold(ctx: HandlerContext, tour_id: str, needs: list[tuple[Resource, date, int]]) -> list[ResourceBooking]:
     """Hold every (resource, date, units), or none: a date without room raises BusinessError."""
     rows = []
     for resource, on_date, units in needs:
@@ -231,28 +234,45 @@ def _hold(ctx: HandlerContext, tour_id: str, needs: list[tuple[Resource, date, i
     return rows
 
 
-def _written_by(ctx: HandlerContext) -> list[ResourceBooking]:
+def written_by(ctx: HandlerContext) -> list[ResourceBooking]:
     return list(ctx.session.execute(
         select(ResourceBooking).where(ResourceBooking.idempotency_key.like(f"{ctx.idempotency_key}:%"))
         .order_by(ResourceBooking.id)).scalars())
 
 
-def _summary(session, kind: str, rows: list[ResourceBooking], note: str = "") -> dict[str, Any]:
+def booking_summary(session, kind: str, rows: list[ResourceBooking], note: str = "") -> dict[str, Any]:
     codes = {r.id: r.code for r in session.execute(select(Resource)).scalars()}
     return {"kind": kind, "name": KIND_NAMES[kind], "booked": bool(rows), "note": note,
             "items": [{"booking_id": r.id, "resource": codes[r.resource_id], "date": r.on_date.isoformat(),
                        "units": r.units} for r in rows]}
 
 
+def release_kind(ctx: HandlerContext, kind: str, from_date: date | None = None) -> int:
+    """Release this tour's held rows of one kind (from `from_date` on): what a re-booking replaces."""
+    kinds = {r.id: r.kind for r in ctx.session.execute(select(Resource)).scalars()}
+    released = 0
+    for row in tour_rows(ctx):
+        if kinds[row.resource_id] == kind and (from_date is None or row.on_date >= from_date):
+            row.status = "released"
+            released += 1
+    ctx.session.flush()
+    return released
+
+
 def _book(ctx: HandlerContext, kind: str) -> dict[str, Any]:
-    done = _written_by(ctx)
+    """Hold what the tour needs of one kind. Sent back by the operator's approval (计调审定), the step
+    runs again: it releases what the earlier round held of its kind and books anew, with the
+    operator's choice of resource (`hotel_code`, `restaurant_code`, `vehicle_code`) if given."""
+    done = written_by(ctx)
     if done:  # the same step again: what the first call held
-        return _summary(ctx.session, kind, done)
+        return booking_summary(ctx.session, kind, done)
     data = ctx.data
     tour_id = data.get("tour_id") or tour_id_of(data, ctx.instance_id)
-    needs = _needs(ctx.session, data, _int(data, "head_count"), kind)
+    needs = needs_of(ctx.session, data, int_of(data, "head_count"), kind)
     note = "" if needs else ("自备交通，无需预订" if data.get("transport") == "自备" else "机票向航空公司出票，不占团体票额度")
-    return _summary(ctx.session, kind, _hold(ctx, tour_id, needs), note)
+    released = release_kind(ctx, kind)
+    summary = booking_summary(ctx.session, kind, hold(ctx, tour_id, needs), note)
+    return {**summary, "released": released} if released else summary
 
 
 @handler("tour_book_rooms")
@@ -282,7 +302,7 @@ def book_transport(ctx: HandlerContext) -> dict:
 
 # ---- head count changed before the tour ---------------------------------------------------------
 
-def _tour_rows(ctx: HandlerContext, status: str = "held") -> list[ResourceBooking]:
+def tour_rows(ctx: HandlerContext, status: str = "held") -> list[ResourceBooking]:
     return list(ctx.session.execute(
         select(ResourceBooking).where(ResourceBooking.instance_id == ctx.instance_id,
                                       ResourceBooking.status == status).order_by(ResourceBooking.id)).scalars())
@@ -292,15 +312,15 @@ def _tour_rows(ctx: HandlerContext, status: str = "held") -> list[ResourceBookin
 def adjust_bookings(ctx: HandlerContext) -> dict:
     """Re-book each kind whose units change for the confirmed head count; release what it replaces."""
     data = ctx.data
-    new_count = _int(data, "confirmed_head_count")
+    new_count = int_of(data, "confirmed_head_count")
     if new_count < 1:
         raise BusinessError("确认人数必须大于0", lane="operator")
-    done = _written_by(ctx)
+    done = written_by(ctx)
     if done:  # the same step again: the first call released and re-booked already
-        return {"head_count": new_count, "previous_head_count": _int(data, "head_count"),
+        return {"head_count": new_count, "previous_head_count": int_of(data, "head_count"),
                 "rebooked": [k for k in KINDS if k in {_kind_of(ctx, r) for r in done}], "again": True}
     codes = {r.id: r for r in ctx.session.execute(select(Resource)).scalars()}
-    held_rows = _tour_rows(ctx)
+    held_rows = tour_rows(ctx)
     by_kind: dict[str, list[ResourceBooking]] = {}
     for row in held_rows:
         by_kind.setdefault(codes[row.resource_id].kind, []).append(row)
@@ -312,7 +332,7 @@ def adjust_bookings(ctx: HandlerContext) -> dict:
         if kind == "meal":
             regular = [r for r in rows if "清真" not in codes[r.resource_id].name]
             held = {"meal": codes[regular[0].resource_id].code} if regular else {}
-        needs = _needs(ctx.session, data, new_count, kind, held)
+        needs = needs_of(ctx.session, data, new_count, kind, held)
         want = sorted((res.code, d, units) for res, d, units in needs)
         have = sorted((codes[r.resource_id].code, r.on_date, r.units) for r in rows)
         if want == have:
@@ -321,9 +341,9 @@ def adjust_bookings(ctx: HandlerContext) -> dict:
             row.status = "released"
             released += 1
         ctx.session.flush()
-        booked += len(_hold(ctx, tour_id, needs))
+        booked += len(hold(ctx, tour_id, needs))
         rebooked.append(kind)
-    return {"head_count": new_count, "previous_head_count": _int(data, "head_count"), "rebooked": rebooked,
+    return {"head_count": new_count, "previous_head_count": int_of(data, "head_count"), "rebooked": rebooked,
             "released": released, "booked": booked}
 
 
@@ -340,7 +360,7 @@ ARCHIVED_KEYS = (
     "settlement_terms", "team_details", "complimentary_items", "shopping_arrangement", "approval_note",
     "guide_user", "itinerary", "cautions", "hui_meal_arrangement", "room_arrangement", "settlement_customer",
     "settlement_ground_agency", "contingency_plan", "opinion_form_signed", "opinion_satisfaction",
-    "tour_summary", "sales_summary", "operator_summary", "guide_summary",
+    "tour_summary", "sales_summary", "operator_summary", "guide_summary", "bookings_sent_back",
 )
 
 
@@ -356,7 +376,7 @@ def archive_tour(ctx: HandlerContext) -> dict:
     tour_id = data.get("tour_id") or tour_id_of(data, ctx.instance_id)
     codes = {r.id: r.code for r in ctx.session.execute(select(Resource)).scalars()}
     bookings = [{"resource": codes[r.resource_id], "date": r.on_date.isoformat(), "units": r.units}
-                for r in _tour_rows(ctx)]
+                for r in tour_rows(ctx)]
     payload = {k: data[k] for k in ARCHIVED_KEYS if k in data}
     payload["quote"] = {k: (data.get("quote") or {}).get(k) for k in ("total", "per_person", "lines")}
     payload["bookings"] = bookings

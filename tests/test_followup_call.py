@@ -11,10 +11,10 @@ from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import HandlerContext, handler_writes
-from engine.store.models import Job
+from engine.store.models import Job, ProcessInstance
 from handlers.domain.models import FollowUp
 from handlers.followup import gather_month, load_customer, save_followup
-from tests.support.flows import sequence_flows, taken_flows
+from tests.support.flows import diagram, sequence_flows, taken_flows
 from tests.support.followup_call import HAPPY, TOUR_FINISHED
 from tests.support.world import deploy
 
@@ -26,8 +26,7 @@ DEC_CLOSE = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 PROBLEM = {"satisfaction": 2, "customer_situation": "西安行程基本顺利",
-           "problems": "导游在第三天擅自增加两个购物点，压缩了华清池游览时间", "service_problem": True,
-           "problem_kind": "导游服务", "customer_request": "退还压缩游览的费用并道歉"}
+           "problems": "导游在第三天擅自增加两个购物点，压缩了华清池游览时间", "service_problem": True}
 
 
 @pytest.fixture
@@ -39,6 +38,13 @@ def followups(complaint_runtime):
 def _followup_rows(rt) -> list[FollowUp]:
     with rt.db.read() as session:
         return list(session.execute(select(FollowUp).order_by(FollowUp.id)).scalars())
+
+
+def _instances(rt, process_id) -> list[tuple[int, str | None]]:
+    with rt.db.read() as session:
+        return list(session.execute(select(ProcessInstance.id, ProcessInstance.business_key)
+                                    .where(ProcessInstance.process_id == process_id)
+                                    .order_by(ProcessInstance.id)).all())
 
 
 def _kinds(rt, instance_id) -> list[str]:
@@ -68,7 +74,7 @@ def walk_tour_finished_satisfied(rt, at=NOV_23) -> int:
 
 
 def walk_problem_found(rt, at=NOV_23) -> int:
-    """Started by hand (the start message carries the form data); a service problem goes to QC intake."""
+    """Started by hand (the start message carries the form data); a service problem is recorded for QC."""
     with frozen_at(at):
         instance_id = rt.start("followup_call", {"tour_id": "XA-2026-1102", "phone": "13912345678"},
                                actor="sales1", business_key="XA-2026-1102")
@@ -98,30 +104,21 @@ def test_tour_finished_message_starts_a_followup_that_is_saved_once(followups):
     assert _kinds(rt, instance_id)[:2] == ["instance_started", "message_received"]
 
 
-def test_a_service_problem_starts_complaint_handling_with_the_followup_data(followups):
+def test_a_service_problem_on_a_call_is_recorded_for_the_qc_summary_not_sent_on_its_own(followups):
+    """Doc 000's flowchart: 回访并记录 → 定期发送回访表至质检培训部 → 质检培训部汇总 → 发现服务质量存在问题时
+    重新进入质检培训部受理流程. The problem gateway is QC's, at the monthly summary; a call starts no P6."""
     rt = followups
     sender = walk_problem_found(rt)
     [row] = _followup_rows(rt)
-    assert (row.branch_code, row.satisfaction, row.service_problem) == ("HZ01", 2, True)
-    sent = next(e for e in rt.events(sender) if e["kind"] == "message_sent")
-    assert (sent["payload"]["name"], sent["payload"]["key"], sent["payload"]["started"]) == (
-        "complaint_received", f"followup-{row.id}", True)
-    complaint = rt.show(sent["payload"]["delivered_to"])
-    assert (complaint["process"], complaint["business_key"], complaint["status"]) == (
-        "complaint_handling", f"followup-{row.id}", "running")
-    expected = {"customer_name": "李秀英", "contact_phone": "13912345678", "complaint_at": "2026-11-23T02:00:00+00:00",
-                "time_class": "旅游后", "kind": "导游服务", "description": PROBLEM["problems"],
-                "customer_request": "退还压缩游览的费用并道歉", "tour_id": "XA-2026-1102"}
-    assert {k: complaint["data"][k] for k in expected} == expected
-    received = next(e for e in rt.events(complaint["id"]) if e["kind"] == "message_received")
-    assert received["payload"]["from_instance"] == sender
-    [intake] = rt.tasks(instance_id=complaint["id"])
-    assert (intake["task"], intake["lane"]) == ("receive_complaint", "staff")
-    assert intake["due_at"] == "2026-11-23T03:00:00Z", "the 1-hour reporting rule runs from the follow-up call"
-    with frozen_at(NOV_23 + timedelta(minutes=20)):
-        rt.complete(intake["id"], "sales1", {k: complaint["data"][k] for k in expected})
-    [investigate] = rt.tasks(instance_id=complaint["id"])
-    assert (investigate["task"], investigate["lane"]) == ("investigate_facts", "qc"), "after the tour: QC intake"
+    assert (row.branch_code, row.satisfaction, row.service_problem, row.problems) == (
+        "HZ01", 2, True, PROBLEM["problems"])
+    assert row.reported_in is None, "it waits for the month-end summary"
+    assert [e for e in rt.events(sender) if e["kind"] == "message_sent"] == []
+    assert _instances(rt, "complaint_handling") == []
+    flows, _nodes, _boundaries = diagram(FOLLOWUP)
+    assert "complaint_received" not in FOLLOWUP.read_text(encoding="utf-8")
+    assert {target for _source, target in flows.values()} == {"load_followup_customer", "record_followup",
+                                                              "save_followup", "followup_done"}
 
 
 def test_bad_followup_forms_and_wrong_people_are_refused(followups):
@@ -134,9 +131,7 @@ def test_bad_followup_forms_and_wrong_people_are_refused(followups):
                        ({**HAPPY, "satisfaction": 0}, "satisfaction"),
                        ({**HAPPY, "satisfaction": "很好"}, "satisfaction"),
                        ({k: v for k, v in HAPPY.items() if k != "customer_situation"}, "customer_situation"),
-                       ({**PROBLEM, "problem_kind": "天气"}, "problem_kind"),
-                       ({k: v for k, v in PROBLEM.items() if k != "problem_kind"}, "problem_kind"),
-                       ({k: v for k, v in PROBLEM.items() if k != "customer_request"}, "customer_request"),
+                       ({**PROBLEM, "problem_kind": "导游服务"}, "problem_kind"),  # QC's, not the call's
                        ({**PROBLEM, "problems": "差"}, "problems"),
                        ({**HAPPY, "score": 5}, "score")]:
         with pytest.raises(FormInvalid) as refused:
@@ -177,9 +172,11 @@ def test_followup_and_month_handlers_write_once(runtime):
     with runtime.db.write() as session, session.begin():
         first = save_followup(_ctx(session, "a", data))
         assert save_followup(_ctx(session, "a", data)) == first
-        report = gather_month(_ctx(session, "m", {}, now=NOV_CLOSE))
-        again = gather_month(_ctx(session, "m", {}, now=NOV_CLOSE))
-    assert report == again and report["followup_ids"] == [first["followup_id"]]
+        october = gather_month(_ctx(session, "o", {}, now=NOV_CLOSE))
+        report = gather_month(_ctx(session, "m", {}, now=DEC_CLOSE))
+        again = gather_month(_ctx(session, "m", {}, now=DEC_CLOSE))
+    assert (october["period"], october["followup_ids"]) == ("2026-10", []), "November's form waits for December's close"
+    assert report == again and (report["period"], report["followup_ids"]) == ("2026-11", [first["followup_id"]])
     [row] = _followup_rows(runtime)
     assert (row.reported_in, row.sales) == ("2026-11", "system"), "no person completed a task in this step"
     assert not handler_writes(load_customer)
@@ -200,89 +197,139 @@ def _pending_start(rt) -> list[datetime]:
             select(Job).where(Job.kind == "start_timer", Job.state == "pending")).scalars()]
 
 
+def _close(rt, moment: datetime) -> int:
+    """The month-end start timer fires at `moment`: the report instance, started by the system."""
+    [fired] = [f for f in rt.tick(moment) if f["kind"] == "start_timer"]
+    shown = rt.show(fired["instance_id"])
+    assert (shown["process"], shown["started_by"]) == ("followup_monthly_report", "system")
+    return fired["instance_id"]
+
+
+def _quiet_summary(rt, report_id: int, at: datetime) -> None:
+    [task] = rt.tasks(instance_id=report_id)
+    assert (task["task"], task["lane"]) == ("qc_monthly_summary", "qc")
+    with pytest.raises(NotAllowed):
+        rt.complete(task["id"], "sales1", {"summary_note": "本月正常", "quality_problem_found": False})
+    with frozen_at(at):
+        rt.complete(task["id"], "qc1", {"summary_note": "各网点回访正常", "improvement_actions": "加强导游购物点管理培训",
+                                        "quality_problem_found": False})
+    assert rt.show(report_id)["status"] == "completed"
+
+
 def walk_month_end_without_problem(rt) -> tuple[int, list[int]]:
-    """Two follow-ups in November; the month-end close reports them per branch; QC finds no problem."""
+    """Two follow-ups in November. November's close reports October (nothing due, nobody late);
+    December's close reports November's two forms per branch; QC finds no problem."""
     followup_ids = [walk_tour_finished_satisfied(rt, at=NOV_23), walk_problem_found(rt, at=NOV_23 + timedelta(hours=3))]
     assert _pending_start(rt) == [NOV_CLOSE]
     assert [f for f in rt.tick(NOV_CLOSE - SECOND) if f["kind"] == "start_timer"] == []
-    [fired] = [f for f in rt.tick(NOV_CLOSE) if f["kind"] == "start_timer"]
-    report_id = fired["instance_id"]
-    shown = rt.show(report_id)
-    assert (shown["process"], shown["started_by"]) == ("followup_monthly_report", "system")
-    report = shown["data"]["monthly_report"]
+    october_id = _close(rt, NOV_CLOSE)
+    october = rt.show(october_id)["data"]["monthly_report"]
+    assert (october["period"], october["total"], october["followup_ids"], october["late_branches"]) == (
+        "2026-10", 0, [], []), "branches hand in LAST month's forms: November's wait for December's close"
+    assert october["generated_at"] == "2026-11-30T18:00:00+08:00"
+    assert {r.reported_in for r in _followup_rows(rt)} == {None}
+    _quiet_summary(rt, october_id, NOV_CLOSE + timedelta(hours=16))
+    assert _pending_start(rt) == [DEC_CLOSE], "next month's close is scheduled"
+    report_id = _close(rt, DEC_CLOSE)
+    report = rt.show(report_id)["data"]["monthly_report"]
     assert (report["period"], report["total"], report["avg_satisfaction"]) == ("2026-11", 2, 3.5)
-    assert report["generated_at"] == "2026-11-30T18:00:00+08:00"
+    assert report["late_branches"] == [], "both November tours were followed up"
     branches = {b["branch_code"]: b for b in report["branches"]}
     assert set(branches) == {"SH01", "SH02", "HZ01", "DZ01"}, "a branch that sent no forms is listed too"
     assert (branches["SH01"]["count"], branches["SH01"]["avg_satisfaction"], branches["SH01"]["problems"]) == (1, 5.0, [])
     assert (branches["HZ01"]["count"], branches["HZ01"]["low_satisfaction"], branches["HZ01"]["service_problems"]) == (
         1, 1, 1)
+    assert (branches["HZ01"]["tours_ended"], branches["HZ01"]["missing"], branches["HZ01"]["late"]) == (1, [], False)
     [problem] = branches["HZ01"]["problems"]
     assert (problem["customer_name"], problem["contact_phone"], problem["satisfaction"]) == ("李秀英", "13912345678", 2)
-    assert (branches["DZ01"]["count"], branches["DZ01"]["avg_satisfaction"]) == (0, None)
+    assert (branches["DZ01"]["count"], branches["DZ01"]["avg_satisfaction"], branches["DZ01"]["late"]) == (0, None, False)
     assert {r.reported_in for r in _followup_rows(rt)} == {"2026-11"}
-    [task] = rt.tasks(instance_id=report_id)
-    assert (task["task"], task["lane"]) == ("qc_monthly_summary", "qc")
-    with pytest.raises(NotAllowed):
-        rt.complete(task["id"], "sales1", {"summary_note": "本月正常", "quality_problem_found": False})
-    with frozen_at(NOV_CLOSE + timedelta(hours=16)):
-        rt.complete(task["id"], "qc1", {"summary_note": "两个网点共回访2人，杭州网点导游问题已转投诉处理",
-                                        "improvement_actions": "加强导游购物点管理培训",
-                                        "quality_problem_found": False})
-    assert rt.show(report_id)["status"] == "completed"
-    assert _pending_start(rt) == [DEC_CLOSE], "next month's close is scheduled"
+    _quiet_summary(rt, report_id, DEC_CLOSE + timedelta(hours=1))
     return report_id, followup_ids
 
 
-def walk_month_end_with_problem(rt) -> int:
-    """A December follow-up with a low score; QC finds a service-quality problem in December's report."""
-    with frozen_at(datetime(2026, 12, 5, 2, 0, tzinfo=UTC)):
-        instance_id = rt.message("tour_finished", "HS-2026-1205", {
+FORWARDED = [
+    {"customer_name": "李秀英", "contact_phone": "13912345678", "tour_id": "XA-2026-1102", "kind": "导游服务",
+     "description": "杭州网点未回访，游客来电反映导游擅自增加购物点", "request": "核实并向游客道歉"},
+    {"customer_name": "张建国", "contact_phone": "13801234567", "tour_id": "YN-2026-1118", "kind": "住宿餐饮",
+     "description": "丽江酒店与合同标准不符", "request": "核实酒店标准并补偿差价"},
+    {"customer_name": "张建国", "contact_phone": "13801234567", "kind": "行程安排",
+     "description": "大理段自由活动时间被压缩", "request": "说明原因"},
+]
+
+
+def walk_month_end_with_problems(rt) -> tuple[int, int, list[int]]:
+    """November: SH01 follows up its Yunnan tour, HZ01 never follows up the Xi'an tour that ended on
+    November 6 (late); a December form waits. The report made on 2026-12-31 covers November, names
+    HZ01, and QC forwards three problems: three complaint_handling instances."""
+    november = walk_tour_finished_satisfied(rt, at=NOV_23)
+    with frozen_at(datetime(2026, 12, 10, 2, 0, tzinfo=UTC)):
+        december = rt.message("tour_finished", "HS-2026-1205", {
             "tour_id": "HS-2026-1205", "customer_id": 4, "customer_name": "赵雪", "phone": "13655556666",
             "branch_code": "SH01"})["delivered_to"]
-        [task] = rt.tasks(instance_id=instance_id)
+        [task] = rt.tasks(instance_id=december)
         rt.complete(task["id"], "sales1", {"satisfaction": 1, "customer_situation": "黄山行程住宿差",
                                            "problems": "酒店与合同不符，房间潮湿"})
-    [fired] = [f for f in rt.tick(DEC_CLOSE + SECOND) if f["kind"] == "start_timer"]
-    report_id = fired["instance_id"]
+    october_id = _close(rt, NOV_CLOSE)
+    _quiet_summary(rt, october_id, NOV_CLOSE + timedelta(hours=16))
+    report_id = _close(rt, DEC_CLOSE)
     report = rt.show(report_id)["data"]["monthly_report"]
-    assert (report["period"], report["total"]) == ("2026-12", 1), "November's forms are not reported again"
+    [november_form] = [r for r in _followup_rows(rt) if r.tour_id == "YN-2026-1118"]
+    assert (report["period"], report["total"], report["followup_ids"]) == ("2026-11", 1, [november_form.id])
+    assert report["late_branches"] == ["HZ01"]
+    branches = {b["branch_code"]: b for b in report["branches"]}
+    assert (branches["HZ01"]["count"], branches["HZ01"]["tours_ended"], branches["HZ01"]["late"]) == (0, 1, True)
+    assert branches["HZ01"]["missing"] == [{"tour_id": "XA-2026-1102", "customer_name": "李秀英",
+                                            "branch_code": "HZ01", "ended_on": "2026-11-06"}]
+    assert (branches["SH01"]["tours_ended"], branches["SH01"]["late"]) == (1, False)
+    assert [r.reported_in for r in _followup_rows(rt) if r.tour_id == "HS-2026-1205"] == [None], \
+        "December's form waits for January's close"
     [task] = rt.tasks(instance_id=report_id)
     with pytest.raises(FormInvalid) as refused:
-        rt.complete(task["id"], "qc1", {"summary_note": "上海网点酒店问题", "quality_problem_found": True})
-    assert refused.value.field == "problem_customer_name"
-    with frozen_at(DEC_CLOSE + 2 * SECOND):  # QC at the close: the complaint's working hour has not run out
-        rt.complete(task["id"], "qc1", {
-            "summary_note": "上海网点酒店问题", "quality_problem_found": True, "problem_customer_name": "赵雪",
-            "problem_contact_phone": "13655556666", "problem_tour_id": "HS-2026-1205", "problem_kind": "住宿餐饮",
-            "problem_description": "黄山团酒店与合同标准不符，房间潮湿", "problem_request": "核实酒店标准并向游客补偿"})
+        rt.complete(task["id"], "qc1", {"summary_note": "三个问题", "quality_problem_found": True})
+    assert refused.value.field == "forwarded_problems"
+    with pytest.raises(FormInvalid) as refused:
+        rt.complete(task["id"], "qc1", {"summary_note": "三个问题", "quality_problem_found": True,
+                                        "forwarded_problems": [{**FORWARDED[0], "kind": "天气"}]})
+    assert refused.value.field == "forwarded_problems" and "天气" in str(refused.value)
+    with frozen_at(DEC_CLOSE + timedelta(hours=1)):
+        rt.complete(task["id"], "qc1", {"summary_note": "杭州网点迟交11月回访表；三个服务质量问题转受理",
+                                        "late_branch_note": "已督促杭州武林营业部补交", "quality_problem_found": True,
+                                        "forwarded_problems": FORWARDED})
     assert rt.show(report_id)["status"] == "completed"
-    return report_id
+    return report_id, october_id, [november, december]
 
 
 def test_month_end_report_gathers_each_branch_and_marks_the_forms(monthly):
     walk_month_end_without_problem(monthly)
 
 
-def test_month_end_problem_reenters_qc_intake(monthly):
+def test_the_report_on_december_31_covers_november_names_the_late_branch_and_forwards_every_problem(monthly):
     rt = monthly
-    walk_month_end_without_problem(rt)
-    report_id = walk_month_end_with_problem(rt)
-    sent = next(e for e in rt.events(report_id) if e["kind"] == "message_sent")
-    complaint = rt.show(sent["payload"]["delivered_to"])
-    assert (complaint["process"], complaint["business_key"]) == ("complaint_handling", "followup-report-2026-12")
-    assert {k: complaint["data"][k] for k in ("customer_name", "contact_phone", "kind", "time_class", "tour_id")} == {
-        "customer_name": "赵雪", "contact_phone": "13655556666", "kind": "住宿餐饮", "time_class": "旅游后",
-        "tour_id": "HS-2026-1205"}
-    assert complaint["data"]["complaint_at"] == "2026-12-31T18:00:01+08:00", "when the report was made"
-    assert [t["task"] for t in rt.tasks(instance_id=complaint["id"])] == ["receive_complaint"]
+    report_id, _october, _followups = walk_month_end_with_problems(rt)
+    sent = [e["payload"] for e in rt.events(report_id) if e["kind"] == "message_sent"]
+    assert [(m["name"], m["key"], m["started"]) for m in sent] == [
+        ("complaint_received", f"followup-report-2026-11-{n}", True) for n in (1, 2, 3)]
+    complaints = _instances(rt, "complaint_handling")
+    assert [key for _id, key in complaints] == [f"followup-report-2026-11-{n}" for n in (1, 2, 3)]
+    for (complaint_id, _key), problem in zip(complaints, FORWARDED, strict=True):
+        data = rt.show(complaint_id)["data"]
+        assert {k: data[k] for k in ("customer_name", "contact_phone", "kind", "description", "customer_request",
+                                     "tour_id", "time_class", "complaint_at")} == {
+            "customer_name": problem["customer_name"], "contact_phone": problem["contact_phone"],
+            "kind": problem["kind"], "description": problem["description"], "customer_request": problem["request"],
+            "tour_id": problem.get("tour_id", ""), "time_class": "旅游后",
+            "complaint_at": "2026-12-31T18:00:00+08:00"}
+        assert [t["task"] for t in rt.tasks(instance_id=complaint_id)] == ["receive_complaint"]
 
 
 def test_every_sequence_flow_is_walked_by_a_test(monthly):
     rt = monthly
-    quiet_report, followup_ids = walk_month_end_without_problem(rt)
+    problem_report, quiet_report, followup_ids = walk_month_end_with_problems(rt)
     followup_taken = set().union(*(taken_flows(rt, i) for i in followup_ids))
     assert set(sequence_flows(FOLLOWUP).values()) - followup_taken == set()
-    report_taken = taken_flows(rt, quiet_report) | taken_flows(rt, walk_month_end_with_problem(rt))
+    quiet_taken = taken_flows(rt, quiet_report)
+    assert "no_problem_to_done" in quiet_taken and "problem_to_forward" not in quiet_taken
+    report_taken = quiet_taken | taken_flows(rt, problem_report)
     assert set(sequence_flows(MONTHLY).values()) - report_taken == set()
-    assert len(sequence_flows(FOLLOWUP)) == 7 and len(sequence_flows(MONTHLY)) == 6
+    assert len(sequence_flows(FOLLOWUP)) == 4 and len(sequence_flows(MONTHLY)) == 8

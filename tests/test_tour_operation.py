@@ -35,6 +35,7 @@ from tests.support.tour_operation import (
     holdings,
     never_overbooked,
     taken_flows,
+    walk_bookings_sent_back_and_changes,
     walk_capacity_incident_and_head_count_change,
     walk_negotiated_with_complaint_and_change,
 )
@@ -79,6 +80,10 @@ def test_a_tour_with_a_renegotiated_quote_a_complaint_and_a_change_is_archived_a
     assert record.payload["guide_user"] == "guide1" and len(record.payload["bookings"]) == 16
     assert (record.payload["complaints_raised"], record.payload["changes_handled"]) == (1, 1)
     assert not holdings(rt, tour.id, "released")
+    # the approved change (a museum for a lake) re-booked nothing and is archived
+    [change] = archives(rt, "tour_change")
+    assert (change.instance_id, change.ref, change.payload["rebooked"]) == (tour.id, tour_id, [])
+    assert change.payload["change_request"] == "大明湖改为山东博物馆"
     # the complaint started complaint_handling, prefilled, while the tour went on
     sent = tour.events("message_sent")
     complaint_sent = [e["payload"] for e in sent if e["payload"]["name"] == "complaint_received"]
@@ -122,6 +127,45 @@ def test_capacity_exhaustion_raises_an_incident_resolved_with_a_bigger_hotel_and
     [record] = archives(rt)
     assert record.payload["confirmed_head_count"] == 40 and len(record.payload["bookings"]) == 7
     never_overbooked(rt)
+
+
+def test_the_operator_sends_the_bookings_back_and_an_approved_change_is_rebooked_and_archived(rt):
+    with frozen_at(T0):
+        tour = walk_bookings_sent_back_and_changes(rt)
+    assert taken_flows(rt, tour.id) == EXPECTED["bookings_sent_back_and_changes"]
+    assert tour.show()["status"] == "completed"
+    steps = [e["payload"]["task"] for e in tour.events("task_completed")]
+    assert steps.count("approve_bookings") == 2 and steps.count("handle_change") == 2
+    assert [e["payload"]["task"] for e in tour.events("handler_called")].count("book_vehicle") == 2
+    [change] = archives(rt, "tour_change")
+    tour_id = tour.data["tour_id"]
+    assert (change.instance_id, change.ref) == (tour.id, tour_id)
+    assert {k: change.payload[k] for k in ("change_request", "change_decision", "change_fee", "change_fee_payer",
+                                           "change_bookings", "change_from", "rebooked")} == {
+        "change_request": "第二晚改住曲阜", "change_decision": "同意变更", "change_fee": 600,
+        "change_fee_payer": "旅行社", "change_bookings": ["定房"], "change_from": "2027-01-09", "rebooked": ["room"]}
+    assert change.payload["items"] == [{"booking_id": change.payload["items"][0]["booking_id"],
+                                        "resource": "HOTEL-QF-ECO", "date": "2027-01-09", "units": 11}]
+    [record] = archives(rt)
+    assert record.payload["bookings_sent_back"] == 1 and record.payload["changes_handled"] == 2
+    assert ("HOTEL-QF-ECO", "2027-01-09", 11) in [(b["resource"], b["date"], b["units"])
+                                                  for b in record.payload["bookings"]]
+    never_overbooked(rt)
+
+
+def test_a_change_that_does_not_fit_is_an_incident_for_the_operator_and_nothing_is_half_rebooked(rt):
+    with rt.db.write() as session, session.begin():
+        data = {**INQUIRY, "tour_id": "JQ-CHG", "start_date": "2027-02-01"}
+        get_handler("tour_book_rooms")(_ctx(session, data, key="950:r", instance_id=950))
+        change = {**data, "change_decision": "同意变更", "change_bookings": ["定房", "定车"],
+                  "change_from": "2027-02-02", "change_hotel_code": "HOTEL-QF-ECO", "head_count": 30,
+                  "single_rooms": 0, "confirmed_head_count": 60}
+        with pytest.raises(BusinessError) as caught:  # 30 rooms do not fit the 25-room hotel
+            get_handler("tour_rebook_change")(_ctx(session, change, key="950:c", instance_id=950))
+        assert caught.value.lane == "operator" and "HOTEL-QF-ECO" in str(caught.value)
+        with pytest.raises(BusinessError, match="不在行程内"):
+            get_handler("tour_rebook_change")(_ctx(session, {**change, "change_from": "2027-03-01"},
+                                                   key="950:d", instance_id=950))
 
 
 def test_a_second_tour_that_no_longer_fits_is_stopped_not_overbooked(rt):
@@ -302,3 +346,23 @@ def test_adjust_and_archive_write_once_per_step(rt):
     assert held[("REST-TA", "2026-12-10")] == 38 and held[("TRAIN-JN-SH", "2026-12-12")] == 40
     assert held[("GUIDE-POOL", "2026-12-11")] == 1
     assert len(archives(rt)) == 1
+
+
+def test_rebook_and_archive_of_a_change_write_once_per_step(rt):
+    data = {**INQUIRY, "tour_id": "JQ-TEST", "change_decision": "同意变更", "change_bookings": ["定车"],
+            "change_from": "2026-12-11", "change_vehicle_code": "COACH-53", "change_request": "换大巴"}
+    with rt.db.write() as session, session.begin():
+        get_handler("tour_book_vehicle")(_ctx(session, data, key="900:v"))
+        rebook = get_handler("tour_rebook_change")
+        first = rebook(_ctx(session, data, key="900:chg"))
+        again = rebook(_ctx(session, data, key="900:chg"))
+        assert (first["rebooked"], first["released"], len(first["items"])) == (["vehicle"], 2, 2)
+        assert again == {"rebooked": ["vehicle"], "from": "2026-12-11", "again": True}
+        archive = get_handler("tour_archive_change")
+        one = archive(_ctx(session, {**data, "change_rebooking": first}, key="900:arc"))
+        assert archive(_ctx(session, {**data, "change_rebooking": first}, key="900:arc")) == one
+    assert holdings(rt, 900) == [("COACH-33", "2026-12-10", 1), ("COACH-53", "2026-12-11", 1),
+                                 ("COACH-53", "2026-12-12", 1)]
+    assert holdings(rt, 900, "released") == [("COACH-33", "2026-12-11", 1), ("COACH-33", "2026-12-12", 1)]
+    [record] = archives(rt, "tour_change")
+    assert (record.ref, record.payload["rebooked"], len(record.payload["items"])) == ("JQ-TEST", ["vehicle"], 2)

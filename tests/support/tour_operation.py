@@ -43,7 +43,7 @@ SEE_OFF = {"tour_summary": "全团准时返程，无人员受伤", "opinion_form
 COMMON = {"call_to_inquiry", "inquiry_to_compute", "compute_to_quote", "quote_to_confirm", "confirm_to_check",
           "confirmed_to_booking", "split_to_rooms", "split_to_meals", "split_to_vehicle", "split_to_guide",
           "split_to_transport", "rooms_to_join", "meals_to_join", "vehicle_to_join", "guide_to_join",
-          "transport_to_join", "join_to_approve", "approve_to_dispatch", "dispatch_to_prepare", "prepare_to_check",
+          "transport_to_join", "join_to_approve", "approve_to_check", "approved_to_dispatch", "dispatch_to_prepare", "prepare_to_check",
           "merge_to_in_tour", "in_tour_merge_to_service", "service_to_event", "event_to_see_off",
           "see_off_to_split", "split_to_sales_summary", "split_to_operator_summary", "split_to_guide_summary",
           "sales_summary_to_join", "operator_summary_to_join", "guide_summary_to_join", "join_to_archive",
@@ -51,9 +51,15 @@ COMMON = {"call_to_inquiry", "inquiry_to_compute", "compute_to_quote", "quote_to
 EXPECTED = {
     "negotiated_with_complaint_and_change": COMMON | {
         "unconfirmed_to_negotiate", "negotiate_to_compute", "unchanged_to_merge", "event_to_complaint",
-        "complaint_to_service", "event_to_change", "change_to_service"},
+        "complaint_to_service", "event_to_change", "change_to_decision", "approved_to_rebook", "rebook_to_archive",
+        "change_archived_to_service"},
     "capacity_incident_and_head_count_change": COMMON | {"changed_to_adjust", "adjust_to_merge"},
+    "bookings_sent_back_and_changes": COMMON | {
+        "rejected_to_rebook", "unchanged_to_merge", "event_to_change", "change_to_decision", "change_refused_to_service",
+        "approved_to_rebook", "rebook_to_archive", "change_archived_to_service"},
 }
+CHANGE_APPROVED = {"change_decision": "同意变更", "change_fee": 0, "change_note": "门票差价由旅行社承担",
+                   "change_fee_payer": "旅行社", "change_bookings": [], "change_from": "2026-12-12"}
 
 
 # ---- the diagram and the flows an instance took --------------------------------------------
@@ -114,9 +120,10 @@ def never_overbooked(rt) -> None:
         assert units <= capacity, f"{code} overbooked on {on_date}: {units} > {capacity}"
 
 
-def archives(rt) -> list[ArchiveRecord]:
+def archives(rt, kind: str = "tour") -> list[ArchiveRecord]:
     with rt.db.read() as session:
-        return list(session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == "tour")).scalars())
+        return list(session.execute(select(ArchiveRecord).where(ArchiveRecord.kind == kind)
+                                    .order_by(ArchiveRecord.id)).scalars())
 
 
 def close_tour(tour: Tour, satisfaction="满意"):
@@ -152,7 +159,7 @@ def walk_negotiated_with_complaint_and_change(rt) -> Tour:
     tour.do("in_tour_service", "guide1", **COMPLAINT)
     assert set(tour.open_tasks()) == {"in_tour_service"}, "a complaint must not stop the tour"
     tour.do("in_tour_service", "guide1", **CHANGE)
-    tour.do("handle_change", "operator1", change_decision="同意变更", change_fee=0, change_note="门票差价由旅行社承担")
+    tour.do("handle_change", "operator1", **CHANGE_APPROVED)  # a museum for a lake: nothing to re-book
     tour.do("in_tour_service", "guide1", **FINISH)
     close_tour(tour)
     return tour
@@ -199,5 +206,47 @@ def walk_capacity_incident_and_head_count_change(rt) -> Tour:
     return tour
 
 
+def walk_bookings_sent_back_and_changes(rt) -> Tour:
+    """The operator's approval sends the bookings back (a 53-seat coach for the luggage): every kind is
+    booked again and the earlier holds released; then approved. In the tour one change is refused and
+    one approved: the second night moves to the Qufu hotel, re-booked from that day and archived."""
+    tour = Tour(rt)
+    tour.do("take_inquiry", "sales1", **{**INQUIRY, "start_date": "2027-01-08"})
+    tour.do("make_quote", "operator1", quoted_total=tour.data["quoted_total"], itinerary_overview="泰山、三孔")
+    tour.do("confirm_team", "sales1", **CONFIRM, group_confirmed=True)
+    first_round = holdings(rt, tour.id)
+    assert ("COACH-33", "2027-01-08", 1) in first_round and len(first_round) == 16
+    tour.do("approve_bookings", "operator1", bookings_checked=False, approval_decision="退回重订",
+            rebook_remarks="20人带大件行李，改订53座大巴", vehicle_code="COACH-53")
+    assert set(tour.open_tasks()) == {"approve_bookings"}, "sent back: booked again, approved again"
+    assert tour.data["bookings_sent_back"] == 1
+    second_round = holdings(rt, tour.id)
+    assert [row for row in second_round if row[0].startswith("COACH")] == [
+        ("COACH-53", "2027-01-08", 1), ("COACH-53", "2027-01-09", 1), ("COACH-53", "2027-01-10", 1)]
+    assert [row for row in second_round if not row[0].startswith("COACH")] == [
+        row for row in first_round if not row[0].startswith("COACH")]
+    assert sorted(holdings(rt, tour.id, "released")) == sorted(first_round), "each kind's first round released"
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_note="已改53座大巴，与商定标准一致")
+    tour.do("dispatch_plan", "operator1", **DISPATCH)
+    tour.do("prepare_tour", "guide1", **PREPARE, confirmed_head_count=20)
+    tour.do("in_tour_service", "guide1", **{**CHANGE, "change_request": "第三天加游千佛山"})
+    tour.do("handle_change", "operator1", change_decision="不同意变更", change_fee=0, change_note="时间不够，维持原行程")
+    assert set(tour.open_tasks()) == {"in_tour_service"}
+    assert [r for r in archives(rt, "tour_change") if r.instance_id == tour.id] == [], "a refused change is not filed"
+    tour.do("in_tour_service", "guide1", **{**CHANGE, "service_log": "泰安酒店停水",
+                                            "change_request": "第二晚改住曲阜"})
+    tour.do("handle_change", "operator1", change_decision="同意变更", change_fee=600, change_fee_payer="旅行社",
+            change_note="泰安酒店停水，第二晚改住曲阜阙里宾舍", change_bookings=["定房"], change_from="2027-01-09",
+            change_hotel_code="HOTEL-QF-ECO")
+    assert set(tour.open_tasks()) == {"in_tour_service"}
+    hotels = [row for row in holdings(rt, tour.id) if row[0].startswith("HOTEL")]
+    assert hotels == [("HOTEL-QF-ECO", "2027-01-09", 11), ("HOTEL-TA-STD", "2027-01-08", 11)]
+    assert ("HOTEL-TA-STD", "2027-01-09", 11) in holdings(rt, tour.id, "released")
+    tour.do("in_tour_service", "guide1", **FINISH)
+    close_tour(tour)
+    return tour
+
+
 SCENARIOS = {"negotiated_with_complaint_and_change": walk_negotiated_with_complaint_and_change,
-             "capacity_incident_and_head_count_change": walk_capacity_incident_and_head_count_change}
+             "capacity_incident_and_head_count_change": walk_capacity_incident_and_head_count_change,
+             "bookings_sent_back_and_changes": walk_bookings_sent_back_and_changes}
