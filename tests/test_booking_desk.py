@@ -168,7 +168,7 @@ def test_late_cancellation_is_refused_only_when_a_cancel_notice_is_configured(rt
     assert request_record.summary == check["reason"]
     assert (desk_booking(rt, code).status, desk_booking(rt, code).refund_amount) == ("paid", None)
     assert set(walk.open_tasks()) == {"notify_refusal"}
-    walk.do("notify_refusal", at=late, customer_informed=True, refusal_note="已说明须提前48小时，客户表示理解")
+    walk.do("notify_refusal", refer_to_supervisor=False, at=late, customer_informed=True, refusal_note="已说明须提前48小时，客户表示理解")
     assert walk.open_tasks() == {} and walk.show()["status"] == "running", "the booking stays active"
     walk.tick(SERVICE_AT)
     assert walk.show()["status"] == "completed"

@@ -43,7 +43,7 @@ def test_every_sequence_flow_is_taken_by_some_test(rt, request):
     cancelled.do("notify_cancellation", customer_informed=True, refund_method="原路退回")
     refused = Walk(rt, request).book().pay(T0 + timedelta(hours=1))
     refused.message("booking_change_requested", SERVICE_AT - timedelta(hours=47), change_type="变更")
-    refused.do("notify_refusal", at=SERVICE_AT - timedelta(hours=47), customer_informed=True, refusal_note="不足48小时")
+    refused.do("notify_refusal", refer_to_supervisor=False, at=SERVICE_AT - timedelta(hours=47), customer_informed=True, refusal_note="不足48小时")
     refused.tick(SERVICE_AT)
     changed = Walk(rt, request).book().pay(T0 + timedelta(hours=1))
     changed.message("booking_change_requested", T0 + timedelta(days=2), change_type="变更")
@@ -68,8 +68,21 @@ def test_every_sequence_flow_is_taken_by_some_test(rt, request):
                       change_party_size=4, change_services=["泰安团餐餐厅", "地陪导游"])
     unpaid_changed.do("notify_change_result", customer_informed=True, change_result_note="已改期，待支付")
     unpaid_changed.pay(T0 + timedelta(hours=2)).tick(datetime(2026, 12, 22, 10, 0, tzinfo=UTC))
+    referred, day_before = [], SERVICE_AT - timedelta(days=1)  # the 20th's four guides are taken by now
+    for decision in ("破例受理变更", "维持不予受理"):
+        walk = Walk(rt, request).book(inquiry={**INQUIRY, "service_date": "2026-12-19"}).pay(T0 + timedelta(hours=1))
+        walk.message("booking_change_requested", day_before - timedelta(hours=47), change_type="变更")
+        walk.do("notify_refusal", refer_to_supervisor=True, customer_informed=True, refusal_note="客户不接受")
+        walk.do("supervisor_review_request", user="supervisor1", supervisor_request_decision=decision,
+                supervisor_request_note="主管复核")
+        referred.append(walk)
+    referred[0].do("review_change", change_service_date="2026-12-22", change_service_time="18:00",
+                   change_party_size=4, change_services=["泰安团餐餐厅", "地陪导游"])
+    referred[0].do("notify_change_result", customer_informed=True, change_result_note="主管特批")
+    referred[0].tick(datetime(2026, 12, 22, 10, 0, tzinfo=UTC))
+    referred[1].tick(day_before)
     walks = [paid_and_served, expired, cancelled, refused, changed, manual, unpaid_cancelled, paid_late,
-             unpaid_changed]
+             unpaid_changed, *referred]
     assert {w.show()["status"] for w in walks} == {"completed"}
     fill_guides(rt, "2026-12-20")
     alternative = Walk(rt, request)

@@ -108,7 +108,7 @@ def test_by_default_a_late_change_is_refused_but_a_late_cancellation_is_taken(rt
     assert "变更须至少提前48小时通知预订台，逾期不予受理；取消可随时申请" in text
     changed.message("booking_change_requested", late, change_type="变更")
     assert changed.data()["change_check"]["reason"] == "距服务开始仅 47.0 小时，不足规定的 48 小时，不予受理"
-    changed.do("notify_refusal", at=late, customer_informed=True, refusal_note="已说明须提前48小时")
+    changed.do("notify_refusal", refer_to_supervisor=False, at=late, customer_informed=True, refusal_note="已说明须提前48小时")
     assert changed.open_tasks() == {} and desk_booking(rt, changed.code()).status == "paid"
 
     cancelled = Walk(rt, request).book().pay(T0 + timedelta(hours=1))
@@ -125,7 +125,7 @@ def test_a_configured_cancel_notice_shows_in_the_confirmation(rt, request):
     assert "变更或取消须至少提前48小时通知预订台，逾期不予受理" in messages(rt, walk, "confirmation")[0].summary
     walk.message("booking_change_requested", SERVICE_AT - timedelta(hours=30), change_type="取消")
     assert set(walk.open_tasks()) == {"notify_refusal"}, "unpaid or not, the configured notice applies"
-    walk.do("notify_refusal", at=SERVICE_AT - timedelta(hours=30), customer_informed=True, refusal_note="不足48小时")
+    walk.do("notify_refusal", refer_to_supervisor=False, at=SERVICE_AT - timedelta(hours=30), customer_informed=True, refusal_note="不足48小时")
     assert walk.open_tasks() == {} and desk_booking(rt, walk.code()).status == "reserved"
     walk.pay(SERVICE_AT - timedelta(hours=29))
     assert desk_booking(rt, walk.code()).status == "paid", "the refused request left the payment wait intact"
@@ -159,3 +159,28 @@ def test_the_supervisor_records_a_customer_who_gives_up(rt, request):
     assert walk.show()["status"] == "completed" and rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_booking") == []
     assert walk.data()["supervisor_note"] == "已致歉，客户改日再来"
 
+
+
+def test_a_customer_who_does_not_accept_a_refusal_is_heard_by_the_supervisor(rt, request):
+    late = SERVICE_AT - timedelta(hours=47)
+    granted = Walk(rt, request).book().pay(T0 + timedelta(hours=1))
+    granted.message("booking_change_requested", late, change_type="变更")
+    granted.do("notify_refusal", at=late, refer_to_supervisor=True, customer_informed=True,
+               refusal_note="客户家中有急事，坚持改期")
+    [task] = rt.tasks(instance_id=granted.id)
+    assert (task["task"], task["lane"]) == ("supervisor_review_request", "supervisor")
+    granted.do("supervisor_review_request", user="supervisor1", at=late, supervisor_request_decision="破例受理变更",
+               supervisor_request_note="特殊情况，同意改期")
+    assert set(granted.open_tasks()) == {"review_change"}, "the supervisor's exception goes back to the desk's check"
+    granted.do("review_change", at=late, change_service_date="2026-12-22", change_service_time="18:00",
+               change_party_size=4, change_services=["泰安团餐餐厅", "地陪导游"])
+    granted.do("notify_change_result", at=late, customer_informed=True, change_result_note="主管特批改期")
+    assert desk_booking(rt, granted.code()).status == "changed" and granted.open_tasks() == {}
+
+    upheld = Walk(rt, request).book().pay(T0 + timedelta(hours=1))
+    upheld.message("booking_change_requested", late, change_type="变更")
+    upheld.do("notify_refusal", at=late, refer_to_supervisor=True, customer_informed=True, refusal_note="客户不接受")
+    upheld.do("supervisor_review_request", user="supervisor1", at=late, supervisor_request_decision="维持不予受理",
+              supervisor_request_note="已向客户说明，维持原预订")
+    assert upheld.open_tasks() == {} and desk_booking(rt, upheld.code()).status == "paid"
+    assert [f["timer"] for f in upheld.tick(SERVICE_AT)] == ["service_date_reached"]
