@@ -181,7 +181,7 @@ def policy_text(conf: dict[str, Any]) -> str:
     notice = (f"变更或取消须至少提前{conf['change_notice_hours']}小时通知预订台，逾期不予受理"
               if cancel == conf["change_notice_hours"] else
               f"变更须至少提前{conf['change_notice_hours']}小时通知预订台，逾期不予受理；"
-              + (f"取消须至少提前{cancel}小时" if cancel is not None else "取消可随时申请"))
+              + (f"取消须至少提前{cancel}小时，逾期不予受理" if cancel is not None else "取消可随时申请"))
     return notice + "；" + "；".join(parts) + "。"
 
 
