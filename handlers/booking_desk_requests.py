@@ -81,7 +81,7 @@ def refund_late_payment(ctx: HandlerContext) -> dict:
     amount = money(booking.refund_amount or booking.amount)
     text = (f"【退款】您的预订 {booking.code} 已取消，取消后收到的付款 {amount} 元"
             f"（{ctx.data.get('paid_via', '线下支付')}）将全额原路退回。")
-    notify(ctx, booking, "late_payment_refunded", text)
+    notify(ctx, booking, "late_payment_refund", text)
     result = {"refunded": True, "refund_amount": amount, "paid_at": booking.paid_at.astimezone(UTC).isoformat(),
               "transaction_ref": str(ctx.data.get("transaction_ref") or "")}
     record_once(ctx, "desk_late_payment", booking, f"{booking.code} 取消后收到付款，已全额退款 {amount} 元", result)

@@ -77,7 +77,7 @@ def test_a_payment_after_the_cancellation_is_refunded_in_full_visibly(rt, reques
     booking = desk_booking(rt, code)
     assert (booking.status, booking.paid_at, booking.refund_amount) == ("cancelled", paid_at, AMOUNT)
     assert "receipt" not in walk.data(), "a cancelled booking is not confirmed by a payment"
-    [told] = messages(rt, walk, "late_payment_refunded")
+    [told] = messages(rt, walk, "late_payment_refund")
     assert "取消后收到的付款 500.00 元（在线支付）将全额原路退回" in told.summary
     [recorded] = rows(rt, ArchiveRecord, ArchiveRecord.kind == "desk_late_payment", ArchiveRecord.ref == code)
     assert recorded.payload["refund_amount"] == "500.00" and recorded.payload["transaction_ref"] == "TX-LATE"
