@@ -28,7 +28,10 @@ from handlers.domain.models import (
     Setting,
 )
 
-DEFAULTS = {"change_notice_hours": 48, "refund_rules": [], "payment_reminder_hours": 24, "payment_valid_hours": 72}
+# cancel_notice_hours: doc 004 sets a notice period for changes only ("变更预订信息，应提前[X]小时"); a
+# cancellation is always taken (refund by how early). None = the documents' behaviour.
+DEFAULTS = {"change_notice_hours": 48, "cancel_notice_hours": None, "refund_rules": [], "payment_reminder_hours": 24,
+            "payment_valid_hours": 72}
 # The desk's catalogue: resource name (what staff pick) -> price item and how many units a party needs.
 CATALOGUE = {
     "泰安舒适型酒店": ("ROOM-STD", "room"),
@@ -73,7 +76,7 @@ def service_moment(service_date: str, service_time: str) -> datetime:
 parse_iso = parse_iso_china  # the name this module and its tests use
 
 
-def _money(value: Decimal) -> str:
+def money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
@@ -133,20 +136,20 @@ def _hold(session: Session, ctx: HandlerContext, code: str, services: list[str],
                                     instance_id=ctx.instance_id, status=HELD, created_at=ctx.now))
 
 
-def _release(session: Session, code: str) -> None:
+def release(session: Session, code: str) -> None:
     for row in session.execute(select(ResourceBooking).where(ResourceBooking.tour_id == code,
                                                              ResourceBooking.status == HELD)).scalars():
         row.status = "released"
 
 
-def _booking(session: Session, code: str) -> DeskBooking:
+def load_booking(session: Session, code: str) -> DeskBooking:
     booking = session.execute(select(DeskBooking).where(DeskBooking.code == code)).scalar_one_or_none()
     if booking is None:
         raise BusinessError(f"预订记录 {code} 不存在", lane="supervisor")
     return booking
 
 
-def _notify(ctx: HandlerContext, booking: DeskBooking, kind: str, text: str) -> None:
+def notify(ctx: HandlerContext, booking: DeskBooking, kind: str, text: str) -> None:
     """A message to the customer (SMS/mail), logged as a contact record once per step."""
     exists = ctx.session.execute(select(ContactRecord.id).where(
         ContactRecord.idempotency_key == ctx.idempotency_key)).scalar()
@@ -166,7 +169,7 @@ def booking_view(booking: DeskBooking, conf: dict[str, Any]) -> dict[str, Any]:
     return {"code": booking.code, "status": booking.status, "source": booking.source,
             "customer": mask_name(booking.customer_name), "sent_to": mask_contact(booking.contact),
             "services": booking.service.split("、"), "service_at": service_at.isoformat(),
-            "party_size": booking.party_size, "amount": _money(booking.amount),
+            "party_size": booking.party_size, "amount": money(booking.amount),
             "taken_at": booking.taken_at.astimezone(UTC).isoformat(), "valid_until": valid_until.isoformat(),
             "payment_reminder_hours": conf["payment_reminder_hours"]}
 
@@ -174,8 +177,12 @@ def booking_view(booking: DeskBooking, conf: dict[str, Any]) -> dict[str, Any]:
 def policy_text(conf: dict[str, Any]) -> str:
     rules = sorted(conf["refund_rules"], key=lambda r: -r["hours_before"])
     parts = [f"服务开始前{r['hours_before']}小时及以上取消退还{r['refund_percent']}%" for r in rules]
-    return (f"变更或取消须至少提前{conf['change_notice_hours']}小时通知预订台，逾期不予受理；"
-            + "；".join(parts) + "。")
+    cancel = conf.get("cancel_notice_hours")
+    notice = (f"变更或取消须至少提前{conf['change_notice_hours']}小时通知预订台，逾期不予受理"
+              if cancel == conf["change_notice_hours"] else
+              f"变更须至少提前{conf['change_notice_hours']}小时通知预订台，逾期不予受理；"
+              + (f"取消须至少提前{cancel}小时，逾期不予受理" if cancel is not None else "取消可随时申请"))
+    return notice + "；" + "；".join(parts) + "。"
 
 
 def refund_percent(conf: dict[str, Any], hours_before: float) -> int:
@@ -196,7 +203,7 @@ def check_availability(ctx: HandlerContext) -> dict:
         return {"available": False, "reason": "预订时间已过", "missing": [], "alternatives": []}
     missing = shortages(session, services, wanted.date(), party)
     if not missing:
-        return {"available": True, "amount": _money(quote(session, services, party)), "missing": [],
+        return {"available": True, "amount": money(quote(session, services, party)), "missing": [],
                 "alternatives": []}
     alternatives = []
     for offset in sorted(range(-ALTERNATIVE_DAYS, ALTERNATIVE_DAYS + 1), key=lambda d: (abs(d), d)):
@@ -204,7 +211,7 @@ def check_availability(ctx: HandlerContext) -> dict:
         if offset and service_moment(day.isoformat(), data["service_time"]) > ctx.now \
                 and not shortages(session, services, day, party):
             alternatives.append({"service_date": day.isoformat(), "services": services,
-                                 "amount": _money(quote(session, services, party)), "note": "相近日期"})
+                                 "amount": money(quote(session, services, party)), "note": "相近日期"})
     short = {m["service"] for m in missing}
     kinds = {r.name: r.kind for r in session.execute(select(Resource)).scalars() if r.name in CATALOGUE}
     for name in short:
@@ -214,7 +221,7 @@ def check_availability(ctx: HandlerContext) -> dict:
             swapped = [other if s == name else s for s in services]
             if not shortages(session, swapped, wanted.date(), party):
                 alternatives.append({"service_date": wanted.date().isoformat(), "services": swapped,
-                                     "amount": _money(quote(session, swapped, party)), "note": "同类资源"})
+                                     "amount": money(quote(session, swapped, party)), "note": "同类资源"})
     return {"available": False, "reason": "资源紧张", "missing": missing, "alternatives": alternatives[:MAX_ALTERNATIVES]}
 
 
@@ -252,14 +259,14 @@ def record_booking(ctx: HandlerContext) -> dict:
     text = (f"【预订确认】尊敬的客户，您的预订 {booking.code} 已生成：{view['service_at'][:16].replace('T', ' ')}，"
             f"{booking.party_size}人，{booking.service}，应付金额 {view['amount']} 元。{pay}。"
             f"预订有效期至 {view['valid_until'][:16].replace('T', ' ')}，逾期未支付将自动取消。{policy_text(conf)}")
-    _notify(ctx, booking, "confirmation", text)
+    notify(ctx, booking, "confirmation", text)
     return {**view, "confirmation": text}
 
 
 @handler("booking_desk_payment_reminder")
 def payment_reminder(ctx: HandlerContext) -> dict:
     """Chase an unpaid booking; past its validity it is cancelled and its units released."""
-    booking = _booking(ctx.session, ctx.data["booking"]["code"])
+    booking = load_booking(ctx.session, ctx.data["booking"]["code"])
     view = booking_view(booking, settings(ctx.session))
     count = int((ctx.data.get("payment_reminder") or {}).get("count", 0)) + 1
     if booking.status == "paid":
@@ -267,10 +274,10 @@ def payment_reminder(ctx: HandlerContext) -> dict:
     if ctx.now >= parse_iso(view["valid_until"]):
         if booking.status != "cancelled":
             booking.status = "cancelled"
-            _release(ctx.session, booking.code)
-        _notify(ctx, booking, "expired", f"【预订取消】您的预订 {booking.code} 超过有效期未支付，已自动取消。")
+            release(ctx.session, booking.code)
+        notify(ctx, booking, "expired", f"【预订取消】您的预订 {booking.code} 超过有效期未支付，已自动取消。")
         return {"count": count - 1, "expired": True, "sent": False}
-    _notify(ctx, booking, "payment_reminder",
+    notify(ctx, booking, "payment_reminder",
             f"【支付提醒】您的预订 {booking.code} 应付 {view['amount']} 元尚未支付，"
             f"请于 {view['valid_until'][:16].replace('T', ' ')} 前完成支付。")
     return {"count": count, "expired": False, "sent": True}
@@ -279,55 +286,28 @@ def payment_reminder(ctx: HandlerContext) -> dict:
 @handler("booking_desk_receipt")
 def issue_receipt(ctx: HandlerContext) -> dict:
     """Mark the booking paid and send the receipt."""
-    booking = _booking(ctx.session, ctx.data["booking"]["code"])
+    booking = load_booking(ctx.session, ctx.data["booking"]["code"])
     if booking.paid_at is None:
         booking.status, booking.paid_at = "paid", ctx.now
     receipt_no = f"RC-{booking.code}"
-    _notify(ctx, booking, "receipt", f"【支付凭证】{receipt_no}：预订 {booking.code} 已收到 "
-                                     f"{_money(booking.amount)} 元（{ctx.data.get('paid_via', '线下支付')}）。")
-    return {"receipt_no": receipt_no, "paid_amount": _money(booking.amount),
+    notify(ctx, booking, "receipt", f"【支付凭证】{receipt_no}：预订 {booking.code} 已收到 "
+                                     f"{money(booking.amount)} 元（{ctx.data.get('paid_via', '线下支付')}）。")
+    return {"receipt_no": receipt_no, "paid_amount": money(booking.amount),
             "paid_at": booking.paid_at.astimezone(UTC).isoformat()}
-
-
-@handler("booking_desk_change_window")
-def assess_change(ctx: HandlerContext) -> dict:
-    """At least X hours before? The refund by how early. Every request and its outcome are recorded."""
-    session, conf = ctx.session, settings(ctx.session)
-    booking = _booking(session, ctx.data["booking"]["code"])
-    hours_before = (booking.service_date - ctx.now).total_seconds() / 3600
-    allowed = hours_before >= conf["change_notice_hours"] and booking.status in ("paid", "changed")
-    change_type = ctx.data["change_type"]
-    if allowed:
-        percent = refund_percent(conf, hours_before) if change_type == "取消" else 0
-        refund = (booking.amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-        reason = ""
-    else:
-        percent, refund = 0, Decimal(0)
-        reason = (f"距服务开始仅 {hours_before:.1f} 小时，不足规定的 {conf['change_notice_hours']} 小时，不予受理"
-                  if booking.status in ("paid", "changed") else f"预订状态为 {booking.status}，不予受理")
-    result = {"allowed": allowed, "change_type": change_type, "hours_before": round(hours_before, 1),
-              "refund_percent": percent, "refund_amount": _money(refund), "reason": reason}
-    if session.execute(select(ArchiveRecord.id).where(ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar() \
-            is None:
-        session.add(ArchiveRecord(idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id,
-                                  kind="desk_booking_request", ref=booking.code,
-                                  summary=reason or f"{change_type}申请受理", payload=result,
-                                  archived_at=ctx.now))
-    return result
 
 
 @handler("booking_desk_cancel")
 def cancel_booking(ctx: HandlerContext) -> dict:
     """Cancel, release the units, record the refund the rules give."""
-    booking = _booking(ctx.session, ctx.data["booking"]["code"])
+    booking = load_booking(ctx.session, ctx.data["booking"]["code"])
     check = ctx.data["change_check"]
     if booking.status != "cancelled":
         booking.status = "cancelled"
         booking.refund_amount = Decimal(check["refund_amount"])
-        _release(ctx.session, booking.code)
-    _notify(ctx, booking, "cancelled", f"【预订取消】您的预订 {booking.code} 已取消，按取消政策退还 "
-                                       f"{check['refund_percent']}%，退款 {_money(booking.refund_amount)} 元。")
-    return {"status": "cancelled", "refund_amount": _money(booking.refund_amount),
+        release(ctx.session, booking.code)
+    notify(ctx, booking, "cancelled", f"【预订取消】您的预订 {booking.code} 已取消，按取消政策退还 "
+                                       f"{check['refund_percent']}%，退款 {money(booking.refund_amount)} 元。")
+    return {"status": "cancelled", "refund_amount": money(booking.refund_amount),
             "refund_percent": check["refund_percent"]}
 
 
@@ -335,7 +315,7 @@ def cancel_booking(ctx: HandlerContext) -> dict:
 def apply_change(ctx: HandlerContext) -> dict:
     """Move the booking to the new date/party/services if the system has room; else keep it as it is."""
     session, data, conf = ctx.session, ctx.data, settings(ctx.session)
-    booking = _booking(session, data["booking"]["code"])
+    booking = load_booking(session, data["booking"]["code"])
     done = session.execute(select(ResourceBooking.id).where(
         ResourceBooking.idempotency_key.like(f"{ctx.idempotency_key}:%"))).first()
     services, party = list(data["change_services"]), int(data["change_party_size"])
@@ -346,7 +326,7 @@ def apply_change(ctx: HandlerContext) -> dict:
             reason = "；".join(f"{m['service']} 需要 {m['needed']}，只剩 {m['free']}" for m in missing) or "时间已过"
             return {**booking_view(booking, conf), "change": {"feasible": False, "reason": reason}}
         old_amount = booking.amount
-        _release(session, booking.code)
+        release(session, booking.code)
         _hold(session, ctx, booking.code, services, new_at.date(), party)
         booking.service, booking.party_size = "、".join(services), party
         booking.service_date, booking.status = new_at, "changed"
@@ -355,10 +335,10 @@ def apply_change(ctx: HandlerContext) -> dict:
         difference = booking.amount - old_amount
     else:
         difference = Decimal(data.get("booking", {}).get("change", {}).get("amount_difference", "0"))
-    _notify(ctx, booking, "changed", f"【预订变更】您的预订 {booking.code} 已变更为 "
-                                     f"{new_at:%Y-%m-%d %H:%M}，{party}人，{booking.service}，金额差额 {_money(difference)} 元。")
+    notify(ctx, booking, "changed", f"【预订变更】您的预订 {booking.code} 已变更为 "
+                                     f"{new_at:%Y-%m-%d %H:%M}，{party}人，{booking.service}，金额差额 {money(difference)} 元。")
     return {**booking_view(booking, conf), "change": {"feasible": True, "reason": "",
-                                                       "amount_difference": _money(difference)}}
+                                                       "amount_difference": money(difference)}}
 
 
 def outcome(data: dict[str, Any]) -> str:
@@ -376,11 +356,11 @@ def archive_booking(ctx: HandlerContext) -> dict:
         ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar_one_or_none()
     if existing is not None:
         return {"archive_id": existing.id, "outcome": existing.payload["outcome"]}
-    booking = _booking(ctx.session, ctx.data["booking"]["code"])
+    booking = load_booking(ctx.session, ctx.data["booking"]["code"])
     result = outcome(ctx.data)
     payload = {"outcome": result, "source": booking.source, "inquiry_channel": ctx.data.get("inquiry_channel"),
-               "services": booking.service, "party_size": booking.party_size, "amount": _money(booking.amount),
-               "refund_amount": _money(booking.refund_amount) if booking.refund_amount is not None else None,
+               "services": booking.service, "party_size": booking.party_size, "amount": money(booking.amount),
+               "refund_amount": money(booking.refund_amount) if booking.refund_amount is not None else None,
                "service_at": booking_view(booking, settings(ctx.session))["service_at"],
                "taken_at": booking.taken_at.astimezone(UTC).isoformat(),
                "entered_at": booking.entered_at.astimezone(UTC).isoformat()}

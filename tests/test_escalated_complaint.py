@@ -8,11 +8,12 @@ import pytest
 
 from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import HandlerContext
-from handlers.escalated import archive_escalated
+from handlers.escalated import NO_WARNING, archive_escalated
 from tests.support.escalated import (
     BPMN,
     CASE,
     DEADLINE,
+    DEPARTMENTS,
     REGISTER,
     T0,
     WARNING_AT,
@@ -20,6 +21,7 @@ from tests.support.escalated import (
     all_flows,
     archives,
     close,
+    configure,
     investigate,
     reply,
     taken_flows,
@@ -48,8 +50,19 @@ def walk_answered_in_time(rt) -> Case:
     return case
 
 
+def walk_coordinated(rt) -> Case:
+    """Several departments are involved: QC coordinates the plan's implementation (as in P6), then replies."""
+    case = Case(rt)
+    case.do("register_case", "qc1", **{**REGISTER, "involves_multiple_departments": True})
+    investigate(case, departments=DEPARTMENTS)
+    reply(case, T0 + timedelta(days=2))
+    close(case, T0 + timedelta(days=3))
+    return case
+
+
 def walk_warned_then_answered(rt) -> Case:
-    """75% of the time passes: the supervisor chases; the reply still comes before the deadline."""
+    """Reminder set to 75%: 75% of the time passes, the supervisor chases; the reply still comes in time."""
+    configure(rt, reply_warning_percent=75)
     case = Case(rt)
     case.do("register_case", "qc1", **REGISTER)
     assert rt.tick(WARNING_AT - timedelta(minutes=1)) == []
@@ -68,7 +81,8 @@ def walk_warned_then_answered(rt) -> Case:
 
 
 def walk_breached(rt) -> Case:
-    """Nobody answers in time: the warning, then the breach at the deadline and the supervisor's escalation."""
+    """Nobody answers in time: the warning (set to 75%), then the breach at the deadline and the escalation."""
+    configure(rt, reply_warning_percent=75)
     case = Case(rt)
     case.do("register_case", "qc1", **REGISTER)
     rt.tick(WARNING_AT + timedelta(minutes=1))
@@ -92,6 +106,7 @@ def walk_breached(rt) -> Case:
 # ---- tests ----------------------------------------------------------------------------------------
 
 def test_authority_message_starts_a_case_keyed_by_case_number_with_both_deadline_timers(p7):
+    configure(p7, reply_warning_percent=75)
     case = Case(p7)
     shown = case.show()
     assert shown["process"] == "escalated_complaint" and shown["business_key"] == CASE["case_no"]
@@ -120,7 +135,7 @@ def test_case_answered_in_time_is_archived_once_and_timers_are_cancelled(p7):
     assert not case.events("timer_fired")
 
 
-def test_warning_at_75_percent_goes_to_the_supervisor(p7):
+def test_a_reminder_set_to_75_percent_goes_to_the_supervisor(p7):
     case = walk_warned_then_answered(p7)
     [fired] = case.events("timer_fired")
     assert fired["payload"]["timer"] == "reply_warning"
@@ -143,6 +158,7 @@ def test_deadline_breach_escalates_and_the_archive_records_the_late_reply(p7):
 def test_a_late_tick_past_warning_and_deadline_records_both(p7):
     """The worker was down through both times: one tick fires both timers, and the record has the
     warning and the breach, each job done once, in the order they were due."""
+    configure(p7, reply_warning_percent=75)
     case = Case(p7)
     case.do("register_case", "qc1", **REGISTER)
     fired = p7.tick(DEADLINE + timedelta(hours=5))
@@ -161,6 +177,7 @@ def test_a_late_tick_past_warning_and_deadline_records_both(p7):
 def test_a_timer_due_while_the_worker_was_down_fires_in_the_next_step_on_record(p7):
     """A form submitted after the warning time, before any worker fired it: SpiffWorkflow fires the
     warning in that step, and the record says so (timer_fired, sla_warning), the job done once."""
+    configure(p7, reply_warning_percent=75)
     case = Case(p7)
     case.do("register_case", "qc1", **REGISTER)
     investigate(case, at=WARNING_AT + timedelta(hours=2))
@@ -171,6 +188,56 @@ def test_a_timer_due_while_the_worker_was_down_fires_in_the_next_step_on_record(
     assert timer_jobs(p7, case.id)["reply_warning"] == (WARNING_AT, "done")
     assert p7.tick(WARNING_AT + timedelta(days=1)) == []
     assert len(case.events("timer_fired")) == 1
+
+
+def test_by_default_only_the_authoritys_deadline_counts(p7):
+    """The documents give the authority's reply deadline, no reminder before it: none fires by default."""
+    case = Case(p7)
+    assert case.show()["data"]["reply_warning_plan"] == {"percent": None, "warning_at": NO_WARNING}
+    case.do("register_case", "qc1", **REGISTER)
+    assert p7.tick(WARNING_AT + timedelta(minutes=1)) == [], "no 75% reminder the documents do not give"
+    assert [f["timer"] for f in p7.tick(DEADLINE + timedelta(minutes=1))] == ["reply_overdue"]
+    assert case.events("sla_warning") == [] and len(case.events("sla_breached")) == 1
+    assert set(case.open_tasks()) == {"investigate_facts", "escalate_overdue"}
+    investigate(case, at=DEADLINE + timedelta(hours=2))
+    reply(case, DEADLINE + timedelta(hours=3))
+    assert timer_jobs(p7, case.id)["reply_warning"][1] == "cancelled", "the unused reminder goes with the case"
+
+
+def test_a_configured_reminder_share_sets_the_supervisors_chase(p7):
+    configure(p7, reply_warning_percent=50)
+    case = Case(p7)
+    case.do("register_case", "qc1", **REGISTER)
+    halfway = T0 + timedelta(days=4)
+    assert timer_jobs(p7, case.id)["reply_warning"] == (halfway, "pending")
+    assert p7.tick(halfway - timedelta(minutes=1)) == []
+    assert [f["timer"] for f in p7.tick(halfway)] == ["reply_warning"]
+    assert case.open_tasks()["supervise_reply"]["lane"] == "supervisor"
+
+
+def test_several_departments_involved_are_coordinated_by_qc(p7):
+    case = Case(p7)
+    case.do("register_case", "qc1", **{**REGISTER, "involves_multiple_departments": True})
+    case.do("investigate_facts", "qc1", facts="属实", evidence="录音")
+    case.do("determine_responsibility", "qc1", responsible_department="导游部", responsible_person="刘导")
+    case.do("make_handling_plan", "qc1", handling_plan="退款、停岗、调整行程", compensation_amount=1200,
+            advance_payment=False, serious_problem=False)
+    [task] = p7.tasks(instance_id=case.id)
+    assert (task["task"], task["lane"]) == ("coordinate_departments", "qc"), "QC coordinates, as in P6"
+    with pytest.raises(NotAllowed):
+        case.do("coordinate_departments", "operator1", involved_departments=DEPARTMENTS, coordination_note="越权",
+                solved=True, implementation_note="x")
+    with pytest.raises(FormInvalid) as one:
+        case.do("coordinate_departments", "qc1", involved_departments=["导游部"], coordination_note="只有一个部门",
+                solved=True, implementation_note="x")
+    assert one.value.field == "involved_departments"
+    case.do("coordinate_departments", "qc1", involved_departments=DEPARTMENTS, coordination_note="三部门分工落实",
+            solved=True, implementation_note="已退款并调整行程")
+    reply(case, T0 + timedelta(days=2))
+    close(case, T0 + timedelta(days=3))
+    [record] = archives(p7)
+    assert record.payload["involved_departments"] == DEPARTMENTS
+    assert record.payload["involves_multiple_departments"] is True
 
 
 def test_wrong_lane_and_bad_form_data_are_refused(p7):
@@ -202,12 +269,15 @@ def test_archive_handler_writes_once_per_step(p7):
     assert len(archives(p7)) == 1
 
 
-COMMON = {"received_to_stamp", "stamp_to_handling", "handling_start_to_register", "register_to_intake",
-          "intake_to_investigate", "investigate_to_determine", "determine_to_plan", "plan_to_serious",
-          "not_serious_to_ready", "ready_to_implement", "implement_to_solved", "solved_to_reply", "reply_to_end",
-          "handling_to_follow_up", "follow_up_to_archive", "archive_to_closed"}
+COMMON = {"received_to_stamp", "stamp_to_warning_plan", "warning_plan_to_handling", "handling_start_to_register",
+          "register_to_intake", "intake_to_investigate", "investigate_to_determine", "determine_to_plan",
+          "plan_to_serious", "not_serious_to_ready", "ready_to_implement", "single_department_to_implement",
+          "implement_to_solved", "solved_to_reply", "reply_to_end", "handling_to_follow_up", "follow_up_to_archive",
+          "archive_to_closed"}
 PATHS = {
     walk_answered_in_time: COMMON | {"serious_to_decision", "decision_to_ready", "unsolved_to_intake"},
+    walk_coordinated: COMMON - {"single_department_to_implement", "implement_to_solved"}
+    | {"multiple_departments_to_coordinate", "coordinate_to_solved"},
     walk_warned_then_answered: COMMON | {"warning_to_supervise", "supervise_to_closed"},
     walk_breached: COMMON | {"warning_to_supervise", "supervise_to_closed", "overdue_to_escalate",
                              "escalate_to_closed"},

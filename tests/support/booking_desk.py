@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from handlers.domain.models import DeskBooking, Resource, ResourceBooking
+from handlers.domain.models import DeskBooking, Resource, ResourceBooking, Setting
 from tests.support.flows import taken_flows
 
 BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
@@ -116,3 +116,13 @@ def fill_guides(runtime, day: str):
         session.add(ResourceBooking(idempotency_key=f"tour:{day}", resource_id=guide.id,
                                     on_date=datetime.fromisoformat(day).date(), units=4, tour_id="TA-TOUR",
                                     instance_id=0, status="held", created_at=T0))
+
+
+def configure(runtime, **values):
+    """Change the desk's settings (the `booking_desk` row of the setting table) for one test."""
+    with runtime.db.write() as session, session.begin():
+        row = session.get(Setting, "booking_desk")
+        if row is None:
+            session.add(Setting(key="booking_desk", value=dict(values), updated_at=T0))
+        else:
+            row.value = {**row.value, **values}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import Job
-from handlers.domain.models import ArchiveRecord
+from handlers.domain.models import ArchiveRecord, Setting
 from tests.support import flows
 from tests.support.flows import taken_flows  # noqa: F401 (P7 and P9 tests read it from here)
 
@@ -18,7 +18,7 @@ BPMN = DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 DEADLINE = T0 + timedelta(days=8)
-WARNING_AT = T0 + timedelta(days=6)  # 75% of eight days
+WARNING_AT = T0 + timedelta(days=6)  # 75% of eight days, when the reminder is set to 75
 CASE = {
     "authority_name": "上海市文化和旅游局",
     "case_no": "SHWL-2026-0457",
@@ -35,8 +35,9 @@ CASE = {
 REGISTER = {k: v for k, v in CASE.items() if k != "reply_deadline"} | {
     "authority_contact": "王科长 021-64390000",
     "communication_note": "已电话确认收到下转投诉，上级部门要求书面答复",
-    "involves_multiple_departments": True,
+    "involves_multiple_departments": False,
 }
+DEPARTMENTS = ["导游部", "计调部", "财务部"]
 
 
 # ---- which sequence flows an instance went along, from its persisted task tree -------------------
@@ -71,14 +72,28 @@ class Case:
         return [e for e in self.rt.events(self.id) if e["kind"] == kind]
 
 
-def investigate(case: Case, *, serious=False, solved=True, at=T0 + timedelta(days=1)):
+def configure(runtime, **values):
+    """Change the P7 settings (the `escalated_complaint` row of the setting table), e.g. reply_warning_percent=75."""
+    with runtime.db.write() as session, session.begin():
+        row = session.get(Setting, "escalated_complaint")
+        if row is None:
+            session.add(Setting(key="escalated_complaint", value=dict(values), updated_at=T0))
+        else:
+            row.value = {**row.value, **values}
+
+
+def investigate(case: Case, *, serious=False, solved=True, at=T0 + timedelta(days=1), departments=None):
     case.do("investigate_facts", "qc1", at=at, facts="导游确有强制购物行为，游客录音为证", evidence="录音编号 R-88")
     case.do("determine_responsibility", "qc1", at=at, responsible_department="导游部", responsible_person="刘导")
     case.do("make_handling_plan", "qc1", at=at, handling_plan="退还购物款，导游停岗培训", compensation_amount=1200,
             advance_payment=True, serious_problem=serious)
     if serious:
         case.do("management_decision", "supervisor1", at=at, decision="同意方案", decision_note="同意先行赔付")
-    case.do("implement_plan", "operator1", at=at, solved=solved, implementation_note="已退款并通知导游停岗")
+    if departments:
+        case.do("coordinate_departments", "qc1", at=at, involved_departments=departments, solved=solved,
+                coordination_note="导游部停岗培训，计调部调整后续行程，财务部退款", implementation_note="各部门已落实")
+    else:
+        case.do("implement_plan", "operator1", at=at, solved=solved, implementation_note="已退款并通知导游停岗")
 
 
 def reply(case: Case, at: datetime):

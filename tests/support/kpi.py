@@ -15,7 +15,7 @@ from handlers.domain.models import ContactRecord, DeskBooking, FollowUp, Resourc
 from tests.support.booking_desk import CUSTOMER as DESK_CUSTOMER
 from tests.support.booking_desk import INQUIRY as DESK_INQUIRY
 from tests.support.complaint import COMPLAINT, Walk
-from tests.support.escalated import CASE, REGISTER, close, investigate, reply
+from tests.support.escalated import CASE, REGISTER, close, configure, investigate, reply
 from tests.support.followup_call import HAPPY, TOUR_FINISHED
 from tests.support.world import deploy
 
@@ -117,6 +117,7 @@ def hold(rt, n: int, instance_id: int, at: datetime) -> ResourceBooking:
 def seed(rt) -> dict[str, int]:
     for name in PROCESSES:
         deploy(rt, DEFAULT_PROCESSES_DIR / f"{name}.bpmn")
+    configure(rt, reply_warning_percent=75)  # P7's optional reminder (default none), so a warning is counted
     ids: dict[str, int] = {}
     # Complaints (P6 unless noted), in time order.
     Complaint6(rt, cn(10, 20, 10), "住宿餐饮", "旅游后")                               # c0  W43: baseline only
