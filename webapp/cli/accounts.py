@@ -1,12 +1,14 @@
-"""API tokens and user accounts."""
+"""API tokens, user accounts and the agency's settings."""
 
 from __future__ import annotations
+
+import json
 
 import click
 from flask.cli import with_appcontext
 
 from webapp.app_state import tourflow
-from webapp.cli.base import ID, emit
+from webapp.cli.base import ID, emit, json_arg
 
 
 @click.group()
@@ -88,3 +90,48 @@ def _set_active(username: str, active: bool, done: str) -> None:
     with tourflow().runtime.transaction() as tx:
         set_active(tx.session, username, active)
     click.echo(done)
+
+
+@click.group()
+def setting() -> None:
+    """The agency's settings (handlers/settings.py): rules the documents leave open, per process."""
+
+
+@setting.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def setting_list(as_json: bool) -> None:
+    """Every setting with its current value (defaults included)."""
+    from handlers import settings
+
+    with tourflow().runtime.reading() as session:
+        values = settings.current(session)
+    if as_json:
+        emit(values)
+        return
+    for key, names in values.items():
+        for name, value in names.items():
+            click.echo(f"{key}.{name} = {json.dumps(value, ensure_ascii=False)}")
+
+
+@setting.command("set")
+@click.argument("name", metavar="KEY.NAME")
+@click.argument("value", metavar="JSON")
+@click.option("--as", "actor", default="system", help="Who changes it (a process owner; recorded in the audit log).")
+@with_appcontext
+def setting_set(name: str, value: str, actor: str) -> None:
+    """Change one setting, e.g. `tourflow setting set booking_desk.cancel_notice_hours 24`."""
+    from engine.access import policy
+    from engine.clock import utcnow
+    from handlers import settings
+
+    key, _, field = name.partition(".")
+    runtime = tourflow().runtime
+    with runtime.transaction() as tx:
+        if actor != "system":
+            viewer = policy.viewer_named(tx.session, actor)
+            policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
+            policy.require_capability(viewer, policy.Capability.DEPLOY)
+        changed = settings.change(tx.session, key, field, json_arg(value, "JSON"), actor, utcnow())
+    click.echo(f"{key}.{field}: {json.dumps(changed['old'], ensure_ascii=False)} → "
+               f"{json.dumps(changed['new'], ensure_ascii=False)}")
