@@ -41,9 +41,8 @@ def test_defaults_and_a_change_that_the_handlers_read(runtime):
     ("booking_desk", "refund_rules", [{"hours_before": 24}], "refund_rules must be a list"),
 ])
 def test_a_bad_value_is_refused_and_nothing_changes(runtime, key, name, value, message):
-    with runtime.db.write() as session, session.begin():
-        with pytest.raises(FormInvalid, match=message):
-            settings.change(session, key, name, value, "owner1", utcnow())
+    with runtime.db.write() as session, session.begin(), pytest.raises(FormInvalid, match=message):
+        settings.change(session, key, name, value, "owner1", utcnow())
     with runtime.db.read() as session:
         assert session.execute(select(AuditEvent).where(AuditEvent.kind == "setting_changed")).first() is None
 

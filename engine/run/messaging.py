@@ -33,8 +33,12 @@ from engine.store.models import Message, ProcessInstance
 from engine.store.states import InstanceStatus, MessageState
 
 CORRELATION_KEY = "correlation_key"
-# A message that makes an instance throw another, and so on: a loop in the diagrams.
+# A message that makes an instance throw another, and so on: a loop in the diagrams. A chain is
+# cut at MAX_HOPS deep; one transaction routes at most MAX_MESSAGES (a loop that also fans out).
+# A step may throw many messages side by side (QC forwarding each problem it found).
 MAX_HOPS = 25
+MAX_MESSAGES = 1000
+DEPTH, TOTAL = "tourflow_message_depth", "tourflow_message_total"
 # How long a message nobody waits for yet stays in the buffer, unless its sender says otherwise.
 DEFAULT_TTL = timedelta(days=1)
 MAX_TTL = timedelta(days=366)
@@ -136,29 +140,38 @@ class MessageRouter:
         row = step.session.execute(query).scalar_one_or_none()
         if row is None:
             return
-        hops = step.session.info.get("tourflow_message_hops", 0)
-        if hops >= MAX_HOPS:
+        info = step.session.info
+        depth, total = info.get(DEPTH, 0), info.get(TOTAL, 0)
+        if depth >= MAX_HOPS or total >= MAX_MESSAGES:
             return
-        step.session.info["tourflow_message_hops"] = hops + 1
+        info[TOTAL], info[DEPTH] = total + 1, depth + 1
         record = {"name": row.name, "key": row.correlation_key, "data": row.payload,
                   "from_instance": row.sender_instance_id, "message_ref": row.message_ref,
                   "buffered_since": iso(row.created_at)}
-        self._deliver_in(step, row, record)
+        try:
+            self._deliver_in(step, row, record)
+        finally:
+            info[DEPTH] = depth
 
     def send_thrown(self, tx: Tx, step: Step, outgoing: list[tuple[str, dict[str, Any]]]) -> None:
         """Route what a step's instance threw; record each send in the sender's history."""
-        hops = step.session.info.setdefault("tourflow_message_hops", 0)
+        info = step.session.info
+        depth = info.get(DEPTH, 0)
         for name, payload in outgoing:
-            if hops >= MAX_HOPS:
-                step.event("message_sent", {"name": name, "delivered_to": None,
-                                            "error": f"more than {MAX_HOPS} messages in one step; stopped"})
+            total = info.get(TOTAL, 0)
+            if depth >= MAX_HOPS or total >= MAX_MESSAGES:
+                why = (f"a chain of more than {MAX_HOPS} messages (a loop?)" if depth >= MAX_HOPS
+                       else f"more than {MAX_MESSAGES} messages in one step")
+                step.event("message_sent", {"name": name, "delivered_to": None, "error": f"{why}; stopped"})
                 continue
-            hops += 1
-            step.session.info["tourflow_message_hops"] = hops
+            info[TOTAL], info[DEPTH] = total + 1, depth + 1
             data = {k: v for k, v in payload.items() if k != CORRELATION_KEY}
             key = payload.get(CORRELATION_KEY)
             key = None if key is None else str(key)
-            result = self.route(tx, name, key, data, step.actor, sender=step.instance.id)
+            try:
+                result = self.route(tx, name, key, data, step.actor, sender=step.instance.id)
+            finally:
+                info[DEPTH] = depth
             step.event("message_sent", {"name": name, "key": key, "data": data,
                                         "delivered_to": result["delivered_to"] if result else None,
                                         "started": bool(result and result["started"]),
@@ -204,11 +217,12 @@ class MessageRouter:
         for instance_id in instance_ids:
             instance = tx.lock_instance(instance_id)
             step = tx.open_step(instance, SYSTEM_ACTOR, now)
-            before = session.info.get("tourflow_message_hops", 0)
+            before = session.info.get(TOTAL, 0)
             self.take_buffered(tx, step)
-            if session.info.get("tourflow_message_hops", 0) > before:
+            if session.info.get(TOTAL, 0) > before:
                 delivered += 1
         return delivered
 
 
-__all__ = ["CORRELATION_KEY", "DEFAULT_TTL", "MAX_HOPS", "MAX_TTL", "MessageRouter", "message_dict", "waits_for"]
+__all__ = ["CORRELATION_KEY", "DEFAULT_TTL", "MAX_HOPS", "MAX_MESSAGES", "MAX_TTL", "MessageRouter", "message_dict",
+           "waits_for"]
