@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
-from handlers.domain.models import DeskBooking, Resource, ResourceBooking, Setting
+from handlers.domain.models import DeskBooking, Resource, ResourceBooking
 from tests.support.flows import taken_flows
+from tests.support.world import set_setting
 
 BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 2026-12-01 10:00 China time
@@ -120,9 +121,4 @@ def fill_guides(runtime, day: str):
 
 def configure(runtime, **values):
     """Change the desk's settings (the `booking_desk` row of the setting table) for one test."""
-    with runtime.db.write() as session, session.begin():
-        row = session.get(Setting, "booking_desk")
-        if row is None:
-            session.add(Setting(key="booking_desk", value=dict(values), updated_at=T0))
-        else:
-            row.value = {**row.value, **values}
+    set_setting(runtime, "booking_desk", values)

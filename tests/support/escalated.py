@@ -10,9 +10,10 @@ from sqlalchemy import select
 from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import Job
-from handlers.domain.models import ArchiveRecord, Setting
+from handlers.domain.models import ArchiveRecord
 from tests.support import flows
 from tests.support.flows import taken_flows  # noqa: F401 (P7 and P9 tests read it from here)
+from tests.support.world import set_setting
 
 BPMN = DEFAULT_PROCESSES_DIR / "escalated_complaint.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -74,12 +75,7 @@ class Case:
 
 def configure(runtime, **values):
     """Change the P7 settings (the `escalated_complaint` row of the setting table), e.g. reply_warning_percent=75."""
-    with runtime.db.write() as session, session.begin():
-        row = session.get(Setting, "escalated_complaint")
-        if row is None:
-            session.add(Setting(key="escalated_complaint", value=dict(values), updated_at=T0))
-        else:
-            row.value = {**row.value, **values}
+    set_setting(runtime, "escalated_complaint", values)
 
 
 def investigate(case: Case, *, serious=False, solved=True, at=T0 + timedelta(days=1), departments=None):

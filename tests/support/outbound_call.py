@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engine.config import DEFAULT_PROCESSES_DIR
-from handlers.domain.models import Setting
+from tests.support import world
 
 BPMN = DEFAULT_PROCESSES_DIR / "outbound_call.bpmn"
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -38,9 +38,4 @@ FOLLOW_UP = {  # what a closed contact's `follow_up_requested` message carries (
 
 def set_setting(runtime, key: str, value: dict) -> None:
     """An agency setting (the `setting` table), as a process owner would change it."""
-    with runtime.db.write() as session, session.begin():
-        row = session.get(Setting, key)
-        if row is None:
-            session.add(Setting(key=key, value=value, updated_at=T0))
-        else:
-            row.value, row.updated_at = value, T0
+    world.set_setting(runtime, key, value, replace=True)

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 from engine.access.users import FRONT_LINE, create_user
+from engine.clock import utcnow
 from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
+from handlers.domain.models import Setting
 from handlers.domain.seed import seed_agency
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +47,17 @@ def add_qc_user(rt: Runtime, name: str) -> None:
 def deploy(runtime: Runtime, path: Path) -> None:
     with runtime.db.write() as session, session.begin():
         deploy_file(session, path, "owner1")
+
+
+def set_setting(runtime: Runtime, key: str, values: dict, replace: bool = False) -> None:
+    """One agency setting (the `setting` table's `key` row) for a test: `values` merged into it, or
+    replacing it (`{}` with replace: the defaults again)."""
+    with runtime.db.write() as session, session.begin():
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=dict(values), updated_at=utcnow()))
+        else:
+            row.value = dict(values) if replace else {**row.value, **values}
 
 
 class Cli:
