@@ -1,7 +1,8 @@
 """The agency's settings: the rules the documents leave open (a notice period, a redial interval, a
 reminder), one JSON row per process in the `setting` table, each name with the documents' behaviour
 as its default (docs/rules/ says which). Reading them merges the defaults; changing one checks its
-type and is recorded in the audit log (`setting_changed`: key, name, old and new value)."""
+type; whoever changes one records it in the audit log (`setting_changed`: key, name, old and new
+value: webapp/cli/accounts.py), since handlers write no engine table."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.errors import FormInvalid
-from engine.store import audit
 from handlers import booking_desk, escalated, follow_ups, outbound
 from handlers.domain.models import Setting
 
@@ -73,8 +73,8 @@ def _refund_rules(value: Any) -> list[dict[str, int]]:
     return rules
 
 
-def change(session: Session, key: str, name: str, value: Any, actor: str, now: datetime) -> dict[str, Any]:
-    """Set one setting (audited); returns {"key", "name", "old", "new"}."""
+def change(session: Session, key: str, name: str, value: Any, now: datetime) -> dict[str, Any]:
+    """Set one setting; returns {"key", "name", "old", "new"} for the audit record."""
     value = check(key, name, value)
     row = session.get(Setting, key)
     old = current(session)[key][name]
@@ -83,8 +83,6 @@ def change(session: Session, key: str, name: str, value: Any, actor: str, now: d
         session.add(row)
     row.value = {**row.value, name: value}  # a new dict: the JSON column sees the change
     row.updated_at = now
-    audit.append(session, kind="setting_changed", actor=actor, at=now,
-                 payload={"key": key, "name": name, "old": old, "new": value})
     return {"key": key, "name": name, "old": old, "new": value}
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from engine.bpmn.diff import diff_forms, diff_versions
 from engine.config import DEFAULT_PROCESSES_DIR
 
 P6 = (DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn").read_bytes()
+MINIMAL = Path(__file__).parent / "fixtures" / "bpmn" / "minimal_ok.bpmn"
 
 
 def _edit(data: bytes, *pairs: tuple[str, str]) -> bytes:
@@ -30,15 +32,16 @@ def test_an_identical_file_and_a_reformatted_one_have_no_changes():
     assert diff_versions(P6, {}, reindented, {}).empty
 
 
-def test_names_timers_sop_and_lanes_are_named_changes():
-    new = _edit(P6, ("督办结束", "督办完毕"), ('"PT1H"', '"PT2H"'),
-                ("(3) 对于客户投诉应积极响应", "(3) 对于客户投诉应立即响应"))
-    fields = _changed(diff_versions(P6, {}, new, {}))
-    assert fields["escalation_closed"] == {"name": ("督办结束", "督办完毕")}
-    assert fields["report_overdue"] == {"timerEventDefinition/timeDuration": ('"PT1H"', '"PT2H"')}
-    [(key, (old, new_sop))] = fields["escalate_late_report"].items()
-    assert key == "documentation" and "积极响应" in old and "立即响应" in new_sop
-    assert set(fields) == {"escalation_closed", "report_overdue", "escalate_late_report"}
+def test_names_timers_and_sop_are_named_changes():
+    old = MINIMAL.read_bytes()
+    new = _edit(old, ('name="需求已登记"', 'name="需求登记完毕"'), ('"PT1H"', '"PT2H"'),
+                ("(2) 记录出行日期与预算。", "(2) 记录出行日期、人数与预算。"))
+    fields = _changed(diff_versions(old, {}, new, {}))
+    assert fields["end_done"] == {"name": ("需求已登记", "需求登记完毕")}
+    assert fields["fill_request_sla"] == {"timerEventDefinition/timeDuration": ('"PT1H"', '"PT2H"')}
+    [(key, (old_sop, new_sop))] = fields["fill_request"].items()
+    assert key == "documentation" and "出行日期与预算" in old_sop and "人数" in new_sop
+    assert set(fields) == {"end_done", "fill_request_sla", "fill_request"}
 
 
 def test_a_condition_change_and_an_added_node_with_its_flows():

@@ -9,7 +9,7 @@ from engine.access.users import revoke_token
 from tests.support.api import Api
 from webapp.openapi import MUTATING, api_rules, rule_methods
 
-SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling", "version": 1}
+SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling", "version": 1, "draft_id": 1}
 
 
 @pytest.fixture

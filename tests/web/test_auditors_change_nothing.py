@@ -75,7 +75,8 @@ def targets(runtime) -> dict:
     """Real things to aim at: an instance with a ready task."""
     instance_id = runtime.start("complaint_handling", actor="agent1")
     [task] = runtime.tasks(instance_id=instance_id)
-    return {"instance_id": instance_id, "task_id": task["id"], "process_id": "complaint_handling", "version": 1}
+    return {"instance_id": instance_id, "task_id": task["id"], "process_id": "complaint_handling", "version": 1,
+            "draft_id": 1}
 
 
 def test_the_exceptions_exist_and_every_other_mutating_route_is_checked(app):

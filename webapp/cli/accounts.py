@@ -123,6 +123,7 @@ def setting_set(name: str, value: str, actor: str) -> None:
     """Change one setting, e.g. `tourflow setting set booking_desk.cancel_notice_hours 24`."""
     from engine.access import policy
     from engine.clock import utcnow
+    from engine.store import audit
     from handlers import settings
 
     key, _, field = name.partition(".")
@@ -132,6 +133,8 @@ def setting_set(name: str, value: str, actor: str) -> None:
             viewer = policy.viewer_named(tx.session, actor)
             policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
             policy.require_capability(viewer, policy.Capability.DEPLOY)
-        changed = settings.change(tx.session, key, field, json_arg(value, "JSON"), actor, utcnow())
+        now = utcnow()
+        changed = settings.change(tx.session, key, field, json_arg(value, "JSON"), now)
+        audit.append(tx.session, kind="setting_changed", actor=actor, at=now, payload=changed)
     click.echo(f"{key}.{field}: {json.dumps(changed['old'], ensure_ascii=False)} → "
                f"{json.dumps(changed['new'], ensure_ascii=False)}")
