@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from sqlalchemy import func, select
 
 from engine.bpmn.xmlsafe import MAX_BPMN_BYTES
 from engine.config import DEFAULT_PROCESSES_DIR
+from engine.store import models
 from tests.support.api import Api
 from tests.support.web import Client
 
@@ -43,6 +45,18 @@ def test_an_unknown_form_is_found_against_the_current_versions_forms(api):
                                          "process_id": "complaint_handling"}).get_json()
     [finding] = [f for f in body["findings"] if "nope.schema.json" in f["message"]]
     assert (finding["severity"], finding["element"]) == ("error", "investigate_facts")
+
+
+def test_an_auditors_lint_stores_nothing(api, runtime):
+    def rows():
+        with runtime.db.read() as session:
+            return [session.execute(select(func.count()).select_from(m)).scalar_one()
+                    for m in (models.AuditEvent, models.ProcessDraft, models.Deployment)]
+
+    before = rows()
+    assert api.as_("auditor1").post(LINT, {"bpmn_xml": XML}).status_code == 200
+    assert api.bearer("auditor1").post(LINT, {"bpmn_xml": XML}).status_code == 200
+    assert rows()[1:] == before[1:] and rows()[0] == before[0] + 1, "only the token's creation is recorded"
 
 
 def test_an_unreadable_diagram_is_one_finding_of_the_whole_file(api):
