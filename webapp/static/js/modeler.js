@@ -45,7 +45,7 @@
     return;
   }
 
-  var modeler = new window.BpmnJS({ container: document.getElementById("modeler-canvas"), keyboard: { bindTo: document } });
+  var modeler = new window.BpmnJS({ container: document.getElementById("modeler-canvas") });
   window.tourflowModeler = modeler;
   var canvas = modeler.get("canvas");
   var overlays = modeler.get("overlays");
