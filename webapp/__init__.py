@@ -98,6 +98,7 @@ def register(app: Flask) -> None:
         inbox,
         incidents,
         instances,
+        modeler,
         processes,
         reports,
         request_limits,
@@ -110,7 +111,7 @@ def register(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
     request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, drafts.bp, audit.bp,
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, drafts.bp, modeler.bp, audit.bp,
                       search.bp,
                       api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)

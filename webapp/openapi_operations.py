@@ -111,6 +111,13 @@ OPERATIONS: dict[str, Op] = {
                     "it (the draft stays)."),
     "api.discard_draft": Op("POST", "Discard a draft", "drafts", ref("DraftDiscarded"), roles="owner",
                             errors=(403,)),
+    "api.lint": Op(
+        "POST", "Lint a diagram being edited: the findings of `tourflow lint`, with the element each is about",
+        "processes", ref("LintResult"), roles="owner, auditor", body="LintRequest", body_required=True,
+        errors=(403, 413, 422),
+        description="Nothing is stored; auditors may call it although it is a POST. Form rules read the forms of "
+                    "the current version of `process_id`. `element` is the BPMN element id a finding is about "
+                    "(null: the whole file). 413 when the diagram is larger than an uploaded .bpmn may be."),
     "api.activate_version": Op(
         "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
         ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.limits import ID_MAX, REASON_MAX
+from engine.bpmn.xmlsafe import MAX_BPMN_BYTES
+from engine.limits import ID_MAX, NAME_MAX, REASON_MAX
 
 DIFF_ELEMENT = {
     "type": "object", "required": ["id", "kind", "name", "lane", "details"],
@@ -19,9 +20,29 @@ MOVE = {"type": "object", "required": ["from", "to", "name", "state"],
 
 FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "message"],
            "properties": {"severity": {"enum": ["error", "warning"]}, "rule": {"type": "string"},
-                          "line": {"type": "integer"}, "col": {"type": "integer"}, "message": {"type": "string"}}}
+                          "line": {"type": "integer"}, "col": {"type": "integer"}, "message": {"type": "string"},
+                          "element": {"type": ["string", "null"],
+                                      "description": "The BPMN element id it is about, when known."}}}
 
 VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
+    "LintRequest": {
+        "type": "object",
+        "required": ["bpmn_xml"],
+        "additionalProperties": False,
+        "properties": {
+            "bpmn_xml": {"type": "string", "minLength": 1,
+                         "description": f"The diagram, at most {MAX_BPMN_BYTES} bytes (UTF-8)."},
+            "process_id": {"type": ["string", "null"], "minLength": 1, "maxLength": NAME_MAX,
+                           "description": "Whose current version's forms the form rules check against "
+                                          "(default: the diagram's own process id)."},
+        },
+    },
+    "LintResult": {
+        "type": "object", "required": ["process_id", "findings", "errors", "warnings"],
+        "properties": {"process_id": {"type": ["string", "null"]},
+                       "findings": {"type": "array", "items": {**FINDING, "required": [*FINDING["required"], "element"]}},
+                       "errors": {"type": "integer"}, "warnings": {"type": "integer"}},
+    },
     "DraftSummary": {
         "type": "object", "required": ["id", "process_id", "filename", "saved_by", "saved_at", "size"],
         "properties": {"id": {"type": "integer"}, "process_id": {"type": ["string", "null"]},

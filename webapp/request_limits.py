@@ -3,7 +3,8 @@
 - ids in URLs (`<int:...>`) are at most ID_MAX: a larger number matches no route (404), where it
   would otherwise overflow the database's integer column;
 - the path and query string hold at most URI_MAX characters (414);
-- a JSON API body holds at most JSON_BODY_MAX bytes (413); uploads keep MAX_CONTENT_LENGTH;
+- a JSON API body holds at most JSON_BODY_MAX bytes (413); uploads and the JSON carrying a diagram
+  to lint (DIAGRAM_JSON_PATHS) keep MAX_CONTENT_LENGTH;
 - no NUL character in the path (404: nothing is named so) or in a query or form field (422
   naming it): PostgreSQL cannot hold one, and would fail the query.
 
@@ -19,6 +20,8 @@ from engine.limits import ID_MAX, JSON_BODY_MAX, NUL_MESSAGE, URI_MAX, invalid
 
 UPLOAD_TYPES = frozenset({"multipart/form-data"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# JSON bodies that carry a whole BPMN file: they keep the uploads' MAX_CONTENT_LENGTH.
+DIAGRAM_JSON_PATHS = frozenset({"/api/v1/lint"})
 
 
 class IdConverter(IntegerConverter):
@@ -33,7 +36,8 @@ def _check_request():
     length = len(request.path) + len(request.query_string)
     if length > URI_MAX:
         abort(414, description=f"the URL is {length} characters long; at most {URI_MAX} are accepted")
-    if request.path.startswith("/api/") and request.mimetype not in UPLOAD_TYPES:
+    if (request.path.startswith("/api/") and request.mimetype not in UPLOAD_TYPES
+            and request.path not in DIAGRAM_JSON_PATHS):
         limit = min(JSON_BODY_MAX, request.max_content_length or JSON_BODY_MAX)
         if request.content_length is not None and request.content_length > limit:
             abort(413, description=f"the request body has {request.content_length} bytes; "

@@ -110,8 +110,9 @@ def _spiff_parse(doc: BpmnDocument, tree: etree._ElementTree) -> list[Finding]:
         line = _validation_line(doc, exc)
         where = f" at {exc.tag} '{exc.id}'" if getattr(exc, "id", "") else ""
         detail = " ".join(str(part) for part in (*exc.args[:1], *exc.notes))
-        return [doc.error(doc.process, "spiff-parse", f"SpiffWorkflow cannot parse the process{where}: {detail}",
-                          line=line)]
+        about = doc.elements_by_id.get(getattr(exc, "id", "") or "")
+        return [doc.error(doc.process if about is None else about, "spiff-parse",
+                          f"SpiffWorkflow cannot parse the process{where}: {detail}", line=line)]
     except Exception as exc:
         return [doc.error(doc.process, "spiff-parse",
                           f"SpiffWorkflow cannot parse the process: {type(exc).__name__}: {exc}")]

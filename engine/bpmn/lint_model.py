@@ -39,6 +39,7 @@ class Finding:
     severity: str  # "error" | "warning"
     rule: str
     message: str
+    element: str | None = None  # the BPMN element id it is about, when known (the modeler marks it)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.rule}: {self.message}"
@@ -164,7 +165,23 @@ class BpmnDocument:
                 col: int = 1) -> Finding:
         if line is None:
             line = (el.sourceline if el is not None else None) or 1
-        return Finding(self.filename, line, col, severity, rule, message)
+        return Finding(self.filename, line, col, severity, rule, message, self.element_of(el))
+
+    def element_of(self, el) -> str | None:
+        """The id of the diagram element a finding about `el` is about: `el` itself, the element
+        whose part it is (a form field, a DI label), or what a DI shape draws; None for the whole
+        process or file."""
+        while el is not None and isinstance(el.tag, str):
+            if el is self.process or el is self.root:
+                return None
+            qname = etree.QName(el)
+            if qname.namespace == BPMNDI and el.get("bpmnElement"):
+                return el.get("bpmnElement")
+            el_id = el.get("id")
+            if qname.namespace == BPMN and el_id and self.elements_by_id.get(el_id) is el:
+                return el_id
+            el = el.getparent()
+        return None
 
     def error(self, el, rule: str, message: str, **where) -> Finding:
         return self.finding(el, "error", rule, message, **where)

@@ -63,6 +63,9 @@ def test_main_pages_report_no_csp_violation(pages):
     owner.goto("/processes")
     card.get_by_role("link", name="热力图").first.click()
     _diagram_ready(owner)
+    owner.goto("/processes/complaint_handling/edit")  # the bpmn-js Modeler, linted once loaded
+    _diagram_ready(owner, "#modeler")
+    expect(owner.locator("#lint-list[data-lint-round]")).to_have_count(1, timeout=20_000)
 
     auditor = pages.new()
     _watch(auditor, violations)

@@ -105,6 +105,7 @@ API_TASK = "/api/v1/tasks/{task}"
 API_INSTANCE = "/api/v1/instances/{instance}"
 VERSION = "{process}/versions/{version}"
 NOBODY = "nobody-such"
+COMPLAINT_XML = (DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn").read_text(encoding="utf-8")
 
 MATRIX: dict[tuple[str, str], Row] = {
     # ---- pages ---------------------------------------------------------------------------------
@@ -134,6 +135,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/search"): page("/search", ALL_200),
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
+    ("GET", "/processes/<process_id>/edit"): page("/processes/{process}/edit", {frozenset({"owner1"}): 200}),
     # no draft 999999: the owner passes the check and finds nothing
     ("GET", "/processes/drafts/<int:draft_id>"): page("/processes/drafts/999999", {frozenset({"owner1"}): 404}),
     ("POST", "/processes/drafts/<int:draft_id>/deploy"): page(
@@ -177,6 +179,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),
     ("POST", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 201}, upload=True),
     ("GET", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 200}),
+    ("POST", "/api/v1/lint"): api("/api/v1/lint", {DEFINITIONS: 200}, body={"bpmn_xml": COMPLAINT_XML}),
     ("GET", "/api/v1/drafts/<int:draft_id>"): api("/api/v1/drafts/999999", {frozenset({"owner1"}): 404}),
     ("POST", "/api/v1/drafts/<int:draft_id>/deploy"): api("/api/v1/drafts/999999/deploy", {frozenset({"owner1"}): 404}),
     ("POST", "/api/v1/drafts/<int:draft_id>/discard"): api(

@@ -1,0 +1,65 @@
+"""/api/v1/lint: the findings of `tourflow lint` for a diagram being edited (the modeler's live lint)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import abort
+
+from engine.access.policy import Capability
+from engine.bpmn.lint import lint_bytes
+from engine.bpmn.lint_model import NS
+from engine.bpmn.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
+from engine.limits import NAME_MAX
+from engine.run.deployments import previous_forms
+from webapp.api_args import Routes, invalid, json_body
+from webapp.app_state import runtime
+from webapp.auth import capability_required
+
+routes = Routes()
+
+
+@routes.post("/lint")
+@capability_required(Capability.READ_DEFINITIONS)
+def lint():
+    """Lint `bpmn_xml` with the forms of the current version of `process_id` (default: the XML's process)."""
+    body = json_body()
+    xml = body.get("bpmn_xml")
+    if not isinstance(xml, str) or not xml.strip():
+        raise invalid("bpmn_xml", "send the diagram's BPMN XML as a non-empty string")
+    data = xml.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BPMN_BYTES:
+        abort(413, description=f"the diagram has {len(data)} bytes; at most {MAX_BPMN_BYTES} are accepted")
+    process_id = body.get("process_id")
+    if process_id is not None and (not isinstance(process_id, str) or not 0 < len(process_id) <= NAME_MAX):
+        raise invalid("process_id", f"a process id of 1 to {NAME_MAX} characters, or absent")
+    own_id = _process_id_of(data)
+    process_id = process_id or own_id
+    with runtime().reading() as session:
+        forms = previous_forms(session, process_id) if process_id else {}
+    filename = f"{own_id or process_id or 'process'}.bpmn"
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in forms.items():
+            (Path(folder) / Path(name).name).write_bytes(text)
+        findings = lint_bytes(data, filename, Path(folder) if process_id else None)
+    return {"process_id": process_id, "findings": [finding_json(f) for f in findings],
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings)}
+
+
+def finding_json(finding) -> dict[str, Any]:
+    return {"severity": finding.severity, "rule": finding.rule, "line": finding.line, "col": finding.col,
+            "message": finding.message, "element": finding.element}
+
+
+def _process_id_of(data: bytes) -> str | None:
+    """The id of the file's executable process (as the lint rules pick it), None when it does not read."""
+    try:
+        root = parse_bpmn_xml(data, "lint.bpmn").getroot()
+    except Exception:  # lint reports what is wrong with the file
+        return None
+    processes = root.findall("bpmn:process", NS)
+    chosen = [p for p in processes if p.get("isExecutable") == "true"] or processes
+    return chosen[0].get("id") if chosen else None

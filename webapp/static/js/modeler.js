@@ -1,0 +1,201 @@
+/*
+ * The modeler page (templates/processes/edit.html): the bpmn-js Modeler (vendor/bpmn-js, loaded
+ * before this file as the global BpmnJS) on the XML in #modeler's data-xml.
+ *
+ * Live lint: ~800 ms after the last change (commandStack.changed) the diagram is sent to
+ * POST /api/v1/lint; each finding about an element gets a marker (lint-error / lint-warning) and
+ * an overlay with its message, and every finding is listed beside the diagram (clicking one
+ * selects its element). 保存草稿 POSTs the XML to /api/v1/drafts and opens the draft's preview;
+ * 下载 .bpmn saves the XML as a file. Texts come from the page (data-t-*), already translated.
+ *
+ * For tests and other scripts: window.tourflowModeler is the Modeler; #modeler gets
+ * data-state="ready" once the diagram is drawn (or "error"), and #lint-list data-lint-round
+ * counts the lint answers shown.
+ */
+(function () {
+  "use strict";
+
+  var LINT_DELAY_MS = 800;
+  var root = document.getElementById("modeler");
+  if (!root) { return; }
+  var status = document.getElementById("modeler-status");
+  var list = document.getElementById("lint-list");
+  var summary = document.getElementById("lint-summary");
+  var data = root.dataset;
+  var marked = [];  // [elementId, markerClass] added by the last lint round
+  var lintTimer = null;
+  var lintRequest = 0;
+  var lintRound = 0;
+
+  function t(name) { return data["t" + name.charAt(0).toUpperCase() + name.slice(1)] || name; }
+
+  function say(message, isError) {
+    status.textContent = message || "";
+    status.classList.toggle("is-error", !!isError);
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  if (typeof window.BpmnJS !== "function") {
+    root.setAttribute("data-state", "error");
+    say(t("noModeler"), true);
+    return;
+  }
+
+  var modeler = new window.BpmnJS({ container: document.getElementById("modeler-canvas") });
+  window.tourflowModeler = modeler;
+  var canvas = modeler.get("canvas");
+  var overlays = modeler.get("overlays");
+  var registry = modeler.get("elementRegistry");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text != null) { node.textContent = text; }
+    return node;
+  }
+
+  // ---- lint ----------------------------------------------------------------------------------
+  function clearMarks() {
+    marked.forEach(function (pair) {
+      if (registry.get(pair[0])) { canvas.removeMarker(pair[0], pair[1]); }
+    });
+    marked = [];
+    overlays.remove({ type: "lint" });
+  }
+
+  function selectElement(id) {
+    var element = registry.get(id);
+    if (!element) { return; }
+    modeler.get("selection").select(element);
+    if (element.waypoints == null) { canvas.scrollToElement(element); }
+  }
+
+  function showFindings(findings) {
+    clearMarks();
+    list.textContent = "";
+    var errors = 0, warnings = 0, seen = {};
+    findings.forEach(function (f) {
+      if (f.severity === "error") { errors += 1; } else { warnings += 1; }
+      var item = el("li", "lint-" + f.severity);
+      var badge = el("span", "badge sev-" + f.severity, f.severity === "error" ? t("error") : t("warning"));
+      item.appendChild(badge);
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(el("code", null, f.rule));
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(el("span", "lint-where", f.line + ":" + f.col + (f.element ? " · " + f.element : "")));
+      item.appendChild(el("span", "lint-message", f.message));
+      if (f.element && registry.get(f.element)) {
+        item.setAttribute("data-element", f.element);
+        item.tabIndex = 0;
+        item.addEventListener("click", function () { selectElement(f.element); });
+        item.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") { event.preventDefault(); selectElement(f.element); }
+        });
+        var cls = "lint-" + f.severity;
+        canvas.addMarker(f.element, cls);
+        marked.push([f.element, cls]);
+        if (!seen[f.element]) {  // one overlay per element: its first finding (errors sort first)
+          seen[f.element] = true;
+          var note = el("div", "lint-badge lint-badge-" + f.severity, f.message);
+          note.title = f.rule + ": " + f.message;
+          overlays.add(f.element, "lint", { position: { bottom: -4, left: 0 }, html: note });
+        }
+      }
+      list.appendChild(item);
+    });
+    summary.textContent = findings.length ? t("counts").replace("{errors}", errors).replace("{warnings}", warnings)
+                                          : t("clean");
+    lintRound += 1;
+    list.setAttribute("data-lint-round", String(lintRound));
+    list.setAttribute("data-errors", String(errors));
+  }
+
+  function lintNow() {
+    var mine = ++lintRequest;
+    summary.textContent = t("checking");
+    modeler.saveXML({ format: true }).then(function (result) {
+      return fetch(data.lintUrl, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ bpmn_xml: result.xml, process_id: data.processId })
+      });
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (body) {
+      if (mine === lintRequest) { showFindings(body.findings || []); }
+    }).catch(function (err) {
+      if (mine === lintRequest) { summary.textContent = t("lintFailed") + ": " + err.message; }
+    });
+  }
+
+  function lintSoon() {
+    if (lintTimer) { clearTimeout(lintTimer); }
+    lintTimer = setTimeout(function () { lintTimer = null; lintNow(); }, LINT_DELAY_MS);
+  }
+
+  // ---- buttons -------------------------------------------------------------------------------
+  function zoom(step) {
+    var current = canvas.zoom();
+    canvas.zoom(Math.max(0.2, Math.min(4, current + step)));
+  }
+
+  function download() {
+    modeler.saveXML({ format: true }).then(function (result) {
+      var blob = new Blob([result.xml], { type: "application/xml" });
+      var link = el("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = data.filename;
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+    });
+  }
+
+  function saveDraft(button) {
+    button.disabled = true;
+    say(t("saving"));
+    modeler.saveXML({ format: true }).then(function (result) {
+      var form = new FormData();
+      form.append("files", new Blob([result.xml], { type: "application/xml" }), data.filename);
+      return fetch(data.draftsUrl, { method: "POST", credentials: "same-origin", body: form,
+                                      headers: { "X-CSRFToken": csrfToken() } });
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error(body.message || ("HTTP " + response.status)); }
+        return body;
+      });
+    }).then(function (preview) {
+      window.location.assign(data.draftPage.replace(/\/0$/, "/" + preview.id));
+    }).catch(function (err) {
+      button.disabled = false;
+      say(t("saveFailed") + ": " + err.message, true);
+    });
+  }
+
+  document.querySelectorAll(".modeler-actions [data-action]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var action = button.getAttribute("data-action");
+      if (action === "zoom-in") { zoom(0.2); }
+      else if (action === "zoom-out") { zoom(-0.2); }
+      else if (action === "fit") { canvas.zoom("fit-viewport", "auto"); }
+      else if (action === "download") { download(); }
+      else if (action === "save") { saveDraft(button); }
+    });
+  });
+
+  // ---- start ---------------------------------------------------------------------------------
+  modeler.importXML(data.xml).then(function () {
+    canvas.zoom("fit-viewport", "auto");
+    root.setAttribute("data-state", "ready");
+    modeler.get("eventBus").on("commandStack.changed", lintSoon);
+    lintNow();
+  }).catch(function (err) {
+    root.setAttribute("data-state", "error");
+    say(t("loadFailed") + ": " + (err && err.message ? err.message : err), true);
+  });
+}());
