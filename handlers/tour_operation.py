@@ -277,26 +277,31 @@ def _book(ctx: HandlerContext, kind: str) -> dict[str, Any]:
 
 @handler("tour_book_rooms")
 def book_rooms(ctx: HandlerContext) -> dict:
+    """定房: hold the rooms of the tour at the agreed standard, per date; no capacity is an incident."""
     return _book(ctx, "room")
 
 
 @handler("tour_book_meals")
 def book_meals(ctx: HandlerContext) -> dict:
+    """定餐: hold the meals of the tour at the agreed standard, per date; no capacity is an incident."""
     return _book(ctx, "meal")
 
 
 @handler("tour_book_vehicle")
 def book_vehicle(ctx: HandlerContext) -> dict:
+    """定车: hold the coach of the tour at the agreed standard, per date; no capacity is an incident."""
     return _book(ctx, "vehicle")
 
 
 @handler("tour_book_guide")
 def book_guide(ctx: HandlerContext) -> dict:
+    """定导游: hold a guide of the tour at the agreed standard, per date; no capacity is an incident."""
     return _book(ctx, "guide")
 
 
 @handler("tour_book_transport")
 def book_transport(ctx: HandlerContext) -> dict:
+    """定大交通: hold the long-distance transport of the tour at the agreed standard, per date; no capacity is an incident."""
     return _book(ctx, "transport")
 
 

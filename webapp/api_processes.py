@@ -12,6 +12,7 @@ from engine.access.policy import Capability
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.history.heatmap import heatmap
 from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX
+from engine.plugins.catalogue import handler_catalogue
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from engine.store.states import MessageState
@@ -58,6 +59,13 @@ def process_diff(process_id: str):
         if not versions[name]:
             raise invalid(name, "is required: a deployed version number")
     return runtime().version_diff(process_id, versions["from"], versions["to"])
+
+
+@routes.get("/handlers")
+@capability_required(Capability.READ_DEFINITIONS)
+def list_handlers():
+    """The registered service-task handlers: what each does, its parameters, whether it writes."""
+    return {"items": handler_catalogue()}
 
 
 @routes.get("/deployments")

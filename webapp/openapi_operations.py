@@ -118,6 +118,11 @@ OPERATIONS: dict[str, Op] = {
         description="Nothing is stored; auditors may call it although it is a POST. Form rules read the forms of "
                     "the current version of `process_id`. `element` is the BPMN element id a finding is about "
                     "(null: the whole file). 413 when the diagram is larger than an uploaded .bpmn may be."),
+    "api.list_handlers": Op(
+        "GET", "The service-task handlers a process may call", "processes", items_of("Handler"),
+        roles="owner, auditor", errors=(403,),
+        description="Each registered handler (built in, or from a `tourflow.handlers` plug-in): what it does, "
+                    "the parameters a service task passes it (`spiffworkflow:parameter`), and whether it writes."),
     "api.activate_version": Op(
         "POST", "Make a deployed version the one new instances start on (roll back or forward)", "processes",
         ref("Activated"), roles="owner", body="ActivateRequest", body_required=True, errors=(403, 409, 422),

@@ -25,6 +25,19 @@ FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "me
                                       "description": "The BPMN element id it is about, when known."}}}
 
 VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Handler": {
+        "type": "object", "required": ["name", "summary", "parameters", "writes", "module"],
+        "properties": {
+            "name": {"type": "string", "description": "The service task's operator id."},
+            "summary": {"type": "string"},
+            "parameters": {"type": "array", "items": {
+                "type": "object", "required": ["name", "required", "default", "type"],
+                "properties": {"name": {"type": "string"}, "required": {"type": "boolean"}, "default": {},
+                               "type": {"type": ["string", "null"]}}}},
+            "writes": {"type": "boolean", "description": "False: it only reads (no savepoint)."},
+            "module": {"type": "string"},
+        },
+    },
     "LintRequest": {
         "type": "object",
         "required": ["bpmn_xml"],

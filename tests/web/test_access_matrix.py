@@ -174,6 +174,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/processes/<process_id>/versions/<int:version>/heatmap"): api(
         "/api/v1/processes/" + VERSION + "/heatmap", {HEATMAP: 200}),
     ("GET", "/api/v1/deployments"): api("/api/v1/deployments", {DEFINITIONS: 200}),
+    ("GET", "/api/v1/handlers"): api("/api/v1/handlers", {DEFINITIONS: 200}),
     ("GET", "/api/v1/processes/<process_id>/diff"): api(
         "/api/v1/processes/{process}/diff?from=1&to=1", {DEFINITIONS: 200}),
     ("POST", "/api/v1/deployments"): api("/api/v1/deployments", {frozenset({"owner1"}): 200}, upload=True),

@@ -24,7 +24,8 @@ def main() -> None:
     """tourflow: the agency's BPMN process runner."""
 
 
-for command in (operate.info, definitions.deploy, definitions.activate, definitions.diff, definitions.migrate, definitions.lint, work.start, work.tasks, work.complete, work.claim,
+for command in (operate.info, definitions.deploy, definitions.activate, definitions.diff, definitions.migrate,
+                definitions.handlers, definitions.lint, work.start, work.tasks, work.complete, work.claim,
                 work.unclaim, work.reassign, work.show, work.events, work.tick, work.message, records.replay,
                 records.jobs, records.messages, work.cancel, records.incident, records.audit, accounts.token,
                 accounts.user, accounts.setting, operate.serve, operate.worker, operate.demo, operate.bench):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -147,6 +148,22 @@ def _short(value: str | None, limit: int = 60) -> str:
         return "(none)"
     flat = " ".join(value.split())
     return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def handlers(as_json: bool) -> None:
+    """The service-task handlers a process may call, with their parameters."""
+    from engine.plugins.catalogue import handler_catalogue
+
+    catalogue = handler_catalogue()
+    if as_json:
+        emit(catalogue)
+        return
+    for h in catalogue:
+        params = ", ".join(p["name"] + ("" if p["required"] else f"={json.dumps(p['default'], ensure_ascii=False)}")
+                           for p in h["parameters"])
+        click.echo(f"{h['name']}({params}){'' if h['writes'] else ' [reads only]'}: {h['summary']}")
 
 
 @click.command()
