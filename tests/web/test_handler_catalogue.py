@@ -9,15 +9,22 @@ from engine.plugins.handlers import handler_names
 from tests.support.api import Api
 
 
+def _agency(items: list[dict]) -> list[dict]:
+    """The agency's own handlers (other tests register fixtures of their own in this process)."""
+    return [h for h in items if h["module"].startswith("handlers.")]
+
+
 def test_every_registered_handler_is_described_with_its_parameters():
-    catalogue = {h["name"]: h for h in handler_catalogue()}
-    assert set(catalogue) == handler_names() and len(catalogue) > 40
+    everything = handler_catalogue()
+    assert {h["name"] for h in everything} == handler_names()
+    catalogue = {h["name"]: h for h in _agency(everything)}
+    assert len(catalogue) > 40
     assign = catalogue["assign_agent"]
     assert assign["parameters"] == [{"name": "desk", "required": False, "default": None, "type": "str | None"},
                                     {"name": "channel", "required": False, "default": "chat", "type": "str"}]
     assert assign["writes"] is False and assign["module"] == "handlers.contact_center"
     assert assign["summary"].startswith("平台分配空闲坐席")
-    assert all(h["summary"] for h in catalogue.values()), "every handler says what it does"
+    assert [name for name, h in catalogue.items() if not h["summary"]] == [], "every handler says what it does"
 
 
 def test_the_api_and_the_cli_list_them(app, runtime, cli):
@@ -28,4 +35,4 @@ def test_the_api_and_the_cli_list_them(app, runtime, cli):
     assert api.as_("agent1").get("/api/v1/handlers").status_code == 403
     lines = cli.run("handlers").stdout.splitlines()
     assert any(line.startswith('assign_agent(desk=null, channel="chat") [reads only]: 平台分配空闲坐席') for line in lines)
-    assert json.loads(cli.run("handlers", "--json").stdout) == items
+    assert _agency(json.loads(cli.run("handlers", "--json").stdout)) == _agency(items)
