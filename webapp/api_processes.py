@@ -12,7 +12,6 @@ from engine.access.policy import Capability
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
 from engine.history.heatmap import heatmap
 from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX
-from engine.plugins.catalogue import handler_catalogue
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from engine.store.states import MessageState
@@ -65,7 +64,7 @@ def process_diff(process_id: str):
 @capability_required(Capability.READ_DEFINITIONS)
 def list_handlers():
     """The registered service-task handlers: what each does, its parameters, whether it writes."""
-    return {"items": handler_catalogue()}
+    return {"items": runtime().handlers()}
 
 
 @routes.get("/deployments")

@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.bpmn.xmlsafe import MAX_BPMN_BYTES
 from engine.limits import ID_MAX, NAME_MAX, REASON_MAX
+from engine.run.deployments import MAX_UPLOAD_FILES
 
 DIFF_ELEMENT = {
     "type": "object", "required": ["id", "kind", "name", "lane", "details"],
@@ -26,7 +27,7 @@ FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "me
 
 VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
     "Handler": {
-        "type": "object", "required": ["name", "summary", "parameters", "writes", "module"],
+        "type": "object", "required": ["name", "summary", "parameters", "results", "writes", "module", "used_by"],
         "properties": {
             "name": {"type": "string", "description": "The service task's operator id."},
             "summary": {"type": "string"},
@@ -34,8 +35,13 @@ VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object", "required": ["name", "required", "default", "type"],
                 "properties": {"name": {"type": "string"}, "required": {"type": "boolean"}, "default": {},
                                "type": {"type": ["string", "null"]}}}},
+            "results": {"type": ["array", "null"], "items": {"type": "string"},
+                        "description": "The keys of the dict it returns (stored under the task's resultVariable), "
+                                       "read from its source; null when they cannot be read (see its summary)."},
             "writes": {"type": "boolean", "description": "False: it only reads (no savepoint)."},
             "module": {"type": "string"},
+            "used_by": {"type": "array", "items": {"type": "string"},
+                        "description": "The processes whose current version calls it."},
         },
     },
     "LintRequest": {
@@ -48,6 +54,10 @@ VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
             "process_id": {"type": ["string", "null"], "minLength": 1, "maxLength": NAME_MAX,
                            "description": "Whose current version's forms the form rules check against "
                                           "(default: the diagram's own process id)."},
+            "forms": {"type": "object", "maxProperties": MAX_UPLOAD_FILES,
+                      "additionalProperties": {"type": "object"},
+                      "description": "Forms being edited, by file name (`*.schema.json`): they replace the "
+                                     "current version's forms of the same name for this check."},
         },
     },
     "LintResult": {

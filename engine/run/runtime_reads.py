@@ -9,13 +9,15 @@ from sqlalchemy import select
 
 from engine.access import policy
 from engine.access.policy import Viewer, lane_access
+from engine.bpmn.vocabulary import vocabulary
 from engine.errors import NotFound
+from engine.plugins.catalogue import handler_catalogue
 from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.instance_access import require_viewable
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
 from engine.store import audit
-from engine.store.models import Deployment, HumanTask, ProcessInstance
+from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
 
 
@@ -102,6 +104,25 @@ class RuntimeReads(EngineCore):
                     result.append({"process_id": deployment.process_id, "name": deployment.model.name,
                                    "version": deployment.version, "lane": lane})
             return sorted(result, key=lambda p: p["process_id"])
+
+    def process_vocabulary(self) -> dict[str, dict[str, list[str]]]:
+        """The message names and handlers of every process's current version, each with the
+        processes that declare (call) it."""
+        found: dict[str, dict[str, set[str]]] = {"messages": {}, "handlers": {}}
+        with self.reading() as session:
+            rows = session.execute(select(Deployment.process_id, Deployment.filename, Deployment.bpmn_xml)
+                                   .join(CurrentVersion, CurrentVersion.deployment_id == Deployment.id)).all()
+        for process_id, filename, xml in rows:
+            words = vocabulary(xml.encode("utf-8"), filename)
+            for kind, names in (("messages", words.messages), ("handlers", words.handlers)):
+                for name in names:
+                    found[kind].setdefault(name, set()).add(process_id)
+        return {kind: {name: sorted(ids) for name, ids in sorted(names.items())} for kind, names in found.items()}
+
+    def handlers(self) -> list[dict[str, Any]]:
+        """The handler catalogue, each handler with the processes whose current version calls it."""
+        used = self.process_vocabulary()["handlers"]
+        return [{**h, "used_by": used.get(h["name"], [])} for h in handler_catalogue()]
 
     def events(self, instance_id: int, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         with self.reading() as session:

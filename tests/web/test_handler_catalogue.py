@@ -25,14 +25,44 @@ def test_every_registered_handler_is_described_with_its_parameters():
     assert assign["writes"] is False and assign["module"] == "handlers.contact_center"
     assert assign["summary"].startswith("平台分配空闲坐席")
     assert [name for name, h in catalogue.items() if not h["summary"]] == [], "every handler says what it does"
+    # result keys are read from the source: a literal, a variable filled key by key, a helper's return
+    assert catalogue["complaint_tour_guide"]["results"] == ["guide_user", "found_in"]
+    assert assign["results"][:2] == ["assigned_agent", "desk"]
+    known = [h for h in catalogue.values() if h["results"] is not None]
+    assert len(known) >= 0.8 * len(catalogue), [n for n, h in catalogue.items() if h["results"] is None]
+
+
+def test_result_keys_are_unknown_when_a_return_is_not_a_dict():
+    from engine.plugins.catalogue import result_keys
+
+    def opaque(ctx, flag: bool):
+        if flag:
+            return {"a": 1}
+        return compute(ctx)  # noqa: F821 - never called
+
+    def built(ctx):
+        out = {"a": 1}
+        out["b"] = 2
+
+        def inner():
+            return {"not": "mine"}
+        return out
+
+    assert result_keys(opaque) is None
+    assert result_keys(built) == ["a", "b"]
 
 
 def test_the_api_and_the_cli_list_them(app, runtime, cli):
     api = Api(app, runtime)
     items = api.as_("owner1").get("/api/v1/handlers").get_json()["items"]
     assert [h["name"] for h in items] == sorted(handler_names())
+    by_name = {h["name"]: h for h in items}
+    assert by_name["complaint_tour_guide"]["used_by"] == ["complaint_handling"]
+    assert by_name["assign_agent"]["used_by"] == []  # only complaint_handling is deployed here
     assert api.as_("auditor1").get("/api/v1/handlers").status_code == 200
     assert api.as_("agent1").get("/api/v1/handlers").status_code == 403
     lines = cli.run("handlers").stdout.splitlines()
-    assert any(line.startswith('assign_agent(desk=null, channel="chat") [reads only]: 平台分配空闲坐席') for line in lines)
+    assert any(line.startswith('assign_agent(desk=null, channel="chat") -> {assigned_agent, desk,') for line in lines)
+    guide = next(line for line in lines if line.startswith("complaint_tour_guide("))
+    assert guide.endswith("[used by: complaint_handling]") and "-> {guide_user, found_in} [reads only]" in guide
     assert _agency(json.loads(cli.run("handlers", "--json").stdout)) == _agency(items)

@@ -152,18 +152,20 @@ def _short(value: str | None, limit: int = 60) -> str:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@with_appcontext
 def handlers(as_json: bool) -> None:
-    """The service-task handlers a process may call, with their parameters."""
-    from engine.plugins.catalogue import handler_catalogue
-
-    catalogue = handler_catalogue()
+    """The service-task handlers a process may call: parameters, result keys, the processes using them."""
+    catalogue = tourflow().runtime.handlers()
     if as_json:
         emit(catalogue)
         return
     for h in catalogue:
         params = ", ".join(p["name"] + ("" if p["required"] else f"={json.dumps(p['default'], ensure_ascii=False)}")
                            for p in h["parameters"])
-        click.echo(f"{h['name']}({params}){'' if h['writes'] else ' [reads only]'}: {h['summary']}")
+        results = "?" if h["results"] is None else ", ".join(h["results"])
+        used = ", ".join(h["used_by"]) or "no process"
+        click.echo(f"{h['name']}({params}) -> {{{results}}}{'' if h['writes'] else ' [reads only]'}: {h['summary']}"
+                   f" [used by: {used}]")
 
 
 @click.command()
