@@ -35,7 +35,7 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AREAS = (api_tasks.routes, api_instances.routes, api_processes.routes, api_drafts.routes, api_audit.routes,
          api_reports.routes, api_lint.routes)
 # POSTs that only read (a body too large for a query string): auditors may send them.
-READING_POSTS = frozenset({"api.lint"})
+READING_POSTS = frozenset({"api.lint", "api.preview_form"})
 __all__ = ["ApiError", "bp", "invalid"]
 
 for area in AREAS:

@@ -1,22 +1,32 @@
-"""/api/v1/lint: the findings of `tourflow lint` for a diagram being edited (the modeler's live lint)."""
+"""/api/v1/lint and /api/v1/forms/preview: what the modeler checks while an owner edits, storing
+nothing: the findings of `tourflow lint` for the diagram (with the forms being edited), and a form
+schema drawn as the fields staff will see."""
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort
+from flask import abort, render_template
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from engine.access.policy import Capability
+from engine.bpmn import form_patterns
 from engine.bpmn.lint import lint_bytes
 from engine.bpmn.lint_model import NS
 from engine.bpmn.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
 from engine.limits import NAME_MAX
-from engine.run.deployments import previous_forms
+from engine.run.deployments import FORM_SUFFIX, MAX_UPLOAD_FILES, previous_forms
 from webapp.api_args import Routes, invalid, json_body
 from webapp.app_state import runtime
 from webapp.auth import capability_required
+from webapp.form_fields import build_fields
+
+FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}" + re.escape(FORM_SUFFIX))
 
 routes = Routes()
 
@@ -37,16 +47,62 @@ def lint():
         raise invalid("process_id", f"a process id of 1 to {NAME_MAX} characters, or absent")
     own_id = _process_id_of(data)
     process_id = process_id or own_id
+    edited = edited_forms(body.get("forms"))
     with runtime().reading() as session:
         forms = previous_forms(session, process_id) if process_id else {}
+    forms.update(edited)
     filename = f"{own_id or process_id or 'process'}.bpmn"
     with tempfile.TemporaryDirectory() as folder:
         for name, text in forms.items():
             (Path(folder) / Path(name).name).write_bytes(text)
-        findings = lint_bytes(data, filename, Path(folder) if process_id else None)
+        findings = lint_bytes(data, filename, Path(folder) if process_id or edited else None)
     return {"process_id": process_id, "findings": [finding_json(f) for f in findings],
             "errors": sum(f.severity == "error" for f in findings),
             "warnings": sum(f.severity == "warning" for f in findings)}
+
+
+def edited_forms(value: Any) -> dict[str, bytes]:
+    """The `forms` of a lint request: {"name.schema.json": schema object} -> file contents."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_UPLOAD_FILES:
+        raise invalid("forms", f"an object of at most {MAX_UPLOAD_FILES} forms: file name -> JSON Schema")
+    out: dict[str, bytes] = {}
+    for name, schema in value.items():
+        if not FORM_NAME.fullmatch(name):
+            raise invalid("forms", f"'{name[:80]}' is not a form file name (letters, digits, _ or -, then {FORM_SUFFIX})")
+        if not isinstance(schema, dict):
+            raise invalid("forms", f"the form {name} must be a JSON Schema object")
+        out[name] = json.dumps(schema, ensure_ascii=False).encode("utf-8")
+    return out
+
+
+@routes.post("/forms/preview")
+@capability_required(Capability.READ_DEFINITIONS)
+def preview_form():
+    """`schema` drawn as the task page draws it (`html`), with what keeps it from being used."""
+    schema = json_body().get("schema")
+    if not isinstance(schema, dict):
+        raise invalid("schema", "send the form's JSON Schema as an object")
+    problems = schema_problems(schema)
+    fields = build_fields(schema) if not problems else []
+    html = render_template("processes/_form_preview.html", schema=schema, fields=fields)
+    return {"valid": not problems, "problems": problems, "html": html,
+            "fields": [{"name": f.name, "label": f.label, "widget": f.widget, "required": f.required}
+                       for f in fields]}
+
+
+def schema_problems(schema: dict[str, Any]) -> list[str]:
+    """Why a schema cannot be a form (the form rules of lint, for one schema)."""
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "top level"
+        return [f"not a valid JSON Schema (draft 2020-12): {exc.message} (at {where})"]
+    except RecursionError:
+        return ["not a valid JSON Schema: nested too deeply"]
+    problems = [] if schema.get("type") == "object" else ["the schema must have type: object"]
+    return problems + [f"at {pointer}: {why}" for pointer, why in form_patterns.problems(schema)]
 
 
 def finding_json(finding) -> dict[str, Any]:

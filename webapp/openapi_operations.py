@@ -118,6 +118,11 @@ OPERATIONS: dict[str, Op] = {
         description="Nothing is stored; auditors may call it although it is a POST. Form rules read the forms of "
                     "the current version of `process_id`. `element` is the BPMN element id a finding is about "
                     "(null: the whole file). 413 when the diagram is larger than an uploaded .bpmn may be."),
+    "api.preview_form": Op(
+        "POST", "Draw a form schema as staff will see it (the form editor's live preview)", "processes",
+        ref("FormPreview"), roles="owner, auditor", body="FormPreviewRequest", body_required=True, errors=(403, 422),
+        description="Nothing is stored. `html` is the fields as the task page draws them; `problems` says why the "
+                    "schema cannot be a form (then no fields are drawn)."),
     "api.list_handlers": Op(
         "GET", "The service-task handlers a process may call", "processes", items_of("Handler"),
         roles="owner, auditor", errors=(403,),

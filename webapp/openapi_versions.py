@@ -60,6 +60,22 @@ VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
                                      "current version's forms of the same name for this check."},
         },
     },
+    "FormPreviewRequest": {
+        "type": "object", "required": ["schema"], "additionalProperties": False,
+        "properties": {"schema": {"type": "object", "description": "The form's JSON Schema (draft 2020-12)."}},
+    },
+    "FormPreview": {
+        "type": "object", "required": ["valid", "problems", "html", "fields"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "problems": {"type": "array", "items": {"type": "string"}},
+            "html": {"type": "string", "description": "The form's fields as HTML (escaped, no scripts)."},
+            "fields": {"type": "array", "items": {
+                "type": "object", "required": ["name", "label", "widget", "required"],
+                "properties": {"name": {"type": "string"}, "label": {"type": "string"}, "widget": {"type": "string"},
+                               "required": {"type": "boolean"}}}},
+        },
+    },
     "LintResult": {
         "type": "object", "required": ["process_id", "findings", "errors", "warnings"],
         "properties": {"process_id": {"type": ["string", "null"]},

@@ -8,6 +8,10 @@
  * selects its element). 保存草稿 POSTs the XML to /api/v1/drafts and opens the draft's preview;
  * 下载 .bpmn saves the XML as a file. Texts come from the page (data-t-*), already translated.
  *
+ * The forms of the version or draft being edited (#modeler-context) are kept in page.forms; the
+ * form editor (js/modeler-forms.js) changes them, lint checks the diagram with them, and a draft
+ * is saved with them. The properties panel (js/modeler-panel.js) starts from window.tourflowModelerPage.
+ *
  * For tests and other scripts: window.tourflowModeler is the Modeler; #modeler gets
  * data-state="ready" once the diagram is drawn (or "error"), and #lint-list data-lint-round
  * counts the lint answers shown.
@@ -47,6 +51,8 @@
 
   var modeler = new window.BpmnJS({ container: document.getElementById("modeler-canvas") });
   window.tourflowModeler = modeler;
+  var context = JSON.parse(document.getElementById("modeler-context").textContent);
+  var forms = context.forms || {};  // file name -> JSON Schema (an object; text when it is not JSON)
   var canvas = modeler.get("canvas");
   var overlays = modeler.get("overlays");
   var registry = modeler.get("elementRegistry");
@@ -121,7 +127,7 @@
       return fetch(data.lintUrl, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-        body: JSON.stringify({ bpmn_xml: result.xml, process_id: data.processId })
+        body: JSON.stringify({ bpmn_xml: result.xml, process_id: data.processId, forms: formObjects() })
       });
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -131,6 +137,14 @@
     }).catch(function (err) {
       if (mine === lintRequest) { summary.textContent = t("lintFailed") + ": " + err.message; }
     });
+  }
+
+  function formObjects() {
+    var out = {};
+    Object.keys(forms).forEach(function (name) {
+      if (forms[name] && typeof forms[name] === "object") { out[name] = forms[name]; }
+    });
+    return out;
   }
 
   function lintSoon() {
@@ -162,6 +176,10 @@
     modeler.saveXML({ format: true }).then(function (result) {
       var form = new FormData();
       form.append("files", new Blob([result.xml], { type: "application/xml" }), data.filename);
+      Object.keys(forms).forEach(function (name) {
+        var text = typeof forms[name] === "string" ? forms[name] : JSON.stringify(forms[name], null, 2);
+        form.append("files", new Blob([text], { type: "application/json" }), name);
+      });
       return fetch(data.draftsUrl, { method: "POST", credentials: "same-origin", body: form,
                                       headers: { "X-CSRFToken": csrfToken() } });
     }).then(function (response) {
@@ -189,10 +207,15 @@
   });
 
   // ---- start ---------------------------------------------------------------------------------
+  window.tourflowModelerPage = {
+    modeler: modeler, context: context, forms: forms, lintSoon: lintSoon, el: el, csrfToken: csrfToken,
+    previewUrl: data.previewUrl, texts: JSON.parse(document.getElementById("modeler-texts").textContent)
+  };
   modeler.importXML(data.xml).then(function () {
     canvas.zoom("fit-viewport", "auto");
     root.setAttribute("data-state", "ready");
     modeler.get("eventBus").on("commandStack.changed", lintSoon);
+    document.dispatchEvent(new CustomEvent("tourflow:modeler-ready"));
     lintNow();
   }).catch(function (err) {
     root.setAttribute("data-state", "error");
