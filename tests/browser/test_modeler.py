@@ -91,7 +91,7 @@ def test_owner_edits_lints_saves_a_draft_and_deploys_it(pages, live_server, scre
         "href", re.compile(r"/processes/complaint_handling/edit\?draft=\d+$"))
     shot(page, screenshots, "52-modeler-draft-preview")
     page.get_by_role("button", name="部署为新版本").click()
-    expect(page.locator(".flash-success")).to_contain_text("已部署 complaint_handling 版本 2")
+    expect(page.locator(".flash-success")).to_contain_text(re.compile(r"已部署 complaint_handling 版本 \d+"))
     shot(page, screenshots, "53-modeler-deployed")
     assert pages.problems == []
     # later browser tests start complaints on version 1, as the demo has it

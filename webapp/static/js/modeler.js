@@ -206,12 +206,34 @@
     });
   });
 
+  // SpiffWorkflow reads a multi-instance's loopDataInputRef / loopDataOutputRef as a data key
+  // ("forwarded_problems"), where BPMN expects the id of an element; bpmn-js drops a reference it
+  // cannot resolve, so saving would lose the collection. A stand-in with that id writes it back.
+  var NAMED_REFERENCES = ["bpmn:loopDataInputRef", "bpmn:loopDataOutputRef"];
+
+  function keepNamedReferences(warnings) {
+    var moddle = modeler.get("moddle");
+    (warnings || []).forEach(function (w) {
+      if (w.element && NAMED_REFERENCES.indexOf(w.property) >= 0 && typeof w.value === "string") {
+        w.element.set(w.property, moddle.create("bpmn:DataInput", { id: w.value }));
+      }
+    });
+  }
+
   // ---- start ---------------------------------------------------------------------------------
   window.tourflowModelerPage = {
     modeler: modeler, context: context, forms: forms, lintSoon: lintSoon, el: el, csrfToken: csrfToken,
     previewUrl: data.previewUrl, texts: JSON.parse(document.getElementById("modeler-texts").textContent)
   };
-  modeler.importXML(data.xml).then(function () {
+  function load(xml) {
+    return modeler.importXML(xml).then(function (result) {
+      keepNamedReferences(result.warnings);
+      return result;
+    });
+  }
+  window.tourflowModelerPage.load = load;
+
+  load(data.xml).then(function () {
     canvas.zoom("fit-viewport", "auto");
     root.setAttribute("data-state", "ready");
     modeler.get("eventBus").on("commandStack.changed", lintSoon);
