@@ -51,6 +51,13 @@ def edit(process_id: str):
                            context=modeler_context(source["forms"]), texts=panel_texts())
 
 
+@bp.route("/processes/handlers")
+@capability_required(Capability.READ_DEFINITIONS)
+def handlers():
+    """The handler catalogue: what each service-task handler does, takes and returns, and who calls it."""
+    return render_template("processes/handlers.html", handlers=runtime().handlers())
+
+
 def _parsed(text: str):
     """A draft's form as an object; text that is not JSON stays text (the editor shows it to fix)."""
     try:

@@ -136,6 +136,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/edit"): page("/processes/{process}/edit", {frozenset({"owner1"}): 200}),
+    ("GET", "/processes/handlers"): page("/processes/handlers", {DEFINITIONS: 200}),
     # no draft 999999: the owner passes the check and finds nothing
     ("GET", "/processes/drafts/<int:draft_id>"): page("/processes/drafts/999999", {frozenset({"owner1"}): 404}),
     ("POST", "/processes/drafts/<int:draft_id>/deploy"): page(

@@ -66,3 +66,15 @@ def test_the_api_and_the_cli_list_them(app, runtime, cli):
     guide = next(line for line in lines if line.startswith("complaint_tour_guide("))
     assert guide.endswith("[used by: complaint_handling]") and "-> {guide_user, found_in} [reads only]" in guide
     assert _agency(json.loads(cli.run("handlers", "--json").stdout)) == _agency(items)
+
+
+def test_the_catalogue_page_lists_what_each_handler_takes_and_returns_and_who_calls_it(client_for):
+    owner = client_for("owner1")
+    page = owner.get("/processes/handlers").get_data(as_text=True)
+    row = page[page.index('data-handler="complaint_tour_guide"'):]
+    row = row[:row.index("</tr>")]
+    assert "<code>guide_user</code>, <code>found_in</code>" in row and ">complaint_handling</a>" in row
+    assert "只读" in row
+    assert 'href="/processes/handlers"' in owner.get("/processes").get_data(as_text=True)
+    assert client_for("auditor1").get("/processes/handlers").status_code == 200
+    assert client_for("agent1").get("/processes/handlers").status_code == 403
