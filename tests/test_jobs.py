@@ -136,6 +136,17 @@ def test_the_worker_fires_a_timer_when_it_falls_due_and_stops_cleanly(timer_runt
     assert not worker.scheduler.running
 
 
+def test_a_timer_already_due_when_reached_fires_at_once_and_is_recorded_first(timer_runtime):
+    """No job ever holds it (it never waits), so the step that reached it records it, before the
+    step it set going; replay (the runtime fixture) comes out identical."""
+    rt = timer_runtime
+    [instance_id] = start_timers(rt, 1, datetime.now(UTC) - timedelta(minutes=5))
+    kinds = [e["kind"] for e in rt.events(instance_id)]
+    assert kinds[:3] == ["instance_started", "timer_fired", "handler_called"], kinds
+    assert kinds.count("timer_fired") == 1 and effects(rt) == {instance_id: 1}
+    assert job_states(rt) == [], "no job: nothing was left to fire"
+
+
 def test_tourflow_jobs_lists_pending_jobs_and_their_leases(timer_runtime, cli):
     due = datetime.now(UTC) + timedelta(days=1)
     [instance_id] = start_timers(timer_runtime, 1, due)

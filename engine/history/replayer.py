@@ -19,7 +19,12 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch, iso_z
 from engine.run.message_events import deliver, skip_plain_starts, thrown_messages
 from engine.run.migration import MigrationRefused, migrate
-from engine.run.spiff_tasks import fire_start_timer, make_ready
+from engine.run.spiff_tasks import (
+    fire_start_timer,
+    make_ready,
+    reporting_timers_due_when_reached,
+    timer_id_of,
+)
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 
@@ -101,9 +106,18 @@ class Replayer:
     def _next_unread(self) -> RecordedEvent | None:
         return self.events[self.cursor] if self.cursor < len(self.events) else None
 
+    def _timer_due_when_reached(self, task) -> None:
+        """A timer due the moment it is reached fires in the step that reached it; the live step
+        recorded its timer_fired there (records made before it did so have none: nothing to read)."""
+        event = self._next_unread()
+        timer_id = timer_id_of(task) or task.task_spec.bpmn_id
+        if event is not None and event.kind == "timer_fired" and event.payload.get("timer") == timer_id:
+            self.cursor += 1
+
     def advance(self) -> None:
         try:
-            self.workflow.do_engine_steps()
+            with reporting_timers_due_when_reached(self._timer_due_when_reached):
+                self.workflow.do_engine_steps()
         except ReplayDiverged:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed task, as in the original step

@@ -7,16 +7,69 @@ with its underscore methods, so a SpiffWorkflow upgrade is checked here and nowh
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+
+# Who is told of a timer that is due the moment it is reached (its time already past): SpiffWorkflow
+# fires it in the same engine run, without it ever waiting, so no job fires it and the step that
+# reached it records it.
+_DUE_WHEN_REACHED: ContextVar[Callable[[Any], None] | None] = ContextVar("due_when_reached", default=None)
+
+
+@contextlib.contextmanager
+def reporting_timers_due_when_reached(callback: Callable[[Any], None]) -> Iterator[None]:
+    """Call `callback(task)` for each timer that fires as soon as it is reached, while inside."""
+    token = _DUE_WHEN_REACHED.set(callback)
+    try:
+        yield
+    finally:
+        _DUE_WHEN_REACHED.reset(token)
+
+
+def _reporting(has_fired: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def wrapped(definition: Any, my_task: Any) -> bool:
+        reached_now = my_task._get_internal_data("event_value") is None  # its time is computed on reaching it
+        fired = has_fired(definition, my_task)
+        callback = _DUE_WHEN_REACHED.get()
+        if reached_now and fired and callback is not None:
+            callback(my_task)
+        return fired
+
+    wrapped.tourflow_reporting = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+for _kind in (spiff_timer.TimeDateEventDefinition, spiff_timer.DurationTimerEventDefinition):
+    if not getattr(_kind.has_fired, "tourflow_reporting", False):
+        _kind.has_fired = _reporting(_kind.has_fired)
 
 
 def make_ready(task) -> None:
     """Put a failed task back to READY, so the next engine run runs it again."""
     task._set_state(TaskState.READY)
+
+
+def timer_id_of(task) -> str | None:
+    """The BPMN id of the timer a task holds, None if it holds none. An event-based gateway waits
+    itself (SpiffWorkflow moves its events into one MultipleEventDefinition); its timer is named
+    after the timer catch event behind it."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        found = [i for i, d in enumerate(definition.event_definitions) if isinstance(d, TimerEventDefinition)]
+        if not found:
+            return None
+        outputs = task.task_spec.outputs
+        return outputs[found[0]].bpmn_id if found[0] < len(outputs) else task.task_spec.bpmn_id
+    return task.task_spec.bpmn_id if isinstance(definition, TimerEventDefinition) else None
 
 
 def timer_due(task) -> datetime | None:

@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -30,7 +29,7 @@ from engine.errors import ScriptError
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.message_events import thrown_messages
-from engine.run.spiff_tasks import timer_due
+from engine.run.spiff_tasks import reporting_timers_due_when_reached, timer_due, timer_id_of
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit
@@ -167,7 +166,8 @@ class Step:
         try:
             if failure is not None:
                 raise failure
-            self.workflow.do_engine_steps()
+            with reporting_timers_due_when_reached(self._timer_due_when_reached):
+                self.workflow.do_engine_steps()
         except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
             self._on_engine_error(exc)
         outgoing = thrown_messages(self.workflow)  # taken out before the state is written
@@ -285,17 +285,8 @@ class Step:
         """
         timers = []
         for task in self.workflow.get_tasks(state=TaskState.WAITING):
-            definition = getattr(task.task_spec, "event_definition", None)
-            timer_id = task.task_spec.bpmn_id
-            if isinstance(definition, MultipleEventDefinition):
-                found = [i for i, d in enumerate(definition.event_definitions) if isinstance(d, TimerEventDefinition)]
-                if not found:
-                    continue
-                outputs = task.task_spec.outputs
-                timer_id = outputs[found[0]].bpmn_id if found[0] < len(outputs) else timer_id
-            elif not isinstance(definition, TimerEventDefinition):
-                continue
-            at = timer_due(task)
+            timer_id = timer_id_of(task)
+            at = timer_due(task) if timer_id else None
             if at is not None:
                 timers.append((task, at, timer_id))
         return timers
@@ -353,6 +344,11 @@ class Step:
                                                                               | TaskState.COMPLETED)
                        for child in task.children)
         return bool(task.state & (TaskState.READY | TaskState.STARTED | TaskState.COMPLETED))
+
+    def _timer_due_when_reached(self, task) -> None:
+        """A timer whose time had passed when the instance reached it fired at once, with no job:
+        its firing is recorded here, before what it set going."""
+        self.record_timer_fired(timer_id_of(task) or task.task_spec.bpmn_id, timer_due(task) or self.now)
 
     def record_timer_fired(self, timer_id: str, due_at: datetime) -> None:
         """The audit record of a timer firing; an SLA timer also records its warning or breach."""

@@ -2,7 +2,7 @@
 url_map, pages and API alike, including routes added later) answers an auditor 403, with a valid
 CSRF token and a plausible body, by session and by bearer token, and no table changes.
 
-Only logging in and out, and linting a diagram sent in the body, are let through (they change
+Only logging in and out, linting a diagram and previewing a form sent in the body are let through (they change
 no record of the agency); they are listed here and must exist, so the list cannot go stale.
 """
 
@@ -22,7 +22,8 @@ from tests.support.web import Client
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 EXCEPTIONS = {"auth.login": "logging in writes nothing of the agency's",
               "auth.logout": "logging out ends one's own session only",
-              "api.lint": "lints the diagram in the body (the modeler's live lint): stores nothing"}
+              "api.lint": "lints the diagram in the body (the modeler's live lint): stores nothing",
+              "api.preview_form": "draws the form schema in the body (the form editor's preview): stores nothing"}
 COUNTED = (models.AuditEvent, models.AuditHead, models.ProcessInstance, models.HumanTask, models.Job, models.Message,
            models.Deployment, models.ApiToken)
 BPMN = (DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn").read_bytes()
