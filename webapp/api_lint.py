@@ -17,6 +17,7 @@ from engine.run.deployments import previous_forms
 from webapp.api_args import Routes, invalid, json_body
 from webapp.app_state import runtime
 from webapp.auth import capability_required
+from webapp.i18n import get_locale
 
 routes = Routes()
 
@@ -50,8 +51,9 @@ def lint():
 
 
 def finding_json(finding) -> dict[str, Any]:
+    """A finding as the API shows it: `message` in the user's language (Chinese unless they chose English)."""
     return {"severity": finding.severity, "rule": finding.rule, "line": finding.line, "col": finding.col,
-            "message": finding.message, "element": finding.element}
+            **finding.messages(get_locale()), "element": finding.element}
 
 
 def _process_id_of(data: bytes) -> str | None:

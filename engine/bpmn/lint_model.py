@@ -57,6 +57,10 @@ class Finding:
     def message_zh(self) -> str:
         return self.message_in("zh")
 
+    def messages(self, lang: str) -> dict[str, str]:
+        """`message` in `lang`, and `message_en` / `message_zh`: how pages and the API show it."""
+        return {"message": self.message_in(lang), "message_en": self.message, "message_zh": self.message_zh}
+
     def line_in(self, lang: str) -> str:
         """`str(finding)` with the message in `lang`."""
         return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.rule}: {self.message_in(lang)}"
