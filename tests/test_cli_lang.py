@@ -11,7 +11,7 @@ import pytest
 from engine.config import DEFAULT_PROCESSES_DIR
 
 FORM = 'value="investigate_facts.schema.json"'
-ZH = "用户任务 'investigate_facts'（调查事实经过） 的表单 forms/complaint_handling/nope.schema.json：文件不存在"
+ZH = "用户任务 'investigate_facts'（调查事实经过）的表单 forms/complaint_handling/nope.schema.json：文件不存在"
 EN = "form forms/complaint_handling/nope.schema.json of userTask 'investigate_facts' (调查事实经过): file not found"
 
 

@@ -20,6 +20,7 @@ from engine.access import privacy
 from engine.bpmn import form_patterns
 from engine.bpmn.lint_messages import Term, Text, msg
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
+from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
 from engine.clock import install_timer_patch
 from engine.plugins.handlers import handler_names
@@ -88,7 +89,8 @@ def _source_findings(doc: BpmnDocument, el, text: str, mode: str, what: Term | T
             file_line, file_col = (el.sourceline or 1) + line_offset, (first_col + col if first_col is not None else 1)
         else:
             file_line, file_col = (el.sourceline or 1) + line_offset + line - 1, col
-        yield doc.error(el, rule, msg("source", what=what, owner=_owner(el), problem=message, snippet=_snippet(source)),
+        yield doc.error(el, rule, msg("source", what=what, owner=_owner(el), problem=reason_text(message),
+                                  snippet=_snippet(source)),
                         line=file_line, col=file_col)
 
 
@@ -208,7 +210,8 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
                           msg("personal-unflagged", shown=shown, element=element, name=name, path=path,
                               flag=privacy.FLAG))
     for pointer, why in form_patterns.problems(schema):
-        yield doc.error(prop, "form-pattern", msg("form-pattern", shown=shown, element=element, pointer=pointer, why=why))
+        yield doc.error(prop, "form-pattern", msg("form-pattern", shown=shown, element=element, pointer=pointer,
+                                                   why=reason_text(why)))
 
 
 def _load_schema(path: Path) -> tuple[object, Text | None]:

@@ -75,7 +75,7 @@ def test_the_draft_page_and_the_deploy_page_show_findings_in_the_users_language(
 
     draft_url = upload(preview=True).headers["Location"]
     page = owner.get(draft_url).get_data(as_text=True)
-    assert "用户任务 &#39;escalate&#39;（主管跟进） 的表单 forms/minimal_ok/missing.schema.json：文件不存在" in page
+    assert "用户任务 &#39;escalate&#39;（主管跟进）的表单 forms/minimal_ok/missing.schema.json：文件不存在" in page
     assert "file not found" not in page
     refused = upload(preview=False)
     assert refused.status_code == 422 and "的表单 forms/minimal_ok/missing.schema.json：文件不存在" in refused.get_data(
