@@ -3,14 +3,19 @@ catalogue entry, and its English is unchanged."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.bpmn.form_patterns import UNEVALUATED_WITH_PATTERNS, PatternError, compile_pattern
+from engine.bpmn.lint import lint_bytes
 from engine.bpmn.lint_messages import Text
 from engine.bpmn.lint_reasons import reason_text
+from engine.bpmn.xmlsafe import MAX_BPMN_BYTES
 from engine.sandbox.compiler import check_source
 from engine.sandbox.rules import MAX_SOURCE_CHARS, REFUSED_NODES
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 SCRIPTS = [
     "import os", "while True:\n    pass", "global x", "def f():\n    nonlocal y", "class A:\n    pass",
     "def f():\n    return 1", "lambda: 1", "try:\n    x = 1\nexcept Exception:\n    pass", "with a:\n    pass",
@@ -54,3 +59,12 @@ def test_the_form_patterns_reasons_have_chinese():
 def test_an_unknown_reason_is_quoted_as_it_is():
     assert reason_text("something new went wrong") == "something new went wrong"
     assert reason_text("name 'x' is not allowed (for reasons)") == "name 'x' is not allowed (for reasons)"
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"<nope", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
+                                  b"<root/>", b"x" * (MAX_BPMN_BYTES + 1)])
+def test_the_xml_readers_reasons_have_chinese(data):
+    [finding] = lint_bytes(data, "p.bpmn", None)
+    [(_, detail)] = finding.text.params
+    assert isinstance(detail, Text), finding.message
+    assert finding.message_zh.startswith("无法读取 BPMN 文件：") and CJK.search(finding.message_zh[11:])

@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.bpmn.lint_content import CONTENT_RULES
 from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
+from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.lint_rules import STRUCTURE_RULES, check_processes
 from engine.bpmn.xmlsafe import parse_bpmn_xml, read_bytes
 from engine.errors import BpmnReadError
@@ -91,7 +92,7 @@ def _refuse_doctype(tree: etree._ElementTree, filename: str) -> None:
 
 
 def _read_error(exc: BpmnReadError) -> Finding:
-    return Finding.of(exc.filename, exc.line or 1, exc.col or 1, "error", "xml", msg("xml.read-error", detail=exc.message))
+    return Finding.of(exc.filename, exc.line or 1, exc.col or 1, "error", "xml", msg("xml.read-error", detail=reason_text(exc.message)))
 
 
 def _run_rule(rule: Rule, doc: BpmnDocument) -> list[Finding]:

@@ -1,7 +1,8 @@
-"""Chinese for the reasons lint quotes from elsewhere: why the script sandbox or RE2 refuses something.
+"""Chinese for the reasons lint quotes from elsewhere: why the XML reader, the script sandbox or
+RE2 refuses something.
 
-The sandbox (engine/sandbox) and the form patterns write their reasons in English because the
-runtime uses them too; lint matches each reason against `REASONS` and shows the catalogue entry
+The reader (xmlsafe), the sandbox (engine/sandbox) and the form patterns write their reasons in
+English because the runtime and deploys use them too; lint matches each reason against `REASONS` and shows the catalogue entry
 it names (lint_messages.py, keys `reason.*`), so a finding about a script reads in Chinese.
 A reason no pattern matches is quoted as it is.
 """
@@ -46,6 +47,13 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), k
      "reason.pattern-re2"),
     (r"the pattern is not valid Unicode text", "reason.pattern-not-unicode"),
     (r"a form cannot combine unevaluatedProperties with patternProperties", "reason.unevaluated-with-patterns"),
+    (r"cannot read file: (?P<reason>.+)", "xml.unreadable-file"),
+    (r"file is (?P<size>\d+) bytes; the limit is (?P<limit>\d+) bytes", "reason.file-too-large"),
+    (r"file is empty", "reason.file-empty"),
+    (r"DOCTYPE/ENTITY declarations are not allowed in BPMN files", "reason.doctype"),
+    (r"malformed XML: (?P<detail>.+)", "reason.malformed-xml"),
+    (r"file has (?P<count>\d+) XML elements; the limit is (?P<limit>\d+)", "reason.too-many-elements"),
+    (r"not a BPMN 2.0 file: root element is <(?P<tag>.+)>, expected bpmn:definitions", "reason.not-bpmn"),
 ))
 
 
