@@ -25,6 +25,7 @@ from webapp.api_args import Routes, invalid, json_body
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.form_fields import build_fields
+from webapp.i18n import get_locale
 
 FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}" + re.escape(FORM_SUFFIX))
 
@@ -106,8 +107,9 @@ def schema_problems(schema: dict[str, Any]) -> list[str]:
 
 
 def finding_json(finding) -> dict[str, Any]:
+    """A finding as the API shows it: `message` in the user's language (Chinese unless they chose English)."""
     return {"severity": finding.severity, "rule": finding.rule, "line": finding.line, "col": finding.col,
-            "message": finding.message, "element": finding.element}
+            **finding.messages(get_locale()), "element": finding.element}
 
 
 def _process_id_of(data: bytes) -> str | None:

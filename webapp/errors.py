@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import DeploymentError, FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+from webapp.i18n import get_locale
 from webapp.i18n import gettext as _
 
 STATUS = {FormInvalid: 422, DeploymentError: 422, TaskConflict: 409, NotAllowed: 403, NotFound: 404}
@@ -29,8 +30,10 @@ def error_body(code: str, message: str, field: str | None = None, **extra) -> di
 
 
 def finding_dict(finding) -> dict:
+    """A finding of a refused deploy: `message` and `text` in the user's language, and both languages."""
+    lang = get_locale()
     return {"file": finding.file, "line": finding.line, "col": finding.col, "severity": finding.severity,
-            "rule": finding.rule, "message": finding.message, "text": str(finding)}
+            "rule": finding.rule, **finding.messages(lang), "text": finding.line_in(lang)}
 
 
 def init_app(app: Flask) -> None:

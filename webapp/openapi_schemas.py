@@ -9,7 +9,7 @@ from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX, NAME_MAX, REASON_MA
 from engine.run.messaging import MAX_TTL
 from webapp.openapi_incidents import INCIDENT, INCIDENT_DETAIL
 from webapp.openapi_spec import DATE_TIME, NULL_DATE_TIME, OBJECT, ROUTING, nullable, ref
-from webapp.openapi_versions import VERSION_SCHEMAS
+from webapp.openapi_versions import FINDING, VERSION_SCHEMAS
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     **VERSION_SCHEMAS,
@@ -28,6 +28,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                  "properties": {"field": nullable("string"), "message": {"type": "string"},
                                                 "item": {"type": "integer", "description":
                                                          "In a list field: the 0-based position of the bad item."}}}},
+            "findings": {"type": "array", "description": "deployment_invalid only: the lint findings.",
+                         "items": {**FINDING, "required": [*FINDING["required"], "file", "text"],
+                                   "properties": {**FINDING["properties"], "file": {"type": "string"},
+                                                  "text": {"type": "string", "description":
+                                                           "file:line:col: severity rule: message"}}}},
         },
     },
     "Me": {

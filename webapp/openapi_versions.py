@@ -19,9 +19,13 @@ MOVE = {"type": "object", "required": ["from", "to", "name", "state"],
         "properties": {"from": {"type": "string"}, "to": {"type": "string"}, "name": {"type": "string"},
                        "state": {"enum": ["waiting", "passed"]}}}
 
-FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "message"],
+FINDING = {"type": "object", "required": ["severity", "rule", "line", "col", "message", "message_en", "message_zh"],
            "properties": {"severity": {"enum": ["error", "warning"]}, "rule": {"type": "string"},
-                          "line": {"type": "integer"}, "col": {"type": "integer"}, "message": {"type": "string"},
+                          "line": {"type": "integer"}, "col": {"type": "integer"},
+                          "message": {"type": "string", "description": "POST /lint and refused deploys: in the "
+                                      "user's language (Chinese unless the session chose English at /lang/en); "
+                                      "a draft preview: English, as `tourflow lint` prints it."},
+                          "message_en": {"type": "string"}, "message_zh": {"type": "string"},
                           "element": {"type": ["string", "null"],
                                       "description": "The BPMN element id it is about, when known."}}}
 

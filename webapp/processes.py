@@ -32,7 +32,7 @@ def findings_of(xml: str, filename: str) -> list[dict[str, Any]]:
     key = hashlib.sha256(data).hexdigest() + ":" + filename
     if key not in LINT_FINDINGS:
         LINT_FINDINGS[key] = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
-                           "message": f.message} for f in lint_bytes(data, filename, None)]
+                               **f.messages("en")} for f in lint_bytes(data, filename, None)]
     return LINT_FINDINGS[key]
 
 
@@ -79,7 +79,8 @@ def deploy():
             result = deploy_upload(tx.session, files, current_user.username)
     except DeploymentError as exc:
         findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
-                     "message": f"{f.file}: {f.message}"} for f in exc.findings if f.severity == "error"]
+                     **{k: f"{f.file}: {text}" for k, text in f.messages("en").items()}}
+                    for f in exc.findings if f.severity == "error"]
         return render_template("processes/index.html", processes=_grouped(), drafts=_drafts(),
                                deploy_message=exc.message, deploy_findings=findings), 422
     if result.created:

@@ -15,7 +15,9 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.lint_content import CONTENT_RULES
+from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
+from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.lint_rules import STRUCTURE_RULES, check_processes
 from engine.bpmn.xmlsafe import parse_bpmn_xml, read_bytes
 from engine.errors import BpmnReadError
@@ -41,7 +43,7 @@ def lint_file(path: Path) -> list[Finding]:
     except BpmnReadError as exc:
         return [_read_error(exc)]
     except OSError as exc:  # read_bytes guards stat() only: a folder or an unreadable file fails here
-        return [Finding(str(path), 1, 1, "error", "xml", f"cannot read file: {exc.strerror or exc}")]
+        return [Finding.of(str(path), 1, 1, "error", "xml", msg("xml.unreadable-file", reason=str(exc.strerror or exc)))]
     return _lint(data, str(path), forms_root=path.parent / "forms")
 
 
@@ -67,11 +69,12 @@ def _lint(data: bytes, filename: str, forms_root: Path | None = None,
     except BpmnReadError as exc:
         return [_read_error(exc)]
     except Exception as exc:  # lxml or the reader failing in a way nobody foresaw
-        return [Finding(filename, 1, 1, "error", "xml", f"cannot read the file: {type(exc).__name__}: {exc}")]
+        return [Finding.of(filename, 1, 1, "error", "xml", msg("xml.unreadable", error=f"{type(exc).__name__}: {exc}"))]
     try:
         doc = BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir)
     except Exception as exc:  # a shape of document nobody foresaw: say so, do not crash the caller
-        return [Finding(filename, 1, 1, "error", "lint-internal", f"cannot index the file: {type(exc).__name__}: {exc}")]
+        return [Finding.of(filename, 1, 1, "error", "lint-internal",
+                           msg("lint-internal.index", error=f"{type(exc).__name__}: {exc}"))]
     findings = _run_rule(check_processes, doc)
     if doc.process is not None:
         for rule in RULES:
@@ -89,7 +92,7 @@ def _refuse_doctype(tree: etree._ElementTree, filename: str) -> None:
 
 
 def _read_error(exc: BpmnReadError) -> Finding:
-    return Finding(exc.filename, exc.line or 1, exc.col or 1, "error", "xml", exc.message)
+    return Finding.of(exc.filename, exc.line or 1, exc.col or 1, "error", "xml", msg("xml.read-error", detail=reason_text(exc.message)))
 
 
 def _run_rule(rule: Rule, doc: BpmnDocument) -> list[Finding]:
@@ -97,7 +100,7 @@ def _run_rule(rule: Rule, doc: BpmnDocument) -> list[Finding]:
         return list(rule(doc))
     except Exception as exc:  # a rule bug must show up as a finding, never as a traceback
         return [doc.error(doc.process if doc.process is not None else doc.root, "lint-internal",
-                          f"rule {rule.__name__} failed: {type(exc).__name__}: {exc}")]
+                          msg("lint-internal.rule", rule=rule.__name__, error=f"{type(exc).__name__}: {exc}"))]
 
 
 def _spiff_parse(doc: BpmnDocument, tree: etree._ElementTree) -> list[Finding]:
@@ -108,14 +111,13 @@ def _spiff_parse(doc: BpmnDocument, tree: etree._ElementTree) -> list[Finding]:
         parser.get_spec(doc.process_id)
     except ValidationException as exc:
         line = _validation_line(doc, exc)
-        where = f" at {exc.tag} '{exc.id}'" if getattr(exc, "id", "") else ""
         detail = " ".join(str(part) for part in (*exc.args[:1], *exc.notes))
+        text = (msg("spiff-parse.at", tag=str(exc.tag), id=str(exc.id), detail=detail) if getattr(exc, "id", "")
+                else msg("spiff-parse", detail=detail))
         about = doc.elements_by_id.get(getattr(exc, "id", "") or "")
-        return [doc.error(doc.process if about is None else about, "spiff-parse",
-                          f"SpiffWorkflow cannot parse the process{where}: {detail}", line=line)]
+        return [doc.error(doc.process if about is None else about, "spiff-parse", text, line=line)]
     except Exception as exc:
-        return [doc.error(doc.process, "spiff-parse",
-                          f"SpiffWorkflow cannot parse the process: {type(exc).__name__}: {exc}")]
+        return [doc.error(doc.process, "spiff-parse", msg("spiff-parse", detail=f"{type(exc).__name__}: {exc}"))]
     return []
 
 

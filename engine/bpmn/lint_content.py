@@ -18,7 +18,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.access import privacy
 from engine.bpmn import form_patterns
-from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, describe
+from engine.bpmn.lint_messages import Term, Text, msg
+from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
+from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
 from engine.clock import install_timer_patch
 from engine.plugins.handlers import handler_names
@@ -54,13 +56,13 @@ ISO_LIKE = re.compile(
 )
 
 
-def _owner(el) -> str:
+def _owner(el) -> Text:
     """The flow node or sequence flow around `el` (else the nearest element with an id)."""
     around = list(el.iterancestors())
     for node in around:
         if bpmn_tag(node) in FLOW_NODE_TAGS or bpmn_tag(node) == "sequenceFlow":
-            return describe(node)
-    return next((describe(node) for node in around if node.get("id")), "the document")
+            return described(node)
+    return next((described(node) for node in around if node.get("id")), msg("the-document"))
 
 
 def _snippet(source: str) -> str:
@@ -68,7 +70,8 @@ def _snippet(source: str) -> str:
     return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
-def _source_findings(doc: BpmnDocument, el, text: str, mode: str, what: str, in_attribute: bool = False) -> Findings:
+def _source_findings(doc: BpmnDocument, el, text: str, mode: str, what: Term | Text,
+                     in_attribute: bool = False) -> Findings:
     """unsafe-script / script-syntax findings for one piece of Python, placed in the file.
 
     `text` is the element text as written; expressions are stripped first, as the runtime does.
@@ -77,16 +80,17 @@ def _source_findings(doc: BpmnDocument, el, text: str, mode: str, what: str, in_
     try:
         problems = check_source(source, mode)
     except (RecursionError, MemoryError):  # CPython's parser on absurd nesting, e.g. "-" * 20000
-        problems = [(1, 1, "syntax error: nested too deeply to parse")]
+        problems = [(1, 1, msg("source.too-deep"))]
     for line, col, message in problems:
-        rule = "script-syntax" if message.startswith("syntax error") else "unsafe-script"
+        rule = "script-syntax" if str(message).startswith("syntax error") else "unsafe-script"
         if in_attribute:
             file_line, file_col = el.sourceline or 1, 1
         elif line == 1:  # the first line shares the tag's line unless a newline was stripped
             file_line, file_col = (el.sourceline or 1) + line_offset, (first_col + col if first_col is not None else 1)
         else:
             file_line, file_col = (el.sourceline or 1) + line_offset + line - 1, col
-        yield doc.error(el, rule, f"{what} of {_owner(el)}: {message} in {_snippet(source)!r}",
+        yield doc.error(el, rule, msg("source", what=what, owner=_owner(el), problem=reason_text(message),
+                                  snippet=_snippet(source)),
                         line=file_line, col=file_col)
 
 
@@ -102,13 +106,13 @@ def _as_run(text: str, mode: str) -> tuple[str, int, int | None]:
 
 
 def check_expressions(doc: BpmnDocument) -> Findings:
-    tags = {tag: (mode, what) for tag, mode, what in EXPRESSION_ELEMENTS}
+    tags = {tag: (mode, Term(what)) for tag, mode, what in EXPRESSION_ELEMENTS}
     for el in doc.root.iter(*tags):
         mode, what = tags[el.tag]
         text = el.text or ""
         if not text.strip():
-            if what == "script":
-                yield doc.error(el, "script-syntax", f"script of {_owner(el)} is empty")
+            if what == Term("script"):
+                yield doc.error(el, "script-syntax", msg("script-syntax.empty", owner=_owner(el)))
             continue
         yield from _source_findings(doc, el, text, mode, what)
         if mode == "exec":
@@ -116,7 +120,7 @@ def check_expressions(doc: BpmnDocument) -> Findings:
     for param in doc.root.iter(f"{{{SPIFF}}}parameter"):
         value = param.get("value")
         if value is not None:
-            yield from _source_findings(doc, param, value, "eval", f"parameter '{param.get('id', '?')}'",
+            yield from _source_findings(doc, param, value, "eval", msg("source.parameter", id=param.get("id", "?")),
                                         in_attribute=True)
 
 
@@ -127,8 +131,8 @@ def _reserved_assignments(doc: BpmnDocument, el, script: str) -> Findings:
         return  # reported as script-syntax
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == RESERVED_KEY:
-            yield doc.error(el, "reserved-key", f"script of {_owner(el)} sets data key '{RESERVED_KEY}', "
-                            "which breaks SpiffWorkflow's serializer", line=(el.sourceline or 1) + node.lineno - 1)
+            yield doc.error(el, "reserved-key", msg("reserved-key.script", owner=_owner(el), key=RESERVED_KEY),
+                            line=(el.sourceline or 1) + node.lineno - 1)
 
 
 # -- timers -------------------------------------------------------------------------------
@@ -138,22 +142,22 @@ def check_timers(doc: BpmnDocument) -> Findings:
     for el in doc.root.iter(*(f"{{{BPMN}}}{kind}" for kind in TIMER_PARSERS)):
         kind = el.tag.split("}")[1]
         source = (el.text or "").strip()
-        where = f"{kind} of {_owner(el)}"
+        where = msg("timer.where", kind=Term(kind), owner=_owner(el))
         if not source:
-            yield doc.error(el, "timer-unquoted", f"{where} is empty")
+            yield doc.error(el, "timer-unquoted", msg("timer-unquoted.empty", where=where))
             continue
         if ISO_LIKE.match(source):
-            yield doc.error(el, "timer-unquoted",
-                            f"{where} is {source}: timer values are Python expressions, write \"{source}\"")
+            yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
             continue
         literal = _string_literal(source)
         if literal is None:  # a computed timer, e.g. from instance data: it must be safe
-            yield from _source_findings(doc, el, el.text, "eval", kind)
+            yield from _source_findings(doc, el, el.text, "eval", Term(kind))
             continue
         try:
             TIMER_PARSERS[kind](literal)
         except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
-            yield doc.error(el, "timer-invalid", f"{where} {literal!r} is not a valid ISO 8601 {kind[4:].lower()}")
+            yield doc.error(el, "timer-invalid",
+                            msg("timer-invalid", where=where, literal=literal, unit=Term(kind[4:].lower())))
 
 
 def _string_literal(source: str) -> str | None:
@@ -172,8 +176,7 @@ def check_forms(doc: BpmnDocument) -> Findings:
         prop = _form_property(task)
         filename = (prop.get("value") or "").strip() if prop is not None else ""
         if not filename:
-            yield doc.error(task, "missing-form",
-                            f"{describe(task)} has no spiffworkflow:property name=\"{FORM_PROPERTY}\"")
+            yield doc.error(task, "missing-form", msg("missing-form", element=described(task), prop=FORM_PROPERTY))
         elif doc.forms_dir is not None:
             yield from _check_form_file(doc, task, prop, filename)
 
@@ -186,55 +189,54 @@ def _form_property(task):
 
 
 def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
-    shown = f"forms/{doc.process_id}/{filename}"
+    shown, element = f"forms/{doc.process_id}/{filename}", described(task)
     if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".json"):
         yield doc.error(prop, "form-invalid",
-                        f"form of {describe(task)}: '{filename}' must be a plain *.json file name in "
-                        f"forms/{doc.process_id}/")
+                        msg("form-invalid.name", element=element, filename=filename, process=doc.process_id))
         return
     schema, problem = _load_schema(Path(doc.forms_dir) / filename)
     if problem:
-        yield doc.error(prop, "form-invalid", f"form {shown} of {describe(task)}: {problem}")
+        yield doc.error(prop, "form-invalid", msg("form-invalid", shown=shown, element=element, problem=problem))
         return
     for path in _reserved_properties(schema, "$"):
         yield doc.error(prop, "reserved-key",
-                        f"form {shown} of {describe(task)} has a field '{RESERVED_KEY}' at {path}, "
-                        "which breaks SpiffWorkflow's serializer")
+                        msg("reserved-key.form", shown=shown, element=element, key=RESERVED_KEY, path=path))
     for path, value in privacy.bad_kinds(schema):
         yield doc.error(prop, "personal-kind",
-                        f"form {shown} of {describe(task)}: '{privacy.FLAG}' at {path} is {value!r}; "
-                        f"expected one of {', '.join(privacy.KINDS)}")
+                        msg("personal-kind", shown=shown, element=element, flag=privacy.FLAG, path=path,
+                            value=repr(value), kinds=", ".join(privacy.KINDS)))
     for path, name in privacy.unflagged_fields(schema):
         yield doc.warning(prop, "personal-unflagged",
-                          f"form {shown} of {describe(task)}: field '{name}' ({path}) looks like personal data; "
-                          f"mark it \"{privacy.FLAG}\": \"<kind>\" so it is masked for those who may not see it")
+                          msg("personal-unflagged", shown=shown, element=element, name=name, path=path,
+                              flag=privacy.FLAG))
     for pointer, why in form_patterns.problems(schema):
-        yield doc.error(prop, "form-pattern", f"form {shown} of {describe(task)}, at {pointer}: {why}")
+        yield doc.error(prop, "form-pattern", msg("form-pattern", shown=shown, element=element, pointer=pointer,
+                                                   why=reason_text(why)))
 
 
-def _load_schema(path: Path) -> tuple[object, str | None]:
+def _load_schema(path: Path) -> tuple[object, Text | None]:
     """The JSON Schema in `path`, or a message saying why it is not a usable form."""
     try:
         if not path.is_file():
-            return None, "file not found"
+            return None, msg("form.not-found")
         if path.stat().st_size > MAX_FORM_BYTES:
-            return None, f"file is larger than {MAX_FORM_BYTES} bytes"
+            return None, msg("form.too-large", limit=MAX_FORM_BYTES)
         schema = json.loads(path.read_bytes())
     except OSError as exc:
-        return None, f"cannot read file: {exc.strerror}"
+        return None, msg("form.unreadable", reason=str(exc.strerror))
     except ValueError as exc:  # JSONDecodeError and bad UTF-8 alike
-        return None, f"not valid JSON: {getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')}"
+        return None, msg("form.bad-json", error=str(getattr(exc, "msg", exc)), line=getattr(exc, "lineno", "?"))
     except RecursionError:
-        return None, "not valid JSON: nested too deeply"
+        return None, msg("form.json-too-deep")
     try:
         Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
     except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path) or "top level"
-        return None, f"not a valid JSON Schema (draft 2020-12): {exc.message} (at {where})"
+        where = "/".join(str(p) for p in exc.path) or msg("form.top-level")
+        return None, msg("form.bad-schema", error=exc.message, where=where)
     except RecursionError:
-        return None, "not a valid JSON Schema: nested too deeply"
+        return None, msg("form.schema-too-deep")
     if not isinstance(schema, dict) or schema.get("type") != "object":
-        return None, "the schema must have type: object"
+        return None, msg("form.not-object")
     return schema, None
 
 
@@ -260,31 +262,26 @@ def check_service_tasks(doc: BpmnDocument) -> Findings:
     for task in tasks:
         operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
         if operator is None:
-            yield doc.error(task, "unknown-handler",
-                            f"{describe(task)} has no spiffworkflow:serviceTaskOperator naming its handler")
+            yield doc.error(task, "unknown-handler", msg("unknown-handler.no-operator", element=described(task)))
             continue
         name = operator.get("id", "")
         if name and name == task.get("id"):
-            yield doc.error(operator, "operator-id-clash",
-                            f"{describe(task)} has the same id as its handler '{name}': SpiffWorkflow then "
-                            f"cannot parse it; rename the task (e.g. '{name}_task')")
+            yield doc.error(operator, "operator-id-clash", msg("operator-id-clash", element=described(task), name=name))
         if registry_problem:
-            yield doc.error(operator, "unknown-handler", f"cannot check handler '{name}': {registry_problem}")
+            yield doc.error(operator, "unknown-handler", msg("unknown-handler.registry", name=name, problem=registry_problem))
         elif name not in known:
-            listed = ", ".join(sorted(known)) or "none"
+            listed = ", ".join(sorted(known)) or msg("none")
             yield doc.error(operator, "unknown-handler",
-                            f"handler '{name}' of {describe(task)} is not registered by any handler plug-in (registered: {listed})")
+                            msg("unknown-handler", name=name, element=described(task), listed=listed))
         if operator.get("resultVariable") == RESERVED_KEY:
-            yield doc.error(operator, "reserved-key",
-                            f"{describe(task)} stores its result under '{RESERVED_KEY}', "
-                            "which breaks SpiffWorkflow's serializer")
+            yield doc.error(operator, "reserved-key", msg("reserved-key.result", element=described(task), key=RESERVED_KEY))
 
 
-def _handler_names() -> tuple[set[str], str | None]:
+def _handler_names() -> tuple[set[str], Text | None]:
     try:
         return handler_names(), None
     except Exception as exc:  # a broken handler module must not crash lint
-        return set(), f"the handler registry failed to load: {type(exc).__name__}: {exc}"
+        return set(), msg("handler.registry-failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def check_process_keys(doc: BpmnDocument) -> Findings:
@@ -297,8 +294,7 @@ def check_process_keys(doc: BpmnDocument) -> Findings:
             value = (prop.get("value") or "").strip()
             for key in (k.strip() for k in value.split(",") if value):
                 if not key.isidentifier() or key == RESERVED_KEY:
-                    yield doc.error(prop, "process-keys", f"{name} of process '{doc.process_id}' lists {key!r}: "
-                                                          "a comma-separated list of data keys (identifiers)")
+                    yield doc.error(prop, "process-keys", msg("process-keys", name=name, process=doc.process_id, key=key))
 
 
 CONTENT_RULES = (check_expressions, check_timers, check_forms, check_service_tasks, check_process_keys)

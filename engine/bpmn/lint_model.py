@@ -13,6 +13,7 @@ from pathlib import Path
 from lxml import etree
 
 from engine.access.roles import LANES
+from engine.bpmn.lint_messages import Term, Text, msg
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -40,6 +41,29 @@ class Finding:
     rule: str
     message: str
     element: str | None = None  # the BPMN element id it is about, when known (the modeler marks it)
+    text: Text | None = None  # the message as a catalogue entry (lint_messages), to show it in either language
+
+    @classmethod
+    def of(cls, file: str, line: int, col: int, severity: str, rule: str, text: Text,
+           element: str | None = None) -> Finding:
+        """A finding whose `message` is the English of `text`."""
+        return cls(file, line, col, severity, rule, text.render("en"), element, text)
+
+    def message_in(self, lang: str) -> str:
+        """The message in `lang` ("zh" or "en"); English when the finding has no catalogue entry."""
+        return self.text.render(lang) if self.text is not None and lang == "zh" else self.message
+
+    @property
+    def message_zh(self) -> str:
+        return self.message_in("zh")
+
+    def messages(self, lang: str) -> dict[str, str]:
+        """`message` in `lang`, and `message_en` / `message_zh`: how pages and the API show it."""
+        return {"message": self.message_in(lang), "message_en": self.message, "message_zh": self.message_zh}
+
+    def line_in(self, lang: str) -> str:
+        """`str(finding)` with the message in `lang`."""
+        return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.rule}: {self.message_in(lang)}"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.severity} {self.rule}: {self.message}"
@@ -55,9 +79,16 @@ def bpmn_tag(el) -> str | None:
 
 def describe(el) -> str:
     """`userTask 'fill_request' (填写需求)`: how a message names an element."""
-    tag = etree.QName(el).localname if isinstance(el.tag, str) else "node"
+    return described(el).render("en")
+
+
+def described(el) -> Text:
+    """`describe` as a message part: `用户任务 'fill_request'（填写需求）` in Chinese."""
+    kind = Term(etree.QName(el).localname if isinstance(el.tag, str) else "node")
     name = el.get("name")
-    return f"{tag} '{el.get('id', '?')}'" + (f" ({name})" if name else "")
+    if name:
+        return msg("element.named", kind=kind, id=el.get("id", "?"), name=name)
+    return msg("element", kind=kind, id=el.get("id", "?"))
 
 
 class BpmnDocument:
@@ -161,11 +192,12 @@ class BpmnDocument:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def finding(self, el, severity: str, rule: str, message: str, line: int | None = None,
+    def finding(self, el, severity: str, rule: str, message: Text, line: int | None = None,
                 col: int = 1) -> Finding:
+        """`message` is a `msg(...)` of lint_messages, so the finding can be shown in Chinese too."""
         if line is None:
             line = (el.sourceline if el is not None else None) or 1
-        return Finding(self.filename, line, col, severity, rule, message, self.element_of(el))
+        return Finding.of(self.filename, line, col, severity, rule, message, self.element_of(el))
 
     def element_of(self, el) -> str | None:
         """The id of the diagram element a finding about `el` is about: `el` itself, the element
@@ -183,8 +215,8 @@ class BpmnDocument:
             el = el.getparent()
         return None
 
-    def error(self, el, rule: str, message: str, **where) -> Finding:
+    def error(self, el, rule: str, message: Text, **where) -> Finding:
         return self.finding(el, "error", rule, message, **where)
 
-    def warning(self, el, rule: str, message: str, **where) -> Finding:
+    def warning(self, el, rule: str, message: Text, **where) -> Finding:
         return self.finding(el, "warning", rule, message, **where)

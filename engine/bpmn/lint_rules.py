@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import (
     CONTAINER_TAGS,
     HUMAN_TASK_TAGS,
@@ -20,7 +21,7 @@ from engine.bpmn.lint_model import (
     BpmnDocument,
     Finding,
     bpmn_tag,
-    describe,
+    described,
 )
 
 Findings = Iterator[Finding]
@@ -36,26 +37,24 @@ MAX_OVERLAP_FINDINGS = 20
 
 def check_processes(doc: BpmnDocument) -> Findings:
     if not doc.processes:
-        yield doc.error(doc.root, "no-process", "no bpmn:process in the file")
+        yield doc.error(doc.root, "no-process", msg("no-process.none"))
         return
     if doc.process.get("isExecutable") != "true":
         yield doc.error(doc.process, "no-process",
-                        f"process '{doc.process_id}' is not executable: set isExecutable=\"true\"")
+                        msg("no-process.not-executable", process=doc.process_id))
     for extra in (p for p in doc.processes if p is not doc.process):
         yield doc.error(extra, "multiple-processes",
-                        f"another process '{extra.get('id', '?')}' in the file: one process per file")
+                        msg("multiple-processes", process=extra.get("id", "?")))
     stem = Path(doc.filename).stem
     if doc.process_id != stem:
         yield doc.warning(doc.process, "process-id-mismatch",
-                          f"process id '{doc.process_id}' differs from the file name '{stem}'")
+                          msg("process-id-mismatch", process=doc.process_id, stem=stem))
 
 
 def check_pool(doc: BpmnDocument) -> Findings:
     participants = doc.root.findall("bpmn:collaboration/bpmn:participant", NS)
     if not any(p.get("processRef") == doc.process_id for p in participants):
-        yield doc.warning(doc.process, "no-pool",
-                          f"no bpmn:collaboration with a bpmn:participant whose processRef is "
-                          f"'{doc.process_id}': modelers draw no pool")
+        yield doc.warning(doc.process, "no-pool", msg("no-pool", process=doc.process_id))
 
 
 def check_ids(doc: BpmnDocument) -> Findings:
@@ -63,12 +62,10 @@ def check_ids(doc: BpmnDocument) -> Findings:
     for el_id, el in doc.elements_by_id.items():
         if el_id in reserved:
             yield doc.error(el, "reserved-id",
-                            f"{describe(el)}: id '{el_id}' is reserved by SpiffWorkflow; use e.g. "
-                            f"'{el_id.lower()}_event'")
+                            msg("reserved-id", element=described(el), id=el_id, suggestion=f"{el_id.lower()}_event"))
     for el in doc.duplicate_ids:
         first = doc.elements_by_id[el.get("id")]
-        yield doc.error(el, "duplicate-id",
-                        f"id '{el.get('id')}' is already used at line {first.sourceline}")
+        yield doc.error(el, "duplicate-id", msg("duplicate-id", id=el.get("id"), line=first.sourceline))
 
 
 # -- flow -----------------------------------------------------------------------------------
@@ -76,9 +73,9 @@ def check_ids(doc: BpmnDocument) -> Findings:
 def check_start_end(doc: BpmnDocument) -> Findings:
     direct = {bpmn_tag(n) for n in doc.direct_flow_nodes()}
     if "startEvent" not in direct:
-        yield doc.error(doc.process, "no-start", f"process '{doc.process_id}' has no start event")
+        yield doc.error(doc.process, "no-start", msg("no-start", process=doc.process_id))
     if "endEvent" not in direct:
-        yield doc.error(doc.process, "no-end", f"process '{doc.process_id}' has no end event")
+        yield doc.error(doc.process, "no-end", msg("no-end", process=doc.process_id))
 
 
 def check_dangling_flows(doc: BpmnDocument) -> Findings:
@@ -86,8 +83,10 @@ def check_dangling_flows(doc: BpmnDocument) -> Findings:
         for end in ("sourceRef", "targetRef"):
             ref = flow.get(end)
             if ref not in doc.flow_node_ids:
-                what = f"'{ref}', which is not a flow node of the process" if ref else "nothing"
-                yield doc.error(flow, "dangling-flow", f"sequenceFlow '{flow.get('id', '?')}' {end} is {what}")
+                flow_id = flow.get("id", "?")
+                text = (msg("dangling-flow", flow=flow_id, end=end, ref=ref) if ref
+                        else msg("dangling-flow.nothing", flow=flow_id, end=end))
+                yield doc.error(flow, "dangling-flow", text)
 
 
 def _successors(doc: BpmnDocument) -> dict[str, list[str]]:
@@ -131,7 +130,7 @@ def check_reachability(doc: BpmnDocument) -> Findings:
         container = doc.container_of(node)
         container_reached = container is doc.process or container.get("id") in seen
         if node.get("id") not in seen and container_reached:
-            yield doc.warning(node, "unreachable", f"{describe(node)} cannot be reached from a start event")
+            yield doc.warning(node, "unreachable", msg("unreachable", element=described(node)))
 
 
 # -- diagram --------------------------------------------------------------------------------
@@ -148,19 +147,19 @@ def _bounds(shape) -> tuple[float, float, float, float] | None:
 
 def check_diagram(doc: BpmnDocument) -> Findings:
     if doc.root.find("bpmndi:BPMNDiagram", NS) is None:
-        yield doc.error(doc.root, "missing-di", "no bpmndi:BPMNDiagram: the file has no diagram to draw")
+        yield doc.error(doc.root, "missing-di", msg("missing-di.diagram"))
         return
     participants = [p for p in doc.root.findall("bpmn:collaboration/bpmn:participant", NS)
                     if p.get("processRef") == doc.process_id]
     for el in doc.flow_nodes + doc.lanes() + participants:
         shape = doc.shapes.get(el.get("id", ""))
         if shape is None:
-            yield doc.error(el, "missing-di", f"{describe(el)} has no bpmndi:BPMNShape")
+            yield doc.error(el, "missing-di", msg("missing-di.shape", element=described(el)))
         elif _bounds(shape) is None:
-            yield doc.error(shape, "missing-di", f"the shape of {describe(el)} has no valid dc:Bounds")
+            yield doc.error(shape, "missing-di", msg("missing-di.bounds", element=described(el)))
     for flow in doc.sequence_flows:
         if flow.get("id", "") not in doc.edges:
-            yield doc.error(flow, "missing-di", f"sequenceFlow '{flow.get('id', '?')}' has no bpmndi:BPMNEdge")
+            yield doc.error(flow, "missing-di", msg("missing-di.edge", flow=flow.get("id", "?")))
 
 
 def _may_overlap(a, b) -> bool:
@@ -178,7 +177,7 @@ def check_overlap(doc: BpmnDocument) -> Findings:
         if bounds is not None:
             boxes.append((*bounds, shape.getparent(), node, shape))
     if len(boxes) > MAX_OVERLAP_SHAPES:
-        yield doc.warning(doc.process, "overlap", f"{len(boxes)} shapes: too many to check for overlaps")
+        yield doc.warning(doc.process, "overlap", msg("overlap.too-many", count=len(boxes)))
         return
     boxes.sort(key=lambda box: box[0])
     reported = 0
@@ -189,11 +188,11 @@ def check_overlap(doc: BpmnDocument) -> Findings:
             if plane_a is plane_b and ay < by + bh and by < ay + ah and _may_overlap(a, b):
                 reported += 1
                 if reported > MAX_OVERLAP_FINDINGS:
-                    yield doc.warning(doc.process, "overlap", f"more than {MAX_OVERLAP_FINDINGS} overlapping shapes")
+                    yield doc.warning(doc.process, "overlap", msg("overlap.more", limit=MAX_OVERLAP_FINDINGS))
                     return
                 later = max(shape_a, shape_b, key=lambda s: s.sourceline or 0)
                 first, second = sorted((a, b), key=lambda n: n.sourceline or 0)
-                yield doc.warning(later, "overlap", f"the shapes of {describe(first)} and {describe(second)} overlap")
+                yield doc.warning(later, "overlap", msg("overlap", first=described(first), second=described(second)))
 
 
 # -- lanes and human tasks ------------------------------------------------------------------
@@ -201,25 +200,23 @@ def check_overlap(doc: BpmnDocument) -> Findings:
 def check_lanes(doc: BpmnDocument) -> Findings:
     lanes = doc.lanes()
     if not lanes:
-        yield doc.error(doc.process, "lane-missing",
-                        "the process has no bpmn:laneSet with lanes; lane id = role id decides who works a task")
+        yield doc.error(doc.process, "lane-missing", msg("lane-missing.no-lanes"))
         return
     for lane in lanes:
         if doc.is_leaf_lane(lane) and lane.get("id") not in KNOWN_LANES:
             yield doc.error(lane, "unknown-lane",
-                            f"lane id '{lane.get('id')}' is not a role id; use one of {', '.join(sorted(KNOWN_LANES))}")
+                            msg("unknown-lane", lane=lane.get("id"), roles=", ".join(sorted(KNOWN_LANES))))
     lanes_of = doc.leaf_lanes_of()
     for node in doc.direct_flow_nodes():
         held_by = lanes_of.get(node.get("id", ""), [])
         if not held_by:
-            yield doc.error(node, "lane-missing", f"{describe(node)} is in no lane's flowNodeRef")
+            yield doc.error(node, "lane-missing", msg("lane-missing.none", element=described(node)))
         elif len(held_by) > 1:
             yield doc.error(node, "lane-missing",
-                            f"{describe(node)} is listed in more than one lane: {', '.join(held_by)}")
+                            msg("lane-missing.several", element=described(node), lanes=", ".join(held_by)))
     for task in doc.of_type(*HUMAN_TASK_TAGS):
         if doc.effective_lane(task, lanes_of) == "system":
-            yield doc.error(task, "user-task-in-system-lane",
-                            f"{describe(task)} is work for a person but sits in the 'system' lane")
+            yield doc.error(task, "user-task-in-system-lane", msg("user-task-in-system-lane", element=described(task)))
 
 
 def check_documentation(doc: BpmnDocument) -> Findings:
@@ -227,11 +224,10 @@ def check_documentation(doc: BpmnDocument) -> Findings:
         documentation = task.find("bpmn:documentation", NS)
         text = (documentation.text or "").strip() if documentation is not None else ""
         if not text:
-            yield doc.warning(task, "missing-documentation",
-                              f"{describe(task)} has no bpmn:documentation with its SOP rules (1) ... (2) ...")
+            yield doc.warning(task, "missing-documentation", msg("missing-documentation.none", element=described(task)))
         elif not NUMBERED_RULE.search(text):
             yield doc.warning(documentation, "missing-documentation",
-                              f"the documentation of {describe(task)} has no numbered rules (1) ... (2) ...")
+                              msg("missing-documentation.unnumbered", element=described(task)))
 
 
 def check_gateways(doc: BpmnDocument) -> Findings:
@@ -240,13 +236,12 @@ def check_gateways(doc: BpmnDocument) -> Findings:
         default = gateway.get("default")
         if default and default not in {f.get("id") for f in flows}:
             yield doc.warning(gateway, "gateway-no-default",
-                              f"{describe(gateway)}: default flow '{default}' is not one of its outgoing flows")
+                              msg("gateway-no-default.not-outgoing", element=described(gateway), flow=default))
             continue
         unconditioned = [f.get("id", "?") for f in flows if not _condition_text(f)]
         if len(flows) > 1 and not default and unconditioned:
             yield doc.warning(gateway, "gateway-no-default",
-                              f"{describe(gateway)} has no default flow and no condition on "
-                              f"{', '.join(unconditioned)}")
+                              msg("gateway-no-default", element=described(gateway), flows=", ".join(unconditioned)))
 
 
 def check_boundaries(doc: BpmnDocument) -> Findings:
@@ -260,9 +255,8 @@ def check_boundaries(doc: BpmnDocument) -> Findings:
         if (host is not None and bpmn_tag(host) in ("subProcess", "transaction")
                 and host.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None):
             yield doc.error(boundary, "interrupting-boundary-on-multi-instance",
-                            f"{describe(boundary)} interrupts the multi-instance {describe(host)}: "
-                            "SpiffWorkflow crashes when it fires. Put the timer inside the subprocess "
-                            "(one per instance), or make it non-interrupting (cancelActivity=\"false\")")
+                            msg("interrupting-boundary-on-multi-instance", element=described(boundary),
+                                host=described(host)))
 
 
 def _condition_text(flow) -> str:

@@ -78,7 +78,7 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
     return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
             "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
             "current_version": current.version if current else None,
-            "findings": [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, "message": f.message}
+            "findings": [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, **f.messages("en")}
                          for f in findings],
             "deployable": not any(f.severity == "error" for f in findings) and draft.process_id is not None,
             "diff": changes, "waiting": waiting}

@@ -66,6 +66,7 @@ class Cli:
     def __init__(self, url: str, home: Path):
         self.env = {**os.environ, "TOURFLOW_DATABASE_URL": url, "TOURFLOW_HOME": str(home)}
         self.env.pop("FLASK_DEBUG", None)
+        self.env.pop("TOURFLOW_LANG", None)  # the CLI's messages are English unless a test asks
 
     def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
         exe = Path(sys.executable).with_name("tourflow")

@@ -18,6 +18,19 @@ from engine.limits import ID_MAX, BadJson, parse_json
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
 ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
+LANGS = ("zh", "en")
+
+
+def cli_language() -> str:
+    """The language of lint findings on the command line: $TOURFLOW_LANG (zh or en), else English
+    (scripts and CI parse the English lines; docs/i18n.md)."""
+    lang = os.environ.get("TOURFLOW_LANG", "")
+    return lang if lang in LANGS else "en"
+
+
+lang_option = click.option("--lang", type=click.Choice(LANGS), default=cli_language,
+                           show_default="$TOURFLOW_LANG, else en",
+                           help="Language of the findings' messages: zh (中文) or en.")
 
 
 class TourflowGroup(FlaskGroup):
@@ -31,7 +44,7 @@ class TourflowGroup(FlaskGroup):
         except DeploymentError as exc:
             for finding in exc.findings:
                 if finding.severity == "error":
-                    click.echo(str(finding), err=True)
+                    click.echo(finding.line_in(cli_language()), err=True)
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
         except TourflowError as exc:

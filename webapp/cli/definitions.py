@@ -12,15 +12,16 @@ from flask.cli import with_appcontext
 from engine.access import policy
 from engine.errors import BpmnReadError, DeploymentError
 from webapp.app_state import tourflow
-from webapp.cli.base import emit
+from webapp.cli.base import emit, lang_option
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "actor", default="system", help="Who deploys (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True)
+@lang_option
 @with_appcontext
-def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
+def deploy(paths: tuple[Path, ...], actor: str, as_json: bool, lang: str) -> None:
     """Deploy BPMN files or folders; prints process id and version per file."""
     from engine.run.deployments import bpmn_files, deploy_file
 
@@ -39,7 +40,7 @@ def deploy(paths: tuple[Path, ...], actor: str, as_json: bool) -> None:
             failed = True
             for finding in exc.findings:
                 if finding.severity == "error":
-                    click.echo(str(finding), err=True)
+                    click.echo(finding.line_in(lang), err=True)
         except BpmnReadError as exc:
             failed = True
             click.echo(str(exc), err=True)
@@ -170,12 +171,13 @@ def handlers(as_json: bool) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def lint(paths: tuple[Path, ...]) -> None:
+@lang_option
+def lint(paths: tuple[Path, ...], lang: str) -> None:
     """Check BPMN files against the conventions; exit 1 on errors."""
     from engine.bpmn.lint import has_errors, lint_paths
 
     findings = lint_paths(list(paths))
     for finding in findings:
-        click.echo(str(finding))
+        click.echo(finding.line_in(lang))
     if has_errors(findings):
         sys.exit(1)

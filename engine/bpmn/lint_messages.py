@@ -1,0 +1,251 @@
+"""Every lint message in English and Chinese: a catalogue of templates with named parameters.
+
+A rule says what it found as `msg("key", name=value, ...)`; the Finding keeps that `Text` and
+renders it in either language (English is `Finding.message`, as `tourflow lint` prints it).
+Adding a message is one line in `MESSAGES`: key -> (English, Chinese). Ids, file names and
+expressions go in as parameters, so both languages show them verbatim. A parameter may itself
+be a `Text` or a `Term` (an element kind such as userTask), rendered in the same language.
+tests/test_lint_messages.py fails when a key used in engine/bpmn has no entry or no Chinese.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Formatter
+
+LANGS = ("en", "zh")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # how a message names an element
+    "element": ("{kind} '{id}'", "{kind} '{id}'"),
+    "element.named": ("{kind} '{id}' ({name})", "{kind} '{id}'（{name}）"),
+    "the-document": ("the document", "文档"),
+    "none": ("none", "无"),
+    # reading the file
+    "xml.read-error": ("{detail}", "无法读取 BPMN 文件：{detail}"),
+    "xml.unreadable-file": ("cannot read file: {reason}", "无法读取文件：{reason}"),
+    "xml.unreadable": ("cannot read the file: {error}", "无法读取该文件：{error}"),
+    "lint-internal.index": ("cannot index the file: {error}", "无法为该文件建立索引：{error}"),
+    "lint-internal.rule": ("rule {rule} failed: {error}", "检查规则 {rule} 出错：{error}"),
+    "spiff-parse": ("SpiffWorkflow cannot parse the process: {detail}", "SpiffWorkflow 无法解析该流程：{detail}"),
+    "spiff-parse.at": ("SpiffWorkflow cannot parse the process at {tag} '{id}': {detail}",
+                       "SpiffWorkflow 无法解析该流程（{tag} '{id}' 处）：{detail}"),
+    # file and process
+    "no-process.none": ("no bpmn:process in the file", "文件中没有流程（bpmn:process）"),
+    "no-process.not-executable": ("process '{process}' is not executable: set isExecutable=\"true\"",
+                                  "流程 '{process}' 不可执行：请设置 isExecutable=\"true\""),
+    "multiple-processes": ("another process '{process}' in the file: one process per file",
+                           "文件中还有另一个流程 '{process}'：每个文件只能有一个流程"),
+    "process-id-mismatch": ("process id '{process}' differs from the file name '{stem}'",
+                            "流程 id '{process}' 与文件名 '{stem}' 不一致"),
+    "no-pool": ("no bpmn:collaboration with a bpmn:participant whose processRef is '{process}': modelers draw no pool",
+                "没有 processRef 为 '{process}' 的 bpmn:collaboration/bpmn:participant：建模工具画不出泳池"),
+    "reserved-id": ("{element}: id '{id}' is reserved by SpiffWorkflow; use e.g. '{suggestion}'",
+                    "{element}：id '{id}' 是 SpiffWorkflow 的保留名；请改用例如 '{suggestion}'"),
+    "duplicate-id": ("id '{id}' is already used at line {line}", "id '{id}' 已在第 {line} 行使用"),
+    # flow
+    "no-start": ("process '{process}' has no start event", "流程 '{process}' 没有开始事件"),
+    "no-end": ("process '{process}' has no end event", "流程 '{process}' 没有结束事件"),
+    "dangling-flow": ("sequenceFlow '{flow}' {end} is '{ref}', which is not a flow node of the process",
+                      "顺序流 '{flow}' 的 {end} 是 '{ref}'，它不是本流程的节点"),
+    "dangling-flow.nothing": ("sequenceFlow '{flow}' {end} is nothing", "顺序流 '{flow}' 的 {end} 为空"),
+    "unreachable": ("{element} cannot be reached from a start event", "从开始事件无法到达{element}"),
+    # diagram
+    "missing-di.diagram": ("no bpmndi:BPMNDiagram: the file has no diagram to draw",
+                           "没有 bpmndi:BPMNDiagram：文件中没有可绘制的流程图"),
+    "missing-di.shape": ("{element} has no bpmndi:BPMNShape", "{element}在图上没有图形（bpmndi:BPMNShape）"),
+    "missing-di.bounds": ("the shape of {element} has no valid dc:Bounds", "{element}的图形没有有效的 dc:Bounds"),
+    "missing-di.edge": ("sequenceFlow '{flow}' has no bpmndi:BPMNEdge", "顺序流 '{flow}' 在图上没有连线（bpmndi:BPMNEdge）"),
+    "overlap.too-many": ("{count} shapes: too many to check for overlaps", "共 {count} 个图形：太多，无法检查是否重叠"),
+    "overlap.more": ("more than {limit} overlapping shapes", "重叠的图形超过 {limit} 处"),
+    "overlap": ("the shapes of {first} and {second} overlap", "{first}与{second}的图形重叠"),
+    # lanes and human tasks
+    "lane-missing.no-lanes": ("the process has no bpmn:laneSet with lanes; lane id = role id decides who works a task",
+                              "流程没有划分泳道（bpmn:laneSet）；泳道 id 即角色 id，决定由谁办理任务"),
+    "unknown-lane": ("lane id '{lane}' is not a role id; use one of {roles}",
+                     "泳道 id '{lane}' 不是角色 id；请使用以下之一：{roles}"),
+    "lane-missing.none": ("{element} is in no lane's flowNodeRef", "{element}不在任何泳道中（flowNodeRef）"),
+    "lane-missing.several": ("{element} is listed in more than one lane: {lanes}", "{element}同时列在多个泳道中：{lanes}"),
+    "user-task-in-system-lane": ("{element} is work for a person but sits in the 'system' lane",
+                                 "{element}需要人来办理，却放在 'system'（系统）泳道中"),
+    "missing-documentation.none": ("{element} has no bpmn:documentation with its SOP rules (1) ... (2) ...",
+                                   "{element}没有写明 SOP 规则的说明（bpmn:documentation）(1) ... (2) ..."),
+    "missing-documentation.unnumbered": ("the documentation of {element} has no numbered rules (1) ... (2) ...",
+                                         "{element}的说明没有编号的规则 (1) ... (2) ..."),
+    # gateways and boundary events
+    "gateway-no-default.not-outgoing": ("{element}: default flow '{flow}' is not one of its outgoing flows",
+                                        "{element}：默认顺序流 '{flow}' 不是它的出口顺序流"),
+    "gateway-no-default": ("{element} has no default flow and no condition on {flows}",
+                           "{element}没有默认顺序流，且顺序流 {flows} 上没有条件"),
+    "interrupting-boundary-on-multi-instance": (
+        "{element} interrupts the multi-instance {host}: SpiffWorkflow crashes when it fires. Put the timer inside "
+        "the subprocess (one per instance), or make it non-interrupting (cancelActivity=\"false\")",
+        "{element}会中断多实例的{host}：触发时 SpiffWorkflow 会崩溃。请把定时器放进子流程内（每个实例一个），"
+        "或改为非中断（cancelActivity=\"false\"）"),
+    # expressions and scripts
+    "source": ("{what} of {owner}: {problem} in {snippet!r}", "{owner}的{what}：{problem}，位于 {snippet!r}"),
+    "source.parameter": ("parameter '{id}'", "参数 '{id}'"),
+    "source.too-deep": ("syntax error: nested too deeply to parse", "语法错误：嵌套太深，无法解析"),
+    "script-syntax.empty": ("script of {owner} is empty", "{owner}的脚本为空"),
+    "reserved-key.script": ("script of {owner} sets data key '{key}', which breaks SpiffWorkflow's serializer",
+                            "{owner}的脚本设置了数据键 '{key}'，这会破坏 SpiffWorkflow 的序列化"),
+    # timers
+    "timer.where": ("{kind} of {owner}", "{owner}的{kind}"),
+    "timer-unquoted.empty": ("{where} is empty", "{where}为空"),
+    "timer-unquoted": ("{where} is {source}: timer values are Python expressions, write \"{source}\"",
+                       "{where}是 {source}：定时器的值是 Python 表达式，请写成 \"{source}\""),
+    "timer-invalid": ("{where} {literal!r} is not a valid ISO 8601 {unit}", "{where} {literal!r} 不是有效的 ISO 8601 {unit}"),
+    # forms
+    "missing-form": ("{element} has no spiffworkflow:property name=\"{prop}\"",
+                     "{element}没有表单：缺少 spiffworkflow:property name=\"{prop}\""),
+    "form-invalid.name": ("form of {element}: '{filename}' must be a plain *.json file name in forms/{process}/",
+                          "{element}的表单：'{filename}' 必须是 forms/{process}/ 下的普通 *.json 文件名"),
+    "form-invalid": ("form {shown} of {element}: {problem}", "{element}的表单 {shown}：{problem}"),
+    "form.not-found": ("file not found", "文件不存在"),
+    "form.too-large": ("file is larger than {limit} bytes", "文件大于 {limit} 字节"),
+    "form.unreadable": ("cannot read file: {reason}", "无法读取文件：{reason}"),
+    "form.bad-json": ("not valid JSON: {error} at line {line}", "不是有效的 JSON：{error}（第 {line} 行）"),
+    "form.json-too-deep": ("not valid JSON: nested too deeply", "不是有效的 JSON：嵌套太深"),
+    "form.bad-schema": ("not a valid JSON Schema (draft 2020-12): {error} (at {where})",
+                        "不是有效的 JSON Schema（draft 2020-12）：{error}（位于 {where}）"),
+    "form.top-level": ("top level", "顶层"),
+    "form.schema-too-deep": ("not a valid JSON Schema: nested too deeply", "不是有效的 JSON Schema：嵌套太深"),
+    "form.not-object": ("the schema must have type: object", "表单的 schema 必须是 type: object"),
+    "reserved-key.form": ("form {shown} of {element} has a field '{key}' at {path}, which breaks SpiffWorkflow's serializer",
+                          "{element}的表单 {shown} 在 {path} 有字段 '{key}'，这会破坏 SpiffWorkflow 的序列化"),
+    "personal-kind": ("form {shown} of {element}: '{flag}' at {path} is {value}; expected one of {kinds}",
+                      "{element}的表单 {shown}：{path} 处的 '{flag}' 是 {value}；应为以下之一：{kinds}"),
+    "personal-unflagged": ("form {shown} of {element}: field '{name}' ({path}) looks like personal data; mark it "
+                           "\"{flag}\": \"<kind>\" so it is masked for those who may not see it",
+                           "{element}的表单 {shown}：字段 '{name}'（{path}）看起来是个人信息；请标记 "
+                           "\"{flag}\": \"<kind>\"，以便对无权查看的人遮盖"),
+    "form-pattern": ("form {shown} of {element}, at {pointer}: {why}", "{element}的表单 {shown}，{pointer} 处：{why}"),
+    # service tasks and process keys
+    "unknown-handler.no-operator": ("{element} has no spiffworkflow:serviceTaskOperator naming its handler",
+                                    "{element}没有指明处理器的 spiffworkflow:serviceTaskOperator"),
+    "operator-id-clash": ("{element} has the same id as its handler '{name}': SpiffWorkflow then cannot parse it; "
+                          "rename the task (e.g. '{name}_task')",
+                          "{element}的 id 与其处理器 '{name}' 相同：SpiffWorkflow 将无法解析；"
+                          "请给任务改名（例如 '{name}_task'）"),
+    "unknown-handler.registry": ("cannot check handler '{name}': {problem}", "无法检查处理器 '{name}'：{problem}"),
+    "handler.registry-failed": ("the handler registry failed to load: {error}", "处理器注册表加载失败：{error}"),
+    "unknown-handler": ("handler '{name}' of {element} is not registered by any handler plug-in (registered: {listed})",
+                        "{element}的处理器 '{name}' 没有被任何处理器插件注册（已注册：{listed}）"),
+    "reserved-key.result": ("{element} stores its result under '{key}', which breaks SpiffWorkflow's serializer",
+                            "{element}把结果存到 '{key}' 下，这会破坏 SpiffWorkflow 的序列化"),
+    "process-keys": ("{name} of process '{process}' lists {key!r}: a comma-separated list of data keys (identifiers)",
+                     "流程 '{process}' 的 {name} 列出了 {key!r}：应为逗号分隔的数据键（标识符）列表"),
+    # why the script sandbox or RE2 refuses something (their English is matched in lint_reasons.py)
+    "reason.too-deep-or-not-text": ("syntax error: nested too deeply or not text", "语法错误：嵌套太深，或不是文本"),
+    "reason.syntax": ("syntax error: {detail}", "语法错误：{detail}"),
+    "reason.too-long": ("script is longer than {limit} characters", "脚本超过 {limit} 个字符"),
+    "reason.restricted": ("refused by the restricted compiler: {error}", "被受限编译器拒绝：{error}"),
+    "reason.underscore-name": ("name '{name}' is not allowed (names may not start with '_')",
+                               "不允许使用名称 '{name}'（名称不能以 '_' 开头）"),
+    "reason.name": ("name '{name}' is not allowed", "不允许使用名称 '{name}'"),
+    "reason.builtin-name": ("'{name}' is a function scripts use; pick another name", "'{name}' 是脚本可用的函数名；请换一个名称"),
+    "reason.set-attribute": ("setting an attribute ('.{attr} = ...') is not allowed", "不允许给属性赋值（'.{attr} = ...'）"),
+    "reason.attribute": ("attribute '{attr}' is not allowed (only methods of text, numbers, lists and dicts such as "
+                         ".get, .upper, .append)",
+                         "不允许使用属性 '{attr}'（只能用文本、数字、列表和字典的方法，如 .get、.upper、.append）"),
+    "reason.import": ("import is not allowed", "不允许 import"),
+    "reason.while": ("while loops are not allowed (use for over a list or range)",
+                     "不允许 while 循环（请用 for 遍历列表或 range）"),
+    "reason.global": ("global is not allowed", "不允许 global"),
+    "reason.nonlocal": ("nonlocal is not allowed", "不允许 nonlocal"),
+    "reason.class": ("class definitions are not allowed", "不允许定义类"),
+    "reason.function": ("function definitions are not allowed", "不允许定义函数"),
+    "reason.async": ("async code is not allowed", "不允许异步代码"),
+    "reason.lambda": ("lambda is not allowed", "不允许 lambda"),
+    "reason.generator": ("generators are not allowed", "不允许生成器"),
+    "reason.try": ("try/except is not allowed", "不允许 try/except"),
+    "reason.with": ("with is not allowed", "不允许 with"),
+    "reason.raise": ("raise is not allowed", "不允许 raise"),
+    "reason.assert": ("assert is not allowed", "不允许 assert"),
+    "reason.walrus": ("':=' is not allowed", "不允许 ':='"),
+    "reason.match": ("match is not allowed", "不允许 match"),
+    "reason.node": ("{node} is not allowed", "不允许使用 {node}"),
+    "reason.pattern-too-long": ("the pattern is {length} characters long; at most {limit} are allowed",
+                                "正则表达式有 {length} 个字符；最多允许 {limit} 个"),
+    "reason.pattern-re2": ("RE2 cannot compile the pattern ({reason}); backreferences, lookahead and lookbehind "
+                           "are not supported",
+                           "RE2 无法编译该正则表达式（{reason}）；不支持反向引用、先行断言和后行断言"),
+    "reason.pattern-not-unicode": ("the pattern is not valid Unicode text", "正则表达式不是有效的 Unicode 文本"),
+    "reason.file-too-large": ("file is {size} bytes; the limit is {limit} bytes", "文件有 {size} 字节，超过上限 {limit} 字节"),
+    "reason.file-empty": ("file is empty", "文件是空的"),
+    "reason.doctype": ("DOCTYPE/ENTITY declarations are not allowed in BPMN files", "BPMN 文件中不允许 DOCTYPE/ENTITY 声明"),
+    "reason.malformed-xml": ("malformed XML: {detail}", "XML 格式错误：{detail}"),
+    "reason.too-many-elements": ("file has {count} XML elements; the limit is {limit}",
+                                 "文件有 {count} 个 XML 元素，超过上限 {limit}"),
+    "reason.not-bpmn": ("not a BPMN 2.0 file: root element is <{tag}>, expected bpmn:definitions",
+                        "不是 BPMN 2.0 文件：根元素是 <{tag}>，应为 bpmn:definitions"),
+    "reason.unevaluated-with-patterns": ("a form cannot combine unevaluatedProperties with patternProperties",
+                                         "表单不能同时使用 unevaluatedProperties 和 patternProperties"),
+}
+
+# The Chinese for words messages put in as `Term`s: BPMN element kinds and what a piece of Python is.
+TERMS: dict[str, str] = {
+    "process": "流程", "collaboration": "协作", "participant": "泳池", "laneSet": "泳道集", "lane": "泳道",
+    "sequenceFlow": "顺序流", "startEvent": "开始事件", "endEvent": "结束事件",
+    "intermediateCatchEvent": "中间捕获事件", "intermediateThrowEvent": "中间抛出事件", "boundaryEvent": "边界事件",
+    "task": "任务", "userTask": "用户任务", "manualTask": "手工任务", "serviceTask": "服务任务",
+    "scriptTask": "脚本任务", "sendTask": "发送任务", "receiveTask": "接收任务", "businessRuleTask": "业务规则任务",
+    "callActivity": "调用活动", "subProcess": "子流程", "transaction": "事务子流程", "adHocSubProcess": "自由子流程",
+    "exclusiveGateway": "排他网关", "inclusiveGateway": "包容网关", "parallelGateway": "并行网关",
+    "eventBasedGateway": "事件网关", "complexGateway": "复杂网关", "message": "消息", "signal": "信号",
+    "error": "错误", "escalation": "升级", "dataObject": "数据对象", "dataObjectReference": "数据对象引用",
+    "dataStoreReference": "数据存储引用", "textAnnotation": "注释", "association": "关联", "messageFlow": "消息流",
+    "condition": "条件", "completion condition": "完成条件", "loop cardinality": "循环次数",
+    "loop condition": "循环条件", "script": "脚本", "pre-script": "前置脚本", "post-script": "后置脚本",
+    "message payload": "消息内容",
+    "timeDuration": "定时器时长（timeDuration）", "timeDate": "定时器时间（timeDate）",
+    "timeCycle": "定时器周期（timeCycle）", "duration": "时长", "date": "日期时间", "cycle": "重复周期",
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word a message puts in (an element kind, "script"): English as is, Chinese from `TERMS`."""
+
+    word: str
+
+    def render(self, lang: str) -> str:
+        return TERMS.get(self.word, self.word) if lang == "zh" else self.word
+
+    def __str__(self) -> str:
+        return self.word
+
+
+@dataclass(frozen=True)
+class Text:
+    """One message: a catalogue key and its parameters (hashable, so Findings stay hashable)."""
+
+    key: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    def render(self, lang: str = "en") -> str:
+        english, chinese = MESSAGES[self.key]
+        template = chinese if lang == "zh" else english
+        values = {name: value.render(lang) if isinstance(value, Text | Term) else value
+                  for name, value in self.params}
+        return template.format(**values)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def msg(key: str, /, **params: object) -> Text:
+    """The message `key` of `MESSAGES` with its parameters; a missing key fails here, not when shown."""
+    if key not in MESSAGES:
+        raise KeyError(f"lint message {key!r} is not in engine/bpmn/lint_messages.py MESSAGES")
+    return Text(key, tuple(sorted(params.items())))
+
+
+def placeholders(template: str) -> set[str]:
+    """The parameter names a template uses (`{name}`, `{name!r}`)."""
+    return {field for _, field, _, _ in Formatter().parse(template) if field}
+
+
+def language(lang: str | None) -> str:
+    """`zh` or `en`: what the caller asked for, English for anything else."""
+    return lang if lang in LANGS else "en"
