@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, render_template
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from engine.access.policy import Capability
-from engine.bpmn import form_patterns
 from engine.bpmn.lint import lint_bytes
+from engine.bpmn.lint_content import form_problems
+from engine.bpmn.lint_messages import language
 from engine.bpmn.lint_model import NS
 from engine.bpmn.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
 from engine.limits import NAME_MAX
@@ -85,25 +84,12 @@ def preview_form():
     schema = json_body().get("schema")
     if not isinstance(schema, dict):
         raise invalid("schema", "send the form's JSON Schema as an object")
-    problems = schema_problems(schema)
+    problems = [p.render(language(get_locale())) for p in form_problems(schema)]
     fields = build_fields(schema) if not problems else []
     html = render_template("processes/_form_preview.html", schema=schema, fields=fields)
     return {"valid": not problems, "problems": problems, "html": html,
             "fields": [{"name": f.name, "label": f.label, "widget": f.widget, "required": f.required}
                        for f in fields]}
-
-
-def schema_problems(schema: dict[str, Any]) -> list[str]:
-    """Why a schema cannot be a form (the form rules of lint, for one schema)."""
-    try:
-        Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path) or "top level"
-        return [f"not a valid JSON Schema (draft 2020-12): {exc.message} (at {where})"]
-    except RecursionError:
-        return ["not a valid JSON Schema: nested too deeply"]
-    problems = [] if schema.get("type") == "object" else ["the schema must have type: object"]
-    return problems + [f"at {pointer}: {why}" for pointer, why in form_patterns.problems(schema)]
 
 
 def finding_json(finding) -> dict[str, Any]:

@@ -228,16 +228,32 @@ def _load_schema(path: Path) -> tuple[object, Text | None]:
         return None, msg("form.bad-json", error=str(getattr(exc, "msg", exc)), line=getattr(exc, "lineno", "?"))
     except RecursionError:
         return None, msg("form.json-too-deep")
+    problem = schema_problem(schema)
+    return (None, problem) if problem else (schema, None)
+
+
+def schema_problem(schema: object) -> Text | None:
+    """Why a parsed JSON value cannot be a form's schema, None if it can (patterns aside)."""
     try:
         Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or msg("form.top-level")
-        return None, msg("form.bad-schema", error=exc.message, where=where)
+        return msg("form.bad-schema", error=exc.message, where=where)
     except RecursionError:
-        return None, msg("form.schema-too-deep")
+        return msg("form.schema-too-deep")
     if not isinstance(schema, dict) or schema.get("type") != "object":
-        return None, msg("form.not-object")
-    return schema, None
+        return msg("form.not-object")
+    return None
+
+
+def form_problems(schema: object) -> list[Text]:
+    """Everything that keeps a schema from being a form: what `schema_problem` says, else each
+    pattern forms cannot use (the form editor's preview shows them)."""
+    problem = schema_problem(schema)
+    if problem is not None:
+        return [problem]
+    return [msg("form.pattern-at", pointer=pointer, why=reason_text(why))
+            for pointer, why in form_patterns.problems(schema)]
 
 
 def _reserved_properties(schema, path: str) -> Iterator[str]:

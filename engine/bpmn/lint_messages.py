@@ -120,6 +120,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "{element}的表单 {shown}：字段 '{name}'（{path}）看起来是个人信息；请标记 "
                            "\"{flag}\": \"<kind>\"，以便对无权查看的人遮盖"),
     "form-pattern": ("form {shown} of {element}, at {pointer}: {why}", "{element}的表单 {shown}，{pointer} 处：{why}"),
+    "form.pattern-at": ("at {pointer}: {why}", "{pointer} 处：{why}"),
     # service tasks and process keys
     "unknown-handler.no-operator": ("{element} has no spiffworkflow:serviceTaskOperator naming its handler",
                                     "{element}没有指明处理器的 spiffworkflow:serviceTaskOperator"),

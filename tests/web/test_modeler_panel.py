@@ -96,14 +96,21 @@ def test_the_preview_escapes_what_the_schema_says(api):
 
 
 @pytest.mark.parametrize(("schema", "problem"), [
-    ({"type": "string"}, "type: object"),
-    ({"type": "object", "properties": {"a": {"type": "nope"}}}, "not a valid JSON Schema"),
-    ({"type": "object", "properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}, "/properties/a/pattern"),
+    ({"type": "string"}, "必须是 type: object"),
+    ({"type": "object", "properties": {"a": {"type": "nope"}}}, "不是有效的 JSON Schema"),
+    ({"type": "object", "properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}, "/properties/a/pattern 处"),
 ])
 def test_the_preview_says_why_a_schema_cannot_be_a_form(api, schema, problem):
     body = api.as_("owner1").post(PREVIEW, {"schema": schema}).get_json()
     assert body["valid"] is False and body["fields"] == []
     assert any(problem in p for p in body["problems"]), body["problems"]
+
+
+def test_the_previews_reasons_follow_the_users_language(app):
+    owner = Client(app, "owner1")
+    owner.get("/lang/en")
+    body = owner.api("POST", PREVIEW, {"schema": {"type": "string"}}).get_json()
+    assert body["problems"] == ["the schema must have type: object"]
 
 
 @pytest.mark.parametrize("body", [{}, {"schema": "x"}, {"schema": []}])
