@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.diff import diff_versions
@@ -22,9 +21,9 @@ from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError, NotFound
 from engine.run import versions
 from engine.run.deployments import DeployResult, Upload, deploy_bytes, split_upload
+from engine.run.waiting import waiting_on
 from engine.store import audit
-from engine.store.models import Deployment, HumanTask, Job, ProcessDraft, ProcessInstance
-from engine.store.states import FINISHED, HumanTaskState, JobKind, JobState
+from engine.store.models import Deployment, ProcessDraft
 
 
 def _upload(draft: ProcessDraft) -> Upload:
@@ -82,26 +81,6 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
                          for f in findings],
             "deployable": not any(f.severity == "error" for f in findings) and draft.process_id is not None,
             "diff": changes, "waiting": waiting}
-
-
-def waiting_on(session: Session, deployment_id: int, nodes: list[str]) -> dict[str, int]:
-    """How many running instances of a version wait on each of `nodes` (open tasks, pending timers)."""
-    if not nodes:
-        return {}
-    running = select(ProcessInstance.id).where(ProcessInstance.deployment_id == deployment_id,
-                                               ProcessInstance.status.not_in(FINISHED))
-    counts: dict[str, int] = {}
-    for node, n in session.execute(
-            select(HumanTask.task, func.count(func.distinct(HumanTask.instance_id)))
-            .where(HumanTask.instance_id.in_(running), HumanTask.state == HumanTaskState.READY,
-                   HumanTask.task.in_(nodes)).group_by(HumanTask.task)).all():
-        counts[node] = counts.get(node, 0) + n
-    for node, n in session.execute(
-            select(Job.task, func.count(func.distinct(Job.instance_id)))
-            .where(Job.instance_id.in_(running), Job.kind == JobKind.TIMER, Job.state == JobState.PENDING,
-                   Job.task.in_(nodes)).group_by(Job.task)).all():
-        counts[node] = counts.get(node, 0) + n
-    return dict(sorted(counts.items()))
 
 
 def deploy_draft(session: Session, draft_id: int, actor: str) -> DeployResult:
