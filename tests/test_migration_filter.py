@@ -12,23 +12,15 @@ from engine.clock import frozen_at
 from engine.errors import FormInvalid
 from engine.run import versions
 from engine.run.waiting import waiting_on
-from tests.support.versions import RENAMED_END, T0, deploy_minimal, variant
+from tests.support.migration import start_early_and_late
+from tests.support.versions import T0
 
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
 def early_and_late(runtime):
-    """`early` started at T0 and its one-hour timer fired (it waits at fill_request and escalate);
-    `late` started at T0+3h and waits at fill_request with its timer pending."""
-    deploy_minimal(runtime, variant(RENAMED_END))
-    with frozen_at(T0):
-        early = runtime.start("minimal_ok", version=1)
-    with frozen_at(T0 + timedelta(hours=2)):
-        runtime.tick()
-    with frozen_at(T0 + timedelta(hours=3)):
-        late = runtime.start("minimal_ok", version=1)
-    return early, late
+    return start_early_and_late(runtime)
 
 
 def _picked(runtime, **filter_parts) -> list[int]:
@@ -43,6 +35,10 @@ def test_the_waiting_nodes_of_a_version_are_counted(runtime, early_and_late):
         assert waiting_on(session, deployment_id, None) == {"escalate": 1, "fill_request": 2, "fill_request_sla": 1}
         assert waiting_on(session, deployment_id, ["escalate"]) == {"escalate": 1}
         assert waiting_on(session, deployment_id, []) == {}
+    assert runtime.waiting_nodes("minimal_ok", 1) == [
+        {"node": "escalate", "name": "主管跟进", "waiting": 1}, {"node": "fill_request", "name": "填写需求", "waiting": 2},
+        {"node": "fill_request_sla", "name": "一小时未处理", "waiting": 1}]
+    assert runtime.waiting_nodes("minimal_ok", 2) == []
 
 
 def test_the_filter_picks_by_waiting_node_and_start_time(runtime, early_and_late):

@@ -23,7 +23,7 @@ from engine.run.migration_filter import instance_filter
 from engine.run.rows import viewer_named
 from engine.run.step import Step
 from engine.run.unit import Tx
-from engine.run.waiting import running_of
+from engine.run.waiting import running_of, waiting_on
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import HumanTask, ProcessInstance
@@ -88,6 +88,15 @@ class MigrationCommands(EngineCore):
         results.sort(key=lambda r: r["instance_id"])
         return {"process_id": process_id, "from": from_version, "to": to_version, "dry_run": dry_run,
                 "mapping": mapping, "filter": picked.as_dict(), "migrated": sum(1 for r in results if r["ok"]), "instances": results}
+
+    def waiting_nodes(self, process_id: str, version: int) -> list[dict[str, Any]]:
+        """Where the running instances of a version wait (open tasks, pending timers): per node its
+        name and how many instances wait there, the choices of a migration's `waiting_at`."""
+        with self.reading() as session:
+            deployment = versions.version_row(session, process_id, version)
+            model = self.deployed(session, deployment.id).model
+            counts = waiting_on(session, deployment.id, None)
+        return [{"node": node, "name": model.node_names.get(node) or node, "waiting": n} for node, n in counts.items()]
 
     def _migrate_one(self, instance_id: int, source_id: int, target_id: int, mapping: dict[str, str], actor: str,
                      reason: str, dry_run: bool) -> dict[str, Any]:
