@@ -56,17 +56,19 @@ def test_the_api_migrates_only_what_the_filter_picks(api, runtime, early_and_lat
     assert [(p["from_version"], p["to_version"], p["reason"]) for p in migrated] == [(1, 2, "只迁移已升级主管的")]
 
 
-@pytest.mark.parametrize(("extra", "field"), [
-    ({"waiting_at": "escalate"}, "waiting_at"),
-    ({"waiting_at": ["nope"]}, "waiting_at"),
-    ({"started_before": "tomorrow"}, "started_before"),
-    ({"started_after": "2026-11-31T00:00:00Z"}, "started_after"),
-    ({"started_after": "2026-11-24T00:00:00Z", "started_before": "2026-11-23T00:00:00Z"}, "started_after"),
-    ({"instances": [0]}, "instances"),
+@pytest.mark.parametrize(("extra", "field", "message"), [
+    ({"waiting_at": "escalate"}, "waiting_at", "must be a list of node ids"),
+    ({"waiting_at": ["nope"]}, "waiting_at", "version 1 has no node 'nope'"),
+    ({"started_before": "tomorrow"}, "started_before", "must be an ISO 8601 date-time"),
+    ({"started_after": "2026-11-31T00:00:00Z"}, "started_after", "must be an ISO 8601 date-time"),
+    ({"started_after": "2026-11-24T00:00:00Z", "started_before": "2026-11-23T00:00:00Z"}, "started_after",
+     "must be earlier than started_before"),
+    ({"instances": [0]}, "instances", "must be a list of instance ids"),
 ])
-def test_bad_filters_are_refused_naming_the_field(api, runtime, early_and_late, extra, field):
+def test_bad_filters_are_refused_naming_the_field(api, runtime, early_and_late, extra, field, message):
     answer = api.as_("owner1").post(MIGRATIONS, {"from": 1, "to": 2, "reason": "x", **extra})
     assert (answer.status_code, answer.get_json()["errors"][0]["field"]) == (422, field)
+    assert answer.get_json()["errors"][0]["message"].startswith(message)
     assert {runtime.show(i)["version"] for i in early_and_late} == {1}
 
 
