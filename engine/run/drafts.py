@@ -74,9 +74,7 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
     if changes is not None:
         touched = [e["id"] for e in changes["removed"]] + [c["id"] for c in changes["changed"]]
         waiting = waiting_on(session, current.id, touched)
-    return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
-            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
-            "current_version": current.version if current else None,
+    return {**draft_head(draft), "current_version": current.version if current else None,
             "findings": [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, "message": f.message}
                          for f in findings],
             "deployable": not any(f.severity == "error" for f in findings) and draft.process_id is not None,
@@ -100,10 +98,14 @@ def discard_draft(session: Session, draft_id: int, actor: str, deployed_as: int 
     session.delete(draft)
 
 
-def summary(draft: ProcessDraft) -> dict[str, Any]:
+def draft_head(draft: ProcessDraft) -> dict[str, Any]:
+    """What both the summary and the preview of a draft begin with."""
     return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
-            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
-            "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
+            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat()}
 
 
-__all__ = ["deploy_draft", "discard_draft", "draft_row", "preview", "save_draft", "summary", "waiting_on"]
+def summary(draft: ProcessDraft) -> dict[str, Any]:
+    return {**draft_head(draft), "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
+
+
+__all__ = ["deploy_draft", "discard_draft", "draft_head", "draft_row", "preview", "save_draft", "summary", "waiting_on"]
