@@ -110,7 +110,9 @@ def test_the_page_lists_waiting_nodes_and_previews_only_the_filtered(runtime, cl
     done = owner.post(PAGE, data={**form, "dry_run": "0"}).get_data(as_text=True)
     assert "已迁移 1 个实例" in done
     assert (runtime.show(early)["version"], runtime.show(late)["version"]) == (2, 1)
-    assert client_for("agent1").post(PAGE, data=form).status_code == 403
+    for user in NOT_OWNERS:
+        assert client_for(user).post(PAGE, data=form).status_code == 403, user
+    assert "/login" in client_for(None).get(PAGE).headers["Location"]
 
 
 def test_cli_migrate_by_filter(runtime, cli, early_and_late):
