@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import CHINA, naive_utc, parse_iso_china
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import (
     ArchiveRecord,
     ContactRecord,
@@ -352,8 +353,7 @@ def outcome(data: dict[str, Any]) -> str:
 @handler("booking_desk_archive")
 def archive_booking(ctx: HandlerContext) -> dict:
     """File the booking for the desk's statistics (volume, trend, source); no customer name or contact."""
-    existing = ctx.session.execute(select(ArchiveRecord).where(
-        ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar_one_or_none()
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"archive_id": existing.id, "outcome": existing.payload["outcome"]}
     booking = load_booking(ctx.session, ctx.data["booking"]["code"])

@@ -13,10 +13,9 @@ from datetime import UTC
 from decimal import ROUND_HALF_UP
 from typing import Any
 
-from sqlalchemy import select
-
 from engine.plugins.handlers import HandlerContext, handler
 from handlers.booking_desk import CENT, load_booking, money, notify, refund_percent, release, settings
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord, DeskBooking
 
 OPEN = ("reserved", "paid", "changed")
@@ -36,8 +35,7 @@ def refusal(booking: DeskBooking, hours_before: float, needed: float | None) -> 
 
 
 def record_once(ctx: HandlerContext, kind: str, booking: DeskBooking, summary: str, payload: dict) -> None:
-    if ctx.session.execute(select(ArchiveRecord.id).where(
-            ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar() is None:
+    if existing_archive(ctx) is None:
         ctx.session.add(ArchiveRecord(idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, kind=kind,
                                       ref=booking.code, summary=summary, payload=payload, archived_at=ctx.now))
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from engine.clock import parse_iso
 from engine.plugins.handlers import HandlerContext, handler
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord, Setting
 
 ARCHIVE_KIND = "escalated_complaint"
@@ -66,9 +65,7 @@ def plan_reply_warning(ctx: HandlerContext) -> dict:
 @handler("escalated_archive")
 def archive_escalated(ctx: HandlerContext) -> dict:
     """One archive row per case and step (keyed by the idempotency key): the case and whether it was answered in time."""
-    existing = ctx.session.execute(
-        select(ArchiveRecord).where(ArchiveRecord.idempotency_key == ctx.idempotency_key)
-    ).scalar_one_or_none()
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"archive_id": existing.id, "deadline_met": existing.payload.get("deadline_met")}
     data = ctx.data

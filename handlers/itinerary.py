@@ -9,13 +9,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
 
 NO_TRANSPORT = "无"
-
-
-def _archived(ctx: HandlerContext, key: str) -> ArchiveRecord | None:
-    return ctx.session.execute(select(ArchiveRecord).where(ArchiveRecord.idempotency_key == key)).scalar_one_or_none()
 
 
 def _file(ctx: HandlerContext, kind: str, ref: str | None, summary: str, payload: dict) -> ArchiveRecord:
@@ -98,7 +95,7 @@ def letter_text(data: dict) -> str:
 @handler("itinerary_confirmation_letter")
 def send_confirmation_letter(ctx: HandlerContext) -> dict:
     """Compose the confirmation letter, file it (once per step) and return its content."""
-    existing = _archived(ctx, ctx.idempotency_key)
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"letter_id": existing.id, "content": existing.payload["content"], "sent_to": existing.payload["sent_to"]}
     data = ctx.data
@@ -120,7 +117,7 @@ def adjust_fee(ctx: HandlerContext) -> dict:
     data = ctx.data
     if not consent_recorded(data):
         raise BusinessError("未记录客户同意，不得调整费用（须客户同意并登记同意凭证）", lane="sales")
-    existing = _archived(ctx, ctx.idempotency_key)
+    existing = existing_archive(ctx)
     if existing is not None:
         return dict(existing.payload["result"])
     before = current_total(data)
@@ -147,7 +144,7 @@ FILED_KEYS = ("customer_name", "contact_phone", "travel_purpose", "destination",
 @handler("itinerary_archive")
 def archive_itinerary(ctx: HandlerContext) -> dict:
     """File the itinerary with references to its letters and changes (one row per step)."""
-    existing = _archived(ctx, ctx.idempotency_key)
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"archive_id": existing.id}
     data = ctx.data

@@ -16,9 +16,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord
 from handlers.tour_operation import (
     KIND_NAMES,
@@ -83,8 +82,7 @@ def rebook_change(ctx: HandlerContext) -> dict:
 @handler("tour_archive_change")
 def archive_change(ctx: HandlerContext) -> dict:
     """File an approved change as an ArchiveRecord of kind "tour_change"."""
-    existing = ctx.session.execute(
-        select(ArchiveRecord).where(ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar_one_or_none()
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"archive_id": existing.id, "tour_id": existing.ref}
     data = ctx.data

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord, PriceItem, Resource, ResourceBooking
 
 MEALS_PER_DAY = 2  # lunch and dinner; breakfast comes with the room
@@ -373,8 +374,7 @@ ARCHIVED_KEYS = (
 def archive_tour(ctx: HandlerContext) -> dict:
     """File the tour's documents (itinerary, customer file, confirmations, vehicle, dispatch sheet,
     opinion form) as one ArchiveRecord of kind "tour"; bookings stay as they are."""
-    existing = ctx.session.execute(
-        select(ArchiveRecord).where(ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar_one_or_none()
+    existing = existing_archive(ctx)
     if existing is not None:
         return {"archive_id": existing.id, "tour_id": existing.ref}
     data = ctx.data

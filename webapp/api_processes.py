@@ -99,13 +99,15 @@ def activate_version(process_id: str, version: int):
     return runtime().activate_version(process_id, version, actor(), body.get("reason"))
 
 
-MIGRATION_FIELDS = ("from", "to", "mapping", "instances", "reason", "dry_run")
+MIGRATION_FIELDS = ("from", "to", "mapping", "instances", "waiting_at", "started_before", "started_after", "reason",
+                    "dry_run")
 
 
 @routes.post("/processes/<process_id>/migrations")
 @capability_required(Capability.DEPLOY)
 def migrate_instances(process_id: str):
-    """Move running instances between versions (or, with `dry_run`, say what would move)."""
+    """Move running instances between versions (or, with `dry_run`, say what would move): all of
+    them, or those the filter picks (`instances`, `waiting_at`, `started_before`, `started_after`)."""
     body = json_body()
     unknown = sorted(set(body) - set(MIGRATION_FIELDS))
     if unknown:
@@ -116,7 +118,9 @@ def migrate_instances(process_id: str):
     if not isinstance(body.get("dry_run", False), bool):
         raise invalid("dry_run", "must be true or false")
     return runtime().migrate_instances(process_id, body["from"], body["to"], actor(), body.get("reason"),
-                                       body.get("mapping"), body.get("instances"), body.get("dry_run", False))
+                                       body.get("mapping"), body.get("instances"), body.get("dry_run", False),
+                                       waiting_at=body.get("waiting_at"), started_before=body.get("started_before"),
+                                       started_after=body.get("started_after"))
 
 
 # ---- messages --------------------------------------------------------------------------

@@ -92,7 +92,10 @@ OPERATIONS: dict[str, Op] = {
                     "nodes whose id changed, the task rows re-pointed (lane, form; an assignee whose lane changed "
                     "is released), or the reason it cannot move (a waiting node the target does not have needs "
                     "a `mapping`). Recorded as `instance_migrated` with the reason; replay follows it. 409 for "
-                    "a mapping that names unknown nodes or nodes of different kinds, or the same version."),
+                    "a mapping that names unknown nodes or nodes of different kinds, or the same version. A "
+                    "filter picks some of them: `instances`, `waiting_at` (open task or pending timer on one of "
+                    "these nodes), `started_before`, `started_after`; its parts combine with AND and 422 names "
+                    "the field of a bad one (a node `from` lacks, a date-time that is not ISO 8601)."),
     "api.save_draft": Op(
         "POST", "Keep a process file as a draft and preview what deploying it would do", "drafts",
         ref("DraftPreview"), ok_status=201, roles="owner", body="DeployUpload", body_required=True,

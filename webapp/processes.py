@@ -20,6 +20,7 @@ from engine.store.models import ProcessDraft
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.i18n import gettext as _
+from webapp.migration_form import filter_args, filter_form
 
 bp = Blueprint("processes", __name__)
 
@@ -162,19 +163,20 @@ def migrate(process_id: str):
     current = next((v["version"] for v in versions if v["current"]), numbers[0])
     form = {"from": _version_arg("from", next((n for n in numbers if n != current), current), numbers),
             "to": _version_arg("to", current, numbers), "mapping": request.form.get("mapping", ""),
-            "reason": request.form.get("reason", "")}
+            "reason": request.form.get("reason", ""), **filter_form(request.form)}
     report, error, status = None, None, 200
     if request.method == "POST":
         try:
             mapping = _mapping_lines(form["mapping"])
             report = runtime().migrate_instances(process_id, form["from"], form["to"], current_user.username,
-                                                 form["reason"], mapping, dry_run=request.form.get("dry_run") == "1")
+                                                 form["reason"], mapping, dry_run=request.form.get("dry_run") == "1",
+                                                 **filter_args(form))
         except (FormInvalid, TaskConflict) as exc:
             error, status = exc.message, 422 if isinstance(exc, FormInvalid) else 409
     running = {v["version"]: v["running"] for v in versions}
     return render_template("processes/migrate.html", process_id=process_id, name=versions[0]["name"],
                            numbers=numbers, current=current, form=form, running=running, report=report,
-                           error=error), status
+                           error=error, waiting=runtime().waiting_nodes(process_id, form["from"])), status
 
 
 def _mapping_lines(text: str) -> dict[str, str]:

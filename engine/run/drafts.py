@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.diff import diff_versions
@@ -22,9 +21,9 @@ from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError, NotFound
 from engine.run import versions
 from engine.run.deployments import DeployResult, Upload, deploy_bytes, split_upload
+from engine.run.waiting import waiting_on
 from engine.store import audit
-from engine.store.models import Deployment, HumanTask, Job, ProcessDraft, ProcessInstance
-from engine.store.states import FINISHED, HumanTaskState, JobKind, JobState
+from engine.store.models import Deployment, ProcessDraft
 
 
 def _upload(draft: ProcessDraft) -> Upload:
@@ -75,33 +74,11 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
     if changes is not None:
         touched = [e["id"] for e in changes["removed"]] + [c["id"] for c in changes["changed"]]
         waiting = waiting_on(session, current.id, touched)
-    return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
-            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
-            "current_version": current.version if current else None,
+    return {**draft_head(draft), "current_version": current.version if current else None,
             "findings": [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, **f.messages("en")}
                          for f in findings],
             "deployable": not any(f.severity == "error" for f in findings) and draft.process_id is not None,
             "diff": changes, "waiting": waiting}
-
-
-def waiting_on(session: Session, deployment_id: int, nodes: list[str]) -> dict[str, int]:
-    """How many running instances of a version wait on each of `nodes` (open tasks, pending timers)."""
-    if not nodes:
-        return {}
-    running = select(ProcessInstance.id).where(ProcessInstance.deployment_id == deployment_id,
-                                               ProcessInstance.status.not_in(FINISHED))
-    counts: dict[str, int] = {}
-    for node, n in session.execute(
-            select(HumanTask.task, func.count(func.distinct(HumanTask.instance_id)))
-            .where(HumanTask.instance_id.in_(running), HumanTask.state == HumanTaskState.READY,
-                   HumanTask.task.in_(nodes)).group_by(HumanTask.task)).all():
-        counts[node] = counts.get(node, 0) + n
-    for node, n in session.execute(
-            select(Job.task, func.count(func.distinct(Job.instance_id)))
-            .where(Job.instance_id.in_(running), Job.kind == JobKind.TIMER, Job.state == JobState.PENDING,
-                   Job.task.in_(nodes)).group_by(Job.task)).all():
-        counts[node] = counts.get(node, 0) + n
-    return dict(sorted(counts.items()))
 
 
 def deploy_draft(session: Session, draft_id: int, actor: str) -> DeployResult:
@@ -121,10 +98,14 @@ def discard_draft(session: Session, draft_id: int, actor: str, deployed_as: int 
     session.delete(draft)
 
 
-def summary(draft: ProcessDraft) -> dict[str, Any]:
+def draft_head(draft: ProcessDraft) -> dict[str, Any]:
+    """What both the summary and the preview of a draft begin with."""
     return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
-            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat(),
-            "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
+            "saved_by": draft.saved_by, "saved_at": draft.saved_at.isoformat()}
 
 
-__all__ = ["deploy_draft", "discard_draft", "draft_row", "preview", "save_draft", "summary", "waiting_on"]
+def summary(draft: ProcessDraft) -> dict[str, Any]:
+    return {**draft_head(draft), "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
+
+
+__all__ = ["deploy_draft", "discard_draft", "draft_head", "draft_row", "preview", "save_draft", "summary", "waiting_on"]

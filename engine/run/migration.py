@@ -52,6 +52,11 @@ def check_mapping(old: ProcessModel, new: ProcessModel, mapping: dict[str, str])
             raise MigrationRefused(f"mapping {source} → {target}: a {kinds[0]} cannot become a {kinds[1]}")
 
 
+def node_ids(model: ProcessModel) -> set[str]:
+    """Every node id of a version, its subprocesses' included."""
+    return set(_all_specs(model))
+
+
 def _all_specs(model: ProcessModel) -> dict[str, Any]:
     specs = dict(model.spec.task_specs)
     for sub in model.subprocess_specs.values():

@@ -7,6 +7,7 @@ run does all of it and rolls it back, so it reports exactly what a real run woul
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,13 +15,15 @@ from sqlalchemy import select
 from engine.access import policy
 from engine.clock import utcnow
 from engine.errors import FormInvalid
-from engine.limits import ID_MAX, KEY_MAX, check_reason
+from engine.limits import KEY_MAX, check_reason
 from engine.run import versions
 from engine.run.core import EngineCore
-from engine.run.migration import MigrationRefused, check_mapping, migrate
+from engine.run.migration import MigrationRefused, check_mapping, migrate, node_ids
+from engine.run.migration_filter import instance_filter
 from engine.run.rows import viewer_named
 from engine.run.step import Step
 from engine.run.unit import Tx
+from engine.run.waiting import running_of, waiting_on
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import HumanTask, ProcessInstance
@@ -51,16 +54,16 @@ class MigrationCommands(EngineCore):
     @lets_go_of_the_lock
     def migrate_instances(self, process_id: str, from_version: int, to_version: int, actor: str, reason: str,
                           mapping: dict[str, str] | None = None, instance_ids: list[int] | None = None,
-                          dry_run: bool = False) -> dict[str, Any]:
-        """Move the running instances of `from_version` (all, or `instance_ids`) to `to_version`.
-        Returns per instance whether it moved (or would, in a dry run), which waiting nodes moved,
-        and the reason when it cannot."""
+                          dry_run: bool = False, *, waiting_at: list[str] | None = None,
+                          started_before: datetime | str | None = None,
+                          started_after: datetime | str | None = None) -> dict[str, Any]:
+        """Move the running instances of `from_version` to `to_version`: all, or those the filter
+        picks (`instance_ids`, `waiting_at` nodes, `started_before`/`started_after`; combined with
+        AND). Returns the filter and per instance whether it moved (or would, in a dry run), which
+        waiting nodes moved, and the reason when it cannot."""
         mapping = _check_mapping_shape(mapping)
         reason = check_reason(reason)
-        if instance_ids is not None and (not isinstance(instance_ids, list) or not all(
-                type(i) is int and 0 < i <= ID_MAX for i in instance_ids)):
-            raise FormInvalid("field 'instances': must be a list of instance ids", field="instances",
-                              errors=[{"field": "instances", "message": "must be a list of instance ids"}])
+        picked = instance_filter(waiting_at, started_before, started_after, instance_ids)
         with self.reading() as session:
             if actor != SYSTEM_ACTOR:
                 policy.require_capability(viewer_named(session, actor), policy.Capability.DEPLOY)
@@ -68,20 +71,32 @@ class MigrationCommands(EngineCore):
             target = versions.version_row(session, process_id, to_version)
             if source.id == target.id:
                 raise MigrationRefused(f"the instances are on version {from_version} already")
-            check_mapping(self.deployed(session, source.id).model, self.deployed(session, target.id).model, mapping)
-            query = select(ProcessInstance.id).where(ProcessInstance.deployment_id == source.id,
-                                                     ProcessInstance.status.not_in(FINISHED))
-            if instance_ids is not None:
-                query = select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
-            candidates = list(session.execute(query.order_by(ProcessInstance.id)).scalars())
-        missing = sorted(set(instance_ids or []) - set(candidates))
+            source_model = self.deployed(session, source.id).model
+            check_mapping(source_model, self.deployed(session, target.id).model, mapping)
+            picked.check_nodes(node_ids(source_model), from_version)
+            missing: list[int] = []
+            if picked.instances is None:
+                query = running_of(source.id)
+            else:
+                query = select(ProcessInstance.id).where(ProcessInstance.id.in_(picked.instances))
+                missing = sorted(set(picked.instances) - set(session.execute(query).scalars()))
+            candidates = list(session.execute(query.where(*picked.conditions()).order_by(ProcessInstance.id)).scalars())
         results = [{"instance_id": i, "ok": False, "moved": [], "tasks": [], "reason": "no such instance"}
                    for i in missing]
         for instance_id in candidates:
             results.append(self._migrate_one(instance_id, source.id, target.id, mapping, actor, reason, dry_run))
         results.sort(key=lambda r: r["instance_id"])
         return {"process_id": process_id, "from": from_version, "to": to_version, "dry_run": dry_run,
-                "mapping": mapping, "migrated": sum(1 for r in results if r["ok"]), "instances": results}
+                "mapping": mapping, "filter": picked.as_dict(), "migrated": sum(1 for r in results if r["ok"]), "instances": results}
+
+    def waiting_nodes(self, process_id: str, version: int) -> list[dict[str, Any]]:
+        """Where the running instances of a version wait (open tasks, pending timers): per node its
+        name and how many instances wait there, the choices of a migration's `waiting_at`."""
+        with self.reading() as session:
+            deployment = versions.version_row(session, process_id, version)
+            model = self.deployed(session, deployment.id).model
+            counts = waiting_on(session, deployment.id, None)
+        return [{"node": node, "name": model.node_names.get(node) or node, "waiting": n} for node, n in counts.items()]
 
     def _migrate_one(self, instance_id: int, source_id: int, target_id: int, mapping: dict[str, str], actor: str,
                      reason: str, dry_run: bool) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Reads of the agency tables that several contact handlers share: a customer's bookings, a desk's products."""
+"""Reads of the agency tables that several handlers share: a customer's bookings, a desk's products, the
+archive row a step filed already."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.domain.models import Booking, Product
+from engine.plugins.handlers import HandlerContext
+from handlers.domain.models import ArchiveRecord, Booking, Product
 
 
 def customer_bookings(session: Session, customer_id: int, limit: int) -> list[dict[str, Any]]:
@@ -27,3 +29,10 @@ def desk_products(session: Session, desk: str | None, limit: int) -> list[dict[s
         query = query.where(Product.desk == desk)
     return [{"code": p.code, "name": p.name, "desk": p.desk, "destination": p.destination,
              "days": p.days, "price": str(p.price)} for p in session.execute(query).scalars()]
+
+
+def existing_archive(ctx: HandlerContext) -> ArchiveRecord | None:
+    """The archive row this step filed already (found by its idempotency key): a step run again
+    answers with it instead of filing twice."""
+    return ctx.session.execute(
+        select(ArchiveRecord).where(ArchiveRecord.idempotency_key == ctx.idempotency_key)).scalar_one_or_none()

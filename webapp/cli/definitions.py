@@ -82,14 +82,20 @@ def activate(process_id: str, version: int, reason: str, actor: str, as_json: bo
               help="A waiting node the new version renamed or removed, and the node that replaces it.")
 @click.option("--instance", "instances", type=click.IntRange(min=1), multiple=True,
               help="Only this instance (repeat it); default: every running instance of --from.")
+@click.option("--waiting-at", "waiting_at", multiple=True, metavar="NODE",
+              help="Only instances with an open task or a pending timer on this node (repeat it: any of them).")
+@click.option("--started-before", metavar="ISO", help="Only instances started before this moment (no offset: UTC).")
+@click.option("--started-after", metavar="ISO", help="Only instances started at or after this moment (no offset: UTC).")
 @click.option("--reason", required=True, help="Why (recorded in each instance's audit log).")
 @click.option("--dry-run", is_flag=True, help="Report what would move; change nothing.")
 @click.option("--as", "actor", default="system", help="Who migrates (a user who may deploy).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def migrate(process_id: str, from_version: int, to_version: int, mappings: tuple[str, ...],
-            instances: tuple[int, ...], reason: str, dry_run: bool, actor: str, as_json: bool) -> None:
-    """Move running instances of PROCESS_ID from one version to another; exit 3 if any was refused."""
+            instances: tuple[int, ...], waiting_at: tuple[str, ...], started_before: str | None,
+            started_after: str | None, reason: str, dry_run: bool, actor: str, as_json: bool) -> None:
+    """Move running instances of PROCESS_ID from one version to another (all, or those the filter
+    options pick: they combine with AND); exit 3 if any was refused."""
     mapping = {}
     for item in mappings:
         old, sep, new = item.partition("=")
@@ -97,11 +103,14 @@ def migrate(process_id: str, from_version: int, to_version: int, mappings: tuple
             raise click.BadParameter(f"{item!r} is not OLD=NEW", param_hint="--map")
         mapping[old.strip()] = new.strip()
     report = tourflow().runtime.migrate_instances(process_id, from_version, to_version, actor, reason, mapping,
-                                                  list(instances) or None, dry_run)
+                                                  list(instances) or None, dry_run, waiting_at=list(waiting_at),
+                                                  started_before=started_before, started_after=started_after)
     if as_json:
         emit(report)
     else:
         verb = "would move" if dry_run else "moved"
+        if filter_text(report["filter"]):
+            click.echo(f"filter: {filter_text(report['filter'])}")
         for r in report["instances"]:
             if r["ok"]:
                 moves = ", ".join(f"{m['from']} → {m['to']}" for m in r["moved"])
@@ -112,6 +121,20 @@ def migrate(process_id: str, from_version: int, to_version: int, mappings: tuple
                    f"from version {from_version} to {to_version}")
     if any(not r["ok"] for r in report["instances"]):
         sys.exit(3)
+
+
+def filter_text(used: dict) -> str:
+    """A migration report's filter in words ('' when it picked every running instance)."""
+    parts = []
+    if used["instances"] is not None:
+        parts.append("instances " + ", ".join(str(i) for i in used["instances"]))
+    if used["waiting_at"]:
+        parts.append("waiting at " + " or ".join(used["waiting_at"]))
+    if used["started_before"]:
+        parts.append(f"started before {used['started_before']}")
+    if used["started_after"]:
+        parts.append(f"started at or after {used['started_after']}")
+    return "; ".join(parts)
 
 
 @click.command()
