@@ -28,6 +28,7 @@ def panel_texts() -> dict[str, str]:
         "timer": _("定时器"), "timerKind": _("定时方式"), "timeDuration": _("等待时长"),
         "timeDate": _("到指定时间"), "timeCycle": _("周期"), "expression": _("表达式"),
         "timerHelp": _("表达式的结果须是 ISO 8601 时长、时间或周期；文字要加引号。"),
+        "quotedForYou": _("已为你加上引号：不加引号的 ISO 8601 文字不是表达式。"),
         "helpers": _("常用写法"), "oneHour": _("1 小时"), "oneDay": _("1 天"), "oneWorkingHour": _("1 个工作小时后"),
         "dataKeyTime": _("数据中的时间"), "everyDay": _("每天一次"),
         "condition": _("条件"), "conditionHelp": _("Python 表达式，读取流程数据，例如 kind == '服务质量'。"),

@@ -14,6 +14,7 @@ import json
 import re
 
 import pytest
+from lxml import etree
 from playwright.sync_api import expect
 
 from tests.support.browser import SUBMIT, login, logout, set_field, shot
@@ -249,4 +250,57 @@ def test_every_process_round_trips_through_the_modeler_unchanged(pages, live_ser
           return (await modeler.saveXML({format: true})).xml;
         }""", original.decode("utf-8"))
         assert canonical_digest(saved.encode("utf-8"), path.name) == canonical_digest(original, path.name), path.name
+    assert pages.problems == []
+
+
+def test_the_panel_shows_and_edits_timers_handlers_flows_lanes_and_messages(pages, live_server):
+    page = pages.new()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, "owner1")
+    page.goto("/processes/complaint_handling/edit")
+    expect(page.locator("#modeler[data-state=ready]")).to_have_count(1, timeout=20_000)
+    expect(page.locator("#lint-list[data-lint-round]")).to_have_count(1, timeout=20_000)
+    panel = page.locator("#props-panel")
+
+    def select(element_id: str) -> None:
+        page.evaluate("""id => { const m = window.tourflowModeler;
+                                 m.get("selection").select(m.get("elementRegistry").get(id)); }""", element_id)
+        expect(panel).to_have_attribute("data-element", element_id)
+
+    def saved() -> str:
+        return page.evaluate("async () => (await window.tourflowModeler.saveXML({format: true})).xml")
+
+    select("qc")
+    expect(panel.locator("[data-prop=role] select")).to_have_value("qc")
+    expect(panel.locator("[data-prop=role] option[value=staff]")).to_be_disabled()  # another lane's role
+
+    select("find_tour_guide")
+    expect(panel.locator("[data-prop=handler] select")).to_have_value("complaint_tour_guide")
+    expect(panel.locator(".handler-about")).to_contain_text("guide_user, found_in")
+    expect(panel.locator(".handler-about")).to_contain_text("complaint_handling")
+
+    select("route_to_qc")
+    expect(panel.locator("[data-prop=default-flow] input")).to_be_checked()
+    select("route_to_local")
+    expect(panel.locator("[data-prop=condition] textarea")).to_have_value(re.compile(r'^time_class == "旅游过程中"'))
+
+    select("complaint_received")
+    expect(panel.locator("[data-prop=message] input")).to_have_value("complaint_received")
+
+    select("report_overdue")
+    expect(panel.locator("[data-prop=timer-kind] select")).to_have_value("timeDate")
+    panel.locator("[data-prop=timer-kind] select").select_option("timeDuration")
+    expression = panel.locator("[data-prop=timer-expression] textarea")
+    expression.fill("PT2H")
+    expression.press("Tab")
+    expect(expression).to_have_value('"PT2H"')
+    expect(panel.locator(".prop-quoted")).to_be_visible()
+    timer = etree.fromstring(saved().encode()).find(".//{*}boundaryEvent[@id='report_overdue']//{*}timeDuration")
+    assert timer.text == '"PT2H"'
+
+    # the panel's edits are bpmn-js commands: two undos take the expression and the kind back
+    page.evaluate("() => { const stack = window.tourflowModeler.get('commandStack'); stack.undo(); stack.undo(); }")
+    expect(panel.locator("[data-prop=timer-kind] select")).to_have_value("timeDate")
+    timer = etree.fromstring(saved().encode()).find(".//{*}boundaryEvent[@id='report_overdue']//{*}timeDate")
+    assert timer.text == 'add_working_hours(get("complaint_at") or now_iso(), 1)'
     assert pages.problems == []

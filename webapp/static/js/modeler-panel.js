@@ -277,6 +277,14 @@
       if (handler.parameters.length) { panel.appendChild(el("p", "help", t("parameterHelp"))); }
     }
 
+    // An ISO 8601 literal typed bare (PT1H, 2026-12-01T09:00:00+08:00, R3/PT1H) is an expression
+    // only once quoted: quote it for the owner (lint's timer-unquoted rule names the same mistake).
+    var ISO_LITERAL = /^(R\d*\/)?(P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?|\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?)(\/.*)?$/;
+
+    function quoted(body) {
+      return ISO_LITERAL.test(body) ? "\"" + body + "\"" : body;
+    }
+
     function timer(element, definition) {
       var kinds = ["timeDuration", "timeDate", "timeCycle"];
       var kind = kinds.filter(function (k) { return definition[k]; })[0] || "timeDuration";
@@ -288,8 +296,14 @@
       }
       row(t("timerKind"), select(kinds.map(function (k) { return { value: k, label: t(k) }; }), kind,
         function (value) { save(value, body); }), null, "timer-kind");
-      var field = text(body, function (value) { save(kind, value.trim()); }, 2, { spellcheck: "false", "class": "mono" });
+      var field = text(body, function (value) {
+        var expression = quoted(value.trim());
+        if (expression !== value.trim()) { field.value = expression; note.hidden = false; }
+        save(kind, expression);
+      }, 2, { spellcheck: "false", "class": "mono" });
       var wrap = row(t("expression"), field, t("timerHelp"), "timer-expression");
+      var note = wrap.appendChild(el("p", "help prop-quoted", t("quotedForYou")));
+      note.hidden = true;
       var helpers = el("div", "prop-helpers");
       helpers.appendChild(el("span", "muted small", t("helpers") + "："));
       var samples = kind === "timeDuration" ? [["oneHour", "\"PT1H\""], ["oneDay", "\"P1D\""]]
