@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from engine.bpmn.diff import diff_versions
 from engine.bpmn.lint import lint_bytes
 from engine.bpmn.specs import load_forms, load_model
+from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError, NotFound
 from engine.run import versions
-from engine.run.deployments import DeployResult, Upload, deploy_bytes, split_upload
+from engine.run.deployments import DeployResult, Upload, deploy_bytes, forms_dir_for, split_upload
 from engine.run.waiting import waiting_on
 from engine.store import audit
 from engine.store.models import Deployment, ProcessDraft
@@ -98,6 +99,23 @@ def discard_draft(session: Session, draft_id: int, actor: str, deployed_as: int 
     session.delete(draft)
 
 
+def preview_file(session: Session, path: Path, actor: str, now: datetime) -> dict[str, Any]:
+    """The preview of a file on disk (with the forms beside it, forms/<process>/), stored nowhere:
+    what `tourflow deploy --preview` prints."""
+    data = read_bytes(path)
+    try:
+        process_id = load_model(data, path.name).process_id
+    except BpmnReadError:
+        process_id = None
+    forms: dict[str, str] = {}
+    folder = forms_dir_for(path, process_id) if process_id else None
+    if folder is not None and folder.is_dir():
+        forms = {f.name: f.read_text(encoding="utf-8", errors="replace") for f in sorted(folder.glob("*.json"))}
+    draft = ProcessDraft(process_id=process_id, filename=path.name, bpmn_xml=data.decode("utf-8", "replace"),
+                         forms=forms, saved_by=actor, saved_at=now)
+    return preview(session, draft)
+
+
 def draft_head(draft: ProcessDraft) -> dict[str, Any]:
     """What both the summary and the preview of a draft begin with."""
     return {"id": draft.id, "process_id": draft.process_id, "filename": draft.filename,
@@ -108,4 +126,5 @@ def summary(draft: ProcessDraft) -> dict[str, Any]:
     return {**draft_head(draft), "size": len(draft.bpmn_xml) + len(json.dumps(draft.forms))}
 
 
-__all__ = ["deploy_draft", "discard_draft", "draft_head", "draft_row", "preview", "save_draft", "summary", "waiting_on"]
+__all__ = ["deploy_draft", "discard_draft", "draft_head", "draft_row", "preview", "preview_file", "save_draft", "summary",
+           "waiting_on"]

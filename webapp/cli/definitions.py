@@ -18,14 +18,19 @@ from webapp.cli.base import emit, lang_option
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "actor", default="system", help="Who deploys (recorded in the audit log).")
+@click.option("--preview", is_flag=True, help="Deploy nothing: print the lint findings, the changes against the "
+                                              "current version and the instances waiting on what changes.")
 @click.option("--json", "as_json", is_flag=True)
 @lang_option
 @with_appcontext
-def deploy(paths: tuple[Path, ...], actor: str, as_json: bool, lang: str) -> None:
+def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, lang: str) -> None:
     """Deploy BPMN files or folders; prints process id and version per file."""
     from engine.run.deployments import bpmn_files, deploy_file
 
     runtime = tourflow().runtime
+    if preview:
+        _preview(runtime, bpmn_files(list(paths)), actor, as_json, lang)
+        return
     if actor != "system":  # the local operator deploys as `system`; a named user must be a deployer
         with runtime.reading() as session:
             viewer = policy.viewer_named(session, actor)
@@ -150,6 +155,10 @@ def diff(process_id: str, old: int, new: int, as_json: bool) -> None:
         emit(result)
         return
     click.echo(f"{process_id}: version {old} → {new}")
+    _echo_changes(result)
+
+
+def _echo_changes(result: dict) -> None:
     for mark, key in (("+", "added"), ("-", "removed")):
         for e in result[key]:
             lane = f" (lane {e['lane']})" if e["lane"] else ""
@@ -165,6 +174,35 @@ def diff(process_id: str, old: int, new: int, as_json: bool) -> None:
         click.echo(f"  moved on the diagram: {', '.join(result['moved'])}")
     if not any(result[k] for k in ("added", "removed", "changed", "forms", "moved")):
         click.echo("  no changes")
+
+
+def _preview(runtime, files: list[Path], actor: str, as_json: bool, lang: str) -> None:
+    """`deploy --preview`: what deploying each file would do; exit 1 if one would be refused."""
+    from engine.clock import utcnow
+    from engine.run.drafts import preview_file
+
+    previews = []
+    for path in files:
+        with runtime.reading() as session:
+            previews.append(preview_file(session, path, actor, utcnow()))
+    for path, shown in zip(files, previews, strict=True):
+        if as_json:
+            continue
+        current = shown["current_version"]
+        verdict = "can be deployed" if shown["deployable"] else "would be refused"
+        against = f"against version {current}" if current else "a new process"
+        click.echo(f"{path}: {shown['process_id'] or '?'} ({against}): {verdict}")
+        for f in shown["findings"]:
+            message = f["message_zh"] if lang == "zh" else f["message_en"]
+            click.echo(f"  {f['line']}:{f['col']}: {f['severity']} {f['rule']}: {message}")
+        if shown["diff"] is not None:
+            _echo_changes(shown["diff"])
+        for node, count in shown["waiting"].items():
+            click.echo(f"  {count} running instance(s) of version {current} wait at {node}")
+    if as_json:
+        emit(previews)
+    if not all(p["deployable"] for p in previews):
+        sys.exit(1)
 
 
 def _short(value: str | None, limit: int = 60) -> str:
