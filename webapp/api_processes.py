@@ -48,6 +48,13 @@ def process_heatmap(process_id: str, version: int):
     return heatmap(runtime(), process_id, version)
 
 
+@routes.get("/processes/<process_id>/versions/<int:version>/waiting")
+@capability_required(Capability.READ_DEFINITIONS)
+def waiting_nodes(process_id: str, version: int):
+    """Where the running instances of one version wait: per node, how many (a migration's `waiting_at`)."""
+    return {"process_id": process_id, "version": version, "items": runtime().waiting_nodes(process_id, version)}
+
+
 @routes.get("/processes/<process_id>/diff")
 @capability_required(Capability.READ_DEFINITIONS)
 def process_diff(process_id: str):

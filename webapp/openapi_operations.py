@@ -65,6 +65,11 @@ OPERATIONS: dict[str, Op] = {
         ref("Heatmap"), roles="owner, auditor, manager, supervisor", errors=(403,),
         description="Built from replays of the version's instances (newest 2,000): a node is entered at the "
                     "first event after which it is active, waiting or done, and left when it is done."),
+    "api.waiting_nodes": Op(
+        "GET", "Where the running instances of one version wait (the choices of a migration's waiting_at)",
+        "processes", ref("WaitingNodes"), roles="owner, auditor", errors=(403,),
+        description="Per node with an open task or a pending timer of a running instance of the version: its "
+                    "name and how many instances wait there. 404 for an unknown process or version."),
     "api.list_deployments": Op(
         "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
         roles="owner, auditor", errors=(403,)),

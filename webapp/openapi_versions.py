@@ -64,6 +64,14 @@ VERSION_SCHEMAS: dict[str, dict[str, Any]] = {
                                      "current version's forms of the same name for this check."},
         },
     },
+    "WaitingNodes": {
+        "type": "object", "required": ["process_id", "version", "items"],
+        "properties": {"process_id": {"type": "string"}, "version": {"type": "integer"},
+                       "items": {"type": "array", "items": {
+                           "type": "object", "required": ["node", "name", "waiting"],
+                           "properties": {"node": {"type": "string"}, "name": {"type": "string"},
+                                          "waiting": {"type": "integer", "minimum": 1}}}}},
+    },
     "FormPreviewRequest": {
         "type": "object", "required": ["schema"], "additionalProperties": False,
         "properties": {"schema": {"type": "object", "description": "The form's JSON Schema (draft 2020-12)."}},

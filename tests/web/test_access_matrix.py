@@ -182,6 +182,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 201}, upload=True),
     ("GET", "/api/v1/drafts"): api("/api/v1/drafts", {frozenset({"owner1"}): 200}),
     ("POST", "/api/v1/lint"): api("/api/v1/lint", {DEFINITIONS: 200}, body={"bpmn_xml": COMPLAINT_XML}),
+    ("GET", "/api/v1/processes/<process_id>/versions/<int:version>/waiting"): api(
+        "/api/v1/processes/{process}/versions/1/waiting", {DEFINITIONS: 200}),
     ("POST", "/api/v1/forms/preview"): api("/api/v1/forms/preview", {DEFINITIONS: 200},
                                            body={"schema": {"type": "object", "properties": {}}}),
     ("GET", "/api/v1/drafts/<int:draft_id>"): api("/api/v1/drafts/999999", {frozenset({"owner1"}): 404}),

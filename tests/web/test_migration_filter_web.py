@@ -56,6 +56,18 @@ def test_the_api_migrates_only_what_the_filter_picks(api, runtime, early_and_lat
     assert [(p["from_version"], p["to_version"], p["reason"]) for p in migrated] == [(1, 2, "只迁移已升级主管的")]
 
 
+def test_the_api_lists_where_a_versions_instances_wait(api, early_and_late):
+    url = "/api/v1/processes/minimal_ok/versions/1/waiting"
+    body = api.as_("owner1").get(url).get_json()
+    assert body["items"] == [{"node": "escalate", "name": body["items"][0]["name"], "waiting": 1},
+                             {"node": "fill_request", "name": body["items"][1]["name"], "waiting": 2},
+                             {"node": "fill_request_sla", "name": body["items"][2]["name"], "waiting": 1}]
+    assert api.as_("auditor1").get(url).status_code == 200
+    assert api.as_("agent1").get(url).status_code == 403
+    assert api.as_("owner1").get("/api/v1/processes/minimal_ok/versions/9/waiting").status_code == 404
+    assert api.as_("owner1").get("/api/v1/processes/minimal_ok/versions/2/waiting").get_json()["items"] == []
+
+
 @pytest.mark.parametrize(("extra", "field", "message"), [
     ({"waiting_at": "escalate"}, "waiting_at", "must be a list of node ids"),
     ({"waiting_at": ["nope"]}, "waiting_at", "version 1 has no node 'nope'"),
