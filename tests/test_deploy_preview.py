@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store.models import AuditEvent, Deployment, ProcessDraft
+from tests.support.versions import write_beside_forms
 from tests.support.world import deploy
 
 P6 = DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn"
-
-
-def _beside_forms(folder: Path, text: str) -> Path:
-    folder.mkdir()
-    (folder / "forms").mkdir()
-    (folder / "forms" / "complaint_handling").symlink_to(P6.parent / "forms" / "complaint_handling")
-    target = folder / P6.name
-    target.write_text(text, encoding="utf-8")
-    return target
 
 
 def _counts(runtime) -> list[int]:
@@ -35,7 +26,7 @@ def test_a_preview_prints_findings_changes_and_waiting_instances_and_stores_noth
     assert [t["task"] for t in runtime.tasks(instance_id=instance)] == ["receive_complaint"]
     text = P6.read_text(encoding="utf-8").replace('name="受理投诉并上报质检培训部"', 'name="受理投诉并立即上报质检培训部"', 1)
     assert text != P6.read_text(encoding="utf-8"), "the fixture's task name changed"
-    path = _beside_forms(tmp_path / "v2", text)
+    path = write_beside_forms(tmp_path / "v2", P6, text)
     before = _counts(runtime)
     shown = cli.run("deploy", "--preview", str(path))
     assert shown.returncode == 0, shown.stderr
@@ -51,7 +42,7 @@ def test_a_preview_prints_findings_changes_and_waiting_instances_and_stores_noth
 def test_a_preview_of_a_broken_file_says_why_and_exits_1(runtime, cli, tmp_path):
     deploy(runtime, P6)
     broken = P6.read_text(encoding="utf-8").replace('sourceRef="report_overdue"', 'sourceRef="nowhere"', 1)
-    path = _beside_forms(tmp_path / "broken", broken)
+    path = write_beside_forms(tmp_path / "broken", P6, broken)
     shown = cli.run("deploy", "--preview", "--lang", "zh", str(path))
     assert shown.returncode == 1
     assert "would be refused" in shown.stdout and "error dangling-flow" in shown.stdout

@@ -15,6 +15,7 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict
 from engine.run.deployments import deploy_file
 from engine.store.models import AuditEvent, Job
+from tests.support.versions import write_beside_forms
 from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
@@ -150,19 +151,12 @@ def test_a_modelers_reformatting_is_not_a_new_version_but_a_moved_shape_is(runti
     text = P6.read_text(encoding="utf-8")
     reformatted = text.replace("bpmn:", "bpmn2:").replace("xmlns:bpmn=", "xmlns:bpmn2=").replace("\n    <", "\n\t<")
     assert reformatted.count("bpmn2:") > 100
-    result = _deploy(runtime, _write_beside_forms(tmp_path / "round_trip", reformatted))
+    result = _deploy(runtime, write_beside_forms(tmp_path / "round_trip", P6, reformatted))
     assert (result.version, result.created, result.current) == (1, False, True)
     shape = reformatted.index('bpmnElement="escalate_late_report"')
     bounds = reformatted.index('x="', shape)
     moved = reformatted[:bounds] + 'x="9' + reformatted[bounds + 3:]
-    result = _deploy(runtime, _write_beside_forms(tmp_path / "moved", moved))
+    result = _deploy(runtime, write_beside_forms(tmp_path / "moved", P6, moved))
     assert (result.version, result.created) == (2, True)
 
 
-def _write_beside_forms(folder: Path, text: str) -> Path:
-    folder.mkdir()
-    (folder / "forms").mkdir()
-    (folder / "forms" / "complaint_handling").symlink_to(P6.parent / "forms" / "complaint_handling")
-    target = folder / P6.name
-    target.write_text(text, encoding="utf-8")
-    return target

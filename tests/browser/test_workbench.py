@@ -45,6 +45,17 @@ def _complaint_at_investigation(server) -> int:
     return instance_id
 
 
+def _open_modeler(pages):
+    """The owner's modeler on complaint_handling at desktop size, drawn and linted once."""
+    page = pages.new()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, "owner1")
+    page.goto("/processes/complaint_handling/edit")
+    expect(page.locator("#modeler[data-state=ready]")).to_have_count(1, timeout=20_000)
+    expect(page.locator("#lint-list[data-lint-round]")).to_have_count(1, timeout=20_000)
+    return page
+
+
 def _lint_round(page) -> int:
     return int(page.locator("#lint-list").get_attribute("data-lint-round") or 0)
 
@@ -151,12 +162,7 @@ def test_owner_builds_deploys_migrates_and_rolls_back(pages, live_server, screen
     waiting = _complaint_at_investigation(live_server)
     old = live_server.cli_json("show", str(waiting))["version"]
 
-    page = pages.new()
-    page.set_viewport_size({"width": 1440, "height": 900})
-    login(page, "owner1")
-    page.goto("/processes/complaint_handling/edit")
-    expect(page.locator("#modeler[data-state=ready]")).to_have_count(1, timeout=20_000)
-    expect(page.locator("#lint-list[data-lint-round]")).to_have_count(1, timeout=20_000)
+    page = _open_modeler(pages)
     _add_user_task(page)
     shot(page, screenshots, "60-workbench-new-task")
     _make_form(page, screenshots)
@@ -254,12 +260,7 @@ def test_every_process_round_trips_through_the_modeler_unchanged(pages, live_ser
 
 
 def test_the_panel_shows_and_edits_timers_handlers_flows_lanes_and_messages(pages, live_server):
-    page = pages.new()
-    page.set_viewport_size({"width": 1440, "height": 900})
-    login(page, "owner1")
-    page.goto("/processes/complaint_handling/edit")
-    expect(page.locator("#modeler[data-state=ready]")).to_have_count(1, timeout=20_000)
-    expect(page.locator("#lint-list[data-lint-round]")).to_have_count(1, timeout=20_000)
+    page = _open_modeler(pages)
     panel = page.locator("#props-panel")
 
     def select(element_id: str) -> None:

@@ -57,3 +57,14 @@ NEW_START = (
 )
 
 
+
+
+def write_beside_forms(folder: Path, source: Path, text: str) -> Path:
+    """`text` as `source`'s file name in a new `folder`, its forms/<process>/ linked beside it as in
+    processes/ (the process id is the file's stem)."""
+    folder.mkdir()
+    (folder / "forms").mkdir()
+    (folder / "forms" / source.stem).symlink_to(source.parent / "forms" / source.stem)
+    target = folder / source.name
+    target.write_text(text, encoding="utf-8")
+    return target
