@@ -94,6 +94,8 @@
       item.appendChild(document.createTextNode(" "));
       item.appendChild(el("span", "lint-where", f.line + ":" + f.col + (f.element ? " · " + f.element : "")));
       item.appendChild(el("span", "lint-message", f.message));
+      var other = f.message === f.message_zh ? f.message_en : f.message_zh;  // the other language, smaller
+      if (other && other !== f.message) { item.appendChild(el("span", "lint-message-other", other)); }
       if (f.element && registry.get(f.element)) {
         item.setAttribute("data-element", f.element);
         item.tabIndex = 0;
@@ -107,7 +109,7 @@
         if (!seen[f.element]) {  // one overlay per element: its first finding (errors sort first)
           seen[f.element] = true;
           var note = el("div", "lint-badge lint-badge-" + f.severity, f.message);
-          note.title = f.rule + ": " + f.message;
+          note.title = f.rule + ": " + f.message + (other && other !== f.message ? "\n" + other : "");
           overlays.add(f.element, "lint", { position: { bottom: -4, left: 0 }, html: note });
         }
       }
