@@ -157,3 +157,19 @@ def test_only_owners_migrate_and_bad_requests_are_named(runtime, deploy_versions
     again = runtime.migrate_instances("minimal_ok", 1, 2, "owner1", "x", instance_ids=[instance])
     assert again["instances"][0]["reason"] == f"instance {instance} is on version 2"
     assert json.loads(json.dumps(again))  # the report is plain JSON
+
+
+def test_a_timer_overdue_at_migration_fires_in_the_migration_and_what_it_starts_runs(runtime, deploy_versions):
+    """No worker fired the one-hour timer before the owner migrated: the migration's step fires it,
+    records it, and the escalation it starts is open at once (replay follows: runtime fixture)."""
+    deploy_versions(variant(RENAMED_END))
+    with frozen_at(T0):
+        instance = runtime.start("minimal_ok", version=1)
+    with frozen_at(T0 + timedelta(hours=2)):
+        runtime.migrate_instances("minimal_ok", 1, 2, "owner1", "迁移时计时器已到期")
+    kinds = [(e["kind"], e["payload"].get("task") or e["payload"].get("timer")) for e in runtime.events(instance)]
+    migrated = kinds.index(("instance_migrated", None))
+    assert kinds[migrated + 1:migrated + 4] == [("timer_fired", "fill_request_sla"), ("sla_breached", "fill_request"),
+                                                ("task_ready", "escalate")]
+    assert sorted(t["task"] for t in runtime.tasks(instance_id=instance)) == ["escalate", "fill_request"]
+    assert _timer_due(runtime, instance) == []

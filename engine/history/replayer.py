@@ -22,7 +22,8 @@ from engine.run.migration import MigrationRefused, migrate
 from engine.run.spiff_tasks import (
     fire_start_timer,
     make_ready,
-    reporting_timers_due_when_reached,
+    reporting_timer_firings,
+    run_engine,
     timer_id_of,
 )
 from engine.run.workflow_data import current_data, data_diff, json_safe
@@ -41,6 +42,8 @@ CODEC = WorkflowCodec()  # its serializer's registry compares the versions of a 
 
 # Records a handler makes while it runs (before its own handler_called): nothing to feed.
 WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
+# What a timer's firing records after its timer_fired (engine/run/step.py record_timer_fired).
+SLA_EVENTS = frozenset({"sla_warning", "sla_breached"})
 
 
 class ReplayDiverged(Exception):
@@ -106,18 +109,22 @@ class Replayer:
     def _next_unread(self) -> RecordedEvent | None:
         return self.events[self.cursor] if self.cursor < len(self.events) else None
 
-    def _timer_due_when_reached(self, task) -> None:
-        """A timer due the moment it is reached fires in the step that reached it; the live step
-        recorded its timer_fired there (records made before it did so have none: nothing to read)."""
+    def _timer_fired_now(self, task) -> None:
+        """A timer fired inside the engine run: the live step recorded its timer_fired (and its SLA
+        warning or breach) right there; read them."""
         event = self._next_unread()
         timer_id = timer_id_of(task) or task.task_spec.bpmn_id
-        if event is not None and event.kind == "timer_fired" and event.payload.get("timer") == timer_id:
+        if event is None or event.kind != "timer_fired" or event.payload.get("timer") != timer_id:
+            return  # fired by a job: its event was read before the run
+        self.cursor += 1
+        while (event := self._next_unread()) is not None and event.kind in SLA_EVENTS \
+                and event.payload.get("timer") == timer_id:
             self.cursor += 1
 
     def advance(self) -> None:
         try:
-            with reporting_timers_due_when_reached(self._timer_due_when_reached):
-                self.workflow.do_engine_steps()
+            with reporting_timer_firings(self._timer_fired_now):
+                run_engine(self.workflow)
         except ReplayDiverged:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed task, as in the original step
@@ -155,7 +162,8 @@ class Replayer:
                 wf.do_engine_steps()  # the timer start event begins waiting only now
                 fire_start_timer(wf, payload["timer"], event.at)
                 self.pending_start = False
-            wf.refresh_timers()
+            with reporting_timer_firings(self._timer_fired_now):
+                wf.refresh_timers()
             self.advance()
         elif kind == "task_ready":
             self._match_ready(event)

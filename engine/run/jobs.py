@@ -176,8 +176,8 @@ class JobRunner:
 
     @staticmethod
     def _fire_timer(step: Step, job: Job) -> dict[str, Any]:
-        step.record_timer_fired(job.task, job.due_at)
-        step.workflow.refresh_timers()
+        step.record_timer_fired(job.task, job.due_at, job.spiff_task_id)
+        step.refresh_timers()
         step.advance()
         return {"job": job.id, "kind": job.kind, "instance_id": step.instance.id, "timer": job.task}
 

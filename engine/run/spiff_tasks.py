@@ -19,28 +19,29 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-# Who is told of a timer that is due the moment it is reached (its time already past): SpiffWorkflow
-# fires it in the same engine run, without it ever waiting, so no job fires it and the step that
-# reached it records it.
-_DUE_WHEN_REACHED: ContextVar[Callable[[Any], None] | None] = ContextVar("due_when_reached", default=None)
+# Who is told when a timer fires. SpiffWorkflow fires timers inside an engine run (a timer already
+# due when reached, or one found due by the refresh at the end of a run), where no job sees it: the
+# step records each firing when it happens, before what it sets going.
+_ON_TIMER_FIRED: ContextVar[Callable[[Any], None] | None] = ContextVar("on_timer_fired", default=None)
+MAX_ENGINE_ROUNDS = 100
 
 
 @contextlib.contextmanager
-def reporting_timers_due_when_reached(callback: Callable[[Any], None]) -> Iterator[None]:
-    """Call `callback(task)` for each timer that fires as soon as it is reached, while inside."""
-    token = _DUE_WHEN_REACHED.set(callback)
+def reporting_timer_firings(callback: Callable[[Any], None]) -> Iterator[None]:
+    """Call `callback(task)` for each timer that fires while inside."""
+    token = _ON_TIMER_FIRED.set(callback)
     try:
         yield
     finally:
-        _DUE_WHEN_REACHED.reset(token)
+        _ON_TIMER_FIRED.reset(token)
 
 
 def _reporting(has_fired: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def wrapped(definition: Any, my_task: Any) -> bool:
-        reached_now = my_task._get_internal_data("event_value") is None  # its time is computed on reaching it
+        before = my_task._get_internal_data("event_fired", False)
         fired = has_fired(definition, my_task)
-        callback = _DUE_WHEN_REACHED.get()
-        if reached_now and fired and callback is not None:
+        callback = _ON_TIMER_FIRED.get()
+        if fired and not before and callback is not None:
             callback(my_task)
         return fired
 
@@ -51,6 +52,16 @@ def _reporting(has_fired: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bo
 for _kind in (spiff_timer.TimeDateEventDefinition, spiff_timer.DurationTimerEventDefinition):
     if not getattr(_kind.has_fired, "tourflow_reporting", False):
         _kind.has_fired = _reporting(_kind.has_fired)
+
+
+def run_engine(workflow: BpmnWorkflow) -> None:
+    """Run engine tasks until only people, timers and messages are waited for. SpiffWorkflow's
+    `do_engine_steps` ends by refreshing its timers, and a timer that fires there leaves its path
+    ready but not run: run again until nothing the engine can do is left (a bounded number of times)."""
+    for _ in range(MAX_ENGINE_ROUNDS):
+        workflow.do_engine_steps()
+        if not any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY)):
+            return
 
 
 def make_ready(task) -> None:

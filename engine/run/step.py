@@ -29,7 +29,7 @@ from engine.errors import ScriptError
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.message_events import thrown_messages
-from engine.run.spiff_tasks import reporting_timers_due_when_reached, timer_due, timer_id_of
+from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit
@@ -84,6 +84,7 @@ class Step:
     send_messages: Callable[[Step, list[tuple[str, dict[str, Any]]]], None] | None = None
     # Called at the end of the step to hand the instance a buffered message it now waits for.
     take_buffered: Callable[[Step], None] | None = None
+    timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
@@ -166,8 +167,8 @@ class Step:
         try:
             if failure is not None:
                 raise failure
-            with reporting_timers_due_when_reached(self._timer_due_when_reached):
-                self.workflow.do_engine_steps()
+            with reporting_timer_firings(self._timer_fired_now):
+                run_engine(self.workflow)
         except Exception as exc:  # noqa: BLE001 - becomes a retry or an incident, never a traceback
             self._on_engine_error(exc)
         outgoing = thrown_messages(self.workflow)  # taken out before the state is written
@@ -319,7 +320,7 @@ class Step:
             job.done_at = self.now
             if self._fired_here(job):
                 job.state = JobState.DONE
-                self.record_timer_fired(job.task, job.due_at)
+                self.record_timer_fired(job.task, job.due_at, job.spiff_task_id)
             else:
                 job.state = JobState.CANCELLED
         for spiff_id, (timer_id, at) in waiting.items():
@@ -345,13 +346,23 @@ class Step:
                        for child in task.children)
         return bool(task.state & (TaskState.READY | TaskState.STARTED | TaskState.COMPLETED))
 
-    def _timer_due_when_reached(self, task) -> None:
-        """A timer whose time had passed when the instance reached it fired at once, with no job:
-        its firing is recorded here, before what it set going."""
-        self.record_timer_fired(timer_id_of(task) or task.task_spec.bpmn_id, timer_due(task) or self.now)
+    def refresh_timers(self) -> None:
+        """Fire the timers that are due (each firing recorded as it happens)."""
+        with reporting_timer_firings(self._timer_fired_now):
+            self.workflow.refresh_timers()
 
-    def record_timer_fired(self, timer_id: str, due_at: datetime) -> None:
-        """The audit record of a timer firing; an SLA timer also records its warning or breach."""
+    def _timer_fired_now(self, task) -> None:
+        """A timer fired inside the engine run (already due when reached, or found due at its end):
+        recorded when it happens, before what it sets going."""
+        self.record_timer_fired(timer_id_of(task) or task.task_spec.bpmn_id, timer_due(task) or self.now, str(task.id))
+
+    def record_timer_fired(self, timer_id: str, due_at: datetime, spiff_task_id: str | None = None) -> None:
+        """The audit record of a timer firing (once per waiting task and step); an SLA timer also
+        records its warning or breach."""
+        if spiff_task_id is not None:
+            if spiff_task_id in self.timers_recorded:
+                return
+            self.timers_recorded.add(spiff_task_id)
         names = self.model.node_names
         due = iso_z(due_at)
         self.event("timer_fired", {"timer": timer_id, "name": names.get(timer_id, timer_id), "due_at": due})
