@@ -54,6 +54,8 @@ ISO_LIKE = re.compile(
     r"^(R\d*/\S+|P(?=[\d.T])(\d+(\.\d+)?[YMWD])*(T(\d+(\.\d+)?[HMS])+)?|\d{4}-?\d{2}-?\d{2}(T\S*)?|\d{4}-?W\d{2}\S*)$",
     re.IGNORECASE,
 )
+# Bare text meant as ISO 8601 that is not (`PT1X`, `R3/PTX`): Python would read it as a data key.
+ISO_ATTEMPT = re.compile(r"^(R\d*/\S+|PT?\d[0-9A-Z.,]*|\d{4}-\S+)$")
 
 
 def _owner(el) -> Text:
@@ -146,18 +148,29 @@ def check_timers(doc: BpmnDocument) -> Findings:
         if not source:
             yield doc.error(el, "timer-unquoted", msg("timer-unquoted.empty", where=where))
             continue
-        if ISO_LIKE.match(source):
-            yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
+        if ISO_LIKE.match(source) or ISO_ATTEMPT.match(source):
+            if _parses(kind, source):
+                yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
+            else:
+                yield doc.error(el, "timer-invalid",
+                                msg("timer-invalid.unquoted", where=where, source=source, unit=Term(kind[4:].lower())))
             continue
         literal = _string_literal(source)
         if literal is None:  # a computed timer, e.g. from instance data: it must be safe
             yield from _source_findings(doc, el, el.text, "eval", Term(kind))
             continue
-        try:
-            TIMER_PARSERS[kind](literal)
-        except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
+        if not _parses(kind, literal):
             yield doc.error(el, "timer-invalid",
                             msg("timer-invalid", where=where, literal=literal, unit=Term(kind[4:].lower())))
+
+
+def _parses(kind: str, literal: str) -> bool:
+    """Whether SpiffWorkflow's own parser for this timer kind accepts the literal."""
+    try:
+        TIMER_PARSERS[kind](literal)
+    except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
+        return False
+    return True
 
 
 def _string_literal(source: str) -> str | None:
