@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import NS, BpmnDocument, Finding, bpmn_tag, described
+from engine.bpmn.xmlsafe import parse_bpmn_xml
 
 Findings = Iterator[Finding]
 
@@ -223,6 +224,15 @@ def caught_names(uses: Collection[MessageUse]) -> set[str]:
     return {name for use in uses for name in (*use.caught, *use.starts)}
 
 
+def catches_in(data: bytes, filename: str) -> set[str]:
+    """The message names a BPMN document waits for or starts on; none when it cannot be read
+    (its own lint says why)."""
+    try:
+        return caught_names([message_use(BpmnDocument(parse_bpmn_xml(data, filename), filename))])
+    except Exception:  # an unreadable file catches nothing; lint reports it where it is linted
+        return set()
+
+
 def message_findings(uses: Collection[MessageUse], known_catches: Collection[str] = (),
                      check_catches: bool = False) -> list[Finding]:
     """message-uncaught for throws nothing catches (here or in `known_catches`); with
@@ -245,4 +255,4 @@ def message_findings(uses: Collection[MessageUse], known_catches: Collection[str
     return findings
 
 
-__all__ = ["FLOW_RULES", "MessageUse", "caught_names", "condition_cover", "message_findings", "message_use"]
+__all__ = ["FLOW_RULES", "MessageUse", "catches_in", "caught_names", "condition_cover", "message_findings", "message_use"]
