@@ -63,6 +63,14 @@ def test_a_gateway_without_outgoing_flow_is_a_dead_end():
     assert [f.element for f in of_rule(lint_text(text), "dead-end")] == ["route_gateway"]
 
 
+def test_a_compensation_throw_event_still_needs_an_outgoing_flow():
+    text = edited((REVIEW_TASK, '<bpmn:intermediateThrowEvent id="record_review" name="补偿">'
+                                "<bpmn:incoming>flow_big</bpmn:incoming><bpmn:compensateEventDefinition />"
+                                "</bpmn:intermediateThrowEvent>"),
+                  ('<bpmn:sequenceFlow id="flow_review_done" sourceRef="record_review" targetRef="end_done" />', ""))
+    assert [f.element for f in of_rule(lint_text(text), "dead-end")] == ["record_review"]
+
+
 def test_compensation_handlers_and_end_events_need_no_outgoing_flow():
     handler = ('<bpmn:task id="undo_review" name="撤销复核" isForCompensation="true" />'
                '<bpmn:endEvent id="end_extra" name="另一结束" />')
@@ -102,8 +110,13 @@ def test_conditions_covering_every_enum_value_need_no_default():
     assert of_rule(lint_text(text), "gateway-no-default") == []
 
 
-def test_conditions_lint_cannot_prove_complete_are_a_warning():
-    findings = lint_text(all_conditional(BIG_CONDITION, "budget &lt;= 1000"))
+@pytest.mark.parametrize(("big", "other"), [
+    (BIG_CONDITION, "budget &lt;= 1000"),
+    ("trip_kind", "not trip_kind"),  # an enum of text: truthiness is not a value
+    ("trip_kind == &quot;跟团游&quot;", "budget &lt;= 1000"),
+])
+def test_conditions_lint_cannot_prove_complete_are_a_warning(big, other):
+    findings = lint_text(all_conditional(big, other))
     [finding] = of_rule(findings, "gateway-no-default")
     assert (finding.severity, finding.element) == ("warning", "route_gateway")
 

@@ -39,8 +39,9 @@ CATCH_TAGS = frozenset({"intermediateCatchEvent", "receiveTask", "boundaryEvent"
 # -- dead ends ------------------------------------------------------------------------------
 
 def _compensation(node) -> bool:
+    """A compensation handler, or the boundary event that names it: linked by an association."""
     return (node.get("isForCompensation") == "true"
-            or node.find("bpmn:compensateEventDefinition", NS) is not None)
+            or (bpmn_tag(node) == "boundaryEvent" and node.find("bpmn:compensateEventDefinition", NS) is not None))
 
 
 def check_dead_ends(doc: BpmnDocument) -> Findings:
@@ -161,10 +162,12 @@ def check_gateway_coverage(doc: BpmnDocument) -> Findings:
                 choices.setdefault(key, values)
         covers = [condition_cover(c, booleans=True) for c in conditions]
         keys = {c.key for c in covers if c is not None}
-        if None in covers or len(keys) != 1 or next(iter(keys)) not in choices:
+        key = next(iter(keys)) if len(keys) == 1 and None not in covers else None
+        if key in choices and choices[key] != [True, False]:  # `key` / `not key` say nothing of an enum
+            covers = [condition_cover(c, booleans=False) for c in conditions]
+        if key not in choices or None in covers:
             yield doc.warning(gateway, "gateway-no-default", msg("gateway-no-default.unproved", element=described(gateway)))
             continue
-        key = next(iter(keys))
         covered = set().union(*(c.values for c in covers))
         missing = [v for v in choices[key] if v not in covered]
         if missing:
