@@ -32,3 +32,11 @@ def test_deployed_catchers_and_files_deployed_together_count(cli):
 def test_the_shipped_processes_deploy_without_warnings(cli):
     proc = cli.run("deploy", str(DEFAULT_PROCESSES_DIR), check=True)
     assert proc.stderr == ""
+
+
+def test_the_preview_checks_messages_against_the_deployed_catches(cli):
+    alone = cli.run("deploy", "--preview", str(INBOUND)).stdout
+    assert "warning message-uncaught" in alone and "'complaint_received'" in alone
+    cli.run("deploy", str(DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn"),
+            str(DEFAULT_PROCESSES_DIR / "outbound_call.bpmn"), check=True)
+    assert "message-uncaught" not in cli.run("deploy", "--preview", str(INBOUND), check=True).stdout
