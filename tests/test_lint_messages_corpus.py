@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from engine.bpmn.lint import lint_bytes, lint_file
+from engine.bpmn.lint import lint_bytes, lint_file, lint_paths
 from engine.bpmn.lint_messages import MESSAGES, Text
 from engine.bpmn.specs import ROUTING_PROPERTY
 
@@ -75,6 +75,20 @@ EDITS: list[list[tuple[str, str]]] = [
       f'<spiffworkflow:properties><spiffworkflow:property name="{ROUTING_PROPERTY}" value="1bad" />'
       "</spiffworkflow:properties></bpmn:extensionElements>")],
 ]
+NO_DEFAULT = ('default="flow_default"', "")
+CONDITIONED_DEFAULT = ('name="否" sourceRef="route_gateway" targetRef="end_done" />',
+                       'name="否" sourceRef="route_gateway" targetRef="end_done"><bpmn:conditionExpression>'
+                       "trip_kind == &quot;邮轮&quot;</bpmn:conditionExpression></bpmn:sequenceFlow>")
+EDITS += [
+    [('<bpmn:sequenceFlow id="flow_sla" sourceRef="fill_request_sla" targetRef="escalate" />', "")],
+    [NO_DEFAULT, CONDITIONED_DEFAULT],
+    [NO_DEFAULT, CONDITIONED_DEFAULT, ("budget &gt; 1000", "trip_kind == &quot;自由行&quot;")],
+    [('"PT1H"</bpmn:timeDuration>', "PT1X</bpmn:timeDuration>")],
+]
+MESSAGE_EVENT = ('<bpmn:scriptTask id="record_review" name="标记复核">',
+                 '<bpmn:{kind} id="record_review" name="标记复核"><bpmn:messageEventDefinition messageRef="m" />')
+MESSAGE_EDITS = [(SCRIPT, ""), ("</bpmn:scriptTask>", "</bpmn:{kind}>"),
+                 ("<bpmn:collaboration ", '<bpmn:message id="m" name="ping" /><bpmn:collaboration ')]
 CUTS = [r"\s*<bpmndi:BPMNDiagram.*</bpmndi:BPMNDiagram>", r"\s*<bpmn:laneSet.*</bpmn:laneSet>"]
 FORM_FILES = {
     "not json": "{",
@@ -131,6 +145,11 @@ def corpus(tmp_path: Path):
     yield from lint_bytes(b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" />',
                           "empty.bpmn", None)
     yield from lint_bytes(MULTI_INSTANCE_BOUNDARY.encode("utf-8"), "calls.bpmn", None)
+    for kind in ("intermediateThrowEvent", "intermediateCatchEvent"):
+        text = edited(*((old, new.format(kind=kind)) for old, new in [MESSAGE_EVENT, *MESSAGE_EDITS]))
+        (tmp_path / "messages").mkdir(exist_ok=True)
+        (tmp_path / "messages" / "minimal_ok.bpmn").write_text(text, encoding="utf-8")
+        yield from lint_paths([tmp_path / "messages"])
     for i, content in enumerate(FORM_FILES.values()):
         forms = tmp_path / f"forms{i}"
         shutil.copytree(FORMS, forms)

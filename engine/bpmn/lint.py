@@ -7,7 +7,7 @@ SpiffWorkflow refuses is one `spiff-parse` finding, and each rule of `lint_rules
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from lxml import etree
@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.lint_content import CONTENT_RULES
+from engine.bpmn.lint_flow import FLOW_RULES, MessageUse, message_findings, message_use
 from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
 from engine.bpmn.lint_reasons import reason_text
@@ -25,62 +26,94 @@ from engine.errors import BpmnReadError
 __all__ = ["KNOWN_LANES", "Finding", "has_errors", "lint_bytes", "lint_file", "lint_paths"]
 
 Rule = Callable[[BpmnDocument], Iterable[Finding]]
-RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES
+RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + FLOW_RULES
 # When these fire, SpiffWorkflow's parse can only repeat them in its own words.
 _PARSE_MOOT = {"no-process", "no-start", "dangling-flow"}
 
 
-def lint_bytes(data: bytes, filename: str, forms_dir: Path | None) -> list[Finding]:
-    """Lint one BPMN document; `forms_dir` holds its form schemas (None: do not check form files)."""
-    return _lint(data, filename, forms_dir=forms_dir)
+def lint_bytes(data: bytes, filename: str, forms_dir: Path | None,
+               known_messages: Collection[str] | None = None) -> list[Finding]:
+    """Lint one BPMN document; `forms_dir` holds its form schemas (None: do not check form files).
+
+    `known_messages`: the message names the deployed processes catch; given, a message this file
+    throws that neither they nor this file catch is a `message-uncaught` warning."""
+    findings, use = _lint_use(data, filename, forms_dir=forms_dir)
+    if known_messages is not None and use is not None:
+        findings = _sorted(findings + message_findings([use], known_messages))
+    return findings
 
 
 def lint_file(path: Path) -> list[Finding]:
     """Lint one file; its forms are in `<folder>/forms/<process id>/`."""
+    return _lint_file(path)[0]
+
+
+def _lint_file(path: Path) -> tuple[list[Finding], MessageUse | None]:
     path = Path(path)
     try:
         data = read_bytes(path)
     except BpmnReadError as exc:
-        return [_read_error(exc)]
+        return [_read_error(exc)], None
     except OSError as exc:  # read_bytes guards stat() only: a folder or an unreadable file fails here
-        return [Finding.of(str(path), 1, 1, "error", "xml", msg("xml.unreadable-file", reason=str(exc.strerror or exc)))]
-    return _lint(data, str(path), forms_root=path.parent / "forms")
+        return [Finding.of(str(path), 1, 1, "error", "xml",
+                           msg("xml.unreadable-file", reason=str(exc.strerror or exc)))], None
+    return _lint_use(data, str(path), forms_root=path.parent / "forms")
 
 
 def lint_paths(paths: list[Path]) -> list[Finding]:
-    """Lint files and folders (every *.bpmn below a folder, in sorted order)."""
+    """Lint files and folders (every *.bpmn below a folder, in sorted order).
+
+    The files are one set for messages: a message thrown that none of them catches is a warning,
+    and, when a folder is linted, so is a catch none of them throws (docs/bpmn-conventions.md)."""
     findings: list[Finding] = []
+    uses: list[MessageUse] = []
+    folder = False
     for path in map(Path, paths):
+        folder = folder or path.is_dir()
         files = sorted(path.rglob("*.bpmn")) if path.is_dir() else [path]
         for file in files:
-            findings.extend(lint_file(file))
-    return findings
+            found, use = _lint_file(file)
+            findings.extend(found)
+            uses += [use] if use is not None else []
+    return findings + message_findings(uses, check_catches=folder)
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == "error" for f in findings)
 
 
-def _lint(data: bytes, filename: str, forms_root: Path | None = None,
-          forms_dir: Path | None = None) -> list[Finding]:
+def _lint_use(data: bytes, filename: str, forms_root: Path | None = None,
+              forms_dir: Path | None = None) -> tuple[list[Finding], MessageUse | None]:
+    """The findings of one document, and the messages it throws and catches (None: unreadable)."""
     try:
         tree = parse_bpmn_xml(data, filename)
         _refuse_doctype(tree, filename)
     except BpmnReadError as exc:
-        return [_read_error(exc)]
+        return [_read_error(exc)], None
     except Exception as exc:  # lxml or the reader failing in a way nobody foresaw
-        return [Finding.of(filename, 1, 1, "error", "xml", msg("xml.unreadable", error=f"{type(exc).__name__}: {exc}"))]
+        return [Finding.of(filename, 1, 1, "error", "xml",
+                           msg("xml.unreadable", error=f"{type(exc).__name__}: {exc}"))], None
     try:
         doc = BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir)
     except Exception as exc:  # a shape of document nobody foresaw: say so, do not crash the caller
         return [Finding.of(filename, 1, 1, "error", "lint-internal",
-                           msg("lint-internal.index", error=f"{type(exc).__name__}: {exc}"))]
+                           msg("lint-internal.index", error=f"{type(exc).__name__}: {exc}"))], None
     findings = _run_rule(check_processes, doc)
+    use = None
     if doc.process is not None:
         for rule in RULES:
             findings.extend(_run_rule(rule, doc))
         if not any(f.rule in _PARSE_MOOT for f in findings):
             findings.extend(_spiff_parse(doc, tree))
+        try:
+            use = message_use(doc)
+        except Exception as exc:  # a rule bug must show up as a finding, never as a traceback
+            findings.append(doc.error(doc.process, "lint-internal",
+                                      msg("lint-internal.rule", rule="message_use", error=f"{type(exc).__name__}: {exc}")))
+    return _sorted(findings), use
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.line, f.col, f.rule, f.message))
 
 

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.access import privacy
 from engine.bpmn import form_patterns
+from engine.bpmn.json_locate import locate
 from engine.bpmn.lint_messages import Term, Text, msg
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
 from engine.bpmn.lint_reasons import reason_text
@@ -54,6 +55,8 @@ ISO_LIKE = re.compile(
     r"^(R\d*/\S+|P(?=[\d.T])(\d+(\.\d+)?[YMWD])*(T(\d+(\.\d+)?[HMS])+)?|\d{4}-?\d{2}-?\d{2}(T\S*)?|\d{4}-?W\d{2}\S*)$",
     re.IGNORECASE,
 )
+# Bare text meant as ISO 8601 that is not (`PT1X`, `R3/PTX`): Python would read it as a data key.
+ISO_ATTEMPT = re.compile(r"^(R\d*/\S+|PT?\d[0-9A-Z.,]*|\d{4}-\S+)$")
 
 
 def _owner(el) -> Text:
@@ -146,18 +149,29 @@ def check_timers(doc: BpmnDocument) -> Findings:
         if not source:
             yield doc.error(el, "timer-unquoted", msg("timer-unquoted.empty", where=where))
             continue
-        if ISO_LIKE.match(source):
-            yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
+        if ISO_LIKE.match(source) or ISO_ATTEMPT.match(source):
+            if _parses(kind, source):
+                yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
+            else:
+                yield doc.error(el, "timer-invalid",
+                                msg("timer-invalid.unquoted", where=where, source=source, unit=Term(kind[4:].lower())))
             continue
         literal = _string_literal(source)
         if literal is None:  # a computed timer, e.g. from instance data: it must be safe
             yield from _source_findings(doc, el, el.text, "eval", Term(kind))
             continue
-        try:
-            TIMER_PARSERS[kind](literal)
-        except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
+        if not _parses(kind, literal):
             yield doc.error(el, "timer-invalid",
                             msg("timer-invalid", where=where, literal=literal, unit=Term(kind[4:].lower())))
+
+
+def _parses(kind: str, literal: str) -> bool:
+    """Whether SpiffWorkflow's own parser for this timer kind accepts the literal."""
+    try:
+        TIMER_PARSERS[kind](literal)
+    except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
+        return False
+    return True
 
 
 def _string_literal(source: str) -> str | None:
@@ -194,9 +208,10 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
         yield doc.error(prop, "form-invalid",
                         msg("form-invalid.name", element=element, filename=filename, process=doc.process_id))
         return
-    schema, problem = _load_schema(Path(doc.forms_dir) / filename)
+    schema, problem, at = _load_schema(Path(doc.forms_dir) / filename)
     if problem:
-        yield doc.error(prop, "form-invalid", msg("form-invalid", shown=shown, element=element, problem=problem))
+        where = f"{shown}:{at[0]}:{at[1]}" if at else shown  # the place in the form file itself
+        yield doc.error(prop, "form-invalid", msg("form-invalid", shown=where, element=element, problem=problem))
         return
     for path in _reserved_properties(schema, "$"):
         yield doc.error(prop, "reserved-key",
@@ -214,22 +229,38 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
                                                    why=reason_text(why)))
 
 
-def _load_schema(path: Path) -> tuple[object, Text | None]:
-    """The JSON Schema in `path`, or a message saying why it is not a usable form."""
+def _load_schema(path: Path) -> tuple[object, Text | None, tuple[int, int] | None]:
+    """The JSON Schema in `path`, or a message saying why it is not a usable form and, when
+    known, the line and column in the file where it goes wrong."""
     try:
         if not path.is_file():
-            return None, msg("form.not-found")
+            return None, msg("form.not-found"), None
         if path.stat().st_size > MAX_FORM_BYTES:
-            return None, msg("form.too-large", limit=MAX_FORM_BYTES)
-        schema = json.loads(path.read_bytes())
+            return None, msg("form.too-large", limit=MAX_FORM_BYTES), None
+        data = path.read_bytes()
+        schema = json.loads(data)
     except OSError as exc:
-        return None, msg("form.unreadable", reason=str(exc.strerror))
+        return None, msg("form.unreadable", reason=str(exc.strerror)), None
     except ValueError as exc:  # JSONDecodeError and bad UTF-8 alike
-        return None, msg("form.bad-json", error=str(getattr(exc, "msg", exc)), line=getattr(exc, "lineno", "?"))
+        at = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else None
+        return None, msg("form.bad-json", error=str(getattr(exc, "msg", exc)), line=getattr(exc, "lineno", "?")), at
     except RecursionError:
-        return None, msg("form.json-too-deep")
+        return None, msg("form.json-too-deep"), None
     problem = schema_problem(schema)
-    return (None, problem) if problem else (schema, None)
+    if problem is None:
+        return schema, None, None
+    return None, problem, _schema_error_at(data, schema)
+
+
+def _schema_error_at(data: bytes, schema: object) -> tuple[int, int] | None:
+    """Line and column in the file of the part of `schema` the metaschema refuses."""
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=form_patterns.SCHEMA_FORMAT_CHECKER)
+        return locate(data.decode("utf-8"), [])  # valid, but not an object: the top
+    except SchemaError as exc:
+        return locate(data.decode("utf-8"), list(exc.absolute_path))
+    except (RecursionError, UnicodeDecodeError):
+        return None
 
 
 def schema_problem(schema: object) -> Text | None:

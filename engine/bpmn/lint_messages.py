@@ -77,6 +77,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                         "{element}：默认顺序流 '{flow}' 不是它的出口顺序流"),
     "gateway-no-default": ("{element} has no default flow and no condition on {flows}",
                            "{element}没有默认顺序流，且顺序流 {flows} 上没有条件"),
+    "gateway-no-default.unproved": ("{element}: every outgoing flow has a condition and there is no default flow; "
+                                    "when all conditions are false the instance stops there",
+                                    "{element}的每条出口顺序流都有条件，却没有默认顺序流；条件全不成立时实例会停在这里"),
+    "gateway-no-default.uncovered": ("{element}: no condition is true when '{key}' is {values}, and there is no "
+                                     "default flow; cover those values or add a default flow",
+                                     "{element}：当 '{key}' 为 {values} 时没有任何条件成立，且没有默认顺序流；"
+                                     "请覆盖这些取值或添加默认顺序流"),
+    "dead-end": ("{element} has no outgoing sequence flow: an instance that gets there never moves on; connect it "
+                 "or end the path with an end event",
+                 "{element}没有出口顺序流：实例到达这里后将无法继续；请连接后续节点，或以结束事件结束这条路径"),
+    "boundary-no-flow": ("{element} has no outgoing sequence flow: when it fires, nothing happens next",
+                         "{element}没有出口顺序流：触发后没有任何后续处理"),
+    # messages between processes
+    "message-uncaught": ("{element} sends message '{message}', which no deployed or linted process catches",
+                         "{element}发送消息 '{message}'，但没有任何已部署或本次检查的流程接收它"),
+    "message-never-thrown": ("{element} waits for message '{message}', which no linted process sends; if an "
+                             "integration sends it, mark the bpmn:message with spiffworkflow:property "
+                             "name=\"{prop}\" value=\"true\"",
+                             "{element}等待消息 '{message}'，但本次检查的流程都不发送它；如果由外部系统发送，"
+                             "请在 bpmn:message 上标记 spiffworkflow:property name=\"{prop}\" value=\"true\""),
     "interrupting-boundary-on-multi-instance": (
         "{element} interrupts the multi-instance {host}: SpiffWorkflow crashes when it fires. Put the timer inside "
         "the subprocess (one per instance), or make it non-interrupting (cancelActivity=\"false\")",
@@ -94,6 +114,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "timer-unquoted.empty": ("{where} is empty", "{where}为空"),
     "timer-unquoted": ("{where} is {source}: timer values are Python expressions, write \"{source}\"",
                        "{where}是 {source}：定时器的值是 Python 表达式，请写成 \"{source}\""),
+    "timer-invalid.unquoted": ("{where} is {source}: not a valid ISO 8601 {unit} (and timer values are Python "
+                               "expressions: a literal is written in quotes)",
+                               "{where}是 {source}：不是有效的 ISO 8601 {unit}（定时器的值是 Python 表达式，字面值要加引号）"),
     "timer-invalid": ("{where} {literal!r} is not a valid ISO 8601 {unit}", "{where} {literal!r} 不是有效的 ISO 8601 {unit}"),
     # forms
     "missing-form": ("{element} has no spiffworkflow:property name=\"{prop}\"",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.canonical import canonical_digest
+from engine.bpmn.lint_flow import catches_in
+from engine.bpmn.lint_model import Finding
 from engine.bpmn.specs import load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
@@ -19,7 +22,7 @@ from engine.errors import BpmnReadError, DeploymentError
 from engine.run import versions
 from engine.store import audit
 from engine.store.audit import canonical_json
-from engine.store.models import Deployment
+from engine.store.models import CurrentVersion, Deployment
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class DeployResult:
     deployment_id: int
     created: bool
     current: bool = True  # new instances start on this version (engine/run/versions.py)
+    warnings: tuple[Finding, ...] = ()  # lint warnings of the file: deployed all the same
 
 
 def bpmn_files(paths: list[Path]) -> list[Path]:
@@ -47,9 +51,18 @@ def forms_dir_for(path: Path, process_id: str) -> Path:
     return path.parent / "forms" / process_id
 
 
-def deploy_file(session: Session, path: Path, actor: str) -> DeployResult:
+def deploy_file(session: Session, path: Path, actor: str, known_messages: Collection[str] = ()) -> DeployResult:
+    """`known_messages`: messages caught by files deployed along with this one (not yet stored)."""
     data = read_bytes(path)
-    return deploy_bytes(session, data, str(path), None, actor, path=path)
+    return deploy_bytes(session, data, str(path), None, actor, path=path, known_messages=known_messages)
+
+
+def deployed_catches(session: Session, skip: str | None = None) -> set[str]:
+    """The message names the current versions of the deployed processes (but `skip`) catch."""
+    rows = session.execute(select(Deployment.process_id, Deployment.filename, Deployment.bpmn_xml)
+                           .join(CurrentVersion, CurrentVersion.deployment_id == Deployment.id)).all()
+    return {name for process_id, filename, xml in rows if process_id != skip
+            for name in catches_in(xml.encode("utf-8"), filename)}
 
 
 FORM_SUFFIX = ".schema.json"
@@ -128,8 +141,9 @@ def same_content(session: Session, process_id: str, data: bytes, forms: dict) ->
 
 
 def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path | None, actor: str,
-                 path: Path | None = None) -> DeployResult:
-    """Lint, parse and store one BPMN file; refuses it whole on any lint error."""
+                 path: Path | None = None, known_messages: Collection[str] = ()) -> DeployResult:
+    """Lint, parse and store one BPMN file; refuses it whole on any lint error. A message it throws
+    that no deployed process, no file of `known_messages` and not itself catches is a warning."""
     from engine.bpmn.lint import has_errors, lint_bytes
 
     model = None
@@ -137,10 +151,12 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
         model = load_model(data, filename)
     if forms_dir is None and path is not None and model is not None:
         forms_dir = forms_dir_for(path, model.process_id)
-    findings = lint_bytes(data, filename, forms_dir)
+    known = deployed_catches(session, skip=model.process_id if model is not None else None)
+    findings = lint_bytes(data, filename, forms_dir, known_messages=known | set(known_messages))
     if has_errors(findings) or model is None:
         errors = [f for f in findings if f.severity == "error"]
         raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
+    warnings = tuple(f for f in findings if f.severity == "warning")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -153,7 +169,7 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     if existing is not None:
         current = versions.current_row(session, model.process_id)
         return DeployResult(filename, model.process_id, existing.version, existing.id, False,
-                            current is not None and current.deployment_id == existing.id)
+                            current is not None and current.deployment_id == existing.id, warnings)
     version = (session.execute(
         select(func.max(Deployment.version)).where(Deployment.process_id == model.process_id)
     ).scalar() or 0) + 1
@@ -169,4 +185,4 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
                  payload={"process": model.process_id, "version": version, "sha256": digest,
                           "file": Path(filename).name, "deployment_id": deployment.id, "current": True})
     versions.make_current(session, deployment, model, actor, now)
-    return DeployResult(filename, model.process_id, version, deployment.id, True)
+    return DeployResult(filename, model.process_id, version, deployment.id, True, warnings=warnings)

@@ -21,7 +21,14 @@ from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError, NotFound
 from engine.run import versions
-from engine.run.deployments import DeployResult, Upload, deploy_bytes, forms_dir_for, split_upload
+from engine.run.deployments import (
+    DeployResult,
+    Upload,
+    deploy_bytes,
+    deployed_catches,
+    forms_dir_for,
+    split_upload,
+)
 from engine.run.waiting import waiting_on
 from engine.store import audit
 from engine.store.models import Deployment, ProcessDraft
@@ -61,7 +68,8 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
     upload = _upload(draft)
     with tempfile.TemporaryDirectory() as folder:
         forms_dir = upload.forms_dir(Path(folder))
-        findings = lint_bytes(upload.data, upload.filename, forms_dir)
+        findings = lint_bytes(upload.data, upload.filename, forms_dir,
+                              known_messages=deployed_catches(session, skip=draft.process_id))
         forms = None
         with contextlib.suppress(BpmnReadError, ValueError, OSError):
             forms = load_forms(load_model(upload.data, upload.filename), forms_dir)

@@ -37,10 +37,12 @@ def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, la
         policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
         policy.require_capability(viewer, policy.Capability.DEPLOY)
     results, failed = [], False
-    for path in bpmn_files(list(paths)):
+    files = bpmn_files(list(paths))
+    caught = _caught_by(files)  # the files deployed together catch each other's messages
+    for path in files:
         try:
             with runtime.transaction() as tx:
-                results.append(deploy_file(tx.session, path, actor))
+                results.append(deploy_file(tx.session, path, actor, known_messages=caught))
         except DeploymentError as exc:
             failed = True
             for finding in exc.findings:
@@ -50,7 +52,7 @@ def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, la
             failed = True
             click.echo(str(exc), err=True)
     if as_json:
-        emit([r.__dict__ for r in results])
+        emit([{**r.__dict__, "warnings": [f.line_in(lang) for f in r.warnings]} for r in results])
     else:
         for r in results:
             note = "deployed" if r.created else "unchanged"
@@ -58,6 +60,9 @@ def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, la
                 note += (f"; not the current version: `tourflow activate {r.process_id} {r.version} "
                          f"--reason ...` starts new instances on it")
             click.echo(f"{r.file}: {r.process_id} version {r.version} ({note})")
+    for r in results:  # after the result lines: deployed, but worth a look
+        for finding in r.warnings:
+            click.echo(finding.line_in(lang), err=True)
     if failed:
         sys.exit(1)
 
@@ -174,6 +179,19 @@ def _echo_changes(result: dict) -> None:
         click.echo(f"  moved on the diagram: {', '.join(result['moved'])}")
     if not any(result[k] for k in ("added", "removed", "changed", "forms", "moved")):
         click.echo("  no changes")
+
+
+def _caught_by(files: list[Path]) -> set[str]:
+    from engine.bpmn.lint_flow import catches_in
+    from engine.bpmn.xmlsafe import read_bytes
+
+    caught: set[str] = set()
+    for path in files:
+        try:
+            caught |= catches_in(read_bytes(path), str(path))
+        except (BpmnReadError, OSError):
+            continue  # its deploy says why
+    return caught
 
 
 def _preview(runtime, files: list[Path], actor: str, as_json: bool, lang: str) -> None:
