@@ -49,3 +49,32 @@ def test_the_page_shows_the_documentation_and_a_confirm_button(client_for, runti
     assert response.status_code == 302
     assert runtime.show(review["instance_id"])["status"] == "completed"
     assert runtime.task(review["id"])["completed_by"] == "agent1"
+
+
+def test_the_page_s_key_value_rows_become_data(client_for, runtime, review):
+    agent = client_for("agent1")
+    page = agent.get(f"/tasks/{review['id']}").get_data(as_text=True)
+    assert page.count('name="data_key"') == 3
+    response = agent.http.post(f"/tasks/{review['id']}", data={
+        "csrf_token": agent.token(), "data_key": ["approved", "note", "", "amount"],
+        "data_value": ["true", "looks fine", "", "12.5"]})
+    assert response.status_code == 302
+    data = runtime.show(review["instance_id"])["data"]
+    assert (data["approved"], data["note"], data["amount"], data["reviewed"]) == (True, "looks fine", 12.5, True)
+
+
+@pytest.mark.parametrize("key", ["1st", "_secret", "typename", "has space"])
+def test_a_bad_data_name_is_refused_with_the_rows_kept(client_for, runtime, review, key):
+    agent = client_for("agent1")
+    response = agent.http.post(f"/tasks/{review['id']}", data={
+        "csrf_token": agent.token(), "data_key": [key], "data_value": ["kept value"]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "无效" in page and "kept value" in page
+    assert runtime.task(review["id"])["state"] == "ready"
+
+
+def test_a_data_name_given_twice_is_refused(client_for, runtime, review):
+    agent = client_for("agent1")
+    response = agent.http.post(f"/tasks/{review['id']}", data={
+        "csrf_token": agent.token(), "data_key": ["a", "a"], "data_value": ["1", "2"]})
+    assert response.status_code == 422 and "重复" in response.get_data(as_text=True)
