@@ -183,10 +183,9 @@ def _node_lanes(process: etree._Element) -> dict[str, str]:
             if node_id and node is not sub and node_id not in lanes and sub.get("id") in lanes:
                 lanes[node_id] = lanes[sub.get("id")]
     fallback = default_lane(process)
-    for node in process.iter(etree.Element):
+    for node in process.iter(f"{{{NS['bpmn']}}}*"):
         node_id = node.get("id")
-        if node_id and node_id not in lanes and etree.QName(node).localname in DEFAULTED_TAGS \
-                and etree.QName(node).namespace == NS["bpmn"]:
+        if node_id and node_id not in lanes and etree.QName(node).localname in DEFAULTED_TAGS:
             lanes[node_id] = fallback
     return lanes
 
