@@ -44,13 +44,18 @@ EDITS: list[list[tuple[str, str]]] = [
     [('<dc:Bounds x="432" y="257"', '<dc:Bounds x="abc" y="257"')],
     [('<dc:Bounds x="432" y="257"', '<dc:Bounds x="340" y="257"')],
     [('<bpmndi:BPMNEdge id="flow_sla_di" bpmnElement="flow_sla">', '<bpmndi:BPMNEdge id="flow_sla_di">')],
-    [('"supervisor"', '"boss"')],
+    [('"supervisor"', '"boss"'), ('name="主管"', 'name="老板"')],
     [("        <bpmn:flowNodeRef>end_done</bpmn:flowNodeRef>\n", "")],
     [("<bpmn:flowNodeRef>fill_request</bpmn:flowNodeRef>",
       "<bpmn:flowNodeRef>fill_request</bpmn:flowNodeRef><bpmn:flowNodeRef>end_done</bpmn:flowNodeRef>")],
     [("<bpmn:flowNodeRef>escalate</bpmn:flowNodeRef>", ""),
      ("<bpmn:flowNodeRef>end_done</bpmn:flowNodeRef>",
       "<bpmn:flowNodeRef>end_done</bpmn:flowNodeRef><bpmn:flowNodeRef>escalate</bpmn:flowNodeRef>")],
+    [("<bpmn:flowNodeRef>escalate</bpmn:flowNodeRef>", "")],  # a user task outside lanes: the default lane
+    [('<bpmn:process id="minimal_ok" name="最小流程" isExecutable="true">',
+      '<bpmn:process id="minimal_ok" name="最小流程" isExecutable="true"><bpmn:extensionElements>'
+      '<spiffworkflow:properties><spiffworkflow:property name="defaultLane" value="nobody" />'
+      "</spiffworkflow:properties></bpmn:extensionElements>")],
     [("(1) 联系负责人了解延误原因。\n(2) 记录处理意见。", "")],
     [("(1) 联系负责人了解延误原因。\n(2) 记录处理意见。", "联系负责人。")],
     [('default="flow_default"', 'default="flow_ghost"')],

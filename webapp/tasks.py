@@ -17,6 +17,7 @@ from webapp.app_state import runtime
 from webapp.auth import writer_required
 from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
 from webapp.i18n import gettext as _
+from webapp.task_data import pair_rows, parse_pairs
 
 bp = Blueprint("tasks", __name__)
 
@@ -61,6 +62,7 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
         due_state=queries.due_state(due_at, utcnow()) if due_at else "none",
         data_rows=display.data_rows(instance["data"], process_forms),
         schema=schema, fields=build_fields(schema, prefill, posted, errors) if schema else [],
+        pairs=[] if schema else pair_rows(posted),
         general_errors=errors.get(GENERAL, []), bad_fields=len([k for k in errors if k != GENERAL]),
         can=_permissions(task),
         targets=[u for u in targets if u["username"] != task["assignee"]],
@@ -96,7 +98,11 @@ def complete(task_id: int):
     if task["state"] != "ready":
         return _conflict(task_id)
     schema = task["form"]
-    data, errors = coerce(schema, request.form)
+    data, errors = coerce(schema, request.form) if schema else ({}, {})
+    if not schema:  # no form: the key/value editor's rows (webapp/task_data.py)
+        data, general = parse_pairs(request.form)
+        if general:
+            return _render(task, status=422, posted=request.form, errors={GENERAL: general})
     if errors:
         try:
             forms.validate(schema, data)

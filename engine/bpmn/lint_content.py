@@ -190,7 +190,7 @@ def check_forms(doc: BpmnDocument) -> Findings:
         prop = _form_property(task)
         filename = (prop.get("value") or "").strip() if prop is not None else ""
         if not filename:
-            yield doc.error(task, "missing-form", msg("missing-form", element=described(task), prop=FORM_PROPERTY))
+            yield doc.warning(task, "missing-form", msg("forms.none", element=described(task), prop=FORM_PROPERTY))
         elif doc.forms_dir is not None:
             yield from _check_form_file(doc, task, prop, filename)
 

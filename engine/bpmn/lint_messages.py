@@ -60,14 +60,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overlap.more": ("more than {limit} overlapping shapes", "重叠的图形超过 {limit} 处"),
     "overlap": ("the shapes of {first} and {second} overlap", "{first}与{second}的图形重叠"),
     # lanes and human tasks
-    "lane-missing.no-lanes": ("the process has no bpmn:laneSet with lanes; lane id = role id decides who works a task",
-                              "流程没有划分泳道（bpmn:laneSet）；泳道 id 即角色 id，决定由谁办理任务"),
-    "unknown-lane": ("lane id '{lane}' is not a role id; use one of {roles}",
-                     "泳道 id '{lane}' 不是角色 id；请使用以下之一：{roles}"),
     "lane-missing.none": ("{element} is in no lane's flowNodeRef", "{element}不在任何泳道中（flowNodeRef）"),
     "lane-missing.several": ("{element} is listed in more than one lane: {lanes}", "{element}同时列在多个泳道中：{lanes}"),
     "user-task-in-system-lane": ("{element} is work for a person but sits in the 'system' lane",
                                  "{element}需要人来办理，却放在 'system'（系统）泳道中"),
+    # accepting what can run (issue 16): lanes and forms optional, lanes mapped by name (engine/bpmn/lanes.py)
+    "lanes.none-default": ("the process has no lanes: its user tasks and start event go to the default lane '{lane}'",
+                           "流程没有划分泳道：其用户任务和开始事件归入默认泳道 '{lane}'"),
+    "lanes.node-default": ("{element} is in no lane: it goes to the default lane '{lane}'",
+                           "{element}不在任何泳道中：归入默认泳道 '{lane}'"),
+    "lanes.unknown": ("lane '{lane}' (name '{name}') is no role: its id or name must be a role id or a role's "
+                      "Chinese name; roles: {roles}",
+                      "泳道 '{lane}'（名称 '{name}'）不对应任何角色：其 id 或名称须为角色 id 或角色中文名；角色：{roles}"),
+    "lanes.default-unknown": ("{prop} '{lane}' is no role; roles: {roles} (tasks outside lanes go to '{fallback}')",
+                              "{prop} '{lane}' 不是角色；角色：{roles}（泳道外的任务归入 '{fallback}'）"),
+    "forms.none": ("{element} has no form (spiffworkflow:property name=\"{prop}\"): its page shows the "
+                   "documentation and a confirm button, completing with no data",
+                   "{element}没有表单（spiffworkflow:property name=\"{prop}\"）：任务页显示说明和确认按钮，完成时不提交数据"),
     "missing-documentation.none": ("{element} has no bpmn:documentation with its SOP rules (1) ... (2) ...",
                                    "{element}没有写明 SOP 规则的说明（bpmn:documentation）(1) ... (2) ..."),
     "missing-documentation.unnumbered": ("the documentation of {element} has no numbered rules (1) ... (2) ...",
@@ -119,8 +128,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                "{where}是 {source}：不是有效的 ISO 8601 {unit}（定时器的值是 Python 表达式，字面值要加引号）"),
     "timer-invalid": ("{where} {literal!r} is not a valid ISO 8601 {unit}", "{where} {literal!r} 不是有效的 ISO 8601 {unit}"),
     # forms
-    "missing-form": ("{element} has no spiffworkflow:property name=\"{prop}\"",
-                     "{element}没有表单：缺少 spiffworkflow:property name=\"{prop}\""),
     "form-invalid.name": ("form of {element}: '{filename}' must be a plain *.json file name in forms/{process}/",
                           "{element}的表单：'{filename}' 必须是 forms/{process}/ 下的普通 *.json 文件名"),
     "form-invalid": ("form {shown} of {element}: {problem}", "{element}的表单 {shown}：{problem}"),

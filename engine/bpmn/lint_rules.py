@@ -12,6 +12,15 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.access.roles import SYSTEM_LANE
+from engine.bpmn.lanes import (
+    DEFAULT_LANE_PROPERTY,
+    DEFAULTED_TAGS,
+    default_lane,
+    default_lane_property,
+    lane_role,
+    role_of_lane,
+)
 from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import (
     CONTAINER_TAGS,
@@ -147,19 +156,19 @@ def _bounds(shape) -> tuple[float, float, float, float] | None:
 
 def check_diagram(doc: BpmnDocument) -> Findings:
     if doc.root.find("bpmndi:BPMNDiagram", NS) is None:
-        yield doc.error(doc.root, "missing-di", msg("missing-di.diagram"))
+        yield doc.warning(doc.root, "missing-di", msg("missing-di.diagram"))
         return
     participants = [p for p in doc.root.findall("bpmn:collaboration/bpmn:participant", NS)
                     if p.get("processRef") == doc.process_id]
     for el in doc.flow_nodes + doc.lanes() + participants:
         shape = doc.shapes.get(el.get("id", ""))
         if shape is None:
-            yield doc.error(el, "missing-di", msg("missing-di.shape", element=described(el)))
+            yield doc.warning(el, "missing-di", msg("missing-di.shape", element=described(el)))
         elif _bounds(shape) is None:
-            yield doc.error(shape, "missing-di", msg("missing-di.bounds", element=described(el)))
+            yield doc.warning(shape, "missing-di", msg("missing-di.bounds", element=described(el)))
     for flow in doc.sequence_flows:
         if flow.get("id", "") not in doc.edges:
-            yield doc.error(flow, "missing-di", msg("missing-di.edge", flow=flow.get("id", "?")))
+            yield doc.warning(flow, "missing-di", msg("missing-di.edge", flow=flow.get("id", "?")))
 
 
 def _may_overlap(a, b) -> bool:
@@ -198,25 +207,41 @@ def check_overlap(doc: BpmnDocument) -> Findings:
 # -- lanes and human tasks ------------------------------------------------------------------
 
 def check_lanes(doc: BpmnDocument) -> Findings:
+    """Lanes are optional (a house convention, warnings); a lane nobody can hold is an error.
+    engine/bpmn/lanes.py maps lanes to roles and gives the default lane, for lint and engine alike."""
     lanes = doc.lanes()
+    fallback = default_lane(doc.process)
+    yield from _check_default_lane(doc, fallback)
     if not lanes:
-        yield doc.error(doc.process, "lane-missing", msg("lane-missing.no-lanes"))
-        return
+        yield doc.warning(doc.process, "lane-missing", msg("lanes.none-default", lane=fallback))
     for lane in lanes:
-        if doc.is_leaf_lane(lane) and lane.get("id") not in KNOWN_LANES:
+        if doc.is_leaf_lane(lane) and role_of_lane(lane) is None:
             yield doc.error(lane, "unknown-lane",
-                            msg("unknown-lane", lane=lane.get("id"), roles=", ".join(sorted(KNOWN_LANES))))
+                            msg("lanes.unknown", lane=lane.get("id"), name=lane.get("name") or "",
+                                roles=", ".join(sorted(KNOWN_LANES))))
     lanes_of = doc.leaf_lanes_of()
-    for node in doc.direct_flow_nodes():
+    for node in doc.direct_flow_nodes() if lanes else ():
         held_by = lanes_of.get(node.get("id", ""), [])
         if not held_by:
-            yield doc.error(node, "lane-missing", msg("lane-missing.none", element=described(node)))
+            text = (msg("lanes.node-default", element=described(node), lane=fallback)
+                    if bpmn_tag(node) in DEFAULTED_TAGS else msg("lane-missing.none", element=described(node)))
+            yield doc.warning(node, "lane-missing", text)
         elif len(held_by) > 1:
             yield doc.error(node, "lane-missing",
                             msg("lane-missing.several", element=described(node), lanes=", ".join(held_by)))
+    roles = {lane.get("id", ""): role_of_lane(lane) for lane in lanes}
     for task in doc.of_type(*HUMAN_TASK_TAGS):
-        if doc.effective_lane(task, lanes_of) == "system":
+        lane = doc.effective_lane(task, lanes_of)
+        if (roles.get(lane) if lane is not None else fallback) == SYSTEM_LANE:
             yield doc.error(task, "user-task-in-system-lane", msg("user-task-in-system-lane", element=described(task)))
+
+
+def _check_default_lane(doc: BpmnDocument, fallback: str) -> Findings:
+    written = default_lane_property(doc.process)
+    if written and lane_role(written, written) is None:
+        yield doc.error(doc.process, "unknown-lane",
+                        msg("lanes.default-unknown", lane=written, prop=DEFAULT_LANE_PROPERTY,
+                            roles=", ".join(sorted(KNOWN_LANES)), fallback=fallback))
 
 
 def check_documentation(doc: BpmnDocument) -> Findings:

@@ -16,6 +16,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.xmlsafe import parse_bpmn_xml
 from engine.clock import install_timer_patch
 from engine.errors import BpmnReadError
@@ -167,18 +168,25 @@ def _participant_name(root: etree._Element, process_id: str) -> str | None:
 
 
 def _node_lanes(process: etree._Element) -> dict[str, str]:
-    """Map flow node id -> lane id (= role id); SpiffWorkflow itself only knows lane names."""
+    """Map flow node id -> role (engine/bpmn/lanes.py: a lane's id, else its name, names the role);
+    SpiffWorkflow itself only knows lane names. A user task or start event outside every lane
+    goes to the process's default lane."""
     lanes: dict[str, str] = {}
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             if ref.text:
-                lanes[ref.text.strip()] = lane.get("id")
+                lanes[ref.text.strip()] = role_of_lane(lane) or lane.get("id")
     # A node inside a subprocess that no lane lists belongs to its subprocess's lane (as in lint).
     for sub in process.iterfind(".//bpmn:subProcess", NS):
         for node in sub.iter():
             node_id = node.get("id")
             if node_id and node is not sub and node_id not in lanes and sub.get("id") in lanes:
                 lanes[node_id] = lanes[sub.get("id")]
+    fallback = default_lane(process)
+    for node in process.iter(f"{{{NS['bpmn']}}}*"):
+        node_id = node.get("id")
+        if node_id and node_id not in lanes and etree.QName(node).localname in DEFAULTED_TAGS:
+            lanes[node_id] = fallback
     return lanes
 
 

@@ -250,13 +250,15 @@ def handlers(as_json: bool) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="Warnings (house conventions: lanes, forms, SOP text, diagram) count as errors too.")
 @lang_option
-def lint(paths: tuple[Path, ...], lang: str) -> None:
-    """Check BPMN files against the conventions; exit 1 on errors."""
+def lint(paths: tuple[Path, ...], lang: str, strict: bool) -> None:
+    """Check BPMN files against the conventions; exit 1 on errors (with --strict, on warnings too)."""
     from engine.bpmn.lint import has_errors, lint_paths
 
     findings = lint_paths(list(paths))
     for finding in findings:
         click.echo(finding.line_in(lang))
-    if has_errors(findings):
+    if has_errors(findings, strict=strict):
         sys.exit(1)
