@@ -32,6 +32,7 @@ from engine.bpmn.lint_model import (
     bpmn_tag,
     described,
 )
+from engine.bpmn.sop import sop_element
 
 Findings = Iterator[Finding]
 
@@ -246,7 +247,7 @@ def _check_default_lane(doc: BpmnDocument, fallback: str) -> Findings:
 
 def check_documentation(doc: BpmnDocument) -> Findings:
     for task in doc.of_type(*HUMAN_TASK_TAGS):
-        documentation = task.find("bpmn:documentation", NS)
+        documentation = sop_element(task)  # bpmn:documentation, or SpiffArena's instructionsForEndUser
         text = (documentation.text or "").strip() if documentation is not None else ""
         if not text:
             yield doc.warning(task, "missing-documentation", msg("missing-documentation.none", element=described(task)))

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
+from engine.bpmn.sop import sop_text
 from engine.bpmn.xmlsafe import parse_bpmn_xml
 from engine.clock import install_timer_patch
 from engine.errors import BpmnReadError
@@ -193,7 +194,6 @@ def _node_lanes(process: etree._Element) -> dict[str, str]:
 def _user_tasks(process: etree._Element, node_lanes: dict[str, str]) -> dict[str, UserTaskInfo]:
     tasks = {}
     for el in process.iterfind(".//bpmn:userTask", NS):
-        doc = el.find("bpmn:documentation", NS)
         form = el.find(
             f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{FORM_PROPERTY}']", NS
         )
@@ -204,7 +204,7 @@ def _user_tasks(process: etree._Element, node_lanes: dict[str, str]) -> dict[str
             id=el.get("id"),
             name=el.get("name") or el.get("id"),
             lane=node_lanes.get(el.get("id")),
-            documentation=(doc.text or "").strip() if doc is not None else "",
+            documentation=sop_text(el),
             form_ref=form.get("value") if form is not None else None,
             assignee_expression=assignee.get("value") if assignee is not None else None,
         )
