@@ -12,9 +12,9 @@ import pytest
 
 from engine.bpmn.lint import Finding, lint_bytes, lint_paths
 from engine.bpmn.lint_flow import condition_cover
+from tests.support.versions import edited
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bpmn"
-MINIMAL = FIXTURES / "minimal_ok.bpmn"
 FORMS = FIXTURES / "forms" / "minimal_ok"
 
 REVIEW_TASK = """<bpmn:scriptTask id="record_review" name="标记复核">
@@ -24,14 +24,6 @@ REVIEW_TASK = """<bpmn:scriptTask id="record_review" name="标记复核">
     </bpmn:scriptTask>"""
 DEFAULT_FLOW = '<bpmn:sequenceFlow id="flow_default" name="否" sourceRef="route_gateway" targetRef="end_done" />'
 BIG_CONDITION = "budget &gt; 1000"
-
-
-def edited(*edits: tuple[str, str]) -> str:
-    text = MINIMAL.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert old in text, f"fixture changed: {old!r} not found"
-        text = text.replace(old, new)
-    return text
 
 
 def lint_text(text: str, forms_dir: Path | None = FORMS, **kwargs) -> list[Finding]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from engine.bpmn.lint import lint_bytes, lint_file, lint_paths
 from engine.bpmn.lint_messages import MESSAGES, Text
 from engine.bpmn.specs import ROUTING_PROPERTY
+from tests.support.versions import edited
 
 TESTS = Path(__file__).resolve().parent
-MINIMAL = TESTS / "fixtures" / "bpmn" / "minimal_ok.bpmn"
 FORMS = TESTS / "fixtures" / "bpmn" / "forms" / "minimal_ok"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -126,14 +126,6 @@ NOT_IN_CORPUS = {"the-document", "none", "xml.unreadable", "xml.unreadable-file"
                  "overlap.too-many", "overlap.more", "source.too-deep", "form.unreadable", "form.json-too-deep",
                  "form.schema-too-deep", "unknown-handler.registry", "handler.registry-failed",
                  "form.pattern-at"}  # the form editor's preview (tests/web/test_modeler_panel.py)
-
-
-def edited(*edits: tuple[str, str]) -> str:
-    text = MINIMAL.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert old in text, f"fixture changed: {old!r} not found"
-        text = text.replace(old, new)
-    return text
 
 
 def corpus(tmp_path: Path):

@@ -14,12 +14,17 @@ T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 REQUEST = {"customer_name": "王芳", "travel_date": "2026-12-20", "budget": 3000}
 
 
-def variant(*edits: tuple[str, str]) -> bytes:
+def edited(*edits: tuple[str, str]) -> str:
+    """minimal_ok's text with each (old, new) replacement made; fails if the fixture lacks `old`."""
     text = FIXTURE.read_text(encoding="utf-8")
     for old, new in edits:
-        assert old in text, old
+        assert old in text, f"fixture changed: {old!r} not found"
         text = text.replace(old, new)
-    return text.encode()
+    return text
+
+
+def variant(*edits: tuple[str, str]) -> bytes:
+    return edited(*edits).encode()
 
 
 RENAMED_END = ('name="需求已登记"', 'name="需求登记完毕"')
