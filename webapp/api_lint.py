@@ -5,7 +5,6 @@ schema drawn as the fields staff will see."""
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,19 @@ from typing import Any
 from flask import abort, render_template
 
 from engine.access.policy import Capability
+from engine.bpmn.form_files import FORM_NAME_HINT, is_form_name
 from engine.bpmn.lint import lint_bytes
 from engine.bpmn.lint_content import form_problems
 from engine.bpmn.lint_messages import language
 from engine.bpmn.lint_model import NS
 from engine.bpmn.xmlsafe import MAX_BPMN_BYTES, parse_bpmn_xml
 from engine.limits import NAME_MAX
-from engine.run.deployments import FORM_SUFFIX, MAX_UPLOAD_FILES, previous_forms
+from engine.run.deployments import MAX_UPLOAD_FILES, previous_forms
 from webapp.api_args import Routes, invalid, json_body
 from webapp.app_state import runtime
 from webapp.auth import capability_required
 from webapp.form_fields import build_fields
 from webapp.i18n import get_locale
-
-FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}" + re.escape(FORM_SUFFIX))
 
 routes = Routes()
 
@@ -69,8 +67,8 @@ def edited_forms(value: Any) -> dict[str, bytes]:
         raise invalid("forms", f"an object of at most {MAX_UPLOAD_FILES} forms: file name -> JSON Schema")
     out: dict[str, bytes] = {}
     for name, schema in value.items():
-        if not FORM_NAME.fullmatch(name):
-            raise invalid("forms", f"'{name[:80]}' is not a form file name (letters, digits, _ or -, then {FORM_SUFFIX})")
+        if not is_form_name(name) or "/" in name:
+            raise invalid("forms", f"'{name[:80]}' is not a form file name ({FORM_NAME_HINT})")
         if not isinstance(schema, dict):
             raise invalid("forms", f"the form {name} must be a JSON Schema object")
         out[name] = json.dumps(schema, ensure_ascii=False).encode("utf-8")

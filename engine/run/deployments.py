@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.canonical import canonical_digest
+from engine.bpmn.form_files import FORM_SUFFIX, is_form_name
 from engine.bpmn.lint_flow import catches_in
 from engine.bpmn.lint_model import Finding
 from engine.bpmn.specs import load_forms, load_model
@@ -65,7 +66,6 @@ def deployed_catches(session: Session, skip: str | None = None) -> set[str]:
             for name in catches_in(xml.encode("utf-8"), filename)}
 
 
-FORM_SUFFIX = ".schema.json"
 MAX_UPLOAD_FILES = 50
 
 
@@ -88,8 +88,8 @@ class Upload:
 def split_upload(session: Session, files: list[tuple[str, bytes]]) -> Upload:
     """Check an upload's file names and gather its forms; DeploymentError says what is wrong."""
     bpmn = [(name, data) for name, data in files if name.lower().endswith(".bpmn")]
-    forms = [(name, data) for name, data in files if name.endswith(FORM_SUFFIX)]
-    other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not name.endswith(FORM_SUFFIX)]
+    forms = [(name, data) for name, data in files if is_form_name(name)]
+    other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not is_form_name(name)]
     if len(bpmn) != 1:
         raise DeploymentError(f"upload exactly one .bpmn file (got {len(bpmn)})")
     if other:
