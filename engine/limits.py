@@ -177,6 +177,10 @@ class BoundedCache(Generic[K, V]):
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
         """The cached value, or `make()`'s (made outside the lock: two threads may both make it)."""
         cached = self.get(key)

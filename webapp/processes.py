@@ -13,6 +13,7 @@ from engine.access.policy import Capability
 from engine.bpmn.lint import lint_bytes
 from engine.clock import utcnow
 from engine.errors import DeploymentError, FormInvalid, TaskConflict
+from engine.limits import DEPLOYED_CACHE_MAX, BoundedCache
 from engine.run import queries
 from engine.run.deployments import deploy_upload
 from engine.run.drafts import save_draft, summary
@@ -24,17 +25,16 @@ from webapp.migration_form import filter_args, filter_form
 
 bp = Blueprint("processes", __name__)
 
-# Deployed versions never change, so their findings are cached by the XML's digest.
-LINT_FINDINGS: dict[str, list[dict[str, Any]]] = {}
+# Deployed versions never change, so their findings are cached by the XML's digest (bounded).
+LINT_FINDINGS: BoundedCache[str, list[dict[str, Any]]] = BoundedCache(DEPLOYED_CACHE_MAX)
 
 
 def findings_of(xml: str, filename: str) -> list[dict[str, Any]]:
     data = xml.encode("utf-8")
     key = hashlib.sha256(data).hexdigest() + ":" + filename
-    if key not in LINT_FINDINGS:
-        LINT_FINDINGS[key] = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
-                               **f.messages("en")} for f in lint_bytes(data, filename, None)]
-    return LINT_FINDINGS[key]
+    return LINT_FINDINGS.get_or_make(key, lambda: [
+        {"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col, **f.messages("en")}
+        for f in lint_bytes(data, filename, None)])
 
 
 def _versions() -> list[dict[str, Any]]:

@@ -52,3 +52,14 @@ def test_processes_pages_refused_to_other_roles_and_anonymous(client_for):
             assert client_for(user).get(url).status_code == 403, (user, url)
         response = client_for(None).get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_lint_findings_of_deployed_versions_are_kept_in_a_bounded_cache(monkeypatch):
+    processes.LINT_FINDINGS.clear()
+    monkeypatch.setattr(processes.LINT_FINDINGS, "maxsize", 3)
+    try:
+        for n in range(10):
+            processes.findings_of(f'<definitions id="d{n}"/>', f"f{n}.bpmn")
+        assert len(processes.LINT_FINDINGS) == 3
+    finally:
+        processes.LINT_FINDINGS.clear()
