@@ -46,6 +46,17 @@ HARMLESS_VALUES = {"calledElementBinding": {"latest"}}
 JAVA = frozenset({"class", "delegateExpression", "expression", "connector", "resultVariable"})
 LISTENERS = frozenset({"executionListener", "taskListener", "inputOutput", "in", "out", "properties", "field"})
 FORM_ATTRIBUTES = frozenset({"formKey", "formRef", "formRefBinding", "formRefVersion", "formHandlerClass"})
+# What to write instead, by kind of construct.
+HINT_CAMUNDA8 = msg("camunda.hint.camunda8")
+HINT_FORM = msg("camunda.hint.form")
+HINT_FORM_FIELD = msg("camunda.hint.form-field")
+HINT_JAVA = msg("camunda.hint.java")
+HINT_JUEL = msg("camunda.hint.juel")
+HINT_LISTENER = msg("camunda.hint.listener")
+HINT_OTHER = msg("camunda.hint.other")
+HINT_SCRIPT = msg("camunda.hint.script")
+HINT_START_FORM = msg("camunda.hint.start-form")
+HINT_TOPIC = msg("camunda.hint.topic")
 _VARIABLE = re.compile(r"^\s*\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _Q = {"bpmn": BPMN, "camunda": CAMUNDA}
@@ -87,7 +98,7 @@ def normalize(tree: etree._ElementTree) -> Mapping:
     for el in list(root.iter(etree.Element)):
         qname = etree.QName(el)
         if qname.namespace == ZEEBE:
-            _refuse(mapping, el, f"zeebe:{qname.localname}", "camunda.hint.camunda8")
+            _refuse(mapping, el, f"zeebe:{qname.localname}", HINT_CAMUNDA8)
         elif qname.namespace == CAMUNDA:
             _extension(mapping, el, qname.localname)
         elif qname.namespace == BPMN:
@@ -99,7 +110,7 @@ def _bpmn_element(mapping: Mapping, el: etree._Element, tag: str, laned: dict[st
     attributes = _camunda_attributes(el)
     for name in attributes:
         if etree.QName(name).namespace == ZEEBE:
-            _refuse(mapping, el, f"zeebe:{etree.QName(name).localname}", "camunda.hint.camunda8")
+            _refuse(mapping, el, f"zeebe:{etree.QName(name).localname}", HINT_CAMUNDA8)
     names = {etree.QName(name).localname: value for name, value in attributes.items()
              if etree.QName(name).namespace == CAMUNDA}
     if tag == "userTask":
@@ -107,18 +118,18 @@ def _bpmn_element(mapping: Mapping, el: etree._Element, tag: str, laned: dict[st
     elif tag == "serviceTask":
         _service_task(mapping, el, names)
     elif tag == "scriptTask" and (el.get("scriptFormat") or "python").strip().lower() != "python":
-        _refuse(mapping, el, f"scriptFormat=\"{el.get('scriptFormat')}\"", "camunda.hint.script")
+        _refuse(mapping, el, f"scriptFormat=\"{el.get('scriptFormat')}\"", HINT_SCRIPT)
     elif tag == "conditionExpression":
         _condition(mapping, el)
     for name, value in names.items():
         if name in HARMLESS or value in HARMLESS_VALUES.get(name, ()):
             continue
         if name in JAVA:
-            _refuse(mapping, el, f"camunda:{name}", "camunda.hint.java")
+            _refuse(mapping, el, f"camunda:{name}", HINT_JAVA)
         elif name in FORM_ATTRIBUTES:
-            _refuse(mapping, el, f"camunda:{name}=\"{value}\"", "camunda.hint.form")
+            _refuse(mapping, el, f"camunda:{name}=\"{value}\"", HINT_FORM)
         else:
-            _refuse(mapping, el, f"camunda:{name}", "camunda.hint.other")
+            _refuse(mapping, el, f"camunda:{name}", HINT_OTHER)
 
 
 def _user_task(mapping: Mapping, task: etree._Element, names: dict[str, str], laned: dict[str, str | None]) -> None:
@@ -147,9 +158,9 @@ def _role_of_groups(mapping: Mapping, task: etree._Element, groups: str) -> str 
     listed = ", ".join(sorted(LANES))
     if len(roles) == 1 and all(lane_role(g, g) for g in written):
         return roles[0]
-    key = "camunda.groups.several" if len(roles) > 1 else "camunda.groups.unknown"
-    mapping.unsupported.append(Unsupported(task, msg(key, element=described(task), groups=groups,
-                                                     found=", ".join(roles), roles=listed)))
+    text = (msg("camunda.groups.several", element=described(task), groups=groups, found=", ".join(roles), roles=listed)
+            if len(roles) > 1 else msg("camunda.groups.unknown", element=described(task), groups=groups, roles=listed))
+    mapping.unsupported.append(Unsupported(task, text))
     return None
 
 
@@ -158,7 +169,7 @@ def _service_task(mapping: Mapping, task: etree._Element, names: dict[str, str])
     if kind is None and topic is None:
         return
     if kind != "external" or not (topic or "").strip():
-        _refuse(mapping, task, f"camunda:type=\"{kind or ''}\" camunda:topic=\"{topic or ''}\"", "camunda.hint.topic")
+        _refuse(mapping, task, f"camunda:type=\"{kind or ''}\" camunda:topic=\"{topic or ''}\"", HINT_TOPIC)
         return
     topic = topic.strip()
     operator = etree.SubElement(_extension_elements(task), f"{{{SPIFF}}}serviceTaskOperator", id=topic,
@@ -175,14 +186,14 @@ def result_key(topic: str) -> str:
 def _condition(mapping: Mapping, condition: etree._Element) -> None:
     language = (condition.get("language") or "").strip()
     if language:
-        _refuse(mapping, condition, f"language=\"{language}\"", "camunda.hint.script")
+        _refuse(mapping, condition, f"language=\"{language}\"", HINT_SCRIPT)
         return
     text = condition.text or ""
     if not is_juel(text):
         return
     python = to_python(text)
     if python is None:
-        _refuse(mapping, condition, text.strip(), "camunda.hint.juel")
+        _refuse(mapping, condition, text.strip(), HINT_JUEL)
     else:
         condition.text = python
 
@@ -196,19 +207,19 @@ def _extension(mapping: Mapping, el: etree._Element, name: str) -> None:
         if owner is not None and etree.QName(owner).localname == "userTask":
             _generated_form(mapping, owner, el)
         else:
-            _refuse(mapping, el, "camunda:formData", "camunda.hint.start-form")
+            _refuse(mapping, el, "camunda:formData", HINT_START_FORM)
         return
     if parent is None or etree.QName(parent).namespace == CAMUNDA:
         return
-    hint = "camunda.hint.listener" if name in LISTENERS else (
-        "camunda.hint.java" if name in JAVA else "camunda.hint.other")
+    hint = HINT_LISTENER if name in LISTENERS else (
+        HINT_JAVA if name in JAVA else HINT_OTHER)
     _refuse(mapping, el, f"camunda:{name}", hint)
 
 
 def _generated_form(mapping: Mapping, task: etree._Element, form_data: etree._Element) -> None:
     built: FormBuild = form_schema(task, form_data)
     for at, construct in built.refused:
-        _refuse(mapping, at, construct, "camunda.hint.form-field", owner=task)
+        _refuse(mapping, at, construct, HINT_FORM_FIELD, owner=task)
     if built.refused:
         return
     filename = "camunda-" + re.sub(r"[^A-Za-z0-9_-]", "_", task.get("id") or "task")[:80] + ".schema.json"
@@ -218,11 +229,11 @@ def _generated_form(mapping: Mapping, task: etree._Element, form_data: etree._El
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _refuse(mapping: Mapping, el: etree._Element, construct: str, hint: str,
+def _refuse(mapping: Mapping, el: etree._Element, construct: str, hint: Text,
             owner: etree._Element | None = None) -> None:
     about = owner if owner is not None else _owner(el)
     mapping.unsupported.append(Unsupported(el, msg("camunda.unsupported", element=described(about),
-                                                   construct=construct, hint=msg(hint))))
+                                                   construct=construct, hint=hint)))
 
 
 def _owner(el: etree._Element) -> etree._Element:
