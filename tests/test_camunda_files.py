@@ -84,6 +84,11 @@ def test_an_external_task_runs_the_handler_its_topic_names(runtime):
     assert result["channel"] == "inbound_call" and result["ended_at"]
 
 
+def test_the_handler_catalogue_lists_a_process_calling_it_by_topic(runtime):
+    deploy(runtime, CAMUNDA / "external_task.bpmn")
+    assert runtime.process_vocabulary()["handlers"]["contact_end"] == ["Process_1e2r3t4"]
+
+
 @pytest.mark.parametrize(("amount", "vip", "routed"), [(5000, False, "Activity_0j8k9l0"), (5000, True, None),
                                                          (200, False, None)])
 def test_a_juel_condition_routes(runtime, amount, vip, routed):
