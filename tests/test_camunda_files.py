@@ -12,7 +12,7 @@ import pytest
 from engine.bpmn.juel import to_python
 from engine.bpmn.lint import lint_bytes, lint_file
 from engine.errors import DeploymentError, FormInvalid
-from engine.run.deployments import deploy_bytes
+from engine.run.deployments import deploy_bytes, deploy_upload
 from engine.store.models import Deployment
 from tests.support.world import deploy
 
@@ -56,6 +56,25 @@ def test_candidate_groups_give_the_role_and_form_data_a_form_that_validates(runt
     shown = runtime.show(instance)
     assert shown["status"] == "completed"
     assert (shown["data"]["nights"], shown["data"]["urgent"]) == (3, False)
+
+
+def test_an_uploaded_camunda_file_gets_its_generated_form(runtime):
+    path = CAMUNDA / "juel_gateway.bpmn"
+    with runtime.db.write() as session, session.begin():
+        deploy_upload(session, [(path.name, path.read_bytes())], "owner1")
+    task = only_task(runtime, runtime.start("Process_0d3f4g5", actor="sales1"))
+    assert runtime.task(task["id"])["form"]["properties"]["amount"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(("constraint", "config"), [("min", "nan"), ("max", "1e999"), ("minlength", "-1"),
+                                                    ("maxlength", "ten"), ("pattern", "[a-z]+")])
+def test_a_constraint_that_does_not_map_is_refused_at_its_line(constraint, config):
+    text = (CAMUNDA / "generated_form.bpmn").read_text(encoding="utf-8").replace(
+        '<camunda:constraint name="maxlength" config="50" />',
+        f'<camunda:constraint name="{constraint}" config="{config}" />')
+    [finding] = [f for f in lint_bytes(text.encode(), "generated_form.bpmn", None) if f.severity == "error"]
+    assert (finding.rule, finding.line, finding.element) == ("camunda-unsupported", 13, "Activity_0r1v2w3")
+    assert "camunda:formField 'customer' constraint" in finding.message
 
 
 def test_a_literal_assignee_pre_claims_the_task_for_that_user(runtime):

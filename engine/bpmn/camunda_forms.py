@@ -7,6 +7,7 @@ is refused, field by field (engine/bpmn/camunda.py reports it).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,9 +24,23 @@ TYPES: dict[str, dict[str, Any]] = {
     "enum": {"type": "string"},
 }
 # constraint name -> (JSON Schema keyword, how its config is read; None: takes no config)
+def _length(text: str | None) -> int:
+    value = int(text or "")
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _number(text: str | None) -> float:
+    value = float(text or "")
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 CONSTRAINTS: dict[str, tuple[str, Any]] = {
-    "minlength": ("minLength", int), "maxlength": ("maxLength", int),
-    "min": ("minimum", float), "max": ("maximum", float), "readonly": ("readOnly", None),
+    "minlength": ("minLength", _length), "maxlength": ("maxLength", _length),
+    "min": ("minimum", _number), "max": ("maximum", _number), "readonly": ("readOnly", None),
 }
 FIELD_ATTRIBUTES = frozenset({"id", "label", "type", "defaultValue"})
 
@@ -74,7 +89,7 @@ def _field(el: etree._Element, build: FormBuild) -> tuple[str | None, dict[str, 
     required = False
     for child in el.iterchildren(etree.Element):
         local = etree.QName(child).localname
-        if local == "value" and kind == "enum":
+        if local == "value" and kind == "enum" and child.get("id"):
             prop.setdefault("enum", []).append(child.get("id"))
         elif local == "validation":
             required = _constraints(child, prop, shown, build) or required
