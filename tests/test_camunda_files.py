@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.bpmn.camunda import normalize
 from engine.bpmn.juel import to_python
 from engine.bpmn.lint import lint_bytes, lint_file
-from engine.errors import DeploymentError, FormInvalid
+from engine.bpmn.xmlsafe import parse_bpmn_xml
+from engine.errors import DeploymentError, FormInvalid, NotAllowed
 from engine.run.deployments import deploy_bytes, deploy_upload
 from engine.store.models import Deployment
 from tests.support.world import deploy
@@ -126,6 +128,47 @@ def test_the_stored_xml_is_the_files_own_bytes(runtime):
         row = session.query(Deployment).filter_by(process_id="Process_0d3f4g5").one()
         assert row.bpmn_xml == path.read_text(encoding="utf-8")
         assert set(row.forms) == {"camunda-Activity_1a2s3d4.schema.json"}
+
+
+PROCESS = '<bpmn:process id="Process_1e2r3t4" isExecutable="true" camunda:historyTimeToLive="180">'
+
+
+def with_properties(*props: tuple[str, str]) -> bytes:
+    """external_task.bpmn with camunda:properties on its process (the modeler's properties panel)."""
+    text = (CAMUNDA / "external_task.bpmn").read_text(encoding="utf-8")
+    written = "".join(f'<camunda:property name="{name}" value="{value}" />' for name, value in props)
+    assert PROCESS in text
+    return text.replace(PROCESS, f"{PROCESS}\n<bpmn:extensionElements><camunda:properties>{written}"
+                                 "</camunda:properties></bpmn:extensionElements>").encode("utf-8")
+
+
+def test_a_camunda_property_naming_a_tourflow_property_is_that_property(runtime, tmp_path):
+    path = tmp_path / "external_task.bpmn"
+    path.write_bytes(with_properties(("defaultLane", "销售人员")))
+    deploy(runtime, path)
+    runtime.start("Process_1e2r3t4", actor="sales1")
+    with pytest.raises(NotAllowed, match="does not hold lane 'sales'"):
+        runtime.start("Process_1e2r3t4", actor="agent1")
+
+
+def test_any_other_camunda_property_is_refused_at_its_line():
+    findings = lint_bytes(with_properties(("defaultLane", "sales"), ("color", "red")), "external_task.bpmn", None)
+    [finding] = [f for f in findings if f.severity == "error"]
+    assert (finding.rule, finding.line) == ("camunda-unsupported", 4)
+    assert 'camunda:property name="color"' in finding.message
+
+
+def test_multi_instance_juel_becomes_python():
+    text = (CAMUNDA / "juel_gateway.bpmn").read_bytes().replace(
+        b'<bpmn:userTask id="Activity_0j8k9l0" name="Approve refund" camunda:candidateGroups="supervisor">',
+        b'<bpmn:userTask id="Activity_0j8k9l0" name="Approve refund" camunda:candidateGroups="supervisor">'
+        b"<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>${approvers}</bpmn:loopCardinality>"
+        b"<bpmn:completionCondition>${nrOfCompletedInstances ge 1}</bpmn:completionCondition>"
+        b"</bpmn:multiInstanceLoopCharacteristics>")
+    tree = parse_bpmn_xml(text, "juel_gateway.bpmn")
+    assert not normalize(tree).unsupported
+    loop = tree.getroot().find(".//{*}multiInstanceLoopCharacteristics")
+    assert [el.text for el in loop] == ["approvers", "nrOfCompletedInstances >= 1"]
 
 
 # ---- JUEL ---------------------------------------------------------------------------------

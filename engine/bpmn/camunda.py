@@ -11,7 +11,9 @@ equivalents beside the Camunda originals, each added element carrying its origin
   (`Mapping.generated_forms`, stored with the deployment's forms);
 - `camunda:type="external" camunda:topic="X"` -> `spiffworkflow:serviceTaskOperator id="X"`, its
   result under `X_result`;
-- a JUEL `${...}` condition -> its Python expression (engine/bpmn/juel.py).
+- a JUEL `${...}` condition (or multi-instance cardinality/completion) -> its Python expression
+  (engine/bpmn/juel.py);
+- a `camunda:property` naming one of tourflow's own properties -> that `spiffworkflow:property`.
 `camunda:candidateGroups` gives the role of a user task no lane holds (`Mapping.task_roles`, by
 the lane rule of engine/bpmn/lanes.py). Anything else is an `Unsupported` (lint: `camunda-unsupported`).
 """
@@ -45,6 +47,10 @@ HARMLESS = frozenset({"asyncBefore", "asyncAfter", "exclusive", "jobPriority", "
 HARMLESS_VALUES = {"calledElementBinding": {"latest"}}
 JAVA = frozenset({"class", "delegateExpression", "expression", "connector", "resultVariable"})
 LISTENERS = frozenset({"executionListener", "taskListener", "inputOutput", "in", "out", "properties", "field"})
+# tourflow's own properties (docs/bpmn-conventions.md), written as camunda:property in the modeler's
+# properties panel: the same as SpiffArena's spiffworkflow:property.
+TOURFLOW_PROPERTIES = frozenset({"defaultLane", "routingKeys", "summaryKeys", "formJsonSchemaFilename",
+                                 "assigneeExpression"})
 FORM_ATTRIBUTES = frozenset({"formKey", "formRef", "formRefBinding", "formRefVersion", "formHandlerClass"})
 # What to write instead, by kind of construct.
 HINT_CAMUNDA8 = msg("camunda.hint.camunda8")
@@ -119,7 +125,7 @@ def _bpmn_element(mapping: Mapping, el: etree._Element, tag: str, laned: dict[st
         _service_task(mapping, el, names)
     elif tag == "scriptTask" and (el.get("scriptFormat") or "python").strip().lower() != "python":
         _refuse(mapping, el, f"scriptFormat=\"{el.get('scriptFormat')}\"", HINT_SCRIPT)
-    elif tag == "conditionExpression":
+    elif tag in ("conditionExpression", "completionCondition", "loopCardinality"):
         _condition(mapping, el)
     for name, value in names.items():
         if name in HARMLESS or value in HARMLESS_VALUES.get(name, ()):
@@ -211,9 +217,21 @@ def _extension(mapping: Mapping, el: etree._Element, name: str) -> None:
         return
     if parent is None or etree.QName(parent).namespace == CAMUNDA:
         return
+    if name == "properties" and etree.QName(parent).localname == "extensionElements":
+        _properties(mapping, parent.getparent(), el)
+        return
     hint = HINT_LISTENER if name in LISTENERS else (
         HINT_JAVA if name in JAVA else HINT_OTHER)
     _refuse(mapping, el, f"camunda:{name}", hint)
+
+
+def _properties(mapping: Mapping, owner: etree._Element, properties: etree._Element) -> None:
+    for prop in properties.iterchildren(etree.Element):
+        name = prop.get("name") or ""
+        if etree.QName(prop).localname == "property" and name in TOURFLOW_PROPERTIES:
+            _add_property(owner, name, prop.get("value") or "", line=prop.sourceline)
+        else:
+            _refuse(mapping, prop, f"camunda:property name=\"{name}\"", HINT_LISTENER, owner=owner)
 
 
 def _generated_form(mapping: Mapping, task: etree._Element, form_data: etree._Element) -> None:

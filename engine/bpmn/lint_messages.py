@@ -188,9 +188,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "empty, literals, variable names); write the condition as a Python expression",
                           "只支持简单的 JUEL 条件（比较、&&、||、!、and/or/not、eq/ne/lt/gt/le/ge、empty、字面量、变量名）；"
                           "请把条件写成 Python 表达式"),
-    "camunda.hint.listener": ("listeners, input/output mappings, properties and call-activity variable mappings do not "
-                              "run here; move the data through form fields, script tasks or service tasks",
-                              "这里不运行监听器、输入/输出映射、属性和调用活动的变量映射；"
+    "camunda.hint.listener": ("listeners, input/output mappings, call-activity variable mappings and properties other "
+                              "than tourflow's own (defaultLane, routingKeys, summaryKeys, formJsonSchemaFilename, "
+                              "assigneeExpression) do not run here; move the data through form fields, script tasks "
+                              "or service tasks",
+                              "这里不运行监听器、输入/输出映射、调用活动的变量映射，以及 tourflow 自身属性（defaultLane、"
+                              "routingKeys、summaryKeys、formJsonSchemaFilename、assigneeExpression）以外的属性；"
                               "请通过表单字段、脚本任务或服务任务传递数据"),
     "camunda.hint.topic": ("a service task runs a tourflow handler: camunda:type=\"external\" with camunda:topic "
                            "naming it", "服务任务运行 tourflow 处理器：请用 camunda:type=\"external\" 并用 camunda:topic 指明它"),
