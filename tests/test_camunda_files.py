@@ -218,6 +218,16 @@ def test_each_unsupported_construct_of_a_file_is_named():
                      (21, "camunda:inputOutput"), (28, 'camunda:type="external" camunda:topic=""')}
 
 
+def test_a_camunda_8_extension_is_one_error_however_many_parts_it_has():
+    text = (CAMUNDA / "camunda8_zeebe.bpmn").read_bytes().replace(
+        b'<zeebe:taskDefinition type="send-voucher" retries="3" />',
+        b'<zeebe:taskDefinition type="send-voucher" retries="3" />\n<zeebe:ioMapping>'
+        b'<zeebe:input source="=voucher" target="code" /><zeebe:output source="=sent" target="sent" /></zeebe:ioMapping>')
+    found = [(f.line, f.message.split(": ")[1].split(" ")[0]) for f in lint_bytes(text, "camunda8_zeebe.bpmn", None)
+             if f.rule == "camunda-unsupported"]
+    assert found == [(9, "zeebe:taskDefinition"), (10, "zeebe:ioMapping")]
+
+
 def test_an_error_the_camunda_rule_explains_is_not_repeated_by_other_rules():
     assert {f.rule for f in errors(CAMUNDA / "java_delegate.bpmn")} == {"camunda-unsupported"}
     assert {f.rule for f in errors(CAMUNDA / "juel_method_call.bpmn")} == {"camunda-unsupported"}

@@ -45,7 +45,7 @@ ECHOED_RULES = frozenset({"spiff-parse", "unknown-handler", "script-syntax", "un
 HARMLESS = frozenset({"asyncBefore", "asyncAfter", "exclusive", "jobPriority", "taskPriority", "historyTimeToLive",
                       "versionTag", "isStartableInTasklist", "priority"})
 HARMLESS_VALUES = {"calledElementBinding": {"latest"}}
-JAVA = frozenset({"class", "delegateExpression", "expression", "connector", "resultVariable"})
+JAVA = frozenset({"class", "delegateExpression", "expression", "connector"})
 LISTENERS = frozenset({"executionListener", "taskListener", "inputOutput", "in", "out", "properties", "field"})
 # tourflow's own properties (docs/bpmn-conventions.md), written as camunda:property in the modeler's
 # properties panel: the same as SpiffArena's spiffworkflow:property.
@@ -103,7 +103,8 @@ def normalize(tree: etree._ElementTree) -> Mapping:
     laned = _laned_nodes(root)
     for el in list(root.iter(etree.Element)):
         qname = etree.QName(el)
-        if qname.namespace == ZEEBE:
+        parent = el.getparent()
+        if qname.namespace == ZEEBE and (parent is None or etree.QName(parent).namespace != ZEEBE):  # not per part
             _refuse(mapping, el, f"zeebe:{qname.localname}", HINT_CAMUNDA8)
         elif qname.namespace == CAMUNDA:
             _extension(mapping, el, qname.localname)
