@@ -14,6 +14,9 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.bpmn.camunda import ECHOED_RULES, IGNORED_RULE
+from engine.bpmn.camunda import RULE as CAMUNDA_RULE
+from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lint_content import CONTENT_RULES
 from engine.bpmn.lint_flow import FLOW_RULES, MessageUse, message_findings, message_use
 from engine.bpmn.lint_messages import msg
@@ -96,11 +99,14 @@ def _lint_use(data: bytes, filename: str, forms_root: Path | None = None,
         return [Finding.of(filename, 1, 1, "error", "xml",
                            msg("xml.unreadable", error=f"{type(exc).__name__}: {exc}"))], None
     try:
-        doc = BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir)
+        camunda = normalize_camunda(tree)  # Camunda Modeler's extensions, mapped in memory as for the engine
+        doc = BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir,
+                           task_roles=camunda.task_roles, generated_forms=camunda.generated_forms)
     except Exception as exc:  # a shape of document nobody foresaw: say so, do not crash the caller
         return [Finding.of(filename, 1, 1, "error", "lint-internal",
                            msg("lint-internal.index", error=f"{type(exc).__name__}: {exc}"))], None
-    findings = _run_rule(check_processes, doc)
+    findings = _run_rule(check_processes, doc) + [doc.error(u.element, CAMUNDA_RULE, u.text) for u in camunda.unsupported]
+    findings += [doc.warning(u.element, IGNORED_RULE, u.text) for u in camunda.ignored]
     use = None
     if doc.process is not None:
         for rule in RULES:
@@ -112,7 +118,8 @@ def _lint_use(data: bytes, filename: str, forms_root: Path | None = None,
         except Exception as exc:  # a rule bug must show up as a finding, never as a traceback
             findings.append(doc.error(doc.process, "lint-internal",
                                       msg("lint-internal.rule", rule="message_use", error=f"{type(exc).__name__}: {exc}")))
-    return _sorted(findings), use
+    refused = {f.element for f in findings if f.rule == CAMUNDA_RULE}
+    return _sorted([f for f in findings if not (f.rule in ECHOED_RULES and f.element in refused)]), use
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:

@@ -191,7 +191,7 @@ def check_forms(doc: BpmnDocument) -> Findings:
         filename = (prop.get("value") or "").strip() if prop is not None else ""
         if not filename:
             yield doc.warning(task, "missing-form", msg("forms.none", element=described(task), prop=FORM_PROPERTY))
-        elif doc.forms_dir is not None:
+        elif doc.forms_dir is not None and filename not in doc.generated_forms:  # generated: valid as made
             yield from _check_form_file(doc, task, prop, filename)
 
 

@@ -166,6 +166,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "{element}把结果存到 '{key}' 下，这会破坏 SpiffWorkflow 的序列化"),
     "process-keys": ("{name} of process '{process}' lists {key!r}: a comma-separated list of data keys (identifiers)",
                      "流程 '{process}' 的 {name} 列出了 {key!r}：应为逗号分隔的数据键（标识符）列表"),
+    # files from Camunda Modeler (engine/bpmn/camunda.py): what does not map is one located error each
+    "camunda.unsupported": ("{element}: {construct} cannot run in tourflow: {hint}",
+                            "{element}：{construct} 无法在 tourflow 中运行：{hint}"),
+    "camunda.hint.java": ("Java code does not run here; use camunda:type=\"external\" with camunda:topic naming a "
+                          "tourflow handler",
+                          "这里不运行 Java 代码；请改用 camunda:type=\"external\"，并用 camunda:topic 指明 tourflow 处理器"),
+    "camunda.hint.form": ("use generated fields (camunda:formData) or a JSON Schema form "
+                          "(spiffworkflow:property formJsonSchemaFilename)",
+                          "请改用生成的表单字段（camunda:formData）或 JSON Schema 表单"
+                          "（spiffworkflow:property formJsonSchemaFilename）"),
+    "camunda.hint.start-form": ("a start event has no form here; put the fields on the first user task",
+                                "这里的开始事件没有表单；请把字段放到第一个用户任务上"),
+    "camunda.hint.form-field": ("form fields map with types string, long, boolean, date, enum and the constraints "
+                                "required, minlength, maxlength, min, max, readonly",
+                                "表单字段只支持类型 string、long、boolean、date、enum，"
+                                "以及约束 required、minlength、maxlength、min、max、readonly"),
+    "camunda.hint.script": ("scripts run in Python only: set scriptFormat=\"python\" and write the script in Python",
+                            "脚本只能用 Python 运行：请设置 scriptFormat=\"python\" 并用 Python 编写脚本"),
+    "camunda.hint.juel": ("only simple JUEL conditions map (comparisons, &&, ||, !, and/or/not, eq/ne/lt/gt/le/ge, "
+                          "empty, literals, variable names); write the condition as a Python expression",
+                          "只支持简单的 JUEL 条件（比较、&&、||、!、and/or/not、eq/ne/lt/gt/le/ge、empty、字面量、变量名）；"
+                          "请把条件写成 Python 表达式"),
+    "camunda.hint.listener": ("listeners, input/output mappings, call-activity variable mappings and properties other "
+                              "than tourflow's own (defaultLane, routingKeys, summaryKeys, formJsonSchemaFilename, "
+                              "assigneeExpression) do not run here; move the data through form fields, script tasks "
+                              "or service tasks",
+                              "这里不运行监听器、输入/输出映射、调用活动的变量映射，以及 tourflow 自身属性（defaultLane、"
+                              "routingKeys、summaryKeys、formJsonSchemaFilename、assigneeExpression）以外的属性；"
+                              "请通过表单字段、脚本任务或服务任务传递数据"),
+    "camunda.hint.topic": ("a service task runs a tourflow handler: camunda:type=\"external\" with camunda:topic "
+                           "naming it", "服务任务运行 tourflow 处理器：请用 camunda:type=\"external\" 并用 camunda:topic 指明它"),
+    "camunda.hint.other": ("tourflow has no equivalent; remove it or model the step in BPMN",
+                           "tourflow 没有对应功能；请删除它，或用 BPMN 元素表达这一步"),
+    "camunda.hint.camunda8": ("Camunda 8 (Zeebe) extensions are not supported; model for Camunda Platform 7 or use "
+                              "tourflow's own extensions", "不支持 Camunda 8（Zeebe）扩展；请按 Camunda Platform 7 建模，"
+                              "或使用 tourflow 自己的扩展"),
+    "camunda.groups.unknown": ("{element}: camunda:candidateGroups '{groups}' names no role; roles: {roles}",
+                               "{element}：camunda:candidateGroups '{groups}' 不对应任何角色；角色：{roles}"),
+    "camunda.groups.several": ("{element}: camunda:candidateGroups '{groups}' names several roles ({found}); a task has "
+                               "one role: keep one of them; roles: {roles}",
+                               "{element}：camunda:candidateGroups '{groups}' 对应多个角色（{found}）；"
+                               "一个任务只能有一个角色，请只保留一个；角色：{roles}"),
+    "camunda.groups.lane": ("{element} is in lane role '{lane}', which decides who works it: camunda:candidateGroups "
+                            "'{groups}' is not used", "{element}位于泳道角色 '{lane}' 中，由泳道决定谁来办理："
+                            "camunda:candidateGroups '{groups}' 不起作用"),
+    "camunda.assignee": ("{element}: camunda:assignee '{value}' is neither a user name nor ${{variable}}",
+                         "{element}：camunda:assignee '{value}' 既不是用户名，也不是 ${{变量名}}"),
     # why the script sandbox or RE2 refuses something (their English is matched in lint_reasons.py)
     "reason.too-deep-or-not-text": ("syntax error: nested too deeply or not text", "语法错误：嵌套太深，或不是文本"),
     "reason.syntax": ("syntax error: {detail}", "语法错误：{detail}"),

@@ -95,8 +95,12 @@ class BpmnDocument:
     """A parsed BPMN file indexed for linting; `process` is the one process the file is about."""
 
     def __init__(self, tree: etree._ElementTree, filename: str, forms_root: Path | None = None,
-                 forms_dir: Path | None = None):
+                 forms_dir: Path | None = None, task_roles: dict[str, str] | None = None,
+                 generated_forms: dict[str, dict] | None = None):
         self.filename = filename
+        # what engine/bpmn/camunda.py mapped: roles of user tasks no lane holds, generated forms by file name
+        self.task_roles = task_roles or {}
+        self.generated_forms = generated_forms or {}
         self.root = tree.getroot()
         self.processes = self.root.findall("bpmn:process", NS)
         executable = [p for p in self.processes if p.get("isExecutable") == "true"]

@@ -223,7 +223,7 @@ def check_lanes(doc: BpmnDocument) -> Findings:
     lanes_of = doc.leaf_lanes_of()
     for node in doc.direct_flow_nodes() if lanes else ():
         held_by = lanes_of.get(node.get("id", ""), [])
-        if not held_by:
+        if not held_by and node.get("id") not in doc.task_roles:  # camunda:candidateGroups gave it a role
             text = (msg("lanes.node-default", element=described(node), lane=fallback)
                     if bpmn_tag(node) in DEFAULTED_TAGS else msg("lane-missing.none", element=described(node)))
             yield doc.warning(node, "lane-missing", text)
@@ -233,7 +233,7 @@ def check_lanes(doc: BpmnDocument) -> Findings:
     roles = {lane.get("id", ""): role_of_lane(lane) for lane in lanes}
     for task in doc.of_type(*HUMAN_TASK_TAGS):
         lane = doc.effective_lane(task, lanes_of)
-        if (roles.get(lane) if lane is not None else fallback) == SYSTEM_LANE:
+        if (roles.get(lane) if lane is not None else doc.task_roles.get(task.get("id"), fallback)) == SYSTEM_LANE:
             yield doc.error(task, "user-task-in-system-lane", msg("user-task-in-system-lane", element=described(task)))
 
 

@@ -16,6 +16,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.sop import sop_text
 from engine.bpmn.xmlsafe import parse_bpmn_xml
@@ -80,6 +81,7 @@ class ProcessModel:
     boundary_events: set[str] = field(default_factory=set)
     routing_keys: tuple[str, ...] = ()
     summary_keys: tuple[str, ...] = ()
+    generated_forms: dict[str, Any] = field(default_factory=dict)  # form name -> schema (camunda:formData)
 
     def routing_of(self, data: dict[str, Any]) -> dict[str, str]:
         """The routing of a task created with this data: each routing key whose value is a
@@ -116,6 +118,10 @@ def load_model(data: bytes, filename: str) -> ProcessModel:
 def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
     install_timer_patch()
     tree = parse_bpmn_xml(data, filename)
+    camunda = normalize_camunda(tree)
+    if camunda.unsupported:
+        first = camunda.unsupported[0]
+        raise BpmnReadError(filename, first.text.render("en"), first.line, 1)
     root = tree.getroot()
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
@@ -131,7 +137,7 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
     except ValidationException as exc:
         line = getattr(exc, "sourceline", 0) or 0
         raise BpmnReadError(filename, f"invalid process: {exc}", int(line), 1) from None
-    node_lanes = _node_lanes(process)
+    node_lanes = _node_lanes(process) | camunda.task_roles
     return ProcessModel(
         process_id=process_id,
         name=process.get("name") or _participant_name(root, process_id) or process_id,
@@ -150,6 +156,7 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         boundary_events={el.get("id") for el in process.iterfind(".//bpmn:boundaryEvent", NS)},
         routing_keys=process_keys(process, ROUTING_PROPERTY),
         summary_keys=process_keys(process, SUMMARY_PROPERTY),
+        generated_forms=camunda.generated_forms,
     )
 
 
@@ -228,9 +235,9 @@ def _timers(process: etree._Element) -> dict[str, TimerInfo]:
 
 def load_forms(model: ProcessModel, forms_dir: Path | None) -> dict[str, Any]:
     """Read the JSON Schema of every user task's form; missing files raise BpmnReadError."""
-    forms: dict[str, Any] = {}
+    forms: dict[str, Any] = dict(model.generated_forms)
     for task in model.user_tasks.values():
-        if not task.form_ref:
+        if not task.form_ref or task.form_ref in model.generated_forms:
             continue
         path = (forms_dir / task.form_ref) if forms_dir else None
         if path is None or not path.is_file():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lint_model import NS
 from engine.bpmn.xmlsafe import parse_bpmn_xml
 from engine.errors import BpmnReadError
@@ -20,9 +21,11 @@ class Vocabulary:
 def vocabulary(data: bytes, filename: str) -> Vocabulary:
     """What one file declares and calls; an unreadable file declares nothing."""
     try:
-        root = parse_bpmn_xml(data, filename).getroot()
+        tree = parse_bpmn_xml(data, filename)
     except BpmnReadError:
         return Vocabulary(frozenset(), frozenset())
+    normalize_camunda(tree)  # a Camunda external task's topic is the handler it calls
+    root = tree.getroot()
     messages = {m.get("name") or m.get("id") for m in root.iterfind("bpmn:message", NS)}
     handlers = {op.get("id") for op in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS)}
     return Vocabulary(frozenset(m for m in messages if m), frozenset(h for h in handlers if h))
