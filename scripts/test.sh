@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs into .venv and run it. Used by README line 2 and CI.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/test_lint.py -n 0` runs one file serially).
 #
 # The browser tests (tests/browser) drive Debian's chromium at /usr/bin/chromium through the
 # Playwright Python package; a browser is never downloaded by Playwright. The engine and scheduler
@@ -91,4 +92,6 @@ python3 -m venv .venv
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache  # the layers in pyproject.toml [tool.importlinter]
 install_system_packages
-.venv/bin/python -m pytest "$@"
+# One pytest worker per core (at most 4); a test file stays on one worker, so a file's
+# session fixtures (the live server, the PostgreSQL cluster) are started once per worker.
+.venv/bin/python -m pytest -n auto --maxprocesses=4 --dist loadfile "$@"
