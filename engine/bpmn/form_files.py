@@ -24,10 +24,7 @@ def forms_folder(bpmn_folder: Path, process_id: str) -> Path:
     return tourflow if tourflow.is_dir() else bpmn_folder
 
 
-def shown_form_path(forms_dir: Path | str | None, process_id: str, name: str) -> str:
-    """How a finding names a form file: `forms/<process id>/<name>` in tourflow's layout, the bare
-    name when it sits beside the .bpmn."""
-    folder = Path(forms_dir) if forms_dir is not None else None
-    if folder is None or (folder.name == process_id and folder.parent.name == "forms"):
-        return f"forms/{process_id}/{name}"
-    return name
+def shown_form_path(process_id: str, name: str) -> str:
+    """How a finding names a form file: `forms/<process id>/<name>`, or the bare name for
+    SpiffArena's names (SpiffArena keeps them beside the .bpmn)."""
+    return name if name.endswith(SPIFF_SUFFIXES) else f"forms/{process_id}/{name}"

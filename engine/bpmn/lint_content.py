@@ -204,7 +204,7 @@ def _form_property(task):
 
 
 def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
-    shown, element = shown_form_path(doc.forms_dir, doc.process_id, filename), described(task)
+    shown, element = shown_form_path(doc.process_id, filename), described(task)
     if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".json"):
         yield doc.error(prop, "form-invalid",
                         msg("form-invalid.name", element=element, filename=filename, process=doc.process_id))

@@ -63,7 +63,7 @@ def check_ui_schemas(doc: BpmnDocument) -> Iterator[Finding]:
                             msg("form-invalid.name", element=element, filename=name, process=doc.process_id))
             continue
         path = Path(doc.forms_dir) / name
-        shown = shown_form_path(doc.forms_dir, doc.process_id, name)
+        shown = shown_form_path(doc.process_id, name)
         problem, at = ui_schema_problem(path)
         if problem is not None:
             where = f"{shown}:{at[0]}:{at[1]}" if at else shown
