@@ -81,6 +81,7 @@ EDITS: list[list[tuple[str, str]]] = [
       "</spiffworkflow:properties></bpmn:extensionElements>")],
 ]
 NO_DEFAULT = ('default="flow_default"', "")
+FILL_FORM = '<spiffworkflow:property name="formJsonSchemaFilename" value="fill_request.schema.json" />'
 CONDITIONED_DEFAULT = ('name="否" sourceRef="route_gateway" targetRef="end_done" />',
                        'name="否" sourceRef="route_gateway" targetRef="end_done"><bpmn:conditionExpression>'
                        "trip_kind == &quot;邮轮&quot;</bpmn:conditionExpression></bpmn:sequenceFlow>")
@@ -89,6 +90,8 @@ EDITS += [
     [NO_DEFAULT, CONDITIONED_DEFAULT],
     [NO_DEFAULT, CONDITIONED_DEFAULT, ("budget &gt; 1000", "trip_kind == &quot;自由行&quot;")],
     [('"PT1H"</bpmn:timeDuration>', "PT1X</bpmn:timeDuration>")],
+    [(FILL_FORM, f"{FILL_FORM}</spiffworkflow:properties><spiffworkflow:signalButtonLabel>取消</spiffworkflow:signalButtonLabel>"
+                 "<spiffworkflow:allowGuest>true</spiffworkflow:allowGuest><spiffworkflow:properties>")],
 ]
 MESSAGE_EVENT = ('<bpmn:scriptTask id="record_review" name="标记复核">',
                  '<bpmn:{kind} id="record_review" name="标记复核"><bpmn:messageEventDefinition messageRef="m" />')
@@ -152,6 +155,10 @@ def corpus(tmp_path: Path):
         shutil.copytree(FORMS, forms)
         (forms / "escalate.schema.json").write_text(content, encoding="utf-8")
         yield from lint_bytes(edited().encode("utf-8"), "minimal_ok.bpmn", forms)
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "fill-uischema.json").write_text("[1]", encoding="utf-8")
+    yield from lint_bytes(edited((FILL_FORM, FILL_FORM + '<spiffworkflow:property name="formUiSchemaFilename" '
+                                  'value="fill-uischema.json" />')).encode("utf-8"), "minimal_ok.bpmn", tmp_path / "ui")
 
 
 def keys_of(text: Text) -> set[str]:

@@ -103,6 +103,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "state": {"type": "string", "examples": ["ready", "completed", "cancelled"]},
             "assignee": nullable("string"),
             "form": nullable("object", description="The form's JSON Schema (draft 2020-12); null: no form."),
+            "ui_schema": nullable("object", description="SpiffArena's UI schema of the form (ui:order, ui:widget, "
+                                                        "ui:help, ...); null: none."),
             "due_at": NULL_DATE_TIME,
             "created_at": DATE_TIME,
             "completed_at": NULL_DATE_TIME,

@@ -18,6 +18,7 @@ from webapp.auth import writer_required
 from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
 from webapp.i18n import gettext as _
 from webapp.task_data import pair_rows, parse_pairs
+from webapp.ui_schema import apply_ui_schema
 
 bp = Blueprint("tasks", __name__)
 
@@ -61,7 +62,8 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
         task=task, instance=instance, process_name=names.get(instance["process"], instance["process"]),
         due_state=queries.due_state(due_at, utcnow()) if due_at else "none",
         data_rows=display.data_rows(instance["data"], process_forms),
-        schema=schema, fields=build_fields(schema, prefill, posted, errors) if schema else [],
+        schema=schema, fields=apply_ui_schema(build_fields(schema, prefill, posted, errors), task.get("ui_schema"))
+        if schema else [],
         pairs=[] if schema else pair_rows(posted),
         general_errors=errors.get(GENERAL, []), bad_fields=len([k for k in errors if k != GENERAL]),
         can=_permissions(task),

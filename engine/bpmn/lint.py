@@ -23,13 +23,14 @@ from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
 from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.lint_rules import STRUCTURE_RULES, check_processes
+from engine.bpmn.spiffarena import SPIFF_RULES
 from engine.bpmn.xmlsafe import parse_bpmn_xml, read_bytes
 from engine.errors import BpmnReadError
 
 __all__ = ["KNOWN_LANES", "Finding", "has_errors", "lint_bytes", "lint_file", "lint_paths"]
 
 Rule = Callable[[BpmnDocument], Iterable[Finding]]
-RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + FLOW_RULES
+RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + FLOW_RULES + SPIFF_RULES
 # When these fire, SpiffWorkflow's parse can only repeat them in its own words.
 _PARSE_MOOT = {"no-process", "no-start", "dangling-flow"}
 
@@ -47,7 +48,7 @@ def lint_bytes(data: bytes, filename: str, forms_dir: Path | None,
 
 
 def lint_file(path: Path) -> list[Finding]:
-    """Lint one file; its forms are in `<folder>/forms/<process id>/`."""
+    """Lint one file; its forms are in `<folder>/forms/<process id>/`, else beside it (SpiffArena)."""
     return _lint_file(path)[0]
 
 

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.access import privacy
 from engine.bpmn import form_patterns
+from engine.bpmn.form_files import shown_form_path
 from engine.bpmn.json_locate import locate
 from engine.bpmn.lint_messages import Term, Text, msg
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
@@ -203,7 +204,7 @@ def _form_property(task):
 
 
 def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
-    shown, element = f"forms/{doc.process_id}/{filename}", described(task)
+    shown, element = shown_form_path(doc.process_id, filename), described(task)
     if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".json"):
         yield doc.error(prop, "form-invalid",
                         msg("form-invalid.name", element=element, filename=filename, process=doc.process_id))

@@ -141,6 +141,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.top-level": ("top level", "顶层"),
     "form.schema-too-deep": ("not a valid JSON Schema: nested too deeply", "不是有效的 JSON Schema：嵌套太深"),
     "form.not-object": ("the schema must have type: object", "表单的 schema 必须是 type: object"),
+    "ui-schema.not-object": ("the UI schema must be a JSON object", "UI schema 必须是 JSON 对象"),
+    # SpiffArena extensions tourflow cannot run (engine/bpmn/spiffarena.py)
+    "spiff-unsupported.dmn": ("{element} calls DMN decision '{decision}' (spiffworkflow:calledDecisionId): tourflow "
+                              "runs no DMN; write the rules as gateway conditions or a script task",
+                              "{element}调用 DMN 决策 '{decision}'（spiffworkflow:calledDecisionId）：tourflow 不运行 DMN；"
+                              "请把规则写成网关条件或脚本任务"),
+    "spiff-unsupported.data-store": ("{element} is a SpiffArena data store: tourflow has none; keep shared data "
+                                     "behind a handler (a service task)",
+                                     "{element}是 SpiffArena 的数据存储：tourflow 不支持；请通过处理器（服务任务）保存共享数据"),
+    "spiff-unsupported.signal-button": ("{element} has a signal button (spiffworkflow:signalButtonLabel): tourflow's "
+                                        "task page has none; make the choice a form field and a gateway",
+                                        "{element}带有信号按钮（spiffworkflow:signalButtonLabel）：tourflow 的任务页没有；"
+                                        "请改为表单字段加网关"),
+    "spiff-unsupported.guest": ("{element} allows guest access ({extension}): in tourflow only signed-in staff do tasks",
+                                "{element}允许访客办理（{extension}）：tourflow 只允许登录的员工办理任务"),
     "reserved-key.form": ("form {shown} of {element} has a field '{key}' at {path}, which breaks SpiffWorkflow's serializer",
                           "{element}的表单 {shown} 在 {path} 有字段 '{key}'，这会破坏 SpiffWorkflow 的序列化"),
     "personal-kind": ("form {shown} of {element}: '{flag}' at {path} is {value}; expected one of {kinds}",

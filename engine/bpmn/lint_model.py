@@ -13,6 +13,7 @@ from pathlib import Path
 from lxml import etree
 
 from engine.access.roles import LANES
+from engine.bpmn.form_files import forms_folder
 from engine.bpmn.lint_messages import Term, Text, msg
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -107,7 +108,7 @@ class BpmnDocument:
         self.process = (executable or self.processes or [None])[0]
         self.process_id = self.process.get("id", "") if self.process is not None else ""
         if forms_dir is None and forms_root is not None and self.process_id:
-            forms_dir = forms_root / self.process_id
+            forms_dir = forms_folder(forms_root.parent, self.process_id)
         self.forms_dir = forms_dir
         self.elements_by_id: dict[str, etree._Element] = {}
         self.duplicate_ids: list[etree._Element] = []
@@ -205,7 +206,7 @@ class BpmnDocument:
 
     def element_of(self, el) -> str | None:
         """The id of the diagram element a finding about `el` is about: `el` itself, the element
-        whose part it is (a form field, a DI label), or what a DI shape draws; None for the whole
+        whose part it is (a form field, a DI label, an event definition), or what a DI shape draws; None for the whole
         process or file."""
         while el is not None and isinstance(el.tag, str):
             if el is self.process or el is self.root:
@@ -214,7 +215,9 @@ class BpmnDocument:
             if qname.namespace == BPMNDI and el.get("bpmnElement"):
                 return el.get("bpmnElement")
             el_id = el.get("id")
-            if qname.namespace == BPMN and el_id and self.elements_by_id.get(el_id) is el:
+            # an event definition is part of its event: the finding names the event (issue 16)
+            if (qname.namespace == BPMN and el_id and self.elements_by_id.get(el_id) is el
+                    and not qname.localname.endswith("EventDefinition")):
                 return el_id
             el = el.getparent()
         return None

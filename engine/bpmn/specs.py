@@ -19,6 +19,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.sop import sop_text
+from engine.bpmn.spiffarena import ui_schema_ref
 from engine.bpmn.xmlsafe import parse_bpmn_xml
 from engine.clock import install_timer_patch
 from engine.errors import BpmnReadError
@@ -43,6 +44,7 @@ class UserTaskInfo:
     documentation: str
     form_ref: str | None
     assignee_expression: str | None = None
+    ui_ref: str | None = None  # SpiffArena's UI schema file (formUiSchemaFilename), stored with the forms
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ def _user_tasks(process: etree._Element, node_lanes: dict[str, str]) -> dict[str
             documentation=sop_text(el),
             form_ref=form.get("value") if form is not None else None,
             assignee_expression=assignee.get("value") if assignee is not None else None,
+            ui_ref=ui_schema_ref(el),
         )
     return tasks
 
@@ -234,16 +237,17 @@ def _timers(process: etree._Element) -> dict[str, TimerInfo]:
 
 
 def load_forms(model: ProcessModel, forms_dir: Path | None) -> dict[str, Any]:
-    """Read the JSON Schema of every user task's form; missing files raise BpmnReadError."""
+    """Read the JSON Schema of every user task's form (and its UI schema); missing files raise
+    BpmnReadError. Forms generated from the file itself (Camunda's formData) need no file."""
     forms: dict[str, Any] = dict(model.generated_forms)
-    for task in model.user_tasks.values():
-        if not task.form_ref or task.form_ref in model.generated_forms:
+    for task, ref in [(t, r) for t in model.user_tasks.values() for r in (t.form_ref, t.ui_ref) if r]:
+        if ref in forms:
             continue
-        path = (forms_dir / task.form_ref) if forms_dir else None
+        path = (forms_dir / ref) if forms_dir else None
         if path is None or not path.is_file():
-            raise BpmnReadError(model.process_id, f"form {task.form_ref!r} of task {task.id!r} not found in {forms_dir}")
+            raise BpmnReadError(model.process_id, f"form {ref!r} of task {task.id!r} not found in {forms_dir}")
         try:
-            forms[task.form_ref] = json.loads(path.read_text(encoding="utf-8"))
+            forms[ref] = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise BpmnReadError(str(path), f"form is not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     return forms

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.canonical import canonical_digest
-from engine.bpmn.form_files import FORM_SUFFIX, is_form_name
+from engine.bpmn.form_files import FORM_SUFFIX, forms_folder, is_form_name
 from engine.bpmn.lint_flow import catches_in
 from engine.bpmn.lint_model import Finding
 from engine.bpmn.specs import load_forms, load_model
@@ -49,7 +49,7 @@ def bpmn_files(paths: list[Path]) -> list[Path]:
 
 
 def forms_dir_for(path: Path, process_id: str) -> Path:
-    return path.parent / "forms" / process_id
+    return forms_folder(path.parent, process_id)
 
 
 def deploy_file(session: Session, path: Path, actor: str, known_messages: Collection[str] = ()) -> DeployResult:

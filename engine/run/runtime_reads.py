@@ -47,6 +47,8 @@ class RuntimeReads(EngineCore):
             info = deployment.model.user_tasks.get(row.task)
             result["documentation"] = info.documentation if info else ""
             result["form"] = deployment.forms.get(row.form_ref) if row.form_ref else None
+            # SpiffArena's UI schema (ui:order, ui:widget, ...): how the task page draws the form
+            result["ui_schema"] = deployment.forms.get(info.ui_ref) if info and info.ui_ref else None
             return result
 
     # The reads of one instance take the acting user (`viewer`), refused unless the policy lets them
