@@ -157,7 +157,7 @@ RULE_CASES = {
     "empty-script": ([(SCRIPT, "<bpmn:script />")], "script-syntax", "error", "<bpmn:script />"),
     "gateway-no-default": ([(' default="flow_default"', "")], "gateway-no-default", "warning",
                            '<bpmn:exclusiveGateway id="route_gateway"'),
-    "timer-unquoted": ([(TIMER, "PT1H</bpmn:timeDuration>")], "timer-unquoted", "error", "PT1H</bpmn:timeDuration>"),
+    "timer-unquoted": ([(TIMER, "PT1H</bpmn:timeDuration>")], "timer-unquoted", "warning", "PT1H</bpmn:timeDuration>"),
     "timer-invalid": ([(TIMER, '"1 hour"</bpmn:timeDuration>')], "timer-invalid", "error", '"1 hour"'),
     "timer-unsafe": ([(TIMER, "open('x')</bpmn:timeDuration>")], "unsafe-script", "error", "open('x')"),
     "reserved-key-script": ([(SCRIPT, "<bpmn:script>typename = 'x'</bpmn:script>")], "reserved-key", "error",

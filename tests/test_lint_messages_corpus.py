@@ -186,6 +186,6 @@ def test_ids_file_names_and_expressions_stay_verbatim_in_chinese():
     assert finding.message_zh == "用户任务 'escalate'（主管跟进）的表单 forms/minimal_ok/nope.schema.json：文件不存在"
     [finding] = [f for f in lint_bytes(edited(('"PT1H"</bpmn:timeDuration>', "PT1H</bpmn:timeDuration>"))
                                        .encode("utf-8"), "minimal_ok.bpmn", FORMS) if f.rule == "timer-unquoted"]
-    assert finding.message_zh == ("边界事件 'fill_request_sla'（一小时未处理）的定时器时长（timeDuration）是 PT1H："
-                                  "定时器的值是 Python 表达式，请写成 \"PT1H\"")
+    assert finding.message_zh == ("边界事件 'fill_request_sla'（一小时未处理）的定时器时长（timeDuration）是未加引号的 PT1H："
+                                  "按字面值 \"PT1H\" 运行（本社流程加引号：定时器的值是 Python 表达式）")
     assert json.dumps(finding.message_zh, ensure_ascii=False)

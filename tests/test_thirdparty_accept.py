@@ -4,6 +4,7 @@ named after a role maps to it; `tourflow lint --strict` refuses the same file.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from engine.bpmn.lanes import lane_role
 from engine.bpmn.lint import has_errors, lint_bytes, lint_file
+from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import NotAllowed
 from tests.support.world import deploy
@@ -20,6 +22,8 @@ THIRDPARTY = Path(__file__).parent / "fixtures" / "bpmn" / "thirdparty"
 PLAIN = THIRDPARTY / "bpmnio_plain.bpmn"  # process Process_0h7f4k2
 BY_NAME = THIRDPARTY / "bpmnio_lanes_by_name.bpmn"  # process Process_1p2o3i4
 PROCESS = "<bpmn:process id=\"Process_0h7f4k2\" isExecutable=\"true\">"
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def with_default_lane(value: str) -> bytes:
@@ -132,3 +136,18 @@ def test_a_task_in_a_lane_named_after_a_role_lands_in_that_role(runtime):
     assert task["lane"] == "qc"
     runtime.complete(task["id"], "qc1", {})
     assert runtime.show(instance)["status"] == "completed"
+
+
+def test_a_bare_iso_timer_as_bpmn_io_writes_it_runs_as_that_literal(runtime):
+    timer_file = PLAIN.parent / "bpmnio" / "timer_wait.bpmn"
+    assert "PT1H</bpmn:timeDuration>" in timer_file.read_text(encoding="utf-8"), "written bare"
+    [warning] = [f for f in lint_file(timer_file) if f.rule == "timer-unquoted"]
+    assert warning.severity == "warning" and 'runs as the literal "PT1H"' in warning.message
+    with frozen_at(T0):
+        deploy(runtime, timer_file)
+        instance = runtime.start("Process_1", actor="agent1")
+    assert runtime.tasks(instance_id=instance) == []
+    assert runtime.tick(T0 + timedelta(minutes=59)) == []
+    [fired] = runtime.tick(T0 + timedelta(hours=1))
+    assert fired["instance_id"] == instance
+    assert [t["task"] for t in runtime.tasks(instance_id=instance)] == ["Activity_0p7c6yd"]

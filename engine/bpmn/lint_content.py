@@ -14,7 +14,6 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.access import privacy
 from engine.bpmn import form_patterns
@@ -24,7 +23,7 @@ from engine.bpmn.lint_messages import Term, Text, msg
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
 from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
-from engine.clock import install_timer_patch
+from engine.bpmn.timer_literals import ISO_LIKE, TIMER_PARSERS, parses
 from engine.plugins.handlers import handler_names
 from engine.sandbox.scripts import check_source
 
@@ -45,16 +44,6 @@ EXPRESSION_ELEMENTS = (
     (f"{{{SPIFF}}}preScript", "exec", "pre-script"),
     (f"{{{SPIFF}}}postScript", "exec", "post-script"),
     (f"{{{SPIFF}}}messagePayload", "eval", "message payload"),
-)
-TIMER_PARSERS = {
-    "timeDuration": TimerEventDefinition.parse_iso_duration,
-    "timeDate": TimerEventDefinition.parse_time_or_duration,
-    "timeCycle": TimerEventDefinition.parse_iso_recurring_interval,
-}
-# What an ISO 8601 duration, date/time or repeating interval looks like when written bare.
-ISO_LIKE = re.compile(
-    r"^(R\d*/\S+|P(?=[\d.T])(\d+(\.\d+)?[YMWD])*(T(\d+(\.\d+)?[HMS])+)?|\d{4}-?\d{2}-?\d{2}(T\S*)?|\d{4}-?W\d{2}\S*)$",
-    re.IGNORECASE,
 )
 # Bare text meant as ISO 8601 that is not (`PT1X`, `R3/PTX`): Python would read it as a data key.
 ISO_ATTEMPT = re.compile(r"^(R\d*/\S+|PT?\d[0-9A-Z.,]*|\d{4}-\S+)$")
@@ -142,7 +131,6 @@ def _reserved_assignments(doc: BpmnDocument, el, script: str) -> Findings:
 # -- timers -------------------------------------------------------------------------------
 
 def check_timers(doc: BpmnDocument) -> Findings:
-    install_timer_patch()
     for el in doc.root.iter(*(f"{{{BPMN}}}{kind}" for kind in TIMER_PARSERS)):
         kind = el.tag.split("}")[1]
         source = (el.text or "").strip()
@@ -151,8 +139,8 @@ def check_timers(doc: BpmnDocument) -> Findings:
             yield doc.error(el, "timer-unquoted", msg("timer-unquoted.empty", where=where))
             continue
         if ISO_LIKE.match(source) or ISO_ATTEMPT.match(source):
-            if _parses(kind, source):
-                yield doc.error(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
+            if parses(kind, source):
+                yield doc.warning(el, "timer-unquoted", msg("timer-unquoted", where=where, source=source))
             else:
                 yield doc.error(el, "timer-invalid",
                                 msg("timer-invalid.unquoted", where=where, source=source, unit=Term(kind[4:].lower())))
@@ -161,18 +149,9 @@ def check_timers(doc: BpmnDocument) -> Findings:
         if literal is None:  # a computed timer, e.g. from instance data: it must be safe
             yield from _source_findings(doc, el, el.text, "eval", Term(kind))
             continue
-        if not _parses(kind, literal):
+        if not parses(kind, literal):
             yield doc.error(el, "timer-invalid",
                             msg("timer-invalid", where=where, literal=literal, unit=Term(kind[4:].lower())))
-
-
-def _parses(kind: str, literal: str) -> bool:
-    """Whether SpiffWorkflow's own parser for this timer kind accepts the literal."""
-    try:
-        TIMER_PARSERS[kind](literal)
-    except Exception:  # SpiffWorkflow raises bare Exceptions and ValueErrors here
-        return False
-    return True
 
 
 def _string_literal(source: str) -> str | None:

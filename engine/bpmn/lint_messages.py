@@ -121,8 +121,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # timers
     "timer.where": ("{kind} of {owner}", "{owner}的{kind}"),
     "timer-unquoted.empty": ("{where} is empty", "{where}为空"),
-    "timer-unquoted": ("{where} is {source}: timer values are Python expressions, write \"{source}\"",
-                       "{where}是 {source}：定时器的值是 Python 表达式，请写成 \"{source}\""),
+    "timer-unquoted": ("{where} is {source}, written bare: it runs as the literal \"{source}\" (tourflow's own "
+                       "processes quote it: timer values are Python expressions)",
+                       "{where}是未加引号的 {source}：按字面值 \"{source}\" 运行（本社流程加引号：定时器的值是 Python 表达式）"),
     "timer-invalid.unquoted": ("{where} is {source}: not a valid ISO 8601 {unit} (and timer values are Python "
                                "expressions: a literal is written in quotes)",
                                "{where}是 {source}：不是有效的 ISO 8601 {unit}（定时器的值是 Python 表达式，字面值要加引号）"),

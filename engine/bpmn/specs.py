@@ -20,6 +20,7 @@ from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.sop import sop_text
 from engine.bpmn.spiffarena import ui_schema_ref
+from engine.bpmn.timer_literals import quote_bare_timers
 from engine.bpmn.xmlsafe import parse_bpmn_xml
 from engine.clock import install_timer_patch
 from engine.errors import BpmnReadError
@@ -121,6 +122,7 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
     install_timer_patch()
     tree = parse_bpmn_xml(data, filename)
     camunda = normalize_camunda(tree)
+    quote_bare_timers(tree)
     if camunda.unsupported:
         first = camunda.unsupported[0]
         raise BpmnReadError(filename, first.text.render("en"), first.line, 1)
