@@ -95,12 +95,13 @@ class BpmnDocument:
     """A parsed BPMN file indexed for linting; `process` is the one process the file is about."""
 
     def __init__(self, tree: etree._ElementTree, filename: str, forms_root: Path | None = None,
-                 forms_dir: Path | None = None):
+                 forms_dir: Path | None = None, process: etree._Element | None = None):
+        """`process`: the process of the file to check (a file may hold several); default the
+        first executable one."""
         self.filename = filename
         self.root = tree.getroot()
         self.processes = self.root.findall("bpmn:process", NS)
-        executable = [p for p in self.processes if p.get("isExecutable") == "true"]
-        self.process = (executable or self.processes or [None])[0]
+        self.process = process if process is not None else (self.executable_processes() or self.processes or [None])[0]
         self.process_id = self.process.get("id", "") if self.process is not None else ""
         if forms_dir is None and forms_root is not None and self.process_id:
             forms_dir = forms_root / self.process_id
@@ -126,6 +127,10 @@ class BpmnDocument:
         self.edges = self._di_index("BPMNEdge")
 
     # -- reading --------------------------------------------------------------------------
+
+    def executable_processes(self) -> list[etree._Element]:
+        """The processes lint checks: those marked isExecutable="true" (the modelers' checkbox)."""
+        return [p for p in self.processes if p.get("isExecutable") == "true"]
 
     def _in_process(self, tags) -> Iterator[etree._Element]:
         if self.process is None:

@@ -16,7 +16,7 @@ from engine.bpmn.canonical import canonical_digest
 from engine.bpmn.form_files import FORM_SUFFIX, is_form_name
 from engine.bpmn.lint_flow import catches_in
 from engine.bpmn.lint_model import Finding
-from engine.bpmn.specs import load_forms, load_model
+from engine.bpmn.specs import ProcessModel, load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
@@ -162,10 +162,20 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     except UnicodeDecodeError as exc:
         raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})") from None
     forms = load_forms(model, forms_dir)
-    digest = hashlib.sha256(data + canonical_json(forms).encode()).hexdigest()
+    return store_version(session, model, text, filename, forms, actor, warnings)
+
+
+def store_version(session: Session, model: ProcessModel, text: str, filename: str, forms: dict, actor: str,
+                  warnings: tuple[Finding, ...] = (), called_files: dict[str, str] | None = None) -> DeployResult:
+    """Store one linted process as its next version (nothing when the same content is deployed)
+    and make it current. `called_files`: the other files its call activities resolved to."""
+    data = text.encode("utf-8")
+    called_files = called_files or {}
+    pinned = canonical_json(called_files).encode() if called_files else b""
+    digest = hashlib.sha256(data + canonical_json(forms).encode() + pinned).hexdigest()
     existing = session.execute(
         select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
-    ).scalar_one_or_none() or same_content(session, model.process_id, data, forms)
+    ).scalar_one_or_none() or (None if called_files else same_content(session, model.process_id, data, forms))
     if existing is not None:
         current = versions.current_row(session, model.process_id)
         return DeployResult(filename, model.process_id, existing.version, existing.id, False,
@@ -177,7 +187,7 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     deployment = Deployment(
         process_id=model.process_id, version=version, name=model.name, sha256=digest,
         filename=Path(filename).name, bpmn_xml=text, forms=forms,
-        node_lanes=model.node_lanes, deployed_at=now, deployed_by=actor,
+        node_lanes=model.node_lanes, deployed_at=now, deployed_by=actor, called_files=called_files,
     )
     session.add(deployment)
     session.flush()
