@@ -34,14 +34,15 @@ _PARSE_MOOT = {"no-process", "not-executable", "collaboration-only", "no-start",
 
 def lint_bytes(data: bytes, filename: str, forms_dir: Path | None,
                known_messages: Collection[str] | None = None,
-               known_processes: Collection[str] | None = None) -> list[Finding]:
+               known_processes: Collection[str] | None = None, forms_root: Path | None = None) -> list[Finding]:
     """Lint one BPMN document; `forms_dir` holds its form schemas (None: do not check form files).
 
     `known_messages`: the message names the deployed processes catch; given, a message this file
     throws that neither they nor this file catch is a `message-uncaught` warning.
     `known_processes`: the process ids deployed or deployed along with this file; given, a call
-    activity calling a process neither they nor this file hold is a `call-target-missing` error."""
-    findings, use = _lint_use(data, filename, forms_dir=forms_dir)
+    activity calling a process neither they nor this file hold is a `call-target-missing` error.
+    `forms_root` (instead of `forms_dir`): each process's forms are in `<forms_root>/<process id>/`."""
+    findings, use = _lint_use(data, filename, forms_root=forms_root, forms_dir=forms_dir)
     if known_messages is not None and use is not None:
         findings = _sorted(findings + message_findings([use], known_messages))
     if known_processes is not None and use is not None:

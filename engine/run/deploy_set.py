@@ -38,15 +38,16 @@ class BpmnSource:
     root: etree._Element | None  # None: unreadable (lint says why)
 
 
-def bpmn_sources(files: list[tuple[str, bytes]]) -> tuple[list[BpmnSource], dict[str, bytes]]:
+def bpmn_sources(files: list[tuple[str, bytes]], max_files: int | None = MAX_UPLOAD_FILES,
+                 ) -> tuple[list[BpmnSource], dict[str, bytes]]:
     """The .bpmn files of a set and its forms by name; DeploymentError for anything else."""
     if len(files) == 1 and is_zip_name(files[0][0]):
         files = read_zip(files[0][1])
     other = [n for n, _ in files if not n.lower().endswith(".bpmn") and not is_form_name(n)]
     if other:
         raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files (or one .zip) can be deployed, not {', '.join(other)}")
-    if len(files) > MAX_UPLOAD_FILES:
-        raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per deploy")
+    if max_files is not None and len(files) > max_files:
+        raise DeploymentError(f"at most {max_files} files per deploy")
     sources = []
     for name, data in files:
         if not name.lower().endswith(".bpmn"):
@@ -103,13 +104,17 @@ def called_files(session: Session, process_id: str, source: BpmnSource, sources:
 
 
 def deploy_together(session: Session, files: list[tuple[str, bytes]], actor: str,
-                    inherit_forms: bool = True, known_messages: Collection[str] = ()) -> list[DeployResult]:
+                    inherit_forms: bool = True, known_messages: Collection[str] = (),
+                    forms_beside: bool = False, max_files: int | None = MAX_UPLOAD_FILES) -> list[DeployResult]:
     """Lint every file of the set, then deploy each executable process of each; any error refuses
     the whole set (DeploymentError with every file's findings). `inherit_forms`: forms not in the
-    set come from the process's current version (an upload of a changed diagram only)."""
+    set come from the process's current version (an upload of a changed diagram only).
+    `forms_beside`: the names are paths on disk and lint reads each process's forms in
+    `<folder>/forms/<process id>/` (the set holds them too, as `forms/<process id>/x.schema.json`).
+    `max_files`: the cap on an upload's files (None: the operator's own folder)."""
     from engine.bpmn.lint import lint_bytes
 
-    sources, forms = bpmn_sources(files)
+    sources, forms = bpmn_sources(files, max_files)
     ids_here = {pid for s in sources for pid in s.process_ids}
     deployed = set(session.execute(select(CurrentVersion.process_id)).scalars())
     known = _catches_without(session, ids_here)
@@ -121,8 +126,9 @@ def deploy_together(session: Session, files: list[tuple[str, bytes]], actor: str
         for i, source in enumerate(sources):
             inherited = _inherited(session, source.process_ids) if inherit_forms else {}
             folder = forms_for(forms, source.process_ids, inherited, Path(tmp) / f"lint{i}")
-            findings[source.name] = lint_bytes(source.data, source.name, folder, known_messages=known,
-                                               known_processes=ids_here | deployed)
+            findings[source.name] = lint_bytes(
+                source.data, source.name, None if forms_beside else folder, known_messages=known,
+                known_processes=ids_here | deployed, forms_root=Path(source.name).parent / "forms" if forms_beside else None)
         errors = [f for found in findings.values() for f in found if f.severity == "error"]
         broken = [s.name for s in sources if any(f.severity == "error" for f in findings[s.name])]
         if errors or not ids_here:

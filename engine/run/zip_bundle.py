@@ -1,4 +1,4 @@
-"""A zip of .bpmn and form files to deploy together, read as untrusted input.
+"""The files of one deploy read as (name, bytes): from a zip (untrusted input), or from paths.
 
 Nothing is extracted to disk: entries become (name, bytes) in memory. At most ZIP_ENTRIES_MAX
 entries and ZIP_TOTAL_MAX bytes once unpacked, counted while reading (the sizes in the zip's
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+from engine.bpmn.form_files import is_form_name
+from engine.bpmn.xmlsafe import read_bytes
 from engine.errors import DeploymentError
 from engine.limits import ZIP_ENTRIES_MAX, ZIP_TOTAL_MAX
 
@@ -64,3 +66,22 @@ def _read_capped(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, budget: int) 
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise DeploymentError(f"zip entry {entry.filename!r} cannot be read: {exc}") from None
     return bytes(out)
+
+
+def path_files(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """`tourflow deploy` arguments as one set: each .bpmn (folders: every .bpmn below, sorted) by
+    its path, with the forms in `forms/<process id>/` beside it as `forms/<process id>/<name>`;
+    a .zip's files by their names inside it."""
+    files: list[tuple[str, bytes]] = []
+    for path in paths:
+        if is_zip_name(path.name) and path.is_file():
+            files += read_zip(path.read_bytes())
+            continue
+        for bpmn in sorted(path.rglob("*.bpmn")) if path.is_dir() else [path]:
+            files.append((str(bpmn), read_bytes(bpmn)))
+            forms = bpmn.parent / "forms"
+            for form in sorted(forms.glob("*/*")) if forms.is_dir() else []:
+                name = f"forms/{form.parent.name}/{form.name}"
+                if is_form_name(form.name) and form.is_file() and name not in dict(files):
+                    files.append((name, form.read_bytes()))
+    return files
