@@ -117,6 +117,17 @@ def test_a_call_resolves_to_the_deployed_process_and_is_pinned(runtime):
     assert task["name"] == "Record payment"
 
 
+def test_a_model_with_called_files_is_cached_by_all_of_them():
+    first = PAYMENT.read_text(encoding="utf-8")
+    second = first.replace('name="Record payment"', 'name="Book payment"')
+    models = [load_model(TOUR.read_bytes(), TOUR.name, "Process_0tour01", {"payment.bpmn": text})
+              for text in (first, second)]
+    assert [m.user_tasks["Activity_1d7f8g9"].name for m in models] == ["Record payment", "Book payment"]
+    assert models[0].node_lanes["Activity_1d7f8g9"] == "staff"
+    with pytest.raises(BpmnReadError, match="invalid process"):
+        load_model(TOUR.read_bytes(), TOUR.name, "Process_0tour01")  # its call target nowhere
+
+
 def test_a_missing_call_target_refuses_at_the_call_activity(runtime):
     with pytest.raises(DeploymentError) as refused:
         deploy(runtime, files(TOUR))

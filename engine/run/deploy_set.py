@@ -142,7 +142,10 @@ def deploy_together(session: Session, files: list[tuple[str, bytes]], actor: str
             warnings = tuple(f for f in findings[source.name] if f.severity == "warning")
             for process_id in source.process_ids:
                 pinned = called_files(session, process_id, source, sources)
-                model = load_model(source.data, source.name, process_id, pinned)
+                try:
+                    model = load_model(source.data, source.name, process_id, pinned)
+                except BpmnReadError as exc:  # what lint let through but SpiffWorkflow refuses
+                    raise DeploymentError(f"{source.name}: {exc.message}") from None
                 inherited = previous_forms(session, process_id) if inherit_forms else {}
                 scope = [process_id, *reachable_calls(process_id, in_set)]  # a called process's forms too
                 folder = forms_for(forms, scope, inherited, Path(tmp) / f"deploy{len(results)}")
