@@ -61,11 +61,19 @@ def waits_of(runtime, instance_id: int) -> set[str]:
     return waits
 
 
-def test_the_corpus_has_thirty_files_with_outcomes():
-    files = {(m.parent.name, name) for m in MANIFESTS
-             for case in json.loads(m.read_text(encoding="utf-8")) for name in case["files"]}
+# Issue 16 wants >= 30 across the origins (bpmnio, camunda, spiffarena, multi, broken); each origin's
+# branch brings its own folder, so the bound is raised to 30 where they are merged.
+CORPUS_FILES_MIN = 8
+
+
+def test_every_file_a_manifest_names_exists_and_each_case_has_an_outcome():
+    cases = [(m.parent.name, case) for m in MANIFESTS for case in json.loads(m.read_text(encoding="utf-8"))]
+    files = {(origin, name) for origin, case in cases for name in case["files"]}
     assert all(CORPUS.joinpath(origin, name).is_file() for origin, name in files)
-    assert len({f for f in files if f[1].endswith(".bpmn")}) >= 8
+    assert {case["outcome"] for _, case in cases} <= {"runs", "refused"}
+    assert all(("start" in case and "waits_at" in case) if case["outcome"] == "runs"
+               else ("rule" in case and "location" in case) for _, case in cases)
+    assert len({f for f in files if f[1].endswith(".bpmn")}) >= CORPUS_FILES_MIN
 
 
 @pytest.mark.parametrize(("folder", "case"), corpus_cases())
