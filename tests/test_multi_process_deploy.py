@@ -215,3 +215,11 @@ def test_nothing_is_stored_by_a_refused_set(runtime):
     with runtime.reading() as session:
         assert session.execute(select(func.count()).select_from(ProcessInstance)).scalar() == 0
     assert rows(runtime) == []
+
+
+def test_the_single_file_deploy_says_why_a_file_needs_the_set(runtime):
+    from engine.run.deployments import deploy_bytes
+
+    with pytest.raises(DeploymentError, match="found 2; deploy it with the files it needs"), \
+            runtime.db.write() as session, session.begin():
+        deploy_bytes(session, TWO.read_bytes(), TWO.name, None, "owner1")

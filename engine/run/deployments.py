@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tempfile
 from collections.abc import Collection
@@ -146,15 +145,20 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     that no deployed process, no file of `known_messages` and not itself catches is a warning."""
     from engine.bpmn.lint import has_errors, lint_bytes
 
-    model = None
-    with contextlib.suppress(BpmnReadError):  # lint reports it with line and column
+    model, unread = None, None
+    try:
         model = load_model(data, filename)
+    except BpmnReadError as exc:  # lint reports it with line and column
+        unread = exc
     if forms_dir is None and path is not None and model is not None:
         forms_dir = forms_dir_for(path, model.process_id)
     known = deployed_catches(session, skip=model.process_id if model is not None else None)
     findings = lint_bytes(data, filename, forms_dir, known_messages=known | set(known_messages))
     if has_errors(findings) or model is None:
         errors = [f for f in findings if f.severity == "error"]
+        if not errors and unread is not None:  # e.g. two processes, or a call to another file
+            raise DeploymentError(f"{filename}: {unread.message}; deploy it with the files it needs "
+                                  "(tourflow deploy, or the upload of the Processes page or the API); nothing deployed", findings)
         raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
     warnings = tuple(f for f in findings if f.severity == "warning")
     try:
