@@ -192,3 +192,7 @@ class BoundedCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+# A deploy's zip file (engine/run/zip_bundle.py) is untrusted input: entries and bytes once unpacked.
+ZIP_ENTRIES_MAX = 200
+ZIP_TOTAL_MAX = 20 * 1024 * 1024

@@ -165,11 +165,12 @@ RULE_CASES = {
     "reserved-key-result": (as_service_task(
         '<spiffworkflow:serviceTaskOperator id="no_such_handler" resultVariable="typename" />'),
         "reserved-key", "error", 'resultVariable="typename"'),
-    "no-process-executable": ([('isExecutable="true"', 'isExecutable="false"')], "no-process", "error",
+    "no-process-executable": ([('isExecutable="true"', 'isExecutable="false"')], "not-executable", "error",
                               '<bpmn:process id="minimal_ok"'),
-    "multiple-processes": ([("  <bpmndi:BPMNDiagram",
-                             '  <bpmn:process id="other" isExecutable="true" />\n  <bpmndi:BPMNDiagram')],
-                           "multiple-processes", "error", '<bpmn:process id="other"'),
+    # a second executable process is checked on its own: this empty one has no start event
+    "second-process-checked": ([("  <bpmndi:BPMNDiagram",
+                                 '  <bpmn:process id="other" isExecutable="true" />\n  <bpmndi:BPMNDiagram')],
+                               "no-start", "error", '<bpmn:process id="other"'),
     "no-pool": ([('processRef="minimal_ok"', 'processRef="someone_else"')], "no-pool", "warning",
                 '<bpmn:process id="minimal_ok"'),
     "no-start": ([('<bpmn:startEvent id="start_event" name="收到需求">',
@@ -201,11 +202,18 @@ def test_each_rule_reports_its_id_severity_and_line(case):
 
 
 def test_no_process_at_all():
-    text = edit(minimal_text(), (minimal_text()[minimal_text().index("  <bpmn:process"):
+    text = edit(minimal_text(), (minimal_text()[minimal_text().index("  <bpmn:collaboration"):
                                               minimal_text().index("  <bpmndi:BPMNDiagram")], ""))
     finding = only(lint_text(text), "no-process")
     # libxml2 gives an element the line where its start tag ends
     assert (finding.severity, finding.line) == ("error", line_of(text, 'targetNamespace="http://tourflow.example/bpmn">'))
+
+
+def test_pools_without_a_process_are_collaboration_only():
+    text = edit(minimal_text(), (minimal_text()[minimal_text().index("  <bpmn:process"):
+                                              minimal_text().index("  <bpmndi:BPMNDiagram")], ""))
+    finding = only(lint_text(text), "collaboration-only")
+    assert (finding.severity, finding.line) == ("error", line_of(text, '<bpmn:collaboration id="minimal_ok_collaboration"'))
 
 
 def test_process_id_differing_from_the_file_name_is_a_warning():

@@ -145,6 +145,9 @@ def corpus(tmp_path: Path):
     yield from lint_bytes(b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" />',
                           "empty.bpmn", None)
     yield from lint_bytes(MULTI_INSTANCE_BOUNDARY.encode("utf-8"), "calls.bpmn", None)
+    # a call activity's target checked against the processes deployed (none here)
+    yield from lint_bytes((TESTS / "fixtures/bpmn/thirdparty/multi/call_missing.bpmn").read_bytes(),
+                          "call_missing.bpmn", None, known_processes=())
     for kind in ("intermediateThrowEvent", "intermediateCatchEvent"):
         text = edited(*((old, new.format(kind=kind)) for old, new in [MESSAGE_EVENT, *MESSAGE_EDITS]))
         (tmp_path / "messages").mkdir(exist_ok=True)

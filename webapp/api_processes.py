@@ -13,7 +13,7 @@ from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict, Tourf
 from engine.history.heatmap import heatmap
 from engine.limits import ID_MAX, KEY_MAX, MESSAGE_NAME_MAX
 from engine.run import queries
-from engine.run.deployments import deploy_upload
+from engine.run.deploy_set import deploy_together
 from engine.store.states import MessageState
 from webapp.api_args import Routes, actor, int_arg, invalid, json_body, text_arg
 from webapp.app_state import runtime
@@ -84,15 +84,16 @@ def list_deployments():
 @routes.post("/deployments")
 @capability_required(Capability.DEPLOY)
 def deploy():
-    """Deploy an uploaded .bpmn (multipart field `files`, with any *.schema.json forms)."""
+    """Deploy uploaded .bpmn files or one .zip (multipart field `files`, with any *.schema.json forms),
+    together: every executable process of every file, or nothing."""
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files")]
     if not files:
-        raise invalid("files", "upload a .bpmn file (multipart field 'files')")
+        raise invalid("files", "upload .bpmn files or a .zip (multipart field 'files')")
     with runtime().transaction() as tx:
-        result = deploy_upload(tx.session, files, actor())
-    body = {"process_id": result.process_id, "version": result.version,
-            "deployment_id": result.deployment_id, "created": result.created, "current": result.current}
-    return body, 201 if result.created else 200
+        results = deploy_together(tx.session, files, actor())
+    each = [{"process_id": r.process_id, "version": r.version, "deployment_id": r.deployment_id,
+             "created": r.created, "current": r.current} for r in results]
+    return {**each[0], "deployments": each}, 201 if any(r.created for r in results) else 200
 
 
 @routes.post("/processes/<process_id>/versions/<int:version>/activate")

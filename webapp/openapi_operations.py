@@ -74,13 +74,17 @@ OPERATIONS: dict[str, Op] = {
         "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
         roles="owner, auditor", errors=(403,)),
     "api.deploy": Op(
-        "POST", "Deploy a process: one .bpmn plus its *.schema.json forms", "processes", ref("DeployResult"),
-        ok_status=201, also_ok=(200,), roles="owner", body="DeployUpload", body_required=True,
+        "POST", "Deploy processes: .bpmn files (or one .zip) plus their *.schema.json forms", "processes",
+        ref("DeployResult"), ok_status=201, also_ok=(200,), roles="owner", body="DeployUpload", body_required=True,
         body_type="multipart/form-data", errors=(403, 422),
-        description="multipart/form-data, field `files` (repeat it). Forms not uploaded are taken from the "
-                    "newest deployed version. 201 for a new version, 200 when the content is unchanged; "
-                    "422 `deployment_invalid` with `findings` (file:line:col, rule, message) when refused: "
-                    "nothing is written then."),
+        description="multipart/form-data, field `files` (repeat it): one or more .bpmn files with their forms, or "
+                    "one .zip of them (at most 200 entries and 20 MiB unpacked; no encrypted entries, no names "
+                    "leaving the zip). The files deploy together in one transaction: every executable process "
+                    "of every file becomes its own version (`deployments`), call activities resolve among the "
+                    "files, else to the deployed process they name. Forms not uploaded are taken from the "
+                    "newest deployed version. 201 when a version is new, 200 when the content is unchanged; "
+                    "422 `deployment_invalid` with the reason and `findings` (file:line:col, rule, message) "
+                    "when refused: nothing is written then."),
     "api.process_diff": Op(
         "GET", "What changed between two versions of a process", "processes", ref("VersionDiff"),
         roles="owner, auditor", errors=(403, 422),

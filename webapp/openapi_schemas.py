@@ -359,7 +359,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "deployment_id": {"type": "integer"}, "created": {"type": "boolean"},
                        "current": {"type": "boolean",
                                    "description": "New instances start on this version (false: the content "
-                                                  "matches an older version that is not current)."}},
+                                                  "matches an older version that is not current)."},
+                       "deployments": {"type": "array", "items": {"type": "object"},
+                                       "description": "Every process the upload deployed (several files, a "
+                                                      "file with several processes, a zip), each with the "
+                                                      "fields above; those fields are the first one's."}},
     },
     "DeployUpload": {
         "type": "object",

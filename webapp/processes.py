@@ -15,7 +15,7 @@ from engine.clock import utcnow
 from engine.errors import DeploymentError, FormInvalid, TaskConflict
 from engine.limits import DEPLOYED_CACHE_MAX, BoundedCache
 from engine.run import queries
-from engine.run.deployments import deploy_upload
+from engine.run.deploy_set import deploy_together
 from engine.run.drafts import save_draft, summary
 from engine.store.models import ProcessDraft
 from webapp.app_state import runtime
@@ -72,26 +72,27 @@ def deploy():
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
     try:
         if not files:
-            raise DeploymentError(_("请选择要部署的 .bpmn 文件"))
+            raise DeploymentError(_("请选择要部署的 .bpmn 文件或 .zip 文件"))
         with runtime().transaction() as tx:
             if request.form.get("preview") == "1":
                 draft = save_draft(tx.session, files, current_user.username, utcnow())
                 return redirect(url_for("drafts.show", draft_id=draft.id), 303)
-            result = deploy_upload(tx.session, files, current_user.username)
+            results = deploy_together(tx.session, files, current_user.username)
     except DeploymentError as exc:
         findings = [{"severity": f.severity, "rule": f.rule, "line": f.line, "col": f.col,
                      **{k: f"{f.file}: {text}" for k, text in f.messages("en").items()}}
                     for f in exc.findings if f.severity == "error"]
         return render_template("processes/index.html", processes=_grouped(), drafts=_drafts(),
                                deploy_message=exc.message, deploy_findings=findings), 422
-    if result.created:
-        flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
-    elif result.current:
-        flash(_("{process} 内容未变化，仍为版本 {version}", process=result.process_id, version=result.version),
-              "info")
-    else:
-        flash(_("{process} 内容与版本 {version} 相同，未产生新版本；该版本不是当前版本，可在下方“设为当前版本”。",
-                process=result.process_id, version=result.version), "info")
+    for result in results:
+        if result.created:
+            flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
+        elif result.current:
+            flash(_("{process} 内容未变化，仍为版本 {version}", process=result.process_id, version=result.version),
+                  "info")
+        else:
+            flash(_("{process} 内容与版本 {version} 相同，未产生新版本；该版本不是当前版本，可在下方“设为当前版本”。",
+                    process=result.process_id, version=result.version), "info")
     return redirect(url_for("processes.index"))
 
 

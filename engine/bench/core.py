@@ -43,8 +43,8 @@ from sqlalchemy.engine import make_url
 
 from engine.access.users import create_user
 from engine.bench.handler import bench_step
-from engine.bpmn.specs import load_model
 from engine.errors import DeploymentError
+from engine.run.catalog import model_of
 from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
 from engine.store.db import Database
@@ -253,7 +253,7 @@ def _sizes(rt: Runtime, instance_id: int, sample: dict[str, str]) -> dict[str, A
     stock = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
     with rt.db.read() as session:
         deployment = session.get(Deployment, session.get(ProcessInstance, instance_id).deployment_id)
-        model = load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename)
+        model = model_of(deployment)
     sizes: dict[str, Any] = {}
     for state, text in sample.items():
         workflow = rt.codec.loads(text, model)

@@ -14,13 +14,14 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.bpmn.calls import call_activities
 from engine.bpmn.camunda import ECHOED_RULES, IGNORED_RULE
 from engine.bpmn.camunda import RULE as CAMUNDA_RULE
 from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lint_content import CONTENT_RULES
 from engine.bpmn.lint_flow import FLOW_RULES, MessageUse, message_findings, message_use
 from engine.bpmn.lint_messages import msg
-from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding
+from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding, described
 from engine.bpmn.lint_reasons import reason_text
 from engine.bpmn.lint_rules import STRUCTURE_RULES, check_processes
 from engine.bpmn.spiffarena import SPIFF_RULES
@@ -32,19 +33,38 @@ __all__ = ["KNOWN_LANES", "Finding", "has_errors", "lint_bytes", "lint_file", "l
 Rule = Callable[[BpmnDocument], Iterable[Finding]]
 RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + FLOW_RULES + SPIFF_RULES
 # When these fire, SpiffWorkflow's parse can only repeat them in its own words.
-_PARSE_MOOT = {"no-process", "no-start", "dangling-flow"}
+_PARSE_MOOT = {"no-process", "not-executable", "collaboration-only", "no-start", "dangling-flow"}
 
 
 def lint_bytes(data: bytes, filename: str, forms_dir: Path | None,
-               known_messages: Collection[str] | None = None) -> list[Finding]:
+               known_messages: Collection[str] | None = None,
+               known_processes: Collection[str] | None = None, forms_root: Path | None = None) -> list[Finding]:
     """Lint one BPMN document; `forms_dir` holds its form schemas (None: do not check form files).
 
     `known_messages`: the message names the deployed processes catch; given, a message this file
-    throws that neither they nor this file catch is a `message-uncaught` warning."""
-    findings, use = _lint_use(data, filename, forms_dir=forms_dir)
+    throws that neither they nor this file catch is a `message-uncaught` warning.
+    `known_processes`: the process ids deployed or deployed along with this file; given, a call
+    activity calling a process neither they nor this file hold is a `call-target-missing` error.
+    `forms_root` (instead of `forms_dir`): each process's forms are in `<forms_root>/<process id>/`."""
+    findings, use = _lint_use(data, filename, forms_root=forms_root, forms_dir=forms_dir)
     if known_messages is not None and use is not None:
         findings = _sorted(findings + message_findings([use], known_messages))
+    if known_processes is not None and use is not None:
+        findings = _sorted(findings + call_findings(use.doc, known_processes))
     return findings
+
+
+def call_findings(doc: BpmnDocument, known_processes: Collection[str]) -> list[Finding]:
+    """A located error for every call activity of the file whose calledElement is nowhere."""
+    here = {p.get("id") for p in doc.processes}
+    found = []
+    for process in doc.executable_processes():
+        for call in call_activities(process):
+            called = (call.get("calledElement") or "").strip()
+            if called and called not in here and called not in known_processes:
+                found.append(doc.error(call, "call-target-missing",
+                                       msg("call-target-missing", element=described(call), called=called)))
+    return found
 
 
 def lint_file(path: Path) -> list[Finding]:
@@ -110,12 +130,24 @@ def _lint_use(data: bytes, filename: str, forms_root: Path | None = None,
     findings += [doc.warning(u.element, IGNORED_RULE, u.text) for u in camunda.ignored]
     use = None
     if doc.process is not None:
-        for rule in RULES:
-            findings.extend(_run_rule(rule, doc))
-        if not any(f.rule in _PARSE_MOOT for f in findings):
-            findings.extend(_spiff_parse(doc, tree))
+        # Every executable process of the file is checked on its own (lanes, start events, ...).
+        docs = [doc] + [BpmnDocument(tree, filename, forms_root=forms_root, forms_dir=forms_dir, process=other,
+                                     task_roles=camunda.task_roles, generated_forms=camunda.generated_forms)
+                        for other in doc.executable_processes() if other is not doc.process]
+        for each in docs:
+            found = [f for rule in RULES for f in _run_rule(rule, each)]
+            if not any(f.rule in _PARSE_MOOT for f in findings + found):
+                found.extend(_spiff_parse(each, tree))
+            findings.extend(f for f in found if f not in findings)  # file-wide rules report once
         try:
             use = message_use(doc)
+            for each in docs[1:]:
+                other = message_use(each)
+                for name, nodes in other.thrown.items():
+                    use.thrown.setdefault(name, []).extend(nodes)
+                for name, nodes in other.caught.items():
+                    use.caught.setdefault(name, []).extend(nodes)
+                use.starts |= other.starts
         except Exception as exc:  # a rule bug must show up as a finding, never as a traceback
             findings.append(doc.error(doc.process, "lint-internal",
                                       msg("lint-internal.rule", rule="message_use", error=f"{type(exc).__name__}: {exc}")))

@@ -32,10 +32,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "SpiffWorkflow 无法解析该流程（{tag} '{id}' 处）：{detail}"),
     # file and process
     "no-process.none": ("no bpmn:process in the file", "文件中没有流程（bpmn:process）"),
-    "no-process.not-executable": ("process '{process}' is not executable: set isExecutable=\"true\"",
-                                  "流程 '{process}' 不可执行：请设置 isExecutable=\"true\""),
-    "multiple-processes": ("another process '{process}' in the file: one process per file",
-                           "文件中还有另一个流程 '{process}'：每个文件只能有一个流程"),
+    "not-executable": ("process '{process}' is not executable, and no other process of the file is: tick "
+                       "\"Executable\" in the modeler's properties panel (isExecutable=\"true\")",
+                       "流程 '{process}' 不可执行，文件中也没有其他可执行的流程：请在建模工具的属性面板中勾选"
+                       "“可执行（Executable）”（isExecutable=\"true\"）"),
+    "collaboration-only": ("the file has pools (a bpmn:collaboration) but no bpmn:process to run: model the "
+                           "process inside a pool, or export the process, not only the collaboration",
+                           "文件中有泳池（bpmn:collaboration），但没有可运行的流程（bpmn:process）："
+                           "请在泳池中建模流程，或导出流程而不只是协作图"),
+    "call-target-missing": ("{element} calls process '{called}', which is in none of the files deployed "
+                            "together and is not deployed: deploy '{called}' with it or first",
+                            "{element}调用的流程 '{called}' 不在同时部署的文件中，也尚未部署："
+                            "请与它一起部署或先部署 '{called}'"),
     "process-id-mismatch": ("process id '{process}' differs from the file name '{stem}'",
                             "流程 id '{process}' 与文件名 '{stem}' 不一致"),
     "no-pool": ("no bpmn:collaboration with a bpmn:participant whose processRef is '{process}': modelers draw no pool",

@@ -96,16 +96,17 @@ class BpmnDocument:
     """A parsed BPMN file indexed for linting; `process` is the one process the file is about."""
 
     def __init__(self, tree: etree._ElementTree, filename: str, forms_root: Path | None = None,
-                 forms_dir: Path | None = None, task_roles: dict[str, str] | None = None,
-                 generated_forms: dict[str, dict] | None = None):
+                 forms_dir: Path | None = None, process: etree._Element | None = None,
+                 task_roles: dict[str, str] | None = None, generated_forms: dict[str, dict] | None = None):
+        """`process`: the process of the file to check (a file may hold several); default the
+        first executable one."""
         self.filename = filename
         # what engine/bpmn/camunda.py mapped: roles of user tasks no lane holds, generated forms by file name
         self.task_roles = task_roles or {}
         self.generated_forms = generated_forms or {}
         self.root = tree.getroot()
         self.processes = self.root.findall("bpmn:process", NS)
-        executable = [p for p in self.processes if p.get("isExecutable") == "true"]
-        self.process = (executable or self.processes or [None])[0]
+        self.process = process if process is not None else (self.executable_processes() or self.processes or [None])[0]
         self.process_id = self.process.get("id", "") if self.process is not None else ""
         if forms_dir is None and forms_root is not None and self.process_id:
             forms_dir = forms_folder(forms_root.parent, self.process_id)
@@ -131,6 +132,10 @@ class BpmnDocument:
         self.edges = self._di_index("BPMNEdge")
 
     # -- reading --------------------------------------------------------------------------
+
+    def executable_processes(self) -> list[etree._Element]:
+        """The processes lint checks: those marked isExecutable="true" (the modelers' checkbox)."""
+        return [p for p in self.processes if p.get("isExecutable") == "true"]
 
     def _in_process(self, tags) -> Iterator[etree._Element]:
         if self.process is None:

@@ -47,14 +47,14 @@ MAX_OVERLAP_FINDINGS = 20
 
 def check_processes(doc: BpmnDocument) -> Findings:
     if not doc.processes:
-        yield doc.error(doc.root, "no-process", msg("no-process.none"))
+        collaboration = doc.root.find("bpmn:collaboration", NS)
+        if collaboration is not None:
+            yield doc.error(collaboration, "collaboration-only", msg("collaboration-only"))
+        else:
+            yield doc.error(doc.root, "no-process", msg("no-process.none"))
         return
-    if doc.process.get("isExecutable") != "true":
-        yield doc.error(doc.process, "no-process",
-                        msg("no-process.not-executable", process=doc.process_id))
-    for extra in (p for p in doc.processes if p is not doc.process):
-        yield doc.error(extra, "multiple-processes",
-                        msg("multiple-processes", process=extra.get("id", "?")))
+    if not doc.executable_processes():
+        yield doc.error(doc.process, "not-executable", msg("not-executable", process=doc.process_id))
     stem = Path(doc.filename).stem
     if doc.process_id != stem:
         yield doc.warning(doc.process, "process-id-mismatch",

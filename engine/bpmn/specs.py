@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine.bpmn.calls import executable_processes, processes_by_id, reachable_calls
+from engine.bpmn.camunda import Mapping as CamundaMapping
 from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.sop import sop_text
@@ -112,36 +115,71 @@ def sha256_of(data: bytes) -> str:
 _cache: BoundedCache[str, ProcessModel] = BoundedCache(MODEL_CACHE_MAX)
 
 
-def load_model(data: bytes, filename: str) -> ProcessModel:
-    """Parse (or fetch from cache) the single executable process of a BPMN file."""
+def load_model(data: bytes, filename: str, process_id: str | None = None,
+               called_files: Mapping[str, bytes | str] | None = None) -> ProcessModel:
+    """Parse (or fetch from cache) one executable process of a BPMN file: `process_id`, or the
+    file's only one. `called_files` (file name -> BPMN) hold the processes its call activities
+    call that the file itself does not; their user tasks, lanes and timers join the model."""
+    extra = {name: text.encode("utf-8") if isinstance(text, str) else text
+             for name, text in sorted((called_files or {}).items())}
     digest = sha256_of(data)
-    return _cache.get_or_make(digest, lambda: _parse(data, filename, digest))
+    key = sha256_of("\n".join([digest, process_id or "", *(f"{n}:{sha256_of(b)}" for n, b in extra.items())]).encode())
+    return _cache.get_or_make(key, lambda: _parse(data, filename, digest, process_id, extra))
 
 
-def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
-    install_timer_patch()
+def _read_tree(data: bytes, filename: str) -> tuple[etree._ElementTree, CamundaMapping]:
+    """The file's tree as SpiffWorkflow should read it: other modelers' extensions mapped and bare
+    timer literals quoted (in memory); a Camunda construct that cannot run raises BpmnReadError."""
     tree = parse_bpmn_xml(data, filename)
     camunda = normalize_camunda(tree)
     quote_bare_timers(tree)
     if camunda.unsupported:
         first = camunda.unsupported[0]
         raise BpmnReadError(filename, first.text.render("en"), first.line, 1)
+    return tree, camunda
+
+
+def process_ids(data: bytes, filename: str) -> list[str]:
+    """The ids of the executable processes of a BPMN file, in document order."""
+    return [p.get("id") for p in executable_processes(parse_bpmn_xml(data, filename).getroot())]
+
+
+def _parse(data: bytes, filename: str, digest: str, process_id: str | None = None,
+           called_files: dict[str, bytes] | None = None) -> ProcessModel:
+    install_timer_patch()
+    tree, camunda = _read_tree(data, filename)
     root = tree.getroot()
-    processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
+    executable = executable_processes(root)
+    if process_id is not None:
+        executable = [p for p in executable if p.get("id") == process_id]
+        if not executable:
+            raise BpmnReadError(filename, f"no executable bpmn:process {process_id!r}", 1, 1)
     if len(executable) != 1:
         raise BpmnReadError(filename, f"expected exactly one executable bpmn:process, found {len(executable)}", 1, 1)
     process = executable[0]
     process_id = process.get("id")
     parser = SpiffBpmnParser()
+    others: dict[str, etree._ElementTree] = {}
+    for name, text in (called_files or {}).items():
+        others[name], called = _read_tree(text, name)
+        camunda.task_roles = {**called.task_roles, **camunda.task_roles}
+        camunda.generated_forms = {**called.generated_forms, **camunda.generated_forms}
     try:
         parser.add_bpmn_xml(tree, filename=filename)
+        for name, other in others.items():
+            parser.add_bpmn_xml(other, filename=name)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         line = getattr(exc, "sourceline", 0) or 0
         raise BpmnReadError(filename, f"invalid process: {exc}", int(line), 1) from None
-    node_lanes = _node_lanes(process) | camunda.task_roles
+    processes = processes_by_id([root, *(other.getroot() for other in others.values())])
+    parts = [process] + [processes[i] for i in reachable_calls(process_id, processes) if i in processes]
+    node_lanes: dict[str, str] = {}
+    for part in reversed(parts):  # the calling process's own nodes win over a called one's
+        node_lanes.update(_node_lanes(part))
+    node_lanes |= camunda.task_roles
+    user_tasks = {k: v for part in reversed(parts) for k, v in _user_tasks(part, node_lanes).items()}
     return ProcessModel(
         process_id=process_id,
         name=process.get("name") or _participant_name(root, process_id) or process_id,
@@ -149,15 +187,16 @@ def _parse(data: bytes, filename: str, digest: str) -> ProcessModel:
         spec=spec,
         subprocess_specs=subprocess_specs,
         node_lanes=node_lanes,
-        node_names={el.get("id"): el.get("name") or el.get("id") for el in process.iter() if el.get("id")},
-        user_tasks=_user_tasks(process, node_lanes),
-        timers=_timers(process),
+        node_names={el.get("id"): el.get("name") or el.get("id")
+                    for part in reversed(parts) for el in part.iter() if el.get("id")},
+        user_tasks=user_tasks,
+        timers={k: v for part in reversed(parts) for k, v in _timers(part).items()},
         start_lane=_start_lane(process, node_lanes),
         message_starts=_message_starts(root, process),
         plain_start=_plain_start(process) is not None,
         start_timer=_start_timer(process),
-        subprocesses={el.get("id") for el in process.iterfind(".//bpmn:subProcess", NS)},
-        boundary_events={el.get("id") for el in process.iterfind(".//bpmn:boundaryEvent", NS)},
+        subprocesses={el.get("id") for part in parts for el in part.iterfind(".//bpmn:subProcess", NS)},
+        boundary_events={el.get("id") for part in parts for el in part.iterfind(".//bpmn:boundaryEvent", NS)},
         routing_keys=process_keys(process, ROUTING_PROPERTY),
         summary_keys=process_keys(process, SUMMARY_PROPERTY),
         generated_forms=camunda.generated_forms,

@@ -24,7 +24,10 @@ class Deployed:
 
 
 def model_of(deployment: Deployment) -> ProcessModel:
-    return load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename)
+    """The ONE way to a deployment row's parsed process: its process of its file, with the files
+    its call activities were resolved against at deploy time."""
+    return load_model(deployment.bpmn_xml.encode("utf-8"), deployment.filename, deployment.process_id,
+                      deployment.called_files or {})
 
 
 class Catalog:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tempfile
 from collections.abc import Collection
@@ -16,7 +15,7 @@ from engine.bpmn.canonical import canonical_digest
 from engine.bpmn.form_files import FORM_SUFFIX, forms_folder, is_form_name
 from engine.bpmn.lint_flow import catches_in
 from engine.bpmn.lint_model import Finding
-from engine.bpmn.specs import load_forms, load_model
+from engine.bpmn.specs import ProcessModel, load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
@@ -146,15 +145,20 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     that no deployed process, no file of `known_messages` and not itself catches is a warning."""
     from engine.bpmn.lint import has_errors, lint_bytes
 
-    model = None
-    with contextlib.suppress(BpmnReadError):  # lint reports it with line and column
+    model, unread = None, None
+    try:
         model = load_model(data, filename)
+    except BpmnReadError as exc:  # lint reports it with line and column
+        unread = exc
     if forms_dir is None and path is not None and model is not None:
         forms_dir = forms_dir_for(path, model.process_id)
     known = deployed_catches(session, skip=model.process_id if model is not None else None)
     findings = lint_bytes(data, filename, forms_dir, known_messages=known | set(known_messages))
     if has_errors(findings) or model is None:
         errors = [f for f in findings if f.severity == "error"]
+        if not errors and unread is not None:  # e.g. two processes, or a call to another file
+            raise DeploymentError(f"{filename}: {unread.message}; deploy it with the files it needs "
+                                  "(tourflow deploy, or the upload of the Processes page or the API); nothing deployed", findings)
         raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
     warnings = tuple(f for f in findings if f.severity == "warning")
     try:
@@ -162,10 +166,20 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     except UnicodeDecodeError as exc:
         raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})") from None
     forms = load_forms(model, forms_dir)
-    digest = hashlib.sha256(data + canonical_json(forms).encode()).hexdigest()
+    return store_version(session, model, text, filename, forms, actor, warnings)
+
+
+def store_version(session: Session, model: ProcessModel, text: str, filename: str, forms: dict, actor: str,
+                  warnings: tuple[Finding, ...] = (), called_files: dict[str, str] | None = None) -> DeployResult:
+    """Store one linted process as its next version (nothing when the same content is deployed)
+    and make it current. `called_files`: the other files its call activities resolved to."""
+    data = text.encode("utf-8")
+    called_files = called_files or {}
+    pinned = canonical_json(called_files).encode() if called_files else b""
+    digest = hashlib.sha256(data + canonical_json(forms).encode() + pinned).hexdigest()
     existing = session.execute(
         select(Deployment).where(Deployment.process_id == model.process_id, Deployment.sha256 == digest)
-    ).scalar_one_or_none() or same_content(session, model.process_id, data, forms)
+    ).scalar_one_or_none() or (None if called_files else same_content(session, model.process_id, data, forms))
     if existing is not None:
         current = versions.current_row(session, model.process_id)
         return DeployResult(filename, model.process_id, existing.version, existing.id, False,
@@ -177,7 +191,7 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
     deployment = Deployment(
         process_id=model.process_id, version=version, name=model.name, sha256=digest,
         filename=Path(filename).name, bpmn_xml=text, forms=forms,
-        node_lanes=model.node_lanes, deployed_at=now, deployed_by=actor,
+        node_lanes=model.node_lanes, deployed_at=now, deployed_by=actor, called_files=called_files,
     )
     session.add(deployment)
     session.flush()

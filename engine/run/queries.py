@@ -11,8 +11,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
-from engine.bpmn.specs import ProcessModel, load_model
+from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
+from engine.run.catalog import model_of
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance, Role, User
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus
 
@@ -208,9 +209,8 @@ def deployed_models(session: Session, deployment_ids: set[int]) -> dict[int, Pro
     """deployment id -> its parsed process (cached by the BPMN's sha256), for its summary keys."""
     if not deployment_ids:
         return {}
-    rows = session.execute(select(Deployment.id, Deployment.bpmn_xml, Deployment.filename)
-                           .where(Deployment.id.in_(deployment_ids)))
-    return {r.id: load_model(r.bpmn_xml.encode("utf-8"), r.filename) for r in rows}
+    rows = session.execute(select(Deployment).where(Deployment.id.in_(deployment_ids))).scalars()
+    return {r.id: model_of(r) for r in rows}
 
 
 def instance_page(session: Session, conditions: list[Any], page: int, per_page: int) -> dict[str, Any]:

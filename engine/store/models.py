@@ -69,6 +69,8 @@ class Deployment(Base):
     node_lanes: Mapped[dict[str, Any]]
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(80))
+    # file name -> BPMN text of the other files whose processes this one calls (pinned at deploy)
+    called_files: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class ProcessDraft(Base):

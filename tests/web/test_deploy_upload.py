@@ -59,12 +59,13 @@ def test_bad_file_is_refused_with_where_and_why(client_for, runtime):
     assert [d["version"] for d in _versions(runtime)] == [1], "nothing written"
 
 
-def test_upload_must_have_one_bpmn(client_for):
+def test_upload_must_be_bpmn_forms_or_a_zip(client_for):
     owner = client_for("owner1")
     response = owner.post("/processes/deploy", data=_upload(("notes.txt", b"hi")),
                           content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "exactly one .bpmn" in response.get_data(as_text=True)
+    assert "only .bpmn and .schema.json files (or one .zip) can be deployed, not notes.txt" in response.get_data(
+        as_text=True)
 
 
 @pytest.mark.parametrize("user", ["agent1", "auditor1"])

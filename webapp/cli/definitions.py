@@ -24,8 +24,11 @@ from webapp.cli.base import emit, lang_option
 @lang_option
 @with_appcontext
 def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, lang: str) -> None:
-    """Deploy BPMN files or folders; prints process id and version per file."""
-    from engine.run.deployments import bpmn_files, deploy_file
+    """Deploy BPMN files, folders or a .zip, together: call activities resolve among them, and one
+    error refuses them all. Prints process id and version per process."""
+    from engine.run.deploy_set import deploy_together
+    from engine.run.deployments import bpmn_files
+    from engine.run.zip_bundle import is_zip_name, path_files
 
     runtime = tourflow().runtime
     if preview:
@@ -37,20 +40,21 @@ def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, la
         policy.require(viewer is not None, f"unknown or inactive user {actor!r}")
         policy.require_capability(viewer, policy.Capability.DEPLOY)
     results, failed = [], False
-    files = bpmn_files(list(paths))
-    caught = _caught_by(files)  # the files deployed together catch each other's messages
-    for path in files:
-        try:
-            with runtime.transaction() as tx:
-                results.append(deploy_file(tx.session, path, actor, known_messages=caught))
-        except DeploymentError as exc:
-            failed = True
-            for finding in exc.findings:
-                if finding.severity == "error":
-                    click.echo(finding.line_in(lang), err=True)
-        except BpmnReadError as exc:
-            failed = True
+    try:
+        files = path_files(list(paths))
+        with runtime.transaction() as tx:  # the files deployed together: one error refuses them all
+            results = deploy_together(tx.session, files, actor, inherit_forms=False, max_files=None,
+                                      forms_beside=not any(is_zip_name(p.name) for p in paths))
+    except DeploymentError as exc:
+        failed = True
+        errors = [f for f in exc.findings if f.severity == "error"]
+        for finding in errors:
+            click.echo(finding.line_in(lang), err=True)
+        if not errors:
             click.echo(str(exc), err=True)
+    except BpmnReadError as exc:
+        failed = True
+        click.echo(str(exc), err=True)
     if as_json:
         emit([{**r.__dict__, "warnings": [f.line_in(lang) for f in r.warnings]} for r in results])
     else:
@@ -179,19 +183,6 @@ def _echo_changes(result: dict) -> None:
         click.echo(f"  moved on the diagram: {', '.join(result['moved'])}")
     if not any(result[k] for k in ("added", "removed", "changed", "forms", "moved")):
         click.echo("  no changes")
-
-
-def _caught_by(files: list[Path]) -> set[str]:
-    from engine.bpmn.lint_flow import catches_in
-    from engine.bpmn.xmlsafe import read_bytes
-
-    caught: set[str] = set()
-    for path in files:
-        try:
-            caught |= catches_in(read_bytes(path), str(path))
-        except (BpmnReadError, OSError):
-            continue  # its deploy says why
-    return caught
 
 
 def _preview(runtime, files: list[Path], actor: str, as_json: bool, lang: str) -> None:

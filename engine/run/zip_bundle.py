@@ -1,0 +1,87 @@
+"""The files of one deploy read as (name, bytes): from a zip (untrusted input), or from paths.
+
+Nothing is extracted to disk: entries become (name, bytes) in memory. At most ZIP_ENTRIES_MAX
+entries and ZIP_TOTAL_MAX bytes once unpacked, counted while reading (the sizes in the zip's
+headers are not trusted); encrypted entries and names that are absolute or climb out (`..`) are
+refused; folders and macOS `__MACOSX/` metadata are skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from engine.bpmn.form_files import is_form_name
+from engine.bpmn.xmlsafe import read_bytes
+from engine.errors import DeploymentError
+from engine.limits import ZIP_ENTRIES_MAX, ZIP_TOTAL_MAX
+
+CHUNK = 64 * 1024
+
+
+def is_zip_name(name: str) -> bool:
+    return name.lower().endswith(".zip")
+
+
+def read_zip(data: bytes) -> list[tuple[str, bytes]]:
+    """The files of a zip by their path inside it; DeploymentError says what is wrong with it."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DeploymentError(f"not a readable zip file: {exc}") from None
+    if len(entries) > ZIP_ENTRIES_MAX:
+        raise DeploymentError(f"the zip has {len(entries)} entries; at most {ZIP_ENTRIES_MAX}")
+    files: list[tuple[str, bytes]] = []
+    budget = ZIP_TOTAL_MAX
+    for entry in entries:
+        name = safe_name(entry.filename)
+        if entry.is_dir() or name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._"):
+            continue
+        if entry.flag_bits & 0x1:
+            raise DeploymentError(f"zip entry {name!r} is encrypted; zip the files without a password")
+        content = _read_capped(archive, entry, budget)
+        budget -= len(content)
+        files.append((name, content))
+    return files
+
+
+def safe_name(name: str) -> str:
+    """An entry's name as a relative path; refused when absolute or climbing out of the zip."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise DeploymentError(f"zip entry {name!r} points outside the zip; use plain relative names")
+    return str(path)
+
+
+def _read_capped(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, budget: int) -> bytes:
+    out = bytearray()
+    try:
+        with archive.open(entry) as stream:
+            while chunk := stream.read(CHUNK):
+                out += chunk
+                if len(out) > budget:
+                    raise DeploymentError(f"the zip unpacks to more than {ZIP_TOTAL_MAX} bytes")
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise DeploymentError(f"zip entry {entry.filename!r} cannot be read: {exc}") from None
+    return bytes(out)
+
+
+def path_files(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """`tourflow deploy` arguments as one set: each .bpmn (folders: every .bpmn below, sorted) by
+    its path, with the forms in `forms/<process id>/` beside it as `forms/<process id>/<name>`;
+    a .zip's files by their names inside it."""
+    files: list[tuple[str, bytes]] = []
+    for path in paths:
+        if is_zip_name(path.name) and path.is_file():
+            files += read_zip(path.read_bytes())
+            continue
+        for bpmn in sorted(path.rglob("*.bpmn")) if path.is_dir() else [path]:
+            files.append((str(bpmn), read_bytes(bpmn)))
+            forms = bpmn.parent / "forms"
+            for form in sorted(forms.glob("*/*")) if forms.is_dir() else []:
+                name = f"forms/{form.parent.name}/{form.name}"
+                if is_form_name(form.name) and form.is_file() and name not in dict(files):
+                    files.append((name, form.read_bytes()))
+    return files
