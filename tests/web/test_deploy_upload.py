@@ -48,14 +48,14 @@ def test_same_content_is_not_a_new_version(client_for):
 def test_bad_file_is_refused_with_where_and_why(client_for, runtime):
     owner = client_for("owner1")
     timer = '<bpmn:timeDate xsi:type="bpmn:tFormalExpression">add_working_hours(get("complaint_at") or now_iso(), 1)'
-    broken = BPMN.read_bytes().replace(timer.encode(), b'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H')
-    broken = broken.replace(b"PT1H</bpmn:timeDate>", b"PT1H</bpmn:timeDuration>")
-    assert b">PT1H</bpmn:timeDuration>" in broken, "the 1-hour timer, its duration unquoted"
+    broken = BPMN.read_bytes().replace(timer.encode(), b'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1X')
+    broken = broken.replace(b"PT1X</bpmn:timeDate>", b"PT1X</bpmn:timeDuration>")
+    assert b">PT1X</bpmn:timeDuration>" in broken, "the 1-hour timer, its duration no ISO 8601 duration"
     response = owner.post("/processes/deploy", data=_upload(("complaint_handling.bpmn", broken)),
                           content_type="multipart/form-data")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "timer-unquoted" in page and "complaint_handling.bpmn" in page
+    assert "timer-invalid" in page and "complaint_handling.bpmn" in page
     assert [d["version"] for d in _versions(runtime)] == [1], "nothing written"
 
 
