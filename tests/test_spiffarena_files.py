@@ -91,6 +91,15 @@ def test_a_deploy_from_disk_stores_the_ui_schema_with_the_forms(runtime):
     assert shown["documentation"].startswith("(1) Ask the customer")
 
 
+def test_tourflow_deploy_of_a_spiffarena_folder_takes_the_forms_beside_the_files(cli, tmp_path):
+    copied(tmp_path, SCHEMA, UI)
+    out = cli.run("deploy", str(tmp_path), check=True).stdout
+    assert "travel_request_7kq2x1p version 1 (deployed)" in out
+    instance = cli.json("start", "travel_request_7kq2x1p", "--as", "agent1")["id"]
+    [task] = cli.json("tasks", "--instance", str(instance))
+    assert task["form"] == SCHEMA
+
+
 def test_an_upload_takes_spiffarena_names_and_no_other_json(runtime):
     files = [(name, (SPIFF / name).read_bytes()) for name in (TRAVEL.name, SCHEMA, UI)]
     with runtime.db.write() as session, session.begin():

@@ -12,9 +12,10 @@ import io
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from engine.bpmn.form_files import is_form_name
+from engine.bpmn.form_files import forms_folder, is_form_name
+from engine.bpmn.specs import process_ids
 from engine.bpmn.xmlsafe import read_bytes
-from engine.errors import DeploymentError
+from engine.errors import BpmnReadError, DeploymentError
 from engine.limits import ZIP_ENTRIES_MAX, ZIP_TOTAL_MAX
 
 CHUNK = 64 * 1024
@@ -78,10 +79,21 @@ def path_files(paths: list[Path]) -> list[tuple[str, bytes]]:
             files += read_zip(path.read_bytes())
             continue
         for bpmn in sorted(path.rglob("*.bpmn")) if path.is_dir() else [path]:
-            files.append((str(bpmn), read_bytes(bpmn)))
-            forms = bpmn.parent / "forms"
-            for form in sorted(forms.glob("*/*")) if forms.is_dir() else []:
-                name = f"forms/{form.parent.name}/{form.name}"
-                if is_form_name(form.name) and form.is_file() and name not in dict(files):
+            data = read_bytes(bpmn)
+            files.append((str(bpmn), data))
+            for name, form in _forms_of(bpmn, data):
+                if name not in dict(files):
                     files.append((name, form.read_bytes()))
     return files
+
+
+def _forms_of(bpmn: Path, data: bytes) -> list[tuple[str, Path]]:
+    """The form files of a .bpmn on disk, each named `forms/<process id>/<name>`: those in
+    `forms/<process id>/` beside it, else (SpiffArena's layout) those beside the file itself."""
+    try:
+        ids = process_ids(data, bpmn.name)
+    except BpmnReadError:
+        return []  # lint says why the file is unreadable
+    return [(f"forms/{process_id}/{form.name}", form) for process_id in ids
+            for form in sorted(forms_folder(bpmn.parent, process_id).iterdir())
+            if is_form_name(form.name) and form.is_file()]
