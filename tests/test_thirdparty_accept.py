@@ -151,3 +151,17 @@ def test_a_bare_iso_timer_as_bpmn_io_writes_it_runs_as_that_literal(runtime):
     [fired] = runtime.tick(T0 + timedelta(hours=1))
     assert fired["instance_id"] == instance
     assert [t["task"] for t in runtime.tasks(instance_id=instance)] == ["Activity_0p7c6yd"]
+
+
+def test_without_a_default_lane_a_task_outside_the_lanes_goes_to_the_starters_role(runtime, tmp_path):
+    text = BY_NAME.read_text(encoding="utf-8")
+    text = text.replace("<bpmn:flowNodeRef>StartEvent_1</bpmn:flowNodeRef>", "")
+    text = text.replace("<bpmn:flowNodeRef>Activity_0z9x8c7</bpmn:flowNodeRef>",
+                        "<bpmn:flowNodeRef>StartEvent_1</bpmn:flowNodeRef>")
+    [finding] = [f for f in lint_bytes(text.encode(), "x.bpmn", None) if f.rule == "lane-missing"]
+    assert "Activity_0z9x8c7" in finding.message and "'qc'" in finding.message
+    moved = tmp_path / "started_by_qc.bpmn"
+    moved.write_text(text, encoding="utf-8")
+    deploy(runtime, moved)
+    instance = runtime.start("Process_1p2o3i4", actor="qc1")
+    assert [t["lane"] for t in runtime.tasks(instance_id=instance)] == ["qc"]

@@ -6,7 +6,8 @@ The one rule, used by the engine (specs.py: where a task lands, who may start) a
   `质检培训部`) is that role (names compared without surrounding space, ids case-insensitively);
 - else the lane is unknown (lint: `unknown-lane`, an error: nobody could work its tasks).
 A user task, manual task or start event that no lane holds goes to the process's default lane:
-its `spiffworkflow:property name="defaultLane"`, else `staff` (every front-line employee).
+its `spiffworkflow:property name="defaultLane"`, else the role of the lane holding its start event
+(the starter's role: whoever starts an instance holds it), else `staff` (every front-line employee).
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def default_lane_property(process: etree._Element) -> str | None:
 
 def default_lane(process: etree._Element) -> str:
     """Where a user task or start event outside every lane goes: `defaultLane` (a role id or a
-    role's Chinese name), else `staff`."""
+    role's Chinese name), else the starter's role (the lane of a start event), else `staff`."""
     written = default_lane_property(process)
-    return (lane_role(written, written) if written else None) or FALLBACK_LANE
+    return (lane_role(written, written) if written else None) or starter_role(process) or FALLBACK_LANE
+
+
+def starter_role(process: etree._Element) -> str | None:
+    """The role of the lane that holds one of the process's start events (the first in the file)."""
+    starts = {el.get("id") for el in process.iterfind(f"{{{_BPMN}}}startEvent")}
+    for lane in process.iterfind(f".//{{{_BPMN}}}lane"):
+        refs = {(ref.text or "").strip() for ref in lane.iterfind(f"{{{_BPMN}}}flowNodeRef")}
+        if refs & starts and (role := role_of_lane(lane)):
+            return role
+    return None
