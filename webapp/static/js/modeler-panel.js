@@ -199,7 +199,8 @@
     function userTask(element) {
       var props = properties(element);
       var chosen = props[FORM_PROPERTY] || "";
-      var names = Object.keys(page.forms).sort();
+      // A SpiffArena UI schema (…-uischema.json) travels with the forms but is no form itself.
+      var names = Object.keys(page.forms).filter(function (n) { return !/-uischema\.json$/.test(n); }).sort();
       var options = [{ value: "", label: t("noForm") }].concat(names.map(function (n) { return { value: n, label: n }; }));
       if (chosen && names.indexOf(chosen) < 0) { options.push({ value: chosen, label: chosen + " ⚠" }); }
       options.push({ value: "__new__", label: t("newForm") });
