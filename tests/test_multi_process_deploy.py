@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.bpmn.specs import load_model
+from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
 from engine.run import zip_bundle
 from engine.run.deploy_set import deploy_together
+from engine.run.drafts import deploy_draft, preview, save_draft
 from engine.store.models import Deployment, ProcessInstance
 
 MULTI = Path(__file__).parent / "fixtures" / "bpmn" / "thirdparty" / "multi"
@@ -223,3 +225,38 @@ def test_the_single_file_deploy_says_why_a_file_needs_the_set(runtime):
     with pytest.raises(DeploymentError, match="found 2; deploy it with the files it needs"), \
             runtime.db.write() as session, session.begin():
         deploy_bytes(session, TWO.read_bytes(), TWO.name, None, "owner1")
+
+
+# ---- drafts (the modeler's save and deploy) -------------------------------------------------
+
+def test_a_draft_with_a_call_to_a_deployed_process_previews_and_deploys_pinned(runtime):
+    deploy(runtime, files(PAYMENT))
+    with runtime.db.write() as session, session.begin():
+        draft = save_draft(session, files(TOUR), "owner1", utcnow())
+        shown = preview(session, draft)
+        assert (shown["process_id"], shown["deployable"]) == ("Process_0tour01", True)
+        assert not [f for f in shown["findings"] if f["severity"] == "error"]
+        result = deploy_draft(session, draft.id, "owner1")
+    assert (result.process_id, result.version) == ("Process_0tour01", 1)
+    [tour] = [r for r in rows(runtime) if r.process_id == "Process_0tour01"]
+    assert tour.called_files == {"payment.bpmn": PAYMENT.read_text(encoding="utf-8")}
+    instance = runtime.start("Process_0tour01", actor="agent1")
+    assert [t["task"] for t in runtime.tasks(instance_id=instance)] == ["Activity_1d7f8g9"]
+
+
+def test_a_draft_of_a_file_with_two_processes_deploys_both(runtime):
+    with runtime.db.write() as session, session.begin():
+        draft = save_draft(session, files(TWO), "owner1", utcnow())
+        assert preview(session, draft)["deployable"] is True
+        deploy_draft(session, draft.id, "owner1")
+    assert len({r.process_id for r in rows(runtime)}) == 2
+
+
+def test_a_draft_calling_a_process_that_is_nowhere_is_not_deployable(runtime):
+    with runtime.db.write() as session, session.begin():
+        draft = save_draft(session, files(TOUR), "owner1", utcnow())
+        shown = preview(session, draft)
+        assert shown["deployable"] is False
+        assert [f["rule"] for f in shown["findings"] if f["severity"] == "error"] == ["call-target-missing"]
+        with pytest.raises(DeploymentError):
+            deploy_draft(session, draft.id, "owner1")

@@ -15,7 +15,7 @@ from engine.bpmn.canonical import canonical_digest
 from engine.bpmn.form_files import FORM_SUFFIX, forms_folder, is_form_name
 from engine.bpmn.lint_flow import catches_in
 from engine.bpmn.lint_model import Finding
-from engine.bpmn.specs import ProcessModel, load_forms, load_model
+from engine.bpmn.specs import ProcessModel, load_forms, load_model, process_ids
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError
@@ -96,13 +96,20 @@ def split_upload(session: Session, files: list[tuple[str, bytes]]) -> Upload:
     if len(files) > MAX_UPLOAD_FILES:
         raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload")
     name, data = bpmn[0]
-    try:
-        process_id = load_model(data, Path(name).name).process_id
-    except BpmnReadError:
-        process_id = None
+    process_id = first_process_id(data, Path(name).name)
     merged = previous_forms(session, process_id) if process_id else {}
     merged.update({Path(form_name).name: form_data for form_name, form_data in forms})
     return Upload(Path(name).name, data, merged, process_id)
+
+
+def first_process_id(data: bytes, filename: str) -> str | None:
+    """The process a single-file upload or draft is about: the file's first executable process
+    (None: unreadable, or none; lint says why)."""
+    try:
+        ids = process_ids(data, filename)
+    except BpmnReadError:
+        return None
+    return ids[0] if ids else None
 
 
 def deploy_upload(session: Session, files: list[tuple[str, bytes]], actor: str) -> DeployResult:

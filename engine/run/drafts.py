@@ -12,26 +12,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.diff import diff_versions
 from engine.bpmn.lint import lint_bytes
-from engine.bpmn.specs import load_forms, load_model
+from engine.bpmn.specs import ProcessModel, load_forms, load_model
 from engine.bpmn.xmlsafe import read_bytes
 from engine.clock import utcnow
 from engine.errors import BpmnReadError, DeploymentError, NotFound
 from engine.run import versions
+from engine.run.deploy_set import bpmn_sources, called_files, deploy_together
 from engine.run.deployments import (
     DeployResult,
     Upload,
-    deploy_bytes,
     deployed_catches,
+    first_process_id,
     forms_dir_for,
     split_upload,
 )
 from engine.run.waiting import waiting_on
 from engine.store import audit
-from engine.store.models import Deployment, ProcessDraft
+from engine.store.models import CurrentVersion, Deployment, ProcessDraft
 
 
 def _upload(draft: ProcessDraft) -> Upload:
@@ -69,10 +71,11 @@ def preview(session: Session, draft: ProcessDraft) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         forms_dir = upload.forms_dir(Path(folder))
         findings = lint_bytes(upload.data, upload.filename, forms_dir,
-                              known_messages=deployed_catches(session, skip=draft.process_id))
+                              known_messages=deployed_catches(session, skip=draft.process_id),
+                              known_processes=deployed_ids(session))
         forms = None
-        with contextlib.suppress(BpmnReadError, ValueError, OSError):
-            forms = load_forms(load_model(upload.data, upload.filename), forms_dir)
+        with contextlib.suppress(BpmnReadError, DeploymentError, ValueError, OSError):
+            forms = load_forms(draft_model(session, upload), forms_dir)
     current_row = versions.current_row(session, draft.process_id) if draft.process_id else None
     current = session.get(Deployment, current_row.deployment_id) if current_row else None
     changes, waiting = None, {}
@@ -94,10 +97,25 @@ def deploy_draft(session: Session, draft_id: int, actor: str) -> DeployResult:
     """Deploy what the draft holds (refused, with the lint errors, like any deploy); the draft is gone."""
     draft = draft_row(session, draft_id)
     upload = _upload(draft)
-    with tempfile.TemporaryDirectory() as folder:
-        result = deploy_bytes(session, upload.data, upload.filename, upload.forms_dir(Path(folder)), actor)
+    # A draft holds one file: deployed as a set of one, so its call activities resolve to the
+    # deployed processes and each of its processes becomes a version. The forms were merged with
+    # the current version's when the draft was saved.
+    results = deploy_together(session, [(upload.filename, upload.data), *upload.forms.items()], actor,
+                              inherit_forms=False, max_files=None)
+    result = next((r for r in results if r.process_id == draft.process_id), results[0])
     discard_draft(session, draft_id, actor, deployed_as=result.version)
     return result
+
+
+def draft_model(session: Session, upload: Upload) -> ProcessModel:
+    """The model of the draft's process, its call activities resolved as its deploy would."""
+    sources, _ = bpmn_sources([(upload.filename, upload.data)], max_files=None)
+    pinned = called_files(session, upload.process_id, sources[0], sources) if upload.process_id else {}
+    return load_model(upload.data, upload.filename, upload.process_id, pinned)
+
+
+def deployed_ids(session: Session) -> set[str]:
+    return set(session.execute(select(CurrentVersion.process_id)).scalars())
 
 
 def discard_draft(session: Session, draft_id: int, actor: str, deployed_as: int | None = None) -> None:
@@ -111,10 +129,7 @@ def preview_file(session: Session, path: Path, actor: str, now: datetime) -> dic
     """The preview of a file on disk (with the forms beside it, forms/<process>/), stored nowhere:
     what `tourflow deploy --preview` prints."""
     data = read_bytes(path)
-    try:
-        process_id = load_model(data, path.name).process_id
-    except BpmnReadError:
-        process_id = None
+    process_id = first_process_id(data, path.name)
     forms: dict[str, str] = {}
     folder = forms_dir_for(path, process_id) if process_id else None
     if folder is not None and folder.is_dir():
