@@ -213,7 +213,7 @@ def test_change_without_capacity_keeps_the_original_booking(rt, request):
 def test_manual_booking_entered_after_an_outage_keeps_its_original_time(rt, request):
     entered = T0 + timedelta(days=1)
     walk = Walk(rt, request, at=entered)
-    walk.do("record_inquiry", **INQUIRY, manual_entry=True)
+    walk.do("record_inquiry", **{**INQUIRY, "manual_entry": True})
     assert set(walk.open_tasks()) == {"enter_manual_booking"}, "no system inquiry for a paper booking"
     walk.do("enter_manual_booking", taken_at="2026-12-01T15:20:00+08:00", paper_form_no="SG-0042",
             **{**CUSTOMER, "payment_method": "线下支付"}, outage_reported=True)
@@ -231,7 +231,7 @@ def test_manual_booking_entered_after_an_outage_keeps_its_original_time(rt, requ
 def test_manual_booking_on_a_full_date_is_never_overbooked(rt, request):
     fill_guides(rt, "2026-12-20")
     walk = Walk(rt, request)
-    walk.do("record_inquiry", **INQUIRY, manual_entry=True)
+    walk.do("record_inquiry", **{**INQUIRY, "manual_entry": True})
     walk.do("enter_manual_booking", taken_at="2026-11-30T09:00:00+08:00", paper_form_no="SG-0043",
             **CUSTOMER, outage_reported=True)
     shown = walk.show()

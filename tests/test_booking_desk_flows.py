@@ -52,7 +52,7 @@ def test_every_sequence_flow_is_taken_by_some_test(rt, request):
     changed.do("notify_change_result", customer_informed=True, change_result_note="已改期")
     changed.tick(datetime(2026, 12, 22, 10, 0, tzinfo=UTC))
     manual = Walk(rt, request)
-    manual.do("record_inquiry", **INQUIRY, manual_entry=True)
+    manual.do("record_inquiry", **{**INQUIRY, "manual_entry": True})
     manual.do("enter_manual_booking", taken_at="2026-12-01T09:00:00+08:00", paper_form_no="SG-0044", **CUSTOMER,
               outage_reported=True)
     manual.pay(T0 + timedelta(hours=1)).tick(SERVICE_AT)

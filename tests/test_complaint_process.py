@@ -13,7 +13,15 @@ from engine.errors import FormInvalid, NotAllowed, TaskConflict
 from engine.history.heatmap import heatmap
 from engine.store.models import Job
 from handlers.domain.models import ArchiveRecord, Complaint
-from tests.support.complaint import COMPLAINT, FRIDAY_1730, MONDAY_10, NATIONAL_DAY_10, Walk, china
+from tests.support.complaint import (
+    COMPLAINT,
+    COMPLAINT_DETAILS,
+    FRIDAY_1730,
+    MONDAY_10,
+    NATIONAL_DAY_10,
+    Walk,
+    china,
+)
 from tests.support.flows import sequence_flows, taken_flows
 from tests.support.world import deploy
 
@@ -129,7 +137,7 @@ def test_complaint_already_at_a_higher_authority_starts_the_escalated_case_and_i
     data = p7["data"]
     assert (data["source_instance_id"], data["source_complaint_id"], data["source_process"]) == (
         walk.id, complaint.id, "complaint_handling")
-    assert {k: data[k] for k in COMPLAINT} == COMPLAINT
+    assert {k: data[k] for k in COMPLAINT_DETAILS} == COMPLAINT_DETAILS
     assert (data["authority_name"], data["reply_deadline"]) == (AUTHORITY["authority_name"], AUTHORITY["reply_deadline"])
     assert set(t["task"] for t in rt.tasks(instance_id=sent["delivered_to"])) == {"register_case"}
     with rt.db.read() as session:
@@ -226,7 +234,13 @@ def test_task_completed_event_records_submitted_data_and_diff(complaint_runtime)
     assert event["actor"] == "agent1"
     assert event["payload"]["submitted"]["customer_name"] == "张建国"
     assert event["payload"]["diff"]["kind"] == [None, "住宿餐饮"]
-    assert event["payload"]["submitted"]["escalated_to_authority"] is False, "schema defaults are recorded"
+    assert event["payload"]["submitted"]["escalated_to_authority"] is False, "a routing answer is recorded as given"
+    walk.do("resolve_locally", "guide1", resolved_locally=False, local_action="酒店无空房可换")
+    walk.do("investigate_facts", "qc1", facts="酒店确认空调故障两天未修", evidence="游客照片")
+    walk.do("determine_responsibility", "qc1", responsible_department="计调部", responsible_person="杨帆")
+    walk.do("make_handling_plan", "qc1", handling_plan="退还两晚房费差价", serious_problem=False)
+    plan = [e for e in walk.rt.events(walk.id) if e["kind"] == "task_completed"][-1]
+    assert plan["payload"]["submitted"]["advance_payment"] is False, "schema defaults are recorded"
 
 
 def test_a_tick_exactly_at_the_due_time_fires_the_timer_once(complaint_runtime):

@@ -108,6 +108,8 @@ FORM_FILES = {
     "bad personal kind": '{"type": "object", "properties": {"p": {"type": "string", "x-personal": "shoe"}}}',
     "unflagged phone": '{"type": "object", "properties": {"phone": {"type": "string"}}}',
     "bad pattern": '{"type": "object", "properties": {"a": {"type": "string", "pattern": "(a)\\\\1"}}}',
+    "pre-answered routing choice": '{"type": "object", "required": ["budget"], "properties": {"budget": {"enum": [1, 2000], "default": 1}}}',
+    "optional routing choice": '{"type": "object", "properties": {"budget": {"enum": [1, 2000]}}}',
 }
 MULTI_INSTANCE_BOUNDARY = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">

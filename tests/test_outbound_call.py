@@ -71,25 +71,25 @@ def walk_mixed_campaign(rt) -> int:
             "a call is due by the end of the plan's time window"
         assert c.task_for("李秀英", "dial_customer")["summary"]["contact_phone"] == "13912345678"
         # 张建国: interested in the second, optimised plan
-        c.do("张建国", "dial_customer", answered=True, has_intention=True, customer_needs="十二月想带父母去云南")
+        c.do("张建国", "dial_customer", answered=True, redial_later=False, has_intention=True, customer_needs="十二月想带父母去云南")
         c.do("张建国", "make_service_plan", service_plan="云南7日跟团游标准团", offered_product_code="TR-YN-7",
              plan_quote=7798, customer_interested=False, optimise_again=True)
         c.do("张建国", "make_service_plan", service_plan="云南7日游升级酒店、老人优惠", offered_product_code="TR-YN-7",
-             plan_quote=7200, customer_interested=True)
+             plan_quote=7200, customer_interested=True, optimise_again=False)
         c.do("张建国", "wrap_up_call", call_summary="客户同意报名，待确认出发日期", follow_up_needed=True,
              next_contact_at="2026-11-26T10:00:00+08:00")
         # 李秀英: no need after repeated guidance
-        c.do("李秀英", "dial_customer", answered=True, has_intention=False)
+        c.do("李秀英", "dial_customer", answered=True, redial_later=False, has_intention=False)
         c.do("李秀英", "record_reasons", reason_category="暂无出行计划", reason_detail="近期工作忙，明年春天再考虑")
         c.do("李秀英", "wrap_up_call", call_summary="礼貌结束，明年春季再联系")
         # 王小明: no answer, call again two hours later
-        c.do("王小明", "dial_customer", answered=False, redial_later=True)
+        c.do("王小明", "dial_customer", answered=False, has_intention=False, redial_later=True)
         assert [t["task"] for t in c.open()] == [], "the redial waits for its timer"
     assert rt.tick(T0 + timedelta(hours=1)) == []
     fired = rt.tick(T0 + timedelta(hours=2, seconds=1))
     assert [f["timer"] for f in fired] == ["redial_wait"]
     with frozen_at(T0 + timedelta(hours=3)):
-        c.do("王小明", "dial_customer", answered=True, has_intention=True, customer_needs="考虑三亚")
+        c.do("王小明", "dial_customer", answered=True, redial_later=False, has_intention=True, customer_needs="考虑三亚")
         c.do("王小明", "make_service_plan", service_plan="三亚5天4晚机票+酒店", plan_quote=4299,
              customer_interested=False, optimise_again=False)
         c.do("王小明", "record_reasons", reason_category="价格因素", reason_detail="觉得价格偏高，已在其他平台比价")
@@ -118,7 +118,7 @@ def walk_unanswered_and_window_closed(rt) -> int:
     """One customer never answers (no redial); the other is still undialled when the window closes."""
     with frozen_at(T0):
         c = Campaign(rt, target_customers=["4", "5"], window_end="2026-11-25T18:00:00+08:00")
-        c.do("赵雪", "dial_customer", answered=False, redial_later=False)
+        c.do("赵雪", "dial_customer", answered=False, has_intention=False, redial_later=False)
         assert [t["summary"]["customer_name"] for t in c.open()] == ["孙立伟"]
     assert rt.tick(datetime(2026, 11, 25, 9, 59, tzinfo=UTC)) == []
     fired = rt.tick(datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC))  # 18:00:01 in Shanghai
@@ -196,7 +196,7 @@ def test_a_redial_due_after_the_window_closed_is_archived_unanswered(outbound):
     set_setting(rt, "outbound_call", {"redial_after_minutes": 120})
     with frozen_at(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)):  # 17:00 in Shanghai, window ends at 18:00
         c = Campaign(rt, target_customers=["3"], window_end="2026-11-25T18:00:00+08:00")
-        c.do("王小明", "dial_customer", answered=False, redial_later=True)
+        c.do("王小明", "dial_customer", answered=False, has_intention=False, redial_later=True)
     fired = rt.tick(datetime(2026, 11, 25, 11, 5, tzinfo=UTC))
     assert [f["timer"] for f in fired] == ["redial_wait"]
     [summary] = c.open()
@@ -231,7 +231,7 @@ def test_calls_are_for_the_plans_desk_only(outbound):
     assert {t["id"] for t in c.open()} <= mine
     assert rt.tasks(user="agent1") == [] and rt.tasks(user="agent3") == [], "cruise and free-travel desks see none"
     with pytest.raises(NotAllowed, match="belongs to desk 旅游; agent1 works at desk 邮轮"):
-        rt.complete(c.task_for("张建国", "dial_customer")["id"], "agent1", {"answered": False})
+        rt.complete(c.task_for("张建国", "dial_customer")["id"], "agent1", {"answered": False, "has_intention": False, "redial_later": False})
 
 
 def test_bad_plans_and_call_forms_are_refused_with_the_field(outbound):
@@ -256,14 +256,14 @@ def test_bad_plans_and_call_forms_are_refused_with_the_field(outbound):
     with frozen_at(T0):
         rt.complete(plan["id"], "agent2", {**PLAN, "target_customers": ["1"]})
     [dial] = rt.tasks(instance_id=instance_id)
-    for bad, field in [({"answered": True, "has_intention": True}, "customer_needs"),
-                       ({"answered": True, "redial_later": True}, "redial_later"),
-                       ({"answered": False, "has_intention": True, "customer_needs": "想去"}, "has_intention"),
+    for bad, field in [({"answered": True, "redial_later": False, "has_intention": True}, "customer_needs"),
+                       ({"answered": True, "redial_later": True, "has_intention": False}, "redial_later"),
+                       ({"answered": False, "redial_later": False, "has_intention": True, "customer_needs": "想去"}, "has_intention"),
                        ({}, "answered")]:
         with pytest.raises(FormInvalid) as refused:
             rt.complete(dial["id"], "agent2", bad)
         assert refused.value.field == field
-    rt.complete(dial["id"], "agent2", {"answered": True, "has_intention": False})
+    rt.complete(dial["id"], "agent2", {"answered": True, "redial_later": False, "has_intention": False})
     [reasons] = rt.tasks(instance_id=instance_id)
     with pytest.raises(FormInvalid) as refused:
         rt.complete(reasons["id"], "agent2", {"reason_category": "太贵", "reason_detail": "价格偏高了"})
@@ -301,7 +301,7 @@ def test_flow_history_names_only_the_flows_walked(outbound):
     rt = outbound
     with frozen_at(T0):
         c = Campaign(rt, target_customers=["2"])
-        c.do("李秀英", "dial_customer", answered=True, has_intention=False)
+        c.do("李秀英", "dial_customer", answered=True, redial_later=False, has_intention=False)
     taken = taken_flows(rt, c.id)
     assert taken == {"start_to_plan", "plan_to_load", "load_to_window_open", "window_open_to_calls", "merge_to_calls",
                      "call_start_to_dial", "dial_to_answered", "answered_to_intention", "no_intention_to_reasons"}
@@ -321,13 +321,13 @@ def walk_redial_at_once(rt) -> int:
     set_setting(rt, "outbound_call", {})  # nothing set: the defaults apply
     with frozen_at(T0):
         c = Campaign(rt, target_customers=["3"])
-        c.do("王小明", "dial_customer", answered=False, redial_later=True)
+        c.do("王小明", "dial_customer", answered=False, has_intention=False, redial_later=True)
         [again] = c.open()
         assert again["task"] == "dial_customer", "no automatic wait: the call is offered again at once"
         with rt.db.read() as session:
             assert [j.task for j in session.execute(select(Job).where(Job.instance_id == c.id)).scalars()
                     if j.state == "pending"] == ["window_closed"], "no redial timer"
-        c.do("王小明", "dial_customer", answered=False, redial_later=False)
+        c.do("王小明", "dial_customer", answered=False, has_intention=False, redial_later=False)
     assert [t["task"] for t in c.open()] == ["track_and_analyse"]
     return c.id
 
@@ -355,9 +355,9 @@ def walk_follow_up(rt, key: str = "follow-up-inbound_call-77") -> int:
     assert (dial["task"], dial["lane"], dial["summary"]["customer_name"], dial["summary"]["desk"]) == (
         "dial_customer", "agent", "张建国", "邮轮")
     with frozen_at(datetime(2026, 11, 25, 2, 30, tzinfo=UTC)):
-        rt.complete(dial["id"], "agent1", {"answered": True, "has_intention": True, "customer_needs": "确认舱位"})
+        rt.complete(dial["id"], "agent1", {"answered": True, "redial_later": False, "has_intention": True, "customer_needs": "确认舱位"})
         [plan] = rt.tasks(instance_id=instance_id)
-        rt.complete(plan["id"], "agent1", {"service_plan": "歌诗达6天5晚阳台房", "customer_interested": True})
+        rt.complete(plan["id"], "agent1", {"service_plan": "歌诗达6天5晚阳台房", "customer_interested": True, "optimise_again": False})
         [wrap_up] = rt.tasks(instance_id=instance_id)
         rt.complete(wrap_up["id"], "agent1", {"call_summary": "客户确认报名", "follow_up_needed": False})
     return instance_id

@@ -218,7 +218,7 @@ def test_each_step_belongs_to_its_lane(rt):
         tour.do("make_quote", "sales1", quoted_total=1, itinerary_overview="x")
     tour.do("make_quote", "operator1", quoted_total=40840, itinerary_overview="泰山、三孔")
     tour.do("confirm_team", "sales1", **CONFIRM, group_confirmed=True)
-    tour.do("approve_bookings", "operator1", bookings_checked=True)
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_decision="审定通过")
     tour.do("dispatch_plan", "operator1", **{**DISPATCH, "guide_user": "guide1"})
     with pytest.raises(NotAllowed):
         tour.do("prepare_tour", "operator1", **PREPARE, confirmed_head_count=20)
@@ -256,9 +256,9 @@ def test_bad_data_in_the_later_forms_is_refused_with_the_field_named(rt):
     assert caught.value.field == "group_confirmed"
     tour.do("confirm_team", "sales1", **CONFIRM, group_confirmed=True)
     with pytest.raises(FormInvalid) as caught:
-        tour.do("approve_bookings", "operator1", bookings_checked=False)
+        tour.do("approve_bookings", "operator1", bookings_checked=False, approval_decision="审定通过")
     assert caught.value.field == "bookings_checked"
-    tour.do("approve_bookings", "operator1", bookings_checked=True)
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_decision="审定通过")
     with pytest.raises(FormInvalid) as caught:
         tour.do("dispatch_plan", "operator1", **{k: v for k, v in DISPATCH.items() if k != "contingency_plan"})
     assert caught.value.field == "contingency_plan"

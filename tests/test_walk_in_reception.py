@@ -123,10 +123,11 @@ def test_complaint_is_reported_to_qc_and_starts_complaint_handling_with_what_was
     assert received["payload"]["from_instance"] == visit.id
     [intake] = rt.tasks(instance_id=complaint["id"])
     assert (intake["task"], intake["lane"], intake["due_at"]) == ("receive_complaint", "staff", "2026-11-20T03:00:00Z")
-    # the receptionist confirms the prefilled intake within the hour; QC takes it from there
+    # the receptionist confirms the prefilled intake within the hour, answering its routing questions
     prefilled = {k: complaint["data"][k] for k in said}
     with frozen_at(T0 + timedelta(minutes=30)):
-        rt.complete(intake["id"], "receptionist1", prefilled)
+        rt.complete(intake["id"], "receptionist1",
+                    {**prefilled, "escalated_to_authority": False, "involves_multiple_departments": False})
     assert [t["task"] for t in rt.tasks(instance_id=complaint["id"])] == ["investigate_facts"]
     # the visit itself: wrapped up and archived once, as escalated to QC
     assert visit.show()["status"] == "completed"

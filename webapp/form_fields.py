@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from engine.bpmn.form_patterns import pattern_hint
 from engine.clock import parse_iso_china
 from webapp.display import LOCAL_TZ, parse_time
 from webapp.i18n import gettext as _
@@ -39,6 +40,7 @@ class FormField:
     errors: list[str] = field(default_factory=list)
     # required only when another field has one of some values: [{"field": ..., "in": [...]}]
     required_when: list[dict[str, Any]] = field(default_factory=list)
+    hint: str | None = None  # the pattern's rule in words (x-pattern-hint), in the user's language
 
     @property
     def id(self) -> str:
@@ -182,10 +184,14 @@ def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = 
                 attrs["minlength"] = prop["minLength"]
             if prop.get("pattern") and widget == "text":
                 attrs["pattern"] = prop["pattern"]
+        hint = pattern_hint(prop) or pattern_hint(prop.get("items"))
+        if hint and "pattern" in attrs:
+            attrs["title"] = _(hint)  # the browser's own message for a refused pattern shows it
         fields.append(FormField(
             name=name, label=prop.get("title") or name, widget=widget, required=name in required,
             help=prop.get("description"), value=value, options=options, attrs=attrs,
             errors=list(errors.get(name, [])), required_when=[] if name in required else conditional.get(name, []),
+            hint=_(hint) if hint else None,
         ))
     return fields
 
@@ -280,7 +286,8 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
     if text.endswith("is too long") or "is expected to be empty" in text:
         return _("最多 {n} 个字符", n=prop.get("maxLength", ""))
     if " does not match " in text:
-        return _("格式不正确")
+        hint = error.get("hint")
+        return _("格式不正确：{hint}", hint=_(hint)) if isinstance(hint, str) and hint else _("格式不正确")
     if " is not one of " in text:
         return _("请从列表中选择")
     if " is not a 'date-time'" in text:

@@ -27,7 +27,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "items": {"type": "object", "required": ["field", "message"],
                                  "properties": {"field": nullable("string"), "message": {"type": "string"},
                                                 "item": {"type": "integer", "description":
-                                                         "In a list field: the 0-based position of the bad item."}}}},
+                                                         "In a list field: the 0-based position of the bad item."},
+                                                "hint": {"type": "string", "description":
+                                                         "A refused pattern's rule in words (the form's x-pattern-hint)."}}}},
             "findings": {"type": "array", "description": "deployment_invalid only: the lint findings.",
                          "items": {**FINDING, "required": [*FINDING["required"], "file", "text"],
                                    "properties": {**FINDING["properties"], "file": {"type": "string"},

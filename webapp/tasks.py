@@ -44,7 +44,7 @@ def _refuse(refusal: str | None) -> None:
 
 
 def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[str, list[str]] | None = None,
-            reassign: dict[str, Any] | None = None, alert: str | None = None):
+            reassign: dict[str, Any] | None = None, alert: str | None = None, kept: bool = False):
     rt = runtime()
     process_forms = rt.instance_forms(task["instance_id"])
     mask = privacy.masker(task["instance_id"], process_forms)
@@ -68,12 +68,13 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
         general_errors=errors.get(GENERAL, []), bad_fields=len([k for k in errors if k != GENERAL]),
         can=_permissions(task),
         targets=[u for u in targets if u["username"] != task["assignee"]],
-        reassign=reassign or {"errors": {}, "to_user": "", "reason": ""}, alert=alert,
+        reassign=reassign or {"errors": {}, "to_user": "", "reason": ""}, alert=alert, kept=kept,
     ), status
 
 
-def _conflict(task_id: int):
-    """Someone else was faster: show the task as it is now, say what happened, write nothing (409)."""
+def _conflict(task_id: int, posted=None):
+    """Someone else was faster: show the task as it is now, say what happened, write nothing (409).
+    What the user typed (`posted`) stays on screen, so nothing typed is lost."""
     task = runtime().task(task_id)
     if task["state"] == "completed":
         message = _("此任务已由 {who} 于 {at} 完成，您的提交没有保存。", who=task["completed_by"] or "",
@@ -84,7 +85,7 @@ def _conflict(task_id: int):
         message = _("此任务已不可办理（{state}）。", state=display.STATUS_LABELS.get(task["state"], task["state"]))
     else:
         message = _("流程实例刚被他人修改，请刷新后重试。")
-    return _render(task, status=409, alert=message)
+    return _render(task, status=409, alert=message, posted=posted, kept=posted is not None)
 
 
 @bp.route("/tasks/<int:task_id>")
@@ -98,7 +99,7 @@ def complete(task_id: int):
     task = _load(task_id)
     _refuse(policy.work_refusal(current_user.viewer, policy.TaskFacts.of(task)))
     if task["state"] != "ready":
-        return _conflict(task_id)
+        return _conflict(task_id, request.form)
     schema = task["form"]
     data, errors = coerce(schema, request.form) if schema else ({}, {})
     if not schema:  # no form: the key/value editor's rows (webapp/task_data.py)
@@ -118,7 +119,7 @@ def complete(task_id: int):
         return _render(task, status=422, posted=request.form,
                        errors=field_errors(schema, exc.errors, fallback=exc.message))
     except TaskConflict:
-        return _conflict(task_id)
+        return _conflict(task_id, request.form)
     following = runtime().tasks(instance_id=task["instance_id"], user=current_user.username)
     if following:
         nxt = following[0]

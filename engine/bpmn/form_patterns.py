@@ -18,6 +18,8 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
 MAX_PATTERN_LENGTH = 1000
+# A schema's words for its `pattern`, shown with a refused value and as the field's help.
+PATTERN_HINT = "x-pattern-hint"
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print every refused pattern on stderr
@@ -111,6 +113,12 @@ def _search(pattern: str, text: str) -> bool:
         return compiled.search(text) is not None
     except UnicodeEncodeError:  # a lone surrogate: no pattern matches text that is not Unicode
         return False
+
+
+def pattern_hint(schema: Any) -> str | None:
+    """The rule a (sub)schema's pattern stands for, in words, if the schema gives it."""
+    hint = schema.get(PATTERN_HINT) if isinstance(schema, dict) else None
+    return hint.strip() if isinstance(hint, str) and hint.strip() else None
 
 
 def _unusable(pattern: str, exc: PatternError) -> ValidationError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from engine.bpmn.form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator
+from engine.bpmn.form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator, pattern_hint
 from engine.bpmn.form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
 from engine.errors import FormInvalid
 from engine.limits import TEXT_MAX as MAX_TEXT_LENGTH  # refused unless the field declares its own maxLength
@@ -42,6 +42,17 @@ def _item_of(error) -> dict[str, int]:
     return {"item": path[1]} if len(path) > 1 and isinstance(path[1], int) else {}
 
 
+def _hint_of(error) -> dict[str, str]:
+    """A refused pattern whose schema says its rule in words: {"hint": the words}."""
+    hint = pattern_hint(error.schema) if error.validator == "pattern" else None
+    return {"hint": hint} if hint else {}
+
+
+def _message_of(error) -> str:
+    hint = _hint_of(error)
+    return f"{error.message} (the rule: {hint['hint']})" if hint else error.message
+
+
 def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
     if not isinstance(data, dict):
@@ -58,9 +69,9 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
         return filled
     first = best_match(errors)
     field = _field_of(first)
-    details = [{"field": _field_of(e), "message": e.message, **_item_of(e)} for e in errors]
+    details = [{"field": _field_of(e), "message": _message_of(e), **_item_of(e), **_hint_of(e)} for e in errors]
     prefix = f"field '{field}': " if field else ""
-    raise FormInvalid(f"{prefix}{first.message}", field=field, errors=details)
+    raise FormInvalid(f"{prefix}{_message_of(first)}", field=field, errors=details)
 
 
 def _refuse_long_texts(schema: dict[str, Any], data: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from engine.bpmn.json_locate import locate
 from engine.bpmn.lint_messages import Term, Text, msg
 from engine.bpmn.lint_model import BPMN, FLOW_NODE_TAGS, NS, SPIFF, BpmnDocument, Finding, bpmn_tag, described
 from engine.bpmn.lint_reasons import reason_text
+from engine.bpmn.lint_routing import gateway_keys, routing_field_problems
 from engine.bpmn.specs import ROUTING_PROPERTY, SUMMARY_PROPERTY
 from engine.bpmn.timer_literals import ISO_LIKE, TIMER_PARSERS, parses
 from engine.plugins.handlers import handler_names
@@ -207,6 +208,10 @@ def _check_form_file(doc: BpmnDocument, task, prop, filename: str) -> Findings:
     for pointer, why in form_patterns.problems(schema):
         yield doc.error(prop, "form-pattern", msg("form-pattern", shown=shown, element=element, pointer=pointer,
                                                    why=reason_text(why)))
+    for name, problem in routing_field_problems(schema, gateway_keys(doc)):
+        text = (msg("routing-field-default.default", shown=shown, element=element, name=name) if problem == "default"
+                else msg("routing-field-default.optional", shown=shown, element=element, name=name))
+        yield doc.warning(prop, "routing-field-default", text)
 
 
 def _load_schema(path: Path) -> tuple[object, Text | None, tuple[int, int] | None]:

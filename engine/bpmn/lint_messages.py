@@ -173,6 +173,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "\"{flag}\": \"<kind>\" so it is masked for those who may not see it",
                            "{element}的表单 {shown}：字段 '{name}'（{path}）看起来是个人信息；请标记 "
                            "\"{flag}\": \"<kind>\"，以便对无权查看的人遮盖"),
+    "routing-field-default.default": (
+        "form {shown} of {element}: field '{name}' is read by a gateway condition, so it must start unanswered: "
+        "remove its \"default\" and list it in \"required\"",
+        "{element}的表单 {shown}：字段 '{name}' 决定网关走向，不能预先作答：请删除其 \"default\"，并将其列入 \"required\""),
+    "routing-field-default.optional": (
+        "form {shown} of {element}: field '{name}' is read by a gateway condition, so it must be answered: "
+        "list it in \"required\"",
+        "{element}的表单 {shown}：字段 '{name}' 决定网关走向，必须作答：请将其列入 \"required\""),
     "form-pattern": ("form {shown} of {element}, at {pointer}: {why}", "{element}的表单 {shown}，{pointer} 处：{why}"),
     "form.pattern-at": ("at {pointer}: {why}", "{pointer} 处：{why}"),
     # service tasks and process keys

@@ -19,8 +19,8 @@ BPMN = DEFAULT_PROCESSES_DIR / "booking_desk.bpmn"
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 2026-12-01 10:00 China time
 SERVICE_AT = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)  # 2026-12-20 18:00 China time
 INQUIRY = {"service_date": "2026-12-20", "service_time": "18:00", "party_size": 4,
-           "services": ["泰安团餐餐厅", "地陪导游"], "inquiry_channel": "电话"}
-DETAILS = {k: v for k, v in INQUIRY.items() if k != "inquiry_channel"}
+           "services": ["泰安团餐餐厅", "地陪导游"], "inquiry_channel": "电话", "manual_entry": False}
+DETAILS = {k: v for k, v in INQUIRY.items() if k not in ("inquiry_channel", "manual_entry")}
 AMOUNT = Decimal("500.00")  # 团餐 50 元/人 × 4 人 + 地陪导游 300 元/天 × 1
 CUSTOMER = {"customer_name": "赵雪", "contact": "13655556666", "payment_method": "在线支付"}
 TAKEN: dict[str, set[str]] = {}  # test name -> sequence flows its instances took (from the workflow state)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from engine.clock import CHINA
 
-COMPLAINT = {
+COMPLAINT_DETAILS = {
     "customer_name": "张建国",
     "contact_phone": "13801234567",
     "complaint_at": "2026-11-20T09:30:00+08:00",
@@ -17,6 +17,8 @@ COMPLAINT = {
     "customer_request": "更换同级别酒店并赔偿差价",
     "tour_id": "SH-2026-1118",
 }
+# The routing questions of receive_complaint start unanswered: a walk answers them.
+COMPLAINT = {**COMPLAINT_DETAILS, "escalated_to_authority": False, "involves_multiple_departments": False}
 
 
 # Moments in China time (UTC+8) of weeks with no public holiday but the one named.

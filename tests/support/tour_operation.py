@@ -151,7 +151,7 @@ def walk_negotiated_with_complaint_and_change(rt) -> Tour:
     tour.do("make_quote", "operator1", quoted_total=41600, itinerary_overview="泰山、三孔、趵突泉，三天两晚")
     tour.do("confirm_team", "sales1", **CONFIRM, group_confirmed=True)
     assert set(tour.open_tasks()) == {"approve_bookings"}
-    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_note="与商定标准一致")
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_decision="审定通过", approval_note="与商定标准一致")
     tour.do("dispatch_plan", "operator1", **DISPATCH)
     assert tour.open_tasks()["prepare_tour"]["assignee"] == "guide1"
     tour.do("prepare_tour", "guide1", **PREPARE, confirmed_head_count=20)
@@ -191,7 +191,7 @@ def walk_capacity_incident_and_head_count_change(rt) -> Tour:
         ("COACH-53", "2026-12-20", 2), ("COACH-53", "2026-12-21", 2), ("GUIDE-POOL", "2026-12-20", 1),
         ("GUIDE-POOL", "2026-12-21", 1), ("HOTEL-TA-STD", "2026-12-20", 30), ("REST-TA", "2026-12-20", 60),
         ("REST-TA", "2026-12-21", 60)]
-    tour.do("approve_bookings", "operator1", bookings_checked=True)
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_decision="审定通过")
     tour.do("dispatch_plan", "operator1", **DISPATCH)
     tour.do("prepare_tour", "guide1", **PREPARE, confirmed_head_count=40)
     adjustment = tour.data["booking_adjustment"]
@@ -226,7 +226,7 @@ def walk_bookings_sent_back_and_changes(rt) -> Tour:
     assert [row for row in second_round if not row[0].startswith("COACH")] == [
         row for row in first_round if not row[0].startswith("COACH")]
     assert sorted(holdings(rt, tour.id, "released")) == sorted(first_round), "each kind's first round released"
-    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_note="已改53座大巴，与商定标准一致")
+    tour.do("approve_bookings", "operator1", bookings_checked=True, approval_decision="审定通过", approval_note="已改53座大巴，与商定标准一致")
     tour.do("dispatch_plan", "operator1", **DISPATCH)
     tour.do("prepare_tour", "guide1", **PREPARE, confirmed_head_count=20)
     tour.do("in_tour_service", "guide1", **{**CHANGE, "change_request": "第三天加游千佛山"})

@@ -50,7 +50,8 @@ RESOLVE = {"resolution": "已为两位老人预订阳台舱，签订合同并收
 SUPERVISOR = {"supervisor_solution": "申请老年客户专项优惠，价格由主管审批后答复", "promised_at": PROMISED_AT,
               "customer_informed": True}
 WRAP = {"documents_handed_over": True, "gift_reminder": "已提醒客户带好", "seen_to_door": True,
-        "special_weather": True, "taxi_help": "已帮客户叫出租车", "visit_summary": "邮轮报名，已办结"}
+        "special_weather": True, "taxi_help": "已帮客户叫出租车", "visit_summary": "邮轮报名，已办结",
+        "follow_up_needed": False}
 FAIR_WEATHER_WRAP = {**{k: v for k, v in WRAP.items() if k != "taxi_help"}, "special_weather": False,
                      "gift_reminder": "客户无随身赠品"}
 

@@ -66,7 +66,7 @@ def test_task_page_shows_sop_as_a_list_and_the_generated_form(runtime, client_fo
     assert "<textarea" in field_block(page, "customer_request"), "maxLength > 200 -> textarea"
     assert 'class="req"' not in field_block(page, "tour_id"), "optional fields carry no mark"
     multi = field_block(page, "involves_multiple_departments")
-    assert multi.count('type="radio"') == 2 and 'value="false" checked' in multi, "boolean default: 否"
+    assert multi.count('type="radio"') == 2 and "checked" not in multi, "a routing question starts unanswered"
     assert "提交并完成" in page and "/claim" in page and "/reassign" in page
 
 
@@ -304,11 +304,12 @@ def test_every_missing_required_field_is_marked(runtime, client_for):
     response = client_for("agent1").post(f"/tasks/{task['id']}", data={"customer_name": "王小明"})
     assert response.status_code == 422
     page = text(response)
-    for name in ("contact_phone", "complaint_at", "time_class", "kind", "description", "customer_request"):
+    for name in ("contact_phone", "complaint_at", "time_class", "kind", "description", "customer_request",
+                 "escalated_to_authority", "involves_multiple_departments"):
         assert "此项必填" in field_block(page, name), name
     assert "此项必填" not in field_block(page, "customer_name") and 'value="王小明"' in page
     assert "此项必填" not in field_block(page, "tour_id"), "optional"
-    assert "请修正下面标出的 6 处问题" in page, "a summary above the form"
+    assert "请修正下面标出的 8 处问题" in page, "a summary above the form"
 
 
 def test_a_list_field_is_typed_one_per_line_and_a_bad_line_is_named(runtime, client_for):
