@@ -28,7 +28,7 @@ def _instance_at_follow_up(runtime) -> Walk:
     walk.do("receive_complaint", "agent1", **{**COMPLAINT, "time_class": "旅游后"})
     walk.do("investigate_facts", "qc1", facts="事实")
     walk.do("determine_responsibility", "qc1", responsible_department="计调部")
-    walk.do("make_handling_plan", "qc1", handling_plan="方案")
+    walk.do("make_handling_plan", "qc1", handling_plan="方案", serious_problem=False)
     walk.do("implement_plan", "operator1", solved=True, implementation_note="完成")
     walk.do("feedback_result", "qc1", feedback="已反馈")
     return walk
