@@ -39,6 +39,7 @@ from engine.access.users import ROLES, authenticate, find_user, token_digest, to
 from engine.store import audit
 from engine.store.models import User
 from webapp.app_state import runtime
+from webapp.demo_users import demo_users_by_role
 from webapp.errors import error_body
 from webapp.i18n import gettext as _
 
@@ -168,6 +169,11 @@ def _safe_next(target: str | None) -> str:
 def _demo_loaded() -> bool:
     with runtime().reading() as session:
         return audit.has_event(session, "demo_loaded")
+
+
+@bp.context_processor
+def _login_page_helpers():
+    return {"demo_users_by_role": demo_users_by_role}
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from engine.run.runtime import Runtime
 from engine.store import audit
 from handlers.domain.seed import seed_agency
 from webapp import demo_history
-from webapp.demo_users import DEMO_NAMES, DEMO_ROLES, EXTRA_USERS, user_attributes
+from webapp.demo_users import DEMO_ROLES, EXTRA_USERS, demo_users, user_attributes
 
 DEMO_COMPLAINTS = [
     {"customer_name": "张建国", "contact_phone": "13801234567", "complaint_at": "2026-11-20T09:30:00+08:00",
@@ -30,8 +30,7 @@ DEMO_COMPLAINTS = [
 
 def load_demo(runtime: Runtime, echo: Callable[[str], None] = print) -> None:
     with runtime.transaction() as tx:
-        users = {f"{role}1": (role, DEMO_NAMES[f"{role}1"]) for role in DEMO_ROLES} | EXTRA_USERS
-        for username, (role, display) in users.items():
+        for username, (role, display) in demo_users().items():
             if find_user(tx.session, username) is not None:
                 continue
             roles = [role, Role.STAFF] if role in FRONT_LINE else [role]

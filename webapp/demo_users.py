@@ -16,6 +16,17 @@ USER_BRANCHES = {"sales1": "SH01", "receptionist1": "SH01", "sales2": "SH02", "s
 BRANCH_SALES = {branch: user for user, branch in USER_BRANCHES.items() if user.startswith("sales")}
 
 
+def demo_users() -> dict[str, tuple[str, str]]:
+    """Every demo user: user name -> (role, display name)."""
+    return {f"{role}1": (role, DEMO_NAMES[f"{role}1"]) for role in DEMO_ROLES} | EXTRA_USERS
+
+
+def demo_users_by_role() -> list[tuple[str, list[str]]]:
+    """(role, its demo users' names) in DEMO_ROLES order: the login page's list in demo mode."""
+    users = demo_users()
+    return [(role, sorted(name for name, (held, _display) in users.items() if held == role)) for role in DEMO_ROLES]
+
+
 def user_attributes(username: str) -> dict[str, str]:
     """A demo user's desk and branch, as the routing attributes the processes' tasks are matched on."""
     desk, branch = USER_DESKS.get(username), USER_BRANCHES.get(username)

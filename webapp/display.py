@@ -186,6 +186,17 @@ def data_rows(data: dict[str, Any] | None, forms: dict[str, Any] | None) -> list
             for k in known + rest]
 
 
+def data_panel(data: dict[str, Any] | None, forms: dict[str, Any] | None) -> dict[str, list[dict[str, str]]]:
+    """The instance page's data: `fields`, the keys a form of the version describes, under their form
+    titles (in form order); `technical`, the rest (routing, handler results, `_` keys), by key."""
+    data = data or {}
+    labels, props = form_labels(forms)
+    fields = [k for k in props if k in data and not k.startswith("_")]
+    technical = sorted(k for k in data if k not in fields)
+    return {"fields": [{"key": k, "label": labels.get(k, k), "value": show_value(data[k], props[k])} for k in fields],
+            "technical": [{"key": k, "label": k, "value": show_value(data[k])} for k in technical]}
+
+
 def event_summary(event: dict[str, Any], forms: dict[str, Any] | None) -> dict[str, Any]:
     """A timeline entry: the kind in words, a one-line note, and (for completions) data and diff."""
     payload = event.get("payload") or {}

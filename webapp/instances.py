@@ -64,7 +64,7 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
     events = [display.event_summary(e, forms) for e in privacy.events(rt.events(instance_id), mask)]
     return render_template(
         "instances/detail.html", instance=instance, process_name=names.get(instance["process"], instance["process"]),
-        data_rows=display.data_rows(instance["data"], forms), tasks=[privacy.task(t, mask) for t in tasks],
+        instance_data=display.data_panel(instance["data"], forms), tasks=[privacy.task(t, mask) for t in tasks],
         events=events, task_link=lambda t: policy.may_read_task(viewer, policy.TaskFacts.of(t)),
         incident=mask(incident), incident_form=incident_form or _blank_form(incident, mask), alert=alert,
     ), status

@@ -57,7 +57,7 @@ OPERATIONS: dict[str, Op] = {
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(
         "GET", "One process version's BPMN XML, for bpmn-js", "processes", ref("Diagram"),
-        roles="owner, auditor (it holds the scripts)", errors=(403, 422),
+        roles="owner, auditor, manager (it holds the scripts)", errors=(403, 422),
         parameters=[query("against", {"type": "integer", "minimum": 1},
                           "Mark what differs from this version (nodes.added or .removed, nodes.changed).")]),
     "api.process_heatmap": Op(
@@ -67,12 +67,12 @@ OPERATIONS: dict[str, Op] = {
                     "first event after which it is active, waiting or done, and left when it is done."),
     "api.waiting_nodes": Op(
         "GET", "Where the running instances of one version wait (the choices of a migration's waiting_at)",
-        "processes", ref("WaitingNodes"), roles="owner, auditor", errors=(403,),
+        "processes", ref("WaitingNodes"), roles="owner, auditor, manager", errors=(403,),
         description="Per node with an open task or a pending timer of a running instance of the version: its "
                     "name and how many instances wait there. 404 for an unknown process or version."),
     "api.list_deployments": Op(
         "GET", "Every deployed process version, with instance counts", "processes", items_of("Deployment"),
-        roles="owner, auditor", errors=(403,)),
+        roles="owner, auditor, manager", errors=(403,)),
     "api.deploy": Op(
         "POST", "Deploy processes: .bpmn files (or one .zip) plus their *.schema.json forms", "processes",
         ref("DeployResult"), ok_status=201, also_ok=(200,), roles="owner", body="DeployUpload", body_required=True,
@@ -87,7 +87,7 @@ OPERATIONS: dict[str, Op] = {
                     "when refused: nothing is written then."),
     "api.process_diff": Op(
         "GET", "What changed between two versions of a process", "processes", ref("VersionDiff"),
-        roles="owner, auditor", errors=(403, 422),
+        roles="owner, auditor, manager", errors=(403, 422),
         parameters=[query("from", {"type": "integer", "minimum": 1}, "The older version.", required=True),
                     query("to", {"type": "integer", "minimum": 1}, "The newer version.", required=True)],
         description="Nodes and sequence flows added, removed or changed (each changed detail: name, lane, SOP, "
@@ -125,19 +125,19 @@ OPERATIONS: dict[str, Op] = {
                             errors=(403,)),
     "api.lint": Op(
         "POST", "Lint a diagram being edited: the findings of `tourflow lint`, with the element each is about",
-        "processes", ref("LintResult"), roles="owner, auditor", body="LintRequest", body_required=True,
+        "processes", ref("LintResult"), roles="owner, auditor, manager", body="LintRequest", body_required=True,
         errors=(403, 413, 422),
         description="Nothing is stored; auditors may call it although it is a POST. Form rules read the forms of "
                     "the current version of `process_id`. `element` is the BPMN element id a finding is about "
                     "(null: the whole file). 413 when the diagram is larger than an uploaded .bpmn may be."),
     "api.preview_form": Op(
         "POST", "Draw a form schema as staff will see it (the form editor's live preview)", "processes",
-        ref("FormPreview"), roles="owner, auditor", body="FormPreviewRequest", body_required=True, errors=(403, 422),
+        ref("FormPreview"), roles="owner, auditor, manager", body="FormPreviewRequest", body_required=True, errors=(403, 422),
         description="Nothing is stored. `html` is the fields as the task page draws them; `problems` says why the "
                     "schema cannot be a form (then no fields are drawn)."),
     "api.list_handlers": Op(
         "GET", "The service-task handlers a process may call", "processes", items_of("Handler"),
-        roles="owner, auditor", errors=(403,),
+        roles="owner, auditor, manager", errors=(403,),
         description="Each registered handler (built in, or from a `tourflow.handlers` plug-in): what it does, "
                     "the parameters a service task passes it (`spiffworkflow:parameter`), and whether it writes."),
     "api.activate_version": Op(

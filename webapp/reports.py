@@ -15,10 +15,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_login import current_user
 
 from engine.access.policy import CAPABILITY_ROLES, Capability
 from engine.clock import utcnow
-from engine.run.queries import process_names
+from engine.run.queries import deployments, process_names
 from handlers.domain import kpi
 from handlers.domain.kpi_periods import MAX_PERIODS, RangeError, parse_range, today_in_china
 from handlers.domain.models import DESKS
@@ -118,16 +119,24 @@ def last_day(end_text: str) -> str:
 def index():
     with runtime().reading() as session:
         names = process_names(session)
+        heatmaps = current_heatmaps(session) if current_user.may(Capability.READ_HEATMAP) else []
     processes = [(p, names.get(p, p)) for p in SLA_PROCESSES]
     try:
         params = parse(request.args)
     except RangeError as exc:
         return render_template("reports/index.html", error=exc, r=None, params=None, args=request.args,
-                               processes=processes, desks=DESKS, labels=_labels()), 422
+                               processes=processes, desks=DESKS, labels=_labels(), heatmaps=heatmaps), 422
     report = compute(params)
     return render_template("reports/index.html", error=None, r=report, params=params, args=params.query(),
-                           processes=processes, desks=DESKS, charts=charts(report), labels=_labels(),
+                           processes=processes, desks=DESKS, charts=charts(report), labels=_labels(), heatmaps=heatmaps,
                            csv_url=lambda metric: _csv_url(params, metric))
+
+
+def current_heatmaps(session) -> list[dict[str, Any]]:
+    """The heatmap of each process's current version, for the links beside the figures."""
+    return [{"name": v["name"] or v["process_id"],
+             "url": url_for("processes.heatmap", process_id=v["process_id"], version=v["version"])}
+            for v in deployments(session) if v["current"]]
 
 
 def _csv_url(params: Params, metric: str) -> str:

@@ -8,8 +8,10 @@ when the server dies).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +31,42 @@ def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = 
     finally:
         if child is not None:
             _stop(child)
+
+
+PORT_IN_USE = {
+    "en": "port {port} is in use: tourflow serve --port {free}",
+    "zh": "端口 {port} 已被占用：请改用 tourflow serve --port {free}",
+}
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Would binding host:port fail because something listens there? (Bound as gunicorn binds,
+    with SO_REUSEADDR, so a port left in TIME_WAIT by a stopped server counts as free.)"""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        return False  # the server reports an unknown host itself
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def free_port_after(host: str, port: int, tries: int = 50) -> int:
+    """The first free port above `port` (to suggest), else one the system picks."""
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        if not port_in_use(host, candidate):
+            return candidate
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_in_use_message(host: str, port: int, lang: str) -> str:
+    return PORT_IN_USE.get(lang, PORT_IN_USE["en"]).format(port=port, free=free_port_after(host, port))
 
 
 def _run_server(app, host: str, port: int, workers: int) -> None:

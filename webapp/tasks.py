@@ -61,7 +61,7 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
         "tasks/detail.html",
         task=task, instance=instance, process_name=names.get(instance["process"], instance["process"]),
         due_state=queries.due_state(due_at, utcnow()) if due_at else "none",
-        data_rows=display.data_rows(instance["data"], process_forms),
+        instance_data=display.data_panel(instance["data"], process_forms),
         schema=schema, fields=apply_ui_schema(build_fields(schema, prefill, posted, errors), task.get("ui_schema"))
         if schema else [],
         pairs=[] if schema else pair_rows(posted),

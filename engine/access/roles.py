@@ -71,7 +71,8 @@ class Capability(StrEnum):
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[str]] = {
-    Capability.READ_DEFINITIONS: frozenset({Role.OWNER, Role.AUDITOR}),
+    # managers read the definitions to understand the heatmap and KPIs they are responsible for
+    Capability.READ_DEFINITIONS: frozenset({Role.OWNER, Role.AUDITOR, Role.MANAGER}),
     Capability.DEPLOY: frozenset({Role.OWNER}),
     Capability.READ_HEATMAP: frozenset({Role.OWNER, Role.AUDITOR, Role.MANAGER, Role.SUPERVISOR}),
     Capability.READ_REPORTS: frozenset({Role.MANAGER, Role.SUPERVISOR, Role.QC, Role.OWNER, Role.AUDITOR}),

@@ -1,4 +1,4 @@
-"""Process pages: owners and auditors see the deployed versions, their lint findings and diagrams."""
+"""Process pages: owners, auditors and managers see the deployed versions, their lint findings and diagrams."""
 
 from __future__ import annotations
 

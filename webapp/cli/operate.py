@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from webapp.app_state import tourflow
-from webapp.cli.base import ID, emit
+from webapp.cli.base import ID, LANGS, cli_language, emit
 
 
 @click.command()
@@ -23,10 +23,15 @@ def info() -> None:
 @click.option("--workers", default=2, show_default=True, type=ID)
 @click.option("--no-job-worker", "no_job_worker", is_flag=True,
               help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
-def serve(host: str, port: int, workers: int, no_job_worker: bool) -> None:
+@click.option("--lang", type=click.Choice(LANGS), default=cli_language, show_default="$TOURFLOW_LANG, else en",
+              help="Language of the start-up errors: zh (中文) or en.")
+def serve(host: str, port: int, workers: int, no_job_worker: bool, lang: str) -> None:
     """Serve the inbox with gunicorn, plus a job worker for timers and retries."""
-    from webapp.serve import serve_app
+    from webapp.serve import port_in_use, port_in_use_message, serve_app
 
+    if port_in_use(host, port):  # else gunicorn retries the bind five times and starts a worker in vain
+        click.echo(port_in_use_message(host, port, lang), err=True)
+        raise SystemExit(1)
     serve_app(host, port, workers, echo=click.echo, job_worker=not no_job_worker)
 
 
