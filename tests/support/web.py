@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -44,3 +45,16 @@ class Client:
     def api(self, method: str, url: str, json=None, csrf=True):
         headers = {"X-CSRFToken": self.token()} if csrf and method != "GET" else {}
         return self.http.open(url, method=method, json=json, headers=headers)
+
+
+def page_text(response) -> str:
+    """A page's HTML with its entities unescaped."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def field_block(page: str, name: str) -> str:
+    """The HTML of one generated field (from its wrapper to the next field)."""
+    start_at = page.index(f'name="{name}"')
+    begin = page.rindex('<div class="field', 0, start_at)
+    end = page.find('<div class="field', start_at)
+    return page[begin:end if end > 0 else len(page)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
 
 from tests.support.complaint import COMPLAINT
+from tests.support.web import field_block
+from tests.support.web import page_text as text
 
 FORM = {**COMPLAINT, "complaint_at": "2026-11-20T09:30", "involves_multiple_departments": "false",
         "escalated_to_authority": "false"}
@@ -29,16 +30,6 @@ def at_resolve_locally(rt) -> tuple[int, dict]:
     return iid, open_task(rt, iid, "resolve_locally")
 
 
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_block(page: str, name: str) -> str:
-    """The HTML of one generated field (from its wrapper to the next field)."""
-    start_at = page.index(f'name="{name}"')
-    begin = page.rindex('<div class="field', 0, start_at)
-    end = page.find('<div class="field', start_at)
-    return page[begin:end if end > 0 else len(page)]
 
 
 # ---- viewing ---------------------------------------------------------------------------

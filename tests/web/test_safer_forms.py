@@ -3,9 +3,9 @@ of a submit that lost the race to another user stays on screen."""
 
 from __future__ import annotations
 
-import html
-
 from tests.support.complaint import COMPLAINT
+from tests.support.web import field_block
+from tests.support.web import page_text as text
 
 FORM = {**COMPLAINT, "complaint_at": "2026-11-20T09:30", "involves_multiple_departments": "false",
         "escalated_to_authority": "false"}
@@ -18,15 +18,6 @@ def receive_task(rt) -> dict:
     return task
 
 
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_block(page: str, name: str) -> str:
-    start_at = page.index(f'name="{name}"')
-    begin = page.rindex('<div class="field', 0, start_at)
-    end = page.find('<div class="field', start_at)
-    return page[begin:end if end > 0 else len(page)]
 
 
 def test_routing_questions_are_drawn_unanswered_and_required(runtime, client_for):
