@@ -137,10 +137,26 @@ class HumanTask(Base):
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
     form_ref: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime | None]
+    follow_up_at: Mapped[datetime | None]  # when to look at it again; set by a supervisor
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(80))
     summary: Mapped[dict[str, Any]]
+
+
+class TaskEdit(Base):
+    """Who has a task's form open, and what they typed so far (an autosaved draft).
+
+    Scratch data, not process state: never audited, deleted when the task leaves the inbox."""
+
+    __tablename__ = "task_edit"
+    __table_args__ = (UniqueConstraint("human_task_id", "username"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the form's values as typed
+    saved_at: Mapped[datetime | None]  # last draft save; None: only open, nothing saved
+    seen_at: Mapped[datetime]  # last sign the form is open
 
 
 class AuditEvent(Base):
