@@ -142,6 +142,20 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(80))
     summary: Mapped[dict[str, Any]]
+    # Lower-cased words the inbox search matches (customer, phone digits, tour and booking codes).
+    search_text: Mapped[str | None] = mapped_column(Text)
+
+
+class SavedView(Base):
+    """An inbox filter a user named and kept (its query string), shown as a tab in their inbox."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
 
 
 class TaskEdit(Base):

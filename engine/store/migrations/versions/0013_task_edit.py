@@ -1,4 +1,4 @@
-"""human_task.follow_up_at and task_edit: due-date follow-ups, who is editing a task, autosaved drafts
+"""Inbox work: human_task.follow_up_at and search_text, saved_view, task_edit (who is editing, drafts)
 
 Revision ID: 0013_task_edit
 Revises: 0012_called_files
@@ -17,6 +17,18 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.add_column(sa.Column('follow_up_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('search_text', sa.Text(), nullable=True))
+    op.create_table('saved_view',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('query', sa.String(length=1000), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('username', 'name')
+    )
+    with op.batch_alter_table('saved_view', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_saved_view_username'), ['username'], unique=False)
     op.create_table('task_edit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('human_task_id', sa.Integer(), nullable=False),
@@ -36,5 +48,9 @@ def downgrade() -> None:
     with op.batch_alter_table('task_edit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_edit_human_task_id'))
     op.drop_table('task_edit')
+    with op.batch_alter_table('saved_view', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_saved_view_username'))
+    op.drop_table('saved_view')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.drop_column('search_text')
         batch_op.drop_column('follow_up_at')
