@@ -20,14 +20,16 @@
       completed: "已完成", active: "进行中", failed: "失败", legend: "图例",
       added: "新增", removed: "删除", changed: "修改",
       loading: "正在加载流程图…", error: "流程图加载失败", noViewer: "流程图组件未能加载",
-      badResponse: "服务器返回的流程图数据无效", label: "流程图", colon: "："
+      badResponse: "服务器返回的流程图数据无效", label: "流程图", colon: "：",
+      zoomIn: "放大", zoomOut: "缩小", fit: "显示全图", tools: "缩放"
     },
     en: {
       completed: "Completed", active: "In progress", failed: "Failed", legend: "Legend",
       added: "Added", removed: "Removed", changed: "Changed",
       loading: "Loading the diagram…", error: "The diagram could not be loaded",
       noViewer: "The diagram viewer did not load", badResponse: "The server sent invalid diagram data",
-      label: "Process diagram", colon: ": "
+      label: "Process diagram", colon: ": ",
+      zoomIn: "Zoom in", zoomOut: "Zoom out", fit: "Show the whole process", tools: "Zoom"
     }
   };
 
@@ -112,6 +114,118 @@
     return counts;
   }
 
+  // ---- navigation: readable first view, zoom buttons, touch pan and pinch ----------------
+  // bpmn-js draws labels at 12px; below this scale they would be smaller than ~10px on screen.
+  var READABLE_SCALE = 10 / 12;
+  var ZOOM_STEP = 1.25;
+  var MARGIN = 0.95;  // a margin around the fitted diagram
+
+  function fitAll(canvas) {
+    canvas.zoom("fit-viewport", "auto");
+    canvas.zoom(canvas.zoom() * MARGIN);
+  }
+
+  // Along one axis: where a view of `size` starting near `wanted` begins, kept on the diagram
+  // (from `start`, `length` long, with a small margin) so no empty space shows beside it.
+  function clampStart(wanted, size, start, length) {
+    var pad = 20;
+    if (length + 2 * pad <= size) { return start + length / 2 - size / 2; }
+    return Math.min(Math.max(wanted, start - pad), start + length + pad - size);
+  }
+
+  // Show the diagram at `scale` with the point (x, y) of the diagram as near the middle as the
+  // diagram's edges allow.
+  function showAt(canvas, scale, x, y) {
+    var box = canvas.viewbox();
+    var width = box.outer.width / scale;
+    var height = box.outer.height / scale;
+    canvas.viewbox({
+      x: clampStart(x - width / 2, width, box.inner.x, box.inner.width),
+      y: clampStart(y - height / 2, height, box.inner.y, box.inner.height),
+      width: width, height: height
+    });
+  }
+
+  // The element to centre: the first active node, else the first failed one, else a start event.
+  function focusElement(viewer, nodes) {
+    var registry = viewer.get("elementRegistry");
+    var ids = [].concat(nodes.active || [], nodes.failed || []);
+    for (var i = 0; i < ids.length; i += 1) {
+      var element = typeof ids[i] === "string" && registry.get(ids[i]);
+      if (element && element.width) { return element; }
+    }
+    return registry.filter(function (element) { return element.type === "bpmn:StartEvent"; })[0] || null;
+  }
+
+  // Fit; if that makes text too small, zoom to readable size around the current step (instance
+  // pages) or the start of the process, so the rest is reached by panning.
+  function firstView(viewer, nodes) {
+    var canvas = viewer.get("canvas");
+    fitAll(canvas);
+    if (canvas.zoom() >= READABLE_SCALE) { return; }
+    var focus = focusElement(viewer, nodes);
+    if (focus) {
+      showAt(canvas, READABLE_SCALE, focus.x + focus.width / 2, focus.y + focus.height / 2);
+      return;
+    }
+    var inner = canvas.viewbox().inner;
+    showAt(canvas, READABLE_SCALE, inner.x, inner.y + inner.height / 2);
+  }
+
+  function toolButton(label, symbol, kind, onClick) {
+    var button = el("button", "diagram-tool diagram-" + kind, symbol);
+    button.type = "button";
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  function addTools(canvasBox, viewer, t) {
+    var canvas = viewer.get("canvas");
+    var tools = el("div", "diagram-tools");
+    tools.setAttribute("role", "group");
+    tools.setAttribute("aria-label", t.tools);
+    tools.appendChild(toolButton(t.zoomIn, "+", "zoom-in", function () { canvas.zoom(canvas.zoom() * ZOOM_STEP); }));
+    tools.appendChild(toolButton(t.zoomOut, "\u2212", "zoom-out", function () { canvas.zoom(canvas.zoom() / ZOOM_STEP); }));
+    tools.appendChild(toolButton(t.fit, "\u2922", "fit", function () { fitAll(canvas); }));
+    canvasBox.appendChild(tools);
+  }
+
+  // Touch: one finger pans, two fingers pinch-zoom (the viewer itself only follows the mouse).
+  function addTouch(canvasBox, viewer) {
+    var canvas = viewer.get("canvas");
+    var touches = {};
+    function points() { return Object.keys(touches).map(function (id) { return touches[id]; }); }
+    function spread(list) { return Math.hypot(list[0].x - list[1].x, list[0].y - list[1].y); }
+    canvasBox.addEventListener("pointerdown", function (event) {
+      if (event.pointerType === "mouse" || event.target.closest(".diagram-tools")) { return; }
+      event.preventDefault();  // no emulated mouse events: the viewer must not pan a second time
+      try { canvasBox.setPointerCapture(event.pointerId); } catch (ignored) { /* pointer already gone */ }
+      touches[event.pointerId] = {x: event.clientX, y: event.clientY};
+    });
+    canvasBox.addEventListener("pointermove", function (event) {
+      var last = touches[event.pointerId];
+      if (!last) { return; }
+      var before = points();
+      var now = {x: event.clientX, y: event.clientY};
+      if (before.length === 1) {
+        canvas.scroll({dx: now.x - last.x, dy: now.y - last.y});
+      } else if (before.length === 2) {
+        var oldSpread = spread(before);
+        touches[event.pointerId] = now;
+        var after = points();
+        var rect = canvasBox.getBoundingClientRect();
+        var centre = {x: (after[0].x + after[1].x) / 2 - rect.left, y: (after[0].y + after[1].y) / 2 - rect.top};
+        if (oldSpread > 0) { canvas.zoom(canvas.zoom() * spread(after) / oldSpread, centre); }
+      }
+      touches[event.pointerId] = now;
+    });
+    function lift(event) { delete touches[event.pointerId]; }
+    canvasBox.addEventListener("pointerup", lift);
+    canvasBox.addEventListener("pointercancel", lift);
+  }
+
   function render(container) {
     if (container.getAttribute("data-state")) { return; }  // already done or under way
     var t = texts();
@@ -147,9 +261,9 @@
         var viewer = new window.BpmnJS({container: canvasBox});
         container.tfViewer = viewer;  // for debugging from the console
         return viewer.importXML(data.bpmn_xml).then(function () {
-          var canvas = viewer.get("canvas");
-          canvas.zoom("fit-viewport", "auto");
-          canvas.zoom(canvas.zoom() * 0.95);  // a margin around the diagram, centred
+          firstView(viewer, nodes);
+          addTools(canvasBox, viewer, t);
+          addTouch(canvasBox, viewer);
           var counts = addMarkers(viewer, nodes);
           showStatus(container, "", null);
           KINDS.forEach(function (kind) {
