@@ -154,10 +154,12 @@ def test_inbox_rows_are_cards_on_a_phone(pages, screenshots):
     assert pages.problems == []
 
 
-def test_inbox_is_a_table_on_a_desktop(pages):
+@pytest.mark.parametrize("size", ["768x1024", "1440x900"])
+def test_inbox_is_a_table_on_a_tablet_and_a_desktop(pages, screenshots, size):
     page = pages.new()
-    page.set_viewport_size(VIEWPORTS["1440x900"])
+    page.set_viewport_size(VIEWPORTS[size])
     login(page, "agent1")
+    shot(page, screenshots, f"i17-phone-inbox-table-{size}")
     expect(page.locator(".inbox-table thead th").first).to_be_visible()
     expect(page.locator(".inbox-table .cell-action").first).to_be_hidden()
     row = page.locator(".inbox-table tbody tr").first

@@ -264,6 +264,9 @@
           firstView(viewer, nodes);
           addTools(canvasBox, viewer, t);
           addTouch(canvasBox, viewer);
+          if (window.ResizeObserver) {  // a phone turned sideways: the viewer re-measures its box
+            new window.ResizeObserver(function () { viewer.get("canvas").resized(); }).observe(canvasBox);
+          }
           var counts = addMarkers(viewer, nodes);
           showStatus(container, "", null);
           KINDS.forEach(function (kind) {
