@@ -135,3 +135,28 @@ def test_replay_diagram_zooms(pages, screenshots, size):
     shot(page, screenshots, f"i17-diagram-replay-{size}")
     check_buttons(page, "#replay-diagram")
     assert pages.problems == []
+
+
+def test_replay_brings_the_step_into_view(pages, screenshots):
+    """Stepping the replay with the diagram panned away: the step's active node comes back into view."""
+    page = pages.new()
+    page.set_viewport_size(PHONE)
+    login(page, "auditor1")
+    page.goto("/instances")
+    page.locator("main .grid a[href^='/instances/']").first.click()
+    page.locator("main a[href$='/audit']").first.click()
+    ready(page, "#replay-diagram")
+    expect(page.locator("#replay[data-state=ready]")).to_have_count(1)
+    page.locator("#replay-diagram").evaluate("""d => {
+        const canvas = d.tfViewer.get('canvas'), v = canvas.viewbox();
+        canvas.viewbox({x: v.inner.x + v.inner.width + 500, y: v.y, width: v.width, height: v.height});
+    }""")
+    page.get_by_role("button", name="下一步 ›").click()
+    expect(page.locator("#replay-diagram[data-replay-seq='2']")).to_have_count(1)
+    active = page.locator("#replay-diagram .djs-element.tf-active")
+    expect(active.first).to_be_attached()
+    ids = [active.nth(n).get_attribute("data-element-id") for n in range(active.count())]
+    view = viewbox(page, "#replay-diagram")
+    assert any(contains(view, element_box(page, i, "#replay-diagram")) for i in ids), (ids, view)
+    shot(page, screenshots, "i17-diagram-replay-step-phone")
+    assert pages.problems == []

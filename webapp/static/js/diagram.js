@@ -172,6 +172,23 @@
     showAt(canvas, READABLE_SCALE, inner.x, inner.y + inner.height / 2);
   }
 
+  // Bring the first of these elements into view when none of them is (replay.js, stepping), at
+  // the current zoom. Returns whether the view moved.
+  function reveal(viewer, ids) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var view = canvas.viewbox();
+    var elements = (ids || []).map(function (id) { return registry.get(id); })
+      .filter(function (element) { return element && element.width; });
+    var shown = elements.some(function (e) {
+      return e.x >= view.x && e.y >= view.y && e.x + e.width <= view.x + view.width &&
+        e.y + e.height <= view.y + view.height;
+    });
+    if (!elements.length || shown) { return false; }
+    showAt(canvas, view.scale, elements[0].x + elements[0].width / 2, elements[0].y + elements[0].height / 2);
+    return true;
+  }
+
   function toolButton(label, symbol, kind, onClick) {
     var button = el("button", "diagram-tool diagram-" + kind, symbol);
     button.type = "button";
@@ -260,6 +277,7 @@
         container.appendChild(canvasBox);
         var viewer = new window.BpmnJS({container: canvasBox});
         container.tfViewer = viewer;  // for debugging from the console
+        container.tfReveal = function (ids) { return reveal(viewer, ids); };
         return viewer.importXML(data.bpmn_xml).then(function () {
           firstView(viewer, nodes);
           addTools(canvasBox, viewer, t);

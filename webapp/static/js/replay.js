@@ -98,6 +98,7 @@
       var counter = section.querySelector('[data-count-for="' + kind + '"]');
       if (counter) { counter.textContent = String(count); }
     });
+    if (diagramBox.tfReveal) { diagramBox.tfReveal(snapshot.active || []); }  // the step in view
     diagramBox.setAttribute("data-replay-seq", String(snapshot.seq));
   }
 
