@@ -87,17 +87,25 @@ class TaskSearch:
         return any((self.q, self.customer, self.phone, self.code, self.due))
 
 
+# What is wrong with a search field, by problem code (English; the page says it in its language).
+MESSAGES = {
+    "long": f"must be at most {TEXT_MAX} characters",
+    "phone": f"must be at least {PHONE_MIN_DIGITS} digits (spaces, dashes and + allowed)",
+    "due": f"must be one of {', '.join(DUE_CHOICES)}",
+}
+
+
 def problems(search: TaskSearch) -> dict[str, str]:
-    """field -> what is wrong with it (English); {} when the search can run."""
+    """field -> problem code (MESSAGES); {} when the search can run."""
     found: dict[str, str] = {}
     for name in ("q", "customer", "phone", "code"):
         value = getattr(search, name)
         if value and len(value) > TEXT_MAX:
-            found[name] = f"must be at most {TEXT_MAX} characters"
+            found[name] = "long"
     if search.phone and "phone" not in found and phone_digits(search.phone) is None:
-        found["phone"] = f"must be at least {PHONE_MIN_DIGITS} digits (spaces, dashes and + allowed)"
+        found["phone"] = "phone"
     if search.due and search.due not in DUE_CHOICES:
-        found["due"] = f"must be one of {', '.join(DUE_CHOICES)}"
+        found["due"] = "due"
     return found
 
 
@@ -156,5 +164,5 @@ def conditions(search: TaskSearch | None, now: datetime) -> list[Any]:
     return found
 
 
-__all__ = ["CODE_KEYS", "DUE_CHOICES", "NAME_KEYS", "PHONE_KEYS", "TEXT_MAX", "TaskSearch", "china_day",
+__all__ = ["CODE_KEYS", "DUE_CHOICES", "MESSAGES", "NAME_KEYS", "PHONE_KEYS", "TEXT_MAX", "TaskSearch", "china_day",
            "conditions", "phone_digits", "problems", "search_text"]
