@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from click.testing import CliRunner
+from sqlalchemy import select, update
 
 from engine.clock import frozen_at
 from engine.run import queries
 from engine.run.task_search import MESSAGES, TaskSearch, problems, search_text
 from engine.store.models import HumanTask
 from tests.support.complaint import COMPLAINT, MONDAY_10
+from webapp.cli import main
 
 AGENT = queries.Viewer("agent1", frozenset({"agent", "staff"}))
 GUIDE = queries.Viewer("guide1", frozenset({"guide", "staff"}))
@@ -112,3 +114,22 @@ def test_bad_filters_are_named():
     assert MESSAGES["due"] == "must be one of overdue, today, week, none"
     assert problems(TaskSearch(customer="x" * 121, phone="9" * 121)) == {"customer": "long", "phone": "long"}
     assert problems(TaskSearch(q="a", phone="1234", due="week")) == {}
+
+
+def test_backfill_fills_open_rows_of_older_databases(complaint_runtime, db_url, monkeypatch):
+    rt = complaint_runtime
+    iid = to_guide(rt)
+    open_row = (HumanTask.instance_id == iid) & (HumanTask.state == "ready")
+    with rt.reading() as session:
+        written = session.execute(select(HumanTask.search_text).where(open_row)).scalar_one()
+    with rt.transaction() as tx:  # as a database from before migration 0013 had them
+        tx.session.execute(update(HumanTask).values(search_text=None))
+    assert found(rt, phone="4567") == set()
+    monkeypatch.setenv("TOURFLOW_DATABASE_URL", db_url)
+    result = CliRunner().invoke(main, ["search-backfill"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1 open tasks made searchable", "the finished intake task stays as it is"
+    with rt.reading() as session:
+        assert session.execute(select(HumanTask.search_text).where(open_row)).scalar_one() == written
+        assert session.execute(select(HumanTask.search_text).where(~open_row)).scalar_one() is None
+    assert found(rt, phone="4567") == {iid}

@@ -5,8 +5,8 @@ in three segments: `names | codes | phones ` (every phone as its digits, each fo
 space). No value keeps a `|`, so a LIKE pattern can say which segment a term must lie in: a
 customer term before both bars, a code term between them, a phone term after both and followed
 by a space, i.e. at the end of a number ("4567" finds 138-0123-4567, "0123" does not).
-Rows written before this column was filled have NULL and are found by no search term
-(`tourflow search-backfill` fills the open ones).
+Rows written before this column was filled have NULL and are found by no search term;
+`tourflow search-backfill` (`backfill`) fills the open ones from their instance's data.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from engine.clock import CHINA
-from engine.store.models import HumanTask
+from engine.store.models import HumanTask, ProcessInstance
+from engine.store.states import HumanTaskState
 
 # The data keys the processes' forms use for a customer, a phone and a tour or booking code
 # (the same as the instance search's, handlers/domain/search.py); summary keys (process property
@@ -64,6 +66,23 @@ def search_text(data: Mapping[str, Any], summary_keys: Iterable[str] = ()) -> st
         return None
     phones = "".join(f"{p} " for p in parts["phone"])
     return f"{' '.join(parts['name'])} {BAR} {' '.join(parts['code'])} {BAR} {phones}"
+
+
+def backfill(session: Session) -> int:
+    """Fill the search text of open task rows written before it existed (NULL), from their instance's
+    current data and their summary; returns how many rows were filled. Finished rows stay as they are."""
+    rows = session.execute(
+        select(HumanTask, ProcessInstance.data).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(HumanTask.state == HumanTaskState.READY, HumanTask.search_text.is_(None))
+    ).all()
+    filled = 0
+    for row, data in rows:
+        summary = row.summary or {}
+        text = search_text({**(data or {}), **summary}, summary)
+        if text is not None:
+            row.search_text = text
+            filled += 1
+    return filled
 
 
 def phone_digits(text: str) -> str | None:
@@ -164,5 +183,5 @@ def conditions(search: TaskSearch | None, now: datetime) -> list[Any]:
     return found
 
 
-__all__ = ["CODE_KEYS", "DUE_CHOICES", "MESSAGES", "NAME_KEYS", "PHONE_KEYS", "TEXT_MAX", "TaskSearch", "china_day",
+__all__ = ["CODE_KEYS", "DUE_CHOICES", "MESSAGES", "NAME_KEYS", "PHONE_KEYS", "TEXT_MAX", "TaskSearch", "backfill", "china_day",
            "conditions", "phone_digits", "problems", "search_text"]
