@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
@@ -14,6 +15,8 @@ from engine.run.task_search import MESSAGES, TaskSearch, problems, search_text
 from engine.store.models import HumanTask
 from tests.support.complaint import COMPLAINT, MONDAY_10
 from webapp.cli import main
+
+pytestmark = pytest.mark.both_databases  # LIKE with escapes and the due windows, on PostgreSQL too
 
 AGENT = queries.Viewer("agent1", frozenset({"agent", "staff"}))
 GUIDE = queries.Viewer("guide1", frozenset({"guide", "staff"}))
