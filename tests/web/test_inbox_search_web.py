@@ -108,3 +108,5 @@ def test_rows_open_on_click_and_keep_their_link(client_for, two):
     page = page_text(client_for("guide1").get("/"))
     assert page.count('<tr class="task-row') == 2 and 'class="step-link"' in page
     assert "js/inbox-keys.js" in page and 'id="inbox-shortcuts"' in page and 'id="inbox-search"' in page
+    assert "data-inbox-keys data-can-claim" in page
+    assert "data-can-claim" not in page_text(client_for("auditor1").get("/")), "c claims nothing for auditors"

@@ -61,7 +61,9 @@
         if (event.target.tagName === "A" || event.target.tagName === "BUTTON" || !current()) { return; }
         linkOf(current()).click();
         break;
-      case "c": if (current()) { claim(current()); } else { return; } break;
+      case "c":  // read-only users (auditors) claim nothing: no data-can-claim
+        if (current() && table.hasAttribute("data-can-claim")) { claim(current()); } else { return; }
+        break;
       case "/": if (search) { search.focus(); search.select(); } else { return; } break;
       case "?": toggleHelp(); break;
       case "Escape": toggleHelp(false); return;
