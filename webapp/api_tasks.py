@@ -10,7 +10,7 @@ from flask_login import current_user
 from engine.access import policy
 from engine.limits import NAME_MAX, PAGE_MAX, check_reason, check_text
 from engine.run import queries
-from webapp import privacy
+from webapp import inbox_search, privacy
 from webapp.api_args import Routes, actor, bool_arg, int_arg, invalid, json_body, text_arg
 from webapp.app_state import runtime
 
@@ -22,13 +22,17 @@ def inbox_filter() -> queries.InboxFilter:
     sort = request.args.get("sort") or "due"
     if sort not in SORTS:
         raise invalid("sort", f"must be one of {', '.join(SORTS)}")
+    search = inbox_search.search_of(request.args)
+    if bad := inbox_search.api_problems(search):
+        name, message = next(iter(bad.items()))
+        raise invalid(name, message)
     return queries.InboxFilter(
         lane=text_arg("lane"), process=text_arg("process"),
         routing={"desk": desk} if (desk := text_arg("desk")) else {},
         overdue=bool_arg("overdue"), mine=bool_arg("mine"), unclaimed=bool_arg("unclaimed"),
         page=int_arg("page", 1, 1, PAGE_MAX),
         per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),
-        sort=sort,
+        sort=sort, search=search,
     )
 
 

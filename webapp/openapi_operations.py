@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.limits import PAGE_MAX
 from engine.run.queries import INSTANCE_STATUSES, PER_PAGE_MAX
+from engine.run.task_search import DUE_CHOICES, TEXT_MAX
 from webapp.openapi_spec import BOOL, Op, items_of, query, ref
 
 INBOX_PARAMETERS = [
@@ -16,6 +17,16 @@ INBOX_PARAMETERS = [
     query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
     query("sort", {"enum": ["due", "age"], "default": "due"}, "due: earliest due first; age: oldest first."),
+    query("q", {"type": "string", "maxLength": TEXT_MAX},
+          "Free text: every word must be part of the customer's name or a tour/booking code, or (4+ digits) "
+          "the end of a phone number."),
+    query("customer", {"type": "string", "maxLength": TEXT_MAX}, "Part of the customer's name."),
+    query("phone", {"type": "string", "maxLength": TEXT_MAX},
+          "The end of a phone number: at least 4 digits (spaces, dashes and + ignored), e.g. its last 4."),
+    query("code", {"type": "string", "maxLength": TEXT_MAX}, "Part of the tour id or booking code."),
+    query("due", {"enum": list(DUE_CHOICES)},
+          "overdue: past its due time; today / week: due this China calendar day / week (Monday to Sunday); "
+          "none: no due date."),
 ]
 
 
@@ -24,8 +35,9 @@ OPERATIONS: dict[str, Op] = {
     "api.me": Op("GET", "Who am I: user, roles, read-only, how authenticated", "me", ref("Me")),
     "api.list_tasks": Op(
         "GET", "My inbox: the open tasks of my lanes (all lanes for auditors)", "tasks", ref("InboxPage"),
-        description="The same filters, counts and pages as the inbox page. Unclaimed tasks and mine, "
-                    "unless `mine` or `unclaimed` narrows them.",
+        description="The same filters, search, counts and pages as the inbox page. Unclaimed tasks and mine, "
+                    "unless `mine` or `unclaimed` narrows them. Personal data stays masked in the rows "
+                    "even when a search matched it. A bad search field is a 422 naming it.",
         parameters=INBOX_PARAMETERS, errors=(422,)),
     "api.get_task": Op(
         "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),

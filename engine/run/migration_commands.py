@@ -22,6 +22,7 @@ from engine.run.migration import MigrationRefused, check_mapping, migrate, node_
 from engine.run.migration_filter import instance_filter
 from engine.run.rows import viewer_named
 from engine.run.step import Step
+from engine.run.task_search import search_text
 from engine.run.unit import Tx
 from engine.run.waiting import running_of, waiting_on
 from engine.sandbox.outcomes import lets_go_of_the_lock
@@ -153,6 +154,7 @@ def retarget_rows(step: Step) -> list[dict[str, Any]]:
         row.task, row.name, row.lane, row.form_ref, row.assignee = (new["task"], new["name"], new["lane"],
                                                                     new["form"], new["assignee"])
         row.due_at = due.get(bpmn_id)
+        row.search_text = search_text(task.data, step.model.summary_keys)
         if new != old:
             changes.append({"task_id": row.id, **new, "was": {k: v for k, v in old.items() if new[k] != v}})
     return changes

@@ -14,6 +14,8 @@ from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_acc
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
 from engine.run.catalog import model_of
+from engine.run.task_search import TaskSearch
+from engine.run.task_search import conditions as search_conditions
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance, Role, User
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus
 
@@ -32,6 +34,7 @@ class InboxFilter:
     page: int = 1
     per_page: int = 25
     sort: str = "due"  # due | age
+    search: TaskSearch | None = None  # customer, phone, tour/booking code, due (engine/run/task_search.py)
 
 
 def due_state(due_at: datetime | None, now: datetime) -> str:
@@ -64,6 +67,7 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
         conditions.append(HumanTask.routing[key].as_string() == value)
     if flt.overdue:
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
+    conditions.extend(search_conditions(flt.search, now_db))
     if flt.mine:
         conditions.append(HumanTask.assignee == viewer.username)
     elif flt.unclaimed:

@@ -30,6 +30,7 @@ from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, 
 from engine.plugins.reads import EngineReads
 from engine.run.message_events import thrown_messages
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.task_search import search_text
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit
@@ -260,6 +261,7 @@ class Step:
                 due_at=due.get(bpmn_id),
                 created_at=self.now,
                 summary=json_safe({k: task.data[k] for k in self.model.summary_keys if k in task.data}),
+                search_text=search_text(task.data, self.model.summary_keys),
             )
             self.session.add(row)
             self.session.flush()

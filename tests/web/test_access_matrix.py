@@ -133,6 +133,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/instances/<int:instance_id>/incident/resolve"): page(
         "/instances/{incident}/incident/resolve", {INCIDENT_RESOLVERS: 422}, body={"reason": "", "data": ""}),
     ("GET", "/search"): page("/search", ALL_200),
+    ("POST", "/inbox/views"): page("/inbox/views", {WRITERS: 302}, body={"name": "我的导游任务", "query": "lane=guide"}),
+    # no view 999999 (nor anyone else's): a writer passes the check and finds nothing
+    ("POST", "/inbox/views/<int:view_id>/delete"): page("/inbox/views/999999/delete", {WRITERS: 404}),
     ("GET", "/processes"): page("/processes", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/diff"): page("/processes/{process}/diff", {DEFINITIONS: 200}),
     ("GET", "/processes/<process_id>/edit"): page("/processes/{process}/edit", {frozenset({"owner1"}): 200}),

@@ -25,7 +25,7 @@ EXCEPTIONS = {"auth.login": "logging in writes nothing of the agency's",
               "api.lint": "lints the diagram in the body (the modeler's live lint): stores nothing",
               "api.preview_form": "draws the form schema in the body (the form editor's preview): stores nothing"}
 COUNTED = (models.AuditEvent, models.AuditHead, models.ProcessInstance, models.HumanTask, models.Job, models.Message,
-           models.Deployment, models.ApiToken)
+           models.Deployment, models.ApiToken, models.SavedView)
 BPMN = (DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn").read_bytes()
 
 # What a writer would send to each endpoint, so that a route missing its guard would really act.
@@ -41,6 +41,7 @@ FORM_BODIES = {
     "tasks.reassign": {"to_user": "agent2", "reason": "审计测试"},
     "incidents.resolve": {"reason": "审计测试", "data": "{}"},
     "incidents.retry": {"reason": "审计测试"},
+    "saved_views.save": {"name": "审计视图", "query": "lane=guide"},
 }
 UPLOADS = {"api.deploy", "processes.deploy"}
 
@@ -78,7 +79,7 @@ def targets(runtime) -> dict:
     instance_id = runtime.start("complaint_handling", actor="agent1")
     [task] = runtime.tasks(instance_id=instance_id)
     return {"instance_id": instance_id, "task_id": task["id"], "process_id": "complaint_handling", "version": 1,
-            "draft_id": 999999}
+            "draft_id": 999999, "view_id": 1}
 
 
 def test_the_exceptions_exist_and_every_other_mutating_route_is_checked(app):

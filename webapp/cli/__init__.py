@@ -28,5 +28,6 @@ for command in (operate.info, definitions.deploy, definitions.activate, definiti
                 definitions.handlers, definitions.lint, work.start, work.tasks, work.complete, work.claim,
                 work.unclaim, work.reassign, work.show, work.events, work.tick, work.message, records.replay,
                 records.jobs, records.messages, work.cancel, records.incident, records.audit, accounts.token,
-                accounts.user, accounts.setting, operate.serve, operate.worker, operate.demo, operate.bench):
+                accounts.user, accounts.setting, operate.serve, operate.worker, operate.demo, operate.bench,
+                operate.search_backfill):
     main.add_command(command)

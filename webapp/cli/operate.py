@@ -61,6 +61,17 @@ def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_second
     runner.run_forever()
 
 
+@click.command("search-backfill")
+@with_appcontext
+def search_backfill() -> None:
+    """Fill the inbox search text of open tasks written before it existed (older databases)."""
+    from engine.run.task_search import backfill
+
+    with tourflow().runtime.transaction() as tx:
+        filled = backfill(tx.session)
+    click.echo(f"{filled} open tasks made searchable")
+
+
 @click.command()
 @with_appcontext
 def demo() -> None:
