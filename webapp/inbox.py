@@ -8,6 +8,7 @@ from flask_login import current_user
 from engine.access.roles import NOT_LANES
 from engine.access.users import ROLES
 from engine.run import queries
+from engine.run.inbox_stamp import inbox_stamp
 from engine.run.queries import InboxFilter
 from webapp import display, privacy
 from webapp.app_state import runtime
@@ -51,12 +52,14 @@ def index():
     viewer = current_user.viewer
     flt = inbox_filter()
     with runtime().reading() as session:
+        # first: a change after it shows as a new stamp (webapp/static/js/inbox-live.js polls from here)
+        stamp = inbox_stamp(session, viewer)
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
         desks = queries.routing_values(session, "desk")
     result["items"] = privacy.rows(result["items"], "instance_id")
     return render_template(
         "inbox/index.html", result=result, flt=flt, who=request.args.get("who", ""),
-        lanes=lane_choices(viewer, result["counts"]["by_lane"]), processes=names, desks=desks,
+        lanes=lane_choices(viewer, result["counts"]["by_lane"]), processes=names, desks=desks, stamp=stamp,
         filtered=any(request.args.get(k) for k in ("lane", "process", "desk", "overdue", "who")),
     )
