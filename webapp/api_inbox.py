@@ -1,8 +1,9 @@
 """/api/v1/inbox/stamp: has my inbox changed? What an open inbox page polls (webapp/static/js/inbox-live.js).
 
-Unchanged (the `since` argument or the `If-None-Match` header holds the current stamp): 304 with
-no body, after one SQL statement for the stamp (engine/run/inbox_stamp.py; docs/inbox.md has the
-figures). Changed: 200 with the new stamp and the open-task count, and the stamp as the ETag.
+Unchanged (`since`, or the `If-None-Match` header, holds a stamp of the same open tasks): 304 with no
+body and the stamp to send next time as ETag; while nothing at all was written that costs one
+primary-key lookup (engine/run/inbox_stamp.py; docs/inbox.md has the figures). Changed: 200 with the
+new stamp (also the ETag) and the open-task count.
 """
 
 from __future__ import annotations
@@ -18,23 +19,24 @@ routes = Routes()
 
 
 def since_arg() -> str | None:
+    """The stamp the caller holds: `since`, else the `If-None-Match` header (ignored when not a stamp)."""
     value = request.args.get("since")
-    if value is None or value == "":
-        return None
-    if not stamps.is_stamp(value):
-        raise invalid("since", f"must be a stamp of {stamps.STAMP_LENGTH} hex digits, as this route answered")
-    return value
+    if value:
+        if not stamps.is_stamp(value):
+            raise invalid("since", "must be a stamp as this route answered it (e.g. 42.1764800000.0.0123456789abcdef)")
+        return value
+    held = [tag for tag in request.if_none_match if stamps.is_stamp(tag)]
+    return held[0] if held else None
 
 
 @routes.get("/inbox/stamp")
 def inbox_stamp():
-    since = since_arg()
     with runtime().reading() as session:
-        found = stamps.inbox_stamp(session, current_user.viewer)
-    if since == found.stamp or request.if_none_match.contains(found.stamp):
-        response = make_response("", 304)
-    else:
+        changed, found = stamps.current_stamp(session, current_user.viewer, since_arg())
+    if changed:
         response = jsonify({"stamp": found.stamp, "open": found.open, "newest_task_id": found.newest_task_id})
+    else:
+        response = make_response("", 304)
     response.set_etag(found.stamp)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.run.inbox_stamp import STAMP_LENGTH
+from engine.run.inbox_stamp import STAMP_PATTERN
 from webapp.openapi_spec import Op, nullable, query, ref
 
-STAMP = {"type": "string", "pattern": f"^[0-9a-f]{{{STAMP_LENGTH}}}$"}
+STAMP = {"type": "string", "pattern": STAMP_PATTERN.pattern.join("^$")}
 
 INBOX_SCHEMAS: dict[str, dict[str, Any]] = {
     "InboxStamp": {
@@ -24,9 +24,10 @@ INBOX_SCHEMAS: dict[str, dict[str, Any]] = {
 INBOX_OPERATIONS: dict[str, Op] = {
     "api.inbox_stamp": Op(
         "GET", "Has my inbox changed? Its stamp, or 304 when it is still `since`", "tasks", ref("InboxStamp"),
-        description="What an open inbox polls: 304 Not Modified (no body) when `since` or the `If-None-Match` "
-                    "header holds the current stamp, else the stamp (also the ETag) and the open-task count. "
-                    "One SQL statement per call; poll every few seconds, slower when nobody looks.",
+        description="What an open inbox polls: 304 Not Modified (no body) while my open tasks are those of the "
+                    "stamp in `since` (or `If-None-Match`), with the stamp to send next time as ETag; else the new "
+                    "stamp (also the ETag) and the open-task count. While nothing at all was written, a poll costs "
+                    "one primary-key lookup; poll every few seconds, slower when nobody looks.",
         parameters=[query("since", STAMP, "The stamp the caller holds (from the last answer).")],
         also_ok=(304,), errors=(422,),
         headers={"ETag": {"description": "The stamp, quoted.", "schema": {"type": "string"}}}),

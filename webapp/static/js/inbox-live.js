@@ -77,6 +77,8 @@
       var again = document.querySelector('.table-card a[href="' + focusHref + '"]');
       if (again) again.focus();
     }
+    // other inbox scripts (keyboard selection, search) re-attach to the new rows on this event
+    document.dispatchEvent(new CustomEvent("inbox:updated", { detail: { added: added } }));
     var count = parseInt(freshLive.dataset.open, 10) || 0;
     var arrived = added || Math.max(0, count - open);
     stamp = freshLive.dataset.stamp;
@@ -107,7 +109,10 @@
     }).then(function (r) {
       if (r.status === 401) { stopped = true; return null; }
       if (r.status === 200) return refresh();
-      return null;  // 304: nothing changed
+      // 304: nothing changed; the ETag is the stamp to send next time (it may have been counted again)
+      var etag = r.headers.get("ETag");
+      if (r.status === 304 && etag) stamp = etag.replace(/^W\//, "").replace(/"/g, "");
+      return null;
     }).catch(function () { /* offline for a moment: try again at the next tick */ })
       .then(function () { busy = false; schedule(); });
   }
