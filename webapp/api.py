@@ -10,7 +10,7 @@ Every error is a JSON body `{"error": code, "message": ..., "field": ...}` (weba
 `ApiError` in webapp/api_args.py); `validation_error` (422) adds `errors`, one per bad field.
 
 This module holds the blueprint, who may ask, and the meta routes; each area's views are in their
-own module (api_tasks, api_instances, api_processes, api_drafts, api_audit, api_reports) and are added here.
+own module (api_tasks, api_inbox, api_instances, api_processes, api_drafts, api_audit, api_reports) and are added here.
 The OpenAPI document (`GET /api/v1/openapi.json`) is built from this blueprint's url rules and
 the operation notes of webapp/openapi.py, so a route cannot exist undocumented.
 """

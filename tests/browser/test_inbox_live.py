@@ -98,11 +98,16 @@ def test_a_task_claimed_by_someone_else_leaves_the_list_in_place(pages, live_ser
     expect(link).to_have_count(1)
     count = title_count(page)
     page.evaluate("window.tfNoReload = true")
+    page.evaluate(WATCH_HIGHLIGHTS)
     live_server.cli("claim", str(task_id), "--as", "guide1")
     expect(link).to_have_count(0, timeout=APPEAR_MS)
     assert page.evaluate("window.tfNoReload") is True, "the page was reloaded"
     assert title_count(page) == count, "still open (claimed by guide1): 全部待办 counts it"
     shot(page, screenshots, "i17-live-claimed")
+    live_server.cli("unclaim", str(task_id), "--as", "guide1")
+    expect(link).to_have_count(1, timeout=APPEAR_MS)
+    assert page.evaluate("window.tfHighlighted") == [], "a released task is back, not new"
+    assert page.evaluate("window.tfNoReload") is True
     assert not pages.problems, pages.problems
 
 

@@ -60,9 +60,12 @@
     swap(".page-head .stats", fresh);
     swap(".lane-chips", fresh);
     swap(".table-card", fresh);
+    // ids only grow: a row above the newest task of the last render is new; one below it came back
+    // (released, reassigned to me) or moved in from another page, and is only updated in place
+    var newest = parseInt(live.dataset.newest, 10) || 0;
     var added = 0, after = taskIds(document), now = Date.now();
     Object.keys(after).forEach(function (id) {
-      if (!before[id] && after[id]) {
+      if (!before[id] && after[id] && parseInt(id, 10) > newest) {
         added += 1;
         highlighted[id] = now + HIGHLIGHT_MS;
       }
@@ -85,12 +88,15 @@
     open = count;
     live.dataset.stamp = stamp;
     live.dataset.open = String(open);
+    live.dataset.newest = freshLive.dataset.newest;
     setTitle(open);
     if (arrived > 0) {
       var text = arrived === 1 ? live.dataset.newOne : live.dataset.newMany.replace("{n}", arrived);
       announce(text);
       if (document.hidden && notifying()) {
-        new Notification(live.dataset.notifyTitle, { body: text, tag: "tourflow-inbox" });
+        try {
+          new Notification(live.dataset.notifyTitle, { body: text, tag: "tourflow-inbox" });
+        } catch (e) { /* phones allow notifications from service workers only: the title still counts */ }
       }
     }
   }
