@@ -80,7 +80,8 @@ def test_inbox_bench_seeds_and_queries_the_task_table():
 
     report = run_inbox_bench(tasks=2_000, repeat=2)
     assert report["open_tasks"] == 2_000
-    assert set(report["queries"]) >= {"agent, first page by due date", "auditor, all lanes"}
+    assert set(report["queries"]) >= {"agent, first page by due date", "auditor, all lanes",
+                                      "agent, stamp counted", "anyone, idle poll"}
     assert all(q["p50_ms"] > 0 for q in report["queries"].values())
 
 

@@ -10,7 +10,7 @@ Every error is a JSON body `{"error": code, "message": ..., "field": ...}` (weba
 `ApiError` in webapp/api_args.py); `validation_error` (422) adds `errors`, one per bad field.
 
 This module holds the blueprint, who may ask, and the meta routes; each area's views are in their
-own module (api_tasks, api_instances, api_processes, api_drafts, api_audit, api_reports) and are added here.
+own module (api_tasks, api_inbox, api_instances, api_processes, api_drafts, api_audit, api_reports) and are added here.
 The OpenAPI document (`GET /api/v1/openapi.json`) is built from this blueprint's url rules and
 the operation notes of webapp/openapi.py, so a route cannot exist undocumented.
 """
@@ -21,7 +21,16 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
 from engine.errors import NotAllowed
-from webapp import api_audit, api_drafts, api_instances, api_lint, api_processes, api_reports, api_tasks
+from webapp import (
+    api_audit,
+    api_drafts,
+    api_inbox,
+    api_instances,
+    api_lint,
+    api_processes,
+    api_reports,
+    api_tasks,
+)
 from webapp.api_args import ApiError, invalid
 from webapp.auth import act_as, csrf, load_user_from_token
 from webapp.errors import error_body
@@ -33,7 +42,7 @@ csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, ne
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AREAS = (api_tasks.routes, api_instances.routes, api_processes.routes, api_drafts.routes, api_audit.routes,
-         api_reports.routes, api_lint.routes)
+         api_reports.routes, api_lint.routes, api_inbox.routes)
 # POSTs that only read (a body too large for a query string): auditors may send them.
 READING_POSTS = frozenset({"api.lint", "api.preview_form"})
 __all__ = ["ApiError", "bp", "invalid"]

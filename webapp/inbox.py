@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from engine.access.roles import NOT_LANES
 from engine.access.users import ROLES
 from engine.run import queries, saved_views
+from engine.run.inbox_stamp import inbox_stamp
 from engine.run.queries import InboxFilter
 from webapp import display, inbox_search, privacy
 from webapp.app_state import runtime
@@ -63,6 +64,8 @@ def render_inbox(args: MultiDict, status: int = 200, view_form: dict[str, Any] |
     flt = inbox_filter(args)
     errors = inbox_search.page_problems(flt.search)
     with runtime().reading() as session:
+        # first: a change after it shows as a new stamp (webapp/static/js/inbox-live.js polls from here)
+        stamp = inbox_stamp(session, viewer)
         result = queries.inbox(session, viewer, flt)
         names = queries.process_names(session)
         desks = queries.routing_values(session, "desk")
@@ -71,7 +74,7 @@ def render_inbox(args: MultiDict, status: int = 200, view_form: dict[str, Any] |
     query = saved_views.clean_query(urlencode(list(args.items(multi=True))))
     return render_template(
         "inbox/index.html", result=result, flt=flt, who=args.get("who", ""),
-        lanes=lane_choices(viewer, result["counts"]["by_lane"]), processes=names, desks=desks,
+        lanes=lane_choices(viewer, result["counts"]["by_lane"]), processes=names, desks=desks, stamp=stamp,
         filtered=any(args.get(k) for k in ("lane", "process", "desk", "overdue", "who", *inbox_search.FIELDS)),
         search=flt.search, search_errors=errors, due_choices=inbox_search.due_choices(),
         views=views, current_query=query, view_form=view_form or {},

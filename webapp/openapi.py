@@ -20,7 +20,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from engine.limits import ID_MAX
-from webapp import openapi_audit, openapi_operations, openapi_reports, openapi_schemas
+from webapp import openapi_audit, openapi_inbox, openapi_operations, openapi_reports, openapi_schemas
 from webapp.openapi_spec import ERRORS, MUTATING, Op, ref
 
 __all__ = ["MUTATING", "OPERATIONS", "SCHEMAS", "Op", "api_rules", "document", "openapi_path", "rule_methods"]
@@ -39,9 +39,9 @@ _CONVERTER_SCHEMAS = {
 
 # Every endpoint's note and every component schema: the core ones, the auditor's, the KPI report's.
 OPERATIONS: dict[str, Op] = {**openapi_operations.OPERATIONS, **openapi_audit.AUDIT_OPERATIONS,
-                             **openapi_reports.REPORT_OPERATIONS}
+                             **openapi_reports.REPORT_OPERATIONS, **openapi_inbox.INBOX_OPERATIONS}
 SCHEMAS: dict[str, dict[str, Any]] = {**openapi_schemas.SCHEMAS, **openapi_audit.AUDIT_SCHEMAS,
-                                      **openapi_reports.REPORT_SCHEMAS}
+                                      **openapi_reports.REPORT_SCHEMAS, **openapi_inbox.INBOX_SCHEMAS}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
@@ -98,7 +98,9 @@ def _operation(endpoint: str, method: str, op: Op, path_parameters: list[dict[st
     if mutating:
         statuses |= {400, 403, 413, 422}
     responses = {str(status): _response("OK" if status == 200 else "Created", op.ok, op.headers)
-                 for status in (op.ok_status, *op.also_ok)}
+                 for status in (op.ok_status, *op.also_ok) if status != 304}
+    if 304 in op.also_ok:  # a conditional GET: unchanged, no body
+        responses["304"] = _response("Not Modified: unchanged since the stamp given", None, op.headers)
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     result["responses"] = responses

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from engine.clock import utcnow
+from engine.run.inbox_stamp import inbox_stamp, unchanged_since
 from engine.run.queries import InboxFilter, Viewer, inbox
 from engine.store.db import Database
 from engine.store.models import Deployment, HumanTask, ProcessInstance
@@ -78,6 +79,15 @@ def run_inbox_bench(tasks: int = 100_000, repeat: int = 30, echo: Callable[[str]
             with db.read() as session:
                 inbox(session, viewer, flt)  # warm
                 results[label] = _time(lambda v=viewer, f=flt, s=session: inbox(s, v, f), repeat)
+        for label, viewer in {"agent, stamp counted": agent, "auditor, stamp counted": auditor}.items():
+            with db.read() as session:
+                inbox_stamp(session, viewer)  # warm
+                results[label] = _time(lambda v=viewer, s=session: inbox_stamp(s, v), repeat)
+        with db.read() as session:  # what an open inbox costs while nothing is written (docs/inbox.md)
+            stamp = inbox_stamp(session, auditor).stamp
+            if not unchanged_since(session, stamp):
+                raise RuntimeError("a stamp counted just now must still be current")
+            results["anyone, idle poll"] = _time(lambda s=session: unchanged_since(s, stamp), repeat)
         db.dispose()
     report = {"open_tasks": tasks, "seed_seconds": round(seeded, 1), "queries": results}
     if echo:

@@ -164,6 +164,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/openapi.json"): api("/api/v1/openapi.json", ALL_200, callers={"anonymous": 200}),
     ("GET", "/api/v1/me"): api("/api/v1/me", ALL_200),
     ("GET", "/api/v1/tasks"): api("/api/v1/tasks", ALL_200),
+    ("GET", "/api/v1/inbox/stamp"): api("/api/v1/inbox/stamp", ALL_200),
     ("GET", "/api/v1/tasks/<int:task_id>"): api(API_TASK, {TASK_READERS: 200}),
     ("POST", "/api/v1/tasks/<int:task_id>/claim"): api(API_TASK + "/claim", {WORKERS: 200}),
     ("POST", "/api/v1/tasks/<int:task_id>/unclaim"): api(API_TASK + "/unclaim", {RECOVERERS: 200}),

@@ -1,0 +1,112 @@
+"""The inbox's stamp: a short string that changes whenever a viewer's open tasks change.
+
+An open inbox polls it (GET /api/v1/inbox/stamp, webapp/api_inbox.py) and reloads its rows only
+when it differs (docs/inbox.md). The viewer's part covers the tasks the inbox counts under 全部待办:
+open, in the viewer's lanes and routing (engine/access/policy.py `lane_access`; every lane for those
+who read all), claimed or not. Its digest folds how many there are, the newest id and the sum of
+the ids (a task added, completed or gone), the sum of the claimed ones' ids (a claim, a release),
+how many are overdue now, and the newest audit event of their instances (anything audited:
+a reassignment, a new due date).
+
+That takes one statement but reads every open task of the viewer, so an idle poll does not run it:
+every write transaction appends to the audit log, and while the log's newest event id (one
+primary-key lookup) is the one the stamp saw, no task is due and the stamp is younger than
+`RECHECK`, nothing can have changed. The recheck bounds how late a change shows whose event id
+is below one seen already (on PostgreSQL two transactions may commit out of id order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from engine.access.policy import Viewer, lane_access
+from engine.clock import utcnow
+from engine.run.queries import visible_lanes
+from engine.store.models import AuditEvent, HumanTask
+from engine.store.states import HumanTaskState
+
+DIGEST_LENGTH = 16
+RECHECK = timedelta(seconds=30)
+# <newest audit event id>.<checked at>.<next due, 0: none>.<digest>: times in epoch seconds
+STAMP_PATTERN = re.compile(rf"([0-9]{{1,19}})\.([0-9]{{1,12}})\.([0-9]{{1,12}})\.([0-9a-f]{{{DIGEST_LENGTH}}})")
+
+
+@dataclass(frozen=True)
+class InboxStamp:
+    stamp: str
+    open: int | None  # open tasks the viewer sees (the inbox's 全部待办); None: not counted (an idle poll)
+    newest_task_id: int | None = None
+
+    @property
+    def digest(self) -> str:
+        return self.stamp.rsplit(".", 1)[1]
+
+
+def is_stamp(value: str) -> bool:
+    """Is `value` shaped like a stamp (what a client may send back as `since`)?"""
+    return STAMP_PATTERN.fullmatch(value) is not None
+
+
+def open_task_conditions(viewer: Viewer) -> list:
+    """WHERE conditions of 'an open task in this viewer's inbox' (as engine/run/queries.py `inbox`)."""
+    conditions = [HumanTask.state == HumanTaskState.READY]
+    if visible_lanes(viewer) is not None:
+        conditions.append(lane_access(viewer))
+    return conditions
+
+
+def _epoch(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def inbox_stamp(session: Session, viewer: Viewer, now: datetime | None = None) -> InboxStamp:
+    """The viewer's stamp, counted afresh: ONE SQL statement over their open tasks."""
+    now_db = now or utcnow()
+    conditions = open_task_conditions(viewer)
+    instances = select(HumanTask.instance_id).where(*conditions)
+    their_last_event = select(func.max(AuditEvent.id)).where(AuditEvent.instance_id.in_(instances))
+    last_event = select(func.max(AuditEvent.id))
+    row = session.execute(
+        select(func.count(HumanTask.id), func.max(HumanTask.id), func.sum(HumanTask.id),
+               func.sum(case((HumanTask.assignee.is_(None), 0), else_=HumanTask.id)),
+               func.sum(case((HumanTask.due_at <= now_db, 1), else_=0)),
+               their_last_event.scalar_subquery(),
+               func.min(case((HumanTask.due_at > now_db, HumanTask.due_at))),
+               last_event.scalar_subquery()).where(*conditions)
+    ).one()
+    count, newest, next_due, marker = row[0], row[1], row[6], row[7]
+    figures = "/".join(str(value or 0) for value in row[:6])
+    digest = hashlib.sha256(f"{viewer.username}/{figures}".encode()).hexdigest()[:DIGEST_LENGTH]
+    stamp = f"{marker or 0}.{_epoch(now_db)}.{_epoch(next_due)}.{digest}"
+    return InboxStamp(stamp, count, newest)
+
+
+def unchanged_since(session: Session, since: str, now: datetime | None = None) -> bool:
+    """Can nothing have changed since the stamp `since` was counted? ONE primary-key lookup:
+    no newer audit event, no task of the viewer due meanwhile, and the stamp younger than RECHECK."""
+    match = STAMP_PATTERN.fullmatch(since)
+    if match is None:
+        return False
+    marker, checked, next_due = (int(match.group(n)) for n in (1, 2, 3))
+    moment = _epoch(now or utcnow())
+    if not checked <= moment < checked + RECHECK.total_seconds() or (next_due and moment >= next_due):
+        return False
+    return session.execute(select(func.max(AuditEvent.id))).scalar() == (marker or None)
+
+
+def current_stamp(session: Session, viewer: Viewer, since: str | None,
+                  now: datetime | None = None) -> tuple[bool, InboxStamp]:
+    """(changed?, the stamp to hold next) for a poll that holds `since` (None: holds nothing).
+    Changed means the viewer's tasks differ, not merely that the stamp was counted again."""
+    if since is not None and unchanged_since(session, since, now):
+        return False, InboxStamp(since, None)
+    found = inbox_stamp(session, viewer, now)
+    return since is None or since.rsplit(".", 1)[-1] != found.digest, found
