@@ -106,6 +106,12 @@ class TaskEditCommands(EngineCore):
                     raise
         raise AssertionError("unreachable")
 
+    def check_task_edit(self, task_id: int, actor: str) -> None:
+        """NotFound, NotAllowed or TaskConflict as the commands below would raise them: callers check
+        who asks before what they sent."""
+        with self.reading() as session:
+            _editable(session, task_id, actor)
+
     def task_heartbeat(self, task_id: int, actor: str, window_seconds: int = PRESENCE_SECONDS) -> list[dict[str, Any]]:
         """Record that `actor` has the task's form open; returns the others who had it open within
         `window_seconds` (username, display_name, seen_at), most recently seen first."""
