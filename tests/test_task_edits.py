@@ -14,6 +14,7 @@ from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict
 from engine.run.task_edits import DRAFT_BYTES_MAX, PRESENCE_SECONDS
 from engine.store.models import AuditEvent, TaskEdit
 from tests.support.complaint import COMPLAINT
+from tests.support.versions import RENAMED_END, REQUEST, deploy_minimal, variant
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
@@ -136,3 +137,14 @@ def test_cancelling_the_instance_drops_its_tasks_presence_and_drafts(complaint_r
     rt.cancel(task["instance_id"], "supervisor1", "duplicate")
     assert rows(rt) == 1  # only the other instance's task keeps its row
     assert [e["username"] for e in rt.task_editors(kept["id"], "agent1")] == ["operator1"]
+
+
+def test_moving_the_instance_to_another_version_drops_its_drafts(runtime):
+    deploy_minimal(runtime, variant(RENAMED_END))
+    instance = runtime.start("minimal_ok", version=1)
+    [task] = runtime.tasks(instance_id=instance)
+    runtime.save_task_draft(task["id"], "agent1", {name: "x" for name in list(REQUEST)[:1]})
+    assert rows(runtime) == 1
+    runtime.migrate_instances("minimal_ok", 1, 2, "owner1", "结束节点改名")
+    assert rows(runtime) == 0  # the task stays open on version 2; its drafts were of version 1's form
+    assert runtime.task_draft(task["id"], "agent1") is None

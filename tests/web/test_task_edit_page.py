@@ -3,7 +3,6 @@ with which API URLs and texts; never for auditors, never autosaving where the fo
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.support.web import page_text as text
