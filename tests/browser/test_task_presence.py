@@ -104,3 +104,16 @@ def test_a_local_draft_is_cleared_on_submit_and_passwords_are_never_kept(pages, 
     expect(page.locator(".form-errors")).to_be_visible()
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('tourflow:task-draft:'))") == []
     assert not pages.problems, pages.problems
+
+
+def test_an_editor_seen_a_while_ago_shows_how_long_ago(pages, live_server, screenshots):
+    page = pages.new()
+    page.set_viewport_size(DESKTOP)
+    login(page, "agent1")
+    # the server's answer, as it would be with 李娜 last seen 70 s ago (a hidden tab pauses its heartbeat)
+    answer = {"editors": [{"username": "receptionist1", "display_name": "李娜（接待）",
+                           "seen_at": "2026-12-03T10:00:00Z"}], "now": "2026-12-03T10:01:10Z"}
+    page.route(re.compile(r".*/api/v1/tasks/\d+/presence$"), lambda route: route.fulfill(json=answer))
+    _start_complaint(page)
+    expect(page.locator(".task-edit-others")).to_have_text("李娜（接待） 正在编辑此任务（1 分钟前）")
+    shot(page, screenshots, "i17-presence-minute-ago-desktop")
