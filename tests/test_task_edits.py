@@ -16,6 +16,8 @@ from engine.store.models import AuditEvent, TaskEdit
 from tests.support.complaint import COMPLAINT
 from tests.support.versions import RENAMED_END, REQUEST, deploy_minimal, variant
 
+pytestmark = pytest.mark.both_databases
+
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 

@@ -87,9 +87,10 @@ def _editors(session: Session, task_id: int, actor: str, since: datetime) -> lis
 class TaskEditCommands(EngineCore):
     """Presence and drafts of task forms (see the module's docstring)."""
 
-    def _touch(self, task_id: int, actor: str, change) -> TaskEdit:
-        """Upsert the actor's row of the task with `change(row, now)`; one retry when a second tab of
-        the same user inserted it meanwhile (PostgreSQL: both tried to insert)."""
+    def _touch(self, task_id: int, actor: str, change, answer=None):
+        """Upsert the actor's row of the task with `change(row, now)`, in one write transaction that
+        returns `answer(session, now)` (default: the row). One retry when a second tab of the same
+        user inserted the row meanwhile (PostgreSQL: both tried to insert)."""
         for attempt in (1, 2):
             try:
                 with self.transaction() as tx:
@@ -100,7 +101,7 @@ class TaskEditCommands(EngineCore):
                         row = TaskEdit(human_task_id=task_id, username=actor, data={}, saved_at=None, seen_at=now)
                         tx.session.add(row)
                     change(row, now)
-                    return row
+                    return row if answer is None else answer(tx.session, now)
             except IntegrityError:
                 if attempt == 2:
                     raise
@@ -119,8 +120,10 @@ class TaskEditCommands(EngineCore):
         def seen(row: TaskEdit, now: datetime) -> None:
             row.seen_at = now
 
-        self._touch(task_id, actor, seen)
-        return self.task_editors(task_id, actor, window_seconds)
+        def others(session: Session, now: datetime) -> list[dict[str, Any]]:
+            return _editors(session, task_id, actor, now - timedelta(seconds=window_seconds))
+
+        return self._touch(task_id, actor, seen, others)
 
     def task_editors(self, task_id: int, actor: str, window_seconds: int = PRESENCE_SECONDS) -> list[dict[str, Any]]:
         """The others who had the task's form open within `window_seconds`."""
