@@ -20,7 +20,14 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from engine.limits import ID_MAX
-from webapp import openapi_audit, openapi_inbox, openapi_operations, openapi_reports, openapi_schemas
+from webapp import (
+    openapi_audit,
+    openapi_inbox,
+    openapi_operations,
+    openapi_reports,
+    openapi_schemas,
+    openapi_task_edits,
+)
 from webapp.openapi_spec import ERRORS, MUTATING, Op, ref
 
 __all__ = ["MUTATING", "OPERATIONS", "SCHEMAS", "Op", "api_rules", "document", "openapi_path", "rule_methods"]
@@ -39,9 +46,11 @@ _CONVERTER_SCHEMAS = {
 
 # Every endpoint's note and every component schema: the core ones, the auditor's, the KPI report's.
 OPERATIONS: dict[str, Op] = {**openapi_operations.OPERATIONS, **openapi_audit.AUDIT_OPERATIONS,
-                             **openapi_reports.REPORT_OPERATIONS, **openapi_inbox.INBOX_OPERATIONS}
+                             **openapi_reports.REPORT_OPERATIONS, **openapi_inbox.INBOX_OPERATIONS,
+                             **openapi_task_edits.TASK_EDIT_OPERATIONS}
 SCHEMAS: dict[str, dict[str, Any]] = {**openapi_schemas.SCHEMAS, **openapi_audit.AUDIT_SCHEMAS,
-                                      **openapi_reports.REPORT_SCHEMAS, **openapi_inbox.INBOX_SCHEMAS}
+                                      **openapi_reports.REPORT_SCHEMAS, **openapi_inbox.INBOX_SCHEMAS,
+                                      **openapi_task_edits.TASK_EDIT_SCHEMAS}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:

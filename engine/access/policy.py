@@ -208,6 +208,14 @@ def read_task_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     return _routing_refusal(viewer, task) or f"task {task.id} is in lane {task.lane!r}, which {viewer.username} does not hold"
 
 
+def task_edit_refusal(viewer: Viewer, task: TaskLike) -> str | None:
+    """Why this viewer may not say they have the task's form open nor keep a draft of it, or None:
+    who may open the task page may (`may_read_task`), except read-only viewers (auditors)."""
+    if viewer.read_only:
+        return "auditors read everything and change nothing"
+    return read_task_refusal(viewer, task)
+
+
 def assignment_refusal(viewer: Viewer, task: TaskLike, verb: str) -> str | None:
     """Why this viewer may not release / reassign ("release", "reassign") this task: its workers may,
     while nobody else holds it; supervisors always may."""

@@ -22,6 +22,7 @@ from engine.run.migration import MigrationRefused, check_mapping, migrate, node_
 from engine.run.migration_filter import instance_filter
 from engine.run.rows import viewer_named
 from engine.run.step import Step
+from engine.run.task_edit_cleanup import forget_instance
 from engine.run.task_search import search_text
 from engine.run.unit import Tx
 from engine.run.waiting import running_of, waiting_on
@@ -127,6 +128,7 @@ def _move(tx: Tx, instance: ProcessInstance, target_id: int, mapping: dict[str, 
     instance.deployment_id = target.id
     step.model = target.model
     tasks = retarget_rows(step)
+    forget_instance(step.session, instance.id)  # drafts of the old forms
     step.event("instance_migrated", {
         "from_version": source.version, "to_version": target.version, "from_deployment_id": source.id,
         "to_deployment_id": target.id, "mapping": mapping, "moved": result.moved, "tasks": tasks,

@@ -6,7 +6,8 @@ optimistic lock (`lock_version`) and is also locked for the step (BEGIN IMMEDIAT
 SQLite, SELECT ... FOR UPDATE elsewhere), so two people completing one task cannot both win.
 
 The Runtime is composed of its parts, one module each: the units of work and deployed
-models (core.py), commands on tasks (task_commands.py), on instances (instance_commands.py),
+models (core.py), commands on tasks (task_commands.py), who has a task's form open and their
+drafts (task_edits.py), on instances (instance_commands.py),
 on messages and jobs (message_commands.py), moving instances between versions
 (migration_commands.py), and its reads (runtime_reads.py).
 """
@@ -20,10 +21,11 @@ from engine.run.migration_commands import MigrationCommands
 from engine.run.rows import task_dict
 from engine.run.runtime_reads import RuntimeReads
 from engine.run.task_commands import TaskCommands
+from engine.run.task_edits import TaskEditCommands
 from engine.store.audit import SYSTEM_ACTOR
 
 
-class Runtime(TaskCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
+class Runtime(TaskCommands, TaskEditCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
     """One engine on one database: `Runtime(db)`."""
 
 

@@ -30,6 +30,7 @@ from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, 
 from engine.plugins.reads import EngineReads
 from engine.run.message_events import thrown_messages
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_search import search_text
 from engine.run.workflow_data import current_data, data_diff, json_safe
 from engine.sandbox.scripts import ScriptEngine
@@ -219,6 +220,7 @@ class Step:
     def sync(self) -> None:
         self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
         self._sync_human_tasks()
+        forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED

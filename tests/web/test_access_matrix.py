@@ -52,6 +52,7 @@ INSTANCE_VIEWERS = TASK_READERS  # `instance` has no other task and was started 
 INCIDENT_VIEWERS = frozenset({"sales1", "operator1", "supervisor1", "owner1", "auditor1"})
 INCIDENT_RESOLVERS = frozenset({"operator1"})
 RECOVERERS = WORKERS | {"supervisor1"}  # release / reassign `task`
+TASK_EDITORS = TASK_READERS - {"auditor1"}  # say they have its form open, keep a draft of it
 WRITERS = EVERYONE - {"auditor1"}
 DEFINITIONS = frozenset({"owner1", "auditor1", "manager1"})
 HEATMAP = DEFINITIONS | {"supervisor1"}
@@ -171,6 +172,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/tasks/<int:task_id>/reassign"): api(API_TASK + "/reassign", {RECOVERERS: 422},
                                                           body={"to": NOBODY, "reason": "x"}),
     ("POST", "/api/v1/tasks/<int:task_id>/complete"): api(API_TASK + "/complete", {WORKERS: 422}, body={}),
+    # who has the form open, one's own draft: who may open the task page, not auditors
+    ("POST", "/api/v1/tasks/<int:task_id>/presence"): api(API_TASK + "/presence", {TASK_EDITORS: 200}),
+    ("GET", "/api/v1/tasks/<int:task_id>/draft"): api(API_TASK + "/draft", {TASK_EDITORS: 200}),
+    ("POST", "/api/v1/tasks/<int:task_id>/draft"): api(API_TASK + "/draft", {TASK_EDITORS: 422}, body={}),
+    ("POST", "/api/v1/tasks/<int:task_id>/draft/discard"): api(API_TASK + "/draft/discard", {TASK_EDITORS: 200}),
     ("GET", "/api/v1/processes"): api("/api/v1/processes", ALL_200),
     ("POST", "/api/v1/processes/<process_id>/instances"): api("/api/v1/processes/{process}/instances",
                                                               {FRONT_LINE: 201}, body={}),

@@ -1,0 +1,27 @@
+"""When a task leaves the inbox, who had it open and their drafts of it go (table task_edit;
+engine/run/task_edits.py keeps them). Called by the step (engine/run/step.py) and by migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.store.models import HumanTask, TaskEdit
+from engine.store.states import HumanTaskState
+
+
+def forget_closed(session: Session, instance_id: int) -> None:
+    """Drop presence and drafts of the instance's tasks that are no longer open."""
+    closed = select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.state != HumanTaskState.READY)
+    session.execute(delete(TaskEdit).where(TaskEdit.human_task_id.in_(closed)),
+                    execution_options={"synchronize_session": False})
+
+
+def forget_instance(session: Session, instance_id: int) -> None:
+    """Drop presence and drafts of every task of the instance (it moved to another version)."""
+    tasks = select(HumanTask.id).where(HumanTask.instance_id == instance_id)
+    session.execute(delete(TaskEdit).where(TaskEdit.human_task_id.in_(tasks)),
+                    execution_options={"synchronize_session": False})
+
+
+__all__ = ["forget_closed", "forget_instance"]
