@@ -14,6 +14,7 @@ on messages and jobs (message_commands.py), moving instances between versions
 from __future__ import annotations
 
 from engine.run.catalog import Deployed
+from engine.run.due_commands import DueCommands
 from engine.run.instance_commands import InstanceCommands
 from engine.run.message_commands import MessageCommands
 from engine.run.migration_commands import MigrationCommands
@@ -23,7 +24,7 @@ from engine.run.task_commands import TaskCommands
 from engine.store.audit import SYSTEM_ACTOR
 
 
-class Runtime(TaskCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
+class Runtime(TaskCommands, DueCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
     """One engine on one database: `Runtime(db)`."""
 
 
