@@ -21,7 +21,16 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
 from engine.errors import NotAllowed
-from webapp import api_audit, api_drafts, api_instances, api_lint, api_processes, api_reports, api_tasks
+from webapp import (
+    api_audit,
+    api_drafts,
+    api_due,
+    api_instances,
+    api_lint,
+    api_processes,
+    api_reports,
+    api_tasks,
+)
 from webapp.api_args import ApiError, invalid
 from webapp.auth import act_as, csrf, load_user_from_token
 from webapp.errors import error_body
@@ -33,7 +42,7 @@ csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, ne
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AREAS = (api_tasks.routes, api_instances.routes, api_processes.routes, api_drafts.routes, api_audit.routes,
-         api_reports.routes, api_lint.routes)
+         api_reports.routes, api_lint.routes, api_due.routes)
 # POSTs that only read (a body too large for a query string): auditors may send them.
 READING_POSTS = frozenset({"api.lint", "api.preview_form"})
 __all__ = ["ApiError", "bp", "invalid"]

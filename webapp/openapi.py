@@ -20,7 +20,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from engine.limits import ID_MAX
-from webapp import openapi_audit, openapi_operations, openapi_reports, openapi_schemas
+from webapp import openapi_audit, openapi_due, openapi_operations, openapi_reports, openapi_schemas
 from webapp.openapi_spec import ERRORS, MUTATING, Op, ref
 
 __all__ = ["MUTATING", "OPERATIONS", "SCHEMAS", "Op", "api_rules", "document", "openapi_path", "rule_methods"]
@@ -39,9 +39,9 @@ _CONVERTER_SCHEMAS = {
 
 # Every endpoint's note and every component schema: the core ones, the auditor's, the KPI report's.
 OPERATIONS: dict[str, Op] = {**openapi_operations.OPERATIONS, **openapi_audit.AUDIT_OPERATIONS,
-                             **openapi_reports.REPORT_OPERATIONS}
+                             **openapi_reports.REPORT_OPERATIONS, **openapi_due.DUE_OPERATIONS}
 SCHEMAS: dict[str, dict[str, Any]] = {**openapi_schemas.SCHEMAS, **openapi_audit.AUDIT_SCHEMAS,
-                                      **openapi_reports.REPORT_SCHEMAS}
+                                      **openapi_reports.REPORT_SCHEMAS, **openapi_due.DUE_SCHEMAS}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
