@@ -20,7 +20,8 @@ from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict
 from engine.limits import check_reason, invalid
 from engine.run.core import EngineCore
-from engine.run.rows import viewer_named
+from engine.run.due_dates import due_source
+from engine.run.rows import task_row, viewer_named
 from engine.store import audit
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import HumanTaskState, JobKind, JobState
@@ -76,6 +77,15 @@ class DueCommands(EngineCore):
             audit.append(tx.session, kind=DUE_CHANGED, actor=actor, at=now, instance_id=row.instance_id,
                          payload=payload)
             return payload
+
+    def due_facts(self, task_id: int) -> dict[str, Any]:
+        """Where a task's default due date came from (due_dates.due_source) and when its boundary
+        timer fires (None: it has none), for the task page: the two may differ after a change."""
+        with self.reading() as session:
+            row = task_row(session, task_id)
+            model = self.deployed(session, session.get(ProcessInstance, row.instance_id).deployment_id).model
+            return {"source": due_source(model, row.task, row.lane),
+                    "timer_due_at": iso_z(timer_due_at(session, model, row))}
 
 
 __all__ = ["DUE_CHANGED", "DueCommands", "timer_due_at"]
