@@ -20,11 +20,11 @@ routes = Routes()
 @routes.post("/tasks/<int:task_id>/due")
 def change_due(task_id: int):
     body = json_body()
+    task = policy.TaskFacts.of(runtime().task(task_id))
+    policy.refuse_if(policy.due_change_refusal(current_user.viewer, task))  # 403 before the values
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise invalid(unknown[0], f"unknown field (expected: {', '.join(FIELDS)})")
-    task = policy.TaskFacts.of(runtime().task(task_id))
-    policy.refuse_if(policy.due_change_refusal(current_user.viewer, task))  # 403 before the values
     due_at, follow_up_at, reason = due_change(body)
     runtime().set_due(task_id, actor(), reason, due_at=due_at, follow_up_at=follow_up_at)
     changed = runtime().task(task_id)

@@ -3,7 +3,7 @@ an offset is China time (what people type in a datetime-local field)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.clock import parse_iso_china
@@ -17,8 +17,8 @@ def parse_moment(field: str, value: Any) -> datetime | None:
     if not isinstance(value, str) or len(value) > 40:
         raise invalid(field, "must be a date and time in ISO 8601, e.g. 2026-12-03T18:00+08:00")
     try:
-        return parse_iso_china(value.strip())
-    except ValueError:
+        return parse_iso_china(value.strip()).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise invalid(field, f"{value!r} is not a date and time in ISO 8601, e.g. 2026-12-03T18:00+08:00") from None
 
 
