@@ -17,6 +17,8 @@ from engine.run.rows import viewer_named
 from tests.support.complaint import COMPLAINT, MONDAY_10, Walk
 from tests.support.world import REPO
 
+pytestmark = pytest.mark.both_databases
+
 TUESDAY_10 = MONDAY_10 + timedelta(days=1)
 
 
