@@ -93,6 +93,13 @@ EDITS += [
     [(FILL_FORM, f"{FILL_FORM}</spiffworkflow:properties><spiffworkflow:signalButtonLabel>取消</spiffworkflow:signalButtonLabel>"
                  "<spiffworkflow:allowGuest>true</spiffworkflow:allowGuest><spiffworkflow:properties>")],
 ]
+PROCESS_OPEN = '<bpmn:process id="minimal_ok" name="最小流程" isExecutable="true">'
+EDITS += [  # due dates (engine/bpmn/lint_due.py)
+    [(FILL_FORM, FILL_FORM + '<spiffworkflow:property name="dueIn" value="P1Y" />')],
+    *([(PROCESS_OPEN, PROCESS_OPEN + '<bpmn:extensionElements><spiffworkflow:properties>'
+       f'<spiffworkflow:property name="laneDueIn" value="{value}" /></spiffworkflow:properties>'
+       '</bpmn:extensionElements>')] for value in ("qc PT1H", "pilot=PT1H")),
+]
 MESSAGE_EVENT = ('<bpmn:scriptTask id="record_review" name="标记复核">',
                  '<bpmn:{kind} id="record_review" name="标记复核"><bpmn:messageEventDefinition messageRef="m" />')
 MESSAGE_EDITS = [(SCRIPT, ""), ("</bpmn:scriptTask>", "</bpmn:{kind}>"),

@@ -93,6 +93,7 @@ def register(app: Flask) -> None:
         audit,
         auth,
         drafts,
+        due,
         errors,
         i18n,
         inbox,
@@ -113,7 +114,7 @@ def register(app: Flask) -> None:
     errors.init_app(app)
     request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, drafts.bp, modeler.bp, audit.bp,
-                      search.bp, saved_views.bp,
+                      search.bp, saved_views.bp, due.bp,
                       api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)
     security_headers.init_app(app)  # CSP, no framing, no-store: on every answer, errors included

@@ -42,7 +42,7 @@ CHAIN_LABELS = {"ok": "校验通过", "broken": "断裂处", "after_break": "不
 # Payload keys shown as "the data" of an event, by kind (task_completed: submitted data and diff).
 DATA_KEYS = {"instance_started": "data", "message_received": "data", "message_sent": "data",
              "incident_resolved": "data", "handler_called": "input"}
-REASON_KINDS = ("task_reassigned", "instance_cancelled", "incident_resolved")
+REASON_KINDS = ("task_reassigned", "instance_cancelled", "incident_resolved", "task_due_changed")
 
 
 @bp.app_context_processor

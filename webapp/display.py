@@ -31,13 +31,15 @@ STATUS_LABELS = {
     "cancelled": "已取消",
     "ready": "待办",
 }
-DUE_LABELS = {"ok": "未到期", "due_soon": "即将到期", "overdue": "已超期", "none": "无期限"}
+DUE_LABELS = {"ok": "未到期", "due_soon": "即将到期", "overdue": "已超期", "none": "无期限",
+              "waiting_long": "等待已久"}
 EVENT_LABELS = {
     "instance_started": "流程发起",
     "task_ready": "任务就绪",
     "task_claimed": "认领任务",
     "task_unclaimed": "释放任务",
     "task_reassigned": "转派任务",
+    "task_due_changed": "调整期限",
     "task_completed": "完成任务",
     "task_cancelled": "任务取消",
     "handler_called": "调用服务",
@@ -214,6 +216,11 @@ def event_summary(event: dict[str, Any], forms: dict[str, Any] | None) -> dict[s
     elif kind == "task_reassigned":
         note = _("{name}：{old} → {new}；原因：{reason}", name=payload.get("name", ""),
                  old=payload.get("from") or _("无"), new=payload.get("to", ""), reason=payload.get("reason", ""))
+    elif kind == "task_due_changed":
+        note = _("{name}：期限 {old} → {new}；跟进 {old_follow} → {new_follow}", name=payload.get("name", ""),
+                 old=local_time(payload.get("old_due_at")) or "—", new=local_time(payload.get("new_due_at")) or "—",
+                 old_follow=local_time(payload.get("old_follow_up_at")) or "—",
+                 new_follow=local_time(payload.get("new_follow_up_at")) or "—")
     elif kind == "instance_cancelled":
         note = _("原因：{reason}", reason=payload.get("reason", ""))
     elif kind == "instance_started":

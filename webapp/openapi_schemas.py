@@ -67,7 +67,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "created_at": DATE_TIME,
             "age_seconds": {"type": "integer"},
             "due_at": NULL_DATE_TIME,
-            "due_state": {"enum": ["ok", "due_soon", "overdue", "none"]},
+            "due_state": {"enum": ["ok", "due_soon", "overdue", "waiting_long", "none"]},
+            "follow_up_at": NULL_DATE_TIME,
         },
     },
     "InboxPage": {
@@ -108,6 +109,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "ui_schema": nullable("object", description="SpiffArena's UI schema of the form (ui:order, ui:widget, "
                                                         "ui:help, ...); null: none."),
             "due_at": NULL_DATE_TIME,
+            "follow_up_at": NULL_DATE_TIME,
             "created_at": DATE_TIME,
             "completed_at": NULL_DATE_TIME,
             "completed_by": nullable("string"),

@@ -60,7 +60,7 @@ def _render(task: dict[str, Any], status: int = 200, posted=None, errors: dict[s
     return render_template(
         "tasks/detail.html",
         task=task, instance=instance, process_name=names.get(instance["process"], instance["process"]),
-        due_state=queries.due_state(due_at, utcnow()) if due_at else "none",
+        due_state=queries.due_state(due_at, utcnow(), display.parse_time(task["created_at"])) if due_at else "none",
         instance_data=display.data_panel(instance["data"], process_forms),
         schema=schema, fields=apply_ui_schema(build_fields(schema, prefill, posted, errors), task.get("ui_schema"))
         if schema else [],

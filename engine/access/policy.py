@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.roles import (  # the vocabulary the rules below use; imported from here too
@@ -32,6 +32,8 @@ from engine.access.roles import (  # the vocabulary the rules below use; importe
     INCIDENT_READERS,
     READ_ALL,
     READ_ONLY,
+    SUPERVISED_LANES,
+    SUPERVISORS,
     SYSTEM_LANE,
     SYSTEM_RESOLVERS,
     TASK_RECOVERERS,
@@ -257,6 +259,49 @@ def lane_access(viewer: Viewer):
     """The SQL condition 'a task row this viewer may work on': their lanes, and for each of their
     attributes k=v, routing k unset or v (as `routing_refusal`)."""
     condition = HumanTask.lane.in_(viewer.roles)
+    for key, mine in sorted(viewer.attributes.items()):
+        if mine:
+            theirs = HumanTask.routing[key].as_string()
+            condition = and_(condition, or_(theirs.is_(None), theirs == mine))
+    return condition
+
+
+# ---- supervision: due and follow-up dates, the overdue list (docs/due-dates.md) ---------------
+def supervised_lanes(viewer: Viewer) -> frozenset[str]:
+    """The lanes whose tasks this viewer supervises (none for a read-only viewer)."""
+    if viewer.read_only or not viewer.has(SUPERVISORS):
+        return frozenset()
+    return frozenset(SUPERVISED_LANES)
+
+
+def due_change_refusal(viewer: Viewer, task: TaskLike) -> str | None:
+    """Why this viewer may not set or extend this task's due or follow-up date, or None: a
+    supervisor of its lane, of its routing (a supervisor with attribute k=v: routing k unset or v)."""
+    if viewer.read_only:
+        return "auditors read everything and change nothing"
+    if task.lane not in supervised_lanes(viewer):
+        return (f"the due date of task {task.id} (lane {task.lane!r}) is set by a supervisor of that lane, "
+                f"not by {viewer.username!r}")
+    return _routing_refusal(viewer, task)
+
+
+def may_change_due(viewer: Viewer, task: TaskLike) -> bool:
+    return due_change_refusal(viewer, task) is None
+
+
+def overdue_list_refusal(viewer: Viewer) -> str | None:
+    """The overdue list is for supervisors (their lanes) and auditors (every lane, read-only)."""
+    if viewer.reads_all or supervised_lanes(viewer):
+        return None
+    return f"the overdue list is for supervisors and auditors, not for {viewer.username!r}"
+
+
+def supervision_access(viewer: Viewer):
+    """The SQL condition 'a task row of this viewer's overdue list': every task for an auditor,
+    else the supervised lanes and routing (as `due_change_refusal`)."""
+    if viewer.reads_all:
+        return true()
+    condition = HumanTask.lane.in_(supervised_lanes(viewer))
     for key, mine in sorted(viewer.attributes.items()):
         if mine:
             theirs = HumanTask.routing[key].as_string()

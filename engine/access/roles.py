@@ -51,6 +51,11 @@ READ_ONLY = frozenset({Role.AUDITOR})  # changes nothing, whatever else they hol
 TASK_RECOVERERS = frozenset({Role.SUPERVISOR})
 INCIDENT_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})  # every open incident
 SYSTEM_RESOLVERS = frozenset({Role.SUPERVISOR, Role.OWNER})  # incidents of the system lane
+# Who supervises which lanes: sets and extends the due and follow-up dates of their tasks and sees
+# their overdue list (docs/due-dates.md). The agency has one supervisor role (主管 / 上级主管) over
+# every work lane; a supervisor with routing attributes supervises only the tasks of that routing.
+SUPERVISORS = frozenset({Role.SUPERVISOR})
+SUPERVISED_LANES = frozenset(Role) - {Role.AUDITOR, Role.OWNER, Role.INTEGRATION}
 # Roles that are no work lane of any process: the inbox offers no lane filter for them.
 NOT_LANES = frozenset({Role.AUDITOR, Role.OWNER, Role.INTEGRATION})
 # The lanes a process may use (lint: an unknown lane is a finding): the working roles and `system`.

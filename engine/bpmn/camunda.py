@@ -50,7 +50,7 @@ LISTENERS = frozenset({"executionListener", "taskListener", "inputOutput", "in",
 # tourflow's own properties (docs/bpmn-conventions.md), written as camunda:property in the modeler's
 # properties panel: the same as SpiffArena's spiffworkflow:property.
 TOURFLOW_PROPERTIES = frozenset({"defaultLane", "routingKeys", "summaryKeys", "formJsonSchemaFilename",
-                                 "assigneeExpression"})
+                                 "assigneeExpression", "dueIn", "laneDueIn"})
 FORM_ATTRIBUTES = frozenset({"formKey", "formRef", "formRefBinding", "formRefVersion", "formHandlerClass"})
 # What to write instead, by kind of construct.
 HINT_CAMUNDA8 = msg("camunda.hint.camunda8")

@@ -19,6 +19,7 @@ from engine.bpmn.camunda import ECHOED_RULES, IGNORED_RULE
 from engine.bpmn.camunda import RULE as CAMUNDA_RULE
 from engine.bpmn.camunda import normalize as normalize_camunda
 from engine.bpmn.lint_content import CONTENT_RULES
+from engine.bpmn.lint_due import DUE_RULES
 from engine.bpmn.lint_flow import FLOW_RULES, MessageUse, message_findings, message_use
 from engine.bpmn.lint_messages import msg
 from engine.bpmn.lint_model import KNOWN_LANES, BpmnDocument, Finding, described
@@ -31,7 +32,7 @@ from engine.errors import BpmnReadError
 __all__ = ["KNOWN_LANES", "Finding", "has_errors", "lint_bytes", "lint_file", "lint_paths"]
 
 Rule = Callable[[BpmnDocument], Iterable[Finding]]
-RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + FLOW_RULES + SPIFF_RULES
+RULES: tuple[Rule, ...] = STRUCTURE_RULES + CONTENT_RULES + DUE_RULES + FLOW_RULES + SPIFF_RULES
 # When these fire, SpiffWorkflow's parse can only repeat them in its own words.
 _PARSE_MOOT = {"no-process", "not-executable", "collaboration-only", "no-start", "dangling-flow"}
 

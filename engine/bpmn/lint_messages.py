@@ -51,6 +51,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reserved-id": ("{element}: id '{id}' is reserved by SpiffWorkflow; use e.g. '{suggestion}'",
                     "{element}：id '{id}' 是 SpiffWorkflow 的保留名；请改用例如 '{suggestion}'"),
     "duplicate-id": ("id '{id}' is already used at line {line}", "id '{id}' 已在第 {line} 行使用"),
+    # due dates (docs/bpmn-conventions.md, "Due dates")
+    "due-in.invalid": ("userTask '{task}': dueIn {value!r} is not a positive duration like PT4H, P2D or "
+                       "working:P1D (weeks, days, hours, minutes, at most 366 days; no years or months)",
+                       "用户任务 '{task}'：dueIn {value!r} 不是有效的办理期限，应写成 PT4H、P2D 或 working:P1D"
+                       "（周、天、小时、分钟，大于零且不超过 366 天；不能用年、月）"),
+    "due-in.lane-invalid": ("process '{process}': laneDueIn {value!r} must read lane=duration, ... with durations "
+                            "like PT4H, P2D or working:P1D (e.g. qc=working:P1D, supervisor=working:PT4H)",
+                            "流程 '{process}'：laneDueIn {value!r} 应写成 泳道=期限, ...，期限如 PT4H、P2D 或 "
+                            "working:P1D（例如 qc=working:P1D, supervisor=working:PT4H）"),
+    "due-in.lane-unknown": ("process '{process}': laneDueIn names lane '{lane}', which is none of {known}",
+                            "流程 '{process}'：laneDueIn 中的泳道 '{lane}' 不存在（可用：{known}）"),
     # flow
     "no-start": ("process '{process}' has no start event", "流程 '{process}' 没有开始事件"),
     "no-end": ("process '{process}' has no end event", "流程 '{process}' 没有结束事件"),

@@ -20,6 +20,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.bpmn.calls import executable_processes, processes_by_id, reachable_calls
 from engine.bpmn.camunda import Mapping as CamundaMapping
 from engine.bpmn.camunda import normalize as normalize_camunda
+from engine.bpmn.due_rules import DueRules, due_rules
 from engine.bpmn.lanes import DEFAULTED_TAGS, default_lane, role_of_lane
 from engine.bpmn.sop import sop_text
 from engine.bpmn.spiffarena import ui_schema_ref
@@ -88,6 +89,7 @@ class ProcessModel:
     routing_keys: tuple[str, ...] = ()
     summary_keys: tuple[str, ...] = ()
     generated_forms: dict[str, Any] = field(default_factory=dict)  # form name -> schema (camunda:formData)
+    due: DueRules = field(default_factory=lambda: DueRules({}, {}))  # dueIn / laneDueIn (due_rules.py)
 
     def routing_of(self, data: dict[str, Any]) -> dict[str, str]:
         """The routing of a task created with this data: each routing key whose value is a
@@ -200,6 +202,7 @@ def _parse(data: bytes, filename: str, digest: str, process_id: str | None = Non
         routing_keys=process_keys(process, ROUTING_PROPERTY),
         summary_keys=process_keys(process, SUMMARY_PROPERTY),
         generated_forms=camunda.generated_forms,
+        due=due_rules(parts),
     )
 
 

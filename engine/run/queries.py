@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
+from engine.run import due_dates
 from engine.run.catalog import model_of
 from engine.run.task_search import TaskSearch
 from engine.run.task_search import conditions as search_conditions
@@ -37,13 +38,9 @@ class InboxFilter:
     search: TaskSearch | None = None  # customer, phone, tour/booking code, due (engine/run/task_search.py)
 
 
-def due_state(due_at: datetime | None, now: datetime) -> str:
-    """ok / due_soon / overdue / none, for the due badge."""
-    if due_at is None:
-        return "none"
-    if due_at <= now:
-        return "overdue"
-    return "due_soon" if due_at - now <= DUE_SOON else "ok"
+def due_state(due_at: datetime | None, now: datetime, created_at: datetime | None = None) -> str:
+    """ok / due_soon / overdue / waiting_long / none, for the due badge (engine/run/due_dates.py)."""
+    return due_dates.due_state(due_at, now, created_at)
 
 
 def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
@@ -117,7 +114,8 @@ def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[s
         "created_at": _iso(row.created_at),
         "age_seconds": int((now_db - row.created_at).total_seconds()),
         "due_at": _iso(row.due_at),
-        "due_state": due_state(row.due_at, now_db),
+        "due_state": due_state(row.due_at, now_db, row.created_at),
+        "follow_up_at": _iso(row.follow_up_at),
     }
 
 

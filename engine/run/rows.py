@@ -89,6 +89,7 @@ def task_dict(row: HumanTask) -> dict[str, Any]:
         "assignee": row.assignee,
         "form": row.form_ref,
         "due_at": iso(row.due_at),
+        "follow_up_at": iso(row.follow_up_at),
         "created_at": iso(row.created_at),
         "completed_at": iso(row.completed_at),
         "completed_by": row.completed_by,

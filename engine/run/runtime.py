@@ -15,6 +15,7 @@ on messages and jobs (message_commands.py), moving instances between versions
 from __future__ import annotations
 
 from engine.run.catalog import Deployed
+from engine.run.due_commands import DueCommands
 from engine.run.instance_commands import InstanceCommands
 from engine.run.message_commands import MessageCommands
 from engine.run.migration_commands import MigrationCommands
@@ -25,7 +26,8 @@ from engine.run.task_edits import TaskEditCommands
 from engine.store.audit import SYSTEM_ACTOR
 
 
-class Runtime(TaskCommands, TaskEditCommands, InstanceCommands, MessageCommands, MigrationCommands, RuntimeReads):
+class Runtime(TaskCommands, TaskEditCommands, DueCommands, InstanceCommands, MessageCommands, MigrationCommands,
+              RuntimeReads):
     """One engine on one database: `Runtime(db)`."""
 
 

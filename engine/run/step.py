@@ -28,6 +28,7 @@ from engine.clock import iso_z
 from engine.errors import ScriptError
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
+from engine.run.due_dates import default_due
 from engine.run.message_events import thrown_messages
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
@@ -260,7 +261,7 @@ class Step:
                 state=HumanTaskState.READY,
                 form_ref=info.form_ref if info else None,
                 assignee=self._assignee(info, task),
-                due_at=due.get(bpmn_id),
+                due_at=due.get(bpmn_id) or self._default_due(bpmn_id, info),
                 created_at=self.now,
                 summary=json_safe({k: task.data[k] for k in self.model.summary_keys if k in task.data}),
                 search_text=search_text(task.data, self.model.summary_keys),
@@ -271,6 +272,11 @@ class Step:
                                       "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
                                       "due_at": iso_z(row.due_at)})
+
+    def _default_due(self, bpmn_id: str, info) -> datetime:
+        """A step without a boundary timer: its dueIn, its lane's laneDueIn, else the setting."""
+        lane = (info.lane if info else None) or self.model.node_lanes.get(bpmn_id)
+        return default_due(self.model, bpmn_id, lane, self.now)[0]
 
     def _assignee(self, info, task) -> str | None:
         """A task whose diagram names its assignee (property assigneeExpression) is pre-claimed."""

@@ -60,6 +60,8 @@ REPORTS = frozenset({"manager1", "supervisor1", "qc1", "owner1", "auditor1"})
 CHAINS = frozenset({"auditor1", "supervisor1", "owner1"})
 SENDERS = frozenset({"supervisor1", "owner1", "integration1"})
 MESSAGE_READERS = SENDERS | {"auditor1"}
+SUPERVISORS = frozenset({"supervisor1"})  # set due dates of `task` (lane staff); see the overdue list
+OVERDUE_READERS = SUPERVISORS | {"auditor1"}
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/tasks/<int:task_id>/reassign"): page(TASK + "/reassign", {RECOVERERS: 422},
                                                     body={"to_user": NOBODY, "reason": "x"}),
     ("POST", "/tasks/<int:task_id>"): page(TASK, {WORKERS: 422}, body={}),
+    # an empty reason: a supervisor passes the check and is told what is missing, nothing changes
+    ("POST", "/tasks/<int:task_id>/due"): page(TASK + "/due", {SUPERVISORS: 422}, body={"due_at": "", "reason": ""}),
+    ("GET", "/tasks/overdue"): page("/tasks/overdue", {OVERDUE_READERS: 200}),
     ("GET", "/start"): page("/start", {WRITERS: 200}),
     ("POST", "/start/<process_id>"): page("/start/{process}", {FRONT_LINE: 302}),
     ("GET", "/instances"): page("/instances", ALL_200),
@@ -177,6 +182,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/tasks/<int:task_id>/draft"): api(API_TASK + "/draft", {TASK_EDITORS: 200}),
     ("POST", "/api/v1/tasks/<int:task_id>/draft"): api(API_TASK + "/draft", {TASK_EDITORS: 422}, body={}),
     ("POST", "/api/v1/tasks/<int:task_id>/draft/discard"): api(API_TASK + "/draft/discard", {TASK_EDITORS: 200}),
+    ("POST", "/api/v1/tasks/<int:task_id>/due"): api(API_TASK + "/due", {SUPERVISORS: 422}, body={"reason": ""}),
+    ("GET", "/api/v1/tasks/overdue"): api("/api/v1/tasks/overdue", {OVERDUE_READERS: 200}),
     ("GET", "/api/v1/processes"): api("/api/v1/processes", ALL_200),
     ("POST", "/api/v1/processes/<process_id>/instances"): api("/api/v1/processes/{process}/instances",
                                                               {FRONT_LINE: 201}, body={}),

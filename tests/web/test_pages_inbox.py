@@ -51,7 +51,7 @@ def test_inbox_row_shows_process_step_customer_masked_phone_tour_age_due_and_ass
     assert "张建国" in row and "SH-2026-1118" in row
     assert "138****4567" in row and "13801234567" not in response.get_data(as_text=True), "phones are masked"
     assert "刚刚" in row and "未认领" in row and "导游" in row
-    assert '<span class="muted">—</span>' in row, "no due date: no badge"
+    assert 'class="badge due-ok"' in row and "未到期" in row, "every step has a due date (laneDueIn guide=PT4H)"
 
 
 def test_age_reads_minutes_hours_days(runtime, client_for):
