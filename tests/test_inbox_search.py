@@ -94,6 +94,7 @@ def test_search_stays_within_the_viewers_lanes(complaint_runtime):
     assert found(rt, GUIDE, phone="4567", customer="王") == {at_agent}
 
 
+@pytest.mark.no_replay_check  # `undated` is a row as written before due dates: its record says otherwise
 def test_due_overdue_today_this_week_and_none(complaint_runtime):
     rt = complaint_runtime
     with frozen_at(MONDAY_10 - timedelta(days=4)):  # the Thursday before: due that day
@@ -103,6 +104,8 @@ def test_due_overdue_today_this_week_and_none(complaint_runtime):
     with frozen_at(MONDAY_10):
         fine = start(rt)  # due in an hour
         undated = to_guide(rt)
+        with rt.transaction() as tx:  # every new step has a due date now: a row written before they did
+            tx.session.execute(update(HumanTask).where(HumanTask.instance_id == undated).values(due_at=None))
         assert found(rt, due="overdue") == {last_week, late}
         assert found(rt, due="today") == {late, fine}
         assert found(rt, due="week") == {late, fine}
