@@ -19,6 +19,7 @@ from werkzeug.datastructures import MultiDict
 from engine.bpmn.form_patterns import pattern_hint
 from engine.clock import parse_iso_china
 from webapp.display import LOCAL_TZ, parse_time
+from webapp.i18n import get_locale
 from webapp.i18n import gettext as _
 
 GENERAL = "__all__"  # errors that belong to no field
@@ -302,7 +303,12 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
         return _("类型不正确")
     if "Additional properties are not allowed" in text:
         return _("表单中有未定义的字段：{name}", name=error.get("field") or "")
-    return text
+    return text if get_locale() == "en" else _("内容不符合表单要求")
+
+
+def error_text(error: dict[str, Any], prop: dict[str, Any] | None = None) -> str:
+    """One FormInvalid error (its English `message`) as a short message in the user's language."""
+    return _message(error, prop)
 
 
 def field_errors(schema: dict[str, Any] | None, errors: list[dict[str, Any]],

@@ -46,7 +46,8 @@ def _check_mapping_shape(mapping: Any) -> dict[str, str]:
             for k, v in mapping.items()):
         message = f"must map old node ids to new node ids (strings), at most {MAX_MAPPING} of them"
         raise FormInvalid(f"field 'mapping': {message}", field="mapping",
-                          errors=[{"field": "mapping", "message": message}])
+                          errors=[{"field": "mapping", "message": message}], key="migration.mapping",
+                          params={"limit": MAX_MAPPING})
     return dict(mapping)
 
 
