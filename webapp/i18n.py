@@ -68,6 +68,13 @@ def set_language(code: str):
     return redirect(target if target.startswith(request.host_url) or target.startswith("/") else "/")
 
 
+def say_language(response):
+    """Content-Language: the language of the answer's messages (what get_locale chose)."""
+    response.headers.setdefault("Content-Language", "zh-CN" if get_locale() == "zh" else "en")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.after_request(say_language)
     app.jinja_env.globals.update(_=gettext, get_locale=get_locale)

@@ -142,9 +142,14 @@ def test_without_accept_language_the_api_follows_the_session_then_chinese(runtim
     assert english.get("/api/v1/tasks/999999").get_json()["message"] == "task 999999 does not exist"
     asked = english.get("/api/v1/tasks/999999", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
     assert asked.get_json() == {"error": "not_found", "message": "任务 999999 不存在", "field": None}
+    assert asked.headers["Content-Language"] == "zh-CN"
+    assert english.get("/tasks/999999").headers["Content-Language"] == "en"
 
 
 # ---- the catalogue -------------------------------------------------------------------------
+KEYED_HELPERS = {"invalid", "field_invalid"}  # engine helpers whose third argument is the key
+
+
 def raised_keys() -> dict[str, str]:
     """Every catalogue key the code raises: key="..." of an error, a Refusal's, limits.invalid's."""
     keys: dict[str, str] = {}
@@ -154,7 +159,7 @@ def raised_keys() -> dict[str, str]:
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
             given = [k.value for k in node.keywords if k.arg == "key"]
-            if name == "Refusal" or (name == "invalid" and len(node.args) == 3):
+            if name == "Refusal" or (name in KEYED_HELPERS and len(node.args) == 3):
                 given.append(node.args[1 if name == "Refusal" else 2])
             for value in given:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -173,7 +178,7 @@ def test_every_key_the_code_raises_has_chinese_and_every_template_is_used():
 
 
 ERROR_CLASSES = {"NotFound", "TaskConflict", "NotAllowed", "FormInvalid", "DeploymentError", "BpmnReadError",
-                 "ScriptError", "TourflowError"}
+                 "ScriptError", "TourflowError", "MigrationRefused"}
 
 
 def test_every_engine_error_a_user_can_meet_carries_a_key():
@@ -182,7 +187,10 @@ def test_every_engine_error_a_user_can_meet_carries_a_key():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 name = getattr(node.exc.func, "id", "")
-                if name in ERROR_CLASSES and not any(k.arg == "key" for k in node.exc.keywords):
+                keyed = any(k.arg == "key" for k in node.exc.keywords)
+                if name in KEYED_HELPERS:
+                    keyed = len(node.exc.args) >= 3
+                if (name in ERROR_CLASSES or name in KEYED_HELPERS) and not keyed:
                     unkeyed.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not unkeyed, f"engine errors without a catalogue key (they show only generic words in Chinese): {unkeyed}"
 
