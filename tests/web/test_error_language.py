@@ -17,6 +17,7 @@ from tests.support.api import Api
 from tests.support.complaint import COMPLAINT
 from tests.support.web import page_text
 from webapp.error_messages import CJK, GENERIC, ZH, render
+from webapp.form_fields import error_text, shown_hint
 
 ROOT = Path(__file__).resolve().parents[2]
 FORM = {**COMPLAINT, "complaint_at": "2026-11-20T09:30", "involves_multiple_departments": "false",
@@ -211,3 +212,13 @@ def test_render_fills_the_parameters_and_never_mixes_languages():
     assert render(unkeyed, "zh") == GENERIC["conflict"][0] and render(unkeyed, "en") == "something new went wrong"
     chinese_only = FormInvalid("请选择文件")
     assert render(chinese_only, "zh") == "请选择文件" and not CJK.search(render(chinese_only, "en"))
+
+
+def test_a_forms_own_english_rule_shows_on_english_pages(app):
+    prop = {"type": "string", "pattern": "^x$", "x-pattern-hint": "只能是 x", "x-pattern-hint-en": "only x"}
+    refused = {"field": "a", "message": "'y' does not match '^x$' (the rule: only x)", "hint": "只能是 x",
+               "hint_en": "only x"}
+    with app.test_request_context("/", headers={"Cookie": "lang=en"}):
+        assert shown_hint(prop) == "only x" and error_text(refused) == "Wrong format: only x"
+    with app.test_request_context("/"):
+        assert shown_hint(prop) == "只能是 x" and error_text(refused) == "格式不正确：只能是 x"
