@@ -1,4 +1,9 @@
-"""Error types of the engine; the CLI and the web layer each map them to a message and status."""
+"""Error types of the engine; the CLI and the web layer each map them to a message and status.
+
+The engine stays language-neutral: an error carries its English `message` (its `str()`, for logs
+and scripts) and, where a user may see it, a `key` with `params`: the web layer and the CLI render
+that key in the user's language through one catalogue (webapp/error_messages.py).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ class TourflowError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, key: str | None = None, params: dict | None = None):
         super().__init__(message)
         self.message = message
+        self.key = key  # the catalogue's key of this message; None: only the English message
+        self.params = dict(params or {})
 
 
 class BpmnReadError(TourflowError):
@@ -18,8 +25,9 @@ class BpmnReadError(TourflowError):
 
     code = "bpmn_invalid"
 
-    def __init__(self, filename: str, message: str, line: int = 0, col: int = 0):
-        super().__init__(message)
+    def __init__(self, filename: str, message: str, line: int = 0, col: int = 0, *,
+                 key: str | None = None, params: dict | None = None):
+        super().__init__(message, key=key, params={"file": filename, **(params or {})})
         self.filename = filename
         self.line = line
         self.col = col
@@ -33,8 +41,9 @@ class DeploymentError(TourflowError):
 
     code = "deployment_invalid"
 
-    def __init__(self, message: str, findings: list | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, findings: list | None = None, *,
+                 key: str | None = None, params: dict | None = None):
+        super().__init__(message, key=key, params=params)
         self.findings = findings or []
 
 
@@ -47,8 +56,9 @@ class FormInvalid(TourflowError):
 
     code = "validation_error"
 
-    def __init__(self, message: str, field: str | None = None, errors: list | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, field: str | None = None, errors: list | None = None, *,
+                 key: str | None = None, params: dict | None = None):
+        super().__init__(message, key=key, params=params)
         self.field = field
         self.errors = errors or []
 
@@ -69,3 +79,21 @@ class ScriptError(TourflowError):
     """An expression or script is unsafe or failed."""
 
     code = "script_error"
+
+
+class Refusal(str):
+    """Why an action is refused, as English text (it is a `str`) that also carries the catalogue
+    key and parameters of the message, so a NotAllowed raised from it can be shown in any language."""
+
+    key: str
+    params: dict
+
+    def __new__(cls, text: str, key: str, **params: object) -> Refusal:
+        refusal = super().__new__(cls, text)
+        refusal.key, refusal.params = key, params
+        return refusal
+
+
+def refused(reason: str) -> NotAllowed:
+    """The NotAllowed of a reason: keyed when the reason is a Refusal."""
+    return NotAllowed(reason, key=getattr(reason, "key", None), params=getattr(reason, "params", None))

@@ -45,10 +45,12 @@ class BadJson(TourflowError):
     code = "invalid_json"
 
 
-def invalid(field: str | None, message: str) -> FormInvalid:
-    """A 422 naming one field, shaped like the form validation errors."""
+def invalid(field: str | None, message: str, key: str | None = None, **params: object) -> FormInvalid:
+    """A 422 naming one field, shaped like the form validation errors; `key` and `params` name the
+    message in the catalogue of the web layer (webapp/error_messages.py)."""
     label = f"field '{field}': " if field else ""
-    return FormInvalid(f"{label}{message}", field=field, errors=[{"field": field, "message": message}])
+    return FormInvalid(f"{label}{message}", field=field, errors=[{"field": field, "message": message}],
+                       key=key, params={"field": field, **params})
 
 
 NUL_MESSAGE = "holds a NUL character (\\u0000), which cannot be stored"
@@ -68,13 +70,16 @@ def check_text(field: str, value: Any, limit: int, *, required: bool = True) -> 
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise invalid(field, "is required" if value in (None, "") else "must be a string")
+        if value in (None, ""):
+            raise invalid(field, "is required", "limit.required")
+        raise invalid(field, "must be a string", "limit.not_string")
     if len(value) > limit:
-        raise invalid(field, f"must be at most {limit} characters (got {len(value)})")
+        raise invalid(field, f"must be at most {limit} characters (got {len(value)})", "limit.too_long",
+                      limit=limit, got=len(value))
     if has_lone_surrogate(value):
-        raise invalid(field, SURROGATE_MESSAGE)
+        raise invalid(field, SURROGATE_MESSAGE, "limit.surrogate")
     if "\x00" in value:
-        raise invalid(field, NUL_MESSAGE)
+        raise invalid(field, NUL_MESSAGE, "limit.nul")
     return value
 
 
@@ -98,7 +103,7 @@ def _join(path: str | None, part: str | int) -> str:
 def _check(value: Any, path: str | None, depth: int, top: str | None, text_max: int | None) -> None:
     if isinstance(value, dict | list):
         if depth >= JSON_DEPTH_MAX:
-            raise invalid(top, f"is nested deeper than {JSON_DEPTH_MAX} levels")
+            raise invalid(top, f"is nested deeper than {JSON_DEPTH_MAX} levels", "limit.too_deep", depth=JSON_DEPTH_MAX)
         if isinstance(value, list):
             for i, item in enumerate(value):
                 _check(item, _join(path, i), depth + 1, top if top is not None else _join(None, i), text_max)
@@ -107,28 +112,30 @@ def _check(value: Any, path: str | None, depth: int, top: str | None, text_max: 
             printable = isinstance(key, str) and not has_lone_surrogate(key) and "\x00" not in key
             where = _join(path, key if printable else "?")
             if not isinstance(key, str):
-                raise invalid(path, "object keys must be strings")
+                raise invalid(path, "object keys must be strings", "limit.key_not_string")
             if len(key) > NAME_MAX:
-                raise invalid(path, f"has a key of {len(key)} characters; keys may have at most {NAME_MAX}")
+                raise invalid(path, f"has a key of {len(key)} characters; keys may have at most {NAME_MAX}",
+                              "limit.key_too_long", got=len(key), limit=NAME_MAX)
             if has_lone_surrogate(key):
-                raise invalid(where, f"has a key that {SURROGATE_MESSAGE}")
+                raise invalid(where, f"has a key that {SURROGATE_MESSAGE}", "limit.surrogate")
             if "\x00" in key:
-                raise invalid(where, f"has a key that {NUL_MESSAGE}")
+                raise invalid(where, f"has a key that {NUL_MESSAGE}", "limit.nul")
             _check(item, where, depth + 1, top if top is not None else where, text_max)
     elif isinstance(value, str):
         if text_max is not None and len(value) > text_max:
-            raise invalid(path, f"must be at most {text_max} characters (got {len(value)})")
+            raise invalid(path, f"must be at most {text_max} characters (got {len(value)})", "limit.too_long",
+                          limit=text_max, got=len(value))
         if has_lone_surrogate(value):
-            raise invalid(path, SURROGATE_MESSAGE)
+            raise invalid(path, SURROGATE_MESSAGE, "limit.surrogate")
         if "\x00" in value:
-            raise invalid(path, NUL_MESSAGE)
+            raise invalid(path, NUL_MESSAGE, "limit.nul")
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
         if not INT_MIN <= value <= INT_MAX:
-            raise invalid(path, "integers must fit in 64 bits (-2^63 to 2^63-1)")
+            raise invalid(path, "integers must fit in 64 bits (-2^63 to 2^63-1)", "limit.int_range")
     elif isinstance(value, float) and not math.isfinite(value):
-        raise invalid(path, "must be a finite number")
+        raise invalid(path, "must be a finite number", "limit.not_finite")
 
 
 def _no_constant(name: str) -> Any:

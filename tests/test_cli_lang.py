@@ -56,3 +56,11 @@ def test_a_refused_deploy_prints_its_findings_in_the_chosen_language(cli, broken
     assert finding_line(chinese.stderr).endswith(f" error form-invalid: {ZH}")
     english = cli.run("deploy", str(broken))
     assert finding_line(english.stderr).endswith(f" error form-invalid: {EN}")
+
+
+def test_an_error_line_is_in_the_chosen_language_and_keeps_its_exit_code(cli):
+    english = cli.run("claim", "999999", "--as", "agent1")
+    assert english.returncode == 1 and english.stderr.strip() == "error: task 999999 does not exist"
+    cli.env["TOURFLOW_LANG"] = "zh"
+    chinese = cli.run("claim", "999999", "--as", "agent1")
+    assert chinese.returncode == 1 and chinese.stderr.strip() == "错误：任务 999999 不存在"

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from engine.bpmn.form_patterns import PATTERN_HINT, pattern_hint
+from engine.bpmn.form_patterns import PATTERN_HINT, PATTERN_HINT_EN, pattern_hint
 from engine.bpmn.forms import validate
 from engine.errors import FormInvalid
+from webapp.error_messages import CJK
 from webapp.i18n import load_messages
 
 PROCESS_FORMS = Path(__file__).resolve().parents[1] / "processes" / "forms"
 PHONE = "7–20 位数字，可含 + - 空格"
+PHONE_EN = "7–20 digits; + - and spaces allowed"
 SCHEMA = {
     "type": "object",
     "properties": {
-        "phone": {"type": "string", "pattern": "^[0-9+\\- ]{7,20}$", PATTERN_HINT: PHONE},
+        "phone": {"type": "string", "pattern": "^[0-9+\\- ]{7,20}$", PATTERN_HINT: PHONE,
+                  PATTERN_HINT_EN: PHONE_EN},
         "code": {"type": "string", "pattern": "^[A-Z]{2}$"},
         "phones": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{3}$", PATTERN_HINT: "3 位数字"}},
     },
@@ -28,9 +31,16 @@ def test_a_refused_pattern_names_its_rule_in_the_message_and_the_details():
     with pytest.raises(FormInvalid) as refused:
         validate(SCHEMA, {"phone": "call me"})
     assert refused.value.field == "phone"
-    assert PHONE in refused.value.message
-    assert refused.value.errors == [{"field": "phone", "hint": PHONE,
-                                     "message": f"'call me' does not match '^[0-9+\\\\- ]{{7,20}}$' (the rule: {PHONE})"}]
+    assert PHONE_EN in refused.value.message and PHONE not in refused.value.message, "English only"
+    assert refused.value.errors == [{"field": "phone", "hint": PHONE, "hint_en": PHONE_EN,
+                                     "message": f"'call me' does not match '^[0-9+\\\\- ]{{7,20}}$' (the rule: {PHONE_EN})"}]
+
+
+def test_a_rule_given_only_in_chinese_stays_out_of_the_english_message():
+    with pytest.raises(FormInvalid) as refused:
+        validate(SCHEMA, {"phones": ["12"]})
+    assert refused.value.errors[0]["hint"] == "3 位数字" and "hint_en" not in refused.value.errors[0]
+    assert "位" not in refused.value.message and "位" not in refused.value.errors[0]["message"]
 
 
 def test_a_list_item_names_the_rule_of_the_items_schema():
@@ -58,6 +68,8 @@ def _patterned(node, where=""):
 
 
 def test_every_pattern_of_the_process_forms_says_its_rule_in_chinese_and_english():
+    """x-pattern-hint in Chinese, x-pattern-hint-en in English (what the engine's English message
+    names), and the Chinese in en.json too (the pages translate the hint they show)."""
     english = load_messages("en")
     found = 0
     for path in sorted(PROCESS_FORMS.glob("*/*.schema.json")):
@@ -66,4 +78,7 @@ def test_every_pattern_of_the_process_forms_says_its_rule_in_chinese_and_english
             hint = pattern_hint(node)
             assert hint, f"{path.parent.name}/{path.name}{where} has a pattern without {PATTERN_HINT}"
             assert english.get(hint), f"{hint!r} has no English in webapp/translations/en.json"
+            hint_en = pattern_hint(node, "en")
+            assert hint_en, f"{path.parent.name}/{path.name}{where} has a pattern without {PATTERN_HINT_EN}"
+            assert not CJK.search(hint_en) and CJK.search(hint), f"{path.name}{where}: one language each"
     assert found >= 20

@@ -82,7 +82,7 @@ def authenticate():
     if mutating and not g.get("token_auth") and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()  # raises CSRFError -> 400 {"error": "csrf_failed"} (webapp/errors.py)
     if mutating and current_user.read_only and request.endpoint not in READING_POSTS:
-        raise NotAllowed("auditors read everything and change nothing")
+        raise NotAllowed("auditors read everything and change nothing", key="access.auditor")
     return None
 
 

@@ -48,9 +48,11 @@ class Routes:
         return decorator
 
 
-def invalid(field: str, message: str) -> FormInvalid:
-    """A 422 naming one field, shaped like the form validation errors."""
-    return FormInvalid(f"field '{field}': {message}", field=field, errors=[{"field": field, "message": message}])
+def invalid(field: str, message: str, key: str | None = None, **params: object) -> FormInvalid:
+    """A 422 naming one field, shaped like the form validation errors; `key` names its Chinese
+    (webapp/error_messages.py)."""
+    return FormInvalid(f"field '{field}': {message}", field=field, errors=[{"field": field, "message": message}],
+                       key=key, params={"field": field, **params})
 
 
 def actor() -> str:
@@ -84,7 +86,7 @@ def bool_arg(name: str) -> bool:
         return True
     if value.lower() in FALSE:
         return False
-    raise invalid(name, "must be true or false")
+    raise invalid(name, "must be true or false", "arg.bool")
 
 
 def int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
@@ -94,9 +96,11 @@ def int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise invalid(name, "must be an integer") from None
+        raise invalid(name, "must be an integer", "arg.int") from None
     if number < low or (high is not None and number > high):
-        raise invalid(name, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        if high is not None:
+            raise invalid(name, f"must be between {low} and {high}", "arg.range", low=low, high=high)
+        raise invalid(name, f"must be at least {low}", "arg.min", low=low)
     return number
 
 

@@ -55,7 +55,7 @@ def search_instances():
     parsed = parse(request.args)
     if parsed.errors:
         name, code = next(iter(parsed.errors.items()))
-        raise FormInvalid(f"field '{name}': {PROBLEMS[code][0]}", field=name,
+        raise FormInvalid(f"field '{name}': {PROBLEMS[code][0]}", field=name, key="form.invalid", params={"field": name},
                           errors=[{"field": f, "message": PROBLEMS[c][0]} for f, c in parsed.errors.items()])
     result: dict[str, Any] = run(parsed.flt)
     return result

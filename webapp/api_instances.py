@@ -108,7 +108,8 @@ def _incident(instance_id: int) -> dict[str, Any]:
 def get_incident(instance_id: int):
     incident = _incident(instance_id)
     if incident is None:
-        raise NotFound(f"instance {instance_id} has no open incident")
+        raise NotFound(f"instance {instance_id} has no open incident", key="instance.no_incident",
+                       params={"id": instance_id, "status": ""})
     return privacy.masker(instance_id)(incident)
 
 
@@ -119,7 +120,8 @@ def resolve_incident(instance_id: int):
     incident = _incident(instance_id)
     if incident is not None and not incident["can_resolve"]:  # 403 before the body is judged
         raise NotAllowed(f"the incident of instance {instance_id} is for lane {incident['lane']!r}; "
-                         f"your roles ({', '.join(sorted(current_user.roles)) or 'none'}) may not resolve it")
+                         f"your roles ({', '.join(sorted(current_user.roles)) or 'none'}) may not resolve it",
+                         key="access.incident_lane", params={"user": current_user.username, "lane": incident["lane"]})
     unknown = sorted(set(body) - {"reason", "data"})
     if unknown:
         raise invalid(unknown[0], "unknown field (expected: reason, data)")
@@ -131,7 +133,8 @@ def resolve_incident(instance_id: int):
         raise invalid("data", "must be a JSON object or null")
     if incident is None:
         status = runtime().show(instance_id)["status"]
-        raise TaskConflict(f"instance {instance_id} has no open incident (status {status})")
+        raise TaskConflict(f"instance {instance_id} has no open incident (status {status})", key="instance.no_incident",
+                           params={"id": instance_id, "status": status})
     return runtime().resolve_incident(instance_id, actor(), reason, data)
 
 

@@ -11,6 +11,7 @@ from engine.errors import DeploymentError
 from engine.run import drafts
 from webapp.app_state import runtime
 from webapp.auth import capability_required
+from webapp.errors import message_of
 from webapp.i18n import gettext as _
 
 bp = Blueprint("drafts", __name__)
@@ -35,7 +36,7 @@ def deploy(draft_id: int):
         with runtime().transaction() as tx:
             result = drafts.deploy_draft(tx.session, draft_id, current_user.username)
     except DeploymentError as exc:
-        return render_draft(draft_id, 422, exc.message)
+        return render_draft(draft_id, 422, message_of(exc))
     if result.created:
         flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
     else:

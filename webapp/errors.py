@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import DeploymentError, FormInvalid, NotAllowed, NotFound, TaskConflict, TourflowError
+from webapp import error_messages
+from webapp.form_fields import error_text
 from webapp.i18n import get_locale
 from webapp.i18n import gettext as _
 
@@ -26,7 +28,33 @@ def wants_json() -> bool:
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra) -> dict:
-    return {"error": code, "message": message, "field": field, **extra}
+    """An API error: `code` never changes with the language; `message` is in the request's language."""
+    return {"error": code, "message": error_messages.render_text(code, message, get_locale(), field),
+            "field": field, **extra}
+
+
+def message_of(exc: TourflowError) -> str:
+    """An engine error's message in the user's language (webapp/error_messages.py)."""
+    return error_messages.render(exc, get_locale())
+
+
+def localized_details(errors: list) -> list:
+    """FormInvalid.errors in the user's language: each `message`, and `hint` (the pattern's rule in
+    words: the form's x-pattern-hint, or x-pattern-hint-en in English)."""
+    lang = get_locale()
+    out = []
+    for error in errors:
+        if not isinstance(error, dict):
+            out.append(error)
+            continue
+        detail = {k: v for k, v in error.items() if k != "hint_en"}
+        if lang == "zh":
+            detail["message"] = error_text(error)
+        elif "hint" in error:
+            detail.pop("hint")
+            detail.update({"hint": error["hint_en"]} if error.get("hint_en") else {})
+        out.append(detail)
+    return out
 
 
 def finding_dict(finding) -> dict:
@@ -41,12 +69,12 @@ def init_app(app: Flask) -> None:
     def engine_error(exc: TourflowError):
         status = status_of(exc)
         if wants_json():
-            extra = {"errors": exc.errors} if isinstance(exc, FormInvalid) else {}
+            extra = {"errors": localized_details(exc.errors)} if isinstance(exc, FormInvalid) else {}
             if isinstance(exc, DeploymentError):
                 extra = {"findings": [finding_dict(f) for f in exc.findings]}
-            return jsonify(error_body(exc.code, exc.message, getattr(exc, "field", None), **extra)), status
+            return jsonify(error_body(exc.code, message_of(exc), getattr(exc, "field", None), **extra)), status
         return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "出错了")),
-                               message=exc.message), status
+                               message=message_of(exc)), status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -60,8 +88,9 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if wants_json():
             return jsonify(error_body(HTTP_CODES.get(status, "error"), exc.description or exc.name)), status
+        message = error_messages.render_text(HTTP_CODES.get(status, "error"), exc.description or "", get_locale())
         return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "出错了")),
-                               message=exc.description), status
+                               message=message), status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -69,4 +98,4 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify(error_body("internal_error", "internal error; the details are in the server log")), 500
         return render_template("errors/error.html", status=500, title=_("出错了"),
-                               message="internal error; the details are in the server log"), 500
+                               message=error_messages.generic("internal_error", get_locale())), 500

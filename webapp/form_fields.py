@@ -19,6 +19,7 @@ from werkzeug.datastructures import MultiDict
 from engine.bpmn.form_patterns import pattern_hint
 from engine.clock import parse_iso_china
 from webapp.display import LOCAL_TZ, parse_time
+from webapp.i18n import get_locale
 from webapp.i18n import gettext as _
 
 GENERAL = "__all__"  # errors that belong to no field
@@ -184,14 +185,14 @@ def build_fields(schema: dict[str, Any] | None, values: dict[str, Any] | None = 
                 attrs["minlength"] = prop["minLength"]
             if prop.get("pattern") and widget == "text":
                 attrs["pattern"] = prop["pattern"]
-        hint = pattern_hint(prop) or pattern_hint(prop.get("items"))
+        hint = shown_hint(prop) or shown_hint(prop.get("items"))
         if hint and "pattern" in attrs:
-            attrs["title"] = _(hint)  # the browser's own message for a refused pattern shows it
+            attrs["title"] = hint  # the browser's own message for a refused pattern shows it
         fields.append(FormField(
             name=name, label=prop.get("title") or name, widget=widget, required=name in required,
             help=prop.get("description"), value=value, options=options, attrs=attrs,
             errors=list(errors.get(name, [])), required_when=[] if name in required else conditional.get(name, []),
-            hint=_(hint) if hint else None,
+            hint=hint,
         ))
     return fields
 
@@ -286,7 +287,7 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
     if text.endswith("is too long") or "is expected to be empty" in text:
         return _("最多 {n} 个字符", n=prop.get("maxLength", ""))
     if " does not match " in text:
-        hint = error.get("hint")
+        hint = error.get("hint_en") if get_locale() == "en" and error.get("hint_en") else error.get("hint")
         return _("格式不正确：{hint}", hint=_(hint)) if isinstance(hint, str) and hint else _("格式不正确")
     if " is not one of " in text:
         return _("请从列表中选择")
@@ -302,7 +303,21 @@ def _message(error: dict[str, Any], prop: dict[str, Any] | None) -> str:
         return _("类型不正确")
     if "Additional properties are not allowed" in text:
         return _("表单中有未定义的字段：{name}", name=error.get("field") or "")
-    return text
+    return text if get_locale() == "en" else _("内容不符合表单要求")
+
+
+def shown_hint(schema: Any) -> str | None:
+    """A pattern's rule in the user's language: x-pattern-hint, or in English x-pattern-hint-en
+    (else the English of en.json: forms written before x-pattern-hint-en)."""
+    hint = pattern_hint(schema)
+    if hint and get_locale() == "en":
+        return pattern_hint(schema, "en") or _(hint)
+    return hint
+
+
+def error_text(error: dict[str, Any], prop: dict[str, Any] | None = None) -> str:
+    """One FormInvalid error (its English `message`) as a short message in the user's language."""
+    return _message(error, prop)
 
 
 def field_errors(schema: dict[str, Any] | None, errors: list[dict[str, Any]],

@@ -4,6 +4,11 @@ and a test lists every `_()` string without one.
 
 We keep a dictionary instead of gettext catalogs: the UI has a few hundred short strings,
 and there is no compile step to forget.
+
+Pages follow the switch (/lang/<code>, kept in the session), Chinese by default. The JSON API
+under /api/ follows the request's `Accept-Language` when it names zh or en (by its weights), else
+the session's switch, else Chinese, like the pages; a script that parses messages sends
+`Accept-Language: en`. The error `code` of an answer never changes with the language (docs/i18n.md).
 """
 
 from __future__ import annotations
@@ -29,9 +34,20 @@ def load_messages(language: str) -> dict[str, str]:
 EN: dict[str, str] = load_messages("en")
 
 
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
 def get_locale() -> str:
-    lang = session.get("lang") or request.cookies.get("lang")
+    asked = request.accept_languages.best_match(LANGUAGES) if is_api_request() else None
+    lang = asked or session.get("lang") or request.cookies.get("lang")
     return lang if lang in LANGUAGES else DEFAULT
+
+
+def in_language(text: str, language: str, **params: object) -> str:
+    """`gettext` for a given language (the CLI's --lang, a test): outside any request too."""
+    out = EN.get(text, text) if language == "en" else text
+    return out.format(**params) if params else out
 
 
 def gettext(text: str, **params: object) -> str:
@@ -52,6 +68,13 @@ def set_language(code: str):
     return redirect(target if target.startswith(request.host_url) or target.startswith("/") else "/")
 
 
+def say_language(response):
+    """Content-Language: the language of the answer's messages (what get_locale chose)."""
+    response.headers.setdefault("Content-Language", "zh-CN" if get_locale() == "zh" else "en")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.after_request(say_language)
     app.jinja_env.globals.update(_=gettext, get_locale=get_locale)

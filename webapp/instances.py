@@ -15,6 +15,7 @@ from engine.errors import NotFound
 from engine.run import incidents, instance_access, queries
 from webapp import display, privacy
 from webapp.app_state import runtime
+from webapp.errors import message_of
 from webapp.i18n import gettext as _
 from webapp.page_args import int_arg
 
@@ -54,8 +55,8 @@ def render_instance(instance_id: int, status: int = 200, incident_form: dict[str
         names = queries.process_names(session)
     try:
         instance = rt.show(instance_id)
-    except NotFound:
-        abort(404)
+    except NotFound as exc:
+        abort(404, message_of(exc))
     if not allowed:
         abort(403, _("您无权查看此流程实例"))
     forms = rt.instance_forms(instance_id)

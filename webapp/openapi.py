@@ -148,7 +148,12 @@ def document(app: Flask) -> dict[str, Any]:
             "description": "The task inbox, tasks, processes, instances and incidents of tourflow, as JSON. "
                            "Every error is an `Error` body. Create a token with "
                            "`tourflow token create --user U`, or use a logged-in browser session "
-                           f"(then send the page's CSRF token in `{csrf_header}` with every POST).",
+                           f"(then send the page's CSRF token in `{csrf_header}` with every POST). "
+                           "Language: messages (`message` of errors and findings, `errors[].message` and "
+                           "`hint`) are in the language `Accept-Language` names (zh or en, by its weights), "
+                           "else the session's language switch, else Chinese; send `Accept-Language: en` "
+                           "for English. The `error` code never changes with the language: match it, "
+                           "not the message.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],

@@ -17,7 +17,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "description": "Every error answer. `error` is a stable code: unauthorized, forbidden, not_found, "
                        "conflict, validation_error, csrf_failed, invalid_json, bad_request, "
-                       "method_not_allowed, too_large, uri_too_long, internal_error, error.",
+                       "method_not_allowed, too_large, uri_too_long, internal_error, error. `message` is in "
+                       "the answer's language (Accept-Language zh or en; else the session's; else Chinese), "
+                       "never mixed with the other.",
         "required": ["error", "message", "field"],
         "properties": {
             "error": {"type": "string"},
@@ -29,7 +31,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                                 "item": {"type": "integer", "description":
                                                          "In a list field: the 0-based position of the bad item."},
                                                 "hint": {"type": "string", "description":
-                                                         "A refused pattern's rule in words (the form's x-pattern-hint)."}}}},
+                                                         "A refused pattern's rule in words, in the answer's language (the "
+                                                         "form's x-pattern-hint, or x-pattern-hint-en)."}}}},
             "findings": {"type": "array", "description": "deployment_invalid only: the lint findings.",
                          "items": {**FINDING, "required": [*FINDING["required"], "file", "text"],
                                    "properties": {**FINDING["properties"], "file": {"type": "string"},

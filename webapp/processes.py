@@ -20,6 +20,7 @@ from engine.run.drafts import save_draft, summary
 from engine.store.models import ProcessDraft
 from webapp.app_state import runtime
 from webapp.auth import capability_required
+from webapp.errors import message_of
 from webapp.i18n import gettext as _
 from webapp.migration_form import filter_args, filter_form
 
@@ -83,7 +84,7 @@ def deploy():
                      **{k: f"{f.file}: {text}" for k, text in f.messages("en").items()}}
                     for f in exc.findings if f.severity == "error"]
         return render_template("processes/index.html", processes=_grouped(), drafts=_drafts(),
-                               deploy_message=exc.message, deploy_findings=findings), 422
+                               deploy_message=message_of(exc), deploy_findings=findings), 422
     for result in results:
         if result.created:
             flash(_("已部署 {process} 版本 {version}", process=result.process_id, version=result.version), "success")
@@ -173,7 +174,7 @@ def migrate(process_id: str):
                                                  form["reason"], mapping, dry_run=request.form.get("dry_run") == "1",
                                                  **filter_args(form))
         except (FormInvalid, TaskConflict) as exc:
-            error, status = exc.message, 422 if isinstance(exc, FormInvalid) else 409
+            error, status = message_of(exc), 422 if isinstance(exc, FormInvalid) else 409
     running = {v["version"]: v["running"] for v in versions}
     return render_template("processes/migrate.html", process_id=process_id, name=versions[0]["name"],
                            numbers=numbers, current=current, form=form, running=running, report=report,

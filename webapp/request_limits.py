@@ -53,7 +53,7 @@ def _check_request():
         for name, value in args.items(multi=True):
             name, value = name or "", value or ""  # a multipart part may come without a name
             if "\x00" in name or "\x00" in value:
-                raise invalid(name.replace("\x00", "?"), NUL_MESSAGE)
+                raise invalid(name.replace("\x00", "?"), NUL_MESSAGE, "limit.nul")
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,7 @@ from engine.run import queries
 from webapp import display, privacy
 from webapp.app_state import runtime
 from webapp.auth import writer_required
+from webapp.errors import message_of
 from webapp.form_fields import GENERAL, build_fields, coerce, field_errors
 from webapp.i18n import gettext as _
 from webapp.task_data import pair_rows, parse_pairs
@@ -117,7 +118,7 @@ def complete(task_id: int):
         runtime().complete(task_id, current_user.username, data)
     except FormInvalid as exc:
         return _render(task, status=422, posted=request.form,
-                       errors=field_errors(schema, exc.errors, fallback=exc.message))
+                       errors=field_errors(schema, exc.errors, fallback=message_of(exc)))
     except TaskConflict:
         return _conflict(task_id, request.form)
     following = runtime().tasks(instance_id=task["instance_id"], user=current_user.username)

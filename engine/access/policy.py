@@ -41,7 +41,7 @@ from engine.access.roles import (  # the vocabulary the rules below use; importe
     Capability,
     Role,
 )
-from engine.errors import NotAllowed
+from engine.errors import Refusal, refused
 from engine.store.models import HumanTask, ProcessInstance, User
 from engine.store.states import HumanTaskState, InstanceStatus
 
@@ -87,13 +87,13 @@ def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
 
 def require(allowed: bool, message: str) -> None:
     if not allowed:
-        raise NotAllowed(message)
+        raise refused(message)
 
 
 def refuse_if(refusal: str | None) -> None:
     """Raise NotAllowed with the reason one of the `*_refusal` rules gave, if it gave one."""
     if refusal is not None:
-        raise NotAllowed(refusal)
+        raise refused(refusal)
 
 
 def viewer_named(session: Session, username: str) -> Viewer | None:
@@ -113,22 +113,28 @@ def may(viewer: Viewer, capability: Capability) -> bool:
 
 def require_capability(viewer: Viewer, capability: Capability) -> None:
     roles = ", ".join(sorted(CAPABILITY_ROLES[capability]))
-    require(may(viewer, capability), f"{CAPABILITY_TEXT[capability]} for the roles {roles}")
+    require(may(viewer, capability), Refusal(f"{CAPABILITY_TEXT[capability]} for the roles {roles}",
+                                             "access.capability", capability=capability.value, roles=roles))
 
 
 def require_writer(viewer: Viewer) -> None:
-    require(not viewer.read_only, "auditors read everything and change nothing")
+    require(not viewer.read_only, Refusal("auditors read everything and change nothing", "access.auditor"))
 
 
 def start_refusal(viewer: Viewer, start_lane: str | None) -> str | None:
     """Why this viewer may not start a process whose plain start event is in `start_lane`
     (None: anyone who changes things may start it), or None."""
     if viewer.read_only:
-        return "auditors read everything and change nothing"
+        return Refusal("auditors read everything and change nothing", "access.auditor")
     if start_lane and start_lane not in viewer.roles:
-        return (f"user {viewer.username!r} (roles: {', '.join(sorted(viewer.roles)) or 'none'}) "
-                f"does not hold lane {start_lane!r}")
+        return lane_refusal(viewer, start_lane)
     return None
+
+
+def lane_refusal(viewer: Viewer, lane: str) -> Refusal:
+    roles = ", ".join(sorted(viewer.roles))
+    return Refusal(f"user {viewer.username!r} (roles: {roles or 'none'}) does not hold lane {lane!r}",
+                   "access.lane", user=viewer.username, roles=roles, lane=lane)
 
 
 def may_start(viewer: Viewer, start_lane: str | None) -> bool:
@@ -172,7 +178,8 @@ def routing_refusal(viewer: Viewer, routing: Mapping[str, Any] | None, what: str
     for key, mine in viewer.attributes.items():
         theirs = (routing or {}).get(key)
         if mine and theirs and theirs != mine:
-            return f"{what} belongs to {key} {theirs}; {viewer.username} works at {key} {mine}"
+            return Refusal(f"{what} belongs to {key} {theirs}; {viewer.username} works at {key} {mine}",
+                           "access.routing", attribute=key, theirs=theirs, user=viewer.username, mine=mine)
     return None
 
 
@@ -184,10 +191,9 @@ def work_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     """Why this viewer may not work (claim, complete) this task, or None: they must hold its lane,
     match its routing (a task without a routing key's value is everyone's in the lane) and change things."""
     if viewer.read_only:
-        return "auditors read everything and change nothing"
+        return Refusal("auditors read everything and change nothing", "access.auditor")
     if task.lane not in viewer.roles:
-        return (f"user {viewer.username!r} (roles: {', '.join(sorted(viewer.roles)) or 'none'}) "
-                f"does not hold lane {task.lane!r}")
+        return lane_refusal(viewer, task.lane)
     return _routing_refusal(viewer, task)
 
 
@@ -207,7 +213,9 @@ def may_read_task(viewer: Viewer, task: TaskLike) -> bool:
 def read_task_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     if may_read_task(viewer, task):
         return None
-    return _routing_refusal(viewer, task) or f"task {task.id} is in lane {task.lane!r}, which {viewer.username} does not hold"
+    return _routing_refusal(viewer, task) or Refusal(
+        f"task {task.id} is in lane {task.lane!r}, which {viewer.username} does not hold",
+        "access.read_lane", task=task.id, lane=task.lane, user=viewer.username)
 
 
 def task_edit_refusal(viewer: Viewer, task: TaskLike) -> str | None:
@@ -227,7 +235,8 @@ def assignment_refusal(viewer: Viewer, task: TaskLike, verb: str) -> str | None:
     if refusal:
         return refusal
     if task.assignee not in (None, viewer.username):
-        return f"task {task.id} is claimed by {task.assignee}; only they or a supervisor may {verb} it"
+        return Refusal(f"task {task.id} is claimed by {task.assignee}; only they or a supervisor may {verb} it",
+                       "access.claimed", task=task.id, assignee=task.assignee)
     return None
 
 
@@ -237,10 +246,13 @@ def reassign_target_refusal(target: Viewer, task: TaskLike) -> str | None:
     if refusal is None:
         return None
     if target.read_only:
-        return f"user {target.username!r} is read-only and cannot work task {task.id}"
+        return Refusal(f"user {target.username!r} is read-only and cannot work task {task.id}",
+                       "access.target_read_only", user=target.username, task=task.id)
     if task.lane not in target.roles:
-        return f"user {target.username!r} does not hold lane {task.lane!r}"
-    return f"user {target.username!r} cannot work task {task.id}: {refusal}"
+        return Refusal(f"user {target.username!r} does not hold lane {task.lane!r}",
+                       "access.target_lane", user=target.username, lane=task.lane)
+    return Refusal(f"user {target.username!r} cannot work task {task.id}: {refusal}",
+                   "access.target_routing", user=target.username, task=task.id)
 
 
 def task_actions(viewer: Viewer, task: TaskLike, state: str) -> dict[str, bool]:
@@ -355,13 +367,15 @@ def may_see_incident(viewer: Viewer, incident: dict[str, Any]) -> bool:
 def resolve_refusal(viewer: Viewer, lane: str | None, routing: Mapping[str, Any] | None = None) -> str | None:
     """Why this viewer may not resolve an incident of `lane` (None or SYSTEM_LANE: the system's), or None."""
     if viewer.read_only:
-        return "auditors read everything and change nothing"
+        return Refusal("auditors read everything and change nothing", "access.auditor")
     if not lane or lane == SYSTEM_LANE:
         if viewer.has(SYSTEM_RESOLVERS):
             return None
-        return f"a failure in the system lane is resolved by a supervisor or process owner, not by {viewer.username!r}"
+        return Refusal(f"a failure in the system lane is resolved by a supervisor or process owner, "
+                       f"not by {viewer.username!r}", "access.system_lane", user=viewer.username)
     if lane not in viewer.roles:
-        return f"user {viewer.username!r} does not hold lane {lane!r} of the failed step"
+        return Refusal(f"user {viewer.username!r} does not hold lane {lane!r} of the failed step",
+                       "access.incident_lane", user=viewer.username, lane=lane)
     return routing_refusal(viewer, routing, "the failed step")
 
 

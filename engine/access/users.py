@@ -75,7 +75,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def set_password(session: Session, username: str, password: str, actor: str = audit.SYSTEM_ACTOR) -> User:
     """A new password; every login session of the user ends (a stolen session cookie stops working)."""
     if len(password) < PASSWORD_MIN:
-        raise TourflowError(f"a password has at least {PASSWORD_MIN} characters")
+        raise TourflowError(f"a password has at least {PASSWORD_MIN} characters", key="user.password_short",
+                            params={"limit": PASSWORD_MIN})
     user = _existing_user(session, username)
     user.password_hash = generate_password_hash(password)
     ended = end_user_sessions(session, user.id)
@@ -99,7 +100,7 @@ def set_active(session: Session, username: str, active: bool, actor: str = audit
 def _existing_user(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(f"user {username!r} does not exist", key="user.missing", params={"user": username})
     return user
 
 
@@ -120,10 +121,11 @@ def create_token(session: Session, username: str, label: str = "", actor: str = 
     """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:
-        raise NotFound(f"unknown or inactive user {username!r}")
+        raise NotFound(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     label = (label or "").strip()
     if len(label) > LABEL_MAX:
-        raise TourflowError(f"a token label has at most {LABEL_MAX} characters")
+        raise TourflowError(f"a token label has at most {LABEL_MAX} characters", key="token.label",
+                            params={"limit": LABEL_MAX})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_sha256=token_digest(token), label=label, created_at=utcnow())
     session.add(row)
@@ -144,7 +146,7 @@ def revoke_token(session: Session, token_id: int, actor: str = audit.SYSTEM_ACTO
     """Revoke a token by id; False if it was revoked already. A revoked token never works again."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound(f"token {token_id} does not exist", key="token.missing", params={"id": token_id})
     if row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()

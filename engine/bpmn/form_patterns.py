@@ -19,7 +19,8 @@ from jsonschema.validators import extend
 
 MAX_PATTERN_LENGTH = 1000
 # A schema's words for its `pattern`, shown with a refused value and as the field's help.
-PATTERN_HINT = "x-pattern-hint"
+PATTERN_HINT = "x-pattern-hint"  # the rule in Chinese, the users' language
+PATTERN_HINT_EN = "x-pattern-hint-en"  # the same rule in English
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print every refused pattern on stderr
@@ -115,9 +116,10 @@ def _search(pattern: str, text: str) -> bool:
         return False
 
 
-def pattern_hint(schema: Any) -> str | None:
-    """The rule a (sub)schema's pattern stands for, in words, if the schema gives it."""
-    hint = schema.get(PATTERN_HINT) if isinstance(schema, dict) else None
+def pattern_hint(schema: Any, lang: str = "zh") -> str | None:
+    """The rule a (sub)schema's pattern stands for, in words ("zh": x-pattern-hint, "en":
+    x-pattern-hint-en), if the schema gives it."""
+    hint = schema.get(PATTERN_HINT_EN if lang == "en" else PATTERN_HINT) if isinstance(schema, dict) else None
     return hint.strip() if isinstance(hint, str) and hint.strip() else None
 
 

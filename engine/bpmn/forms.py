@@ -43,25 +43,29 @@ def _item_of(error) -> dict[str, int]:
 
 
 def _hint_of(error) -> dict[str, str]:
-    """A refused pattern whose schema says its rule in words: {"hint": the words}."""
-    hint = pattern_hint(error.schema) if error.validator == "pattern" else None
-    return {"hint": hint} if hint else {}
+    """A refused pattern whose schema says its rule in words: {"hint": the Chinese words, "hint_en":
+    the English ones (when the form gives them)}."""
+    if error.validator != "pattern":
+        return {}
+    hints = {"hint": pattern_hint(error.schema), "hint_en": pattern_hint(error.schema, "en")}
+    return {name: hint for name, hint in hints.items() if hint}
 
 
 def _message_of(error) -> str:
-    hint = _hint_of(error)
-    return f"{error.message} (the rule: {hint['hint']})" if hint else error.message
+    """jsonschema's English message, with the pattern's rule in English: never a Chinese hint."""
+    hint = pattern_hint(error.schema, "en") if error.validator == "pattern" else None
+    return f"{error.message} (the rule: {hint})" if hint else error.message
 
 
 def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return the data with defaults applied, or raise FormInvalid naming the first bad field."""
     if not isinstance(data, dict):
-        raise FormInvalid("form data must be a JSON object")
+        raise FormInvalid("form data must be a JSON object", key="data.not_object")
     _refuse_long_texts(schema or {}, data)
     if not schema:
         return copy.deepcopy(data)
     if _mixes(schema):
-        raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form")
+        raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form", key="form.broken")
     filled = with_defaults(schema, data)
     validator = FormValidator(schema, format_checker=FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
@@ -71,7 +75,8 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     field = _field_of(first)
     details = [{"field": _field_of(e), "message": _message_of(e), **_item_of(e), **_hint_of(e)} for e in errors]
     prefix = f"field '{field}': " if field else ""
-    raise FormInvalid(f"{prefix}{_message_of(first)}", field=field, errors=details)
+    raise FormInvalid(f"{prefix}{_message_of(first)}", field=field, errors=details, key="form.invalid",
+                      params={"field": field})
 
 
 def _refuse_long_texts(schema: dict[str, Any], data: dict[str, Any]) -> None:
@@ -95,4 +100,5 @@ def _refuse_long_texts(schema: dict[str, Any], data: dict[str, Any]) -> None:
     if details:
         details.sort(key=lambda d: (str(d["field"]), d.get("item", -1)))
         first = details[0]
-        raise FormInvalid(f"field '{first['field']}': {first['message']}", field=first["field"], errors=details)
+        raise FormInvalid(f"field '{first['field']}': {first['message']}", field=first["field"], errors=details,
+                          key="form.invalid", params={"field": first["field"]})

@@ -164,7 +164,8 @@ def _refuse_doctype(tree: etree._ElementTree, filename: str) -> None:
     """The reader refuses DOCTYPEs it sees in the first bytes; one in UTF-16 or after a long
     comment gets through (unexpanded), so refuse it here too."""
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", 1, 1)
+        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", 1, 1,
+                            key="bpmn.doctype")
 
 
 def _read_error(exc: BpmnReadError) -> Finding:

@@ -137,7 +137,8 @@ def _read_tree(data: bytes, filename: str) -> tuple[etree._ElementTree, CamundaM
     quote_bare_timers(tree)
     if camunda.unsupported:
         first = camunda.unsupported[0]
-        raise BpmnReadError(filename, first.text.render("en"), first.line, 1)
+        raise BpmnReadError(filename, first.text.render("en"), first.line, 1, key="bpmn.unsupported",
+                            params={"detail_zh": first.text.render("zh")})
     return tree, camunda
 
 
@@ -155,9 +156,11 @@ def _parse(data: bytes, filename: str, digest: str, process_id: str | None = Non
     if process_id is not None:
         executable = [p for p in executable if p.get("id") == process_id]
         if not executable:
-            raise BpmnReadError(filename, f"no executable bpmn:process {process_id!r}", 1, 1)
+            raise BpmnReadError(filename, f"no executable bpmn:process {process_id!r}", 1, 1, key="bpmn.no_process",
+                                params={"process": process_id})
     if len(executable) != 1:
-        raise BpmnReadError(filename, f"expected exactly one executable bpmn:process, found {len(executable)}", 1, 1)
+        raise BpmnReadError(filename, f"expected exactly one executable bpmn:process, found {len(executable)}", 1, 1,
+                            key="bpmn.process_count", params={"count": len(executable)})
     process = executable[0]
     process_id = process.get("id")
     parser = SpiffBpmnParser()
@@ -174,7 +177,8 @@ def _parse(data: bytes, filename: str, digest: str, process_id: str | None = Non
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         line = getattr(exc, "sourceline", 0) or 0
-        raise BpmnReadError(filename, f"invalid process: {exc}", int(line), 1) from None
+        raise BpmnReadError(filename, f"invalid process: {exc}", int(line), 1, key="bpmn.invalid_process",
+                            params={"line": int(line)}) from None
     processes = processes_by_id([root, *(other.getroot() for other in others.values())])
     parts = [process] + [processes[i] for i in reachable_calls(process_id, processes) if i in processes]
     node_lanes: dict[str, str] = {}
@@ -289,11 +293,13 @@ def load_forms(model: ProcessModel, forms_dir: Path | None) -> dict[str, Any]:
             continue
         path = (forms_dir / ref) if forms_dir else None
         if path is None or not path.is_file():
-            raise BpmnReadError(model.process_id, f"form {ref!r} of task {task.id!r} not found in {forms_dir}")
+            raise BpmnReadError(model.process_id, f"form {ref!r} of task {task.id!r} not found in {forms_dir}",
+                                key="bpmn.form_missing", params={"form": ref, "task": task.id})
         try:
             forms[ref] = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise BpmnReadError(str(path), f"form is not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+            raise BpmnReadError(str(path), f"form is not valid JSON: {exc.msg}", exc.lineno, exc.colno,
+                                key="bpmn.form_not_json", params={"line": exc.lineno}) from None
     return forms
 
 

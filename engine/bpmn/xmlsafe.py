@@ -32,44 +32,51 @@ def read_bytes(path: Path | str) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise BpmnReadError(str(path), f"cannot read file: {exc.strerror}") from None
+        raise BpmnReadError(str(path), f"cannot read file: {exc.strerror}", key="bpmn.unreadable") from None
     if size > MAX_BPMN_BYTES:
-        raise BpmnReadError(str(path), f"file is {size} bytes; the limit is {MAX_BPMN_BYTES} bytes")
+        raise BpmnReadError(str(path), f"file is {size} bytes; the limit is {MAX_BPMN_BYTES} bytes",
+                            key="bpmn.too_large", params={"size": size, "limit": MAX_BPMN_BYTES})
     try:
         return path.read_bytes()
     except OSError as exc:  # a folder, a permission problem
-        raise BpmnReadError(str(path), f"cannot read file: {exc.strerror}") from None
+        raise BpmnReadError(str(path), f"cannot read file: {exc.strerror}", key="bpmn.unreadable") from None
 
 
 def parse_bpmn_xml(data: bytes, filename: str) -> etree._ElementTree:
     """Parse BPMN XML; raise BpmnReadError with line and column for anything unsafe or malformed."""
     if len(data) > MAX_BPMN_BYTES:
-        raise BpmnReadError(filename, f"file is {len(data)} bytes; the limit is {MAX_BPMN_BYTES} bytes")
+        raise BpmnReadError(filename, f"file is {len(data)} bytes; the limit is {MAX_BPMN_BYTES} bytes",
+                            key="bpmn.too_large", params={"size": len(data), "limit": MAX_BPMN_BYTES})
     if not data.strip():
-        raise BpmnReadError(filename, "file is empty")
+        raise BpmnReadError(filename, "file is empty", key="bpmn.empty")
     # A DOCTYPE is where entity bombs and external entities live; BPMN never needs one.
     head = data[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in data.lower():
         line = data[: data.lower().find(b"<!")].count(b"\n") + 1
-        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", line, 1)
+        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", line, 1,
+                            key="bpmn.doctype")
     try:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (0, 0)
         msg = exc.msg or "malformed XML"
-        raise BpmnReadError(filename, f"malformed XML: {msg}", line, col) from None
+        raise BpmnReadError(filename, f"malformed XML: {msg}", line, col, key="bpmn.malformed",
+                            params={"line": line, "col": col}) from None
     # The byte check above misses a DOCTYPE in UTF-16/32 or after 4 KB of comments.
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", 1, 1)
+        raise BpmnReadError(filename, "DOCTYPE/ENTITY declarations are not allowed in BPMN files", 1, 1,
+                            key="bpmn.doctype")
     root = tree.getroot()
     count = sum(1 for _ in root.iter())
     if count > MAX_ELEMENTS:
-        raise BpmnReadError(filename, f"file has {count} XML elements; the limit is {MAX_ELEMENTS}", 1, 1)
+        raise BpmnReadError(filename, f"file has {count} XML elements; the limit is {MAX_ELEMENTS}", 1, 1,
+                            key="bpmn.too_many_elements", params={"count": count, "limit": MAX_ELEMENTS})
     if etree.QName(root).namespace != BPMN_MODEL_NS or etree.QName(root).localname != "definitions":
         raise BpmnReadError(
             filename,
             f"not a BPMN 2.0 file: root element is <{root.tag}>, expected bpmn:definitions",
             root.sourceline or 1,
             1,
+            key="bpmn.not_bpmn",
         )
     return tree

@@ -87,7 +87,8 @@ def heatmap(runtime: Runtime, process_id: str, version: int, limit: int = 2000) 
         deployment_id = session.execute(select(Deployment.id).where(
             Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
         if deployment_id is None:
-            raise NotFound(f"process {process_id!r} has no version {version}")
+            raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
+                           params={"process": process_id, "version": version})
         rows = session.execute(
             select(ProcessInstance.id, ProcessInstance.status).where(ProcessInstance.deployment_id == deployment_id)
             .order_by(ProcessInstance.id.desc()).limit(limit)

@@ -81,7 +81,7 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
     with runtime.db.read() as session:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
         deployed = runtime.deployed(session, instance.deployment_id)
         events = recorded_events(session, instance_id)
         stored = runtime.codec.loads(instance.serialized, deployed.model)

@@ -50,12 +50,13 @@ class Catalog:
             deployment_id = None if not 0 < version <= ID_MAX else session.execute(select(Deployment.id).where(
                 Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
             if deployment_id is None:
-                raise NotFound(f"process {process_id!r} has no version {version}")
+                raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
+                           params={"process": process_id, "version": version})
         else:
             deployment_id = session.execute(select(CurrentVersion.deployment_id).where(
                 CurrentVersion.process_id == process_id)).scalar_one_or_none()
             if deployment_id is None:
-                raise NotFound(f"process {process_id!r} is not deployed")
+                raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
         return self.deployed(session, deployment_id)
 
     def current_of_each(self, session: Session) -> list[Deployed]:

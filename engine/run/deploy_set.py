@@ -45,9 +45,10 @@ def bpmn_sources(files: list[tuple[str, bytes]], max_files: int | None = MAX_UPL
         files = read_zip(files[0][1])
     other = [n for n, _ in files if not n.lower().endswith(".bpmn") and not is_form_name(n)]
     if other:
-        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files (or one .zip) can be deployed, not {', '.join(other)}")
+        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files (or one .zip) can be deployed, not {', '.join(other)}",
+                              key="deploy.wrong_files", params={"suffix": FORM_SUFFIX, "files": ", ".join(other)})
     if max_files is not None and len(files) > max_files:
-        raise DeploymentError(f"at most {max_files} files per deploy")
+        raise DeploymentError(f"at most {max_files} files per deploy", key="deploy.too_many_files", params={"limit": max_files})
     sources = []
     for name, data in files:
         if not name.lower().endswith(".bpmn"):
@@ -58,10 +59,10 @@ def bpmn_sources(files: list[tuple[str, bytes]], max_files: int | None = MAX_UPL
             ids = process_ids(data, name)
         sources.append(BpmnSource(name, data, ids, root))
     if not sources:
-        raise DeploymentError("no .bpmn file to deploy")
+        raise DeploymentError("no .bpmn file to deploy", key="deploy.no_bpmn")
     names = [PurePosixPath(s.name).name for s in sources]
     if len(set(names)) != len(names):
-        raise DeploymentError("two .bpmn files of one deploy have the same name")
+        raise DeploymentError("two .bpmn files of one deploy have the same name", key="deploy.same_name")
     return sources, {n: d for n, d in files if is_form_name(n)}
 
 
@@ -134,7 +135,8 @@ def deploy_together(session: Session, files: list[tuple[str, bytes]], actor: str
         if errors or not ids_here:
             names = ", ".join(broken or [s.name for s in sources])
             raise DeploymentError(f"{names}: {len(errors)} error(s); nothing deployed",
-                                  [f for found in findings.values() for f in found])
+                                  [f for found in findings.values() for f in found],
+                                  key="deploy.refused", params={"file": names, "count": len(errors)})
         results: list[DeployResult] = []
         in_set = processes_by_id([s.root for s in sources if s.root is not None])
         for source in sources:
@@ -145,7 +147,8 @@ def deploy_together(session: Session, files: list[tuple[str, bytes]], actor: str
                 try:
                     model = load_model(source.data, source.name, process_id, pinned)
                 except BpmnReadError as exc:  # what lint let through but SpiffWorkflow refuses
-                    raise DeploymentError(f"{source.name}: {exc.message}") from None
+                    raise DeploymentError(f"{source.name}: {exc.message}", key=exc.key,
+                                          params={**exc.params, "file": source.name}) from None
                 inherited = previous_forms(session, process_id) if inherit_forms else {}
                 scope = [process_id, *reachable_calls(process_id, in_set)]  # a called process's forms too
                 folder = forms_for(forms, scope, inherited, Path(tmp) / f"deploy{len(results)}")
@@ -173,7 +176,8 @@ def _utf8(source: BpmnSource) -> str:
     try:
         return source.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DeploymentError(f"{source.name}: the file must be UTF-8 encoded (byte {exc.start})") from None
+        raise DeploymentError(f"{source.name}: the file must be UTF-8 encoded (byte {exc.start})",
+                              key="deploy.not_utf8", params={"file": source.name}) from None
 
 
 __all__ = ["BpmnSource", "bpmn_sources", "called_files", "deploy_together", "forms_for"]

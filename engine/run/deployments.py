@@ -90,11 +90,14 @@ def split_upload(session: Session, files: list[tuple[str, bytes]]) -> Upload:
     forms = [(name, data) for name, data in files if is_form_name(name)]
     other = [name for name, _ in files if not name.lower().endswith(".bpmn") and not is_form_name(name)]
     if len(bpmn) != 1:
-        raise DeploymentError(f"upload exactly one .bpmn file (got {len(bpmn)})")
+        raise DeploymentError(f"upload exactly one .bpmn file (got {len(bpmn)})", key="deploy.one_bpmn",
+                              params={"count": len(bpmn)})
     if other:
-        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files can be deployed, not {', '.join(other)}")
+        raise DeploymentError(f"only .bpmn and {FORM_SUFFIX} files can be deployed, not {', '.join(other)}",
+                              key="deploy.wrong_files", params={"suffix": FORM_SUFFIX, "files": ", ".join(other)})
     if len(files) > MAX_UPLOAD_FILES:
-        raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload")
+        raise DeploymentError(f"at most {MAX_UPLOAD_FILES} files per upload", key="deploy.too_many_files",
+                              params={"limit": MAX_UPLOAD_FILES})
     name, data = bpmn[0]
     process_id = first_process_id(data, Path(name).name)
     merged = previous_forms(session, process_id) if process_id else {}
@@ -165,13 +168,16 @@ def deploy_bytes(session: Session, data: bytes, filename: str, forms_dir: Path |
         errors = [f for f in findings if f.severity == "error"]
         if not errors and unread is not None:  # e.g. two processes, or a call to another file
             raise DeploymentError(f"{filename}: {unread.message}; deploy it with the files it needs "
-                                  "(tourflow deploy, or the upload of the Processes page or the API); nothing deployed", findings)
-        raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings)
+                                  "(tourflow deploy, or the upload of the Processes page or the API); nothing deployed",
+                                  findings, key="deploy.needs_files", params={"file": filename})
+        raise DeploymentError(f"{filename}: {len(errors)} error(s); nothing deployed", findings,
+                              key="deploy.refused", params={"file": filename, "count": len(errors)})
     warnings = tuple(f for f in findings if f.severity == "warning")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})") from None
+        raise DeploymentError(f"{filename}: the file must be UTF-8 encoded (byte {exc.start})", key="deploy.not_utf8",
+                              params={"file": filename}) from None
     forms = load_forms(model, forms_dir)
     return store_version(session, model, text, filename, forms, actor, warnings)
 

@@ -48,7 +48,8 @@ def save_draft(session: Session, files: list[tuple[str, bytes]], actor: str, now
         text = upload.data.decode("utf-8")
         forms = {name: data.decode("utf-8") for name, data in upload.forms.items()}
     except UnicodeDecodeError:
-        raise DeploymentError(f"{upload.filename}: the files must be UTF-8 encoded") from None
+        raise DeploymentError(f"{upload.filename}: the files must be UTF-8 encoded", key="deploy.not_utf8",
+                              params={"file": upload.filename}) from None
     draft = ProcessDraft(process_id=upload.process_id, filename=upload.filename, bpmn_xml=text, forms=forms,
                          saved_by=actor, saved_at=now)
     session.add(draft)
@@ -61,7 +62,7 @@ def save_draft(session: Session, files: list[tuple[str, bytes]], actor: str, now
 def draft_row(session: Session, draft_id: int) -> ProcessDraft:
     draft = session.get(ProcessDraft, draft_id)
     if draft is None:
-        raise NotFound(f"draft {draft_id} does not exist")
+        raise NotFound(f"draft {draft_id} does not exist", key="draft.missing", params={"id": draft_id})
     return draft
 
 

@@ -26,6 +26,7 @@ def require_viewable(session: Session, viewer: Viewer | None, instance_id: int) 
     """NotFound for an unknown instance; NotAllowed unless `viewer` may see it (None: a trusted caller,
     the CLI or the engine itself)."""
     if session.get(ProcessInstance, instance_id) is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
     if viewer is not None and not may_view_instance(session, viewer, instance_id):
-        raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes")
+        raise NotAllowed(f"instance {instance_id} is not one of yours: it has no task in your lanes",
+                         key="instance.not_yours", params={"id": instance_id})

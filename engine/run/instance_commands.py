@@ -33,7 +33,7 @@ class InstanceCommands(EngineCore):
               business_key: str | None = None, version: int | None = None) -> int:
         """Start the current version of a process (or `version`); returns the instance id."""
         if data is not None and not isinstance(data, dict):
-            raise TourflowError("start data must be a JSON object")
+            raise TourflowError("start data must be a JSON object", key="data.not_object")
         check_data(data, "data")
         check_text("business_key", business_key, KEY_MAX, required=False)
         with self.transaction() as tx:
@@ -60,16 +60,17 @@ class InstanceCommands(EngineCore):
                          data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Retry the failed step of an instance in error, optionally with corrected data."""
         if not reason or not reason.strip():
-            raise TourflowError("a reason is required to resolve an incident")
+            raise TourflowError("a reason is required to resolve an incident", key="reason.resolve")
         reason = check_reason(reason)
         if data is not None and not isinstance(data, dict):
-            raise TourflowError("incident data must be a JSON object")
+            raise TourflowError("incident data must be a JSON object", key="data.not_object")
         check_data(data, "data")
         with self.transaction() as tx:
             session = tx.session
             instance = tx.lock_instance(instance_id)
             if instance.status != InstanceStatus.ERROR:
-                raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})")
+                raise TaskConflict(f"instance {instance_id} has no open incident (status {instance.status})",
+                                   key="instance.no_incident", params={"id": instance_id, "status": instance.status})
             viewer = viewer_named(session, actor)
             policy.require_writer(viewer)
             failed_job = session.execute(
@@ -80,7 +81,8 @@ class InstanceCommands(EngineCore):
             step = tx.open_step(instance, actor, utcnow())
             failed = step.workflow.get_tasks(state=TaskState.ERROR)
             if not failed:
-                raise TaskConflict(f"instance {instance_id} has no failed step to retry")
+                raise TaskConflict(f"instance {instance_id} has no failed step to retry", key="instance.no_failed_step",
+                                   params={"id": instance_id})
             task = failed[0]
             raised = next((e for e in reversed(audit.events_of(session, instance_id))
                            if e.kind == "incident_raised"), None)
@@ -98,14 +100,15 @@ class InstanceCommands(EngineCore):
 
     def cancel(self, instance_id: int, actor: str, reason: str) -> None:
         if not reason or not reason.strip():
-            raise TourflowError("a reason is required to cancel an instance")
+            raise TourflowError("a reason is required to cancel an instance", key="reason.cancel")
         reason = check_reason(reason)
         with self.transaction() as tx:
             if actor != SYSTEM_ACTOR:
                 policy.require_capability(viewer_named(tx.session, actor), policy.Capability.CANCEL_INSTANCES)
             instance = tx.lock_instance(instance_id)
             if instance.status in FINISHED:
-                raise TaskConflict(f"instance {instance_id} is already {instance.status}")
+                raise TaskConflict(f"instance {instance_id} is already {instance.status}", key="instance.already_ended",
+                                   params={"id": instance_id, "status": instance.status})
             step = tx.open_step(instance, actor, utcnow())
             step.workflow.cancel()
             instance.status, instance.ended_at = InstanceStatus.CANCELLED, step.now
@@ -118,9 +121,10 @@ def _resolve_failed_job(tx: Tx, instance: ProcessInstance, job: Job, viewer: Vie
     """An incident raised by a job that kept failing outside its step: run the job again, now."""
     if policy.resolve_refusal(viewer, SYSTEM_LANE) is not None:
         raise NotAllowed(f"a failed {job.kind} job is resolved by a supervisor or process owner, "
-                         f"not by {viewer.username!r}")
+                         f"not by {viewer.username!r}", key="access.system_lane", params={"user": viewer.username})
     if data:
-        raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data")
+        raise TourflowError(f"the {job.kind} job is run again as it is: fix its cause, then resolve without data",
+                            key="job.no_data")
     now = utcnow()
     job.state, job.failures, job.due_at, job.done_at = JobState.PENDING, 0, now, None
     job.locked_by = job.lease_until = None

@@ -27,10 +27,10 @@ def _ttl(ttl_seconds: float | None) -> timedelta | None:
     if ttl_seconds is None:
         return None
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float) or ttl_seconds <= 0:
-        raise TourflowError("ttl_seconds must be a positive number")
+        raise TourflowError("ttl_seconds must be a positive number", key="message.ttl")
     if not ttl_seconds <= MAX_MESSAGE_TTL.total_seconds():  # also NaN; timedelta(1e308) overflows
         most = f"ttl_seconds may be at most {int(MAX_MESSAGE_TTL.total_seconds())} seconds"
-        raise FormInvalid(most, field="ttl_seconds", errors=[{"field": "ttl_seconds", "message": most}])
+        raise FormInvalid(most, field="ttl_seconds", errors=[{"field": "ttl_seconds", "message": most}], key="message.ttl")
     return timedelta(seconds=ttl_seconds)
 
 
@@ -50,12 +50,14 @@ class MessageCommands(EngineCore):
         catches it, or buffer it under `key` until one waits (for `ttl_seconds`, default a day)."""
         payload = data if data is not None else {}
         if not isinstance(payload, dict):
-            raise TourflowError("message data must be a JSON object")
+            raise TourflowError("message data must be a JSON object", key="data.not_object")
         if not isinstance(name, str) or not name.strip() or len(name) > MESSAGE_NAME_MAX:
-            raise TourflowError(f"a message needs a name of 1 to {MESSAGE_NAME_MAX} characters")
+            raise TourflowError(f"a message needs a name of 1 to {MESSAGE_NAME_MAX} characters", key="message.name",
+                                params={"limit": MESSAGE_NAME_MAX})
         for label, value in (("correlation key", key), ("message_ref", message_ref)):
             if value is not None and (not isinstance(value, str) or not value or len(value) > KEY_MAX):
-                raise TourflowError(f"the {label} must be a string of 1 to {KEY_MAX} characters")
+                raise TourflowError(f"the {label} must be a string of 1 to {KEY_MAX} characters", key="message.key",
+                                    params={"limit": KEY_MAX})
         check_text("name", name, MESSAGE_NAME_MAX)
         check_text("correlation_key", key, KEY_MAX, required=False)
         check_text("message_ref", message_ref, KEY_MAX, required=False)
@@ -69,7 +71,8 @@ class MessageCommands(EngineCore):
             return self.message(name, key, payload, actor, message_ref, ttl_seconds)
         if result is None:
             raise NotFound(f"no instance waits for message {name!r} and no process starts with it; "
-                           "without a correlation key it cannot wait in the buffer")
+                           "without a correlation key it cannot wait in the buffer", key="message.nobody",
+                           params={"name": name})
         return result
 
     def messages(self, state: str | None = None, name: str | None = None, key: str | None = None,

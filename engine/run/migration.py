@@ -44,12 +44,15 @@ def check_mapping(old: ProcessModel, new: ProcessModel, mapping: dict[str, str])
     old_specs, new_specs = _all_specs(old), _all_specs(new)
     for source, target in mapping.items():
         if source not in old_specs:
-            raise MigrationRefused(f"mapping {source} → {target}: the instance's version has no node {source!r}")
+            raise MigrationRefused(f"mapping {source} → {target}: the instance's version has no node {source!r}",
+                                   key="migration.no_source", params={"source": source, "target": target})
         if target not in new_specs:
-            raise MigrationRefused(f"mapping {source} → {target}: the target version has no node {target!r}")
+            raise MigrationRefused(f"mapping {source} → {target}: the target version has no node {target!r}",
+                                   key="migration.no_target", params={"source": source, "target": target})
         kinds = type(old_specs[source]).__name__, type(new_specs[target]).__name__
         if kinds[0] != kinds[1]:
-            raise MigrationRefused(f"mapping {source} → {target}: a {kinds[0]} cannot become a {kinds[1]}")
+            raise MigrationRefused(f"mapping {source} → {target}: a {kinds[0]} cannot become a {kinds[1]}",
+                                   key="migration.kind_change", params={"source": source, "target": target})
 
 
 def node_ids(model: ProcessModel) -> set[str]:
@@ -118,7 +121,8 @@ def migrate(workflow: BpmnWorkflow, old: ProcessModel, new: ProcessModel, mappin
         problems.extend(_problems(sub, sub_diff, old.node_names))
         subs[sp_id] = (sub_diff, target)
     if problems:
-        raise MigrationRefused("; ".join(dict.fromkeys(problems)))
+        raise MigrationRefused("; ".join(dict.fromkeys(problems)), key="migration.problems",
+                               params={"count": len(dict.fromkeys(problems))})
     result = MigrationResult()
     before = {task.id: task.task_spec.bpmn_id for task in workflow.get_tasks()
               if task.task_spec.bpmn_id and not task.state & PREDICTED}
@@ -132,7 +136,7 @@ def migrate(workflow: BpmnWorkflow, old: ProcessModel, new: ProcessModel, mappin
     stale = sorted({t.task_spec.name for t in workflow.get_tasks() if t.task_spec not in _live_specs(workflow, t)})
     if stale:
         raise MigrationRefused(f"after the move, tasks would still point at nodes the target version does not "
-                               f"have: {', '.join(stale)}")
+                               f"have: {', '.join(stale)}", key="migration.stale", params={"nodes": ", ".join(stale)})
     seen: set[tuple[str, str]] = set()
     for task in workflow.get_tasks():
         old_id = before.get(task.id)

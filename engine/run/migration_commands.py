@@ -48,7 +48,8 @@ def _check_mapping_shape(mapping: Any) -> dict[str, str]:
             for k, v in mapping.items()):
         message = f"must map old node ids to new node ids (strings), at most {MAX_MAPPING} of them"
         raise FormInvalid(f"field 'mapping': {message}", field="mapping",
-                          errors=[{"field": "mapping", "message": message}])
+                          errors=[{"field": "mapping", "message": message}], key="migration.mapping",
+                          params={"limit": MAX_MAPPING})
     return dict(mapping)
 
 
@@ -72,7 +73,8 @@ class MigrationCommands(EngineCore):
             source = versions.version_row(session, process_id, from_version)
             target = versions.version_row(session, process_id, to_version)
             if source.id == target.id:
-                raise MigrationRefused(f"the instances are on version {from_version} already")
+                raise MigrationRefused(f"the instances are on version {from_version} already",
+                                       key="migration.same_version", params={"version": from_version})
             source_model = self.deployed(session, source.id).model
             check_mapping(source_model, self.deployed(session, target.id).model, mapping)
             picked.check_nodes(node_ids(source_model), from_version)
@@ -106,10 +108,12 @@ class MigrationCommands(EngineCore):
             with self.transaction() as tx:
                 instance = tx.lock_instance(instance_id)
                 if instance.deployment_id != source_id:
-                    raise MigrationRefused(f"instance {instance_id} is on version "
-                                           f"{tx.deployed(instance.deployment_id).version}")
+                    version = tx.deployed(instance.deployment_id).version
+                    raise MigrationRefused(f"instance {instance_id} is on version {version}", key="migration.other_version",
+                                           params={"id": instance_id, "version": version})
                 if instance.status in FINISHED:
-                    raise MigrationRefused(f"instance {instance_id} is {instance.status}")
+                    raise MigrationRefused(f"instance {instance_id} is {instance.status}", key="migration.not_running",
+                                           params={"id": instance_id, "status": instance.status})
                 report = _move(tx, instance, target_id, mapping, actor, reason)
                 if dry_run:
                     raise _DryRun(report)

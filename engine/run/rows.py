@@ -20,21 +20,21 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
         select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
     ).scalar_one_or_none()
     if instance is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
     return instance
 
 
 def instance_row(session: Session, instance_id: int) -> ProcessInstance:
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
     return instance
 
 
 def task_row(session: Session, task_id: int) -> HumanTask:
     row = session.execute(select(HumanTask).where(HumanTask.id == task_id)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
     return row
 
 
@@ -52,7 +52,7 @@ def viewer_named(session: Session, username: str) -> Viewer:
         select(User).options(joinedload(User.roles)).where(User.username == username)
     ).unique().scalar_one_or_none()
     if user is None or not user.active:
-        raise NotAllowed(f"unknown or inactive user {username!r}")
+        raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     return viewer_of(user)
 
 

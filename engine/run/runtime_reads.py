@@ -87,7 +87,8 @@ class RuntimeReads(EngineCore):
             xml = session.execute(select(Deployment.bpmn_xml).where(
                 Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
         if xml is None:
-            raise NotFound(f"process {process_id!r} has no version {version}")
+            raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
+                           params={"process": process_id, "version": version})
         return xml
 
     def version_diff(self, process_id: str, old: int, new: int) -> dict[str, Any]:

@@ -32,7 +32,8 @@ def next_due(model: ProcessModel, now: datetime) -> datetime | None:
         try:
             value = SandboxedEnvironment().evaluate(timer.expression, {})
         except Exception as exc:  # noqa: BLE001 - a bad expression stops the schedule, it is not a crash
-            raise ScriptError(f"timer start {timer.id}: {type(exc).__name__}: {exc}") from None
+            raise ScriptError(f"timer start {timer.id}: {type(exc).__name__}: {exc}", key="timer.bad_start",
+                              params={"timer": timer.id}) from None
     if timer.kind == "timeDuration":
         due = now + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), now)
     elif timer.kind == "timeCycle":

@@ -36,7 +36,8 @@ def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
     if row.state != HumanTaskState.READY:
         raise _not_ready(row)
     if row.assignee and row.assignee != actor:
-        raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it")
+        raise TaskConflict(f"task {row.id} is claimed by {row.assignee}; ask them or a supervisor to reassign it",
+                           key="task.claimed_by_other", params={"id": row.id, "assignee": row.assignee})
 
 
 def _task_event(session: Session, row: HumanTask, kind: str, actor: str, extra: dict[str, Any]) -> None:
@@ -60,7 +61,8 @@ class TaskCommands(EngineCore):
             step = tx.open_step(instance, actor, utcnow())
             task = step.spiff_task(row.spiff_task_id)
             if task is None or task.state != TaskState.READY:
-                raise TaskConflict(f"task {row.id} is no longer ready in its process")
+                raise TaskConflict(f"task {row.id} is no longer ready in its process", key="task.not_ready",
+                                   params={"id": row.id})
             before = copy.deepcopy(task.data)
             task.set_data(**copy.deepcopy(submitted))
             failure = step.run_user_task(task)
@@ -92,7 +94,8 @@ class TaskCommands(EngineCore):
             if row.assignee == actor:
                 return
             if row.assignee:
-                raise TaskConflict(f"task {row.id} is already claimed by {row.assignee}")
+                raise TaskConflict(f"task {row.id} is already claimed by {row.assignee}", key="task.already_claimed",
+                                   params={"id": row.id, "assignee": row.assignee})
             row.assignee = actor
             _task_event(tx.session, row, "task_claimed", actor, {"assignee": actor})
 
@@ -109,7 +112,7 @@ class TaskCommands(EngineCore):
 
     def reassign(self, task_id: int, actor: str, to_user: str, reason: str) -> None:
         if not reason or not reason.strip():
-            raise TourflowError("a reason is required to reassign a task")
+            raise TourflowError("a reason is required to reassign a task", key="reason.reassign")
         reason = check_reason(reason)
         check_text("to", to_user, NAME_MAX)
         with self.transaction() as tx:

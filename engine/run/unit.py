@@ -147,7 +147,8 @@ def write_session(db: Database) -> Iterator[Session]:
             session.flush()
             fault_point()
     except StaleDataError:
-        raise TaskConflict("the instance was changed by someone else at the same time; reload and retry") from None
+        raise TaskConflict("the instance was changed by someone else at the same time; reload and retry",
+                           key="instance.changed") from None
     finally:
         session.close()
 

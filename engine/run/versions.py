@@ -48,9 +48,10 @@ def version_row(session: Session, process_id: str, version: int) -> Deployment:
         versions = session.execute(select(Deployment.version).where(Deployment.process_id == process_id)
                                    .order_by(Deployment.version)).scalars().all()
         if not versions:
-            raise NotFound(f"process {process_id!r} is not deployed")
+            raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
         raise NotFound(f"process {process_id!r} has no version {version} (deployed: "
-                       f"{', '.join(map(str, versions))})")
+                       f"{', '.join(map(str, versions))})", key="process.no_version",
+                       params={"process": process_id, "version": version})
     return row
 
 
@@ -76,7 +77,8 @@ def activate(session: Session, process_id: str, version: int, actor: str, reason
     row = current_row(session, process_id)
     previous = session.get(Deployment, row.deployment_id) if row is not None else None
     if previous is not None and previous.id == target.id:
-        raise TaskConflict(f"version {version} of {process_id!r} is already the current version")
+        raise TaskConflict(f"version {version} of {process_id!r} is already the current version",
+                           key="process.already_current", params={"process": process_id, "version": version})
     make_current(session, target, model_of(target), actor, now)
     audit.append(session, kind="process_activated", actor=actor, at=now,
                  payload={"process": process_id, "version": version, "deployment_id": target.id,

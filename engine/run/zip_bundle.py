@@ -31,9 +31,10 @@ def read_zip(data: bytes) -> list[tuple[str, bytes]]:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DeploymentError(f"not a readable zip file: {exc}") from None
+        raise DeploymentError(f"not a readable zip file: {exc}", key="zip.unreadable") from None
     if len(entries) > ZIP_ENTRIES_MAX:
-        raise DeploymentError(f"the zip has {len(entries)} entries; at most {ZIP_ENTRIES_MAX}")
+        raise DeploymentError(f"the zip has {len(entries)} entries; at most {ZIP_ENTRIES_MAX}", key="zip.too_many",
+                              params={"count": len(entries), "limit": ZIP_ENTRIES_MAX})
     files: list[tuple[str, bytes]] = []
     budget = ZIP_TOTAL_MAX
     for entry in entries:
@@ -41,7 +42,8 @@ def read_zip(data: bytes) -> list[tuple[str, bytes]]:
         if entry.is_dir() or name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._"):
             continue
         if entry.flag_bits & 0x1:
-            raise DeploymentError(f"zip entry {name!r} is encrypted; zip the files without a password")
+            raise DeploymentError(f"zip entry {name!r} is encrypted; zip the files without a password",
+                                  key="zip.encrypted", params={"name": name})
         content = _read_capped(archive, entry, budget)
         budget -= len(content)
         files.append((name, content))
@@ -52,7 +54,8 @@ def safe_name(name: str) -> str:
     """An entry's name as a relative path; refused when absolute or climbing out of the zip."""
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise DeploymentError(f"zip entry {name!r} points outside the zip; use plain relative names")
+        raise DeploymentError(f"zip entry {name!r} points outside the zip; use plain relative names",
+                              key="zip.outside", params={"name": name})
     return str(path)
 
 
@@ -63,9 +66,11 @@ def _read_capped(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, budget: int) 
             while chunk := stream.read(CHUNK):
                 out += chunk
                 if len(out) > budget:
-                    raise DeploymentError(f"the zip unpacks to more than {ZIP_TOTAL_MAX} bytes")
+                    raise DeploymentError(f"the zip unpacks to more than {ZIP_TOTAL_MAX} bytes", key="zip.too_large",
+                                          params={"limit": ZIP_TOTAL_MAX})
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise DeploymentError(f"zip entry {entry.filename!r} cannot be read: {exc}") from None
+        raise DeploymentError(f"zip entry {entry.filename!r} cannot be read: {exc}", key="zip.entry_unreadable",
+                              params={"name": entry.filename}) from None
     return bytes(out)
 
 

@@ -56,6 +56,7 @@ class ScriptEngine(PythonScriptEngine):
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
         if self.service_caller is None:
-            raise ScriptError(f"no handler dispatch installed for service task {operation_name!r}")
+            raise ScriptError(f"no handler dispatch installed for service task {operation_name!r}",
+                              key="script.no_dispatch", params={"operation": operation_name})
         params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
         return self.service_caller(task, operation_name, params)

@@ -63,17 +63,21 @@ class DocChecker:
 class Caller:
     """Calls the API as one user (session or token) or anonymously; checks each answer."""
 
-    def __init__(self, checker: DocChecker, http, csrf: str | None = None, token: str | None = None):
+    def __init__(self, checker: DocChecker, http, csrf: str | None = None, token: str | None = None,
+                 language: str | None = None):
         self.checker = checker
         self.http = http
         self.csrf = csrf
         self.token = token
+        self.language = language  # sent as Accept-Language: the API answers in it
 
     def call(self, method: str, url: str, json: Any = None, *, data: Any = None, csrf: bool = True,
              headers: dict[str, str] | None = None, content_type: str | None = None):
         sent = dict(headers or {})
         if self.token is not None:
             sent.setdefault("Authorization", f"Bearer {self.token}")
+        if self.language is not None:
+            sent.setdefault("Accept-Language", self.language)
         if csrf and self.csrf is not None and method != "GET":
             sent.setdefault("X-CSRFToken", self.csrf)
         kwargs: dict[str, Any] = {"method": method, "headers": sent}
@@ -94,11 +98,13 @@ class Caller:
 
 
 class Api:
-    """api.as_("agent1").get(...), api.bearer(token).post(...), api.anonymous().get(...)."""
+    """api.as_("agent1").get(...), api.bearer(token).post(...), api.anonymous().get(...).
+    `language` ("en", "zh"): every call asks for it (Accept-Language); None sends none (Chinese)."""
 
-    def __init__(self, app, runtime):
+    def __init__(self, app, runtime, language: str | None = None):
         self.app = app
         self.runtime = runtime
+        self.language = language
         self.checker = DocChecker(app)
         self._sessions: dict[str, Caller] = {}
 
@@ -111,11 +117,11 @@ class Api:
             response = client.http.post("/login", data={"username": username, "password": username,
                                                         "csrf_token": csrf})
             assert response.status_code == 302, f"login of {username} failed"
-            self._sessions[username] = Caller(self.checker, client.http, csrf=csrf)
+            self._sessions[username] = Caller(self.checker, client.http, csrf=csrf, language=self.language)
         return self._sessions[username]
 
     def anonymous(self) -> Caller:
-        return Caller(self.checker, self.app.test_client())
+        return Caller(self.checker, self.app.test_client(), language=self.language)
 
     def token_for(self, username: str, label: str = "test") -> str:
         with self.runtime.db.write() as session, session.begin():
@@ -123,7 +129,7 @@ class Api:
 
     def bearer(self, token_or_user: str) -> Caller:
         token = token_or_user if token_or_user.startswith("tf_") else self.token_for(token_or_user)
-        return Caller(self.checker, self.app.test_client(), token=token)
+        return Caller(self.checker, self.app.test_client(), token=token, language=self.language)
 
     # ---- shortcuts used by several test modules -------------------------------------------
     def start(self, username: str = "agent1", **body) -> dict:

@@ -15,7 +15,7 @@ SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def _routes(app, mutating: bool | None = None) -> list[tuple[str, str, str]]:
@@ -184,6 +184,10 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(app, api, monkeypat
     response = app.test_client().get("/api/v1/processes",
                                      headers={"Authorization": f"Bearer {api.token_for('agent1')}"})
     assert response.status_code == 500
+    assert response.get_json() == {"error": "internal_error", "field": None,
+                                   "message": "服务器内部错误；详情见服务器日志"}, "no Accept-Language: Chinese"
+    response = app.test_client().get("/api/v1/processes", headers={
+        "Authorization": f"Bearer {api.token_for('agent1')}", "Accept-Language": "en"})
     assert response.get_json() == {"error": "internal_error", "field": None,
                                    "message": "internal error; the details are in the server log"}
     assert "secret internals" not in response.get_data(as_text=True)

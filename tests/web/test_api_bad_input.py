@@ -21,7 +21,7 @@ HUGE_ID = 2**63  # one past what SQLite stores in an integer
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # the assertions read the English messages
 
 
 def _error(response, status: int, code: str, field: str | None = None) -> dict:

@@ -13,7 +13,7 @@ START = "/api/v1/processes/complaint_handling/instances"
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 # ---- start ----------------------------------------------------------------------------------

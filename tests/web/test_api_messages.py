@@ -18,7 +18,7 @@ def api(app, runtime):
     deploy(runtime, ORDER_FLOW)
     with runtime.db.write() as session, session.begin():
         create_user(session, "bank", "bank", ["integration"], display_name="银行支付通知")
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def test_an_integration_account_starts_then_pays_an_order(api):

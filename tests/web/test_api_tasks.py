@@ -12,7 +12,7 @@ LOCAL = {"resolved_locally": True, "local_action": "当晚更换同级酒店"}
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def _pair() -> dict:
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def test_api_deploys_several_files_together(api):

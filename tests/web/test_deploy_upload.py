@@ -23,7 +23,7 @@ def _changed_bpmn() -> bytes:
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def test_owner_deploys_a_changed_diagram_and_keeps_the_forms(client_for, runtime):
@@ -64,6 +64,9 @@ def test_upload_must_be_bpmn_forms_or_a_zip(client_for):
     response = owner.post("/processes/deploy", data=_upload(("notes.txt", b"hi")),
                           content_type="multipart/form-data")
     assert response.status_code == 422
+    assert "只能部署 .bpmn 和 .schema.json 文件（或一个 .zip），不能部署：notes.txt" in response.get_data(as_text=True)
+    owner.get("/lang/en")
+    response = owner.post("/processes/deploy", data=_upload(("notes.txt", b"hi")), content_type="multipart/form-data")
     assert "only .bpmn and .schema.json files (or one .zip) can be deployed, not notes.txt" in response.get_data(
         as_text=True)
 

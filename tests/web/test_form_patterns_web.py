@@ -11,7 +11,7 @@ from tests.support.form_patterns import EVIL, REQUEST, deploy_with_code_field
 
 @pytest.fixture
 def api(app, runtime):
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 @pytest.fixture

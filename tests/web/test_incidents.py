@@ -30,7 +30,7 @@ def rt(app, runtime):
 
 @pytest.fixture
 def api(app, rt):
-    return Api(app, rt)
+    return Api(app, rt, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 # ---- the list: who sees which incident -------------------------------------------------------

@@ -22,7 +22,7 @@ RENAMED = (*RENAMED_TASK, TO_SUPERVISOR, INTO_SUPERVISOR_LANE)
 @pytest.fixture
 def api(app, runtime):
     deploy_minimal(runtime, variant(*RENAMED))
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def _start(runtime) -> int:

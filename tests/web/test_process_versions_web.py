@@ -18,7 +18,7 @@ def api(app, runtime):
     changed = BPMN.read_text(encoding="utf-8").replace("督办结束", "督办完毕").encode()
     with runtime.db.write() as session, session.begin():
         assert deploy_bytes(session, changed, BPMN.name, FORMS, "owner1").version == 2
-    return Api(app, runtime)
+    return Api(app, runtime, language="en")  # these tests read the English messages (Accept-Language: en)
 
 
 def _current(api: Api) -> list[int]:

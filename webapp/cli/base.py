@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from engine.clock import parse_iso
 from engine.errors import DeploymentError, FormInvalid, NotAllowed, TaskConflict, TourflowError
 from engine.limits import ID_MAX, BadJson, parse_json
+from webapp import error_messages
 
 EXIT_CODES = {FormInvalid: 2, TaskConflict: 3, NotAllowed: 4}
 ID = click.IntRange(0, ID_MAX)  # ids of tasks, instances, tokens: what the id columns hold
@@ -28,9 +29,24 @@ def cli_language() -> str:
     return lang if lang in LANGS else "en"
 
 
-lang_option = click.option("--lang", type=click.Choice(LANGS), default=cli_language,
+LANG_META = "tourflow.lang"  # the --lang a command was given: its errors are printed in it too
+
+
+def remember_language(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[LANG_META] = value
+    return value
+
+
+lang_option = click.option("--lang", type=click.Choice(LANGS), default=cli_language, callback=remember_language,
                            show_default="$TOURFLOW_LANG, else en",
-                           help="Language of the findings' messages: zh (中文) or en.")
+                           help="Language of the findings' and errors' messages: zh (中文) or en.")
+
+
+def error_line(exc: TourflowError, lang: str) -> str:
+    """The one stderr line of an engine error, in `lang` (webapp/error_messages.py)."""
+    if lang == "zh":
+        return f"错误：{error_messages.render(exc, 'zh')}"
+    return f"error: {exc.message if isinstance(exc, DeploymentError) else exc}"
 
 
 class TourflowGroup(FlaskGroup):
@@ -42,15 +58,16 @@ class TourflowGroup(FlaskGroup):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except DeploymentError as exc:
+            lang = ctx.meta.get(LANG_META) or cli_language()
             for finding in exc.findings:
                 if finding.severity == "error":
-                    click.echo(finding.line_in(cli_language()), err=True)
-            click.echo(f"error: {exc.message}", err=True)
+                    click.echo(finding.line_in(lang), err=True)
+            click.echo(error_line(exc, lang), err=True)
             sys.exit(1)
         except TourflowError as exc:
             if os.environ.get("FLASK_DEBUG") == "1":
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
+            click.echo(error_line(exc, ctx.meta.get(LANG_META) or cli_language()), err=True)
             sys.exit(next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 1))
         except Exception as exc:  # noqa: BLE001 - a user never sees a traceback unless asked
             if os.environ.get("FLASK_DEBUG") == "1":
@@ -65,7 +82,7 @@ def json_arg(value: str | None, what: str) -> Any:
     try:
         return parse_json(value)
     except BadJson as exc:
-        raise TourflowError(f"{what} is {exc.message}") from None
+        raise TourflowError(f"{what} is {exc.message}", key="cli.bad_json", params={"what": what}) from None
 
 
 def emit(value: Any) -> None:
@@ -78,4 +95,4 @@ def parse_at(value: str | None) -> datetime | None:
     try:
         return parse_iso(value)  # no offset: UTC
     except ValueError:
-        raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time") from None
+        raise TourflowError(f"--at {value!r} is not an ISO 8601 date-time", key="cli.bad_at", params={"value": value}) from None

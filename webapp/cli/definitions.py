@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from engine.access import policy
 from engine.errors import BpmnReadError, DeploymentError
+from webapp import error_messages
 from webapp.app_state import tourflow
 from webapp.cli.base import emit, lang_option
 
@@ -51,10 +52,10 @@ def deploy(paths: tuple[Path, ...], actor: str, preview: bool, as_json: bool, la
         for finding in errors:
             click.echo(finding.line_in(lang), err=True)
         if not errors:
-            click.echo(str(exc), err=True)
+            click.echo(str(exc) if lang == "en" else error_messages.render(exc, "zh"), err=True)
     except BpmnReadError as exc:
         failed = True
-        click.echo(str(exc), err=True)
+        click.echo(str(exc) if lang == "en" else error_messages.render(exc, "zh"), err=True)
     if as_json:
         emit([{**r.__dict__, "warnings": [f.line_in(lang) for f in r.warnings]} for r in results])
     else:

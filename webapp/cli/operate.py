@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from webapp.app_state import tourflow
-from webapp.cli.base import ID, LANGS, cli_language, emit
+from webapp.cli.base import ID, LANGS, cli_language, emit, remember_language
 
 
 @click.command()
@@ -23,7 +23,8 @@ def info() -> None:
 @click.option("--workers", default=2, show_default=True, type=ID)
 @click.option("--no-job-worker", "no_job_worker", is_flag=True,
               help="Do not start a job worker beside the server (when `tourflow worker` runs elsewhere).")
-@click.option("--lang", type=click.Choice(LANGS), default=cli_language, show_default="$TOURFLOW_LANG, else en",
+@click.option("--lang", type=click.Choice(LANGS), default=cli_language, callback=remember_language,
+              show_default="$TOURFLOW_LANG, else en",
               help="Language of the start-up errors: zh (中文) or en.")
 def serve(host: str, port: int, workers: int, no_job_worker: bool, lang: str) -> None:
     """Serve the inbox with gunicorn, plus a job worker for timers and retries."""

@@ -240,7 +240,8 @@
     var mine = ++previewRequest;
     fetch(page().previewUrl, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": page().csrfToken() },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": page().csrfToken(),
+                 "Accept-Language": document.documentElement.lang.indexOf("zh") === 0 ? "zh" : "en" },
       body: JSON.stringify({ schema: toSchema() })
     }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }

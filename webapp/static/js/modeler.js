@@ -122,13 +122,16 @@
     list.setAttribute("data-errors", String(errors));
   }
 
+  // The API answers in the Accept-Language it is sent (webapp/i18n.py): ask in the page's language.
+  function pageLanguage() { return document.documentElement.lang.indexOf("zh") === 0 ? "zh" : "en"; }
+
   function lintNow() {
     var mine = ++lintRequest;
     summary.textContent = t("checking");
     modeler.saveXML({ format: true }).then(function (result) {
       return fetch(data.lintUrl, {
         method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept-Language": pageLanguage() },
         body: JSON.stringify({ bpmn_xml: result.xml, process_id: data.processId, forms: formObjects() })
       });
     }).then(function (response) {
@@ -183,7 +186,7 @@
         form.append("files", new Blob([text], { type: "application/json" }), name);
       });
       return fetch(data.draftsUrl, { method: "POST", credentials: "same-origin", body: form,
-                                      headers: { "X-CSRFToken": csrfToken() } });
+                                      headers: { "X-CSRFToken": csrfToken(), "Accept-Language": pageLanguage() } });
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) { throw new Error(body.message || ("HTTP " + response.status)); }
