@@ -23,9 +23,8 @@ def inbox_filter() -> queries.InboxFilter:
     if sort not in SORTS:
         raise invalid("sort", f"must be one of {', '.join(SORTS)}")
     search = inbox_search.search_of(request.args)
-    if bad := inbox_search.api_problems(search):
-        name, message = next(iter(bad.items()))
-        raise invalid(name, message)
+    if problem := inbox_search.api_problem(search):
+        raise problem
     return queries.InboxFilter(
         lane=text_arg("lane"), process=text_arg("process"),
         routing={"desk": desk} if (desk := text_arg("desk")) else {},

@@ -34,6 +34,20 @@ ZH: dict[str, str] = {
     "instance.already_ended": "流程实例 {id} 已结束（{status}）",
     "job.no_data": "该作业将按原样重新执行：请先排除原因，再不带数据地处理",
     "draft.missing": "草稿 {id} 不存在",
+    "view.missing": "视图 {id} 不存在",
+    # the inbox search's fields (engine/run/task_search.py MESSAGES; the page's own in webapp/inbox_search.py)
+    "search.long": "内容过长（最多 {n} 个字符）",
+    "search.phone": "请填写电话号码的后 4 位或更多数字（可含空格、- 和 +）",
+    "search.due": "请选择有效的期限：overdue、today、week 或 none",
+    # due dates (engine/run/due_commands.py) and task drafts (engine/run/task_edits.py)
+    "due.past": "必须晚于现在（现在是 {now}）",
+    "due.nothing": "请填写新的截止时间、跟进时间或两者",
+    "due.task_closed": "任务 {id} 的状态是“{status}”，已不能调整期限",
+    "draft.not_object": "草稿必须是表单字段值的对象",
+    "draft.unknown_field": "不是此任务表单的字段",
+    "draft.bad_value": "必须是文字、文字列表或空值",
+    "draft.too_big": "草稿最多 {max} 字节",
+    "draft.task_closed": "任务 {id} 的状态是“{status}”，已无可编辑的内容",
     # reasons and data
     "reason.reassign": "转派任务必须填写原因",
     "reason.resolve": "处理故障必须填写原因",
@@ -167,6 +181,14 @@ def _zh_value(name: str, value: Any) -> Any:
     if name == "status":
         return STATUS_ZH.get(str(value), value)
     return value
+
+
+def field_detail_zh(exc: TourflowError | None, error: dict[str, Any]) -> str | None:
+    """The Chinese of a one-field 422's detail from its key (no field prefix: the detail names it)."""
+    template = ZH.get(exc.key or "") if isinstance(exc, FormInvalid) else None
+    if template is None or len(exc.errors) != 1 or error.get("field") != exc.field:
+        return None
+    return template.format(**{name: _zh_value(name, value) for name, value in exc.params.items()})
 
 
 def render(exc: TourflowError, lang: str) -> str:

@@ -38,7 +38,7 @@ def message_of(exc: TourflowError) -> str:
     return error_messages.render(exc, get_locale())
 
 
-def localized_details(errors: list) -> list:
+def localized_details(errors: list, exc: TourflowError | None = None) -> list:
     """FormInvalid.errors in the user's language: each `message`, and `hint` (the pattern's rule in
     words: the form's x-pattern-hint, or x-pattern-hint-en in English)."""
     lang = get_locale()
@@ -49,7 +49,7 @@ def localized_details(errors: list) -> list:
             continue
         detail = {k: v for k, v in error.items() if k != "hint_en"}
         if lang == "zh":
-            detail["message"] = error_text(error)
+            detail["message"] = error_messages.field_detail_zh(exc, error) or error_text(error)
         elif "hint" in error:
             detail.pop("hint")
             detail.update({"hint": error["hint_en"]} if error.get("hint_en") else {})
@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
     def engine_error(exc: TourflowError):
         status = status_of(exc)
         if wants_json():
-            extra = {"errors": localized_details(exc.errors)} if isinstance(exc, FormInvalid) else {}
+            extra = {"errors": localized_details(exc.errors, exc)} if isinstance(exc, FormInvalid) else {}
             if isinstance(exc, DeploymentError):
                 extra = {"findings": [finding_dict(f) for f in exc.findings]}
             return jsonify(error_body(exc.code, message_of(exc), getattr(exc, "field", None), **extra)), status

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
+from engine.errors import FormInvalid
 from engine.run.task_search import DUE_CHOICES, MESSAGES, TEXT_MAX, TaskSearch, problems
+from webapp.api_args import invalid
+
+__all__ = ["FIELDS", "PAGE_MESSAGES", "TEXT_MAX", "api_problem", "due_choices", "page_problems", "search_of"]
 from webapp.i18n import gettext as _
 
 FIELDS = ("q", "customer", "phone", "code", "due")
@@ -22,9 +26,15 @@ def search_of(args: MultiDict) -> TaskSearch:
     return TaskSearch(**{name: (args.get(name) or "").strip() or None for name in FIELDS})
 
 
-def api_problems(search: TaskSearch) -> dict[str, str]:
-    """field -> English message, for the API's 422."""
-    return {name: MESSAGES[code] for name, code in problems(search).items()}
+def api_problem(search: TaskSearch) -> FormInvalid | None:
+    """The API's 422 for the first bad field (English here, Chinese by its key in webapp/error_messages.py)."""
+    for name, code in problems(search).items():
+        if code == "long":
+            return invalid(name, MESSAGES[code], "search.long", n=TEXT_MAX)
+        if code == "phone":
+            return invalid(name, MESSAGES[code], "search.phone")
+        return invalid(name, MESSAGES[code], "search.due")
+    return None
 
 
 def page_problems(search: TaskSearch) -> dict[str, str]:

@@ -18,71 +18,30 @@ a list and a single check can never disagree.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from engine.access.roles import (  # the vocabulary the rules below use; imported from here too
     CAPABILITY_ROLES,
     CAPABILITY_TEXT,
     FRONT_LINE,
     INCIDENT_READERS,
-    READ_ALL,
-    READ_ONLY,
     SUPERVISED_LANES,
     SUPERVISORS,
     SYSTEM_LANE,
     SYSTEM_RESOLVERS,
-    TASK_RECOVERERS,
     WRITES,
     Capability,
     Role,
 )
+from engine.access.viewer import Viewer, attributes_of, viewer_named, viewer_of  # noqa: F401 (re-exported)
 from engine.errors import Refusal, refused
-from engine.store.models import HumanTask, ProcessInstance, User
+from engine.store.models import HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState, InstanceStatus
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: a user name, the roles (= lanes) they hold, their routing attributes
-    (e.g. {"desk": "邮轮"}: they work the tasks of that desk, and of none, only)."""
-
-    username: str
-    roles: frozenset[str]
-    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
-
-    def has(self, roles: Iterable[str]) -> bool:
-        return bool(self.roles & set(roles))
-
-    @property
-    def reads_all(self) -> bool:
-        return self.has(READ_ALL)
-
-    @property
-    def read_only(self) -> bool:
-        return self.has(READ_ONLY)
-
-    @property
-    def recovers_tasks(self) -> bool:
-        return self.has(TASK_RECOVERERS) and not self.read_only
-
-    @property
-    def sees_every_instance(self) -> bool:
-        return self.reads_all or self.recovers_tasks
-
-
-def viewer_of(user: User) -> Viewer:
-    """The Viewer of a user row (roles loaded)."""
-    return Viewer(user.username, frozenset(user.role_ids), attributes_of(user.attributes))
-
-
-def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
-    """A user's routing attributes: the non-empty string values (others route nothing)."""
-    return {k: v for k, v in (values or {}).items() if isinstance(v, str) and v}
 
 
 def require(allowed: bool, message: str) -> None:
@@ -94,14 +53,6 @@ def refuse_if(refusal: str | None) -> None:
     """Raise NotAllowed with the reason one of the `*_refusal` rules gave, if it gave one."""
     if refusal is not None:
         raise refused(refusal)
-
-
-def viewer_named(session: Session, username: str) -> Viewer | None:
-    """The Viewer of an active user, None for an unknown or inactive one."""
-    user = session.execute(
-        select(User).options(selectinload(User.roles)).where(User.username == username)
-    ).scalar_one_or_none()
-    return viewer_of(user) if user is not None and user.active else None
 
 
 # ---- capabilities ----------------------------------------------------------------------------
@@ -270,7 +221,11 @@ def task_actions(viewer: Viewer, task: TaskLike, state: str) -> dict[str, bool]:
 def lane_access(viewer: Viewer):
     """The SQL condition 'a task row this viewer may work on': their lanes, and for each of their
     attributes k=v, routing k unset or v (as `routing_refusal`)."""
-    condition = HumanTask.lane.in_(viewer.roles)
+    return _routed(viewer, HumanTask.lane.in_(viewer.roles))
+
+
+def _routed(viewer: Viewer, condition):
+    """`condition`, and for each of the viewer's attributes k=v: routing k unset or v."""
     for key, mine in sorted(viewer.attributes.items()):
         if mine:
             theirs = HumanTask.routing[key].as_string()
@@ -313,12 +268,7 @@ def supervision_access(viewer: Viewer):
     else the supervised lanes and routing (as `due_change_refusal`)."""
     if viewer.reads_all:
         return true()
-    condition = HumanTask.lane.in_(supervised_lanes(viewer))
-    for key, mine in sorted(viewer.attributes.items()):
-        if mine:
-            theirs = HumanTask.routing[key].as_string()
-            condition = and_(condition, or_(theirs.is_(None), theirs == mine))
-    return condition
+    return _routed(viewer, HumanTask.lane.in_(supervised_lanes(viewer)))
 
 
 # ---- instances and their audit records -------------------------------------------------------

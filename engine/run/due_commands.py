@@ -45,7 +45,8 @@ def _future(field: str, value: datetime | None, now: datetime) -> datetime | Non
         return None
     moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if moment <= now:
-        raise invalid(field, f"must be in the future (now is {iso_z(now, 'seconds')})")
+        raise invalid(field, f"must be in the future (now is {iso_z(now, 'seconds')})", "due.past",
+                      now=iso_z(now, "seconds"))
     return moment
 
 
@@ -56,13 +57,14 @@ class DueCommands(EngineCore):
         reason = check_reason(reason)
         now = utcnow()
         if due_at is None and follow_up_at is None:
-            raise invalid("due_at", "give a new due date, a follow-up date or both")
+            raise invalid("due_at", "give a new due date, a follow-up date or both", "due.nothing")
         due_at, follow_up_at = _future("due_at", due_at, now), _future("follow_up_at", follow_up_at, now)
         with self.transaction() as tx:
             row = tx.lock_task(task_id)
             policy.refuse_if(policy.due_change_refusal(viewer_named(tx.session, actor), row))
             if row.state != HumanTaskState.READY:
-                raise TaskConflict(f"task {row.id} is {row.state}, not ready: its dates no longer change")
+                raise TaskConflict(f"task {row.id} is {row.state}, not ready: its dates no longer change",
+                                   key="due.task_closed", params={"id": row.id, "status": str(row.state)})
             instance = tx.session.get(ProcessInstance, row.instance_id)
             model = tx.deployed(instance.deployment_id).model
             payload = {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,

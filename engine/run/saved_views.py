@@ -76,7 +76,7 @@ def delete_view(session: Session, username: str, view_id: int) -> str:
     """Delete one of the user's views; returns its name. Someone else's or no such view: NotFound."""
     row = session.get(SavedView, view_id)
     if row is None or row.username != username:
-        raise NotFound(f"saved view {view_id} does not exist")
+        raise NotFound(f"saved view {view_id} does not exist", key="view.missing", params={"id": view_id})
     session.delete(row)
     return row.name
 

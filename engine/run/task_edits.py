@@ -39,17 +39,17 @@ def check_draft(data: Any, fields: set[str]) -> dict[str, Any]:
     """A draft as it may be kept: a JSON object of the form's fields, each a text, a list of texts
     (check boxes) or null; FormInvalid (422) naming the first bad part otherwise."""
     if not isinstance(data, dict):
-        raise invalid("data", "must be an object of the form's field values")
+        raise invalid("data", "must be an object of the form's field values", "draft.not_object")
     unknown = sorted(set(data) - fields)
     if unknown:
-        raise invalid(f"data.{unknown[0]}", "is not a field of this task's form")
+        raise invalid(f"data.{unknown[0]}", "is not a field of this task's form", "draft.unknown_field")
     for key, value in data.items():
         texts = value if isinstance(value, list) else [value]
         if not all(v is None or isinstance(v, str) for v in texts) or (isinstance(value, list) and None in value):
-            raise invalid(f"data.{key}", "must be a text, a list of texts or null")
+            raise invalid(f"data.{key}", "must be a text, a list of texts or null", "draft.bad_value")
     check_data(data, "data")
     if len(json.dumps(data, ensure_ascii=False).encode()) > DRAFT_BYTES_MAX:
-        raise invalid("data", f"a draft holds at most {DRAFT_BYTES_MAX} bytes")
+        raise invalid("data", f"a draft holds at most {DRAFT_BYTES_MAX} bytes", "draft.too_big", max=DRAFT_BYTES_MAX)
     return data
 
 
@@ -59,7 +59,8 @@ def _editable(session: Session, task_id: int, actor: str) -> HumanTask:
     row = task_row(session, task_id)
     policy.refuse_if(policy.task_edit_refusal(viewer_named(session, actor), row))
     if row.state != HumanTaskState.READY:
-        raise TaskConflict(f"task {row.id} is {row.state}: nothing to edit any more")
+        raise TaskConflict(f"task {row.id} is {row.state}: nothing to edit any more", key="draft.task_closed",
+                           params={"id": row.id, "status": str(row.state)})
     return row
 
 

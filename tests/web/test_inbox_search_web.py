@@ -8,6 +8,7 @@ import pytest
 from tests.support.api import Api
 from tests.support.complaint import COMPLAINT
 from tests.support.web import page_text
+from webapp.error_messages import ZH
 
 EVERY_ROLE = ("agent1", "receptionist1", "sales1", "operator1", "guide1", "qc1", "supervisor1", "manager1",
               "auditor1", "owner1")
@@ -29,6 +30,9 @@ def to_guide(rt, **overrides) -> int:
 def two(runtime) -> dict[str, int]:
     return {"zhang": to_guide(runtime),  # 张建国 13801234567 SH-2026-1118
             "li": to_guide(runtime, customer_name="李四", contact_phone="13907654321", tour_id="BJ-2026-0007")}
+
+
+CODES = {"phone": "phone", "due": "due", "customer": "long"}
 
 
 def instance_ids(answer) -> set[int]:
@@ -61,10 +65,13 @@ def test_api_masks_the_phone_it_matched_unless_the_policy_shows_it(api, two):
     ("due=soon", "due", "must be one of overdue, today, week, none"),
     ("customer=" + "x" * 121, "customer", "must be at most 120 characters"),
 ])
-def test_api_bad_search_field_is_a_422_naming_it(api, query, field, message):
-    answer = api.as_("agent1").get(f"/api/v1/tasks?{query}")
+def test_api_bad_search_field_is_a_422_naming_it(app, runtime, query, field, message):
+    answer = Api(app, runtime, language="en").as_("agent1").get(f"/api/v1/tasks?{query}")
     assert answer.status_code == 422
     assert answer.get_json()["errors"] == [{"field": field, "message": message}]
+    chinese = Api(app, runtime).as_("agent1").get(f"/api/v1/tasks?{query}").get_json()
+    assert chinese["errors"][0]["field"] == field
+    assert chinese["errors"][0]["message"] == ZH["search." + CODES[field]].format(n=120)
 
 
 @pytest.mark.parametrize("user", EVERY_ROLE)

@@ -1,0 +1,63 @@
+"""Who is asking: a user name, the roles (= lanes) they hold and their routing attributes.
+
+What a viewer may do is decided in engine/access/policy.py (which re-exports these names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from engine.access.roles import READ_ALL, READ_ONLY, TASK_RECOVERERS
+from engine.store.models import User
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a user name, the roles (= lanes) they hold, their routing attributes
+    (e.g. {"desk": "邮轮"}: they work the tasks of that desk, and of none, only)."""
+
+    username: str
+    roles: frozenset[str]
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def has(self, roles: Iterable[str]) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def reads_all(self) -> bool:
+        return self.has(READ_ALL)
+
+    @property
+    def read_only(self) -> bool:
+        return self.has(READ_ONLY)
+
+    @property
+    def recovers_tasks(self) -> bool:
+        return self.has(TASK_RECOVERERS) and not self.read_only
+
+    @property
+    def sees_every_instance(self) -> bool:
+        return self.reads_all or self.recovers_tasks
+
+
+def viewer_of(user: User) -> Viewer:
+    """The Viewer of a user row (roles loaded)."""
+    return Viewer(user.username, frozenset(user.role_ids), attributes_of(user.attributes))
+
+
+def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
+    """A user's routing attributes: the non-empty string values (others route nothing)."""
+    return {k: v for k, v in (values or {}).items() if isinstance(v, str) and v}
+
+
+def viewer_named(session: Session, username: str) -> Viewer | None:
+    """The Viewer of an active user, None for an unknown or inactive one."""
+    user = session.execute(
+        select(User).options(selectinload(User.roles)).where(User.username == username)
+    ).scalar_one_or_none()
+    return viewer_of(user) if user is not None and user.active else None
