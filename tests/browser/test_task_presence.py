@@ -117,3 +117,20 @@ def test_an_editor_seen_a_while_ago_shows_how_long_ago(pages, live_server, scree
     _start_complaint(page)
     expect(page.locator(".task-edit-others")).to_have_text("李娜（接待） 正在编辑此任务（1 分钟前）")
     shot(page, screenshots, "i17-presence-minute-ago-desktop")
+
+
+def test_logging_out_forgets_the_drafts_this_browser_kept(pages, live_server):
+    page = pages.new()
+    page.set_viewport_size(DESKTOP)
+    login(page, "agent1")
+    _start_complaint(page)
+    set_field(page, "description", "下一位同事不该看到")
+    expect(page.locator(".task-edit-saved")).to_contain_text("草稿已自动保存", timeout=10_000)
+    drafts = "() => Object.keys(localStorage).filter(k => k.startsWith('tourflow:task-draft:'))"
+    assert len(page.evaluate(drafts)) == 1
+    page.evaluate("() => localStorage.setItem('unrelated', 'kept')")
+    page.get_by_role("button", name="退出").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert page.evaluate(drafts) == [], "a shared desk computer keeps no one's typing"
+    assert page.evaluate("() => localStorage.getItem('unrelated')") == "kept"
+    assert not pages.problems, pages.problems
