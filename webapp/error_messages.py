@@ -91,6 +91,8 @@ ZH: dict[str, str] = {
     "message.nobody": "没有流程实例在等待消息 {name}，也没有流程由它发起；没有关联键时它不能在缓冲区等待",
     # access
     "access.auditor": "审计员只能查看，不能修改",
+    "access.due_supervisor": "任务 {task} 的期限只能由其泳道（{lane}）的主管调整",
+    "access.overdue_list": "超期清单仅供主管和审计员查看",
     "access.lane": "用户 {user}（角色：{roles}）不在泳道 {lane} 中",
     "access.routing": "该事项属于 {attribute} {theirs}；{user} 负责的是 {attribute} {mine}",
     "access.read_lane": "任务 {task} 在泳道 {lane} 中，{user} 不在此泳道",

@@ -173,7 +173,7 @@ def task_edit_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     """Why this viewer may not say they have the task's form open nor keep a draft of it, or None:
     who may open the task page may (`may_read_task`), except read-only viewers (auditors)."""
     if viewer.read_only:
-        return "auditors read everything and change nothing"
+        return Refusal("auditors read everything and change nothing", "access.auditor")
     return read_task_refusal(viewer, task)
 
 
@@ -245,10 +245,10 @@ def due_change_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     """Why this viewer may not set or extend this task's due or follow-up date, or None: a
     supervisor of its lane, of its routing (a supervisor with attribute k=v: routing k unset or v)."""
     if viewer.read_only:
-        return "auditors read everything and change nothing"
+        return Refusal("auditors read everything and change nothing", "access.auditor")
     if task.lane not in supervised_lanes(viewer):
-        return (f"the due date of task {task.id} (lane {task.lane!r}) is set by a supervisor of that lane, "
-                f"not by {viewer.username!r}")
+        return Refusal(f"the due date of task {task.id} (lane {task.lane!r}) is set by a supervisor of that lane, "
+                       f"not by {viewer.username!r}", "access.due_supervisor", task=task.id, lane=task.lane)
     return _routing_refusal(viewer, task)
 
 
@@ -260,7 +260,8 @@ def overdue_list_refusal(viewer: Viewer) -> str | None:
     """The overdue list is for supervisors (their lanes) and auditors (every lane, read-only)."""
     if viewer.reads_all or supervised_lanes(viewer):
         return None
-    return f"the overdue list is for supervisors and auditors, not for {viewer.username!r}"
+    return Refusal(f"the overdue list is for supervisors and auditors, not for {viewer.username!r}",
+                   "access.overdue_list")
 
 
 def supervision_access(viewer: Viewer):

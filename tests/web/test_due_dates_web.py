@@ -157,3 +157,19 @@ def test_a_task_waiting_for_days_is_flagged_in_words(client_for, runtime, qc_tas
     with frozen_at(MONDAY_10 + timedelta(days=3, hours=1)):
         inbox = page_text(client_for("qc1").get("/"))
     assert "due-waiting_long" in inbox and "等待已久" in inbox
+
+
+def test_due_date_refusals_speak_the_callers_language(app, runtime, qc_task):
+    chinese, english = Api(app, runtime), Api(app, runtime, language="en")
+    url = f"/api/v1/tasks/{qc_task['id']}/due"
+    with frozen_at(NOON):
+        assert chinese.as_("agent1").post(url, CHANGE).get_json()["message"] == (
+            f"任务 {qc_task['id']} 的期限只能由其泳道（qc）的主管调整")
+        assert english.as_("agent1").post(url, CHANGE).get_json()["message"].startswith(
+            f"the due date of task {qc_task['id']} (lane 'qc') is set by a supervisor of that lane")
+        assert chinese.as_("auditor1").post(url, CHANGE).get_json()["message"] == "审计员只能查看，不能修改"
+        assert chinese.as_("agent1").get("/api/v1/tasks/overdue").get_json()["message"] == "超期清单仅供主管和审计员查看"
+        past = chinese.as_("supervisor1").post(url, {**CHANGE, "due_at": "2026-11-01T10:00:00+08:00"}).get_json()
+        assert past["errors"][0]["message"].startswith("必须晚于现在"), past
+        runtime.complete(qc_task["id"], "qc1", {"facts": "事实"})
+        assert "已不能调整期限" in chinese.as_("supervisor1").post(url, CHANGE).get_json()["message"]
