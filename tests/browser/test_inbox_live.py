@@ -137,3 +137,27 @@ def test_a_hidden_tab_polls_slowly_and_desktop_notifications_are_switched_on_by_
     expect(page).to_have_title(TITLE)
     expect(page.get_by_role("button", name="开启桌面通知")).to_be_hidden()  # still on after a reload
     assert not pages.problems, pages.problems
+
+
+def test_shortcuts_and_row_clicks_work_on_rows_that_arrived_live(pages, live_server):
+    page = pages.new()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, "operator1")
+    page.goto(INBOX)
+    links = page.locator("tbody a.step-link")
+    rows_before = links.count()
+    task_id = new_intake(live_server)
+    expect(links).to_have_count(rows_before + 1, timeout=APPEAR_MS)
+    new_row = page.locator("tr.task-row", has=page.locator(f'a[href="/tasks/{task_id}"]'))
+
+    page.locator("body").click(position={"x": 5, "y": 5})
+    for _ in range(rows_before + 1):  # down to the last row: the one that arrived
+        page.keyboard.press("j")
+    expect(new_row).to_have_class(re.compile(r"\bis-selected\b"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
+
+    page.go_back()
+    page.locator("tr.task-row", has=page.locator(f'a[href="/tasks/{task_id}"]')).locator("td.cell-lane").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
+    assert not pages.problems, pages.problems

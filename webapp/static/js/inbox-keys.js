@@ -1,15 +1,16 @@
 // The inbox: a click anywhere on a task row opens the task (its step link stays the real link for
 // keyboards and screen readers), and keyboard shortcuts: j/k select the next/previous task, Enter
 // opens it, c claims it, / focuses the search, ? shows the list of shortcuts. Not while typing.
+// The live inbox (js/inbox-live.js) swaps the table for a new one: the table is looked up each time.
 (function () {
   "use strict";
-  var table = document.querySelector("[data-inbox-keys]");
-  if (!table) { return; }
+  var TABLE = "[data-inbox-keys]";
+  if (!document.querySelector(TABLE)) { return; }
   var help = document.getElementById("inbox-shortcuts");
   var search = document.getElementById("inbox-search");
   var selected = -1;
 
-  function rows() { return Array.prototype.slice.call(table.querySelectorAll("tbody tr.task-row")); }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll(TABLE + " tbody tr.task-row")); }
   function linkOf(row) { return row && row.querySelector("a.step-link"); }
 
   function select(index) {
@@ -62,7 +63,7 @@
         linkOf(current()).click();
         break;
       case "c":  // read-only users (auditors) claim nothing: no data-can-claim
-        if (current() && table.hasAttribute("data-can-claim")) { claim(current()); } else { return; }
+        if (current() && document.querySelector(TABLE + "[data-can-claim]")) { claim(current()); } else { return; }
         break;
       case "/": if (search) { search.focus(); search.select(); } else { return; } break;
       case "?": toggleHelp(); break;
@@ -72,8 +73,8 @@
     event.preventDefault();
   });
 
-  table.addEventListener("click", function (event) {
-    var row = event.target.closest("tr.task-row");
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest(TABLE + " tr.task-row");
     if (!row || event.target.closest("a, button, input, select, textarea, label, form")) { return; }
     if (window.getSelection && String(window.getSelection())) { return; }  // selecting text, not opening
     var link = linkOf(row);
@@ -81,9 +82,15 @@
     if (event.ctrlKey || event.metaKey) { window.open(link.href, "_blank", "noopener"); } else { link.click(); }
   });
 
-  // Rows the mouse is over show they open on click; the selection follows the row clicked last.
-  rows().forEach(function (row, i) {
-    row.addEventListener("focusin", function () { selected = i; });
+  // The selection follows the row focused last (a click, a tab); a redrawn table keeps the focused row.
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest && event.target.closest(TABLE + " tr.task-row");
+    if (row) { selected = rows().indexOf(row); }
+  });
+  document.addEventListener("inbox:updated", function () {
+    var focused = document.activeElement && document.activeElement.closest &&
+      document.activeElement.closest(TABLE + " tr.task-row");
+    selected = focused ? rows().indexOf(focused) : -1;
   });
 
   if (help) {

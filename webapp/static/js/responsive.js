@@ -76,6 +76,8 @@
   function setupCards() {
     Array.prototype.forEach.call(document.querySelectorAll("table.stack-cards"), function (table) {
       labelCells(table);
+      if (table.hasAttribute("data-cards-watched")) { return; }
+      table.setAttribute("data-cards-watched", "");
       new MutationObserver(function () { labelCells(table); })
         .observe(table, {childList: true, subtree: true});
     });
@@ -86,6 +88,11 @@
     setupCards();
     wrapTables();
     markOverflow();
+    document.addEventListener("inbox:updated", function () {  // js/inbox-live.js drew a new table
+      setupCards();
+      wrapTables();
+      markOverflow();
+    });
     var pending = null;
     window.addEventListener("resize", function () {
       window.clearTimeout(pending);
