@@ -170,6 +170,8 @@ def test_shortcuts_and_row_clicks_work_on_rows_that_arrived_live(pages, live_ser
     expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
 
     page.go_back()
-    page.locator("tr.task-row", has=page.locator(f'a[href="/tasks/{task_id}"]')).locator("td.cell-lane").click()
+    page.locator("tr.task-row", has=page.locator(f'a[href="/tasks/{task_id}"]')).locator(
+        "td.cell-lane"
+    ).click()
     expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
     assert not pages.problems, pages.problems
