@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
-from engine.run import due_dates
+from engine.run import due_dates, inbox_page
 from engine.run.catalog import model_of
 from engine.run.task_search import TaskSearch
 from engine.run.task_search import conditions as search_conditions
@@ -36,6 +36,7 @@ class InboxFilter:
     per_page: int = 25
     sort: str = "due"  # due | age
     search: TaskSearch | None = None  # customer, phone, tour/booking code, due (engine/run/task_search.py)
+    after: str | None = None  # a keyset cursor (`next` of the page before); `page` is ignored then
 
 
 def due_state(due_at: datetime | None, now: datetime, created_at: datetime | None = None) -> str:
@@ -49,7 +50,9 @@ def visible_lanes(viewer: Viewer) -> frozenset[str] | None:
 
 
 def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | None = None) -> dict[str, Any]:
-    """Open tasks of the viewer's lanes with filters, counts and one page of rows."""
+    """Open tasks of the viewer's lanes with filters, counts and one page of rows: by page number, or
+    after the keyset cursor `flt.after` (engine/run/inbox_page.py); `next` is the cursor of the page
+    after this one (None at the end). Raises BadCursor for an `after` it did not write."""
     now_db = now or utcnow()
     lanes = visible_lanes(viewer)
     base = [HumanTask.state == HumanTaskState.READY]
@@ -65,28 +68,22 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     if flt.overdue:
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
     conditions.extend(search_conditions(flt.search, now_db))
+    narrowed = len(conditions) > len(base)
     if flt.mine:
         conditions.append(HumanTask.assignee == viewer.username)
     elif flt.unclaimed:
         conditions.append(HumanTask.assignee.is_(None))
-    else:
-        conditions.append(or_(HumanTask.assignee.is_(None), HumanTask.assignee == viewer.username,
-                              viewer.reads_all))
+    elif (claimable := inbox_page.visible_to(viewer.username, viewer.reads_all)) is not None:
+        conditions.append(claimable)
     per_page = max(1, min(flt.per_page, PER_PAGE_MAX))
     page = max(1, flt.page)
-    total = session.execute(select(func.count(HumanTask.id)).where(*conditions)).scalar_one()
-    order = ([HumanTask.created_at, HumanTask.id] if flt.sort == "age"
-             else [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id])
-    rows = session.execute(
-        select(HumanTask).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)
-    ).scalars().all()
-    by_lane = dict(session.execute(
-        select(HumanTask.lane, func.count(HumanTask.id)).where(*base).group_by(HumanTask.lane)
-    ).all())
-    overdue = session.execute(select(func.count(HumanTask.id)).where(
-        *base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db)).scalar_one()
-    mine = session.execute(select(func.count(HumanTask.id)).where(
-        *base, HumanTask.assignee == viewer.username)).scalar_one()
+    after = inbox_page.decode(flt.after, flt.sort) if flt.after else None
+    counts = inbox_page.counts(session, base, viewer.username, now_db)
+    if not narrowed and not flt.unclaimed and (flt.mine or viewer.reads_all):
+        total = counts["mine"] if flt.mine else counts["all"]  # the same rows, counted once
+    else:
+        total = session.execute(select(func.count()).where(*conditions)).scalar_one()
+    rows, following = inbox_page.page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after)
     names = process_names(session)
     return {
         "items": [inbox_row(row, now_db, names) for row in rows],
@@ -94,8 +91,8 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
         "page": page,
         "per_page": per_page,
         "pages": max(1, -(-total // per_page)),
-        "counts": {"by_lane": by_lane, "overdue": overdue, "mine": mine,
-                   "all": sum(by_lane.values())},
+        "next": following.encode() if following else None,
+        "counts": counts,
     }
 
 

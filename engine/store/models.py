@@ -121,7 +121,12 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_lane_state_due", "lane", "state", "due_at"),
+        # The inbox page in due order (NULLS LAST, id) and its keyset cursor; lane and assignee let
+        # rows of other lanes be skipped in the index (migration 0014, docs/performance.md).
+        Index("ix_human_task_state_due_id", "state", "due_at", "id", "lane", "assignee"),
+        # The inbox counts (by lane, overdue, claimed or not) from the index alone.
+        Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee"),
+        Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
         Index("ix_human_task_state_created", "state", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,68 @@
+"""The query plans of the inbox's main statements, summarized so a regression shows in the bench report.
+
+SQLite answers `EXPLAIN QUERY PLAN`, PostgreSQL `EXPLAIN`; both summaries say which of our indexes
+the statement reads and whether it sorts (SQLite: a temporary B-tree; PostgreSQL: a Sort node).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from engine.access.policy import Viewer
+from engine.run import inbox_page
+from engine.run.inbox_stamp import open_task_conditions
+from engine.store.models import HumanTask
+
+
+class Explain(Executable, ClauseElement):
+    """EXPLAIN (QUERY PLAN) of a statement, executed with its own bound parameters."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any):
+        self.statement = statement
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler, **kw) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
+    return prefix + compiler.process(element.statement, **kw)
+
+
+def plan_lines(session: Session, statement: Any) -> list[str]:
+    rows = session.execute(Explain(statement)).all()
+    return [row[-1] for row in rows]
+
+
+def summary(lines: list[str]) -> dict[str, Any]:
+    """Which human_task indexes a plan reads, whether it sorts, whether it reads the whole table."""
+    text = "\n".join(lines)
+    indexes = sorted({word.strip('"(),') for line in lines for word in line.split()
+                      if word.strip('"(),').startswith("ix_human_task")})
+    sorts = "TEMP B-TREE" in text or any(line.strip().startswith(("Sort ", "->  Sort ")) for line in lines)
+    full = "SCAN human_task" in text.replace('"', "") or "Seq Scan on human_task" in text
+    return {"indexes": indexes, "sorts": sorts, "full_scan": full, "plan": lines}
+
+
+def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, Any]:
+    """The inbox's main statements for a viewer with no filter (as engine/run/queries.py `inbox` runs them)."""
+    base = open_task_conditions(viewer)
+    claimable = inbox_page.visible_to(viewer.username, viewer.reads_all)
+    page_conditions = base if claimable is None else [*base, claimable]
+    return {
+        "page": inbox_page.page_query(page_conditions, "due").limit(per_page),
+        "total": select(func.count()).where(*page_conditions),
+        "by_lane": select(HumanTask.lane, func.count()).where(*base).group_by(HumanTask.lane),
+        "overdue": select(func.count()).where(*base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now),
+        "mine": select(func.count()).where(*base, HumanTask.assignee == viewer.username),
+    }
+
+
+def inbox_plans(session: Session, viewer: Viewer, now: datetime) -> dict[str, dict[str, Any]]:
+    return {name: summary(plan_lines(session, stmt)) for name, stmt in statements(viewer, now).items()}

@@ -1,0 +1,123 @@
+"""One page of the inbox and its counts, served by indexes at 100,000 open tasks (docs/performance.md).
+
+The due order is `due_at NULLS LAST, id`: on SQLite and PostgreSQL alike the index
+(state, due_at, id, lane, assignee) yields it without a sort (ascending NULLS LAST is PostgreSQL's
+index order; SQLite walks the NULL entries after the others). A page is reached by offset (the
+web inbox's page numbers) or by an opaque keyset cursor (`after`, the API): the tasks after the
+last one a client holds, at the same cost however deep it is. The cursor walks the dated tasks
+by (due_at, id) and then the undated ones by id, two index ranges, so it never scans from the top.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from engine.store.models import HumanTask
+
+SORTS = ("due", "age")
+
+
+class BadCursor(ValueError):
+    """An `after` value this module did not write (or written for another sort)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a keyset page starts: after the task (`moment`, `task_id`) in `sort` order; `moment` is
+    due_at (None: an undated task) for `due`, created_at for `age`."""
+
+    sort: str
+    moment: datetime | None
+    task_id: int
+
+    def encode(self) -> str:
+        moment = None if self.moment is None else self.moment.isoformat()
+        raw = json.dumps([self.sort, moment, self.task_id], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_after(row: HumanTask, sort: str) -> Cursor:
+    return Cursor(sort, row.created_at if sort == "age" else row.due_at, row.id)
+
+
+def decode(value: str, sort: str) -> Cursor:
+    """The cursor `value` names, or BadCursor when it is not one this module wrote for `sort`."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        kind, moment, task_id = json.loads(raw)
+        when = None if moment is None else datetime.fromisoformat(moment)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise BadCursor("not a cursor this inbox answered") from exc
+    if kind not in SORTS or type(task_id) is not int or not 0 < task_id < 2**63:
+        raise BadCursor("not a cursor this inbox answered")
+    if kind != sort:
+        raise BadCursor(f"a cursor of the {kind!r} order, not {sort!r}")
+    if (when is None and kind == "age") or (when is not None and when.tzinfo is None):
+        raise BadCursor("not a cursor this inbox answered")
+    return Cursor(kind, when, task_id)
+
+
+def order_of(sort: str) -> list[Any]:
+    if sort == "age":
+        return [HumanTask.created_at, HumanTask.id]
+    return [HumanTask.due_at.asc().nulls_last(), HumanTask.id]
+
+
+def page_query(conditions: list[Any], sort: str):
+    """The page statement without offset or limit (for EXPLAIN and the smoke test)."""
+    return select(HumanTask).where(*conditions).order_by(*order_of(sort))
+
+
+def _keyset(session: Session, conditions: list[Any], after: Cursor, limit: int) -> list[HumanTask]:
+    if after.sort == "age":
+        after_age = tuple_(HumanTask.created_at, HumanTask.id) > tuple_(after.moment, after.task_id)
+        return list(session.execute(page_query([*conditions, after_age], "age").limit(limit)).scalars())
+    rows: list[HumanTask] = []
+    if after.moment is not None:
+        dated = [*conditions, HumanTask.due_at.is_not(None),
+                 tuple_(HumanTask.due_at, HumanTask.id) > tuple_(after.moment, after.task_id)]
+        rows = list(session.execute(select(HumanTask).where(*dated)
+                                    .order_by(HumanTask.due_at, HumanTask.id).limit(limit)).scalars())
+    if len(rows) < limit:
+        undated = [*conditions, HumanTask.due_at.is_(None)]
+        if after.moment is None:
+            undated.append(HumanTask.id > after.task_id)
+        rows += session.execute(select(HumanTask).where(*undated).order_by(HumanTask.id)
+                                .limit(limit - len(rows))).scalars()
+    return rows
+
+
+def page(session: Session, conditions: list[Any], sort: str, per_page: int, offset: int = 0,
+         after: Cursor | None = None) -> tuple[list[HumanTask], Cursor | None]:
+    """(rows, cursor of the next page or None at the end): by keyset after `after`, else by offset."""
+    if after is not None:
+        rows = _keyset(session, conditions, after, per_page + 1)
+    else:
+        rows = list(session.execute(page_query(conditions, sort).offset(offset).limit(per_page + 1)).scalars())
+    if len(rows) <= per_page:
+        return rows, None
+    return rows[:per_page], cursor_after(rows[per_page - 1], sort)
+
+
+def counts(session: Session, base: list[Any], username: str, now: datetime) -> dict[str, Any]:
+    """by lane, overdue and mine among the open tasks `base` selects (index ranges, no table rows
+    unless `base` has routing conditions)."""
+    by_lane = dict(session.execute(
+        select(HumanTask.lane, func.count()).where(*base).group_by(HumanTask.lane)).all())
+    overdue = session.execute(select(func.count()).where(
+        *base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now)).scalar_one()
+    mine = session.execute(select(func.count()).where(*base, HumanTask.assignee == username)).scalar_one()
+    return {"by_lane": by_lane, "overdue": overdue, "mine": mine, "all": sum(by_lane.values())}
+
+
+def visible_to(username: str, reads_all: bool):
+    """The inbox's default assignee condition: unclaimed or mine (everyone's for who reads all)."""
+    return None if reads_all else or_(HumanTask.assignee.is_(None), HumanTask.assignee == username)
