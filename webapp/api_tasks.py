@@ -10,6 +10,7 @@ from flask_login import current_user
 from engine.access import policy
 from engine.limits import NAME_MAX, PAGE_MAX, check_reason, check_text
 from engine.run import queries
+from engine.run.inbox_page import BadCursor
 from webapp import inbox_search, privacy
 from webapp.api_args import Routes, actor, bool_arg, int_arg, invalid, json_body, text_arg
 from webapp.app_state import runtime
@@ -31,7 +32,7 @@ def inbox_filter() -> queries.InboxFilter:
         overdue=bool_arg("overdue"), mine=bool_arg("mine"), unclaimed=bool_arg("unclaimed"),
         page=int_arg("page", 1, 1, PAGE_MAX),
         per_page=int_arg("per_page", current_app.config.get("PER_PAGE", 25), 1, queries.PER_PAGE_MAX),
-        sort=sort, search=search,
+        sort=sort, search=search, after=text_arg("after"),
     )
 
 
@@ -45,7 +46,10 @@ def open_tasks(instance_id: int) -> list[dict[str, Any]]:
 def list_tasks():
     flt = inbox_filter()
     with runtime().reading() as session:
-        result = queries.inbox(session, current_user.viewer, flt)
+        try:
+            result = queries.inbox(session, current_user.viewer, flt)
+        except BadCursor as exc:
+            raise invalid("after", f"{exc}: pass `next` of the page before, with the same sort") from exc
     return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
 
 

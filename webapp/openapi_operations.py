@@ -17,6 +17,9 @@ INBOX_PARAMETERS = [
     query("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1}, "Page number."),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": 25}, "Rows per page."),
     query("sort", {"enum": ["due", "age"], "default": "due"}, "due: earliest due first; age: oldest first."),
+    query("after", {"type": "string", "maxLength": 200, "pattern": "^[A-Za-z0-9_-]+$"},
+          "A keyset cursor: `next` of the page before (same filters and sort). The page after it, at the "
+          "same cost however deep it lies; `page` is ignored."),
     query("q", {"type": "string", "maxLength": TEXT_MAX},
           "Free text: every word must be part of the customer's name or a tour/booking code, or (4+ digits) "
           "the end of a phone number."),
@@ -37,7 +40,8 @@ OPERATIONS: dict[str, Op] = {
         "GET", "My inbox: the open tasks of my lanes (all lanes for auditors)", "tasks", ref("InboxPage"),
         description="The same filters, search, counts and pages as the inbox page. Unclaimed tasks and mine, "
                     "unless `mine` or `unclaimed` narrows them. Personal data stays masked in the rows "
-                    "even when a search matched it. A bad search field is a 422 naming it.",
+                    "even when a search matched it. A bad search field is a 422 naming it. To walk the whole inbox, "
+                    "follow `next` (pass it as `after`) until it is null.",
         parameters=INBOX_PARAMETERS, errors=(422,)),
     "api.get_task": Op(
         "GET", "One task with its form schema and documentation", "tasks", ref("TaskDetail"),

@@ -76,13 +76,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "InboxPage": {
         "type": "object",
-        "required": ["items", "total", "page", "per_page", "pages", "counts"],
+        "required": ["items", "total", "page", "per_page", "pages", "next", "counts"],
         "properties": {
             "items": {"type": "array", "items": ref("InboxItem")},
             "total": {"type": "integer"},
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
             "pages": {"type": "integer"},
+            "next": nullable("string", description="The cursor of the page after this one (pass it as "
+                                                   "`after`); null at the end."),
             "counts": {
                 "type": "object",
                 "required": ["by_lane", "overdue", "mine", "all"],

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, text
 
 from engine.bench.inbox_plans import inbox_plans
 from engine.clock import utcnow
+from engine.run import inbox_counts
 from engine.run.inbox_stamp import inbox_stamp, unchanged_since
 from engine.run.queries import InboxFilter, Viewer, inbox
 from engine.run.task_search import TaskSearch
@@ -81,9 +82,11 @@ def unseed(db: Database) -> None:
         session.execute(delete(Deployment).where(Deployment.id == DEPLOYMENT_ID))
 
 
-def _time(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
+def _time(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None) -> dict[str, float]:
     samples = []
     for _ in range(repeat):
+        if before:
+            before()
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
@@ -124,12 +127,16 @@ def deep_cursor(session, viewer: Viewer) -> str:
 
 def measure(db: Database, tasks: int, repeat: int) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
-    for label, (viewer, flt) in cases(tasks).items():
+    timed = {label: (viewer, flt, None) for label, (viewer, flt) in cases(tasks).items()}
+    for label in ("agent, first page by due date", "agent, desk 邮轮", "auditor, all lanes"):
+        viewer, flt, _ = timed[label]  # the first look after a write: nothing cached
+        timed[f"{label}, counts not cached"] = (viewer, flt, inbox_counts.clear)
+    for label, (viewer, flt, before) in timed.items():
         with db.read() as session:
             if isinstance(flt, str):
                 flt = InboxFilter(after=deep_cursor(session, viewer))
             inbox(session, viewer, flt)  # warm
-            figures = _time(lambda v=viewer, f=flt, s=session: inbox(s, v, f), repeat)
+            figures = _time(lambda v=viewer, f=flt, s=session: inbox(s, v, f), repeat, before)
         results[label] = {**figures, "target": f"p95 < {TARGET_P95_MS:g} ms",
                           "meets_target": figures["p95_ms"] < TARGET_P95_MS}
     for label, viewer in {"agent, stamp counted": AGENT, "auditor, stamp counted": AUDITOR}.items():
@@ -177,9 +184,9 @@ def echo_report(report: dict, echo: Callable[[str], None]) -> None:
     echo(f"inbox with {report['open_tasks']:,} open tasks (seeded in {report['seed_seconds']:.1f}s, "
          f"{report['database']}), target p95 < {TARGET_P95_MS:g} ms:")
     for label, r in report["queries"].items():
-        verdict = "" if "meets_target" not in r else ("   meets" if r["meets_target"] else "   MISSES")
-        echo(f"  {label:<32} p50 {r['p50_ms']:>7.2f} ms   p95 {r['p95_ms']:>7.2f} ms"
-             f"{'   (< %g ms)' % TARGET_P95_MS if verdict else ''}{verdict}")
+        verdict = "" if "meets_target" not in r else (f"   (< {TARGET_P95_MS:g} ms)   "
+                                                      + ("meets" if r["meets_target"] else "MISSES"))
+        echo(f"  {label:<40} p50 {r['p50_ms']:>7.2f} ms   p95 {r['p95_ms']:>7.2f} ms{verdict}")
     for user, plans in report["plans"].items():
         parts = [f"{name}: {', '.join(p['indexes']) or 'no index'}{' +SORT' if p['sorts'] else ''}"
                  f"{' +FULL SCAN' if p['full_scan'] else ''}" for name, p in plans.items()]

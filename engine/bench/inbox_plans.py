@@ -57,7 +57,7 @@ def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, A
     page_conditions = base if claimable is None else [*base, claimable]
     return {
         "page": inbox_page.page_query(page_conditions, "due").limit(per_page),
-        "total": select(func.count()).where(*page_conditions),
+        "open": select(func.count()).where(*page_conditions),
         "by_lane": select(HumanTask.lane, func.count()).where(*base).group_by(HumanTask.lane),
         "overdue": select(func.count()).where(*base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now),
         "mine": select(func.count()).where(*base, HumanTask.assignee == viewer.username),

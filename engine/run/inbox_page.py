@@ -14,10 +14,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.store.models import HumanTask
@@ -53,14 +53,14 @@ def decode(value: str, sort: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         kind, moment, task_id = json.loads(raw)
-        when = None if moment is None else datetime.fromisoformat(moment)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        when = None if moment is None else datetime.fromisoformat(moment).astimezone(UTC)
+    except (binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise BadCursor("not a cursor this inbox answered") from exc
-    if kind not in SORTS or type(task_id) is not int or not 0 < task_id < 2**63:
+    if kind not in SORTS or type(task_id) is not int or not 0 < task_id < 2**31:
         raise BadCursor("not a cursor this inbox answered")
     if kind != sort:
         raise BadCursor(f"a cursor of the {kind!r} order, not {sort!r}")
-    if (when is None and kind == "age") or (when is not None and when.tzinfo is None):
+    if when is None and kind == "age":
         raise BadCursor("not a cursor this inbox answered")
     return Cursor(kind, when, task_id)
 
@@ -105,17 +105,6 @@ def page(session: Session, conditions: list[Any], sort: str, per_page: int, offs
     if len(rows) <= per_page:
         return rows, None
     return rows[:per_page], cursor_after(rows[per_page - 1], sort)
-
-
-def counts(session: Session, base: list[Any], username: str, now: datetime) -> dict[str, Any]:
-    """by lane, overdue and mine among the open tasks `base` selects (index ranges, no table rows
-    unless `base` has routing conditions)."""
-    by_lane = dict(session.execute(
-        select(HumanTask.lane, func.count()).where(*base).group_by(HumanTask.lane)).all())
-    overdue = session.execute(select(func.count()).where(
-        *base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now)).scalar_one()
-    mine = session.execute(select(func.count()).where(*base, HumanTask.assignee == username)).scalar_one()
-    return {"by_lane": by_lane, "overdue": overdue, "mine": mine, "all": sum(by_lane.values())}
 
 
 def visible_to(username: str, reads_all: bool):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from engine.access.policy import TaskLike, Viewer, instance_conditions, lane_access, may_work, viewer_of
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z, utcnow
-from engine.run import due_dates, inbox_page
+from engine.run import due_dates, inbox_counts, inbox_page
 from engine.run.catalog import model_of
 from engine.run.task_search import TaskSearch
 from engine.run.task_search import conditions as search_conditions
@@ -69,20 +69,24 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
     conditions.extend(search_conditions(flt.search, now_db))
     narrowed = len(conditions) > len(base)
+    claimable = inbox_page.visible_to(viewer.username, viewer.reads_all)
     if flt.mine:
         conditions.append(HumanTask.assignee == viewer.username)
     elif flt.unclaimed:
         conditions.append(HumanTask.assignee.is_(None))
-    elif (claimable := inbox_page.visible_to(viewer.username, viewer.reads_all)) is not None:
+    elif claimable is not None:
         conditions.append(claimable)
     per_page = max(1, min(flt.per_page, PER_PAGE_MAX))
     page = max(1, flt.page)
     after = inbox_page.decode(flt.after, flt.sort) if flt.after else None
-    counts = inbox_page.counts(session, base, viewer.username, now_db)
-    if not narrowed and not flt.unclaimed and (flt.mine or viewer.reads_all):
-        total = counts["mine"] if flt.mine else counts["all"]  # the same rows, counted once
-    else:
+    counts = inbox_counts.counts(session, viewer, base, claimable, now_db)
+    open_total = counts.pop("open")
+    if narrowed or (flt.unclaimed and claimable is None):
         total = session.execute(select(func.count()).where(*conditions)).scalar_one()
+    elif flt.mine:
+        total = counts["mine"]
+    else:  # the rows counted already: unclaimed or mine (open), unclaimed (open less mine)
+        total = open_total - counts["mine"] if flt.unclaimed else open_total
     rows, following = inbox_page.page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after)
     names = process_names(session)
     return {
