@@ -16,6 +16,7 @@ from engine.bench.inbox_plans import inbox_plans, plan_lines, statements, summar
 from engine.clock import utcnow
 from engine.run import inbox_counts, inbox_page
 from engine.run.queries import InboxFilter, inbox
+from engine.run.task_search import TaskSearch
 from engine.store.db import Database
 from engine.store.models import HumanTask
 
@@ -111,6 +112,29 @@ def test_a_keyset_walk_visits_every_row_once_in_order(seeded, who, sort):
         answer = page_ids(seeded, viewer, InboxFilter(per_page=97, sort=sort, after=answer["next"]))
     assert walked == expected
     assert len(set(walked)) == len(walked)
+
+
+@pytest.mark.parametrize("who", ["desk agent", "auditor"])
+@pytest.mark.parametrize(("search", "matches"), [
+    (TaskSearch(phone="0001"), lambda r: r.search_text.endswith("0001 ")),
+    (TaskSearch(code="t001"), lambda r: "| t001" in r.search_text),  # ~1,000 matches: sorted in one pass
+    (TaskSearch(q="客户"), lambda r: True),  # all 3,000: more than SEARCH_CAP, paged through the index
+])
+def test_searches_page_and_walk_like_the_reference(seeded, who, search, matches, monkeypatch):
+    monkeypatch.setattr(inbox_page, "SEARCH_CAP", 1500)
+    viewer = VIEWERS[who]
+    for sort in ("due", "age"):
+        expected = reference(open_rows(seeded), viewer, sort, keep=matches)
+        first = page_ids(seeded, viewer, InboxFilter(search=search, sort=sort, per_page=40, page=2))
+        assert (first["ids"], first["total"]) == (expected[40:80], len(expected))
+        walked, answer = [], page_ids(seeded, viewer, InboxFilter(search=search, sort=sort, per_page=300))
+        while True:
+            walked += answer["ids"]
+            if answer["next"] is None:
+                break
+            answer = page_ids(seeded, viewer, InboxFilter(search=search, sort=sort, per_page=300,
+                                                          after=answer["next"]))
+        assert walked == expected
 
 
 def test_a_cursor_is_refused_when_not_ours_or_of_another_order(seeded):

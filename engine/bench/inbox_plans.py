@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -58,7 +58,9 @@ def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, A
     return {
         "page": inbox_page.page_query(page_conditions, "due").limit(per_page),
         "open": select(func.count()).where(*page_conditions),
-        "by_lane": select(HumanTask.lane, func.count()).where(*base).group_by(HumanTask.lane),
+        "by_lane": select(HumanTask.lane, func.count(),
+                          func.sum(case((HumanTask.assignee == viewer.username, 1), else_=0)))
+        .where(*base).group_by(HumanTask.lane),
         "overdue": select(func.count()).where(*base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now),
         "mine": select(func.count()).where(*base, HumanTask.assignee == viewer.username),
     }

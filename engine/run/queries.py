@@ -81,13 +81,18 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     after = inbox_page.decode(flt.after, flt.sort) if flt.after else None
     counts = inbox_counts.counts(session, viewer, base, claimable, now_db)
     open_total = counts.pop("open")
-    if narrowed or (flt.unclaimed and claimable is None):
-        total = session.execute(select(func.count()).where(*conditions)).scalar_one()
-    elif flt.mine:
-        total = counts["mine"]
-    else:  # the rows counted already: unclaimed or mine (open), unclaimed (open less mine)
-        total = open_total - counts["mine"] if flt.unclaimed else open_total
-    rows, following = inbox_page.page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after)
+    searched = inbox_page.narrow_page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after) \
+        if flt.search is not None and flt.search.active else None
+    if searched is not None:
+        rows, following, total = searched
+    else:
+        if narrowed or (flt.unclaimed and claimable is None):
+            total = session.execute(select(func.count()).where(*conditions)).scalar_one()
+        elif flt.mine:
+            total = counts["mine"]
+        else:  # the rows counted already: unclaimed or mine (open), unclaimed (open less mine)
+            total = open_total - counts["mine"] if flt.unclaimed else open_total
+        rows, following = inbox_page.page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after)
     names = process_names(session)
     return {
         "items": [inbox_row(row, now_db, names) for row in rows],

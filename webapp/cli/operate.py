@@ -86,6 +86,9 @@ def demo() -> None:
 @click.option("--instances", default=200, show_default=True, help="Instances per measurement.")
 @click.option("--inbox-tasks", default=100_000, show_default=True,
               help="Open tasks seeded for the inbox latency measurement (0 skips it).")
+@click.option("--inbox-database-url", envvar="TOURFLOW_BENCH_DATABASE_URL", default=None,
+              help="Run the inbox measurement on this database (e.g. PostgreSQL) instead of a fresh SQLite "
+                   "file; its bench rows are removed afterwards [env: TOURFLOW_BENCH_DATABASE_URL].")
 @click.option("--timers", default=300, show_default=True,
               help="Timers for the timer accuracy measurement, fired by real worker processes (0 skips it).")
 @click.option("--timer-window", default=20.0, show_default=True, help="Seconds the timers' due times spread over.")
@@ -93,7 +96,7 @@ def demo() -> None:
 @click.option("--replay-events", default=1000, show_default=True,
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, timer_workers: int,
+def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float, timer_workers: int,
           replay_events: int, as_json: bool) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
     from engine.bench.core import run_bench
@@ -105,7 +108,7 @@ def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, ti
     if inbox_tasks > 0:
         if echo:
             echo("")
-        report["inbox"] = run_inbox_bench(tasks=inbox_tasks, echo=echo)
+        report["inbox"] = run_inbox_bench(tasks=inbox_tasks, echo=echo, database_url=inbox_database_url)
     if timers > 0:
         if echo:
             echo("")
