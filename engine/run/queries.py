@@ -79,14 +79,18 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     per_page = max(1, min(flt.per_page, PER_PAGE_MAX))
     page = max(1, flt.page)
     after = inbox_page.decode(flt.after, flt.sort) if flt.after else None
-    counts = inbox_counts.counts(session, viewer, base, claimable, now_db)
+    cache = inbox_counts.CountCache(session, viewer)
+    counts = inbox_counts.counts(session, viewer, base, claimable, now_db, cache)
     open_total = counts.pop("open")
     searched = inbox_page.narrow_page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after) \
         if flt.search is not None and flt.search.active else None
     if searched is not None:
         rows, following, total = searched
     else:
-        if narrowed or (flt.unclaimed and claimable is None):
+        if narrowed and not flt.overdue and not (flt.search and flt.search.active):  # lane, process, desk
+            key = (flt.lane, flt.process, tuple(sorted(flt.routing.items())), flt.mine, flt.unclaimed)
+            total = inbox_counts.total(session, cache, key, conditions)
+        elif narrowed or (flt.unclaimed and claimable is None):
             total = session.execute(select(func.count()).where(*conditions)).scalar_one()
         elif flt.mine:
             total = counts["mine"]
