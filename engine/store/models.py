@@ -124,8 +124,8 @@ class HumanTask(Base):
         # The inbox page in due order (NULLS LAST, id) and its keyset cursor; lane and assignee let
         # rows of other lanes be skipped in the index (migration 0014, docs/performance.md).
         Index("ix_human_task_state_due_id", "state", "due_at", "id", "lane", "assignee"),
-        # The inbox counts (by lane, overdue, claimed or not) from the index alone.
-        Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee"),
+        # The inbox counts (by lane, overdue, claimed or not) and the live inbox's stamp from the index alone.
+        Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
         Index("ix_human_task_state_created", "state", "created_at"),
     )
