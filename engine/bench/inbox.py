@@ -209,7 +209,7 @@ def echo_report(report: dict, echo: Callable[[str], None]) -> None:
     for label, r in report["queries"].items():
         verdict = "" if "meets_target" not in r else (f"   (< {TARGET_P95_MS:g} ms)   "
                                                       + ("meets" if r["meets_target"] else "MISSES"))
-        echo(f"  {label:<40} p50 {r['p50_ms']:>7.2f} ms   p95 {r['p95_ms']:>7.2f} ms{verdict}")
+        echo(f"  {label:<50} p50 {r['p50_ms']:>7.2f} ms   p95 {r['p95_ms']:>7.2f} ms{verdict}")
     for user, plans in report["plans"].items():
         parts = [f"{name}: {', '.join(p['indexes']) or 'no index'}{' +SORT' if p['sorts'] else ''}"
                  f"{' +FULL SCAN' if p['full_scan'] else ''}" for name, p in plans.items()]
