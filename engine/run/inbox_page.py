@@ -1,4 +1,5 @@
-"""One page of the inbox and its counts, served by indexes at 100,000 open tasks (docs/performance.md).
+"""One page of the inbox, served by indexes at 100,000 open tasks (docs/performance.md); the counts are
+engine/run/inbox_counts.py's.
 
 The due order is `due_at NULLS LAST, id`: on SQLite and PostgreSQL alike the index
 (state, due_at, id, lane, assignee) yields it without a sort (ascending NULLS LAST is PostgreSQL's
@@ -6,6 +7,8 @@ index order; SQLite walks the NULL entries after the others). A page is reached 
 web inbox's page numbers) or by an opaque keyset cursor (`after`, the API): the tasks after the
 last one a client holds, at the same cost however deep it is. The cursor walks the dated tasks
 by (due_at, id) and then the undated ones by id, two index ranges, so it never scans from the top.
+A search (a LIKE no index serves) reads its matches once and orders them here instead
+(`narrow_page`), so its total and its page do not cost two passes.
 """
 
 from __future__ import annotations
@@ -134,10 +137,11 @@ def narrow_page(session: Session, conditions: list[Any], sort: str, per_page: in
                            .where(*conditions).limit(SEARCH_CAP + 1)).all()
     if len(keys) > SEARCH_CAP:
         return None
-    ordered = sorted(keys, key=_sort_key(sort))
+    key = _sort_key(sort)
+    ordered = sorted(keys, key=key)
     if after is not None:
-        mark = _sort_key(sort)(_Position(after))
-        ordered = [row for row in ordered if _sort_key(sort)(row) > mark]
+        mark = key(_Position(after))
+        ordered = [row for row in ordered if key(row) > mark]
         offset = 0
     chosen = ordered[offset:offset + per_page + 1]
     wanted = [row.id for row in chosen[:per_page]]
