@@ -40,7 +40,8 @@ def list_tasks():
     flt = inbox_filter()
     with runtime().reading() as session:
         result = queries.inbox(session, current_user.viewer, flt)
-    return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
+        items = privacy.rows(result["items"], "instance_id", session)
+    return jsonify({**result, "items": items})
 
 
 @routes.get("/tasks/<int:task_id>")
