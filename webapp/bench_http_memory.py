@@ -41,9 +41,11 @@ def _reads(instance_ids: list[int], n: int) -> list[str]:
             f"/tasks?sort=age&per_page={n % 50 + 1}", f"/instances/{instance}/tasks"]
 
 
-def run_memory_bench(requests: int = 100_000, database_url: str | None = None, echo: Echo = None) -> dict[str, Any]:
-    if requests < WARM:
-        raise ValueError(f"requests must be at least {WARM}")
+def run_memory_bench(requests: int = 100_000, database_url: str | None = None, echo: Echo = None,
+                     warm: int = WARM) -> dict[str, Any]:
+    """RSS after `warm` requests and after `requests` (the smoke test sends fewer of both)."""
+    if requests < warm:
+        raise ValueError(f"requests must be at least {warm}")
     url = database_url or os.environ.get(DATABASE_URL_ENV)
     with tempfile.TemporaryDirectory(prefix="tourflow-bench-memory-") as tmp:
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -53,7 +55,7 @@ def run_memory_bench(requests: int = 100_000, database_url: str | None = None, e
             client = Client(server.port, token)
             instance_ids = [client.cycle() for _ in range(5)]
             sent, n, samples = 15, 0, []
-            started, every = time.perf_counter(), max(1, (requests - WARM) // SAMPLES)
+            started, every = time.perf_counter(), max(1, (requests - warm) // SAMPLES)
             rss_warm = None
             while sent < requests:
                 if n % CYCLE_EVERY == 0:
@@ -65,10 +67,10 @@ def run_memory_bench(requests: int = 100_000, database_url: str | None = None, e
                     client.call("GET", path)
                     sent += 1
                 n += 1
-                if rss_warm is None and sent >= WARM:
+                if rss_warm is None and sent >= warm:
                     rss_warm = rss_kib(worker)
                     samples.append({"requests": sent, "rss_kib": rss_warm})
-                elif rss_warm is not None and (sent - WARM) // every > len(samples) - 1:
+                elif rss_warm is not None and (sent - warm) // every > len(samples) - 1:
                     samples.append({"requests": sent, "rss_kib": rss_kib(worker)})
             rss_end = rss_kib(worker)
             client.close()
@@ -76,13 +78,13 @@ def run_memory_bench(requests: int = 100_000, database_url: str | None = None, e
     growth = rss_end / rss_warm - 1
     report = {"requests": sent, "seconds": round(seconds, 1), "worker_pid": worker,
               "database": make_url(url).get_backend_name(),
-              "rss_kib_after_warm": rss_warm, "warm_requests": WARM, "rss_kib_after_all": rss_end,
+              "rss_kib_after_warm": rss_warm, "warm_requests": warm, "rss_kib_after_all": rss_end,
               "growth": round(growth, 4), "samples": samples,
               "target": {"max_growth": MEMORY_TARGET}, "meets_target": growth <= MEMORY_TARGET}
     if echo is not None:
         verdict = "meets" if report["meets_target"] else "MISSES"
         echo(f"tourflow bench --http-memory: {sent} requests to one gunicorn worker ({report['database']}, "
              f"{seconds:.0f} s)")
-        echo(f"worker RSS after {WARM}: {rss_warm / 1024:.1f} MiB; after {sent}: {rss_end / 1024:.1f} MiB; "
+        echo(f"worker RSS after {warm}: {rss_warm / 1024:.1f} MiB; after {sent}: {rss_end / 1024:.1f} MiB; "
              f"growth {growth:+.1%} (target <= +{MEMORY_TARGET:.0%}): {verdict}")
     return report
