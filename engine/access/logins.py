@@ -41,10 +41,11 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
 
 
 # Built once: every bearer-token request runs it (a statement object reused keeps its cache key).
+_failures = LoginFailure.__table__.c  # Core columns: no ORM compile and load steps for a list of times
 _FAILURES_BY_ADDRESS = (
-    select(LoginFailure.at)
-    .where(LoginFailure.address == bindparam("address"), LoginFailure.at > bindparam("since"))
-    .order_by(LoginFailure.at)
+    select(_failures.at)
+    .where(_failures.address == bindparam("address"), _failures.at > bindparam("since"))
+    .order_by(_failures.at)
 )
 
 

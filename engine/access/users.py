@@ -172,11 +172,13 @@ def token_user(session: Session, digest: str) -> User | None:
 
 
 # Built once: every bearer-token request runs it, and a statement object reused keeps its cache key.
+# Core columns: plain rows, without the ORM's compile and load steps.
+_users, _tokens, _user_roles = User.__table__.c, ApiToken.__table__.c, UserRole.__table__.c
 _TOKEN_HOLDER = (
-    select(User.username, User.display_name, User.active, User.attributes, UserRole.role_id)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .outerjoin(UserRole, UserRole.user_id == User.id)
-    .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    select(_users.username, _users.display_name, _users.active, _users.attributes, _user_roles.role_id)
+    .join_from(User.__table__, ApiToken.__table__, _tokens.user_id == _users.id)
+    .outerjoin(UserRole.__table__, _user_roles.user_id == _users.id)
+    .where(_tokens.token_sha256 == bindparam("digest"), _tokens.revoked_at.is_(None))
 )
 
 
