@@ -20,6 +20,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
+from engine.access.viewer import set_acting_viewer
 from engine.errors import NotAllowed
 from webapp import (
     api_audit,
@@ -83,6 +84,7 @@ def authenticate():
         csrf.protect()  # raises CSRFError -> 400 {"error": "csrf_failed"} (webapp/errors.py)
     if mutating and current_user.read_only and request.endpoint not in READING_POSTS:
         raise NotAllowed("auditors read everything and change nothing", key="access.auditor")
+    set_acting_viewer(current_user.viewer)  # the engine's lane checks reuse it (cleared at teardown)
     return None
 
 

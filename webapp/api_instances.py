@@ -40,8 +40,9 @@ def start_instance(process_id: str):
     version = body.get("version")
     if version is not None and (type(version) is not int or not 0 < version <= ID_MAX):
         raise invalid("version", "must be a positive integer (a deployed version; omit it for the current one)")
-    instance_id = runtime().start(process_id, data or {}, actor=actor(), business_key=key, version=version)
-    response = jsonify(runtime().show(instance_id))
+    instance = runtime().start_answered(process_id, data or {}, actor=actor(), business_key=key, version=version)
+    instance_id = instance["id"]
+    response = jsonify(instance)
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_instance", instance_id=instance_id)
     return response

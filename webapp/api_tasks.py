@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import current_app, jsonify, request
 from flask_login import current_user
 
 from engine.access import policy
+from engine.access.privacy import Masker
 from engine.limits import NAME_MAX, PAGE_MAX, check_reason, check_text
 from engine.run import queries
 from engine.run.inbox_page import BadCursor
@@ -36,11 +35,6 @@ def inbox_filter() -> queries.InboxFilter:
     )
 
 
-def open_tasks(instance_id: int) -> list[dict[str, Any]]:
-    with runtime().reading() as session:
-        return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
-
-
 # ---- tasks -------------------------------------------------------------------------------
 @routes.get("/tasks")
 def list_tasks():
@@ -50,7 +44,8 @@ def list_tasks():
             result = queries.inbox(session, current_user.viewer, flt)
         except BadCursor as exc:
             raise invalid("after", f"{exc}: pass `next` of the page before, with the same sort") from exc
-    return jsonify({**result, "items": privacy.rows(result["items"], "instance_id")})
+        items = privacy.rows(result["items"], "instance_id", session)
+    return jsonify({**result, "items": items})
 
 
 @routes.get("/tasks/<int:task_id>")
@@ -102,8 +97,8 @@ def reassign_task(task_id: int):
 @routes.post("/tasks/<int:task_id>/complete")
 def complete_task(task_id: int):
     data = json_body()
-    instance = runtime().complete(task_id, actor(), data)
-    mask = privacy.masker(instance["id"])
-    return {"instance": mask(instance), "open_tasks": [privacy.task(t, mask) for t in open_tasks(instance["id"])]}
+    answer = runtime().complete_answered(task_id, actor(), data, current_user.viewer)
+    mask = Masker(answer["forms"], masked=not answer["personal_data_shown"])
+    return {"instance": mask(answer["instance"]), "open_tasks": [privacy.task(t, mask) for t in answer["open_tasks"]]}
 
 

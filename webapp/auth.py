@@ -35,7 +35,8 @@ from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, attributes_of, may, require_capability
-from engine.access.users import ROLES, authenticate, find_user, token_digest, token_user
+from engine.access.users import ROLES, authenticate, find_user, token_digest, token_holder
+from engine.access.viewer import set_acting_viewer
 from engine.store import audit
 from engine.store.models import User
 from webapp.app_state import runtime
@@ -107,19 +108,39 @@ def act_as(user: LoginUser) -> None:
 
 
 def load_user_from_token(req) -> LoginUser | None:
+    """The bearer token's user (None: no token, or a bad one, counted as a failure). `TooManyFailures`
+    when this address is past the limits, before any token is looked at. One read transaction: the
+    throttle and the user with their roles (one statement, `token_holder`)."""
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":
         return None  # a token is for /api/v1 only: the pages need a login session
     digest = token_digest(header.removeprefix("Bearer ").strip())
     with runtime().reading() as session:
-        user = token_user(session, digest)
-        found = _login_user_from(user)
-    if found is not None:
+        wait = logins.blocked_for(session, None, client_address(), _limits())
+        if wait is not None:
+            raise TooManyFailures(wait)
+        holder = token_holder(session, digest)
+    if holder is not None:
         g.token_auth = True
-    else:
-        with runtime().transaction() as tx:
-            logins.record_failure(tx.session, None, client_address(), _limits())
-    return found
+        viewer, display_name = holder
+        return LoginUser(viewer.username, display_name, viewer.roles, dict(viewer.attributes))
+    with runtime().transaction() as tx:
+        logins.record_failure(tx.session, None, client_address(), _limits())
+    return None
+
+
+class TooManyFailures(Exception):
+    """Too many bad tokens or failed logins from this address: 429 with Retry-After."""
+
+    def __init__(self, wait: int):
+        super().__init__(wait)
+        self.wait = wait
+
+
+def too_many_failures(exc: TooManyFailures):
+    body = error_body("too_many_requests", f"too many failed logins or bad tokens from this address; "
+                                           f"retry in {exc.wait} seconds")
+    return jsonify(body), 429, {"Retry-After": str(exc.wait)}
 
 
 class LoginForm(FlaskForm):
@@ -134,16 +155,19 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def throttle_bearer_tokens():
-        """Too many bad tokens from one address: 429 before any token is looked at."""
-        if not request.headers.get("Authorization", "").startswith("Bearer "):
+        """Too many bad tokens from one address: 429 before any token is looked at (the API checks it
+        in the same read as the token: load_user_from_token)."""
+        if not request.headers.get("Authorization", "").startswith("Bearer ") or request.blueprint == "api":
             return None
         with runtime().reading() as db_session:
             wait = logins.blocked_for(db_session, None, client_address(), _limits())
-        if wait is None:
-            return None
-        body = error_body("too_many_requests", f"too many failed logins or bad tokens from this address; "
-                                               f"retry in {wait} seconds")
-        return jsonify(body), 429, {"Retry-After": str(wait)}
+        return None if wait is None else too_many_failures(TooManyFailures(wait))
+
+    app.register_error_handler(TooManyFailures, too_many_failures)
+
+    @app.teardown_request
+    def forget_acting_viewer(_exc):
+        set_acting_viewer(None)
 
     @app.before_request
     def require_login():

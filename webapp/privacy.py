@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from engine.access.privacy import Masker
 from engine.run import instance_access
@@ -32,8 +33,11 @@ def task(item: dict[str, Any], mask: Masker) -> dict[str, Any]:
     return {**item, "summary": mask(item.get("summary"))} if mask.masked else item
 
 
-def rows(items: list[dict[str, Any]], id_key: str = "id") -> list[dict[str, Any]]:
-    """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance."""
+def rows(items: list[dict[str, Any]], id_key: str = "id", session: Session | None = None) -> list[dict[str, Any]]:
+    """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance;
+    in `session` when the caller's read is still open (no second read transaction)."""
+    if session is None:
+        with runtime().reading() as own:
+            return rows(items, id_key, own)
     viewer, plain = current_user.viewer, Masker()
-    with runtime().reading() as session:
-        return [row if instance_access.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]
+    return [row if instance_access.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]

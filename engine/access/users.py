@@ -6,16 +6,17 @@ import functools
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.access.logins import end_user_sessions
 from engine.access.roles import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
+from engine.access.viewer import Viewer, attributes_of
 from engine.clock import utcnow
 from engine.errors import NotFound, TourflowError
 from engine.store import audit
-from engine.store.models import ApiToken, Role, User
+from engine.store.models import ApiToken, Role, User, UserRole
 
 # The roles and their names; engine/access/policy.py says what each may do.
 ROLES: dict[str, str] = ROLE_NAMES
@@ -168,6 +169,28 @@ def token_user(session: Session, digest: str) -> User | None:
         select(User).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
     ).scalar_one_or_none()
+
+
+# Built once: every bearer-token request runs it, and a statement object reused keeps its cache key.
+# Core columns: plain rows, without the ORM's compile and load steps.
+_users, _tokens, _user_roles = User.__table__.c, ApiToken.__table__.c, UserRole.__table__.c
+_TOKEN_HOLDER = (
+    select(_users.username, _users.display_name, _users.active, _users.attributes, _user_roles.role_id)
+    .join_from(User.__table__, ApiToken.__table__, _tokens.user_id == _users.id)
+    .outerjoin(UserRole.__table__, _user_roles.user_id == _users.id)
+    .where(_tokens.token_sha256 == bindparam("digest"), _tokens.revoked_at.is_(None))
+)
+
+
+def token_holder(session: Session, digest: str) -> tuple[Viewer, str] | None:
+    """The viewer and display name of the active user an unrevoked token acts as, in one statement
+    (user and roles together; `token_user` loads the ORM row and its roles in two)."""
+    rows = session.execute(_TOKEN_HOLDER, {"digest": digest}).all()
+    if not rows or not rows[0].active:
+        return None
+    first = rows[0]
+    roles = frozenset(row.role_id for row in rows if row.role_id is not None)
+    return Viewer(first.username, roles, attributes_of(first.attributes)), first.display_name
 
 
 def usernames(session: Session) -> list[str]:

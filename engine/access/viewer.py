@@ -6,6 +6,7 @@ What a viewer may do is decided in engine/access/policy.py (which re-exports the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,27 @@ def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: v for k, v in (values or {}).items() if isinstance(v, str) and v}
 
 
+# The user a web request authenticated as, loaded once at its start (webapp/api.py): the engine's
+# look-ups of that same user during the request (lane checks under the write lock) answer from it
+# instead of reading the user again. Set and cleared per request; a thread starts with none.
+_acting: ContextVar[Viewer | None] = ContextVar("tourflow_acting_viewer", default=None)
+
+
+def set_acting_viewer(viewer: Viewer | None) -> None:
+    """The active user this request was authenticated as (None at its end)."""
+    _acting.set(viewer)
+
+
+def acting_viewer(username: str) -> Viewer | None:
+    """The request's authenticated viewer if it is `username`, else None (then read the user)."""
+    viewer = _acting.get()
+    return viewer if viewer is not None and viewer.username == username else None
+
+
 def viewer_named(session: Session, username: str) -> Viewer | None:
     """The Viewer of an active user, None for an unknown or inactive one."""
+    if (known := acting_viewer(username)) is not None:
+        return known
     user = session.execute(
         select(User).options(selectinload(User.roles)).where(User.username == username)
     ).scalar_one_or_none()

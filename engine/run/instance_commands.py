@@ -32,6 +32,12 @@ class InstanceCommands(EngineCore):
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
               business_key: str | None = None, version: int | None = None) -> int:
         """Start the current version of a process (or `version`); returns the instance id."""
+        return self.start_answered(process_id, data, actor, business_key, version)["id"]
+
+    @lets_go_of_the_lock
+    def start_answered(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
+                       business_key: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """`start`, answered from its own write transaction: the new instance's summary (what `show` gives)."""
         if data is not None and not isinstance(data, dict):
             raise TourflowError("start data must be a JSON object", key="data.not_object")
         check_data(data, "data")
@@ -48,7 +54,8 @@ class InstanceCommands(EngineCore):
                 # Starting by hand a process that starts on a message: deliver that message.
                 name = next(iter(model.message_starts))
                 message = {"name": name, "key": business_key, "data": data or {}, "from_instance": None}
-            return tx.begin(deployment, data or {}, actor, business_key, message).id
+            instance = tx.begin(deployment, data or {}, actor, business_key, message)
+            return instance_dict(instance, deployment.version)
 
     def activate_version(self, process_id: str, version: int, actor: str, reason: str) -> dict[str, Any]:
         """Start new instances of `process_id` on `version` (a rollback, or forward again), audited."""

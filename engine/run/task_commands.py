@@ -9,11 +9,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine.access import policy
+from engine.access.policy import Viewer
 from engine.bpmn import forms
 from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict, TourflowError
 from engine.limits import NAME_MAX, check_data, check_reason, check_text
+from engine.run import queries
 from engine.run.core import EngineCore
+from engine.run.instance_access import may_see_personal_data
 from engine.run.rows import instance_dict, task_row, viewer_named
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
@@ -49,6 +52,17 @@ class TaskCommands(EngineCore):
     @lets_go_of_the_lock
     def complete(self, task_id: int, actor: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete a ready user task with validated form data; returns the instance summary."""
+        return self._complete(task_id, actor, data, None, answered=False)["instance"]
+
+    @lets_go_of_the_lock
+    def complete_answered(self, task_id: int, actor: str, data: dict[str, Any] | None, viewer: Viewer | None
+                          ) -> dict[str, Any]:
+        """`complete`, answered from its own write transaction (no read transaction after it): the
+        instance summary, its ready tasks, its forms, and whether `viewer` sees its personal data."""
+        return self._complete(task_id, actor, data, viewer, answered=True)
+
+    def _complete(self, task_id: int, actor: str, data: dict[str, Any] | None, viewer: Viewer | None,
+                  answered: bool) -> dict[str, Any]:
         check_data(data, text_max=None)  # texts' lengths: the form's check, which honours maxLength
         # The form is checked before the write transaction opens, so however long the check takes,
         # nobody waits for the write lock meanwhile. A task's form never changes (its row names it in
@@ -72,7 +86,15 @@ class TaskCommands(EngineCore):
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance(failure)
-            return instance_dict(instance, tx.deployed(instance.deployment_id).version)
+            deployed = tx.deployed(instance.deployment_id)
+            answer: dict[str, Any] = {"instance": instance_dict(instance, deployed.version)}
+            if answered:
+                answer["open_tasks"] = [t for t in queries.instance_tasks(tx.session, instance.id)
+                                        if t["state"] == HumanTaskState.READY]
+                answer["forms"] = deployed.forms
+                answer["personal_data_shown"] = (viewer is None or
+                                                 may_see_personal_data(tx.session, viewer, instance.id))
+            return answer
 
     def _form_to_complete(self, task_id: int, actor: str) -> dict[str, Any] | None:
         """A short read: the task's form schema, once the actor may complete the task as it stands

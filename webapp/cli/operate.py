@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 
 from webapp.app_state import tourflow
 from webapp.cli.base import ID, LANGS, cli_language, emit, remember_language
+from webapp.cli.bench_http import http_bench_options, run_http_options
 
 
 @click.command()
@@ -96,9 +97,13 @@ def demo() -> None:
 @click.option("--replay-events", default=1000, show_default=True,
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float, timer_workers: int,
-          replay_events: int, as_json: bool) -> None:
-    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
+@http_bench_options
+def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float,
+          timer_workers: int, replay_events: int, as_json: bool, **http_options) -> None:
+    """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed;
+    with --http / --http-memory only the approval shape over a real gunicorn (webapp/bench_http.py)."""
+    if run_http_options(http_options, as_json):
+        return
     from engine.bench.core import run_bench
     from engine.bench.inbox import run_inbox_bench
     from engine.bench.timers import run_timer_bench
