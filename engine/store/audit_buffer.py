@@ -26,6 +26,9 @@ _KEY = "tourflow_audit_buffer"
 _EVENTS = AuditEvent.__table__
 _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
+# Set in the info of sessions whose commit writes the buffer itself, after its own last event
+# (engine/store/state_hash.py appends the state's hash when a write transaction commits).
+WRITTEN_BY_OWNER = "tourflow_audit_written_by_owner"
 
 
 @dataclass
@@ -97,6 +100,11 @@ def _before_reading_audit(state: ORMExecuteState) -> None:
         write_pending(state.session)
 
 
+def _before_commit(session: Session) -> None:
+    if not session.info.get(WRITTEN_BY_OWNER):
+        write_pending(session)
+
+
 def _on_savepoint(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
         buffer = buffer_of(session)
@@ -128,11 +136,11 @@ def _install() -> None:
     event.listen(Session, "do_orm_execute", _before_reading_audit)
     event.listen(Session, "after_transaction_create", _on_savepoint)
     event.listen(Session, "after_soft_rollback", _on_rollback)
-    event.listen(Session, "before_commit", write_pending)
+    event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_transaction_end", _on_end)
     Session._tourflow_audit_buffer = True  # type: ignore[attr-defined]
 
 
 _install()
 
-__all__ = ["Buffer", "Head", "buffer_of", "head_of", "write_pending"]
+__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "write_pending"]

@@ -161,6 +161,7 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
 
 def install(factory: sessionmaker) -> None:
     """Record the state hash in every write session made by `factory`."""
+    factory.configure(info={**(factory.kw.get("info") or {}), audit_buffer.WRITTEN_BY_OWNER: True})
     event.listen(factory, "before_flush", _collect)
     event.listen(factory, "before_commit", _record)
     event.listen(factory, "after_transaction_end", _forget)
