@@ -92,6 +92,8 @@ def write_pending(session: Session) -> None:
 
 
 def _before_reading_audit(state: ORMExecuteState) -> None:
+    if not state.is_select:  # the audit tables are never updated or deleted from
+        return
     buffer = state.session.info.get(_KEY)
     if buffer is None or not (buffer.rows or any(h.dirty for h in buffer.heads.values())):
         return
@@ -131,14 +133,13 @@ def _on_end(session: Session, transaction: SessionTransaction) -> None:
 
 
 def _install() -> None:
-    if getattr(Session, "_tourflow_audit_buffer", False):
+    if event.contains(Session, "before_commit", _before_commit):
         return
     event.listen(Session, "do_orm_execute", _before_reading_audit)
     event.listen(Session, "after_transaction_create", _on_savepoint)
     event.listen(Session, "after_soft_rollback", _on_rollback)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_transaction_end", _on_end)
-    Session._tourflow_audit_buffer = True  # type: ignore[attr-defined]
 
 
 _install()
