@@ -223,7 +223,7 @@ def unindexed(rt: Runtime) -> tuple[int, list[str]]:
         cursor = raw.cursor()
         large = set()
         for table in BIG_TABLES:  # a table of a few rows is read whole by any planner, rightly
-            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {SMALL_TABLE_ROWS}) AS some")
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {SMALL_TABLE_ROWS}) AS sample_rows")
             if cursor.fetchone()[0] >= SMALL_TABLE_ROWS:
                 large.add(table)
         for statement, parameters in plans:
