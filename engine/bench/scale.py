@@ -182,18 +182,48 @@ def _task_of(rt: Runtime, instance_id: int) -> int:
                                                           HumanTask.state == "ready")).scalar_one()
 
 
-def measure(rt: Runtime, steps: int) -> dict[str, list[float]]:
+class _SqlClock:
+    """Time spent in the database per timed step, and per kind of statement (its first words)."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+        self.by_kind: dict[str, list[float]] = {}
+        self._started = 0.0
+
+    def before(self, *_args: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after(self, _conn, _cursor, statement: str, *_args: Any) -> None:
+        spent = time.perf_counter() - self._started
+        self.step += spent
+        self.by_kind.setdefault(" ".join(statement.split()[:3])[:60], []).append(spent)
+
+
+def measure(rt: Runtime, steps: int) -> dict[str, Any]:
     starts: list[float] = []
     completes: list[float] = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        instance_id = rt.start(PROCESS, actor=BENCH_USER)
-        starts.append(time.perf_counter() - t0)
-        task_id = _task_of(rt, instance_id)
-        t0 = time.perf_counter()
-        rt.complete(task_id, BENCH_USER, FORM_DATA)
-        completes.append(time.perf_counter() - t0)
-    return {"starts": starts, "completes": completes}
+    sql: list[float] = []
+    clock = _SqlClock()
+    event.listen(rt.db.engine, "before_cursor_execute", clock.before)
+    event.listen(rt.db.engine, "after_cursor_execute", clock.after)
+    try:
+        for _ in range(steps):
+            clock.step = 0.0
+            t0 = time.perf_counter()
+            instance_id = rt.start(PROCESS, actor=BENCH_USER)
+            starts.append(time.perf_counter() - t0)
+            sql.append(clock.step)
+            task_id = _task_of(rt, instance_id)
+            clock.step = 0.0
+            t0 = time.perf_counter()
+            rt.complete(task_id, BENCH_USER, FORM_DATA)
+            completes.append(time.perf_counter() - t0)
+            sql.append(clock.step)
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", clock.before)
+        event.remove(rt.db.engine, "after_cursor_execute", clock.after)
+    clock.by_kind.pop("SELECT human_task.id FROM", None)  # _task_of, not a step's
+    return {"starts": starts, "completes": completes, "sql": sql, "by_kind": clock.by_kind}
 
 
 @contextmanager
@@ -284,8 +314,14 @@ def _drop_schemas(url: str, schemas: list[str]) -> None:
 def _merged(parts: list[dict[str, list[float]]]) -> dict[str, Any]:
     starts = [t for part in parts for t in part["starts"]]
     completes = [t for part in parts for t in part["completes"]]
+    by_kind: dict[str, list[float]] = {}
+    for part in parts:
+        for kind, spent in part["by_kind"].items():
+            by_kind.setdefault(kind, []).extend(spent)
     return {"steps": len(starts) + len(completes), "step_ms": _latency(starts + completes),
-            "start_ms": _latency(starts), "complete_ms": _latency(completes)}
+            "start_ms": _latency(starts), "complete_ms": _latency(completes),
+            "sql_ms": _latency([t for part in parts for t in part["sql"]]),
+            "statement_ms": {kind: round(1000 * sum(v) / len(v), 3) for kind, v in sorted(by_kind.items())}}
 
 
 def run_scale_bench(sizes: tuple[int, int] | None = None, steps: int = DEFAULT_STEPS,
@@ -322,6 +358,11 @@ def run_scale_bench(sizes: tuple[int, int] | None = None, steps: int = DEFAULT_S
             _drop_schemas(url, schemas)
     low, high = report["sizes"][str(small)], report["sizes"][str(large)]
     ratio = high["step_ms"]["p50"] / low["step_ms"]["p50"]
+    sql_ratio = high["sql_ms"]["p50"] / low["sql_ms"]["p50"] if low["sql_ms"]["p50"] else None
+    grown = sorted(((kind, ms, low["statement_ms"].get(kind)) for kind, ms in high["statement_ms"].items()
+                    if low["statement_ms"].get(kind)), key=lambda g: g[1] - g[2], reverse=True)[:3]
+    report["sql_ratio"] = round(sql_ratio, 3) if sql_ratio else None
+    report["grew_most"] = [{"statement": kind, "small_ms": before, "large_ms": after} for kind, after, before in grown]
     report.update({"small": small, "large": large, "ratio": round(ratio, 3), "meets_target": ratio <= SCALE_TARGET,
                    "statements_per_start_and_complete": statements, "unindexed": missing})
     if echo:
@@ -342,6 +383,9 @@ def _print(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
     for row in report["sizes"].values():
         echo(f"{row['instances']:>18,}{row['seed_seconds']:>10.1f}s{row['step_ms']['p50']:>9.2f}ms"
              f"{row['step_ms']['p95']:>9.2f}ms{row['start_ms']['p50']:>9.2f}ms{row['complete_ms']['p50']:>10.2f}ms")
+    sql = [row["sql_ms"]["p50"] for row in report["sizes"].values()]
+    echo(f"database time per step p50: {sql[0]:.2f}ms -> {sql[1]:.2f}ms (x{report['sql_ratio'] or 0:.2f}); grew most: "
+         + "; ".join(f"{g['statement']} {g['small_ms']:.3f}->{g['large_ms']:.3f}ms" for g in report["grew_most"]))
     verdict = "meets" if report["meets_target"] else "MISSES"
     echo(f"scale: step p50 at {report['large']:,} / at {report['small']:,} = {report['ratio']:.2f}; {verdict} the "
          f"target of <= {report['target']:.2f}")
