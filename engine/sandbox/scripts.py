@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from engine.clock import install_timer_patch
 from engine.errors import ScriptError
 from engine.sandbox import check_source
-from engine.sandbox.calls import run
+from engine.sandbox.calls import check_plain, run
 from engine.sandbox.guards import (
     CHINA,
     FIXED_NAMES,
@@ -44,6 +44,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
         source = expression.strip()
         known = literal_value(source) or data_lookup(source, context)
         if known is not None:
+            check_plain(context, external_context)  # data scripts cannot read is refused all the same
             return known[0]
         return run("eval", source, context, external_context)["value"]
 
