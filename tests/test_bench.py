@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.bench.core import BENCH_DIR, PROCESSES, run_bench
@@ -114,3 +115,24 @@ def test_replay_bench_replays_every_instance_identical(tmp_path: Path) -> None:
     assert report["identical"] == report["instances"] > 0
     assert report["seconds"] > 0 and isinstance(report["meets_target"], bool)
     assert any(line.startswith("replay:") for line in lines)
+
+
+@pytest.mark.both_databases
+def test_scale_bench_seeds_both_sizes_and_reports_its_verdict(empty_db_url: str) -> None:
+    from engine.bench.scale import SCALE_TARGET, run_scale_bench
+
+    lines: list[str] = []
+    report = run_scale_bench(sizes=(200, 2_000), steps=5, database_url=empty_db_url, echo=lines.append)
+    json.dumps(report)
+    assert (report["small"], report["large"]) == (200, 2_000)
+    assert report["target"] == SCALE_TARGET
+    for size in (200, 2_000):
+        row = report["sizes"][str(size)]
+        assert row["instances"] >= size
+        assert row["steps"] == 2 * 5
+        assert 0 < row["step_ms"]["p50"] <= row["step_ms"]["p95"]
+    assert report["ratio"] > 0
+    assert report["meets_target"] == (report["ratio"] <= SCALE_TARGET)
+    assert report["statements_per_start_and_complete"] > 0
+    assert report["unindexed"] == []  # every statement of a step finds its rows by an index
+    assert any("MISSES" in line or "meets" in line for line in lines)

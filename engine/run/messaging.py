@@ -24,9 +24,11 @@ from sqlalchemy import select
 
 from engine.clock import utcnow
 from engine.run.message_events import deliver, waited_names, waits_for
+from engine.run.model_facts import catches_messages
 from engine.run.rows import iso
 from engine.run.step import Step
 from engine.run.unit import Tx
+from engine.run.workflow_data import WALKS
 from engine.store import audit
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import Message, ProcessInstance
@@ -126,6 +128,9 @@ class MessageRouter:
         instance = step.instance
         if instance.status != InstanceStatus.RUNNING or instance.business_key is None:
             return
+        if not catches_messages(step.model):  # decided once per model: nothing to look for
+            return
+        WALKS["messages"] += 1
         names = waited_names(step.workflow)
         if not names:
             return

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from engine.access.policy import Viewer, viewer_of
-from engine.access.viewer import acting_viewer
+from engine.access.policy import Viewer
+from engine.access.viewer import acting_viewer, attributes_of
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
-from engine.store.models import HumanTask, Job, ProcessInstance, User
+from engine.store.models import HumanTask, Job, ProcessInstance, User, UserRole
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
@@ -41,22 +41,32 @@ def task_row(session: Session, task_id: int) -> HumanTask:
 
 def lock_task(session: Session, task_id: int) -> HumanTask:
     """Lock the task's instance, then the task: the same order as every step, so no deadlock."""
+    return lock_task_and_instance(session, task_id)[0]
+
+
+def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    """The task row and its instance row, both locked (instance first, as every step locks)."""
     row = task_row(session, task_id)
-    lock_instance(session, row.instance_id)
+    instance = lock_instance(session, row.instance_id)
+    if session.get_bind().dialect.name == "sqlite":
+        # BEGIN IMMEDIATE took the database's write lock before the task was read: it is current.
+        return row, instance
     query = select(HumanTask).where(HumanTask.id == task_id).with_for_update()
-    return session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one(), instance
 
 
 def viewer_named(session: Session, username: str) -> Viewer:
     """The active user `username` as the policy sees them; NotAllowed if unknown or inactive."""
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
-    user = session.execute(
-        select(User).options(joinedload(User.roles)).where(User.username == username)
-    ).unique().scalar_one_or_none()
-    if user is None or not user.active:
+    found = session.execute(
+        select(User.active, User.attributes, UserRole.role_id)
+        .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == username)
+    ).all()
+    if not found or not found[0].active:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
-    return viewer_of(user)
+    roles = frozenset(r.role_id for r in found if r.role_id is not None)
+    return Viewer(username, roles, attributes_of(found[0].attributes))
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -107,5 +117,5 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "task_dict",
+__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance", "task_dict",
            "task_row", "viewer_named"]

@@ -25,15 +25,15 @@ from sqlalchemy.orm import Session
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
-from engine.errors import ScriptError
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.due_dates import default_due
+from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_search import search_text
-from engine.run.workflow_data import current_data, data_diff, json_safe
+from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit
 from engine.store.models import HumanTask, Job, ProcessInstance
@@ -47,30 +47,6 @@ def retry_base_seconds() -> float:
     """The first retry's delay (doubling after); TOURFLOW_RETRY_BASE_SECONDS overrides the 30 s."""
     value = os.environ.get("TOURFLOW_RETRY_BASE_SECONDS")
     return float(value) if value else RETRY_BASE_SECONDS
-
-
-class HandlerFailed(Exception):
-    """A handler raised; keeps the real exception (SpiffWorkflow would say `NameError: script`)."""
-
-    def __init__(self, name: str, original: BaseException):
-        super().__init__(f"handler {name!r} failed: {type(original).__name__}: {original}")
-        self.handler = name
-        self.original = original
-
-
-def _script_error_in(exc: BaseException) -> ScriptError | None:
-    """The sandbox's own error behind SpiffWorkflow's wrappers, if a script failed."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ScriptError):
-            return current
-        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
-    return None
 
 
 @dataclass
@@ -88,6 +64,10 @@ class Step:
     # Called at the end of the step to hand the instance a buffered message it now waits for.
     take_buffered: Callable[[Step], None] | None = None
     timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
+    closed_tasks: set[int] = field(default_factory=set)  # task rows this step completed or cancelled
+    # The instance's open task rows as this step left them; None until read (an instance this
+    # transaction created has none, so its first write-back reads nothing).
+    open_rows: list[HumanTask] | None = None
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
@@ -187,7 +167,7 @@ class Step:
         root = exc
         while not isinstance(root, HandlerFailed) and root.__cause__ is not None:
             root = root.__cause__
-        script_error = _script_error_in(exc)
+        script_error = script_error_in(exc)
         if isinstance(root, HandlerFailed):
             message = f"{type(root.original).__name__}: {root.original}"
         elif script_error is not None:
@@ -219,32 +199,41 @@ class Step:
 
     # ---- writing back ------------------------------------------------------------------
     def sync(self) -> None:
-        self._sync_jobs()  # first: a timer that fired comes before the tasks it made ready or cancelled
-        self._sync_human_tasks()
-        forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
+        facts = walk_tree(self.workflow)  # one pass serves the jobs, the task rows and the data
+        self._sync_jobs(facts)  # first: a timer that fired comes before the tasks it made ready or cancelled
+        self._sync_human_tasks(facts)
+        if self.closed_tasks:
+            forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED
             self.instance.ended_at = self.now
             self.event("instance_completed", {"data": wf.data})
-        self.instance.data = json_safe(self.current_data())
+        self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
 
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
-    def _sync_human_tasks(self) -> None:
-        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
-        rows = self.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.state == HumanTaskState.READY)
-        ).scalars().all()
+    def _open_task_rows(self) -> list[HumanTask]:
+        if self.open_rows is None:
+            self.open_rows = list(self.session.execute(
+                select(HumanTask).where(HumanTask.instance_id == self.instance.id,
+                                        HumanTask.state == HumanTaskState.READY)).scalars())
+        return [row for row in self.open_rows if row.state == HumanTaskState.READY]
+
+    def _sync_human_tasks(self, facts: TreeFacts) -> None:
+        ready = {str(t.id): t for t in facts.ready_manual}
+        rows = self._open_task_rows()
         known = {row.spiff_task_id for row in rows}
         for row in rows:
             if row.spiff_task_id not in ready:
                 row.state = HumanTaskState.CANCELLED
                 row.completed_at = self.now
+                self.closed_tasks.add(row.id)
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
-        due = self.due_dates()
+        self.open_rows = [row for row in rows if row.state == HumanTaskState.READY]
+        due = self.due_dates(facts)
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
@@ -268,6 +257,7 @@ class Step:
             )
             self.session.add(row)
             self.session.flush()
+            self.open_rows.append(row)
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
                                       "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
@@ -288,34 +278,39 @@ class Step:
             return None
         return str(value) if value else None
 
-    def _waiting_timers(self) -> list[tuple[Any, datetime, str]]:
-        """(waiting task, fire time, timer's BPMN id) of every timer the instance waits on.
+    def _waiting_timers(self, facts: TreeFacts | None = None) -> list[tuple[Any, datetime, str]]:
+        """(waiting task, fire time, timer's BPMN id) of every timer the instance waits on (none
+        looked for when the model has no timers).
 
         An event-based gateway waits itself (SpiffWorkflow moves its events into one
         MultipleEventDefinition); its timer is named after the timer catch event behind it.
         """
+        if not self.model.timers:
+            return []
+        WALKS["timers"] += 1
         timers = []
-        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+        waiting = facts.waiting if facts is not None else self.workflow.get_tasks(state=TaskState.WAITING)
+        for task in waiting:
             timer_id = timer_id_of(task)
             at = timer_due(task) if timer_id else None
             if at is not None:
                 timers.append((task, at, timer_id))
         return timers
 
-    def due_dates(self) -> dict[str, datetime]:
+    def due_dates(self, facts: TreeFacts | None = None) -> dict[str, datetime]:
         """A user task's due date is the earliest timer attached to it."""
         due: dict[str, datetime] = {}
-        for _task, at, timer_id in self._waiting_timers():
+        for _task, at, timer_id in self._waiting_timers(facts):
             info = self.model.timers.get(timer_id)
             if info and info.attached_to in self.model.user_tasks:
                 current = due.get(info.attached_to)
                 due[info.attached_to] = at if current is None or at < current else current
         return due
 
-    def _sync_jobs(self) -> None:
+    def _sync_jobs(self, facts: TreeFacts) -> None:
         if not self.model.timers:
             return
-        waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers()}
+        waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers(facts)}
         jobs = self.session.execute(
             select(Job).where(Job.instance_id == self.instance.id, Job.kind == JobKind.TIMER, Job.state == JobState.PENDING)
             .order_by(Job.due_at, Job.id)
@@ -385,8 +380,6 @@ class Step:
 
     def spiff_task(self, spiff_task_id: str):
         return self.workflow.get_task_from_id(UUID(spiff_task_id))
-
-
 
 
 __all__ = ["Step", "HandlerFailed", "current_data", "data_diff", "json_safe"]

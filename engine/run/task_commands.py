@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
@@ -69,9 +70,8 @@ class TaskCommands(EngineCore):
         # a deployment, which never changes); who may complete it may, so that is checked again.
         submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
         with self.transaction() as tx:
-            row = tx.lock_task(task_id)
+            row, instance = tx.lock_task_and_instance(task_id)
             _check_completable(tx.session, row, actor)
-            instance = tx.session.get(ProcessInstance, row.instance_id)  # locked by lock_task
             step = tx.open_step(instance, actor, utcnow())
             task = step.spiff_task(row.spiff_task_id)
             if task is None or task.state != TaskState.READY:
@@ -83,6 +83,7 @@ class TaskCommands(EngineCore):
             row.state = HumanTaskState.COMPLETED
             row.completed_at = step.now
             row.completed_by = actor
+            step.closed_tasks.add(row.id)
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance(failure)
@@ -104,7 +105,8 @@ class TaskCommands(EngineCore):
             _check_completable(session, row, actor)
             if not row.form_ref:
                 return None
-            deployment_id = session.get(ProcessInstance, row.instance_id).deployment_id
+            deployment_id = session.execute(select(ProcessInstance.deployment_id)
+                                            .where(ProcessInstance.id == row.instance_id)).scalar_one()
             return self.deployed(session, deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:

@@ -84,6 +84,10 @@ class Tx:
         """The task row, locked after its instance (the order every step locks in)."""
         return rows.lock_task(self.session, task_id)
 
+    def lock_task_and_instance(self, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+        """The task row and its instance row, both locked (the instance first)."""
+        return rows.lock_task_and_instance(self.session, task_id)
+
     def open_step(self, instance: ProcessInstance, actor: str, now: datetime) -> Step:
         """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
         model = self.deployed(instance.deployment_id).model
@@ -119,6 +123,7 @@ class Tx:
         self.session.add(instance)
         self.session.flush()
         step = self.new_step(instance, model, workflow, actor, now)
+        step.open_rows = []  # a new instance has no task rows yet
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
                                         "business_key": business_key})

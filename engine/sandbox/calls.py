@@ -52,6 +52,12 @@ def _result(answer: dict[str, Any], source: str) -> dict[str, Any]:
     raise ScriptFailed(message)
 
 
+def check_plain(data: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    """Refuse, as a sandbox call would, data (or data objects) holding a value scripts cannot read."""
+    _json(data, "the task data")
+    _json(extra or {}, "the data objects")
+
+
 def _json(data: dict[str, Any], what: str) -> str:
     """`data` as JSON (keys sorted: the text is also the memory key); a value that is not plain
     data is refused, never stringified."""

@@ -7,6 +7,10 @@ whether a step runs them, or replay, or the heatmap. See docs/sandbox.md.
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +19,16 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from engine.clock import install_timer_patch
 from engine.errors import ScriptError
 from engine.sandbox import check_source
-from engine.sandbox.calls import run
-from engine.sandbox.guards import CHINA, MONTH_END_HOUR, add_days, add_hours, at_fraction, month_end
+from engine.sandbox.calls import check_plain, run
+from engine.sandbox.guards import (
+    CHINA,
+    FIXED_NAMES,
+    MONTH_END_HOUR,
+    add_days,
+    add_hours,
+    at_fraction,
+    month_end,
+)
 
 __all__ = ["CHINA", "MONTH_END_HOUR", "ScriptEngine", "SandboxedEnvironment", "add_days", "add_hours",
            "at_fraction", "check_source", "month_end"]
@@ -29,13 +41,89 @@ class SandboxedEnvironment(TaskDataEnvironment):
         super().__init__({})
 
     def evaluate(self, expression, context, external_context=None):
-        return run("eval", expression.strip(), context, external_context)["value"]
+        source = expression.strip()
+        known = literal_value(source) or data_lookup(source, context)
+        if known is not None:
+            check_plain(context, external_context)  # data scripts cannot read is refused all the same
+            return known[0]
+        return run("eval", source, context, external_context)["value"]
 
     def execute(self, script, context, external_context=None):
         after = run("exec", script, context, external_context)["data"]
         context.clear()
         context.update(after)
         return True
+
+
+LITERAL_MAX = 200  # characters: longer expressions go to the sandbox whatever they hold
+
+
+@functools.lru_cache(maxsize=1024)
+def literal_value(source: str) -> tuple[Any] | None:
+    """(value,) when `source` is a lone literal (a string, a whole or finite decimal number, True,
+    False or None, e.g. a service task's parameter `0` or `"confirm"`), else None. Such an
+    expression reads no data and calls nothing: its value is the sandbox's answer, known without
+    a round trip to the sandbox process."""
+    if len(source) > LITERAL_MAX:
+        return None
+    try:
+        node = ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    if negative:
+        node = node.operand
+    if not isinstance(node, ast.Constant) or type(node.value) not in (str, int, float, bool, type(None)):
+        return None
+    value = node.value
+    if negative:
+        if type(value) not in (int, float):
+            return None
+        value = -value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return (value,)
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_path(source: str) -> tuple[str, tuple[str | int, ...]] | None:
+    """`counter['n']` -> ("counter", ("n",)): a data key, then constant keys and indexes; else None."""
+    if len(source) > LITERAL_MAX:
+        return None
+    try:
+        node = ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    keys: list[str | int] = []
+    while isinstance(node, ast.Subscript):
+        key = node.slice
+        if not isinstance(key, ast.Constant) or type(key.value) not in (str, int):
+            return None
+        keys.append(key.value)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id.startswith("_") or node.id in FIXED_NAMES:
+        return None
+    return node.id, tuple(reversed(keys))
+
+
+def data_lookup(source: str, data: dict[str, Any]) -> tuple[Any] | None:
+    """(value,) when `source` only reads the data (a key, then constant keys or list indexes, e.g.
+    `counter['n']`) and every step finds its value; else None, and the sandbox answers (a missing
+    key's error included). The value is what the sandbox would hand back: its JSON copy."""
+    path = _data_path(source)
+    if path is None or path[0] not in data:
+        return None
+    value = data[path[0]]
+    for key in path[1]:
+        found = (type(value) is dict and type(key) is str and key in value) or (
+            type(value) is list and type(key) is int and -len(value) <= key < len(value))
+        if not found:
+            return None
+        value = value[key]
+    try:
+        return (json.loads(json.dumps(value, allow_nan=False)),)
+    except (TypeError, ValueError):
+        return None
 
 
 ServiceCaller = Callable[[Any, str, dict[str, Any]], Any]

@@ -18,6 +18,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from engine.clock import iso_z, naive_utc
+from engine.store import audit_buffer
 from engine.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -39,16 +40,37 @@ def instance_stream(instance_id: int) -> str:
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
+    return _digest_of(prev_hash, event.stream, event.instance_id, event.seq, event.at, event.actor, event.kind,
+                      event.payload)
+
+
+def _digest_of(prev_hash: str, stream: str, instance_id: int | None, seq: int, at: datetime, actor: str,
+               kind: str, payload: str) -> str:
     body = {
-        "stream": event.stream,
-        "instance_id": event.instance_id,
-        "seq": event.seq,
-        "at": naive_utc(event.at).isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "kind": event.kind,
-        "payload": event.payload,
+        "stream": stream,
+        "instance_id": instance_id,
+        "seq": seq,
+        "at": naive_utc(at).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "kind": kind,
+        "payload": payload,
     }
     return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AppendedEvent:
+    """An event as appended (its row is written with the transaction's others)."""
+
+    stream: str
+    instance_id: int | None
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    payload: str
+    prev_hash: str
+    hash: str
 
 
 def append(
@@ -59,37 +81,20 @@ def append(
     at: datetime,
     payload: dict[str, Any],
     instance_id: int | None = None,
-) -> AuditEvent:
-    """Append one event to its stream inside the caller's transaction."""
+) -> AppendedEvent:
+    """Append one event to its stream inside the caller's transaction (written in a batch with the
+    transaction's other events: engine/store/audit_buffer.py)."""
     stream = instance_stream(instance_id) if instance_id is not None else SYSTEM_STREAM
-    # The head row is read (and locked) once per session: a step appends several events.
-    heads = session.info.setdefault("tourflow_audit_heads", {})
-    head = heads.get(stream)
-    if head is None or head not in session:
-        with session.no_autoflush:
-            head = session.execute(
-                select(AuditHead).where(AuditHead.stream == stream).with_for_update()
-            ).scalar_one_or_none()
-        if head is None:
-            head = AuditHead(stream=stream, seq=0, hash=GENESIS)
-            session.add(head)
-        heads[stream] = head
-    event = AuditEvent(
-        stream=stream,
-        instance_id=instance_id,
-        seq=head.seq + 1,
-        at=at,
-        actor=actor,
-        kind=kind,
-        payload=canonical_json(payload),
-        prev_hash=head.hash,
-    )
-    event.hash = _digest(head.hash, event)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
+    head = audit_buffer.head_of(session, stream, GENESIS)
+    seq, text = head.seq + 1, canonical_json(payload)
+    digest = _digest_of(head.hash, stream, instance_id, seq, at, actor, kind, text)
+    row = {"stream": stream, "instance_id": instance_id, "seq": seq, "at": at, "actor": actor, "kind": kind,
+           "payload": text, "prev_hash": head.hash, "hash": digest}
+    audit_buffer.buffer_of(session).rows.append(row)
+    head.seq, head.hash, head.dirty = seq, digest, True
     if instance_id is not None and kind != STATE_EVENT:
         session.info.setdefault(TOUCHED_KEY, {})[instance_id] = (actor, at)
-    return event
+    return AppendedEvent(**row)
 
 
 # What a ChainBreak found wrong (`problem`), so pages can say it in their own words.

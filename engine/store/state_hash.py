@@ -31,7 +31,7 @@ from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from engine.clock import naive_utc, utcnow
-from engine.store import audit
+from engine.store import audit, audit_buffer
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.store.states import HumanTaskState, JobState
 
@@ -132,6 +132,7 @@ def _record(session: Session) -> None:
     for instance_id, last in sorted((touched or {}).items()):
         actor, at = last if last is not None else (audit.SYSTEM_ACTOR, utcnow())
         record_state(session, instance_id, actor, at)
+    audit_buffer.write_pending(session)  # the transaction's events, the state's last, in one batch
 
 
 def record_state(session: Session, instance_id: int, actor: str, at: datetime) -> None:
@@ -160,6 +161,7 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
 
 def install(factory: sessionmaker) -> None:
     """Record the state hash in every write session made by `factory`."""
+    factory.configure(info={**(factory.kw.get("info") or {}), audit_buffer.WRITTEN_BY_OWNER: True})
     event.listen(factory, "before_flush", _collect)
     event.listen(factory, "before_commit", _record)
     event.listen(factory, "after_transaction_end", _forget)

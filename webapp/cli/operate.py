@@ -96,10 +96,17 @@ def demo() -> None:
 @click.option("--timer-workers", default=2, show_default=True, help="Worker processes firing them.")
 @click.option("--replay-events", default=1000, show_default=True,
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
+@click.option("--scale", is_flag=True, help="Also measure the step cost at a small and a large number of stored "
+              "instances (1k and 1M on PostgreSQL, 1k and 100k on SQLite).")
+@click.option("--scale-sizes", default=None, metavar="SMALL,LARGE", help="Stored instances for --scale.")
+@click.option("--scale-steps", default=200, show_default=True, help="Instances run per size for --scale.")
+@click.option("--scale-url", default=None, help="Database for --scale (default: TOURFLOW_BENCH_DATABASE_URL, "
+              "else a temporary SQLite file); it is filled with seeded instances.")
 @click.option("--json", "as_json", is_flag=True)
 @http_bench_options
 def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float,
-          timer_workers: int, replay_events: int, as_json: bool, **http_options) -> None:
+          timer_workers: int, replay_events: int, scale: bool, scale_sizes: str | None, scale_steps: int,
+          scale_url: str | None, as_json: bool, **http_options) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed;
     with --http / --http-memory only the approval shape over a real gunicorn (webapp/bench_http.py)."""
     if run_http_options(http_options, as_json):
@@ -124,5 +131,12 @@ def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, time
         if echo:
             echo("")
         report["replay"] = run_replay_bench(events=replay_events, echo=echo)
+    if scale:
+        from engine.bench.scale import run_scale_bench
+
+        if echo:
+            echo("")
+        sizes = tuple(int(n) for n in scale_sizes.split(",")) if scale_sizes else None
+        report["scale"] = run_scale_bench(sizes=sizes, steps=scale_steps, database_url=scale_url, echo=echo)
     if as_json:
         emit(report)

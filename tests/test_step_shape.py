@@ -1,0 +1,171 @@
+"""The shape of a step (issue 18): what it costs in transactions, statements and tree walks.
+
+Counted, never timed: a step is one write transaction; its audit events go in one multi-row
+INSERT; it walks the task tree once to write back, inspects waiting tasks for timers only when
+its model has timers and for messages only when its model catches some; a lone literal or a
+plain data lookup is answered without the sandbox, with the sandbox's own answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.clock import utcnow
+from engine.run.model_facts import catches_messages
+from engine.run.runtime import Runtime
+from engine.run.workflow_data import WALKS
+from engine.sandbox.calls import run
+from engine.sandbox.scripts import data_lookup, literal_value
+from engine.store import audit
+from engine.store.models import AuditEvent, HumanTask
+from tests.support.timers import start_timers
+from tests.support.world import REPO, deploy
+
+pytestmark = pytest.mark.both_databases
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.batches: list[int] = []  # rows of each INSERT INTO audit_event
+        self.write_transactions = 0
+        self.read_transactions = 0
+
+
+@contextmanager
+def counting(rt: Runtime) -> Iterator[Counted]:
+    counted = Counted()
+
+    def on_begin(connection) -> None:
+        if connection.get_execution_options().get("tourflow_write"):
+            counted.write_transactions += 1
+        else:
+            counted.read_transactions += 1
+
+    def on_execute(_conn, _cursor, statement, parameters, _context, executemany) -> None:
+        counted.statements.append(statement)
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
+            counted.batches.append(len(parameters) if executemany else 1)
+
+    event.listen(rt.db.engine, "begin", on_begin)
+    event.listen(rt.db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield counted
+    finally:
+        event.remove(rt.db.engine, "begin", on_begin)
+        event.remove(rt.db.engine, "before_cursor_execute", on_execute)
+
+
+def _events(rt: Runtime) -> int:
+    with rt.db.read() as session:
+        return session.execute(select(func.count()).select_from(AuditEvent)).scalar()
+
+
+def _ready_task(rt: Runtime, instance_id: int) -> int:
+    with rt.db.read() as session:
+        return session.execute(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                          HumanTask.state == "ready")).scalar_one()
+
+
+def test_completing_a_user_task_is_one_write_transaction_with_one_audit_batch(runtime):
+    rt = prepare(runtime.db)
+    instance_id = rt.start("bench_user_task", actor=BENCH_USER)
+    task_id = _ready_task(rt, instance_id)
+    before = _events(rt)
+    walks = WALKS.copy()
+    with counting(rt) as counted:
+        rt.complete(task_id, BENCH_USER, FORM_DATA)
+    # task_completed, instance_completed, state_written: three events, one INSERT
+    assert _events(rt) - before == 3
+    assert counted.batches == [3]
+    assert counted.write_transactions == 1
+    assert counted.read_transactions == 1  # the form is validated before the write lock is taken
+    assert WALKS["tree"] - walks["tree"] == 1
+    assert WALKS["timers"] == walks["timers"]  # bench_user_task has no timers: none looked for
+    # the head of the instance's stream is read once and written once
+    assert sum("audit_head" in s and s.lstrip().upper().startswith("SELECT") for s in counted.statements) == 1
+    assert sum(s.lstrip().upper().startswith(("UPDATE AUDIT_HEAD", "INSERT INTO AUDIT_HEAD"))
+               for s in counted.statements) == 1
+
+
+def test_a_new_instance_reads_no_task_rows_and_batches_every_event(runtime):
+    rt = prepare(runtime.db)
+    before = _events(rt)
+    with counting(rt) as counted:
+        rt.start("bench_service_chain", actor=BENCH_USER)
+    # instance_started, ten handler_called, instance_completed, state_written
+    assert _events(rt) - before == 13
+    assert counted.batches == [13]
+    assert counted.write_transactions == 1
+    # the step's own read of the open task rows (the state hash reads its columns after the write)
+    assert not any(s.lstrip().startswith("SELECT human_task.id, human_task.instance_id") for s in counted.statements)
+    assert not any("task_edit" in s for s in counted.statements)  # no task closed: no drafts to drop
+
+
+def test_timers_are_looked_for_only_in_a_model_that_has_them(timer_runtime):
+    rt = timer_runtime
+    walks = WALKS.copy()
+    start_timers(rt, 1, datetime.now(UTC) + timedelta(days=1))
+    assert WALKS["timers"] > walks["timers"]
+    bench = prepare(rt.db)
+    walks = WALKS.copy()
+    bench.start("bench_user_task", actor=BENCH_USER)
+    assert WALKS["timers"] == walks["timers"]
+
+
+def test_messages_are_looked_for_only_in_a_model_that_catches_them(runtime):
+    rt = prepare(runtime.db)
+    walks = WALKS.copy()
+    rt.start("bench_user_task", actor=BENCH_USER, business_key="K-1")
+    assert WALKS["messages"] == walks["messages"]
+    deploy(runtime, REPO / "processes" / "followup_call.bpmn")
+    with rt.reading() as session:
+        followup = rt.current_deployment(session, "followup_call").model
+        bench = rt.current_deployment(session, "bench_user_task").model
+    assert catches_messages(followup) and not catches_messages(bench)
+
+
+def test_a_rolled_back_savepoint_takes_back_its_events_only(runtime):
+    with runtime.db.write() as session, session.begin():
+        audit.append(session, kind="kept", actor="t", at=utcnow(), payload={"n": 1})
+        savepoint = session.begin_nested()
+        audit.append(session, kind="dropped", actor="t", at=utcnow(), payload={"n": 2})
+        savepoint.rollback()
+        audit.append(session, kind="kept", actor="t", at=utcnow(), payload={"n": 3})
+        # a read of the audit tables sees what the transaction appended so far
+        assert session.execute(select(func.count()).where(AuditEvent.kind == "kept")).scalar() == 2
+        savepoint = session.begin_nested()
+        audit.append(session, kind="kept", actor="t", at=utcnow(), payload={"n": 4})
+        savepoint.commit()
+    with runtime.db.read() as session:
+        kinds = session.execute(select(AuditEvent.kind, AuditEvent.payload).where(
+            AuditEvent.stream == audit.SYSTEM_STREAM).order_by(AuditEvent.seq)).all()
+        assert [k for k, _ in kinds].count("dropped") == 0
+        assert [p for k, p in kinds if k == "kept"] == ['{"n":1}', '{"n":3}', '{"n":4}']
+        assert audit.verify(session) == []
+
+
+@pytest.mark.parametrize("source", ["0", "-3", "2.5", "'PT1H'", '"确认"', "True", "None", "counter['n']",
+                                    "counter", "items[1]['code']", "items[0]"])
+def test_what_is_answered_without_the_sandbox_is_the_sandbox_answer(source, db_backend):
+    if db_backend != "sqlite":
+        pytest.skip("no database involved")
+    data = {"counter": {"n": 7}, "items": [{"code": "A"}, {"code": "B"}], "flag": True}
+    known = literal_value(source) or data_lookup(source, data)
+    assert known is not None
+    assert known[0] == run("eval", source, data)["value"]
+
+
+@pytest.mark.parametrize("source", ["missing", "counter['x']", "items[5]", "1 + 1", "len(items)", "now_iso",
+                                    "counter.n", "-True", "1e999", "items[-1]"])
+def test_anything_else_still_goes_to_the_sandbox(source, db_backend):
+    if db_backend != "sqlite":
+        pytest.skip("no database involved")
+    data = {"counter": {"n": 7}, "items": [{"code": "A"}]}
+    assert literal_value(source) is None and data_lookup(source, data) is None
