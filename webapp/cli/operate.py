@@ -92,9 +92,11 @@ def demo() -> None:
 @click.option("--timer-workers", default=2, show_default=True, help="Worker processes firing them.")
 @click.option("--replay-events", default=1000, show_default=True,
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
+@click.option("--loop", "loop_passes", default=1000, show_default=True,
+              help="Passes of the long-loop measurement: per-pass cost first vs last 50 (0 skips it).")
 @click.option("--json", "as_json", is_flag=True)
 def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, timer_workers: int,
-          replay_events: int, as_json: bool) -> None:
+          replay_events: int, loop_passes: int, as_json: bool) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed."""
     from engine.bench.core import run_bench
     from engine.bench.inbox import run_inbox_bench
@@ -116,5 +118,11 @@ def bench(instances: int, inbox_tasks: int, timers: int, timer_window: float, ti
         if echo:
             echo("")
         report["replay"] = run_replay_bench(events=replay_events, echo=echo)
+    if loop_passes > 0:
+        from engine.bench.loop import run_loop_bench
+
+        if echo:
+            echo("")
+        report["loop"] = run_loop_bench(passes=loop_passes, echo=echo)
     if as_json:
         emit(report)
