@@ -55,19 +55,20 @@ def _median_ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 3)
 
 
-def loop_passes(rt: Runtime, passes: int) -> dict[str, Any]:
-    """Run one `bench_loop` instance pass by pass; per-pass seconds and the stored shape at checkpoints."""
-    instance_id = rt.start(LOOP_PROCESS, data={"counter": 0, "passes": passes}, actor=BENCH_USER)
+def loop_passes(rt: Runtime, passes: int, user: str = BENCH_USER) -> dict[str, Any]:
+    """Run one `bench_loop` instance pass by pass as `user` (who holds the staff lane); per-pass seconds
+    and the stored shape at checkpoints."""
+    instance_id = rt.start(LOOP_PROCESS, data={"counter": 0, "passes": passes}, actor=user)
     checkpoints = set(_checkpoints(passes))
     seconds: list[float] = []
     shapes: dict[int, dict[str, Any]] = {}
     for done in range(1, passes + 1):
         started = time.perf_counter()
-        ready = rt.tasks(user=BENCH_USER, instance_id=instance_id)
+        ready = rt.tasks(user=user, instance_id=instance_id)
         if len(ready) != 1:
             raise RuntimeError(f"{LOOP_PROCESS} instance {instance_id}: pass {done}: expected one ready task, "
                                f"found {len(ready)}")
-        rt.complete(ready[0]["id"], BENCH_USER, {})
+        rt.complete(ready[0]["id"], user, {})
         seconds.append(time.perf_counter() - started)
         if done in checkpoints:
             shapes[done] = stored_shape(rt, instance_id)
