@@ -128,6 +128,7 @@ def _prune_tree(tree: Any, top: BpmnWorkflow) -> int:
     if done is None:
         done = set()
         setattr(top, PRUNED_DONE_ATTR, done)
+    children = [keep if child is first else child for child in root.children]  # read while `first` is there
     removed = 0
     stack = [first]
     while stack:
@@ -143,7 +144,7 @@ def _prune_tree(tree: Any, top: BpmnWorkflow) -> int:
         tree.tasks.pop(task.id, None)
         removed += 1
     keep.parent = root
-    root._children = [keep.id if child == first.id else child for child in root._children]
+    root.children = children
     return removed
 
 
