@@ -123,6 +123,8 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_lane_state_due", "lane", "state", "due_at"),
         Index("ix_human_task_state_created", "state", "created_at"),
+        # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
+        Index("ix_human_task_instance_state", "instance_id", "state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
