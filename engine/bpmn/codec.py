@@ -17,6 +17,11 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.bpmn.specs import ProcessModel
 
+# BPMN ids of completed tasks that pruning took out of the tree (engine/run/prune.py): kept with the
+# workflow, under this attribute and key, so its diagram still shows them done.
+PRUNED_DONE_ATTR = "tourflow_pruned_done"
+PRUNED_DONE_KEY = "pruned_done"
+
 _loading: ContextVar[ProcessModel | None] = ContextVar("tourflow_loading_model", default=None)
 
 
@@ -26,6 +31,9 @@ class SpecByReferenceConverter(BpmnWorkflowConverter):
         dct["spec"] = workflow.spec.name
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        pruned = getattr(workflow, PRUNED_DONE_ATTR, None)
+        if pruned:
+            dct[PRUNED_DONE_KEY] = sorted(pruned)
         return dct
 
     def from_dict(self, dct):
@@ -39,6 +47,9 @@ class SpecByReferenceConverter(BpmnWorkflowConverter):
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        pruned = dct.pop(PRUNED_DONE_KEY, None)
+        if pruned:
+            setattr(workflow, PRUNED_DONE_ATTR, set(pruned))
         return workflow
 
 

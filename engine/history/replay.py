@@ -36,6 +36,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import frozen_at
 from engine.errors import NotFound
 from engine.history.replayer import RecordedEvent, ReplayDiverged, Replayer, short
+from engine.run.prune import prune_finished
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import current_data, json_safe
 from engine.store.audit import instance_stream
@@ -76,8 +77,23 @@ def recorded_events(session: Session, instance_id: int) -> list[RecordedEvent]:
     return [RecordedEvent(r.seq, r.at, r.actor, r.kind, json.loads(r.payload)) for r in rows]
 
 
-def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
-    """Re-run an instance from its record and compare with its stored state (nothing is written)."""
+@dataclass
+class _Recorded:
+    """What a replay reads of one instance."""
+    deployed: Any
+    events: list[RecordedEvent]
+    stored: BpmnWorkflow
+    models: dict[int, ProcessModel]
+    status: str
+    data: dict[str, Any]
+    rows: dict[int, HumanTask]
+
+    def replayer(self, keep_finished: bool = False) -> Replayer:
+        first = next((e.payload.get("deployment_id") for e in self.events if e.kind == "instance_started"), None)
+        return Replayer(self.models.get(first, self.deployed.model), self.events, self.models, keep_finished)
+
+
+def _recorded(runtime: Runtime, instance_id: int) -> _Recorded:
     with runtime.db.read() as session:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
@@ -89,26 +105,47 @@ def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
         ran_on = [e.payload.get(key) for e in events for key in ("deployment_id", "to_deployment_id")
                   if e.kind in ("instance_started", "instance_migrated") and isinstance(e.payload.get(key), int)]
         models = {i: runtime.deployed(session, i).model for i in dict.fromkeys(ran_on)}
-        status, data = instance.status, instance.data
         rows = {row.id: row for row in session.execute(
             select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == HumanTaskState.READY)).scalars()}
-    result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(events), False, None)
-    first = next((e.payload.get("deployment_id") for e in events if e.kind == "instance_started"), None)
-    replayer = Replayer(models.get(first, deployed.model), events, models)
-    try:
-        while replayer.cursor < len(events):
-            first = replayer.cursor
-            event = events[first]
-            replayer.cursor += 1
-            with frozen_at(event.at):
-                replayer.apply(event)
+        return _Recorded(deployed, events, stored, models, instance.status, instance.data, rows)
+
+
+def _feed(replayer: Replayer, events: list[RecordedEvent], snapshots: list[dict[str, Any]] | None = None) -> None:
+    while replayer.cursor < len(events):
+        first = replayer.cursor
+        event = events[first]
+        replayer.cursor += 1
+        with frozen_at(event.at):
+            replayer.apply(event)
+        if snapshots is not None:
             # Handler calls read during the step are its events too: each shows the state after it.
-            result.snapshots.extend(replayer.snapshot(e) for e in events[first:replayer.cursor])
-        result.difference = _compare_end(replayer, stored, deployed.model, status, data, rows)
+            snapshots.extend(replayer.snapshot(e) for e in events[first:replayer.cursor])
+
+
+def replay(runtime: Runtime, instance_id: int) -> ReplayResult:
+    """Re-run an instance from its record and compare with its stored state (nothing is written)."""
+    recorded = _recorded(runtime, instance_id)
+    deployed = recorded.deployed
+    result = ReplayResult(instance_id, deployed.process_id, deployed.version, len(recorded.events), False, None)
+    replayer = recorded.replayer()
+    try:
+        _feed(replayer, recorded.events, result.snapshots)
+        result.difference = _compare_end(replayer, recorded.stored, deployed.model, recorded.status, recorded.data,
+                                         recorded.rows)
     except ReplayDiverged as exc:
         result.difference = str(exc)
     result.identical = result.difference is None
     return result
+
+
+def full_history(runtime: Runtime, instance_id: int) -> BpmnWorkflow:
+    """The instance rebuilt from its record with every finished task kept: the whole path it took,
+    which its stored tree no longer holds (finished loop iterations are pruned, engine/run/prune.py).
+    Raises ReplayDiverged when the record does not explain it."""
+    recorded = _recorded(runtime, instance_id)
+    replayer = recorded.replayer(keep_finished=True)
+    _feed(replayer, recorded.events)
+    return replayer.workflow
 
 
 def _compare_end(replayer: Replayer, stored: BpmnWorkflow, model: ProcessModel, status: str,
@@ -116,6 +153,10 @@ def _compare_end(replayer: Replayer, stored: BpmnWorkflow, model: ProcessModel, 
     """The whole stored state against the replay's: nodes, every task's state and data, the
     workflow's data, the instance's summary data and status, and its open human_task rows."""
     wf = replayer.workflow
+    # The same pruning on both sides: an instance stored before pruning existed (or whose last write
+    # ran no engine, like a cancellation) still holds the finished tasks the replay dropped.
+    prune_finished(wf)
+    prune_finished(stored)
     if replayer.announced:
         names = ", ".join(sorted({t.task_spec.bpmn_id for t in replayer.announced}))
         return f"at the end: the replay has user task(s) {names} ready that the record never announced"
@@ -221,4 +262,4 @@ def _data_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     return "(no key differs)"
 
 
-__all__ = ["replay", "ReplayResult", "signature"]
+__all__ = ["full_history", "replay", "ReplayResult", "signature"]

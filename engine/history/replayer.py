@@ -19,6 +19,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch, iso_z
 from engine.run.message_events import deliver, skip_plain_starts, thrown_messages
 from engine.run.migration import MigrationRefused, migrate
+from engine.run.prune import pruned_done
 from engine.run.spiff_tasks import (
     fire_start_timer,
     make_ready,
@@ -70,7 +71,7 @@ class Replayer:
     """An instance rebuilt in memory by feeding it its recorded events, one `apply` at a time."""
 
     def __init__(self, model: ProcessModel, events: list[RecordedEvent],
-                 models: dict[int, ProcessModel] | None = None):
+                 models: dict[int, ProcessModel] | None = None, keep_finished: bool = False):
         install_timer_patch()
         self.model = model
         self.models = models or {}  # the versions an `instance_migrated` event moves it to, by deployment id
@@ -85,6 +86,7 @@ class Replayer:
         self.pending_start = False  # started by a message or timer: the next event starts it
         self.job_incident = False  # an incident raised by a job, not by a failed task
         self.rows: dict[int, dict[str, Any]] = {}  # the open human_task rows the record says there are
+        self.keep_finished = keep_finished  # keep the tasks the live run prunes (the whole history)
 
     # ---- feeding recorded inputs -------------------------------------------------------
     def _recorded_call(self, task, name: str, params: dict[str, Any]) -> str:
@@ -124,7 +126,7 @@ class Replayer:
     def advance(self) -> None:
         try:
             with reporting_timer_firings(self._timer_fired_now):
-                run_engine(self.workflow)
+                run_engine(self.workflow, prune=not self.keep_finished)
         except ReplayDiverged:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed task, as in the original step
@@ -266,7 +268,8 @@ class Replayer:
         names = self.model.node_names
         groups = {name: sorted({t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=mask)
                                 if t.task_spec.bpmn_id in names}) for name, mask in STATE_GROUPS.items()}
-        groups["completed"] = sorted(set(groups["completed"]) - set(groups["active"]) - set(groups["waiting"]))
+        done = (set(groups["completed"]) | pruned_done(self.workflow)) & set(names)
+        groups["completed"] = sorted(done - set(groups["active"]) - set(groups["waiting"]))
         return {"seq": event.seq, "at": iso_z(event.at), "kind": event.kind, "actor": event.actor,
                 **groups, "data": json_safe(current_data(self.workflow))}
 

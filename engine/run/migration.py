@@ -19,8 +19,10 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.codec import PRUNED_DONE_ATTR
 from engine.bpmn.specs import ProcessModel
 from engine.errors import TaskConflict
+from engine.run.prune import pruned_done
 from engine.run.spiff_tasks import restore_timer_values, timer_values
 
 WAITING = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -98,9 +100,12 @@ def _problems(workflow, diff: WorkflowDiff, names: dict[str, str]) -> list[str]:
         if task.state & WAITING:
             found.append(f"it waits at {label}, which the target version does not have: map it to a node")
         else:
-            found.append(f"it passed {label}, which the target version does not have: map it to the node "
-                         "that replaces it")
+            found.append(_passed_problem(label))
     return found
+
+
+def _passed_problem(label: str) -> str:
+    return f"it passed {label}, which the target version does not have: map it to the node that replaces it"
 
 
 def migrate(workflow: BpmnWorkflow, old: ProcessModel, new: ProcessModel, mapping: dict[str, str],
@@ -111,6 +116,11 @@ def migrate(workflow: BpmnWorkflow, old: ProcessModel, new: ProcessModel, mappin
     top = WorkflowDiff(workflow, _diff(registry, workflow.spec, new.spec, mapping))
     subs: dict[Any, tuple[WorkflowDiff, Any]] = {}
     problems = _problems(workflow, top, old.node_names)
+    # Nodes passed in iterations pruned from the tree (engine/run/prune.py) were passed all the same.
+    passed = pruned_done(workflow)
+    targets = node_ids(new)
+    problems.extend(_passed_problem(f"{old.node_names.get(node, node)} ({node})")
+                    for node in sorted(passed) if node not in targets and node not in mapping)
     for sp_id, sub in workflow.subprocesses.items():
         target = new.subprocess_specs.get(sub.spec.name)
         if target is None:
@@ -145,6 +155,14 @@ def migrate(workflow: BpmnWorkflow, old: ProcessModel, new: ProcessModel, mappin
             result.moved.append({"from": old_id, "to": task.task_spec.bpmn_id,
                                  "name": new.node_names.get(task.task_spec.bpmn_id, task.task_spec.bpmn_id),
                                  "state": "waiting" if task.state & WAITING else "passed"})
+    if passed:
+        setattr(workflow, PRUNED_DONE_ATTR, {mapping.get(node, node) for node in passed})
+        for node in sorted(passed):
+            if mapping.get(node, node) != node and (node, mapping[node]) not in seen:
+                seen.add((node, mapping[node]))
+                result.moved.append({"from": node, "to": mapping[node], "name": new.node_names.get(mapping[node],
+                                                                                                    mapping[node]),
+                                     "state": "passed"})
     return result
 
 

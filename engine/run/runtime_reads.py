@@ -15,6 +15,7 @@ from engine.plugins.catalogue import handler_catalogue
 from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.instance_access import require_viewable
+from engine.run.prune import pruned_done
 from engine.run.rows import instance_dict, instance_row, task_dict, task_row, viewer_named
 from engine.store import audit
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance
@@ -79,7 +80,8 @@ class RuntimeReads(EngineCore):
         for name, mask in groups.items():
             ids = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=mask) if t.task_spec.bpmn_id}
             nodes[name] = sorted(ids & set(deployment.model.node_names))
-        nodes["completed"] = sorted(set(nodes["completed"]) - set(nodes["active"]) - set(nodes["failed"]))
+        done = (set(nodes["completed"]) | pruned_done(workflow)) & set(deployment.model.node_names)
+        nodes["completed"] = sorted(done - set(nodes["active"]) - set(nodes["failed"]))
         return {"process": deployment.process_id, "version": deployment.version, "bpmn_xml": xml, "nodes": nodes}
 
     def deployment_xml(self, process_id: str, version: int) -> str:

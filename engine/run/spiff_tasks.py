@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.run.prune import PRUNE_DEPTH, deeper_than, prune_finished
+
 # Who is told when a timer fires. SpiffWorkflow fires timers inside an engine run (a timer already
 # due when reached, or one found due by the refresh at the end of a run), where no job sees it: the
 # step records each firing when it happens, before what it sets going.
@@ -54,14 +56,27 @@ for _kind in (spiff_timer.TimeDateEventDefinition, spiff_timer.DurationTimerEven
         _kind.has_fired = _reporting(_kind.has_fired)
 
 
-def run_engine(workflow: BpmnWorkflow) -> None:
+def run_engine(workflow: BpmnWorkflow, prune: bool = True) -> None:
     """Run engine tasks until only people, timers and messages are waited for. SpiffWorkflow's
     `do_engine_steps` ends by refreshing its timers, and a timer that fires there leaves its path
-    ready but not run: run again until nothing the engine can do is left (a bounded number of times)."""
-    for _ in range(MAX_ENGINE_ROUNDS):
-        workflow.do_engine_steps()
-        if not any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY)):
-            return
+    ready but not run: run again until nothing the engine can do is left (a bounded number of times).
+
+    Finished loop iterations are pruned at the end, and during the run whenever a completed task is
+    deeper than PRUNE_DEPTH (engine/run/prune.py): the live step and the replay both run here. Only
+    a replay that rebuilds the whole history (engine/history/replay.py `full_history`) keeps them."""
+
+    def prune_if_deep(task) -> None:
+        if deeper_than(task, PRUNE_DEPTH):
+            prune_finished(workflow)
+
+    try:
+        for _ in range(MAX_ENGINE_ROUNDS):
+            workflow.do_engine_steps(did_complete_task=prune_if_deep if prune else None)
+            if not any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY)):
+                return
+    finally:
+        if prune:
+            prune_finished(workflow)
 
 
 def make_ready(task) -> None:

@@ -342,8 +342,8 @@ class Step:
             return False
         try:
             task = self.spiff_task(job.spiff_task_id)
-        except Exception:  # noqa: BLE001 - gone from the tree (a loop reset it): not fired
-            return False
+        except Exception:  # noqa: BLE001 - gone from the tree: pruned after firing here (prune.py), else not fired
+            return job.spiff_task_id in self.timers_recorded
         if isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition):
             # An event-based gateway: fired only if the path taken is the timer's.
             return any(child.task_spec.bpmn_id == job.task and child.state & (TaskState.READY | TaskState.STARTED

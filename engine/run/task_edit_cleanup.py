@@ -12,9 +12,11 @@ from engine.store.states import HumanTaskState
 
 def forget_closed(session: Session, instance_id: int) -> None:
     """Drop presence and drafts of the instance's tasks that are no longer open."""
-    closed = select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.state != HumanTaskState.READY)
-    session.execute(delete(TaskEdit).where(TaskEdit.human_task_id.in_(closed)),
-                    execution_options={"synchronize_session": False})
+    # Each task_edit row (open tasks only, a few) probes its task by id, rather than reading every task
+    # the instance ever had: a long loop closes one per pass.
+    closed = select(HumanTask.id).where(HumanTask.id == TaskEdit.human_task_id, HumanTask.instance_id == instance_id,
+                                        HumanTask.state != HumanTaskState.READY)
+    session.execute(delete(TaskEdit).where(closed.exists()), execution_options={"synchronize_session": False})
 
 
 def forget_instance(session: Session, instance_id: int) -> None:

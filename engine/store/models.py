@@ -128,6 +128,8 @@ class HumanTask(Base):
         Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
         Index("ix_human_task_state_created", "state", "created_at"),
+        # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
+        Index("ix_human_task_instance_state", "instance_id", "state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 
+from engine.history.replay import full_history
 from engine.store.models import Deployment, ProcessInstance
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -78,7 +79,7 @@ REACHED = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.
 
 
 def taken_flows(runtime, instance_id: int, states: TaskState = REACHED) -> set[str]:
-    """The flows an instance went along, from its persisted task tree (subprocesses included): a
+    """The flows an instance went along, from its task tree rebuilt from its record (subprocesses included): a
     reached task came along the flow from its nearest completed BPMN ancestor.
 
     It fails rather than guess: a tree step that is no sequence flow of the deployed file, or a step
@@ -90,8 +91,9 @@ def taken_flows(runtime, instance_id: int, states: TaskState = REACHED) -> set[s
     with runtime.db.read() as session:
         instance = session.get(ProcessInstance, instance_id)
         deployed = runtime.deployed(session, instance.deployment_id)
-        workflow = runtime.codec.loads(instance.serialized, deployed.model)
         xml = session.get(Deployment, deployed.id).bpmn_xml.encode("utf-8")
+    # The stored tree drops finished loop iterations (engine/run/prune.py): the path is the record's.
+    workflow = full_history(runtime, instance_id)
     root = etree.fromstring(xml)
     by_ends = {(f.get("sourceRef"), f.get("targetRef")): f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
     hosts = {el.get("id"): el.get("attachedToRef") for el in root.iterfind(".//bpmn:boundaryEvent", NS)}

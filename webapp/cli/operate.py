@@ -96,6 +96,8 @@ def demo() -> None:
 @click.option("--timer-workers", default=2, show_default=True, help="Worker processes firing them.")
 @click.option("--replay-events", default=1000, show_default=True,
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
+@click.option("--loop", "loop_passes", default=1000, show_default=True,
+              help="Passes of the long-loop measurement: per-pass cost first vs last 50 (0 skips it).")
 @click.option("--scale", is_flag=True, help="Also measure the step cost at a small and a large number of stored "
               "instances (1k and 1M on PostgreSQL, 1k and 100k on SQLite).")
 @click.option("--scale-sizes", default=None, metavar="SMALL,LARGE", help="Stored instances for --scale.")
@@ -105,8 +107,8 @@ def demo() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @http_bench_options
 def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float,
-          timer_workers: int, replay_events: int, scale: bool, scale_sizes: str | None, scale_steps: int,
-          scale_url: str | None, as_json: bool, **http_options) -> None:
+          timer_workers: int, replay_events: int, loop_passes: int, scale: bool, scale_sizes: str | None,
+          scale_steps: int, scale_url: str | None, as_json: bool, **http_options) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed;
     with --http / --http-memory only the approval shape over a real gunicorn (webapp/bench_http.py)."""
     if run_http_options(http_options, as_json):
@@ -131,6 +133,12 @@ def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, time
         if echo:
             echo("")
         report["replay"] = run_replay_bench(events=replay_events, echo=echo)
+    if loop_passes > 0:
+        from engine.bench.loop import run_loop_bench
+
+        if echo:
+            echo("")
+        report["loop"] = run_loop_bench(passes=loop_passes, echo=echo)
     if scale:
         from engine.bench.scale import run_scale_bench
 
