@@ -58,18 +58,23 @@ class SandboxedEnvironment(TaskDataEnvironment):
 LITERAL_MAX = 200  # characters: longer expressions go to the sandbox whatever they hold
 
 
+def _expression(source: str) -> ast.expr | None:
+    """The parsed expression of a short `source`; None when it is too long or not an expression."""
+    if len(source) > LITERAL_MAX:
+        return None
+    try:
+        return ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+
+
 @functools.lru_cache(maxsize=1024)
 def literal_value(source: str) -> tuple[Any] | None:
     """(value,) when `source` is a lone literal (a string, a whole or finite decimal number, True,
     False or None, e.g. a service task's parameter `0` or `"confirm"`), else None. Such an
     expression reads no data and calls nothing: its value is the sandbox's answer, known without
     a round trip to the sandbox process."""
-    if len(source) > LITERAL_MAX:
-        return None
-    try:
-        node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError):
-        return None
+    node = _expression(source)
     negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
     if negative:
         node = node.operand
@@ -88,12 +93,7 @@ def literal_value(source: str) -> tuple[Any] | None:
 @functools.lru_cache(maxsize=1024)
 def _data_path(source: str) -> tuple[str, tuple[str | int, ...]] | None:
     """`counter['n']` -> ("counter", ("n",)): a data key, then constant keys and indexes; else None."""
-    if len(source) > LITERAL_MAX:
-        return None
-    try:
-        node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError):
-        return None
+    node = _expression(source)
     keys: list[str | int] = []
     while isinstance(node, ast.Subscript):
         key = node.slice
