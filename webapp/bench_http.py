@@ -31,15 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from engine.access.users import create_token, create_user
-from engine.bench.core import BENCH_DIR, BENCH_LANE, DATABASE_URL_ENV, FORM_DATA
-from engine.errors import DeploymentError
-from engine.run.deployments import deploy_file
+from engine.access.users import create_token
+from engine.bench.core import (
+    BENCH_DIR,
+    DATABASE_URL_ENV,
+    FORM_DATA,
+    deploy_bench_process,
+    ensure_bench_user,
+)
 from engine.store.db import Database
-from engine.store.models import User
 
 PROCESS_ID = "bench_approval"
 HTTP_USER = "bench_http"
@@ -56,18 +58,8 @@ def prepare_database(url: str) -> str:
     db = Database(url)
     try:
         db.upgrade()
-        with db.write() as session, session.begin():
-            user = session.execute(select(User).where(User.username == HTTP_USER)).scalar_one_or_none()
-            if user is None:
-                create_user(session, HTTP_USER, secrets.token_urlsafe(16), [BENCH_LANE], actor="bench")
-            elif BENCH_LANE not in user.role_ids or not user.active:
-                raise RuntimeError(f"user {HTTP_USER!r} exists but is inactive or lacks lane {BENCH_LANE!r}")
-        try:
-            with db.write() as session, session.begin():
-                deploy_file(session, BENCH_DIR / f"{PROCESS_ID}.bpmn", "bench")
-        except DeploymentError as exc:
-            details = "\n".join(str(f) for f in exc.findings if f.severity == "error")
-            raise RuntimeError(f"cannot deploy the benchmark process {PROCESS_ID}:\n{details}") from exc
+        ensure_bench_user(db, HTTP_USER)
+        deploy_bench_process(db, BENCH_DIR / f"{PROCESS_ID}.bpmn")
         with db.write() as session, session.begin():
             return create_token(session, HTTP_USER, "bench --http", actor="bench")
     finally:

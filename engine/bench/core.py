@@ -267,22 +267,32 @@ def _sizes(rt: Runtime, instance_id: int, sample: dict[str, str]) -> dict[str, A
 
 # ---- setup ----------------------------------------------------------------------------
 
+def ensure_bench_user(db: Database, username: str) -> None:
+    """The bench user holding lane `BENCH_LANE`, created on first use."""
+    with db.write() as session, session.begin():
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            create_user(session, username, secrets.token_urlsafe(16), [BENCH_LANE], actor="bench")
+        elif BENCH_LANE not in user.role_ids or not user.active:
+            raise RuntimeError(f"user {username!r} exists but is inactive or lacks lane {BENCH_LANE!r}")
+
+
+def deploy_bench_process(db: Database, path: Path) -> None:
+    """Deploy one of the bench's BPMN files (lint included); a refusal names its errors."""
+    try:
+        with db.write() as session, session.begin():
+            deploy_file(session, path, "bench")
+    except DeploymentError as exc:
+        details = "\n".join(str(f) for f in exc.findings if f.severity == "error")
+        raise RuntimeError(f"cannot deploy the benchmark process {path.name}:\n{details}") from exc
+
+
 def prepare(db: Database) -> Runtime:
     db.upgrade()
     rt = Runtime(db)
-    with db.write() as session, session.begin():
-        user = session.execute(select(User).where(User.username == BENCH_USER)).scalar_one_or_none()
-        if user is None:
-            create_user(session, BENCH_USER, secrets.token_urlsafe(16), [BENCH_LANE], actor="bench")
-        elif BENCH_LANE not in user.role_ids or not user.active:
-            raise RuntimeError(f"user {BENCH_USER!r} exists but is inactive or lacks lane {BENCH_LANE!r}")
+    ensure_bench_user(db, BENCH_USER)
     for process in PROCESSES:
-        try:
-            with db.write() as session, session.begin():
-                deploy_file(session, process.path, "bench")
-        except DeploymentError as exc:
-            details = "\n".join(str(f) for f in exc.findings if f.severity == "error")
-            raise RuntimeError(f"cannot deploy the benchmark process {process.path.name}:\n{details}") from exc
+        deploy_bench_process(db, process.path)
     return rt
 
 
