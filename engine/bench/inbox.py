@@ -18,16 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, insert, select, text
 
 from engine.bench.inbox_plans import inbox_plans
 from engine.clock import utcnow
 from engine.run import inbox_counts
 from engine.run.inbox_stamp import inbox_stamp, unchanged_since
 from engine.run.queries import InboxFilter, Viewer, inbox
+from engine.run.search_terms import term_rows
 from engine.run.task_search import TaskSearch
 from engine.store.db import Database
-from engine.store.models import Deployment, HumanTask, ProcessInstance
+from engine.store.models import Deployment, HumanTask, ProcessInstance, TaskSearchTerm
 
 LANES = ["staff", "agent", "qc", "guide", "supervisor", "operator", "sales", "receptionist"]
 DESKS = ["邮轮", "旅游", "自由行"]
@@ -51,7 +52,16 @@ def task_row(i: int, now) -> dict[str, Any]:
             "lane": LANES[i % len(LANES)], "state": "ready", "assignee": "agent1" if i % 50 == 0 else None,
             "form_ref": None, "due_at": None if i % 10 == 7 else now + timedelta(minutes=(i % 600) - 60),
             "created_at": now - timedelta(minutes=i % 900), "summary": {"customer_name": "客户", "tour_id": tour},
-            "search_text": f"客户{i} | {tour.lower()} | {phone_of(i)} "}
+            "search_text": search_text_of(i)}
+
+
+def search_text_of(i: int) -> str:
+    return f"客户{i} | t{i:06d} | {phone_of(i)} "
+
+
+def term_rows_of(tasks: int):
+    """The search index rows of the seeded tasks (engine/run/search_terms.py), as a step writes them."""
+    return (row for i in range(tasks) for row in term_rows([(FIRST_ID + i, search_text_of(i))]))
 
 
 def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
@@ -62,6 +72,7 @@ def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
                       "status": "running", "serialized": "{}", "data": {}, "started_at": now, "started_by": "bench",
                       "lock_version": 1} for i in range(instances))
     task_rows = (task_row(i, now) for i in range(tasks))
+    terms = term_rows_of(tasks)
     with db.write() as session, session.begin():
         session.add(Deployment(id=DEPLOYMENT_ID, process_id="bench_inbox", version=1, name="收件箱压测",
                                sha256="0" * 64, filename="bench.bpmn", bpmn_xml="", forms={}, node_lanes={},
@@ -70,14 +81,17 @@ def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
         if db.engine.dialect.name == "postgresql":
             copy_rows(session, "process_instance", instance_rows)
             copy_rows(session, "human_task", task_rows)
+            copy_rows(session, "task_search_term", terms)
         else:
-            for table, rows in ((ProcessInstance, list(instance_rows)), (HumanTask, list(task_rows))):
+            for table, rows in ((ProcessInstance, list(instance_rows)), (HumanTask, list(task_rows)),
+                                (TaskSearchTerm, list(terms))):
                 for start in range(0, len(rows), BATCH):
                     session.execute(insert(table), rows[start:start + BATCH])
     if db.engine.dialect.name == "postgresql":  # what autovacuum would have done by the time staff look
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE human_task"))
             conn.execute(text("VACUUM ANALYZE process_instance"))
+            conn.execute(text("VACUUM ANALYZE task_search_term"))
 
 
 def copy_rows(session, table: str, rows) -> None:
@@ -100,6 +114,8 @@ def copy_rows(session, table: str, rows) -> None:
 
 def unseed(db: Database) -> None:
     with db.write() as session, session.begin():
+        bench_tasks = select(HumanTask.id).where(HumanTask.process_id == "bench_inbox")
+        session.execute(delete(TaskSearchTerm).where(TaskSearchTerm.task_id.in_(bench_tasks)))
         session.execute(delete(HumanTask).where(HumanTask.process_id == "bench_inbox"))
         session.execute(delete(ProcessInstance).where(ProcessInstance.deployment_id == DEPLOYMENT_ID))
         session.execute(delete(Deployment).where(Deployment.id == DEPLOYMENT_ID))
@@ -132,10 +148,12 @@ def cases(tasks: int) -> dict[str, tuple[Viewer, InboxFilter | str]]:
         "agent, claimed by me": (AGENT, InboxFilter(mine=True)),
         "agent, search phone last 4": (AGENT, InboxFilter(search=TaskSearch(phone=phone_of(probe)[-4:]))),
         "agent, search tour code": (AGENT, InboxFilter(search=TaskSearch(code=f"T{probe:06d}"))),
+        "agent, search customer": (AGENT, InboxFilter(search=TaskSearch(customer=f"户{probe}"))),
         "auditor, all lanes": (AUDITOR, InboxFilter()),
         "auditor, deep keyset page": (AUDITOR, "deep keyset"),
         "auditor, search phone last 4": (AUDITOR, InboxFilter(search=TaskSearch(phone=phone_of(probe)[-4:]))),
         "auditor, search tour code": (AUDITOR, InboxFilter(search=TaskSearch(code=f"T{probe:06d}"))),
+        "auditor, search customer": (AUDITOR, InboxFilter(search=TaskSearch(customer=f"户{probe}"))),
     }
 
 

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
 
 from engine.store.models import HumanTask
 
@@ -128,13 +130,33 @@ def _sort_key(sort: str):
     return lambda row: (row.due_at is None, row.due_at or far, row.id)
 
 
+class StartingFrom(Join):
+    """An inner join that SQLite runs in the order written (`CROSS JOIN`): from the few task ids the
+    search's index found to their rows by primary key. Without it SQLite, knowing nothing of how many
+    tasks are open, walks every open task in an index on state and probes the ids for each."""
+
+    inherit_cache = True
+
+
+@compiles(StartingFrom, "sqlite")
+def _cross_join(element: StartingFrom, compiler, **kw) -> str:
+    kw["asfrom"] = True
+    return (f"{compiler.process(element.left, **kw)} CROSS JOIN "
+            f"{compiler.process(element.right, **kw)} ON {compiler.process(element.onclause, **kw)}")
+
+
 def narrow_page(session: Session, conditions: list[Any], sort: str, per_page: int, offset: int = 0,
-                after: Cursor | None = None) -> tuple[list[HumanTask], Cursor | None, int] | None:
+                after: Cursor | None = None, start: Select | None = None
+                ) -> tuple[list[HumanTask], Cursor | None, int] | None:
     """A search's page and total from ONE pass over its matches (a LIKE no index serves would
     otherwise be evaluated twice, for the count and for the page): (rows, next cursor, total), or
-    None when more than SEARCH_CAP tasks match (the caller pages through the index then)."""
-    keys = session.execute(select(HumanTask.id, HumanTask.due_at, HumanTask.created_at)
-                           .where(*conditions).limit(SEARCH_CAP + 1)).all()
+    None when more than SEARCH_CAP tasks match (the caller pages through the index then). `start`
+    (a SELECT of task ids, engine/run/search_terms.py) is where the pass starts: only those are read."""
+    statement = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(*conditions)
+    if start is not None:
+        found = start.subquery("found")
+        statement = statement.select_from(StartingFrom(found, HumanTask.__table__, found.c.task_id == HumanTask.id))
+    keys = session.execute(statement.limit(SEARCH_CAP + 1)).all()
     if len(keys) > SEARCH_CAP:
         return None
     key = _sort_key(sort)

@@ -21,6 +21,7 @@ from engine.run.core import EngineCore
 from engine.run.migration import MigrationRefused, check_mapping, migrate, node_ids
 from engine.run.migration_filter import instance_filter
 from engine.run.rows import viewer_named
+from engine.run.search_terms import drop_terms, write_terms
 from engine.run.step import Step
 from engine.run.task_edit_cleanup import forget_instance
 from engine.run.task_search import search_text
@@ -160,7 +161,11 @@ def retarget_rows(step: Step) -> list[dict[str, Any]]:
         row.task, row.name, row.lane, row.form_ref, row.assignee = (new["task"], new["name"], new["lane"],
                                                                     new["form"], new["assignee"])
         row.due_at = due.get(bpmn_id)
-        row.search_text = search_text(task.data, step.model.summary_keys)
+        text = search_text(task.data, step.model.summary_keys)
+        if text != row.search_text:
+            row.search_text = text
+            drop_terms(step.session, [row.id])
+            write_terms(step.session, [(row.id, text)])
         if new != old:
             changes.append({"task_id": row.id, **new, "was": {k: v for k, v in old.items() if new[k] != v}})
     return changes

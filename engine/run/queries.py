@@ -17,6 +17,7 @@ from engine.run import due_dates, inbox_counts, inbox_page
 from engine.run.catalog import model_of
 from engine.run.task_search import TaskSearch
 from engine.run.task_search import conditions as search_conditions
+from engine.run.task_search import lookup as search_lookup
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance, Role, User
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus
 
@@ -82,8 +83,8 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     cache = inbox_counts.CountCache(session, viewer)
     counts = inbox_counts.counts(session, viewer, base, claimable, now_db, cache)
     open_total = counts.pop("open")
-    searched = inbox_page.narrow_page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after) \
-        if flt.search is not None and flt.search.active else None
+    searched = inbox_page.narrow_page(session, conditions, flt.sort, per_page, (page - 1) * per_page, after,
+                                      search_lookup(flt.search)) if flt.search is not None and flt.search.active else None
     if searched is not None:
         rows, following, total = searched
     else:

@@ -30,6 +30,7 @@ from engine.plugins.reads import EngineReads
 from engine.run.due_dates import default_due
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
+from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_search import search_text
@@ -65,6 +66,7 @@ class Step:
     take_buffered: Callable[[Step], None] | None = None
     timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
     closed_tasks: set[int] = field(default_factory=set)  # task rows this step completed or cancelled
+    unindexed: set[int] = field(default_factory=set)  # closed_tasks whose search terms were dropped
     # The instance's open task rows as this step left them; None until read (an instance this
     # transaction created has none, so its first write-back reads nothing).
     open_rows: list[HumanTask] | None = None
@@ -204,6 +206,8 @@ class Step:
         self._sync_human_tasks(facts)
         if self.closed_tasks:
             forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
+            drop_closed(self.session, self.closed_tasks - self.unindexed)  # they leave the search's index
+            self.unindexed |= self.closed_tasks
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED
@@ -262,6 +266,7 @@ class Step:
                                       "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
                                       "due_at": iso_z(row.due_at)})
+        write_terms(self.session, [(row.id, row.search_text) for row in self.open_rows if row.spiff_task_id not in known])
 
     def _default_due(self, bpmn_id: str, info) -> datetime:
         """A step without a boundary timer: its dueIn, its lane's laneDueIn, else the setting."""

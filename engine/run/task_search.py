@@ -5,8 +5,10 @@ in three segments: `names | codes | phones ` (every phone as its digits, each fo
 space). No value keeps a `|`, so a LIKE pattern can say which segment a term must lie in: a
 customer term before both bars, a code term between them, a phone term after both and followed
 by a space, i.e. at the end of a number ("4567" finds 138-0123-4567, "0123" does not).
-Rows written before this column was filled have NULL and are found by no search term;
-`tourflow search-backfill` (`backfill`) fills the open ones from their instance's data.
+A query starts from the tasks the search's index finds for one field (`lookup`,
+engine/run/search_terms.py) and applies the LIKE conditions to those only. Rows written before this column was filled have NULL and are found by no
+search term; `tourflow search-backfill` (`backfill`) fills the open ones from their instance's data,
+and the index of open rows written before it existed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import CHINA
-from engine.store.models import HumanTask, ProcessInstance
+from engine.run.search_terms import (
+    BAR,
+    CODE,
+    NAME,
+    drop_terms,
+    phone_lookup,
+    terms_of,
+    text_lookup,
+    word_lookup,
+    write_terms,
+)
+from engine.store.models import HumanTask, ProcessInstance, TaskSearchTerm
 from engine.store.states import HumanTaskState
 
 # The data keys the processes' forms use for a customer, a phone and a tour or booking code
@@ -33,7 +46,6 @@ CODE_KEYS = ("tour_id", "problem_tour_id", "booking_code")
 DUE_CHOICES = ("overdue", "today", "week", "none")
 TEXT_MAX = 120
 PHONE_MIN_DIGITS = 4
-BAR = "|"
 _NOT_DIGIT = re.compile(r"\D")
 _PHONE_NOISE = re.compile(r"[\s\-+()（）]")
 
@@ -69,20 +81,25 @@ def search_text(data: Mapping[str, Any], summary_keys: Iterable[str] = ()) -> st
 
 
 def backfill(session: Session) -> int:
-    """Fill the search text of open task rows written before it existed (NULL), from their instance's
-    current data and their summary; returns how many rows were filled. Finished rows stay as they are."""
+    """Make open task rows written before the search existed searchable: fill their search text (NULL)
+    from their instance's current data and their summary, and their search terms (none before migration
+    0016, engine/run/search_terms.py); returns how many rows changed. Finished rows stay as they are."""
     rows = session.execute(
         select(HumanTask, ProcessInstance.data).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(HumanTask.state == HumanTaskState.READY, HumanTask.search_text.is_(None))
     ).all()
-    filled = 0
+    filled: dict[int, str] = {}
     for row, data in rows:
         summary = row.summary or {}
         text = search_text({**(data or {}), **summary}, summary)
         if text is not None:
-            row.search_text = text
-            filled += 1
-    return filled
+            row.search_text = filled[row.id] = text
+    indexed = select(TaskSearchTerm.task_id).where(TaskSearchTerm.task_id == HumanTask.id)
+    unindexed = dict(session.execute(select(HumanTask.id, HumanTask.search_text).where(
+        HumanTask.state == HumanTaskState.READY, HumanTask.search_text.is_not(None), ~indexed.exists())).all())
+    drop_terms(session, filled)
+    write_terms(session, {**unindexed, **filled}.items())
+    return len({*filled, *(task_id for task_id, text in unindexed.items() if terms_of(text))})
 
 
 def phone_digits(text: str) -> str | None:
@@ -183,5 +200,23 @@ def conditions(search: TaskSearch | None, now: datetime) -> list[Any]:
     return found
 
 
+def lookup(search: TaskSearch | None):
+    """A SELECT of the task ids the search's index finds for one of the search's fields (the phone,
+    else the code, the customer, the longest word): a superset of its matches, for the query to start
+    from; `conditions` still decide. None when no field is looked up (a due window alone)."""
+    if search is None:
+        return None
+    if search.phone and (digits := phone_digits(search.phone)):
+        return phone_lookup(digits)
+    for value, kind in ((search.code, CODE), (search.customer, NAME)):
+        if value and (text := _text(value)):
+            return text_lookup(text, (kind,))
+    words = (search.q or "").split()
+    if not words:
+        return None
+    word = max(words, key=len)
+    return word_lookup(_text(word), phone_digits(word))
+
+
 __all__ = ["CODE_KEYS", "DUE_CHOICES", "MESSAGES", "NAME_KEYS", "PHONE_KEYS", "TEXT_MAX", "TaskSearch", "backfill", "china_day",
-           "conditions", "phone_digits", "problems", "search_text"]
+           "conditions", "lookup", "phone_digits", "problems", "search_text"]

@@ -153,6 +153,23 @@ class HumanTask(Base):
     search_text: Mapped[str | None] = mapped_column(Text)
 
 
+# Compared byte by byte on PostgreSQL too (as SQLite does), so a prefix is one range of the index.
+SEARCH_TERM_TYPE = String(48).with_variant(String(48, collation="C"), "postgresql")
+
+
+class TaskSearchTerm(Base):
+    """The inbox search's index of open tasks (engine/run/search_terms.py): each word ending of a
+    task's names (kind n) and codes (kind c), each phone ending of 4+ digits (kind p), so a search is
+    one index range. Derived from `human_task.search_text`, written with the task row, dropped when it closes."""
+
+    __tablename__ = "task_search_term"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    term: Mapped[str] = mapped_column(SEARCH_TERM_TYPE, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+
+
 class SavedView(Base):
     """An inbox filter a user named and kept (its query string), shown as a tab in their inbox."""
 
