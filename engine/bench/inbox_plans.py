@@ -6,6 +6,7 @@ the statement reads and whether it sorts (SQLite: a temporary B-tree; PostgreSQL
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,12 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from engine.access.policy import Viewer
 from engine.run import inbox_page
 from engine.run.inbox_stamp import open_task_conditions
+from engine.run.task_search import TaskSearch
+from engine.run.task_search import conditions as search_conditions
+from engine.run.task_search import lookup as search_lookup
 from engine.store.models import HumanTask
+
+SEARCH = TaskSearch(phone="4567")  # the search whose plan is shown: a phone's last digits
 
 
 class Explain(Executable, ClauseElement):
@@ -40,14 +46,19 @@ def plan_lines(session: Session, statement: Any) -> list[str]:
     return [row[-1] for row in rows]
 
 
+_SQLITE_KEY = re.compile(r"SEARCH (\w+) USING (?:INTEGER )?PRIMARY KEY")
+
+
 def summary(lines: list[str]) -> dict[str, Any]:
     """Which human_task indexes a plan reads, whether it sorts, whether it reads the whole table."""
     text = "\n".join(lines)
-    indexes = sorted({word.strip('"(),') for line in lines for word in line.split()
-                      if word.strip('"(),').startswith("ix_human_task")})
-    sorts = "TEMP B-TREE" in text or any(line.strip().startswith(("Sort ", "->  Sort ")) for line in lines)
+    indexes = {word.strip('"(),') for line in lines for word in line.split()
+               if word.strip('"(),').startswith(("ix_human_task", "human_task_pkey", "task_search_term_pkey"))}
+    indexes |= {f"{match[1]}_pkey" for match in _SQLITE_KEY.finditer(text)}  # named as PostgreSQL names them
+    sorts = ("TEMP B-TREE FOR ORDER BY" in text or "TEMP B-TREE FOR GROUP BY" in text
+             or any(line.strip().startswith(("Sort ", "->  Sort ")) for line in lines))
     full = "SCAN human_task" in text.replace('"', "") or "Seq Scan on human_task" in text
-    return {"indexes": indexes, "sorts": sorts, "full_scan": full, "plan": lines}
+    return {"indexes": sorted(indexes), "sorts": sorts, "full_scan": full, "plan": lines}
 
 
 def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, Any]:
@@ -63,6 +74,7 @@ def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, A
         .where(*base).group_by(HumanTask.lane),
         "overdue": select(func.count()).where(*base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now),
         "mine": select(func.count()).where(*base, HumanTask.assignee == viewer.username),
+        "search": inbox_page.narrow_query([*page_conditions, *search_conditions(SEARCH, now)], search_lookup(SEARCH)),
     }
 
 

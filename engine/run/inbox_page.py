@@ -145,6 +145,15 @@ def _cross_join(element: StartingFrom, compiler, **kw) -> str:
             f"{compiler.process(element.right, **kw)} ON {compiler.process(element.onclause, **kw)}")
 
 
+def narrow_query(conditions: list[Any], start: Select | None = None) -> Select:
+    """The keys of a search's matches, read from the task ids `start` selects when given."""
+    statement = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(*conditions)
+    if start is None:
+        return statement
+    found = start.subquery("found")
+    return statement.select_from(StartingFrom(found, HumanTask.__table__, found.c.task_id == HumanTask.id))
+
+
 def narrow_page(session: Session, conditions: list[Any], sort: str, per_page: int, offset: int = 0,
                 after: Cursor | None = None, start: Select | None = None
                 ) -> tuple[list[HumanTask], Cursor | None, int] | None:
@@ -152,11 +161,7 @@ def narrow_page(session: Session, conditions: list[Any], sort: str, per_page: in
     otherwise be evaluated twice, for the count and for the page): (rows, next cursor, total), or
     None when more than SEARCH_CAP tasks match (the caller pages through the index then). `start`
     (a SELECT of task ids, engine/run/search_terms.py) is where the pass starts: only those are read."""
-    statement = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(*conditions)
-    if start is not None:
-        found = start.subquery("found")
-        statement = statement.select_from(StartingFrom(found, HumanTask.__table__, found.c.task_id == HumanTask.id))
-    keys = session.execute(statement.limit(SEARCH_CAP + 1)).all()
+    keys = session.execute(narrow_query(conditions, start).limit(SEARCH_CAP + 1)).all()
     if len(keys) > SEARCH_CAP:
         return None
     key = _sort_key(sort)
