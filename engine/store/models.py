@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState
@@ -130,6 +130,10 @@ class HumanTask(Base):
         Index("ix_human_task_state_created", "state", "created_at"),
         # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
         Index("ix_human_task_instance_state", "instance_id", "state"),
+        # Open tasks only: PostgreSQL counts by lane and the live inbox's stamp from it without reading
+        # rows (migration 0016, docs/performance.md); SQLite plans never pick it (the index above serves).
+        Index("ix_human_task_open", "lane", "assignee", "due_at", "instance_id", "id",
+              postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)

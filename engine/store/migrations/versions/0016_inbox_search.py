@@ -1,10 +1,14 @@
-"""Inbox search by index: task_search_term (kind, term, task_id), the word and phone endings of open tasks
+"""Inbox search by index and counts of open tasks: task_search_term, and ix_human_task_open
 
 Each open task's names and codes are stored as every ending of each word (kind n / c, at most 12
 characters) and its phones as every ending of 4 or more digits (kind p), so that a search for a part of
 a name or code is one index range and one for a phone's last digits one index lookup
 (engine/run/search_terms.py). Open tasks written before this revision get theirs from
 `tourflow search-backfill`.
+
+ix_human_task_open (lane, assignee, due_at, instance_id, id) WHERE state = 'ready' holds the open tasks
+only: PostgreSQL counts them by lane (and claimed or not) and computes the live inbox's stamp from it
+by an index-only scan, instead of a (parallel) scan of the table.
 
 Revision ID: 0016_inbox_search
 Revises: 0015_loop
@@ -32,8 +36,12 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_index('ix_task_search_term_task_id', 'task_search_term', ['task_id'], unique=False)
+    open_only = sa.text("state = 'ready'")
+    op.create_index('ix_human_task_open', 'human_task', ['lane', 'assignee', 'due_at', 'instance_id', 'id'],
+                    unique=False, postgresql_where=open_only, sqlite_where=open_only)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_human_task_open', table_name='human_task')
     op.drop_index('ix_task_search_term_task_id', table_name='task_search_term')
     op.drop_table('task_search_term')
