@@ -79,6 +79,9 @@ def seed(db: Database, tasks: int, per_instance: int = 4) -> None:
                                deployed_at=now, deployed_by="bench"))
         session.flush()
         if db.engine.dialect.name == "postgresql":
+            # Committed durably even on a server with synchronous_commit off, so that the VACUUM below can
+            # mark the pages all-visible at once (it cannot while the commit is not flushed).
+            session.execute(text("SET LOCAL synchronous_commit = on"))
             copy_rows(session, "process_instance", instance_rows)
             copy_rows(session, "human_task", task_rows)
             copy_rows(session, "task_search_term", terms)

@@ -90,7 +90,7 @@ def counts(session: Session, viewer: Viewer, base: list[Any], claimable: Any, no
 
 def _tally(session: Session, viewer: Viewer, base: list[Any], claimable: Any) -> dict[str, Any]:
     """by lane, mine and open. PostgreSQL: ONE grouped pass (a pass over 100,000 entries is what costs
-    there); SQLite: a plain count per figure, each over a covering index range (its per-row CASE
+    there), over the partial index of open tasks ix_human_task_open when the planner likes it; SQLite: a plain count per figure, each over a covering index range (its per-row CASE
     costs more than a second index range: 66 against 20 ms for an auditor, docs/performance.md)."""
     mine_case = func.sum(case((HumanTask.assignee == viewer.username, 1), else_=0))
     if session.get_bind().dialect.name == "postgresql":
