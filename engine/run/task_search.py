@@ -6,9 +6,9 @@ space). No value keeps a `|`, so a LIKE pattern can say which segment a term mus
 customer term before both bars, a code term between them, a phone term after both and followed
 by a space, i.e. at the end of a number ("4567" finds 138-0123-4567, "0123" does not).
 A query starts from the tasks the search's index finds for one field (`lookup`,
-engine/run/search_terms.py) and applies the LIKE conditions to those only. Rows written before this column was filled have NULL and are found by no
-search term; `tourflow search-backfill` (`backfill`) fills the open ones from their instance's data,
-and the index of open rows written before it existed.
+engine/run/search_terms.py) and applies the LIKE conditions to those only. Rows written before this
+column was filled have NULL and are found by no search term; `tourflow search-backfill` (`backfill`)
+fills the open ones from their instance's data, and the index of open rows written before it existed.
 """
 
 from __future__ import annotations
