@@ -119,6 +119,7 @@ def test_a_keyset_walk_visits_every_row_once_in_order(seeded, who, sort):
     (TaskSearch(phone="0001"), lambda r: r.search_text.endswith("0001 ")),
     (TaskSearch(code="t001"), lambda r: "| t001" in r.search_text),  # ~1,000 matches: sorted in one pass
     (TaskSearch(q="客户"), lambda r: True),  # all 3,000: more than SEARCH_CAP, paged through the index
+    (TaskSearch(customer="户29"), lambda r: "户29" in r.search_text.split("|")[0]),  # 客户29, 客户290…客户2999
 ])
 def test_searches_page_and_walk_like_the_reference(seeded, who, search, matches, monkeypatch):
     monkeypatch.setattr(inbox_page, "SEARCH_CAP", 1500)
@@ -161,6 +162,8 @@ def test_query_plans_read_the_intended_indexes_without_sorting(seeded):
                 assert plans[name]["indexes"] and not plans[name]["full_scan"], (name, plans[name]["plan"])
             if dialect == "sqlite":
                 assert all("COVERING INDEX" in " ".join(plans[n]["plan"]) for n in ("by_lane", "overdue", "mine"))
+            search = plans["search"]  # from the search's index (task_search_term), never a pass over the tasks
+            assert "task_search_term_pkey" in search["indexes"] and not search["full_scan"], search["plan"]
         later = utcnow() + timedelta(hours=1)
         page = statements(AGENT, later)["page"]
         assert "TEMP B-TREE" not in " ".join(plan_lines(session, page))
