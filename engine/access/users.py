@@ -10,7 +10,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.access.logins import end_user_sessions
+from engine.access import logins
+from engine.access.logins import Limits, end_user_sessions
 from engine.access.roles import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
 from engine.access.viewer import Viewer, attributes_of
 from engine.clock import utcnow
@@ -185,12 +186,33 @@ _TOKEN_HOLDER = (
 def token_holder(session: Session, digest: str) -> tuple[Viewer, str] | None:
     """The viewer and display name of the active user an unrevoked token acts as, in one statement
     (user and roles together; `token_user` loads the ORM row and its roles in two)."""
-    rows = session.execute(_TOKEN_HOLDER, {"digest": digest}).all()
+    return _holder(session.execute(_TOKEN_HOLDER, {"digest": digest}).all())
+
+
+def _holder(rows) -> tuple[Viewer, str] | None:
     if not rows or not rows[0].active:
         return None
     first = rows[0]
     roles = frozenset(row.role_id for row in rows if row.role_id is not None)
     return Viewer(first.username, roles, attributes_of(first.attributes)), first.display_name
+
+
+# The same, with the count of the address's recent login failures on every row (the throttle).
+_TOKEN_HOLDER_THROTTLED = _TOKEN_HOLDER.add_columns(logins.ADDRESS_FAILURES.label("failures"))
+
+
+def token_holder_unless_blocked(session: Session, digest: str, address: str, limits: Limits
+                                ) -> tuple[tuple[Viewer, str] | None, int | None]:
+    """(`token_holder`, None), or (None, seconds to wait) when the address is past the throttle's limits
+    (`logins.blocked_for`), whatever the token. One statement when the token is known and the address
+    is under its limit (every good request); the throttle's own statement otherwise."""
+    rows = session.execute(_TOKEN_HOLDER_THROTTLED, {"digest": digest, **logins.address_params(address, limits)}
+                           ).all()
+    if not rows or rows[0].failures >= limits.per_address:
+        wait = logins.blocked_for(session, None, address, limits)
+        if wait is not None:
+            return None, wait
+    return _holder(rows), None
 
 
 def usernames(session: Session) -> list[str]:
