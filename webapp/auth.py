@@ -60,15 +60,8 @@ class LoginUser(UserMixin):
         self.display_name = display_name
         self.roles = roles
         self.attributes = dict(attributes or {})  # the user's desk / branch (engine/access/policy.py)
-
-    @property
-    def viewer(self) -> Viewer:
-        return Viewer(self.username, self.roles, self.attributes)
-
-    @property
-    def read_only(self) -> bool:
-        """Auditors read everything and change nothing."""
-        return self.viewer.read_only
+        self.viewer = Viewer(username, roles, self.attributes)  # what engine/access/policy.py decides on
+        self.read_only = self.viewer.read_only  # auditors read everything and change nothing
 
     def may(self, capability: str) -> bool:
         """For the templates: current_user.may("read_reports") (engine/access/policy.py Capability)."""
