@@ -5,8 +5,10 @@ that flushed or executed a change is still rolled back, so nothing written in a 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy.pool import NullPool
 
+from engine.store import db as db_module
 from engine.store.models import User
 
 pytestmark = pytest.mark.both_databases
@@ -84,3 +86,25 @@ def test_on_postgresql_a_statement_read_again_and_again_is_prepared_on_the_serve
     with runtime.reading() as session:
         prepared = session.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
     assert any("user_account.display_name" in s for s in prepared), prepared
+
+
+def test_on_postgresql_a_pooled_connection_killed_while_idle_is_replaced_unnoticed(runtime, monkeypatch):
+    """The pool pings a connection idle longer than PING_AFTER_IDLE_SECONDS (engine/store/db.py): a dead one
+    is replaced before use; one in use moments ago is taken without a round trip."""
+    if runtime.db.is_sqlite:
+        pytest.skip("a PostgreSQL server connection")
+    with runtime.reading() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    pings = []
+    event.listen(runtime.db.engine, "before_cursor_execute", lambda *args: pings.append(args[2]))
+    with runtime.reading() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid, "the pooled connection"
+    assert "SELECT 1" not in pings, "used moments ago: no ping"
+    killer = create_engine(runtime.db.url, poolclass=NullPool)  # not the pool's own connection
+    with killer.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    killer.dispose()
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with runtime.reading() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid, "a new connection"
+    assert _display_name(runtime, "agent1")
