@@ -36,10 +36,11 @@ class EngineCore:
         session = self.db.read()
         try:
             yield session
-            if session.in_transaction() and not (session.info.get(WROTE) or session.new or session.dirty
-                                                 or session.deleted):
+            if not self.db.is_sqlite and session.in_transaction() and not (
+                    session.info.get(WROTE) or session.new or session.dirty or session.deleted):
                 # Nothing to undo: COMMIT ends a read as ROLLBACK would, and keeps the connection's prepared
                 # statements (psycopg drops them all at every ROLLBACK, so none would ever be reused).
+                # SQLite keeps its statement cache either way, and closing is cheaper than committing.
                 session.commit()
         finally:
             session.close()
