@@ -313,8 +313,8 @@ def print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
 
 
 def _cpu_text(point: dict[str, Any]) -> str:
-    """`client 0.7 ms, workers 13.1 ms, postgresql 3.2 ms; 2 cores 81% busy`."""
-    parts = ", ".join(f"{part} {'?' if ms is None else f'{ms:.1f}'} ms"
+    """`client 0.7 ms, workers 13.1 ms, postgresql 3.2 ms; 2 cores 81% busy` (n/a: not measured here)."""
+    parts = ", ".join(f"{part} {'n/a' if ms is None else f'{ms:.1f} ms'}"
                       for part, ms in point["cpu_ms_per_instance"].items())
     busy = point["cores_busy"]
     return f"{parts}; {point['cores']} cores {'?' if busy is None else f'{busy:.0%}'} busy"
