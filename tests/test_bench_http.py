@@ -4,15 +4,19 @@ completes and the reports have their figures and verdicts (no timing asserts).""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from engine.store.db import Database
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 from engine.store.states import InstanceStatus
 from webapp.bench_http import HTTP_TARGET, KINDS, PROCESS_ID, run_http_bench
+from webapp.bench_http_cpu import CpuMeter, cpu_report, postmaster_pid
 from webapp.bench_http_memory import MEMORY_TARGET, run_memory_bench
 from webapp.cli import main
 
@@ -35,6 +39,10 @@ def test_bench_http_runs_every_instance_to_its_end_over_gunicorn(tmp_path: Path)
     assert report["target"]["instances_per_s"] == HTTP_TARGET
     assert report["meets_target"] == (seq["instances_per_s"] >= HTTP_TARGET)
     assert "concurrent" not in report, "the worker curve is for PostgreSQL"
+    cpu = seq["cpu_ms_per_instance"]
+    assert set(cpu) == {"client", "workers", "postgresql"} and cpu["postgresql"] is None, "no server on SQLite"
+    assert cpu["client"] >= 0 and cpu["workers"] >= 0 and seq["cores"] >= 1 and seq["cores_busy"] >= 0
+    assert any(line.startswith("  CPU per instance: client ") for line in lines)
     verdict = [line for line in lines if "instances/s" in line and "target >= 80" in line]
     assert len(verdict) == 1 and ("meets" in verdict[0] or "MISSES" in verdict[0])
 
@@ -75,3 +83,22 @@ def test_bench_cli_takes_the_http_options(tmp_path: Path) -> None:
     report = json.loads(result.output)
     assert set(report) == {"http"} and report["http"]["sequential"]["completed"] == 3
     assert {"target", "meets_target"} <= set(report["http"])
+
+
+@pytest.mark.both_databases
+def test_the_cpu_meter_finds_a_local_postgresql_server_and_counts_its_work(db_url: str) -> None:
+    postmaster = postmaster_pid(db_url)
+    if make_url(db_url).get_backend_name() == "sqlite":
+        assert postmaster is None
+        return
+    assert postmaster is not None and Path(f"/proc/{postmaster}/comm").read_text().strip() == "postgres"
+    meter = CpuMeter(os.getpid(), postmaster)
+    before = meter.read()
+    db = Database(db_url)
+    try:
+        with db.engine.connect() as connection:  # a backend that works, then ends (reaped: still counted)
+            connection.execute(text("SELECT count(*) FROM generate_series(1, 3000000)")).scalar_one()
+    finally:
+        db.dispose()
+    report = cpu_report(before, meter.read(), instances=1)
+    assert report["cpu_ms_per_instance"]["postgresql"] > 0

@@ -44,7 +44,7 @@ def list_tasks():
             result = queries.inbox(session, current_user.viewer, flt)
         except BadCursor as exc:
             raise invalid("after", f"{exc}: pass `next` of the page before, with the same sort") from exc
-        items = privacy.rows(result["items"], "instance_id", session)
+        items = privacy.rows(result["items"], "instance_id", session, task_rows=True)
     return jsonify({**result, "items": items})
 
 

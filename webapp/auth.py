@@ -35,7 +35,7 @@ from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, attributes_of, may, require_capability
-from engine.access.users import ROLES, authenticate, find_user, token_digest, token_holder
+from engine.access.users import ROLES, authenticate, find_user, token_digest, token_holder_unless_blocked
 from engine.access.viewer import set_acting_viewer
 from engine.store import audit
 from engine.store.models import User
@@ -60,15 +60,8 @@ class LoginUser(UserMixin):
         self.display_name = display_name
         self.roles = roles
         self.attributes = dict(attributes or {})  # the user's desk / branch (engine/access/policy.py)
-
-    @property
-    def viewer(self) -> Viewer:
-        return Viewer(self.username, self.roles, self.attributes)
-
-    @property
-    def read_only(self) -> bool:
-        """Auditors read everything and change nothing."""
-        return self.viewer.read_only
+        self.viewer = Viewer(username, roles, self.attributes)  # what engine/access/policy.py decides on
+        self.read_only = self.viewer.read_only  # auditors read everything and change nothing
 
     def may(self, capability: str) -> bool:
         """For the templates: current_user.may("read_reports") (engine/access/policy.py Capability)."""
@@ -110,16 +103,15 @@ def act_as(user: LoginUser) -> None:
 def load_user_from_token(req) -> LoginUser | None:
     """The bearer token's user (None: no token, or a bad one, counted as a failure). `TooManyFailures`
     when this address is past the limits, before any token is looked at. One read transaction: the
-    throttle and the user with their roles (one statement, `token_holder`)."""
+    throttle and the user with their roles, one statement for a good token (`token_holder_unless_blocked`)."""
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":
         return None  # a token is for /api/v1 only: the pages need a login session
     digest = token_digest(header.removeprefix("Bearer ").strip())
     with runtime().reading() as session:
-        wait = logins.blocked_for(session, None, client_address(), _limits())
-        if wait is not None:
-            raise TooManyFailures(wait)
-        holder = token_holder(session, digest)
+        holder, wait = token_holder_unless_blocked(session, digest, client_address(), _limits())
+    if wait is not None:
+        raise TooManyFailures(wait)
     if holder is not None:
         g.token_auth = True
         viewer, display_name = holder

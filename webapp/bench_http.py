@@ -42,6 +42,7 @@ from engine.bench.core import (
     ensure_bench_user,
 )
 from engine.store.db import Database
+from webapp.bench_http_cpu import CpuMeter, cpu_report, postmaster_pid
 
 PROCESS_ID = "bench_approval"
 HTTP_USER = "bench_http"
@@ -251,29 +252,39 @@ def run_http_bench(instances: int = 500, database_url: str | None = None, warmup
                          "url": make_url(url).render_as_string(hide_password=True)},
             "target": {"instances_per_s": HTTP_TARGET, "clients": 1, "workers": 1},
         }
+        postmaster = postmaster_pid(url)
         with running_server(url, 1, Path(tmp)) as server:
             if warmup:
                 run_clients(server.port, token, warmup, 1)
             cpu = server.cpu_seconds()
-            report["sequential"] = run_clients(server.port, token, instances, 1)
+            report["sequential"] = _measured(server, postmaster, token, instances, 1)
             report["sequential"]["server_cpu_ms_per_instance"] = round(
                 (server.cpu_seconds() - cpu) * 1000 / instances, 2)
         report["meets_target"] = report["sequential"]["instances_per_s"] >= HTTP_TARGET
         if backend == "postgresql":
-            report["concurrent"] = _worker_curve(url, token, instances, Path(tmp), echo)
+            report["concurrent"] = _worker_curve(url, token, instances, Path(tmp), postmaster, echo)
     if echo is not None:
         print_report(report, echo)
     return report
 
 
-def _worker_curve(url: str, token: str, instances: int, home: Path, echo: Echo) -> dict[str, Any]:
+def _measured(server: Server, postmaster: int | None, token: str, instances: int, clients: int) -> dict[str, Any]:
+    """`run_clients`, with the CPU the client, the workers and a local PostgreSQL used (webapp/bench_http_cpu.py)."""
+    meter = CpuMeter(server.process.pid, postmaster)
+    before = meter.read()
+    result = run_clients(server.port, token, instances, clients)
+    return {**result, **cpu_report(before, meter.read(), instances)}
+
+
+def _worker_curve(url: str, token: str, instances: int, home: Path, postmaster: int | None, echo: Echo
+                  ) -> dict[str, Any]:
     points = []
     for workers in WORKER_CURVE:
         if echo is not None:
             echo(f"  {CONCURRENT_CLIENTS} clients against {workers} worker(s) ...")
         with running_server(url, workers, home) as server:
             run_clients(server.port, token, CONCURRENT_CLIENTS * 2, CONCURRENT_CLIENTS)
-            points.append({"workers": workers, **run_clients(server.port, token, instances, CONCURRENT_CLIENTS)})
+            points.append({"workers": workers, **_measured(server, postmaster, token, instances, CONCURRENT_CLIENTS)})
     rates = [p["instances_per_s"] for p in points]
     grows = all(b > a for a, b in zip(rates, rates[1:], strict=False))
     return {"clients": CONCURRENT_CLIENTS, "points": points,
@@ -291,8 +302,19 @@ def print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
     echo(f"sequential, 1 client, 1 worker: {seq['instances_per_s']:.1f} instances/s "
          f"(target >= {HTTP_TARGET:g}): {verdict}; the worker used {seq['server_cpu_ms_per_instance']:.1f} ms "
          f"of CPU per instance")
+    echo(f"  CPU per instance: {_cpu_text(seq)}")
     curve = report.get("concurrent")
     if curve:
         figures = ", ".join(f"{p['workers']} worker(s) {p['instances_per_s']:.1f}/s" for p in curve["points"])
         verdict = "meets" if curve["meets_target"] else "MISSES"
         echo(f"{curve['clients']} concurrent clients: {figures} (target: {curve['target']}): {verdict}")
+        for point in curve["points"]:
+            echo(f"  {point['workers']} worker(s), CPU per instance: {_cpu_text(point)}")
+
+
+def _cpu_text(point: dict[str, Any]) -> str:
+    """`client 0.7 ms, workers 13.1 ms, postgresql 3.2 ms; 2 cores 81% busy` (n/a: not measured here)."""
+    parts = ", ".join(f"{part} {'n/a' if ms is None else f'{ms:.1f} ms'}"
+                      for part, ms in point["cpu_ms_per_instance"].items())
+    busy = point["cores_busy"]
+    return f"{parts}; {point['cores']} cores {'?' if busy is None else f'{busy:.0%}'} busy"

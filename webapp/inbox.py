@@ -70,7 +70,7 @@ def render_inbox(args: MultiDict, status: int = 200, view_form: dict[str, Any] |
         names = queries.process_names(session)
         desks = queries.routing_values(session, "desk")
         views = saved_views.views_of(session, current_user.username)
-    result["items"] = privacy.rows(result["items"], "instance_id")
+        result["items"] = privacy.rows(result["items"], "instance_id", session, task_rows=True)
     query = saved_views.clean_query(urlencode(list(args.items(multi=True))))
     return render_template(
         "inbox/index.html", result=result, flt=flt, who=args.get("who", ""),

@@ -8,6 +8,7 @@ from typing import Any
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from engine.access.policy import TaskFacts
 from engine.access.privacy import Masker
 from engine.run import instance_access
 from webapp.app_state import runtime
@@ -33,11 +34,22 @@ def task(item: dict[str, Any], mask: Masker) -> dict[str, Any]:
     return {**item, "summary": mask(item.get("summary"))} if mask.masked else item
 
 
-def rows(items: list[dict[str, Any]], id_key: str = "id", session: Session | None = None) -> list[dict[str, Any]]:
+def rows(items: list[dict[str, Any]], id_key: str = "id", session: Session | None = None,
+         task_rows: bool = False) -> list[dict[str, Any]]:
     """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance;
-    in `session` when the caller's read is still open (no second read transaction)."""
+    in `session` when the caller's read is still open (no second read transaction). `task_rows`: each
+    row is a task row of its instance (id, lane, routing, assignee), which may decide without a query;
+    one decision per instance either way (a task row only finds sooner what the query would say)."""
     if session is None:
         with runtime().reading() as own:
-            return rows(items, id_key, own)
+            return rows(items, id_key, own, task_rows)
     viewer, plain = current_user.viewer, Masker()
-    return [row if instance_access.may_see_personal_data(session, viewer, row[id_key]) else plain(row) for row in items]
+    shown: dict[int, bool] = {}
+    out = []
+    for row in items:
+        instance_id = row[id_key]
+        if instance_id not in shown:
+            known = TaskFacts.of(row) if task_rows else None
+            shown[instance_id] = instance_access.may_see_personal_data(session, viewer, instance_id, known)
+        out.append(row if shown[instance_id] else plain(row))
+    return out

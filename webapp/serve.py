@@ -33,6 +33,8 @@ def serve_app(host: str, port: int, workers: int, echo: Callable[[str], None] = 
             _stop(child)
 
 
+SHARED_MEMORY_DIR = "/dev/shm"
+
 PORT_IN_USE = {
     "en": "port {port} is in use: tourflow serve --port {free}",
     "zh": "端口 {port} 已被占用：请改用 tourflow serve --port {free}",
@@ -87,6 +89,10 @@ def _run_server(app, host: str, port: int, workers: int) -> None:
             self.cfg.set("control_socket_disable", True)
             # gunicorn's own limit (4094) answers a plain-text 400; past URI_MAX the app answers a JSON 414.
             self.cfg.set("limit_request_line", 8190)
+            # Each worker touches a heartbeat file on every pass of its event loop (at least once per
+            # request); in memory that is no disk metadata write (gunicorn's own advice for Docker/VMs).
+            if os.path.isdir(SHARED_MEMORY_DIR) and os.access(SHARED_MEMORY_DIR, os.W_OK):
+                self.cfg.set("worker_tmp_dir", SHARED_MEMORY_DIR)
 
         def load(self):
             return create_app()

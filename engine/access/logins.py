@@ -47,6 +47,18 @@ _FAILURES_BY_ADDRESS = (
     .where(_failures.address == bindparam("address"), _failures.at > bindparam("since"))
     .order_by(_failures.at)
 )
+# How many of those there are, as a column beside another statement's (the bearer-token check's: one
+# statement for the throttle and the token, engine/access/users.py `token_holder_unless_blocked`).
+ADDRESS_FAILURES = (
+    select(func.count()).select_from(LoginFailure.__table__)
+    .where(_failures.address == bindparam("address"), _failures.at > bindparam("since"))
+    .scalar_subquery()
+)
+
+
+def address_params(address: str, limits: Limits) -> dict[str, object]:
+    """The bind parameters of ADDRESS_FAILURES: this address's failures inside the window, from now."""
+    return {"address": address[:ADDRESS_MAX], "since": utcnow() - limits.window}
 
 
 def blocked_for(session: Session, username: str | None, address: str, limits: Limits) -> int | None:

@@ -308,6 +308,19 @@ def sees_every_incident(viewer: Viewer) -> bool:
     return viewer.has(INCIDENT_READERS)
 
 
+def _works_task_row(viewer: Viewer, task: TaskLike) -> bool:
+    """Does this task row satisfy `instance_access`'s task condition for this viewer (their lane and
+    routing as `lane_access` says it in SQL, or completed by or assigned to them)? False when unsure:
+    a routing value that is not a string is left to the query."""
+    if viewer.username in (task.assignee, task.completed_by):
+        return True
+    if task.lane not in viewer.roles:
+        return False
+    routing = task.routing or {}
+    return all(not mine or routing.get(key) is None or routing.get(key) == mine
+               for key, mine in viewer.attributes.items())
+
+
 def may_see_incident(viewer: Viewer, incident: dict[str, Any]) -> bool:
     """Supervisors, owners and auditors: every incident; others those of their lanes (and routing)."""
     if sees_every_incident(viewer):
@@ -343,11 +356,14 @@ PERSONAL_DATA_ALWAYS = frozenset({Role.SUPERVISOR})
 PERSONAL_DATA_SERVING = FRONT_LINE | {Role.STAFF, Role.QC}
 
 
-def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, open_incident: IncidentOf) -> bool:
+def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, open_incident: IncidentOf,
+                          known_task: TaskLike | None = None) -> bool:
     """May this viewer see the personal data of this instance unmasked? Never for a read-only
     viewer; always for a supervisor; else only in a serving role that works the instance (a task
     in its lanes and routing, or one it completed or holds, the instance started by it, or its
-    open incident to resolve)."""
+    open incident to resolve). `known_task`: a task row of this instance the caller already holds
+    (an inbox row, the task just completed); when it alone shows that the viewer works the
+    instance, no query is needed (the query's answer would be the same)."""
     if viewer.read_only:
         return False
     if viewer.has(PERSONAL_DATA_ALWAYS):
@@ -355,6 +371,8 @@ def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, op
     serving = dataclasses.replace(viewer, roles=frozenset(viewer.roles & PERSONAL_DATA_SERVING))
     if not serving.roles:
         return False
+    if known_task is not None and _works_task_row(serving, known_task):
+        return True
     if session.execute(select(exists().where(ProcessInstance.id == instance_id, instance_access(serving)))).scalar():
         return True
     if session.execute(select(ProcessInstance.status).where(ProcessInstance.id == instance_id)).scalar() != InstanceStatus.ERROR:

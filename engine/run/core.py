@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.orm import Session
+from sqlalchemy import TextClause, event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
@@ -26,6 +27,7 @@ class EngineCore:
         self.router = MessageRouter()
         self.catalog = Catalog()
         install_timer_patch()
+        _watch_read_writes(db)
 
     # ---- units of work -----------------------------------------------------------------
     @contextmanager
@@ -34,6 +36,12 @@ class EngineCore:
         session = self.db.read()
         try:
             yield session
+            if not self.db.is_sqlite and session.in_transaction() and not (
+                    session.info.get(WROTE) or session.new or session.dirty or session.deleted):
+                # Nothing to undo: COMMIT ends a read as ROLLBACK would, and keeps the connection's prepared
+                # statements (psycopg drops them all at every ROLLBACK, so none would ever be reused).
+                # SQLite keeps its statement cache either way, and closing is cheaper than committing.
+                session.commit()
         finally:
             session.close()
 
@@ -54,6 +62,30 @@ class EngineCore:
 
     def current_deployment(self, session: Session, process_id: str, version: int | None = None) -> Deployed:
         return self.catalog.current(session, process_id, version)
+
+
+WROTE = "tourflow_wrote"  # session.info key: this read session flushed or executed a change
+
+
+def _watch_read_writes(db: Database) -> None:
+    """Mark a read session that changed something, so that `reading` rolls it back as before."""
+    if not event.contains(db.reader, "after_flush", _flushed):
+        event.listen(db.reader, "after_flush", _flushed)
+        event.listen(db.reader, "do_orm_execute", _executed)
+
+
+def _flushed(session: Session, _flush_context) -> None:
+    session.info[WROTE] = True
+
+
+def _executed(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        changes = statement.text.lstrip()[:6].upper() != "SELECT"
+    else:
+        changes = state.is_insert or state.is_update or state.is_delete
+    if changes:
+        state.session.info[WROTE] = True
 
 
 __all__ = ["EngineCore"]

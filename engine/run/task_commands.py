@@ -94,7 +94,7 @@ class TaskCommands(EngineCore):
                                         if t["state"] == HumanTaskState.READY]
                 answer["forms"] = deployed.forms
                 answer["personal_data_shown"] = (viewer is None or
-                                                 may_see_personal_data(tx.session, viewer, instance.id))
+                                                 may_see_personal_data(tx.session, viewer, instance.id, row))
             return answer
 
     def _form_to_complete(self, task_id: int, actor: str) -> dict[str, Any] | None:

@@ -112,6 +112,7 @@ def test_bad_bearer_tokens_are_throttled_per_address(app, runtime):
     assert refused.get_json()["error"] == "too_many_requests"
     assert refused.get_json()["field"] is None
     assert refused.headers["Retry-After"] == str(15 * 60 - 30)
+    assert _bearer(http, "tf_guess-again", T0 + timedelta(seconds=31)).status_code == 429  # an unknown token too
     assert _bearer(http, good, T0 + timedelta(seconds=30), address="198.51.100.9").status_code == 200
     assert _bearer(http, good, T0 + timedelta(minutes=16)).status_code == 200
 
