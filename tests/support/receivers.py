@@ -95,7 +95,7 @@ class Request:
 @dataclass
 class WebhookReceiver:
     """`statuses`: the answers, in order, to the requests it gets (then 200 for ever). A `hold` event:
-    the first request waits (unanswered) until it is set, as a slow provider would."""
+    the first request is applied but its answer waits until the event is set (a slow provider)."""
 
     statuses: list[int] = field(default_factory=list)
     always: int | None = None
@@ -118,14 +118,14 @@ class WebhookReceiver:
                     status = receiver._next_status()
                     receiver.seen[key] += 1
                     receiver.requests.append(Request(dict(self.headers.items()), body, status))
-                receiver.arrived.set()
-                if first and receiver.hold is not None:
-                    receiver.hold.wait(60)
-                    return  # the caller is gone: no answer
                 if 200 <= status < 300:
                     with receiver.lock:
                         if not receiver.applied[key]:
                             receiver.applied[key] += 1  # a key seen before is answered, not applied again
+                receiver.arrived.set()
+                if first and receiver.hold is not None:
+                    receiver.hold.wait(60)  # applied, but the answer is held until the sender is gone
+                    return
                 answer = b'{"id": "prov-%d"}' % len(receiver.requests) if status < 300 else b"busy"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
