@@ -70,6 +70,13 @@ def message_status(session: Session, ids: list[int]) -> dict[int, str]:
     return {row.id: str(row.status) for row in rows}
 
 
+def messages_of(session: Session, instance_id: int, masked: bool = True) -> list[dict[str, Any]]:
+    """An instance's messages in the order they were queued, with their status and timestamps."""
+    rows = session.execute(select(OutboxMessage).where(OutboxMessage.instance_id == instance_id)
+                           .order_by(OutboxMessage.id)).scalars()
+    return [message_row(message, masked) for message in rows]
+
+
 def mask_recipient(recipient: str) -> str:
     """A mail address as z***@example.com, a phone as 138****4567; a staff user name as it is."""
     if "@" in recipient:
@@ -115,4 +122,5 @@ def timeline(session: Session, message_id: int, masked: bool = True) -> dict[str
     return {**message_row(message, masked), "body": message.body, "events": history}
 
 
-__all__ = ["CHANNELS", "enqueue", "by_key", "message_status", "message_row", "mask_recipient", "timeline"]
+__all__ = ["CHANNELS", "enqueue", "by_key", "message_status", "messages_of", "message_row", "mask_recipient",
+           "timeline"]
