@@ -178,3 +178,19 @@ def test_two_workers_lease_disjoint_messages(runtime):
     for outgoing in first:
         a.deliver(outgoing)
     assert {m.status for m in messages(runtime)} == {"delivered"}
+
+
+def test_a_webhook_that_does_not_answer_in_time_is_tried_again(runtime):
+    import threading
+
+    deploy_notify(runtime)
+    hold = threading.Event()
+    with WebhookReceiver(hold=hold) as hook:
+        start_notify(runtime, channel="webhook")
+        impatient = Deliverer(runtime.db, owner="t", policy=FAST, channels={
+            "webhook": WebhookChannel(WebhookSettings(url=hook.url, secret=SECRET, timeout=0.5))})
+        [result] = impatient.send_due()
+        hold.set()
+    assert result["status"] == "queued" and "timed out" in result["error"]
+    [message] = messages(runtime)
+    assert message.attempts == 1 and message.next_attempt_at is not None

@@ -84,3 +84,10 @@ def test_an_unknown_channel_is_refused(runtime):
     with runtime.db.write() as session, session.begin(), pytest.raises(TourflowError) as refused:
         queue_one(session, channel="pigeon")
     assert refused.value.key == "outbox.unknown_channel"
+
+
+def test_without_a_lane_the_message_belongs_to_the_lane_of_its_step(runtime):
+    deploy_notify(runtime)
+    instance_id = start_notify(runtime, lane="")  # the handler names no lane
+    [message] = messages(runtime)
+    assert (message.instance_id, message.task, message.lane) == (instance_id, "on_record", "system")
