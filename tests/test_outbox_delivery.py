@@ -69,6 +69,17 @@ def test_a_mail_goes_out_over_starttls_with_login_and_chinese_subject_and_body(r
     assert kinds == [(events.QUEUED, instance_id), (events.SENT, instance_id)]
 
 
+# aiosmtpd cannot tell that a connection wrapped in TLS from its first byte is encrypted, and warns
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_mail_goes_out_over_tls_from_the_first_byte(runtime, tmp_path):
+    deploy_notify(runtime)
+    with SmtpReceiver(tls_folder=tmp_path, user="desk", password="pw-465", implicit_tls=True) as smtp:
+        start_notify(runtime, channel="email")
+        [result] = deliverer(runtime, smtp=smtp_settings(smtp, ssl=True, starttls=False)).send_due()
+        [mail] = smtp.mails
+    assert result["status"] == "sent" and mail["Subject"] == SUBJECT
+
+
 def test_a_wrong_smtp_password_fails_at_once(runtime, tmp_path):
     deploy_notify(runtime)
     with SmtpReceiver(tls_folder=tmp_path, user="desk", password="right") as smtp:
