@@ -54,6 +54,8 @@ def failed_message(rt: Runtime, lane: str | None = "agent", instance_id: int | N
                           subject="付款提醒", body="请在三日内付清尾款", payload={}, now=now, lane=lane,
                           idempotency_key=f"failed-{lane}-{instance_id}-{recipient}", instance_id=instance_id)
     deliverer = Deliverer(rt.db, owner="test")
-    [outgoing] = [o for o in deliverer.lease(now) if o.id == message.id]
+    leased = deliverer.lease(now, limit=1000)
+    deliverer.release([o.id for o in leased if o.id != message.id])  # only this one is failed
+    [outgoing] = [o for o in leased if o.id == message.id]
     deliverer.record(outgoing, PermanentError("HTTP 400: bad phone"), now)
     return message.id
