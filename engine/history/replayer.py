@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch, iso_z
+from engine.outbox import events as outbox_events
 from engine.run.message_events import deliver, skip_plain_starts, thrown_messages
 from engine.run.migration import MigrationRefused, migrate
 from engine.run.prune import pruned_done
@@ -41,8 +42,9 @@ LEGACY_ROUTING_FIELDS = ("desk", "branch")
 
 CODEC = WorkflowCodec()  # its serializer's registry compares the versions of a migration
 
-# Records a handler makes while it runs (before its own handler_called): nothing to feed.
-WRITTEN_DURING_A_CALL = frozenset({"business_key_set"})
+# Records a handler makes while it runs (before its own handler_called): nothing to feed. The
+# outbox's events (a handler queues a message) say what happened to a message, never an input.
+WRITTEN_DURING_A_CALL = frozenset({"business_key_set"}) | outbox_events.KINDS
 # What a timer's firing records after its timer_fired (engine/run/step.py record_timer_fired).
 SLA_EVENTS = frozenset({"sla_warning", "sla_breached"})
 

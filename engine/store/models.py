@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState
+from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState, OutboxStatus
 from engine.store.types import StrEnumType, UtcDateTime
 
 
@@ -279,6 +279,40 @@ class Message(Base):
     delivered_to: Mapped[int | None]
     started: Mapped[bool] = mapped_column(default=False)
     delivered_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message to send (mail, webhook, log), added in the transaction of the step that decided it.
+
+    Workers lease due rows (`locked_by`, `lease_until`) like jobs, hand them to the channel outside
+    any transaction and record the result (engine/outbox/delivery.py, docs/outbox.md). `recipient`
+    is personal data: masked for viewers who may not see it (engine/access/privacy.py).
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(StrEnumType(OutboxStatus, 20), default=OutboxStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

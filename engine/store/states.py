@@ -42,4 +42,15 @@ class MessageState(StrEnum):
     EXPIRED = "expired"
 
 
+class OutboxStatus(StrEnum):
+    """A message for a customer or a staff member (engine/outbox, docs/outbox.md)."""
+
+    QUEUED = "queued"  # waits for its next_attempt_at; a worker takes it
+    SENDING = "sending"  # leased to a worker that is handing it to the channel
+    SENT = "sent"  # the channel accepted it
+    DELIVERED = "delivered"  # the provider reported it reached the person (or the log channel wrote it)
+    FAILED = "failed"  # the last attempt failed, or the provider reported a failure: an incident
+    CANCELLED = "cancelled"  # given up by a person, with a reason
+
+
 FINISHED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)  # an instance that runs no more
