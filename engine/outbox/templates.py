@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.config import messages_dir
@@ -71,6 +72,8 @@ class _DataOnly(SandboxedEnvironment):
     """A sandbox in which `a.b` and `a[b]` read keys of mappings and items of lists, nothing else."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, LoopContext):  # loop.index, loop.last: Jinja's own, not the data's
+            return super().getattr(obj, attribute)
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return self.undefined(obj=obj, name=attribute)
