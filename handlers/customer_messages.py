@@ -33,7 +33,7 @@ _TRIP = {"itinerary_no": "IT-2026-0042", "destination": "云南昆明、大理�
 # and the preview; a key added to a template must be added here and in the handler.
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "booking.confirmation": ("预订确认", {**_PERSON, "booking": _BOOKING, "payment": "支付链接：https://pay.tourflow.local/BD2026120100042",
-                                        "policy": "变更须至少提前48小时通知预订台，逾期不予受理；取消可随时申请；。"}),
+                                        "policy": "变更须至少提前48小时通知预订台，逾期不予受理；取消可随时申请；服务开始前72小时及以上取消退还80%。"}),
     "booking.payment_reminder": ("支付提醒", {**_PERSON, "booking": _BOOKING}),
     "booking.expired": ("逾期未付自动取消", {**_PERSON, "booking": _BOOKING}),
     "booking.receipt": ("支付凭证", {**_PERSON, "booking": _BOOKING, "receipt_no": "RC-BD2026120100042",
