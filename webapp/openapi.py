@@ -21,6 +21,7 @@ from werkzeug.routing import Rule
 
 from engine.limits import ID_MAX
 from webapp import (
+    openapi_alerts,
     openapi_audit,
     openapi_due,
     openapi_inbox,
@@ -48,10 +49,12 @@ _CONVERTER_SCHEMAS = {
 # Every endpoint's note and every component schema: the core ones, the auditor's, the KPI report's.
 OPERATIONS: dict[str, Op] = {**openapi_operations.OPERATIONS, **openapi_audit.AUDIT_OPERATIONS,
                              **openapi_reports.REPORT_OPERATIONS, **openapi_inbox.INBOX_OPERATIONS,
-                             **openapi_task_edits.TASK_EDIT_OPERATIONS, **openapi_due.DUE_OPERATIONS}
+                             **openapi_task_edits.TASK_EDIT_OPERATIONS, **openapi_due.DUE_OPERATIONS,
+                             **openapi_alerts.ALERT_OPERATIONS}
 SCHEMAS: dict[str, dict[str, Any]] = {**openapi_schemas.SCHEMAS, **openapi_audit.AUDIT_SCHEMAS,
                                       **openapi_reports.REPORT_SCHEMAS, **openapi_inbox.INBOX_SCHEMAS,
-                                      **openapi_task_edits.TASK_EDIT_SCHEMAS, **openapi_due.DUE_SCHEMAS}
+                                      **openapi_task_edits.TASK_EDIT_SCHEMAS, **openapi_due.DUE_SCHEMAS,
+                                      **openapi_alerts.ALERT_SCHEMAS}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
