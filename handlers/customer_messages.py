@@ -44,7 +44,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "booking.late_payment_refund": ("取消后付款退回", {**_PERSON, "booking": _BOOKING, "refund_amount": "1360.00",
                                                   "paid_via": "银行转账"}),
     "itinerary.confirmation_letter": ("行程确认函", {**_PERSON, **_TRIP, "letter": "尊敬的张建国：您的行程已确认……"}),
-    "itinerary.pre_departure_reminder": ("出行前提醒", {**_PERSON, **_TRIP}),
+    "itinerary.departure_reminder": ("出行前提醒", {**_PERSON, **_TRIP}),
 }
 for _kind, (_title, _sample) in KINDS.items():
     register_kind(_kind, _title, _sample, personal=(*PERSONAL, "letter"))
@@ -92,7 +92,7 @@ def notify_customer(ctx: HandlerContext, kind: str, contact: str, data: dict[str
     ids, text = send_to_customer(ctx, kind, contact, data)
     ctx.session.add(ContactRecord(
         idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, channel="message", contact=contact[:60],
-        request_type="业务办理", summary=text, outcome=kind.rpartition(".")[2], handled_by="system",
+        request_type="业务办理", summary=text, outcome=kind.rpartition(".")[2][:20], handled_by="system",
         started_at=ctx.now, archived_at=ctx.now,
         details={**(details or {}), "kind": kind.rpartition(".")[2], "message_kind": kind, "outbox_ids": ids}))
     return text

@@ -35,7 +35,7 @@ def test_every_kind_the_code_sends_has_both_files_and_renders_its_sample():
     load_kinds()
     assert {"booking.confirmation", "booking.payment_reminder", "booking.receipt", "booking.expired",
             "booking.cancelled", "booking.changed", "booking.late_payment_refund", "itinerary.confirmation_letter",
-            "itinerary.pre_departure_reminder", "staff.alert"} <= set(kinds())
+            "itinerary.departure_reminder", "staff.alert"} <= set(kinds())
     assert MessageTemplates(DEFAULT_MESSAGES_DIR).check() == []
 
 
