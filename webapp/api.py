@@ -30,6 +30,7 @@ from webapp import (
     api_inbox,
     api_instances,
     api_lint,
+    api_outbox,
     api_processes,
     api_reports,
     api_task_edits,
@@ -45,9 +46,9 @@ csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, ne
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-AREAS = (api_tasks.routes, api_task_edits.routes, api_due.routes, api_instances.routes, api_processes.routes,
-         api_drafts.routes, api_audit.routes, api_reports.routes, api_lint.routes, api_inbox.routes,
-         api_alerts.routes)
+AREAS = (api_tasks.routes, api_task_edits.routes, api_due.routes, api_outbox.routes, api_instances.routes,
+         api_processes.routes, api_drafts.routes, api_audit.routes, api_reports.routes, api_lint.routes,
+         api_inbox.routes, api_alerts.routes)
 # POSTs that only read (a body too large for a query string): auditors may send them.
 READING_POSTS = frozenset({"api.lint", "api.preview_form"})
 __all__ = ["ApiError", "bp", "invalid"]

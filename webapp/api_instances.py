@@ -10,6 +10,7 @@ from flask_login import current_user
 from engine.errors import NotAllowed, NotFound, TaskConflict
 from engine.limits import ID_MAX, KEY_MAX, PAGE_MAX, check_reason
 from engine.run import incidents, queries
+from engine.run.delivery_incidents import delivery_incidents
 from webapp import privacy
 from webapp.api_args import Routes, actor, int_arg, invalid, json_body, text_arg
 from webapp.app_state import runtime
@@ -94,8 +95,10 @@ def instance_diagram(instance_id: int):
 def list_incidents():
     """Open incidents I may see (my lanes; supervisors, owners and auditors: all), newest first."""
     with runtime().reading() as session:
-        items = incidents.open_incidents(session, current_user.viewer, process=text_arg("process"))
-    return {"items": privacy.rows(items, "instance_id"), "total": len(items)}
+        process = text_arg("process")
+        items = incidents.open_incidents(session, current_user.viewer, process=process)
+        deliveries = [d for d in delivery_incidents(session, current_user.viewer) if process in (None, d["process"])]
+    return {"items": privacy.rows(items, "instance_id"), "total": len(items), "deliveries": deliveries}
 
 
 def _incident(instance_id: int) -> dict[str, Any]:

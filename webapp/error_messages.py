@@ -91,6 +91,11 @@ ZH: dict[str, str] = {
     "message.nobody": "没有流程实例在等待消息 {name}，也没有流程由它发起；没有关联键时它不能在缓冲区等待",
     # the outbox
     "outbox.unknown_channel": "没有名为 {channel} 的发送渠道（可用：email、webhook、log）",
+    "outbox.missing": "消息 {id} 不存在",
+    "outbox.state": "消息 {id} 的状态是 {status}，不能执行此操作",
+    "outbox.action": "处理方式必须是 retry（重新发送）或 give_up（放弃发送）",
+    "outbox.report_item": "{field} 不正确",
+    "outbox.report_items": "items 必须是非空列表，最多 {limit} 项",
     "outbox.setting_number": "设置 {name} 必须是正数，而不是“{value}”",
     # access
     "access.auditor": "审计员只能查看，不能修改",

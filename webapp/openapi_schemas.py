@@ -305,8 +305,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "IncidentDetail": INCIDENT_DETAIL,
     "IncidentPage": {
         "type": "object",
-        "required": ["items", "total"],
-        "properties": {"items": {"type": "array", "items": ref("Incident")}, "total": {"type": "integer"}},
+        "required": ["items", "total", "deliveries"],
+        "properties": {"items": {"type": "array", "items": ref("Incident")}, "total": {"type": "integer"},
+                       "deliveries": {"type": "array", "items": ref("DeliveryIncident"),
+                                      "description": "Messages that failed for good (docs/outbox.md); their "
+                                                     "instances keep running, so they are not in `items`."}},
     },
     "MessageRequest": {
         "type": "object",

@@ -73,6 +73,7 @@ class Capability(StrEnum):
     SEND_MESSAGES = "send_messages"
     READ_MESSAGES = "read_messages"
     CANCEL_INSTANCES = "cancel_instances"
+    REPORT_DELIVERIES = "report_deliveries"  # providers' delivery reports of outbox messages
 
 
 CAPABILITY_ROLES: dict[Capability, frozenset[str]] = {
@@ -85,8 +86,10 @@ CAPABILITY_ROLES: dict[Capability, frozenset[str]] = {
     Capability.SEND_MESSAGES: frozenset({Role.SUPERVISOR, Role.OWNER, Role.INTEGRATION}),
     Capability.READ_MESSAGES: frozenset({Role.SUPERVISOR, Role.OWNER, Role.INTEGRATION, Role.AUDITOR}),
     Capability.CANCEL_INSTANCES: frozenset({Role.SUPERVISOR, Role.OWNER}),
+    Capability.REPORT_DELIVERIES: frozenset({Role.INTEGRATION}),
 }
-WRITES = frozenset({Capability.DEPLOY, Capability.SEND_MESSAGES, Capability.CANCEL_INSTANCES})
+WRITES = frozenset({Capability.DEPLOY, Capability.SEND_MESSAGES, Capability.CANCEL_INSTANCES,
+                    Capability.REPORT_DELIVERIES})
 CAPABILITY_TEXT = {
     Capability.READ_DEFINITIONS: "the process definitions and their diagrams are",
     Capability.DEPLOY: "deploying processes is",
@@ -96,4 +99,5 @@ CAPABILITY_TEXT = {
     Capability.SEND_MESSAGES: "sending messages is",
     Capability.READ_MESSAGES: "reading messages is",
     Capability.CANCEL_INSTANCES: "cancelling an instance is",
+    Capability.REPORT_DELIVERIES: "reporting message deliveries is",
 }

@@ -51,6 +51,7 @@ class SmtpSettings:
     starttls: bool
     sender: str
     timeout: float
+    cafile: str = ""  # a private CA's certificates (PEM) to trust for STARTTLS, besides the system's
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
@@ -58,7 +59,8 @@ class SmtpSettings:
         return cls(host=_env("TOURFLOW_SMTP_HOST", "localhost"), port=int(_number("TOURFLOW_SMTP_PORT", 587)),
                    user=_env("TOURFLOW_SMTP_USER"), password=os.environ.get("TOURFLOW_SMTP_PASSWORD", ""),
                    starttls=starttls, sender=_env("TOURFLOW_SMTP_FROM", "tourflow@localhost"),
-                   timeout=_number("TOURFLOW_OUTBOX_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+                   timeout=_number("TOURFLOW_OUTBOX_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
+                   cafile=_env("TOURFLOW_SMTP_CAFILE"))
 
 
 @dataclass(frozen=True)

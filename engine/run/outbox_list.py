@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine.access import policy
 from engine.access.policy import Viewer
 from engine.errors import NotFound, TaskConflict
-from engine.outbox import events, queue
+from engine.outbox import queue, resolution
 from engine.run.instance_access import may_see_personal_data
 from engine.store.models import OutboxMessage
 from engine.store.states import OutboxStatus
@@ -65,17 +65,14 @@ def outbox_message(session: Session, viewer: Viewer, message_id: int) -> dict[st
 
 
 def retry(session: Session, message_id: int, *, actor: str, reason: str, now: datetime) -> None:
-    """Send a failed message again (a supervisor or owner, with a reason): queued, due now, its attempts
-    counted afresh; TaskConflict when it is not failed (someone retried it first)."""
-    message = session.get(OutboxMessage, message_id, with_for_update=True)
-    if message is None:
-        raise NotFound(f"message {message_id} does not exist", key="outbox.missing", params={"id": message_id})
+    """Send a failed message again from the page (supervisors and owners, with a reason): the outbox's
+    own retry (engine/outbox/resolution.py), which closes its delivery incident; TaskConflict when it
+    is not failed any more (someone retried it first)."""
+    message = resolution.locked(session, message_id)
     if str(message.status) != OutboxStatus.FAILED:
-        raise TaskConflict(f"message {message_id} is {message.status}, not failed", key="outbox.not_failed",
-                           params={"id": message_id, "status": str(message.status)})
-    message.status, message.next_attempt_at, message.attempts = OutboxStatus.QUEUED, now, 0
-    message.locked_by = message.lease_until = None
-    events.record(session, message, events.RETRIED, at=now, actor=actor, reason=reason)
+        raise TaskConflict(f"message {message_id} is {message.status}, not failed", key="outbox.state",
+                           params={"id": message_id, "status": str(message.status), "action": "retried"})
+    resolution.retry(session, message, actor=actor, reason=reason, now=now)
 
 
 __all__ = ["STATUSES", "outbox_list", "outbox_message", "retry"]

@@ -9,7 +9,7 @@ The Runtime is composed of its parts, one module each: the units of work and dep
 models (core.py), commands on tasks (task_commands.py), who has a task's form open and their
 drafts (task_edits.py), on instances (instance_commands.py),
 on messages and jobs (message_commands.py), moving instances between versions
-(migration_commands.py), and its reads (runtime_reads.py).
+(migration_commands.py), on the outbox (outbox_commands.py), and its reads (runtime_reads.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from engine.run.due_commands import DueCommands
 from engine.run.instance_commands import InstanceCommands
 from engine.run.message_commands import MessageCommands
 from engine.run.migration_commands import MigrationCommands
+from engine.run.outbox_commands import OutboxCommands
 from engine.run.rows import task_dict
 from engine.run.runtime_reads import RuntimeReads
 from engine.run.task_commands import TaskCommands
@@ -27,7 +28,7 @@ from engine.store.audit import SYSTEM_ACTOR
 
 
 class Runtime(TaskCommands, TaskEditCommands, DueCommands, InstanceCommands, MessageCommands, MigrationCommands,
-              RuntimeReads):
+              OutboxCommands, RuntimeReads):
     """One engine on one database: `Runtime(db)`."""
 
 

@@ -24,6 +24,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, or_, select
 
+from engine.outbox.delivery import Deliverer
+from engine.outbox.settings import RetryPolicy
 from engine.run.jobs import JobRunner, wall_clock, worker_name
 from engine.store.models import Job
 from engine.store.states import JobState
@@ -48,7 +50,10 @@ class Worker:
         self.housekeeping_seconds = housekeeping_seconds
         self.stopping = threading.Event()
         self.fired = 0
+        self.sent = 0
         self._poll_lock = threading.Lock()
+        # The outbox is polled on its own trigger (a scheduler thread): a slow mail server never delays a timer.
+        self.deliverer = Deliverer(runtime.db, owner=self.runner.owner, policy=RetryPolicy.from_env())
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -70,6 +75,15 @@ class Worker:
             log.exception("poll failed")
         finally:
             self._poll_lock.release()
+
+    def send_messages(self) -> None:
+        """Deliver the outbox's due messages (engine/outbox/delivery.py)."""
+        if self.stopping.is_set():
+            return
+        try:
+            self.sent += len(self.deliverer.send_due(should_stop=self.stopping.is_set))
+        except Exception:  # noqa: BLE001 - the database may be away for a moment: the next poll retries
+            log.exception("outbox delivery failed")
 
     def housekeeping(self) -> None:
         if self.stopping.is_set():
@@ -104,6 +118,8 @@ class Worker:
     def start(self) -> None:
         now = datetime.now(UTC)
         self.scheduler.add_job(self.poll, IntervalTrigger(seconds=self.poll_seconds), id="poll", next_run_time=now)
+        self.scheduler.add_job(self.send_messages, IntervalTrigger(seconds=self.poll_seconds), id="outbox",
+                               next_run_time=now)
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(seconds=self.housekeeping_seconds),
                                id="housekeeping")
         self.scheduler.start()
@@ -114,7 +130,7 @@ class Worker:
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        log.info("worker %s stopped after %d job(s)", self.name, self.fired)
+        log.info("worker %s stopped after %d job(s) and %d message(s)", self.name, self.fired, self.sent)
 
     def run_forever(self, ready: threading.Event | None = None) -> None:
         """Run until SIGTERM/SIGINT (main thread only), then stop gracefully."""

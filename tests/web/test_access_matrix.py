@@ -12,6 +12,7 @@ on a fresh database holding real objects:
 - `instance`: its instance, started by the system;
 - `incident`: an instance of tests/fixtures/incidents/incident_flow.bpmn stopped by a technical
   incident of the operator lane, started by sales1;
+- `message`: an outbox message of the operator lane that failed for good (a delivery incident);
 - the complaint process, deployed as version 1.
 
 Changing rows run in the table's order (claim before unclaim, logout last), so one caller's own
@@ -35,6 +36,7 @@ from engine.store.models import User
 from tests.support.api import DocChecker
 from tests.support.incidents import FIXTURE as INCIDENT_FLOW
 from tests.support.incidents import technical
+from tests.support.outbox import failed_message
 from tests.support.web import Client
 from tests.support.world import deploy
 
@@ -65,6 +67,7 @@ OVERDUE_READERS = SUPERVISORS | {"auditor1"}
 OUTBOX_READERS = frozenset({"supervisor1", "owner1", "auditor1"})  # the outgoing messages page
 OUTBOX_RETRIERS = frozenset({"supervisor1", "owner1"})
 TEMPLATE_READERS = OUTBOX_RETRIERS  # message templates and their masked previews
+DELIVERY_REPORTERS = frozenset({"integration1"})
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/message-templates"): api("/api/v1/message-templates", {TEMPLATE_READERS: 200}),
     ("GET", "/api/v1/message-templates/<kind>"): api("/api/v1/message-templates/booking.confirmation",
                                                      {TEMPLATE_READERS: 200}),
+    # an unknown id is a per-item result, so the integration account gets its 200
+    ("POST", "/api/v1/deliveries"): api("/api/v1/deliveries", {DELIVERY_REPORTERS: 200},
+                                        body={"items": [{"id": 2**31 - 1, "status": "delivered"}]}),
+    ("POST", "/api/v1/outbox/<int:message_id>/resolve"): api(
+        "/api/v1/outbox/{message}/resolve", {INCIDENT_RESOLVERS: 422}, body={"action": "retry", "reason": ""}),
     # ---- last: the session ends ------------------------------------------------------------------
     ("POST", "/logout"): page("/logout", {EVERYONE: 302}, callers={"anonymous": 302}),
 }
@@ -284,7 +292,7 @@ def objects(app, runtime) -> dict[str, Any]:
     [task] = runtime.tasks(instance_id=instance)
     assert (task["lane"], task["routing"]) == ("staff", {"desk": "旅游", "branch": "HZ01"})
     return {"task": task["id"], "instance": instance, "incident": technical(runtime), "process": "complaint_handling",
-            "version": 1}
+            "version": 1, "message": failed_message(runtime, lane="operator")}
 
 
 class Caller:

@@ -56,7 +56,7 @@ def test_every_documented_operation_exists_in_url_map(app, doc):
             routes[(openapi_path(rule)[0], method)] = rule.endpoint
     for path, operations in doc["paths"].items():
         sample = path.replace("{task_id}", "1").replace("{instance_id}", "1").replace("{version}", "1") \
-            .replace("{process_id}", "p").replace("{draft_id}", "1")
+            .replace("{process_id}", "p").replace("{draft_id}", "1").replace("{message_id}", "1")
         for method in operations:
             assert (path, method.upper()) in routes, f"{method} {path} is documented but not routed"
             endpoint, _ = adapter.match(sample, method=method.upper())

@@ -50,7 +50,7 @@ def test_a_technical_incident_is_listed_for_its_lane_and_those_who_see_all(rt, a
         [seen] = api.as_(who).get("/api/v1/incidents").get_json()["items"]
         assert (seen["instance_id"], seen["can_resolve"]) == (instance_id, False), who
     for who in ("agent1", "sales1", "qc1", "guide1"):
-        assert api.as_(who).get("/api/v1/incidents").get_json() == {"items": [], "total": 0}, who
+        assert api.as_(who).get("/api/v1/incidents").get_json() == {"items": [], "total": 0, "deliveries": []}, who
     assert api.bearer("operator1").get("/api/v1/incidents").get_json()["total"] == 1
 
 

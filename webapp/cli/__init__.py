@@ -5,7 +5,7 @@ Exit codes: 0 done; 1 error (not found, invalid file, ...); 2 validation error;
 Errors are one line on stderr; `tourflow --debug ...` also shows the traceback.
 
 The commands live in one module per group of tasks (definitions, work, records, accounts,
-operate); `main` gathers them.
+operate, outbox); `main` gathers them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from webapp import create_app
-from webapp.cli import accounts, definitions, messages, operate, records, work
+from webapp.cli import accounts, definitions, messages, operate, outbox, records, work
 from webapp.cli.base import TourflowGroup
 
 __all__ = ["main"]
@@ -29,5 +29,6 @@ for command in (operate.info, definitions.deploy, definitions.activate, definiti
                 work.unclaim, work.reassign, work.show, work.events, work.tick, work.message, records.replay,
                 records.jobs, records.messages, work.cancel, records.incident, records.audit, accounts.token,
                 accounts.user, accounts.setting, operate.serve, operate.worker, operate.demo, operate.bench,
-                operate.search_backfill, messages.templates, messages.alerts):
+                operate.search_backfill, messages.templates, messages.alerts,
+                outbox.outbox):
     main.add_command(command)

@@ -1,0 +1,142 @@
+"""Delivering the outbox to real receivers started here: an SMTP server and an HTTP webhook receiver."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.outbox import events
+from engine.outbox.channels.smtp import EmailChannel
+from engine.outbox.channels.webhook import SIGNATURE_HEADER, WebhookChannel, verify_signature
+from engine.outbox.delivery import Deliverer
+from engine.outbox.settings import RetryPolicy, SmtpSettings, WebhookSettings
+from engine.store.states import OutboxStatus
+from tests.fixtures.outbox_handlers import BODY, SUBJECT
+from tests.support.outbox import deploy_notify, messages, outbox_events, start_notify
+from tests.support.receivers import SmtpReceiver, WebhookReceiver
+
+pytestmark = pytest.mark.both_databases
+
+SECRET = "s3cret-测试"
+FAST = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=30)
+
+
+def smtp_settings(receiver: SmtpReceiver, **changes) -> SmtpSettings:
+    fields = {"host": "127.0.0.1", "port": receiver.port, "user": receiver.user, "password": receiver.password,
+              "starttls": receiver.cafile is not None, "sender": "desk@tourflow.example", "timeout": 5,
+              "cafile": str(receiver.cafile or "")}
+    return SmtpSettings(**{**fields, **changes})
+
+
+def deliverer(rt, receiver: WebhookReceiver | None = None, smtp: SmtpSettings | None = None,
+              policy: RetryPolicy = FAST) -> Deliverer:
+    channels = {}
+    if receiver is not None:
+        channels["webhook"] = WebhookChannel(WebhookSettings(url=receiver.url, secret=SECRET, timeout=5))
+    if smtp is not None:
+        channels["email"] = EmailChannel(smtp)
+    return Deliverer(rt.db, owner="test-worker", policy=policy, channels=channels)
+
+
+def passes(d: Deliverer, count: int, start: datetime | None = None) -> list[dict]:
+    """`count` delivery passes, each an hour after the one before (past any backoff)."""
+    start = start or datetime.now(UTC)
+    return [r for i in range(count) for r in d.send_due(start + timedelta(hours=i))]
+
+
+def test_a_mail_goes_out_over_starttls_with_login_and_chinese_subject_and_body(runtime, tmp_path):
+    deploy_notify(runtime)
+    with SmtpReceiver(tls_folder=tmp_path, user="desk", password="pw-2026") as smtp:
+        instance_id = start_notify(runtime, channel="email", recipient="zhang@example.com")
+        [result] = deliverer(runtime, smtp=smtp_settings(smtp)).send_due()
+        [mail] = smtp.mails
+    assert result["status"] == "sent"
+    assert mail["Subject"] == SUBJECT and mail["To"] == "zhang@example.com"
+    assert mail["From"] == "desk@tourflow.example" and mail["X-Tourflow-Kind"] == "booking.confirmation"
+    assert mail.get_content().strip() == BODY.strip()
+    [message] = messages(runtime)
+    assert message.status == OutboxStatus.SENT and message.attempts == 1 and message.sent_at is not None
+    assert message.provider_ref == mail["Message-ID"]
+    assert mail["Message-ID"].endswith("@tourflow.example>")
+    kinds = [(kind, instance) for kind, instance, _ in outbox_events(runtime)]
+    assert kinds == [(events.QUEUED, instance_id), (events.SENT, instance_id)]
+
+
+def test_a_wrong_smtp_password_fails_at_once(runtime, tmp_path):
+    deploy_notify(runtime)
+    with SmtpReceiver(tls_folder=tmp_path, user="desk", password="right") as smtp:
+        start_notify(runtime, channel="email")
+        [result] = deliverer(runtime, smtp=smtp_settings(smtp, password="wrong")).send_due()
+        assert smtp.mails == []
+    assert result["status"] == "failed" and "535" in result["error"]
+    [message] = messages(runtime)
+    assert message.attempts == 1 and message.failed_at is not None
+
+
+def test_a_webhook_is_signed_and_carries_the_message(runtime):
+    deploy_notify(runtime)
+    with WebhookReceiver() as hook:
+        start_notify(runtime, channel="webhook", recipient="13812345678")
+        [result] = deliverer(runtime, hook).send_due()
+    [request] = hook.requests
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    [message] = messages(runtime)
+    assert verify_signature(SECRET, headers[SIGNATURE_HEADER.lower()], request.body)
+    assert not verify_signature("another secret", headers[SIGNATURE_HEADER.lower()], request.body)
+    assert not verify_signature(SECRET, headers[SIGNATURE_HEADER.lower()], request.body + b" ")
+    assert headers["idempotency-key"] == message.idempotency_key
+    body = json.loads(request.body)
+    assert (body["id"], body["kind"], body["recipient"], body["subject"]) == (
+        message.id, "booking.confirmation", "13812345678", SUBJECT)
+    assert body["payload"]["tour"] == "三亚五日游"
+    assert result["status"] == "sent" and message.provider_ref == "prov-1"
+
+
+def test_500_three_times_then_200_is_one_effect_after_four_attempts(runtime):
+    deploy_notify(runtime)
+    with WebhookReceiver(statuses=[500, 500, 503]) as hook:
+        start_notify(runtime, channel="webhook")
+        d = deliverer(runtime, hook)
+        first = datetime.now(UTC)
+        assert d.send_due(first)[0]["status"] == "queued"
+        [message] = messages(runtime)
+        assert message.next_attempt_at == first + timedelta(seconds=60)  # backoff: 60 s, then 120, 240
+        assert d.send_due(first + timedelta(seconds=59)) == []  # not due yet
+        results = passes(d, 3, first + timedelta(hours=1))
+    assert [r["status"] for r in results] == ["queued", "queued", "sent"]
+    assert [r.status for r in hook.requests] == [500, 500, 503, 200]
+    assert len(set(hook.seen)) == 1 and sum(hook.applied.values()) == 1
+    [message] = messages(runtime)
+    assert message.status == OutboxStatus.SENT and message.attempts == 4 and message.last_error is None
+    failed = outbox_events(runtime, events.FAILED)
+    assert [p["attempt"] for _, _, p in failed] == [1, 2, 3] and not any(p["final"] for _, _, p in failed)
+
+
+def test_a_webhook_that_always_fails_ends_failed_and_a_4xx_fails_at_once(runtime):
+    deploy_notify(runtime)
+    with WebhookReceiver(always=502) as hook:
+        broken = start_notify(runtime, channel="webhook")
+        results = passes(deliverer(runtime, hook), 7)
+    assert [r["status"] for r in results] == ["queued"] * 4 + ["failed"]
+    assert len(hook.requests) == FAST.max_attempts and sum(hook.applied.values()) == 0
+    with WebhookReceiver(always=422) as hook:
+        start_notify(runtime, channel="webhook", recipient="13900001111")
+        [result] = passes(deliverer(runtime, hook), 3)
+    assert result["status"] == "failed" and result["error"].startswith("HTTP 422")
+    first, second = messages(runtime)
+    assert (first.status, first.attempts, second.status, second.attempts) == ("failed", 5, "failed", 1)
+    assert runtime.show(broken)["status"] == "completed"  # a message that fails never stops its instance
+    finals = [p for _, _, p in outbox_events(runtime, events.FAILED) if p["final"]]
+    assert [(p["message"], p["permanent"], p["lane"]) for p in finals] == [(first.id, False, "agent"),
+                                                                           (second.id, True, "agent")]
+
+
+def test_the_log_channel_counts_as_delivered(runtime):
+    deploy_notify(runtime)
+    start_notify(runtime, channel="log")
+    [result] = deliverer(runtime).send_due()
+    [message] = messages(runtime)
+    assert result["status"] == "delivered" and message.delivered_at is not None
+    assert [k for k, _, _ in outbox_events(runtime)] == [events.QUEUED, events.SENT, events.DELIVERED]
