@@ -18,6 +18,7 @@ from engine.outbox import queue
 from engine.outbox.channels import customer_channels
 from engine.outbox.templates import register_kind, render
 from engine.plugins.handlers import HandlerContext
+from engine.store.models import OutboxMessage
 from handlers.domain.models import ContactRecord
 
 PERSONAL = ("customer_name", "contact")
@@ -105,7 +106,8 @@ def contact_history(session: Session, instance_id: int) -> list[dict[str, Any]]:
         ContactRecord.instance_id == instance_id, ContactRecord.channel == "message")
         .order_by(ContactRecord.id)).scalars().all()
     ids = [i for record in records for i in record.details.get("outbox_ids", [])]
-    states = queue.message_states(session, ids) if ids else {}
+    states = {m.id: queue.message_row(m, masked=False) for m in session.execute(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids))).scalars()} if ids else {}
     return [{"id": r.id, "kind": r.details.get("message_kind"), "summary": r.summary, "contact": r.contact,
              "at": r.started_at, "messages": [states[i] for i in r.details.get("outbox_ids", []) if i in states]}
             for r in records]

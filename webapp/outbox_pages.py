@@ -11,8 +11,10 @@ from engine.access import policy
 from engine.clock import utcnow
 from engine.errors import FormInvalid, NotFound, TaskConflict
 from engine.limits import REASON_MAX
+from engine.outbox import queue
 from engine.outbox.templates import CHANNEL_FILES
-from engine.run import outbox_list
+from engine.run import instance_access, outbox_list
+from handlers.customer_messages import contact_history
 from webapp import message_preview
 from webapp.app_state import runtime
 from webapp.auth import writer_required
@@ -28,6 +30,7 @@ CHANNEL_LABELS = {"email": "邮件", "webhook": "Webhook（短信/群机器人�
 @bp.record_once
 def _setup(state) -> None:
     state.app.jinja_env.globals.update(sees_outbox=sees_outbox, sees_templates=sees_templates,
+                                       customer_messages=customer_messages,
                                        outbox_status_label=lambda s: _(STATUS_LABELS.get(s, s)),
                                        outbox_channel_label=lambda c: _(CHANNEL_LABELS.get(c, c)))
 
@@ -38,6 +41,19 @@ def sees_outbox() -> bool:
 
 def sees_templates() -> bool:
     return current_user.is_authenticated and policy.template_preview_refusal(current_user.viewer) is None
+
+
+def customer_messages(instance_id: int) -> list[dict]:
+    """The instance page's 客户消息 panel: what was sent to the customer and how far each message got;
+    the contact and the text masked for a viewer who may not see the customer's data."""
+    with runtime().reading() as session:
+        history = contact_history(session, instance_id)
+        shown = instance_access.may_see_personal_data(session, current_user.viewer, instance_id) if history else True
+    if shown:
+        return history
+    return [{**item, "summary": None, "contact": queue.mask_recipient(item["contact"] or ""),
+             "messages": [{**m, "recipient": queue.mask_recipient(m["recipient"])} for m in item["messages"]]}
+            for item in history]
 
 
 @bp.get("/outbox")

@@ -12,7 +12,10 @@ from engine.clock import utcnow
 from engine.outbox import events, queue
 from engine.store.models import AuditEvent, OutboxMessage
 from engine.store.states import OutboxStatus
+from tests.support.booking_desk import BPMN as BOOKING_BPMN
+from tests.support.booking_desk import INQUIRY, Walk
 from tests.support.web import page_text
+from tests.support.world import deploy
 
 PHONE = "13812345678"
 
@@ -119,3 +122,16 @@ def test_the_pages_read_in_english(client_for, path):
     page = page_text(supervisor.get(path))
     shown = page.split("<main")[1].split("template-preview")[0]  # a preview is the message itself: Chinese
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in shown), path
+
+
+def test_the_instance_page_shows_the_customers_messages_and_how_far_they_got(runtime, client_for, request):
+    deploy(runtime, BOOKING_BPMN)
+    walk = Walk(runtime, request, at=utcnow() - timedelta(minutes=5))
+    walk.book(inquiry={**INQUIRY, "service_date": (utcnow() + timedelta(days=30)).date().isoformat()})
+    assert [r["status"] for r in runtime.send_due_messages()] == ["delivered"], "the log channel: delivered"
+    page = page_text(client_for("supervisor1").get(f"/instances/{walk.id}"))
+    panel = page.split("contact-history")[1]
+    assert "booking.confirmation" in panel and "已送达" in panel and "13655556666" in panel
+    assert "【预订确认】尊敬的客户" in panel
+    masked = page_text(client_for("auditor1").get(f"/instances/{walk.id}")).split("contact-history")[1]
+    assert "136****6666" in masked and "13655556666" not in masked and "【预订确认】" not in masked
