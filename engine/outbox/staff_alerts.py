@@ -71,7 +71,7 @@ def preference(session: Session, username: str) -> dict[str, Any]:
             "updated_at": row.updated_at}
 
 
-def _invalid(field: str, message: str, key: str) -> FormInvalid:
+def _invalid(field: str, message: str, *, key: str) -> FormInvalid:
     return FormInvalid(message, field=field, errors=[{"field": field, "message": message}], key=key)
 
 
@@ -81,14 +81,14 @@ def set_preference(session: Session, username: str, *, channel: str, address: st
     address = (address or "").strip()
     events = [e for e in EVENTS if e in set(events)]
     if channel not in CHANNELS:
-        raise _invalid("channel", f"channel must be one of {', '.join(CHANNELS)}", "alerts.channel")
+        raise _invalid("channel", f"channel must be one of {', '.join(CHANNELS)}", key="alerts.channel")
     if channel == "email" and not _EMAIL.match(address):
-        raise _invalid("address", "an e-mail alert needs an e-mail address", "alerts.email")
+        raise _invalid("address", "an e-mail alert needs an e-mail address", key="alerts.email")
     if channel == "webhook" and not _HANDLE.match(address):
         raise _invalid("address", "a webhook alert needs the recipient's number or id (2 to 200 characters, "
-                                  "no spaces)", "alerts.handle")
+                                  "no spaces)", key="alerts.handle")
     if len(address) > 200:
-        raise _invalid("address", "the address may be at most 200 characters", "alerts.handle")
+        raise _invalid("address", "the address may be at most 200 characters", key="alerts.handle")
     row = session.get(StaffAlertPreference, username)
     if row is None:
         row = StaffAlertPreference(username=username, updated_at=now, updated_by=actor)
