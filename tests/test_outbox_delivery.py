@@ -6,12 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from engine.outbox import events
+from engine.outbox.channels.base import Sent
 from engine.outbox.channels.smtp import EmailChannel
 from engine.outbox.channels.webhook import SIGNATURE_HEADER, WebhookChannel, verify_signature
 from engine.outbox.delivery import Deliverer
 from engine.outbox.settings import RetryPolicy, SmtpSettings, WebhookSettings
+from engine.store.models import OutboxMessage
 from engine.store.states import OutboxStatus
 from tests.fixtures.outbox_handlers import BODY, SUBJECT
 from tests.support.outbox import deploy_notify, messages, outbox_events, start_notify
@@ -140,3 +143,54 @@ def test_the_log_channel_counts_as_delivered(runtime):
     [message] = messages(runtime)
     assert result["status"] == "delivered" and message.delivered_at is not None
     assert [k for k, _, _ in outbox_events(runtime)] == [events.QUEUED, events.SENT, events.DELIVERED]
+
+
+def test_a_lease_that_ran_out_passes_the_message_to_another_worker_and_the_late_answer_is_ignored(runtime):
+    deploy_notify(runtime)
+    start_notify(runtime, channel="log")
+    slow, other = deliverer(runtime), Deliverer(runtime.db, owner="other-worker", policy=FAST)
+    [taken] = slow.lease(datetime.now(UTC))
+    assert other.lease(datetime.now(UTC)) == []  # leased: nobody else takes it
+    with runtime.db.write() as session, session.begin():  # the slow worker's lease runs out
+        session.execute(update(OutboxMessage).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+    [again] = other.lease(datetime.now(UTC))
+    assert (again.id, again.attempt, again.idempotency_key) == (taken.id, 2, taken.idempotency_key)
+    late = slow.record(taken, Sent(provider_ref="late"), datetime.now(UTC))
+    assert late["status"] == "skipped"  # the message is the other worker's now
+    assert other.deliver(again)["status"] == "delivered"
+    [message] = messages(runtime)
+    assert (message.attempts, message.provider_ref) == (2, f"log-{message.id}")
+    assert [k for k, _, _ in outbox_events(runtime)] == [events.QUEUED, events.SENT, events.DELIVERED]
+
+
+def test_two_workers_lease_disjoint_messages(runtime):
+    deploy_notify(runtime)
+    for i in range(5):
+        start_notify(runtime, channel="log", recipient=f"guest{i}@example.com")
+    a, b = deliverer(runtime), Deliverer(runtime.db, owner="b", policy=FAST)
+    first = a.lease(datetime.now(UTC), limit=3)
+    second = b.lease(datetime.now(UTC), limit=10)
+    assert len(first) == 3 and len(second) == 2
+    assert not {o.id for o in first} & {o.id for o in second}
+    b.release([o.id for o in second])  # a worker told to stop gives back what it did not start
+    assert [(m.status, m.attempts) for m in messages(runtime)][3:] == [("queued", 0), ("queued", 0)]
+    assert len(a.send_due()) == 2 and len(a.send_due()) == 0  # a's own leases are not taken again
+    for outgoing in first:
+        a.deliver(outgoing)
+    assert {m.status for m in messages(runtime)} == {"delivered"}
+
+
+def test_a_webhook_that_does_not_answer_in_time_is_tried_again(runtime):
+    import threading
+
+    deploy_notify(runtime)
+    hold = threading.Event()
+    with WebhookReceiver(hold=hold) as hook:
+        start_notify(runtime, channel="webhook")
+        impatient = Deliverer(runtime.db, owner="t", policy=FAST, channels={
+            "webhook": WebhookChannel(WebhookSettings(url=hook.url, secret=SECRET, timeout=0.5))})
+        [result] = impatient.send_due()
+        hold.set()
+    assert result["status"] == "queued" and "timed out" in result["error"]
+    [message] = messages(runtime)
+    assert message.attempts == 1 and message.next_attempt_at is not None

@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import TourflowError
 from engine.outbox import events
-from engine.outbox.queue import enqueue, mask_recipient, message_status, timeline
+from engine.outbox.queue import enqueue, mask_recipient, message_status, messages_of, timeline
 from tests.support.outbox import deploy_notify, messages, outbox_events, start_notify
 
 pytestmark = pytest.mark.both_databases
@@ -35,6 +35,11 @@ def test_a_handler_queues_its_message_in_its_step_and_replay_skips_the_event(run
     assert (kind, stream_instance) == (events.QUEUED, instance_id)
     assert payload["message"] == message.id and payload["recipient"] == "zhang@example.com"
     assert payload["idempotency_key"] == message.idempotency_key
+    with runtime.db.read() as session:
+        [row] = messages_of(session, instance_id)
+        assert messages_of(session, instance_id + 1) == []
+    assert (row["id"], row["status"], row["recipient"], row["sent_at"]) == (message.id, "queued", "z***@example.com",
+                                                                           None)
     # the runtime fixture then replays the instance: the outbox event must not disturb it
 
 
@@ -79,3 +84,10 @@ def test_an_unknown_channel_is_refused(runtime):
     with runtime.db.write() as session, session.begin(), pytest.raises(TourflowError) as refused:
         queue_one(session, channel="pigeon")
     assert refused.value.key == "outbox.unknown_channel"
+
+
+def test_without_a_lane_the_message_belongs_to_the_lane_of_its_step(runtime):
+    deploy_notify(runtime)
+    instance_id = start_notify(runtime, lane="")  # the handler names no lane
+    [message] = messages(runtime)
+    assert (message.instance_id, message.task, message.lane) == (instance_id, "on_record", "system")

@@ -57,6 +57,12 @@ EVENT_LABELS = {
     "job_failed": "作业失败",
     "business_key_set": "确定业务编号",
     "state_written": "记录状态",
+    "outbox_queued": "消息排队待发",
+    "outbox_sent": "消息已发出",
+    "outbox_delivered": "消息已送达",
+    "outbox_failed": "消息发送失败",
+    "outbox_retried": "重新发送消息",
+    "outbox_cancelled": "放弃发送消息",
 }
 
 _NUMBERED = re.compile(r"^\s*[(（]\s*(\d+)\s*[)）]\s*(.*)$")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.access import policy
 from engine.errors import TaskConflict
 from engine.run import incidents, reads
+from engine.run.delivery_incidents import delivery_incidents
 from engine.store.states import InstanceStatus
 from webapp import display, privacy
 from webapp.app_state import runtime
@@ -37,7 +38,7 @@ def nav_badge() -> dict[str, Any] | None:
     viewer = current_user.viewer
     try:
         with runtime().reading() as session:
-            count = incidents.incident_count(session, viewer)
+            count = incidents.incident_count(session, viewer) + len(delivery_incidents(session, viewer))
     except SQLAlchemyError:
         current_app.logger.exception("incident count failed")
         return None
@@ -49,14 +50,30 @@ def index():
     process = request.args.get("process") or None
     with runtime().reading() as session:
         visible = incidents.open_incidents(session, current_user.viewer)
+        deliveries = delivery_incidents(session, current_user.viewer)
     visible = privacy.rows(visible, "instance_id")
     processes: dict[str, dict[str, Any]] = {}
     for item in visible:
         entry = processes.setdefault(item["process"], {"name": item["process_name"], "count": 0})
         entry["count"] += 1
     items = [i for i in visible if process is None or i["process"] == process]
+    deliveries = [d for d in deliveries if process is None or d["process"] == process]
     return render_template("incidents/index.html", items=items, total=len(visible), processes=processes,
-                           process=process, sees_all=policy.sees_every_incident(current_user.viewer))
+                           process=process, sees_all=policy.sees_every_incident(current_user.viewer),
+                           deliveries=deliveries)
+
+
+@bp.post("/outbox/<int:message_id>/resolve")
+@writer_required
+def resolve_delivery(message_id: int):
+    """A failed message: send it again or give it up, with a reason (the lane's holders; docs/outbox.md)."""
+    action = request.form.get("action", "")
+    row = runtime().resolve_delivery(message_id, current_user.username, action, request.form.get("reason"))
+    if action == "retry":
+        flash(_("消息 #{id} 已重新排队发送。", id=row["id"]), "success")
+    else:
+        flash(_("已放弃发送消息 #{id}。", id=row["id"]), "success")
+    return redirect(url_for("incidents.index"))
 
 
 # ---- resolving, from the instance page --------------------------------------------------

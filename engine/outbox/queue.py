@@ -22,7 +22,7 @@ from engine.errors import TourflowError
 from engine.outbox import events
 from engine.outbox.settings import CHANNELS
 from engine.store.audit import SYSTEM_STREAM, instance_stream
-from engine.store.models import AuditEvent, OutboxMessage
+from engine.store.models import AuditEvent, Deployment, OutboxMessage, ProcessInstance
 from engine.store.states import OutboxStatus
 
 
@@ -37,6 +37,8 @@ def enqueue(session: Session, *, kind: str, channel: str, recipient: str, subjec
     existing = by_key(session, idempotency_key)
     if existing is not None:
         return existing
+    if lane is None and instance_id is not None and task:
+        lane = step_lane(session, instance_id, task)
     message = OutboxMessage(kind=kind, channel=channel, recipient=recipient, subject=subject or "", body=body or "",
                             payload=payload or {}, idempotency_key=idempotency_key, status=OutboxStatus.QUEUED,
                             attempts=0, next_attempt_at=send_at or now, instance_id=instance_id, task=task,
@@ -56,6 +58,15 @@ def enqueue(session: Session, *, kind: str, channel: str, recipient: str, subjec
     return message
 
 
+def step_lane(session: Session, instance_id: int, task: str) -> str | None:
+    """The lane of BPMN node `task` in the instance's process version: who answers for its messages."""
+    lanes = session.execute(select(Deployment.node_lanes).join(ProcessInstance, ProcessInstance.deployment_id
+                                                               == Deployment.id)
+                            .where(ProcessInstance.id == instance_id)).scalar()
+    lane = (lanes or {}).get(task)
+    return lane if isinstance(lane, str) else None
+
+
 def by_key(session: Session, idempotency_key: str) -> OutboxMessage | None:
     return session.execute(
         select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
@@ -68,6 +79,13 @@ def message_status(session: Session, ids: list[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids)))
     return {row.id: str(row.status) for row in rows}
+
+
+def messages_of(session: Session, instance_id: int, masked: bool = True) -> list[dict[str, Any]]:
+    """An instance's messages in the order they were queued, with their status and timestamps."""
+    rows = session.execute(select(OutboxMessage).where(OutboxMessage.instance_id == instance_id)
+                           .order_by(OutboxMessage.id)).scalars()
+    return [message_row(message, masked) for message in rows]
 
 
 def mask_recipient(recipient: str) -> str:
@@ -115,4 +133,5 @@ def timeline(session: Session, message_id: int, masked: bool = True) -> dict[str
     return {**message_row(message, masked), "body": message.body, "events": history}
 
 
-__all__ = ["CHANNELS", "enqueue", "by_key", "message_status", "message_row", "mask_recipient", "timeline"]
+__all__ = ["CHANNELS", "enqueue", "by_key", "message_status", "messages_of", "message_row", "mask_recipient",
+           "timeline"]

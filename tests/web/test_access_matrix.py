@@ -140,6 +140,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/instances/<int:instance_id>"): page(INSTANCE, {INSTANCE_VIEWERS: 200}),
     ("GET", "/instances/<int:instance_id>/audit"): page(INSTANCE + "/audit", {INSTANCE_VIEWERS: 200}),
     ("GET", "/incidents"): page("/incidents", ALL_200),
+    ("POST", "/outbox/<int:message_id>/resolve"): page(
+        "/outbox/{message}/resolve", {INCIDENT_RESOLVERS: 422}, body={"action": "retry", "reason": ""}),
     ("POST", "/instances/<int:instance_id>/incident/retry"): page(
         "/instances/{incident}/incident/retry", {INCIDENT_RESOLVERS: 422}, body={"reason": ""}),
     ("POST", "/instances/<int:instance_id>/incident/resolve"): page(
