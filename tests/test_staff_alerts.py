@@ -15,6 +15,7 @@ from engine.outbox import staff_alerts
 from engine.store.models import OutboxMessage, StaffAlert
 from tests.support.incidents import FIXTURE as INCIDENT_FLOW
 from tests.support.incidents import business
+from tests.support.outbox import failed_message
 from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
@@ -123,3 +124,14 @@ def test_a_preference_that_cannot_be_delivered_is_refused_naming_the_field(rt, c
     assert refused.value.field == field
     with rt.reading() as session:
         assert staff_alerts.preference(session, "agent1")["channel"] == "none"
+
+
+def test_a_customer_message_that_failed_for_good_alerts_the_lane_of_its_step(rt):
+    prefer(rt, "operator1", "email", "op1@example.com", events=["incident"])
+    instance = start(rt, T0)
+    message_id = failed_message(rt, lane="operator", instance_id=instance)
+    [alert] = alerts(rt, "operator1")
+    assert (alert.event, alert.instance_id) == ("incident", instance)
+    assert alert.title == "流程故障：消息发送失败 booking.payment_reminder"
+    assert "HTTP 400: bad phone" in alert.detail
+    assert alert.idempotency_key == f"incident:{instance}:message-{message_id}:operator1"

@@ -147,15 +147,16 @@ def note_new_tasks(session: Session, tasks: list[HumanTask], now: datetime, proc
 
 
 def note_incident(session: Session, *, instance_id: int, lane: str | None, name: str, error: str, now: datetime,
-                  process_name: str = "") -> int:
+                  process_name: str = "", ref: str = "") -> int:
     """In the step's transaction: an alert for the users who resolve this incident (its lane's holders;
-    supervisors for a system-lane failure)."""
+    supervisors for a system-lane failure). `ref` tells incidents of one instance and moment apart (a
+    message that failed for good: its id)."""
     viewers = _listeners(session, "incident")
     if not viewers:
         return 0
     lanes = {lane} if lane and lane != "system" else {Role.SUPERVISOR}
     chosen = [v for v in viewers if v.roles & lanes and not v.read_only]
-    moment = naive_utc(now).isoformat(timespec="seconds")
+    moment = ref or naive_utc(now).isoformat(timespec="seconds")
     taken = _existing(session, [f"incident:{instance_id}:{moment}:{v.username}" for v in chosen])
     return sum(_add(session, taken, key=f"incident:{instance_id}:{moment}:{v.username}", username=v.username,
                     event="incident", instance_id=instance_id, task_id=None, title=f"流程故障：{name}",
