@@ -1,13 +1,15 @@
 """Message templates for supervisors and process owners: every kind with its files' problems, and a
-preview rendered with the customer's data masked (sample data, or a real message's data)."""
+preview rendered with the customer's data masked (the kind's sample data, or the data given)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from engine.access.privacy import KNOWN_KEYS, Masker
-from engine.errors import FormInvalid, NotFound
-from engine.outbox import staff_alerts
+from engine.errors import FormInvalid, NotFound, TourflowError
+from engine.outbox import staff_alerts  # noqa: F401 - importing it registers the kind staff.alert
+from engine.outbox.channels import customer_channels
 from engine.outbox.templates import CHANNEL_FILES, TemplateProblem, check_or_exit, kinds, templates
 from engine.plugins.handlers import load_plugins
 
@@ -17,11 +19,16 @@ PREVIEW_CHANNELS = (*CHANNEL_FILES, "log")
 def load_kinds() -> None:
     """Every message kind registered: the plug-ins' (the agency's customer messages) and staff.alert."""
     load_plugins()
-    assert staff_alerts.window  # the module registers staff.alert when imported
 
 
 def check_at_startup(where: str) -> None:
-    """`tourflow serve` and `tourflow worker` refuse to start on a missing or broken template."""
+    """`tourflow serve` and `tourflow worker` refuse to start on a missing or broken template, or on
+    TOURFLOW_CUSTOMER_CHANNELS naming a channel that does not exist (else every booking would fail)."""
+    try:
+        customer_channels()
+    except TourflowError as exc:
+        print(f"{where}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     load_kinds()
     check_or_exit(where)
 
