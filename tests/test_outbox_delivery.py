@@ -14,6 +14,8 @@ from engine.outbox.channels.smtp import EmailChannel
 from engine.outbox.channels.webhook import SIGNATURE_HEADER, WebhookChannel, verify_signature
 from engine.outbox.delivery import Deliverer
 from engine.outbox.settings import RetryPolicy, SmtpSettings, WebhookSettings
+from engine.run.delivery_incidents import delivery_incidents
+from engine.run.queries import Viewer
 from engine.store.models import OutboxMessage
 from engine.store.states import OutboxStatus
 from tests.fixtures.outbox_handlers import BODY, SUBJECT
@@ -65,6 +67,17 @@ def test_a_mail_goes_out_over_starttls_with_login_and_chinese_subject_and_body(r
     assert mail["Message-ID"].endswith("@tourflow.example>")
     kinds = [(kind, instance) for kind, instance, _ in outbox_events(runtime)]
     assert kinds == [(events.QUEUED, instance_id), (events.SENT, instance_id)]
+
+
+# aiosmtpd cannot tell that a connection wrapped in TLS from its first byte is encrypted, and warns
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_mail_goes_out_over_tls_from_the_first_byte(runtime, tmp_path):
+    deploy_notify(runtime)
+    with SmtpReceiver(tls_folder=tmp_path, user="desk", password="pw-465", implicit_tls=True) as smtp:
+        start_notify(runtime, channel="email")
+        [result] = deliverer(runtime, smtp=smtp_settings(smtp, ssl=True, starttls=False)).send_due()
+        [mail] = smtp.mails
+    assert result["status"] == "sent" and mail["Subject"] == SUBJECT
 
 
 def test_a_wrong_smtp_password_fails_at_once(runtime, tmp_path):
@@ -134,6 +147,11 @@ def test_a_webhook_that_always_fails_ends_failed_and_a_4xx_fails_at_once(runtime
     finals = [p for _, _, p in outbox_events(runtime, events.FAILED) if p["final"]]
     assert [(p["message"], p["permanent"], p["lane"]) for p in finals] == [(first.id, False, "agent"),
                                                                            (second.id, True, "agent")]
+    with runtime.db.read() as session:  # two incidents of the agent lane, the instance untouched
+        seen = delivery_incidents(session, Viewer("agent1", frozenset({"agent"})))
+        assert {(d["message_id"], d["lane"], d["can_resolve"]) for d in seen} == {(first.id, "agent", True),
+                                                                                  (second.id, "agent", True)}
+        assert delivery_incidents(session, Viewer("qc1", frozenset({"qc"}))) == []
 
 
 def test_the_log_channel_counts_as_delivered(runtime):

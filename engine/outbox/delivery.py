@@ -63,7 +63,17 @@ class Deliverer:
         return channel_for(name)
 
     # ---- 1. lease ------------------------------------------------------------------------
+    def anything_due(self, due_by: datetime, skip: set[int] | None = None) -> bool:
+        """A read first: an idle outbox costs each poll no write transaction (SQLite's write lock)."""
+        query = select(OutboxMessage.id).where(due_condition(wall_clock(), due_by)).limit(1)
+        if skip:
+            query = query.where(OutboxMessage.id.not_in(skip))
+        with self.db.read() as session:
+            return session.execute(query).first() is not None
+
     def lease(self, due_by: datetime, limit: int = 20, skip: set[int] | None = None) -> list[Outgoing]:
+        if not self.anything_due(due_by, skip):
+            return []
         now = wall_clock()
         with self.db.write() as session, session.begin():
             query = (select(OutboxMessage).where(due_condition(now, due_by))

@@ -32,6 +32,10 @@ def _number(name: str, default: float) -> float:
     return number
 
 
+def _flag(name: str, default: str) -> bool:
+    return _env(name, default).lower() not in ("0", "false", "no", "off", "")
+
+
 def customer_channels() -> list[str]:
     """TOURFLOW_CUSTOMER_CHANNELS: the channels a customer message goes out on (comma list, default `log`)."""
     names = [name.strip().lower() for name in _env("TOURFLOW_CUSTOMER_CHANNELS", "log").split(",") if name.strip()]
@@ -51,12 +55,15 @@ class SmtpSettings:
     starttls: bool
     sender: str
     timeout: float
-    cafile: str = ""  # a private CA's certificates (PEM) to trust for STARTTLS, besides the system's
+    cafile: str = ""  # a private CA's certificates (PEM) to trust, instead of the system's
+    ssl: bool = False  # TLS from the first byte (port 465) rather than STARTTLS
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
-        starttls = _env("TOURFLOW_SMTP_STARTTLS", "1").lower() not in ("0", "false", "no", "off", "")
-        return cls(host=_env("TOURFLOW_SMTP_HOST", "localhost"), port=int(_number("TOURFLOW_SMTP_PORT", 587)),
+        implicit = _flag("TOURFLOW_SMTP_SSL", "0")
+        starttls = _flag("TOURFLOW_SMTP_STARTTLS", "1") and not implicit
+        port = int(_number("TOURFLOW_SMTP_PORT", 465 if implicit else 587))
+        return cls(host=_env("TOURFLOW_SMTP_HOST", "localhost"), port=port, ssl=implicit,
                    user=_env("TOURFLOW_SMTP_USER"), password=os.environ.get("TOURFLOW_SMTP_PASSWORD", ""),
                    starttls=starttls, sender=_env("TOURFLOW_SMTP_FROM", "tourflow@localhost"),
                    timeout=_number("TOURFLOW_OUTBOX_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),

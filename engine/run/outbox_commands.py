@@ -110,9 +110,15 @@ class OutboxCommands(EngineCore):
             session = tx.session
             viewer = viewer_named(session, actor)
             policy.require_capability(viewer, Capability.REPORT_DELIVERIES)
+            # lock the rows in id order, so two concurrent batches never wait on each other in a circle
+            ids = [_find(session, report) for report in reports]
+            rows = session.execute(select(OutboxMessage).where(OutboxMessage.id.in_({i for i in ids if i}))
+                                   .order_by(OutboxMessage.id).with_for_update()
+                                   .execution_options(populate_existing=True)).scalars()
+            locked = {row.id: row for row in rows}
             results = []
-            for report in reports:
-                message = _find(session, report)
+            for report, message_id in zip(reports, ids, strict=True):
+                message = locked.get(message_id) if message_id else None
                 if message is None:
                     results.append({**report["ref"], "result": "not_found"})
                     continue
@@ -155,13 +161,14 @@ def _checked(index: int, item: Any) -> dict[str, Any]:
             "message_id": message_id, "provider_ref": ref, "status": item["status"], "at": at, "error": error}
 
 
-def _find(session, report: dict[str, Any]) -> OutboxMessage | None:
+def _find(session, report: dict[str, Any]) -> int | None:
+    """The id of the message a report names (by provider_ref: the newest with it), or None."""
     if report["message_id"] is not None:
-        query = select(OutboxMessage).where(OutboxMessage.id == report["message_id"])
+        query = select(OutboxMessage.id).where(OutboxMessage.id == report["message_id"])
     else:
-        query = select(OutboxMessage).where(OutboxMessage.provider_ref == report["provider_ref"]) \
+        query = select(OutboxMessage.id).where(OutboxMessage.provider_ref == report["provider_ref"]) \
             .order_by(OutboxMessage.id.desc()).limit(1)
-    return session.execute(query.with_for_update().execution_options(populate_existing=True)).scalars().first()
+    return session.execute(query).scalar()
 
 
 __all__ = ["OutboxCommands", "RESOLUTIONS", "REPORT_STATUSES"]

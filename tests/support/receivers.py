@@ -1,7 +1,7 @@
 """Real receivers for the outbox tests, started by the tests themselves on 127.0.0.1:
 
-* `SmtpReceiver`: an aiosmtpd server (optionally STARTTLS with a throwaway self-signed certificate,
-  and AUTH) keeping every mail it accepts;
+* `SmtpReceiver`: an aiosmtpd server (optionally STARTTLS or implicit TLS with a throwaway self-signed
+  certificate, and AUTH) keeping every mail it accepts;
 * `WebhookReceiver`: an http.server in a thread that answers from a script (500 three times, then 200;
   or hold the request open) and applies each Idempotency-Key once, as a provider would.
 """
@@ -52,7 +52,7 @@ class _Keeper:
 
 
 class SmtpReceiver:
-    def __init__(self, tls_folder: Path | None = None, user: str = "", password: str = ""):
+    def __init__(self, tls_folder: Path | None = None, user: str = "", password: str = "", implicit_tls: bool = False):
         self.keeper = _Keeper()
         self.port = free_port()
         self.user, self.password = user, password
@@ -63,9 +63,12 @@ class SmtpReceiver:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
             self.cafile = cert
-            kwargs.update(tls_context=context, require_starttls=True)
+            if implicit_tls:  # TLS from the first byte, as on port 465
+                kwargs.update(ssl_context=context)
+            else:
+                kwargs.update(tls_context=context, require_starttls=True)
         if user:
-            kwargs.update(auth_required=True, authenticator=self._authenticate)
+            kwargs.update(auth_required=True, authenticator=self._authenticate, auth_require_tls=not implicit_tls)
         self.controller = Controller(self.keeper, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):

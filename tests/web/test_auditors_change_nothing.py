@@ -17,6 +17,7 @@ from engine.config import DEFAULT_PROCESSES_DIR
 from engine.store import models
 from tests.support.api import Api
 from tests.support.complaint import COMPLAINT
+from tests.support.outbox import failed_message
 from tests.support.web import Client
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -25,7 +26,7 @@ EXCEPTIONS = {"auth.login": "logging in writes nothing of the agency's",
               "api.lint": "lints the diagram in the body (the modeler's live lint): stores nothing",
               "api.preview_form": "draws the form schema in the body (the form editor's preview): stores nothing"}
 COUNTED = (models.AuditEvent, models.AuditHead, models.ProcessInstance, models.HumanTask, models.Job, models.Message,
-           models.Deployment, models.ApiToken, models.SavedView)
+           models.Deployment, models.ApiToken, models.SavedView, models.OutboxMessage)
 BPMN = (DEFAULT_PROCESSES_DIR / "complaint_handling.bpmn").read_bytes()
 
 # What a writer would send to each endpoint, so that a route missing its guard would really act.
@@ -35,12 +36,15 @@ JSON_BODIES = {
     "api.start_instance": {"data": {}, "business_key": "AUDIT-1"},
     "api.resolve_incident": {"reason": "审计测试", "data": None},
     "api.send_message": {"name": "complaint_received", "correlation_key": "AUDIT-2", "data": {}},
+    "api.resolve_delivery": {"action": "retry", "reason": "审计测试"},
+    "api.report_deliveries": {"items": [{"id": 1, "status": "delivered"}]},
 }
 FORM_BODIES = {
     "tasks.complete": {k: str(v) for k, v in COMPLAINT.items()},
     "tasks.reassign": {"to_user": "agent2", "reason": "审计测试"},
     "incidents.resolve": {"reason": "审计测试", "data": "{}"},
     "incidents.retry": {"reason": "审计测试"},
+    "incidents.resolve_delivery": {"action": "retry", "reason": "审计测试"},
     "saved_views.save": {"name": "审计视图", "query": "lane=guide"},
 }
 UPLOADS = {"api.deploy", "processes.deploy"}
@@ -75,11 +79,11 @@ def url_for_rule(app, rule, values) -> str:
 
 @pytest.fixture
 def targets(runtime) -> dict:
-    """Real things to aim at: an instance with a ready task."""
+    """Real things to aim at: an instance with a ready task, a message that failed for good."""
     instance_id = runtime.start("complaint_handling", actor="agent1")
     [task] = runtime.tasks(instance_id=instance_id)
     return {"instance_id": instance_id, "task_id": task["id"], "process_id": "complaint_handling", "version": 1,
-            "draft_id": 999999, "view_id": 1}
+            "draft_id": 999999, "view_id": 1, "message_id": failed_message(runtime, lane=None)}
 
 
 def test_the_exceptions_exist_and_every_other_mutating_route_is_checked(app):

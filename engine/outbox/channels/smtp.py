@@ -1,4 +1,5 @@
-"""The `email` channel: SMTP with smtplib (STARTTLS, AUTH), UTF-8 subject and body.
+"""The `email` channel: SMTP with smtplib (STARTTLS, or TLS from the start on port 465; AUTH), UTF-8
+subject and body.
 
 The Message-ID is derived from the idempotency key (`<digest@sender domain>`), so a mail sent
 again after a crash carries the same Message-ID and a receiving system can drop the duplicate.
@@ -51,11 +52,14 @@ class EmailChannel:
             raise PermanentError(f"not a mail address: {outgoing.recipient!r}")
         s = self.settings
         mail = build_mail(outgoing, s)
+        context = ssl.create_default_context(cafile=s.cafile or None) if s.ssl or s.starttls else None
         try:
-            with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
+            connection = (smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context) if s.ssl
+                          else smtplib.SMTP(s.host, s.port, timeout=s.timeout))
+            with connection as smtp:
                 smtp.ehlo()
                 if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context(cafile=s.cafile or None))
+                    smtp.starttls(context=context)
                     smtp.ehlo()
                 if s.user:
                     smtp.login(s.user, s.password)
