@@ -7,6 +7,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROCESSES_DIR = REPO_ROOT / "processes"
+DEFAULT_MESSAGES_DIR = REPO_ROOT / "messages"
 
 
 def instance_dir() -> Path:
@@ -20,3 +21,8 @@ def database_url() -> str:
     if url:
         return url
     return f"sqlite:///{instance_dir() / 'tourflow.db'}"
+
+
+def messages_dir() -> Path:
+    """The message templates owners edit (docs/messages.md); TOURFLOW_MESSAGES_DIR overrides."""
+    return Path(os.environ.get("TOURFLOW_MESSAGES_DIR") or DEFAULT_MESSAGES_DIR).resolve()

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from engine.clock import CHINA, naive_utc, parse_iso_china
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.customer_messages import notify_customer
 from handlers.domain.lookup import existing_archive
 from handlers.domain.models import (
     ArchiveRecord,
-    ContactRecord,
     DeskBooking,
     PriceItem,
     Resource,
@@ -150,16 +150,19 @@ def load_booking(session: Session, code: str) -> DeskBooking:
     return booking
 
 
-def notify(ctx: HandlerContext, booking: DeskBooking, kind: str, text: str) -> None:
-    """A message to the customer (SMS/mail), logged as a contact record once per step."""
-    exists = ctx.session.execute(select(ContactRecord.id).where(
-        ContactRecord.idempotency_key == ctx.idempotency_key)).scalar()
-    if exists:
-        return
-    ctx.session.add(ContactRecord(
-        idempotency_key=ctx.idempotency_key, instance_id=ctx.instance_id, channel="sms", contact=booking.contact,
-        request_type="业务办理", summary=text, outcome=kind, handled_by="system", started_at=ctx.now,
-        archived_at=ctx.now, details={"booking_code": booking.code, "kind": kind}))
+def notify(ctx: HandlerContext, booking: DeskBooking, kind: str, extra: dict[str, Any] | None = None) -> str:
+    """The customer's message of this step (messages/booking.<kind>.*.j2), sent through the outbox in the
+    step's transaction and logged as one contact record; returns the text an SMS would carry."""
+    view = booking_view(booking, settings(ctx.session))
+    data = {"customer_name": booking.customer_name, "booking": message_booking(booking, view), **(extra or {})}
+    return notify_customer(ctx, f"booking.{kind}", booking.contact, data, {"booking_code": booking.code})
+
+
+def message_booking(booking: DeskBooking, view: dict[str, Any]) -> dict[str, Any]:
+    """The booking as the message templates see it: times as the customer reads them (China time)."""
+    return {"code": booking.code, "service_at": view["service_at"][:16].replace("T", " "),
+            "party_size": booking.party_size, "services": booking.service, "amount": view["amount"],
+            "valid_until": view["valid_until"][:16].replace("T", " ")}
 
 
 def booking_view(booking: DeskBooking, conf: dict[str, Any]) -> dict[str, Any]:
@@ -257,10 +260,7 @@ def record_booking(ctx: HandlerContext) -> dict:
     ctx.set_business_key(booking.code)
     pay = (f"支付链接：https://pay.tourflow.local/{booking.code}" if data.get("payment_method") == "在线支付"
            else "请在有效期内到营业网点前台以现金或刷卡支付")
-    text = (f"【预订确认】尊敬的客户，您的预订 {booking.code} 已生成：{view['service_at'][:16].replace('T', ' ')}，"
-            f"{booking.party_size}人，{booking.service}，应付金额 {view['amount']} 元。{pay}。"
-            f"预订有效期至 {view['valid_until'][:16].replace('T', ' ')}，逾期未支付将自动取消。{policy_text(conf)}")
-    notify(ctx, booking, "confirmation", text)
+    text = notify(ctx, booking, "confirmation", {"payment": pay, "policy": policy_text(conf)})
     return {**view, "confirmation": text}
 
 
@@ -276,11 +276,9 @@ def payment_reminder(ctx: HandlerContext) -> dict:
         if booking.status != "cancelled":
             booking.status = "cancelled"
             release(ctx.session, booking.code)
-        notify(ctx, booking, "expired", f"【预订取消】您的预订 {booking.code} 超过有效期未支付，已自动取消。")
+        notify(ctx, booking, "expired")
         return {"count": count - 1, "expired": True, "sent": False}
-    notify(ctx, booking, "payment_reminder",
-            f"【支付提醒】您的预订 {booking.code} 应付 {view['amount']} 元尚未支付，"
-            f"请于 {view['valid_until'][:16].replace('T', ' ')} 前完成支付。")
+    notify(ctx, booking, "payment_reminder")
     return {"count": count, "expired": False, "sent": True}
 
 
@@ -291,8 +289,8 @@ def issue_receipt(ctx: HandlerContext) -> dict:
     if booking.paid_at is None:
         booking.status, booking.paid_at = "paid", ctx.now
     receipt_no = f"RC-{booking.code}"
-    notify(ctx, booking, "receipt", f"【支付凭证】{receipt_no}：预订 {booking.code} 已收到 "
-                                     f"{money(booking.amount)} 元（{ctx.data.get('paid_via', '线下支付')}）。")
+    notify(ctx, booking, "receipt", {"receipt_no": receipt_no, "paid_amount": money(booking.amount),
+                                     "paid_via": ctx.data.get("paid_via", "线下支付")})
     return {"receipt_no": receipt_no, "paid_amount": money(booking.amount),
             "paid_at": booking.paid_at.astimezone(UTC).isoformat()}
 
@@ -306,8 +304,8 @@ def cancel_booking(ctx: HandlerContext) -> dict:
         booking.status = "cancelled"
         booking.refund_amount = Decimal(check["refund_amount"])
         release(ctx.session, booking.code)
-    notify(ctx, booking, "cancelled", f"【预订取消】您的预订 {booking.code} 已取消，按取消政策退还 "
-                                       f"{check['refund_percent']}%，退款 {money(booking.refund_amount)} 元。")
+    notify(ctx, booking, "cancelled", {"paid": True, "refund_percent": check["refund_percent"],
+                                       "refund_amount": money(booking.refund_amount)})
     return {"status": "cancelled", "refund_amount": money(booking.refund_amount),
             "refund_percent": check["refund_percent"]}
 
@@ -336,8 +334,7 @@ def apply_change(ctx: HandlerContext) -> dict:
         difference = booking.amount - old_amount
     else:
         difference = Decimal(data.get("booking", {}).get("change", {}).get("amount_difference", "0"))
-    notify(ctx, booking, "changed", f"【预订变更】您的预订 {booking.code} 已变更为 "
-                                     f"{new_at:%Y-%m-%d %H:%M}，{party}人，{booking.service}，金额差额 {money(difference)} 元。")
+    notify(ctx, booking, "changed", {"difference": money(difference)})
     return {**booking_view(booking, conf), "change": {"feasible": True, "reason": "",
                                                        "amount_difference": money(difference)}}
 

@@ -64,8 +64,7 @@ def cancel_unpaid(ctx: HandlerContext) -> dict:
     if booking.status != "cancelled":
         booking.status = "cancelled"
         release(ctx.session, booking.code)
-    notify(ctx, booking, "cancelled", f"【预订取消】您的预订 {booking.code} 尚未支付，已按您的要求取消，无需支付任何费用。"
-                                      f"如已发起支付，款项将全额原路退回。")
+    notify(ctx, booking, "cancelled", {"paid": False, "refund_percent": 0, "refund_amount": "0.00"})
     return {"status": "cancelled", "paid": False, "refund_amount": "0.00", "refund_percent": 0}
 
 
@@ -77,9 +76,8 @@ def refund_late_payment(ctx: HandlerContext) -> dict:
     if booking.paid_at is None:
         booking.paid_at, booking.refund_amount = ctx.now, booking.amount
     amount = money(booking.refund_amount or booking.amount)
-    text = (f"【退款】您的预订 {booking.code} 已取消，取消后收到的付款 {amount} 元"
-            f"（{ctx.data.get('paid_via', '线下支付')}）将全额原路退回。")
-    notify(ctx, booking, "late_payment_refund", text)
+    notify(ctx, booking, "late_payment_refund", {"refund_amount": amount,
+                                                 "paid_via": ctx.data.get("paid_via", "线下支付")})
     result = {"refunded": True, "refund_amount": amount, "paid_at": booking.paid_at.astimezone(UTC).isoformat(),
               "transaction_ref": str(ctx.data.get("transaction_ref") or "")}
     record_once(ctx, "desk_late_payment", booking, f"{booking.code} 取消后收到付款，已全额退款 {amount} 元", result)

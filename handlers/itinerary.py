@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from engine.plugins.handlers import BusinessError, HandlerContext, handler
+from handlers.customer_messages import notify_customer
 from handlers.domain.lookup import existing_archive
 from handlers.domain.models import ArchiveRecord, Resource, ResourceBooking
 
@@ -102,7 +103,26 @@ def send_confirmation_letter(ctx: HandlerContext) -> dict:
     content = letter_text(data)
     record = _file(ctx, "itinerary_letter", data.get("itinerary_no"), f"行程确认函 {data.get('itinerary_no')}",
                    {"content": content, "sent_to": data.get("contact_phone"), "total": current_total(data)})
+    notify_customer(ctx, "itinerary.confirmation_letter", str(data.get("contact_phone") or ""),
+                    {**trip_facts(data), "letter": content}, {"itinerary_no": data.get("itinerary_no")})
     return {"letter_id": record.id, "content": content, "sent_to": data.get("contact_phone")}
+
+
+def trip_facts(data: dict) -> dict:
+    """What the customer messages of messages/itinerary.*.j2 read."""
+    return {"customer_name": data.get("customer_name", ""), "itinerary_no": data.get("itinerary_no", ""),
+            "destination": data.get("destination", ""), "depart_on": data.get("depart_on", ""),
+            "return_on": data.get("return_on", "")}
+
+
+@handler("itinerary_pre_departure_message")
+def send_pre_departure_message(ctx: HandlerContext) -> dict:
+    """A week before departure: the reminder to the customer (materials, meeting time), through the outbox;
+    the call customer service makes next is the user task after it."""
+    data = ctx.data
+    notify_customer(ctx, "itinerary.departure_reminder", str(data.get("contact_phone") or ""), trip_facts(data),
+                    {"itinerary_no": data.get("itinerary_no")})
+    return {"kind": "itinerary.departure_reminder", "queued_at": ctx.now.isoformat()}
 
 
 # ---- 费用调整 -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from engine.clock import frozen_at
 from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import HandlerContext
+from engine.store.models import OutboxMessage
 from handlers import booking_desk
 from handlers.domain.models import ArchiveRecord, ContactRecord, DeskBooking, ResourceBooking
 from tests.support.booking_desk import (
@@ -58,7 +59,12 @@ def test_booking_confirmed_reminded_until_paid_then_served_and_archived(rt, requ
     for part in ("2026-12-20 18:00", "4人", "泰安团餐餐厅、地陪导游", "500.00 元", "支付链接", "预订有效期至 2026-12-04 10:00",
                  "至少提前48小时", "168小时及以上取消退还100%", "72小时及以上取消退还80%", "48小时及以上取消退还50%"):
         assert part in text, part
-    assert (confirmation.channel, confirmation.contact, confirmation.outcome) == ("sms", "13655556666", "confirmation")
+    assert (confirmation.channel, confirmation.contact, confirmation.outcome) == ("message", "13655556666", "confirmation")
+    [sent] = rows(rt, OutboxMessage, OutboxMessage.instance_id == walk.id)
+    assert confirmation.details["outbox_ids"] == [sent.id], "the contact history names the outbox row"
+    assert (sent.kind, sent.channel, sent.recipient) == ("booking.confirmation", "log", "13655556666")
+    assert sent.subject == f"【预订确认】您的预订 {code} 已生成", "the log channel reads the e-mail template"
+    assert "尊敬的赵雪" in sent.body and "预订有效期至 2026-12-04 10:00" in sent.body
 
     # Not paid: a reminder every payment_reminder_hours (24) until the customer pays.
     assert walk.tick(T0 + timedelta(hours=23)) == []

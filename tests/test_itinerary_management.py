@@ -11,7 +11,7 @@ from engine.clock import frozen_at
 from engine.config import DEFAULT_PROCESSES_DIR
 from engine.errors import FormInvalid, NotAllowed
 from engine.plugins.handlers import BusinessError, HandlerContext
-from engine.store.models import ProcessInstance
+from engine.store.models import OutboxMessage, ProcessInstance
 from handlers.itinerary import adjust_fee, send_confirmation_letter
 from tests.support.flows import taken_flows
 from tests.support.itinerary import (
@@ -78,8 +78,13 @@ def remind_and_travel(trip: Trip, feedback_class="表扬"):
     fired = rt.tick(REMINDER_AT + timedelta(minutes=1))
     assert [f["timer"] for f in fired] == ["one_week_before"]
     tasks = trip.open_tasks()
-    assert set(tasks) == {"request_change", "pre_departure_reminder"}, "changes stay open until departure"
+    assert set(tasks) == {"request_change", "pre_departure_reminder"}, [rt.show(trip.id)["error"], rt.events(trip.id)[-3:]]
     assert tasks["pre_departure_reminder"]["lane"] == "agent"
+    with rt.db.read() as session:
+        reminder = session.execute(select(OutboxMessage).where(
+            OutboxMessage.instance_id == trip.id, OutboxMessage.kind == "itinerary.departure_reminder")).scalar_one()
+    assert reminder.created_at == REMINDER_AT + timedelta(minutes=1), "queued by the timer's step, on schedule"
+    assert reminder.subject.startswith("【出行提醒】") and trip.data()["itinerary_no"] in reminder.subject
     call_and_depart(trip)
     assert rt.tick(TRIP_DONE_AT - timedelta(minutes=1)) == []
     assert [f["timer"] for f in rt.tick(TRIP_DONE_AT + timedelta(minutes=1))] == ["trip_finished"]
@@ -242,11 +247,16 @@ def test_wrong_lane_and_bad_form_data_are_refused(p9):
 
 def test_letter_handler_writes_once_per_step(p9):
     data = {**NEEDS, **ENTRY, **CONTRACT}
+    trip = Trip(p9)
     with p9.db.write() as session, session.begin():
-        ctx = HandlerContext(session=session, now=T0, instance_id=8, process_id="itinerary_management", task_id="t",
-                             task_spec="send_confirmation", idempotency_key="8:t", attempt=1, data=data)
+        ctx = HandlerContext(session=session, now=T0, instance_id=trip.id, process_id="itinerary_management",
+                             task_id="t", task_spec="send_confirmation", idempotency_key=f"{trip.id}:t", attempt=1,
+                             data=data)
         assert send_confirmation_letter(ctx) == send_confirmation_letter(ctx)
     assert len(records(p9, "itinerary_letter")) == 1
+    with p9.db.read() as session:
+        [letter] = session.execute(select(OutboxMessage).where(OutboxMessage.instance_id == trip.id)).scalars()
+    assert (letter.kind, letter.recipient) == ("itinerary.confirmation_letter", NEEDS["contact_phone"])
 
 
 def test_every_sequence_flow_is_taken(p9):

@@ -89,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register(app: Flask) -> None:
     """Extensions, request hooks and every blueprint, in the order they must run."""
     from webapp import (
+        alerts_pages,
         api,
         audit,
         auth,
@@ -100,6 +101,7 @@ def register(app: Flask) -> None:
         incidents,
         instances,
         modeler,
+        outbox_pages,
         processes,
         reports,
         request_limits,
@@ -114,7 +116,7 @@ def register(app: Flask) -> None:
     errors.init_app(app)
     request_limits.init_app(app)  # ids in URLs, URI and JSON body caps: before the blueprints
     for blueprint in (auth.bp, inbox.bp, tasks.bp, instances.bp, incidents.bp, processes.bp, drafts.bp, modeler.bp, audit.bp,
-                      search.bp, saved_views.bp, due.bp,
+                      search.bp, saved_views.bp, due.bp, alerts_pages.bp, outbox_pages.bp,
                       api.bp, reports.bp):  # reports: the KPI dashboard, /reports and its CSV export
         app.register_blueprint(blueprint)
     security_headers.init_app(app)  # CSP, no framing, no-store: on every answer, errors included

@@ -23,6 +23,7 @@ from flask_login import current_user
 from engine.access.viewer import set_acting_viewer
 from engine.errors import NotAllowed
 from webapp import (
+    api_alerts,
     api_audit,
     api_drafts,
     api_due,
@@ -45,8 +46,9 @@ csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, ne
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-AREAS = (api_tasks.routes, api_task_edits.routes, api_due.routes, api_outbox.routes, api_instances.routes, api_processes.routes,
-         api_drafts.routes, api_audit.routes, api_reports.routes, api_lint.routes, api_inbox.routes)
+AREAS = (api_tasks.routes, api_task_edits.routes, api_due.routes, api_outbox.routes, api_instances.routes,
+         api_processes.routes, api_drafts.routes, api_audit.routes, api_reports.routes, api_lint.routes,
+         api_inbox.routes, api_alerts.routes)
 # POSTs that only read (a body too large for a query string): auditors may send them.
 READING_POSTS = frozenset({"api.lint", "api.preview_form"})
 __all__ = ["ApiError", "bp", "invalid"]

@@ -21,6 +21,7 @@ from werkzeug.routing import Rule
 
 from engine.limits import ID_MAX
 from webapp import (
+    openapi_alerts,
     openapi_audit,
     openapi_due,
     openapi_inbox,
@@ -50,11 +51,11 @@ _CONVERTER_SCHEMAS = {
 OPERATIONS: dict[str, Op] = {**openapi_operations.OPERATIONS, **openapi_audit.AUDIT_OPERATIONS,
                              **openapi_reports.REPORT_OPERATIONS, **openapi_inbox.INBOX_OPERATIONS,
                              **openapi_task_edits.TASK_EDIT_OPERATIONS, **openapi_due.DUE_OPERATIONS,
-                             **openapi_outbox.OUTBOX_OPERATIONS}
+                             **openapi_alerts.ALERT_OPERATIONS, **openapi_outbox.OUTBOX_OPERATIONS}
 SCHEMAS: dict[str, dict[str, Any]] = {**openapi_schemas.SCHEMAS, **openapi_audit.AUDIT_SCHEMAS,
                                       **openapi_reports.REPORT_SCHEMAS, **openapi_inbox.INBOX_SCHEMAS,
                                       **openapi_task_edits.TASK_EDIT_SCHEMAS, **openapi_due.DUE_SCHEMAS,
-                                      **openapi_outbox.OUTBOX_SCHEMAS}
+                                      **openapi_alerts.ALERT_SCHEMAS, **openapi_outbox.OUTBOX_SCHEMAS}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:

@@ -264,6 +264,37 @@ def overdue_list_refusal(viewer: Viewer) -> str | None:
                    "access.overdue_list")
 
 
+# ---- outgoing messages (engine/outbox): the supervisors' page and the template previews ---------
+OUTBOX_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})
+OUTBOX_RETRIERS = frozenset({Role.SUPERVISOR, Role.OWNER})
+TEMPLATE_PREVIEWERS = frozenset({Role.SUPERVISOR, Role.OWNER})
+
+
+def outbox_page_refusal(viewer: Viewer) -> str | None:
+    """The list of outgoing messages (failed, queued, sent): supervisors, owners, auditors."""
+    if viewer.has(OUTBOX_READERS):
+        return None
+    return Refusal(f"the outgoing messages are for supervisors, owners and auditors, not for {viewer.username!r}",
+                   "access.outbox")
+
+
+def outbox_retry_refusal(viewer: Viewer) -> str | None:
+    """Sending a failed message again: supervisors and owners."""
+    if viewer.read_only:
+        return Refusal("auditors read everything and change nothing", "access.auditor")
+    if viewer.has(OUTBOX_RETRIERS):
+        return None
+    return Refusal(f"only supervisors and owners send a message again, not {viewer.username!r}", "access.outbox_retry")
+
+
+def template_preview_refusal(viewer: Viewer) -> str | None:
+    """Message templates and their previews: supervisors and process owners."""
+    if viewer.has(TEMPLATE_PREVIEWERS):
+        return None
+    return Refusal(f"message templates are for supervisors and process owners, not for {viewer.username!r}",
+                   "access.templates")
+
+
 def supervision_access(viewer: Viewer):
     """The SQL condition 'a task row of this viewer's overdue list': every task for an auditor,
     else the supervised lanes and routing (as `due_change_refusal`)."""

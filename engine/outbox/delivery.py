@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from engine.clock import iso_z
-from engine.outbox import events
+from engine.outbox import events, staff_alerts
 from engine.outbox.channels import channel_for
 from engine.outbox.channels.base import Channel, DeliveryError, Outgoing, Sent
 from engine.outbox.settings import RetryPolicy
@@ -160,6 +160,10 @@ class Deliverer:
         if final:
             log.warning("outbox message %s failed for good after %d attempt(s): %s", row.id, row.attempts,
                         row.last_error)
+            if row.instance_id is not None and row.kind != "staff.alert":  # a failed alert alerts nobody
+                staff_alerts.note_incident(session, instance_id=row.instance_id, lane=row.lane,
+                                           name=f"消息发送失败 {row.kind}", error=row.last_error, now=moment,
+                                           ref=f"message-{row.id}")
 
     # ---- a pass ----------------------------------------------------------------------------
     def send_due(self, due_by: datetime | None = None, *, limit: int | None = None,

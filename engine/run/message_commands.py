@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.clock import frozen_at, utcnow
 from engine.errors import FormInvalid, NotFound, TourflowError
 from engine.limits import KEY_MAX, MESSAGE_NAME_MAX, check_data, check_text
+from engine.outbox import staff_alerts
 from engine.run.core import EngineCore
 from engine.run.jobs import JobRunner, worker_name
 from engine.run.messaging import MAX_TTL as MAX_MESSAGE_TTL
@@ -98,13 +99,18 @@ class MessageCommands(EngineCore):
 
     @lets_go_of_the_lock
     def housekeeping(self, now: datetime | None = None) -> dict[str, int]:
-        """Expire old buffered messages and deliver buffered ones whose instance waits already."""
+        """Expire old buffered messages, deliver buffered ones whose instance waits already, alert staff of
+        tasks that fell overdue and send the staff alert digests that are due (engine/outbox/staff_alerts.py)."""
         moment = now or utcnow()
         with frozen_at(moment), self.transaction() as tx:
             expired = self.router.expire(tx, moment)
         with frozen_at(moment), self.transaction() as tx:
             delivered = self.router.sweep(tx, moment)
-        return {"expired": expired, "delivered": delivered}
+        with frozen_at(moment), self.transaction() as tx:
+            overdue = staff_alerts.note_overdue(tx.session, moment)
+        with frozen_at(moment), self.transaction() as tx:
+            digests = staff_alerts.send_digests(tx.session, moment, staff_alerts.link_base())
+        return {"expired": expired, "delivered": delivered, "overdue_alerts": overdue, "alert_digests": digests}
 
 
 __all__ = ["MessageCommands"]

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
+from engine.outbox import staff_alerts
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.due_dates import default_due
@@ -195,9 +196,12 @@ class Step:
         self.instance.status = InstanceStatus.ERROR
         self.instance.error = message
         lane = root.original.lane if business else None
+        name = self.model.node_names.get(spec or "", spec)
         self.event("incident_raised", {"task": spec, "task_id": task_id, "error": message, "attempts": attempt,
-                                       "name": self.model.node_names.get(spec or "", spec),
-                                       "business": business, "lane": lane})
+                                       "name": name, "business": business, "lane": lane})
+        staff_alerts.note_incident(self.session, instance_id=self.instance.id,
+                                   lane=lane or self.model.node_lanes.get(spec or ""), name=str(name or spec),
+                                   error=message, now=self.now, process_name=self.model.name)
 
     # ---- writing back ------------------------------------------------------------------
     def sync(self) -> None:
@@ -238,6 +242,7 @@ class Step:
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         self.open_rows = [row for row in rows if row.state == HumanTaskState.READY]
         due = self.due_dates(facts)
+        created = []
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
@@ -262,11 +267,13 @@ class Step:
             self.session.add(row)
             self.session.flush()
             self.open_rows.append(row)
+            created.append(row)
             self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
                                       "assignee": row.assignee, "routing": row.routing,
                                       "form": row.form_ref,
                                       "due_at": iso_z(row.due_at)})
-        write_terms(self.session, [(row.id, row.search_text) for row in self.open_rows if row.spiff_task_id not in known])
+        write_terms(self.session, [(row.id, row.search_text) for row in created])
+        staff_alerts.note_new_tasks(self.session, created, self.now, self.model.name)
 
     def _default_due(self, bpmn_id: str, info) -> datetime:
         """A step without a boundary timer: its dueIn, its lane's laneDueIn, else the setting."""

@@ -201,6 +201,39 @@ class TaskEdit(Base):
     seen_at: Mapped[datetime]  # last sign the form is open
 
 
+class StaffAlertPreference(Base):
+    """How one user wants to hear of new tasks, overdue tasks and incidents: `none`, `email` or
+    `webhook` (to `address`), and for which events. Set by the user (settings page, API, CLI)."""
+
+    __tablename__ = "staff_alert_preference"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), default="none")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    events: Mapped[list[Any]] = mapped_column(default=list)  # of new_task, overdue, incident
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class StaffAlert(Base):
+    """One thing a user is to be told of, written in the transaction of the step that caused it (the
+    worker's housekeeping for overdue tasks); the housekeeping sends a user's pending alerts as one
+    digest (`outbox_message` kind staff.alert, `message_id`) once the oldest is a window old."""
+
+    __tablename__ = "staff_alert"
+    __table_args__ = (Index("ix_staff_alert_pending", "settled_at", "username"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)  # event:what:username
+    username: Mapped[str] = mapped_column(String(80))
+    event: Mapped[str] = mapped_column(String(20))  # new_task / overdue / incident
+    instance_id: Mapped[int | None] = mapped_column(index=True)
+    human_task_id: Mapped[int | None]
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    message_id: Mapped[int | None]  # the digest's outbox row; None while pending
+    settled_at: Mapped[datetime | None]  # when it went into a digest, or was dropped (alerts turned off)
+
+
 class AuditEvent(Base):
     """One fact, in order, hash-chained per stream (`instance:<id>` or `system`). Never updated."""
 

@@ -64,6 +64,9 @@ SENDERS = frozenset({"supervisor1", "owner1", "integration1"})
 MESSAGE_READERS = SENDERS | {"auditor1"}
 SUPERVISORS = frozenset({"supervisor1"})  # set due dates of `task` (lane staff); see the overdue list
 OVERDUE_READERS = SUPERVISORS | {"auditor1"}
+OUTBOX_READERS = frozenset({"supervisor1", "owner1", "auditor1"})  # the outgoing messages page
+OUTBOX_RETRIERS = frozenset({"supervisor1", "owner1"})
+TEMPLATE_READERS = OUTBOX_RETRIERS  # message templates and their masked previews
 DELIVERY_REPORTERS = frozenset({"integration1"})
 
 
@@ -171,6 +174,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/reports"): page("/reports", {REPORTS: 200}),
     ("GET", "/reports/export.csv"): page("/reports/export.csv?metric=inquiries", {REPORTS: 200}),
     ("GET", "/audit"): page("/audit", {CHAINS: 200}),
+    # each user's own alert settings; an address that is no e-mail address: told what is wrong, nothing saved
+    ("GET", "/settings/alerts"): page("/settings/alerts", ALL_200),
+    ("POST", "/settings/alerts"): page("/settings/alerts", {WRITERS: 422}, body={"channel": "email", "address": "x"}),
+    ("GET", "/outbox"): page("/outbox", {OUTBOX_READERS: 200}),
+    ("GET", "/outbox/<int:message_id>"): page("/outbox/999999", {OUTBOX_READERS: 404}),
+    # no message 999999: a supervisor or owner passes the check and finds nothing
+    ("POST", "/outbox/<int:message_id>/retry"): page("/outbox/999999/retry", {OUTBOX_RETRIERS: 404}, body={"reason": "x"}),
+    ("GET", "/messages/templates"): page("/messages/templates", {TEMPLATE_READERS: 200}),
     # ---- the API -------------------------------------------------------------------------------
     ("GET", "/api/v1/openapi.json"): api("/api/v1/openapi.json", ALL_200, callers={"anonymous": 200}),
     ("GET", "/api/v1/me"): api("/api/v1/me", ALL_200),
@@ -235,6 +246,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/messages"): api("/api/v1/messages", {SENDERS: 202},
                                       body={"name": "access_matrix_probe", "correlation_key": "K-1"}),
     ("GET", "/api/v1/messages"): api("/api/v1/messages", {MESSAGE_READERS: 200}),
+    ("GET", "/api/v1/me/alerts"): api("/api/v1/me/alerts", ALL_200),
+    ("POST", "/api/v1/me/alerts"): api("/api/v1/me/alerts", {WRITERS: 422}, body={"channel": "email", "address": "x"}),
+    ("GET", "/api/v1/message-templates"): api("/api/v1/message-templates", {TEMPLATE_READERS: 200}),
+    ("GET", "/api/v1/message-templates/<kind>"): api("/api/v1/message-templates/booking.confirmation",
+                                                     {TEMPLATE_READERS: 200}),
     # an unknown id is a per-item result, so the integration account gets its 200
     ("POST", "/api/v1/deliveries"): api("/api/v1/deliveries", {DELIVERY_REPORTERS: 200},
                                         body={"items": [{"id": 2**31 - 1, "status": "delivered"}]}),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from webapp import create_app
-from webapp.cli import accounts, definitions, operate, outbox, records, work
+from webapp.cli import accounts, definitions, messages, operate, outbox, records, work
 from webapp.cli.base import TourflowGroup
 
 __all__ = ["main"]
@@ -29,5 +29,6 @@ for command in (operate.info, definitions.deploy, definitions.activate, definiti
                 work.unclaim, work.reassign, work.show, work.events, work.tick, work.message, records.replay,
                 records.jobs, records.messages, work.cancel, records.incident, records.audit, accounts.token,
                 accounts.user, accounts.setting, operate.serve, operate.worker, operate.demo, operate.bench,
-                operate.search_backfill, outbox.outbox):
+                operate.search_backfill, messages.templates, messages.alerts,
+                outbox.outbox):
     main.add_command(command)

@@ -248,9 +248,15 @@ def handlers(as_json: bool) -> None:
 def lint(paths: tuple[Path, ...], lang: str, strict: bool) -> None:
     """Check BPMN files against the conventions; exit 1 on errors (with --strict, on warnings too)."""
     from engine.bpmn.lint import has_errors, lint_paths
+    from engine.outbox.templates import templates
+    from webapp.message_preview import load_kinds
 
     findings = lint_paths(list(paths))
     for finding in findings:
         click.echo(finding.line_in(lang))
-    if has_errors(findings, strict=strict):
+    load_kinds()
+    problems = templates().check()  # the messages the processes send: a broken one stops CI, not a worker
+    for problem in problems:
+        click.echo(f"{problem.where}: error: [message-template] {problem.problem}")
+    if has_errors(findings, strict=strict) or problems:
         sys.exit(1)

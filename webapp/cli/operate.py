@@ -29,7 +29,10 @@ def info() -> None:
               help="Language of the start-up errors: zh (中文) or en.")
 def serve(host: str, port: int, workers: int, no_job_worker: bool, lang: str) -> None:
     """Serve the inbox with gunicorn, plus a job worker for timers and retries."""
+    from webapp.message_preview import check_at_startup
     from webapp.serve import port_in_use, port_in_use_message, serve_app
+
+    check_at_startup("tourflow serve")
 
     if port_in_use(host, port):  # else gunicorn retries the bind five times and starts a worker in vain
         click.echo(port_in_use_message(host, port, lang), err=True)
@@ -55,6 +58,9 @@ def worker(poll_seconds: float, lease_seconds: float | None, housekeeping_second
 
     if poll_seconds <= 0 or housekeeping_seconds <= 0 or (lease_seconds is not None and lease_seconds <= 0):
         raise click.BadParameter("--poll, --lease and --housekeeping must be positive")
+    from webapp.message_preview import check_at_startup
+
+    check_at_startup("tourflow worker")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per poll otherwise
     runner = Worker(tourflow().runtime, name=name, poll_seconds=poll_seconds, lease_seconds=lease_seconds,

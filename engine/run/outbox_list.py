@@ -1,0 +1,78 @@
+"""The supervisors' list of outgoing messages (engine/outbox): by status, newest first, with each
+recipient and body shown whole only to a viewer who may see that person's data (a customer's: the
+instance rule of engine/access/policy.py; a staff member's address: supervisors)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.access import policy
+from engine.access.policy import Viewer
+from engine.errors import NotFound, TaskConflict
+from engine.outbox import queue, resolution
+from engine.run.instance_access import may_see_personal_data
+from engine.store.models import OutboxMessage
+from engine.store.states import OutboxStatus
+
+LIST_MAX = 200
+STATUSES = tuple(str(s) for s in OutboxStatus)
+
+
+def _unmasked(session: Session, viewer: Viewer, message: OutboxMessage, seen: dict[int | None, bool]) -> bool:
+    if message.instance_id not in seen:
+        seen[message.instance_id] = (viewer.has(policy.PERSONAL_DATA_ALWAYS) and not viewer.read_only
+                                     if message.instance_id is None
+                                     else may_see_personal_data(session, viewer, message.instance_id))
+    return seen[message.instance_id]
+
+
+def outbox_list(session: Session, viewer: Viewer, status: str | None = OutboxStatus.FAILED, kind: str | None = None,
+                limit: int = LIST_MAX) -> dict[str, Any]:
+    """{"items": [...], "counts": {status: n}, "status": ..., "kind": ...}; NotAllowed for who has no list."""
+    policy.refuse_if(policy.outbox_page_refusal(viewer))
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(min(max(limit, 1), LIST_MAX))
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    seen: dict[int | None, bool] = {}
+    items = [queue.message_row(m, masked=not _unmasked(session, viewer, m, seen))
+             for m in session.execute(query).scalars()]
+    counts = {str(s): int(n) for s, n in session.execute(
+        select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status))}
+    return {"items": items, "counts": {s: counts.get(s, 0) for s in STATUSES}, "status": status, "kind": kind}
+
+
+def outbox_message(session: Session, viewer: Viewer, message_id: int) -> dict[str, Any]:
+    """One message with its timeline; the body only for a viewer who may see the person's data."""
+    policy.refuse_if(policy.outbox_page_refusal(viewer))
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist", key="outbox.missing", params={"id": message_id})
+    shown = _unmasked(session, viewer, message, {})
+    answer = queue.timeline(session, message_id, masked=not shown) or {}
+    if not shown:
+        answer["body"] = None
+    answer["personal_shown"] = shown
+    answer["may_retry"] = policy.outbox_retry_refusal(viewer) is None and str(message.status) == OutboxStatus.FAILED
+    return answer
+
+
+
+
+def retry(session: Session, message_id: int, *, actor: str, reason: str, now: datetime) -> None:
+    """Send a failed message again from the page (supervisors and owners, with a reason): the outbox's
+    own retry (engine/outbox/resolution.py), which closes its delivery incident; TaskConflict when it
+    is not failed any more (someone retried it first)."""
+    message = resolution.locked(session, message_id)
+    if str(message.status) != OutboxStatus.FAILED:
+        raise TaskConflict(f"message {message_id} is {message.status}, not failed", key="outbox.state",
+                           params={"id": message_id, "status": str(message.status), "action": "retried"})
+    resolution.retry(session, message, actor=actor, reason=reason, now=now)
+
+
+__all__ = ["STATUSES", "outbox_list", "outbox_message", "retry"]
