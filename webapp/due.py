@@ -61,7 +61,7 @@ def due_panel(task: dict[str, Any], form: dict[str, Any] | None = None) -> dict[
         "state": due_state(display.parse_time(task["due_at"]), now, display.parse_time(task["created_at"])),
         "source": facts["source"], "timer_due_at": timer,
         "timer_differs": bool(timer and task["due_at"] and display.parse_time(timer) != display.parse_time(task["due_at"])),
-        "can_change": task["state"] == "ready" and policy.may_change_due(current_user.viewer, policy.TaskFacts.of(task)),
+        "can_change": task["state"] == "ready" and policy.due_change_refusal(current_user.viewer, policy.TaskFacts.of(task)) is None,
         "form": form or {"errors": {}, "due_at": "", "follow_up_at": "", "reason": ""},
     }
 

@@ -102,7 +102,6 @@ ZH: dict[str, str] = {
     "access.due_supervisor": "任务 {task} 的期限只能由其泳道（{lane}）的主管调整",
     "access.overdue_list": "超期清单仅供主管和审计员查看",
     "access.outbox": "外发消息清单仅供主管、流程负责人和审计员查看",
-    "access.outbox_retry": "只有主管和流程负责人可以重新发送消息",
     "access.templates": "消息模板仅供主管和流程负责人查看",
     "alerts.channel": "提醒方式应为 none、email 或 webhook 之一",
     "alerts.email": "邮件提醒需要有效的邮箱地址",

@@ -8,7 +8,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from engine.access import policy
-from engine.clock import utcnow
 from engine.errors import FormInvalid, NotFound, TaskConflict
 from engine.limits import REASON_MAX
 from engine.outbox import queue
@@ -86,14 +85,13 @@ def _detail(message_id: int, errors: dict[str, list[str]] | None = None, reason:
 @bp.post("/outbox/<int:message_id>/retry")
 @writer_required
 def retry(message_id: int):
-    if policy.outbox_retry_refusal(current_user.viewer) is not None:
-        abort(403, _("只有主管和流程负责人可以重新发送消息"))
+    """Send a failed message again: the same command and rule as its incident (Runtime.resolve_delivery)."""
+    policy.refuse_if(policy.outbox_page_refusal(current_user.viewer))
     reason = request.form.get("reason", "").strip()
     if not reason or len(reason) > REASON_MAX:
         return _detail(message_id, {"reason": [_("请填写重新发送的原因")]}, reason[:REASON_MAX], 422)
     try:
-        with runtime().transaction() as tx:
-            outbox_list.retry(tx.session, message_id, actor=current_user.username, reason=reason, now=utcnow())
+        runtime().resolve_delivery(message_id, current_user.username, "retry", reason)
     except NotFound:
         abort(404)
     except (TaskConflict, FormInvalid):

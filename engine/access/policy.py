@@ -30,6 +30,8 @@ from engine.access.roles import (  # the vocabulary the rules below use; importe
     CAPABILITY_TEXT,
     FRONT_LINE,
     INCIDENT_READERS,
+    MESSAGE_OVERSEERS,
+    OUTBOX_READERS,
     SUPERVISED_LANES,
     SUPERVISORS,
     SYSTEM_LANE,
@@ -86,10 +88,6 @@ def lane_refusal(viewer: Viewer, lane: str) -> Refusal:
     roles = ", ".join(sorted(viewer.roles))
     return Refusal(f"user {viewer.username!r} (roles: {roles or 'none'}) does not hold lane {lane!r}",
                    "access.lane", user=viewer.username, roles=roles, lane=lane)
-
-
-def may_start(viewer: Viewer, start_lane: str | None) -> bool:
-    return start_refusal(viewer, start_lane) is None
 
 
 # ---- tasks -----------------------------------------------------------------------------------
@@ -252,10 +250,6 @@ def due_change_refusal(viewer: Viewer, task: TaskLike) -> str | None:
     return _routing_refusal(viewer, task)
 
 
-def may_change_due(viewer: Viewer, task: TaskLike) -> bool:
-    return due_change_refusal(viewer, task) is None
-
-
 def overdue_list_refusal(viewer: Viewer) -> str | None:
     """The overdue list is for supervisors (their lanes) and auditors (every lane, read-only)."""
     if viewer.reads_all or supervised_lanes(viewer):
@@ -264,32 +258,24 @@ def overdue_list_refusal(viewer: Viewer) -> str | None:
                    "access.overdue_list")
 
 
-# ---- outgoing messages (engine/outbox): the supervisors' page and the template previews ---------
-OUTBOX_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})
-OUTBOX_RETRIERS = frozenset({Role.SUPERVISOR, Role.OWNER})
-TEMPLATE_PREVIEWERS = frozenset({Role.SUPERVISOR, Role.OWNER})
-
-
+# ---- outgoing messages (engine/outbox): the page, failed messages, the template previews ----------
 def outbox_page_refusal(viewer: Viewer) -> str | None:
-    """The list of outgoing messages (failed, queued, sent): supervisors, owners, auditors."""
     if viewer.has(OUTBOX_READERS):
         return None
     return Refusal(f"the outgoing messages are for supervisors, owners and auditors, not for {viewer.username!r}",
                    "access.outbox")
 
 
-def outbox_retry_refusal(viewer: Viewer) -> str | None:
-    """Sending a failed message again: supervisors and owners."""
-    if viewer.read_only:
-        return Refusal("auditors read everything and change nothing", "access.auditor")
-    if viewer.has(OUTBOX_RETRIERS):
+def delivery_refusal(viewer: Viewer, lane: str | None, routing: Mapping[str, Any] | None = None) -> str | None:
+    """Why this viewer may not send a failed message again or give it up, or None: supervisors and
+    owners (any message, from the outgoing-messages page), else as a failed step of its lane."""
+    if not viewer.read_only and viewer.has(MESSAGE_OVERSEERS):
         return None
-    return Refusal(f"only supervisors and owners send a message again, not {viewer.username!r}", "access.outbox_retry")
+    return resolve_refusal(viewer, lane, routing)
 
 
 def template_preview_refusal(viewer: Viewer) -> str | None:
-    """Message templates and their previews: supervisors and process owners."""
-    if viewer.has(TEMPLATE_PREVIEWERS):
+    if viewer.has(MESSAGE_OVERSEERS):
         return None
     return Refusal(f"message templates are for supervisors and process owners, not for {viewer.username!r}",
                    "access.templates")

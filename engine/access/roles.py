@@ -51,6 +51,9 @@ READ_ONLY = frozenset({Role.AUDITOR})  # changes nothing, whatever else they hol
 TASK_RECOVERERS = frozenset({Role.SUPERVISOR})
 INCIDENT_READERS = frozenset({Role.SUPERVISOR, Role.OWNER, Role.AUDITOR})  # every open incident
 SYSTEM_RESOLVERS = frozenset({Role.SUPERVISOR, Role.OWNER})  # incidents of the system lane
+OUTBOX_READERS = INCIDENT_READERS  # the outgoing messages page (engine/outbox)
+# Resolve any failed message (send again, give up) whatever its lane, and read the message templates.
+MESSAGE_OVERSEERS = SYSTEM_RESOLVERS
 # Who supervises which lanes: sets and extends the due and follow-up dates of their tasks and sees
 # their overdue list (docs/due-dates.md). The agency has one supervisor role (主管 / 上级主管) over
 # every work lane; a supervisor with routing attributes supervises only the tasks of that routing.

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_see_incident
+from engine.access.policy import SYSTEM_LANE, Viewer, delivery_refusal, may_see_incident
 from engine.clock import iso_z
 from engine.outbox.queue import message_row
 from engine.run.instance_access import may_see_personal_data
@@ -52,7 +52,7 @@ def delivery_incidents(session: Session, viewer: Viewer) -> list[dict[str, Any]]
         incident = _incident(message, process, name, version, key)
         if not may_see_incident(viewer, incident):
             continue
-        incident["can_resolve"] = may_resolve_incident(viewer, incident)
+        incident["can_resolve"] = delivery_refusal(viewer, incident["lane"], incident.get("routing")) is None
         if message.instance_id is not None and may_see_personal_data(session, viewer, message.instance_id):
             incident["message"]["recipient"] = message.recipient
         items.append(incident)

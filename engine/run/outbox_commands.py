@@ -57,8 +57,8 @@ class OutboxCommands(EngineCore):
 
     def resolve_delivery(self, message_id: int, actor: str, action: str, reason: str,
                          trusted: bool = False) -> dict[str, Any]:
-        """Send a failed message again (`retry`) or give it up (`give_up`), with a reason. The lane's
-        holders resolve it as they would a failed step of theirs; `trusted`: the command line."""
+        """Send a failed message again (`retry`) or give it up (`give_up`), with a reason, from the incident
+        page, the outgoing-messages page or the API (policy.delivery_refusal); `trusted`: the command line."""
         if action not in RESOLUTIONS:
             raise TourflowError(f"action must be one of {', '.join(RESOLUTIONS)}", key="outbox.action")
         now = utcnow()
@@ -68,7 +68,7 @@ class OutboxCommands(EngineCore):
             if not trusted:  # who may, before what they sent is judged
                 viewer = viewer_named(session, actor)
                 incident = delivery_incident_of(session, message)
-                policy.refuse_if(policy.resolve_refusal(viewer, incident["lane"], incident["routing"]))
+                policy.refuse_if(policy.delivery_refusal(viewer, incident["lane"], incident["routing"]))
             if not isinstance(reason, str) or not reason.strip():
                 raise FormInvalid("a reason is required to resolve an incident", field="reason",
                                   errors=[{"field": "reason", "message": "a reason is required"}],

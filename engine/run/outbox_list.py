@@ -4,7 +4,6 @@ instance rule of engine/access/policy.py; a staff member's address: supervisors)
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from engine.access import policy
 from engine.access.policy import Viewer
-from engine.errors import NotFound, TaskConflict
-from engine.outbox import queue, resolution
+from engine.errors import NotFound
+from engine.outbox import queue
+from engine.run.delivery_incidents import delivery_incident_of
 from engine.run.instance_access import may_see_personal_data
 from engine.store.models import OutboxMessage
 from engine.store.states import OutboxStatus
@@ -58,21 +58,10 @@ def outbox_message(session: Session, viewer: Viewer, message_id: int) -> dict[st
     if not shown:
         answer["body"] = None
     answer["personal_shown"] = shown
-    answer["may_retry"] = policy.outbox_retry_refusal(viewer) is None and str(message.status) == OutboxStatus.FAILED
+    incident = delivery_incident_of(session, message)
+    answer["may_retry"] = (str(message.status) == OutboxStatus.FAILED
+                           and policy.delivery_refusal(viewer, incident["lane"], incident["routing"]) is None)
     return answer
 
 
-
-
-def retry(session: Session, message_id: int, *, actor: str, reason: str, now: datetime) -> None:
-    """Send a failed message again from the page (supervisors and owners, with a reason): the outbox's
-    own retry (engine/outbox/resolution.py), which closes its delivery incident; TaskConflict when it
-    is not failed any more (someone retried it first)."""
-    message = resolution.locked(session, message_id)
-    if str(message.status) != OutboxStatus.FAILED:
-        raise TaskConflict(f"message {message_id} is {message.status}, not failed", key="outbox.state",
-                           params={"id": message_id, "status": str(message.status), "action": "retried"})
-    resolution.retry(session, message, actor=actor, reason=reason, now=now)
-
-
-__all__ = ["STATUSES", "outbox_list", "outbox_message", "retry"]
+__all__ = ["STATUSES", "outbox_list", "outbox_message"]

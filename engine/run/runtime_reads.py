@@ -105,7 +105,7 @@ class RuntimeReads(EngineCore):
             result = []
             for deployment in self.catalog.current_of_each(session):
                 lane = deployment.model.start_lane
-                if lane and policy.may_start(viewer, lane):
+                if lane and policy.start_refusal(viewer, lane) is None:
                     result.append({"process_id": deployment.process_id, "name": deployment.model.name,
                                    "version": deployment.version, "lane": lane})
             return sorted(result, key=lambda p: p["process_id"])

@@ -65,7 +65,7 @@ MESSAGE_READERS = SENDERS | {"auditor1"}
 SUPERVISORS = frozenset({"supervisor1"})  # set due dates of `task` (lane staff); see the overdue list
 OVERDUE_READERS = SUPERVISORS | {"auditor1"}
 OUTBOX_READERS = frozenset({"supervisor1", "owner1", "auditor1"})  # the outgoing messages page
-OUTBOX_RETRIERS = frozenset({"supervisor1", "owner1"})
+OUTBOX_RETRIERS = frozenset({"supervisor1", "owner1"})  # any failed message, whatever its lane
 TEMPLATE_READERS = OUTBOX_RETRIERS  # message templates and their masked previews
 DELIVERY_REPORTERS = frozenset({"integration1"})
 
@@ -141,7 +141,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/instances/<int:instance_id>/audit"): page(INSTANCE + "/audit", {INSTANCE_VIEWERS: 200}),
     ("GET", "/incidents"): page("/incidents", ALL_200),
     ("POST", "/outbox/<int:message_id>/resolve"): page(
-        "/outbox/{message}/resolve", {INCIDENT_RESOLVERS: 422}, body={"action": "retry", "reason": ""}),
+        "/outbox/{message}/resolve", {INCIDENT_RESOLVERS | OUTBOX_RETRIERS: 422}, body={"action": "retry", "reason": ""}),
     ("POST", "/instances/<int:instance_id>/incident/retry"): page(
         "/instances/{incident}/incident/retry", {INCIDENT_RESOLVERS: 422}, body={"reason": ""}),
     ("POST", "/instances/<int:instance_id>/incident/resolve"): page(
@@ -255,7 +255,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/deliveries"): api("/api/v1/deliveries", {DELIVERY_REPORTERS: 200},
                                         body={"items": [{"id": 2**31 - 1, "status": "delivered"}]}),
     ("POST", "/api/v1/outbox/<int:message_id>/resolve"): api(
-        "/api/v1/outbox/{message}/resolve", {INCIDENT_RESOLVERS: 422}, body={"action": "retry", "reason": ""}),
+        "/api/v1/outbox/{message}/resolve", {INCIDENT_RESOLVERS | OUTBOX_RETRIERS: 422}, body={"action": "retry", "reason": ""}),
     # ---- last: the session ends ------------------------------------------------------------------
     ("POST", "/logout"): page("/logout", {EVERYONE: 302}, callers={"anonymous": 302}),
 }
