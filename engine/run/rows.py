@@ -12,17 +12,31 @@ from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer, attributes_of
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
+from engine.store import state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance, User, UserRole
+from engine.store.states import JobState
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance row, locked for the rest of the transaction (every step locks it first)."""
-    instance = session.execute(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
-    ).scalar_one_or_none()
+    if session.get_bind().dialect.name == "sqlite":
+        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job is known now and
+        # stays so but for the session's own writes, so the state hash at commit need not read its jobs.
+        found = session.execute(select(ProcessInstance, _HAS_PENDING_JOB).where(ProcessInstance.id == instance_id)).first()
+        instance = found[0] if found is not None else None
+        if found is not None and not found[1]:
+            state_hash.know_no_pending_jobs(session, instance_id)
+    else:
+        instance = session.execute(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+        ).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
     return instance
+
+
+_HAS_PENDING_JOB = (select(Job.id).where(Job.instance_id == ProcessInstance.id, Job.state == JobState.PENDING)
+                    .exists().label("has_pending_job"))
 
 
 def instance_row(session: Session, instance_id: int) -> ProcessInstance:

@@ -35,7 +35,7 @@ from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_search import search_text
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
 from engine.sandbox.scripts import ScriptEngine
-from engine.store import audit
+from engine.store import audit, state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
@@ -220,6 +220,7 @@ class Step:
             self.open_rows = list(self.session.execute(
                 select(HumanTask).where(HumanTask.instance_id == self.instance.id,
                                         HumanTask.state == HumanTaskState.READY)).scalars())
+            state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
     def _sync_human_tasks(self, facts: TreeFacts) -> None:
@@ -311,10 +312,12 @@ class Step:
         if not self.model.timers:
             return
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers(facts)}
-        jobs = self.session.execute(
-            select(Job).where(Job.instance_id == self.instance.id, Job.kind == JobKind.TIMER, Job.state == JobState.PENDING)
+        pending = self.session.execute(
+            select(Job).where(Job.instance_id == self.instance.id, Job.state == JobState.PENDING)
             .order_by(Job.due_at, Job.id)
         ).scalars().all()
+        state_hash.know_jobs(self.session, self.instance.id, pending)  # all of them: none read back at commit
+        jobs = [job for job in pending if job.kind == JobKind.TIMER]
         have = set()
         for job in jobs:
             if job.spiff_task_id in waiting:

@@ -36,6 +36,7 @@ from engine.run.message_events import deliver, skip_plain_starts
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
+from engine.store import audit, audit_buffer, state_hash
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import InstanceStatus
@@ -122,8 +123,11 @@ class Tx:
         )
         self.session.add(instance)
         self.session.flush()
+        # A new instance has no task or job rows yet, and its audit stream starts here: nothing to read.
+        state_hash.know_new_instance(self.session, instance.id)
+        audit_buffer.new_stream(self.session, audit.instance_stream(instance.id), audit.GENESIS)
         step = self.new_step(instance, model, workflow, actor, now)
-        step.open_rows = []  # a new instance has no task rows yet
+        step.open_rows = []
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
                                         "business_key": business_key})

@@ -69,6 +69,12 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     return head
 
 
+def new_stream(session: Session, stream: str, genesis: str) -> None:
+    """A stream that starts in this transaction (a new instance's): its head is not read but inserted
+    at the first write; were there a head already, that INSERT fails rather than fork the chain."""
+    buffer_of(session).heads.setdefault(stream, Head(0, genesis, False))
+
+
 def write_pending(session: Session) -> None:
     """Write the buffered events (one INSERT) and the heads they moved (one statement per stream)."""
     buffer = session.info.get(_KEY)
@@ -144,4 +150,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "write_pending"]
+__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "write_pending"]
