@@ -19,7 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
@@ -40,6 +40,11 @@ from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
+# Built once (engine/run/rows.py says why).
+_OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
+                                      HumanTask.state == HumanTaskState.READY)
+_PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
+                 .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30
 
 
@@ -217,9 +222,7 @@ class Step:
 
     def _open_task_rows(self) -> list[HumanTask]:
         if self.open_rows is None:
-            self.open_rows = list(self.session.execute(
-                select(HumanTask).where(HumanTask.instance_id == self.instance.id,
-                                        HumanTask.state == HumanTaskState.READY)).scalars())
+            self.open_rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
             state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
@@ -312,10 +315,7 @@ class Step:
         if not self.model.timers:
             return
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers(facts)}
-        pending = self.session.execute(
-            select(Job).where(Job.instance_id == self.instance.id, Job.state == JobState.PENDING)
-            .order_by(Job.due_at, Job.id)
-        ).scalars().all()
+        pending = self.session.execute(_PENDING_JOBS, {"instance_id": self.instance.id}).scalars().all()
         state_hash.know_jobs(self.session, self.instance.id, pending)  # all of them: none read back at commit
         jobs = [job for job in pending if job.kind == JobKind.TIMER]
         have = set()

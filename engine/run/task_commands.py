@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
@@ -24,6 +24,8 @@ from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
 from engine.store.models import HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
+
+_DEPLOYMENT_OF = select(ProcessInstance.deployment_id).where(ProcessInstance.id == bindparam("instance_id"))
 
 
 def _not_ready(row: HumanTask) -> TaskConflict:
@@ -105,8 +107,7 @@ class TaskCommands(EngineCore):
             _check_completable(session, row, actor)
             if not row.form_ref:
                 return None
-            deployment_id = session.execute(select(ProcessInstance.deployment_id)
-                                            .where(ProcessInstance.id == row.instance_id)).scalar_one()
+            deployment_id = session.execute(_DEPLOYMENT_OF, {"instance_id": row.instance_id}).scalar_one()
             return self.deployed(session, deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:

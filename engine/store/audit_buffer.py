@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
@@ -26,6 +26,7 @@ _KEY = "tourflow_audit_buffer"
 _EVENTS = AuditEvent.__table__
 _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
+_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
 # Set in the info of sessions whose commit writes the buffer itself, after its own last event
 # (engine/store/state_hash.py appends the state's hash when a write transaction commits).
 WRITTEN_BY_OWNER = "tourflow_audit_written_by_owner"
@@ -61,9 +62,7 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     head = buffer.heads.get(stream)
     if head is None:
         with session.no_autoflush:
-            row = session.execute(
-                select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
-            ).one_or_none()
+            row = session.execute(_HEAD, {"stream": stream}).one_or_none()
         head = Head(row.seq, row.hash, True) if row is not None else Head(0, genesis, False)
         buffer.heads[stream] = head
     return head
