@@ -26,7 +26,13 @@ _KEY = "tourflow_audit_buffer"
 _EVENTS = AuditEvent.__table__
 _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
+# Built once: building a statement costs about as much as running it.
 _HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
+_INSERT_EVENTS = insert(_EVENTS)
+_UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.stream == bindparam("head_stream"))
+                .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
+_INSERT_HEAD = insert(_HEADS).values(stream=bindparam("head_stream"), seq=bindparam("head_seq"),
+                                     hash=bindparam("head_hash"))
 # Set in the info of sessions whose commit writes the buffer itself, after its own last event
 # (engine/store/state_hash.py appends the state's hash when a write transaction commits).
 WRITTEN_BY_OWNER = "tourflow_audit_written_by_owner"
@@ -85,14 +91,12 @@ def write_pending(session: Session) -> None:
     rows, buffer.rows = buffer.rows, []
     connection = session.connection()
     if rows:
-        connection.execute(insert(_EVENTS), rows)
+        connection.execute(_INSERT_EVENTS, rows)
         buffer.batches += 1
     for stream, head in dirty:
-        if head.stored:
-            connection.execute(update(_HEADS).where(_HEADS.c.stream == stream).values(seq=head.seq, hash=head.hash))
-        else:
-            connection.execute(insert(_HEADS).values(stream=stream, seq=head.seq, hash=head.hash))
-            head.stored = True
+        values = {"head_stream": stream, "head_seq": head.seq, "head_hash": head.hash}
+        connection.execute(_UPDATE_HEAD if head.stored else _INSERT_HEAD, values)
+        head.stored = True
         head.dirty = False
 
 
