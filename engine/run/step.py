@@ -207,8 +207,6 @@ class Step:
         facts = walk_tree(self.workflow)  # one pass serves the jobs, the task rows and the data
         self._sync_jobs(facts)  # first: a timer that fired comes before the tasks it made ready or cancelled
         self._sync_human_tasks(facts)
-        if self.closed_tasks:
-            forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED
@@ -216,13 +214,20 @@ class Step:
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
+        if self.closed_tasks:
+            # Who had a closed task open, their drafts; last, so that the task and instance rows
+            # go to the database in the one flush before it.
+            forget_closed(self.session, self.instance.id)
 
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
     def _open_task_rows(self) -> list[HumanTask]:
         if self.open_rows is None:
-            self.open_rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
+            # No flush first: a task this step closed is still ready in the database, comes back as the
+            # session's object (closed) and is left out below; the step's rows are flushed together later.
+            with self.session.no_autoflush:
+                self.open_rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
             state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 

@@ -106,9 +106,26 @@ def _before_reading_audit(state: ORMExecuteState) -> None:
     buffer = state.session.info.get(_KEY)
     if buffer is None or not (buffer.rows or any(h.dirty for h in buffer.heads.values())):
         return
-    tables = find_tables(state.statement, check_columns=True, include_selects=True, include_crud=True)
-    if _AUDIT_TABLES.intersection(tables):
+    if _reads_audit(state.statement):
         write_pending(state.session)
+
+
+def _reads_audit(statement) -> bool:
+    """Whether a statement reads the audit tables; remembered for the statements built once (most of
+    a step's), by identity, in a bounded table."""
+    known = _READS_AUDIT.get(id(statement))
+    if known is not None and known[0] is statement:
+        return known[1]
+    tables = find_tables(statement, check_columns=True, include_selects=True, include_crud=True)
+    reads = bool(_AUDIT_TABLES.intersection(tables))
+    if len(_READS_AUDIT) >= _READS_AUDIT_MAX:
+        _READS_AUDIT.clear()
+    _READS_AUDIT[id(statement)] = (statement, reads)
+    return reads
+
+
+_READS_AUDIT: dict[int, tuple[object, bool]] = {}
+_READS_AUDIT_MAX = 512
 
 
 def _before_commit(session: Session) -> None:

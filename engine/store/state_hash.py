@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, event, func, inspect, select
+from sqlalchemy import and_, bindparam, event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from engine.clock import naive_utc, utcnow
@@ -82,19 +82,25 @@ def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: li
     return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
 
 
+_OPEN_TASKS = (select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY)
+               .order_by(HumanTask.instance_id, HumanTask.id))
+_PENDING_JOBS = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
+                 .order_by(Job.instance_id, Job.id))
+# One instance's, built once (a claim or a scheduler write reads them at every commit).
+_OPEN_TASKS_OF = _OPEN_TASKS.where(HumanTask.instance_id == bindparam("instance_id"))
+_PENDING_JOBS_OF = _PENDING_JOBS.where(Job.instance_id == bindparam("instance_id"))
+
+
 def _open_tasks(session: Session, ids: Iterable[int] | int | None):
-    query = select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY).order_by(HumanTask.instance_id, HumanTask.id)
     if isinstance(ids, int):
-        return session.execute(query.where(HumanTask.instance_id == ids))
-    return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
+        return session.execute(_OPEN_TASKS_OF, {"instance_id": ids})
+    return session.execute(_OPEN_TASKS if ids is None else _OPEN_TASKS.where(HumanTask.instance_id.in_(list(ids))))
 
 
 def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
-    query = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
-             .order_by(Job.instance_id, Job.id))
     if isinstance(ids, int):
-        return session.execute(query.where(Job.instance_id == ids))
-    return session.execute(query if ids is None else query.where(Job.instance_id.in_(list(ids))))
+        return session.execute(_PENDING_JOBS_OF, {"instance_id": ids})
+    return session.execute(_PENDING_JOBS if ids is None else _PENDING_JOBS.where(Job.instance_id.in_(list(ids))))
 
 
 def live_hashes(session: Session, instance_ids: list[int] | None = None,
