@@ -206,7 +206,7 @@ class Step:
     def sync(self) -> None:
         facts = walk_tree(self.workflow)  # one pass serves the jobs, the task rows and the data
         self._sync_jobs(facts)  # first: a timer that fired comes before the tasks it made ready or cancelled
-        self._sync_human_tasks(facts)
+        created = self._sync_human_tasks(facts)
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED
@@ -214,9 +214,15 @@ class Step:
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
-        if self.closed_tasks:
-            # Who had a closed task open, their drafts; last, so that the task and instance rows
-            # go to the database in the one flush before it.
+        if created:
+            # New task rows get ids in one flush with the instance row, then their events (a workflow
+            # with a ready task is not completed: no instance_completed came before them).
+            self.session.flush()
+            for row in created:
+                self.event("task_ready", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
+                                          "assignee": row.assignee, "routing": row.routing,
+                                          "form": row.form_ref, "due_at": iso_z(row.due_at)})
+        if self.closed_tasks:  # who had a closed task open, their drafts: last, after the one flush of the rows
             forget_closed(self.session, self.instance.id)
 
     def current_data(self) -> dict[str, Any]:
@@ -231,7 +237,9 @@ class Step:
             state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
-    def _sync_human_tasks(self, facts: TreeFacts) -> None:
+    def _sync_human_tasks(self, facts: TreeFacts) -> list[HumanTask]:
+        """Close the rows of tasks no longer ready, add rows for new ready tasks (returned, not yet
+        flushed: sync() records their task_ready events once they have ids)."""
         ready = {str(t.id): t for t in facts.ready_manual}
         rows = self._open_task_rows()
         known = {row.spiff_task_id for row in rows}
@@ -243,6 +251,7 @@ class Step:
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         self.open_rows = [row for row in rows if row.state == HumanTaskState.READY]
         due = self.due_dates(facts)
+        created: list[HumanTask] = []
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
@@ -265,12 +274,9 @@ class Step:
                 search_text=search_text(task.data, self.model.summary_keys),
             )
             self.session.add(row)
-            self.session.flush()
             self.open_rows.append(row)
-            self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
-                                      "assignee": row.assignee, "routing": row.routing,
-                                      "form": row.form_ref,
-                                      "due_at": iso_z(row.due_at)})
+            created.append(row)
+        return created
 
     def _default_due(self, bpmn_id: str, info) -> datetime:
         """A step without a boundary timer: its dueIn, its lane's laneDueIn, else the setting."""
