@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.clock import utcnow
@@ -36,6 +37,7 @@ class Counted:
         self.batches: list[int] = []  # rows of each INSERT INTO audit_event
         self.write_transactions = 0
         self.read_transactions = 0
+        self.flushes = 0  # ORM flushes that wrote something
 
 
 @contextmanager
@@ -53,13 +55,18 @@ def counting(rt: Runtime) -> Iterator[Counted]:
         if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
             counted.batches.append(len(parameters) if executemany else 1)
 
+    def on_flush(_session, _context) -> None:
+        counted.flushes += 1
+
     event.listen(rt.db.engine, "begin", on_begin)
     event.listen(rt.db.engine, "before_cursor_execute", on_execute)
+    event.listen(Session, "after_flush", on_flush)
     try:
         yield counted
     finally:
         event.remove(rt.db.engine, "begin", on_begin)
         event.remove(rt.db.engine, "before_cursor_execute", on_execute)
+        event.remove(Session, "after_flush", on_flush)
 
 
 def _events(rt: Runtime) -> int:
@@ -151,6 +158,11 @@ def test_statements_per_step_of_the_bench_processes(runtime, db_backend):
     # the form check, the task row, the open tasks (PostgreSQL: and the task row locked); none at commit
     assert _reads(completed, "human_task") == (4 if db_backend == "postgres" else 3)
     assert _reads(completed, "job") == (1 if db_backend == "postgres" else 0)
+    # a new instance's row is inserted once, whole (its id reserved first), never updated in its start
+    for statements in (started, chained):
+        assert sum(s.startswith("INSERT INTO PROCESS_INSTANCE") for s in statements) == 1
+        assert not any(s.startswith("UPDATE PROCESS_INSTANCE") for s in statements)
+    assert (start.flushes, complete.flushes, chain.flushes) == (1, 1, 1)
 
 
 @pytest.mark.no_replay_check  # the lane is changed without an event: replay rightly tells the difference

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
@@ -27,6 +27,24 @@ _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
 _LOCK_TASK = _TASK.with_for_update().execution_options(populate_existing=True)
 _VIEWER = (select(User.active, User.attributes, UserRole.role_id)
            .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
+
+
+_MAX_INSTANCE_ID = select(func.max(ProcessInstance.id))
+_NEXT_INSTANCE_ID = text("SELECT nextval(pg_get_serial_sequence('process_instance', 'id'))")
+_RESERVED_ID = "tourflow_reserved_instance_id"
+
+
+def reserve_instance_id(session: Session) -> int:
+    """The id of an instance this transaction is about to start, known before its row is written, so
+    the row is inserted once, with what the step made of it (not inserted empty, then updated)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return session.connection().execute(_NEXT_INSTANCE_ID).scalar_one()
+    # BEGIN IMMEDIATE holds the write lock, so no other writer takes the next id; ids this transaction
+    # reserved earlier may not be written yet. (SQLite itself gives a new row max(id) + 1.)
+    top = session.connection().execute(_MAX_INSTANCE_ID).scalar() or 0
+    reserved = max(top, session.info.get(_RESERVED_ID, 0)) + 1
+    session.info[_RESERVED_ID] = reserved
+    return reserved
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
@@ -133,5 +151,6 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance", "task_dict",
+__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+           "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

@@ -116,13 +116,13 @@ class Tx:
         now = utcnow()
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
+        # The row is inserted when the step's write-back flushes, whole: its id is known before.
         instance = ProcessInstance(
-            deployment_id=deployment.id, process_id=deployment.process_id, status=InstanceStatus.RUNNING,
-            business_key=business_key, serialized="", data=json_safe(data), started_at=now,
-            started_by=actor,
+            id=rows.reserve_instance_id(self.session), deployment_id=deployment.id,
+            process_id=deployment.process_id, status=InstanceStatus.RUNNING, business_key=business_key,
+            serialized="", data=json_safe(data), started_at=now, started_by=actor,
         )
         self.session.add(instance)
-        self.session.flush()
         # A new instance has no task or job rows yet, and its audit stream starts here: nothing to read.
         state_hash.know_new_instance(self.session, instance.id)
         audit_buffer.new_stream(self.session, audit.instance_stream(instance.id), audit.GENESIS)
