@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
 from engine.limits import DEPLOYED_CACHE_MAX, ID_MAX, BoundedCache
 from engine.store.models import CurrentVersion, Deployment
+
+_CURRENT = select(CurrentVersion.deployment_id).where(CurrentVersion.process_id == bindparam("process_id"))
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,7 @@ class Catalog:
                 raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
                            params={"process": process_id, "version": version})
         else:
-            deployment_id = session.execute(select(CurrentVersion.deployment_id).where(
-                CurrentVersion.process_id == process_id)).scalar_one_or_none()
+            deployment_id = session.execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
             if deployment_id is None:
                 raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
         return self.deployed(session, deployment_id)

@@ -5,21 +5,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer, attributes_of
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
+from engine.store import state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance, User, UserRole
+from engine.store.states import JobState
+
+# The statements of every step, built once: building one costs more than running it (SQLAlchemy's
+# construction and cache key), so each is a module constant with bound parameters.
+_HAS_PENDING_JOB = (select(Job.id).where(Job.instance_id == ProcessInstance.id, Job.state == JobState.PENDING)
+                    .exists().label("has_pending_job"))
+_INSTANCE_WITH_JOBS = select(ProcessInstance, _HAS_PENDING_JOB).where(ProcessInstance.id == bindparam("instance_id"))
+_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
+                  .with_for_update(of=ProcessInstance))
+_TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
+_LOCK_TASK = _TASK.with_for_update().execution_options(populate_existing=True)
+_VIEWER = (select(User.active, User.attributes, UserRole.role_id)
+           .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
+
+
+_MAX_INSTANCE_ID = select(func.max(ProcessInstance.id))
+_NEXT_INSTANCE_ID = text("SELECT nextval(pg_get_serial_sequence('process_instance', 'id'))")
+_RESERVED_ID = "tourflow_reserved_instance_id"
+
+
+def reserve_instance_id(session: Session) -> int:
+    """The id of an instance this transaction is about to start, known before its row is written, so
+    the row is inserted once, with what the step made of it (not inserted empty, then updated)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return session.connection().execute(_NEXT_INSTANCE_ID).scalar_one()
+    # BEGIN IMMEDIATE holds the write lock, so no other writer takes the next id; ids this transaction
+    # reserved earlier may not be written yet. (SQLite itself gives a new row max(id) + 1.)
+    top = session.connection().execute(_MAX_INSTANCE_ID).scalar() or 0
+    reserved = max(top, session.info.get(_RESERVED_ID, 0)) + 1
+    session.info[_RESERVED_ID] = reserved
+    return reserved
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance row, locked for the rest of the transaction (every step locks it first)."""
-    instance = session.execute(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
-    ).scalar_one_or_none()
+    if session.get_bind().dialect.name == "sqlite":
+        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job is known now and
+        # stays so but for the session's own writes, so the state hash at commit need not read its jobs.
+        found = session.execute(_INSTANCE_WITH_JOBS, {"instance_id": instance_id}).first()
+        instance = found[0] if found is not None else None
+        if found is not None and not found[1]:
+            state_hash.know_no_pending_jobs(session, instance_id)
+    else:
+        instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
     return instance
@@ -33,7 +71,7 @@ def instance_row(session: Session, instance_id: int) -> ProcessInstance:
 
 
 def task_row(session: Session, task_id: int) -> HumanTask:
-    row = session.execute(select(HumanTask).where(HumanTask.id == task_id)).scalar_one_or_none()
+    row = session.execute(_TASK, {"task_id": task_id}).scalar_one_or_none()
     if row is None:
         raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
     return row
@@ -51,18 +89,14 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     if session.get_bind().dialect.name == "sqlite":
         # BEGIN IMMEDIATE took the database's write lock before the task was read: it is current.
         return row, instance
-    query = select(HumanTask).where(HumanTask.id == task_id).with_for_update()
-    return session.execute(query.execution_options(populate_existing=True)).scalar_one(), instance
+    return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
 def viewer_named(session: Session, username: str) -> Viewer:
     """The active user `username` as the policy sees them; NotAllowed if unknown or inactive."""
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
-    found = session.execute(
-        select(User.active, User.attributes, UserRole.role_id)
-        .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == username)
-    ).all()
+    found = session.execute(_VIEWER, {"username": username}).all()
     if not found or not found[0].active:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     roles = frozenset(r.role_id for r in found if r.role_id is not None)
@@ -117,5 +151,6 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance", "task_dict",
+__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+           "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from engine.access import policy
 from engine.access.policy import Viewer, lane_access
 from engine.bpmn.vocabulary import vocabulary
 from engine.errors import NotFound
+from engine.limits import BoundedCache
 from engine.plugins.catalogue import handler_catalogue
 from engine.run import versions
 from engine.run.core import EngineCore
@@ -21,21 +22,41 @@ from engine.store import audit
 from engine.store.models import CurrentVersion, Deployment, HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
 
+# `tasks` statements by shape (filters used; the viewer's lanes and attributes, which lane_access writes
+# into the statement), built once: building one costs more than running it.
+_TASK_QUERIES: BoundedCache[tuple, Select] = BoundedCache(256)
+
+
+def _task_query(lane: bool, instance: bool, viewer: Viewer | None) -> Select:
+    query = select(HumanTask).where(HumanTask.state == bindparam("state"))
+    if lane:
+        query = query.where(HumanTask.lane == bindparam("lane"))
+    if instance:
+        query = query.where(HumanTask.instance_id == bindparam("instance_id"))
+    if viewer is not None:
+        query = query.where(lane_access(viewer))
+        query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == bindparam("user")))
+    return query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+
 
 class RuntimeReads(EngineCore):
     def tasks(self, lane: str | None = None, user: str | None = None, instance_id: int | None = None,
               state: str = HumanTaskState.READY) -> list[dict[str, Any]]:
         with self.reading() as session:
-            query = select(HumanTask).where(HumanTask.state == state)
+            viewer = viewer_named(session, user) if user else None
+            params: dict[str, Any] = {"state": state}
             if lane:
-                query = query.where(HumanTask.lane == lane)
+                params["lane"] = lane
             if instance_id is not None:
-                query = query.where(HumanTask.instance_id == instance_id)
-            if user:
-                query = query.where(lane_access(viewer_named(session, user)))
-                query = query.where((HumanTask.assignee.is_(None)) | (HumanTask.assignee == user))
-            rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id))
-            return [task_dict(row) for row in rows.scalars()]
+                params["instance_id"] = instance_id
+            if viewer is not None:
+                params["user"] = user
+            shape = (bool(lane), instance_id is not None, viewer and (viewer.roles, tuple(sorted(viewer.attributes.items()))))
+            query = _TASK_QUERIES.get(shape)
+            if query is None:
+                query = _task_query(bool(lane), instance_id is not None, viewer)
+                _TASK_QUERIES.put(shape, query)
+            return [task_dict(row) for row in session.execute(query, params).scalars()]
 
     def task(self, task_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
         """One task with its documentation and form; given a viewer, NotAllowed unless they may read it."""

@@ -19,7 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
@@ -28,20 +28,24 @@ from engine.clock import iso_z
 from engine.outbox import staff_alerts
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
-from engine.run.due_dates import default_due
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
-from engine.run.task_search import search_text
+from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
 from engine.sandbox.scripts import ScriptEngine
-from engine.store import audit
+from engine.store import audit, state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
+# Built once (engine/run/rows.py says why).
+_OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
+                                      HumanTask.state == HumanTaskState.READY)
+_PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
+                 .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30
 
 
@@ -207,11 +211,7 @@ class Step:
     def sync(self) -> None:
         facts = walk_tree(self.workflow)  # one pass serves the jobs, the task rows and the data
         self._sync_jobs(facts)  # first: a timer that fired comes before the tasks it made ready or cancelled
-        self._sync_human_tasks(facts)
-        if self.closed_tasks:
-            forget_closed(self.session, self.instance.id)  # who had a closed task open, their drafts
-            drop_closed(self.session, self.closed_tasks - self.unindexed)  # they leave the search's index
-            self.unindexed |= self.closed_tasks
+        created = self._sync_human_tasks(facts)
         wf = self.workflow
         if wf.completed and self.instance.status not in FINISHED:
             self.instance.status = InstanceStatus.COMPLETED
@@ -219,18 +219,36 @@ class Step:
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
+        if created:
+            # New task rows get ids in one flush with the instance row, then their events (a workflow
+            # with a ready task is not completed: no instance_completed came before them).
+            self.session.flush()
+            for row in created:
+                self.event("task_ready", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
+                                          "assignee": row.assignee, "routing": row.routing,
+                                          "form": row.form_ref, "due_at": iso_z(row.due_at)})
+            write_terms(self.session, [(row.id, row.search_text) for row in created])
+            staff_alerts.note_new_tasks(self.session, created, self.now, self.model.name)
+        if self.closed_tasks:  # who had a closed task open, their drafts: last, after the one flush of the rows
+            forget_closed(self.session, self.instance.id)
+            drop_closed(self.session, self.closed_tasks - self.unindexed)  # they leave the search's index
+            self.unindexed |= self.closed_tasks
 
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
     def _open_task_rows(self) -> list[HumanTask]:
         if self.open_rows is None:
-            self.open_rows = list(self.session.execute(
-                select(HumanTask).where(HumanTask.instance_id == self.instance.id,
-                                        HumanTask.state == HumanTaskState.READY)).scalars())
+            # No flush first: a task this step closed is still ready in the database, comes back as the
+            # session's object (closed) and is left out below; the step's rows are flushed together later.
+            with self.session.no_autoflush:
+                self.open_rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
+            state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
-    def _sync_human_tasks(self, facts: TreeFacts) -> None:
+    def _sync_human_tasks(self, facts: TreeFacts) -> list[HumanTask]:
+        """Close the rows of tasks no longer ready, add rows for new ready tasks (returned, not yet
+        flushed: sync() records their task_ready events once they have ids)."""
         ready = {str(t.id): t for t in facts.ready_manual}
         rows = self._open_task_rows()
         known = {row.spiff_task_id for row in rows}
@@ -242,53 +260,16 @@ class Step:
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         self.open_rows = [row for row in rows if row.state == HumanTaskState.READY]
         due = self.due_dates(facts)
-        created = []
+        created: list[HumanTask] = []
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
-            bpmn_id = task.task_spec.bpmn_id
-            info = self.model.user_tasks.get(bpmn_id)
-            row = HumanTask(
-                instance_id=self.instance.id,
-                spiff_task_id=spiff_id,
-                process_id=self.model.process_id,
-                routing=self.model.routing_of(task.data),
-                task=bpmn_id,
-                name=info.name if info else (task.task_spec.bpmn_name or bpmn_id),
-                lane=(info.lane if info else None) or self.model.node_lanes.get(bpmn_id) or "system",
-                state=HumanTaskState.READY,
-                form_ref=info.form_ref if info else None,
-                assignee=self._assignee(info, task),
-                due_at=due.get(bpmn_id) or self._default_due(bpmn_id, info),
-                created_at=self.now,
-                summary=json_safe({k: task.data[k] for k in self.model.summary_keys if k in task.data}),
-                search_text=search_text(task.data, self.model.summary_keys),
-            )
+            row = new_task_row(self.model, self.instance.id, spiff_id, task, due, self.now,
+                               self.workflow.script_engine)
             self.session.add(row)
-            self.session.flush()
             self.open_rows.append(row)
             created.append(row)
-            self.event("task_ready", {"task_id": row.id, "task": bpmn_id, "name": row.name, "lane": row.lane,
-                                      "assignee": row.assignee, "routing": row.routing,
-                                      "form": row.form_ref,
-                                      "due_at": iso_z(row.due_at)})
-        write_terms(self.session, [(row.id, row.search_text) for row in created])
-        staff_alerts.note_new_tasks(self.session, created, self.now, self.model.name)
-
-    def _default_due(self, bpmn_id: str, info) -> datetime:
-        """A step without a boundary timer: its dueIn, its lane's laneDueIn, else the setting."""
-        lane = (info.lane if info else None) or self.model.node_lanes.get(bpmn_id)
-        return default_due(self.model, bpmn_id, lane, self.now)[0]
-
-    def _assignee(self, info, task) -> str | None:
-        """A task whose diagram names its assignee (property assigneeExpression) is pre-claimed."""
-        if info is None or not info.assignee_expression:
-            return None
-        try:
-            value = self.workflow.script_engine.environment.evaluate(info.assignee_expression, dict(task.data))
-        except Exception:  # noqa: BLE001 - no assignee: the task goes to the whole lane
-            return None
-        return str(value) if value else None
+        return created
 
     def _waiting_timers(self, facts: TreeFacts | None = None) -> list[tuple[Any, datetime, str]]:
         """(waiting task, fire time, timer's BPMN id) of every timer the instance waits on (none
@@ -323,10 +304,9 @@ class Step:
         if not self.model.timers:
             return
         waiting = {str(task.id): (timer_id, at) for task, at, timer_id in self._waiting_timers(facts)}
-        jobs = self.session.execute(
-            select(Job).where(Job.instance_id == self.instance.id, Job.kind == JobKind.TIMER, Job.state == JobState.PENDING)
-            .order_by(Job.due_at, Job.id)
-        ).scalars().all()
+        pending = self.session.execute(_PENDING_JOBS, {"instance_id": self.instance.id}).scalars().all()
+        state_hash.know_jobs(self.session, self.instance.id, pending)  # all of them: none read back at commit
+        jobs = [job for job in pending if job.kind == JobKind.TIMER]
         have = set()
         for job in jobs:
             if job.spiff_task_id in waiting:

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
@@ -24,6 +24,11 @@ from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
 from engine.store.models import HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
+
+# The task row and its instance's deployment in one statement, built once (engine/run/rows.py says why).
+_TASK_AND_DEPLOYMENT = (select(HumanTask, ProcessInstance.deployment_id)
+                        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                        .where(HumanTask.id == bindparam("task_id")))
 
 
 def _not_ready(row: HumanTask) -> TaskConflict:
@@ -101,12 +106,13 @@ class TaskCommands(EngineCore):
         """A short read: the task's form schema, once the actor may complete the task as it stands
         (so refusals come in the same order as under the lock)."""
         with self.reading() as session:
-            row = task_row(session, task_id)
+            found = session.execute(_TASK_AND_DEPLOYMENT, {"task_id": task_id}).first()
+            if found is None:
+                task_row(session, task_id)  # NotFound, worded as everywhere
+            row, deployment_id = found
             _check_completable(session, row, actor)
             if not row.form_ref:
                 return None
-            deployment_id = session.execute(select(ProcessInstance.deployment_id)
-                                            .where(ProcessInstance.id == row.instance_id)).scalar_one()
             return self.deployed(session, deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:

@@ -36,6 +36,7 @@ from engine.run.message_events import deliver, skip_plain_starts
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
+from engine.store import audit, audit_buffer, state_hash
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.states import InstanceStatus
@@ -115,15 +116,18 @@ class Tx:
         now = utcnow()
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
+        # The row is inserted when the step's write-back flushes, whole: its id is known before.
         instance = ProcessInstance(
-            deployment_id=deployment.id, process_id=deployment.process_id, status=InstanceStatus.RUNNING,
-            business_key=business_key, serialized="", data=json_safe(data), started_at=now,
-            started_by=actor,
+            id=rows.reserve_instance_id(self.session), deployment_id=deployment.id,
+            process_id=deployment.process_id, status=InstanceStatus.RUNNING, business_key=business_key,
+            serialized="", data=json_safe(data), started_at=now, started_by=actor,
         )
         self.session.add(instance)
-        self.session.flush()
+        # A new instance has no task or job rows yet, and its audit stream starts here: nothing to read.
+        state_hash.know_new_instance(self.session, instance.id)
+        audit_buffer.new_stream(self.session, audit.instance_stream(instance.id), audit.GENESIS)
         step = self.new_step(instance, model, workflow, actor, now)
-        step.open_rows = []  # a new instance has no task rows yet
+        step.open_rows = []
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
                                         "business_key": business_key})

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
@@ -26,6 +26,13 @@ _KEY = "tourflow_audit_buffer"
 _EVENTS = AuditEvent.__table__
 _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
+# Built once: building a statement costs about as much as running it.
+_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
+_INSERT_EVENTS = insert(_EVENTS)
+_UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.stream == bindparam("head_stream"))
+                .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
+_INSERT_HEAD = insert(_HEADS).values(stream=bindparam("head_stream"), seq=bindparam("head_seq"),
+                                     hash=bindparam("head_hash"))
 # Set in the info of sessions whose commit writes the buffer itself, after its own last event
 # (engine/store/state_hash.py appends the state's hash when a write transaction commits).
 WRITTEN_BY_OWNER = "tourflow_audit_written_by_owner"
@@ -61,12 +68,16 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     head = buffer.heads.get(stream)
     if head is None:
         with session.no_autoflush:
-            row = session.execute(
-                select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
-            ).one_or_none()
+            row = session.execute(_HEAD, {"stream": stream}).one_or_none()
         head = Head(row.seq, row.hash, True) if row is not None else Head(0, genesis, False)
         buffer.heads[stream] = head
     return head
+
+
+def new_stream(session: Session, stream: str, genesis: str) -> None:
+    """A stream that starts in this transaction (a new instance's): its head is not read but inserted
+    at the first write; were there a head already, that INSERT fails rather than fork the chain."""
+    buffer_of(session).heads.setdefault(stream, Head(0, genesis, False))
 
 
 def write_pending(session: Session) -> None:
@@ -80,14 +91,12 @@ def write_pending(session: Session) -> None:
     rows, buffer.rows = buffer.rows, []
     connection = session.connection()
     if rows:
-        connection.execute(insert(_EVENTS), rows)
+        connection.execute(_INSERT_EVENTS, rows)
         buffer.batches += 1
     for stream, head in dirty:
-        if head.stored:
-            connection.execute(update(_HEADS).where(_HEADS.c.stream == stream).values(seq=head.seq, hash=head.hash))
-        else:
-            connection.execute(insert(_HEADS).values(stream=stream, seq=head.seq, hash=head.hash))
-            head.stored = True
+        values = {"head_stream": stream, "head_seq": head.seq, "head_hash": head.hash}
+        connection.execute(_UPDATE_HEAD if head.stored else _INSERT_HEAD, values)
+        head.stored = True
         head.dirty = False
 
 
@@ -97,9 +106,26 @@ def _before_reading_audit(state: ORMExecuteState) -> None:
     buffer = state.session.info.get(_KEY)
     if buffer is None or not (buffer.rows or any(h.dirty for h in buffer.heads.values())):
         return
-    tables = find_tables(state.statement, check_columns=True, include_selects=True, include_crud=True)
-    if _AUDIT_TABLES.intersection(tables):
+    if _reads_audit(state.statement):
         write_pending(state.session)
+
+
+def _reads_audit(statement) -> bool:
+    """Whether a statement reads the audit tables; remembered for the statements built once (most of
+    a step's), by identity, in a bounded table."""
+    known = _READS_AUDIT.get(id(statement))
+    if known is not None and known[0] is statement:
+        return known[1]
+    tables = find_tables(statement, check_columns=True, include_selects=True, include_crud=True)
+    reads = bool(_AUDIT_TABLES.intersection(tables))
+    if len(_READS_AUDIT) >= _READS_AUDIT_MAX:
+        _READS_AUDIT.clear()
+    _READS_AUDIT[id(statement)] = (statement, reads)
+    return reads
+
+
+_READS_AUDIT: dict[int, tuple[object, bool]] = {}
+_READS_AUDIT_MAX = 512
 
 
 def _before_commit(session: Session) -> None:
@@ -144,4 +170,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "write_pending"]
+__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "write_pending"]

@@ -137,6 +137,8 @@ class HumanTask(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    # Never read (lazy="raise"): it makes a flush insert a new instance's row before its task rows.
+    instance: Mapped[ProcessInstance] = relationship(lazy="raise")
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     # The process's routing keys (ProcessModel.routing_keys) with their values in the task's data.
@@ -277,6 +279,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[JobKind] = mapped_column(StrEnumType(JobKind, 20))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    instance: Mapped[ProcessInstance | None] = relationship(lazy="raise")  # never read: see HumanTask.instance
     deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployment.id"), index=True)
     spiff_task_id: Mapped[str | None] = mapped_column(String(36))
     task: Mapped[str | None] = mapped_column(String(100))

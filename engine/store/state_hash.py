@@ -7,7 +7,8 @@ newest `state_written` event vouches for the state the engine left, and `tourflo
 can tell a row edited around the engine from one the engine wrote (docs/engine.md, "Audit").
 
 What is hashed (scheme 2), as the transaction leaves it (the instance from the session, where a
-step holds it locked and just written; its task and job rows read back after the flush):
+step holds it locked and just written; its task and job rows read back after the flush, or taken
+from the session when the transaction knows every such row of the instance: see `know_tasks`):
 * the instance row: deployment_id, status, business_key, error, ended_at, data, and the sha256
   of `serialized` (the string the step produced for the write, never serialized again);
 * its open human_task rows (state "ready"): id, spiff_task_id, task, lane, routing,
@@ -27,8 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, event, func, select
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy import and_, bindparam, event, func, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from engine.clock import naive_utc, utcnow
 from engine.store import audit, audit_buffer
@@ -39,6 +40,8 @@ STATE_EVENT = audit.STATE_EVENT
 SCHEME = 2
 LEGACY_ROUTING_COLUMNS = ("desk", "branch")  # scheme 1: human_task's routing columns before 0009
 _TOUCHED = audit.TOUCHED_KEY
+_KNOWN = "tourflow_state_known_rows"
+_ROW_TABLES = frozenset({HumanTask.__table__, Job.__table__})
 
 _INSTANCE_COLUMNS = (ProcessInstance.id, ProcessInstance.deployment_id, ProcessInstance.status,
                      ProcessInstance.business_key, ProcessInstance.error, ProcessInstance.ended_at,
@@ -79,19 +82,25 @@ def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: li
     return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
 
 
+_OPEN_TASKS = (select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY)
+               .order_by(HumanTask.instance_id, HumanTask.id))
+_PENDING_JOBS = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
+                 .order_by(Job.instance_id, Job.id))
+# One instance's, built once (a claim or a scheduler write reads them at every commit).
+_OPEN_TASKS_OF = _OPEN_TASKS.where(HumanTask.instance_id == bindparam("instance_id"))
+_PENDING_JOBS_OF = _PENDING_JOBS.where(Job.instance_id == bindparam("instance_id"))
+
+
 def _open_tasks(session: Session, ids: Iterable[int] | int | None):
-    query = select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY).order_by(HumanTask.instance_id, HumanTask.id)
     if isinstance(ids, int):
-        return session.execute(query.where(HumanTask.instance_id == ids))
-    return session.execute(query if ids is None else query.where(HumanTask.instance_id.in_(list(ids))))
+        return session.execute(_OPEN_TASKS_OF, {"instance_id": ids})
+    return session.execute(_OPEN_TASKS if ids is None else _OPEN_TASKS.where(HumanTask.instance_id.in_(list(ids))))
 
 
 def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
-    query = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
-             .order_by(Job.instance_id, Job.id))
     if isinstance(ids, int):
-        return session.execute(query.where(Job.instance_id == ids))
-    return session.execute(query if ids is None else query.where(Job.instance_id.in_(list(ids))))
+        return session.execute(_PENDING_JOBS_OF, {"instance_id": ids})
+    return session.execute(_PENDING_JOBS if ids is None else _PENDING_JOBS.where(Job.instance_id.in_(list(ids))))
 
 
 def live_hashes(session: Session, instance_ids: list[int] | None = None,
@@ -113,15 +122,115 @@ def live_hashes(session: Session, instance_ids: list[int] | None = None,
             for row in session.execute(query)}
 
 
+# ---- rows the transaction knows -------------------------------------------------------------
+@dataclass
+class KnownRows:
+    """Every task row (`tasks`) or job row (`jobs`) of one instance that can be open or pending when
+    the transaction commits, as objects of its session; None: not known, read back at commit.
+
+    Known from a read under the instance's lock (all its open tasks, or that it has no pending job) or
+    because the instance was created in this transaction; rows the session adds later join the set at
+    their flush (`_collect`). A row of the instance the set does not hold that the session changes, or
+    any bulk statement on task or job rows, makes the set unknown again."""
+
+    tasks: set[HumanTask] | None = None
+    jobs: set[Job] | None = None
+
+
+def _known(session: Session, instance_id: int) -> KnownRows:
+    return session.info.setdefault(_KNOWN, {}).setdefault(instance_id, KnownRows())
+
+
+def know_new_instance(session: Session, instance_id: int) -> None:
+    """The instance was inserted by this transaction: it has no task or job rows but those it adds."""
+    known = _known(session, instance_id)
+    known.tasks, known.jobs = set(), set()
+
+
+def know_tasks(session: Session, instance_id: int, rows: Iterable[HumanTask]) -> None:
+    """`rows` are all the instance's open task rows, just read under its lock."""
+    known = _known(session, instance_id)
+    known.tasks = set(rows) if known.tasks is None else known.tasks | set(rows)
+
+
+def know_no_pending_jobs(session: Session, instance_id: int) -> None:
+    """The instance had no pending job when it was locked (rows added since are in the session)."""
+    _known(session, instance_id).jobs = set()
+
+
+def know_jobs(session: Session, instance_id: int, rows: Iterable[Job]) -> None:
+    """`rows` are all the instance's pending jobs, just read under its lock."""
+    known = _known(session, instance_id)
+    known.jobs = set(rows) if known.jobs is None else known.jobs | set(rows)
+
+
+def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
+    if isinstance(obj, HumanTask):
+        rows = known.get(obj.instance_id)
+        if rows is not None and rows.tasks is not None and obj not in rows.tasks:
+            if new:
+                rows.tasks.add(obj)
+            else:
+                rows.tasks = None
+    elif isinstance(obj, Job) and obj.instance_id is not None:
+        rows = known.get(obj.instance_id)
+        if rows is not None and rows.jobs is not None and obj not in rows.jobs:
+            if new:
+                rows.jobs.add(obj)
+            else:
+                rows.jobs = None
+
+
+def _forget_known_on_bulk_write(state: ORMExecuteState) -> None:
+    """An UPDATE, DELETE or INSERT statement on task or job rows: no set of rows is known any more."""
+    if state.is_select or _KNOWN not in state.session.info:
+        return
+    table = getattr(state.statement, "table", None)
+    if table is None or table in _ROW_TABLES:
+        state.session.info.pop(_KNOWN, None)
+
+
+def _known_parts(session: Session, instance_id: int):
+    known = session.info.get(_KNOWN, {}).get(instance_id)
+    if known is None:
+        return None, None
+    tasks = jobs = None
+    if known.tasks is not None:
+        rows = sorted((r for r in known.tasks if _present(r) and r.state == HumanTaskState.READY), key=_by_id)
+        tasks = [_task_part(r) for r in rows]
+    if known.jobs is not None:
+        rows = sorted((r for r in known.jobs if _present(r) and r.state == JobState.PENDING), key=_by_id)
+        jobs = [_job_part(r) for r in rows]
+    return tasks, jobs
+
+
+def _present(obj: object) -> bool:
+    return inspect(obj).persistent  # not deleted, not taken back by a rolled-back savepoint
+
+
+def _by_id(row) -> int:
+    return row.id
+
+
 # ---- recording, at the end of every write transaction --------------------------------------
 def _collect(session: Session, _flush_context, _instances) -> None:
     """Instances whose rows this flush writes (audit.append marks those it appends events for)."""
     touched = session.info.setdefault(_TOUCHED, {})
-    for obj in (*session.new, *session.dirty):
+    known = session.info.get(_KNOWN)
+    for obj in session.new:
         if isinstance(obj, ProcessInstance) and obj.id is not None:
             touched.setdefault(obj.id, None)
         elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
             touched.setdefault(obj.instance_id, None)
+            if known:
+                _account(known, obj, new=True)
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, ProcessInstance) and obj.id is not None:
+            touched.setdefault(obj.id, None)
+        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
+            touched.setdefault(obj.instance_id, None)
+            if known:
+                _account(known, obj, new=False)
 
 
 def _record(session: Session) -> None:
@@ -147,8 +256,11 @@ def record_state(session: Session, instance_id: int, actor: str, at: datetime) -
         ).scalar_one_or_none()
         if instance is None:
             return
-    tasks = [_task_part(r) for r in _open_tasks(session, instance_id)]
-    jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
+    tasks, jobs = _known_parts(session, instance_id)
+    if tasks is None:
+        tasks = [_task_part(r) for r in _open_tasks(session, instance_id)]
+    if jobs is None:
+        jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
     digest = state_sha256(_instance_part(instance, instance.serialized), tasks, jobs)
     audit.append(session, kind=STATE_EVENT, actor=actor, at=at, instance_id=instance_id,
                  payload={"state_sha256": digest, "scheme": SCHEME})
@@ -157,6 +269,7 @@ def record_state(session: Session, instance_id: int, actor: str, at: datetime) -
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_TOUCHED, None)
+        session.info.pop(_KNOWN, None)
 
 
 def install(factory: sessionmaker) -> None:
@@ -165,6 +278,7 @@ def install(factory: sessionmaker) -> None:
     event.listen(factory, "before_flush", _collect)
     event.listen(factory, "before_commit", _record)
     event.listen(factory, "after_transaction_end", _forget)
+    event.listen(factory, "do_orm_execute", _forget_known_on_bulk_write)
 
 
 # ---- checking ------------------------------------------------------------------------------
@@ -274,4 +388,5 @@ def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[au
     return result
 
 
-__all__ = ["Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]
+__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks",
+           "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]
