@@ -18,7 +18,6 @@ from engine.outbox import queue
 from engine.outbox.channels import customer_channels
 from engine.outbox.templates import register_kind, render
 from engine.plugins.handlers import HandlerContext
-from engine.store.models import OutboxMessage
 from handlers.domain.models import ContactRecord
 
 PERSONAL = ("customer_name", "contact")
@@ -105,9 +104,7 @@ def contact_history(session: Session, instance_id: int) -> list[dict[str, Any]]:
     records = session.execute(select(ContactRecord).where(
         ContactRecord.instance_id == instance_id, ContactRecord.channel == "message")
         .order_by(ContactRecord.id)).scalars().all()
-    ids = [i for record in records for i in record.details.get("outbox_ids", [])]
-    states = {m.id: queue.message_row(m, masked=False) for m in session.execute(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids))).scalars()} if ids else {}
+    states = {m["id"]: m for m in queue.messages_of(session, instance_id, masked=False)} if records else {}
     return [{"id": r.id, "kind": r.details.get("message_kind"), "summary": r.summary, "contact": r.contact,
              "at": r.started_at, "messages": [states[i] for i in r.details.get("outbox_ids", []) if i in states]}
             for r in records]

@@ -10,11 +10,12 @@ from sqlalchemy import select, update
 
 from engine.clock import frozen_at
 from engine.errors import NotAllowed, TourflowError
+from engine.outbox import staff_alerts
 from engine.run.incidents import open_incidents
 from engine.run.jobs import MAX_JOB_FAILURES, JobRunner
 from engine.run.queries import Viewer
 from engine.run.worker import Worker
-from engine.store.models import Job, ProcessInstance
+from engine.store.models import Job, ProcessInstance, StaffAlert
 from tests.support.timers import effects, start_timers
 
 pytestmark = pytest.mark.both_databases
@@ -83,6 +84,9 @@ def test_a_job_failing_outside_its_step_backs_off_then_fails_with_an_event(timer
     with rt.db.write() as session, session.begin():  # a damaged row: the step cannot even load it
         session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
                         .values(serialized="{not json"))
+    with rt.transaction() as tx:  # a supervisor who wants to hear of incidents
+        staff_alerts.set_preference(tx.session, "supervisor1", channel="email", address="sup@agency.example",
+                                    events=("incident",), actor="supervisor1", now=datetime.now(UTC))
     runner = JobRunner(rt, owner="A")
     for failure in range(1, MAX_JOB_FAILURES + 1):
         assert runner.run_due(due + timedelta(days=failure)) == []
@@ -101,6 +105,9 @@ def test_a_job_failing_outside_its_step_backs_off_then_fails_with_an_event(timer
     with rt.db.read() as session:
         [incident] = open_incidents(session, Viewer("supervisor1", frozenset({"supervisor"})))
     assert (incident["instance_id"], incident["lane"], incident["task"]) == (instance_id, "system", "te_wait")
+    with rt.db.read() as session:  # the system lane's incident alerts its resolvers, once
+        alerts = session.execute(select(StaffAlert.username, StaffAlert.event, StaffAlert.instance_id)).all()
+    assert alerts == [("supervisor1", "incident", instance_id)]
     with pytest.raises(NotAllowed):
         rt.resolve_incident(instance_id, "operator1", "修好了")
     with rt.db.write() as session, session.begin():  # the cause is fixed

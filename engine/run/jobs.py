@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import frozen_at
 from engine.errors import TaskConflict
+from engine.outbox import staff_alerts
 from engine.run.rows import lock_instance
 from engine.run.spiff_tasks import make_ready
 from engine.run.start_timers import schedule as schedule_start_timer
@@ -235,6 +236,8 @@ class JobRunner:
                      payload={"task": job.task, "task_id": job.spiff_task_id, "error": error,
                               "attempts": job.failures, "name": job.task, "business": False, "lane": "system",
                               "job": job.id})
+        staff_alerts.note_incident(session, instance_id=instance.id, lane="system", name=str(job.task or job.kind),
+                                   error=error, now=now, process_name=instance.process_id)
 
 
 __all__ = ["JobRunner", "worker_name", "DEFAULT_LEASE_SECONDS", "MAX_JOB_FAILURES"]

@@ -18,6 +18,7 @@ from engine.outbox.queue import message_row, timeline
 from engine.run.core import EngineCore
 from engine.run.delivery_incidents import delivery_incident_of
 from engine.run.jobs import worker_name
+from engine.run.outbox_list import newest_messages
 from engine.run.rows import viewer_named
 from engine.store.models import OutboxMessage
 from engine.store.states import OutboxStatus
@@ -41,11 +42,7 @@ class OutboxCommands(EngineCore):
     def outbox_list(self, status: str | None = None, kind: str | None = None, limit: int = 100,
                     masked: bool = True) -> list[dict[str, Any]]:
         with self.reading() as session:
-            query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-            if status:
-                query = query.where(OutboxMessage.status == status)
-            if kind:
-                query = query.where(OutboxMessage.kind == kind)
+            query = newest_messages(status, kind, limit)
             return [message_row(m, masked) for m in session.execute(query).scalars()]
 
     def outbox_show(self, message_id: int, masked: bool = True) -> dict[str, Any]:

@@ -30,15 +30,21 @@ def _unmasked(session: Session, viewer: Viewer, message: OutboxMessage, seen: di
     return seen[message.instance_id]
 
 
-def outbox_list(session: Session, viewer: Viewer, status: str | None = OutboxStatus.FAILED, kind: str | None = None,
-                limit: int = LIST_MAX) -> dict[str, Any]:
-    """{"items": [...], "counts": {status: n}, "status": ..., "kind": ...}; NotAllowed for who has no list."""
-    policy.refuse_if(policy.outbox_page_refusal(viewer))
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(min(max(limit, 1), LIST_MAX))
+def newest_messages(status: str | None, kind: str | None, limit: int):
+    """The newest `limit` messages of a status and kind (each optional)."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
     if kind:
         query = query.where(OutboxMessage.kind == kind)
+    return query
+
+
+def outbox_list(session: Session, viewer: Viewer, status: str | None = OutboxStatus.FAILED, kind: str | None = None,
+                limit: int = LIST_MAX) -> dict[str, Any]:
+    """{"items": [...], "counts": {status: n}, "status": ..., "kind": ...}; NotAllowed for who has no list."""
+    policy.refuse_if(policy.outbox_page_refusal(viewer))
+    query = newest_messages(status, kind, min(max(limit, 1), LIST_MAX))
     seen: dict[int | None, bool] = {}
     items = [queue.message_row(m, masked=not _unmasked(session, viewer, m, seen))
              for m in session.execute(query).scalars()]
@@ -64,4 +70,4 @@ def outbox_message(session: Session, viewer: Viewer, message_id: int) -> dict[st
     return answer
 
 
-__all__ = ["STATUSES", "outbox_list", "outbox_message"]
+__all__ = ["STATUSES", "newest_messages", "outbox_list", "outbox_message"]

@@ -165,20 +165,20 @@ def know_jobs(session: Session, instance_id: int, rows: Iterable[Job]) -> None:
 
 
 def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
+    """A task or job row the step did not read: a new one joins the known set, any other unsets it."""
     if isinstance(obj, HumanTask):
-        rows = known.get(obj.instance_id)
-        if rows is not None and rows.tasks is not None and obj not in rows.tasks:
-            if new:
-                rows.tasks.add(obj)
-            else:
-                rows.tasks = None
+        field = "tasks"
     elif isinstance(obj, Job) and obj.instance_id is not None:
-        rows = known.get(obj.instance_id)
-        if rows is not None and rows.jobs is not None and obj not in rows.jobs:
-            if new:
-                rows.jobs.add(obj)
-            else:
-                rows.jobs = None
+        field = "jobs"
+    else:
+        return
+    rows = known.get(obj.instance_id)
+    held = getattr(rows, field) if rows is not None else None
+    if held is not None and obj not in held:
+        if new:
+            held.add(obj)
+        else:
+            setattr(rows, field, None)
 
 
 def _forget_known_on_bulk_write(state: ORMExecuteState) -> None:

@@ -11,7 +11,7 @@ from webapp.api import READING_POSTS
 from webapp.openapi import MUTATING, api_rules, rule_methods
 
 SAMPLE_ARGS = {"task_id": 1, "instance_id": 1, "process_id": "complaint_handling", "version": 1, "draft_id": 1,
-               "message_id": 1}
+               "message_id": 1, "kind": "booking.confirmation"}
 
 
 @pytest.fixture
