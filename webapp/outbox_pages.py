@@ -23,6 +23,8 @@ bp = Blueprint("outbox", __name__)
 
 STATUS_LABELS = {"queued": "排队中", "sending": "发送中", "sent": "已发送", "delivered": "已送达", "failed": "发送失败",
                  "cancelled": "已取消"}
+EVENT_LABELS = {"outbox_queued": "已排队", "outbox_sent": "已发送", "outbox_delivered": "已送达",
+                "outbox_failed": "发送失败", "outbox_retried": "重新发送", "outbox_cancelled": "放弃发送"}
 CHANNEL_LABELS = {"email": "邮件", "webhook": "Webhook（短信/群机器人）", "log": "日志（演示）"}
 
 
@@ -31,7 +33,8 @@ def _setup(state) -> None:
     state.app.jinja_env.globals.update(sees_outbox=sees_outbox, sees_templates=sees_templates,
                                        customer_messages=customer_messages,
                                        outbox_status_label=lambda s: _(STATUS_LABELS.get(s, s)),
-                                       outbox_channel_label=lambda c: _(CHANNEL_LABELS.get(c, c)))
+                                       outbox_channel_label=lambda c: _(CHANNEL_LABELS.get(c, c)),
+                                       outbox_event_label=lambda k: _(EVENT_LABELS.get(k, k)))
 
 
 def sees_outbox() -> bool:

@@ -75,7 +75,9 @@ def test_a_failed_message_is_sent_again_with_a_reason(runtime, client_for):
     with runtime.db.read() as session:
         [event] = session.execute(select(AuditEvent).where(AuditEvent.kind == events.RETRIED)).scalars()
     assert (event.actor, event.instance_id) == ("supervisor1", again.instance_id)
-    assert "短信平台已恢复" in page_text(supervisor.get(f"/outbox/{failed}")), "the timeline shows the reason"
+    timeline = page_text(supervisor.get(f"/outbox/{failed}"))
+    assert "短信平台已恢复" in timeline, "the timeline shows the reason"
+    assert "重新发送" in timeline and "outbox_retried" not in timeline, "its steps are named in words"
     twice = supervisor.post(f"/outbox/{failed}/retry", {"reason": "再试"})
     assert twice.status_code == 409 and "此消息不是发送失败状态" in page_text(twice)
 
