@@ -66,16 +66,16 @@ def postmaster_pid(url: str) -> int | None:
     try:
         if db.is_sqlite:
             return None
-        with db.engine.connect() as connection:
+        with db.engine.connect() as connection:  # read the backend's /proc entry while it is alive
             backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            fields = _stat(backend)
+            if fields is None or Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
+                return None  # another machine's, or another process reusing the number
+            return int(fields[1])
     except Exception:  # noqa: BLE001 - no figure rather than no bench
         return None
     finally:
         db.dispose()
-    fields = _stat(backend)
-    if fields is None or Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
-        return None  # another machine's, or another process reusing the number
-    return int(fields[1])
 
 
 @dataclass
