@@ -217,20 +217,14 @@ def _collect(session: Session, _flush_context, _instances) -> None:
     """Instances whose rows this flush writes (audit.append marks those it appends events for)."""
     touched = session.info.setdefault(_TOUCHED, {})
     known = session.info.get(_KNOWN)
-    for obj in session.new:
-        if isinstance(obj, ProcessInstance) and obj.id is not None:
-            touched.setdefault(obj.id, None)
-        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
-            touched.setdefault(obj.instance_id, None)
-            if known:
-                _account(known, obj, new=True)
-    for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, ProcessInstance) and obj.id is not None:
-            touched.setdefault(obj.id, None)
-        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
-            touched.setdefault(obj.instance_id, None)
-            if known:
-                _account(known, obj, new=False)
+    for objects, new in ((session.new, True), ((*session.dirty, *session.deleted), False)):
+        for obj in objects:
+            if isinstance(obj, ProcessInstance) and obj.id is not None:
+                touched.setdefault(obj.id, None)
+            elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
+                touched.setdefault(obj.instance_id, None)
+                if known:
+                    _account(known, obj, new=new)
 
 
 def _record(session: Session) -> None:
