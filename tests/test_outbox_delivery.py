@@ -212,3 +212,70 @@ def test_a_webhook_that_does_not_answer_in_time_is_tried_again(runtime):
     assert result["status"] == "queued" and "timed out" in result["error"]
     [message] = messages(runtime)
     assert message.attempts == 1 and message.next_attempt_at is not None
+
+
+class SteppingClock:
+    """A clock the test moves: each slow send below takes `step` of it."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class SlowChannel:
+    """A channel whose every send takes 40 s of the test's clock; during the third, another worker looks."""
+
+    name = "log"
+
+    def __init__(self, clock: SteppingClock, other: Deliverer) -> None:
+        self.clock, self.other, self.sent, self.other_took = clock, other, [], []
+
+    def send(self, outgoing):
+        self.clock.now += timedelta(seconds=40)
+        self.sent.append(outgoing.id)
+        if len(self.sent) == 3:
+            self.other_took = self.other.lease(self.clock.now)
+        return Sent(provider_ref=f"slow-{outgoing.id}")
+
+
+def test_slow_sends_renew_the_lease_of_the_rest_of_the_batch_so_no_other_worker_sends_them_too(runtime):
+    """A batch of four leased for 60 s, sends of 40 s each: without renewal the last two messages' leases
+    run out while their worker is still busy, and another worker would take (and send) them as well."""
+    deploy_notify(runtime)
+    for i in range(4):
+        start_notify(runtime, channel="log", recipient=f"guest{i}@example.com")
+    clock = SteppingClock()
+    policy = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=60)
+    other = Deliverer(runtime.db, owner="other-worker", policy=policy, clock=clock)
+    slow = SlowChannel(clock, other)
+    busy = Deliverer(runtime.db, owner="busy-worker", policy=policy, channels={"log": slow}, clock=clock)
+    results = busy.send_due()
+    assert [r["status"] for r in results] == ["sent"] * 4
+    assert slow.other_took == []  # at 120 s the fourth message's lease (from 0 s) had been renewed
+    assert [(m.status, m.attempts) for m in messages(runtime)] == [("sent", 1)] * 4
+
+
+def test_a_message_another_worker_took_after_its_lease_ran_out_is_skipped_not_sent_twice(runtime):
+    deploy_notify(runtime)
+    for i in range(2):
+        start_notify(runtime, channel="log", recipient=f"guest{i}@example.com")
+    clock = SteppingClock()
+    policy = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=60)
+    other = Deliverer(runtime.db, owner="other-worker", policy=policy, clock=clock)
+
+    class Stalled(SlowChannel):
+        def send(self, outgoing):  # the first send stalls past the whole lease; the other worker steps in
+            self.clock.now += timedelta(seconds=90)
+            self.sent.append(outgoing.id)
+            self.other_took = self.other.lease(self.clock.now)
+            return Sent(provider_ref=f"slow-{outgoing.id}")
+
+    stalled = Stalled(clock, other)
+    busy = Deliverer(runtime.db, owner="busy-worker", policy=policy, channels={"log": stalled}, clock=clock)
+    first, second = busy.send_due()
+    assert first["status"] == "skipped"  # its answer came after its lease ran out and another took it
+    assert second == {"id": stalled.other_took[1].id, "status": "skipped", "attempt": 1}
+    assert stalled.sent == [stalled.other_took[0].id]  # the second message was never sent by the busy worker
+    assert [o.attempt for o in stalled.other_took] == [2, 2]

@@ -13,6 +13,12 @@
 A worker killed during 2 leaves a `sending` row whose lease runs out; another worker sends it
 again with the same idempotency key (Message-ID, Idempotency-Key header): delivery is
 at-least-once and the receiver drops the duplicate. Leases use the wall clock.
+
+A batch is leased at once, so slow sends (an SMTP server near its timeouts) could outlast the
+lease of the batch's last messages while their worker is alive; another worker would then send
+them too (still at-least-once, but wasted). Before each send, once a quarter of the lease has
+passed, the worker renews the lease of every message of the batch it has not sent yet (one
+UPDATE); one that is no longer its own (its lease ran out and another worker took it) is skipped.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class Deliverer:
     owner: str
     policy: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     channels: Mapping[str, Channel] | None = None  # tests may pass adapters; else built from the settings
+    clock: Callable[[], datetime] = wall_clock  # tests inject time
 
     def channel(self, name: str) -> Channel:
         if self.channels is not None and name in self.channels:
@@ -65,7 +72,7 @@ class Deliverer:
     # ---- 1. lease ------------------------------------------------------------------------
     def anything_due(self, due_by: datetime, skip: set[int] | None = None) -> bool:
         """A read first: an idle outbox costs each poll no write transaction (SQLite's write lock)."""
-        query = select(OutboxMessage.id).where(due_condition(wall_clock(), due_by)).limit(1)
+        query = select(OutboxMessage.id).where(due_condition(self.clock(), due_by)).limit(1)
         if skip:
             query = query.where(OutboxMessage.id.not_in(skip))
         with self.db.read() as session:
@@ -74,7 +81,7 @@ class Deliverer:
     def lease(self, due_by: datetime, limit: int = 20, skip: set[int] | None = None) -> list[Outgoing]:
         if not self.anything_due(due_by, skip):
             return []
-        now = wall_clock()
+        now = self.clock()
         with self.db.write() as session, session.begin():
             query = (select(OutboxMessage).where(due_condition(now, due_by))
                      .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
@@ -104,6 +111,17 @@ class Deliverer:
             ).values(status=OutboxStatus.QUEUED, locked_by=None, lease_until=None,
                      attempts=OutboxMessage.attempts - 1))
 
+    def renew(self, outgoing: list[Outgoing]) -> set[int]:
+        """Extend the lease of these messages, still this worker's; answers the ids it renewed."""
+        if not outgoing:
+            return set()
+        still = or_(*(and_(OutboxMessage.id == o.id, OutboxMessage.attempts == o.attempt) for o in outgoing))
+        with self.db.write() as session, session.begin():
+            renewed = session.execute(update(OutboxMessage).where(
+                still, OutboxMessage.locked_by == self.owner, OutboxMessage.status == OutboxStatus.SENDING,
+            ).values(lease_until=self.clock() + timedelta(seconds=self.policy.lease)).returning(OutboxMessage.id))
+            return set(renewed.scalars())
+
     # ---- 2. send, 3. record --------------------------------------------------------------
     def deliver(self, outgoing: Outgoing, moment: datetime | None = None) -> dict[str, Any]:
         try:
@@ -113,7 +131,7 @@ class Deliverer:
         except Exception as exc:  # noqa: BLE001 - an adapter's bug: counted as a transient failure
             log.exception("outbox channel %s failed on message %s", outgoing.channel, outgoing.id)
             result = DeliveryError(f"{type(exc).__name__}: {exc}")
-        return self.record(outgoing, result, moment or wall_clock())
+        return self.record(outgoing, result, moment or self.clock())
 
     def record(self, outgoing: Outgoing, result: Sent | DeliveryError, moment: datetime) -> dict[str, Any]:
         with self.db.write() as session, session.begin():
@@ -135,7 +153,7 @@ class Deliverer:
             return False
         if row.locked_by == self.owner and row.attempts == outgoing.attempt:
             return True
-        return row.lease_until is None or row.lease_until < wall_clock()
+        return row.lease_until is None or row.lease_until < self.clock()
 
     @staticmethod
     def _sent(session, row: OutboxMessage, sent: Sent, moment: datetime) -> None:
@@ -172,15 +190,27 @@ class Deliverer:
         `due_by` set (`send-due --at`): messages due by then, recorded as at that moment."""
         results: list[dict[str, Any]] = []
         tried: set[int] = set()
+        renew_after = timedelta(seconds=self.policy.lease / 4)
         while not should_stop() and (limit is None or len(results) < limit):
-            batch = self.lease(due_by or wall_clock(), limit=10 if limit is None else min(10, limit - len(results)),
-                               skip=tried)
-            if not batch:
+            leased_at = self.clock()
+            pending = self.lease(due_by or leased_at, limit=10 if limit is None else min(10, limit - len(results)),
+                                 skip=tried)
+            if not pending:
                 break
-            for index, outgoing in enumerate(batch):
+            while pending:
                 if should_stop():
-                    self.release([o.id for o in batch[index:]])
+                    self.release([o.id for o in pending])
                     break
+                if self.clock() - leased_at > renew_after:
+                    leased_at = self.clock()
+                    ours = self.renew(pending)
+                    for lost in (o for o in pending if o.id not in ours):
+                        tried.add(lost.id)
+                        results.append({"id": lost.id, "status": "skipped", "attempt": lost.attempt})
+                    pending = [o for o in pending if o.id in ours]
+                    if not pending:
+                        break
+                outgoing = pending.pop(0)
                 tried.add(outgoing.id)
                 results.append(self.deliver(outgoing, due_by))
         return results
