@@ -65,7 +65,7 @@ def inbox(session: Session, viewer: Viewer, flt: InboxFilter, now: datetime | No
     if flt.process:
         conditions.append(HumanTask.process_id == flt.process)
     for key, value in sorted(flt.routing.items()):
-        conditions.append(HumanTask.routing[key].as_string() == value)
+        conditions.append(HumanTask.routing_key(key) == value)
     if flt.overdue:
         conditions.append(and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now_db))
     conditions.extend(search_conditions(flt.search, now_db))
@@ -190,7 +190,7 @@ def task_workers(session: Session, task: TaskLike) -> list[dict[str, str]]:
 
 def routing_values(session: Session, key: str) -> list[str]:
     """The values of one routing key that open tasks carry (e.g. the desks, for the inbox filter)."""
-    value = HumanTask.routing[key].as_string()
+    value = HumanTask.routing_key(key)
     rows = session.execute(select(value).where(HumanTask.state == HumanTaskState.READY, value.is_not(None)).distinct())
     return sorted(d for d in rows.scalars() if d)
 
