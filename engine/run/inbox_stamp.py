@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, lane_access
@@ -68,20 +68,28 @@ def _epoch(moment: datetime | None) -> int:
 
 
 def inbox_stamp(session: Session, viewer: Viewer, now: datetime | None = None) -> InboxStamp:
-    """The viewer's stamp, counted afresh: ONE SQL statement over their open tasks."""
+    """The viewer's stamp, counted afresh: ONE SQL statement (one snapshot) over their open tasks.
+    One pass over the index reads how many, the newest and the sum of ids; every other figure is a
+    subquery that its own index answers by a range or a seek (claimed: the assignee index; overdue and
+    next due: the due date; the newest event: the audit log walked from its end), where a CASE per
+    row over all of them cost the auditor 5 times the count (docs/performance.md, third pass)."""
     now_db = now or utcnow()
     conditions = open_task_conditions(viewer)
-    instances = select(HumanTask.instance_id).where(*conditions)
-    their_last_event = select(func.max(AuditEvent.id)).where(AuditEvent.instance_id.in_(instances))
-    last_event = select(func.max(AuditEvent.id))
-    row = session.execute(
-        select(func.count(HumanTask.id), func.max(HumanTask.id), func.sum(HumanTask.id),
-               func.sum(case((HumanTask.assignee.is_(None), 0), else_=HumanTask.id)),
-               func.sum(case((HumanTask.due_at <= now_db, 1), else_=0)),
-               their_last_event.scalar_subquery(),
-               func.min(case((HumanTask.due_at > now_db, HumanTask.due_at))),
-               last_event.scalar_subquery()).where(*conditions)
-    ).one()
+    tasks = select(func.count(HumanTask.id).label("count"), func.max(HumanTask.id).label("newest"),
+                   func.sum(HumanTask.id).label("ids")).where(*conditions).subquery()
+
+    def figure(*columns, where=()):
+        return select(*columns).where(*conditions, *where).scalar_subquery()
+
+    theirs = select(HumanTask.id).where(*conditions, HumanTask.instance_id == AuditEvent.instance_id)
+    their_last_event = select(AuditEvent.id).where(theirs.exists()).order_by(AuditEvent.id.desc()).limit(1)
+    row = session.execute(select(
+        tasks.c.count, tasks.c.newest, tasks.c.ids,
+        figure(func.sum(HumanTask.id), where=[HumanTask.assignee.is_not(None)]),
+        figure(func.count(), where=[HumanTask.due_at <= now_db]),
+        their_last_event.scalar_subquery(),
+        figure(func.min(HumanTask.due_at), where=[HumanTask.due_at > now_db]),
+        select(func.max(AuditEvent.id)).scalar_subquery()).select_from(tasks)).one()
     count, newest, next_due, marker = row[0], row[1], row[6], row[7]
     figures = "/".join(str(value or 0) for value in row[:6])
     digest = hashlib.sha256(f"{viewer.username}/{figures}".encode()).hexdigest()[:DIGEST_LENGTH]
