@@ -14,6 +14,7 @@ from engine.bench import inbox as bench
 from engine.run import inbox_counts
 from engine.run.inbox_stamp import inbox_stamp
 from engine.run.queries import InboxFilter, inbox
+from engine.store import audit
 from engine.store.db import SCHEMA_HEAD, Database, alembic_config
 from engine.store.models import HumanTask
 
@@ -106,4 +107,30 @@ def test_the_migration_fills_the_columns_of_older_rows_and_goes_down_again(empty
     command.upgrade(cfg, "head")
     with db.read() as session:
         assert mismatches(session) == 0
+    db.dispose()
+
+
+def test_the_stamp_sees_a_task_come_in_while_another_leaves(db_url):
+    """Count and newest id unchanged: the write that brings a task into the viewer's routing is audited
+    on its instance (as every writer's is), and that event is the newest of their instances."""
+    db = Database(db_url)
+    bench.seed(db, 24)
+    viewer = Viewer("agent2", frozenset(bench.LANES), {"desk": "邮轮"})
+    with db.read() as session:
+        before = inbox_stamp(session, viewer)
+        mine = session.execute(select(HumanTask.id, HumanTask.instance_id).where(HumanTask.route_desk == "邮轮")
+                               .order_by(HumanTask.id)).all()
+        other = session.execute(select(HumanTask.id, HumanTask.instance_id).where(HumanTask.route_desk == "旅游")
+                                .order_by(HumanTask.id)).first()
+    assert other.id < before.newest_task_id and mine[0].id < before.newest_task_id
+    with db.write() as session, session.begin():
+        session.execute(update(HumanTask).where(HumanTask.id == mine[0].id).values(routing={"desk": "旅游"}))
+        session.execute(update(HumanTask).where(HumanTask.id == other.id).values(routing={"desk": "邮轮"}))
+        for task in (mine[0], other):
+            audit.append(session, kind="task_routed", actor="test", at=bench.utcnow(), payload={"task": task.id},
+                         instance_id=task.instance_id)
+    with db.read() as session:
+        after = inbox_stamp(session, viewer)
+    assert (after.open, after.newest_task_id) == (before.open, before.newest_task_id)
+    assert after.digest != before.digest
     db.dispose()

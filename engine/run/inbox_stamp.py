@@ -95,14 +95,13 @@ def _epoch(moment: datetime | None) -> int:
     return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
-def inbox_stamp(session: Session, viewer: Viewer, now: datetime | None = None) -> InboxStamp:
-    """The viewer's stamp, counted afresh: ONE SQL statement (one snapshot) over their open tasks.
+def stamp_query(viewer: Viewer, now_db: datetime):
+    """The statement of the viewer's stamp: ONE statement (one snapshot) over their open tasks.
     One pass over an index counts them (with the newest id, unless every open task is theirs: then the
     newest is a seek from the table's end); every other figure is a subquery that its own index answers
     by a range or a seek (claimed: the assignee index; overdue and next due: the due date; the newest
     event: the audit log walked from its end), where a CASE per row over all of them cost the auditor 5
     times the count (docs/performance.md, third pass)."""
-    now_db = now or utcnow()
     conditions = open_task_conditions(viewer)
 
     def figure(*columns, where=()):
@@ -117,13 +116,19 @@ def inbox_stamp(session: Session, viewer: Viewer, now: datetime | None = None) -
         newest = tasks.c.newest
     theirs = select(HumanTask.id).where(*conditions, HumanTask.instance_id == AuditEvent.instance_id)
     their_last_event = select(AuditEvent.id).where(theirs.exists()).order_by(AuditEvent.id.desc()).limit(1)
-    row = session.execute(select(
+    return select(
         tasks.c.count, newest,
         figure(func.sum(HumanTask.id), where=[HumanTask.assignee.is_not(None)]),
         figure(func.count(), where=[HumanTask.due_at <= now_db]),
         their_last_event.scalar_subquery(),
         figure(func.min(HumanTask.due_at), where=[HumanTask.due_at > now_db]),
-        select(func.max(AuditEvent.id)).scalar_subquery()).select_from(tasks)).one()
+        select(func.max(AuditEvent.id)).scalar_subquery()).select_from(tasks)
+
+
+def inbox_stamp(session: Session, viewer: Viewer, now: datetime | None = None) -> InboxStamp:
+    """The viewer's stamp, counted afresh: ONE statement (`stamp_query`)."""
+    now_db = now or utcnow()
+    row = session.execute(stamp_query(viewer, now_db)).one()
     count, newest, next_due, marker = row[0], row[1], row[5], row[6]
     figures = "/".join(str(value or 0) for value in row[:5])
     digest = hashlib.sha256(f"{viewer.username}/{figures}".encode()).hexdigest()[:DIGEST_LENGTH]
