@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, inspect, select, text, update
 
 from engine.access.viewer import Viewer
 from engine.bench import inbox as bench
-from engine.run import inbox_counts
+from engine.run import inbox_counts, queries
 from engine.run.inbox_stamp import inbox_stamp
 from engine.run.queries import InboxFilter, inbox
 from engine.store import audit
@@ -133,4 +133,18 @@ def test_the_stamp_sees_a_task_come_in_while_another_leaves(db_url):
         after = inbox_stamp(session, viewer)
     assert (after.open, after.newest_task_id) == (before.open, before.newest_task_id)
     assert after.digest != before.digest
+    db.dispose()
+
+
+def test_the_desks_of_open_tasks_are_those_of_their_routing(db_url):
+    db = Database(db_url)
+    bench.seed(db, 40)
+    with db.write() as session, session.begin():
+        set_routings(session, 16)  # the first 16: the routings above (a desk of 7, none, null); others 3 desks
+        session.execute(update(HumanTask).where(HumanTask.id == bench.FIRST_ID + 4).values(state="completed"))
+    with db.read() as session:
+        rows = session.execute(select(HumanTask).where(HumanTask.state == "ready")).scalars().all()
+        expected = sorted({str(r.routing["desk"]) for r in rows if r.routing.get("desk") is not None})
+        assert queries.routing_values(session, "desk") == expected
+        assert queries.routing_values(session, "branch") == ["上海", "北京"]
     db.dispose()

@@ -5,7 +5,8 @@ condition read each candidate row's `routing` JSON. `route_desk` and `route_bran
 columns: the database computes them from `routing` in every INSERT and UPDATE (virtual on SQLite,
 stored on PostgreSQL), so they equal the JSON's value by construction, older rows included (the
 database fills them when the column is added). The access rule (engine/access/policy.py) and the
-desk filter compare the columns, which the count and stamp indexes now hold.
+desk filter compare the columns, which the count and stamp indexes now hold; the list of desks
+open tasks carry is a skip scan of ix_human_task_state_desk.
 
 Revision ID: 0021_inbox_routing
 Revises: 0020_staff_alerts
@@ -38,9 +39,11 @@ def upgrade() -> None:
     op.drop_index('ix_human_task_state_lane_due', table_name='human_task')
     op.create_index('ix_human_task_state_lane_due', 'human_task',
                     ['state', 'lane', 'due_at', 'assignee', 'instance_id', 'route_desk', 'route_branch'], unique=False)
+    op.create_index('ix_human_task_state_desk', 'human_task', ['state', 'route_desk'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_human_task_state_desk', table_name='human_task')
     op.drop_index('ix_human_task_state_lane_due', table_name='human_task')
     op.create_index('ix_human_task_state_lane_due', 'human_task',
                     ['state', 'lane', 'due_at', 'assignee', 'instance_id'], unique=False)
