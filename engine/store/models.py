@@ -134,8 +134,8 @@ class HumanTask(Base):
         Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id",
               "route_desk", "route_branch"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
-        # The desks of open tasks (the inbox's desk filter) as a skip scan: one seek per desk.
-        Index("ix_human_task_state_desk", "state", "route_desk"),
+        # The desks of open tasks as a skip scan (one seek per desk), and the desk filter of a lane user.
+        Index("ix_human_task_state_desk", "state", "route_desk", "lane"),
         Index("ix_human_task_state_created", "state", "created_at"),
         # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
         Index("ix_human_task_instance_state", "instance_id", "state"),
