@@ -116,11 +116,6 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
-def routing_value(key: str):
-    """A task's routing `key` as text, as the access rule compares it (engine/access/policy.py)."""
-    return column("routing", JSON)[key].as_string()
-
-
 class HumanTask(Base):
     """Materialized user tasks: the inbox reads this table, never a serialized workflow."""
 
@@ -129,8 +124,7 @@ class HumanTask(Base):
         # The inbox page in due order (NULLS LAST, id) and its keyset cursor; lane and assignee let
         # rows of other lanes be skipped in the index (migration 0014, docs/performance.md).
         Index("ix_human_task_state_due_id", "state", "due_at", "id", "lane", "assignee"),
-        # The inbox counts (by lane, overdue, claimed or not) and the live inbox's stamp from the index alone.
-        # The routing columns last: a desk-routed viewer's counts and stamp from the index too (migration 0021).
+        # The inbox counts (by lane, overdue, claimed or not, routing) and the live inbox's stamp from the index.
         Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id",
               "route_desk", "route_branch"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
@@ -152,10 +146,9 @@ class HumanTask(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     # The process's routing keys (ProcessModel.routing_keys) with their values in the task's data.
     routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The agency's routing keys as columns the indexes hold, computed by the database from `routing` on
-    # every write (virtual on SQLite, stored on PostgreSQL): never written, always equal to the JSON's value.
-    route_desk: Mapped[str | None] = mapped_column(Text, Computed(routing_value("desk")))
-    route_branch: Mapped[str | None] = mapped_column(Text, Computed(routing_value("branch")))
+    # Computed by the database from `routing` in every write (migration 0021): never written, always equal.
+    route_desk: Mapped[str | None] = mapped_column(Text, Computed(column("routing", JSON)["desk"].as_string()))
+    route_branch: Mapped[str | None] = mapped_column(Text, Computed(column("routing", JSON)["branch"].as_string()))
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
@@ -173,9 +166,8 @@ class HumanTask(Base):
 
     @classmethod
     def routing_key(cls, key: str):
-        """The SQL value of routing `key`: its column where there is one (indexed), else the JSON's."""
-        columns = {"desk": cls.route_desk, "branch": cls.route_branch}
-        return columns[key] if key in columns else cls.routing[key].as_string()
+        """The SQL value of routing `key` (as text): its column where there is one, else the JSON's."""
+        return {"desk": cls.route_desk, "branch": cls.route_branch}.get(key, cls.routing[key].as_string())
 
 
 # Compared byte by byte on PostgreSQL too (as SQLite does), so a prefix is one range of the index.
