@@ -129,7 +129,7 @@ class HumanTask(Base):
               "route_desk", "route_branch"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
         # The desks of open tasks as a skip scan (one seek per desk), and the desk filter of a lane user.
-        Index("ix_human_task_state_desk", "state", "route_desk", "lane"),
+        Index("ix_human_task_state_desk", "state", "route_desk", "lane", "assignee"),
         Index("ix_human_task_state_created", "state", "created_at"),
         # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
         Index("ix_human_task_instance_state", "instance_id", "state"),

@@ -6,7 +6,7 @@ columns: the database computes them from `routing` in every INSERT and UPDATE (v
 stored on PostgreSQL), so they equal the JSON's value by construction, older rows included (the
 database fills them when the column is added). The access rule (engine/access/policy.py) and the
 desk filter compare the columns, which the count and stamp indexes now hold; the list of desks
-open tasks carry is a skip scan of ix_human_task_state_desk (state, route_desk, lane), which
+open tasks carry is a skip scan of ix_human_task_state_desk (state, route_desk, lane, assignee), which
 also answers the desk filter's counts.
 
 Revision ID: 0021_inbox_routing
@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.drop_index('ix_human_task_state_lane_due', table_name='human_task')
     op.create_index('ix_human_task_state_lane_due', 'human_task',
                     ['state', 'lane', 'due_at', 'assignee', 'instance_id', 'route_desk', 'route_branch'], unique=False)
-    op.create_index('ix_human_task_state_desk', 'human_task', ['state', 'route_desk', 'lane'], unique=False)
+    op.create_index('ix_human_task_state_desk', 'human_task', ['state', 'route_desk', 'lane', 'assignee'], unique=False)
 
 
 def downgrade() -> None:
