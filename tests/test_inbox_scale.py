@@ -164,6 +164,12 @@ def test_query_plans_read_the_intended_indexes_without_sorting(seeded):
                 assert all("COVERING INDEX" in " ".join(plans[n]["plan"]) for n in ("by_lane", "overdue", "mine"))
             search = plans["search"]  # from the search's index (task_search_term), never a pass over the tasks
             assert "task_search_term_pkey" in search["indexes"] and not search["full_scan"], search["plan"]
+        for viewer in (AGENT, DESK_AGENT, AUDITOR):  # each figure of the stamp from an index, none sorted
+            stamp = inbox_plans(session, viewer, now)["stamp"]
+            assert not stamp["sorts"] and stamp["indexes"], stamp["plan"]
+            if dialect == "sqlite":  # the one walk of the table is the auditor's newest task, from its end
+                scans = [line for line in stamp["plan"] if line.startswith("SCAN human_task")]
+                assert scans == (["SCAN human_task"] if viewer is AUDITOR else []), stamp["plan"]
         later = utcnow() + timedelta(hours=1)
         page = statements(AGENT, later)["page"]
         assert "TEMP B-TREE" not in " ".join(plan_lines(session, page))

@@ -226,7 +226,7 @@ def _routed(viewer: Viewer, condition):
     """`condition`, and for each of the viewer's attributes k=v: routing k unset or v."""
     for key, mine in sorted(viewer.attributes.items()):
         if mine:
-            theirs = HumanTask.routing[key].as_string()
+            theirs = HumanTask.routing_key(key)
             condition = and_(condition, or_(theirs.is_(None), theirs == mine))
     return condition
 

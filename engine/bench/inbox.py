@@ -38,6 +38,8 @@ DEPLOYMENT_ID = 2_000_000_000  # apart from a real database's rows
 FIRST_ID = 1_000_000_000
 AGENT = Viewer("agent1", frozenset({"agent", "staff"}))
 AUDITOR = Viewer("auditor1", frozenset({"auditor"}))
+# The demo's agents: routed to one desk, so they see that desk's tasks and those of no desk.
+DESK_AGENT = Viewer("agent2", frozenset({"agent", "staff"}), {"desk": "邮轮"})
 
 
 def phone_of(i: int) -> str:
@@ -152,6 +154,8 @@ def cases(tasks: int) -> dict[str, tuple[Viewer, InboxFilter | str]]:
         "agent, search phone last 4": (AGENT, InboxFilter(search=TaskSearch(phone=phone_of(probe)[-4:]))),
         "agent, search tour code": (AGENT, InboxFilter(search=TaskSearch(code=f"T{probe:06d}"))),
         "agent, search customer": (AGENT, InboxFilter(search=TaskSearch(customer=f"户{probe}"))),
+        "desk agent, first page by due date": (DESK_AGENT, InboxFilter()),
+        "desk agent, overdue only": (DESK_AGENT, InboxFilter(overdue=True)),
         "auditor, all lanes": (AUDITOR, InboxFilter()),
         "auditor, deep keyset page": (AUDITOR, "deep keyset"),
         "auditor, search phone last 4": (AUDITOR, InboxFilter(search=TaskSearch(phone=phone_of(probe)[-4:]))),
@@ -172,7 +176,8 @@ def deep_cursor(session, viewer: Viewer) -> str:
 def measure(db: Database, tasks: int, repeat: int) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     timed = {label: (viewer, flt, None) for label, (viewer, flt) in cases(tasks).items()}
-    for label in ("agent, first page by due date", "agent, desk 邮轮", "auditor, all lanes"):
+    for label in ("agent, first page by due date", "agent, desk 邮轮", "desk agent, first page by due date",
+                  "auditor, all lanes"):
         viewer, flt, _ = timed[label]  # the first look after a write: nothing cached
         timed[f"{label}, counts not cached"] = (viewer, flt, inbox_counts.clear)
     for label, (viewer, flt, before) in timed.items():
@@ -183,7 +188,8 @@ def measure(db: Database, tasks: int, repeat: int) -> dict[str, Any]:
             figures = _time(lambda v=viewer, f=flt, s=session: inbox(s, v, f), repeat, before)
         results[label] = {**figures, "target": f"p95 < {TARGET_P95_MS:g} ms",
                           "meets_target": figures["p95_ms"] < TARGET_P95_MS}
-    for label, viewer in {"agent, stamp counted": AGENT, "auditor, stamp counted": AUDITOR}.items():
+    for who, viewer in {"agent": AGENT, "desk agent": DESK_AGENT, "auditor": AUDITOR}.items():
+        label = f"{who}, stamp counted"  # counted afresh each time (no cache), as after any write
         with db.read() as session:
             inbox_stamp(session, viewer)  # warm
             figures = _time(lambda v=viewer, s=session: inbox_stamp(s, v), repeat)

@@ -17,7 +17,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from engine.access.policy import Viewer
 from engine.run import inbox_page
-from engine.run.inbox_stamp import open_task_conditions
+from engine.run.inbox_stamp import open_task_conditions, stamp_query
 from engine.run.task_search import TaskSearch
 from engine.run.task_search import conditions as search_conditions
 from engine.run.task_search import lookup as search_lookup
@@ -75,6 +75,7 @@ def statements(viewer: Viewer, now: datetime, per_page: int = 25) -> dict[str, A
         "overdue": select(func.count()).where(*base, HumanTask.due_at.is_not(None), HumanTask.due_at <= now),
         "mine": select(func.count()).where(*base, HumanTask.assignee == viewer.username),
         "search": inbox_page.narrow_query([*page_conditions, *search_conditions(SEARCH, now)], search_lookup(SEARCH)),
+        "stamp": stamp_query(viewer, now),
     }
 
 

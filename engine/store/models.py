@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Computed, ForeignKey, Index, String, Text, UniqueConstraint, column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState, OutboxStatus
@@ -124,15 +124,18 @@ class HumanTask(Base):
         # The inbox page in due order (NULLS LAST, id) and its keyset cursor; lane and assignee let
         # rows of other lanes be skipped in the index (migration 0014, docs/performance.md).
         Index("ix_human_task_state_due_id", "state", "due_at", "id", "lane", "assignee"),
-        # The inbox counts (by lane, overdue, claimed or not) and the live inbox's stamp from the index alone.
-        Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id"),
+        # The inbox counts (by lane, overdue, claimed or not, routing) and the live inbox's stamp from the index.
+        Index("ix_human_task_state_lane_due", "state", "lane", "due_at", "assignee", "instance_id",
+              "route_desk", "route_branch"),
         Index("ix_human_task_state_assignee", "state", "assignee", "lane"),
+        # The desks of open tasks as a skip scan (one seek per desk), and the desk filter of a lane user.
+        Index("ix_human_task_state_desk", "state", "route_desk", "lane", "assignee"),
         Index("ix_human_task_state_created", "state", "created_at"),
         # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
         Index("ix_human_task_instance_state", "instance_id", "state"),
         # Open tasks only: PostgreSQL counts by lane and the live inbox's stamp from it without reading
         # rows (migration 0016, docs/performance.md); SQLite plans never pick it (the index above serves).
-        Index("ix_human_task_open", "lane", "assignee", "due_at", "instance_id", "id",
+        Index("ix_human_task_open", "lane", "route_desk", "assignee", "due_at", "instance_id", "id", "route_branch",
               postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +146,9 @@ class HumanTask(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     # The process's routing keys (ProcessModel.routing_keys) with their values in the task's data.
     routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Computed by the database from `routing` in every write (migration 0021): never written, always equal.
+    route_desk: Mapped[str | None] = mapped_column(Text, Computed(column("routing", JSON)["desk"].as_string()))
+    route_branch: Mapped[str | None] = mapped_column(Text, Computed(column("routing", JSON)["branch"].as_string()))
     task: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
@@ -157,6 +163,11 @@ class HumanTask(Base):
     summary: Mapped[dict[str, Any]]
     # Lower-cased words the inbox search matches (customer, phone digits, tour and booking codes).
     search_text: Mapped[str | None] = mapped_column(Text)
+
+    @classmethod
+    def routing_key(cls, key: str):
+        """The SQL value of routing `key` (as text): its column where there is one, else the JSON's."""
+        return {"desk": cls.route_desk, "branch": cls.route_branch}.get(key, cls.routing[key].as_string())
 
 
 # Compared byte by byte on PostgreSQL too (as SQLite does), so a prefix is one range of the index.
