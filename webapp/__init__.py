@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.access.logins import Limits
 from engine.config import database_url, instance_dir
 from webapp.app_state import EXTENSION, Tourflow, runtime, tourflow
+from webapp.flask_app import TourflowFlask
 
 __all__ = ["create_app", "runtime", "tourflow"]
 
@@ -57,7 +58,7 @@ def _env_number(name: str, default: float, minimum: float) -> float:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     folder = instance_dir()
-    app = Flask(__name__, instance_path=str(folder))
+    app = TourflowFlask(__name__, instance_path=str(folder))
     secure = os.environ.get("TOURFLOW_SECURE_COOKIES", "").strip().lower() in {"1", "true", "yes", "on"}
     app.config.from_mapping(
         DATABASE_URL=database_url(),

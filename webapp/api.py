@@ -17,7 +17,8 @@ the operation notes of webapp/openapi.py, so a route cannot exist undocumented.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
+from flask.globals import request_ctx
 from flask_login import current_user
 
 from engine.access.viewer import set_acting_viewer
@@ -40,6 +41,7 @@ from webapp.api_args import ApiError, invalid
 from webapp.auth import act_as, csrf, load_user_from_token
 from webapp.errors import error_body
 from webapp.openapi import document
+from webapp.security_headers import has_header
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, never for bearer tokens
@@ -69,32 +71,37 @@ def _api_error(exc: ApiError):
 @bp.before_request
 def authenticate():
     """401 unless a valid bearer token or session; CSRF for sessions; auditors change nothing."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    req = request_ctx.request  # one context lookup, not one per attribute read (every API request)
+    if req.endpoint in PUBLIC_ENDPOINTS:
         return None
-    header = request.headers.get("Authorization", "")
+    header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         # A presented token decides alone, even beside a session cookie: a bad token is a 401.
-        user = load_user_from_token(request)  # sets g.token_auth when the token is good
+        user = load_user_from_token(req)  # sets g.token_auth when the token is good
         if user is None:
             raise ApiError(401, "unauthorized", "the bearer token is unknown or revoked")
         act_as(user)
+        token = True
     elif header:
         raise ApiError(401, "unauthorized", "only 'Authorization: Bearer <token>' is understood")
-    elif not current_user.is_authenticated:
-        raise ApiError(401, "unauthorized", "log in or send 'Authorization: Bearer <token>'")
-    mutating = request.method in MUTATING
-    if mutating and not g.get("token_auth") and current_app.config.get("WTF_CSRF_ENABLED", True):
+    else:
+        user, token = current_user, False
+        if not user.is_authenticated:
+            raise ApiError(401, "unauthorized", "log in or send 'Authorization: Bearer <token>'")
+    mutating = req.method in MUTATING
+    if mutating and not token and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()  # raises CSRFError -> 400 {"error": "csrf_failed"} (webapp/errors.py)
-    if mutating and current_user.read_only and request.endpoint not in READING_POSTS:
+    if mutating and user.read_only and req.endpoint not in READING_POSTS:
         raise NotAllowed("auditors read everything and change nothing", key="access.auditor")
-    set_acting_viewer(current_user.viewer)  # the engine's lane checks reuse it (cleared at teardown)
+    set_acting_viewer(user.viewer)  # the engine's lane checks reuse it (cleared at teardown)
     return None
 
 
 @bp.after_request
 def _no_store(response):
     """Answers carry customers' data: no shared or browser caches keep them."""
-    response.headers.setdefault("Cache-Control", "no-store")
+    if not has_header(response, "cache-control"):
+        response.headers.add("Cache-Control", "no-store")
     return response
 
 

@@ -35,7 +35,7 @@ from wtforms.validators import DataRequired, Length
 
 from engine.access import logins
 from engine.access.policy import Capability, Viewer, attributes_of, may, require_capability
-from engine.access.users import ROLES, authenticate, find_user, token_digest, token_holder_unless_blocked
+from engine.access.users import ROLES, authenticate, find_user, token_digest
 from engine.access.viewer import set_acting_viewer
 from engine.store import audit
 from engine.store.models import User
@@ -103,13 +103,13 @@ def act_as(user: LoginUser) -> None:
 def load_user_from_token(req) -> LoginUser | None:
     """The bearer token's user (None: no token, or a bad one, counted as a failure). `TooManyFailures`
     when this address is past the limits, before any token is looked at. One read transaction: the
-    throttle and the user with their roles, one statement for a good token (`token_holder_unless_blocked`)."""
+    throttle and the user with their roles, one statement for a good token (`token_holder_unless_blocked`,
+    on a plain connection: `Runtime.bearer_token_holder`)."""
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or req.blueprint != "api":
         return None  # a token is for /api/v1 only: the pages need a login session
     digest = token_digest(header.removeprefix("Bearer ").strip())
-    with runtime().reading() as session:
-        holder, wait = token_holder_unless_blocked(session, digest, client_address(), _limits())
+    holder, wait = runtime().bearer_token_holder(digest, client_address(), _limits())
     if wait is not None:
         raise TooManyFailures(wait)
     if holder is not None:

@@ -18,6 +18,8 @@ from importlib import resources
 
 from flask import Blueprint, Flask, redirect, request, session, url_for
 
+from webapp.security_headers import has_header
+
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
 
@@ -39,7 +41,9 @@ def is_api_request() -> bool:
 
 
 def get_locale() -> str:
-    asked = request.accept_languages.best_match(LANGUAGES) if is_api_request() else None
+    # No Accept-Language header: nothing to parse (werkzeug's matching of an empty header answers None).
+    asked = (request.accept_languages.best_match(LANGUAGES)
+             if request.environ.get("HTTP_ACCEPT_LANGUAGE") and is_api_request() else None)
     lang = asked or session.get("lang") or request.cookies.get("lang")
     return lang if lang in LANGUAGES else DEFAULT
 
@@ -70,7 +74,8 @@ def set_language(code: str):
 
 def say_language(response):
     """Content-Language: the language of the answer's messages (what get_locale chose)."""
-    response.headers.setdefault("Content-Language", "zh-CN" if get_locale() == "zh" else "en")
+    if not has_header(response, "content-language"):
+        response.headers.add("Content-Language", "zh-CN" if get_locale() == "zh" else "en")
     return response
 
 

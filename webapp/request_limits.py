@@ -13,7 +13,8 @@ The 413 and 414 answers are JSON error bodies on /api/ paths, pages elsewhere (w
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort
+from flask.globals import request_ctx
 from werkzeug.routing import IntegerConverter
 
 from engine.limits import ID_MAX, JSON_BODY_MAX, NUL_MESSAGE, URI_MAX, invalid
@@ -33,6 +34,7 @@ class IdConverter(IntegerConverter):
 
 
 def _check_request():
+    request = request_ctx.request  # one context lookup, not one per attribute read
     length = len(request.path) + len(request.query_string)
     if length > URI_MAX:
         abort(414, description=f"the URL is {length} characters long; at most {URI_MAX} are accepted")
