@@ -12,15 +12,23 @@ from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer, attributes_of
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
+from engine.run import task_edit_cleanup
 from engine.store import state_hash
-from engine.store.models import HumanTask, Job, ProcessInstance, User, UserRole
-from engine.store.states import JobState
+from engine.store.models import HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
+from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
 # construction and cache key), so each is a module constant with bound parameters.
 _HAS_PENDING_JOB = (select(Job.id).where(Job.instance_id == ProcessInstance.id, Job.state == JobState.PENDING)
                     .exists().label("has_pending_job"))
-_INSTANCE_WITH_JOBS = select(ProcessInstance, _HAS_PENDING_JOB).where(ProcessInstance.id == bindparam("instance_id"))
+# Drafts and presence rows exist only for open tasks on SQLite (a draft of a closed task is refused, and the
+# step that closes a task deletes its rows, with writers serialized): probing the instance's open tasks is
+# enough, and stays cheap in an instance with a long history.
+_HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.human_task_id)
+                  .where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == HumanTaskState.READY)
+                  .exists().label("has_task_edit"))
+_INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+                       .where(ProcessInstance.id == bindparam("instance_id")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
@@ -50,12 +58,15 @@ def reserve_instance_id(session: Session) -> int:
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance row, locked for the rest of the transaction (every step locks it first)."""
     if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job is known now and
-        # stays so but for the session's own writes, so the state hash at commit need not read its jobs.
+        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job, or a draft or
+        # presence row of one of its tasks, is known now and stays so but for the session's own writes, so
+        # the state hash at commit need not read its jobs, nor the step's cleanup delete drafts it has not.
         found = session.execute(_INSTANCE_WITH_JOBS, {"instance_id": instance_id}).first()
         instance = found[0] if found is not None else None
         if found is not None and not found[1]:
             state_hash.know_no_pending_jobs(session, instance_id)
+        if found is not None and not found[2]:
+            task_edit_cleanup.know_no_edits(session, instance_id)
     else:
         instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
     if instance is None:
