@@ -107,7 +107,8 @@ def viewer_named(session: Session, username: str) -> Viewer:
     """The active user `username` as the policy sees them; NotAllowed if unknown or inactive."""
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
-    found = session.execute(_VIEWER, {"username": username}).all()
+    # On the connection: a read of columns, nothing for the ORM to make or flush first.
+    found = session.connection().execute(_VIEWER, {"username": username}).all()
     if not found or not found[0].active:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     roles = frozenset(r.role_id for r in found if r.role_id is not None)

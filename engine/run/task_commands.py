@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
@@ -25,20 +25,21 @@ from engine.store import audit
 from engine.store.models import HumanTask, ProcessInstance
 from engine.store.states import HumanTaskState
 
-# The task row and its instance's deployment in one statement, built once (engine/run/rows.py says why).
-_TASK_AND_DEPLOYMENT = (select(HumanTask, ProcessInstance.deployment_id)
+# The task row's columns and its instance's deployment in one statement, built once (engine/run/rows.py says
+# why), run on the connection: the read needs the values, not an ORM object.
+_TASK_AND_DEPLOYMENT = (select(*HumanTask.__table__.columns, ProcessInstance.deployment_id)
                         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
                         .where(HumanTask.id == bindparam("task_id")))
 
 
-def _not_ready(row: HumanTask) -> TaskConflict:
+def _not_ready(row: HumanTask | Row) -> TaskConflict:
     if row.state == HumanTaskState.COMPLETED:
         return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
                             f"at {iso_z(row.completed_at, 'seconds')}")
     return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
 
-def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
+def _check_completable(session: Session, row: HumanTask | Row, actor: str) -> None:
     """The user may work the task (engine/access/policy.py: its lane and routing), it is ready,
     and nobody else has claimed it."""
     policy.refuse_if(policy.work_refusal(viewer_named(session, actor), row))
@@ -106,14 +107,13 @@ class TaskCommands(EngineCore):
         """A short read: the task's form schema, once the actor may complete the task as it stands
         (so refusals come in the same order as under the lock)."""
         with self.reading() as session:
-            found = session.execute(_TASK_AND_DEPLOYMENT, {"task_id": task_id}).first()
-            if found is None:
+            row = session.connection().execute(_TASK_AND_DEPLOYMENT, {"task_id": task_id}).first()
+            if row is None:
                 task_row(session, task_id)  # NotFound, worded as everywhere
-            row, deployment_id = found
             _check_completable(session, row, actor)
             if not row.form_ref:
                 return None
-            return self.deployed(session, deployment_id).forms.get(row.form_ref)
+            return self.deployed(session, row.deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:
         with self.transaction() as tx:
