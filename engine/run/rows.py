@@ -29,6 +29,10 @@ _HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.h
                   .exists().label("has_task_edit"))
 _INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .where(ProcessInstance.id == bindparam("instance_id")))
+# SQLite: a task row, its instance and the two facts above in one statement (BEGIN IMMEDIATE holds the lock).
+_TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+                       .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                       .where(HumanTask.id == bindparam("task_id")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
@@ -58,19 +62,24 @@ def reserve_instance_id(session: Session) -> int:
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance row, locked for the rest of the transaction (every step locks it first)."""
     if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job, or a draft or
-        # presence row of one of its tasks, is known now and stays so but for the session's own writes, so
-        # the state hash at commit need not read its jobs, nor the step's cleanup delete drafts it has not.
         found = session.execute(_INSTANCE_WITH_JOBS, {"instance_id": instance_id}).first()
-        instance = found[0] if found is not None else None
-        if found is not None and not found[1]:
-            state_hash.know_no_pending_jobs(session, instance_id)
-        if found is not None and not found[2]:
-            task_edit_cleanup.know_no_edits(session, instance_id)
+        instance = _noted(session, found[0], found[1], found[2]) if found is not None else None
     else:
         instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
+    return instance
+
+
+def _noted(session: Session, instance: ProcessInstance, has_pending_job: bool, has_task_edit: bool
+           ) -> ProcessInstance:
+    """SQLite: BEGIN IMMEDIATE holds the write lock, so whether the instance has a pending job, or a draft
+    or presence row of one of its tasks, is known now and stays so but for the session's own writes: the
+    state hash at commit need not read its jobs, nor the step's cleanup delete drafts it has not."""
+    if not has_pending_job:
+        state_hash.know_no_pending_jobs(session, instance.id)
+    if not has_task_edit:
+        task_edit_cleanup.know_no_edits(session, instance.id)
     return instance
 
 
@@ -95,11 +104,14 @@ def lock_task(session: Session, task_id: int) -> HumanTask:
 
 def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The task row and its instance row, both locked (instance first, as every step locks)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current.
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
+        if found is None:
+            raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+        return found[0], _noted(session, found[1], found[2], found[3])
     row = task_row(session, task_id)
     instance = lock_instance(session, row.instance_id)
-    if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE took the database's write lock before the task was read: it is current.
-        return row, instance
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
