@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.clock import utcnow
+from engine.errors import TaskConflict
 from engine.run.model_facts import catches_messages
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import WALKS
 from engine.sandbox.calls import run
 from engine.sandbox.scripts import data_lookup, literal_value
 from engine.store import audit, state_hash
-from engine.store.models import AuditEvent, HumanTask, TaskEdit
+from engine.store.models import AuditEvent, HumanTask, ProcessInstance, TaskEdit
 from tests.support.timers import start_timers
 from tests.support.world import REPO, deploy
 
@@ -164,7 +165,11 @@ def test_statements_per_step_of_the_bench_processes(runtime, db_backend):
     for statements in (started, chained):
         assert sum(s.startswith("INSERT INTO PROCESS_INSTANCE") for s in statements) == 1
         assert not any(s.startswith("UPDATE PROCESS_INSTANCE") for s in statements)
-    assert (start.flushes, complete.flushes, chain.flushes) == (1, 1, 1)
+    # the completion writes its task and instance rows by prebuilt UPDATEs (engine/run/row_writes.py), the
+    # instance's with its optimistic lock: no ORM flush is left with anything to write
+    assert (start.flushes, complete.flushes, chain.flushes) == (1, 0, 1)
+    updates = [s for s in completed if s.startswith("UPDATE PROCESS_INSTANCE")]
+    assert len(updates) == 1 and "LOCK_VERSION = " in updates[0].split("WHERE")[1]
 
 
 def test_a_completion_deletes_drafts_only_where_the_lock_found_some(runtime, db_backend):
@@ -184,6 +189,24 @@ def test_a_completion_deletes_drafts_only_where_the_lock_found_some(runtime, db_
     assert deletes == ([0, 1] if db_backend == "sqlite" else [1, 1])
     with rt.reading() as session:
         assert session.execute(select(func.count()).select_from(TaskEdit)).scalar() == 0
+
+
+def test_the_instance_update_keeps_its_optimistic_lock(runtime):
+    """The write-back's prebuilt UPDATE names the lock_version it read: a row changed behind the step's back
+    makes the step a TaskConflict (409) and none of it is written."""
+    rt = prepare(runtime.db)
+    instance_id = rt.start("bench_user_task", actor=BENCH_USER)
+    table = ProcessInstance.__table__
+    with pytest.raises(TaskConflict), rt.transaction() as tx:
+        instance = tx.lock_instance(instance_id)
+        step = tx.open_step(instance, BENCH_USER, utcnow())
+        tx.session.connection().execute(update(table).where(table.c.id == instance_id)
+                                        .values(lock_version=table.c.lock_version + 1))
+        step.workflow.cancel()
+        step.sync()
+    with rt.reading() as session:
+        assert session.get(ProcessInstance, instance_id).status == "running"
+    assert len(rt.tasks(user=BENCH_USER, instance_id=instance_id)) == 1
 
 
 @pytest.mark.no_replay_check  # the lane is changed without an event: replay rightly tells the difference

@@ -30,6 +30,7 @@ from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, 
 from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
+from engine.run.row_writes import write_instance, write_tasks
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
@@ -219,6 +220,9 @@ class Step:
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
+        # The rows this step changed, by prebuilt UPDATEs (engine/run/row_writes.py); new rows go by the flush.
+        write_tasks(self.session, [self.session.get(HumanTask, i) for i in self.closed_tasks - self.unindexed])
+        write_instance(self.session, self.instance)
         if created:
             # New task rows get ids in one flush with the instance row, then their events (a workflow
             # with a ready task is not completed: no instance_completed came before them).
