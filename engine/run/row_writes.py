@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import bindparam, insert, inspect, update
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.limits import BoundedCache
+from engine.store import state_hash
 from engine.store.models import HumanTask, ProcessInstance
 
 _INSTANCE_TABLE = ProcessInstance.__table__
 _TASK_TABLE = HumanTask.__table__
 _INSTANCE_COLUMNS = frozenset(c.key for c in _INSTANCE_TABLE.columns) - {"id", "lock_version"}
 _TASK_COLUMNS = frozenset(c.key for c in _TASK_TABLE.columns) - {"id"}
+_INSERT_INSTANCE = insert(_INSTANCE_TABLE)
+_INSERT_TASKS = insert(_TASK_TABLE).returning(_TASK_TABLE.c.id, sort_by_parameter_order=True)
 _STATEMENTS: BoundedCache[tuple[str, frozenset[str]], object] = BoundedCache(64)
 
 
@@ -56,6 +59,8 @@ def _changed(obj: object, allowed: frozenset[str]) -> frozenset[str] | None:
 
 def _settle(session: Session, obj: object) -> None:
     """The object as if just loaded with its current values: clean, still the session's (same identity)."""
+    if inspect(obj).pending:
+        session.expunge(obj)
     make_transient(obj)
     make_transient_to_detached(obj)
     session.add(obj)
@@ -73,6 +78,7 @@ def write_instance(session: Session, instance: ProcessInstance) -> bool:
     if result.rowcount != 1:
         raise StaleDataError(f"UPDATE of process_instance {instance.id} matched {result.rowcount} rows, expected 1")
     instance.lock_version = version + 1
+    state_hash.note_written(session, [instance], new=False)
     _settle(session, instance)
     return True
 
@@ -90,8 +96,62 @@ def write_tasks(session: Session, rows: Iterable[HumanTask | None]) -> None:
         result = session.connection().execute(_statement("human_task", columns), params)
         if result.rowcount not in (-1, len(group)):
             raise StaleDataError(f"UPDATE of human_task matched {result.rowcount} rows, expected {len(group)}")
+        state_hash.note_written(session, group, new=False)
         for row in group:
             _settle(session, row)
 
 
-__all__ = ["write_instance", "write_tasks"]
+def _insertable(obj: object, table) -> dict[str, object] | None:
+    """Every column's value of a new object (None where unset, as the flush would insert it), or None when
+    the ORM must insert it: not pending, or a column with a default left unset."""
+    state = inspect(obj)
+    if not state.pending:
+        return None
+    values = {}
+    for column in table.columns:
+        if column.key in state.dict:
+            values[column.key] = state.dict[column.key]
+        elif column.default is not None or column.server_default is not None:
+            return None
+        elif not column.primary_key:
+            values[column.key] = None
+    return values
+
+
+def _loaded(obj: object, values: dict[str, object]) -> None:
+    for key, value in values.items():
+        if key not in inspect(obj).dict:
+            setattr(obj, key, value)
+
+
+def insert_instance(session: Session, instance: ProcessInstance) -> bool:
+    """INSERT a new instance's row, whole (its id reserved before); False if left to the flush."""
+    if inspect(instance).pending and instance.lock_version is None:
+        instance.lock_version = 1  # what the ORM's version counter starts at
+    values = _insertable(instance, _INSTANCE_TABLE)
+    if values is None or values.get("id") is None:
+        return False
+    session.connection().execute(_INSERT_INSTANCE, values)
+    _loaded(instance, values)
+    state_hash.note_written(session, [instance], new=True)
+    _settle(session, instance)
+    return True
+
+
+def insert_tasks(session: Session, rows: list[HumanTask]) -> bool:
+    """INSERT new task rows in one statement, their ids returned in order; False if left to the flush
+    (then none of them was inserted)."""
+    values = [_insertable(row, _TASK_TABLE) for row in rows]
+    if not rows or any(v is None or "id" in v for v in values):
+        return False
+    ids = session.connection().execute(_INSERT_TASKS, values).scalars().all()
+    for row, row_values, new_id in zip(rows, values, ids, strict=True):
+        row.id = new_id
+        _loaded(row, row_values)
+    state_hash.note_written(session, rows, new=True)
+    for row in rows:
+        _settle(session, row)
+    return True
+
+
+__all__ = ["insert_instance", "insert_tasks", "write_instance", "write_tasks"]
