@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.clock import utcnow
-from engine.errors import TaskConflict
+from engine.errors import NotAllowed, NotFound, TaskConflict
 from engine.run.model_facts import catches_messages
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import WALKS
 from engine.sandbox.calls import run
 from engine.sandbox.scripts import data_lookup, literal_value
 from engine.store import audit, state_hash
-from engine.store.models import AuditEvent, HumanTask, ProcessInstance, TaskEdit
+from engine.store.models import AuditEvent, HumanTask, ProcessInstance, TaskEdit, User
 from tests.support.timers import start_timers
 from tests.support.world import REPO, deploy
 
@@ -131,8 +131,8 @@ def _reads(statements: list[str], table: str) -> int:
 # that statement, and that no open task has a draft, so the completion deletes none). A step that opens a task reads who wants to hear of new tasks
 # (engine/outbox/staff_alerts.py): one statement of the start.
 STATEMENTS = {
-    "sqlite": {"start": 8, "form check": 2, "complete": 8, "service chain": 6},
-    "postgres": {"start": 8, "form check": 2, "complete": 12, "service chain": 6},
+    "sqlite": {"start": 8, "form check": 1, "complete": 8, "service chain": 6},
+    "postgres": {"start": 8, "form check": 1, "complete": 12, "service chain": 6},
 }
 
 
@@ -189,6 +189,25 @@ def test_a_completion_deletes_drafts_only_where_the_lock_found_some(runtime, db_
     assert deletes == ([0, 1] if db_backend == "sqlite" else [1, 1])
     with rt.reading() as session:
         assert session.execute(select(func.count()).select_from(TaskEdit)).scalar() == 0
+
+
+def test_the_form_checks_one_statement_refuses_as_the_reads_did(runtime):
+    """Task, deployment and acting user in one read: a missing task is NotFound, an unknown or inactive user
+    NotAllowed, before anything is written."""
+    rt = prepare(runtime.db)
+    task_id = _ready_task(rt, rt.start("bench_user_task", actor=BENCH_USER))
+    with pytest.raises(NotFound):
+        rt.complete(task_id + 1000, BENCH_USER, FORM_DATA)
+    with pytest.raises(NotAllowed):
+        rt.complete(task_id, "nobody_at_all", FORM_DATA)
+    with rt.transaction() as tx:
+        tx.session.execute(update(User).where(User.username == BENCH_USER).values(active=False))
+    with pytest.raises(NotAllowed):
+        rt.complete(task_id, BENCH_USER, FORM_DATA)
+    with rt.transaction() as tx:
+        tx.session.execute(update(User).where(User.username == BENCH_USER).values(active=True))
+    rt.complete(task_id, BENCH_USER, FORM_DATA)
+    assert all(t["id"] != task_id for t in rt.tasks(user=BENCH_USER))
 
 
 def test_the_instance_update_keeps_its_optimistic_lock(runtime):

@@ -120,7 +120,12 @@ def viewer_named(session: Session, username: str) -> Viewer:
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
     # On the connection: a read of columns, nothing for the ORM to make or flush first.
-    found = session.connection().execute(_VIEWER, {"username": username}).all()
+    return viewer_of_rows(username, session.connection().execute(_VIEWER, {"username": username}).all())
+
+
+def viewer_of_rows(username: str, found) -> Viewer:
+    """The viewer from rows of (active, attributes, role_id), one per role (`_VIEWER`'s shape, or a
+    statement that joins it); NotAllowed if none names an active user."""
     if not found or not found[0].active:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     roles = frozenset(r.role_id for r in found if r.role_id is not None)
@@ -175,6 +180,6 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
            "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]
