@@ -126,12 +126,13 @@ def _reads(statements: list[str], table: str) -> int:
 
 
 # Statements per step of the bench processes (issue 18); lower is the spec. PostgreSQL reads the task row,
-# locks its instance, then locks the task row again (SQLite's BEGIN IMMEDIATE already holds the lock, so one
-# statement reads both) and reads the instance's pending jobs at commit (SQLite learns there are none from
-# that statement, and that no open task has a draft, so the completion deletes none). A step that opens a task reads who wants to hear of new tasks
+# locks its instance, then locks the task row again and reads the instance's open tasks; SQLite's BEGIN
+# IMMEDIATE already holds the lock, so one statement reads the task row, its instance and its open tasks, and
+# says whether the instance has a pending job (PostgreSQL reads them at commit) and whether an open task has a
+# draft (if not, the completion deletes none). A step that opens a task reads who wants to hear of new tasks
 # (engine/outbox/staff_alerts.py): one statement of the start.
 STATEMENTS = {
-    "sqlite": {"start": 8, "form check": 1, "complete": 8, "service chain": 6},
+    "sqlite": {"start": 8, "form check": 1, "complete": 7, "service chain": 6},
     "postgres": {"start": 8, "form check": 1, "complete": 12, "service chain": 6},
 }
 
@@ -158,15 +159,16 @@ def test_statements_per_step_of_the_bench_processes(runtime, db_backend):
     for statements in (started, chained):
         assert _reads(statements, "audit_head") == 0
         assert _reads(statements, "human_task") == 0 and _reads(statements, "job") == 0
-    # the form check, the task row, the open tasks (PostgreSQL: and the task row locked); none at commit
-    assert _reads(completed, "human_task") == (4 if db_backend == "postgres" else 3)
+    # the form check, the task row, the open tasks (PostgreSQL: and the task row locked); none at commit.
+    # SQLite reads the task row, its instance and the instance's open tasks in one statement.
+    assert _reads(completed, "human_task") == (4 if db_backend == "postgres" else 2)
     assert _reads(completed, "job") == (1 if db_backend == "postgres" else 0)
     # a new instance's row is inserted once, whole (its id reserved first), never updated in its start
     for statements in (started, chained):
         assert sum(s.startswith("INSERT INTO PROCESS_INSTANCE") for s in statements) == 1
         assert not any(s.startswith("UPDATE PROCESS_INSTANCE") for s in statements)
     # the write-back inserts and updates its instance and task rows by prebuilt statements
-    # (engine/run/row_writes.py), the instance's UPDATE with its optimistic lock: no ORM flush has anything to write
+    # (engine/run/row_writes.py), the instance's UPDATE with its optimistic lock: no ORM flush writes anything
     assert (start.flushes, complete.flushes, chain.flushes) == (0, 0, 0)
     updates = [s for s in completed if s.startswith("UPDATE PROCESS_INSTANCE")]
     assert len(updates) == 1 and "LOCK_VERSION = " in updates[0].split("WHERE")[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
@@ -29,10 +29,20 @@ _HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.h
                   .exists().label("has_task_edit"))
 _INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .where(ProcessInstance.id == bindparam("instance_id")))
-# SQLite: a task row, its instance and the two facts above in one statement (BEGIN IMMEDIATE holds the lock).
+# SQLite: a task row, its instance, the two facts above and the instance's open task rows, in one statement
+# (BEGIN IMMEDIATE holds the lock). The instance's columns come on the task's own row only (an outer join
+# on it), not once per open task; the open tasks are found by (instance_id, state), not the whole history.
+_TARGET, _OPEN = HumanTask.__table__.alias("target"), HumanTask.__table__.alias("open_task")
+_OPEN_AND_TARGET_IDS = union_all(
+    select(_OPEN.c.id).where(
+        _OPEN.c.instance_id == select(_TARGET.c.instance_id).where(_TARGET.c.id == bindparam("task_id")).scalar_subquery(),
+        _OPEN.c.state == HumanTaskState.READY),
+    select(bindparam("task_id", type_=HumanTask.id.type)))
 _TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
-                       .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                       .where(HumanTask.id == bindparam("task_id")))
+                       .outerjoin(ProcessInstance, and_(ProcessInstance.id == HumanTask.instance_id,
+                                                        HumanTask.id == bindparam("task_id")))
+                       .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+_OPEN_AT_LOCK = "tourflow_open_tasks_read_with_the_lock"  # session.info: (transaction, instance id, rows)
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
@@ -106,13 +116,26 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     """The task row and its instance row, both locked (instance first, as every step locks)."""
     if session.get_bind().dialect.name == "sqlite":
         # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current.
-        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
-        if found is None:
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+        target = next((r for r in found if r[0].id == task_id), None)
+        if target is None:
             raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
-        return found[0], _noted(session, found[1], found[2], found[3])
+        instance = _noted(session, target[1], target[2], target[3])
+        open_rows = [r[0] for r in found if r[0].state == HumanTaskState.READY]
+        session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+        return target[0], instance
     row = task_row(session, task_id)
     instance = lock_instance(session, row.instance_id)
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
+
+
+def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[HumanTask] | None:
+    """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
+    lock), or None: then the step reads them itself."""
+    held = session.info.pop(_OPEN_AT_LOCK, None)
+    if held is None or held[0] is not session.get_transaction() or held[1] != instance_id:
+        return None
+    return held[2]
 
 
 def viewer_named(session: Session, username: str) -> Viewer:
@@ -180,6 +203,6 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
            "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]
