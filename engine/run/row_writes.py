@@ -1,12 +1,14 @@
-"""A step's changed instance and task rows written by prebuilt UPDATE statements, not the ORM's flush.
+"""A step's instance and task rows written by prebuilt statements, not the ORM's flush.
 
-The unit of work costs more than the two UPDATEs it sends at the end of a completion (sorting, per-object
-bookkeeping, history): a step writes back its instance row and the task rows it closed itself, each one
-UPDATE of the columns it changed, statements built once per set of columns. The instance keeps its
-optimistic lock: the UPDATE names the `lock_version` it read and a row count other than one is the
-ORM's own StaleDataError (TaskConflict, 409). The objects then stay in the session as if just loaded
-with these values (clean, nothing left for the flush), so the state hash at commit, the open-task set
-the step keeps and later changes in the same transaction see them as written.
+The unit of work costs more than the few statements a step's write-back needs (sorting, per-object
+bookkeeping, history): a new instance's row and its new task rows are INSERTed (task ids returned in
+order), a changed instance and the task rows the step closed are UPDATEd, only the columns that changed,
+statements built once per set of columns. The instance keeps its optimistic lock: the UPDATE names the
+`lock_version` it read and a row count other than one is the ORM's own StaleDataError (TaskConflict, 409).
+The objects then stay in the session as if just loaded with these values (clean, nothing left for the
+flush), accounted to the state hash as a flush's rows are, so the hash at commit, the open-task set the
+step keeps and later changes in the same transaction see them as written. Whatever does not fit (a row
+marked for deletion, an expired attribute, a relationship or defaulted column) is left to the flush.
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ def _statement(table_name: str, columns: frozenset[str]):
     return statement
 
 
-def _changed(obj: object, allowed: frozenset[str]) -> frozenset[str] | None:
+def _changed(session: Session, obj: object, allowed: frozenset[str]) -> frozenset[str] | None:
     """The column attributes changed on a persistent, loaded object; None when the ORM must write it
-    (new, deleted, expired, or a change other than a plain column's)."""
+    (new, marked for deletion, expired, or a change other than a plain column's)."""
     state = inspect(obj)
-    if not state.persistent or state.expired_attributes:
+    if not state.persistent or state.expired_attributes or obj in session.deleted:
         return None
     changed = frozenset(state.committed_state)
     return changed if changed <= allowed else None
@@ -68,7 +70,7 @@ def _settle(session: Session, obj: object) -> None:
 
 def write_instance(session: Session, instance: ProcessInstance) -> bool:
     """UPDATE the instance's changed columns with its optimistic lock; False if left to the ORM."""
-    changed = _changed(instance, _INSTANCE_COLUMNS)
+    changed = _changed(session, instance, _INSTANCE_COLUMNS)
     if not changed:
         return False
     version = instance.lock_version
@@ -88,7 +90,7 @@ def write_tasks(session: Session, rows: Iterable[HumanTask | None]) -> None:
     must write (see `_changed`) are left to it."""
     by_columns: dict[frozenset[str], list[HumanTask]] = {}
     for row in rows:
-        changed = _changed(row, _TASK_COLUMNS) if row is not None else None
+        changed = _changed(session, row, _TASK_COLUMNS) if row is not None else None
         if changed:
             by_columns.setdefault(changed, []).append(row)
     for columns, group in by_columns.items():
