@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, may_work
 from engine.access.roles import Role
-from engine.access.viewer import viewer_of
+from engine.access.viewer import attributes_of
 from engine.clock import CHINA, naive_utc
 from engine.errors import FormInvalid
 from engine.outbox import queue
 from engine.outbox.templates import register_kind, render
-from engine.store.models import HumanTask, StaffAlert, StaffAlertPreference, User
+from engine.store.models import HumanTask, StaffAlert, StaffAlertPreference, User, UserRole
 from engine.store.states import HumanTaskState
 
 EVENTS = ("new_task", "overdue", "incident")
@@ -99,12 +99,26 @@ def set_preference(session: Session, username: str, *, channel: str, address: st
     return preference(session, username)
 
 
+# Who has alerts on, with their roles: one statement, built once (engine/run/rows.py says why), run on the
+# connection (no ORM objects are made: most steps find nobody, and those that do need only these columns).
+_LISTENERS = (select(StaffAlertPreference.events, User.username, User.attributes, UserRole.role_id)
+              .join(User, User.username == StaffAlertPreference.username)
+              .outerjoin(UserRole, UserRole.user_id == User.id)
+              .where(StaffAlertPreference.channel != "none", User.active.is_(True))
+              .order_by(User.username))
+
+
 def _listeners(session: Session, event: str) -> list[Viewer]:
     """The active users who want alerts of `event`."""
-    rows = session.execute(
-        select(StaffAlertPreference, User).join(User, User.username == StaffAlertPreference.username)
-        .where(StaffAlertPreference.channel != "none", User.active.is_(True))).all()
-    return [viewer_of(user) for pref, user in rows if event in (pref.events or [])]
+    found: dict[str, tuple[Any, set[str]]] = {}
+    for events, username, attributes, role_id in session.connection().execute(_LISTENERS):
+        if event not in (events or []):
+            continue
+        _attributes, roles = found.setdefault(username, (attributes, set()))
+        if role_id is not None:
+            roles.add(role_id)
+    return [Viewer(username, frozenset(roles), attributes_of(attributes))
+            for username, (attributes, roles) in found.items()]
 
 
 # ---- writing alerts ----------------------------------------------------------------------------

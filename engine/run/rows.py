@@ -5,22 +5,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer, attributes_of
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
+from engine.run import task_edit_cleanup
 from engine.store import state_hash
-from engine.store.models import HumanTask, Job, ProcessInstance, User, UserRole
-from engine.store.states import JobState
+from engine.store.models import HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
+from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
 # construction and cache key), so each is a module constant with bound parameters.
 _HAS_PENDING_JOB = (select(Job.id).where(Job.instance_id == ProcessInstance.id, Job.state == JobState.PENDING)
                     .exists().label("has_pending_job"))
-_INSTANCE_WITH_JOBS = select(ProcessInstance, _HAS_PENDING_JOB).where(ProcessInstance.id == bindparam("instance_id"))
+# Drafts and presence rows exist only for open tasks on SQLite (a draft of a closed task is refused, and the
+# step that closes a task deletes its rows, with writers serialized): probing the instance's open tasks is
+# enough, and stays cheap in an instance with a long history.
+_HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.human_task_id)
+                  .where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == HumanTaskState.READY)
+                  .exists().label("has_task_edit"))
+_INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+                       .where(ProcessInstance.id == bindparam("instance_id")))
+# SQLite: a task row, its instance, the two facts above and the instance's open task rows, in one statement
+# (BEGIN IMMEDIATE holds the lock). The instance's columns come on the task's own row only (an outer join
+# on it), not once per open task; the open tasks are found by (instance_id, state), not the whole history.
+_TARGET, _OPEN = HumanTask.__table__.alias("target"), HumanTask.__table__.alias("open_task")
+_OPEN_AND_TARGET_IDS = union_all(
+    select(_OPEN.c.id).where(
+        _OPEN.c.instance_id == select(_TARGET.c.instance_id).where(_TARGET.c.id == bindparam("task_id")).scalar_subquery(),
+        _OPEN.c.state == HumanTaskState.READY),
+    select(bindparam("task_id", type_=HumanTask.id.type)))
+_TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+                       .outerjoin(ProcessInstance, and_(ProcessInstance.id == HumanTask.instance_id,
+                                                        HumanTask.id == bindparam("task_id")))
+                       .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+_OPEN_AT_LOCK = "tourflow_open_tasks_read_with_the_lock"  # session.info: (transaction, instance id, rows)
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
@@ -50,16 +72,24 @@ def reserve_instance_id(session: Session) -> int:
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance row, locked for the rest of the transaction (every step locks it first)."""
     if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE holds the write lock: whether the instance has a pending job is known now and
-        # stays so but for the session's own writes, so the state hash at commit need not read its jobs.
         found = session.execute(_INSTANCE_WITH_JOBS, {"instance_id": instance_id}).first()
-        instance = found[0] if found is not None else None
-        if found is not None and not found[1]:
-            state_hash.know_no_pending_jobs(session, instance_id)
+        instance = _noted(session, found[0], found[1], found[2]) if found is not None else None
     else:
         instance = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
+    return instance
+
+
+def _noted(session: Session, instance: ProcessInstance, has_pending_job: bool, has_task_edit: bool
+           ) -> ProcessInstance:
+    """SQLite: BEGIN IMMEDIATE holds the write lock, so whether the instance has a pending job, or a draft
+    or presence row of one of its tasks, is known now and stays so but for the session's own writes: the
+    state hash at commit need not read its jobs, nor the step's cleanup delete drafts it has not."""
+    if not has_pending_job:
+        state_hash.know_no_pending_jobs(session, instance.id)
+    if not has_task_edit:
+        task_edit_cleanup.know_no_edits(session, instance.id)
     return instance
 
 
@@ -84,19 +114,41 @@ def lock_task(session: Session, task_id: int) -> HumanTask:
 
 def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The task row and its instance row, both locked (instance first, as every step locks)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current.
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+        target = next((r for r in found if r[0].id == task_id), None)
+        if target is None:
+            raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+        instance = _noted(session, target[1], target[2], target[3])
+        open_rows = [r[0] for r in found if r[0].state == HumanTaskState.READY]
+        session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+        return target[0], instance
     row = task_row(session, task_id)
     instance = lock_instance(session, row.instance_id)
-    if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE took the database's write lock before the task was read: it is current.
-        return row, instance
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
+
+
+def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[HumanTask] | None:
+    """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
+    lock), or None: then the step reads them itself."""
+    held = session.info.pop(_OPEN_AT_LOCK, None)
+    if held is None or held[0] is not session.get_transaction() or held[1] != instance_id:
+        return None
+    return held[2]
 
 
 def viewer_named(session: Session, username: str) -> Viewer:
     """The active user `username` as the policy sees them; NotAllowed if unknown or inactive."""
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
-    found = session.execute(_VIEWER, {"username": username}).all()
+    # On the connection: a read of columns, nothing for the ORM to make or flush first.
+    return viewer_of_rows(username, session.connection().execute(_VIEWER, {"username": username}).all())
+
+
+def viewer_of_rows(username: str, found) -> Viewer:
+    """The viewer from rows of (active, attributes, role_id), one per role (`_VIEWER`'s shape, or a
+    statement that joins it); NotAllowed if none names an active user."""
     if not found or not found[0].active:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
     roles = frozenset(r.role_id for r in found if r.role_id is not None)
@@ -151,6 +203,6 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
            "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

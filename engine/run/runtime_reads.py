@@ -30,7 +30,8 @@ _TASK_QUERIES: BoundedCache[tuple, Select] = BoundedCache(256)
 
 
 def _task_query(lane: bool, instance: bool, viewer: Viewer | None) -> Select:
-    query = select(HumanTask).where(HumanTask.state == bindparam("state"))
+    # The table's columns, not the entity: rows for task_dict, run on the connection (no ORM objects made).
+    query = select(*HumanTask.__table__.columns).where(HumanTask.state == bindparam("state"))
     if lane:
         query = query.where(HumanTask.lane == bindparam("lane"))
     if instance:
@@ -58,7 +59,7 @@ class RuntimeReads(EngineCore):
             if query is None:
                 query = _task_query(bool(lane), instance_id is not None, viewer)
                 _TASK_QUERIES.put(shape, query)
-            return [task_dict(row) for row in session.execute(query, params).scalars()]
+            return [task_dict(row) for row in session.connection().execute(query, params)]
 
     def task(self, task_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
         """One task with its documentation and form; given a viewer, NotAllowed unless they may read it."""

@@ -30,6 +30,8 @@ from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, 
 from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
+from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
+from engine.run.rows import open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
@@ -219,10 +221,13 @@ class Step:
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
         self.instance.serialized = self.codec.dumps(wf)
+        # The rows this step wrote, by prebuilt statements (engine/run/row_writes.py): its instance (a new one
+        # inserted whole), the task rows it closed, then its new task rows with their ids, then their events (a
+        # workflow with a ready task is not completed: no instance_completed came before them).
+        write_tasks(self.session, [self.session.get(HumanTask, i) for i in self.closed_tasks - self.unindexed])
+        write_instance(self.session, self.instance) or insert_instance(self.session, self.instance)
         if created:
-            # New task rows get ids in one flush with the instance row, then their events (a workflow
-            # with a ready task is not completed: no instance_completed came before them).
-            self.session.flush()
+            insert_tasks(self.session, created) or self.session.flush()
             for row in created:
                 self.event("task_ready", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "assignee": row.assignee, "routing": row.routing,
@@ -239,11 +244,15 @@ class Step:
 
     def _open_task_rows(self) -> list[HumanTask]:
         if self.open_rows is None:
-            # No flush first: a task this step closed is still ready in the database, comes back as the
-            # session's object (closed) and is left out below; the step's rows are flushed together later.
-            with self.session.no_autoflush:
-                self.open_rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
-            state_hash.know_tasks(self.session, self.instance.id, self.open_rows)  # no read back at commit
+            # Read by the lock statement (SQLite, a task's completion), else here. No flush first: a task this
+            # step closed is still ready in the database, comes back as the session's object (closed) and is
+            # left out below; the step's rows are written together later.
+            rows = open_tasks_read_with_lock(self.session, self.instance.id)
+            if rows is None:
+                with self.session.no_autoflush:
+                    rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
+            self.open_rows = rows
+            state_hash.know_tasks(self.session, self.instance.id, rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
     def _sync_human_tasks(self, facts: TreeFacts) -> list[HumanTask]:

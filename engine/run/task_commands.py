@@ -6,11 +6,12 @@ import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.access import policy
 from engine.access.policy import Viewer
+from engine.access.viewer import acting_viewer
 from engine.bpmn import forms
 from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict, TourflowError
@@ -18,30 +19,34 @@ from engine.limits import NAME_MAX, check_data, check_reason, check_text
 from engine.run import queries
 from engine.run.core import EngineCore
 from engine.run.instance_access import may_see_personal_data
-from engine.run.rows import instance_dict, task_row, viewer_named
+from engine.run.rows import instance_dict, task_row, viewer_named, viewer_of_rows
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
-from engine.store.models import HumanTask, ProcessInstance
+from engine.store.models import HumanTask, ProcessInstance, User, UserRole
 from engine.store.states import HumanTaskState
 
-# The task row and its instance's deployment in one statement, built once (engine/run/rows.py says why).
-_TASK_AND_DEPLOYMENT = (select(HumanTask, ProcessInstance.deployment_id)
-                        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                        .where(HumanTask.id == bindparam("task_id")))
+# The task row's columns, its instance's deployment and the acting user's rows (one per role) in one
+# statement, built once (engine/run/rows.py says why), run on the connection: the read needs the values.
+_FORM_CHECK = (select(*HumanTask.__table__.columns, ProcessInstance.deployment_id, User.active, User.attributes,
+                      UserRole.role_id)
+               .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+               .outerjoin(User, User.username == bindparam("username"))
+               .outerjoin(UserRole, UserRole.user_id == User.id)
+               .where(HumanTask.id == bindparam("task_id")))
 
 
-def _not_ready(row: HumanTask) -> TaskConflict:
+def _not_ready(row: HumanTask | Row) -> TaskConflict:
     if row.state == HumanTaskState.COMPLETED:
         return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
                             f"at {iso_z(row.completed_at, 'seconds')}")
     return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
 
-def _check_completable(session: Session, row: HumanTask, actor: str) -> None:
+def _check_completable(viewer: Viewer, row: HumanTask | Row, actor: str) -> None:
     """The user may work the task (engine/access/policy.py: its lane and routing), it is ready,
     and nobody else has claimed it."""
-    policy.refuse_if(policy.work_refusal(viewer_named(session, actor), row))
+    policy.refuse_if(policy.work_refusal(viewer, row))
     if row.state != HumanTaskState.READY:
         raise _not_ready(row)
     if row.assignee and row.assignee != actor:
@@ -76,7 +81,7 @@ class TaskCommands(EngineCore):
         submitted = forms.validate(self._form_to_complete(task_id, actor), data if data is not None else {})
         with self.transaction() as tx:
             row, instance = tx.lock_task_and_instance(task_id)
-            _check_completable(tx.session, row, actor)
+            _check_completable(viewer_named(tx.session, actor), row, actor)
             step = tx.open_step(instance, actor, utcnow())
             task = step.spiff_task(row.spiff_task_id)
             if task is None or task.state != TaskState.READY:
@@ -106,14 +111,14 @@ class TaskCommands(EngineCore):
         """A short read: the task's form schema, once the actor may complete the task as it stands
         (so refusals come in the same order as under the lock)."""
         with self.reading() as session:
-            found = session.execute(_TASK_AND_DEPLOYMENT, {"task_id": task_id}).first()
-            if found is None:
+            found = session.connection().execute(_FORM_CHECK, {"task_id": task_id, "username": actor}).all()
+            if not found:
                 task_row(session, task_id)  # NotFound, worded as everywhere
-            row, deployment_id = found
-            _check_completable(session, row, actor)
+            row = found[0]
+            _check_completable(acting_viewer(actor) or viewer_of_rows(actor, found), row, actor)
             if not row.form_ref:
                 return None
-            return self.deployed(session, deployment_id).forms.get(row.form_ref)
+            return self.deployed(session, row.deployment_id).forms.get(row.form_ref)
 
     def claim(self, task_id: int, actor: str) -> None:
         with self.transaction() as tx:

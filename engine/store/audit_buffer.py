@@ -67,8 +67,8 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     buffer = buffer_of(session)
     head = buffer.heads.get(stream)
     if head is None:
-        with session.no_autoflush:
-            row = session.execute(_HEAD, {"stream": stream}).one_or_none()
+        # On the connection: no flush, and no write of the buffer first (it holds no event of this stream).
+        row = session.connection().execute(_HEAD, {"stream": stream}).one_or_none()
         head = Head(row.seq, row.hash, True) if row is not None else Head(0, genesis, False)
         buffer.heads[stream] = head
     return head

@@ -181,6 +181,20 @@ def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
             setattr(rows, field, None)
 
 
+def note_written(session: Session, objects: Iterable[object], new: bool) -> None:
+    """Rows written by a statement of their own rather than the flush (engine/run/row_writes.py): accounted
+    as `_collect` accounts a flush's, so the known sets and the instances to record stay exact."""
+    touched = session.info.setdefault(_TOUCHED, {})
+    known = session.info.get(_KNOWN)
+    for obj in objects:
+        if isinstance(obj, ProcessInstance):
+            touched.setdefault(obj.id, None)
+        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
+            touched.setdefault(obj.instance_id, None)
+            if known:
+                _account(known, obj, new=new)
+
+
 def _forget_known_on_bulk_write(state: ORMExecuteState) -> None:
     """An UPDATE, DELETE or INSERT statement on task or job rows: no set of rows is known any more."""
     if state.is_select or _KNOWN not in state.session.info:
@@ -382,5 +396,5 @@ def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[au
     return result
 
 
-__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks",
+__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "note_written",
            "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]

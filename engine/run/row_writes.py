@@ -1,0 +1,159 @@
+"""A step's instance and task rows written by prebuilt statements, not the ORM's flush.
+
+The unit of work costs more than the few statements a step's write-back needs (sorting, per-object
+bookkeeping, history): a new instance's row and its new task rows are INSERTed (task ids returned in
+order), a changed instance and the task rows the step closed are UPDATEd, only the columns that changed,
+statements built once per set of columns. The instance keeps its optimistic lock: the UPDATE names the
+`lock_version` it read and a row count other than one is the ORM's own StaleDataError (TaskConflict, 409).
+The objects then stay in the session as if just loaded with these values (clean, nothing left for the
+flush), accounted to the state hash as a flush's rows are, so the hash at commit, the open-task set the
+step keeps and later changes in the same transaction see them as written. Whatever does not fit (a row
+marked for deletion, an expired attribute, a relationship or defaulted column) is left to the flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.limits import BoundedCache
+from engine.store import state_hash
+from engine.store.models import HumanTask, ProcessInstance
+
+_INSTANCE_TABLE = ProcessInstance.__table__
+_TASK_TABLE = HumanTask.__table__
+_INSTANCE_COLUMNS = frozenset(c.key for c in _INSTANCE_TABLE.columns) - {"id", "lock_version"}
+_TASK_COLUMNS = frozenset(c.key for c in _TASK_TABLE.columns) - {"id"}
+_INSERT_INSTANCE = insert(_INSTANCE_TABLE)
+_INSERT_TASKS = insert(_TASK_TABLE).returning(_TASK_TABLE.c.id, sort_by_parameter_order=True)
+_STATEMENTS: BoundedCache[tuple[str, frozenset[str]], object] = BoundedCache(64)
+
+
+def _statement(table_name: str, columns: frozenset[str]):
+    key = (table_name, columns)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        if table_name == "process_instance":
+            values = {name: bindparam(f"v_{name}") for name in sorted(columns)}
+            values["lock_version"] = bindparam("v_lock_version")
+            statement = (update(_INSTANCE_TABLE).where(_INSTANCE_TABLE.c.id == bindparam("w_id"),
+                                                       _INSTANCE_TABLE.c.lock_version == bindparam("w_lock_version"))
+                         .values(values))
+        else:
+            statement = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
+                         .values({name: bindparam(f"v_{name}") for name in sorted(columns)}))
+        _STATEMENTS.put(key, statement)
+    return statement
+
+
+def _changed(session: Session, obj: object, allowed: frozenset[str]) -> frozenset[str] | None:
+    """The column attributes changed on a persistent, loaded object; None when the ORM must write it
+    (new, marked for deletion, expired, or a change other than a plain column's)."""
+    state = inspect(obj)
+    if not state.persistent or state.expired_attributes or obj in session.deleted:
+        return None
+    changed = frozenset(state.committed_state)
+    return changed if changed <= allowed else None
+
+
+def _settle(session: Session, obj: object) -> None:
+    """The object as if just loaded with its current values: clean, still the session's (same identity)."""
+    if inspect(obj).pending:
+        session.expunge(obj)
+    make_transient(obj)
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+def write_instance(session: Session, instance: ProcessInstance) -> bool:
+    """UPDATE the instance's changed columns with its optimistic lock; False if left to the ORM."""
+    changed = _changed(session, instance, _INSTANCE_COLUMNS)
+    if not changed:
+        return False
+    version = instance.lock_version
+    params = {f"v_{name}": getattr(instance, name) for name in changed}
+    params.update(w_id=instance.id, w_lock_version=version, v_lock_version=version + 1)
+    result = session.connection().execute(_statement("process_instance", changed), params)
+    if result.rowcount != 1:
+        raise StaleDataError(f"UPDATE of process_instance {instance.id} matched {result.rowcount} rows, expected 1")
+    instance.lock_version = version + 1
+    state_hash.note_written(session, [instance], new=False)
+    _settle(session, instance)
+    return True
+
+
+def write_tasks(session: Session, rows: Iterable[HumanTask | None]) -> None:
+    """UPDATE the changed columns of these task rows, one executemany per set of columns; rows the ORM
+    must write (see `_changed`) are left to it."""
+    by_columns: dict[frozenset[str], list[HumanTask]] = {}
+    for row in rows:
+        changed = _changed(session, row, _TASK_COLUMNS) if row is not None else None
+        if changed:
+            by_columns.setdefault(changed, []).append(row)
+    for columns, group in by_columns.items():
+        params = [{"w_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in group]
+        result = session.connection().execute(_statement("human_task", columns), params)
+        if result.rowcount not in (-1, len(group)):
+            raise StaleDataError(f"UPDATE of human_task matched {result.rowcount} rows, expected {len(group)}")
+        state_hash.note_written(session, group, new=False)
+        for row in group:
+            _settle(session, row)
+
+
+def _insertable(obj: object, table) -> dict[str, object] | None:
+    """Every column's value of a new object (None where unset, as the flush would insert it), or None when
+    the ORM must insert it: not pending, or a column with a default left unset."""
+    state = inspect(obj)
+    if not state.pending:
+        return None
+    values = {}
+    for column in table.columns:
+        if column.key in state.dict:
+            values[column.key] = state.dict[column.key]
+        elif column.default is not None or column.server_default is not None:
+            return None
+        elif not column.primary_key:
+            values[column.key] = None
+    return values
+
+
+def _loaded(obj: object, values: dict[str, object]) -> None:
+    for key, value in values.items():
+        if key not in inspect(obj).dict:
+            setattr(obj, key, value)
+
+
+def insert_instance(session: Session, instance: ProcessInstance) -> bool:
+    """INSERT a new instance's row, whole (its id reserved before); False if left to the flush."""
+    if inspect(instance).pending and instance.lock_version is None:
+        instance.lock_version = 1  # what the ORM's version counter starts at
+    values = _insertable(instance, _INSTANCE_TABLE)
+    if values is None or values.get("id") is None:
+        return False
+    session.connection().execute(_INSERT_INSTANCE, values)
+    _loaded(instance, values)
+    state_hash.note_written(session, [instance], new=True)
+    _settle(session, instance)
+    return True
+
+
+def insert_tasks(session: Session, rows: list[HumanTask]) -> bool:
+    """INSERT new task rows in one statement, their ids returned in order; False if left to the flush
+    (then none of them was inserted)."""
+    values = [_insertable(row, _TASK_TABLE) for row in rows]
+    if not rows or any(v is None or "id" in v for v in values):
+        return False
+    ids = session.connection().execute(_INSERT_TASKS, values).scalars().all()
+    for row, row_values, new_id in zip(rows, values, ids, strict=True):
+        row.id = new_id
+        _loaded(row, row_values)
+    state_hash.note_written(session, rows, new=True)
+    for row in rows:
+        _settle(session, row)
+    return True
+
+
+__all__ = ["insert_instance", "insert_tasks", "write_instance", "write_tasks"]
