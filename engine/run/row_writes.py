@@ -111,6 +111,8 @@ def _insertable(obj: object, table) -> dict[str, object] | None:
         return None
     values = {}
     for column in table.columns:
+        if column.computed is not None:  # the database computes it (human_task's routing keys)
+            continue
         if column.key in state.dict:
             values[column.key] = state.dict[column.key]
         elif column.default is not None or column.server_default is not None:
