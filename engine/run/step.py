@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
+from engine.bpmn.tree_walk import faster_walks
 from engine.clock import iso_z
 from engine.outbox import staff_alerts
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
@@ -90,6 +91,7 @@ class Step:
     # ---- running -----------------------------------------------------------------------
     def install_script_engine(self) -> None:
         self.workflow.script_engine = ScriptEngine(service_caller=self._call_handler)
+        faster_walks(self.workflow)  # SpiffWorkflow's answers, faster (replay keeps its own walk)
 
     def _call_handler(self, task, name: str, params: dict[str, Any]) -> str:
         func = get_handler(name)
