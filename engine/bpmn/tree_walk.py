@@ -63,7 +63,7 @@ def walk(start: Any, task_filter: TaskFilter, end_at_spec: str | None, workflow:
     tasks = workflow.tasks
     subprocesses = workflow.subprocesses if bpmn_max_depth is not None else None
     stack = [start]
-    pop, extend = stack.pop, stack.extend
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, tasks.get
     while stack:
         task = pop()
         if subprocesses:
@@ -71,7 +71,10 @@ def walk(start: Any, task_filter: TaskFilter, end_at_spec: str | None, workflow:
             return
         children = task._children
         if children and task._state >= min_state and (end_at_spec is None or task.task_spec.name != end_at_spec):
-            extend([tasks.get(child) for child in reversed(children)])
+            if len(children) == 1:
+                push(get(children[0]))
+            else:
+                extend(map(get, reversed(children)))
         if plain:
             if task._state & state and task.last_state_change >= updated_ts and (
                     manual is None or task.task_spec.manual == manual):
