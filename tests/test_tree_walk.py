@@ -1,4 +1,4 @@
-"""The faster task-tree walk (engine/bpmn/tree_walk.py) answers exactly what SpiffWorkflow's iterator does.
+"""The faster task-tree walk (engine/run/spiff_tasks.py `faster_walks`) answers exactly what SpiffWorkflow's iterator does.
 
 Every workflow here runs twice in lockstep, with SpiffWorkflow's walks and with the faster ones, and
 each walk of the faster side is compared with SpiffWorkflow's iterator on the same tree.
@@ -16,8 +16,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bench.core import BENCH_DIR, RawScriptEngine
-from engine.bpmn import tree_walk
-from engine.bpmn.tree_walk import faster_walks
+from engine.run import spiff_tasks
+from engine.run.spiff_tasks import faster_walks
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CASES = [  # (file, process id, data at the start)
@@ -45,7 +45,7 @@ def _shape(workflow: BpmnWorkflow) -> list[tuple[str, str, dict]]:
 @pytest.fixture
 def compared(monkeypatch) -> list[int]:
     """Each faster walk is checked against SpiffWorkflow's own iterator; the list counts them."""
-    real_walk, seen = tree_walk.walk, []
+    real_walk, seen = spiff_tasks.walk, []
 
     def checking(start, task_filter, end_at_spec, workflow, bpmn_max_depth=None):
         if bpmn_max_depth is None:
@@ -57,7 +57,7 @@ def compared(monkeypatch) -> list[int]:
         seen.append(len(fast))
         return iter(fast)
 
-    monkeypatch.setattr(tree_walk, "walk", checking)
+    monkeypatch.setattr(spiff_tasks, "walk", checking)
     return seen
 
 

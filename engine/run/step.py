@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
-from engine.bpmn.tree_walk import faster_walks
 from engine.clock import iso_z
 from engine.outbox import staff_alerts
 from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
@@ -32,7 +31,7 @@ from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.search_terms import drop_closed, write_terms
-from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.spiff_tasks import faster_walks, reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
