@@ -106,7 +106,7 @@ class HandlerRegistry:
 
     def __init__(self, discover: Callable[[], None] | None = None):
         self._handlers: dict[str, HandlerFunc] = {}
-        self._read_only: set[str] = set()
+        self._read_only: set[HandlerFunc] = set()  # functions registered with writes=False
         self._discover = discover
         self._loaded = discover is None
         self._loading = False
@@ -118,7 +118,7 @@ class HandlerRegistry:
                 raise ValueError(f"handler {name!r} is registered twice")
             self._handlers[name] = func
             if not writes:
-                self._read_only.add(name)
+                self._read_only.add(func)
         return func
 
     def load_plugins(self) -> None:
@@ -144,7 +144,7 @@ class HandlerRegistry:
     def writes(self, func: HandlerFunc) -> bool:
         """False when `func` was registered with `writes=False` (it then runs without a savepoint)."""
         self.load_plugins()
-        return not any(self._handlers.get(name) is func for name in self._read_only)
+        return func not in self._read_only
 
 
 def discover_plugins() -> None:

@@ -56,6 +56,8 @@ def prune_finished(workflow: BpmnWorkflow) -> int:
 
 def deeper_than(task: Any, depth: int) -> bool:
     """Is `task` more than `depth` levels below its tree's root? (walks at most `depth` parents)"""
+    if len(task.workflow.tasks) <= depth + 1:
+        return False  # so deep a task has at least depth + 1 ancestors in its tree
     for _ in range(depth):
         task = task.parent
         if task is None:

@@ -33,10 +33,11 @@ from engine.run.message_events import thrown_messages
 from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
 from engine.run.rows import open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
-from engine.run.spiff_tasks import reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.spiff_tasks import faster_walks, reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
+from engine.sandbox.plain import is_plain, plain_copy
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit, state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance
@@ -49,6 +50,12 @@ _OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instan
 _PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
                  .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30
+
+
+def _data_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """The handler's own copy of the task data: a deep copy (built faster when the data is plain)."""
+    copied = plain_copy(data)
+    return copied[0] if copied is not None else copy.deepcopy(data)
 
 
 def retry_base_seconds() -> float:
@@ -79,19 +86,21 @@ class Step:
     open_rows: list[HumanTask] | None = None
 
     # ---- audit -------------------------------------------------------------------------
-    def event(self, kind: str, payload: dict[str, Any], actor: str | None = None) -> None:
+    def event(self, kind: str, payload: dict[str, Any], actor: str | None = None, plain: bool = False) -> None:
+        """Record an event; its payload as it reads back from JSON (`plain`: the caller knows it is)."""
         audit.append(
             self.session,
             kind=kind,
             actor=actor or self.actor,
             at=self.now,
-            payload=json_safe(payload),
+            payload=payload if plain or is_plain(payload) else json_safe(payload),
             instance_id=self.instance.id,
         )
 
     # ---- running -----------------------------------------------------------------------
     def install_script_engine(self) -> None:
         self.workflow.script_engine = ScriptEngine(service_caller=self._call_handler)
+        faster_walks(self.workflow)  # SpiffWorkflow's answers, faster (replay keeps its own walk)
 
     def _call_handler(self, task, name: str, params: dict[str, Any]) -> str:
         func = get_handler(name)
@@ -111,7 +120,7 @@ class Step:
             task_spec=task.task_spec.bpmn_id,
             idempotency_key=f"{self.instance.id}:{task_id}",
             attempt=attempt,
-            data=copy.deepcopy(task.data),
+            data=_data_copy(task.data),
             actor=self.actor,
             on_business_key=self._set_business_key,
             reads=EngineReads(self.session, self.instance.id, self.instance),
@@ -131,8 +140,11 @@ class Step:
             self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
                                           "error": f"{type(exc).__name__}: {exc}", "attempt": attempt})
             raise HandlerFailed(name, exc) from exc
+        # The output as it reads back from `encoded`: the result itself when plain (no second JSON pass).
+        plain = is_plain(result) and is_plain(params)
         self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
-                                      "output": json.loads(encoded), "attempt": attempt})
+                                      "output": result if plain else json.loads(encoded), "attempt": attempt},
+                   plain=plain)
         return encoded
 
     def _set_business_key(self, key: str) -> None:

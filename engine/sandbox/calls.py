@@ -10,6 +10,7 @@ from engine.calendar import calendar_setting
 from engine.clock import utcnow
 from engine.sandbox.errors import ScriptBudgetExceeded, ScriptFailed, ScriptTooSlowUnderLock
 from engine.sandbox.outcomes import call_key, remembered, under_lock
+from engine.sandbox.plain import is_plain
 from engine.sandbox.pool import POOL
 from engine.sandbox.rules import lock_grace, time_budget
 
@@ -53,7 +54,10 @@ def _result(answer: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def check_plain(data: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-    """Refuse, as a sandbox call would, data (or data objects) holding a value scripts cannot read."""
+    """Refuse, as a sandbox call would, data (or data objects) holding a value scripts cannot read.
+    Plain data (engine/sandbox/plain.py) is readable without writing its JSON."""
+    if is_plain(data) and (not extra or is_plain(extra)):
+        return
     _json(data, "the task data")
     _json(extra or {}, "the data objects")
 

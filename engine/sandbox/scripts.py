@@ -29,6 +29,7 @@ from engine.sandbox.guards import (
     at_fraction,
     month_end,
 )
+from engine.sandbox.plain import plain_copy
 
 __all__ = ["CHINA", "MONTH_END_HOUR", "ScriptEngine", "SandboxedEnvironment", "add_days", "add_hours",
            "at_fraction", "check_source", "month_end"]
@@ -120,6 +121,9 @@ def data_lookup(source: str, data: dict[str, Any]) -> tuple[Any] | None:
         if not found:
             return None
         value = value[key]
+    copied = plain_copy(value, finite=True)  # the JSON copy, without writing the JSON
+    if copied is not None:
+        return copied
     try:
         return (json.loads(json.dumps(value, allow_nan=False)),)
     except (TypeError, ValueError):

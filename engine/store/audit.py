@@ -31,6 +31,9 @@ STATE_EVENT = "state_written"
 TOUCHED_KEY = "tourflow_state_touched"
 
 
+_string = json.encoder.encode_basestring  # a str as json.dumps(..., ensure_ascii=False) writes it
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -46,16 +49,17 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
 
 def _digest_of(prev_hash: str, stream: str, instance_id: int | None, seq: int, at: datetime, actor: str,
                kind: str, payload: str) -> str:
-    body = {
-        "stream": stream,
-        "instance_id": instance_id,
-        "seq": seq,
-        "at": naive_utc(at).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "kind": kind,
-        "payload": payload,
-    }
-    return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
+    at_text = naive_utc(at).isoformat(timespec="microseconds")
+    if type(stream) is str and type(actor) is str and type(kind) is str and type(payload) is str \
+            and type(seq) is int and (instance_id is None or type(instance_id) is int):
+        # canonical_json of the body below, written directly (keys in sorted order): the same text
+        text = (f'{{"actor":{_string(actor)},"at":{_string(at_text)},"instance_id":'
+                f'{"null" if instance_id is None else int.__repr__(instance_id)},"kind":{_string(kind)},'
+                f'"payload":{_string(payload)},"seq":{int.__repr__(seq)},"stream":{_string(stream)}}}')
+    else:
+        text = canonical_json({"stream": stream, "instance_id": instance_id, "seq": seq, "at": at_text,
+                               "actor": actor, "kind": kind, "payload": payload})
+    return hashlib.sha256((prev_hash + text).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
