@@ -55,7 +55,8 @@ class Catalog:
                 raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
                            params={"process": process_id, "version": version})
         else:
-            deployment_id = session.execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
+            # on the connection: a column read needs none of the ORM's execution (autoflush, entities)
+            deployment_id = session.connection().execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
             if deployment_id is None:
                 raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
         return self.deployed(session, deployment_id)
