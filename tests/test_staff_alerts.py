@@ -135,3 +135,15 @@ def test_a_customer_message_that_failed_for_good_alerts_the_lane_of_its_step(rt)
     assert alert.title == "流程故障：消息发送失败 booking.payment_reminder"
     assert "HTTP 400: bad phone" in alert.detail
     assert alert.idempotency_key == f"incident:{instance}:message-{message_id}:operator1"
+
+
+def test_a_system_lane_incident_alerts_whoever_may_resolve_it_supervisors_and_process_owners(rt):
+    """Who is alerted is who `policy.resolve_refusal` lets resolve: not a second rule of its own."""
+    for username in ("supervisor1", "owner1", "operator1", "auditor1"):
+        prefer(rt, username, "email", f"{username}@example.com", events=["incident"])
+    instance_id = start(rt, T0)
+    with rt.transaction() as tx:
+        made = staff_alerts.note_incident(tx.session, instance_id=instance_id, lane="system", name="定时作业",
+                                          error="connection refused", now=T0, ref="job-1")
+    assert made == 2
+    assert {a.username for a in alerts(rt)} == {"supervisor1", "owner1"}

@@ -23,8 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.access.policy import Viewer, may_work
-from engine.access.roles import Role
+from engine.access.policy import Viewer, may_work, resolve_refusal
 from engine.access.viewer import attributes_of
 from engine.clock import CHINA, naive_utc
 from engine.errors import FormInvalid
@@ -162,14 +161,13 @@ def note_new_tasks(session: Session, tasks: list[HumanTask], now: datetime, proc
 
 def note_incident(session: Session, *, instance_id: int, lane: str | None, name: str, error: str, now: datetime,
                   process_name: str = "", ref: str = "") -> int:
-    """In the step's transaction: an alert for the users who resolve this incident (its lane's holders;
-    supervisors for a system-lane failure). `ref` tells incidents of one instance and moment apart (a
-    message that failed for good: its id)."""
+    """In the step's transaction: an alert for the users who may resolve this incident (the one rule,
+    `policy.resolve_refusal`: its lane's holders; supervisors and process owners for a system-lane failure).
+    `ref` tells incidents of one instance and moment apart (a message that failed for good: its id)."""
     viewers = _listeners(session, "incident")
     if not viewers:
         return 0
-    lanes = {lane} if lane and lane != "system" else {Role.SUPERVISOR}
-    chosen = [v for v in viewers if v.roles & lanes and not v.read_only]
+    chosen = [v for v in viewers if resolve_refusal(v, lane) is None]
     moment = ref or naive_utc(now).isoformat(timespec="seconds")
     taken = _existing(session, [f"incident:{instance_id}:{moment}:{v.username}" for v in chosen])
     return sum(_add(session, taken, key=f"incident:{instance_id}:{moment}:{v.username}", username=v.username,
