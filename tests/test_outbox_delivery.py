@@ -215,7 +215,7 @@ def test_a_webhook_that_does_not_answer_in_time_is_tried_again(runtime):
 
 
 class SteppingClock:
-    """A clock the test moves: each slow send below takes `step` of it."""
+    """A clock the test moves: each slow send below takes some of it."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -225,55 +225,46 @@ class SteppingClock:
 
 
 class SlowChannel:
-    """A channel whose every send takes 40 s of the test's clock; during the third, another worker looks."""
+    """A channel whose every send takes `seconds` of the test's clock; during send number `look_at`,
+    another worker (same clock, same lease) tries to lease what is due."""
 
     name = "log"
 
-    def __init__(self, clock: SteppingClock, other: Deliverer) -> None:
-        self.clock, self.other, self.sent, self.other_took = clock, other, [], []
+    def __init__(self, clock: SteppingClock, other: Deliverer, seconds: int, look_at: int) -> None:
+        self.clock, self.other, self.seconds, self.look_at = clock, other, seconds, look_at
+        self.sent, self.other_took = [], []
 
     def send(self, outgoing):
-        self.clock.now += timedelta(seconds=40)
+        self.clock.now += timedelta(seconds=self.seconds)
         self.sent.append(outgoing.id)
-        if len(self.sent) == 3:
+        if len(self.sent) == self.look_at:
             self.other_took = self.other.lease(self.clock.now)
         return Sent(provider_ref=f"slow-{outgoing.id}")
+
+
+def busy_worker(rt, count: int, seconds: int, look_at: int) -> tuple[Deliverer, SlowChannel]:
+    """`count` messages due, a worker whose sends take `seconds` each (leases of 60 s), and the other worker."""
+    deploy_notify(rt)
+    for i in range(count):
+        start_notify(rt, channel="log", recipient=f"guest{i}@example.com")
+    clock = SteppingClock()
+    policy = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=60)
+    slow = SlowChannel(clock, Deliverer(rt.db, owner="other-worker", policy=policy, clock=clock), seconds, look_at)
+    return Deliverer(rt.db, owner="busy-worker", policy=policy, channels={"log": slow}, clock=clock), slow
 
 
 def test_slow_sends_renew_the_lease_of_the_rest_of_the_batch_so_no_other_worker_sends_them_too(runtime):
     """A batch of four leased for 60 s, sends of 40 s each: without renewal the last two messages' leases
     run out while their worker is still busy, and another worker would take (and send) them as well."""
-    deploy_notify(runtime)
-    for i in range(4):
-        start_notify(runtime, channel="log", recipient=f"guest{i}@example.com")
-    clock = SteppingClock()
-    policy = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=60)
-    other = Deliverer(runtime.db, owner="other-worker", policy=policy, clock=clock)
-    slow = SlowChannel(clock, other)
-    busy = Deliverer(runtime.db, owner="busy-worker", policy=policy, channels={"log": slow}, clock=clock)
-    results = busy.send_due()
-    assert [r["status"] for r in results] == ["sent"] * 4
+    busy, slow = busy_worker(runtime, count=4, seconds=40, look_at=3)
+    assert [r["status"] for r in busy.send_due()] == ["sent"] * 4
     assert slow.other_took == []  # at 120 s the fourth message's lease (from 0 s) had been renewed
     assert [(m.status, m.attempts) for m in messages(runtime)] == [("sent", 1)] * 4
 
 
 def test_a_message_another_worker_took_after_its_lease_ran_out_is_skipped_not_sent_twice(runtime):
-    deploy_notify(runtime)
-    for i in range(2):
-        start_notify(runtime, channel="log", recipient=f"guest{i}@example.com")
-    clock = SteppingClock()
-    policy = RetryPolicy(max_attempts=5, backoff=60, cap=600, lease=60)
-    other = Deliverer(runtime.db, owner="other-worker", policy=policy, clock=clock)
-
-    class Stalled(SlowChannel):
-        def send(self, outgoing):  # the first send stalls past the whole lease; the other worker steps in
-            self.clock.now += timedelta(seconds=90)
-            self.sent.append(outgoing.id)
-            self.other_took = self.other.lease(self.clock.now)
-            return Sent(provider_ref=f"slow-{outgoing.id}")
-
-    stalled = Stalled(clock, other)
-    busy = Deliverer(runtime.db, owner="busy-worker", policy=policy, channels={"log": stalled}, clock=clock)
+    """The first send stalls past the whole lease; the other worker steps in and takes both."""
+    busy, stalled = busy_worker(runtime, count=2, seconds=90, look_at=1)
     first, second = busy.send_due()
     assert first["status"] == "skipped"  # its answer came after its lease ran out and another took it
     assert second == {"id": stalled.other_took[1].id, "status": "skipped", "attempt": 1}
