@@ -182,13 +182,14 @@ def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
 
 
 def note_written(session: Session, objects: Iterable[object], new: bool) -> None:
-    """Rows written by a statement of their own rather than the flush (engine/run/row_writes.py): accounted
-    as `_collect` accounts a flush's, so the known sets and the instances to record stay exact."""
+    """Rows a flush writes (`_collect`), or a statement of their own (engine/run/row_writes.py): their
+    instances are to be recorded at commit, and the known sets stay exact."""
     touched = session.info.setdefault(_TOUCHED, {})
     known = session.info.get(_KNOWN)
     for obj in objects:
         if isinstance(obj, ProcessInstance):
-            touched.setdefault(obj.id, None)
+            if obj.id is not None:
+                touched.setdefault(obj.id, None)
         elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
             touched.setdefault(obj.instance_id, None)
             if known:
@@ -229,16 +230,8 @@ def _by_id(row) -> int:
 # ---- recording, at the end of every write transaction --------------------------------------
 def _collect(session: Session, _flush_context, _instances) -> None:
     """Instances whose rows this flush writes (audit.append marks those it appends events for)."""
-    touched = session.info.setdefault(_TOUCHED, {})
-    known = session.info.get(_KNOWN)
-    for objects, new in ((session.new, True), ((*session.dirty, *session.deleted), False)):
-        for obj in objects:
-            if isinstance(obj, ProcessInstance) and obj.id is not None:
-                touched.setdefault(obj.id, None)
-            elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
-                touched.setdefault(obj.instance_id, None)
-                if known:
-                    _account(known, obj, new=new)
+    note_written(session, session.new, new=True)
+    note_written(session, (*session.dirty, *session.deleted), new=False)
 
 
 def _record(session: Session) -> None:
