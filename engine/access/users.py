@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine.access import logins
 from engine.access.logins import Limits, end_user_sessions
 from engine.access.roles import FRONT_LINE, ROLE_NAMES  # noqa: F401 (FRONT_LINE: imported from here by the demo and tests)
-from engine.access.viewer import Viewer, attributes_of
+from engine.access.viewer import Viewer, viewer_of_rows
 from engine.clock import utcnow
 from engine.errors import NotFound, TourflowError
 from engine.store import audit
@@ -185,11 +185,8 @@ _TOKEN_HOLDER = (
 
 
 def _holder(rows) -> tuple[Viewer, str] | None:
-    if not rows or not rows[0].active:
-        return None
-    first = rows[0]
-    roles = frozenset(row.role_id for row in rows if row.role_id is not None)
-    return Viewer(first.username, roles, attributes_of(first.attributes)), first.display_name
+    viewer = viewer_of_rows(rows[0].username, rows) if rows else None
+    return (viewer, rows[0].display_name) if viewer is not None else None
 
 
 def token_holder_unless_blocked(session: Session, digest: str, address: str, limits: Limits

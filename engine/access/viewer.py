@@ -51,6 +51,15 @@ def viewer_of(user: User) -> Viewer:
     return Viewer(user.username, frozenset(user.role_ids), attributes_of(user.attributes))
 
 
+def viewer_of_rows(username: str, rows) -> Viewer | None:
+    """The Viewer of one user from plain rows with `active`, `attributes` and `role_id` (one row per role,
+    `role_id` None for a user without roles, as an outer join gives them); None if no row or inactive."""
+    if not rows or not rows[0].active:
+        return None
+    roles = frozenset(row.role_id for row in rows if row.role_id is not None)
+    return Viewer(username, roles, attributes_of(rows[0].attributes))
+
+
 def attributes_of(values: Mapping[str, Any] | None) -> dict[str, str]:
     """A user's routing attributes: the non-empty string values (others route nothing)."""
     return {k: v for k, v in (values or {}).items() if isinstance(v, str) and v}

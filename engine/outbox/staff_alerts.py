@@ -18,13 +18,15 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer, may_work, resolve_refusal
-from engine.access.viewer import attributes_of
+from engine.access.viewer import viewer_of_rows
 from engine.clock import CHINA, naive_utc
 from engine.errors import FormInvalid
 from engine.outbox import queue
@@ -100,7 +102,7 @@ def set_preference(session: Session, username: str, *, channel: str, address: st
 
 # Who has alerts on, with their roles: one statement, built once (engine/run/rows.py says why), run on the
 # connection (no ORM objects are made: most steps find nobody, and those that do need only these columns).
-_LISTENERS = (select(StaffAlertPreference.events, User.username, User.attributes, UserRole.role_id)
+_LISTENERS = (select(StaffAlertPreference.events, User.username, User.active, User.attributes, UserRole.role_id)
               .join(User, User.username == StaffAlertPreference.username)
               .outerjoin(UserRole, UserRole.user_id == User.id)
               .where(StaffAlertPreference.channel != "none", User.active.is_(True))
@@ -109,15 +111,9 @@ _LISTENERS = (select(StaffAlertPreference.events, User.username, User.attributes
 
 def _listeners(session: Session, event: str) -> list[Viewer]:
     """The active users who want alerts of `event`."""
-    found: dict[str, tuple[Any, set[str]]] = {}
-    for events, username, attributes, role_id in session.connection().execute(_LISTENERS):
-        if event not in (events or []):
-            continue
-        _attributes, roles = found.setdefault(username, (attributes, set()))
-        if role_id is not None:
-            roles.add(role_id)
-    return [Viewer(username, frozenset(roles), attributes_of(attributes))
-            for username, (attributes, roles) in found.items()]
+    wanting = [row for row in session.connection().execute(_LISTENERS) if event in (row.events or [])]
+    found = (viewer_of_rows(username, list(rows)) for username, rows in groupby(wanting, key=attrgetter("username")))
+    return [viewer for viewer in found if viewer is not None]
 
 
 # ---- writing alerts ----------------------------------------------------------------------------

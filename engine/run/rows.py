@@ -9,7 +9,8 @@ from sqlalchemy import and_, bindparam, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
-from engine.access.viewer import acting_viewer, attributes_of
+from engine.access.viewer import acting_viewer
+from engine.access.viewer import viewer_of_rows as access_viewer_of_rows
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
@@ -149,10 +150,10 @@ def viewer_named(session: Session, username: str) -> Viewer:
 def viewer_of_rows(username: str, found) -> Viewer:
     """The viewer from rows of (active, attributes, role_id), one per role (`_VIEWER`'s shape, or a
     statement that joins it); NotAllowed if none names an active user."""
-    if not found or not found[0].active:
+    viewer = access_viewer_of_rows(username, found)
+    if viewer is None:
         raise NotAllowed(f"unknown or inactive user {username!r}", key="user.inactive", params={"user": username})
-    roles = frozenset(r.role_id for r in found if r.role_id is not None)
-    return Viewer(username, roles, attributes_of(found[0].attributes))
+    return viewer
 
 
 def iso(moment: datetime | None) -> str | None:
