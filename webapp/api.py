@@ -41,7 +41,7 @@ from webapp.api_args import ApiError, invalid
 from webapp.auth import act_as, csrf, load_user_from_token
 from webapp.errors import error_body
 from webapp.openapi import document
-from webapp.security_headers import has_header
+from webapp.security_headers import add_unless_present
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked in `authenticate` below: for cookie sessions only, never for bearer tokens
@@ -100,8 +100,7 @@ def authenticate():
 @bp.after_request
 def _no_store(response):
     """Answers carry customers' data: no shared or browser caches keep them."""
-    if not has_header(response, "cache-control"):
-        response.headers.add("Cache-Control", "no-store")
+    add_unless_present(response, "Cache-Control", "no-store")
     return response
 
 

@@ -18,7 +18,7 @@ from importlib import resources
 
 from flask import Blueprint, Flask, redirect, request, session, url_for
 
-from webapp.security_headers import has_header
+from webapp.security_headers import add_unless_present
 
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
@@ -74,8 +74,7 @@ def set_language(code: str):
 
 def say_language(response):
     """Content-Language: the language of the answer's messages (what get_locale chose)."""
-    if not has_header(response, "content-language"):
-        response.headers.add("Content-Language", "zh-CN" if get_locale() == "zh" else "en")
+    add_unless_present(response, "Content-Language", "zh-CN" if get_locale() == "zh" else "en")
     return response
 
 

@@ -35,6 +35,12 @@ def has_header(response: Response, lowercase_name: str) -> bool:
     return any(name.lower() == lowercase_name for name, _value in response.headers)
 
 
+def add_unless_present(response: Response, name: str, value: str) -> None:
+    """`response.headers.setdefault(name, value)`, by `has_header`: an answer's own value stays."""
+    if not has_header(response, name.lower()):
+        response.headers.add(name, value)
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
