@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 import handlers.domain.models  # noqa: F401
 from engine.store.db import SCHEMA_HEAD, Database, alembic_config
 from engine.store.models import Base
+from engine.store.schema_scope import include_object
 
 pytestmark = pytest.mark.both_databases
 
@@ -24,7 +25,8 @@ def test_migrated_schema_matches_the_models(empty_db_url):
     db.upgrade()
     assert db.schema_revision() == SCHEMA_HEAD
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object(conn.dialect.name)})
+        diff = compare_metadata(context, Base.metadata)
     db.dispose()
     assert diff == []
 

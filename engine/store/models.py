@@ -1,7 +1,6 @@
 """The store's tables (SQLAlchemy 2.0 typed ORM). Alembic migrations own the schema.
 
-Runtime side (small, in flight): `process_instance`, `human_task`, `job`.
-History side (append-only): `audit_event`.
+Runtime side (small, in flight): `process_instance`, `human_task`, `job`; history (append-only): `audit_event`.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Computed, ForeignKey, Index, String, Text, UniqueConstraint, column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from engine.store.schema_scope import only_on
 from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState, OutboxStatus
 from engine.store.types import StrEnumType, UtcDateTime
 
@@ -131,17 +131,16 @@ class HumanTask(Base):
         # The desks of open tasks as a skip scan (one seek per desk), and the desk filter of a lane user.
         Index("ix_human_task_state_desk", "state", "route_desk", "lane", "assignee"),
         Index("ix_human_task_state_created", "state", "created_at"),
-        # A step reads its instance's open tasks: without the state, a long loop's closed ones are read too.
+        # A step's open tasks (not a long loop's closed ones), and the instance_id index (0022).
         Index("ix_human_task_instance_state", "instance_id", "state"),
         # Open tasks only: PostgreSQL counts by lane and the live inbox's stamp from it without reading
-        # rows (migration 0016, docs/performance.md); SQLite plans never pick it (the index above serves).
-        Index("ix_human_task_open", "lane", "route_desk", "assignee", "due_at", "instance_id", "id", "route_branch",
-              postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+        # rows (0016); SQLite's plans never picked it (the index above serves): PostgreSQL only (0022).
+        only_on("postgresql", Index("ix_human_task_open", "lane", "route_desk", "assignee", "due_at", "instance_id",
+                                    "id", "route_branch", postgresql_where=text("state = 'ready'"))),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    # Never read (lazy="raise"): it makes a flush insert a new instance's row before its task rows.
-    instance: Mapped[ProcessInstance] = relationship(lazy="raise")
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    instance: Mapped[ProcessInstance] = relationship(lazy="raise")  # never read: orders a flush's INSERTs
     spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     # The process's routing keys (ProcessModel.routing_keys) with their values in the task's data.
@@ -153,7 +152,7 @@ class HumanTask(Base):
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(40))
     state: Mapped[HumanTaskState] = mapped_column(StrEnumType(HumanTaskState, 20))
-    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(80))
     form_ref: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime | None]
     follow_up_at: Mapped[datetime | None]  # when to look at it again; set by a supervisor
@@ -253,16 +252,17 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (
         UniqueConstraint("stream", "seq"),
-        # The auditor's actor search reads this index only (handlers/domain/search.py).
+        # The actor search reads this one only (handlers/domain/search.py); readers by instance name the kind.
         Index("ix_audit_event_actor_instance", "actor", "instance_id"),
+        Index("ix_audit_event_kind_instance", "kind", "instance_id", "seq"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(60))
-    instance_id: Mapped[int | None] = mapped_column(index=True)
+    instance_id: Mapped[int | None]
     seq: Mapped[int]
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
