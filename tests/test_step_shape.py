@@ -132,8 +132,8 @@ def _reads(statements: list[str], table: str) -> int:
 # draft (if not, the completion deletes none). A step that opens a task reads who wants to hear of new tasks
 # (engine/outbox/staff_alerts.py): one statement of the start.
 STATEMENTS = {
-    "sqlite": {"start": 8, "form check": 1, "complete": 7, "service chain": 6},
-    "postgres": {"start": 8, "form check": 1, "complete": 12, "service chain": 6},
+    "sqlite": {"start": 6, "form check": 1, "complete": 7, "service chain": 4},
+    "postgres": {"start": 6, "form check": 1, "complete": 12, "service chain": 4},
 }
 
 
