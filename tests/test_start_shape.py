@@ -14,7 +14,7 @@ from engine.errors import NotAllowed, NotFound
 from engine.run.start_reads import read_start_facts
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import HumanTask, ProcessInstance
-from tests.test_step_shape import _statements, counting
+from tests.support.step_count import counting, statements_of
 
 pytestmark = pytest.mark.both_databases
 
@@ -30,7 +30,7 @@ def test_a_start_reads_once_writes_once_and_answers_the_starters_task(runtime, d
     with counting(rt) as counted:
         answer = rt.start_answered("bench_user_task", actor=BENCH_USER)
     assert (counted.write_transactions, counted.read_transactions) == (1, 0)
-    statements = _statements(counted)
+    statements = statements_of(counted)
     reads_before_writing = statements[:next(i for i, s in enumerate(statements) if s.startswith("INSERT"))]
     assert len(reads_before_writing) == 1, reads_before_writing
     [facts] = reads_before_writing
@@ -49,7 +49,7 @@ def test_a_system_start_reads_no_user_and_answers_no_tasks(runtime):
     rt.start("bench_user_task")
     with counting(rt) as counted:
         answer = rt.start_answered("bench_user_task")
-    [facts] = [s for s in _statements(counted) if "CURRENT_VERSION" in s]
+    [facts] = [s for s in statements_of(counted) if "CURRENT_VERSION" in s]
     assert "USER_ACCOUNT" not in facts
     assert answer["open_tasks"] == [] and answer["instance"]["started_by"] == SYSTEM_ACTOR
     assert rt.tasks(instance_id=answer["instance"]["id"])[0]["lane"] == "staff", "the task is open all the same"
