@@ -45,9 +45,17 @@ def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
         if process.user_tasks:
             assert persisted["complete_ms"]["p50"] > 0
             assert set(row["serialized"]) == {"waiting", "completed"}
+        # the inbox lookup is timed apart, on instances of its own (the start's answer names the task)
+        lookups = INSTANCES if process.user_tasks else 0
+        assert persisted["inbox_lookup_instances"] == persisted["inbox_lookup_completed"] == lookups
+        if lookups:
+            assert 0 < persisted["inbox_lookup_ms"]["p50"] <= persisted["inbox_lookup_ms"]["p95"]
+        else:
+            assert persisted["inbox_lookup_ms"] is None
         for size in row["serialized"].values():
             assert 0 < size["tourflow_bytes"] < size["stock_bytes"]
     assert any("bench_user_task" in line for line in lines)
+    assert any("bench_user_task: the inbox lookup, timed apart on 5 instances" in line for line in lines)
 
     db = Database(url)
     try:
@@ -58,11 +66,12 @@ def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
                     .where(ProcessInstance.process_id == process.process_id)
                     .group_by(ProcessInstance.status)
                 ).all()
-                assert dict(statuses) == {"completed": INSTANCES + WARMUP}
+                lookups = INSTANCES if process.user_tasks else 0
+                assert dict(statuses) == {"completed": INSTANCES + WARMUP + lookups}
             open_tasks = session.execute(select(func.count()).where(HumanTask.state != "completed")).scalar()
             assert open_tasks == 0
             done_tasks = session.execute(select(func.count()).where(HumanTask.state == "completed")).scalar()
-            assert done_tasks == INSTANCES + WARMUP
+            assert done_tasks == 2 * INSTANCES + WARMUP  # the timed ones, the warm-up, the lookups' own
             for process in PROCESSES:
                 datas = session.execute(
                     select(ProcessInstance.data).where(ProcessInstance.process_id == process.process_id)

@@ -8,13 +8,10 @@ plain data lookup is answered without the sandbox, with the sandbox's own answer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.clock import utcnow
@@ -26,48 +23,12 @@ from engine.sandbox.calls import run
 from engine.sandbox.scripts import data_lookup, literal_value
 from engine.store import audit, state_hash
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance, TaskEdit, User
+from tests.support.step_count import counting, statements_of
 from tests.support.timers import start_timers
 from tests.support.world import REPO, deploy
 
 pytestmark = pytest.mark.both_databases
-
-
-class Counted:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.batches: list[int] = []  # rows of each INSERT INTO audit_event
-        self.write_transactions = 0
-        self.read_transactions = 0
-        self.flushes = 0  # ORM flushes that wrote something
-
-
-@contextmanager
-def counting(rt: Runtime) -> Iterator[Counted]:
-    counted = Counted()
-
-    def on_begin(connection) -> None:
-        if connection.get_execution_options().get("tourflow_write"):
-            counted.write_transactions += 1
-        else:
-            counted.read_transactions += 1
-
-    def on_execute(_conn, _cursor, statement, parameters, _context, executemany) -> None:
-        counted.statements.append(statement)
-        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
-            counted.batches.append(len(parameters) if executemany else 1)
-
-    def on_flush(_session, _context) -> None:
-        counted.flushes += 1
-
-    event.listen(rt.db.engine, "begin", on_begin)
-    event.listen(rt.db.engine, "before_cursor_execute", on_execute)
-    event.listen(Session, "after_flush", on_flush)
-    try:
-        yield counted
-    finally:
-        event.remove(rt.db.engine, "begin", on_begin)
-        event.remove(rt.db.engine, "before_cursor_execute", on_execute)
-        event.remove(Session, "after_flush", on_flush)
+_statements = statements_of  # (tests/support/step_count.py: shared with tests/test_start_shape.py)
 
 
 def _events(rt: Runtime) -> int:
@@ -116,11 +77,6 @@ def test_a_new_instance_reads_no_task_rows_and_batches_every_event(runtime):
     assert not any("task_edit" in s for s in counted.statements)  # no task closed: no drafts to drop
 
 
-def _statements(counted: Counted) -> list[str]:
-    """What a step sent, without the BEGIN that SQLite's connection sends as a statement."""
-    return [s.lstrip().upper() for s in counted.statements if not s.lstrip().upper().startswith("BEGIN")]
-
-
 def _reads(statements: list[str], table: str) -> int:
     return sum(s.startswith(f"SELECT {table.upper()}.") for s in statements)
 
@@ -132,8 +88,8 @@ def _reads(statements: list[str], table: str) -> int:
 # draft (if not, the completion deletes none). A step that opens a task reads who wants to hear of new tasks
 # (engine/outbox/staff_alerts.py): one statement of the start.
 STATEMENTS = {
-    "sqlite": {"start": 8, "form check": 1, "complete": 7, "service chain": 6},
-    "postgres": {"start": 8, "form check": 1, "complete": 12, "service chain": 6},
+    "sqlite": {"start": 6, "form check": 1, "complete": 7, "service chain": 4},
+    "postgres": {"start": 6, "form check": 1, "complete": 12, "service chain": 4},
 }
 
 

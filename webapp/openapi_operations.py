@@ -67,8 +67,9 @@ OPERATIONS: dict[str, Op] = {
     "api.list_startable": Op(
         "GET", "The processes I may start (current version each)", "processes", items_of("StartableProcess")),
     "api.start_instance": Op(
-        "POST", "Start the current version of a process (or the `version` given)", "processes", ref("Instance"),
-        ok_status=201,
+        "POST", "Start the current version of a process (or the `version` given)", "processes", ref("StartResult"),
+        ok_status=201, description="Answers the new instance and the tasks its starter may complete now, "
+                                   "from the start's own transaction.",
         roles="holders of the process's start lane", body="StartRequest", errors=(422,),
         headers={"Location": {"description": "The new instance's URL.", "schema": {"type": "string"}}}),
     "api.process_diagram": Op(

@@ -275,6 +275,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                            "description": "The instance's ready tasks after this step."},
         },
     },
+    "StartResult": {"allOf": [ref("Instance"), {
+        "type": "object", "required": ["open_tasks"],
+        "properties": {"open_tasks": {"type": "array", "items": ref("InstanceTask"), "description":
+                                      "The new instance's ready tasks that its starter may complete now, oldest first "
+                                      "(open the first to land on its form); masked as the instance."}}}]},
     "FormData": {
         "type": "object",
         "description": "The task's form fields; validated against the task's form schema (TaskDetail.form).",

@@ -193,12 +193,11 @@ def start_list():
 @bp.post("/start/<process_id>")
 @writer_required
 def start(process_id: str):
-    rt = runtime()
-    instance_id = rt.start(process_id, actor=current_user.username)
-    with rt.reading() as session:
-        name = queries.process_names(session).get(process_id, process_id)
-    mine = rt.tasks(instance_id=instance_id, user=current_user.username)
-    flash(_("已发起「{name}」（实例 #{id}）。", name=name, id=instance_id), "success")
-    if mine:
-        return redirect(url_for("tasks.detail", task_id=mine[0]["id"]))
+    # The start answers with the starter's tasks and its version's name: no read transaction after it.
+    answer = runtime().start_answered(process_id, actor=current_user.username)
+    instance_id = answer["instance"]["id"]
+    flash(_("已发起「{name}」（实例 #{id}）。", name=answer["process_name"] or process_id, id=instance_id), "success")
+    if answer["open_tasks"]:  # the first by due date, as the inbox orders them
+        first = min(answer["open_tasks"], key=lambda t: (t["due_at"] is None, t["due_at"] or "", t["id"]))
+        return redirect(url_for("tasks.detail", task_id=first["id"]))
     return redirect(url_for("instances.detail", instance_id=instance_id))

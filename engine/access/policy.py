@@ -374,13 +374,13 @@ PERSONAL_DATA_SERVING = FRONT_LINE | {Role.STAFF, Role.QC}
 
 
 def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, open_incident: IncidentOf,
-                          known_task: TaskLike | None = None) -> bool:
+                          known_task: TaskLike | None = None, started_by: str | None = None) -> bool:
     """May this viewer see the personal data of this instance unmasked? Never for a read-only
     viewer; always for a supervisor; else only in a serving role that works the instance (a task
     in its lanes and routing, or one it completed or holds, the instance started by it, or its
     open incident to resolve). `known_task`: a task row of this instance the caller already holds
     (an inbox row, the task just completed); when it alone shows that the viewer works the
-    instance, no query is needed (the query's answer would be the same)."""
+    instance, no query is needed (the query's answer would be the same); so with `started_by`, its starter."""
     if viewer.read_only:
         return False
     if viewer.has(PERSONAL_DATA_ALWAYS):
@@ -388,7 +388,7 @@ def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, op
     serving = dataclasses.replace(viewer, roles=frozenset(viewer.roles & PERSONAL_DATA_SERVING))
     if not serving.roles:
         return False
-    if known_task is not None and _works_task_row(serving, known_task):
+    if started_by == viewer.username or (known_task is not None and _works_task_row(serving, known_task)):
         return True
     if session.execute(select(exists().where(ProcessInstance.id == instance_id, instance_access(serving)))).scalar():
         return True

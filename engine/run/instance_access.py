@@ -18,10 +18,10 @@ def may_view_instance(session: Session, viewer: Viewer, instance_id: int) -> boo
 
 
 def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int,
-                          known_task: policy.TaskLike | None = None) -> bool:
+                          known_task: policy.TaskLike | None = None, started_by: str | None = None) -> bool:
     """The instance's personal data unmasked (policy.may_see_personal_data; `known_task`: a task row
-    of the instance the caller holds, which may answer without a query)."""
-    return policy.may_see_personal_data(session, viewer, instance_id, incident_of, known_task)
+    of the instance the caller holds, `started_by`: its starter, either of which may answer without a query)."""
+    return policy.may_see_personal_data(session, viewer, instance_id, incident_of, known_task, started_by)
 
 
 def require_viewable(session: Session, viewer: Viewer | None, instance_id: int) -> None:

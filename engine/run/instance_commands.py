@@ -19,6 +19,8 @@ from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.rows import instance_dict, viewer_named
 from engine.run.spiff_tasks import make_ready
+from engine.run.start_reads import read_start_facts
+from engine.run.step_answer import step_answer
 from engine.run.unit import Tx
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
@@ -32,21 +34,24 @@ class InstanceCommands(EngineCore):
     def start(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
               business_key: str | None = None, version: int | None = None) -> int:
         """Start the current version of a process (or `version`); returns the instance id."""
-        return self.start_answered(process_id, data, actor, business_key, version)["id"]
+        return self.start_answered(process_id, data, actor, business_key, version)["instance"]["id"]
 
     @lets_go_of_the_lock
     def start_answered(self, process_id: str, data: dict[str, Any] | None = None, actor: str = SYSTEM_ACTOR,
                        business_key: str | None = None, version: int | None = None) -> dict[str, Any]:
-        """`start`, answered from its own write transaction: the new instance's summary (what `show` gives)."""
+        """`start`, answered from its own write transaction (engine/run/step_answer.py): the new instance's
+        summary (what `show` gives), its ready tasks the starter may complete now (none for SYSTEM_ACTOR),
+        its forms, and whether the starter sees its personal data."""
         if data is not None and not isinstance(data, dict):
             raise TourflowError("start data must be a JSON object", key="data.not_object")
         check_data(data, "data")
         check_text("business_key", business_key, KEY_MAX, required=False)
         with self.transaction() as tx:
-            deployment = self.current_deployment(tx.session, process_id, version)
-            model = deployment.model
-            if actor != SYSTEM_ACTOR:
-                policy.refuse_if(policy.start_refusal(viewer_named(tx.session, actor), model.start_lane))
+            # the deployment, the starter and the new id in one statement (refusals: 404, then 403)
+            facts = read_start_facts(tx.session, tx.catalog, tx.is_sqlite, process_id, version, actor)
+            deployment, model, starter = facts.deployment, facts.deployment.model, facts.starter
+            if starter is not None:
+                policy.refuse_if(policy.start_refusal(starter, model.start_lane))
             if business_key is None and isinstance((data or {}).get("correlation_key"), str | int):
                 business_key = str(data["correlation_key"])  # e.g. the tour id of a follow-up started by hand
             message = None
@@ -54,8 +59,8 @@ class InstanceCommands(EngineCore):
                 # Starting by hand a process that starts on a message: deliver that message.
                 name = next(iter(model.message_starts))
                 message = {"name": name, "key": business_key, "data": data or {}, "from_instance": None}
-            instance = tx.begin(deployment, data or {}, actor, business_key, message)
-            return instance_dict(instance, deployment.version)
+            step = tx.begin_step(deployment, data or {}, actor, business_key, message, instance_id=facts.instance_id)
+            return step_answer(tx.session, step.instance, deployment, step.open_rows, starter, workable_only=True)
 
     def activate_version(self, process_id: str, version: int, actor: str, reason: str) -> dict[str, Any]:
         """Start new instances of `process_id` on `version` (a rollback, or forward again), audited."""

@@ -62,10 +62,15 @@ def reserve_instance_id(session: Session) -> int:
     the row is inserted once, with what the step made of it (not inserted empty, then updated)."""
     if session.get_bind().dialect.name != "sqlite":
         return session.connection().execute(_NEXT_INSTANCE_ID).scalar_one()
+    return reserve_after(session, session.connection().execute(_MAX_INSTANCE_ID).scalar())
+
+
+def reserve_after(session: Session, top: int | None) -> int:
+    """SQLite: the id after `top`, the table's max(id) read in this transaction (engine/run/start_reads.py
+    reads it with the start's other facts), and after any id this transaction reserved before."""
     # BEGIN IMMEDIATE holds the write lock, so no other writer takes the next id; ids this transaction
     # reserved earlier may not be written yet. (SQLite itself gives a new row max(id) + 1.)
-    top = session.connection().execute(_MAX_INSTANCE_ID).scalar() or 0
-    reserved = max(top, session.info.get(_RESERVED_ID, 0)) + 1
+    reserved = max(top or 0, session.info.get(_RESERVED_ID, 0)) + 1
     session.info[_RESERVED_ID] = reserved
     return reserved
 
@@ -205,5 +210,5 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 __all__ = ["open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
-           "reserve_instance_id", "task_dict",
+           "reserve_after", "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

@@ -16,10 +16,9 @@ from engine.bpmn import forms
 from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict, TourflowError
 from engine.limits import NAME_MAX, check_data, check_reason, check_text
-from engine.run import queries
 from engine.run.core import EngineCore
-from engine.run.instance_access import may_see_personal_data
 from engine.run.rows import instance_dict, task_row, viewer_named, viewer_of_rows
+from engine.run.step_answer import step_answer
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
@@ -98,14 +97,9 @@ class TaskCommands(EngineCore):
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance(failure)
             deployed = tx.deployed(instance.deployment_id)
-            answer: dict[str, Any] = {"instance": instance_dict(instance, deployed.version)}
             if answered:
-                answer["open_tasks"] = [t for t in queries.instance_tasks(tx.session, instance.id)
-                                        if t["state"] == HumanTaskState.READY]
-                answer["forms"] = deployed.forms
-                answer["personal_data_shown"] = (viewer is None or
-                                                 may_see_personal_data(tx.session, viewer, instance.id, row))
-            return answer
+                return step_answer(tx.session, instance, deployed, step.open_rows, viewer, row)
+            return {"instance": instance_dict(instance, deployed.version)}
 
     def _form_to_complete(self, task_id: int, actor: str) -> dict[str, Any] | None:
         """A short read: the task's form schema, once the actor may complete the task as it stands

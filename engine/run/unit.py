@@ -111,6 +111,13 @@ class Tx:
         `message`: it starts on this message (a message start event); `timer_start`: on this
         due start_timer job (a timer start event).
         """
+        return self.begin_step(deployment, data, actor, business_key, message, timer_start).instance
+
+    def begin_step(self, deployment: Deployed, data: dict[str, Any], actor: str, business_key: str | None,
+                   message: dict[str, Any] | None = None, timer_start: Job | None = None,
+                   instance_id: int | None = None) -> Step:
+        """`begin`, returning its step (its instance, and the open task rows it wrote: `open_rows`);
+        `instance_id`: already reserved by the caller (rows.reserve_instance_id's rule)."""
         model = deployment.model
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
         now = utcnow()
@@ -118,7 +125,7 @@ class Tx:
         start_task.data.update(copy.deepcopy(data))
         # The row is inserted when the step's write-back flushes, whole: its id is known before.
         instance = ProcessInstance(
-            id=rows.reserve_instance_id(self.session), deployment_id=deployment.id,
+            id=instance_id or rows.reserve_instance_id(self.session), deployment_id=deployment.id,
             process_id=deployment.process_id, status=InstanceStatus.RUNNING, business_key=business_key,
             serialized="", data=json_safe(data), started_at=now, started_by=actor,
         )
@@ -142,7 +149,7 @@ class Tx:
             workflow.do_engine_steps()  # the timer start event begins waiting only now
             fire_start_timer(workflow, timer_start.task, now)
         step.advance()
-        return instance
+        return step
 
 
 @contextmanager

@@ -143,6 +143,23 @@ def test_ids_over_2_63_in_urls_are_404(api, url):
     _error(api.as_("auditor1").get(url), 404, "not_found")
 
 
+@pytest.mark.parametrize("task_id", [2**31, HUGE_ID, 10**30])
+def test_an_id_past_the_column_is_404_whatever_the_method_of_a_shared_path(api, task_id):
+    """GET and POST /tasks/<id>/draft are two rules on one path: a POST used to answer 405 (the GET's)."""
+    _error(api.bearer("agent1").post(f"/api/v1/tasks/{task_id}/draft", {"data": {}}), 404, "not_found")
+    _error(api.bearer("agent1").get(f"/api/v1/tasks/{task_id}/draft"), 404, "not_found")
+
+
+def test_the_id_pattern_holds_every_id_up_to_the_largest_and_none_past_it():
+    import re
+
+    from webapp.request_limits import digits_up_to
+    for limit in (ID_MAX, 7, 10, 100, 2024):
+        pattern = re.compile(digits_up_to(limit))
+        assert all(pattern.fullmatch(str(n)) for n in [*range(min(limit, 2100) + 1), limit - 1, limit])
+        assert not any(pattern.fullmatch(str(n)) for n in (limit + 1, limit + 10, limit * 10, 10**30, -1))
+
+
 def test_the_largest_id_is_an_ordinary_404(api):
     body = _error(api.as_("auditor1").get(f"/api/v1/instances/{ID_MAX}"), 404, "not_found")
     assert str(ID_MAX) in body["message"], "the engine looked it up: the id column holds it"

@@ -1,0 +1,55 @@
+"""What a step sends to the database, counted with SQLAlchemy's engine events (issue 18's shape tests):
+statements, audit batches, read and write transactions, ORM flushes that wrote something."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from engine.run.runtime import Runtime
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.batches: list[int] = []  # rows of each INSERT INTO audit_event
+        self.write_transactions = 0
+        self.read_transactions = 0
+        self.flushes = 0  # ORM flushes that wrote something
+
+
+@contextmanager
+def counting(rt: Runtime) -> Iterator[Counted]:
+    counted = Counted()
+
+    def on_begin(connection) -> None:
+        if connection.get_execution_options().get("tourflow_write"):
+            counted.write_transactions += 1
+        else:
+            counted.read_transactions += 1
+
+    def on_execute(_conn, _cursor, statement, parameters, _context, executemany) -> None:
+        counted.statements.append(statement)
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
+            counted.batches.append(len(parameters) if executemany else 1)
+
+    def on_flush(_session, _context) -> None:
+        counted.flushes += 1
+
+    event.listen(rt.db.engine, "begin", on_begin)
+    event.listen(rt.db.engine, "before_cursor_execute", on_execute)
+    event.listen(Session, "after_flush", on_flush)
+    try:
+        yield counted
+    finally:
+        event.remove(rt.db.engine, "begin", on_begin)
+        event.remove(rt.db.engine, "before_cursor_execute", on_execute)
+        event.remove(Session, "after_flush", on_flush)
+
+
+def statements_of(counted: Counted) -> list[str]:
+    """What a step sent, without the BEGIN that SQLite's connection sends as a statement."""
+    return [s.lstrip().upper() for s in counted.statements if not s.lstrip().upper().startswith("BEGIN")]
