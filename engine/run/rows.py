@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, text, union_all
+from sqlalchemy import String, and_, bindparam, cast, func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
@@ -14,8 +14,8 @@ from engine.access.viewer import viewer_of_rows as access_viewer_of_rows
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
-from engine.store import state_hash
-from engine.store.models import HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
+from engine.store import audit, audit_buffer, state_hash
+from engine.store.models import AuditHead, HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
 from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
@@ -43,11 +43,39 @@ _TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS
                        .outerjoin(ProcessInstance, and_(ProcessInstance.id == HumanTask.instance_id,
                                                         HumanTask.id == bindparam("task_id")))
                        .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+# SQLite, a completion: the same, plus the acting user's rows (one per role) and the head of the instance's
+# audit stream, both joined onto the task's own row only: the whole read of a completion in one statement.
+_STREAM_PREFIX = audit.instance_stream(0).removesuffix("0")  # an instance's stream is named by its id
+_USER_ON_TARGET = and_(User.username == bindparam("username"), HumanTask.id == bindparam("task_id"))
+_HEAD_OF_INSTANCE = AuditHead.stream == literal(_STREAM_PREFIX, String) + cast(ProcessInstance.id, String)
+_TASK_TO_COMPLETE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active, User.attributes,
+                            UserRole.role_id, AuditHead.seq.label("head_seq"), AuditHead.hash.label("head_hash"))
+                     .select_from(HumanTask.__table__
+                                  .outerjoin(ProcessInstance.__table__,
+                                             and_(ProcessInstance.id == HumanTask.instance_id,
+                                                  HumanTask.id == bindparam("task_id")))
+                                  .outerjoin(User.__table__, _USER_ON_TARGET)
+                                  .outerjoin(UserRole.__table__, UserRole.user_id == User.id)
+                                  .outerjoin(AuditHead.__table__, _HEAD_OF_INSTANCE))
+                     .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+# PostgreSQL, a completion: the task's instance and the acting user's rows before the instance's lock (the user
+# rows are read without a lock, as `viewer_named` reads them); after it, the task row and the stream's head,
+# both locked in one statement (every writer of the stream holds the instance's lock first).
+_INSTANCE_OF_TASK_AND_USER = (select(HumanTask.instance_id, User.active, User.attributes, UserRole.role_id)
+                              .select_from(HumanTask.__table__
+                                           .outerjoin(User.__table__, User.username == bindparam("username"))
+                                           .outerjoin(UserRole.__table__, UserRole.user_id == User.id))
+                              .where(HumanTask.id == bindparam("task_id")))
+_HEAD_OF_TASKS_INSTANCE = (AuditHead.stream ==
+                           literal(_STREAM_PREFIX, String) + cast(HumanTask.instance_id, String))
 _OPEN_AT_LOCK = "tourflow_open_tasks_read_with_the_lock"  # session.info: (transaction, instance id, rows)
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
 _LOCK_TASK = _TASK.with_for_update().execution_options(populate_existing=True)
+_LOCK_TASK_AND_HEAD = (select(HumanTask, AuditHead.seq, AuditHead.hash).join(AuditHead, _HEAD_OF_TASKS_INSTANCE)
+                       .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(HumanTask, AuditHead))
+                       .execution_options(populate_existing=True))
 _VIEWER = (select(User.active, User.attributes, UserRole.role_id)
            .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
 
@@ -130,6 +158,40 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
+def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[HumanTask, ProcessInstance, Viewer]:
+    """`lock_task_and_instance` for a completion, with the acting user (`viewer_named`; NotAllowed after
+    NotFound) and the head of the instance's audit stream read in the same statements (two fewer)."""
+    known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
+    if session.get_bind().dialect.name != "sqlite":
+        return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
+    found = session.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": None if known else actor}).all()
+    targets = [r for r in found if r[0].id == task_id]  # one per role of the user
+    if not targets:
+        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+    row, instance = targets[0][0], _noted(session, targets[0][1], targets[0][2], targets[0][3])
+    open_rows = list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY}.values())
+    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+    audit_buffer.read_head(session, audit.instance_stream(instance.id), targets[0].head_seq, targets[0].head_hash,
+                           audit.GENESIS)
+    return row, instance, known or viewer_of_rows(actor, targets)
+
+
+def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
+                                     ) -> tuple[HumanTask, ProcessInstance, Viewer]:
+    found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
+                                         {"task_id": task_id, "username": None if known else actor}).all()
+    if not found:
+        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+    instance = lock_instance(session, found[0].instance_id)
+    locked = session.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
+    if locked is None:  # the stream has no head row (yet): the task alone, the head read when appended
+        row = session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one()
+    else:
+        row = locked[0]
+        audit_buffer.read_head(session, audit.instance_stream(instance.id), locked[1], locked[2], audit.GENESIS)
+    return row, instance, known or viewer_of_rows(actor, found)
+
+
 def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[HumanTask] | None:
     """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
     lock), or None: then the step reads them itself."""
@@ -205,5 +267,6 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 __all__ = ["open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+           "lock_task_to_complete",
            "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]
