@@ -17,9 +17,11 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.access.users import create_user
-from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.bench.core import BENCH_DIR, BENCH_USER, FORM_DATA, deploy_bench_process, prepare
+from engine.bench.loop import LOOP_PROCESS
 from engine.clock import utcnow
 from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict
+from engine.run import queries
 from engine.run.model_facts import catches_messages
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import WALKS
@@ -237,6 +239,26 @@ def test_a_refused_completion_refuses_in_order_and_writes_nothing(runtime):
     assert states == {claimed: "ready", task_id: "ready"}
     rt.complete(task_id, BENCH_USER, FORM_DATA)
     assert all(t["id"] != task_id for t in rt.tasks(user=BENCH_USER))
+
+
+def test_a_completion_answers_its_open_tasks_from_the_step(runtime, db_backend):
+    """`complete_answered` lists the instance's open tasks as the step left them (the rows the state hash
+    records), without reading the task rows again: the same answer as reading them after the step."""
+    rt = prepare(runtime.db)
+    deploy_bench_process(runtime.db, BENCH_DIR / f"{LOOP_PROCESS}.bpmn")
+    instance_id = rt.start(LOOP_PROCESS, data={"counter": 0, "passes": 3}, actor=BENCH_USER)
+    first = _ready_task(rt, instance_id)
+    with counting(rt) as counted:
+        answer = rt.complete_answered(first, BENCH_USER, {}, None)
+    with rt.reading() as session:
+        read_back = [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
+    assert len(read_back) == 1 and read_back[0]["id"] != first
+    assert answer["open_tasks"] == read_back
+    assert answer["instance"]["data"]["counter"] == 1
+    statements = _statements(counted)
+    written = next(i for i, s in enumerate(statements) if s.startswith("UPDATE PROCESS_INSTANCE"))
+    assert _reads(statements[written:], "human_task") == 0  # only the lock's reads, before the write-back
+    assert _reads(statements, "human_task") == (3 if db_backend == "postgres" else 1)
 
 
 def test_the_instance_update_keeps_its_optimistic_lock(runtime):

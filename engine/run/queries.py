@@ -142,9 +142,14 @@ def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)
     ).scalars()
-    return [{"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "routing": r.routing or {},
-             "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
-             "completed_at": _iso(r.completed_at), "completed_by": r.completed_by} for r in rows]
+    return [instance_task(r) for r in rows]
+
+
+def instance_task(r: HumanTask) -> dict[str, Any]:
+    """One task row as `instance_tasks` lists it."""
+    return {"id": r.id, "task": r.task, "name": r.name, "lane": r.lane, "routing": r.routing or {},
+            "state": r.state, "assignee": r.assignee, "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
+            "completed_at": _iso(r.completed_at), "completed_by": r.completed_by}
 
 
 def deployments(session: Session) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from engine.run.instance_access import may_see_personal_data
 from engine.run.rows import instance_dict, lock_task_to_complete, viewer_named
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
-from engine.store import audit
+from engine.store import audit, state_hash
 from engine.store.models import HumanTask
 from engine.store.states import HumanTaskState
 
@@ -47,6 +47,14 @@ def _check_completable(viewer: Viewer, row: HumanTask | Row, actor: str) -> None
 def _task_event(session: Session, row: HumanTask, kind: str, actor: str, extra: dict[str, Any]) -> None:
     audit.append(session, kind=kind, actor=actor, at=utcnow(), instance_id=row.instance_id,
                  payload={"task_id": row.id, "task": row.task, "name": row.name, **extra})
+
+
+def _open_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
+    """The instance's open tasks as the step left them (the rows the state hash records), else read."""
+    known = state_hash.known_open_tasks(session, instance_id)
+    if known is None:
+        return [t for t in queries.instance_tasks(session, instance_id) if t["state"] == HumanTaskState.READY]
+    return [queries.instance_task(row) for row in known]
 
 
 class TaskCommands(EngineCore):
@@ -94,8 +102,7 @@ class TaskCommands(EngineCore):
             step.advance(failure)
             answer: dict[str, Any] = {"instance": instance_dict(instance, deployed.version)}
             if answered:
-                answer["open_tasks"] = [t for t in queries.instance_tasks(tx.session, instance.id)
-                                        if t["state"] == HumanTaskState.READY]
+                answer["open_tasks"] = _open_tasks(tx.session, instance.id)
                 answer["forms"] = deployed.forms
                 answer["personal_data_shown"] = (viewer is None or
                                                  may_see_personal_data(tx.session, viewer, instance.id, row))

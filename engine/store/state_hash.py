@@ -219,6 +219,13 @@ def _known_parts(session: Session, instance_id: int):
     return tasks, jobs
 
 
+def known_open_tasks(session: Session, instance_id: int) -> list[HumanTask] | None:
+    """The instance's open task rows as this transaction leaves them (by id; the state hash's), or None."""
+    rows = getattr(session.info.get(_KNOWN, {}).get(instance_id), "tasks", None)
+    return None if rows is None else sorted((r for r in rows if _present(r) and r.state == HumanTaskState.READY),
+                                            key=_by_id)
+
+
 def _present(obj: object) -> bool:
     return inspect(obj).persistent  # not deleted, not taken back by a rolled-back savepoint
 
@@ -389,5 +396,5 @@ def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[au
     return result
 
 
-__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "note_written",
-           "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]
+__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "known_open_tasks",
+           "note_written", "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]
