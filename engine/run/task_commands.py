@@ -80,8 +80,8 @@ class TaskCommands(EngineCore):
             # refusals come in order: 404, 403, 409, then 422, and a refused completion writes nothing). It
             # used to be checked in a read transaction before, so that nobody waited for the lock meanwhile;
             # that read cost a transaction and a statement per completion, and the check is bounded: the data
-            # passed check_data's limits above, and validating takes ~0.03 ms for the bench's form and
-            # ~0.3 ms for the largest demo form (docs/performance.md, "Round 4"). A task's form never changes.
+            # passed check_data's limits above, and validating takes ~0.02 ms for the bench's form and
+            # 0.12-0.35 ms for the largest demo forms (docs/performance.md, "Round 4"). A task's form never changes.
             deployed = tx.deployed(instance.deployment_id)
             schema = deployed.forms.get(row.form_ref) if row.form_ref else None
             submitted = forms.validate(schema, data if data is not None else {})
