@@ -179,18 +179,20 @@ def test_complete_with_a_catastrophic_pattern_is_a_form_error(runtime, tmp_path)
     assert runtime.task(task_id)["state"] == "completed"
 
 
-def test_the_form_is_checked_without_waiting_for_the_write_lock(runtime, db_url, tmp_path):
-    """Another writer holds the write lock (on SQLite the database's, on PostgreSQL the instance
-    and task rows'): invalid data is refused all the same, so the check never queued behind it."""
+def test_the_form_is_checked_under_the_write_lock_and_a_refusal_writes_nothing(runtime, db_url, tmp_path):
+    """The completion is one write transaction: another writer holds the write lock (on SQLite the
+    database's, on PostgreSQL the instance and task rows'), so the completion waits for it, checks the
+    form then (a catastrophic pattern stays linear: re2), refuses the invalid data and writes nothing."""
     task_id = deploy_with_code_field(runtime, tmp_path)
     instance_id = runtime.task(task_id)["instance_id"]
+    events_before = len(runtime.events(instance_id))
     other = Database(db_url)
     holder = other.write()
     outcome: list[BaseException | str] = []
 
     def complete_in_a_thread():
         try:
-            runtime.complete(task_id, "agent1", REQUEST | {"code": "b"})
+            runtime.complete(task_id, "agent1", REQUEST | {"code": EVIL})
             outcome.append("completed")
         except BaseException as exc:  # whatever it is, the assertion below shows it
             outcome.append(exc)
@@ -201,14 +203,18 @@ def test_the_form_is_checked_without_waiting_for_the_write_lock(runtime, db_url,
         holder.execute(select(HumanTask).where(HumanTask.id == task_id).with_for_update())
         thread = threading.Thread(target=complete_in_a_thread, daemon=True)
         thread.start()
-        thread.join(60)  # a guard only: the answer comes at once, and a blocked thread shows below
-        assert thread.is_alive() is False, "complete waited for the write lock before checking the form"
+        thread.join(0.5)
+        assert outcome == [], "the completion answered while another writer held the lock"
+        holder.rollback()
+        thread.join(60)  # a guard only: the answer comes once the lock is free
+        assert thread.is_alive() is False, "the completion still waits after the lock was let go"
         [result] = outcome
         assert isinstance(result, FormInvalid) and result.field == "code", repr(result)
-        assert holder.in_transaction(), "the other writer still holds its lock"
     finally:
         holder.rollback()
         holder.close()
         other.dispose()
+    assert len(runtime.events(instance_id)) == events_before
+    assert runtime.task(task_id)["state"] == "ready"
     runtime.complete(task_id, "agent1", REQUEST | {"code": "aa"})
     assert runtime.task(task_id)["state"] == "completed"

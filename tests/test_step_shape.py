@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.access.users import create_user
+from engine.bench.core import BENCH_DIR, BENCH_USER, FORM_DATA, deploy_bench_process, prepare
+from engine.bench.loop import LOOP_PROCESS
 from engine.clock import utcnow
-from engine.errors import NotAllowed, NotFound, TaskConflict
+from engine.errors import FormInvalid, NotAllowed, NotFound, TaskConflict
+from engine.run import queries
 from engine.run.model_facts import catches_messages
 from engine.run.runtime import Runtime
 from engine.run.workflow_data import WALKS
@@ -23,7 +26,7 @@ from engine.sandbox.calls import run
 from engine.sandbox.scripts import data_lookup, literal_value
 from engine.store import audit, state_hash
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance, TaskEdit, User
-from tests.support.step_count import counting, statements_of
+from tests.support.step_count import Counted, counting, statements_of
 from tests.support.timers import start_timers
 from tests.support.world import REPO, deploy
 
@@ -53,11 +56,11 @@ def test_completing_a_user_task_is_one_write_transaction_with_one_audit_batch(ru
     # task_completed, instance_completed, state_written: three events, one INSERT
     assert _events(rt) - before == 3
     assert counted.batches == [3]
-    assert counted.write_transactions == 1
-    assert counted.read_transactions == 1  # the form is validated before the write lock is taken
+    # one transaction in all: the form is validated under the write lock, no read transaction before it
+    assert (counted.write_transactions, counted.read_transactions) == (1, 0)
     assert WALKS["tree"] - walks["tree"] == 1
     assert WALKS["timers"] == walks["timers"]  # bench_user_task has no timers: none looked for
-    # the head of the instance's stream is read once and written once
+    # the head of the instance's stream is read once (with the task's lock) and written once
     assert sum("audit_head" in s and s.lstrip().upper().startswith("SELECT") for s in counted.statements) == 1
     assert sum(s.lstrip().upper().startswith(("UPDATE AUDIT_HEAD", "INSERT INTO AUDIT_HEAD"))
                for s in counted.statements) == 1
@@ -81,15 +84,16 @@ def _reads(statements: list[str], table: str) -> int:
     return sum(s.startswith(f"SELECT {table.upper()}.") for s in statements)
 
 
-# Statements per step of the bench processes (issue 18); lower is the spec. PostgreSQL reads the task row,
-# locks its instance, then locks the task row again and reads the instance's open tasks; SQLite's BEGIN
-# IMMEDIATE already holds the lock, so one statement reads the task row, its instance and its open tasks, and
-# says whether the instance has a pending job (PostgreSQL reads them at commit) and whether an open task has a
-# draft (if not, the completion deletes none). A step that opens a task reads who wants to hear of new tasks
-# (engine/outbox/staff_alerts.py): one statement of the start.
+# Statements per step of the bench processes (issue 18); lower is the spec. A completion is one transaction.
+# PostgreSQL reads the task's instance id with the acting user's rows, locks the instance, then locks the task
+# row and its audit stream's head in one statement and reads the instance's open tasks; SQLite's BEGIN IMMEDIATE
+# already holds the lock, so one statement reads the task row, its instance, its open tasks, the acting user's
+# rows and the stream's head, and says whether the instance has a pending job (PostgreSQL reads them at commit)
+# and whether an open task has a draft (if not, the completion deletes none). A step that opens a task reads who
+# wants to hear of new tasks (engine/outbox/staff_alerts.py): one statement of the start.
 STATEMENTS = {
-    "sqlite": {"start": 6, "form check": 1, "complete": 7, "service chain": 4},
-    "postgres": {"start": 6, "form check": 1, "complete": 12, "service chain": 4},
+    "sqlite": {"start": 6, "complete": 5, "service chain": 4},
+    "postgres": {"start": 6, "complete": 10, "service chain": 4},
 }
 
 
@@ -105,19 +109,17 @@ def test_statements_per_step_of_the_bench_processes(runtime, db_backend):
     with counting(rt) as chain:
         rt.start("bench_service_chain", actor=BENCH_USER)
     started, completed, chained = _statements(start), _statements(complete), _statements(chain)
-    # the completion: the form check's read transaction first, then the write
-    read_part = completed[:STATEMENTS[db_backend]["form check"]]
-    assert all(s.startswith("SELECT") for s in read_part)
-    got = {"start": len(started), "form check": len(read_part), "complete": len(completed) - len(read_part),
-           "service chain": len(chained)}
+    assert (complete.write_transactions, complete.read_transactions) == (1, 0)
+    got = {"start": len(started), "complete": len(completed), "service chain": len(chained)}
     assert got == STATEMENTS[db_backend]
     # a new instance's audit stream and rows are not read back; the state hash reads no task rows
     for statements in (started, chained):
         assert _reads(statements, "audit_head") == 0
         assert _reads(statements, "human_task") == 0 and _reads(statements, "job") == 0
-    # the form check, the task row, the open tasks (PostgreSQL: and the task row locked); none at commit.
-    # SQLite reads the task row, its instance and the instance's open tasks in one statement.
-    assert _reads(completed, "human_task") == (4 if db_backend == "postgres" else 2)
+    # PostgreSQL: the task's instance id, the task row locked, the open tasks; none at commit. SQLite reads the
+    # task row, its instance, the open tasks, the user and the stream's head in one statement.
+    assert _reads(completed, "human_task") == (3 if db_backend == "postgres" else 1)
+    assert _reads(completed, "user_account") == 0 and _reads(completed, "audit_head") == 0
     assert _reads(completed, "job") == (1 if db_backend == "postgres" else 0)
     # a new instance's row is inserted once, whole (its id reserved first), never updated in its start
     for statements in (started, chained):
@@ -149,23 +151,70 @@ def test_a_completion_deletes_drafts_only_where_the_lock_found_some(runtime, db_
         assert session.execute(select(func.count()).select_from(TaskEdit)).scalar() == 0
 
 
-def test_the_form_checks_one_statement_refuses_as_the_reads_did(runtime):
-    """Task, deployment and acting user in one read: a missing task is NotFound, an unknown or inactive user
-    NotAllowed, before anything is written."""
+def _writes(counted: Counted) -> list[str]:
+    return [s for s in _statements(counted) if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_a_refused_completion_refuses_in_order_and_writes_nothing(runtime):
+    """The completion's one transaction checks, in this order: the task exists (404), the acting user is known,
+    active and holds the task's lane (403), the task is ready and not claimed by another (409), the form data is
+    valid (422). Whatever else is wrong too, the first of these is the answer; a refusal writes nothing."""
     rt = prepare(runtime.db)
+    with runtime.db.write() as session, session.begin():
+        create_user(session, "bench_other", "pw-other-1", ["staff"])
+        create_user(session, "bench_manager", "pw-manager-1", ["manager"])
+    claimed = _ready_task(rt, rt.start("bench_user_task", actor=BENCH_USER))
+    rt.claim(claimed, "bench_other")
+    done = _ready_task(rt, rt.start("bench_user_task", actor=BENCH_USER))
+    rt.complete(done, BENCH_USER, FORM_DATA)
     task_id = _ready_task(rt, rt.start("bench_user_task", actor=BENCH_USER))
-    with pytest.raises(NotFound):
-        rt.complete(task_id + 1000, BENCH_USER, FORM_DATA)
-    with pytest.raises(NotAllowed):
-        rt.complete(task_id, "nobody_at_all", FORM_DATA)
+    bad = {"note": "no approval"}  # `approved` is required
+    refusals = [  # (task, actor, data, the refusal)
+        (task_id + 1000, BENCH_USER, bad, NotFound), (task_id + 1000, "nobody_at_all", FORM_DATA, NotFound),
+        (task_id, "nobody_at_all", bad, NotAllowed), (task_id, "bench_manager", bad, NotAllowed),
+        (claimed, "bench_manager", bad, NotAllowed), (claimed, BENCH_USER, bad, TaskConflict),
+        (done, BENCH_USER, bad, TaskConflict), (task_id, BENCH_USER, bad, FormInvalid),
+        (task_id, BENCH_USER, {"approved": "yes"}, FormInvalid),
+    ]
+    before = _events(rt)
+    for task, actor, data, refusal in refusals:
+        with counting(rt) as counted, pytest.raises(refusal):
+            rt.complete(task, actor, data)
+        assert _writes(counted) == [], (task, actor, data)
+        assert (counted.write_transactions, counted.read_transactions) == (1, 0)
     with rt.transaction() as tx:
         tx.session.execute(update(User).where(User.username == BENCH_USER).values(active=False))
     with pytest.raises(NotAllowed):
-        rt.complete(task_id, BENCH_USER, FORM_DATA)
+        rt.complete(task_id, BENCH_USER, bad)
     with rt.transaction() as tx:
         tx.session.execute(update(User).where(User.username == BENCH_USER).values(active=True))
+    assert _events(rt) == before
+    with rt.reading() as session:
+        states = dict(session.execute(select(HumanTask.id, HumanTask.state)
+                                      .where(HumanTask.id.in_([claimed, task_id]))).all())
+    assert states == {claimed: "ready", task_id: "ready"}
     rt.complete(task_id, BENCH_USER, FORM_DATA)
     assert all(t["id"] != task_id for t in rt.tasks(user=BENCH_USER))
+
+
+def test_a_completion_answers_its_open_tasks_from_the_step(runtime, db_backend):
+    """`complete_answered` lists the instance's open tasks as the step left them (the rows the state hash
+    records), without reading the task rows again: the same answer as reading them after the step."""
+    rt = prepare(runtime.db)
+    deploy_bench_process(runtime.db, BENCH_DIR / f"{LOOP_PROCESS}.bpmn")
+    instance_id = rt.start(LOOP_PROCESS, data={"counter": 0, "passes": 3}, actor=BENCH_USER)
+    first = _ready_task(rt, instance_id)
+    with counting(rt) as counted:
+        answer = rt.complete_answered(first, BENCH_USER, {}, None)
+    with rt.reading() as session:
+        read_back = [t for t in queries.instance_tasks(session, instance_id) if t["state"] == "ready"]
+    assert len(read_back) == 1 and read_back[0]["id"] != first
+    assert answer["open_tasks"] == read_back
+    assert answer["instance"]["data"]["counter"] == 1
+    statements = _statements(counted)
+    written = next(i for i, s in enumerate(statements) if s.startswith("UPDATE PROCESS_INSTANCE"))
+    assert _reads(statements[written:], "human_task") == 0  # only the lock's reads, before the write-back
+    assert _reads(statements, "human_task") == (3 if db_backend == "postgres" else 1)
 
 
 def test_the_instance_update_keeps_its_optimistic_lock(runtime):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, text, union_all
+from sqlalchemy import String, and_, bindparam, cast, func, literal, literal_column, select, text, union_all
 from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
@@ -14,19 +14,23 @@ from engine.access.viewer import viewer_of_rows as access_viewer_of_rows
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
-from engine.store import state_hash
-from engine.store.models import HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
+from engine.store import audit, audit_buffer, state_hash
+from engine.store.models import AuditHead, HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
 from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
 # construction and cache key), so each is a module constant with bound parameters.
+# But a task's state is compared with `'ready'` written into the statement, not bound: human_task has a partial
+# index on state = 'ready', and SQLite prepares a statement again on every run when a bound value could decide
+# whether a partial index applies (about 30 µs for each such comparison in the completion's lock statement).
+READY_IN_SQL = literal_column(f"'{HumanTaskState.READY.value}'")
 _HAS_PENDING_JOB = (select(Job.id).where(Job.instance_id == ProcessInstance.id, Job.state == JobState.PENDING)
                     .exists().label("has_pending_job"))
 # Drafts and presence rows exist only for open tasks on SQLite (a draft of a closed task is refused, and the
 # step that closes a task deletes its rows, with writers serialized): probing the instance's open tasks is
 # enough, and stays cheap in an instance with a long history.
 _HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.human_task_id)
-                  .where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == HumanTaskState.READY)
+                  .where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == READY_IN_SQL)
                   .exists().label("has_task_edit"))
 _INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .where(ProcessInstance.id == bindparam("instance_id")))
@@ -37,17 +41,45 @@ _TARGET, _OPEN = HumanTask.__table__.alias("target"), HumanTask.__table__.alias(
 _OPEN_AND_TARGET_IDS = union_all(
     select(_OPEN.c.id).where(
         _OPEN.c.instance_id == select(_TARGET.c.instance_id).where(_TARGET.c.id == bindparam("task_id")).scalar_subquery(),
-        _OPEN.c.state == HumanTaskState.READY),
+        _OPEN.c.state == READY_IN_SQL),
     select(bindparam("task_id", type_=HumanTask.id.type)))
 _TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .outerjoin(ProcessInstance, and_(ProcessInstance.id == HumanTask.instance_id,
                                                         HumanTask.id == bindparam("task_id")))
                        .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+# SQLite, a completion: the same, plus the acting user's rows (one per role) and the head of the instance's
+# audit stream, both joined onto the task's own row only: the whole read of a completion in one statement.
+_STREAM_PREFIX = audit.instance_stream(0).removesuffix("0")  # an instance's stream is named by its id
+_USER_ON_TARGET = and_(User.username == bindparam("username"), HumanTask.id == bindparam("task_id"))
+_HEAD_OF_INSTANCE = AuditHead.stream == literal(_STREAM_PREFIX, String) + cast(ProcessInstance.id, String)
+_TASK_TO_COMPLETE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active, User.attributes,
+                            UserRole.role_id, AuditHead.seq.label("head_seq"), AuditHead.hash.label("head_hash"))
+                     .select_from(HumanTask.__table__
+                                  .outerjoin(ProcessInstance.__table__,
+                                             and_(ProcessInstance.id == HumanTask.instance_id,
+                                                  HumanTask.id == bindparam("task_id")))
+                                  .outerjoin(User.__table__, _USER_ON_TARGET)
+                                  .outerjoin(UserRole.__table__, UserRole.user_id == User.id)
+                                  .outerjoin(AuditHead.__table__, _HEAD_OF_INSTANCE))
+                     .where(HumanTask.id.in_(_OPEN_AND_TARGET_IDS)))
+# PostgreSQL, a completion: the task's instance and the acting user's rows before the instance's lock (the user
+# rows are read without a lock, as `viewer_named` reads them); after it, the task row and the stream's head,
+# both locked in one statement (every writer of the stream holds the instance's lock first).
+_INSTANCE_OF_TASK_AND_USER = (select(HumanTask.instance_id, User.active, User.attributes, UserRole.role_id)
+                              .select_from(HumanTask.__table__
+                                           .outerjoin(User.__table__, User.username == bindparam("username"))
+                                           .outerjoin(UserRole.__table__, UserRole.user_id == User.id))
+                              .where(HumanTask.id == bindparam("task_id")))
+_HEAD_OF_TASKS_INSTANCE = (AuditHead.stream ==
+                           literal(_STREAM_PREFIX, String) + cast(HumanTask.instance_id, String))
 _OPEN_AT_LOCK = "tourflow_open_tasks_read_with_the_lock"  # session.info: (transaction, instance id, rows)
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
 _LOCK_TASK = _TASK.with_for_update().execution_options(populate_existing=True)
+_LOCK_TASK_AND_HEAD = (select(HumanTask, AuditHead.seq, AuditHead.hash).join(AuditHead, _HEAD_OF_TASKS_INSTANCE)
+                       .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(HumanTask, AuditHead))
+                       .execution_options(populate_existing=True))
 _VIEWER = (select(User.active, User.attributes, UserRole.role_id)
            .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
 
@@ -135,6 +167,40 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
+def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[HumanTask, ProcessInstance, Viewer]:
+    """`lock_task_and_instance` for a completion, with the acting user (`viewer_named`; NotAllowed after
+    NotFound) and the head of the instance's audit stream read in the same statements (two fewer)."""
+    known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
+    if session.get_bind().dialect.name != "sqlite":
+        return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
+    found = session.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": None if known else actor}).all()
+    targets = [r for r in found if r[0].id == task_id]  # one per role of the user
+    if not targets:
+        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+    row, instance = targets[0][0], _noted(session, targets[0][1], targets[0][2], targets[0][3])
+    open_rows = list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY}.values())
+    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+    audit_buffer.read_head(session, audit.instance_stream(instance.id), targets[0].head_seq, targets[0].head_hash,
+                           audit.GENESIS)
+    return row, instance, known or viewer_of_rows(actor, targets)
+
+
+def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
+                                     ) -> tuple[HumanTask, ProcessInstance, Viewer]:
+    found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
+                                         {"task_id": task_id, "username": None if known else actor}).all()
+    if not found:
+        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+    instance = lock_instance(session, found[0].instance_id)
+    locked = session.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
+    if locked is None:  # the stream has no head row (yet): the task alone, the head read when appended
+        row = session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one()
+    else:
+        row = locked[0]
+        audit_buffer.read_head(session, audit.instance_stream(instance.id), locked[1], locked[2], audit.GENESIS)
+    return row, instance, known or viewer_of_rows(actor, found)
+
+
 def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[HumanTask] | None:
     """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
     lock), or None: then the step reads them itself."""
@@ -209,6 +275,7 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+           "lock_task_to_complete",
            "reserve_after", "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

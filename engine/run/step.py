@@ -31,7 +31,7 @@ from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
-from engine.run.rows import open_tasks_read_with_lock
+from engine.run.rows import READY_IN_SQL, open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import faster_walks, reporting_timer_firings, run_engine, timer_due, timer_id_of
 from engine.run.task_edit_cleanup import forget_closed
@@ -46,7 +46,7 @@ from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKin
 MAX_RETRIES = 3
 # Built once (engine/run/rows.py says why).
 _OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
-                                      HumanTask.state == HumanTaskState.READY)
+                                      HumanTask.state == READY_IN_SQL)  # not bound: rows.py says why
 _PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
                  .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30

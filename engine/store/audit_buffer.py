@@ -74,6 +74,14 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     return head
 
 
+def read_head(session: Session, stream: str, seq: int | None, hash_: str | None, genesis: str) -> None:
+    """The stream's head as a statement of this transaction read it together with the lock that keeps it
+    current (a task's lock for its completion: engine/run/rows.py), so `head_of` need not read it again;
+    `seq` None: the stream has no head row. A head this transaction already holds is kept."""
+    head = Head(seq, hash_, True) if seq is not None and hash_ is not None else Head(0, genesis, False)
+    buffer_of(session).heads.setdefault(stream, head)
+
+
 def new_stream(session: Session, stream: str, genesis: str) -> None:
     """A stream that starts in this transaction (a new instance's): its head is not read but inserted
     at the first write; were there a head already, that INSERT fails rather than fork the chain."""
@@ -170,4 +178,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "write_pending"]
+__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "read_head", "write_pending"]
