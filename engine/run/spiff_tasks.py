@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
@@ -147,6 +148,7 @@ def restore_timer_values(workflow: BpmnWorkflow, values: dict) -> None:
 # SpiffWorkflow's own iterator, so every replayed instance cross-checks these walks.
 
 SPIFF_MAX_DEPTH = 1000  # SpiffWorkflow's default `max_depth`
+_STATE = attrgetter("_state")
 WAITING = TaskFilter(state=TaskState.WAITING)
 
 
@@ -218,6 +220,24 @@ def _spiff_from(pending: list[Any], start: Any, task_filter: TaskFilter, end_at_
     return iterator
 
 
+# The filters of the walks by state alone (most of them: the engine's rounds ask for the ready tasks), each
+# built once; a walk only reads its filter.
+_STATE_FILTERS: dict[int, BpmnTaskFilter] = {}
+
+
+def filter_of(kwargs: dict[str, Any]) -> BpmnTaskFilter:
+    """BpmnTaskFilter(**kwargs), the one already built when only a state is asked for."""
+    state = kwargs.get("state") if len(kwargs) == 1 else None
+    if type(state) is not int:
+        return BpmnTaskFilter(**kwargs)
+    known = _STATE_FILTERS.get(state)
+    if known is None:
+        if len(_STATE_FILTERS) >= 256:
+            _STATE_FILTERS.clear()
+        known = _STATE_FILTERS[state] = BpmnTaskFilter(state=state)
+    return known
+
+
 def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
     """Give `workflow` (a top-level BpmnWorkflow) the faster walk; its answers stay SpiffWorkflow's."""
 
@@ -227,10 +247,13 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
         if workflow.subprocesses or not depth_first or len(workflow.tasks) >= max_depth:
             return BpmnTaskIterator(start, end_at_spec, max_depth, depth_first, skip_subprocesses, task_filter,
                                     **kwargs)
-        return walk(start, task_filter or BpmnTaskFilter(**kwargs), end_at_spec, workflow, max_depth)
+        return walk(start, task_filter or filter_of(kwargs), end_at_spec, workflow, max_depth)
 
     def update_waiting_tasks():
-        # SpiffWorkflow's own walks only this workflow's tree (TaskIterator, no subprocesses).
+        # SpiffWorkflow's own walks only this workflow's tree (TaskIterator, no subprocesses); it yields
+        # only tasks of `workflow.tasks`, so when none of them waits there is nothing to walk for.
+        if not any(state & TaskState.WAITING for state in set(map(_STATE, workflow.tasks.values()))):
+            return
         if len(workflow.tasks) >= SPIFF_MAX_DEPTH:
             waiting = TaskIterator(workflow.task_tree, state=TaskState.WAITING)
         else:
