@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -57,7 +57,17 @@ def compared(monkeypatch) -> list[int]:
         seen.append(len(fast))
         return iter(fast)
 
+    real_walked = spiff_tasks.walked
+
+    def checking_walked(start, workflow, **kwargs):
+        stock = list(TaskIterator(start, task_filter=BpmnTaskFilter(**kwargs)))
+        fast = real_walked(start, workflow, **kwargs)
+        assert fast == stock
+        seen.append(len(fast))
+        return fast
+
     monkeypatch.setattr(spiff_tasks, "walk", checking)
+    monkeypatch.setattr(spiff_tasks, "walked", checking_walked)
     return seen
 
 

@@ -149,6 +149,7 @@ def restore_timer_values(workflow: BpmnWorkflow, values: dict) -> None:
 
 SPIFF_MAX_DEPTH = 1000  # SpiffWorkflow's default `max_depth`
 _STATE = attrgetter("_state")
+_WALKED_KEYS = frozenset({"state", "updated_ts", "manual"})  # BpmnTaskFilter's fields a walk tests inline
 WAITING = TaskFilter(state=TaskState.WAITING)
 
 
@@ -207,6 +208,29 @@ def walk(start: Any, task_filter: TaskFilter, end_at_spec: str | None, workflow:
             yield task
 
 
+def walked(start: Any, workflow: Any, state: int = TaskState.ANY_MASK, updated_ts: float = 0,
+           manual: bool | None = None) -> list[Any]:
+    """`list(walk(...))` with a filter of only `state`, `updated_ts` and `manual` (BpmnTaskFilter's), over
+    a tree without subprocesses and shallower than SpiffWorkflow's depth limit: the same tasks in the same
+    order, gathered in one loop (nothing runs between its steps, so nothing changes the tree meanwhile)."""
+    min_state = _min_state(state)
+    found: list[Any] = []
+    stack = [start]
+    pop, push, extend, get, keep = stack.pop, stack.append, stack.extend, workflow.tasks.get, found.append
+    while stack:
+        task = pop()
+        children = task._children
+        if children and task._state >= min_state:
+            if len(children) == 1:
+                push(get(children[0]))
+            else:
+                extend(map(get, reversed(children)))
+        if task._state & state and task.last_state_change >= updated_ts and (
+                manual is None or task.task_spec.manual == manual):
+            keep(task)
+    return found
+
+
 def _spiff_from(pending: list[Any], start: Any, task_filter: TaskFilter, end_at_spec: str | None,
                 max_depth: int) -> Iterator[Any]:
     """SpiffWorkflow's iterator in the state it would be in with `pending` left to visit: its depth
@@ -249,6 +273,13 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
                                     **kwargs)
         return walk(start, task_filter or filter_of(kwargs), end_at_spec, workflow, max_depth)
 
+    def get_tasks(first_task=None, **kwargs):
+        # Workflow.get_tasks (the list of get_tasks_iterator's tasks): the usual query, by state, `manual` or
+        # update time over this workflow's tree, gathered directly.
+        if kwargs.keys() <= _WALKED_KEYS and not workflow.subprocesses and len(workflow.tasks) < SPIFF_MAX_DEPTH:
+            return walked(first_task or workflow.task_tree, workflow, **kwargs)
+        return list(get_tasks_iterator(first_task, **kwargs))
+
     def update_waiting_tasks():
         # SpiffWorkflow's own walks only this workflow's tree (TaskIterator, no subprocesses); it yields
         # only tasks of `workflow.tasks`, so when none of them waits there is nothing to walk for.
@@ -262,6 +293,7 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
             task.task_spec._update(task)
 
     workflow.get_tasks_iterator = get_tasks_iterator
+    workflow.get_tasks = get_tasks
     workflow.update_waiting_tasks = update_waiting_tasks
     return workflow
 
