@@ -11,6 +11,8 @@ It also gives a step's workflow a faster walk of its task tree with SpiffWorkflo
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from engine.run.prune import PRUNE_DEPTH, deeper_than, prune_finished
@@ -298,4 +301,37 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
     return workflow
 
 
-__all__ = ["faster_walks", "fire_start_timer", "make_ready", "restore_timer_values", "timer_due", "timer_values"]
+# ---- quieter state changes ------------------------------------------------------------
+# SpiffWorkflow's Task._set_state builds a log message and its extras (a dict of the workflow's and
+# task's names, ids and timestamps, the parent looked up, the state's name) on every state change and
+# hands them to the `spiff.task` logger, which drops them unless INFO is enabled for it: about thirty
+# times per instance of ten service tasks. A step's workflow (`quiet_state_changes`) changes its tasks'
+# states the same way without building what would be dropped; any other workflow (replay, the bench's
+# raw side) and any workflow while that logger is enabled for INFO go through SpiffWorkflow's own code.
+QUIET_STATES = "tourflow_quiet_states"
+_TASK_LOGGER = logging.getLogger("spiff.task")
+_stock_set_state = Task._set_state
+
+
+def _set_state(self: Task, value: int) -> None:
+    if self.workflow.__dict__.get(QUIET_STATES) and not _TASK_LOGGER.isEnabledFor(logging.INFO):
+        if value != self._state:  # SpiffWorkflow's change, less the log record nobody receives
+            self.last_state_change = time.time()
+            self._state = value
+        return
+    _stock_set_state(self, value)
+
+
+if not getattr(Task._set_state, "tourflow_quiet", False):
+    _set_state.tourflow_quiet = True  # type: ignore[attr-defined]
+    Task._set_state = _set_state
+
+
+def quiet_state_changes(workflow: BpmnWorkflow) -> BpmnWorkflow:
+    """Let `workflow` (a step's) change its tasks' states without building log records nobody receives."""
+    workflow.__dict__[QUIET_STATES] = True
+    return workflow
+
+
+__all__ = ["faster_walks", "fire_start_timer", "make_ready", "quiet_state_changes", "restore_timer_values",
+           "timer_due", "timer_values"]

@@ -31,7 +31,14 @@ from engine.run.message_events import thrown_messages
 from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
 from engine.run.rows import open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
-from engine.run.spiff_tasks import faster_walks, reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.spiff_tasks import (
+    faster_walks,
+    quiet_state_changes,
+    reporting_timer_firings,
+    run_engine,
+    timer_due,
+    timer_id_of,
+)
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
@@ -93,6 +100,7 @@ class Step:
     def install_script_engine(self) -> None:
         self.workflow.script_engine = ScriptEngine(service_caller=HandlerCalls(self))
         faster_walks(self.workflow)  # SpiffWorkflow's answers, faster (replay keeps its own walk)
+        quiet_state_changes(self.workflow)  # no log records built for a logger that drops them
 
     def set_business_key(self, key: str) -> None:
         key = str(key)
