@@ -132,7 +132,7 @@ def test_a_service_chain_step_copies_and_encodes_only_what_it_needs(runtime, db_
             return real(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(step_module.copy, "deepcopy", counted("deepcopy", copy.deepcopy))
+    monkeypatch.setattr(copy, "deepcopy", counted("deepcopy", copy.deepcopy))  # every module's deep copies
     monkeypatch.setattr(step_module, "json_safe", counted("json_safe", step_module.json_safe))
     class CountingJson:  # the sandbox's JSON module, as calls.py sees it, counting its texts
         loads = staticmethod(json.loads)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -31,7 +31,7 @@ def _workflow(path: Path, process_id: str | None, data: dict) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_files([str(path)])
     process_id = process_id or parser.get_process_ids()[0]
-    engine = RawScriptEngine() if "service" in process_id else PythonScriptEngine()
+    engine = RawScriptEngine() if "service" in process_id or "timer" in process_id else PythonScriptEngine()
     workflow = BpmnWorkflow(parser.get_spec(process_id), parser.get_subprocess_specs(process_id),
                             script_engine=engine)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
@@ -57,7 +57,17 @@ def compared(monkeypatch) -> list[int]:
         seen.append(len(fast))
         return iter(fast)
 
+    real_walked = spiff_tasks.walked
+
+    def checking_walked(start, workflow, **kwargs):
+        stock = list(TaskIterator(start, task_filter=BpmnTaskFilter(**kwargs)))
+        fast = real_walked(start, workflow, **kwargs)
+        assert fast == stock
+        seen.append(len(fast))
+        return fast
+
     monkeypatch.setattr(spiff_tasks, "walk", checking)
+    monkeypatch.setattr(spiff_tasks, "walked", checking_walked)
     return seen
 
 
@@ -73,7 +83,7 @@ def test_a_run_with_faster_walks_matches_spiffworkflows_step_by_step(compared, p
         for workflow in (stock, fast):  # people's tasks: the first ready one, done
             workflow.get_tasks(state=TaskState.READY, manual=True)[0].run()
     assert fast.completed and stock.completed and fast.data == stock.data
-    assert len(compared) > 20  # the engine's own walks went through the faster walk
+    assert len(compared) >= 16  # the engine rounds' walks went through the faster walk
 
 
 def test_every_kind_of_query_answers_as_spiffworkflow_does(compared):
@@ -148,3 +158,43 @@ def test_the_engine_run_creates_no_spiffworkflow_iterator_for_its_walks(monkeypa
     assert stock.completed and fast.completed
     assert with_stock == 33  # 16 engine rounds, 15 waiting-task updates, 2 other: each a whole-tree walk
     assert created == ["TaskIterator"], created  # left: one of SpiffWorkflow's own direct uses
+
+
+def test_waiting_tasks_are_updated_as_spiffworkflow_does_and_not_walked_for_when_none_waits(compared):
+    """update_waiting_tasks looks for waiting tasks only when `workflow.tasks` holds one: a waiting timer
+    whose moment has come is updated (it fires) exactly as SpiffWorkflow's walk updates it, and a chain
+    where nothing waits is not walked."""
+    path, data = BENCH_DIR / "bench_timer.bpmn", {"fire_at": "2099-01-01T00:00:00+00:00"}
+    stock, fast = _workflow(path, "bench_timer", data), faster_walks(_workflow(path, "bench_timer", data))
+    for workflow in (stock, fast):
+        workflow.do_engine_steps()
+        workflow.update_waiting_tasks()  # not yet due: still waiting
+    assert _shape(fast) == _shape(stock)
+    assert [t.task_spec.name for t in fast.get_tasks(state=TaskState.WAITING)] == ["te_wait"]
+    walks = len(compared)
+    for workflow in (stock, fast):  # its moment passes: only the waiting-task update can tell
+        waiting = workflow.get_tasks(state=TaskState.WAITING)[0]
+        spiff_tasks.restore_timer_values(workflow, {waiting.id: "2000-01-01T00:00:00+00:00"})
+        workflow.update_waiting_tasks()
+        assert waiting.state != TaskState.WAITING
+    assert len(compared) > walks and _shape(fast) == _shape(stock)
+    for workflow in (stock, fast):
+        workflow.do_engine_steps()
+    assert _shape(fast) == _shape(stock) and fast.completed and stock.completed
+
+    chain = faster_walks(_workflow(*CASES[0]))
+    chain.do_engine_steps()
+    walks = len(compared)
+    chain.update_waiting_tasks()
+    assert len(compared) == walks  # nothing waits: no walk
+
+
+def test_a_walk_by_state_alone_reuses_its_filter_and_any_other_builds_its_own():
+    ready = spiff_tasks.filter_of({"state": TaskState.READY})
+    assert spiff_tasks.filter_of({"state": TaskState.READY}) is ready
+    assert (ready.state, ready.manual, ready.updated_ts, ready.spec_name, ready.catches_event, ready.lane) == \
+        (TaskState.READY, None, 0, None, None, None)
+    assert spiff_tasks.filter_of({"state": TaskState.WAITING}).state == TaskState.WAITING
+    manual = spiff_tasks.filter_of({"state": TaskState.READY, "manual": True})
+    assert manual is not spiff_tasks.filter_of({"state": TaskState.READY, "manual": True}) and manual.manual is True
+    assert spiff_tasks.filter_of({}).state == TaskState.ANY_MASK

@@ -11,9 +11,12 @@ It also gives a step's workflow a faster walk of its task tree with SpiffWorkflo
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
@@ -21,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from engine.run.prune import PRUNE_DEPTH, deeper_than, prune_finished
@@ -147,6 +151,8 @@ def restore_timer_values(workflow: BpmnWorkflow, values: dict) -> None:
 # SpiffWorkflow's own iterator, so every replayed instance cross-checks these walks.
 
 SPIFF_MAX_DEPTH = 1000  # SpiffWorkflow's default `max_depth`
+_STATE = attrgetter("_state")
+_WALKED_KEYS = frozenset({"state", "updated_ts", "manual"})  # BpmnTaskFilter's fields a walk tests inline
 WAITING = TaskFilter(state=TaskState.WAITING)
 
 
@@ -205,6 +211,29 @@ def walk(start: Any, task_filter: TaskFilter, end_at_spec: str | None, workflow:
             yield task
 
 
+def walked(start: Any, workflow: Any, state: int = TaskState.ANY_MASK, updated_ts: float = 0,
+           manual: bool | None = None) -> list[Any]:
+    """`list(walk(...))` with a filter of only `state`, `updated_ts` and `manual` (BpmnTaskFilter's), over
+    a tree without subprocesses and shallower than SpiffWorkflow's depth limit: the same tasks in the same
+    order, gathered in one loop (nothing runs between its steps, so nothing changes the tree meanwhile)."""
+    min_state = _min_state(state)
+    found: list[Any] = []
+    stack = [start]
+    pop, push, extend, get, keep = stack.pop, stack.append, stack.extend, workflow.tasks.get, found.append
+    while stack:
+        task = pop()
+        children = task._children
+        if children and task._state >= min_state:
+            if len(children) == 1:
+                push(get(children[0]))
+            else:
+                extend(map(get, reversed(children)))
+        if task._state & state and task.last_state_change >= updated_ts and (
+                manual is None or task.task_spec.manual == manual):
+            keep(task)
+    return found
+
+
 def _spiff_from(pending: list[Any], start: Any, task_filter: TaskFilter, end_at_spec: str | None,
                 max_depth: int) -> Iterator[Any]:
     """SpiffWorkflow's iterator in the state it would be in with `pending` left to visit: its depth
@@ -218,6 +247,24 @@ def _spiff_from(pending: list[Any], start: Any, task_filter: TaskFilter, end_at_
     return iterator
 
 
+# The filters of the walks by state alone (most of them: the engine's rounds ask for the ready tasks), each
+# built once; a walk only reads its filter.
+_STATE_FILTERS: dict[int, BpmnTaskFilter] = {}
+
+
+def filter_of(kwargs: dict[str, Any]) -> BpmnTaskFilter:
+    """BpmnTaskFilter(**kwargs), the one already built when only a state is asked for."""
+    state = kwargs.get("state") if len(kwargs) == 1 else None
+    if type(state) is not int:
+        return BpmnTaskFilter(**kwargs)
+    known = _STATE_FILTERS.get(state)
+    if known is None:
+        if len(_STATE_FILTERS) >= 256:
+            _STATE_FILTERS.clear()
+        known = _STATE_FILTERS[state] = BpmnTaskFilter(state=state)
+    return known
+
+
 def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
     """Give `workflow` (a top-level BpmnWorkflow) the faster walk; its answers stay SpiffWorkflow's."""
 
@@ -227,10 +274,20 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
         if workflow.subprocesses or not depth_first or len(workflow.tasks) >= max_depth:
             return BpmnTaskIterator(start, end_at_spec, max_depth, depth_first, skip_subprocesses, task_filter,
                                     **kwargs)
-        return walk(start, task_filter or BpmnTaskFilter(**kwargs), end_at_spec, workflow, max_depth)
+        return walk(start, task_filter or filter_of(kwargs), end_at_spec, workflow, max_depth)
+
+    def get_tasks(first_task=None, **kwargs):
+        # Workflow.get_tasks (the list of get_tasks_iterator's tasks): the usual query, by state, `manual` or
+        # update time over this workflow's tree, gathered directly.
+        if kwargs.keys() <= _WALKED_KEYS and not workflow.subprocesses and len(workflow.tasks) < SPIFF_MAX_DEPTH:
+            return walked(first_task or workflow.task_tree, workflow, **kwargs)
+        return list(get_tasks_iterator(first_task, **kwargs))
 
     def update_waiting_tasks():
-        # SpiffWorkflow's own walks only this workflow's tree (TaskIterator, no subprocesses).
+        # SpiffWorkflow's own walks only this workflow's tree (TaskIterator, no subprocesses); it yields
+        # only tasks of `workflow.tasks`, so when none of them waits there is nothing to walk for.
+        if not any(state & TaskState.WAITING for state in set(map(_STATE, workflow.tasks.values()))):
+            return
         if len(workflow.tasks) >= SPIFF_MAX_DEPTH:
             waiting = TaskIterator(workflow.task_tree, state=TaskState.WAITING)
         else:
@@ -239,8 +296,42 @@ def faster_walks(workflow: BpmnWorkflow) -> BpmnWorkflow:
             task.task_spec._update(task)
 
     workflow.get_tasks_iterator = get_tasks_iterator
+    workflow.get_tasks = get_tasks
     workflow.update_waiting_tasks = update_waiting_tasks
     return workflow
 
 
-__all__ = ["faster_walks", "fire_start_timer", "make_ready", "restore_timer_values", "timer_due", "timer_values"]
+# ---- quieter state changes ------------------------------------------------------------
+# SpiffWorkflow's Task._set_state builds a log message and its extras (a dict of the workflow's and
+# task's names, ids and timestamps, the parent looked up, the state's name) on every state change and
+# hands them to the `spiff.task` logger, which drops them unless INFO is enabled for it: about thirty
+# times per instance of ten service tasks. A step's workflow (`quiet_state_changes`) changes its tasks'
+# states the same way without building what would be dropped; any other workflow (replay, the bench's
+# raw side) and any workflow while that logger is enabled for INFO go through SpiffWorkflow's own code.
+QUIET_STATES = "tourflow_quiet_states"
+_TASK_LOGGER = logging.getLogger("spiff.task")
+_stock_set_state = Task._set_state
+
+
+def _set_state(self: Task, value: int) -> None:
+    if self.workflow.__dict__.get(QUIET_STATES) and not _TASK_LOGGER.isEnabledFor(logging.INFO):
+        if value != self._state:  # SpiffWorkflow's change, less the log record nobody receives
+            self.last_state_change = time.time()
+            self._state = value
+        return
+    _stock_set_state(self, value)
+
+
+if not getattr(Task._set_state, "tourflow_quiet", False):
+    _set_state.tourflow_quiet = True  # type: ignore[attr-defined]
+    Task._set_state = _set_state
+
+
+def quiet_state_changes(workflow: BpmnWorkflow) -> BpmnWorkflow:
+    """Let `workflow` (a step's) change its tasks' states without building log records nobody receives."""
+    workflow.__dict__[QUIET_STATES] = True
+    return workflow
+
+
+__all__ = ["faster_walks", "fire_start_timer", "make_ready", "quiet_state_changes", "restore_timer_values",
+           "timer_due", "timer_values"]

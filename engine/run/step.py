@@ -7,8 +7,6 @@ whole step or none of it.
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,18 +24,25 @@ from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
 from engine.outbox import staff_alerts
-from engine.plugins.handlers import BusinessError, HandlerContext, get_handler, handler_writes
-from engine.plugins.reads import EngineReads
+from engine.plugins.handlers import BusinessError
+from engine.run.handler_calls import HandlerCalls
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
 from engine.run.rows import READY_IN_SQL, open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
-from engine.run.spiff_tasks import faster_walks, reporting_timer_firings, run_engine, timer_due, timer_id_of
+from engine.run.spiff_tasks import (
+    faster_walks,
+    quiet_state_changes,
+    reporting_timer_firings,
+    run_engine,
+    timer_due,
+    timer_id_of,
+)
 from engine.run.task_edit_cleanup import forget_closed
 from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
-from engine.sandbox.plain import is_plain, plain_copy
+from engine.sandbox.plain import is_plain
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit, state_hash
 from engine.store.models import HumanTask, Job, ProcessInstance
@@ -50,12 +55,6 @@ _OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instan
 _PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
                  .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30
-
-
-def _data_copy(data: dict[str, Any]) -> dict[str, Any]:
-    """The handler's own copy of the task data: a deep copy (built faster when the data is plain)."""
-    copied = plain_copy(data)
-    return copied[0] if copied is not None else copy.deepcopy(data)
 
 
 def retry_base_seconds() -> float:
@@ -99,55 +98,11 @@ class Step:
 
     # ---- running -----------------------------------------------------------------------
     def install_script_engine(self) -> None:
-        self.workflow.script_engine = ScriptEngine(service_caller=self._call_handler)
+        self.workflow.script_engine = ScriptEngine(service_caller=HandlerCalls(self))
         faster_walks(self.workflow)  # SpiffWorkflow's answers, faster (replay keeps its own walk)
+        quiet_state_changes(self.workflow)  # no log records built for a logger that drops them
 
-    def _call_handler(self, task, name: str, params: dict[str, Any]) -> str:
-        func = get_handler(name)
-        task_id = str(task.id)
-        attempt = self.attempts.get(task_id, 1)
-        if func is None:
-            error = HandlerFailed(name, LookupError(f"no handler registered under {name!r}"))
-            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id,
-                                          "input": params, "error": str(error.original), "attempt": attempt})
-            raise error
-        ctx = HandlerContext(
-            session=self.session,
-            now=self.now,
-            instance_id=self.instance.id,
-            process_id=self.model.process_id,
-            task_id=task_id,
-            task_spec=task.task_spec.bpmn_id,
-            idempotency_key=f"{self.instance.id}:{task_id}",
-            attempt=attempt,
-            data=_data_copy(task.data),
-            actor=self.actor,
-            on_business_key=self._set_business_key,
-            reads=EngineReads(self.session, self.instance.id, self.instance),
-        )
-        # A handler that writes gets a savepoint, so a failure takes back only its own writes.
-        savepoint = self.session.begin_nested() if handler_writes(func) else None
-        try:
-            result = func(ctx, **params)
-            if result is None:
-                result = {}
-            encoded = json.dumps(result, default=str, ensure_ascii=False)
-            if savepoint is not None:
-                savepoint.commit()
-        except Exception as exc:  # the handler's own error, kept whole
-            if savepoint is not None:
-                savepoint.rollback()
-            self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
-                                          "error": f"{type(exc).__name__}: {exc}", "attempt": attempt})
-            raise HandlerFailed(name, exc) from exc
-        # The output as it reads back from `encoded`: the result itself when plain (no second JSON pass).
-        plain = is_plain(result) and is_plain(params)
-        self.event("handler_called", {"handler": name, "task": task.task_spec.bpmn_id, "input": params,
-                                      "output": result if plain else json.loads(encoded), "attempt": attempt},
-                   plain=plain)
-        return encoded
-
-    def _set_business_key(self, key: str) -> None:
+    def set_business_key(self, key: str) -> None:
         key = str(key)
         if not key or len(key) > 120:
             raise ValueError("a business key is a string of 1 to 120 characters")

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -32,10 +32,13 @@ TOUCHED_KEY = "tourflow_state_touched"
 
 
 _string = json.encoder.encode_basestring  # a str as json.dumps(..., ensure_ascii=False) writes it
+# json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str), its encoder
+# built once (json.dumps builds one per call when given options; encoding keeps no state in it).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 def instance_stream(instance_id: int) -> str:
@@ -47,9 +50,24 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
                       event.payload)
 
 
+# (moment, its text) of the last `at` hashed: a step's events share one moment (Step.now). Swapped whole,
+# so a thread reads a pair that belongs together.
+_last_at: tuple[Any, str] = (None, "")
+
+
+def _at_text(at: datetime) -> str:
+    global _last_at
+    last = _last_at
+    if at is last[0]:
+        return last[1]
+    text = naive_utc(at).isoformat(timespec="microseconds")
+    _last_at = (at, text)
+    return text
+
+
 def _digest_of(prev_hash: str, stream: str, instance_id: int | None, seq: int, at: datetime, actor: str,
                kind: str, payload: str) -> str:
-    at_text = naive_utc(at).isoformat(timespec="microseconds")
+    at_text = _at_text(at)
     if type(stream) is str and type(actor) is str and type(kind) is str and type(payload) is str \
             and type(seq) is int and (instance_id is None or type(instance_id) is int):
         # canonical_json of the body below, written directly (keys in sorted order): the same text
@@ -62,8 +80,7 @@ def _digest_of(prev_hash: str, stream: str, instance_id: int | None, seq: int, a
     return hashlib.sha256((prev_hash + text).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class AppendedEvent:
+class AppendedEvent(NamedTuple):
     """An event as appended (its row is written with the transaction's others)."""
 
     stream: str
@@ -89,16 +106,17 @@ def append(
     """Append one event to its stream inside the caller's transaction (written in a batch with the
     transaction's other events: engine/store/audit_buffer.py)."""
     stream = instance_stream(instance_id) if instance_id is not None else SYSTEM_STREAM
-    head = audit_buffer.head_of(session, stream, GENESIS)
-    seq, text = head.seq + 1, canonical_json(payload)
+    buffer = audit_buffer.buffer_of(session)
+    head = buffer.heads.get(stream) or audit_buffer.head_of(session, stream, GENESIS)
+    seq, text = head.seq + 1, _CANONICAL.encode(payload)
     digest = _digest_of(head.hash, stream, instance_id, seq, at, actor, kind, text)
     row = {"stream": stream, "instance_id": instance_id, "seq": seq, "at": at, "actor": actor, "kind": kind,
            "payload": text, "prev_hash": head.hash, "hash": digest}
-    audit_buffer.buffer_of(session).rows.append(row)
+    buffer.rows.append(row)
     head.seq, head.hash, head.dirty = seq, digest, True
     if instance_id is not None and kind != STATE_EVENT:
         session.info.setdefault(TOUCHED_KEY, {})[instance_id] = (actor, at)
-    return AppendedEvent(**row)
+    return AppendedEvent(stream, instance_id, seq, at, actor, kind, text, row["prev_hash"], digest)
 
 
 # What a ChainBreak found wrong (`problem`), so pages can say it in their own words.
