@@ -52,13 +52,12 @@ class Catalog:
             deployment_id = None if not 0 < version <= ID_MAX else session.execute(select(Deployment.id).where(
                 Deployment.process_id == process_id, Deployment.version == version)).scalar_one_or_none()
             if deployment_id is None:
-                raise NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
-                           params={"process": process_id, "version": version})
+                raise no_version(process_id, version)
         else:
             # on the connection: a column read needs none of the ORM's execution (autoflush, entities)
             deployment_id = session.connection().execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
             if deployment_id is None:
-                raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
+                raise not_deployed(process_id)
         return self.deployed(session, deployment_id)
 
     def current_of_each(self, session: Session) -> list[Deployed]:
@@ -67,4 +66,13 @@ class Catalog:
         return [self.deployed(session, i) for i in session.execute(chosen).scalars()]
 
 
-__all__ = ["Catalog", "Deployed", "model_of"]
+def no_version(process_id: str, version: int) -> NotFound:
+    return NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
+                    params={"process": process_id, "version": version})
+
+
+def not_deployed(process_id: str) -> NotFound:
+    return NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
+
+
+__all__ = ["Catalog", "Deployed", "model_of", "no_version", "not_deployed"]

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer
-from engine.errors import NotFound
 from engine.limits import ID_MAX
-from engine.run.catalog import Catalog, Deployed
+from engine.run.catalog import Catalog, Deployed, no_version, not_deployed
 from engine.run.rows import reserve_after, viewer_of_rows
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import CurrentVersion, Deployment, ProcessInstance, User, UserRole
@@ -61,7 +60,7 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
     """The deployment `process_id` starts on (`version`, else its current one), the starter and the new
     instance's id, read in the start's write transaction by one statement."""
     if version is not None and not 0 < version <= ID_MAX:
-        raise _no_version(process_id, version)
+        raise no_version(process_id, version)
     starter = None if actor == SYSTEM_ACTOR else acting_viewer(actor)  # the request's user, read at its start
     with_user = actor != SYSTEM_ACTOR and starter is None
     rows = session.connection().execute(_statement(sqlite, version is not None, with_user),
@@ -69,18 +68,13 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
     first = rows[0]
     if first.deployment_id is None:
         if version is not None:
-            raise _no_version(process_id, version)
-        raise NotFound(f"process {process_id!r} is not deployed", key="process.not_deployed", params={"process": process_id})
+            raise no_version(process_id, version)
+        raise not_deployed(process_id)
     deployment = catalog.deployed(session, first.deployment_id)
     if with_user:
         starter = viewer_of_rows(actor, rows)  # NotAllowed for an unknown or inactive user
     instance_id = reserve_after(session, first.next_id) if sqlite else first.next_id
     return StartFacts(deployment, starter, instance_id)
-
-
-def _no_version(process_id: str, version: int) -> NotFound:
-    return NotFound(f"process {process_id!r} has no version {version}", key="process.no_version",
-                    params={"process": process_id, "version": version})
 
 
 __all__ = ["StartFacts", "read_start_facts"]
