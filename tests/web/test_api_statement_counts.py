@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from engine.access.users import create_token, create_user, revoke_token, set_active
 from engine.bench.core import BENCH_DIR
 from engine.store.models import ApiToken
+from tests.support.step_count import one_attempt
 from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
@@ -65,10 +66,7 @@ def _writes(group: list[str]) -> bool:
 
 
 @pytest.fixture
-def bench_api(app, runtime, monkeypatch):
-    # Counts are of one attempt: a script still running after the write-lock grace (0.1 s, which a busy
-    # machine can take) makes its step let go of the lock and run again (engine/sandbox/outcomes.py).
-    monkeypatch.setenv("TOURFLOW_SCRIPT_LOCK_GRACE", "60")
+def bench_api(app, runtime):
     deploy(runtime, BENCH_DIR / f"{PROCESS}.bpmn")
     with runtime.db.write() as session, session.begin():
         create_user(session, "approver", "approver-password", ["staff"])
@@ -78,7 +76,7 @@ def bench_api(app, runtime, monkeypatch):
     counter = Transactions(runtime.db.engine)
 
     def call(method: str, path: str, body=None, expect: int = 200):
-        with counter.counting():
+        with one_attempt(), counter.counting():
             response = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
         assert response.status_code == expect, response.get_data(as_text=True)
         return response.get_json(), counter
