@@ -30,14 +30,15 @@ def time_lookups(runner, count: int) -> None:
 
 def lookup_footnote(report: dict[str, Any]) -> list[str]:
     """What the persisted side's throughput holds, and the lookups timed apart."""
-    lines = ["(a step is one start or complete call; the start answers with the starter's task, so the "
-             "throughput has no inbox lookup; before it did, it held one per user task."]
+    lines = ["(a step is one start or complete call; the client finds its task in the start's answer, as the web "
+             "start page does, so the throughput holds no inbox lookup"]
     for pid, row in report["processes"].items():
         persisted = row["persisted"]
         if persisted["inbox_lookup_ms"]:
             lookup = persisted["inbox_lookup_ms"]
-            lines.append(f" {pid}: the inbox lookup, timed apart on {persisted['inbox_lookup_instances']} "
-                         f"instances: p50 {lookup['p50']:.2f}ms, p95 {lookup['p95']:.2f}ms")
+            count = persisted["inbox_lookup_instances"]
+            lines.append(f" {pid}: the inbox lookup, timed apart on {count} instance{'s' if count != 1 else ''}: "
+                         f"p50 {lookup['p50']:.2f}ms, p95 {lookup['p95']:.2f}ms")
     lines[-1] += ")"
     return lines
 
