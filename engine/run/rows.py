@@ -138,11 +138,28 @@ def instance_row(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
+def _task_missing(task_id: int) -> NotFound:
+    return NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+
+
 def task_row(session: Session, task_id: int) -> HumanTask:
     row = session.execute(_TASK, {"task_id": task_id}).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+        raise _task_missing(task_id)
     return row
+
+
+def _held_from_lock(session: Session, found: list, task_id: int) -> tuple[list, ProcessInstance]:
+    """From a SQLite lock statement's rows (the task, its instance and its open tasks): the task's own rows
+    (one per role of a user joined onto it) and its instance, noted; the open tasks are held for the step
+    (`open_tasks_read_with_lock`)."""
+    targets = [r for r in found if r[0].id == task_id]
+    if not targets:
+        raise _task_missing(task_id)
+    instance = _noted(session, targets[0][1], targets[0][2], targets[0][3])
+    open_rows = list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY}.values())
+    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+    return targets, instance
 
 
 def lock_task(session: Session, task_id: int) -> HumanTask:
@@ -154,14 +171,9 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     """The task row and its instance row, both locked (instance first, as every step locks)."""
     if session.get_bind().dialect.name == "sqlite":
         # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current.
-        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
-        target = next((r for r in found if r[0].id == task_id), None)
-        if target is None:
-            raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
-        instance = _noted(session, target[1], target[2], target[3])
-        open_rows = [r[0] for r in found if r[0].state == HumanTaskState.READY]
-        session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
-        return target[0], instance
+        targets, instance = _held_from_lock(session, session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all(),
+                                            task_id)
+        return targets[0][0], instance
     row = task_row(session, task_id)
     instance = lock_instance(session, row.instance_id)
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
@@ -174,12 +186,8 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[H
     if session.get_bind().dialect.name != "sqlite":
         return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
     found = session.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": None if known else actor}).all()
-    targets = [r for r in found if r[0].id == task_id]  # one per role of the user
-    if not targets:
-        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
-    row, instance = targets[0][0], _noted(session, targets[0][1], targets[0][2], targets[0][3])
-    open_rows = list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY}.values())
-    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+    targets, instance = _held_from_lock(session, found, task_id)
+    row = targets[0][0]
     audit_buffer.read_head(session, audit.instance_stream(instance.id), targets[0].head_seq, targets[0].head_hash,
                            audit.GENESIS)
     return row, instance, known or viewer_of_rows(actor, targets)
@@ -190,7 +198,7 @@ def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str,
     found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
                                          {"task_id": task_id, "username": None if known else actor}).all()
     if not found:
-        raise NotFound(f"task {task_id} does not exist", key="task.missing", params={"id": task_id})
+        raise _task_missing(task_id)
     instance = lock_instance(session, found[0].instance_id)
     locked = session.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
     if locked is None:  # the stream has no head row (yet): the task alone, the head read when appended
