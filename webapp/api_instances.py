@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app, jsonify, url_for
 from flask_login import current_user
 
-from engine.access.privacy import Masker
 from engine.errors import NotAllowed, NotFound, TaskConflict
 from engine.limits import ID_MAX, KEY_MAX, PAGE_MAX, check_reason
 from engine.run import incidents, queries
@@ -44,9 +43,9 @@ def start_instance(process_id: str):
         raise invalid("version", "must be a positive integer (a deployed version; omit it for the current one)")
     answer = runtime().start_answered(process_id, data or {}, actor=actor(), business_key=key, version=version)
     instance_id = answer["instance"]["id"]
-    mask = Masker(answer["forms"], masked=not answer["personal_data_shown"])
     # the instance as GET /instances/<id> shows it, and the starter's first tasks: no read after the start
-    response = jsonify({**mask(answer["instance"]), "open_tasks": [privacy.task(t, mask) for t in answer["open_tasks"]]})
+    instance, open_tasks = privacy.step_answer(answer)
+    response = jsonify({**instance, "open_tasks": open_tasks})
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_instance", instance_id=instance_id)
     return response

@@ -6,7 +6,6 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 
 from engine.access import policy
-from engine.access.privacy import Masker
 from engine.limits import NAME_MAX, PAGE_MAX, check_reason, check_text
 from engine.run import queries
 from engine.run.inbox_page import BadCursor
@@ -98,7 +97,7 @@ def reassign_task(task_id: int):
 def complete_task(task_id: int):
     data = json_body()
     answer = runtime().complete_answered(task_id, actor(), data, current_user.viewer)
-    mask = Masker(answer["forms"], masked=not answer["personal_data_shown"])
-    return {"instance": mask(answer["instance"]), "open_tasks": [privacy.task(t, mask) for t in answer["open_tasks"]]}
+    instance, open_tasks = privacy.step_answer(answer)
+    return {"instance": instance, "open_tasks": open_tasks}
 
 

@@ -34,6 +34,13 @@ def task(item: dict[str, Any], mask: Masker) -> dict[str, Any]:
     return {**item, "summary": mask(item.get("summary"))} if mask.masked else item
 
 
+def step_answer(answer: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A step's answer from its own transaction (engine/run/step_answer.py), masked as its viewer may see it:
+    the instance and its open tasks."""
+    mask = Masker(answer["forms"], masked=not answer["personal_data_shown"])
+    return mask(answer["instance"]), [task(t, mask) for t in answer["open_tasks"]]
+
+
 def rows(items: list[dict[str, Any]], id_key: str = "id", session: Session | None = None,
          task_rows: bool = False) -> list[dict[str, Any]]:
     """List rows (search, instances, inbox) masked one by one, by the rule for each row's instance;
