@@ -6,6 +6,7 @@ each walk of the faster side is compared with SpiffWorkflow's iterator on the sa
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bench.core import BENCH_DIR, RawScriptEngine
+from engine.clock import frozen_at, install_timer_patch
 from engine.run import spiff_tasks
 from engine.run.spiff_tasks import faster_walks
 
@@ -25,6 +27,8 @@ CASES = [  # (file, process id, data at the start)
     (BENCH_DIR / "bench_loop_auto.bpmn", "bench_loop_auto", {"passes": 40, "counter": 0}),
     (FIXTURES / "bpmn/thirdparty/bpmnio/parallel_tasks.bpmn", None, {}),
 ]
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # the frozen moment of the waiting-timer test
 
 
 def _workflow(path: Path, process_id: str | None, data: dict) -> BpmnWorkflow:
@@ -164,23 +168,25 @@ def test_waiting_tasks_are_updated_as_spiffworkflow_does_and_not_walked_for_when
     """update_waiting_tasks looks for waiting tasks only when `workflow.tasks` holds one: a waiting timer
     whose moment has come is updated (it fires) exactly as SpiffWorkflow's walk updates it, and a chain
     where nothing waits is not walked."""
-    path, data = BENCH_DIR / "bench_timer.bpmn", {"fire_at": "2099-01-01T00:00:00+00:00"}
-    stock, fast = _workflow(path, "bench_timer", data), faster_walks(_workflow(path, "bench_timer", data))
-    for workflow in (stock, fast):
-        workflow.do_engine_steps()
-        workflow.update_waiting_tasks()  # not yet due: still waiting
-    assert _shape(fast) == _shape(stock)
-    assert [t.task_spec.name for t in fast.get_tasks(state=TaskState.WAITING)] == ["te_wait"]
-    walks = len(compared)
-    for workflow in (stock, fast):  # its moment passes: only the waiting-task update can tell
-        waiting = workflow.get_tasks(state=TaskState.WAITING)[0]
-        spiff_tasks.restore_timer_values(workflow, {waiting.id: "2000-01-01T00:00:00+00:00"})
-        workflow.update_waiting_tasks()
-        assert waiting.state != TaskState.WAITING
-    assert len(compared) > walks and _shape(fast) == _shape(stock)
-    for workflow in (stock, fast):
-        workflow.do_engine_steps()
-    assert _shape(fast) == _shape(stock) and fast.completed and stock.completed
+    install_timer_patch()  # SpiffWorkflow's timers read the engine's clock, which the block freezes
+    with frozen_at(NOW):  # the timer's moments, a day after and a day before this one
+        path, data = BENCH_DIR / "bench_timer.bpmn", {"fire_at": "2026-06-02T00:00:00+00:00"}
+        stock, fast = _workflow(path, "bench_timer", data), faster_walks(_workflow(path, "bench_timer", data))
+        for workflow in (stock, fast):
+            workflow.do_engine_steps()
+            workflow.update_waiting_tasks()  # not yet due: still waiting
+        assert _shape(fast) == _shape(stock)
+        assert [t.task_spec.name for t in fast.get_tasks(state=TaskState.WAITING)] == ["te_wait"]
+        walks = len(compared)
+        for workflow in (stock, fast):  # its moment passes: only the waiting-task update can tell
+            waiting = workflow.get_tasks(state=TaskState.WAITING)[0]
+            spiff_tasks.restore_timer_values(workflow, {waiting.id: "2026-05-31T00:00:00+00:00"})
+            workflow.update_waiting_tasks()
+            assert waiting.state != TaskState.WAITING
+        assert len(compared) > walks and _shape(fast) == _shape(stock)
+        for workflow in (stock, fast):
+            workflow.do_engine_steps()
+        assert _shape(fast) == _shape(stock) and fast.completed and stock.completed
 
     chain = faster_walks(_workflow(*CASES[0]))
     chain.do_engine_steps()
