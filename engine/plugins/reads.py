@@ -6,7 +6,7 @@ which user task) and the agents' open work through this, never the engine's tabl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +19,15 @@ from engine.store.states import HumanTaskState, InstanceStatus
 
 class EngineReads:
     """Reads about instance `instance_id` in `session`; `instance` is its row when the caller holds it
-    (a running step: then a business key set earlier in the step is seen)."""
+    (a running step: then a business key set earlier in the step is seen); `closed`: the task rows the
+    running step closed, by id, not written yet (a step's rows are records it writes at its end)."""
 
-    def __init__(self, session: Session, instance_id: int, instance: ProcessInstance | None = None):
+    def __init__(self, session: Session, instance_id: int, instance: ProcessInstance | None = None,
+                 closed: Mapping[int, Any] | None = None):
         self.session = session
         self.instance_id = instance_id
         self.instance = instance
+        self.closed = closed
 
     def _row(self) -> ProcessInstance | None:
         if self.instance is None:
@@ -49,6 +52,10 @@ class EngineReads:
         return row.business_key if row is not None else None
 
     def completed_by(self, task_spec_id: str) -> str | None:
+        done_here = [row for row in (self.closed or {}).values()
+                     if row.task == task_spec_id and row.state == HumanTaskState.COMPLETED]
+        if done_here:
+            return max(done_here, key=lambda row: row.id).completed_by
         return self.session.execute(
             select(HumanTask.completed_by).where(HumanTask.instance_id == self.instance_id,
                                                  HumanTask.task == task_spec_id, HumanTask.state == HumanTaskState.COMPLETED)

@@ -75,7 +75,7 @@ class HandlerCalls:
             raise error
         instance, session = step.instance, step.session
         if self.reads is None:
-            self.reads = EngineReads(session, instance.id, instance)
+            self.reads = EngineReads(session, instance.id, instance, step.closed_rows)
         ctx = HandlerContext(
             session=session,
             now=step.now,

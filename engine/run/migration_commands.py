@@ -20,6 +20,7 @@ from engine.run import versions
 from engine.run.core import EngineCore
 from engine.run.migration import MigrationRefused, check_mapping, migrate, node_ids
 from engine.run.migration_filter import instance_filter
+from engine.run.row_writes import write_tasks
 from engine.run.rows import viewer_named
 from engine.run.search_terms import drop_terms, write_terms
 from engine.run.step import Step
@@ -29,8 +30,8 @@ from engine.run.unit import Tx
 from engine.run.waiting import running_of, waiting_on
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store.audit import SYSTEM_ACTOR
-from engine.store.models import HumanTask, ProcessInstance
-from engine.store.states import FINISHED, HumanTaskState
+from engine.store.models import ProcessInstance
+from engine.store.states import FINISHED
 
 MAX_MAPPING = 200
 
@@ -145,8 +146,7 @@ def _move(tx: Tx, instance: ProcessInstance, target_id: int, mapping: dict[str, 
 def retarget_rows(step: Step) -> list[dict[str, Any]]:
     """Point the open task rows at the new version's nodes: name, lane, form and due date; a row
     whose lane changed loses its assignee. Returns what changed, per row."""
-    rows = step.session.execute(select(HumanTask).where(
-        HumanTask.instance_id == step.instance.id, HumanTask.state == HumanTaskState.READY)).scalars().all()
+    rows = step.open_task_rows()  # the step's records: it writes them, and closes some of them later
     due = step.due_dates()
     changes = []
     for row in rows:
@@ -168,6 +168,7 @@ def retarget_rows(step: Step) -> list[dict[str, Any]]:
             write_terms(step.session, [(row.id, text)])
         if new != old:
             changes.append({"task_id": row.id, **new, "was": {k: v for k, v in old.items() if new[k] != v}})
+    write_tasks(step.session, rows)  # what changed in each
     return changes
 
 

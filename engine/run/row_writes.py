@@ -9,6 +9,10 @@ The objects then stay in the session as if just loaded with these values (clean,
 flush), accounted to the state hash as a flush's rows are, so the hash at commit, the open-task set the
 step keeps and later changes in the same transaction see them as written. Whatever does not fit (a row
 marked for deletion, an expired attribute, a relationship or defaulted column) is left to the flush.
+
+A step's task rows are plain records (engine/store/records.py), not ORM objects: they are INSERTed and
+UPDATEd on the driver (engine/store/driver_sql.py), the statements compiled once per dialect, and are
+never the session's.
 """
 
 from __future__ import annotations
@@ -20,15 +24,15 @@ from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.limits import BoundedCache
-from engine.store import state_hash
+from engine.store import driver_sql, state_hash
 from engine.store.models import HumanTask, ProcessInstance
+from engine.store.records import INSERTED_COLUMNS, TaskRecord, TaskRow
 
 _INSTANCE_TABLE = ProcessInstance.__table__
 _TASK_TABLE = HumanTask.__table__
 _INSTANCE_COLUMNS = frozenset(c.key for c in _INSTANCE_TABLE.columns) - {"id", "lock_version"}
 _TASK_COLUMNS = frozenset(c.key for c in _TASK_TABLE.columns) - {"id"}
 _INSERT_INSTANCE = insert(_INSTANCE_TABLE)
-_INSERT_TASKS = insert(_TASK_TABLE).returning(_TASK_TABLE.c.id, sort_by_parameter_order=True)
 _STATEMENTS: BoundedCache[tuple[str, frozenset[str]], object] = BoundedCache(64)
 
 
@@ -43,8 +47,9 @@ def _statement(table_name: str, columns: frozenset[str]):
                                                        _INSTANCE_TABLE.c.lock_version == bindparam("w_lock_version"))
                          .values(values))
         else:
-            statement = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
-                         .values({name: bindparam(f"v_{name}") for name in sorted(columns)}))
+            statement = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id", type_=_TASK_TABLE.c.id.type))
+                         .values({name: bindparam(f"v_{name}", type_=_TASK_TABLE.c[name].type)
+                                  for name in sorted(columns)}))
         _STATEMENTS.put(key, statement)
     return statement
 
@@ -85,22 +90,30 @@ def write_instance(session: Session, instance: ProcessInstance) -> bool:
     return True
 
 
-def write_tasks(session: Session, rows: Iterable[HumanTask | None]) -> None:
-    """UPDATE the changed columns of these task rows, one executemany per set of columns; rows the ORM
-    must write (see `_changed`) are left to it."""
-    by_columns: dict[frozenset[str], list[HumanTask]] = {}
+def write_tasks(session: Session, rows: Iterable[TaskRow | None]) -> None:
+    """UPDATE the changed columns of these task rows, one executemany per set of columns: records on the
+    driver, ORM objects by Core (those the ORM must write, see `_changed`, are left to it)."""
+    by_columns: dict[tuple[bool, frozenset[str]], list[TaskRow]] = {}
     for row in rows:
-        changed = _changed(session, row, _TASK_COLUMNS) if row is not None else None
+        if isinstance(row, TaskRecord):
+            changed = row.changed_columns()
+        else:
+            changed = _changed(session, row, _TASK_COLUMNS) if row is not None else None
         if changed:
-            by_columns.setdefault(changed, []).append(row)
-    for columns, group in by_columns.items():
+            by_columns.setdefault((isinstance(row, TaskRecord), changed), []).append(row)
+    for (records, columns), group in by_columns.items():
         params = [{"w_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in group]
-        result = session.connection().execute(_statement("human_task", columns), params)
+        statement = _statement("human_task", columns)
+        connection = session.connection()
+        result = driver_sql.run(connection, statement, params) if records else connection.execute(statement, params)
         if result.rowcount not in (-1, len(group)):
             raise StaleDataError(f"UPDATE of human_task matched {result.rowcount} rows, expected {len(group)}")
         state_hash.note_written(session, group, new=False)
         for row in group:
-            _settle(session, row)
+            if records:
+                row.mark_saved()
+            else:
+                _settle(session, row)
 
 
 def _insertable(obj: object, table) -> dict[str, object] | None:
@@ -142,20 +155,38 @@ def insert_instance(session: Session, instance: ProcessInstance) -> bool:
     return True
 
 
-def insert_tasks(session: Session, rows: list[HumanTask]) -> bool:
-    """INSERT new task rows in one statement, their ids returned in order; False if left to the flush
-    (then none of them was inserted)."""
-    values = [_insertable(row, _TASK_TABLE) for row in rows]
-    if not rows or any(v is None or "id" in v for v in values):
-        return False
-    ids = session.connection().execute(_INSERT_TASKS, values).scalars().all()
-    for row, row_values, new_id in zip(rows, values, ids, strict=True):
-        row.id = new_id
-        _loaded(row, row_values)
+def _insert_tasks_statement(count: int):
+    """INSERT of `count` task rows in one statement, returning what the database chose or computed."""
+    statement = _INSERT_TASKS_OF.get(count)
+    if statement is None:
+        columns = _TASK_TABLE.c
+        rows = [{key: bindparam(f"{key}_{i}", type_=columns[key].type) for key in INSERTED_COLUMNS}
+                for i in range(count)]
+        statement = (insert(_TASK_TABLE).values(rows)
+                     .returning(columns.id, columns.spiff_task_id, columns.route_desk, columns.route_branch))
+        _INSERT_TASKS_OF.put(count, statement)
+    return statement
+
+
+_INSERT_TASKS_OF: BoundedCache[int, object] = BoundedCache(16)
+
+
+def insert_tasks(session: Session, rows: list[TaskRecord]) -> None:
+    """INSERT new task records in one statement, on the driver; each gets its id (and the routing columns the
+    database computes) back, matched by its Spiff task id (unique), so the order of the returned rows does
+    not matter."""
+    if not rows:
+        return
+    params = {f"{key}_{i}": value for i, row in enumerate(rows) for key, value in row.insert_values().items()}
+    returned = driver_sql.run(session.connection(), _insert_tasks_statement(len(rows)), params).all()
+    by_spiff_id = {row.spiff_task_id: row for row in rows}
+    for new_id, spiff_task_id, route_desk, route_branch in returned:
+        row = by_spiff_id[spiff_task_id]
+        row.id, row.route_desk, row.route_branch = new_id, route_desk, route_branch
+        row.mark_saved()
+    if len(returned) != len(rows):
+        raise StaleDataError(f"INSERT of {len(rows)} human_task rows returned {len(returned)}")
     state_hash.note_written(session, rows, new=True)
-    for row in rows:
-        _settle(session, row)
-    return True
 
 
 __all__ = ["insert_instance", "insert_tasks", "write_instance", "write_tasks"]

@@ -16,6 +16,7 @@ from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
 from engine.store import audit, audit_buffer, state_hash
 from engine.store.models import AuditHead, HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
+from engine.store.records import TASK_COLUMNS, TaskRecord, TaskRow
 from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
@@ -52,8 +53,11 @@ _TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS
 _STREAM_PREFIX = audit.instance_stream(0).removesuffix("0")  # an instance's stream is named by its id
 _USER_ON_TARGET = and_(User.username == bindparam("username"), HumanTask.id == bindparam("task_id"))
 _HEAD_OF_INSTANCE = AuditHead.stream == literal(_STREAM_PREFIX, String) + cast(ProcessInstance.id, String)
-_TASK_TO_COMPLETE = (select(HumanTask, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active, User.attributes,
-                            UserRole.role_id, AuditHead.seq.label("head_seq"), AuditHead.hash.label("head_hash"))
+# The task's columns come as values (a step's task rows are records: engine/store/records.py), not as an entity.
+_TASK_COLUMNS = tuple(HumanTask.__table__.c[key] for key in TASK_COLUMNS)
+_TASK_TO_COMPLETE = (select(*_TASK_COLUMNS, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active,
+                            User.attributes, UserRole.role_id, AuditHead.seq.label("head_seq"),
+                            AuditHead.hash.label("head_hash"))
                      .select_from(HumanTask.__table__
                                   .outerjoin(ProcessInstance.__table__,
                                              and_(ProcessInstance.id == HumanTask.instance_id,
@@ -77,9 +81,14 @@ _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam(
                   .with_for_update(of=ProcessInstance))
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"))
 _LOCK_TASK = _TASK.with_for_update().execution_options(populate_existing=True)
-_LOCK_TASK_AND_HEAD = (select(HumanTask, AuditHead.seq, AuditHead.hash).join(AuditHead, _HEAD_OF_TASKS_INSTANCE)
-                       .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(HumanTask, AuditHead))
-                       .execution_options(populate_existing=True))
+_LOCK_TASK_AND_HEAD = (select(*_TASK_COLUMNS, AuditHead.seq, AuditHead.hash)
+                       .select_from(HumanTask.__table__.join(AuditHead.__table__, _HEAD_OF_TASKS_INSTANCE))
+                       .where(HumanTask.id == bindparam("task_id"))
+                       .with_for_update(of=(HumanTask.__table__, AuditHead.__table__)))
+_LOCK_TASK_RECORD = select(*_TASK_COLUMNS).where(HumanTask.id == bindparam("task_id")).with_for_update()
+# A step's open task rows, as records.
+OPEN_TASK_RECORDS = select(*_TASK_COLUMNS).where(HumanTask.instance_id == bindparam("instance_id"),
+                                                 HumanTask.state == READY_IN_SQL)
 _VIEWER = (select(User.active, User.attributes, UserRole.role_id)
            .outerjoin(UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
 
@@ -157,9 +166,13 @@ def _held_from_lock(session: Session, found: list, task_id: int) -> tuple[list, 
     if not targets:
         raise _task_missing(task_id)
     instance = _noted(session, targets[0][1], targets[0][2], targets[0][3])
-    open_rows = list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY}.values())
-    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance.id, open_rows)
+    _hold_open_rows(session, instance.id, list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY
+                                                }.values()))
     return targets, instance
+
+
+def _hold_open_rows(session: Session, instance_id: int, rows: list[TaskRow]) -> None:
+    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance_id, rows)
 
 
 def lock_task(session: Session, task_id: int) -> HumanTask:
@@ -179,37 +192,49 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
-def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[HumanTask, ProcessInstance, Viewer]:
+def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[TaskRecord, ProcessInstance, Viewer]:
     """`lock_task_and_instance` for a completion, with the acting user (`viewer_named`; NotAllowed after
     NotFound) and the head of the instance's audit stream read in the same statements (two fewer)."""
     known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
     if session.get_bind().dialect.name != "sqlite":
         return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
     found = session.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": None if known else actor}).all()
-    targets, instance = _held_from_lock(session, found, task_id)
-    row = targets[0][0]
+    width = len(TASK_COLUMNS)
+    records: dict[int, TaskRecord] = {}  # one record per row, however often the statement returns it
+    for r in found:
+        if r[0] not in records:
+            records[r[0]] = TaskRecord.from_row(r[:width])
+    row = records.get(task_id)
+    targets = [r for r in found if r[0] == task_id and r[width] is not None]
+    if row is None or not targets:
+        raise _task_missing(task_id)
+    instance = _noted(session, targets[0][width], targets[0][width + 1], targets[0][width + 2])
+    _hold_open_rows(session, instance.id, [r for r in records.values() if r.state == HumanTaskState.READY])
     audit_buffer.read_head(session, audit.instance_stream(instance.id), targets[0].head_seq, targets[0].head_hash,
                            audit.GENESIS)
     return row, instance, known or viewer_of_rows(actor, targets)
 
 
 def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
-                                     ) -> tuple[HumanTask, ProcessInstance, Viewer]:
+                                     ) -> tuple[TaskRecord, ProcessInstance, Viewer]:
     found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
                                          {"task_id": task_id, "username": None if known else actor}).all()
     if not found:
         raise _task_missing(task_id)
     instance = lock_instance(session, found[0].instance_id)
-    locked = session.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
+    connection = session.connection()
+    locked = connection.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
+    width = len(TASK_COLUMNS)
     if locked is None:  # the stream has no head row (yet): the task alone, the head read when appended
-        row = session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one()
+        row = TaskRecord.from_row(connection.execute(_LOCK_TASK_RECORD, {"task_id": task_id}).one())
     else:
-        row = locked[0]
-        audit_buffer.read_head(session, audit.instance_stream(instance.id), locked[1], locked[2], audit.GENESIS)
+        row = TaskRecord.from_row(locked[:width])
+        audit_buffer.read_head(session, audit.instance_stream(instance.id), locked[width], locked[width + 1],
+                               audit.GENESIS)
     return row, instance, known or viewer_of_rows(actor, found)
 
 
-def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[HumanTask] | None:
+def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[TaskRow] | None:
     """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
     lock), or None: then the step reads them itself."""
     held = session.info.pop(_OPEN_AT_LOCK, None)
@@ -256,7 +281,7 @@ def instance_dict(instance: ProcessInstance, version: int) -> dict[str, Any]:
     }
 
 
-def task_dict(row: HumanTask) -> dict[str, Any]:
+def task_dict(row: TaskRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "instance_id": row.instance_id,
@@ -283,7 +308,7 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["OPEN_TASK_RECORDS", "READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
            "lock_task_to_complete",
            "reserve_after", "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import HumanTask, TaskSearchTerm
+from engine.store.models import TaskSearchTerm
+from engine.store.records import TaskRow
 
 BAR = "|"  # between the segments of a search text; no value keeps one
 WORD_KEEP = 12
@@ -69,9 +70,9 @@ def drop_terms(session: Session, task_ids: Iterable[int]) -> None:
                         execution_options={"synchronize_session": False})
 
 
-def drop_closed(session: Session, task_ids: Iterable[int]) -> None:
+def drop_closed(session: Session, rows: Iterable[TaskRow]) -> None:
     """Drop the terms of task rows this session closed; no statement when none of them had search text."""
-    drop_terms(session, [i for i in task_ids if (row := session.get(HumanTask, i)) is not None and row.search_text])
+    drop_terms(session, [row.id for row in rows if row.search_text])
 
 
 def _after_prefix(prefix: str) -> str | None:

@@ -29,7 +29,7 @@ from engine.run.handler_calls import HandlerCalls
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
-from engine.run.rows import READY_IN_SQL, open_tasks_read_with_lock
+from engine.run.rows import OPEN_TASK_RECORDS, open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import (
     faster_walks,
@@ -45,13 +45,12 @@ from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, 
 from engine.sandbox.plain import is_plain
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit, state_hash
-from engine.store.models import HumanTask, Job, ProcessInstance
+from engine.store.models import Job, ProcessInstance
+from engine.store.records import TaskRecord, TaskRow
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
 # Built once (engine/run/rows.py says why).
-_OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
-                                      HumanTask.state == READY_IN_SQL)  # not bound: rows.py says why
 _PENDING_JOBS = (select(Job).where(Job.instance_id == bindparam("instance_id"), Job.state == JobState.PENDING)
                  .order_by(Job.due_at, Job.id))
 RETRY_BASE_SECONDS = 30
@@ -79,10 +78,11 @@ class Step:
     take_buffered: Callable[[Step], None] | None = None
     timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
     closed_tasks: set[int] = field(default_factory=set)  # task rows this step completed or cancelled
+    closed_rows: dict[int, TaskRow] = field(default_factory=dict)  # the same, by id (`close`)
     unindexed: set[int] = field(default_factory=set)  # closed_tasks whose search terms were dropped
     # The instance's open task rows as this step left them; None until read (an instance this
     # transaction created has none, so its first write-back reads nothing).
-    open_rows: list[HumanTask] | None = None
+    open_rows: list[TaskRow] | None = None
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None, plain: bool = False) -> None:
@@ -191,10 +191,11 @@ class Step:
         # The rows this step wrote, by prebuilt statements (engine/run/row_writes.py): its instance (a new one
         # inserted whole), the task rows it closed, then its new task rows with their ids, then their events (a
         # workflow with a ready task is not completed: no instance_completed came before them).
-        write_tasks(self.session, [self.session.get(HumanTask, i) for i in self.closed_tasks - self.unindexed])
+        closing = [self.closed_rows[i] for i in sorted(self.closed_tasks - self.unindexed)]
+        write_tasks(self.session, closing)
         write_instance(self.session, self.instance) or insert_instance(self.session, self.instance)
         if created:
-            insert_tasks(self.session, created) or self.session.flush()
+            insert_tasks(self.session, created)
             for row in created:
                 self.event("task_ready", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "assignee": row.assignee, "routing": row.routing,
@@ -203,26 +204,37 @@ class Step:
             staff_alerts.note_new_tasks(self.session, created, self.now, self.model.name)
         if self.closed_tasks:  # who had a closed task open, their drafts: last, after the one flush of the rows
             forget_closed(self.session, self.instance.id)
-            drop_closed(self.session, self.closed_tasks - self.unindexed)  # they leave the search's index
+            drop_closed(self.session, closing)  # they leave the search's index
             self.unindexed |= self.closed_tasks
 
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
-    def _open_task_rows(self) -> list[HumanTask]:
+    def close(self, row: TaskRow) -> None:
+        """`row` was completed or cancelled by this step: written back at its end."""
+        self.closed_tasks.add(row.id)
+        self.closed_rows[row.id] = row
+
+    def open_task_rows(self) -> list[TaskRow]:
+        """The instance's open task rows, as the step holds them (read once, under its lock)."""
+        return self._open_task_rows()
+
+    def _open_task_rows(self) -> list[TaskRow]:
         if self.open_rows is None:
-            # Read by the lock statement (SQLite, a task's completion), else here. No flush first: a task this
-            # step closed is still ready in the database, comes back as the session's object (closed) and is
-            # left out below; the step's rows are written together later.
+            # Read by the lock statement (SQLite, a task's completion), else here, as records on the connection
+            # (engine/store/records.py): no ORM object, no flush first. A task this step closed is still ready
+            # in the database: it comes back as the record the step holds (closed) and is left out below; the
+            # step's rows are written together later.
             rows = open_tasks_read_with_lock(self.session, self.instance.id)
             if rows is None:
-                with self.session.no_autoflush:
-                    rows = list(self.session.execute(_OPEN_TASKS, {"instance_id": self.instance.id}).scalars())
+                found = self.session.connection().execute(OPEN_TASK_RECORDS, {"instance_id": self.instance.id})
+                # a row this step closed already (a completion's task, PostgreSQL) is the record it holds
+                rows = [self.closed_rows.get(r[0]) or TaskRecord.from_row(r) for r in found]
             self.open_rows = rows
             state_hash.know_tasks(self.session, self.instance.id, rows)  # no read back at commit
         return [row for row in self.open_rows if row.state == HumanTaskState.READY]
 
-    def _sync_human_tasks(self, facts: TreeFacts) -> list[HumanTask]:
+    def _sync_human_tasks(self, facts: TreeFacts) -> list[TaskRecord]:
         """Close the rows of tasks no longer ready, add rows for new ready tasks (returned, not yet
         flushed: sync() records their task_ready events once they have ids)."""
         ready = {str(t.id): t for t in facts.ready_manual}
@@ -232,17 +244,16 @@ class Step:
             if row.spiff_task_id not in ready:
                 row.state = HumanTaskState.CANCELLED
                 row.completed_at = self.now
-                self.closed_tasks.add(row.id)
+                self.close(row)
                 self.event("task_cancelled", {"task_id": row.id, "task": row.task, "name": row.name})
         self.open_rows = [row for row in rows if row.state == HumanTaskState.READY]
         due = self.due_dates(facts)
-        created: list[HumanTask] = []
+        created: list[TaskRecord] = []
         for spiff_id, task in ready.items():
             if spiff_id in known:
                 continue
             row = new_task_row(self.model, self.instance.id, spiff_id, task, due, self.now,
                                self.workflow.script_engine)
-            self.session.add(row)
             self.open_rows.append(row)
             created.append(row)
         return created

@@ -87,7 +87,7 @@ class TaskCommands(EngineCore):
             row.state = HumanTaskState.COMPLETED
             row.completed_at = step.now
             row.completed_by = actor
-            step.closed_tasks.add(row.id)
+            step.close(row)
             step.event("task_completed", {"task_id": row.id, "task": row.task, "name": row.name, "lane": row.lane,
                                           "submitted": submitted, "diff": data_diff(before, task.data)})
             step.advance(failure)

@@ -1,4 +1,4 @@
-"""The human_task row a step writes for a user task that became ready."""
+"""The human_task row a step writes for a user task that became ready: a plain record (engine/store/records.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from engine.bpmn.specs import ProcessModel
 from engine.run.due_dates import default_due
 from engine.run.task_search import search_text
 from engine.run.workflow_data import json_safe
-from engine.store.models import HumanTask
+from engine.store.records import TaskRecord
 from engine.store.states import HumanTaskState
 
 
 def new_task_row(model: ProcessModel, instance_id: int, spiff_id: str, task, due: dict[str, datetime],
-                 now: datetime, script_engine) -> HumanTask:
+                 now: datetime, script_engine) -> TaskRecord:
     """The row of a ready user task: its lane, form, assignee, due date (`due`: the earliest timer
     attached to each task, else its dueIn, its lane's laneDueIn or the setting), summary and search text."""
     bpmn_id = task.task_spec.bpmn_id
     info = model.user_tasks.get(bpmn_id)
     lane = (info.lane if info else None) or model.node_lanes.get(bpmn_id)
-    return HumanTask(
+    return TaskRecord(
         instance_id=instance_id,
         spiff_task_id=spiff_id,
         process_id=model.process_id,

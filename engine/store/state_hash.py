@@ -34,6 +34,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, session
 from engine.clock import naive_utc, utcnow
 from engine.store import audit, audit_buffer
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.store.records import TaskRecord, TaskRow
 from engine.store.states import HumanTaskState, JobState
 
 STATE_EVENT = audit.STATE_EVENT
@@ -133,7 +134,7 @@ class KnownRows:
     their flush (`_collect`). A row of the instance the set does not hold that the session changes, or
     any bulk statement on task or job rows, makes the set unknown again."""
 
-    tasks: set[HumanTask] | None = None
+    tasks: dict[int, TaskRow] | None = None  # by the Python identity of each row's object, in the order known
     jobs: set[Job] | None = None
 
 
@@ -144,13 +145,16 @@ def _known(session: Session, instance_id: int) -> KnownRows:
 def know_new_instance(session: Session, instance_id: int) -> None:
     """The instance was inserted by this transaction: it has no task or job rows but those it adds."""
     known = _known(session, instance_id)
-    known.tasks, known.jobs = set(), set()
+    known.tasks, known.jobs = {}, set()
 
 
-def know_tasks(session: Session, instance_id: int, rows: Iterable[HumanTask]) -> None:
-    """`rows` are all the instance's open task rows, just read under its lock."""
+def know_tasks(session: Session, instance_id: int, rows: Iterable[TaskRow]) -> None:
+    """`rows` are all the instance's open task rows, just read under its lock (ORM objects or a step's
+    records: engine/store/records.py); the newest object of a row (a second step's) stands for it."""
     known = _known(session, instance_id)
-    known.tasks = set(rows) if known.tasks is None else known.tasks | set(rows)
+    tasks = known.tasks = {} if known.tasks is None else known.tasks
+    for row in rows:  # last: the newest of the objects of one row
+        tasks[id(row)] = tasks.pop(id(row), row)
 
 
 def know_no_pending_jobs(session: Session, instance_id: int) -> None:
@@ -166,7 +170,7 @@ def know_jobs(session: Session, instance_id: int, rows: Iterable[Job]) -> None:
 
 def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
     """A task or job row the step did not read: a new one joins the known set, any other unsets it."""
-    if isinstance(obj, HumanTask):
+    if isinstance(obj, HumanTask | TaskRecord):
         field = "tasks"
     elif isinstance(obj, Job) and obj.instance_id is not None:
         field = "jobs"
@@ -174,11 +178,13 @@ def _account(known: dict[int, KnownRows], obj: object, new: bool) -> None:
         return
     rows = known.get(obj.instance_id)
     held = getattr(rows, field) if rows is not None else None
-    if held is not None and obj not in held:
-        if new:
-            held.add(obj)
-        else:
+    if held is not None and (id(obj) not in held if field == "tasks" else obj not in held):
+        if not new:
             setattr(rows, field, None)
+        elif field == "tasks":
+            held[id(obj)] = obj
+        else:
+            held.add(obj)
 
 
 def note_written(session: Session, objects: Iterable[object], new: bool) -> None:
@@ -190,7 +196,7 @@ def note_written(session: Session, objects: Iterable[object], new: bool) -> None
         if isinstance(obj, ProcessInstance):
             if obj.id is not None:
                 touched.setdefault(obj.id, None)
-        elif isinstance(obj, HumanTask | Job) and obj.instance_id is not None:
+        elif isinstance(obj, HumanTask | TaskRecord | Job) and obj.instance_id is not None:
             touched.setdefault(obj.instance_id, None)
             if known:
                 _account(known, obj, new=new)
@@ -211,7 +217,8 @@ def _known_parts(session: Session, instance_id: int):
         return None, None
     tasks = jobs = None
     if known.tasks is not None:
-        rows = sorted((r for r in known.tasks if _present(r) and r.state == HumanTaskState.READY), key=_by_id)
+        newest = {r.id: r for r in known.tasks.values() if _present(r)}  # a row's newest object speaks for it
+        rows = sorted((r for r in newest.values() if r.state == HumanTaskState.READY), key=_by_id)
         tasks = [_task_part(r) for r in rows]
     if known.jobs is not None:
         rows = sorted((r for r in known.jobs if _present(r) and r.state == JobState.PENDING), key=_by_id)
@@ -220,7 +227,7 @@ def _known_parts(session: Session, instance_id: int):
 
 
 def _present(obj: object) -> bool:
-    return inspect(obj).persistent  # not deleted, not taken back by a rolled-back savepoint
+    return isinstance(obj, TaskRecord) or inspect(obj).persistent  # not deleted, nor rolled back (a savepoint)
 
 
 def _by_id(row) -> int:

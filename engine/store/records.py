@@ -1,0 +1,90 @@
+"""A step's task rows as plain records: the values of a human_task row, no ORM object behind them.
+
+The ORM's object costs more than the statement that writes it (its constructor, instrumented attribute
+sets, the unit of work's bookkeeping, `make_transient`/`add` to settle it after a write of its own): about
+ten times a step's INSERT or UPDATE. A step reads and writes its task rows on the connection instead
+(engine/run/row_writes.py) and holds them as `TaskRecord`s, with the same attribute names as `HumanTask`
+so what reads a row (policy, task_dict, step_answer, staff alerts) reads either.
+
+A record remembers the values it was read or written with (`saved`): what changed since is what its
+UPDATE writes (`changed_columns`). Commands that are not steps (claim, reassign, edits) keep ORM objects;
+no transaction changes one row through both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.store.models import HumanTask
+
+# Every column of human_task, in the table's order (a record is built from a row of them).
+TASK_COLUMNS: tuple[str, ...] = tuple(c.key for c in HumanTask.__table__.columns)
+# What a step or command may change on a stored row (the rest is fixed when it is inserted).
+_MUTABLE = ("task", "name", "lane", "state", "assignee", "form_ref", "due_at", "follow_up_at", "completed_at",
+            "completed_by", "search_text")
+
+
+class TaskRecord:
+    """One human_task row's values; `saved`: the mutable ones as stored (None: not inserted yet)."""
+
+    __slots__ = (*TASK_COLUMNS, "saved")
+    id: int | None
+    instance_id: int
+    spiff_task_id: str
+    process_id: str
+    routing: dict[str, Any]
+    route_desk: str | None
+    route_branch: str | None
+    task: str
+    name: str
+    lane: str
+    state: str
+    assignee: str | None
+    form_ref: str | None
+    due_at: datetime | None
+    follow_up_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+    summary: dict[str, Any]
+    search_text: str | None
+    saved: tuple[Any, ...] | None
+
+    def __init__(self, **values: Any) -> None:
+        for key in TASK_COLUMNS:
+            setattr(self, key, values.get(key))
+        self.saved = None
+
+    @classmethod
+    def from_row(cls, row) -> TaskRecord:
+        """From a row of TASK_COLUMNS' values, in order, as stored."""
+        record = cls.__new__(cls)
+        for key, value in zip(TASK_COLUMNS, row, strict=True):
+            setattr(record, key, value)
+        record.mark_saved()
+        return record
+
+    def mark_saved(self) -> None:
+        self.saved = tuple(getattr(self, key) for key in _MUTABLE)
+
+    def changed_columns(self) -> frozenset[str]:
+        """The columns changed since the record was read or written (every one if never written)."""
+        if self.saved is None:
+            return frozenset(_MUTABLE)
+        return frozenset(key for key, was in zip(_MUTABLE, self.saved, strict=True) if getattr(self, key) != was)
+
+    def insert_values(self) -> dict[str, Any]:
+        """The values its INSERT writes: every column but the id and those the database computes."""
+        return {key: getattr(self, key) for key in TASK_COLUMNS if key not in _NOT_INSERTED}
+
+    def __repr__(self) -> str:
+        return f"TaskRecord(id={self.id}, instance_id={self.instance_id}, task={self.task!r}, state={self.state!r})"
+
+
+_NOT_INSERTED = frozenset({"id"} | {c.key for c in HumanTask.__table__.columns if c.computed is not None})
+INSERTED_COLUMNS: tuple[str, ...] = tuple(key for key in TASK_COLUMNS if key not in _NOT_INSERTED)
+
+TaskRow = HumanTask | TaskRecord  # what a step's open rows are: records, or ORM objects a command holds
+
+__all__ = ["INSERTED_COLUMNS", "TASK_COLUMNS", "TaskRecord", "TaskRow"]

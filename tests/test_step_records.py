@@ -1,0 +1,98 @@
+"""A step's task rows are plain records (engine/store/records.py), read and written on the connection.
+
+Counted and inspected, never timed: a start and a completion leave no HumanTask object in the session and
+no ORM flush writes anything; a record's UPDATE names only the columns that changed; and the state hash
+at commit still covers every open task, also when one transaction runs two steps on one instance.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.clock import utcnow
+from engine.run.runtime import Runtime
+from engine.store import state_hash
+from engine.store.models import HumanTask
+from engine.store.records import TaskRecord
+from tests.support.step_count import counting, statements_of
+
+pytestmark = pytest.mark.both_databases
+
+
+def _ready_task(rt: Runtime, instance_id: int) -> int:
+    with rt.reading() as session:
+        return session.execute(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                          HumanTask.state == "ready")).scalar_one()
+
+
+class _SessionAtCommit:
+    """The ORM objects of task rows each write session holds when it commits."""
+
+    def __init__(self) -> None:
+        self.task_objects: list[list[object]] = []
+
+    def __enter__(self) -> _SessionAtCommit:
+        event.listen(Session, "before_commit", self._seen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(Session, "before_commit", self._seen)
+
+    def _seen(self, session: Session) -> None:
+        self.task_objects.append([o for o in session if isinstance(o, HumanTask)])
+
+
+def test_a_start_and_a_completion_hold_no_task_row_as_an_orm_object(runtime):
+    rt = prepare(runtime.db)
+    with counting(rt) as counted, _SessionAtCommit() as seen:
+        instance_id = rt.start("bench_user_task", actor=BENCH_USER)
+    assert counted.flushes == 0
+    assert seen.task_objects == [[]]
+    task_id = _ready_task(rt, instance_id)
+    with counting(rt) as counted, _SessionAtCommit() as seen:
+        answer = rt.complete_answered(task_id, BENCH_USER, FORM_DATA, None)
+    assert counted.flushes == 0
+    assert seen.task_objects == [[]]
+    assert answer["instance"]["status"] == "completed"
+    # the task row closed through one UPDATE of the columns the completion changed
+    updates = [s for s in statements_of(counted) if s.startswith("UPDATE HUMAN_TASK")]
+    assert len(updates) == 1
+    assert "COMPLETED_AT" in updates[0] and "COMPLETED_BY" in updates[0] and "STATE" in updates[0]
+    assert "LANE" not in updates[0] and "SUMMARY" not in updates[0]
+
+
+def test_a_steps_open_rows_are_records_with_their_ids(runtime):
+    rt = prepare(runtime.db)
+    with rt.transaction() as tx:
+        deployment = rt.current_deployment(tx.session, "bench_user_task")
+        step = tx.begin_step(deployment, {}, BENCH_USER, None)
+        [row] = step.open_rows
+        assert isinstance(row, TaskRecord)
+        assert row.id is not None and row.changed_columns() == frozenset()
+        instance_id = step.instance.id
+    assert _ready_task(rt, instance_id) == row.id
+    with rt.transaction() as tx:
+        step = tx.open_step(tx.lock_instance(instance_id), BENCH_USER, utcnow())
+        assert all(isinstance(r, TaskRecord) for r in step.open_task_rows())
+
+
+@pytest.mark.no_replay_check  # the workflow is cancelled without an event: replay rightly tells the difference
+def test_two_steps_on_one_instance_in_one_transaction_leave_a_state_the_hash_explains(runtime):
+    """The second step reads the rows the first wrote (new records of the same rows) and closes them: the
+    hash at commit takes each row's newest record, so it is of the state stored."""
+    rt = prepare(runtime.db)
+    with rt.transaction() as tx:
+        deployment = rt.current_deployment(tx.session, "bench_user_task")
+        first = tx.begin_step(deployment, {}, BENCH_USER, None)
+        instance = first.instance
+        second = tx.open_step(instance, BENCH_USER, utcnow())
+        second.workflow.cancel()
+        second.sync()
+        assert [r.state for r in first.open_rows] == ["ready"]  # the first step's record, left as it was
+    with rt.reading() as session:
+        assert state_hash.check_states(session, [instance.id])[instance.id].verdict == "ok"
+        states = session.execute(select(HumanTask.state).where(HumanTask.instance_id == instance.id)).scalars().all()
+    assert states == ["cancelled"]
