@@ -1,8 +1,9 @@
-"""A step's task rows are plain records (engine/store/records.py), read and written on the connection.
+"""A step's rows are plain records (engine/store/records.py), read and written on the connection.
 
-Counted and inspected, never timed: a start and a completion leave no HumanTask object in the session and
-no ORM flush writes anything; a record's UPDATE names only the columns that changed; and the state hash
-at commit still covers every open task, also when one transaction runs two steps on one instance.
+Counted and inspected, never timed: a start and a completion leave no HumanTask or ProcessInstance object in
+the session and no ORM flush writes anything; a record's UPDATE names only the columns that changed; and the
+state hash at commit still covers the instance and every open task, also when one transaction runs two
+steps on one instance (they share its record).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.clock import utcnow
 from engine.run.runtime import Runtime
 from engine.store import state_hash
-from engine.store.models import HumanTask
-from engine.store.records import TaskRecord
+from engine.store.models import HumanTask, ProcessInstance
+from engine.store.records import InstanceRecord, TaskRecord
 from tests.support.step_count import counting, statements_of
 
 pytestmark = pytest.mark.both_databases
@@ -29,10 +30,10 @@ def _ready_task(rt: Runtime, instance_id: int) -> int:
 
 
 class _SessionAtCommit:
-    """The ORM objects of task rows each write session holds when it commits."""
+    """The ORM objects of task and instance rows each write session holds when it commits."""
 
     def __init__(self) -> None:
-        self.task_objects: list[list[object]] = []
+        self.row_objects: list[list[object]] = []
 
     def __enter__(self) -> _SessionAtCommit:
         event.listen(Session, "before_commit", self._seen)
@@ -42,7 +43,7 @@ class _SessionAtCommit:
         event.remove(Session, "before_commit", self._seen)
 
     def _seen(self, session: Session) -> None:
-        self.task_objects.append([o for o in session if isinstance(o, HumanTask)])
+        self.row_objects.append([o for o in session if isinstance(o, HumanTask | ProcessInstance)])
 
 
 def test_a_start_and_a_completion_hold_no_task_row_as_an_orm_object(runtime):
@@ -50,18 +51,21 @@ def test_a_start_and_a_completion_hold_no_task_row_as_an_orm_object(runtime):
     with counting(rt) as counted, _SessionAtCommit() as seen:
         instance_id = rt.start("bench_user_task", actor=BENCH_USER)
     assert counted.flushes == 0
-    assert seen.task_objects == [[]]
+    assert seen.row_objects == [[]]
     task_id = _ready_task(rt, instance_id)
     with counting(rt) as counted, _SessionAtCommit() as seen:
         answer = rt.complete_answered(task_id, BENCH_USER, FORM_DATA, None)
     assert counted.flushes == 0
-    assert seen.task_objects == [[]]
+    assert seen.row_objects == [[]]
     assert answer["instance"]["status"] == "completed"
-    # the task row closed through one UPDATE of the columns the completion changed
+    # the task row closed through one UPDATE of the columns the completion changed; the instance's likewise
     updates = [s for s in statements_of(counted) if s.startswith("UPDATE HUMAN_TASK")]
     assert len(updates) == 1
     assert "COMPLETED_AT" in updates[0] and "COMPLETED_BY" in updates[0] and "STATE" in updates[0]
     assert "LANE" not in updates[0] and "SUMMARY" not in updates[0]
+    [instance_update] = [s for s in statements_of(counted) if s.startswith("UPDATE PROCESS_INSTANCE")]
+    assert "LOCK_VERSION" in instance_update.split("WHERE")[1]  # the optimistic lock
+    assert "STARTED_BY" not in instance_update and "PROCESS_ID" not in instance_update
 
 
 def test_a_steps_open_rows_are_records_with_their_ids(runtime):
@@ -70,12 +74,14 @@ def test_a_steps_open_rows_are_records_with_their_ids(runtime):
         deployment = rt.current_deployment(tx.session, "bench_user_task")
         step = tx.begin_step(deployment, {}, BENCH_USER, None)
         [row] = step.open_rows
-        assert isinstance(row, TaskRecord)
+        assert isinstance(row, TaskRecord) and isinstance(step.instance, InstanceRecord)
         assert row.id is not None and row.changed_columns() == frozenset()
         instance_id = step.instance.id
     assert _ready_task(rt, instance_id) == row.id
     with rt.transaction() as tx:
-        step = tx.open_step(tx.lock_instance(instance_id), BENCH_USER, utcnow())
+        instance = tx.lock_instance(instance_id)
+        assert isinstance(instance, InstanceRecord) and tx.lock_instance(instance_id) is instance
+        step = tx.open_step(instance, BENCH_USER, utcnow())
         assert all(isinstance(r, TaskRecord) for r in step.open_task_rows())
 
 
@@ -96,3 +102,19 @@ def test_two_steps_on_one_instance_in_one_transaction_leave_a_state_the_hash_exp
         assert state_hash.check_states(session, [instance.id])[instance.id].verdict == "ok"
         states = session.execute(select(HumanTask.state).where(HumanTask.instance_id == instance.id)).scalars().all()
     assert states == ["cancelled"]
+
+
+@pytest.mark.no_replay_check  # the error is set without an event: replay rightly tells the difference
+def test_an_instance_changed_outside_a_step_is_written_when_the_unit_ends(runtime):
+    """A command that changes its instance's record without a step (a job's incident resolved does) has it
+    written at the end of the unit of work, with its optimistic lock, and the state hash covers it."""
+    rt = prepare(runtime.db)
+    instance_id = rt.start("bench_user_task", actor=BENCH_USER)
+    with rt.transaction() as tx:
+        instance = tx.lock_instance(instance_id)
+        version = instance.lock_version
+        instance.error = "set outside a step"
+    with rt.reading() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert (row.error, row.lock_version) == ("set outside a step", version + 1)
+        assert state_hash.check_states(session, [instance_id])[instance_id].verdict == "ok"

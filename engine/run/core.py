@@ -50,7 +50,9 @@ class EngineCore:
         """One write transaction (engine/run/unit.py): committed at the end of the block, rolled back
         on an error; a lost optimistic-lock race becomes TaskConflict (409). Its session is `tx.session`."""
         with write_session(self.db) as session:
-            yield Tx(session, self.catalog, self.codec, self.router, self.db.is_sqlite)
+            tx = Tx(session, self.catalog, self.codec, self.router, self.db.is_sqlite)
+            yield tx
+            tx.write_back()
 
     # ---- deployed versions -------------------------------------------------------------
     def model_of(self, deployment: Deployment) -> ProcessModel:

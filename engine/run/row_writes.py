@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.limits import BoundedCache
 from engine.store import driver_sql, state_hash
 from engine.store.models import HumanTask, ProcessInstance
-from engine.store.records import INSERTED_COLUMNS, TaskRecord, TaskRow
+from engine.store.records import INSERTED_COLUMNS, InstanceRecord, TaskRecord, TaskRow, held_instances
 
 _INSTANCE_TABLE = ProcessInstance.__table__
 _TASK_TABLE = HumanTask.__table__
@@ -88,6 +88,58 @@ def write_instance(session: Session, instance: ProcessInstance) -> bool:
     state_hash.note_written(session, [instance], new=False)
     _settle(session, instance)
     return True
+
+
+def _instance_update(columns: frozenset[str]):
+    """The UPDATE of these instance columns with its optimistic lock, typed for the driver."""
+    key = ("process_instance_record", columns)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        table = _INSTANCE_TABLE
+        values = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in sorted(columns)}
+        values["lock_version"] = bindparam("v_lock_version", type_=table.c.lock_version.type)
+        statement = (update(table).where(table.c.id == bindparam("w_id", type_=table.c.id.type),
+                                         table.c.lock_version == bindparam("w_lock_version",
+                                                                           type_=table.c.lock_version.type))
+                     .values(values))
+        _STATEMENTS.put(key, statement)
+    return statement
+
+
+_INSERT_INSTANCE_RECORD = insert(_INSTANCE_TABLE).values(
+    {c.key: bindparam(c.key, type_=c.type) for c in _INSTANCE_TABLE.columns})
+
+
+def write_instance_record(session: Session, record: InstanceRecord) -> None:
+    """On the driver: INSERT a new instance's row whole (its id reserved before, lock_version 1), or UPDATE
+    the columns changed since it was read or written, naming the lock_version it read; a row count other
+    than one is the ORM's own StaleDataError (TaskConflict, 409)."""
+    connection = session.connection()
+    if record.saved is None:
+        record.lock_version = 1  # what the ORM's version counter starts at
+        driver_sql.run(connection, _INSERT_INSTANCE_RECORD, record.values())
+        record.mark_saved()
+        state_hash.note_written(session, [record], new=True)
+        return
+    changed = record.changed_columns()
+    if not changed:
+        return
+    version = record.lock_version
+    params = {f"v_{name}": getattr(record, name) for name in changed}
+    params.update(w_id=record.id, w_lock_version=version, v_lock_version=version + 1)
+    result = driver_sql.run(connection, _instance_update(changed), params)
+    if result.rowcount != 1:
+        raise StaleDataError(f"UPDATE of process_instance {record.id} matched {result.rowcount} rows, expected 1")
+    record.lock_version = version + 1
+    record.mark_saved()
+    state_hash.note_written(session, [record], new=False)
+
+
+def write_held_instances(session: Session) -> None:
+    """The end of a unit of work: what changed on the instance records it holds since their step wrote them
+    (a command that changes its instance without a step, e.g. a job's incident resolved)."""
+    for record in list(held_instances(session).values()):
+        write_instance_record(session, record)
 
 
 def write_tasks(session: Session, rows: Iterable[TaskRow | None]) -> None:
@@ -189,4 +241,5 @@ def insert_tasks(session: Session, rows: list[TaskRecord]) -> None:
     state_hash.note_written(session, rows, new=True)
 
 
-__all__ = ["insert_instance", "insert_tasks", "write_instance", "write_tasks"]
+__all__ = ["insert_instance", "insert_tasks", "write_held_instances", "write_instance", "write_instance_record",
+           "write_tasks"]

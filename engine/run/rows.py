@@ -16,7 +16,16 @@ from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
 from engine.store import audit, audit_buffer, state_hash
 from engine.store.models import AuditHead, HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
-from engine.store.records import TASK_COLUMNS, TaskRecord, TaskRow
+from engine.store.records import (
+    INSTANCE_COLUMNS,
+    TASK_COLUMNS,
+    InstanceRecord,
+    InstanceRow,
+    TaskRecord,
+    TaskRow,
+    held_instances,
+    hold_instance,
+)
 from engine.store.states import HumanTaskState, JobState
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
@@ -35,6 +44,12 @@ _HAS_TASK_EDIT = (select(TaskEdit.id).join(HumanTask, HumanTask.id == TaskEdit.h
                   .exists().label("has_task_edit"))
 _INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .where(ProcessInstance.id == bindparam("instance_id")))
+# A step's instance as a record (engine/store/records.py): its columns, not an entity.
+_INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c[key] for key in INSTANCE_COLUMNS)
+_INSTANCE_RECORD_WITH_JOBS = (select(*_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+                              .where(ProcessInstance.id == bindparam("instance_id")))
+_LOCK_INSTANCE_RECORD = (select(*_INSTANCE_COLUMNS).where(ProcessInstance.id == bindparam("instance_id"))
+                         .with_for_update(of=ProcessInstance.__table__))
 # SQLite: a task row, its instance, the two facts above and the instance's open task rows, in one statement
 # (BEGIN IMMEDIATE holds the lock). The instance's columns come on the task's own row only (an outer join
 # on it), not once per open task; the open tasks are found by (instance_id, state), not the whole history.
@@ -55,7 +70,7 @@ _USER_ON_TARGET = and_(User.username == bindparam("username"), HumanTask.id == b
 _HEAD_OF_INSTANCE = AuditHead.stream == literal(_STREAM_PREFIX, String) + cast(ProcessInstance.id, String)
 # The task's columns come as values (a step's task rows are records: engine/store/records.py), not as an entity.
 _TASK_COLUMNS = tuple(HumanTask.__table__.c[key] for key in TASK_COLUMNS)
-_TASK_TO_COMPLETE = (select(*_TASK_COLUMNS, ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active,
+_TASK_TO_COMPLETE = (select(*_TASK_COLUMNS, *_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active,
                             User.attributes, UserRole.role_id, AuditHead.seq.label("head_seq"),
                             AuditHead.hash.label("head_hash"))
                      .select_from(HumanTask.__table__
@@ -128,8 +143,7 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def _noted(session: Session, instance: ProcessInstance, has_pending_job: bool, has_task_edit: bool
-           ) -> ProcessInstance:
+def _noted(session: Session, instance: InstanceRow, has_pending_job: bool, has_task_edit: bool) -> InstanceRow:
     """SQLite: BEGIN IMMEDIATE holds the write lock, so whether the instance has a pending job, or a draft
     or presence row of one of its tasks, is known now and stays so but for the session's own writes: the
     state hash at commit need not read its jobs, nor the step's cleanup delete drafts it has not."""
@@ -138,6 +152,33 @@ def _noted(session: Session, instance: ProcessInstance, has_pending_job: bool, h
     if not has_task_edit:
         task_edit_cleanup.know_no_edits(session, instance.id)
     return instance
+
+
+def lock_instance_record(session: Session, instance_id: int) -> InstanceRecord:
+    """`lock_instance` for a step: the row as a record the transaction holds (written back by the step, or
+    at the end of the unit of work: row_writes.write_held_instances)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        found = connection.execute(_INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}).first()
+        record = None
+        if found is not None:
+            width = len(INSTANCE_COLUMNS)
+            record = _noted(session, _held_instance(session, found[:width]), found[width], found[width + 1])
+    else:
+        found = connection.execute(_LOCK_INSTANCE_RECORD, {"instance_id": instance_id}).first()
+        record = _held_instance(session, found) if found is not None else None
+    if record is None:
+        raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
+    return record
+
+
+def _held_instance(session: Session, values) -> InstanceRecord:
+    held = held_instances(session).get(values[0])
+    if held is not None:  # a second step on it in this transaction: the record the first one left
+        return held
+    record = InstanceRecord.from_row(values)
+    hold_instance(session, record)
+    return record
 
 
 def instance_row(session: Session, instance_id: int) -> ProcessInstance:
@@ -192,14 +233,15 @@ def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, P
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
 
 
-def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[TaskRecord, ProcessInstance, Viewer]:
+def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[TaskRecord, InstanceRecord, Viewer]:
     """`lock_task_and_instance` for a completion, with the acting user (`viewer_named`; NotAllowed after
     NotFound) and the head of the instance's audit stream read in the same statements (two fewer)."""
     known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
     if session.get_bind().dialect.name != "sqlite":
         return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
-    found = session.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": None if known else actor}).all()
-    width = len(TASK_COLUMNS)
+    found = session.connection().execute(_TASK_TO_COMPLETE,
+                                         {"task_id": task_id, "username": None if known else actor}).all()
+    width, after = len(TASK_COLUMNS), len(TASK_COLUMNS) + len(INSTANCE_COLUMNS)
     records: dict[int, TaskRecord] = {}  # one record per row, however often the statement returns it
     for r in found:
         if r[0] not in records:
@@ -208,7 +250,8 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
     targets = [r for r in found if r[0] == task_id and r[width] is not None]
     if row is None or not targets:
         raise _task_missing(task_id)
-    instance = _noted(session, targets[0][width], targets[0][width + 1], targets[0][width + 2])
+    instance = _noted(session, _held_instance(session, targets[0][width:after]), targets[0][after],
+                      targets[0][after + 1])
     _hold_open_rows(session, instance.id, [r for r in records.values() if r.state == HumanTaskState.READY])
     audit_buffer.read_head(session, audit.instance_stream(instance.id), targets[0].head_seq, targets[0].head_hash,
                            audit.GENESIS)
@@ -216,12 +259,12 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
 
 
 def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
-                                     ) -> tuple[TaskRecord, ProcessInstance, Viewer]:
+                                     ) -> tuple[TaskRecord, InstanceRecord, Viewer]:
     found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
                                          {"task_id": task_id, "username": None if known else actor}).all()
     if not found:
         raise _task_missing(task_id)
-    instance = lock_instance(session, found[0].instance_id)
+    instance = lock_instance_record(session, found[0].instance_id)
     connection = session.connection()
     locked = connection.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
     width = len(TASK_COLUMNS)
@@ -265,7 +308,7 @@ def iso(moment: datetime | None) -> str | None:
     return iso_z(moment)
 
 
-def instance_dict(instance: ProcessInstance, version: int) -> dict[str, Any]:
+def instance_dict(instance: InstanceRow, version: int) -> dict[str, Any]:
     """An instance's summary; `version` is its deployment's (Runtime.deployed, cached)."""
     return {
         "id": instance.id,
@@ -308,7 +351,7 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["OPEN_TASK_RECORDS", "READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_task", "lock_task_and_instance",
+__all__ = ["OPEN_TASK_RECORDS", "READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_instance_record", "lock_task", "lock_task_and_instance",
            "lock_task_to_complete",
            "reserve_after", "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

@@ -28,7 +28,13 @@ from engine.plugins.handlers import BusinessError
 from engine.run.handler_calls import HandlerCalls
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
-from engine.run.row_writes import insert_instance, insert_tasks, write_instance, write_tasks
+from engine.run.row_writes import (
+    insert_instance,
+    insert_tasks,
+    write_instance,
+    write_instance_record,
+    write_tasks,
+)
 from engine.run.rows import OPEN_TASK_RECORDS, open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import (
@@ -45,8 +51,8 @@ from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, 
 from engine.sandbox.plain import is_plain
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit, state_hash
-from engine.store.models import Job, ProcessInstance
-from engine.store.records import TaskRecord, TaskRow
+from engine.store.models import Job
+from engine.store.records import InstanceRecord, InstanceRow, TaskRecord, TaskRow
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
@@ -65,7 +71,7 @@ def retry_base_seconds() -> float:
 @dataclass
 class Step:
     session: Session
-    instance: ProcessInstance
+    instance: InstanceRow  # a record (engine/store/records.py), written back by `sync`
     model: ProcessModel
     workflow: BpmnWorkflow
     actor: str
@@ -193,7 +199,10 @@ class Step:
         # workflow with a ready task is not completed: no instance_completed came before them).
         closing = [self.closed_rows[i] for i in sorted(self.closed_tasks - self.unindexed)]
         write_tasks(self.session, closing)
-        write_instance(self.session, self.instance) or insert_instance(self.session, self.instance)
+        if isinstance(self.instance, InstanceRecord):
+            write_instance_record(self.session, self.instance)
+        else:
+            write_instance(self.session, self.instance) or insert_instance(self.session, self.instance)
         if created:
             insert_tasks(self.session, created)
             for row in created:

@@ -33,12 +33,14 @@ from engine.errors import TaskConflict
 from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
 from engine.run.message_events import deliver, skip_plain_starts
+from engine.run.row_writes import write_held_instances
 from engine.run.spiff_tasks import fire_start_timer
 from engine.run.step import Step
 from engine.run.workflow_data import json_safe
 from engine.store import audit, audit_buffer, state_hash
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
+from engine.store.records import InstanceRecord, InstanceRow, hold_instance
 from engine.store.states import InstanceStatus
 
 
@@ -77,9 +79,10 @@ class Tx:
         """The version of every deployed process that new instances start on."""
         return self.catalog.current_of_each(self.session)
 
-    def lock_instance(self, instance_id: int) -> ProcessInstance:
-        """The instance row, locked until the transaction ends; NotFound if there is none."""
-        return rows.lock_instance(self.session, instance_id)
+    def lock_instance(self, instance_id: int) -> InstanceRecord:
+        """The instance row, locked until the transaction ends, as the record a step acts on (what changes
+        on it is written by the step, or at the end of the unit: `write_back`); NotFound if there is none."""
+        return rows.lock_instance_record(self.session, instance_id)
 
     def lock_task(self, task_id: int) -> HumanTask:
         """The task row, locked after its instance (the order every step locks in)."""
@@ -89,13 +92,13 @@ class Tx:
         """The task row and its instance row, both locked (the instance first)."""
         return rows.lock_task_and_instance(self.session, task_id)
 
-    def open_step(self, instance: ProcessInstance, actor: str, now: datetime) -> Step:
+    def open_step(self, instance: InstanceRow, actor: str, now: datetime) -> Step:
         """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
         model = self.deployed(instance.deployment_id).model
         workflow = self.codec.loads(instance.serialized, model)
         return self.new_step(instance, model, workflow, actor, now)
 
-    def new_step(self, instance: ProcessInstance, model: ProcessModel, workflow: BpmnWorkflow,
+    def new_step(self, instance: InstanceRow, model: ProcessModel, workflow: BpmnWorkflow,
                  actor: str, now: datetime) -> Step:
         """A step on a workflow in memory (one just created, or loaded by open_step)."""
         step = Step(self.session, instance, model, workflow, actor, now, self.codec,
@@ -105,7 +108,7 @@ class Tx:
         return step
 
     def begin(self, deployment: Deployed, data: dict[str, Any], actor: str, business_key: str | None,
-              message: dict[str, Any] | None = None, timer_start: Job | None = None) -> ProcessInstance:
+              message: dict[str, Any] | None = None, timer_start: Job | None = None) -> InstanceRecord:
         """Start an instance of `deployment` with `data` and run it until it waits.
 
         `message`: it starts on this message (a message start event); `timer_start`: on this
@@ -123,13 +126,13 @@ class Tx:
         now = utcnow()
         start_task = workflow.get_tasks(state=TaskState.READY)[0]
         start_task.data.update(copy.deepcopy(data))
-        # The row is inserted when the step's write-back flushes, whole: its id is known before.
-        instance = ProcessInstance(
+        # A record (engine/store/records.py), inserted whole by the step's write-back: its id is known before.
+        instance = InstanceRecord(
             id=instance_id or rows.reserve_instance_id(self.session), deployment_id=deployment.id,
             process_id=deployment.process_id, status=InstanceStatus.RUNNING, business_key=business_key,
             serialized="", data=json_safe(data), started_at=now, started_by=actor,
         )
-        self.session.add(instance)
+        hold_instance(self.session, instance)
         # A new instance has no task or job rows yet, and its audit stream starts here: nothing to read.
         state_hash.know_new_instance(self.session, instance.id)
         audit_buffer.new_stream(self.session, audit.instance_stream(instance.id), audit.GENESIS)
@@ -150,6 +153,10 @@ class Tx:
             fire_start_timer(workflow, timer_start.task, now)
         step.advance()
         return step
+
+    def write_back(self) -> None:
+        """The end of the unit: what changed on the instance records it holds since their step wrote them."""
+        write_held_instances(self.session)
 
 
 @contextmanager

@@ -1,10 +1,11 @@
-"""A step's task rows as plain records: the values of a human_task row, no ORM object behind them.
+"""A step's rows as plain records: the values of a human_task or process_instance row, no ORM object behind.
 
 The ORM's object costs more than the statement that writes it (its constructor, instrumented attribute
 sets, the unit of work's bookkeeping, `make_transient`/`add` to settle it after a write of its own): about
 ten times a step's INSERT or UPDATE. A step reads and writes its task rows on the connection instead
-(engine/run/row_writes.py) and holds them as `TaskRecord`s, with the same attribute names as `HumanTask`
-so what reads a row (policy, task_dict, step_answer, staff alerts) reads either.
+(engine/run/row_writes.py) and holds them as `TaskRecord`s and its instance as an `InstanceRecord`, with the
+same attribute names as the ORM classes, so what reads a row (policy, task_dict, instance_dict, step_answer,
+staff alerts, handlers' reads) reads either.
 
 A record remembers the values it was read or written with (`saved`): what changed since is what its
 UPDATE writes (`changed_columns`). Commands that are not steps (claim, reassign, edits) keep ORM objects;
@@ -16,10 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.store.models import HumanTask
+from sqlalchemy.orm import Session
+
+from engine.store.models import HumanTask, ProcessInstance
 
 # Every column of human_task, in the table's order (a record is built from a row of them).
 TASK_COLUMNS: tuple[str, ...] = tuple(c.key for c in HumanTask.__table__.columns)
+INSTANCE_COLUMNS: tuple[str, ...] = tuple(c.key for c in ProcessInstance.__table__.columns)
+_INSTANCE_MUTABLE = ("deployment_id", "status", "business_key", "serialized", "data", "ended_at", "error")
 # What a step or command may change on a stored row (the rest is fixed when it is inserted).
 _MUTABLE = ("task", "name", "lane", "state", "assignee", "form_ref", "due_at", "follow_up_at", "completed_at",
             "completed_by", "search_text")
@@ -82,9 +87,76 @@ class TaskRecord:
         return f"TaskRecord(id={self.id}, instance_id={self.instance_id}, task={self.task!r}, state={self.state!r})"
 
 
+class InstanceRecord:
+    """One process_instance row's values; `saved`: the mutable ones as stored (None: not inserted yet).
+    `lock_version` is the optimistic lock its UPDATE names (engine/run/row_writes.py)."""
+
+    __slots__ = (*INSTANCE_COLUMNS, "saved")
+    id: int
+    deployment_id: int
+    process_id: str
+    status: str
+    business_key: str | None
+    serialized: str
+    data: dict[str, Any]
+    started_at: datetime
+    started_by: str
+    ended_at: datetime | None
+    error: str | None
+    lock_version: int
+    saved: tuple[Any, ...] | None
+
+    def __init__(self, **values: Any) -> None:
+        for key in INSTANCE_COLUMNS:
+            setattr(self, key, values.get(key))
+        self.saved = None
+
+    @classmethod
+    def from_row(cls, row) -> InstanceRecord:
+        """From a row of INSTANCE_COLUMNS' values, in order, as stored."""
+        record = cls.__new__(cls)
+        for key, value in zip(INSTANCE_COLUMNS, row, strict=True):
+            setattr(record, key, value)
+        record.mark_saved()
+        return record
+
+    def mark_saved(self) -> None:
+        self.saved = tuple(getattr(self, key) for key in _INSTANCE_MUTABLE)
+
+    def changed_columns(self) -> frozenset[str]:
+        if self.saved is None:
+            return frozenset(_INSTANCE_MUTABLE)
+        return frozenset(key for key, was in zip(_INSTANCE_MUTABLE, self.saved, strict=True)
+                         if getattr(self, key) is not was and getattr(self, key) != was)
+
+    def values(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in INSTANCE_COLUMNS}
+
+    def __repr__(self) -> str:
+        return f"InstanceRecord(id={self.id}, process_id={self.process_id!r}, status={self.status!r})"
+
+
+def hold_instance(session: Session, record: InstanceRecord) -> None:
+    """The transaction holds `record` for its instance: the state hash at commit reads it (state_hash.py),
+    the unit of work writes what changed on it (engine/run/row_writes.py, `write_held_instances`)."""
+    held = session.info.get(_HELD)
+    if held is None or held[0] is not session.get_transaction():
+        held = session.info[_HELD] = (session.get_transaction(), {})
+    held[1][record.id] = record
+
+
+def held_instances(session: Session) -> dict[int, InstanceRecord]:
+    """The instance records this transaction holds, by id."""
+    held = session.info.get(_HELD)
+    return held[1] if held is not None and held[0] is session.get_transaction() else {}
+
+
+_HELD = "tourflow_held_instance_records"
 _NOT_INSERTED = frozenset({"id"} | {c.key for c in HumanTask.__table__.columns if c.computed is not None})
 INSERTED_COLUMNS: tuple[str, ...] = tuple(key for key in TASK_COLUMNS if key not in _NOT_INSERTED)
 
 TaskRow = HumanTask | TaskRecord  # what a step's open rows are: records, or ORM objects a command holds
+InstanceRow = ProcessInstance | InstanceRecord
 
-__all__ = ["INSERTED_COLUMNS", "TASK_COLUMNS", "TaskRecord", "TaskRow"]
+__all__ = ["INSERTED_COLUMNS", "INSTANCE_COLUMNS", "TASK_COLUMNS", "InstanceRecord", "InstanceRow", "TaskRecord", "TaskRow",
+           "held_instances", "hold_instance"]

@@ -34,7 +34,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, session
 from engine.clock import naive_utc, utcnow
 from engine.store import audit, audit_buffer
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
-from engine.store.records import TaskRecord, TaskRow
+from engine.store.records import InstanceRecord, TaskRecord, TaskRow, held_instances
 from engine.store.states import HumanTaskState, JobState
 
 STATE_EVENT = audit.STATE_EVENT
@@ -193,7 +193,7 @@ def note_written(session: Session, objects: Iterable[object], new: bool) -> None
     touched = session.info.setdefault(_TOUCHED, {})
     known = session.info.get(_KNOWN)
     for obj in objects:
-        if isinstance(obj, ProcessInstance):
+        if isinstance(obj, ProcessInstance | InstanceRecord):
             if obj.id is not None:
                 touched.setdefault(obj.id, None)
         elif isinstance(obj, HumanTask | TaskRecord | Job) and obj.instance_id is not None:
@@ -253,9 +253,9 @@ def _record(session: Session) -> None:
 
 
 def record_state(session: Session, instance_id: int, actor: str, at: datetime) -> None:
-    # A step, claim or incident holds its instance, locked, in the session: its row as just
-    # written, with the serialized string the step produced (never serialized a second time).
-    instance = session.identity_map.get(session.identity_key(ProcessInstance, instance_id))
+    # A step's instance record or a claim's object, locked: the row as written (serialized once).
+    instance = held_instances(session).get(instance_id) or session.identity_map.get(
+        session.identity_key(ProcessInstance, instance_id))
     if instance is None:
         # A scheduler write (a job moved or cancelled): lock the instance first, as every step does,
         # so the state read below is the one this transaction leaves.
