@@ -114,10 +114,9 @@ def write_instance_record(session: Session, record: InstanceRecord) -> None:
     """On the driver: INSERT a new instance's row whole (its id reserved before, lock_version 1), or UPDATE
     the columns changed since it was read or written, naming the lock_version it read; a row count other
     than one is the ORM's own StaleDataError (TaskConflict, 409)."""
-    connection = session.connection()
     if record.saved is None:
         record.lock_version = 1  # what the ORM's version counter starts at
-        driver_sql.run(connection, _INSERT_INSTANCE_RECORD, record.values())
+        driver_sql.run(driver_sql.connection_of(session), _INSERT_INSTANCE_RECORD, record.values())
         record.mark_saved()
         state_hash.note_written(session, [record], new=True)
         return
@@ -127,7 +126,7 @@ def write_instance_record(session: Session, record: InstanceRecord) -> None:
     version = record.lock_version
     params = {f"v_{name}": getattr(record, name) for name in changed}
     params.update(w_id=record.id, w_lock_version=version, v_lock_version=version + 1)
-    result = driver_sql.run(connection, _instance_update(changed), params)
+    result = driver_sql.run(driver_sql.connection_of(session), _instance_update(changed), params)
     if result.rowcount != 1:
         raise StaleDataError(f"UPDATE of process_instance {record.id} matched {result.rowcount} rows, expected 1")
     record.lock_version = version + 1
@@ -156,7 +155,7 @@ def write_tasks(session: Session, rows: Iterable[TaskRow | None]) -> None:
     for (records, columns), group in by_columns.items():
         params = [{"w_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in group]
         statement = _statement("human_task", columns)
-        connection = session.connection()
+        connection = driver_sql.connection_of(session)
         result = driver_sql.run(connection, statement, params) if records else connection.execute(statement, params)
         if result.rowcount not in (-1, len(group)):
             raise StaleDataError(f"UPDATE of human_task matched {result.rowcount} rows, expected {len(group)}")
@@ -230,7 +229,7 @@ def insert_tasks(session: Session, rows: list[TaskRecord]) -> None:
     if not rows:
         return
     params = {f"{key}_{i}": value for i, row in enumerate(rows) for key, value in row.insert_values().items()}
-    returned = driver_sql.run(session.connection(), _insert_tasks_statement(len(rows)), params).all()
+    returned = driver_sql.run(driver_sql.connection_of(session), _insert_tasks_statement(len(rows)), params).all()
     by_spiff_id = {row.spiff_task_id: row for row in rows}
     for new_id, spiff_task_id, route_desk, route_branch in returned:
         row = by_spiff_id[spiff_task_id]
