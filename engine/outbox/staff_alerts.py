@@ -32,6 +32,7 @@ from engine.errors import FormInvalid
 from engine.outbox import queue
 from engine.outbox.templates import register_kind, render
 from engine.store.models import HumanTask, StaffAlert, StaffAlertPreference, User, UserRole
+from engine.store.records import TaskRow
 from engine.store.states import HumanTaskState
 
 EVENTS = ("new_task", "overdue", "incident")
@@ -141,7 +142,7 @@ def _workers(viewers: list[Viewer], task: HumanTask) -> list[Viewer]:
     return [v for v in viewers if may_work(v, task)]
 
 
-def note_new_tasks(session: Session, tasks: list[HumanTask], now: datetime, process_name: str = "") -> int:
+def note_new_tasks(session: Session, tasks: list[TaskRow], now: datetime, process_name: str = "") -> int:
     """In the step's transaction: an alert for each user who wants to hear of these new tasks."""
     if not tasks:
         return 0

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
+from engine.store.records import InstanceRow, TaskRecord
 from engine.store.states import HumanTaskState, InstanceStatus
 
 
@@ -22,14 +23,14 @@ class EngineReads:
     (a running step: then a business key set earlier in the step is seen); `closed`: the task rows the
     running step closed, by id, not written yet (a step's rows are records it writes at its end)."""
 
-    def __init__(self, session: Session, instance_id: int, instance: ProcessInstance | None = None,
-                 closed: Mapping[int, Any] | None = None):
+    def __init__(self, session: Session, instance_id: int, instance: InstanceRow | None = None,
+                 closed: Mapping[int, TaskRecord] | None = None):
         self.session = session
         self.instance_id = instance_id
         self.instance = instance
         self.closed = closed
 
-    def _row(self) -> ProcessInstance | None:
+    def _row(self) -> InstanceRow | None:
         if self.instance is None:
             self.instance = self.session.get(ProcessInstance, self.instance_id)
         return self.instance

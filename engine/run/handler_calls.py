@@ -20,7 +20,7 @@ from engine.plugins.handlers import HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed
 from engine.sandbox.plain import is_plain, plain_copy
-from engine.store.models import ProcessInstance
+from engine.store.records import InstanceRecord, TaskRecord
 
 # json.dumps(result, default=str, ensure_ascii=False), its encoder built once (it keeps no state).
 _RESULT_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
@@ -36,11 +36,12 @@ class HandlerStep(Protocol):
     """What the calls use of their step (engine/run/step.py Step)."""
 
     session: Session
-    instance: ProcessInstance
+    instance: InstanceRecord
     model: ProcessModel
     now: datetime
     actor: str
     attempts: dict[str, int]
+    closed_rows: dict[int, TaskRecord]  # the task rows it closed, not written yet
 
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None, plain: bool = False) -> None: ...
 

@@ -199,20 +199,9 @@ def task_row(session: Session, task_id: int) -> HumanTask:
     return row
 
 
-def _held_from_lock(session: Session, found: list, task_id: int) -> tuple[list, ProcessInstance]:
-    """From a SQLite lock statement's rows (the task, its instance and its open tasks): the task's own rows
-    (one per role of a user joined onto it) and its instance, noted; the open tasks are held for the step
+def _hold_open_rows(session: Session, instance_id: int, rows: list[TaskRecord]) -> None:
+    """The instance's open task rows, read by a completion's lock statement, held for its step
     (`open_tasks_read_with_lock`)."""
-    targets = [r for r in found if r[0].id == task_id]
-    if not targets:
-        raise _task_missing(task_id)
-    instance = _noted(session, targets[0][1], targets[0][2], targets[0][3])
-    _hold_open_rows(session, instance.id, list({r[0].id: r[0] for r in found if r[0].state == HumanTaskState.READY
-                                                }.values()))
-    return targets, instance
-
-
-def _hold_open_rows(session: Session, instance_id: int, rows: list[TaskRow]) -> None:
     session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance_id, rows)
 
 
@@ -224,10 +213,13 @@ def lock_task(session: Session, task_id: int) -> HumanTask:
 def lock_task_and_instance(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The task row and its instance row, both locked (instance first, as every step locks)."""
     if session.get_bind().dialect.name == "sqlite":
-        # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current.
-        targets, instance = _held_from_lock(session, session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all(),
-                                            task_id)
-        return targets[0][0], instance
+        # BEGIN IMMEDIATE took the database's write lock before the task was read: both are current. (A command
+        # that is not a step, e.g. a claim: ORM objects; the open tasks it also reads are not kept.)
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+        targets = [r for r in found if r[0].id == task_id]
+        if not targets:
+            raise _task_missing(task_id)
+        return targets[0][0], _noted(session, targets[0][1], targets[0][2], targets[0][3])
     row = task_row(session, task_id)
     instance = lock_instance(session, row.instance_id)
     return session.execute(_LOCK_TASK, {"task_id": task_id}).scalar_one(), instance
@@ -277,7 +269,7 @@ def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str,
     return row, instance, known or viewer_of_rows(actor, found)
 
 
-def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[TaskRow] | None:
+def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[TaskRecord] | None:
     """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
     lock), or None: then the step reads them itself."""
     held = session.info.pop(_OPEN_AT_LOCK, None)

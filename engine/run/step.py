@@ -29,9 +29,7 @@ from engine.run.handler_calls import HandlerCalls
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
 from engine.run.row_writes import (
-    insert_instance,
     insert_tasks,
-    write_instance,
     write_instance_record,
     write_tasks,
 )
@@ -52,7 +50,7 @@ from engine.sandbox.plain import is_plain
 from engine.sandbox.scripts import ScriptEngine
 from engine.store import audit, state_hash
 from engine.store.models import Job
-from engine.store.records import InstanceRecord, InstanceRow, TaskRecord, TaskRow
+from engine.store.records import InstanceRecord, TaskRecord
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
 
 MAX_RETRIES = 3
@@ -71,7 +69,7 @@ def retry_base_seconds() -> float:
 @dataclass
 class Step:
     session: Session
-    instance: InstanceRow  # a record (engine/store/records.py), written back by `sync`
+    instance: InstanceRecord  # engine/store/records.py: written back by `sync`
     model: ProcessModel
     workflow: BpmnWorkflow
     actor: str
@@ -84,11 +82,11 @@ class Step:
     take_buffered: Callable[[Step], None] | None = None
     timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
     closed_tasks: set[int] = field(default_factory=set)  # task rows this step completed or cancelled
-    closed_rows: dict[int, TaskRow] = field(default_factory=dict)  # the same, by id (`close`)
+    closed_rows: dict[int, TaskRecord] = field(default_factory=dict)  # the same, by id (`close`)
     unindexed: set[int] = field(default_factory=set)  # closed_tasks whose search terms were dropped
     # The instance's open task rows as this step left them; None until read (an instance this
     # transaction created has none, so its first write-back reads nothing).
-    open_rows: list[TaskRow] | None = None
+    open_rows: list[TaskRecord] | None = None
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None, plain: bool = False) -> None:
@@ -199,10 +197,7 @@ class Step:
         # workflow with a ready task is not completed: no instance_completed came before them).
         closing = [self.closed_rows[i] for i in sorted(self.closed_tasks - self.unindexed)]
         write_tasks(self.session, closing)
-        if isinstance(self.instance, InstanceRecord):
-            write_instance_record(self.session, self.instance)
-        else:
-            write_instance(self.session, self.instance) or insert_instance(self.session, self.instance)
+        write_instance_record(self.session, self.instance)
         if created:
             insert_tasks(self.session, created)
             for row in created:
@@ -219,16 +214,16 @@ class Step:
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
-    def close(self, row: TaskRow) -> None:
+    def close(self, row: TaskRecord) -> None:
         """`row` was completed or cancelled by this step: written back at its end."""
         self.closed_tasks.add(row.id)
         self.closed_rows[row.id] = row
 
-    def open_task_rows(self) -> list[TaskRow]:
+    def open_task_rows(self) -> list[TaskRecord]:
         """The instance's open task rows, as the step holds them (read once, under its lock)."""
         return self._open_task_rows()
 
-    def _open_task_rows(self) -> list[TaskRow]:
+    def _open_task_rows(self) -> list[TaskRecord]:
         if self.open_rows is None:
             # Read by the lock statement (SQLite, a task's completion), else here, as records on the connection
             # (engine/store/records.py): no ORM object, no flush first. A task this step closed is still ready

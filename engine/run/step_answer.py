@@ -18,11 +18,11 @@ from engine.run.catalog import Deployed
 from engine.run.instance_access import may_see_personal_data
 from engine.run.queries import instance_task_dict
 from engine.run.rows import instance_dict
-from engine.store.models import HumanTask, ProcessInstance
+from engine.store.records import InstanceRow, TaskRow
 from engine.store.states import HumanTaskState
 
 
-def step_answer(session: Session, instance: ProcessInstance, deployed: Deployed, open_rows: Iterable[HumanTask] | None,
+def step_answer(session: Session, instance: InstanceRow, deployed: Deployed, open_rows: Iterable[TaskRow] | None,
                 viewer: Viewer | None, known_task: policy.TaskLike | None = None, workable_only: bool = False
                 ) -> dict[str, Any]:
     """`instance`'s summary, its version's `process_name`, its ready tasks (oldest first; `workable_only`:

@@ -21,18 +21,18 @@ from engine.run.step_answer import step_answer
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
 from engine.store import audit
-from engine.store.models import HumanTask
+from engine.store.records import TaskRow
 from engine.store.states import HumanTaskState
 
 
-def _not_ready(row: HumanTask | Row) -> TaskConflict:
+def _not_ready(row: TaskRow | Row) -> TaskConflict:
     if row.state == HumanTaskState.COMPLETED:
         return TaskConflict(f"task {row.id} was already completed by {row.completed_by} "
                             f"at {iso_z(row.completed_at, 'seconds')}")
     return TaskConflict(f"task {row.id} is {row.state}, not ready")
 
 
-def _check_completable(viewer: Viewer, row: HumanTask | Row, actor: str) -> None:
+def _check_completable(viewer: Viewer, row: TaskRow | Row, actor: str) -> None:
     """The user may work the task (engine/access/policy.py: its lane and routing), it is ready,
     and nobody else has claimed it."""
     policy.refuse_if(policy.work_refusal(viewer, row))
@@ -43,7 +43,7 @@ def _check_completable(viewer: Viewer, row: HumanTask | Row, actor: str) -> None
                            key="task.claimed_by_other", params={"id": row.id, "assignee": row.assignee})
 
 
-def _task_event(session: Session, row: HumanTask, kind: str, actor: str, extra: dict[str, Any]) -> None:
+def _task_event(session: Session, row: TaskRow, kind: str, actor: str, extra: dict[str, Any]) -> None:
     audit.append(session, kind=kind, actor=actor, at=utcnow(), instance_id=row.instance_id,
                  payload={"task_id": row.id, "task": row.task, "name": row.name, **extra})
 

@@ -40,7 +40,7 @@ from engine.run.workflow_data import json_safe
 from engine.store import audit, audit_buffer, state_hash
 from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
-from engine.store.records import InstanceRecord, InstanceRow, hold_instance
+from engine.store.records import InstanceRecord, hold_instance
 from engine.store.states import InstanceStatus
 
 
@@ -92,13 +92,13 @@ class Tx:
         """The task row and its instance row, both locked (the instance first)."""
         return rows.lock_task_and_instance(self.session, task_id)
 
-    def open_step(self, instance: InstanceRow, actor: str, now: datetime) -> Step:
+    def open_step(self, instance: InstanceRecord, actor: str, now: datetime) -> Step:
         """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
         model = self.deployed(instance.deployment_id).model
         workflow = self.codec.loads(instance.serialized, model)
         return self.new_step(instance, model, workflow, actor, now)
 
-    def new_step(self, instance: InstanceRow, model: ProcessModel, workflow: BpmnWorkflow,
+    def new_step(self, instance: InstanceRecord, model: ProcessModel, workflow: BpmnWorkflow,
                  actor: str, now: datetime) -> Step:
         """A step on a workflow in memory (one just created, or loaded by open_step)."""
         step = Step(self.session, instance, model, workflow, actor, now, self.codec,
