@@ -28,11 +28,7 @@ from engine.plugins.handlers import BusinessError
 from engine.run.handler_calls import HandlerCalls
 from engine.run.handler_errors import HandlerFailed, script_error_in
 from engine.run.message_events import thrown_messages
-from engine.run.row_writes import (
-    insert_tasks,
-    write_instance_record,
-    write_tasks,
-)
+from engine.run.row_writes import insert_tasks, write_instance_record, write_tasks
 from engine.run.rows import OPEN_TASK_RECORDS, open_tasks_read_with_lock
 from engine.run.search_terms import drop_closed, write_terms
 from engine.run.spiff_tasks import (
