@@ -19,6 +19,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.plugins.handlers import HandlerContext, get_handler, handler_writes
 from engine.plugins.reads import EngineReads
 from engine.run.handler_errors import HandlerFailed
+from engine.run.row_writes import write_instance_record
 from engine.sandbox.plain import is_plain, plain_copy
 from engine.store.records import InstanceRecord, TaskRecord
 
@@ -92,6 +93,10 @@ class HandlerCalls:
             reads=self.reads,
         )
         # A handler that writes gets a savepoint, so a failure takes back only its own writes.
+        if writes and instance.saved is None:
+            # A start's new instance: its row exists before a handler's writes may refer to it (outside their
+            # savepoint, so a failed handler does not take it back); the step's write-back then UPDATEs it.
+            write_instance_record(session, instance)
         savepoint = session.begin_nested() if writes else None
         try:
             result = func(ctx, **params)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, event, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -74,6 +74,18 @@ def write_held_instances(session: Session) -> None:
     (a command that changes its instance without a step, e.g. a job's incident resolved)."""
     for record in list(held_instances(session).values()):
         write_instance_record(session, record)
+
+
+def _insert_new_instances(session: Session, _context, _objects) -> None:
+    """Before an ORM flush: a new instance's record is INSERTed first, as the unit of work inserted a pending
+    instance before the rows that refer to it (a retry job, a staff alert, an outbox message)."""
+    for record in held_instances(session).values():
+        if record.saved is None:
+            write_instance_record(session, record)
+
+
+if not event.contains(Session, "before_flush", _insert_new_instances):
+    event.listen(Session, "before_flush", _insert_new_instances)
 
 
 def write_tasks(session: Session, rows: Iterable[TaskRecord]) -> None:
