@@ -102,8 +102,8 @@ def _ping_after_idle(engine: Engine) -> None:
 
 
 # The commit that takes the WAL past this many pages copies them into the database file and syncs twice
-# (a checkpoint) before its COMMIT returns. SQLite's default, 1,000 pages, made that every ~22 user-task
-# instances and cost ~0.3-0.5 ms per instance on a busy machine; 10,000 (a WAL of ~40 MB at most)
+# (a checkpoint) before its COMMIT returns. SQLite's default, 1,000 pages, made that every ~26 user-task
+# instances and cost ~0.3-0.5 ms per instance on a busy machine; 10,000 (a WAL file of ~40 MB)
 # checkpoints a tenth as often, each copy deduplicating more pages (docs/performance.md, "Round 5: the
 # write transaction's own cost"). Durability is unchanged: a commit is in the WAL.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
