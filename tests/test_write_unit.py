@@ -1,0 +1,104 @@
+"""A write transaction's own shape on SQLite (engine/store/db.py, engine/run/unit.py): the write lock is taken
+at BEGIN IMMEDIATE, sent on the driver's connection as transaction control (the engine's `begin` event still
+fires once per transaction; the statements a step sends are unchanged); a lock that cannot be had surfaces as
+SQLAlchemy's OperationalError and leaves the pool usable; every connection checkpoints the WAL at
+WAL_AUTOCHECKPOINT_PAGES."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+
+from engine.run.unit import write_session
+from engine.store import db as db_module
+from engine.store.db import Database
+from engine.store.models import User
+
+
+def _sqlite_file(database: Database) -> str:
+    return database.engine.url.database
+
+
+def _lock_taken(path: str) -> bool:
+    """Whether another writer holds SQLite's write lock on `path` now (asked without waiting)."""
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return True
+    else:
+        probe.execute("ROLLBACK")
+        return False
+    finally:
+        probe.close()
+
+
+class Seen:
+    """The engine's `begin` events (by write or read) and the statements its cursors ran."""
+
+    def __init__(self, engine):
+        self.engine, self.begins, self.statements = engine, [], []
+
+    def __enter__(self):
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *_exc):
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+    def _begin(self, connection):
+        self.begins.append("write" if connection.get_execution_options().get("tourflow_write") else "read")
+
+    def _statement(self, _conn, _cursor, statement, *_args):
+        self.statements.append(" ".join(statement.split()).upper())
+
+
+def test_a_write_transaction_holds_the_write_lock_from_its_begin(runtime):
+    path = _sqlite_file(runtime.db)
+    with Seen(runtime.db.engine) as seen:
+        with write_session(runtime.db) as session:
+            session.connection()  # the transaction begins: no statement sent yet
+            assert _lock_taken(path)
+            assert seen.statements == []
+            session.execute(select(User.id).limit(1)).all()
+        assert not _lock_taken(path)
+        with runtime.reading() as session:  # a read begins deferred, with its BEGIN as a statement
+            session.execute(select(User.id).limit(1)).all()
+            assert not _lock_taken(path)
+    assert seen.begins == ["write", "read"]
+    assert [s.split()[0] for s in seen.statements] == ["SELECT", "BEGIN", "SELECT"]
+
+
+def test_a_write_lock_not_had_in_time_is_an_operational_error_and_the_next_write_works(db_url, runtime):
+    impatient = Database(db_url)
+
+    @event.listens_for(impatient.engine, "connect")
+    def _short_wait(dbapi_connection, _record):  # after the engine's own pragmas: wait 50 ms, not 30 s
+        dbapi_connection.execute("PRAGMA busy_timeout=50")
+
+    holder = sqlite3.connect(_sqlite_file(runtime.db), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"), write_session(impatient) as session:
+            session.connection()
+        holder.execute("ROLLBACK")
+        with write_session(impatient) as session:
+            session.get(User, 1)
+            assert _lock_taken(_sqlite_file(runtime.db))
+        assert not _lock_taken(_sqlite_file(runtime.db))
+    finally:
+        holder.close()
+        impatient.dispose()
+
+
+def test_every_connection_checkpoints_the_wal_at_the_configured_size(runtime):
+    with runtime.db.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+    assert (pages, mode) == (db_module.WAL_AUTOCHECKPOINT_PAGES, "wal")
