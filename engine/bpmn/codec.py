@@ -59,9 +59,7 @@ class WorkflowCodec:
         config = dict(SPIFF_CONFIG)
         config[BpmnWorkflow] = SpecByReferenceConverter
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
-        serializer = self.serializer
-        self.fast = FastCodec(serializer.registry, serializer._encoder_cls, serializer.VERSION,
-                              serializer.VERSION_KEY)
+        self.fast = FastCodec(self.serializer)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
         try:

@@ -68,13 +68,14 @@ def _merged_copy(data: dict) -> dict:
 
 
 class FastCodec:
-    """Dumps and loads for `WorkflowCodec`; `registry`, `encoder_cls` and `version` are its serializer's."""
+    """Dumps and loads for `WorkflowCodec`, with its SpiffWorkflow serializer's registry, encoder and version."""
 
-    def __init__(self, registry, encoder_cls, version: str, version_key: str):
-        self.registry = registry
-        self.encode = encoder_cls().encode  # json.dumps(..., cls=encoder_cls) with the same defaults
-        self.version_tail = f", {encode_basestring_ascii(version_key)}: {encode_basestring_ascii(version)}}}"
-        self.version_key = version_key
+    def __init__(self, serializer):
+        registry = self.registry = serializer.registry
+        self.encode = serializer._encoder_cls().encode  # json.dumps(..., cls=that class) with the same defaults
+        self.version_key = serializer.VERSION_KEY
+        self.version_tail = (f", {encode_basestring_ascii(serializer.VERSION_KEY)}: "
+                             f"{encode_basestring_ascii(serializer.VERSION)}}}")
         names = registry.typenames
         self.task_name = names.get(Task)
         self.workflow_name = names.get(BpmnWorkflow)
@@ -93,7 +94,7 @@ class FastCodec:
             raise Unusual
         registry = self.registry
         encode = self.encode
-        registry._encoder_mode = True  # as SpiffWorkflow's serialize_json: its converters read it
+        registry._encoder_mode = True  # as SpiffWorkflow's serialize_json: its converters read it (events)
         try:
             parts = ["{", self._workflow_body(workflow), ', "spec": ', encode(workflow.spec.name)]
             parts.append(', "subprocesses": ')
@@ -188,7 +189,7 @@ class FastCodec:
             changed_text = float.__repr__(changed)
         else:
             changed_text = self.encode(changed)
-        state = task._state
+        state = task.state
         state_text = int.__repr__(state) if type(state) is int else self.encode(state)
         internal = task.internal_data
         internal_text = "{}" if type(internal) is dict and not internal else json_text(self.registry.clean(internal))
@@ -298,7 +299,7 @@ class FastCodec:
                 internal_data=restore(internal) if internal else internal,
                 last_state_change=dct["last_state_change"])
             live[task_id] = task
-            if isinstance(spec, CatchingEvent) and task._state & WAITING:
+            if isinstance(spec, CatchingEvent) and dct["state"] & WAITING:
                 if events is None:
                     events = workflow.top_workflow.event_manager
                 events.add_task(task)
