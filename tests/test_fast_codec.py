@@ -183,3 +183,16 @@ def test_what_the_fast_path_does_not_know_goes_to_spiffworkflows_serializer():
     workflow.__class__ = OtherWorkflow
     with pytest.raises(Unusual):
         CODEC.fast.dumps(workflow)
+
+
+def test_the_codec_bench_reports_both_serializers_and_its_verdict():
+    from engine.bench.codec import TARGET_RATIO, run_codec_bench
+
+    report = run_codec_bench(calls=5)
+    assert report["identical"] is True
+    assert set(report["cases"]) == {"user_task_waiting", "user_task_completed", "service_chain", "loop_60_passes"}
+    for row in report["cases"].values():
+        assert row["identical"] is True and row["tasks"] > 0
+        assert {"stock_dumps", "dumps", "stock_loads", "loads"} <= set(row)
+    assert report["target_ratio"] == TARGET_RATIO
+    assert report["meets_target"] == (report["ratio"] <= TARGET_RATIO)
