@@ -23,10 +23,13 @@ from engine.bpmn.codec import PRUNED_DONE_ATTR, WorkflowCodec
 from engine.bpmn.fast_codec import Unusual
 
 COUNTS: Counter[str] = Counter()
+_REGISTRY = WorkflowCodec().serializer.registry  # objects SpiffWorkflow converts (events, ...) compared as dicts
 
 
 def typed(value: Any) -> Any:
     """`value` with the type of every part beside it: 1, 1.0 and True compare unequal."""
+    if type(value) in _REGISTRY.typenames:
+        return (type(value).__name__, typed(_REGISTRY.convert(value)))
     if isinstance(value, dict):
         return ("dict", type(value).__name__, [(typed(k), typed(v)) for k, v in value.items()])
     if isinstance(value, list | tuple | set):
@@ -84,13 +87,26 @@ def _workflow_fields(workflow) -> list:
     return fields
 
 
+def _assert_same_fields(fast, stock) -> None:
+    ours, theirs = _workflow_fields(fast), _workflow_fields(stock)
+    if ours == theirs:
+        return
+    for (name, mine), (_, stocks) in zip(ours, theirs, strict=True):
+        if name == "tasks" and mine != stocks:
+            for (key, fields), (other_key, stock_fields) in zip(mine, stocks, strict=False):
+                differing = [(a, b) for a, b in zip(fields, stock_fields, strict=False) if a != b]
+                assert (key, differing) == (other_key, []), f"task {key} differs: {differing}"
+        assert mine == stocks, f"workflow field {name}: {mine} != {stocks}"
+    raise AssertionError("the workflows differ")
+
+
 def assert_same_workflow(fast, stock, codec: WorkflowCodec) -> None:
     assert type(fast) is type(stock)
-    assert _workflow_fields(fast) == _workflow_fields(stock)
+    _assert_same_fields(fast, stock)
     assert [str(k) for k in fast.subprocesses] == [str(k) for k in stock.subprocesses]
     for key, sub in stock.subprocesses.items():
         other = fast.subprocesses[key]
-        assert _workflow_fields(other) == _workflow_fields(sub)
+        _assert_same_fields(other, sub)
         assert (str(other.parent_task_id), other.depth) == (str(sub.parent_task_id), sub.depth)
         assert other.top_workflow is fast
         assert other.completed_event.n_subscribers() == sub.completed_event.n_subscribers()
