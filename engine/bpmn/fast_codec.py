@@ -10,7 +10,8 @@ model, another task or workflow class. `Unusual` makes `WorkflowCodec` use the s
 the whole workflow.
 
 The stored text is byte for byte what SpiffWorkflow's serializer writes with our converter
-(tests/test_fast_codec.py compares both on every process and state shape we have).
+(tests/test_fast_codec.py compares both on real walks and every kind of data value; run any tests with
+`-p tests.support.codec_check` to compare both on every call).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from uuid import UUID, SafeUUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
@@ -83,8 +85,7 @@ class FastCodec:
         task_from_dict = registry.convert_from_dict.get(self.task_name)
         # the stock converters must be the ones this module writes out (Task's is TaskConverter's delta form)
         converter = getattr(task_from_dict.args[0], "__self__", None) if task_from_dict else None
-        self.enabled = (converter is not None and converter.target_class is Task
-                        and type(converter).__name__ == "TaskConverter"
+        self.enabled = (type(converter) is TaskConverter and converter.target_class is Task
                         and self.workflow_name == "BpmnWorkflow" and self.subworkflow_name == "BpmnSubWorkflow")
 
     # ---- dumps ---------------------------------------------------------------------------------
