@@ -3,6 +3,9 @@
 SpiffWorkflow's serializer writes the whole process spec into every instance (50-67% of
 the bytes). Our converter writes only the spec's name; on load the parsed spec of the
 instance's own deployment is handed in, so instances keep running on their version.
+
+The text is SpiffWorkflow's serializer's with that converter; `FastCodec` (fast_codec.py) writes and
+reads the same text with less work, and hands anything unusual back to it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.bpmn.fast_codec import PRUNED_DONE_ATTR, PRUNED_DONE_KEY, FastCodec, Unusual
 from engine.bpmn.specs import ProcessModel
 
-# BPMN ids of completed tasks that pruning took out of the tree (engine/run/prune.py): kept with the
-# workflow, under this attribute and key, so its diagram still shows them done.
-PRUNED_DONE_ATTR = "tourflow_pruned_done"
-PRUNED_DONE_KEY = "pruned_done"
+__all__ = ["PRUNED_DONE_ATTR", "PRUNED_DONE_KEY", "SpecByReferenceConverter", "WorkflowCodec"]
 
 _loading: ContextVar[ProcessModel | None] = ContextVar("tourflow_loading_model", default=None)
 
@@ -58,11 +59,25 @@ class WorkflowCodec:
         config = dict(SPIFF_CONFIG)
         config[BpmnWorkflow] = SpecByReferenceConverter
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+        self.fast = FastCodec(self.serializer)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        return self.serializer.serialize_json(workflow)
+        try:
+            return self.fast.dumps(workflow)
+        except Unusual:
+            return self.stock_dumps(workflow)
 
     def loads(self, text: str, model: ProcessModel) -> BpmnWorkflow:
+        try:
+            return self.fast.loads(text, model)
+        except Unusual:
+            return self.stock_loads(text, model)
+
+    def stock_dumps(self, workflow: BpmnWorkflow) -> str:
+        """SpiffWorkflow's serializer with SpecByReferenceConverter: the text `dumps` must equal."""
+        return self.serializer.serialize_json(workflow)
+
+    def stock_loads(self, text: str, model: ProcessModel) -> BpmnWorkflow:
         token = _loading.set(model)
         try:
             return self.serializer.deserialize_json(text)

@@ -104,6 +104,8 @@ def demo() -> None:
               help="Recorded events to replay for the replay speed measurement (0 skips it).")
 @click.option("--loop", "loop_passes", default=1000, show_default=True,
               help="Passes of the long-loop measurement: per-pass cost first vs last 50 (0 skips it).")
+@click.option("--codec", "codec_calls", default=1000, show_default=True,
+              help="Calls per case of the workflow codec measurement, against SpiffWorkflow's serializer (0 skips it).")
 @click.option("--scale", is_flag=True, help="Also measure the step cost at a small and a large number of stored "
               "instances (1k and 1M on PostgreSQL, 1k and 100k on SQLite).")
 @click.option("--scale-sizes", default=None, metavar="SMALL,LARGE", help="Stored instances for --scale.")
@@ -113,8 +115,8 @@ def demo() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @http_bench_options
 def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float,
-          timer_workers: int, replay_events: int, loop_passes: int, scale: bool, scale_sizes: str | None,
-          scale_steps: int, scale_url: str | None, as_json: bool, **http_options) -> None:
+          timer_workers: int, replay_events: int, loop_passes: int, codec_calls: int, scale: bool,
+          scale_sizes: str | None, scale_steps: int, scale_url: str | None, as_json: bool, **http_options) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed;
     with --http / --http-memory only the approval shape over a real gunicorn (webapp/bench_http.py)."""
     if run_http_options(http_options, as_json):
@@ -145,6 +147,12 @@ def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, time
         if echo:
             echo("")
         report["loop"] = run_loop_bench(passes=loop_passes, echo=echo)
+    if codec_calls > 0:
+        from engine.bench.codec import run_codec_bench
+
+        if echo:
+            echo("")
+        report["codec"] = run_codec_bench(calls=codec_calls, echo=echo)
     if scale:
         from engine.bench.scale import run_scale_bench
 
