@@ -11,6 +11,7 @@ else, where the caller keeps its JSON round trip or deep copy and so its exact a
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -72,6 +73,12 @@ def plain_copy(value: Any, *, finite: bool = False) -> tuple[Any] | None:
         return None
 
 
+def deep_copy(value: Any) -> Any:
+    """copy.deepcopy(value): for plain data (nearly always) made by one walk, without deepcopy's memo."""
+    copied = plain_copy(value)
+    return copied[0] if copied is not None else copy.deepcopy(value)
+
+
 def is_plain(value: Any) -> bool:
     """Is `value` plain (its JSON round trip gives it back, NaN and infinities included)?"""
     try:
@@ -81,4 +88,4 @@ def is_plain(value: Any) -> bool:
     return True
 
 
-__all__ = ["PLAIN_DEPTH", "is_plain", "plain_copy"]
+__all__ = ["PLAIN_DEPTH", "deep_copy", "is_plain", "plain_copy"]
