@@ -218,3 +218,9 @@ def test_the_form_is_checked_under_the_write_lock_and_a_refusal_writes_nothing(r
     assert runtime.task(task_id)["state"] == "ready"
     runtime.complete(task_id, "agent1", REQUEST | {"code": "aa"})
     assert runtime.task(task_id)["state"] == "completed"
+
+
+def test_a_form_mixing_unevaluated_and_pattern_properties_is_refused_every_time():
+    schema = {"type": "object", "patternProperties": {"^x_": {"type": "integer"}}, "unevaluatedProperties": False}
+    for _ in range(3):  # the refusal is remembered with the schema's validator, not forgotten after the first
+        assert "unevaluatedProperties" in refused(schema, {"x_1": 1}).message

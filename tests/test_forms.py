@@ -59,3 +59,18 @@ def test_an_error_inside_a_list_names_the_item():
         validate(schema, {"phones": ["13900001111", "139", "13900002222"]})
     assert info.value.field == "phones"
     assert [(e["field"], e.get("item")) for e in info.value.errors] == [("phones", 1)]
+
+
+def test_a_schema_validated_again_and_again_answers_each_submission_on_its_own():
+    """A schema's validator is made once and reused (engine/bpmn/forms.py): no submission's outcome, default
+    or error carries over to the next, and a copy of the schema (another object) answers alike."""
+    copy_of_schema = {**SCHEMA, "properties": dict(SCHEMA["properties"])}
+    for schema in (SCHEMA, SCHEMA, copy_of_schema, SCHEMA):
+        assert validate(schema, {"customer_name": "张三", "kind": "服务质量", "amount": 3})["amount"] == 3
+        with pytest.raises(FormInvalid) as info:
+            validate(schema, {"customer_name": "", "kind": "天气"})
+        assert sorted(e["field"] for e in info.value.errors) == ["customer_name", "kind"]
+        filled = validate(schema, {"customer_name": "李四", "kind": "行程安排"})
+        assert (filled["amount"], filled["escalated"]) == (0, False)
+        filled["amount"] = 99  # the caller's copy: the schema's default stays
+    assert SCHEMA["properties"]["amount"]["default"] == 0

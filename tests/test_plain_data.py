@@ -18,8 +18,9 @@ import pytest
 from engine.bench.core import BENCH_USER, prepare
 from engine.errors import ScriptError
 from engine.run import step as step_module
+from engine.run.workflow_data import json_safe
 from engine.sandbox import calls
-from engine.sandbox.plain import PLAIN_DEPTH, is_plain, plain_copy
+from engine.sandbox.plain import PLAIN_DEPTH, deep_copy, is_plain, plain_copy
 from engine.sandbox.scripts import data_lookup
 from engine.store import audit
 from engine.store.models import AuditEvent
@@ -70,6 +71,17 @@ def test_a_plain_copy_is_the_json_round_trip_and_the_deep_copy(value):
 @pytest.mark.parametrize("value", NOT_PLAIN, ids=range(len(NOT_PLAIN)))
 def test_anything_else_is_left_to_the_json_round_trip(value):
     assert plain_copy(value) is None and not is_plain(value)
+
+
+@pytest.mark.parametrize("value", PLAIN + NOT_PLAIN[:-4] + [_shared()], ids=range(len(PLAIN) + len(NOT_PLAIN) - 3))
+def test_json_safe_and_deep_copy_answer_what_the_round_trip_and_deepcopy_answered(value):
+    """What a step stores and records (workflow_data.json_safe) and the copies it makes (plain.deep_copy):
+    the shortcut for plain data, the JSON round trip and copy.deepcopy for the rest, the same values."""
+    assert json.dumps(json_safe(value)) == json.dumps(json.loads(json.dumps(value, default=str)))
+    copied, expected = deep_copy(value), copy.deepcopy(value)
+    assert type(copied) is type(expected) and repr(copied) == repr(expected)
+    if isinstance(value, dict) and value.get("a") is value.get("b") is not None:
+        assert copied["a"] is copied["b"], "deepcopy keeps what the value shared"
 
 
 def test_a_deep_but_allowed_nesting_and_non_finite_floats():

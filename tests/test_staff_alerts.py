@@ -16,6 +16,7 @@ from engine.store.models import OutboxMessage, StaffAlert
 from tests.support.incidents import FIXTURE as INCIDENT_FLOW
 from tests.support.incidents import business
 from tests.support.outbox import failed_message
+from tests.support.step_count import counting, statements_of
 from tests.support.world import deploy
 
 pytestmark = pytest.mark.both_databases
@@ -79,6 +80,22 @@ def test_two_new_tasks_within_the_window_make_one_digest(rt):
     assert rt.housekeeping(T0 + 26 * MINUTE)["alert_digests"] == 1
     assert [d.subject for d in digests(rt)][-1] == "【tourflow 提醒】您有 1 条待办提醒"
     assert f"#{third}" in digests(rt)[-1].body
+
+
+def test_a_start_hears_of_listeners_turned_on_between_starts_and_reads_none_while_nobody_listens(rt):
+    """The start's first statement says whether anyone has alerts on (engine/run/start_reads.py): with nobody,
+    its new task reads no listeners and alerts nobody; a preference turned on after it counts from the next
+    start, in its own transaction; one turned off again stops the alerts."""
+    quiet = start(rt, T0)
+    with counting(rt) as counted:
+        start(rt, T0 + MINUTE)
+    assert not any("STAFF_ALERT_PREFERENCE.EVENTS" in s for s in statements_of(counted)), "nobody listens: no read"
+    prefer(rt, "operator1", "email", "op1@example.com")
+    heard = start(rt, T0 + 2 * MINUTE)
+    prefer(rt, "operator1", "none")
+    start(rt, T0 + 3 * MINUTE)
+    assert [(a.event, a.instance_id) for a in alerts(rt)] == [("new_task", heard)]
+    assert quiet not in {a.instance_id for a in alerts(rt)}
 
 
 def test_an_incident_alerts_the_lane_that_resolves_it_and_an_overdue_task_alerts_once(rt):

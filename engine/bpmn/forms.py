@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -12,16 +11,31 @@ from engine.bpmn.form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS,
 from engine.bpmn.form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
 from engine.errors import FormInvalid
 from engine.limits import TEXT_MAX as MAX_TEXT_LENGTH  # refused unless the field declares its own maxLength
+from engine.limits import BoundedCache
+from engine.sandbox.plain import deep_copy
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
+FORM_VALIDATORS_MAX = 1024  # schemas whose validator is kept (a deployment's forms are a few each)
+# A schema's validator (None: the schema mixes unevaluatedProperties and patternProperties), made once per
+# schema object: a deployment's forms never change, and a validator keeps no state between validations.
+# Keyed by id(); the entry holds the schema itself, so its id is not reused while it is cached.
+_VALIDATORS: BoundedCache[int, tuple[dict[str, Any], Any]] = BoundedCache(FORM_VALIDATORS_MAX)
+
+
+def _validator_of(schema: dict[str, Any]) -> Any:
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = (schema, None if _mixes(schema) else FormValidator(schema, format_checker=FORMAT_CHECKER))
+        _VALIDATORS.put(id(schema), entry)
+    return entry[1]
 
 
 def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Fill top-level properties the user left out with the schema's defaults."""
-    filled = copy.deepcopy(data)
+    filled = deep_copy(data)
     for name, prop in (schema.get("properties") or {}).items():
         if name not in filled and isinstance(prop, dict) and "default" in prop:
-            filled[name] = copy.deepcopy(prop["default"])
+            filled[name] = deep_copy(prop["default"])
     return filled
 
 
@@ -63,11 +77,11 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
         raise FormInvalid("form data must be a JSON object", key="data.not_object")
     _refuse_long_texts(schema or {}, data)
     if not schema:
-        return copy.deepcopy(data)
-    if _mixes(schema):
+        return deep_copy(data)
+    validator = _validator_of(schema)
+    if validator is None:
         raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form", key="form.broken")
     filled = with_defaults(schema, data)
-    validator = FormValidator(schema, format_checker=FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     if not errors:
         return filled

@@ -91,6 +91,7 @@ def set_preference(session: Session, username: str, *, channel: str, address: st
                                   "no spaces)", key="alerts.handle")
     if len(address) > 200:
         raise _invalid("address", "the address may be at most 200 characters", key="alerts.handle")
+    session.info.pop(_NOBODY, None)
     row = session.get(StaffAlertPreference, username)
     if row is None:
         row = StaffAlertPreference(username=username, updated_at=now, updated_by=actor)
@@ -110,8 +111,23 @@ _LISTENERS = (select(StaffAlertPreference.events, User.username, User.active, Us
               .order_by(User.username))
 
 
+# Whether anyone may have alerts on (an inactive user's preference counts: its step then reads the listeners
+# as before): a column another statement of the step's transaction reads (a start's first,
+# engine/run/start_reads.py), which then says so by nobody_listens.
+ANYONE_LISTENING = select(StaffAlertPreference.username).where(StaffAlertPreference.channel != "none").exists()
+_NOBODY = "tourflow_nobody_listens"  # session.info: the transaction that read nobody has alerts on
+
+
+def nobody_listens(session: Session) -> None:
+    """This transaction read ANYONE_LISTENING false: until it ends, its steps' alerts read no listeners
+    (the start holds the write lock on SQLite; set_preference in it forgets this)."""
+    session.info[_NOBODY] = session.get_transaction()
+
+
 def _listeners(session: Session, event: str) -> list[Viewer]:
     """The active users who want alerts of `event`."""
+    if session.info.get(_NOBODY) is not None and session.info[_NOBODY] is session.get_transaction():
+        return []
     wanting = [row for row in session.connection().execute(_LISTENERS) if event in (row.events or [])]
     found = (viewer_of_rows(username, list(rows)) for username, rows in groupby(wanting, key=attrgetter("username")))
     return [viewer for viewer in found if viewer is not None]

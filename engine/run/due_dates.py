@@ -11,6 +11,7 @@ waiting_long (open longer than TOURFLOW_WAITING_LONG, default P3D) > ok.
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -37,9 +38,15 @@ def setting_span(name: str, default: str) -> DueSpan:
     """The span a due-date setting gives (its default when unset); DueSettingInvalid when malformed."""
     value = os.environ.get(name) or default
     try:
-        return parse_due_span(value)
+        return _parsed(value)
     except DueSpanInvalid as exc:
         raise DueSettingInvalid(f"{name}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(value: str) -> DueSpan:
+    """A setting's text parsed once per text (read for every new task; a DueSpan never changes)."""
+    return parse_due_span(value)
 
 
 def clock_span(span: DueSpan) -> timedelta:

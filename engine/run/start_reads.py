@@ -1,5 +1,6 @@
 """What a start reads before it writes, in one statement: the deployment it starts on, the next instance
-id, and the starter's user rows (one per role), instead of one statement each.
+id, the starter's user rows (one per role), and whether anyone has staff alerts on (most often nobody:
+the start's new tasks then need no read of who hears of them), instead of one statement each.
 
 The deployment and the id come as scalar subqueries of a one-row select, the user rows by outer joins
 on it, so an unknown process, an unknown user and a user without roles still give their one row. The
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.access.policy import Viewer
 from engine.access.viewer import acting_viewer
 from engine.limits import ID_MAX
+from engine.outbox import staff_alerts
 from engine.run.catalog import Catalog, Deployed, no_version, not_deployed
 from engine.run.rows import reserve_after, viewer_of_rows
 from engine.store.audit import SYSTEM_ACTOR
@@ -37,7 +39,8 @@ def _statement(sqlite: bool, versioned: bool, with_user: bool) -> Select:
             deployment = select(CurrentVersion.deployment_id).where(CurrentVersion.process_id == bindparam("process_id"))
         next_id = (select(func.max(ProcessInstance.id)).scalar_subquery() if sqlite
                    else func.nextval(func.pg_get_serial_sequence("process_instance", "id")))
-        columns = [deployment.scalar_subquery().label("deployment_id"), next_id.label("next_id")]
+        columns = [deployment.scalar_subquery().label("deployment_id"), next_id.label("next_id"),
+                   staff_alerts.ANYONE_LISTENING.label("listening")]
         if not with_user:
             _STATEMENTS[key] = select(*columns)
         else:
@@ -71,6 +74,8 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
             raise no_version(process_id, version)
         raise not_deployed(process_id)
     deployment = catalog.deployed(session, first.deployment_id)
+    if not first.listening:
+        staff_alerts.nobody_listens(session)  # the start's new tasks need no read of who hears of them
     if with_user:
         starter = viewer_of_rows(actor, rows)  # NotAllowed for an unknown or inactive user
     instance_id = reserve_after(session, first.next_id) if sqlite else first.next_id

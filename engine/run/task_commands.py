@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -20,6 +19,7 @@ from engine.run.rows import instance_dict, lock_task_to_complete, viewer_named
 from engine.run.step_answer import step_answer
 from engine.run.workflow_data import data_diff
 from engine.sandbox.outcomes import lets_go_of_the_lock
+from engine.sandbox.plain import deep_copy
 from engine.store import audit
 from engine.store.records import TaskRow
 from engine.store.states import HumanTaskState
@@ -81,8 +81,8 @@ class TaskCommands(EngineCore):
             if task is None or task.state != TaskState.READY:
                 raise TaskConflict(f"task {row.id} is no longer ready in its process", key="task.not_ready",
                                    params={"id": row.id})
-            before = copy.deepcopy(task.data)
-            task.set_data(**copy.deepcopy(submitted))
+            before = deep_copy(task.data)
+            task.set_data(**deep_copy(submitted))
             failure = step.run_user_task(task)
             row.state = HumanTaskState.COMPLETED
             row.completed_at = step.now

@@ -13,6 +13,7 @@ fills the open ones from their instance's data, and the index of open rows writt
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -67,9 +68,9 @@ def _text(value: Any) -> str:
 def search_text(data: Mapping[str, Any], summary_keys: Iterable[str] = ()) -> str | None:
     """The searchable text of a task with this data; None when it holds no name, phone or code."""
     parts: dict[str, list[str]] = {"name": [], "code": [], "phone": []}
-    for key in dict.fromkeys((*NAME_KEYS, *PHONE_KEYS, *CODE_KEYS, *summary_keys)):
-        kind, value = _kind(key), data.get(key)
-        if kind is None or value is None or isinstance(value, (dict, list, bool)):
+    for key, kind in _keys_of(tuple(summary_keys)):
+        value = data.get(key)
+        if value is None or isinstance(value, (dict, list, bool)):
             continue
         text = _NOT_DIGIT.sub("", str(value)) if kind == "phone" else _text(value)
         if text and text not in parts[kind]:
@@ -78,6 +79,14 @@ def search_text(data: Mapping[str, Any], summary_keys: Iterable[str] = ()) -> st
         return None
     phones = "".join(f"{p} " for p in parts["phone"])
     return f"{' '.join(parts['name'])} {BAR} {' '.join(parts['code'])} {BAR} {phones}"
+
+
+@functools.lru_cache(maxsize=256)
+def _keys_of(summary_keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(key, kind) of each data key a task's search text reads, in order: worked out once per model's
+    summary keys (the same for every task of a process), not for every new task."""
+    keys = dict.fromkeys((*NAME_KEYS, *PHONE_KEYS, *CODE_KEYS, *summary_keys))
+    return tuple((key, kind) for key in keys if (kind := _kind(key)) is not None)
 
 
 def backfill(session: Session) -> int:

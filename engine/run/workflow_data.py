@@ -11,6 +11,8 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.sandbox.plain import plain_copy
+
 # Walks a step made, by kind ("tree": whole-tree passes of the write-back; "timers": waiting tasks
 # inspected for timers; "messages": waiting tasks inspected for messages). Tests read the deltas.
 WALKS: Counter[str] = Counter()
@@ -51,8 +53,10 @@ def walk_tree(wf: BpmnWorkflow) -> TreeFacts:
 
 
 def json_safe(value: Any) -> Any:
-    """`value` as it reads back from JSON (what is stored and recorded)."""
-    return json.loads(json.dumps(value, default=str))
+    """`value` as it reads back from JSON (what is stored and recorded): for plain data (nearly always) its
+    copy, made without writing the JSON (engine/sandbox/plain.py), else the JSON round trip."""
+    copied = plain_copy(value)
+    return copied[0] if copied is not None else json.loads(json.dumps(value, default=str))
 
 
 def data_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ else, where the caller keeps its JSON round trip or deep copy and so its exact a
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -30,6 +31,12 @@ def _container(value: Any, seen: set[int], depth: int) -> type:
     return kind
 
 
+# Leaves a walk takes as they are, tested in the container's loop (most values of task data and payloads are
+# leaves: no call for each of them). A float is one too unless NaN and infinities are refused.
+_LEAVES = frozenset({str, int, bool, float, type(None)})
+_FINITE_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _copy(value: Any, seen: set[int], depth: int, finite: bool) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
@@ -38,28 +45,31 @@ def _copy(value: Any, seen: set[int], depth: int, finite: bool) -> Any:
         if finite and not math.isfinite(value):
             raise _NotPlain
         return value
+    leaves = _FINITE_LEAVES if finite else _LEAVES
     if _container(value, seen, depth) is list:
-        return [_copy(item, seen, depth + 1, finite) for item in value]
+        return [item if type(item) in leaves else _copy(item, seen, depth + 1, finite) for item in value]
     copied = {}
     for key, item in value.items():
         if type(key) is not str:
             raise _NotPlain
-        copied[key] = _copy(item, seen, depth + 1, finite)
+        copied[key] = item if type(item) in leaves else _copy(item, seen, depth + 1, finite)
     return copied
 
 
 def _check(value: Any, seen: set[int], depth: int) -> None:
     kind = type(value)
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind in _LEAVES:
         return
     if _container(value, seen, depth) is list:
         for item in value:
-            _check(item, seen, depth + 1)
+            if type(item) not in _LEAVES:
+                _check(item, seen, depth + 1)
         return
     for key, item in value.items():
         if type(key) is not str:
             raise _NotPlain
-        _check(item, seen, depth + 1)
+        if type(item) not in _LEAVES:
+            _check(item, seen, depth + 1)
 
 
 def plain_copy(value: Any, *, finite: bool = False) -> tuple[Any] | None:
@@ -72,6 +82,12 @@ def plain_copy(value: Any, *, finite: bool = False) -> tuple[Any] | None:
         return None
 
 
+def deep_copy(value: Any) -> Any:
+    """copy.deepcopy(value): for plain data (nearly always) made by one walk, without deepcopy's memo."""
+    copied = plain_copy(value)
+    return copied[0] if copied is not None else copy.deepcopy(value)
+
+
 def is_plain(value: Any) -> bool:
     """Is `value` plain (its JSON round trip gives it back, NaN and infinities included)?"""
     try:
@@ -81,4 +97,4 @@ def is_plain(value: Any) -> bool:
     return True
 
 
-__all__ = ["PLAIN_DEPTH", "is_plain", "plain_copy"]
+__all__ = ["PLAIN_DEPTH", "deep_copy", "is_plain", "plain_copy"]
