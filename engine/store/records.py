@@ -29,11 +29,54 @@ _INSTANCE_MUTABLE = ("deployment_id", "status", "business_key", "serialized", "d
 _MUTABLE = ("task", "name", "lane", "state", "assignee", "form_ref", "due_at", "follow_up_at", "completed_at",
             "completed_by", "search_text")
 
+# What a new task row's INSERT writes: every column but the id and those the database computes.
+_NOT_INSERTED = frozenset({"id"} | {c.key for c in HumanTask.__table__.columns if c.computed is not None})
+INSERTED_COLUMNS: tuple[str, ...] = tuple(key for key in TASK_COLUMNS if key not in _NOT_INSERTED)
 
-class TaskRecord:
-    """One human_task row's values; `saved`: the mutable ones as stored (None: not inserted yet)."""
+
+class _Record:
+    """A row's values under its columns' names; `saved`: the mutable ones as stored (None: not inserted yet)."""
+
+    __slots__ = ()
+    COLUMNS: tuple[str, ...] = ()  # every column of the table, in its order
+    MUTABLE: tuple[str, ...] = ()  # what a step or command may change on a stored row
+    saved: tuple[Any, ...] | None
+
+    def __init__(self, **values: Any) -> None:
+        for key in self.COLUMNS:
+            setattr(self, key, values.get(key))
+        self.saved = None
+
+    @classmethod
+    def from_row(cls, row):
+        """From a row of COLUMNS' values, in order, as stored."""
+        record = cls.__new__(cls)
+        for key, value in zip(cls.COLUMNS, row, strict=True):
+            setattr(record, key, value)
+        record.mark_saved()
+        return record
+
+    def mark_saved(self) -> None:
+        self.saved = tuple(getattr(self, key) for key in self.MUTABLE)
+
+    def changed_columns(self) -> frozenset[str]:
+        """The columns changed since the record was read or written (every mutable one if never written);
+        a value still the very object stored is not compared (an instance's serialized state is large)."""
+        if self.saved is None:
+            return frozenset(self.MUTABLE)
+        return frozenset(key for key, was in zip(self.MUTABLE, self.saved, strict=True)
+                         if getattr(self, key) is not was and getattr(self, key) != was)
+
+    def values(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.COLUMNS}
+
+
+class TaskRecord(_Record):
+    """One human_task row's values."""
 
     __slots__ = (*TASK_COLUMNS, "saved")
+    COLUMNS = TASK_COLUMNS
+    MUTABLE = _MUTABLE
     id: int | None
     instance_id: int
     spiff_task_id: str
@@ -54,44 +97,22 @@ class TaskRecord:
     completed_by: str | None
     summary: dict[str, Any]
     search_text: str | None
-    saved: tuple[Any, ...] | None
-
-    def __init__(self, **values: Any) -> None:
-        for key in TASK_COLUMNS:
-            setattr(self, key, values.get(key))
-        self.saved = None
-
-    @classmethod
-    def from_row(cls, row) -> TaskRecord:
-        """From a row of TASK_COLUMNS' values, in order, as stored."""
-        record = cls.__new__(cls)
-        for key, value in zip(TASK_COLUMNS, row, strict=True):
-            setattr(record, key, value)
-        record.mark_saved()
-        return record
-
-    def mark_saved(self) -> None:
-        self.saved = tuple(getattr(self, key) for key in _MUTABLE)
-
-    def changed_columns(self) -> frozenset[str]:
-        """The columns changed since the record was read or written (every one if never written)."""
-        if self.saved is None:
-            return frozenset(_MUTABLE)
-        return frozenset(key for key, was in zip(_MUTABLE, self.saved, strict=True) if getattr(self, key) != was)
 
     def insert_values(self) -> dict[str, Any]:
         """The values its INSERT writes: every column but the id and those the database computes."""
-        return {key: getattr(self, key) for key in TASK_COLUMNS if key not in _NOT_INSERTED}
+        return {key: getattr(self, key) for key in INSERTED_COLUMNS}
 
     def __repr__(self) -> str:
         return f"TaskRecord(id={self.id}, instance_id={self.instance_id}, task={self.task!r}, state={self.state!r})"
 
 
-class InstanceRecord:
-    """One process_instance row's values; `saved`: the mutable ones as stored (None: not inserted yet).
-    `lock_version` is the optimistic lock its UPDATE names (engine/run/row_writes.py)."""
+class InstanceRecord(_Record):
+    """One process_instance row's values. `lock_version` is the optimistic lock its UPDATE names
+    (engine/run/row_writes.py)."""
 
     __slots__ = (*INSTANCE_COLUMNS, "saved")
+    COLUMNS = INSTANCE_COLUMNS
+    MUTABLE = _INSTANCE_MUTABLE
     id: int
     deployment_id: int
     process_id: str
@@ -104,33 +125,6 @@ class InstanceRecord:
     ended_at: datetime | None
     error: str | None
     lock_version: int
-    saved: tuple[Any, ...] | None
-
-    def __init__(self, **values: Any) -> None:
-        for key in INSTANCE_COLUMNS:
-            setattr(self, key, values.get(key))
-        self.saved = None
-
-    @classmethod
-    def from_row(cls, row) -> InstanceRecord:
-        """From a row of INSTANCE_COLUMNS' values, in order, as stored."""
-        record = cls.__new__(cls)
-        for key, value in zip(INSTANCE_COLUMNS, row, strict=True):
-            setattr(record, key, value)
-        record.mark_saved()
-        return record
-
-    def mark_saved(self) -> None:
-        self.saved = tuple(getattr(self, key) for key in _INSTANCE_MUTABLE)
-
-    def changed_columns(self) -> frozenset[str]:
-        if self.saved is None:
-            return frozenset(_INSTANCE_MUTABLE)
-        return frozenset(key for key, was in zip(_INSTANCE_MUTABLE, self.saved, strict=True)
-                         if getattr(self, key) is not was and getattr(self, key) != was)
-
-    def values(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in INSTANCE_COLUMNS}
 
     def __repr__(self) -> str:
         return f"InstanceRecord(id={self.id}, process_id={self.process_id!r}, status={self.status!r})"
@@ -152,8 +146,6 @@ def held_instances(session: Session) -> dict[int, InstanceRecord]:
 
 
 _HELD = "tourflow_held_instance_records"
-_NOT_INSERTED = frozenset({"id"} | {c.key for c in HumanTask.__table__.columns if c.computed is not None})
-INSERTED_COLUMNS: tuple[str, ...] = tuple(key for key in TASK_COLUMNS if key not in _NOT_INSERTED)
 
 TaskRow = HumanTask | TaskRecord  # what a step's open rows are: records, or ORM objects a command holds
 InstanceRow = ProcessInstance | InstanceRecord
