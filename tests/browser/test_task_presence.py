@@ -23,6 +23,9 @@ def _start_complaint(page) -> str:
     page.goto("/start")
     page.locator("section, li, tr, article").filter(has_text="游客投诉处理流程").get_by_role("button", name="发起").click()
     expect(page).to_have_url(re.compile(r"/tasks/\d+$"))
+    # The URL changes before the task page's deferred scripts run; typing before task-edit.js listens would
+    # never be saved (a busy machine showed it). DOMContentLoaded comes after the deferred scripts.
+    page.wait_for_load_state("domcontentloaded")
     return page.url
 
 
