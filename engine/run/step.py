@@ -217,9 +217,6 @@ class Step:
 
     def open_task_rows(self) -> list[TaskRecord]:
         """The instance's open task rows, as the step holds them (read once, under its lock)."""
-        return self._open_task_rows()
-
-    def _open_task_rows(self) -> list[TaskRecord]:
         if self.open_rows is None:
             # Read by the lock statement (SQLite, a task's completion), else here, as records on the connection
             # (engine/store/records.py): no ORM object, no flush first. A task this step closed is still ready
@@ -238,7 +235,7 @@ class Step:
         """Close the rows of tasks no longer ready, add rows for new ready tasks (returned, not yet
         flushed: sync() records their task_ready events once they have ids)."""
         ready = {str(t.id): t for t in facts.ready_manual}
-        rows = self._open_task_rows()
+        rows = self.open_task_rows()
         known = {row.spiff_task_id for row in rows}
         for row in rows:
             if row.spiff_task_id not in ready:
