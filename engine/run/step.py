@@ -77,9 +77,8 @@ class Step:
     # Called at the end of the step to hand the instance a buffered message it now waits for.
     take_buffered: Callable[[Step], None] | None = None
     timers_recorded: set[str] = field(default_factory=set)  # waiting tasks whose firing this step recorded
-    closed_tasks: set[int] = field(default_factory=set)  # task rows this step completed or cancelled
-    closed_rows: dict[int, TaskRecord] = field(default_factory=dict)  # the same, by id (`close`)
-    unindexed: set[int] = field(default_factory=set)  # closed_tasks whose search terms were dropped
+    closed_rows: dict[int, TaskRecord] = field(default_factory=dict)  # task rows it completed or cancelled, by id
+    unindexed: set[int] = field(default_factory=set)  # closed rows whose search terms were dropped
     # The instance's open task rows as this step left them; None until read (an instance this
     # transaction created has none, so its first write-back reads nothing).
     open_rows: list[TaskRecord] | None = None
@@ -191,7 +190,7 @@ class Step:
         # The rows this step wrote, by prebuilt statements (engine/run/row_writes.py): its instance (a new one
         # inserted whole), the task rows it closed, then its new task rows with their ids, then their events (a
         # workflow with a ready task is not completed: no instance_completed came before them).
-        closing = [self.closed_rows[i] for i in sorted(self.closed_tasks - self.unindexed)]
+        closing = [self.closed_rows[i] for i in sorted(self.closed_rows.keys() - self.unindexed)]
         write_tasks(self.session, closing)
         write_instance_record(self.session, self.instance)
         if created:
@@ -202,17 +201,16 @@ class Step:
                                           "form": row.form_ref, "due_at": iso_z(row.due_at)})
             write_terms(self.session, [(row.id, row.search_text) for row in created])
             staff_alerts.note_new_tasks(self.session, created, self.now, self.model.name)
-        if self.closed_tasks:  # who had a closed task open, their drafts: last, after the one flush of the rows
+        if self.closed_rows:  # who had a closed task open, their drafts: last, after the one flush of the rows
             forget_closed(self.session, self.instance.id)
             drop_closed(self.session, closing)  # they leave the search's index
-            self.unindexed |= self.closed_tasks
+            self.unindexed |= self.closed_rows.keys()
 
     def current_data(self) -> dict[str, Any]:
         return current_data(self.workflow)
 
     def close(self, row: TaskRecord) -> None:
         """`row` was completed or cancelled by this step: written back at its end."""
-        self.closed_tasks.add(row.id)
         self.closed_rows[row.id] = row
 
     def open_task_rows(self) -> list[TaskRecord]:
