@@ -17,7 +17,7 @@ from sqlalchemy import insert, text
 
 from engine.clock import naive_utc
 from engine.plugins.handlers import HandlerContext, handler
-from engine.store import audit, audit_buffer
+from engine.store import audit, audit_buffer, driver_sql
 from engine.store.models import AuditEvent
 from tests.support.world import deploy
 
@@ -88,7 +88,7 @@ def test_the_batch_is_stored_as_sqlalchemys_own_insert_stores_it(runtime, db_bac
                datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=8)))]
     with runtime.db.write() as session, session.begin():
         dialect = session.connection().dialect
-        assert (audit_buffer.driver_statements(dialect) is not None) == (db_backend == "sqlite")
+        assert (driver_sql.driver_statement(dialect, audit_buffer.INSERT_EVENTS) is not None) == (db_backend == "sqlite")
         for i, at in enumerate(moments * 2):
             audit.append(session, kind="note", actor="张三", at=at, payload={"i": i, "é": [1.5, None]})
         rows = [dict(row) for row in audit_buffer.buffer_of(session).rows]

@@ -31,6 +31,7 @@ from engine.clock import CHINA, naive_utc
 from engine.errors import FormInvalid
 from engine.outbox import queue
 from engine.outbox.templates import register_kind, render
+from engine.store import driver_sql
 from engine.store.models import HumanTask, StaffAlert, StaffAlertPreference, User, UserRole
 from engine.store.records import TaskRow
 from engine.store.states import HumanTaskState
@@ -128,7 +129,8 @@ def _listeners(session: Session, event: str) -> list[Viewer]:
     """The active users who want alerts of `event`."""
     if session.info.get(_NOBODY) is not None and session.info[_NOBODY] is session.get_transaction():
         return []
-    wanting = [row for row in session.connection().execute(_LISTENERS) if event in (row.events or [])]
+    found = driver_sql.run(driver_sql.connection_of(session), _LISTENERS, {}).all()
+    wanting = [row for row in found if event in (row.events or [])]
     found = (viewer_of_rows(username, list(rows)) for username, rows in groupby(wanting, key=attrgetter("username")))
     return [viewer for viewer in found if viewer is not None]
 

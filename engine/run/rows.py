@@ -14,7 +14,7 @@ from engine.access.viewer import viewer_of_rows as access_viewer_of_rows
 from engine.clock import iso_z
 from engine.errors import NotAllowed, NotFound
 from engine.run import task_edit_cleanup
-from engine.store import audit, audit_buffer, state_hash
+from engine.store import audit, audit_buffer, driver_sql, state_hash
 from engine.store.models import AuditHead, HumanTask, Job, ProcessInstance, TaskEdit, User, UserRole
 from engine.store.records import (
     INSTANCE_COLUMNS,
@@ -157,15 +157,15 @@ def _noted(session: Session, instance: InstanceRow, has_pending_job: bool, has_t
 def lock_instance_record(session: Session, instance_id: int) -> InstanceRecord:
     """`lock_instance` for a step: the row as a record the transaction holds (written back by the step, or
     at the end of the unit of work: row_writes.write_held_instances)."""
-    connection = session.connection()
+    connection = driver_sql.connection_of(session)
     if connection.dialect.name == "sqlite":
-        found = connection.execute(_INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}).first()
+        found = driver_sql.run(connection, _INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}).first()
         record = None
         if found is not None:
             width = len(INSTANCE_COLUMNS)
             record = _noted(session, _held_instance(session, found[:width]), found[width], found[width + 1])
     else:
-        found = connection.execute(_LOCK_INSTANCE_RECORD, {"instance_id": instance_id}).first()
+        found = driver_sql.run(connection, _LOCK_INSTANCE_RECORD, {"instance_id": instance_id}).first()
         record = _held_instance(session, found) if found is not None else None
     if record is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
@@ -231,8 +231,8 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
     known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
     if session.get_bind().dialect.name != "sqlite":
         return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
-    found = session.connection().execute(_TASK_TO_COMPLETE,
-                                         {"task_id": task_id, "username": None if known else actor}).all()
+    found = driver_sql.run(driver_sql.connection_of(session), _TASK_TO_COMPLETE,
+                           {"task_id": task_id, "username": None if known else actor}).all()
     width, after = len(TASK_COLUMNS), len(TASK_COLUMNS) + len(INSTANCE_COLUMNS)
     records: dict[int, TaskRecord] = {}  # one record per row, however often the statement returns it
     for r in found:

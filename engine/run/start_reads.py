@@ -23,6 +23,7 @@ from engine.limits import ID_MAX
 from engine.outbox import staff_alerts
 from engine.run.catalog import Catalog, Deployed, no_version, not_deployed
 from engine.run.rows import reserve_after, viewer_of_rows
+from engine.store import driver_sql
 from engine.store.audit import SYSTEM_ACTOR
 from engine.store.models import CurrentVersion, Deployment, ProcessInstance, User, UserRole
 
@@ -66,8 +67,8 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
         raise no_version(process_id, version)
     starter = None if actor == SYSTEM_ACTOR else acting_viewer(actor)  # the request's user, read at its start
     with_user = actor != SYSTEM_ACTOR and starter is None
-    rows = session.connection().execute(_statement(sqlite, version is not None, with_user),
-                                        {"process_id": process_id, "version": version, "username": actor}).all()
+    rows = driver_sql.run(driver_sql.connection_of(session), _statement(sqlite, version is not None, with_user),
+                          {"process_id": process_id, "version": version, "username": actor}).all()
     first = rows[0]
     if first.deployment_id is None:
         if version is not None:

@@ -44,7 +44,7 @@ from engine.run.task_rows import new_task_row
 from engine.run.workflow_data import WALKS, TreeFacts, current_data, data_diff, json_safe, walk_tree
 from engine.sandbox.plain import is_plain
 from engine.sandbox.scripts import ScriptEngine
-from engine.store import audit, state_hash
+from engine.store import audit, driver_sql, state_hash
 from engine.store.models import Job
 from engine.store.records import InstanceRecord, TaskRecord
 from engine.store.states import FINISHED, HumanTaskState, InstanceStatus, JobKind, JobState
@@ -222,7 +222,8 @@ class Step:
             # step's rows are written together later.
             rows = open_tasks_read_with_lock(self.session, self.instance.id)
             if rows is None:
-                found = self.session.connection().execute(OPEN_TASK_RECORDS, {"instance_id": self.instance.id})
+                found = driver_sql.run(driver_sql.connection_of(self.session), OPEN_TASK_RECORDS,
+                                       {"instance_id": self.instance.id}).all()
                 # a row this step closed already (a completion's task, PostgreSQL) is the record it holds
                 rows = [self.closed_rows.get(r[0]) or TaskRecord.from_row(r) for r in found]
             self.open_rows = rows

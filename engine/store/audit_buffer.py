@@ -13,16 +13,15 @@ INSERT moves, always inside the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
+from engine.store import driver_sql
 from engine.store.models import AuditEvent, AuditHead
 
 _KEY = "tourflow_audit_buffer"
@@ -31,7 +30,8 @@ _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
 # Built once: building a statement costs about as much as running it.
 _HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
-_INSERT_EVENTS = insert(_EVENTS)
+_EVENT_COLUMNS = ("stream", "instance_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
+INSERT_EVENTS = insert(_EVENTS).values({key: bindparam(key, type_=_EVENTS.c[key].type) for key in _EVENT_COLUMNS})
 _UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.stream == bindparam("head_stream"))
                 .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
 _INSERT_HEAD = insert(_HEADS).values(stream=bindparam("head_stream"), seq=bindparam("head_seq"),
@@ -71,7 +71,7 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     head = buffer.heads.get(stream)
     if head is None:
         # On the connection: no flush, and no write of the buffer first (it holds no event of this stream).
-        row = session.connection().execute(_HEAD, {"stream": stream}).one_or_none()
+        row = driver_sql.run(driver_sql.connection_of(session), _HEAD, {"stream": stream}).first()
         head = Head(row.seq, row.hash, True) if row is not None else Head(0, genesis, False)
         buffer.heads[stream] = head
     return head
@@ -100,81 +100,38 @@ def write_pending(session: Session) -> None:
     if not buffer.rows and not dirty:
         return
     rows, buffer.rows = buffer.rows, []
-    connection = session.connection()
-    driver = driver_statements(connection.dialect)
+    connection = driver_sql.connection_of(session)
     if rows:
+        driver = driver_sql.driver_statement(connection.dialect, INSERT_EVENTS)
         if driver is None:
-            connection.execute(_INSERT_EVENTS, rows)
+            connection.execute(INSERT_EVENTS, rows)
         else:
-            connection.exec_driver_sql(driver.insert_events, driver.event_params(rows))
+            driver_sql.execute(connection, driver.sql, _event_params(driver, rows))
         buffer.batches += 1
     for stream, head in dirty:
-        values = {"head_stream": stream, "head_seq": head.seq, "head_hash": head.hash}
-        if driver is None:
-            connection.execute(_UPDATE_HEAD if head.stored else _INSERT_HEAD, values)
-        elif head.stored:
-            connection.exec_driver_sql(driver.update_head, driver.head_params(values, stored=True))
-        else:
-            connection.exec_driver_sql(driver.insert_head, driver.head_params(values, stored=False))
+        driver_sql.run(connection, _UPDATE_HEAD if head.stored else _INSERT_HEAD,
+                       {"head_stream": stream, "head_seq": head.seq, "head_hash": head.hash})
         head.stored = True
         head.dirty = False
 
 
-@dataclass(frozen=True)
-class DriverStatements:
-    """The batch's statements as SQLAlchemy compiles them for one dialect, with the order of their
-    parameters and the columns' own bind processing: on SQLite the rows go to the driver's executemany
-    as SQLAlchemy would send them, without its per-row parameter work (~0.05 ms of a ten-service-task step)."""
-
-    insert_events: str
-    event_order: tuple[str, ...]
-    event_binds: tuple[Callable[[Any], Any] | None, ...]
-    update_head: str
-    update_order: tuple[str, ...]
-    insert_head: str
-    insert_order: tuple[str, ...]
-
-    def event_params(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        values = list(map(itemgetter(*self.event_order), rows))
-        for index, bind in enumerate(self.event_binds):
-            if bind is None:
-                continue
-            last_in, last_out = _UNSET, None  # a step's events share their moment: processed once
-            for i, row in enumerate(values):
-                value = row[index]
-                if value is not last_in:
-                    last_in, last_out = value, bind(value)
-                values[i] = (*row[:index], last_out, *row[index + 1:])
-        return values
-
-    def head_params(self, values: dict[str, Any], stored: bool) -> tuple[Any, ...]:
-        return tuple(values[key] for key in (self.update_order if stored else self.insert_order))
+def _event_params(driver: driver_sql.DriverStatement, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The batch's rows as the driver takes them (`DriverStatement.params` of each), a value its rows share
+    (a step's events share their moment) processed once: ~0.05 ms of a ten-service-task step."""
+    values = list(map(itemgetter(*driver.order), rows))
+    for index, bind in enumerate(driver.binds):
+        if bind is None:
+            continue
+        last_in, last_out = _UNSET, None
+        for i, row in enumerate(values):
+            value = row[index]
+            if value is not last_in:
+                last_in, last_out = value, bind(value)
+            values[i] = (*row[:index], last_out, *row[index + 1:])
+    return values
 
 
 _UNSET = object()
-_EVENT_COLUMNS = ("stream", "instance_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
-_DRIVER: dict[str, tuple[Dialect, DriverStatements | None]] = {}
-
-
-def driver_statements(dialect: Dialect) -> DriverStatements | None:
-    """The driver-level statements for `dialect` (SQLite's, positional), None elsewhere: PostgreSQL keeps
-    SQLAlchemy's own executemany (its driver's batching is left as it is; not measured here)."""
-    known = _DRIVER.get(dialect.name)
-    if known is not None and known[0] is dialect:
-        return known[1]
-    statements = None
-    if dialect.name == "sqlite":
-        events = _INSERT_EVENTS.compile(dialect=dialect, column_keys=list(_EVENT_COLUMNS))
-        update, insert_head = _UPDATE_HEAD.compile(dialect=dialect), _INSERT_HEAD.compile(dialect=dialect)
-        if events.positional and update.positional and insert_head.positional:
-            # each column's processing as SQLAlchemy does it for this dialect (its dialect_impl: on SQLite
-            # the DATETIME text with microseconds, after UtcDateTime's conversion to naive UTC)
-            binds = tuple(_EVENTS.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-                          for key in events.positiontup)
-            statements = DriverStatements(str(events), tuple(events.positiontup), binds, str(update),
-                                          tuple(update.positiontup), str(insert_head), tuple(insert_head.positiontup))
-    _DRIVER[dialect.name] = (dialect, statements)
-    return statements
 
 
 def _before_reading_audit(state: ORMExecuteState) -> None:
@@ -247,4 +204,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "read_head", "write_pending"]
+__all__ = ["INSERT_EVENTS", "WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "read_head", "write_pending"]

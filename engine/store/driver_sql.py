@@ -1,22 +1,32 @@
-"""Statements built once, compiled once per dialect, run through `Connection.exec_driver_sql`.
+"""A step's statements built once, compiled once per dialect, run on the driver's cursor.
 
-A Core `execute` spends more on its per-call work (cache key, parameter processing, result set-up) than
-SQLite spends running a step's one-row INSERT or UPDATE. Here SQLAlchemy compiles the statement once per
-dialect; each call applies the columns' own bind processing (the same as `execute` would: UtcDateTime,
-JSON, enum text) and hands the driver its SQL and positional parameters. The statement still passes
-through the engine's events (before/after_cursor_execute), so statement counts see it. A dialect whose
-driver takes named parameters (PostgreSQL's psycopg) keeps Core's `execute` of the same statement.
+A Core `execute` spends more on its per-call work (cache key, parameter processing, execution context,
+result set-up) than SQLite spends running a step's one-row INSERT, UPDATE or keyed SELECT: ~15 µs a
+statement, and `exec_driver_sql` still ~10 µs, against ~1 µs on the driver. Here SQLAlchemy compiles the
+statement once per dialect; each call applies the columns' own bind processing (UtcDateTime, JSON, enum
+text: what `execute` would send), hands the driver the SQL and positional parameters on the connection of
+the session's transaction, and gives back rows with the columns' own result processing (what `execute`
+would return). What SQLAlchemy's Connection would do around it is kept:
+* the engine's `before_cursor_execute` and `after_cursor_execute` events fire with the statement and the
+  parameters sent (statement counts, timers and query-plan tests see every statement);
+* a driver error is raised as SQLAlchemy's own exception (IntegrityError, OperationalError, ...).
+A dialect whose driver takes named parameters (PostgreSQL's psycopg), or a statement whose parameters
+are expanded per call (an IN list), keeps Core's `execute` of the same statement.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+
+_REQUIRED = object()  # a bind parameter with no value of its own: the caller names it
 
 
 @dataclass(frozen=True)
@@ -24,10 +34,38 @@ class DriverStatement:
     sql: str
     order: tuple[str, ...]  # the bind parameters' names, in the SQL's order
     binds: tuple[Callable[[Any], Any] | None, ...]
+    fixed: tuple[Any, ...]  # each parameter's own value (a literal), or _REQUIRED
+    results: tuple[Callable[[Any], Any] | None, ...]  # each result column's processing (SELECT, RETURNING)
+    row: Any  # the named-tuple class of its rows, or None when it returns none
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(value if bind is None else bind(value)
-                     for bind, value in zip(self.binds, map(values.__getitem__, self.order), strict=True))
+        sent = []
+        for name, bind, fixed in zip(self.order, self.binds, self.fixed, strict=True):
+            value = values[name] if fixed is _REQUIRED else values.get(name, fixed)
+            sent.append(value if bind is None else bind(value))
+        return tuple(sent)
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
+        make, results = self.row._make, self.results
+        if not any(results):
+            return [make(r) for r in fetched]
+        return [make([value if process is None else process(value) for process, value in zip(results, r, strict=True)])
+                for r in fetched]
+
+
+class DriverResult:
+    """What a statement run on the driver gave back: its processed rows, and the rows it changed."""
+
+    __slots__ = ("rowcount", "_rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
 
 
 _COMPILED: dict[tuple[str, int], tuple[Dialect, ClauseElement, DriverStatement | None]] = {}
@@ -36,17 +74,24 @@ _COMPILED_MAX = 256
 
 def driver_statement(dialect: Dialect, statement: ClauseElement) -> DriverStatement | None:
     """`statement` compiled for `dialect` (remembered by identity: build statements once), or None when
-    its driver takes named parameters."""
+    its driver takes named parameters or its parameters are expanded per call."""
     key = (dialect.name, id(statement))
     known = _COMPILED.get(key)
     if known is not None and known[0] is dialect and known[1] is statement:
         return known[2]
     compiled = statement.compile(dialect=dialect)
     found = None
-    if compiled.positional and compiled.positiontup is not None:
+    expanded = any(b.expanding or b.literal_execute for b in compiled.binds.values())
+    if compiled.positional and compiled.positiontup is not None and not expanded:
         order = tuple(compiled.positiontup)
-        binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
-        found = DriverStatement(str(compiled), order, binds)
+        params = [compiled.binds[name] for name in order]
+        columns = compiled._result_columns  # noqa: SLF001  (what CursorResult itself processes rows by)
+        found = DriverStatement(
+            sql=str(compiled), order=order,
+            binds=tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params),
+            fixed=tuple(_REQUIRED if p.required else p.effective_value for p in params),
+            results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+            row=namedtuple("Row", [c.keyname for c in columns], rename=True) if columns else None)
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[key] = (dialect, statement, found)
@@ -69,14 +114,41 @@ _CONNECTION = "tourflow_driver_connection"
 
 
 def run(connection: Connection, statement: ClauseElement, values: dict[str, Any] | Sequence[dict[str, Any]]
-        ) -> CursorResult:
+        ) -> DriverResult:
     """Run `statement` with one set of `values` or many (an executemany), on the driver where it can."""
     driver = driver_statement(connection.dialect, statement)
     if driver is None:
-        return connection.execute(statement, values)
+        result = connection.execute(statement, values)
+        return DriverResult(result.all() if result.returns_rows else [], result.rowcount)
     if isinstance(values, dict):
-        return connection.exec_driver_sql(driver.sql, driver.params(values))
-    return connection.exec_driver_sql(driver.sql, [driver.params(v) for v in values])
+        return execute(connection, driver.sql, driver.params(values), driver)
+    return execute(connection, driver.sql, [driver.params(v) for v in values], driver)
 
 
-__all__ = ["DriverStatement", "connection_of", "driver_statement", "run"]
+def execute(connection: Connection, sql: str, params: tuple[Any, ...] | list[tuple[Any, ...]],
+            driver: DriverStatement | None = None) -> DriverResult:
+    """`sql` with positional `params` (a list of them: an executemany) on the driver's cursor, between the
+    engine's cursor events, its rows processed by `driver`'s result columns."""
+    many = isinstance(params, list)
+    dispatch = connection.dispatch
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        for listener in dispatch.before_cursor_execute:
+            sql, params = listener(connection, cursor, sql, params, None, many)
+        try:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+            fetched = cursor.fetchall() if cursor.description is not None else []
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=connection.dialect) from exc
+        dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
+        rowcount = cursor.rowcount
+    finally:
+        cursor.close()
+    rows = driver.rows(fetched) if fetched and driver is not None and driver.row is not None else fetched
+    return DriverResult(rows, rowcount)
+
+__all__ = ["DriverResult", "DriverStatement", "connection_of", "driver_statement", "execute", "run"]
