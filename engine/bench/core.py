@@ -251,7 +251,8 @@ def _latency(values: list[float]) -> dict[str, float] | None:
     def rank(q: float) -> float:
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
-    return {"p50": round(rank(0.50), 3), "p95": round(rank(0.95), 3), "max": round(ordered[-1] * 1000, 3)}
+    return {"p50": round(rank(0.50), 3), "p95": round(rank(0.95), 3), "p99": round(rank(0.99), 3),
+            "max": round(ordered[-1] * 1000, 3)}
 
 
 # ---- serialized size ------------------------------------------------------------------
