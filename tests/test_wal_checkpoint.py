@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import multiprocessing
 import os
 import sqlite3
 import struct
@@ -126,35 +127,35 @@ def test_databases_dropped_without_dispose_leave_no_connection_nor_thread(tmp_pa
     assert len(_checkpoint_threads()) == 1
 
 
+def _in_forked_child(db: Database, parent_thread: int, report) -> None:
+    """Run in a forked child (multiprocessing's fork, which exits the child itself): report what it saw."""
+    try:
+        db.engine.dispose(close=False)  # the parent's pooled connections are not the child's
+        assert CHECKPOINTER.thread() is None and db.wal.connection is None
+        before = db.wal.checkpoints
+        _write(db, WRITES_PER_CHECKPOINT)
+        _wait_for(lambda: db.wal.checkpoints > before, "checkpointed in the child")
+        thread = CHECKPOINTER.thread()
+        report.send(f"ok {thread.is_alive()} {thread.native_id != parent_thread} {len(_checkpoint_threads())}")
+    except BaseException as exc:
+        report.send(f"failed: {exc!r}")
+
+
 def test_a_forked_child_starts_its_own_thread(tmp_path):
     path = tmp_path / "a.db"
     db = _database(path)
-    _write(db, WRITES_PER_CHECKPOINT)
-    _wait_for(lambda: db.wal.checkpoints >= 1, "checkpointed")
-    parent_thread = CHECKPOINTER.thread().native_id
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report through the pipe, never return into pytest
-        verdict = "error"
-        try:
-            db.engine.dispose(close=False)  # the parent's pooled connections are not the child's
-            assert CHECKPOINTER.thread() is None and db.wal.connection is None
-            before = db.wal.checkpoints
-            _write(db, WRITES_PER_CHECKPOINT)
-            _wait_for(lambda: db.wal.checkpoints > before, "checkpointed in the child")
-            thread = CHECKPOINTER.thread()
-            verdict = f"ok {thread.is_alive()} {thread.native_id != parent_thread} {len(_checkpoint_threads())}"
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            verdict = f"failed: {exc!r}"
-        finally:
-            os.write(write_end, verdict.encode())
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        verdict = reader.read()
-    os.waitpid(pid, 0)
     try:
-        assert verdict == "ok True True 1"
+        _write(db, WRITES_PER_CHECKPOINT)
+        _wait_for(lambda: db.wal.checkpoints >= 1, "checkpointed")
+        parent_thread = CHECKPOINTER.thread().native_id
+        fork = multiprocessing.get_context("fork")
+        receive, send = fork.Pipe(duplex=False)
+        child = fork.Process(target=_in_forked_child, args=(db, parent_thread, send))
+        child.start()
+        assert receive.poll(60)
+        assert receive.recv() == "ok True True 1"
+        child.join(60)
+        assert child.exitcode == 0
         # The parent's thread goes on serving the parent.
         before = db.wal.checkpoints
         _write(db, WRITES_PER_CHECKPOINT)
