@@ -19,6 +19,7 @@ child starts its own thread and leaves the parent's connections alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 # A user-task step's write transaction adds ~19 WAL frames: a checkpoint every 64 copies ~1,200 (~5 MB).
 WRITES_PER_CHECKPOINT = 64
+# The thread's nice value (Linux: per thread): under load the requests' threads run first; a checkpoint
+# that falls behind is caught by the committers' automatic checkpoint.
+THREAD_NICENESS = 10
 # Writes that never add up to WRITES_PER_CHECKPOINT are checkpointed this long after the last signal.
 IDLE_SECONDS = 1.0
 
@@ -109,8 +113,11 @@ class WalTarget:
 
 def _connect(path: str) -> sqlite3.Connection:
     # mode=rw: a database file that is gone is an error, not a new empty database.
-    return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=0)
+    connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None,
+                                 check_same_thread=False, timeout=0)
+    # As the application's connections (db.py); a checkpoint syncs the WAL and the database file either way.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
 
 
 class Checkpointer:
@@ -179,6 +186,9 @@ class Checkpointer:
         self._known = set()
 
     def _run(self) -> None:
+        if THREAD_NICENESS:
+            with contextlib.suppress(OSError, AttributeError):  # AttributeError: no setpriority here
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), THREAD_NICENESS)
         signals = self._queue
         while True:
             try:
