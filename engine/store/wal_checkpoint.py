@@ -77,7 +77,7 @@ class WalTarget:
             try:
                 if self.connection is None:
                     self.connection = _connect(self.path)
-                self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                _, frames, copied = self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:
                 # The next signal (a later write) tries again, with a new connection: the file may be back.
                 self._close()
@@ -89,6 +89,10 @@ class WalTarget:
                 return
             self.error = None
             self.checkpoints += 1
+            if frames > copied:
+                # Committed while it copied (a signal comes at a write's BEGIN), or still needed by a reader:
+                # again IDLE_SECONDS from now, so that a burst's last writes are checkpointed too.
+                self.pending = True
 
     def close(self) -> None:
         with self.lock:
