@@ -109,11 +109,12 @@ def _ping_after_idle(engine: Engine) -> None:
 
 
 # The commit that takes the WAL past this many pages copies them into the database file and syncs twice
-# (a checkpoint) before its COMMIT returns. With the checkpoint thread (wal_checkpoint.py) this is the
-# safety net: a commit crosses it only when the thread lags or is off, and then has little left to copy. SQLite's default, 1,000 pages, made that every ~26 user-task
+# (a checkpoint) before its COMMIT returns. SQLite's default, 1,000 pages, made that every ~26 user-task
 # instances and cost ~0.3-0.5 ms per instance on a busy machine; 10,000 (a WAL file of ~40 MB)
 # checkpoints a tenth as often, each copy deduplicating more pages (docs/performance.md, "Round 5: the
-# write transaction's own cost"). Durability is unchanged: a commit is in the WAL.
+# write transaction's own cost"). Durability is unchanged: a commit is in the WAL. With the checkpoint
+# thread (wal_checkpoint.py) this is the safety net, crossed only when the thread lags or is off; 1,000
+# would let the committers checkpoint before the thread's signal (Round 6).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
