@@ -26,3 +26,10 @@ def database_url() -> str:
 def messages_dir() -> Path:
     """The message templates owners edit (docs/messages.md); TOURFLOW_MESSAGES_DIR overrides."""
     return Path(os.environ.get("TOURFLOW_MESSAGES_DIR") or DEFAULT_MESSAGES_DIR).resolve()
+
+
+def wal_checkpoint_thread() -> bool:
+    """TOURFLOW_WAL_CHECKPOINT_THREAD=0 (or off, false, no) leaves SQLite's checkpoints to the committing
+    requests, as before engine/store/wal_checkpoint.py; on by default."""
+    value = os.environ.get("TOURFLOW_WAL_CHECKPOINT_THREAD", "1").strip().lower()
+    return value not in {"0", "off", "false", "no"}

@@ -247,11 +247,9 @@ def _latency(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
     ordered = sorted(values)
-
-    def rank(q: float) -> float:
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
-
-    return {"p50": round(rank(0.50), 3), "p95": round(rank(0.95), 3), "max": round(ordered[-1] * 1000, 3)}
+    ranks = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+    picked = {name: ordered[max(0, math.ceil(q * len(ordered)) - 1)] for name, q in ranks.items()}
+    return {name: round(value * 1000, 3) for name, value in (picked | {"max": ordered[-1]}).items()}
 
 
 # ---- serialized size ------------------------------------------------------------------

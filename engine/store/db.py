@@ -11,7 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import config
 from engine.store import state_hash
+from engine.store.wal_checkpoint import CHECKPOINTER, WalTarget, file_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -29,7 +31,10 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
-        self.engine = _create_engine(url, self.is_sqlite)
+        # A SQLite file's WAL is checkpointed by a background thread (engine/store/wal_checkpoint.py).
+        path = file_path(make_url(url).database) if self.is_sqlite and config.wal_checkpoint_thread() else None
+        self.wal: WalTarget | None = CHECKPOINTER.register(path, self) if path else None
+        self.engine = _create_engine(url, self.is_sqlite, self.wal)
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         # On SQLite a writer takes the write lock at BEGIN (BEGIN IMMEDIATE): two writers
         # queue instead of one failing late with a stale snapshot.
@@ -62,6 +67,8 @@ class Database:
             command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
+        if self.wal is not None:
+            CHECKPOINTER.unregister(self.wal)
         self.engine.dispose()
 
 
@@ -105,11 +112,13 @@ def _ping_after_idle(engine: Engine) -> None:
 # (a checkpoint) before its COMMIT returns. SQLite's default, 1,000 pages, made that every ~26 user-task
 # instances and cost ~0.3-0.5 ms per instance on a busy machine; 10,000 (a WAL file of ~40 MB)
 # checkpoints a tenth as often, each copy deduplicating more pages (docs/performance.md, "Round 5: the
-# write transaction's own cost"). Durability is unchanged: a commit is in the WAL.
+# write transaction's own cost"). Durability is unchanged: a commit is in the WAL. With the checkpoint
+# thread (wal_checkpoint.py) this is the safety net, crossed only when the thread lags or is off; 1,000
+# would let the committers checkpoint before the thread's signal (Round 6).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
-def _create_engine(url: str, is_sqlite: bool) -> Engine:
+def _create_engine(url: str, is_sqlite: bool, wal: WalTarget | None) -> Engine:
     if not is_sqlite:
         engine = create_engine(url)
         _ping_after_idle(engine)
@@ -134,6 +143,8 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         if connection.get_execution_options().get("tourflow_write"):
+            if wal is not None:
+                wal.note_write()
             # Transaction control, like the COMMIT SQLAlchemy sends on the driver's connection: the engine's
             # `begin` event (which counts transactions) fired already; going through exec_driver_sql's
             # execution context and result cost ~20 us of every write transaction.
