@@ -1,6 +1,7 @@
 """A write transaction's own shape on SQLite (engine/store/db.py, engine/run/unit.py): the write lock is taken
-at BEGIN IMMEDIATE, sent on the driver's connection as transaction control (the engine's `begin` event still
-fires once per transaction; the statements a step sends are unchanged); a lock that cannot be had surfaces as
+at BEGIN IMMEDIATE, a read's snapshot at BEGIN, both sent on the driver's connection as transaction control by
+the connection class, with no listener on the engine (the engine's `begin` event still fires once per
+transaction for whoever listens; the statements a step sends are unchanged); a lock that cannot be had surfaces as
 SQLAlchemy's OperationalError and leaves the pool usable; every connection checkpoints the WAL at
 WAL_AUTOCHECKPOINT_PAGES."""
 
@@ -68,11 +69,27 @@ def test_a_write_transaction_holds_the_write_lock_from_its_begin(runtime):
             assert seen.statements == []
             session.execute(select(User.id).limit(1)).all()
         assert not _lock_taken(path)
-        with runtime.reading() as session:  # a read begins deferred, with its BEGIN as a statement
+        with runtime.reading() as session:  # a read begins deferred: one snapshot, no lock
             session.execute(select(User.id).limit(1)).all()
+            assert session.connection().connection.driver_connection.in_transaction
             assert not _lock_taken(path)
     assert seen.begins == ["write", "read"]
-    assert [s.split()[0] for s in seen.statements] == ["SELECT", "BEGIN", "SELECT"]
+    assert [s.split()[0] for s in seen.statements] == ["SELECT", "SELECT"]
+
+
+def test_no_listener_on_the_engine_makes_every_connection_dispatch_events(runtime):
+    assert not runtime.db.engine.dispatch.begin
+    assert not runtime.db.engine._has_events  # each Connection, and each statement, skips event dispatch
+
+
+def test_a_connection_outside_a_session_still_begins_a_transaction_that_rolls_back(runtime):
+    """What Alembic and direct engine users get: a BEGIN, so that their statements are one transaction."""
+    with runtime.db.engine.connect() as connection:
+        with connection.begin() as transaction:
+            assert connection.connection.driver_connection.in_transaction
+            connection.execute(User.__table__.delete())
+            transaction.rollback()
+        assert connection.execute(select(User.id).limit(1)).first() is not None
 
 
 def test_a_write_lock_not_had_in_time_is_an_operational_error_and_the_next_write_works(db_url, runtime):

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import RootTransaction, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store import state_hash
@@ -33,9 +33,9 @@ class Database:
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         # On SQLite a writer takes the write lock at BEGIN (BEGIN IMMEDIATE): two writers
         # queue instead of one failing late with a stale snapshot.
-        self.writer = sessionmaker(
-            self.engine.execution_options(tourflow_write=True), expire_on_commit=False
-        )
+        writes = self.engine.execution_options(tourflow_write=True)
+        writes._connection_cls = self.engine._connection_cls  # an option engine does not copy it
+        self.writer = sessionmaker(writes, expire_on_commit=False)
         state_hash.install(self.writer)
 
     def read(self) -> Session:
@@ -109,6 +109,22 @@ def _ping_after_idle(engine: Engine) -> None:
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
+class _SQLiteConnection(Connection):
+    """A connection to SQLite whose transactions begin explicitly: BEGIN IMMEDIATE for a writer (the write
+    lock at once: two writers queue instead of one failing late with a stale snapshot), BEGIN for everyone
+    else (one snapshot for a read's queries). Sent on the driver's connection as transaction control, as
+    SQLAlchemy sends COMMIT (pysqlite sends no BEGIN of its own: `isolation_level = None`); the engine's
+    `begin` event still fires first for whoever listens (tests count transactions with it)."""
+
+    def _begin_impl(self, transaction: RootTransaction) -> None:
+        super()._begin_impl(transaction)
+        begin = "BEGIN IMMEDIATE" if self._execution_options.get("tourflow_write") else "BEGIN"
+        try:
+            self.connection.driver_connection.execute(begin)
+        except BaseException as exc:  # e.g. still locked after busy_timeout: SQLAlchemy's OperationalError
+            self._handle_dbapi_exception(exc, begin, (), None, None)
+
+
 def _create_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
         engine = create_engine(url)
@@ -131,18 +147,8 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        if connection.get_execution_options().get("tourflow_write"):
-            # Transaction control, like the COMMIT SQLAlchemy sends on the driver's connection: the engine's
-            # `begin` event (which counts transactions) fired already; going through exec_driver_sql's
-            # execution context and result cost ~20 us of every write transaction.
-            try:
-                connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
-            except engine.dialect.loaded_dbapi.Error as exc:  # e.g. still locked after busy_timeout
-                raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, engine.dialect.loaded_dbapi.Error,
-                                          dialect=engine.dialect) from exc
-        else:
-            connection.exec_driver_sql("BEGIN")
-
+    # Each transaction's BEGIN comes from the connection class, not from a `begin` listener: a listener on
+    # the engine makes every Connection dispatch every event (begin, commit, each statement's), ~20 us of
+    # every write transaction (docs/performance.md, "Round 6: the write transaction's fixed cost").
+    engine._connection_cls = _SQLiteConnection
     return engine
