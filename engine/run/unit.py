@@ -163,7 +163,7 @@ class Tx:
 def write_session(db: Database) -> Iterator[Session]:
     """One write transaction: committed at the end of the block, rolled back on an error; a lost
     optimistic-lock race becomes TaskConflict (409)."""
-    session = db.write()
+    session = _take_writer(db)
     try:
         with session.begin():
             yield session
@@ -174,6 +174,25 @@ def write_session(db: Database) -> Iterator[Session]:
                            key="instance.changed") from None
     finally:
         session.close()
+    _keep_writer(db, session)
+
+
+def _take_writer(db: Database) -> Session:
+    """This thread's idle write session, else a new one. Taken out while in use: a unit opened inside another
+    on the same thread gets its own."""
+    idle = db.idle_writers
+    session = getattr(idle, "session", None)
+    if session is None:
+        return db.write()
+    idle.session = None
+    return session
+
+
+def _keep_writer(db: Database, session: Session) -> None:
+    """Keep a write session for this thread's next unit of work, once it ended: closed (no connection, no
+    objects) and, as a new session would be, with nothing in its `info`."""
+    session.info.clear()
+    db.idle_writers.session = session
 
 
 def fault_point() -> None:
