@@ -190,8 +190,9 @@ def _take_writer(db: Database) -> Session:
 
 def _keep_writer(db: Database, session: Session) -> None:
     """Keep a write session for this thread's next unit of work, once it ended: closed (no connection, no
-    objects) and, as a new session would be, with nothing in its `info`."""
+    objects) and with the `info` a new session starts with (engine/store/state_hash.py `install` puts a key in)."""
     session.info.clear()
+    session.info.update(db.writer.kw.get("info") or {})
     db.idle_writers.session = session
 
 
