@@ -1,14 +1,15 @@
-"""Each thread keeps its closed write session for its next unit of work (engine/run/unit.py `write_session`):
+"""Each thread keeps its closed write session, and its closed read session, for its next unit of work
+(engine/run/unit.py `take_session`, used by `write_session` and `Runtime.reading`):
 the next unit gets it back as new (no objects, the `info` a new one starts with, no connection held between units), a unit
 opened inside another gets its own, another thread never gets it, and a unit that failed wrote nothing and
-is not kept."""
+is not kept; a session used again after its unit ended is not handed out."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from engine.run.unit import write_session
 from engine.store.models import User
@@ -92,3 +93,34 @@ def test_threads_never_share_a_kept_session(runtime):
     with write_session(runtime.db) as again:
         assert again is mine
     assert _checked_out(runtime) == 0
+
+
+def test_a_kept_read_session_forgets_that_its_last_unit_wrote(runtime):
+    """A read that wrote is rolled back (engine/run/core.py `reading`); the next read on the same session that
+    changed nothing ends as any such read does (COMMIT on PostgreSQL, to keep prepared statements)."""
+    with runtime.reading() as first:
+        first.execute(update(User).where(User.username == "agent1").values(display_name="written in a read"))
+    endings: list[str] = []
+    on_commit, on_rollback = (lambda _c: endings.append("commit")), (lambda _c: endings.append("rollback"))
+    event.listen(runtime.db.engine, "commit", on_commit)
+    event.listen(runtime.db.engine, "rollback", on_rollback)
+    try:
+        with runtime.reading() as second:
+            assert second is first
+            assert second.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() != (
+                "written in a read")
+    finally:
+        event.remove(runtime.db.engine, "commit", on_commit)
+        event.remove(runtime.db.engine, "rollback", on_rollback)
+    assert endings == (["rollback"] if runtime.db.is_sqlite else ["commit"])
+
+
+def test_a_session_used_again_after_its_unit_ended_is_not_handed_out(runtime):
+    with runtime.reading() as used:
+        pass
+    used.execute(select(User.id).limit(1)).all()  # after its unit: a transaction of its own, still open
+    try:
+        with runtime.reading() as next_read:
+            assert next_read is not used
+    finally:
+        used.close()

@@ -38,9 +38,9 @@ class Database:
         writes._connection_cls = self.engine._connection_cls  # an option engine does not copy it
         self.writer = sessionmaker(writes, expire_on_commit=False)
         state_hash.install(self.writer)
-        # Each thread's closed write session, kept for its next unit of work (engine/run/unit.py `write_session`):
-        # a new Session cost ~10 us of every write transaction.
-        self.idle_writers = threading.local()
+        # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
+        # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.
+        self.idle_sessions = threading.local()
 
     def read(self) -> Session:
         return self.reader()
