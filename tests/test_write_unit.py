@@ -8,6 +8,8 @@ WAL_AUTOCHECKPOINT_PAGES."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import event, select
@@ -119,3 +121,31 @@ def test_every_connection_checkpoints_the_wal_at_the_configured_size(runtime):
         pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
     assert (pages, mode) == (db_module.WAL_AUTOCHECKPOINT_PAGES, "wal")
+
+
+def test_two_threads_writing_queue_at_begin(runtime):
+    """The second writer's transaction begins only once the first committed (BEGIN IMMEDIATE waits for the
+    lock): it never starts on a snapshot the first one is about to change."""
+    order: list[str] = []
+    trying = threading.Event()
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with write_session(runtime.db) as session:
+                trying.set()
+                session.connection()
+                order.append("second began")
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    with write_session(runtime.db) as first:
+        first.connection()
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        trying.wait(10)
+        time.sleep(0.2)  # room for the second writer to reach its BEGIN; nothing below depends on how long
+        order.append("first committing")
+    thread.join(30)
+    assert not errors
+    assert order == ["first committing", "second began"]
