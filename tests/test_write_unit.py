@@ -85,13 +85,16 @@ def test_no_listener_on_the_engine_makes_every_connection_dispatch_events(runtim
 
 
 def test_a_connection_outside_a_session_still_begins_a_transaction_that_rolls_back(runtime):
-    """What Alembic and direct engine users get: a BEGIN, so that their statements are one transaction."""
-    with runtime.db.engine.connect() as connection:
-        with connection.begin() as transaction:
-            assert connection.connection.driver_connection.in_transaction
-            connection.execute(User.__table__.delete())
-            transaction.rollback()
-        assert connection.execute(select(User.id).limit(1)).first() is not None
+    """What Alembic and direct engine users get, on the engine or on any engine made by its execution_options:
+    a BEGIN, so that their statements are one transaction."""
+    engine = runtime.db.engine
+    for bind in (engine, engine.execution_options(label="a"), engine.execution_options(a=1).execution_options(b=2)):
+        with bind.connect() as connection:
+            with connection.begin() as transaction:
+                assert connection.connection.driver_connection.in_transaction
+                connection.execute(User.__table__.delete())
+                transaction.rollback()
+            assert connection.execute(select(User.id).limit(1)).first() is not None
 
 
 def test_a_write_lock_not_had_in_time_is_an_operational_error_and_the_next_write_works(db_url, runtime):

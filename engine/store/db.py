@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import RootTransaction, make_url
+from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,9 +35,9 @@ class Database:
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         # On SQLite a writer takes the write lock at BEGIN (BEGIN IMMEDIATE): two writers
         # queue instead of one failing late with a stale snapshot.
-        writes = self.engine.execution_options(tourflow_write=True)
-        writes._connection_cls = self.engine._connection_cls  # an option engine does not copy it
-        self.writer = sessionmaker(writes, expire_on_commit=False)
+        self.writer = sessionmaker(
+            self.engine.execution_options(tourflow_write=True), expire_on_commit=False
+        )
         state_hash.install(self.writer)
         # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
         # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.
@@ -129,6 +130,15 @@ class _SQLiteConnection(Connection):
             self._handle_dbapi_exception(exc, begin, (), None, None)
 
 
+class _SQLiteOptionEngine(OptionEngine):
+    """What `engine.execution_options(...)` makes (the writers' engine among them): its connections too."""
+
+    _connection_cls = _SQLiteConnection
+
+
+_SQLiteOptionEngine._option_cls = _SQLiteOptionEngine  # and what its own execution_options make
+
+
 def _create_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
         engine = create_engine(url)
@@ -152,7 +162,9 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
         cursor.close()
 
     # Each transaction's BEGIN comes from the connection class, not from a `begin` listener: a listener on
-    # the engine makes every Connection dispatch every event (begin, commit, each statement's), ~20 us of
-    # every write transaction (docs/performance.md, "Round 6: the write transaction's fixed cost").
+    # the engine made every Connection join and dispatch the engine's events (begin, commit, each statement's),
+    # ~6 us of every write transaction and ~20 us of every read (docs/performance.md, "Round 6: the write
+    # transaction's fixed cost").
     engine._connection_cls = _SQLiteConnection
+    engine._option_cls = _SQLiteOptionEngine
     return engine
