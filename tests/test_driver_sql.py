@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
 from engine.outbox import staff_alerts
 from engine.run import rows as run_rows
-from engine.run.start_reads import _statement as start_statement
+from engine.run.start_reads import start_statement
 from engine.store import audit_buffer, driver_sql
 from engine.store.models import AuditHead, HumanTask, ProcessInstance
 
@@ -56,18 +56,18 @@ def test_the_reads_of_a_step_give_the_rows_core_gives(runtime):
     instance_id, task_id = _waiting_instance(rt)
     sqlite = runtime.db.is_sqlite
     reads = [
-        (run_rows._INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}),
-        (run_rows._LOCK_INSTANCE_RECORD, {"instance_id": instance_id}),
+        (run_rows.INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}),
+        (run_rows.LOCK_INSTANCE_RECORD, {"instance_id": instance_id}),
         (run_rows.OPEN_TASK_RECORDS, {"instance_id": instance_id}),
-        (audit_buffer._HEAD, {"stream": f"instance:{instance_id}"}),
+        (audit_buffer.HEAD_OF_STREAM, {"stream": f"instance:{instance_id}"}),
     ]
     if sqlite:  # SQLite's own: the completion's one-statement read; the start's (PostgreSQL's takes a nextval)
-        reads += [(run_rows._TASK_TO_COMPLETE, {"task_id": task_id, "username": BENCH_USER}),
+        reads += [(run_rows.TASK_TO_COMPLETE, {"task_id": task_id, "username": BENCH_USER}),
                   (start_statement(True, False, True), {"process_id": "bench_user_task", "version": None,
                                                         "username": BENCH_USER})]
     for statement, values in reads:
         _same_rows(*_both_ways(rt, statement, values))
-    by_driver, _ = _both_ways(rt, run_rows._INSTANCE_RECORD_WITH_JOBS if sqlite else run_rows._LOCK_INSTANCE_RECORD,
+    by_driver, _ = _both_ways(rt, run_rows.INSTANCE_RECORD_WITH_JOBS if sqlite else run_rows.LOCK_INSTANCE_RECORD,
                               {"instance_id": instance_id})
     assert by_driver[0].started_at.tzinfo is not None and isinstance(by_driver[0].data, dict)
 
@@ -78,7 +78,7 @@ def test_a_statement_with_its_own_literal_is_sent_without_the_caller_naming_it(r
     with rt.db.write() as session, session.begin():
         found = driver_sql.run(driver_sql.connection_of(session), staff_alerts.ANYONE_LISTENING.select(), {}).all()
     assert [tuple(r) for r in found] == [(False,)]
-    statement = driver_sql.driver_statement(runtime.db.engine.dialect, run_rows._TASK_TO_COMPLETE)
+    statement = driver_sql.driver_statement(runtime.db.engine.dialect, run_rows.TASK_TO_COMPLETE)
     if statement is not None:  # SQLite: the stream prefix is a literal of the statement; the task id is required
         with pytest.raises(KeyError):
             statement.params({"username": None})

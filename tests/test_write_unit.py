@@ -1,12 +1,15 @@
 """A write transaction's own shape on SQLite (engine/store/db.py, engine/run/unit.py): the write lock is taken
-at BEGIN IMMEDIATE, sent on the driver's connection as transaction control (the engine's `begin` event still
-fires once per transaction; the statements a step sends are unchanged); a lock that cannot be had surfaces as
+at BEGIN IMMEDIATE, a read's snapshot at BEGIN, both sent on the driver's connection as transaction control by
+the connection class, with no listener on the engine (the engine's `begin` event still fires once per
+transaction for whoever listens; the statements a step sends are unchanged); a lock that cannot be had surfaces as
 SQLAlchemy's OperationalError and leaves the pool usable; every connection checkpoints the WAL at
 WAL_AUTOCHECKPOINT_PAGES."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import event, select
@@ -68,11 +71,32 @@ def test_a_write_transaction_holds_the_write_lock_from_its_begin(runtime):
             assert seen.statements == []
             session.execute(select(User.id).limit(1)).all()
         assert not _lock_taken(path)
-        with runtime.reading() as session:  # a read begins deferred, with its BEGIN as a statement
+        with runtime.reading() as session:  # a read begins deferred: one snapshot, no lock
             session.execute(select(User.id).limit(1)).all()
+            assert session.connection().connection.driver_connection.in_transaction
             assert not _lock_taken(path)
     assert seen.begins == ["write", "read"]
-    assert [s.split()[0] for s in seen.statements] == ["SELECT", "BEGIN", "SELECT"]
+    assert [s.split()[0] for s in seen.statements] == ["SELECT", "SELECT"]
+
+
+def test_no_listener_on_the_engine_makes_every_connection_dispatch_events(runtime):
+    dispatch = runtime.db.engine.dispatch  # with none, each Connection and each statement skips event dispatch
+    events = ("engine_connect", "begin", "commit", "rollback", "before_execute", "after_execute",
+              "before_cursor_execute", "after_cursor_execute")
+    assert [name for name in events if getattr(dispatch, name)] == []
+
+
+def test_a_connection_outside_a_session_still_begins_a_transaction_that_rolls_back(runtime):
+    """What Alembic and direct engine users get, on the engine or on any engine made by its execution_options:
+    a BEGIN, so that their statements are one transaction."""
+    engine = runtime.db.engine
+    for bind in (engine, engine.execution_options(label="a"), engine.execution_options(a=1).execution_options(b=2)):
+        with bind.connect() as connection:
+            with connection.begin() as transaction:
+                assert connection.connection.driver_connection.in_transaction
+                connection.execute(User.__table__.delete())
+                transaction.rollback()
+            assert connection.execute(select(User.id).limit(1)).first() is not None
 
 
 def test_a_write_lock_not_had_in_time_is_an_operational_error_and_the_next_write_works(db_url, runtime):
@@ -102,3 +126,31 @@ def test_every_connection_checkpoints_the_wal_at_the_configured_size(runtime):
         pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
     assert (pages, mode) == (db_module.WAL_AUTOCHECKPOINT_PAGES, "wal")
+
+
+def test_two_threads_writing_queue_at_begin(runtime):
+    """The second writer's transaction begins only once the first committed (BEGIN IMMEDIATE waits for the
+    lock): it never starts on a snapshot the first one is about to change."""
+    order: list[str] = []
+    trying = threading.Event()
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with write_session(runtime.db) as session:
+                trying.set()
+                session.connection()
+                order.append("second began")
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    with write_session(runtime.db) as first:
+        first.connection()
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        trying.wait(10)
+        time.sleep(0.2)  # room for the second writer to reach its BEGIN; nothing below depends on how long
+        order.append("first committing")
+    thread.join(30)
+    assert not errors
+    assert order == ["first committing", "second began"]

@@ -13,7 +13,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch
 from engine.run.catalog import Catalog, Deployed, model_of
 from engine.run.messaging import MessageRouter
-from engine.run.unit import Tx, write_session
+from engine.run.unit import Tx, keep_session, take_session, write_session
 from engine.store.db import Database
 from engine.store.models import Deployment
 
@@ -33,7 +33,7 @@ class EngineCore:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only unit of work: queries (engine/run/queries.py, handlers/domain) take its session."""
-        session = self.db.read()
+        session = take_session(self.db, "reader")
         try:
             yield session
             if not self.db.is_sqlite and session.in_transaction() and not (
@@ -44,6 +44,7 @@ class EngineCore:
                 session.commit()
         finally:
             session.close()
+        keep_session(self.db, "reader", session)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -46,9 +46,9 @@ _INSTANCE_WITH_JOBS = (select(ProcessInstance, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                        .where(ProcessInstance.id == bindparam("instance_id")))
 # A step's instance as a record (engine/store/records.py): its columns, not an entity.
 _INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c[key] for key in INSTANCE_COLUMNS)
-_INSTANCE_RECORD_WITH_JOBS = (select(*_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
+INSTANCE_RECORD_WITH_JOBS = (select(*_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT)
                               .where(ProcessInstance.id == bindparam("instance_id")))
-_LOCK_INSTANCE_RECORD = (select(*_INSTANCE_COLUMNS).where(ProcessInstance.id == bindparam("instance_id"))
+LOCK_INSTANCE_RECORD = (select(*_INSTANCE_COLUMNS).where(ProcessInstance.id == bindparam("instance_id"))
                          .with_for_update(of=ProcessInstance.__table__))
 # SQLite: a task row, its instance, the two facts above and the instance's open task rows, in one statement
 # (BEGIN IMMEDIATE holds the lock). The instance's columns come on the task's own row only (an outer join
@@ -70,7 +70,7 @@ _USER_ON_TARGET = and_(User.username == bindparam("username"), HumanTask.id == b
 _HEAD_OF_INSTANCE = AuditHead.stream == literal(_STREAM_PREFIX, String) + cast(ProcessInstance.id, String)
 # The task's columns come as values (a step's task rows are records: engine/store/records.py), not as an entity.
 _TASK_COLUMNS = tuple(HumanTask.__table__.c[key] for key in TASK_COLUMNS)
-_TASK_TO_COMPLETE = (select(*_TASK_COLUMNS, *_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active,
+TASK_TO_COMPLETE = (select(*_TASK_COLUMNS, *_INSTANCE_COLUMNS, _HAS_PENDING_JOB, _HAS_TASK_EDIT, User.active,
                             User.attributes, UserRole.role_id, AuditHead.seq.label("head_seq"),
                             AuditHead.hash.label("head_hash"))
                      .select_from(HumanTask.__table__
@@ -159,13 +159,13 @@ def lock_instance_record(session: Session, instance_id: int) -> InstanceRecord:
     at the end of the unit of work: row_writes.write_held_instances)."""
     connection = driver_sql.connection_of(session)
     if connection.dialect.name == "sqlite":
-        found = driver_sql.run(connection, _INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}).first()
+        found = driver_sql.run(connection, INSTANCE_RECORD_WITH_JOBS, {"instance_id": instance_id}).first()
         record = None
         if found is not None:
             width = len(INSTANCE_COLUMNS)
             record = _noted(session, _held_instance(session, found[:width]), found[width], found[width + 1])
     else:
-        found = driver_sql.run(connection, _LOCK_INSTANCE_RECORD, {"instance_id": instance_id}).first()
+        found = driver_sql.run(connection, LOCK_INSTANCE_RECORD, {"instance_id": instance_id}).first()
         record = _held_instance(session, found) if found is not None else None
     if record is None:
         raise NotFound(f"instance {instance_id} does not exist", key="instance.missing", params={"id": instance_id})
@@ -231,7 +231,7 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
     known = acting_viewer(actor)  # the request's user, read at its start: then the user's join finds no row
     if session.get_bind().dialect.name != "sqlite":
         return _lock_task_to_complete_elsewhere(session, task_id, actor, known)
-    found = driver_sql.run(driver_sql.connection_of(session), _TASK_TO_COMPLETE,
+    found = driver_sql.run(driver_sql.connection_of(session), TASK_TO_COMPLETE,
                            {"task_id": task_id, "username": None if known else actor}).all()
     width, after = len(TASK_COLUMNS), len(TASK_COLUMNS) + len(INSTANCE_COLUMNS)
     records: dict[int, TaskRecord] = {}  # one record per row, however often the statement returns it
@@ -343,7 +343,7 @@ def job_dict(job: Job) -> dict[str, Any]:
             "lease_until": iso(job.lease_until), "last_error": job.last_error}
 
 
-__all__ = ["OPEN_TASK_RECORDS", "READY_IN_SQL", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_instance_record", "lock_task", "lock_task_and_instance",
+__all__ = ["INSTANCE_RECORD_WITH_JOBS", "LOCK_INSTANCE_RECORD", "OPEN_TASK_RECORDS", "READY_IN_SQL", "TASK_TO_COMPLETE", "open_tasks_read_with_lock", "viewer_of_rows", "instance_dict", "instance_row", "iso", "job_dict", "lock_instance", "lock_instance_record", "lock_task", "lock_task_and_instance",
            "lock_task_to_complete",
            "reserve_after", "reserve_instance_id", "task_dict",
            "task_row", "viewer_named"]

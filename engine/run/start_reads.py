@@ -30,7 +30,7 @@ from engine.store.models import CurrentVersion, Deployment, ProcessInstance, Use
 _STATEMENTS: dict[tuple[bool, bool, bool], Select] = {}  # (sqlite, a version named, the user read): built once
 
 
-def _statement(sqlite: bool, versioned: bool, with_user: bool) -> Select:
+def start_statement(sqlite: bool, versioned: bool, with_user: bool) -> Select:
     key = (sqlite, versioned, with_user)
     if key not in _STATEMENTS:
         if versioned:
@@ -67,7 +67,7 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
         raise no_version(process_id, version)
     starter = None if actor == SYSTEM_ACTOR else acting_viewer(actor)  # the request's user, read at its start
     with_user = actor != SYSTEM_ACTOR and starter is None
-    rows = driver_sql.run(driver_sql.connection_of(session), _statement(sqlite, version is not None, with_user),
+    rows = driver_sql.run(driver_sql.connection_of(session), start_statement(sqlite, version is not None, with_user),
                           {"process_id": process_id, "version": version, "username": actor}).all()
     first = rows[0]
     if first.deployment_id is None:
@@ -83,4 +83,4 @@ def read_start_facts(session: Session, catalog: Catalog, sqlite: bool, process_i
     return StartFacts(deployment, starter, instance_id)
 
 
-__all__ = ["StartFacts", "read_start_facts"]
+__all__ = ["StartFacts", "read_start_facts", "start_statement"]

@@ -163,7 +163,7 @@ class Tx:
 def write_session(db: Database) -> Iterator[Session]:
     """One write transaction: committed at the end of the block, rolled back on an error; a lost
     optimistic-lock race becomes TaskConflict (409)."""
-    session = db.write()
+    session = take_session(db, "writer")
     try:
         with session.begin():
             yield session
@@ -174,6 +174,27 @@ def write_session(db: Database) -> Iterator[Session]:
                            key="instance.changed") from None
     finally:
         session.close()
+    keep_session(db, "writer", session)
+
+
+def take_session(db: Database, factory: str) -> Session:
+    """This thread's idle session of `db.<factory>` ("writer" or "reader"), else a new one; give it back with
+    `keep_session` once closed. Taken out while in use: a unit opened inside another on the same thread gets
+    its own; one found in a transaction (used again after its unit ended) is left to whoever did that."""
+    idle = db.idle_sessions
+    session = getattr(idle, factory, None)
+    if session is None or session.in_transaction():
+        return getattr(db, factory)()
+    setattr(idle, factory, None)
+    return session
+
+
+def keep_session(db: Database, factory: str, session: Session) -> None:
+    """Keep a session for this thread's next unit of work, once it ended: closed (no connection, no objects)
+    and with the `info` a new session starts with (engine/store/state_hash.py `install` puts a key in)."""
+    session.info.clear()
+    session.info.update(getattr(db, factory).kw.get("info") or {})
+    setattr(db.idle_sessions, factory, session)
 
 
 def fault_point() -> None:
@@ -187,4 +208,4 @@ def fault_point() -> None:
         time.sleep(120)
 
 
-__all__ = ["MessageHooks", "Tx", "UnitSource", "fault_point", "write_session"]
+__all__ = ["MessageHooks", "Tx", "UnitSource", "fault_point", "keep_session", "take_session", "write_session"]

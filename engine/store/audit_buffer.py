@@ -29,7 +29,7 @@ _EVENTS = AuditEvent.__table__
 _HEADS = AuditHead.__table__
 _AUDIT_TABLES = frozenset({_EVENTS, _HEADS})
 # Built once: building a statement costs about as much as running it.
-_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
+HEAD_OF_STREAM = select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == bindparam("stream")).with_for_update()
 _EVENT_COLUMNS = ("stream", "instance_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
 INSERT_EVENTS = insert(_EVENTS).values({key: bindparam(key, type_=_EVENTS.c[key].type) for key in _EVENT_COLUMNS})
 _UPDATE_HEAD = (update(_HEADS).where(_HEADS.c.stream == bindparam("head_stream"))
@@ -71,7 +71,7 @@ def head_of(session: Session, stream: str, genesis: str) -> Head:
     head = buffer.heads.get(stream)
     if head is None:
         # On the connection: no flush, and no write of the buffer first (it holds no event of this stream).
-        row = driver_sql.run(driver_sql.connection_of(session), _HEAD, {"stream": stream}).first()
+        row = driver_sql.run(driver_sql.connection_of(session), HEAD_OF_STREAM, {"stream": stream}).first()
         head = Head(row.seq, row.hash, True) if row is not None else Head(0, genesis, False)
         buffer.heads[stream] = head
     return head
@@ -204,4 +204,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["INSERT_EVENTS", "WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "read_head", "write_pending"]
+__all__ = ["HEAD_OF_STREAM", "INSERT_EVENTS", "WRITTEN_BY_OWNER", "Buffer", "Head", "buffer_of", "head_of", "new_stream", "read_head", "write_pending"]

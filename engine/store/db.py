@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import Dialect, RootTransaction, make_url
+from sqlalchemy.engine.base import OptionEngine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import config
@@ -42,6 +45,9 @@ class Database:
             self.engine.execution_options(tourflow_write=True), expire_on_commit=False
         )
         state_hash.install(self.writer)
+        # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
+        # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.
+        self.idle_sessions = threading.local()
 
     def read(self) -> Session:
         return self.reader()
@@ -118,6 +124,39 @@ def _ping_after_idle(engine: Engine) -> None:
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
+class _SQLiteConnection(Connection):
+    """A connection to SQLite whose transactions begin explicitly: BEGIN IMMEDIATE for a writer (the write
+    lock at once: two writers queue instead of one failing late with a stale snapshot), BEGIN for everyone
+    else (one snapshot for a read's queries). Sent on the driver's connection as transaction control, as
+    SQLAlchemy sends COMMIT (pysqlite sends no BEGIN of its own: `isolation_level = None`); the engine's
+    `begin` event still fires first for whoever listens (tests count transactions with it)."""
+
+    def _begin_impl(self, transaction: RootTransaction) -> None:
+        super()._begin_impl(transaction)
+        writes = self._execution_options.get("tourflow_write")
+        if writes and (wal := _WAL_OF_DIALECT.get(self.dialect)) is not None:
+            wal.note_write()  # a count; every so often a signal to the checkpoint thread
+        begin = "BEGIN IMMEDIATE" if writes else "BEGIN"
+        try:
+            self.connection.driver_connection.execute(begin)
+        except BaseException as exc:  # e.g. still locked after busy_timeout: SQLAlchemy's OperationalError
+            self._handle_dbapi_exception(exc, begin, (), None, None)
+
+
+class _SQLiteOptionEngine(OptionEngine):
+    """What `engine.execution_options(...)` makes (the writers' engine among them): its connections too."""
+
+    _connection_cls = _SQLiteConnection
+
+
+_SQLiteOptionEngine._option_cls = _SQLiteOptionEngine  # and what its own execution_options make
+
+
+# A file database's WAL target (engine/store/wal_checkpoint.py), by its engine's dialect: the engines its
+# execution_options make share it, and it outlives `engine.dispose()` (which makes a new pool).
+_WAL_OF_DIALECT: weakref.WeakKeyDictionary[Dialect, WalTarget] = weakref.WeakKeyDictionary()
+
+
 def _create_engine(url: str, is_sqlite: bool, wal: WalTarget | None) -> Engine:
     if not is_sqlite:
         engine = create_engine(url)
@@ -140,20 +179,12 @@ def _create_engine(url: str, is_sqlite: bool, wal: WalTarget | None) -> Engine:
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        if connection.get_execution_options().get("tourflow_write"):
-            if wal is not None:
-                wal.note_write()
-            # Transaction control, like the COMMIT SQLAlchemy sends on the driver's connection: the engine's
-            # `begin` event (which counts transactions) fired already; going through exec_driver_sql's
-            # execution context and result cost ~20 us of every write transaction.
-            try:
-                connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
-            except engine.dialect.loaded_dbapi.Error as exc:  # e.g. still locked after busy_timeout
-                raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, engine.dialect.loaded_dbapi.Error,
-                                          dialect=engine.dialect) from exc
-        else:
-            connection.exec_driver_sql("BEGIN")
-
+    # Each transaction's BEGIN comes from the connection class, not from a `begin` listener: a listener on
+    # the engine made every Connection join and dispatch the engine's events (begin, commit, each statement's),
+    # ~6 us of every write transaction and ~20 us of every read (docs/performance.md, "Round 6: the write
+    # transaction's fixed cost").
+    engine._connection_cls = _SQLiteConnection
+    engine._option_cls = _SQLiteOptionEngine
+    if wal is not None:
+        _WAL_OF_DIALECT[engine.dialect] = wal
     return engine

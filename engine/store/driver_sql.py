@@ -85,13 +85,13 @@ def driver_statement(dialect: Dialect, statement: ClauseElement) -> DriverStatem
     if compiled.positional and compiled.positiontup is not None and not expanded:
         order = tuple(compiled.positiontup)
         params = [compiled.binds[name] for name in order]
-        columns = compiled._result_columns  # noqa: SLF001  (what CursorResult itself processes rows by)
+        columns = list(getattr(statement, "exported_columns", ()))  # a SELECT's columns, or what it RETURNs
         found = DriverStatement(
             sql=str(compiled), order=order,
             binds=tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params),
             fixed=tuple(_REQUIRED if p.required else p.effective_value for p in params),
             results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
-            row=namedtuple("Row", [c.keyname for c in columns], rename=True) if columns else None)
+            row=namedtuple("Row", list(statement.exported_columns.keys()), rename=True) if columns else None)
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[key] = (dialect, statement, found)
