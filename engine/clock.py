@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,14 +35,24 @@ def is_frozen() -> bool:
 @contextlib.contextmanager
 def frozen_at(moment: datetime | None) -> Iterator[None]:
     """Run a block as if the time were `moment` (None: real time)."""
-    if moment is not None:
-        # Naive means UTC; any other zone is converted, so every recorded time reads the same way.
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    token = _frozen.set(moment)
+    token = freeze(moment)
     try:
         yield
     finally:
-        _frozen.reset(token)
+        unfreeze(token)
+
+
+def freeze(moment: datetime | None) -> Token:
+    """`frozen_at` without its context manager (a command's wrapper, every call): the time is `moment` (None:
+    real time) until `unfreeze` is given the answer."""
+    if moment is not None:
+        # Naive means UTC; any other zone is converted, so every recorded time reads the same way.
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return _frozen.set(moment)
+
+
+def unfreeze(token: Token) -> None:
+    _frozen.reset(token)
 
 
 # ---- ISO 8601 ---------------------------------------------------------------------------------

@@ -87,3 +87,37 @@ def test_bounded_cache_drops_the_least_recently_used():
     cache.get_or_make("c", lambda: 3)
     assert len(cache) == 2
     assert cache.get_or_make("b", lambda: 20) == 20, "b was dropped"
+
+
+def test_a_command_runs_every_attempt_at_its_first_moment_and_lets_the_clock_go_after():
+    from engine.sandbox.errors import ScriptTooSlowUnderLock
+    from engine.sandbox.outcomes import lets_go_of_the_lock, remembered
+
+    class SlowCall:  # a script that outlived the grace once: the command runs again with its outcome
+        key = ("condition", "x > 1", "{}", "{}", "")
+
+        def finish(self):
+            return {"value": True}
+
+    seen: list[datetime] = []
+
+    @lets_go_of_the_lock
+    def command(fail: bool = False):
+        seen.append(clock.utcnow())
+        if remembered(SlowCall.key) is None:
+            raise ScriptTooSlowUnderLock(SlowCall())
+        if fail:
+            raise ValueError("refused")
+        return len(seen)
+
+    assert not clock.is_frozen() and command() == 2
+    assert seen[0] == seen[1] and seen[0].tzinfo is UTC and not clock.is_frozen()
+    seen.clear()
+    with pytest.raises(ValueError):
+        command(fail=True)
+    assert len(seen) == 2 and seen[0] == seen[1] and not clock.is_frozen()
+    with clock.frozen_at(datetime(2026, 12, 1, 4, 0)):  # frozen already: that moment, kept after
+        seen.clear()
+        assert command() == 2 and seen == [datetime(2026, 12, 1, 4, 0, tzinfo=UTC)] * 2
+        assert clock.utcnow() == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    assert not clock.is_frozen()
