@@ -9,6 +9,7 @@ SpiffWorkflow's timer code calls `datetime.now(timezone.utc)`; `install_timer_pa
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -95,6 +96,10 @@ class _ClockDatetime(datetime):
 def install_timer_patch() -> None:
     """Make SpiffWorkflow's timer events read `utcnow()` (idempotent). Called wherever timers are
     parsed or evaluated: the Runtime, spec parsing, the sandbox's script engine, replay and lint."""
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
+    timer = sys.modules.get(_TIMER_MODULE)  # imported already (every step's script engine calls this): no import
+    if timer is None:
+        from SpiffWorkflow.bpmn.specs.event_definitions import timer
     timer.datetime = _ClockDatetime
+
+
+_TIMER_MODULE = "SpiffWorkflow.bpmn.specs.event_definitions.timer"

@@ -121,3 +121,15 @@ def test_a_command_runs_every_attempt_at_its_first_moment_and_lets_the_clock_go_
         assert command() == 2 and seen == [datetime(2026, 12, 1, 4, 0, tzinfo=UTC)] * 2
         assert clock.utcnow() == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
     assert not clock.is_frozen()
+
+
+def test_the_timer_patch_is_installed_again_after_anyone_undid_it(monkeypatch):
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    clock.install_timer_patch()
+    patched = timer.datetime
+    monkeypatch.setattr(timer, "datetime", datetime)
+    clock.install_timer_patch()
+    assert timer.datetime is patched and timer.datetime is not datetime
+    with clock.frozen_at(datetime(2026, 12, 1, 4, 0)):
+        assert timer.datetime.now(UTC) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
