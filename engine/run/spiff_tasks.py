@@ -10,7 +10,6 @@ It also gives a step's workflow a faster walk of its task tree with SpiffWorkflo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -37,14 +36,19 @@ _ON_TIMER_FIRED: ContextVar[Callable[[Any], None] | None] = ContextVar("on_timer
 MAX_ENGINE_ROUNDS = 100
 
 
-@contextlib.contextmanager
-def reporting_timer_firings(callback: Callable[[Any], None]) -> Iterator[None]:
+class reporting_timer_firings:  # noqa: N801 - used as the context manager it was (a class: no generator per step)
     """Call `callback(task)` for each timer that fires while inside."""
-    token = _ON_TIMER_FIRED.set(callback)
-    try:
-        yield
-    finally:
-        _ON_TIMER_FIRED.reset(token)
+
+    __slots__ = ("callback", "token")
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
+
+    def __enter__(self) -> None:
+        self.token = _ON_TIMER_FIRED.set(self.callback)
+
+    def __exit__(self, *_exc: object) -> None:
+        _ON_TIMER_FIRED.reset(self.token)
 
 
 def _reporting(has_fired: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
