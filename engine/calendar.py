@@ -58,9 +58,10 @@ class WorkingCalendar:
 
     @functools.cached_property
     def _windows_of(self) -> dict[date, tuple[tuple[datetime, datetime], ...]]:
-        return {}  # a day's working windows, worked out once (a calendar never changes; bounded in _windows)
+        return {}  # a day's working windows, worked out once (a calendar never changes; bounded in `windows`)
 
-    def _windows(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    def windows(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working periods of `day` as moments in the calendar's zone (none on a day off)."""
         known = self._windows_of.get(day)
         if known is None:
             if len(self._windows_of) >= WINDOW_DAYS_KEPT:
@@ -72,7 +73,7 @@ class WorkingCalendar:
 
     def is_working_time(self, moment: datetime) -> bool:
         local = _aware(moment).astimezone(self.zone)
-        return any(start <= local < end for start, end in self._windows(local.date()))
+        return any(start <= local < end for start, end in self.windows(local.date()))
 
     def next_working_time(self, moment: datetime) -> datetime:
         """`moment` itself in working time, else the start of the next working period (aware UTC)."""
@@ -86,7 +87,7 @@ class WorkingCalendar:
         left = timedelta(hours=hours)
         cursor = _aware(start).astimezone(self.zone)
         for offset in range(MAX_SEARCH_DAYS):
-            for begin, end in self._windows(cursor.date() + timedelta(days=offset)):
+            for begin, end in self.windows(cursor.date() + timedelta(days=offset)):
                 begin = max(begin, cursor)
                 if end <= begin:
                     continue
