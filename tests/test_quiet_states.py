@@ -5,8 +5,8 @@ version is created and completed without walking its tree for `spiff.workflow` r
 
 from __future__ import annotations
 
+import inspect
 import logging
-import sys
 
 import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -88,7 +88,7 @@ def workflow_walks(monkeypatch) -> list[int]:
     walks, real = [], Workflow.get_tasks
 
     def counting(self, *args, **kwargs):
-        if sys._getframe(1).f_code.co_name == "collect_log_extras":
+        if inspect.currentframe().f_back.f_code.co_name == "collect_log_extras":
             walks.append(self.spec.name)
         return real(self, *args, **kwargs)
 
