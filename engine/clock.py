@@ -75,14 +75,41 @@ def parse_iso_china(value: object) -> datetime:
     return parse_iso(value, CHINA)
 
 
+# The readings of the moments asked last, by the moment's identity (the entry holds the moment, so its id is not
+# reused while kept): a step reads its one moment (Step.now) again and again, for its rows, events and hashes.
+# A datetime never changes; at READINGS_KEPT entries the table starts again.
+READINGS_KEPT = 64
+_naive: dict[int, tuple[datetime, datetime]] = {}
+_iso_z: dict[tuple[int, str], tuple[datetime, str]] = {}
+
+
 def naive_utc(moment: datetime) -> datetime:
     """The naive UTC reading of a moment (naive is taken as UTC): the store's and the hashes' form."""
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    if moment.tzinfo is None:
+        return moment
+    known = _naive.get(id(moment))
+    if known is not None and known[0] is moment:
+        return known[1]
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    if len(_naive) >= READINGS_KEPT:
+        _naive.clear()
+    _naive[id(moment)] = (moment, naive)
+    return naive
 
 
 def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
-    return None if moment is None else naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    if moment is None:
+        return None
+    key = (id(moment), timespec)
+    known = _iso_z.get(key)
+    if known is not None and known[0] is moment:
+        return known[1]
+    text = naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    if len(_iso_z) >= READINGS_KEPT:
+        _iso_z.clear()
+    _iso_z[key] = (moment, text)
+    return text
 
 
 # ---- SpiffWorkflow's timers -------------------------------------------------------------------

@@ -133,3 +133,18 @@ def test_the_timer_patch_is_installed_again_after_anyone_undid_it(monkeypatch):
     assert timer.datetime is patched and timer.datetime is not datetime
     with clock.frozen_at(datetime(2026, 12, 1, 4, 0)):
         assert timer.datetime.now(UTC) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+
+
+def test_readings_of_moments_answer_each_moment_for_itself_even_when_its_id_comes_again():
+    china = [datetime(2026, 12, 1, h, m, s, 123456, tzinfo=CHINA) for h in range(24) for m in (0, 59) for s in (0, 1)]
+    for moment in china + china[::-1]:  # more moments than kept: forgotten and read again, alike
+        expected = moment.astimezone(UTC).replace(tzinfo=None)
+        assert naive_utc(moment) == expected and naive_utc(moment).tzinfo is None
+        assert iso_z(moment) == expected.isoformat() + "Z"
+        assert iso_z(moment, "seconds") == expected.isoformat(timespec="seconds") + "Z"
+    for hour in range(200):  # short-lived moments: a new one may get a freed one's id, and its own reading
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+        assert naive_utc(moment) == datetime(2026, 1, 1) + timedelta(hours=hour)
+        assert iso_z(moment) == (datetime(2026, 1, 1) + timedelta(hours=hour)).isoformat() + "Z"
+    naive = datetime(2026, 12, 1, 4, 0)
+    assert naive_utc(naive) is naive and iso_z(naive) == "2026-12-01T04:00:00Z" and iso_z(None) is None
