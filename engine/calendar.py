@@ -8,6 +8,7 @@ keys replace the shipped ones (a year given there replaces that year). docs/cale
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from engine.errors import TourflowError
 SHIPPED_CALENDAR = Path(__file__).resolve().parent / "data" / "holidays_cn.json"
 SETTING = "TOURFLOW_CALENDAR"
 MAX_SEARCH_DAYS = 3660  # a calendar without a working day in ten years is an error, not a loop
+WINDOW_DAYS_KEPT = 4096  # days whose working windows a calendar keeps worked out (every due date reads a few)
 
 
 class CalendarError(TourflowError):
@@ -48,15 +50,30 @@ class WorkingCalendar:
             return True
         return day not in self.holidays and day.isoweekday() not in self.weekend
 
-    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
-        if not self.is_working_day(day):
-            return []
-        return [(datetime.combine(day, start, self.zone), datetime.combine(day, end, self.zone))
-                for start, end in self.periods]
+    @functools.cached_property
+    def day_hours(self) -> float:
+        """The working hours of one working day (the periods' lengths added up)."""
+        return sum((datetime.combine(datetime.min, end) - datetime.combine(datetime.min, begin)).total_seconds()
+                   for begin, end in self.periods) / 3600
+
+    @functools.cached_property
+    def _windows_of(self) -> dict[date, tuple[tuple[datetime, datetime], ...]]:
+        return {}  # a day's working windows, worked out once (a calendar never changes; bounded in `windows`)
+
+    def windows(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working periods of `day` as moments in the calendar's zone (none on a day off)."""
+        known = self._windows_of.get(day)
+        if known is None:
+            if len(self._windows_of) >= WINDOW_DAYS_KEPT:
+                self._windows_of.clear()
+            known = self._windows_of[day] = () if not self.is_working_day(day) else tuple(
+                (datetime.combine(day, start, self.zone), datetime.combine(day, end, self.zone))
+                for start, end in self.periods)
+        return known
 
     def is_working_time(self, moment: datetime) -> bool:
         local = _aware(moment).astimezone(self.zone)
-        return any(start <= local < end for start, end in self._windows(local.date()))
+        return any(start <= local < end for start, end in self.windows(local.date()))
 
     def next_working_time(self, moment: datetime) -> datetime:
         """`moment` itself in working time, else the start of the next working period (aware UTC)."""
@@ -70,7 +87,7 @@ class WorkingCalendar:
         left = timedelta(hours=hours)
         cursor = _aware(start).astimezone(self.zone)
         for offset in range(MAX_SEARCH_DAYS):
-            for begin, end in self._windows(cursor.date() + timedelta(days=offset)):
+            for begin, end in self.windows(cursor.date() + timedelta(days=offset)):
                 begin = max(begin, cursor)
                 if end <= begin:
                     continue

@@ -9,8 +9,9 @@ SpiffWorkflow's timer code calls `datetime.now(timezone.utc)`; `install_timer_pa
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,14 +36,24 @@ def is_frozen() -> bool:
 @contextlib.contextmanager
 def frozen_at(moment: datetime | None) -> Iterator[None]:
     """Run a block as if the time were `moment` (None: real time)."""
-    if moment is not None:
-        # Naive means UTC; any other zone is converted, so every recorded time reads the same way.
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    token = _frozen.set(moment)
+    token = freeze(moment)
     try:
         yield
     finally:
-        _frozen.reset(token)
+        unfreeze(token)
+
+
+def freeze(moment: datetime | None) -> Token:
+    """`frozen_at` without its context manager (a command's wrapper, every call): the time is `moment` (None:
+    real time) until `unfreeze` is given the answer."""
+    if moment is not None:
+        # Naive means UTC; any other zone is converted, so every recorded time reads the same way.
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return _frozen.set(moment)
+
+
+def unfreeze(token: Token) -> None:
+    _frozen.reset(token)
 
 
 # ---- ISO 8601 ---------------------------------------------------------------------------------
@@ -64,14 +75,41 @@ def parse_iso_china(value: object) -> datetime:
     return parse_iso(value, CHINA)
 
 
+# The readings of the moments asked last, by the moment's identity (the entry holds the moment, so its id is not
+# reused while kept): a step reads its one moment (Step.now) again and again, for its rows, events and hashes.
+# A datetime never changes; at READINGS_KEPT entries the table starts again.
+READINGS_KEPT = 64
+_naive: dict[int, tuple[datetime, datetime]] = {}
+_iso_z: dict[tuple[int, str], tuple[datetime, str]] = {}
+
+
 def naive_utc(moment: datetime) -> datetime:
     """The naive UTC reading of a moment (naive is taken as UTC): the store's and the hashes' form."""
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    if moment.tzinfo is None:
+        return moment
+    known = _naive.get(id(moment))
+    if known is not None and known[0] is moment:
+        return known[1]
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    if len(_naive) >= READINGS_KEPT:
+        _naive.clear()
+    _naive[id(moment)] = (moment, naive)
+    return naive
 
 
 def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
-    return None if moment is None else naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    if moment is None:
+        return None
+    key = (id(moment), timespec)
+    known = _iso_z.get(key)
+    if known is not None and known[0] is moment:
+        return known[1]
+    text = naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    if len(_iso_z) >= READINGS_KEPT:
+        _iso_z.clear()
+    _iso_z[key] = (moment, text)
+    return text
 
 
 # ---- SpiffWorkflow's timers -------------------------------------------------------------------
@@ -85,6 +123,10 @@ class _ClockDatetime(datetime):
 def install_timer_patch() -> None:
     """Make SpiffWorkflow's timer events read `utcnow()` (idempotent). Called wherever timers are
     parsed or evaluated: the Runtime, spec parsing, the sandbox's script engine, replay and lint."""
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
+    timer = sys.modules.get(_TIMER_MODULE)  # imported already (every step's script engine calls this): no import
+    if timer is None:
+        from SpiffWorkflow.bpmn.specs.event_definitions import timer
     timer.datetime = _ClockDatetime
+
+
+_TIMER_MODULE = "SpiffWorkflow.bpmn.specs.event_definitions.timer"

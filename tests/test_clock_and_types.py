@@ -87,3 +87,64 @@ def test_bounded_cache_drops_the_least_recently_used():
     cache.get_or_make("c", lambda: 3)
     assert len(cache) == 2
     assert cache.get_or_make("b", lambda: 20) == 20, "b was dropped"
+
+
+def test_a_command_runs_every_attempt_at_its_first_moment_and_lets_the_clock_go_after():
+    from engine.sandbox.errors import ScriptTooSlowUnderLock
+    from engine.sandbox.outcomes import lets_go_of_the_lock, remembered
+
+    class SlowCall:  # a script that outlived the grace once: the command runs again with its outcome
+        key = ("condition", "x > 1", "{}", "{}", "")
+
+        def finish(self):
+            return {"value": True}
+
+    seen: list[datetime] = []
+
+    @lets_go_of_the_lock
+    def command(fail: bool = False):
+        seen.append(clock.utcnow())
+        if remembered(SlowCall.key) is None:
+            raise ScriptTooSlowUnderLock(SlowCall())
+        if fail:
+            raise ValueError("refused")
+        return len(seen)
+
+    assert not clock.is_frozen() and command() == 2
+    assert seen[0] == seen[1] and seen[0].tzinfo is UTC and not clock.is_frozen()
+    seen.clear()
+    with pytest.raises(ValueError):
+        command(fail=True)
+    assert len(seen) == 2 and seen[0] == seen[1] and not clock.is_frozen()
+    with clock.frozen_at(datetime(2026, 12, 1, 4, 0)):  # frozen already: that moment, kept after
+        seen.clear()
+        assert command() == 2 and seen == [datetime(2026, 12, 1, 4, 0, tzinfo=UTC)] * 2
+        assert clock.utcnow() == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    assert not clock.is_frozen()
+
+
+def test_the_timer_patch_is_installed_again_after_anyone_undid_it(monkeypatch):
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    clock.install_timer_patch()
+    patched = timer.datetime
+    monkeypatch.setattr(timer, "datetime", datetime)
+    clock.install_timer_patch()
+    assert timer.datetime is patched and timer.datetime is not datetime
+    with clock.frozen_at(datetime(2026, 12, 1, 4, 0)):
+        assert timer.datetime.now(UTC) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+
+
+def test_readings_of_moments_answer_each_moment_for_itself_even_when_its_id_comes_again():
+    china = [datetime(2026, 12, 1, h, m, s, 123456, tzinfo=CHINA) for h in range(24) for m in (0, 59) for s in (0, 1)]
+    for moment in china + china[::-1]:  # more moments than kept: forgotten and read again, alike
+        expected = moment.astimezone(UTC).replace(tzinfo=None)
+        assert naive_utc(moment) == expected and naive_utc(moment).tzinfo is None
+        assert iso_z(moment) == expected.isoformat() + "Z"
+        assert iso_z(moment, "seconds") == expected.isoformat(timespec="seconds") + "Z"
+    for hour in range(200):  # short-lived moments: a new one may get a freed one's id, and its own reading
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+        assert naive_utc(moment) == datetime(2026, 1, 1) + timedelta(hours=hour)
+        assert iso_z(moment) == (datetime(2026, 1, 1) + timedelta(hours=hour)).isoformat() + "Z"
+    naive = datetime(2026, 12, 1, 4, 0)
+    assert naive_utc(naive) is naive and iso_z(naive) == "2026-12-01T04:00:00Z" and iso_z(None) is None

@@ -136,3 +136,32 @@ def test_a_missing_file_and_a_calendar_without_working_time_are_errors(monkeypat
         add_working_hours(cn(2026, 11, 30, 10, 0), 1, never)
     with pytest.raises(ValueError, match="must not be negative"):
         WorkingCalendar().add_working_hours(cn(2026, 11, 30, 10, 0), -1)
+
+
+def _fresh_windows(calendar: WorkingCalendar, day: date) -> tuple:
+    """A day's working windows worked out from the calendar's fields alone."""
+    if not calendar.is_working_day(day):
+        return ()
+    return tuple((datetime.combine(day, start, calendar.zone), datetime.combine(day, end, calendar.zone))
+                 for start, end in calendar.periods)
+
+
+def test_a_calendar_keeps_each_days_windows_and_its_day_length_as_its_fields_give_them(monkeypatch):
+    calendar = calendar_from_data({**json.loads(SHIPPED_CALENDAR.read_text(encoding="utf-8")),
+                                   "hours": ["08:30-11:45", "13:15-17:00"]})
+    assert calendar.day_hours == 7.0
+    monkeypatch.setattr("engine.calendar.WINDOW_DAYS_KEPT", 50)  # the bound: kept days are forgotten, then again
+    days = [date(2026, 9, 20) + timedelta(days=n) for n in range(120)]  # the National Day week and its make-up days
+    for day in days + days[::-1]:  # more days than kept: forgotten and worked out again, alike
+        assert calendar.windows(day) == _fresh_windows(calendar, day)
+    start = cn(2026, 9, 30, 16, 0)
+    expected, left, cursor = None, 7.0 * 2, start.astimezone(CHINA)  # two working days, counted window by window
+    for offset in range(30):
+        for begin, end in _fresh_windows(calendar, cursor.date() + timedelta(days=offset)):
+            begin = max(begin, cursor)
+            hours = (end - begin).total_seconds() / 3600 if end > begin else 0
+            if expected is None and hours >= left:
+                expected = (begin + timedelta(hours=left)).astimezone(UTC)
+            left -= 0 if expected is not None else hours
+    assert calendar.add_working_hours(start, 2 * calendar.day_hours) == expected
+    assert expected > cn(2026, 10, 8, 17, 0), "the holiday week counts nothing"

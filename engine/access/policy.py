@@ -17,7 +17,6 @@ a list and a single check can never disagree.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -385,7 +384,7 @@ def may_see_personal_data(session: Session, viewer: Viewer, instance_id: int, op
         return False
     if viewer.has(PERSONAL_DATA_ALWAYS):
         return True
-    serving = dataclasses.replace(viewer, roles=frozenset(viewer.roles & PERSONAL_DATA_SERVING))
+    serving = Viewer(viewer.username, frozenset(viewer.roles & PERSONAL_DATA_SERVING), viewer.attributes)
     if not serving.roles:
         return False
     if started_by == viewer.username or (known_task is not None and _works_task_row(serving, known_task)):

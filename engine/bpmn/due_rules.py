@@ -49,9 +49,7 @@ class DueSpan:
         if not self.working:
             return start + timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
         calendar = calendar or configured_calendar()
-        day = sum((datetime.combine(datetime.min, end) - datetime.combine(datetime.min, begin)).total_seconds()
-                  for begin, end in calendar.periods) / 3600
-        return calendar.add_working_hours(start, self.days * day + self.hours + self.minutes / 60)
+        return calendar.add_working_hours(start, self.days * calendar.day_hours + self.hours + self.minutes / 60)
 
 
 def parse_due_span(text: str) -> DueSpan:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
 from engine.limits import DEPLOYED_CACHE_MAX, ID_MAX, BoundedCache
+from engine.run.spiff_tasks import quiet_workflows_of
 from engine.store.models import CurrentVersion, Deployment
 
 _CURRENT = select(CurrentVersion.deployment_id).where(CurrentVersion.process_id == bindparam("process_id"))
@@ -42,7 +43,9 @@ class Catalog:
         """A deployment's version, forms and parsed model."""
         def make() -> Deployed:
             row = session.get(Deployment, deployment_id)
-            return Deployed(row.id, row.process_id, row.version, row.forms, model_of(row))
+            model = model_of(row)
+            quiet_workflows_of(model.spec, model.subprocess_specs)  # engine/run/spiff_tasks.py says why
+            return Deployed(row.id, row.process_id, row.version, row.forms, model)
         return self._by_id.get_or_make(deployment_id, make)
 
     def current(self, session: Session, process_id: str, version: int | None = None) -> Deployed:

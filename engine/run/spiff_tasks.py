@@ -10,7 +10,6 @@ It also gives a step's workflow a faster walk of its task tree with SpiffWorkflo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
 
 from engine.run.prune import PRUNE_DEPTH, deeper_than, prune_finished
 
@@ -36,14 +36,19 @@ _ON_TIMER_FIRED: ContextVar[Callable[[Any], None] | None] = ContextVar("on_timer
 MAX_ENGINE_ROUNDS = 100
 
 
-@contextlib.contextmanager
-def reporting_timer_firings(callback: Callable[[Any], None]) -> Iterator[None]:
+class reporting_timer_firings:  # noqa: N801 - used as the context manager it was (a class: no generator per step)
     """Call `callback(task)` for each timer that fires while inside."""
-    token = _ON_TIMER_FIRED.set(callback)
-    try:
-        yield
-    finally:
-        _ON_TIMER_FIRED.reset(token)
+
+    __slots__ = ("callback", "token")
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
+
+    def __enter__(self) -> None:
+        self.token = _ON_TIMER_FIRED.set(self.callback)
+
+    def __exit__(self, *_exc: object) -> None:
+        _ON_TIMER_FIRED.reset(self.token)
 
 
 def _reporting(has_fired: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
@@ -333,5 +338,36 @@ def quiet_state_changes(workflow: BpmnWorkflow) -> BpmnWorkflow:
     return workflow
 
 
-__all__ = ["faster_walks", "fire_start_timer", "make_ready", "quiet_state_changes", "restore_timer_values",
-           "timer_due", "timer_values"]
+# Likewise a workflow's own records ('Initialized workflow' when it is created, 'Workflow completed'): their extras
+# (Workflow.collect_log_extras) list the id of every task, walked with SpiffWorkflow's iterator, whenever the
+# `spiff.workflow` logger has no level of its own (`logger.level < 20`), even though the record is then dropped
+# unless INFO is enabled. A workflow is created before a step can mark it, so the mark is on its spec: the specs of
+# deployed versions (engine/run/catalog.py) are marked; the bench's raw side and any other spec are not.
+QUIET_SPEC = "tourflow_quiet_workflows"
+_WORKFLOW_LOGGER = logging.getLogger("spiff.workflow")
+_stock_log_extras = Workflow.collect_log_extras
+
+
+def _log_extras(self: Workflow, dct: dict | None = None) -> dict:
+    if (self.__dict__.get(QUIET_STATES) or self.spec.__dict__.get(QUIET_SPEC)) \
+            and not _WORKFLOW_LOGGER.isEnabledFor(logging.INFO):
+        extra = dct or {}  # SpiffWorkflow's extras, less the list of task ids, for a record that is dropped
+        extra.update({"workflow_spec": self.spec.name, "success": self.success, "completed": self.completed,
+                      "root": self.task_tree.id})
+        return extra
+    return _stock_log_extras(self, dct)
+
+
+if not getattr(Workflow.collect_log_extras, "tourflow_quiet", False):
+    _log_extras.tourflow_quiet = True  # type: ignore[attr-defined]
+    Workflow.collect_log_extras = _log_extras
+
+
+def quiet_workflows_of(spec: Any, subprocess_specs: dict[str, Any]) -> None:
+    """Workflows of `spec` (and of its subprocesses) build no log extras nobody receives, from their creation."""
+    for each in (spec, *subprocess_specs.values()):
+        each.__dict__[QUIET_SPEC] = True
+
+
+__all__ = ["faster_walks", "fire_start_timer", "make_ready", "quiet_state_changes", "quiet_workflows_of",
+           "restore_timer_values", "timer_due", "timer_values"]

@@ -93,6 +93,7 @@ class Step:
             at=self.now,
             payload=payload if plain or is_plain(payload) else json_safe(payload),
             instance_id=self.instance.id,
+            plain=True,  # plain data (each container met once), or its JSON round trip
         )
 
     # ---- running -----------------------------------------------------------------------

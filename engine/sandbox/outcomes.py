@@ -13,13 +13,12 @@ recorded by a short step.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from engine.clock import frozen_at, is_frozen, utcnow
+from engine.clock import freeze, is_frozen, unfreeze, utcnow
 from engine.sandbox.errors import ScriptBudgetExceeded, ScriptTooSlowUnderLock
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,24 +49,18 @@ def lets_go_of_the_lock(func: F) -> F:
         if _remembered.get() is not None:  # an outer command already handles it
             return func(*args, **kwargs)
         token = _remembered.set({})
+        # every attempt at the same moment: the clock frozen at the first one's (unless frozen already)
+        frozen = None if is_frozen() else freeze(utcnow())
         try:
-            with _same_moment():
-                for _ in range(MAX_ROUNDS):
-                    try:
-                        return func(*args, **kwargs)
-                    except ScriptTooSlowUnderLock as slow:
-                        _remembered.get()[slow.call.key] = slow.call.finish()
-                raise ScriptBudgetExceeded(f"one step ran more than {MAX_ROUNDS} slow scripts; it was stopped")
+            for _ in range(MAX_ROUNDS):
+                try:
+                    return func(*args, **kwargs)
+                except ScriptTooSlowUnderLock as slow:
+                    _remembered.get()[slow.call.key] = slow.call.finish()
+            raise ScriptBudgetExceeded(f"one step ran more than {MAX_ROUNDS} slow scripts; it was stopped")
         finally:
+            if frozen is not None:
+                unfreeze(frozen)
             _remembered.reset(token)
 
     return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def _same_moment() -> Iterator[None]:
-    if is_frozen():
-        yield
-    else:
-        with frozen_at(utcnow()):
-            yield

@@ -41,6 +41,18 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+# That encoder's C part, built once and without its check for circular references (which needs a new encoder
+# per call): for values whose containers are each met once (plain data, engine/sandbox/plain.py, or a JSON
+# round trip's), where it writes the same text.
+_C_CANONICAL = (json.encoder.c_make_encoder(None, str, _string, None, ":", ",", True, False, True)
+                if json.encoder.c_make_encoder is not None else None)
+
+
+def canonical_plain_json(value: Any) -> str:
+    """canonical_json of a value whose containers are each met once (a shared or cyclic one: not this)."""
+    return _CANONICAL.encode(value) if _C_CANONICAL is None else "".join(_C_CANONICAL(value, 0))
+
+
 def instance_stream(instance_id: int) -> str:
     return f"instance:{instance_id}"
 
@@ -102,13 +114,15 @@ def append(
     at: datetime,
     payload: dict[str, Any],
     instance_id: int | None = None,
+    plain: bool = False,
 ) -> AppendedEvent:
     """Append one event to its stream inside the caller's transaction (written in a batch with the
-    transaction's other events: engine/store/audit_buffer.py)."""
+    transaction's other events: engine/store/audit_buffer.py); `plain`: the caller knows each container of
+    `payload` is met once (canonical_plain_json)."""
     stream = instance_stream(instance_id) if instance_id is not None else SYSTEM_STREAM
     buffer = audit_buffer.buffer_of(session)
     head = buffer.heads.get(stream) or audit_buffer.head_of(session, stream, GENESIS)
-    seq, text = head.seq + 1, _CANONICAL.encode(payload)
+    seq, text = head.seq + 1, canonical_plain_json(payload) if plain else _CANONICAL.encode(payload)
     digest = _digest_of(head.hash, stream, instance_id, seq, at, actor, kind, text)
     row = {"stream": stream, "instance_id": instance_id, "seq": seq, "at": at, "actor": actor, "kind": kind,
            "payload": text, "prev_hash": head.hash, "hash": digest}

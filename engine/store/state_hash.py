@@ -79,8 +79,8 @@ def _job_part(row) -> dict[str, Any]:
 
 def state_sha256(instance: dict[str, Any], tasks: list[dict[str, Any]], jobs: list[dict[str, Any]],
                  scheme: int = SCHEME) -> str:
-    state = {"scheme": scheme, "instance": instance, "tasks": tasks, "jobs": jobs}
-    return hashlib.sha256(audit.canonical_json(state).encode()).hexdigest()
+    state = {"scheme": scheme, "instance": instance, "tasks": tasks, "jobs": jobs}  # its parts: rows' values, once each
+    return hashlib.sha256(audit.canonical_plain_json(state).encode()).hexdigest()
 
 
 _OPEN_TASKS = (select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.READY)
@@ -271,7 +271,7 @@ def record_state(session: Session, instance_id: int, actor: str, at: datetime) -
         jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
     digest = state_sha256(_instance_part(instance, instance.serialized), tasks, jobs)
     audit.append(session, kind=STATE_EVENT, actor=actor, at=at, instance_id=instance_id,
-                 payload={"state_sha256": digest, "scheme": SCHEME})
+                 payload={"state_sha256": digest, "scheme": SCHEME}, plain=True)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:

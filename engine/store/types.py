@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
+from engine.clock import naive_utc
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Stored naive, in UTC (the schema's DATETIME / TIMESTAMP WITHOUT TIME ZONE); read back aware UTC.
@@ -23,7 +25,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"UtcDateTime needs an aware datetime, got {value!r}")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(value)  # a step's moment is bound many times: read once (engine/clock.py)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
