@@ -9,7 +9,6 @@ from jsonschema.exceptions import best_match
 
 from engine.bpmn.form_patterns import FORMAT_CHECKER, UNEVALUATED_WITH_PATTERNS, FormValidator, pattern_hint
 from engine.bpmn.form_patterns import mixes_unevaluated_and_pattern_properties as _mixes
-from engine.bpmn.form_proof import proof_of
 from engine.errors import FormInvalid
 from engine.limits import TEXT_MAX as MAX_TEXT_LENGTH  # refused unless the field declares its own maxLength
 from engine.limits import BoundedCache
@@ -17,20 +16,18 @@ from engine.sandbox.plain import deep_copy
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 FORM_VALIDATORS_MAX = 1024  # schemas whose validator is kept (a deployment's forms are a few each)
-# A schema's validator (None: the schema mixes unevaluatedProperties and patternProperties) and its quick proof
-# of validity (engine/bpmn/form_proof.py; None: the schema has none), made once per schema object: a deployment's
-# forms never change, and neither keeps state between validations. Keyed by id(); the entry holds the schema
-# itself, so its id is not reused while it is cached.
-_VALIDATORS: BoundedCache[int, tuple[dict[str, Any], Any, Any]] = BoundedCache(FORM_VALIDATORS_MAX)
+# A schema's validator (None: the schema mixes unevaluatedProperties and patternProperties), made once per
+# schema object: a deployment's forms never change, and a validator keeps no state between validations.
+# Keyed by id(); the entry holds the schema itself, so its id is not reused while it is cached.
+_VALIDATORS: BoundedCache[int, tuple[dict[str, Any], Any]] = BoundedCache(FORM_VALIDATORS_MAX)
 
 
-def _checks_of(schema: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+def _validator_of(schema: dict[str, Any]) -> Any:
     entry = _VALIDATORS.get(id(schema))
     if entry is None or entry[0] is not schema:
-        validator = None if _mixes(schema) else FormValidator(schema, format_checker=FORMAT_CHECKER)
-        entry = (schema, validator, proof_of(schema, validator) if validator is not None else None)
+        entry = (schema, None if _mixes(schema) else FormValidator(schema, format_checker=FORMAT_CHECKER))
         _VALIDATORS.put(id(schema), entry)
-    return entry
+    return entry[1]
 
 
 def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -81,12 +78,10 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     _refuse_long_texts(schema or {}, data)
     if not schema:
         return deep_copy(data)
-    _schema, validator, proves_valid = _checks_of(schema)
+    validator = _validator_of(schema)
     if validator is None:
         raise FormInvalid(f"{UNEVALUATED_WITH_PATTERNS}; ask the process owner to correct the form", key="form.broken")
     filled = with_defaults(schema, data)
-    if proves_valid is not None and proves_valid(filled):
-        return filled  # the keywords jsonschema would call found nothing (form_proof.py)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     if not errors:
         return filled
