@@ -13,9 +13,10 @@ OUR_PACKAGES = ("engine", "handlers", "webapp")
 CHECKED = (*OUR_PACKAGES, "tests")
 # The modules that may use a library's underscore names, one per library: SpiffWorkflow's task
 # API (task._set_state and the like), Flask-Login's per-request user (g._login_user), and SQLAlchemy's
-# connection and option-engine classes of an engine (engine/store/db.py: SQLite's BEGIN without a listener).
+# connection and option-engine classes of an engine (engine/store/db.py: SQLite's BEGIN without a listener) and
+# its Connection's test for event listeners (engine/store/driver_sql.py: a statement on the driver's cursor).
 LIBRARY_ADAPTERS = frozenset({"engine/run/spiff_tasks.py", "engine/bpmn/fast_codec.py", "webapp/auth.py",
-                              "engine/store/db.py"})
+                              "engine/store/db.py", "engine/store/driver_sql.py"})
 # Underscore names that are public API: gettext's `_`, namedtuple's methods and fields, and lxml's
 # element types (documented as lxml.etree._Element and _ElementTree).
 PUBLIC_UNDERSCORE = frozenset({"_", "_asdict", "_replace", "_fields", "_make", "_field_defaults",
