@@ -18,9 +18,9 @@ from tests.support.complaint import COMPLAINT, MONDAY_10
 
 STAMP_URL = "/api/v1/inbox/stamp"
 # SQL statements one idle poll may run: the session's user, its roles and its login session
-# (webapp/auth.py load_user), the newest audit event id (on SQLite a reading unit's BEGIN was one more
-# until it became transaction control, engine/store/db.py). docs/inbox.md records the measured figure.
-IDLE_POLL_STATEMENTS_MAX = 6
+# (webapp/auth.py load_user), the newest audit event id (a reading unit's BEGIN is transaction control,
+# not a statement: engine/store/db.py). docs/inbox.md records the measured figure.
+IDLE_POLL_STATEMENTS_MAX = 4
 
 
 @pytest.fixture(autouse=True)
