@@ -24,6 +24,7 @@ from engine.errors import TourflowError
 SHIPPED_CALENDAR = Path(__file__).resolve().parent / "data" / "holidays_cn.json"
 SETTING = "TOURFLOW_CALENDAR"
 MAX_SEARCH_DAYS = 3660  # a calendar without a working day in ten years is an error, not a loop
+_ONE_DAY = timedelta(days=1)
 WINDOW_DAYS_KEPT = 4096  # days whose working windows a calendar keeps worked out (every due date reads a few)
 
 
@@ -86,14 +87,18 @@ class WorkingCalendar:
             raise ValueError(f"working hours must not be negative, not {hours!r}")
         left = timedelta(hours=hours)
         cursor = _aware(start).astimezone(self.zone)
-        for offset in range(MAX_SEARCH_DAYS):
-            for begin, end in self.windows(cursor.date() + timedelta(days=offset)):
-                begin = max(begin, cursor)
+        day, windows = cursor.date(), self.windows
+        for _ in range(MAX_SEARCH_DAYS):
+            for begin, end in windows(day):
+                if begin < cursor:  # the period it starts in: only what is left of it counts
+                    begin = cursor
                 if end <= begin:
                     continue
-                if left <= end - begin:  # a deadline may fall on a period's end (Friday 17:00 + 1h: 18:00)
+                span = end - begin
+                if left <= span:  # a deadline may fall on a period's end (Friday 17:00 + 1h: 18:00)
                     return (begin + left).astimezone(UTC)
-                left -= end - begin
+                left -= span
+            day += _ONE_DAY
         raise CalendarError(f"the working calendar has no working time within {MAX_SEARCH_DAYS} days of {start}")
 
 

@@ -129,3 +129,35 @@ def test_with_the_workflow_logger_enabled_its_records_are_spiffworkflows(caplog)
         quiet = workflow_records(spec, subprocesses)
     assert quiet == stock and [message for message, _ in stock] == ["Initialized workflow", "Workflow completed"]
     assert all(tasks > 0 for _, tasks in quiet)
+
+
+def test_a_workflow_of_a_quiet_spec_changes_states_quietly_from_its_creation(extras_built):
+    spec, subprocesses = _chain_spec()
+    quiet_workflows_of(spec, subprocesses)
+    logging.getLogger("spiff.task").setLevel(logging.WARNING)
+    try:
+        stock = BpmnWorkflow(*_chain_spec(), script_engine=RawScriptEngine())
+        created_stock, extras_built[:] = len(extras_built), []
+        quiet = BpmnWorkflow(spec, subprocesses, script_engine=RawScriptEngine())
+        created_quiet = len(extras_built)
+        stock.do_engine_steps()
+        quiet.do_engine_steps()
+    finally:
+        logging.getLogger("spiff.task").setLevel(logging.NOTSET)
+    assert created_stock >= 1 and created_quiet == 0  # the root's READY: a record nobody receives, not built
+    assert quiet.completed and stock.completed and _shape(quiet) == _shape(stock)
+    assert _changed_in_order(quiet) == _changed_in_order(stock)
+
+
+def test_with_the_logger_enabled_a_quiet_specs_creation_records_are_spiffworkflows(caplog):
+    def created_and_run(spec, subprocesses) -> list[tuple[str, str, str]]:
+        caplog.clear()
+        BpmnWorkflow(spec, subprocesses, script_engine=RawScriptEngine()).do_engine_steps()
+        return [(r.getMessage(), r.task_spec, r.state) for r in caplog.records if r.name == "spiff.task"]
+
+    spec, subprocesses = _chain_spec()
+    quiet_workflows_of(spec, subprocesses)
+    with caplog.at_level(logging.INFO, logger="spiff.task"):
+        stock = created_and_run(*_chain_spec())
+        quiet = created_and_run(spec, subprocesses)
+    assert quiet == stock and quiet[0] == ("State changed to READY", "Start", "READY")  # the creation's

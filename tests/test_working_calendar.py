@@ -165,3 +165,26 @@ def test_a_calendar_keeps_each_days_windows_and_its_day_length_as_its_fields_giv
             left -= 0 if expected is not None else hours
     assert calendar.add_working_hours(start, 2 * calendar.day_hours) == expected
     assert expected > cn(2026, 10, 8, 17, 0), "the holiday week counts nothing"
+
+
+def _counted_window_by_window(calendar: WorkingCalendar, start: datetime, hours: float) -> datetime:
+    """The moment `hours` working hours after `start`, counted over the calendar's fields' windows."""
+    left, cursor = timedelta(hours=hours), start.astimezone(calendar.zone)
+    for offset in range(60):
+        for begin, end in _fresh_windows(calendar, cursor.date() + timedelta(days=offset)):
+            begin = max(begin, cursor)
+            if end > begin and left <= end - begin:
+                return (begin + left).astimezone(UTC)
+            left -= max(end - begin, timedelta(0))
+    raise AssertionError("no working time within 60 days")
+
+
+def test_every_start_and_span_around_the_national_day_week_counts_as_the_windows_give_it():
+    calendar = configured_calendar()
+    starts = [cn(2026, 9, 25, 0, 0) + timedelta(minutes=47 * n) for n in range(700)]  # nights, lunches, holidays
+    starts += [cn(2026, 10, 9, 12, 0), cn(2026, 10, 10, 9, 0), cn(2026, 9, 30, 18, 0)]  # a period's edges
+    for start in starts:
+        for hours in (0, 0.25, 1, 3, 8, 16, 40):
+            due = calendar.add_working_hours(start, hours)
+            assert due == _counted_window_by_window(calendar, start, hours), (start, hours)
+            assert due.tzinfo == UTC

@@ -343,14 +343,18 @@ def quiet_state_changes(workflow: BpmnWorkflow) -> BpmnWorkflow:
 # `spiff.workflow` logger has no level of its own (`logger.level < 20`), even though the record is then dropped
 # unless INFO is enabled. A workflow is created before a step can mark it, so the mark is on its spec: the specs of
 # deployed versions (engine/run/catalog.py) are marked; the bench's raw side and any other spec are not.
+# Such a workflow's tasks change their states quietly from its creation too: Workflow.__init__ asks for the extras
+# of 'Initialized workflow' just before the first state change (its root's `_ready`), and is marked quiet there.
 QUIET_SPEC = "tourflow_quiet_workflows"
 _WORKFLOW_LOGGER = logging.getLogger("spiff.workflow")
 _stock_log_extras = Workflow.collect_log_extras
 
 
 def _log_extras(self: Workflow, dct: dict | None = None) -> dict:
-    if (self.__dict__.get(QUIET_STATES) or self.spec.__dict__.get(QUIET_SPEC)) \
-            and not _WORKFLOW_LOGGER.isEnabledFor(logging.INFO):
+    quiet = self.__dict__.get(QUIET_STATES)
+    if not quiet and self.spec.__dict__.get(QUIET_SPEC):
+        quiet = self.__dict__[QUIET_STATES] = True
+    if quiet and not _WORKFLOW_LOGGER.isEnabledFor(logging.INFO):
         extra = dct or {}  # SpiffWorkflow's extras, less the list of task ids, for a record that is dropped
         extra.update({"workflow_spec": self.spec.name, "success": self.success, "completed": self.completed,
                       "root": self.task_tree.id})

@@ -124,8 +124,6 @@ class Tx:
         model = deployment.model
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs)
         now = utcnow()
-        start_task = workflow.get_tasks(state=TaskState.READY)[0]
-        start_task.data.update(copy.deepcopy(data))
         # A record (engine/store/records.py), inserted whole by the step's write-back: its id is known before.
         instance = InstanceRecord(
             id=instance_id or rows.reserve_instance_id(self.session), deployment_id=deployment.id,
@@ -137,6 +135,8 @@ class Tx:
         state_hash.know_new_instance(self.session, instance.id)
         audit_buffer.new_stream(self.session, audit.instance_stream(instance.id), audit.GENESIS)
         step = self.new_step(instance, model, workflow, actor, now)
+        # the start task found once the step gave the workflow its faster walk (SpiffWorkflow's answer)
+        workflow.get_tasks(state=TaskState.READY)[0].data.update(copy.deepcopy(data))
         step.open_rows = []
         step.event("instance_started", {"process": deployment.process_id, "version": deployment.version,
                                         "deployment_id": deployment.id, "data": data,
