@@ -145,6 +145,27 @@ def test_deleted_keys_and_containers_shared_between_tasks_come_back_as_spiffwork
     assert '"deletions": ["gone"]' in text
 
 
+def test_ids_written_in_capitals_are_read_as_spiffworkflow_reads_them():
+    """A parent named in capitals, a task stored under its id in capitals, an id that comes twice: the
+    fast path finds parents by their id's text and keeps the workflow's own mapping only while neither
+    can differ from SpiffWorkflow's reading."""
+    workflow, model = _user_task_workflow()
+    text = CODEC.dumps(workflow)
+    ready = str(_ready(workflow).id)
+    parent = str(_ready(workflow).parent.id)
+    capital_parent = text.replace(f'"parent": "{parent}"', f'"parent": "{parent.upper()}"')
+    capital_key = text.replace(f'"{ready}": {{', f'"{ready.upper()}": {{')
+    start = text.index(f'"{ready}": {{')
+    entry = text[start:text.index('"typename": "Task"}', start) + len('"typename": "Task"}')]
+    second = entry.replace(ready, ready.upper(), 2).replace('"updates": {}', '"updates": {"second": true}')
+    twice = text.replace(entry, f'{entry}, {second}')  # the later one is the task: its data goes on
+    assert len({text, capital_parent, capital_key, twice}) == 4
+    with checking_codec() as counts:
+        for changed in (capital_parent, capital_key, twice):
+            check_loads(CODEC, changed, model)
+    assert counts["loads checked"] == 3 and counts["loads handed to SpiffWorkflow"] == 0
+
+
 def test_waiting_messages_and_pruned_ids_are_written_and_read_as_spiffworkflow_does():
     workflow, model = _user_task_workflow()
     message = MessageEventDefinition("order_paid", correlation_properties=[])

@@ -118,3 +118,22 @@ def test_an_instance_changed_outside_a_step_is_written_when_the_unit_ends(runtim
         row = session.get(ProcessInstance, instance_id)
         assert (row.error, row.lock_version) == ("set outside a step", version + 1)
         assert state_hash.check_states(session, [instance_id])[instance_id].verdict == "ok"
+
+
+def test_a_record_from_a_row_holds_its_values_and_names_only_what_changed():
+    values = {key: f"v_{key}" for key in TaskRecord.COLUMNS}
+    row = tuple(values.values())
+    record = TaskRecord.from_row(row)
+    assert record.values() == values and record.changed_columns() == frozenset()
+    record.state = "v_" + "state"  # an equal value, not the very object stored: unchanged
+    assert record.state is not values["state"] and record.changed_columns() == frozenset()
+    record.state, record.assignee = "completed", None
+    assert record.changed_columns() == {"state", "assignee"}
+    record.mark_saved()
+    assert record.changed_columns() == frozenset()
+    assert TaskRecord(**values).changed_columns() == frozenset(TaskRecord.MUTABLE)  # never written: all of them
+    for wrong in (row[:-1], (*row, "one more")):
+        with pytest.raises(ValueError):
+            TaskRecord.from_row(wrong)
+    instance = InstanceRecord.from_row(tuple(range(len(InstanceRecord.COLUMNS))))
+    assert [getattr(instance, key) for key in InstanceRecord.COLUMNS] == list(range(len(InstanceRecord.COLUMNS)))

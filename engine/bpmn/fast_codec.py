@@ -259,10 +259,16 @@ class FastCodec:
                 self._subprocesses_from(dct, subprocess, top_workflow, uuids)
 
     def _tasks(self, mapping: dict, workflow, uuids: dict) -> dict:
-        """BpmnConverter.mapping_from_dict of TaskConverter.from_dict, each task built as Task.__init__ does."""
+        """BpmnConverter.mapping_from_dict of TaskConverter.from_dict, each task built as Task.__init__ does.
+
+        A UUID hashes in Python (~0.2 µs), a str once: so a parent is found by its id's text while no id came
+        twice (then the text names the one task `live` holds under that id), and the mapping returned is `live`
+        itself while every key is its task's id and `live` started empty (the same tasks under the same keys in
+        the same order: a second dict would only hash every id again)."""
         specs = workflow.spec.task_specs
         live = workflow.tasks  # Task.__init__ adds each task here: a task finds its parent in it
-        restored = {}
+        restored = None if not live else {}  # None: the same as `live` so far
+        by_text: dict[str, Task] | None = {} if not live else None  # None: parents looked up in `live`
         thread_id = Task.thread_id_pool
         events = None
         task_name = self.task_name
@@ -272,14 +278,16 @@ class FastCodec:
             spec = specs.get(dct["task_spec"])
             if spec is None or dct.get("typename") != task_name:
                 raise Unusual
-            text = dct["id"]
-            task_id = uuids.get(text) or uuids.setdefault(text, _uuid(text))
+            id_text = dct["id"]
+            task_id = uuids.get(id_text) or uuids.setdefault(id_text, _uuid(id_text))
             text = dct["parent"]
             if text is None:
                 parent_id = parent = None
             else:
                 parent_id = uuids.get(text) or uuids.setdefault(text, _uuid(text))
-                parent = live.get(parent_id)
+                parent = by_text.get(text) if by_text is not None else None
+                if parent is None:
+                    parent = live.get(parent_id)
             delta = dct.get("delta")
             if delta and parent is not None:
                 data = _merged_copy(parent.data)
@@ -294,18 +302,26 @@ class FastCodec:
             children = [uuids.get(text) or uuids.setdefault(text, _uuid(text)) for text in dct["children"]]
             internal = dct["internal_data"]
             task = new_task(Task)
-            task.__dict__.update(
-                id=task_id, workflow=workflow, _parent=parent_id, _children=children, _state=dct["state"],
-                triggered=dct["triggered"], task_spec=spec, thread_id=thread_id, data=data,
-                internal_data=restore(internal) if internal else internal,
-                last_state_change=dct["last_state_change"])
+            task.__dict__ = {  # what Task.__init__ sets, in its order
+                "id": task_id, "workflow": workflow, "_parent": parent_id, "_children": children,
+                "_state": dct["state"], "triggered": dct["triggered"], "task_spec": spec, "thread_id": thread_id,
+                "data": data, "internal_data": restore(internal) if internal else internal,
+                "last_state_change": dct["last_state_change"]}
+            if restored is None and key != id_text:
+                restored = dict(live)  # the tasks so far, keyed by their ids: as the mapping had them
+            held = len(live)
             live[task_id] = task
+            if by_text is not None:
+                by_text[id_text] = task
+                if len(live) == held:  # an id came twice: a text may name a task `live` no longer holds
+                    by_text = None
             if isinstance(spec, CatchingEvent) and dct["state"] & WAITING:
                 if events is None:
                     events = workflow.top_workflow.event_manager
                 events.add_task(task)
-            restored[task_id if key == dct["id"] else _uuid(key)] = task
-        return restored
+            if restored is not None:
+                restored[task_id if key == id_text else _uuid(key)] = task
+        return live if restored is None else restored
 
     def _restore(self, value):
         """registry.restore for a value json.loads made: its containers are ours, so they are kept."""

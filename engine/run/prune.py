@@ -67,18 +67,20 @@ def deeper_than(task: Any, depth: int) -> bool:
 
 def _cut_point(root: Any, tasks: dict) -> Any | None:
     """K (see the module), or None when nothing above it could go."""
+    # The tasks themselves, not their ids: a Task hashes by identity (in C), a UUID in Python (~0.2 µs), and
+    # a tree holds one task object per id.
     live: set = set()
     for task in tasks.values():
         if task.state & _DEAD:
             continue
-        while task is not None and task.id not in live:  # it, and the ancestors leading to it
-            live.add(task.id)
+        while task is not None and task not in live:  # it, and the ancestors leading to it
+            live.add(task)
             task = task.parent
-    if root.id not in live:
+    if root not in live:
         return None
     node = root
     while node.state == TaskState.COMPLETED:
-        leading = [child for child in node.children if child.id in live]
+        leading = [child for child in node.children if child in live]
         if len(leading) != 1:
             break
         node = leading[0]

@@ -15,6 +15,7 @@ no transaction changes one row through both.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +35,15 @@ _NOT_INSERTED = frozenset({"id"} | {c.key for c in HumanTask.__table__.columns i
 INSERTED_COLUMNS: tuple[str, ...] = tuple(key for key in TASK_COLUMNS if key not in _NOT_INSERTED)
 
 
+def _filler(columns: tuple[str, ...]):
+    """fill(record, row): the row's values set on the record's attributes, in one unpacking (as namedtuple
+    and dataclasses make their methods: made once from the column names; ~6x a loop of setattr)."""
+    source = f"def fill(record, row):\n    ({', '.join(f'record.{key}' for key in columns)},) = row\n"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - the text is made of the table's column names alone
+    return namespace["fill"]
+
+
 class _Record:
     """A row's values under its columns' names; `saved`: the mutable ones as stored (None: not inserted yet)."""
 
@@ -41,6 +51,11 @@ class _Record:
     COLUMNS: tuple[str, ...] = ()  # every column of the table, in its order
     MUTABLE: tuple[str, ...] = ()  # what a step or command may change on a stored row
     saved: tuple[Any, ...] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fill = staticmethod(_filler(cls.COLUMNS))
+        cls._mutable_values = attrgetter(*cls.MUTABLE)  # a tuple of the MUTABLE values (two or more of them)
 
     def __init__(self, **values: Any) -> None:
         for key in self.COLUMNS:
@@ -51,24 +66,29 @@ class _Record:
     def from_row(cls, row):
         """From a row of COLUMNS' values, in order, as stored."""
         record = cls.__new__(cls)
-        for key, value in zip(cls.COLUMNS, row, strict=True):
-            setattr(record, key, value)
-        record.mark_saved()
+        cls._fill(record, row)  # a row of another length: ValueError
+        record.saved = cls._mutable_values(record)
         return record
 
     def mark_saved(self) -> None:
-        self.saved = tuple(getattr(self, key) for key in self.MUTABLE)
+        self.saved = self._mutable_values(self)
 
     def changed_columns(self) -> frozenset[str]:
         """The columns changed since the record was read or written (every mutable one if never written);
         a value still the very object stored is not compared (an instance's serialized state is large)."""
         if self.saved is None:
             return frozenset(self.MUTABLE)
-        return frozenset(key for key, was in zip(self.MUTABLE, self.saved, strict=True)
-                         if getattr(self, key) is not was and getattr(self, key) != was)
+        now = self._mutable_values(self)
+        if now == self.saved:  # a tuple compares its items by identity first, then ==: as below
+            return _NOTHING
+        return frozenset([key for key, value, was in zip(self.MUTABLE, now, self.saved, strict=True)
+                          if value is not was and value != was])
 
     def values(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.COLUMNS}
+
+
+_NOTHING: frozenset[str] = frozenset()
 
 
 class TaskRecord(_Record):
