@@ -11,7 +11,7 @@ same assertions hold there too.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
@@ -20,6 +20,7 @@ from engine.run import rows as run_rows
 from engine.run.start_reads import start_statement
 from engine.store import audit_buffer, driver_sql
 from engine.store.models import AuditHead, HumanTask, ProcessInstance
+from tests.support.listening import listening
 
 pytestmark = pytest.mark.both_databases
 
@@ -107,13 +108,8 @@ def test_the_engine_events_see_what_the_driver_is_sent(runtime):
     def after(_conn, _cursor, statement, parameters, _context, many):
         seen.append(("after", statement, parameters, many))
 
-    event.listen(runtime.db.engine, "before_cursor_execute", before)
-    event.listen(runtime.db.engine, "after_cursor_execute", after)
-    try:
+    with listening(runtime.db.engine, before_cursor_execute=before, after_cursor_execute=after):
         _both_ways(rt, run_rows.OPEN_TASK_RECORDS, {"instance_id": instance_id})
-    finally:
-        event.remove(runtime.db.engine, "before_cursor_execute", before)
-        event.remove(runtime.db.engine, "after_cursor_execute", after)
     reads = [s for s in seen if "FROM human_task" in s[1]]
     assert [s[0] for s in reads] == ["before", "after", "before", "after"]  # the driver's, then Core's
     assert reads[0][1] == reads[2][1]  # the same SQL

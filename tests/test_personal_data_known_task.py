@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from engine.access import policy
 from engine.access.policy import TaskFacts, Viewer
 from engine.run.incidents import incident_of
 from engine.store.models import HumanTask
 from tests.support.complaint import COMPLAINT
+from tests.support.listening import listening
 
 pytestmark = [pytest.mark.both_databases,
               pytest.mark.no_replay_check]  # the task rows' routing is rewritten on purpose below
@@ -55,18 +56,6 @@ def test_a_known_task_row_never_changes_the_answer_only_spares_the_query(complai
     assert spared > 0, "a serving viewer's answer came from the row alone"
 
 
-class _counting:
+def _counting(session, into: list[str]):
     """Collects the statements `session` runs inside the block."""
-
-    def __init__(self, session, into: list[str]):
-        self.engine, self.into = session.get_bind(), into
-
-    def _seen(self, _conn, _cursor, statement, *_args) -> None:
-        self.into.append(statement)
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *_exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
+    return listening(session.get_bind(), before_cursor_execute=lambda _conn, _cursor, sql, *_args: into.append(sql))

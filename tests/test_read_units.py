@@ -5,36 +5,25 @@ SQLite, too, where every read is rolled back)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
-from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.pool import NullPool
 
 from engine.store import db as db_module
 from engine.store.models import User
+from tests.support.listening import listening
 
 pytestmark = pytest.mark.both_databases
 
 
-class Endings:
-    """How each transaction on the engine ended: "commit" or "rollback"."""
-
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "commit", self._commit)
-        event.listen(self.engine, "rollback", self._rollback)
-        return self
-
-    def __exit__(self, *_exc):
-        event.remove(self.engine, "commit", self._commit)
-        event.remove(self.engine, "rollback", self._rollback)
-
-    def _commit(self, _conn):
-        self.seen.append("commit")
-
-    def _rollback(self, _conn):
-        self.seen.append("rollback")
+@contextmanager
+def endings_of(engine):
+    """How each transaction on the engine ended inside the block: "commit" or "rollback"."""
+    seen: list[str] = []
+    with listening(engine, commit=lambda _c: seen.append("commit"), rollback=lambda _c: seen.append("rollback")):
+        yield seen
 
 
 def _display_name(runtime, username: str) -> str:
@@ -43,39 +32,39 @@ def _display_name(runtime, username: str) -> str:
 
 
 def test_a_read_that_changed_nothing_commits_on_postgresql(runtime):
-    with Endings(runtime.db.engine) as endings, runtime.reading() as session:
+    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
         assert session.execute(select(func.count()).select_from(User)).scalar_one() > 0
         session.execute(text("SELECT 1")).scalar_one()
-    assert endings.seen == (["rollback"] if runtime.db.is_sqlite else ["commit"])
+    assert endings == (["rollback"] if runtime.db.is_sqlite else ["commit"])
 
 
 def test_a_read_session_that_flushed_a_change_is_rolled_back_and_keeps_nothing(runtime):
     before = _display_name(runtime, "agent1")
-    with Endings(runtime.db.engine) as endings, runtime.reading() as session:
+    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
         user = session.execute(select(User).where(User.username == "agent1")).scalar_one()
         user.display_name = "changed in a read"
         session.flush()
-    assert endings.seen == ["rollback"]
+    assert endings == ["rollback"]
     assert _display_name(runtime, "agent1") == before
 
 
 @pytest.mark.parametrize("change", ["orm", "text"])
 def test_a_read_session_that_executed_a_change_is_rolled_back_and_keeps_nothing(runtime, change):
     before = _display_name(runtime, "agent1")
-    with Endings(runtime.db.engine) as endings, runtime.reading() as session:
+    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
         if change == "orm":
             session.execute(update(User).where(User.username == "agent1").values(display_name="changed"))
         else:
             session.execute(text("UPDATE user_account SET display_name = 'changed' WHERE username = 'agent1'"))
-    assert endings.seen == ["rollback"]
+    assert endings == ["rollback"]
     assert _display_name(runtime, "agent1") == before
 
 
 def test_a_read_session_left_with_a_pending_change_is_rolled_back(runtime):
-    with Endings(runtime.db.engine) as endings, runtime.reading() as session:
+    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
         user = session.execute(select(User).where(User.username == "agent1")).scalar_one()
         user.display_name = "pending"
-    assert endings.seen == ["rollback"]
+    assert endings == ["rollback"]
     assert _display_name(runtime, "agent1") != "pending"
 
 
@@ -97,8 +86,8 @@ def test_on_postgresql_a_pooled_connection_killed_while_idle_is_replaced_unnotic
     with runtime.reading() as session:
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     pings = []
-    event.listen(runtime.db.engine, "before_cursor_execute", lambda *args: pings.append(args[2]))
-    with runtime.reading() as session:
+    with listening(runtime.db.engine, before_cursor_execute=lambda *args: pings.append(args[2])), \
+            runtime.reading() as session:
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid, "the pooled connection"
     assert "SELECT 1" not in pings, "used moments ago: no ping"
     killer = create_engine(runtime.db.url, poolclass=NullPool)  # not the pool's own connection

@@ -8,8 +8,10 @@ steps on one instance (they share its record).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
@@ -18,6 +20,7 @@ from engine.run.runtime import Runtime
 from engine.store import state_hash
 from engine.store.models import HumanTask, ProcessInstance
 from engine.store.records import InstanceRecord, TaskRecord
+from tests.support.listening import listening
 from tests.support.step_count import counting, statements_of
 
 pytestmark = pytest.mark.both_databases
@@ -29,34 +32,29 @@ def _ready_task(rt: Runtime, instance_id: int) -> int:
                                                           HumanTask.state == "ready")).scalar_one()
 
 
-class _SessionAtCommit:
-    """The ORM objects of task and instance rows each write session holds when it commits."""
+@contextmanager
+def _row_objects_at_commit():
+    """The ORM objects of task and instance rows each write session holds when it commits, inside the block."""
+    held: list[list[object]] = []
 
-    def __init__(self) -> None:
-        self.row_objects: list[list[object]] = []
+    def seen(session: Session) -> None:
+        held.append([o for o in session if isinstance(o, HumanTask | ProcessInstance)])
 
-    def __enter__(self) -> _SessionAtCommit:
-        event.listen(Session, "before_commit", self._seen)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        event.remove(Session, "before_commit", self._seen)
-
-    def _seen(self, session: Session) -> None:
-        self.row_objects.append([o for o in session if isinstance(o, HumanTask | ProcessInstance)])
+    with listening(Session, before_commit=seen):
+        yield held
 
 
 def test_a_start_and_a_completion_hold_no_task_row_as_an_orm_object(runtime):
     rt = prepare(runtime.db)
-    with counting(rt) as counted, _SessionAtCommit() as seen:
+    with counting(rt) as counted, _row_objects_at_commit() as seen:
         instance_id = rt.start("bench_user_task", actor=BENCH_USER)
     assert counted.flushes == 0
-    assert seen.row_objects == [[]]
+    assert seen == [[]]
     task_id = _ready_task(rt, instance_id)
-    with counting(rt) as counted, _SessionAtCommit() as seen:
+    with counting(rt) as counted, _row_objects_at_commit() as seen:
         answer = rt.complete_answered(task_id, BENCH_USER, FORM_DATA, None)
     assert counted.flushes == 0
-    assert seen.row_objects == [[]]
+    assert seen == [[]]
     assert answer["instance"]["status"] == "completed"
     # the task row closed through one UPDATE of the columns the completion changed; the instance's likewise
     updates = [s for s in statements_of(counted) if s.startswith("UPDATE HUMAN_TASK")]

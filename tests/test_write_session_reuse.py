@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from engine.run.unit import write_session
 from engine.store.models import User
+from tests.support.listening import listening
 
 pytestmark = pytest.mark.both_databases
 
@@ -102,16 +103,10 @@ def test_a_kept_read_session_forgets_that_its_last_unit_wrote(runtime):
         first.execute(update(User).where(User.username == "agent1").values(display_name="written in a read"))
     endings: list[str] = []
     on_commit, on_rollback = (lambda _c: endings.append("commit")), (lambda _c: endings.append("rollback"))
-    event.listen(runtime.db.engine, "commit", on_commit)
-    event.listen(runtime.db.engine, "rollback", on_rollback)
-    try:
-        with runtime.reading() as second:
-            assert second is first
-            assert second.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() != (
-                "written in a read")
-    finally:
-        event.remove(runtime.db.engine, "commit", on_commit)
-        event.remove(runtime.db.engine, "rollback", on_rollback)
+    with listening(runtime.db.engine, commit=on_commit, rollback=on_rollback), runtime.reading() as second:
+        assert second is first
+        assert second.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() != (
+            "written in a read")
     assert endings == (["rollback"] if runtime.db.is_sqlite else ["commit"])
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, select
@@ -19,6 +21,7 @@ from engine.run.unit import write_session
 from engine.store import db as db_module
 from engine.store.db import Database
 from engine.store.models import User
+from tests.support.listening import listening
 
 
 def _sqlite_file(database: Database) -> str:
@@ -40,31 +43,24 @@ def _lock_taken(path: str) -> bool:
         probe.close()
 
 
-class Seen:
-    """The engine's `begin` events (by write or read) and the statements its cursors ran."""
+@contextmanager
+def seen_on(engine):
+    """The engine's `begin` events (by write or read) and the statements its cursors ran, inside the block."""
+    seen = SimpleNamespace(begins=[], statements=[])
 
-    def __init__(self, engine):
-        self.engine, self.begins, self.statements = engine, [], []
+    def begin(connection):
+        seen.begins.append("write" if connection.get_execution_options().get("tourflow_write") else "read")
 
-    def __enter__(self):
-        event.listen(self.engine, "begin", self._begin)
-        event.listen(self.engine, "before_cursor_execute", self._statement)
-        return self
+    def statement(_conn, _cursor, sql, *_args):
+        seen.statements.append(" ".join(sql.split()).upper())
 
-    def __exit__(self, *_exc):
-        event.remove(self.engine, "begin", self._begin)
-        event.remove(self.engine, "before_cursor_execute", self._statement)
-
-    def _begin(self, connection):
-        self.begins.append("write" if connection.get_execution_options().get("tourflow_write") else "read")
-
-    def _statement(self, _conn, _cursor, statement, *_args):
-        self.statements.append(" ".join(statement.split()).upper())
+    with listening(engine, begin=begin, before_cursor_execute=statement):
+        yield seen
 
 
 def test_a_write_transaction_holds_the_write_lock_from_its_begin(runtime):
     path = _sqlite_file(runtime.db)
-    with Seen(runtime.db.engine) as seen:
+    with seen_on(runtime.db.engine) as seen:
         with write_session(runtime.db) as session:
             session.connection()  # the transaction begins: no statement sent yet
             assert _lock_taken(path)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from engine.run.runtime import Runtime
+from tests.support.listening import listening
 
 
 class Counted:
@@ -57,15 +57,9 @@ def _counted(rt: Runtime) -> Iterator[Counted]:
     def on_flush(_session, _context) -> None:
         counted.flushes += 1
 
-    event.listen(rt.db.engine, "begin", on_begin)
-    event.listen(rt.db.engine, "before_cursor_execute", on_execute)
-    event.listen(Session, "after_flush", on_flush)
-    try:
+    with listening(rt.db.engine, begin=on_begin, before_cursor_execute=on_execute), \
+            listening(Session, after_flush=on_flush):
         yield counted
-    finally:
-        event.remove(rt.db.engine, "begin", on_begin)
-        event.remove(rt.db.engine, "before_cursor_execute", on_execute)
-        event.remove(Session, "after_flush", on_flush)
 
 
 def statements_of(counted: Counted) -> list[str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from engine.access.users import create_token, create_user, revoke_token, set_active
 from engine.bench.core import BENCH_DIR
 from engine.store.models import ApiToken
+from tests.support.listening import listening
 from tests.support.step_count import one_attempt
 from tests.support.world import deploy
 
@@ -45,13 +46,8 @@ class Transactions:
     @contextmanager
     def counting(self):
         self.groups = []
-        event.listen(self.engine, "begin", self._begin)
-        event.listen(self.engine, "before_cursor_execute", self._statement)
-        try:
+        with listening(self.engine, begin=self._begin, before_cursor_execute=self._statement):
             yield self
-        finally:
-            event.remove(self.engine, "begin", self._begin)
-            event.remove(self.engine, "before_cursor_execute", self._statement)
 
     @property
     def statements(self) -> list[str]:
