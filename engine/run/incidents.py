@@ -30,6 +30,7 @@ from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
 from engine.run.queries import deployed_models
 from engine.store.audit import instance_stream
+from engine.store.audit_kinds import read_by_kind
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
 from engine.store.states import InstanceStatus
 
@@ -62,7 +63,8 @@ def _raised(session: Session, instance_ids: list[int]) -> dict[int, tuple[AuditE
     if not instance_ids:
         return found
     events = session.execute(
-        select(AuditEvent).where(AuditEvent.kind == "incident_raised", AuditEvent.instance_id.in_(instance_ids))
+        select(AuditEvent).where(read_by_kind(AuditEvent.kind), AuditEvent.kind == "incident_raised",
+                                 AuditEvent.instance_id.in_(instance_ids))
         .order_by(AuditEvent.instance_id, AuditEvent.seq)
     ).scalars()
     for event in events:

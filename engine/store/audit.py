@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import iso_z, naive_utc
 from engine.store import audit_buffer
+from engine.store.audit_kinds import READ_BY_KIND, read_by_kind
 from engine.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -382,5 +383,9 @@ def _event_row(event: AuditEvent) -> dict[str, Any]:
 
 
 def has_event(session: Session, kind: str) -> bool:
-    """Whether any stream holds an event of this kind (e.g. `demo_loaded`)."""
-    return bool(session.execute(select(exists().where(AuditEvent.kind == kind))).scalar())
+    """Whether any stream holds an event of this kind (e.g. `demo_loaded`): one of the kinds read by kind,
+    which ix_audit_event_read_by_kind holds (engine/store/audit_kinds.py); any other would read every event."""
+    if kind not in READ_BY_KIND:
+        raise ValueError(f"{kind!r} is not a kind read by kind: {', '.join(READ_BY_KIND)}")
+    return bool(session.execute(select(exists().where(read_by_kind(AuditEvent.kind), AuditEvent.kind == kind)))
+                .scalar())
