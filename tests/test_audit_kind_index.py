@@ -120,6 +120,8 @@ def test_the_readers_by_instance_read_the_stream(instances):
     assert plans and all(by_stream(p) for _s, p in plans), plans
 
     with rt.db.read() as session:
+        everyone = recorded_hashes(session)  # all instances: from every event
+        assert {i: everyone[i] for i in named} == recorded
         completed = next(e for e in audit.events_of(session, ids["user_task"]) if e.kind == "task_completed")
         assert {c.verdict for c in check_states(session, named).values()} == {"ok"}
     actors: list = []

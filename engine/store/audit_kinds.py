@@ -21,9 +21,10 @@ READ_BY_KIND = ("demo_loaded", "incident_raised", "sla_breached", "sla_warning")
 READ_BY_KIND_SQL = "kind IN (" + ", ".join(f"'{kind}'" for kind in READ_BY_KIND) + ")"
 
 
-def index_condition() -> TextClause:
-    """The index's WHERE clause (models.py; migration 0023 spells the same text)."""
-    return text(READ_BY_KIND_SQL)
+def index_where() -> dict[str, TextClause]:
+    """The index's WHERE clause on both databases, as Index options (models.py; migration 0023 spells the
+    same text)."""
+    return {"sqlite_where": text(READ_BY_KIND_SQL), "postgresql_where": text(READ_BY_KIND_SQL)}
 
 
 def read_by_kind(kind_column: ColumnElement) -> ColumnElement[bool]:
@@ -31,4 +32,4 @@ def read_by_kind(kind_column: ColumnElement) -> ColumnElement[bool]:
     return kind_column.in_([literal_column(f"'{kind}'") for kind in READ_BY_KIND])
 
 
-__all__ = ["READ_BY_KIND", "READ_BY_KIND_SQL", "index_condition", "read_by_kind"]
+__all__ = ["READ_BY_KIND", "READ_BY_KIND_SQL", "index_where", "read_by_kind"]
