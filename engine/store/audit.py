@@ -384,8 +384,8 @@ def _event_row(event: AuditEvent) -> dict[str, Any]:
 
 def has_event(session: Session, kind: str) -> bool:
     """Whether any stream holds an event of this kind (e.g. `demo_loaded`): one of the kinds read by kind,
-    which ix_audit_event_read_by_kind holds (engine/store/audit_kinds.py); any other would read every event."""
+    which ix_audit_event_read_by_kind holds (engine/store/audit_kinds.py); another would read every event."""
     if kind not in READ_BY_KIND:
         raise ValueError(f"{kind!r} is not a kind read by kind: {', '.join(READ_BY_KIND)}")
-    return bool(session.execute(select(exists().where(read_by_kind(AuditEvent.kind), AuditEvent.kind == kind)))
-                .scalar())
+    found = exists().where(read_by_kind(AuditEvent.kind), AuditEvent.kind == kind)
+    return bool(session.execute(select(found)).scalar())

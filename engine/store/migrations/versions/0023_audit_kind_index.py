@@ -26,15 +26,16 @@ down_revision = '0022_step_write_indexes'
 branch_labels = None
 depends_on = None
 
+COLUMNS = ['kind', 'instance_id', 'seq']
 READ_BY_KIND = "kind IN ('demo_loaded', 'incident_raised', 'sla_breached', 'sla_warning')"
 
 
 def upgrade() -> None:
-    op.create_index('ix_audit_event_read_by_kind', 'audit_event', ['kind', 'instance_id', 'seq'], unique=False,
+    op.create_index('ix_audit_event_read_by_kind', 'audit_event', COLUMNS, unique=False,
                     sqlite_where=sa.text(READ_BY_KIND), postgresql_where=sa.text(READ_BY_KIND))
     op.drop_index('ix_audit_event_kind_instance', table_name='audit_event')
 
 
 def downgrade() -> None:
-    op.create_index('ix_audit_event_kind_instance', 'audit_event', ['kind', 'instance_id', 'seq'], unique=False)
+    op.create_index('ix_audit_event_kind_instance', 'audit_event', COLUMNS, unique=False)
     op.drop_index('ix_audit_event_read_by_kind', table_name='audit_event')
