@@ -97,14 +97,14 @@ def audit_plans(db: Database, call) -> list[tuple[str, str]]:
 
 
 def looks_up(plan_text: str, index: str) -> bool:
-    """The plan looks `index` up (SQLite SEARCH, PostgreSQL an Index Cond) and never walks audit_event whole
-    (SCAN, even through an index; a Seq Scan)."""
+    """Every read of audit_event in the plan looks `index` up (SQLite SEARCH; PostgreSQL a scan of it with an
+    Index Cond): no SCAN (even through an index), no Seq Scan, no other index."""
     parts = [part.strip() for part in plan_text.split(" | ")]
-    if any(part.startswith("SCAN audit_event") or "Seq Scan on audit_event" in part for part in parts):
-        return False
-    postgres = "cost=" in plan_text
-    return any(index in part and (part.startswith("SEARCH") or postgres) for part in parts) \
-        and (not postgres or "Index Cond" in plan_text)
+    if "cost=" in plan_text:
+        reads = [part for part in parts if "Scan" in part and "audit_event" in part and "Bitmap Heap" not in part]
+        return bool(reads) and all(index in part for part in reads) and "Index Cond" in plan_text
+    reads = [part for part in parts if part.startswith(("SCAN audit_event", "SEARCH audit_event"))]
+    return bool(reads) and all(part.startswith("SEARCH") and index in part for part in reads)
 
 
 def by_stream(plan_text: str) -> bool:
