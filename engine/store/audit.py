@@ -54,6 +54,10 @@ def canonical_plain_json(value: Any) -> str:
     return _CANONICAL.encode(value) if _C_CANONICAL is None else "".join(_C_CANONICAL(value, 0))
 
 
+# The term that lets a query read ix_audit_event_read_by_kind (audit_kinds.py); built once (~20 µs each).
+READ_BY_KIND_TERM = read_by_kind(AuditEvent.kind)
+
+
 def instance_stream(instance_id: int) -> str:
     return f"instance:{instance_id}"
 
@@ -387,5 +391,5 @@ def has_event(session: Session, kind: str) -> bool:
     which ix_audit_event_read_by_kind holds (engine/store/audit_kinds.py); another would read every event."""
     if kind not in READ_BY_KIND:
         raise ValueError(f"{kind!r} is not a kind read by kind: {', '.join(READ_BY_KIND)}")
-    found = exists().where(read_by_kind(AuditEvent.kind), AuditEvent.kind == kind)
+    found = exists().where(READ_BY_KIND_TERM, AuditEvent.kind == kind)
     return bool(session.execute(select(found)).scalar())

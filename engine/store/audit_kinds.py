@@ -6,9 +6,10 @@ distinct kind it appends (migration 0023). Readers by instance go through the st
 (stream, seq) index serves. The kinds below are read over all instances (or a list of them) by kind:
 `ix_audit_event_read_by_kind (kind, instance_id, seq)` holds their events only.
 
-A partial index serves a query only when the query repeats its condition: SQLite compares the terms as
-written (a bound kind never matches), and PostgreSQL cannot prove it from a parameter of a generic plan.
-Every such reader adds `read_by_kind()` to its WHERE clause, the literal list in the index's order.
+A partial index serves a query only when the query repeats its condition: SQLite needs that very term
+among the query's (not even a literal `kind = 'demo_loaded'` implies it, let alone a bound kind), and
+PostgreSQL cannot prove it from a parameter of a generic plan. Every such reader adds `read_by_kind()`
+(built once: audit.READ_BY_KIND_TERM) to its WHERE clause, the literal list in the index's order.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import iso_z, utcnow
 from engine.run.queries import process_names
-from engine.store.audit_kinds import read_by_kind
+from engine.store.audit import READ_BY_KIND_TERM
 from engine.store.models import AuditEvent, ProcessInstance
 from engine.store.states import InstanceStatus
 from handlers.domain import kpi_complaints
@@ -163,7 +163,7 @@ def sla(session: Session, buckets: Buckets, lo: datetime, hi: datetime, process:
     names = process_names(session)
     query = (select(AuditEvent.at, AuditEvent.kind, AuditEvent.payload, ProcessInstance.process_id)
              .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
-             .where(read_by_kind(AuditEvent.kind), AuditEvent.kind.in_(SLA_KINDS), AuditEvent.at >= lo,
+             .where(READ_BY_KIND_TERM, AuditEvent.kind.in_(SLA_KINDS), AuditEvent.at >= lo,
                     AuditEvent.at < hi))
     if process:
         query = query.where(ProcessInstance.process_id == process)
