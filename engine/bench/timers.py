@@ -27,6 +27,7 @@ from sqlalchemy import select
 from engine.bench.core import BENCH_DIR, BENCH_USER, DATABASE_URL_ENV, FORM_DATA, prepare
 from engine.run.deployments import deploy_file
 from engine.run.runtime import Runtime
+from engine.store.audit import instance_stream
 from engine.store.db import Database
 from engine.store.models import AuditEvent
 
@@ -133,8 +134,9 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 def _fired(rt: Runtime, ids: set[int]) -> dict[int, datetime]:
     with rt.db.read() as session:
-        rows = session.execute(select(AuditEvent.instance_id, AuditEvent.at).where(AuditEvent.kind == "timer_fired"))
-        return {i: at.replace(tzinfo=UTC) for i, at in rows if i in ids}
+        rows = session.execute(select(AuditEvent.instance_id, AuditEvent.at).where(
+            AuditEvent.stream.in_([instance_stream(i) for i in ids]), AuditEvent.kind == "timer_fired"))
+        return {i: at.replace(tzinfo=UTC) for i, at in rows}
 
 
 __all__ = ["run_timer_bench", "TARGET_P99_S"]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.store.audit import instance_stream
 from engine.store.models import AuditEvent, HumanTask, ProcessInstance
 from engine.store.records import InstanceRow, TaskRecord
 from engine.store.states import HumanTaskState, InstanceStatus
@@ -64,9 +65,10 @@ class EngineReads:
         ).scalar_one_or_none()
 
     def step_completed_by(self, now: datetime) -> str | None:
-        """The actor of the `task_completed` event the step at `now` appended, if it began with one."""
+        """The actor of the `task_completed` event the step at `now` appended, if it began with one (read
+        from the end of the instance's stream)."""
         return self.session.execute(
-            select(AuditEvent.actor).where(AuditEvent.instance_id == self.instance_id,
+            select(AuditEvent.actor).where(AuditEvent.stream == instance_stream(self.instance_id),
                                            AuditEvent.kind == "task_completed", AuditEvent.at == now)
             .order_by(AuditEvent.seq.desc()).limit(1)
         ).scalar_one_or_none()

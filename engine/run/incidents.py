@@ -29,7 +29,7 @@ from engine.access.policy import SYSTEM_LANE, Viewer, may_resolve_incident, may_
 from engine.bpmn.specs import ProcessModel
 from engine.clock import iso_z
 from engine.run.queries import deployed_models
-from engine.store.audit import instance_stream
+from engine.store.audit import READ_BY_KIND_TERM, instance_stream
 from engine.store.models import AuditEvent, Deployment, ProcessInstance
 from engine.store.states import InstanceStatus
 
@@ -62,7 +62,8 @@ def _raised(session: Session, instance_ids: list[int]) -> dict[int, tuple[AuditE
     if not instance_ids:
         return found
     events = session.execute(
-        select(AuditEvent).where(AuditEvent.kind == "incident_raised", AuditEvent.instance_id.in_(instance_ids))
+        select(AuditEvent).where(READ_BY_KIND_TERM, AuditEvent.kind == "incident_raised",
+                                 AuditEvent.instance_id.in_(instance_ids))
         .order_by(AuditEvent.instance_id, AuditEvent.seq)
     ).scalars()
     for event in events:

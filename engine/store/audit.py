@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import iso_z, naive_utc
 from engine.store import audit_buffer
+from engine.store.audit_kinds import READ_BY_KIND, read_by_kind
 from engine.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -51,6 +52,10 @@ _C_CANONICAL = (json.encoder.c_make_encoder(None, str, _string, None, ":", ",", 
 def canonical_plain_json(value: Any) -> str:
     """canonical_json of a value whose containers are each met once (a shared or cyclic one: not this)."""
     return _CANONICAL.encode(value) if _C_CANONICAL is None else "".join(_C_CANONICAL(value, 0))
+
+
+# The term that lets a query read ix_audit_event_read_by_kind (audit_kinds.py); built once (~20 µs each).
+READ_BY_KIND_TERM = read_by_kind(AuditEvent.kind)
 
 
 def instance_stream(instance_id: int) -> str:
@@ -382,5 +387,9 @@ def _event_row(event: AuditEvent) -> dict[str, Any]:
 
 
 def has_event(session: Session, kind: str) -> bool:
-    """Whether any stream holds an event of this kind (e.g. `demo_loaded`)."""
-    return bool(session.execute(select(exists().where(AuditEvent.kind == kind))).scalar())
+    """Whether any stream holds an event of this kind (e.g. `demo_loaded`): one of the kinds read by kind,
+    which ix_audit_event_read_by_kind holds (engine/store/audit_kinds.py); another would read every event."""
+    if kind not in READ_BY_KIND:
+        raise ValueError(f"{kind!r} is not a kind read by kind: {', '.join(READ_BY_KIND)}")
+    found = exists().where(READ_BY_KIND_TERM, AuditEvent.kind == kind)
+    return bool(session.execute(select(found)).scalar())

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Computed, ForeignKey, Index, String, Text, UniqueConstraint, column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from engine.store.audit_kinds import index_where
 from engine.store.schema_scope import only_on
 from engine.store.states import HumanTaskState, InstanceStatus, JobKind, JobState, MessageState, OutboxStatus
 from engine.store.types import StrEnumType, UtcDateTime
@@ -251,10 +252,9 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_event"
     __table_args__ = (
-        UniqueConstraint("stream", "seq"),
-        # The actor search reads this one only (handlers/domain/search.py); readers by instance name the kind.
-        Index("ix_audit_event_actor_instance", "actor", "instance_id"),
-        Index("ix_audit_event_kind_instance", "kind", "instance_id", "seq"),
+        UniqueConstraint("stream", "seq"),  # also every reader by instance: stream = 'instance:<id>'
+        Index("ix_audit_event_actor_instance", "actor", "instance_id"),  # the actor search (domain/search.py)
+        Index("ix_audit_event_read_by_kind", "kind", "instance_id", "seq", **index_where()),  # audit_kinds.py
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(60))

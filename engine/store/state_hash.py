@@ -308,15 +308,14 @@ class StateCheck:
 
 def recorded_hashes(session: Session,
                     instance_ids: list[int] | None = None) -> dict[int, tuple[int, str | None, int]]:
-    """Each instance's newest state_written event: (seq, its state_sha256, its scheme)."""
-    newest = select(AuditEvent.instance_id, func.max(AuditEvent.seq).label("seq")).where(
-        AuditEvent.kind == STATE_EVENT, AuditEvent.instance_id.is_not(None)).group_by(AuditEvent.instance_id)
-    if instance_ids is not None:
-        newest = newest.where(AuditEvent.instance_id.in_(instance_ids))
-    newest = newest.subquery()
+    """Each instance's newest state_written event: (seq, its state_sha256, its scheme); by the streams of
+    those named (the unique (stream, seq) index; no index by kind: audit_kinds.py), else from every event."""
+    which = AuditEvent.instance_id.is_not(None) if instance_ids is None else \
+        AuditEvent.stream.in_([audit.instance_stream(i) for i in instance_ids])
+    newest = select(AuditEvent.stream, func.max(AuditEvent.seq).label("seq")).where(
+        AuditEvent.kind == STATE_EVENT, which).group_by(AuditEvent.stream).subquery()
     rows = session.execute(select(AuditEvent.instance_id, AuditEvent.seq, AuditEvent.payload).join(
-        newest, and_(AuditEvent.instance_id == newest.c.instance_id, AuditEvent.seq == newest.c.seq,
-                     AuditEvent.kind == STATE_EVENT)))
+        newest, and_(AuditEvent.stream == newest.c.stream, AuditEvent.seq == newest.c.seq)))
     return {row.instance_id: (row.seq, *_recorded_digest(row.payload)) for row in rows}
 
 

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import iso_z, utcnow
 from engine.run.queries import process_names
+from engine.store.audit import READ_BY_KIND_TERM
 from engine.store.models import AuditEvent, ProcessInstance
 from engine.store.states import InstanceStatus
 from handlers.domain import kpi_complaints
@@ -162,7 +163,8 @@ def sla(session: Session, buckets: Buckets, lo: datetime, hi: datetime, process:
     names = process_names(session)
     query = (select(AuditEvent.at, AuditEvent.kind, AuditEvent.payload, ProcessInstance.process_id)
              .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
-             .where(AuditEvent.kind.in_(SLA_KINDS), AuditEvent.at >= lo, AuditEvent.at < hi))
+             .where(READ_BY_KIND_TERM, AuditEvent.kind.in_(SLA_KINDS), AuditEvent.at >= lo,
+                    AuditEvent.at < hi))
     if process:
         query = query.where(ProcessInstance.process_id == process)
     for at, kind, payload, process_id in session.execute(query):

@@ -1,0 +1,36 @@
+"""The audit event kinds read by kind across instances, and the condition of the index that holds only them.
+
+A step's own kinds (instance_started, task_ready, task_completed, handler_called, timer_fired,
+instance_completed, state_written, ...) have no kind-led index: each would cost a step one index leaf per
+distinct kind it appends (migration 0023). Readers by instance go through the stream, which the unique
+(stream, seq) index serves. The kinds below are read over all instances (or a list of them) by kind:
+`ix_audit_event_read_by_kind (kind, instance_id, seq)` holds their events only.
+
+A partial index serves a query only when the query repeats its condition: SQLite needs that very term
+among the query's (not even a literal `kind = 'demo_loaded'` implies it, let alone a bound kind), and
+PostgreSQL cannot prove it from a parameter of a generic plan. Every such reader adds `read_by_kind()`
+(built once: audit.READ_BY_KIND_TERM) to its WHERE clause, the literal list in the index's order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, literal_column, text
+from sqlalchemy.sql.elements import TextClause
+
+# The KPI's deadline events, the incident pages' raised incidents, the login page's demo marker.
+READ_BY_KIND = ("demo_loaded", "incident_raised", "sla_breached", "sla_warning")
+READ_BY_KIND_SQL = "kind IN (" + ", ".join(f"'{kind}'" for kind in READ_BY_KIND) + ")"
+
+
+def index_where() -> dict[str, TextClause]:
+    """The index's WHERE clause on both databases, as Index options (models.py; migration 0023 spells the
+    same text)."""
+    return {"sqlite_where": text(READ_BY_KIND_SQL), "postgresql_where": text(READ_BY_KIND_SQL)}
+
+
+def read_by_kind(kind_column: ColumnElement) -> ColumnElement[bool]:
+    """`kind IN ('demo_loaded', ...)` with the kinds as literals: the term that lets a query use the index."""
+    return kind_column.in_([literal_column(f"'{kind}'") for kind in READ_BY_KIND])
+
+
+__all__ = ["READ_BY_KIND", "READ_BY_KIND_SQL", "index_where", "read_by_kind"]
