@@ -99,11 +99,16 @@ class CurrentVersion(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    __table_args__ = (
+        # Only the instances that have a key: most have none, and every reader compares it (0024).
+        Index("ix_process_instance_business_key", "business_key", sqlite_where=text("business_key IS NOT NULL"),
+              postgresql_where=text("business_key IS NOT NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[InstanceStatus] = mapped_column(StrEnumType(InstanceStatus, 20), index=True)
-    business_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(120))
     serialized: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
     started_at: Mapped[datetime]
