@@ -17,21 +17,27 @@ Create Date: 2026-12-05 00:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0024_step_row_indexes'
-down_revision = '0022_step_write_indexes'
+revision = "0024_step_row_indexes"
+down_revision = "0022_step_write_indexes"
 branch_labels = None
 depends_on = None
 
-INDEX = 'ix_process_instance_business_key'
-HAS_KEY = sa.text('business_key IS NOT NULL')
+INDEX = "ix_process_instance_business_key"
+HAS_KEY = sa.text("business_key IS NOT NULL")
 
 
 def upgrade() -> None:
-    op.drop_index(INDEX, table_name='process_instance')
-    op.create_index(INDEX, 'process_instance', ['business_key'], unique=False,
-                    sqlite_where=HAS_KEY, postgresql_where=HAS_KEY)
+    op.drop_index(INDEX, table_name="process_instance")
+    op.create_index(
+        INDEX,
+        "process_instance",
+        ["business_key"],
+        unique=False,
+        sqlite_where=HAS_KEY,
+        postgresql_where=HAS_KEY,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(INDEX, table_name='process_instance')
-    op.create_index(INDEX, 'process_instance', ['business_key'], unique=False)
+    op.drop_index(INDEX, table_name="process_instance")
+    op.create_index(INDEX, "process_instance", ["business_key"], unique=False)
