@@ -19,9 +19,9 @@ from sqlalchemy import text
 from engine.clock import utcnow
 from engine.store.db import Database, alembic_config
 from tests.fixtures.worker_handlers import flaky_booking as _registers_test_flaky  # noqa: F401
+from tests.support.captured import sent
 from tests.support.messages import ORDER_FLOW
 from tests.support.world import deploy
-from tests.test_step_write_indexes import sent
 
 pytestmark = pytest.mark.both_databases
 BEFORE = "0022_step_write_indexes"

@@ -9,12 +9,11 @@ picks at this size."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
 from alembic import command
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 
 from engine.bench import inbox as inbox_bench
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
@@ -26,6 +25,7 @@ from engine.store.db import Database, alembic_config
 from engine.store.models import HumanTask
 from engine.store.state_hash import recorded_hashes
 from handlers.domain import kpi
+from tests.support.captured import sent
 
 pytestmark = pytest.mark.both_databases
 BEFORE = "0021_inbox_routing"
@@ -59,22 +59,6 @@ def test_the_indexes_after_0022_and_down_to_0021_and_up_again(empty_db_url):
         assert index_names(conn, "human_task") == HUMAN_TASK_AFTER | open_index
         assert index_names(conn, "audit_event") == AUDIT_EVENT_AFTER
     db.dispose()
-
-
-@contextmanager
-def sent(db: Database):
-    """The SELECTs sent while the block runs, with their parameters."""
-    statements: list[tuple[str, object]] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def plan(db: Database, statement: str, parameters) -> str:
