@@ -25,7 +25,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest Alembic revision; a test keeps it equal to the migrations folder's head.
 # Knowing it lets every CLI call skip importing Alembic (a third of start-up) when the
 # schema is already current.
-SCHEMA_HEAD = "0023_audit_kind_index"
+SCHEMA_HEAD = "0024_step_row_indexes"
 
 
 class Database:

@@ -55,10 +55,7 @@ class Deployment(Base):
     """One version of one process: the exact BPMN bytes and forms that instances run on."""
 
     __tablename__ = "deployment"
-    __table_args__ = (
-        UniqueConstraint("process_id", "version"),
-        UniqueConstraint("process_id", "sha256"),
-    )
+    __table_args__ = (UniqueConstraint("process_id", "version"), UniqueConstraint("process_id", "sha256"))
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int]
@@ -100,11 +97,14 @@ class CurrentVersion(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_process_instance_business_key", "business_key",  # keyed instances only (0024)
+                            sqlite_where=text("business_key IS NOT NULL"),
+                            postgresql_where=text("business_key IS NOT NULL")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[InstanceStatus] = mapped_column(StrEnumType(InstanceStatus, 20), index=True)
-    business_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(120))
     serialized: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
     started_at: Mapped[datetime]

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event
-
 from engine.store.db import Database
+from tests.support.listening import listening
 
 
 @contextmanager
@@ -21,11 +20,8 @@ def sent(db: Database):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append((statement, parameters))
 
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with listening(db.engine, before_cursor_execute=before):
         yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def plan(db: Database, statement: str, parameters) -> str:
