@@ -52,7 +52,7 @@ def audit_indexes(conn) -> dict[str, str]:
 def test_the_index_by_kind_is_partial_at_the_head_and_goes_down_to_0022_and_up_again(empty_db_url):
     db = Database(empty_db_url)
     db.upgrade()
-    assert db.schema_revision() == SCHEMA_HEAD == "0023_audit_kind_index"
+    assert db.schema_revision() == SCHEMA_HEAD  # 0023 and everything after it
     with db.engine.connect() as conn:
         indexes = audit_indexes(conn)
     assert set(indexes) == AUDIT_EVENT_HEAD
