@@ -27,7 +27,9 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ['kind', 'instance_id', 'seq']
-READ_BY_KIND = "kind IN ('demo_loaded', 'incident_raised', 'sla_breached', 'sla_warning')"
+# engine/store/audit_kinds.py READ_BY_KIND_SQL: equalities, not an IN list (one ephemeral table per INSERT on SQLite)
+READ_BY_KIND = ("kind = 'demo_loaded' OR kind = 'incident_raised' OR kind = 'sla_breached' "
+                "OR kind = 'sla_warning'")
 
 
 def upgrade() -> None:
