@@ -145,3 +145,21 @@ def test_scale_bench_seeds_both_sizes_and_reports_its_verdict(empty_db_url: str)
     assert report["statements_per_start_and_complete"] > 0
     assert report["unindexed"] == []  # every statement of a step finds its rows by an index
     assert any("MISSES" in line or "meets" in line for line in lines)
+
+
+def test_wal_frames_bench_names_the_pages_each_step_writes() -> None:
+    from engine.bench.wal_frames import run_wal_frames_bench
+
+    lines: list[str] = []
+    report = run_wal_frames_bench(instances=4, echo=lines.append)
+    json.dumps(report)
+    user, chain = report["processes"]["bench_user_task"], report["processes"]["bench_service_chain"]
+    assert (user["commits"], chain["commits"]) == (2 * 4, 4)  # one transaction per wait state
+    for found in (user, chain):
+        assert found["dbstat"] is True
+        assert abs(sum(found["by_btree"].values()) - found["frames_per_instance"]) < 0.1
+        assert {"process_instance", "audit_event", "audit_head"} <= set(found["by_btree"])
+        # the index by kind holds none of a step's events; an instance without a business key is not in its index
+        assert not {"ix_audit_event_read_by_kind", "ix_process_instance_business_key"} & set(found["by_btree"])
+    assert "human_task" in user["by_btree"] and "human_task" not in chain["by_btree"]
+    assert any(line.strip().startswith("bench_user_task") for line in lines)

@@ -106,6 +106,9 @@ def demo() -> None:
               help="Passes of the long-loop measurement: per-pass cost first vs last 50 (0 skips it).")
 @click.option("--codec", "codec_calls", default=1000, show_default=True,
               help="Calls per case of the workflow codec measurement, against SpiffWorkflow's serializer (0 skips it).")
+@click.option("--wal-frames", "wal_frame_instances", default=100, show_default=True,
+              help="Instances per process of the WAL-frame count: the pages each step writes on SQLite, by table and "
+                   "index (0 skips it).")
 @click.option("--scale", is_flag=True, help="Also measure the step cost at a small and a large number of stored "
               "instances (1k and 1M on PostgreSQL, 1k and 100k on SQLite).")
 @click.option("--scale-sizes", default=None, metavar="SMALL,LARGE", help="Stored instances for --scale.")
@@ -115,7 +118,8 @@ def demo() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @http_bench_options
 def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, timers: int, timer_window: float,
-          timer_workers: int, replay_events: int, loop_passes: int, codec_calls: int, scale: bool,
+          timer_workers: int, replay_events: int, loop_passes: int, codec_calls: int, wal_frame_instances: int,
+          scale: bool,
           scale_sizes: str | None, scale_steps: int, scale_url: str | None, as_json: bool, **http_options) -> None:
     """Raw SpiffWorkflow vs tourflow with persistence; inbox latency; timer accuracy; replay speed;
     with --http / --http-memory only the approval shape over a real gunicorn (webapp/bench_http.py)."""
@@ -153,6 +157,12 @@ def bench(instances: int, inbox_tasks: int, inbox_database_url: str | None, time
         if echo:
             echo("")
         report["codec"] = run_codec_bench(calls=codec_calls, echo=echo)
+    if wal_frame_instances > 0:
+        from engine.bench.wal_frames import run_wal_frames_bench
+
+        if echo:
+            echo("")
+        report["wal_frames"] = run_wal_frames_bench(instances=wal_frame_instances, echo=echo)
     if scale:
         from engine.bench.scale import run_scale_bench
 
