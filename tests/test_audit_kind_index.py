@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, select, text
 
-from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.bench.core import BENCH_USER, prepare
 from engine.clock import utcnow
 from engine.outbox import queue
 from engine.plugins.reads import EngineReads
@@ -22,9 +22,10 @@ from engine.run import incidents
 from engine.store import audit
 from engine.store.audit_kinds import READ_BY_KIND, READ_BY_KIND_SQL
 from engine.store.db import SCHEMA_HEAD, Database, alembic_config
-from engine.store.models import AuditEvent, HumanTask
+from engine.store.models import AuditEvent
 from engine.store.state_hash import check_states, recorded_hashes
 from handlers.domain import kpi
+from tests.support.bench_instances import user_task_and_chain
 from tests.support.incidents import FIXTURE as INCIDENT_FLOW
 from tests.support.incidents import business
 from tests.support.query_plans import plans_of, sent
@@ -75,11 +76,7 @@ def instances(runtime):
     """A user task completed, a service chain, a business incident (raised at once), a message without an
     instance: (runtime, {name: id})."""
     rt = prepare(runtime.db)
-    user_task = rt.start("bench_user_task", actor=BENCH_USER)
-    with rt.db.read() as session:
-        task = session.query(HumanTask).filter_by(instance_id=user_task).one()
-    rt.complete(task.id, BENCH_USER, FORM_DATA)
-    chain = rt.start("bench_service_chain", actor=BENCH_USER)
+    user_task, chain = user_task_and_chain(rt)
     deploy(rt, INCIDENT_FLOW)
     incident = business(rt)
     with rt.db.write() as session, session.begin():

@@ -11,12 +11,12 @@ from alembic import command
 from sqlalchemy import inspect
 
 from engine.bench import inbox as inbox_bench
-from engine.bench.core import BENCH_USER, FORM_DATA, prepare
+from engine.bench.core import prepare
 from engine.bench.inbox_plans import inbox_plans
 from engine.clock import utcnow
 from engine.run import queries
 from engine.store.db import Database, alembic_config
-from engine.store.models import HumanTask
+from tests.support.bench_instances import user_task_and_chain
 from tests.support.query_plans import plans_of, reads_index, sent
 
 pytestmark = pytest.mark.both_databases
@@ -58,12 +58,7 @@ def test_the_indexes_after_0022_and_down_to_0021_and_up_again(empty_db_url):
 def finished_instances(runtime):
     """Two bench instances: a user task completed, a service chain (their events, their task row)."""
     rt = prepare(runtime.db)
-    user_task = rt.start("bench_user_task", actor=BENCH_USER)
-    with rt.db.read() as session:
-        task = session.query(HumanTask).filter_by(instance_id=user_task).one()
-    rt.complete(task.id, BENCH_USER, FORM_DATA)
-    chain = rt.start("bench_service_chain", actor=BENCH_USER)
-    return rt, [user_task, chain]
+    return rt, list(user_task_and_chain(rt))
 
 
 def test_the_human_task_readers_by_instance_read_the_instance_state_index(finished_instances):

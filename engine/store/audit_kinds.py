@@ -6,10 +6,10 @@ distinct kind it appends (migration 0023). Readers by instance go through the st
 (stream, seq) index serves. The kinds below are read over all instances (or a list of them) by kind:
 `ix_audit_event_read_by_kind (kind, instance_id, seq)` holds their events only.
 
-A partial index serves a query only when the query repeats its condition: SQLite needs that very term
-among the query's (not even a literal `kind = 'demo_loaded'` implies it, let alone a bound kind), and
-PostgreSQL cannot prove it from a parameter of a generic plan. Every such reader adds `read_by_kind()`
-(built once: audit.READ_BY_KIND_TERM) to its WHERE clause, the same equalities in the index's order.
+A partial index serves a query only when the query's terms imply its condition: a bound kind does not (SQLite then
+plans with the value bound and prepares the statement again whenever it changes; PostgreSQL cannot prove it in a
+generic plan). Every such reader adds the condition itself, `read_by_kind()` (built once: audit.READ_BY_KIND_TERM),
+to its WHERE clause, the same equalities in the index's order.
 """
 
 from __future__ import annotations
