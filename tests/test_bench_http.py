@@ -102,3 +102,19 @@ def test_the_cpu_meter_finds_a_local_postgresql_server_and_counts_its_work(db_ur
         db.dispose()
     report = cpu_report(before, meter.read(), instances=1)
     assert report["cpu_ms_per_instance"]["postgresql"] > 0
+
+
+@pytest.mark.both_databases
+def test_on_postgresql_the_target_is_the_worker_curve_not_the_sequential_figure(empty_db_url: str) -> None:
+    if make_url(empty_db_url).get_backend_name() == "sqlite":
+        pytest.skip("the worker curve runs on PostgreSQL (SQLite: the test above)")
+    lines: list[str] = []
+    report = run_http_bench(instances=3, database_url=empty_db_url, warmup=1, echo=lines.append)
+    curve = report["concurrent"]
+    assert [p["workers"] for p in curve["points"]] == [1, 2, 4]
+    assert all(p["completed"] == 3 for p in curve["points"])
+    assert report["target"] == {"concurrent": curve["target"]}
+    assert report["meets_target"] == curve["meets_target"]
+    sequential = [line for line in lines if line.startswith("sequential, 1 client")]
+    assert len(sequential) == 1 and "no target on postgresql" in sequential[0]
+    assert "MISSES" not in sequential[0] and "meets" not in sequential[0]

@@ -7,8 +7,9 @@ subprocess on a free port (real gunicorn, its own workers); clients speak HTTP/1
 (http.client) and, per instance: create it (POST /processes/bench_approval/instances), look its
 task up in the inbox (GET /tasks), submit the form (POST /tasks/<id>/complete).
 
-The sequential figure is the target (`HTTP_TARGET` instances/s on SQLite). With PostgreSQL, 8
-concurrent clients run against 1, 2 and 4 workers too: throughput must grow with workers.
+On SQLite the sequential figure is the target (`HTTP_TARGET` instances/s). With PostgreSQL, 8 concurrent
+clients run against 1, 2 and 4 workers too, and that is its target: throughput must grow with workers (the
+sequential figure is printed for comparison, without a verdict).
 The memory scenario (webapp/bench_http_memory.py) reuses the server and the client here.
 """
 
@@ -250,8 +251,9 @@ def run_http_bench(instances: int = 500, database_url: str | None = None, warmup
             "process": PROCESS_ID, "instances": instances, "warmup": warmup,
             "database": {"backend": backend, "source": source,
                          "url": make_url(url).render_as_string(hide_password=True)},
-            "target": {"instances_per_s": HTTP_TARGET, "clients": 1, "workers": 1},
         }
+        if backend == "sqlite":
+            report["target"] = {"instances_per_s": HTTP_TARGET, "clients": 1, "workers": 1}
         postmaster = postmaster_pid(url)
         with running_server(url, 1, Path(tmp)) as server:
             if warmup:
@@ -260,9 +262,12 @@ def run_http_bench(instances: int = 500, database_url: str | None = None, warmup
             report["sequential"] = _measured(server, postmaster, token, instances, 1)
             report["sequential"]["server_cpu_ms_per_instance"] = round(
                 (server.cpu_seconds() - cpu) * 1000 / instances, 2)
-        report["meets_target"] = report["sequential"]["instances_per_s"] >= HTTP_TARGET
-        if backend == "postgresql":
+        if backend == "sqlite":
+            report["meets_target"] = report["sequential"]["instances_per_s"] >= HTTP_TARGET
+        if backend == "postgresql":  # its target is the worker curve; the sequential figure is for comparison
             report["concurrent"] = _worker_curve(url, token, instances, Path(tmp), postmaster, echo)
+            report["target"] = {"concurrent": report["concurrent"]["target"]}
+            report["meets_target"] = report["concurrent"]["meets_target"]
     if echo is not None:
         print_report(report, echo)
     return report
@@ -298,10 +303,13 @@ def print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
     echo(f"{'request':<10}{'count':>8}{'median ms':>12}{'p95 ms':>10}")
     for kind, stats in seq["requests"].items():
         echo(f"{kind:<10}{stats['count']:>8}{stats['median_ms']:>12.2f}{stats['p95_ms']:>10.2f}")
-    verdict = "meets" if report["meets_target"] else "MISSES"
-    echo(f"sequential, 1 client, 1 worker: {seq['instances_per_s']:.1f} instances/s "
-         f"(target >= {HTTP_TARGET:g}): {verdict}; the worker used {seq['server_cpu_ms_per_instance']:.1f} ms "
-         f"of CPU per instance")
+    if "instances_per_s" in report.get("target", {}):
+        verdict = "meets" if report["meets_target"] else "MISSES"
+        target = f"(target >= {HTTP_TARGET:g}): {verdict}"
+    else:
+        target = f"(no target on {db['backend']}: its target is the worker curve)"
+    echo(f"sequential, 1 client, 1 worker: {seq['instances_per_s']:.1f} instances/s {target}; the worker used "
+         f"{seq['server_cpu_ms_per_instance']:.1f} ms of CPU per instance")
     echo(f"  CPU per instance: {_cpu_text(seq)}")
     curve = report.get("concurrent")
     if curve:
