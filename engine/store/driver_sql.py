@@ -40,6 +40,7 @@ class DriverStatement:
     row: Any  # the named-tuple class of its rows, or None when it returns none
     pick: Callable[[dict[str, Any]], tuple[Any, ...]] | None  # the values in order (None: a literal among them)
     bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # the positions that have bind processing
+    processes_rows: bool  # some result column has processing
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         if self.pick is None:  # a literal among its parameters: the caller may leave it out
@@ -56,7 +57,7 @@ class DriverStatement:
 
     def rows(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
         make, results = self.row._make, self.results
-        if not any(results):
+        if not self.processes_rows:
             return [make(r) for r in fetched]
         return [make([value if process is None else process(value) for process, value in zip(results, r, strict=True)])
                 for r in fetched]
@@ -96,13 +97,14 @@ def driver_statement(dialect: Dialect, statement: ClauseElement) -> DriverStatem
         params = [compiled.binds[name] for name in order]
         columns = list(getattr(statement, "exported_columns", ()))  # a SELECT's columns, or what it RETURNs
         binds = tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params)
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         fixed = tuple(_REQUIRED if p.required else p.effective_value for p in params)
         found = DriverStatement(
-            sql=str(compiled), order=order, binds=binds, fixed=fixed,
-            results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+            sql=str(compiled), order=order, binds=binds, fixed=fixed, results=results,
             row=namedtuple("Row", list(statement.exported_columns.keys()), rename=True) if columns else None,
             pick=_picker(order) if all(f is _REQUIRED for f in fixed) else None,
-            bound=tuple((i, bind) for i, bind in enumerate(binds) if bind is not None))
+            bound=tuple((i, bind) for i, bind in enumerate(binds) if bind is not None),
+            processes_rows=any(results))
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[key] = (dialect, statement, found)
