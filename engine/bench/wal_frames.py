@@ -67,7 +67,9 @@ def _frames_of(rt: Runtime, path: Path, process, instances: int) -> dict[str, An
     for _ in range(WARMUP):
         runner.run_one()
     with rt.db.engine.connect() as connection:
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        busy, log_frames, _copied = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+    if busy or log_frames:
+        raise RuntimeError(f"the WAL could not be emptied before counting (busy {busy}, {log_frames} frames left)")
     for _ in range(instances):
         runner.run_one()
     pages, commits = read_wal(Path(f"{path}-wal"))
