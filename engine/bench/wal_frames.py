@@ -74,7 +74,7 @@ def _frames_of(rt: Runtime, path: Path, process, instances: int) -> dict[str, An
         runner.run_one()
     pages, commits = read_wal(Path(f"{path}-wal"))
     owners = page_owners(path)
-    by_owner = Counter((owners or {}).get(page, "(free)") for page in pages) if owners is not None else Counter()
+    by_owner = Counter(owners.get(page, "(free)") for page in pages) if owners is not None else Counter()
     return {"instances": instances, "frames": len(pages), "commits": commits,
             "frames_per_instance": round(len(pages) / instances, 2),
             "commits_per_instance": round(commits / instances, 2),

@@ -7,7 +7,7 @@ index by kind"). It becomes ix_audit_event_read_by_kind, the same columns for th
 (engine/store/audit_kinds.py):
 - by kind over all instances or a list of them: the KPI's sla_breached / sla_warning, the incident pages'
   incident_raised, the login page's demo_loaded: the partial index (each query repeats its condition with
-  the kinds as literals: SQLite uses a partial index only then, PostgreSQL cannot prove it from a parameter);
+  the kinds as literals: a bound kind does not imply it, on SQLite nor in PostgreSQL's generic plans);
 - by instance (the state hash's newest state_written, the plugins' last completer, an incident's history,
   an outbox message's events): the unique (stream, seq) index, stream = 'instance:<id>';
 - the timer bench's timer_fired events: by the bench's instance streams.
