@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, select, update
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import StatementError
 
 from engine import clock
@@ -13,6 +14,7 @@ from engine.clock import CHINA, iso_z, naive_utc, parse_iso, parse_iso_china, pa
 from engine.limits import BoundedCache
 from engine.store.models import Job
 from engine.store.states import JobKind, JobState
+from engine.store.types import UtcDateTime
 
 NOON_CHINA = datetime(2026, 12, 1, 12, 0, tzinfo=CHINA)
 
@@ -77,6 +79,23 @@ def test_a_naive_datetime_or_an_unknown_state_is_refused(runtime):
         job_id = _job(tx.session).id
     with pytest.raises(StatementError, match="not a valid JobState"), runtime.transaction() as tx:
         tx.session.execute(update(Job).where(Job.id == job_id).values(state="finished"))
+
+
+def test_sqlites_datetime_text_is_sqlalchemys_own():
+    """UtcDateTime writes SQLite's DATETIME text itself (isoformat): the same text SQLAlchemy's DATETIME would
+    write for the naive UTC moment, with and without microseconds, in every year, from any offset."""
+    sqlite = sqlite_dialect.dialect()
+    ours = UtcDateTime().dialect_impl(sqlite).bind_processor(sqlite)
+    theirs = DateTime().dialect_impl(sqlite).bind_processor(sqlite)
+    moments = [datetime(2026, 12, 5, 2, 36, 8, 0, tzinfo=UTC), datetime(2026, 12, 5, 10, 36, 8, 5, tzinfo=CHINA),
+               datetime(1, 1, 2, tzinfo=UTC), datetime(999, 3, 4, 5, 6, 7, 890123, tzinfo=UTC),
+               datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    for moment in moments:
+        assert ours(moment) == theirs(naive_utc(moment))
+    assert ours(moments[1]) == "2026-12-05 02:36:08.000005"
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="aware"):
+        ours(datetime(2026, 12, 5))
 
 
 def test_bounded_cache_drops_the_least_recently_used():

@@ -1,7 +1,7 @@
 """A step's rows are plain records (engine/store/records.py), read and written on the connection.
 
-Counted and inspected, never timed: a start and a completion leave no HumanTask or ProcessInstance object in
-the session and no ORM flush writes anything; a record's UPDATE names only the columns that changed; and the
+Counted and inspected, never timed: a start and a completion never begin the ORM's transaction (so hold no
+HumanTask or ProcessInstance object) and no ORM flush writes anything; a record's UPDATE names only the columns that changed; and the
 state hash at commit still covers the instance and every open task, also when one transaction runs two
 steps on one instance (they share its record).
 """
@@ -33,28 +33,35 @@ def _ready_task(rt: Runtime, instance_id: int) -> int:
 
 
 @contextmanager
-def _row_objects_at_commit():
-    """The ORM objects of task and instance rows each write session holds when it commits, inside the block."""
+def _orm_use():
+    """The transactions the ORM began inside the block (a write unit's Session joins its unit's transaction only
+    when asked for the ORM: engine/run/unit.py), and the task and instance row objects each held at its commit."""
+    began: list[Session] = []
     held: list[list[object]] = []
+
+    def begun(session: Session, transaction) -> None:
+        if transaction.parent is None:
+            began.append(session)
 
     def seen(session: Session) -> None:
         held.append([o for o in session if isinstance(o, HumanTask | ProcessInstance)])
 
-    with listening(Session, before_commit=seen):
-        yield held
+    with listening(Session, after_transaction_create=begun, before_commit=seen):
+        yield began, held
 
 
 def test_a_start_and_a_completion_hold_no_task_row_as_an_orm_object(runtime):
     rt = prepare(runtime.db)
-    with counting(rt) as counted, _row_objects_at_commit() as seen:
+    rt.start("bench_user_task", actor=BENCH_USER)  # the deployment read once (the catalog reads it by the ORM)
+    with counting(rt) as counted, _orm_use() as (began, held):
         instance_id = rt.start("bench_user_task", actor=BENCH_USER)
     assert counted.flushes == 0
-    assert seen == [[]]
+    assert (began, held) == ([], [])  # the step ran on its unit's Connection alone
     task_id = _ready_task(rt, instance_id)
-    with counting(rt) as counted, _row_objects_at_commit() as seen:
+    with counting(rt) as counted, _orm_use() as (began, held):
         answer = rt.complete_answered(task_id, BENCH_USER, FORM_DATA, None)
     assert counted.flushes == 0
-    assert seen == [[]]
+    assert (began, held) == ([], [])
     assert answer["instance"]["status"] == "completed"
     # the task row closed through one UPDATE of the columns the completion changed; the instance's likewise
     updates = [s for s in statements_of(counted) if s.startswith("UPDATE HUMAN_TASK")]

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from engine.run.unit import write_session
 from engine.store.models import User
+from engine.store.unit_scope import UNIT
 from tests.support.listening import listening
 
 pytestmark = pytest.mark.both_databases
@@ -31,10 +32,13 @@ def test_the_next_unit_on_a_thread_gets_the_same_session_back_empty(runtime):
     with write_session(runtime.db) as first:
         user = first.execute(select(User).where(User.username == "agent1")).scalar_one()
         first.info["left_by_the_first_unit"] = True
+        first_unit = first.info[UNIT]
     assert _checked_out(runtime) == 0  # the connection went back to the pool
     with write_session(runtime.db) as second:
         assert second is first
-        assert second.info == runtime.db.write().info  # what a new one starts with, and only that
+        # what a new one starts with, and only that, with its new unit (engine/store/unit_scope.py)
+        assert second.info.keys() == {*runtime.db.write().info, UNIT}
+        assert second.info[UNIT] is not first_unit and second.info[UNIT].connection is None  # begun at first use
         assert user not in second and not list(second.identity_map.values())
         assert second.execute(select(User).where(User.username == "agent1")).scalar_one() is not user
     assert _checked_out(runtime) == 0

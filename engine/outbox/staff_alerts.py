@@ -35,6 +35,7 @@ from engine.store import driver_sql
 from engine.store.models import HumanTask, StaffAlert, StaffAlertPreference, User, UserRole
 from engine.store.records import TaskRow
 from engine.store.states import HumanTaskState
+from engine.store.unit_scope import transaction_token
 
 EVENTS = ("new_task", "overdue", "incident")
 CHANNELS = ("none", "email", "webhook")
@@ -122,12 +123,12 @@ _NOBODY = "tourflow_nobody_listens"  # session.info: the transaction that read n
 def nobody_listens(session: Session) -> None:
     """This transaction read ANYONE_LISTENING false: until it ends, its steps' alerts read no listeners
     (the start holds the write lock on SQLite; set_preference in it forgets this)."""
-    session.info[_NOBODY] = session.get_transaction()
+    session.info[_NOBODY] = transaction_token(session)
 
 
 def _listeners(session: Session, event: str) -> list[Viewer]:
     """The active users who want alerts of `event`."""
-    if session.info.get(_NOBODY) is not None and session.info[_NOBODY] is session.get_transaction():
+    if session.info.get(_NOBODY) is not None and session.info[_NOBODY] is transaction_token(session):
         return []
     found = driver_sql.run(driver_sql.connection_of(session), _LISTENERS, {}).all()
     wanting = [row for row in found if event in (row.events or [])]

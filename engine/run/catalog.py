@@ -12,6 +12,7 @@ from engine.bpmn.specs import ProcessModel, load_model
 from engine.errors import NotFound
 from engine.limits import DEPLOYED_CACHE_MAX, ID_MAX, BoundedCache
 from engine.run.spiff_tasks import quiet_workflows_of
+from engine.store import driver_sql
 from engine.store.models import CurrentVersion, Deployment
 
 _CURRENT = select(CurrentVersion.deployment_id).where(CurrentVersion.process_id == bindparam("process_id"))
@@ -58,7 +59,7 @@ class Catalog:
                 raise no_version(process_id, version)
         else:
             # on the connection: a column read needs none of the ORM's execution (autoflush, entities)
-            deployment_id = session.connection().execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
+            deployment_id = driver_sql.connection_of(session).execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
             if deployment_id is None:
                 raise not_deployed(process_id)
         return self.deployed(session, deployment_id)

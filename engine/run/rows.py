@@ -27,6 +27,7 @@ from engine.store.records import (
     hold_instance,
 )
 from engine.store.states import HumanTaskState, JobState
+from engine.store.unit_scope import transaction_token
 
 # The statements of every step, built once: building one costs more than running it (SQLAlchemy's
 # construction and cache key), so each is a module constant with bound parameters.
@@ -117,8 +118,8 @@ def reserve_instance_id(session: Session) -> int:
     """The id of an instance this transaction is about to start, known before its row is written, so
     the row is inserted once, with what the step made of it (not inserted empty, then updated)."""
     if session.get_bind().dialect.name != "sqlite":
-        return session.connection().execute(_NEXT_INSTANCE_ID).scalar_one()
-    return reserve_after(session, session.connection().execute(_MAX_INSTANCE_ID).scalar())
+        return driver_sql.connection_of(session).execute(_NEXT_INSTANCE_ID).scalar_one()
+    return reserve_after(session, driver_sql.connection_of(session).execute(_MAX_INSTANCE_ID).scalar())
 
 
 def reserve_after(session: Session, top: int | None) -> int:
@@ -202,7 +203,7 @@ def task_row(session: Session, task_id: int) -> HumanTask:
 def _hold_open_rows(session: Session, instance_id: int, rows: list[TaskRecord]) -> None:
     """The instance's open task rows, read by a completion's lock statement, held for its step
     (`open_tasks_read_with_lock`)."""
-    session.info[_OPEN_AT_LOCK] = (session.get_transaction(), instance_id, rows)
+    session.info[_OPEN_AT_LOCK] = (transaction_token(session), instance_id, rows)
 
 
 def lock_task(session: Session, task_id: int) -> HumanTask:
@@ -252,12 +253,12 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
 
 def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
                                      ) -> tuple[TaskRecord, InstanceRecord, Viewer]:
-    found = session.connection().execute(_INSTANCE_OF_TASK_AND_USER,
+    found = driver_sql.connection_of(session).execute(_INSTANCE_OF_TASK_AND_USER,
                                          {"task_id": task_id, "username": None if known else actor}).all()
     if not found:
         raise _task_missing(task_id)
     instance = lock_instance_record(session, found[0].instance_id)
-    connection = session.connection()
+    connection = driver_sql.connection_of(session)
     locked = connection.execute(_LOCK_TASK_AND_HEAD, {"task_id": task_id}).first()
     width = len(TASK_COLUMNS)
     if locked is None:  # the stream has no head row (yet): the task alone, the head read when appended
@@ -273,7 +274,7 @@ def open_tasks_read_with_lock(session: Session, instance_id: int) -> list[TaskRe
     """The instance's open task rows as this transaction's lock statement read them (SQLite, a task's
     lock), or None: then the step reads them itself."""
     held = session.info.pop(_OPEN_AT_LOCK, None)
-    if held is None or held[0] is not session.get_transaction() or held[1] != instance_id:
+    if held is None or held[0] is not transaction_token(session) or held[1] != instance_id:
         return None
     return held[2]
 
@@ -283,7 +284,7 @@ def viewer_named(session: Session, username: str) -> Viewer:
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
     # On the connection: a read of columns, nothing for the ORM to make or flush first.
-    return viewer_of_rows(username, session.connection().execute(_VIEWER, {"username": username}).all())
+    return viewer_of_rows(username, driver_sql.connection_of(session).execute(_VIEWER, {"username": username}).all())
 
 
 def viewer_of_rows(username: str, found) -> Viewer:

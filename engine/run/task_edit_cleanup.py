@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, event, select
 from sqlalchemy.orm import Session, object_session
 
+from engine.store import driver_sql
 from engine.store.models import HumanTask, TaskEdit
 from engine.store.states import HumanTaskState
 
@@ -51,7 +52,7 @@ def forget_closed(session: Session, instance_id: int) -> None:
     session.flush()  # the tasks' closed states, which the DELETE reads
     # On the connection: the ORM's bulk-delete layer has nothing to do here (no session objects are
     # synchronized) and costs more than the statement.
-    session.connection().execute(_FORGET_CLOSED, {"instance_id": instance_id})
+    driver_sql.connection_of(session).execute(_FORGET_CLOSED, {"instance_id": instance_id})
 
 
 def forget_instance(session: Session, instance_id: int) -> None:

@@ -42,6 +42,7 @@ from engine.store.db import Database
 from engine.store.models import HumanTask, Job, ProcessInstance
 from engine.store.records import InstanceRecord, hold_instance
 from engine.store.states import InstanceStatus
+from engine.store.unit_scope import UNIT, UnitConnection
 
 
 class MessageHooks(Protocol):
@@ -162,18 +163,35 @@ class Tx:
 @contextmanager
 def write_session(db: Database) -> Iterator[Session]:
     """One write transaction: committed at the end of the block, rolled back on an error; a lost
-    optimistic-lock race becomes TaskConflict (409)."""
+    optimistic-lock race becomes TaskConflict (409).
+
+    The unit begins a Connection of its own at its first statement (BEGIN IMMEDIATE on SQLite), and its
+    Session is bound to it (engine/store/unit_scope.py); the Session joins that transaction only when
+    something asks it for the ORM (`join_transaction_mode="rollback_only"`: its commit leaves the unit's
+    transaction to the unit, its rollback ends it). A step that writes only through the driver
+    (engine/run/row_writes.py) never begins one: the unit calls what the Session's commit would run itself
+    (docs/performance.md, "Round 8")."""
     session = take_session(db, "writer")
+    unit = session.info[UNIT] = UnitConnection(db.writes)
     try:
-        with session.begin():
+        try:
             yield session
-            session.flush()
+            if not session.in_transaction():
+                state_hash.record_written_states(session)  # what a Session's commit would run first
+            if session.in_transaction():
+                session.commit()  # its last flush and its commit's hooks (state_hash.install)
             fault_point()
-    except StaleDataError:
-        raise TaskConflict("the instance was changed by someone else at the same time; reload and retry",
-                           key="instance.changed") from None
+            unit.commit()
+        except StaleDataError:
+            raise TaskConflict("the instance was changed by someone else at the same time; reload and retry",
+                               key="instance.changed") from None
+        finally:
+            if session.in_transaction():
+                session.rollback()  # and the unit's transaction with it
+            if len(session.identity_map) or session.new:  # else nothing to close: it never used the ORM
+                session.close()
     finally:
-        session.close()
+        unit.close()
     keep_session(db, "writer", session)
 
 

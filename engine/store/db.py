@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import config
 from engine.store import state_hash
+from engine.store.unit_scope import UnitSession
 from engine.store.wal_checkpoint import CHECKPOINTER, WalTarget, file_path
 
 if TYPE_CHECKING:
@@ -41,9 +42,10 @@ class Database:
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         # On SQLite a writer takes the write lock at BEGIN (BEGIN IMMEDIATE): two writers
         # queue instead of one failing late with a stale snapshot.
-        self.writer = sessionmaker(
-            self.engine.execution_options(tourflow_write=True), expire_on_commit=False
-        )
+        self.writes = self.engine.execution_options(tourflow_write=True)
+        # Inside a unit of work (engine/run/unit.py `write_session`) a writer is bound to the unit's Connection.
+        self.writer = sessionmaker(self.writes, class_=UnitSession, expire_on_commit=False,
+                                   join_transaction_mode="rollback_only")
         state_hash.install(self.writer)
         # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
         # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.store.models import HumanTask, ProcessInstance
+from engine.store.unit_scope import transaction_token
 
 # Every column of human_task, in the table's order (a record is built from a row of them).
 TASK_COLUMNS: tuple[str, ...] = tuple(c.key for c in HumanTask.__table__.columns)
@@ -154,15 +155,16 @@ def hold_instance(session: Session, record: InstanceRecord) -> None:
     """The transaction holds `record` for its instance: the state hash at commit reads it (state_hash.py),
     the unit of work writes what changed on it (engine/run/row_writes.py, `write_held_instances`)."""
     held = session.info.get(_HELD)
-    if held is None or held[0] is not session.get_transaction():
-        held = session.info[_HELD] = (session.get_transaction(), {})
+    token = transaction_token(session)
+    if held is None or held[0] is not token:
+        held = session.info[_HELD] = (token, {})
     held[1][record.id] = record
 
 
 def held_instances(session: Session) -> dict[int, InstanceRecord]:
     """The instance records this transaction holds, by id."""
     held = session.info.get(_HELD)
-    return held[1] if held is not None and held[0] is session.get_transaction() else {}
+    return held[1] if held is not None and held[0] is transaction_token(session) else {}
 
 
 _HELD = "tourflow_held_instance_records"

@@ -32,7 +32,7 @@ from sqlalchemy import and_, bindparam, event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from engine.clock import naive_utc, utcnow
-from engine.store import audit, audit_buffer
+from engine.store import audit, audit_buffer, driver_sql
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.store.records import InstanceRecord, TaskRecord, TaskRow, held_instances
 from engine.store.states import HumanTaskState, JobState
@@ -87,21 +87,16 @@ _OPEN_TASKS = (select(*_TASK_COLUMNS).where(HumanTask.state == HumanTaskState.RE
                .order_by(HumanTask.instance_id, HumanTask.id))
 _PENDING_JOBS = (select(*_JOB_COLUMNS).where(Job.state == JobState.PENDING, Job.instance_id.is_not(None))
                  .order_by(Job.instance_id, Job.id))
-# One instance's, built once (a claim or a scheduler write reads them at every commit).
-_OPEN_TASKS_OF = _OPEN_TASKS.where(HumanTask.instance_id == bindparam("instance_id"))
-_PENDING_JOBS_OF = _PENDING_JOBS.where(Job.instance_id == bindparam("instance_id"))
+# Each with its one instance's, built once (a claim or a scheduler write reads them at every commit).
+_TASKS_READ = (_OPEN_TASKS, _OPEN_TASKS.where(HumanTask.instance_id == bindparam("instance_id")), HumanTask.instance_id)
+_JOBS_READ = (_PENDING_JOBS, _PENDING_JOBS.where(Job.instance_id == bindparam("instance_id")), Job.instance_id)
 
 
-def _open_tasks(session: Session, ids: Iterable[int] | int | None):
-    if isinstance(ids, int):
-        return session.execute(_OPEN_TASKS_OF, {"instance_id": ids})
-    return session.execute(_OPEN_TASKS if ids is None else _OPEN_TASKS.where(HumanTask.instance_id.in_(list(ids))))
-
-
-def _pending_jobs(session: Session, ids: Iterable[int] | int | None):
-    if isinstance(ids, int):
-        return session.execute(_PENDING_JOBS_OF, {"instance_id": ids})
-    return session.execute(_PENDING_JOBS if ids is None else _PENDING_JOBS.where(Job.instance_id.in_(list(ids))))
+def _read(session: Session, read: tuple, ids: Iterable[int] | int | None):
+    every, one_of, instance_id = read
+    if isinstance(ids, int):  # at a commit, after its last flush: on the connection (no ORM transaction begun)
+        return driver_sql.run(driver_sql.connection_of(session), one_of, {"instance_id": ids}).all()
+    return session.execute(every if ids is None else every.where(instance_id.in_(list(ids))))
 
 
 def live_hashes(session: Session, instance_ids: list[int] | None = None,
@@ -110,10 +105,10 @@ def live_hashes(session: Session, instance_ids: list[int] | None = None,
     by `schemes` (instance id -> scheme, SCHEME when not named)."""
     schemes = schemes or {}
     tasks: dict[int, list[dict[str, Any]]] = {}
-    for row in _open_tasks(session, instance_ids):
+    for row in _read(session, _TASKS_READ, instance_ids):
         tasks.setdefault(row.instance_id, []).append(_task_part(row, schemes.get(row.instance_id, SCHEME)))
     jobs: dict[int, list[dict[str, Any]]] = {}
-    for row in _pending_jobs(session, instance_ids):
+    for row in _read(session, _JOBS_READ, instance_ids):
         jobs.setdefault(row.instance_id, []).append(_job_part(row))
     query = select(*_INSTANCE_COLUMNS, ProcessInstance.serialized).execution_options(yield_per=200)
     if instance_ids is not None:
@@ -242,8 +237,12 @@ def _collect(session: Session, _flush_context, _instances) -> None:
 
 
 def _record(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint: the step goes on
+    if not session.in_nested_transaction():  # (a savepoint: the step goes on)
+        record_written_states(session)
+
+
+def record_written_states(session: Session) -> None:
+    """A write transaction's end (its Session's commit, or its unit's): each written instance's state hashed."""
     session.flush()  # the step's last writes, and `_collect` sees them
     touched = session.info.pop(_TOUCHED, None)
     for instance_id, last in sorted((touched or {}).items()):
@@ -266,9 +265,9 @@ def record_state(session: Session, instance_id: int, actor: str, at: datetime) -
             return
     tasks, jobs = _known_parts(session, instance_id)
     if tasks is None:
-        tasks = [_task_part(r) for r in _open_tasks(session, instance_id)]
+        tasks = [_task_part(r) for r in _read(session, _TASKS_READ, instance_id)]
     if jobs is None:
-        jobs = [_job_part(r) for r in _pending_jobs(session, instance_id)]
+        jobs = [_job_part(r) for r in _read(session, _JOBS_READ, instance_id)]
     digest = state_sha256(_instance_part(instance, instance.serialized), tasks, jobs)
     audit.append(session, kind=STATE_EVENT, actor=actor, at=at, instance_id=instance_id,
                  payload={"state_sha256": digest, "scheme": SCHEME}, plain=True)
@@ -395,5 +394,5 @@ def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[au
     return result
 
 
-__all__ = ["KnownRows", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "note_written",
+__all__ = ["KnownRows", "record_written_states", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "note_written",
            "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]

@@ -32,6 +32,19 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        process_bind_param = self.process_bind_param
+
+        # SQLite's DATETIME text in one C call (isoformat), the same text as SQLAlchemy's own "%(year)04d-..."
+        # formatting of the naive value (tests/test_types.py compares them): ~10 binds a step.
+        def process(value: datetime | None) -> str | None:
+            naive = process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return process
+
 
 class StrEnumType(TypeDecorator[StrEnum]):
     """A StrEnum stored as its value in a VARCHAR: unknown values are refused on the way in."""

@@ -1,0 +1,78 @@
+"""What a write unit's session holds for the unit: its Connection, and the token its state is kept under.
+
+A unit of work (engine/run/unit.py `write_session`) runs on a Connection of its own, begun at its first
+statement, and its Session (a UnitSession) is bound to that Connection: the Session begins a transaction of
+its own, joining the unit's, only when something asks it for the ORM. A step that needs none runs on the
+Connection alone and never pays for the Session's transaction life cycle (docs/performance.md, "Round 8").
+What the engine keeps in `session.info` for the length of a transaction (held instance records, the open rows
+a lock read, ...) is keyed by `transaction_token`: the unit for a unit, the Session's transaction for any
+other session, so the same state holds whether or not the ORM joined in the middle of the unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+UNIT = "tourflow_unit"
+
+
+class UnitConnection:
+    """A unit of work's Connection and transaction, begun at the unit's first statement (a unit that ends
+    before it runs one takes no connection, nor on SQLite the write lock)."""
+
+    __slots__ = ("engine", "connection", "transaction")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+        self.transaction = None
+
+    def get(self) -> Connection:
+        if self.connection is None:
+            connection = self.engine.connect()
+            try:
+                self.transaction = connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+            self.connection = connection
+        return self.connection
+
+    def commit(self) -> None:
+        if self.transaction is not None and self.transaction.is_active:
+            self.transaction.commit()
+
+    def close(self) -> None:
+        """Back to the pool, what is still open rolled back."""
+        if self.connection is not None:
+            self.connection.close()
+
+
+class UnitSession(Session):
+    """A write session: inside a unit of work it is bound to the unit's Connection (what SQLAlchemy asks
+    `get_bind` for); outside one, to its engine as any Session."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        unit = self.info.get(UNIT)
+        if unit is not None and kwargs.get("bind") is None:
+            return unit.get()
+        return super().get_bind(*args, **kwargs)
+
+
+def unit_connection(session: Session) -> Connection | None:
+    """The Connection of the unit of work `session` belongs to, begun if it was not yet (None: a session
+    outside any unit)."""
+    unit = session.info.get(UNIT)
+    return None if unit is None else unit.connection or unit.get()
+
+
+def transaction_token(session: Session) -> Any:
+    """What identifies the session's current transaction: its unit inside a unit of work (one transaction from
+    its start to its end), else the Session's own transaction (None before it begins)."""
+    return session.info.get(UNIT) or session.get_transaction()
+
+
+__all__ = ["UNIT", "UnitConnection", "UnitSession", "transaction_token", "unit_connection"]

@@ -1,0 +1,132 @@
+"""A unit of work runs on a Connection of its own, begun at its first statement; its Session joins that
+transaction only when asked for the ORM (engine/run/unit.py `write_session`, engine/store/unit_scope.py).
+
+Whichever way a unit writes (the driver, the ORM, both, the ORM joining in the middle), it is one transaction:
+all of it commits at the end, or none of it; what the engine keeps for the transaction (held instance records)
+outlives the ORM joining; a unit that sends nothing takes no connection; a savepoint rolled back keeps the rest;
+and the session, once its unit ended, is bound to its engine again."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.clock import utcnow
+from engine.run.unit import write_session
+from engine.store import driver_sql
+from engine.store.models import User
+from engine.store.records import InstanceRecord, held_instances, hold_instance
+from engine.store.unit_scope import UNIT, transaction_token, unit_connection
+from tests.support.listening import listening
+
+pytestmark = pytest.mark.both_databases
+
+
+def _names(runtime, *usernames: str) -> tuple[str, ...]:
+    with runtime.reading() as session:
+        found = dict(session.execute(select(User.username, User.display_name)
+                                     .where(User.username.in_(usernames))).all())
+    return tuple(found[name] for name in usernames)
+
+
+def _rename_on_the_driver(session: Session, username: str, name: str) -> None:
+    driver_sql.connection_of(session).execute(update(User).where(User.username == username)
+                                              .values(display_name=name))
+
+
+def _rename_by_the_orm(session: Session, username: str, name: str) -> None:
+    session.execute(select(User).where(User.username == username)).scalar_one().display_name = name
+
+
+def _checked_out(runtime) -> int:
+    return runtime.db.engine.pool.checkedout()
+
+
+def _ends(runtime):
+    """The engine's begin, commit and rollback events inside the block."""
+    ends: list[str] = []
+    return ends, listening(runtime.db.engine, begin=lambda _c: ends.append("begin"),
+                           commit=lambda _c: ends.append("commit"), rollback=lambda _c: ends.append("rollback"))
+
+
+def test_a_unit_that_never_asks_for_the_orm_commits_its_statements_without_an_orm_transaction(runtime):
+    began: list[Session] = []
+    ends, engine_events = _ends(runtime)
+    with listening(Session, after_transaction_create=lambda s, t: began.append(s) if t.parent is None else None), \
+            engine_events, write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "on the driver")
+        assert not session.in_transaction()
+    assert began == [] and ends == ["begin", "commit"]
+    assert _names(runtime, "agent1") == ("on the driver",)
+    assert _checked_out(runtime) == 0
+
+
+def test_the_orm_joining_in_the_middle_is_the_same_transaction(runtime):
+    ends, engine_events = _ends(runtime)
+    with engine_events, write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "first, on the driver")
+        unit = transaction_token(session)
+        _rename_by_the_orm(session, "agent2", "then by the orm")
+        assert session.in_transaction() and session.connection() is unit_connection(session)
+        assert transaction_token(session) is unit  # what the engine keeps for the transaction stays found
+        _rename_on_the_driver(session, "agent3", "last, on the driver")
+    assert ends == ["begin", "commit"]
+    assert _names(runtime, "agent1", "agent2", "agent3") == ("first, on the driver", "then by the orm",
+                                                              "last, on the driver")
+
+
+@pytest.mark.parametrize("orm", [False, True], ids=["driver only", "orm joined"])
+def test_an_error_writes_nothing_whichever_way_the_unit_wrote(runtime, orm):
+    before = _names(runtime, "agent1", "agent2")
+    with pytest.raises(RuntimeError, match="the command failed"), write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "lost")
+        if orm:
+            _rename_by_the_orm(session, "agent2", "lost too")
+            session.flush()
+        raise RuntimeError("the command failed")
+    assert _names(runtime, "agent1", "agent2") == before
+    assert _checked_out(runtime) == 0
+
+
+def test_held_instance_records_outlive_the_orm_joining(runtime):
+    now = utcnow()
+    record = InstanceRecord(id=10**9, deployment_id=1, process_id="p", status="running", business_key=None,
+                            serialized="", data={}, started_at=now, started_by="agent1")
+    with write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "the unit began")
+        hold_instance(session, record)
+        _rename_by_the_orm(session, "agent2", "the orm joined")
+        assert held_instances(session) == {record.id: record}
+        held_instances(session).clear()  # not written: the record names no deployment
+
+
+def test_a_unit_that_sends_nothing_takes_no_connection(runtime):
+    with write_session(runtime.db) as session:
+        assert session.info[UNIT].connection is None
+        assert _checked_out(runtime) == 0
+    assert _checked_out(runtime) == 0
+
+
+def test_a_savepoint_rolled_back_keeps_the_rest_of_the_unit(runtime):
+    with write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "kept")
+        savepoint = session.begin_nested()
+        _rename_by_the_orm(session, "agent2", "rolled back")
+        session.flush()
+        savepoint.rollback()
+        _rename_on_the_driver(session, "agent3", "kept too")
+    assert _names(runtime, "agent1", "agent3") == ("kept", "kept too")
+    assert _names(runtime, "agent2") != ("rolled back",)
+
+
+def test_a_session_used_after_its_unit_runs_on_its_engine_again(runtime):
+    with write_session(runtime.db) as used:
+        _rename_on_the_driver(used, "agent1", "in the unit")
+        unit = unit_connection(used)
+    assert unit.closed and UNIT not in used.info
+    try:
+        assert used.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() == "in the unit"
+        assert used.connection() is not unit
+    finally:
+        used.close()
