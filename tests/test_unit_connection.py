@@ -3,16 +3,19 @@ transaction only when asked for the ORM (engine/run/unit.py `write_session`, eng
 
 Whichever way a unit writes (the driver, the ORM, both, the ORM joining in the middle), it is one transaction:
 all of it commits at the end, or none of it; what the engine keeps for the transaction (held instance records)
-outlives the ORM joining; a unit that sends nothing takes no connection; a savepoint rolled back keeps the rest;
-and the session, once its unit ended, is bound to its engine again."""
+outlives the ORM joining; a rollback inside the unit fails it; a unit that sends nothing takes no connection; a
+savepoint rolled back keeps the rest; and the session, once its unit ended, is bound to its engine again."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.clock import utcnow
+from engine.errors import TaskConflict
 from engine.run.unit import write_session
 from engine.store import driver_sql
 from engine.store.models import User
@@ -87,6 +90,34 @@ def test_an_error_writes_nothing_whichever_way_the_unit_wrote(runtime, orm):
         raise RuntimeError("the command failed")
     assert _names(runtime, "agent1", "agent2") == before
     assert _checked_out(runtime) == 0
+
+
+@pytest.mark.parametrize("then", ["write", "end"])
+def test_a_rollback_inside_the_unit_fails_it_and_writes_nothing(runtime, then):
+    """The Session's rollback ends the unit's transaction: a statement after it would run outside any transaction
+    (on SQLite each would commit on its own), so it is refused, and so is the unit's commit."""
+    before = _names(runtime, "agent1", "agent2", "agent3")
+    with pytest.raises(InvalidRequestError, match="rolled back inside it"), write_session(runtime.db) as session:
+        _rename_on_the_driver(session, "agent1", "rolled back")
+        _rename_by_the_orm(session, "agent2", "rolled back too")
+        session.flush()
+        session.rollback()
+        if then == "write":
+            _rename_on_the_driver(session, "agent3", "after the rollback")
+    assert _names(runtime, "agent1", "agent2", "agent3") == before
+    assert _checked_out(runtime) == 0
+
+
+def test_a_lost_race_after_the_orm_joined_is_a_409_that_writes_nothing(runtime):
+    before = _names(runtime, "agent1", "agent2")
+    with pytest.raises(TaskConflict), write_session(runtime.db) as lost:
+        _rename_on_the_driver(lost, "agent1", "lost")
+        _rename_by_the_orm(lost, "agent2", "lost too")
+        raise StaleDataError("the instance's lock_version moved")
+    assert _names(runtime, "agent1", "agent2") == before
+    assert _checked_out(runtime) == 0
+    with write_session(runtime.db) as after:
+        assert after is not lost
 
 
 def test_held_instance_records_outlive_the_orm_joining(runtime):

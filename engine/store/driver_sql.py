@@ -127,7 +127,7 @@ def connection_of(session: Session) -> Connection:
     its rows in several statements)."""
     unit = session.info.get(UNIT)
     if unit is not None:
-        return unit.connection or unit.get()
+        return unit.get()
     transaction = session.get_transaction()
     held = session.info.get(_CONNECTION)
     if held is not None and held[0] is transaction and not held[1].closed:

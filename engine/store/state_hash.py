@@ -394,5 +394,6 @@ def with_states(session: Session, statuses: list[audit.StreamStatus]) -> list[au
     return result
 
 
-__all__ = ["KnownRows", "record_written_states", "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "note_written",
-           "Verification", "verify", "with_states", "install", "live_hashes", "check_states", "state_break", "StateCheck", "STATE_EVENT", "UNRECORDED"]
+__all__ = ["STATE_EVENT", "UNRECORDED", "KnownRows", "StateCheck", "Verification", "check_states", "install",
+           "know_jobs", "know_new_instance", "know_no_pending_jobs", "know_tasks", "live_hashes", "note_written",
+           "record_written_states", "state_break", "verify", "with_states"]

@@ -38,7 +38,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         process_bind_param = self.process_bind_param
 
         # SQLite's DATETIME text in one C call (isoformat), the same text as SQLAlchemy's own "%(year)04d-..."
-        # formatting of the naive value (tests/test_types.py compares them): ~10 binds a step.
+        # formatting of the naive value (tests/test_clock_and_types.py compares them): ~10 binds a step.
         def process(value: datetime | None) -> str | None:
             naive = process_bind_param(value, dialect)
             return None if naive is None else naive.isoformat(" ", "microseconds")

@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 UNIT = "tourflow_unit"
+ROLLED_BACK = "the unit of work's transaction was rolled back inside it; nothing more can run or commit in it"
 
 
 class UnitConnection:
@@ -31,6 +33,7 @@ class UnitConnection:
         self.transaction = None
 
     def get(self) -> Connection:
+        """The unit's Connection, in its transaction (begun now if this is the unit's first statement)."""
         if self.connection is None:
             connection = self.engine.connect()
             try:
@@ -39,10 +42,16 @@ class UnitConnection:
                 connection.close()
                 raise
             self.connection = connection
+        elif not self.transaction.is_active:
+            # Rolled back inside the unit (its Session's rollback ends it): a statement now would run outside any
+            # transaction (on SQLite each would commit on its own), so the unit fails instead.
+            raise InvalidRequestError(ROLLED_BACK)
         return self.connection
 
     def commit(self) -> None:
-        if self.transaction is not None and self.transaction.is_active:
+        if self.transaction is not None:
+            if not self.transaction.is_active:
+                raise InvalidRequestError(ROLLED_BACK)
             self.transaction.commit()
 
     def close(self) -> None:
@@ -66,7 +75,7 @@ def unit_connection(session: Session) -> Connection | None:
     """The Connection of the unit of work `session` belongs to, begun if it was not yet (None: a session
     outside any unit)."""
     unit = session.info.get(UNIT)
-    return None if unit is None else unit.connection or unit.get()
+    return None if unit is None else unit.get()
 
 
 def transaction_token(session: Session) -> Any:
@@ -75,4 +84,4 @@ def transaction_token(session: Session) -> Any:
     return session.info.get(UNIT) or session.get_transaction()
 
 
-__all__ = ["UNIT", "UnitConnection", "UnitSession", "transaction_token", "unit_connection"]
+__all__ = ["ROLLED_BACK", "UNIT", "UnitConnection", "UnitSession", "transaction_token", "unit_connection"]
