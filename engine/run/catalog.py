@@ -59,7 +59,8 @@ class Catalog:
                 raise no_version(process_id, version)
         else:
             # on the connection: a column read needs none of the ORM's execution (autoflush, entities)
-            deployment_id = driver_sql.connection_of(session).execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
+            connection = driver_sql.connection_of(session)
+            deployment_id = connection.execute(_CURRENT, {"process_id": process_id}).scalar_one_or_none()
             if deployment_id is None:
                 raise not_deployed(process_id)
         return self.deployed(session, deployment_id)

@@ -253,8 +253,8 @@ def lock_task_to_complete(session: Session, task_id: int, actor: str) -> tuple[T
 
 def _lock_task_to_complete_elsewhere(session: Session, task_id: int, actor: str, known: Viewer | None
                                      ) -> tuple[TaskRecord, InstanceRecord, Viewer]:
-    found = driver_sql.connection_of(session).execute(_INSTANCE_OF_TASK_AND_USER,
-                                         {"task_id": task_id, "username": None if known else actor}).all()
+    found = driver_sql.connection_of(session).execute(
+        _INSTANCE_OF_TASK_AND_USER, {"task_id": task_id, "username": None if known else actor}).all()
     if not found:
         raise _task_missing(task_id)
     instance = lock_instance_record(session, found[0].instance_id)
@@ -284,7 +284,8 @@ def viewer_named(session: Session, username: str) -> Viewer:
     if (known := acting_viewer(username)) is not None:  # the request's user, read at its start
         return known
     # On the connection: a read of columns, nothing for the ORM to make or flush first.
-    return viewer_of_rows(username, driver_sql.connection_of(session).execute(_VIEWER, {"username": username}).all())
+    found = driver_sql.connection_of(session).execute(_VIEWER, {"username": username}).all()
+    return viewer_of_rows(username, found)
 
 
 def viewer_of_rows(username: str, found) -> Viewer:
