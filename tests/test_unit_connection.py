@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import InvalidRequestError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,7 +20,7 @@ from engine.run.unit import write_session
 from engine.store import driver_sql
 from engine.store.models import User
 from engine.store.records import InstanceRecord, held_instances, hold_instance
-from engine.store.unit_scope import UNIT, transaction_token, unit_connection
+from engine.store.unit_scope import UNIT, UnitConnection, transaction_token, unit_connection
 from tests.support.listening import listening
 
 pytestmark = pytest.mark.both_databases
@@ -118,6 +118,25 @@ def test_a_lost_race_after_the_orm_joined_is_a_409_that_writes_nothing(runtime):
     assert _checked_out(runtime) == 0
     with write_session(runtime.db) as after:
         assert after is not lost
+
+
+def test_a_commit_that_fails_writes_nothing_and_the_session_is_not_kept(runtime, monkeypatch):
+    """The unit's own COMMIT failing (a disk full, a server gone): its work rolled back with the connection, the
+    connection back in the pool, and its session not handed to the thread's next unit."""
+    before = _names(runtime, "agent1", "agent2")
+
+    def failing_commit(unit) -> None:
+        raise OperationalError("COMMIT", {}, RuntimeError("disk I/O error"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(UnitConnection, "commit", failing_commit)
+        with pytest.raises(OperationalError, match="disk I/O error"), write_session(runtime.db) as failed:
+            _rename_on_the_driver(failed, "agent1", "never committed")
+            _rename_by_the_orm(failed, "agent2", "never committed either")
+    assert _names(runtime, "agent1", "agent2") == before
+    assert _checked_out(runtime) == 0
+    with write_session(runtime.db) as after:
+        assert after is not failed
 
 
 def test_held_instance_records_outlive_the_orm_joining(runtime):
