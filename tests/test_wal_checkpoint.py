@@ -1,5 +1,5 @@
 """The WAL checkpoint thread (engine/store/wal_checkpoint.py) on real SQLite files: it checkpoints after
-writes, closes its connection when a Database is disposed or dropped, keeps one thread per process (a new
+writes (signalled once every WRITES_PER_CHECKPOINT writes, not at each write until it has), closes its connection when a Database is disposed or dropped, keeps one thread per process (a new
 one after a fork), logs an error once and works again on the next signal, can be turned off, and leaves
 a backup read meanwhile consistent."""
 
@@ -91,6 +91,26 @@ def test_the_thread_checkpoints_the_wal_after_writes(tmp_path):
         _write(db, 3)
         _wait_for(lambda: db.wal.checkpoints > before and _all_backfilled(path), "checkpointed when idle",
                   seconds=30 + IDLE_SECONDS)
+    finally:
+        db.dispose()
+
+
+def test_writes_past_the_mark_signal_the_thread_once_every_n_writes_not_at_each(tmp_path, monkeypatch):
+    path = tmp_path / "a.db"
+    db = _database(path)
+    signals: list[bool] = []
+    real = CHECKPOINTER.signal
+
+    def counted(target, due: bool) -> None:
+        signals.append(due)
+        real(target, due)
+
+    monkeypatch.setattr(CHECKPOINTER, "signal", counted)
+    try:
+        with db.wal.lock:  # the thread cannot checkpoint meanwhile: every write after the mark finds it not done
+            _write(db, 3 * WRITES_PER_CHECKPOINT)
+            assert signals.count(True) == 3
+        _wait_for(lambda: db.wal.checkpoints >= 1 and _all_backfilled(path), "checkpointed")
     finally:
         db.dispose()
 

@@ -65,6 +65,9 @@ class WalTarget:
             self.pending = True
             CHECKPOINTER.signal(self, due=False)
         elif self.writes >= WRITES_PER_CHECKPOINT:
+            # Counted again from here: until the thread has run the checkpoint, the next N writes do not each
+            # signal it (a signal wakes the thread, which then asks this one for the GIL).
+            self.writes = 0
             CHECKPOINTER.signal(self, due=True)
 
     def checkpoint(self) -> None:
