@@ -5,13 +5,17 @@ SQLite, too, where every read is rolled back)."""
 
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.pool import NullPool
 
+from engine.run.core import WROTE
+from engine.run.runtime import Runtime
 from engine.store import db as db_module
+from engine.store.db import Database
 from engine.store.models import User
 from tests.support.listening import listening
 
@@ -58,6 +62,22 @@ def test_a_read_session_that_executed_a_change_is_rolled_back_and_keeps_nothing(
             session.execute(text("UPDATE user_account SET display_name = 'changed' WHERE username = 'agent1'"))
     assert endings == ["rollback"]
     assert _display_name(runtime, "agent1") == before
+
+
+def test_every_runtime_marks_a_read_that_writes_even_one_made_where_a_freed_one_was(db_url):
+    """The read factory's listeners are installed once per factory, by identity: SQLAlchemy's event.contains answers
+    by id(), so a factory made at the address of a freed one looked watched already, its reads that wrote were not
+    marked, and on PostgreSQL such a read committed its change."""
+    for _ in range(100):
+        db = Database(db_url)
+        try:
+            with Runtime(db).reading() as session:
+                session.execute(update(User).where(User.username == "agent1").values(display_name="x"))
+                assert session.info.get(WROTE) is True
+        finally:
+            db.dispose()
+        del db
+        gc.collect(1)  # the factory's class is freed, and its address free for the next one
 
 
 def test_a_read_session_left_with_a_pending_change_is_rolled_back(runtime):

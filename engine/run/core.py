@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import TextClause, event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
@@ -71,10 +72,17 @@ WROTE = "tourflow_wrote"  # session.info key: this read session flushed or execu
 
 
 def _watch_read_writes(db: Database) -> None:
-    """Mark a read session that changed something, so that `reading` rolls it back as before."""
-    if not event.contains(db.reader, "after_flush", _flushed):
-        event.listen(db.reader, "after_flush", _flushed)
-        event.listen(db.reader, "do_orm_execute", _executed)
+    """Mark a read session that changed something, so that `reading` rolls it back as before; once per read
+    factory. (Not by `event.contains`: SQLAlchemy answers it by the target's id(), so a factory made where a
+    freed one was looked watched already, and on PostgreSQL a read that wrote then committed.)"""
+    if db.reader in _WATCHED:
+        return
+    _WATCHED.add(db.reader)
+    event.listen(db.reader, "after_flush", _flushed)
+    event.listen(db.reader, "do_orm_execute", _executed)
+
+
+_WATCHED: weakref.WeakSet[sessionmaker] = weakref.WeakSet()
 
 
 def _flushed(session: Session, _flush_context) -> None:
