@@ -6,7 +6,6 @@ SQLite, too, where every read is rolled back)."""
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
@@ -17,17 +16,9 @@ from engine.run.runtime import Runtime
 from engine.store import db as db_module
 from engine.store.db import Database
 from engine.store.models import User
-from tests.support.listening import listening
+from tests.support.listening import listening, transaction_events
 
 pytestmark = pytest.mark.both_databases
-
-
-@contextmanager
-def endings_of(engine):
-    """How each transaction on the engine ended inside the block: "commit" or "rollback"."""
-    seen: list[str] = []
-    with listening(engine, commit=lambda _c: seen.append("commit"), rollback=lambda _c: seen.append("rollback")):
-        yield seen
 
 
 def _display_name(runtime, username: str) -> str:
@@ -36,7 +27,7 @@ def _display_name(runtime, username: str) -> str:
 
 
 def test_a_read_that_changed_nothing_commits_on_postgresql(runtime):
-    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
+    with transaction_events(runtime.db.engine) as endings, runtime.reading() as session:
         assert session.execute(select(func.count()).select_from(User)).scalar_one() > 0
         session.execute(text("SELECT 1")).scalar_one()
     assert endings == (["rollback"] if runtime.db.is_sqlite else ["commit"])
@@ -44,7 +35,7 @@ def test_a_read_that_changed_nothing_commits_on_postgresql(runtime):
 
 def test_a_read_session_that_flushed_a_change_is_rolled_back_and_keeps_nothing(runtime):
     before = _display_name(runtime, "agent1")
-    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
+    with transaction_events(runtime.db.engine) as endings, runtime.reading() as session:
         user = session.execute(select(User).where(User.username == "agent1")).scalar_one()
         user.display_name = "changed in a read"
         session.flush()
@@ -55,7 +46,7 @@ def test_a_read_session_that_flushed_a_change_is_rolled_back_and_keeps_nothing(r
 @pytest.mark.parametrize("change", ["orm", "text"])
 def test_a_read_session_that_executed_a_change_is_rolled_back_and_keeps_nothing(runtime, change):
     before = _display_name(runtime, "agent1")
-    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
+    with transaction_events(runtime.db.engine) as endings, runtime.reading() as session:
         if change == "orm":
             session.execute(update(User).where(User.username == "agent1").values(display_name="changed"))
         else:
@@ -81,7 +72,7 @@ def test_every_runtime_marks_a_read_that_writes_even_one_made_where_a_freed_one_
 
 
 def test_a_read_session_left_with_a_pending_change_is_rolled_back(runtime):
-    with endings_of(runtime.db.engine) as endings, runtime.reading() as session:
+    with transaction_events(runtime.db.engine) as endings, runtime.reading() as session:
         user = session.execute(select(User).where(User.username == "agent1")).scalar_one()
         user.display_name = "pending"
     assert endings == ["rollback"]

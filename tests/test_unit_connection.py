@@ -20,8 +20,8 @@ from engine.run.unit import write_session
 from engine.store import driver_sql
 from engine.store.models import User
 from engine.store.records import InstanceRecord, held_instances, hold_instance
-from engine.store.unit_scope import UNIT, UnitConnection, transaction_token, unit_connection
-from tests.support.listening import listening
+from engine.store.unit_scope import UNIT, UnitConnection, transaction_token
+from tests.support.listening import listening, transaction_events
 
 pytestmark = pytest.mark.both_databases
 
@@ -46,18 +46,10 @@ def _checked_out(runtime) -> int:
     return runtime.db.engine.pool.checkedout()
 
 
-def _ends(runtime):
-    """The engine's begin, commit and rollback events inside the block."""
-    ends: list[str] = []
-    return ends, listening(runtime.db.engine, begin=lambda _c: ends.append("begin"),
-                           commit=lambda _c: ends.append("commit"), rollback=lambda _c: ends.append("rollback"))
-
-
 def test_a_unit_that_never_asks_for_the_orm_commits_its_statements_without_an_orm_transaction(runtime):
     began: list[Session] = []
-    ends, engine_events = _ends(runtime)
     with listening(Session, after_transaction_create=lambda s, t: began.append(s) if t.parent is None else None), \
-            engine_events, write_session(runtime.db) as session:
+            transaction_events(runtime.db.engine, "begin", "commit", "rollback") as ends, write_session(runtime.db) as session:
         _rename_on_the_driver(session, "agent1", "on the driver")
         assert not session.in_transaction()
     assert began == [] and ends == ["begin", "commit"]
@@ -66,12 +58,11 @@ def test_a_unit_that_never_asks_for_the_orm_commits_its_statements_without_an_or
 
 
 def test_the_orm_joining_in_the_middle_is_the_same_transaction(runtime):
-    ends, engine_events = _ends(runtime)
-    with engine_events, write_session(runtime.db) as session:
+    with transaction_events(runtime.db.engine, "begin", "commit", "rollback") as ends, write_session(runtime.db) as session:
         _rename_on_the_driver(session, "agent1", "first, on the driver")
         unit = transaction_token(session)
         _rename_by_the_orm(session, "agent2", "then by the orm")
-        assert session.in_transaction() and session.connection() is unit_connection(session)
+        assert session.in_transaction() and session.connection() is driver_sql.connection_of(session)
         assert transaction_token(session) is unit  # what the engine keeps for the transaction stays found
         _rename_on_the_driver(session, "agent3", "last, on the driver")
     assert ends == ["begin", "commit"]
@@ -173,7 +164,7 @@ def test_a_savepoint_rolled_back_keeps_the_rest_of_the_unit(runtime):
 def test_a_session_used_after_its_unit_runs_on_its_engine_again(runtime):
     with write_session(runtime.db) as used:
         _rename_on_the_driver(used, "agent1", "in the unit")
-        unit = unit_connection(used)
+        unit = driver_sql.connection_of(used)
     assert unit.closed and UNIT not in used.info
     try:
         assert used.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() == "in the unit"

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from engine.run.unit import write_session
 from engine.store.models import User
 from engine.store.unit_scope import UNIT
-from tests.support.listening import listening
+from tests.support.listening import transaction_events
 
 pytestmark = pytest.mark.both_databases
 
@@ -105,9 +105,7 @@ def test_a_kept_read_session_forgets_that_its_last_unit_wrote(runtime):
     changed nothing ends as any such read does (COMMIT on PostgreSQL, to keep prepared statements)."""
     with runtime.reading() as first:
         first.execute(update(User).where(User.username == "agent1").values(display_name="written in a read"))
-    endings: list[str] = []
-    on_commit, on_rollback = (lambda _c: endings.append("commit")), (lambda _c: endings.append("rollback"))
-    with listening(runtime.db.engine, commit=on_commit, rollback=on_rollback), runtime.reading() as second:
+    with transaction_events(runtime.db.engine) as endings, runtime.reading() as second:
         assert second is first
         assert second.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() != (
             "written in a read")

@@ -71,17 +71,10 @@ class UnitSession(Session):
         return super().get_bind(*args, **kwargs)
 
 
-def unit_connection(session: Session) -> Connection | None:
-    """The Connection of the unit of work `session` belongs to, begun if it was not yet (None: a session
-    outside any unit)."""
-    unit = session.info.get(UNIT)
-    return None if unit is None else unit.get()
-
-
 def transaction_token(session: Session) -> Any:
     """What identifies the session's current transaction: its unit inside a unit of work (one transaction from
     its start to its end), else the Session's own transaction (None before it begins)."""
     return session.info.get(UNIT) or session.get_transaction()
 
 
-__all__ = ["ROLLED_BACK", "UNIT", "UnitConnection", "UnitSession", "transaction_token", "unit_connection"]
+__all__ = ["ROLLED_BACK", "UNIT", "UnitConnection", "UnitSession", "transaction_token"]

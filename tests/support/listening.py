@@ -19,3 +19,13 @@ def listening(target: Any, **listeners: Callable[..., Any]) -> Iterator[None]:
     finally:
         for name, function in listeners.items():
             event.remove(target, name, function)
+
+
+@contextmanager
+def transaction_events(engine: Any, *names: str) -> Iterator[list[str]]:
+    """The engine's transaction events named (default: how each transaction ended, "commit" or "rollback")
+    that fire inside the block, in order."""
+    seen: list[str] = []
+    recorders = {name: (lambda _connection, name=name: seen.append(name)) for name in names or ("commit", "rollback")}
+    with listening(engine, **recorders):
+        yield seen
