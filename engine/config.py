@@ -33,3 +33,21 @@ def wal_checkpoint_thread() -> bool:
     requests, as before engine/store/wal_checkpoint.py; on by default."""
     value = os.environ.get("TOURFLOW_WAL_CHECKPOINT_THREAD", "1").strip().lower()
     return value not in {"0", "off", "false", "no"}
+
+
+LIVE_WORKFLOWS_DEFAULT = 64
+
+
+def live_workflows() -> int:
+    """TOURFLOW_LIVE_WORKFLOWS: how many instances' workflows a process keeps in memory between their steps
+    (engine/run/live_workflows.py); 0 keeps none. 64 by default."""
+    value = os.environ.get("TOURFLOW_LIVE_WORKFLOWS", "").strip()
+    if not value:
+        return LIVE_WORKFLOWS_DEFAULT
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"TOURFLOW_LIVE_WORKFLOWS must be a whole number of workflows, not {value!r}") from None
+    if count < 0:
+        raise ValueError(f"TOURFLOW_LIVE_WORKFLOWS must be 0 or more, not {count}")
+    return count

@@ -162,7 +162,8 @@ V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    """A thread-safe LRU map holding at most `maxsize` entries: for values that never change."""
+    """A thread-safe LRU map holding at most `maxsize` entries: for values that never change, or that are
+    taken out whole to be changed (`take`)."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
@@ -183,6 +184,11 @@ class BoundedCache(Generic[K, V]):
             self._items[key] = value
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
+
+    def take(self, key: K) -> V | None:
+        """The cached value, no longer cached; or None."""
+        with self._lock:
+            return self._items.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

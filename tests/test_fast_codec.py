@@ -1,9 +1,10 @@
 """The workflow codec's fast path (engine/bpmn/fast_codec.py) writes exactly SpiffWorkflow's text and
 loads exactly SpiffWorkflow's workflow.
 
-Real walks run with every dumps and loads checked against the stock serializer (tests/support/codec_check.py):
-the bench processes, a loop long enough to be pruned, the tour operation's scenarios (the largest
-instances) and an escalated complaint (a subprocess, timers, a message start). Then one workflow is
+Real walks run with every dumps and loads checked against the stock serializer (tests/support/codec_check.py),
+and every workflow a step took from those kept between steps (engine/run/live_workflows.py) checked against the
+one its text loads to: the bench processes, a loop long enough to be pruned, the tour operation's scenarios
+(the largest instances) and an escalated complaint (a subprocess, timers, a message start). Then one workflow is
 given every kind of data value, waiting events and pruned ids, and the cases the fast path hands back.
 """
 
@@ -55,6 +56,7 @@ def test_the_bench_processes_and_a_pruned_loop_store_spiffworkflows_text(runtime
         rt.start("bench_loop_auto", data={"counter": 0, "passes": 300}, actor=BENCH_USER)
     _all_fast(counts)
     assert counts["dumps checked"] >= 2 + 1 + 70
+    assert counts["kept workflows checked"] >= 1 + 69  # the user task's completion, the loop's passes
     with rt.db.read() as session:
         stored = session.get(ProcessInstance, loop["instance_id"]).serialized
     assert f'"{PRUNED_DONE_KEY}": [' in stored
@@ -67,7 +69,7 @@ def test_the_tour_operation_scenarios_store_spiffworkflows_text(runtime):
         for walk in tour_operation.SCENARIOS.values():
             walk(runtime)
     _all_fast(counts)
-    assert counts["dumps checked"] >= 30
+    assert counts["dumps checked"] >= 30 and counts["kept workflows checked"] >= 20
 
 
 def test_an_escalated_complaint_with_its_subprocess_and_timers_stores_spiffworkflows_text(runtime):
@@ -80,6 +82,7 @@ def test_an_escalated_complaint_with_its_subprocess_and_timers_stores_spiffworkf
         escalated.close(case, escalated.T0 + timedelta(days=3))
     _all_fast(counts)
     assert counts["with subprocesses"] > 0 and counts["with waiting events"] > 0
+    assert counts["kept workflows checked"] > 0
 
 
 # ---- one workflow, every kind of value -----------------------------------------------------------

@@ -12,7 +12,9 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from engine.bpmn.codec import WorkflowCodec
 from engine.bpmn.specs import ProcessModel
 from engine.clock import install_timer_patch
+from engine.config import live_workflows
 from engine.run.catalog import Catalog, Deployed, model_of
+from engine.run.live_workflows import LiveWorkflows
 from engine.run.messaging import MessageRouter
 from engine.run.unit import Tx, keep_session, take_session, write_session
 from engine.store.db import Database
@@ -27,6 +29,7 @@ class EngineCore:
         self.codec = WorkflowCodec()
         self.router = MessageRouter()
         self.catalog = Catalog()
+        self.live = LiveWorkflows(live_workflows())
         install_timer_patch()
         _watch_read_writes(db)
 
@@ -52,9 +55,10 @@ class EngineCore:
         """One write transaction (engine/run/unit.py): committed at the end of the block, rolled back
         on an error; a lost optimistic-lock race becomes TaskConflict (409). Its session is `tx.session`."""
         with write_session(self.db) as session:
-            tx = Tx(session, self.catalog, self.codec, self.router, self.db.is_sqlite)
+            tx = Tx(session, self.catalog, self.codec, self.router, self.db.is_sqlite, self.live)
             yield tx
             tx.write_back()
+        self.live.keep(tx.steps)  # committed
 
     # ---- deployed versions -------------------------------------------------------------
     def model_of(self, deployment: Deployment) -> ProcessModel:

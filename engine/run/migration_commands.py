@@ -129,6 +129,7 @@ class MigrationCommands(EngineCore):
 def _move(tx: Tx, instance: ProcessInstance, target_id: int, mapping: dict[str, str], actor: str,
           reason: str) -> dict[str, Any]:
     step = tx.open_step(instance, actor, utcnow())
+    step.keep_live = False  # its workflow's spec is rewritten in place: the next step loads the text
     source, target = tx.deployed(instance.deployment_id), tx.deployed(target_id)
     result = migrate(step.workflow, source.model, target.model, mapping, tx.codec.serializer.registry)
     instance.deployment_id = target.id

@@ -82,6 +82,10 @@ class Step:
     # The instance's open task rows as this step left them; None until read (an instance this
     # transaction created has none, so its first write-back reads nothing).
     open_rows: list[TaskRecord] | None = None
+    # The text its workflow last wrote (`sync`), and whether the workflow may be kept for the instance's next
+    # step once the unit commits (engine/run/live_workflows.py; not after a migration).
+    written: str | None = None
+    keep_live: bool = True
 
     # ---- audit -------------------------------------------------------------------------
     def event(self, kind: str, payload: dict[str, Any], actor: str | None = None, plain: bool = False) -> None:
@@ -187,7 +191,7 @@ class Step:
             self.instance.ended_at = self.now
             self.event("instance_completed", {"data": wf.data})
         self.instance.data = json_safe(current_data(wf, facts))
-        self.instance.serialized = self.codec.dumps(wf)
+        self.instance.serialized = self.written = self.codec.dumps(wf)
         # The rows this step wrote, by prebuilt statements (engine/run/row_writes.py): its instance (a new one
         # inserted whole), the task rows it closed, then its new task rows with their ids, then their events (a
         # workflow with a ready task is not completed: no instance_completed came before them).

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from engine.clock import iso_z, utcnow
 from engine.errors import TaskConflict
 from engine.run import rows
 from engine.run.catalog import Catalog, Deployed
+from engine.run.live_workflows import LiveWorkflows
 from engine.run.message_events import deliver, skip_plain_starts
 from engine.run.row_writes import write_held_instances
 from engine.run.spiff_tasks import fire_start_timer
@@ -72,6 +73,8 @@ class Tx:
     codec: WorkflowCodec
     messages: MessageHooks
     is_sqlite: bool
+    live: LiveWorkflows
+    steps: list[Step] = field(default_factory=list)  # every step opened in it, kept by `live` after the commit
 
     def deployed(self, deployment_id: int) -> Deployed:
         return self.catalog.deployed(self.session, deployment_id)
@@ -96,7 +99,8 @@ class Tx:
     def open_step(self, instance: InstanceRecord, actor: str, now: datetime) -> Step:
         """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
         model = self.deployed(instance.deployment_id).model
-        workflow = self.codec.loads(instance.serialized, model)
+        workflow = (self.live.take(instance.id, instance.serialized, model)
+                    or self.codec.loads(instance.serialized, model))
         return self.new_step(instance, model, workflow, actor, now)
 
     def new_step(self, instance: InstanceRecord, model: ProcessModel, workflow: BpmnWorkflow,
@@ -106,6 +110,7 @@ class Tx:
                     send_messages=functools.partial(self.messages.send_thrown, self),
                     take_buffered=functools.partial(self.messages.take_buffered, self))
         step.install_script_engine()
+        self.steps.append(step)
         return step
 
     def begin(self, deployment: Deployed, data: dict[str, Any], actor: str, business_key: str | None,
