@@ -54,7 +54,11 @@ def test_run_bench_completes_both_sides(tmp_path: Path) -> None:
             assert persisted["inbox_lookup_ms"] is None
         for size in row["serialized"].values():
             assert 0 < size["tourflow_bytes"] < size["stock_bytes"]
+        # each completion follows its start in this process: it takes the workflow the start kept
+        assert persisted["kept_workflows"] == {"taken": INSTANCES * process.user_tasks, "loaded": 0}
     assert any("bench_user_task" in line for line in lines)
+    assert f"bench_user_task: {INSTANCES} steps took the workflow kept in memory, 0 loaded it " \
+           "(TOURFLOW_LIVE_WORKFLOWS=0 loads every one)" in lines
     assert any("bench_user_task: the inbox lookup, timed apart on 5 instances" in line for line in lines)
 
     db = Database(url)

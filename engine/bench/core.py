@@ -44,7 +44,8 @@ from sqlalchemy.engine import make_url
 
 from engine.access.users import create_user
 from engine.bench.handler import bench_step
-from engine.bench.lookups import lookup_footnote, time_lookups
+from engine.bench.lookups import time_lookups
+from engine.bench.report import print_report
 from engine.errors import DeploymentError
 from engine.run.catalog import model_of
 from engine.run.deployments import deploy_file
@@ -205,6 +206,7 @@ def _bench_process(rt: Runtime, process: BenchProcess, instances: int, warmup: i
     with rt.db.read() as session:
         _check_data(process, "persisted", session.get(ProcessInstance, sample_id).data)
     runner.reset()
+    taken, loaded = rt.live.hits, rt.live.misses
     raw_seconds = persisted_seconds = 0.0
     raw_completed = 0
     batch = _batch_size(instances)
@@ -222,6 +224,7 @@ def _bench_process(rt: Runtime, process: BenchProcess, instances: int, warmup: i
         for _ in range(size):
             runner.run_one()
         persisted_seconds += time.perf_counter() - started
+    taken, loaded = rt.live.hits - taken, rt.live.misses - loaded
     time_lookups(runner, min(instances, LOOKUPS))
     steps = runner.starts + runner.completes
     raw = {"instances": instances, "completed": raw_completed, "seconds": round(raw_seconds, 4),
@@ -239,6 +242,7 @@ def _bench_process(rt: Runtime, process: BenchProcess, instances: int, warmup: i
         "inbox_lookup_ms": _latency(runner.lookups),  # timed apart: not in seconds nor instances_per_s
         "inbox_lookup_instances": len(runner.lookup_ids),
         "inbox_lookup_completed": _count_completed(rt, runner.lookup_ids),
+        "kept_workflows": {"taken": taken, "loaded": loaded},  # engine/run/live_workflows.py
     }
     return {"raw": raw, "persisted": persisted, "sample": sample, "sample_id": sample_id}
 
@@ -333,7 +337,7 @@ def run_bench(instances: int = 200, echo: Callable[[str], Any] | None = None,
         finally:
             db.dispose()
     if echo is not None:
-        _print_report(report, echo)
+        print_report(report, echo)
     return report
 
 
@@ -366,33 +370,3 @@ def _measure(rt: Runtime, instances: int, warmup: int, echo, url: str, source: s
             "serialized": _sizes(rt, measured["sample_id"], measured["sample"]),
         }
     return report
-
-
-def _print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
-    db = report["database"]
-    echo("")
-    echo(f"tourflow bench: {report['instances']} instances per side after {report['warmup']} warm-up; "
-         f"persisted on {db['backend']} ({db['source']})")
-    header = (f"{'process':<22}{'raw inst/s':>12}{'persisted/s':>13}{'ratio':>8}{'target':>8}"
-              f"{'step p50':>11}{'step p95':>11}{'start p50':>11}{'compl. p50':>12}")
-    echo(header)
-    echo("-" * len(header))
-    for pid, row in report["processes"].items():
-        p = row["persisted"]
-        complete = f"{p['complete_ms']['p50']:.2f}ms" if p["complete_ms"] else "-"
-        echo(f"{pid:<22}{row['raw']['instances_per_s']:>12.1f}{p['instances_per_s']:>13.1f}"
-             f"{row['ratio']:>8.1%}{row['target']:>8.0%}{p['step_ms']['p50']:>9.2f}ms{p['step_ms']['p95']:>9.2f}ms"
-             f"{p['start_ms']['p50']:>9.2f}ms{complete:>12}")
-    echo("")
-    echo(f"{'serialized instance':<36}{'tourflow':>10}{'stock':>10}{'saving':>9}")
-    for pid, row in report["processes"].items():
-        for state, size in row["serialized"].items():
-            echo(f"{pid + ' ' + state:<36}{size['tourflow_bytes']:>9}B{size['stock_bytes']:>9}B"
-                 f"{size['saving']:>9.0%}")
-    echo("")
-    for pid, row in report["processes"].items():
-        verdict = "meets" if row["meets_target"] else "MISSES"
-        echo(f"{pid}: persisted = {row['ratio']:.1%} of raw; {verdict} the target of "
-             f"{row['target']:.0%}")
-    for line in lookup_footnote(report):
-        echo(line)
