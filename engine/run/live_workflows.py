@@ -12,9 +12,9 @@ migration (which rewrites the workflow's spec in place). A step takes its entry 
 leaves nothing behind. The kept workflow holds no script engine (the step's session, its handlers): the
 next step installs its own.
 
-Like a worker's sticky workflow cache in other engines: it saves the load (~5% of a user task's step,
-docs/performance.md "Round 9") when one process runs an instance's steps one after another; it is bounded
-(TOURFLOW_LIVE_WORKFLOWS entries, LIVE_TEXT_MAX characters of text each) and 0 turns it off.
+Like a worker's sticky workflow cache in other engines: it saves the load (~8% of a user-task instance's
+instructions, docs/performance.md "Round 9") when one process runs an instance's steps one after another. It
+is bounded (TOURFLOW_LIVE_WORKFLOWS entries, LIVE_TEXT_MAX characters of text each) and 0 turns it off.
 """
 
 from __future__ import annotations

@@ -97,10 +97,12 @@ class Tx:
         return rows.lock_task_and_instance(self.session, task_id)
 
     def open_step(self, instance: InstanceRecord, actor: str, now: datetime) -> Step:
-        """A step on a locked instance: its workflow loaded, scripts and handlers wired."""
+        """A step on a locked instance: its workflow (the one its last step in this process kept while the stored
+        text is still that step's, else loaded from the text), scripts and handlers wired."""
         model = self.deployed(instance.deployment_id).model
-        workflow = (self.live.take(instance.id, instance.serialized, model)
-                    or self.codec.loads(instance.serialized, model))
+        workflow = self.live.take(instance.id, instance.serialized, model)
+        if workflow is None:
+            workflow = self.codec.loads(instance.serialized, model)
         return self.new_step(instance, model, workflow, actor, now)
 
     def new_step(self, instance: InstanceRecord, model: ProcessModel, workflow: BpmnWorkflow,
