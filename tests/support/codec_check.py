@@ -3,9 +3,11 @@
 `checking_codec()` makes every `WorkflowCodec.dumps` compare its text with the stock serializer's (byte
 for byte) and every `loads` compare the workflow it builds with the stock one (each task's fields in
 order, its data with types, which data containers are shared between tasks, the waiting events), and
-dumps it again to the stock workflow's text.
+dumps it again to the stock workflow's text. Every workflow a step takes from those kept between steps
+(engine/run/live_workflows.py) is compared with the one its text loads to, the order of data keys and the
+sharing of nested containers aside (`assert_same_workflow(..., ordered=False)`).
 
-As a pytest plugin it checks every codec call of a whole run:
+As a pytest plugin it checks every codec call and every kept workflow taken in a whole run:
 
     .venv/bin/python -m pytest -p tests.support.codec_check tests/test_tour_operation.py ...
 """
