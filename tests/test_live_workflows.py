@@ -1,9 +1,9 @@
 """A step takes the workflow the instance's last step kept in memory, only while it is exactly the stored one
 (engine/run/live_workflows.py): after another process moved the instance, after a failed unit or a failed
-commit, after a step that failed (a retry scheduled) or a migration, the step loads the stored text. The kept workflows are bounded, hold
-nothing of their step, and the setting 0 keeps none. Whichever way a step got its workflow, the instance ends
-as its record explains (the runtime fixture replays every instance after each test; the walks of
-tests/test_fast_codec.py compare every workflow taken with the one its text loads to)."""
+commit, after a step that failed (a retry scheduled) or a migration, the step loads the stored text. The kept
+workflows are bounded, hold nothing of their step, and the setting 0 keeps none. Whichever way a step got its
+workflow, the instance ends as its record explains (the runtime fixture replays every instance after each
+test; the walks of tests/test_fast_codec.py compare every workflow taken with the one its text loads to)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from engine.store.unit_scope import UNIT, UnitConnection, transaction_token
 from tests.support.listening import listening, transaction_events
 
 pytestmark = pytest.mark.both_databases
+ENDS = ("begin", "commit", "rollback")  # the engine's transaction events these tests record
 
 
 def _names(runtime, *usernames: str) -> tuple[str, ...]:
@@ -49,7 +50,7 @@ def _checked_out(runtime) -> int:
 def test_a_unit_that_never_asks_for_the_orm_commits_its_statements_without_an_orm_transaction(runtime):
     began: list[Session] = []
     with listening(Session, after_transaction_create=lambda s, t: began.append(s) if t.parent is None else None), \
-            transaction_events(runtime.db.engine, "begin", "commit", "rollback") as ends, write_session(runtime.db) as session:
+            transaction_events(runtime.db.engine, *ENDS) as ends, write_session(runtime.db) as session:
         _rename_on_the_driver(session, "agent1", "on the driver")
         assert not session.in_transaction()
     assert began == [] and ends == ["begin", "commit"]
@@ -58,7 +59,7 @@ def test_a_unit_that_never_asks_for_the_orm_commits_its_statements_without_an_or
 
 
 def test_the_orm_joining_in_the_middle_is_the_same_transaction(runtime):
-    with transaction_events(runtime.db.engine, "begin", "commit", "rollback") as ends, write_session(runtime.db) as session:
+    with transaction_events(runtime.db.engine, *ENDS) as ends, write_session(runtime.db) as session:
         _rename_on_the_driver(session, "agent1", "first, on the driver")
         unit = transaction_token(session)
         _rename_by_the_orm(session, "agent2", "then by the orm")

@@ -1,7 +1,8 @@
 """The WAL checkpoint thread (engine/store/wal_checkpoint.py) on real SQLite files: it checkpoints after
-writes (signalled once every WRITES_PER_CHECKPOINT writes, not at each write until it has), closes its connection when a Database is disposed or dropped, keeps one thread per process (a new
-one after a fork), logs an error once and works again on the next signal, can be turned off, and leaves
-a backup read meanwhile consistent."""
+writes (signalled once every WRITES_PER_CHECKPOINT writes, not at each write until it has), closes its
+connection when a Database is disposed or dropped, keeps one thread per process (a new one after a fork),
+logs an error once and works again on the next signal, can be turned off, and leaves a backup read
+meanwhile consistent."""
 
 from __future__ import annotations
 

@@ -70,9 +70,6 @@ class LiveWorkflows:
                 step.workflow.script_engine = None  # the step's: its handlers, its session
                 self._kept.put(step.instance.id, _Kept(text, step.model, step.workflow))
 
-    def clear(self) -> None:
-        self._kept.clear()
-
     def __len__(self) -> int:
         return len(self._kept)
 
