@@ -6,15 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import DateTime, select, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import StatementError
+from sqlalchemy.types import TypeDecorator
 
 from engine import clock
 from engine.clock import CHINA, iso_z, naive_utc, parse_iso, parse_iso_china, parse_iso_utc
 from engine.limits import BoundedCache
 from engine.store.models import Job
 from engine.store.states import JobKind, JobState
-from engine.store.types import UtcDateTime
+from engine.store.types import StrEnumType, UtcDateTime
 
 NOON_CHINA = datetime(2026, 12, 1, 12, 0, tzinfo=CHINA)
 
@@ -96,6 +98,43 @@ def test_sqlites_datetime_text_is_sqlalchemys_own():
     assert ours(None) is None
     with pytest.raises(ValueError, match="aware"):
         ours(datetime(2026, 12, 5))
+
+
+def _theirs(column_type: TypeDecorator, dialect):
+    """SQLAlchemy's own reading of a column of ours: its impl's result processing, then process_result_value."""
+    return TypeDecorator.result_processor(column_type.dialect_impl(dialect), dialect, None)
+
+
+def test_sqlites_datetime_text_is_read_as_sqlalchemy_reads_it():
+    """UtcDateTime reads SQLite's DATETIME text in one call: the same aware UTC moment SQLAlchemy's parse and
+    process_result_value give, for the text it writes and for any other text a row may hold."""
+    sqlite = sqlite_dialect.dialect()
+    ours = UtcDateTime().dialect_impl(sqlite).result_processor(sqlite, None)
+    theirs = _theirs(UtcDateTime(), sqlite)
+    texts = ["2026-12-05 02:36:08.000005", "2026-12-05 02:36:08.000000", "2026-12-05 02:36:08", "2026-12-05 02:36",
+             "2026-12-05T02:36:08.5", "2026-12-05", "2026-12-05 10:36:08+08:00", "2026-12-05 02:36:08Z",
+             "0001-01-01 00:00:00.000000", "9999-12-31 23:59:59.999999"]
+    for text in texts:
+        assert ours(text) == theirs(text) and ours(text).tzinfo is UTC, text
+    assert ours("2026-12-05 10:36:08+08:00") == datetime(2026, 12, 5, 2, 36, 8, tzinfo=UTC)
+    assert ours(None) is None
+    for bad in ("", "x", "2026-13-01 00:00:00", "2026-12-05 02:36:08+"):
+        with pytest.raises(ValueError):
+            theirs(bad)
+        with pytest.raises(ValueError):
+            ours(bad)
+
+
+@pytest.mark.parametrize("dialect", [sqlite_dialect.dialect(), postgresql_dialect.dialect()], ids=["sqlite", "pg"])
+def test_a_state_column_reads_the_member_the_enum_gives(dialect):
+    column_type = StrEnumType(JobState, 20)
+    ours = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    theirs = _theirs(column_type, dialect)
+    for member in JobState:
+        assert ours(member.value) is theirs(member.value) is member
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="not a valid JobState"):
+        ours("finished")
 
 
 def test_bounded_cache_drops_the_least_recently_used():

@@ -11,7 +11,8 @@ same assertions hold there too.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import JSON, bindparam, insert, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
 from engine.bench.core import BENCH_USER, FORM_DATA, prepare
@@ -138,3 +139,21 @@ def test_a_whole_instance_on_the_driver_is_stored_as_before(runtime):
     assert instance.status == "completed" and instance.ended_at is not None
     assert task.state == "completed" and task.completed_by == BENCH_USER
     assert task.completed_at.tzinfo is not None and task.completed_at >= instance.started_at
+
+
+def test_a_json_column_is_read_as_sqlalchemy_reads_it():
+    """A JSON column's text on SQLite, read in one call of json's scanner: the value SQLAlchemy's own processing
+    gives, and its error where it raises one (whitespace, more after the value, not JSON, a number stored bare)."""
+    sqlite = sqlite_dialect.dialect()
+    ours = driver_sql.driver_statement(sqlite, select(bindparam("v", type_=JSON()).label("v"))).processed[0][1]
+    theirs = JSON().dialect_impl(sqlite).result_processor(sqlite, None)
+    values = ['{}', '[]', '{"a": [1, 2.5, {"b": null}], "名": "张三"}', '"text"', 'null', 'true', '5', '-0.5e3', 'NaN',
+              ' {}', '{} ', '\n[1]\n', b'{"a": 1}', 5, 2.5, None]
+    for value in values:
+        assert repr(ours(value)) == repr(theirs(value)) and type(ours(value)) is type(theirs(value)), value  # NaN
+    assert ours('{"a": {}}') is not ours('{"a": {}}')  # a new value at every read
+    for bad in ('', '{', '{}x', '{} {}', "{'a': 1}", b'{'):
+        with pytest.raises((ValueError, TypeError)) as found:
+            theirs(bad)
+        with pytest.raises(found.type):
+            ours(bad)

@@ -16,6 +16,7 @@ are expanded per call (an IN list), keeps Core's `execute` of the same statement
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.types import JSON
 
 from engine.store.unit_scope import UNIT
 
@@ -42,7 +44,7 @@ class DriverStatement:
     row: Any  # the named-tuple class of its rows, or None when it returns none
     pick: Callable[[dict[str, Any]], tuple[Any, ...]] | None  # the values in order (None: a literal among them)
     bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # the positions that have bind processing
-    processes_rows: bool  # some result column has processing
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # the result columns that have processing
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         if self.pick is None:  # a literal among its parameters: the caller may leave it out
@@ -58,11 +60,16 @@ class DriverStatement:
         return tuple(sent)
 
     def rows(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
-        make, results = self.row._make, self.results
-        if not self.processes_rows:
+        make, processed = self.row._make, self.processed
+        if not processed:
             return [make(r) for r in fetched]
-        return [make([value if process is None else process(value) for process, value in zip(results, r, strict=True)])
-                for r in fetched]
+        rows = []
+        for fetched_row in fetched:
+            values = list(fetched_row)
+            for index, process in processed:
+                values[index] = process(values[index])
+            rows.append(make(values))
+        return rows
 
 
 class DriverResult:
@@ -99,18 +106,48 @@ def driver_statement(dialect: Dialect, statement: ClauseElement) -> DriverStatem
         params = [compiled.binds[name] for name in order]
         columns = list(getattr(statement, "exported_columns", ()))  # a SELECT's columns, or what it RETURNs
         binds = tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params)
-        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        results = tuple(_result_processor(c.type, dialect) for c in columns)
         fixed = tuple(_REQUIRED if p.required else p.effective_value for p in params)
         found = DriverStatement(
             sql=str(compiled), order=order, binds=binds, fixed=fixed, results=results,
             row=namedtuple("Row", list(statement.exported_columns.keys()), rename=True) if columns else None,
             pick=_picker(order) if all(f is _REQUIRED for f in fixed) else None,
             bound=tuple((i, bind) for i, bind in enumerate(binds) if bind is not None),
-            processes_rows=any(results))
+            processed=tuple((i, process) for i, process in enumerate(results) if process is not None))
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[key] = (dialect, statement, found)
     return found
+
+
+def _result_processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's own result processing; for a JSON column on SQLite the same value in one call: SQLAlchemy's
+    goes through two closures and a try around `json.loads` (~1.6 µs a column for '{}', against ~0.2)."""
+    impl = column_type.dialect_impl(dialect)
+    theirs = impl.result_processor(dialect, None)
+    if theirs is None or dialect.name != "sqlite" or not isinstance(impl, JSON) \
+            or impl._str_impl.result_processor(dialect, None) is not None:
+        return theirs
+    loads = dialect._json_deserializer or _loads
+
+    def process(value: Any) -> Any:
+        return loads(value) if type(value) is str else theirs(value)  # SQL NULL, a number: theirs
+
+    return process
+
+
+_SCAN = json.JSONDecoder().scan_once  # json.loads's own decoder's scanner (C)
+
+
+def _loads(text: str) -> Any:
+    """json.loads of a text with no whitespace around its value, in one call of the scanner json.loads runs
+    (~0.1 µs against ~0.85: json.loads matches whitespace with regular expressions before and after it);
+    any other text (whitespace, more after the value, not JSON) is json.loads's, which answers or raises."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def _picker(order: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

@@ -45,6 +45,30 @@ class UtcDateTime(TypeDecorator[datetime]):
 
         return process
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        theirs = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return theirs
+        parse = datetime.fromisoformat
+
+        # SQLite's DATETIME text read as UTC in one C call: SQLAlchemy parses it (fromisoformat) and then
+        # process_result_value's `replace(tzinfo=UTC)` costs ~0.6 µs of the ~1.5; a moment parsed with its
+        # offset written after it is the same aware moment, its tzinfo the same UTC (test_clock_and_types.py
+        # compares them). Anything else (an offset already written, a date alone, not a text) is theirs.
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if type(value) is str:
+                try:
+                    moment = parse(value + "+00:00")
+                except ValueError:
+                    return theirs(value)
+                if moment.tzinfo is UTC:
+                    return moment
+            return theirs(value)
+
+        return process
+
 
 class StrEnumType(TypeDecorator[StrEnum]):
     """A StrEnum stored as its value in a VARCHAR: unknown values are refused on the way in."""
@@ -61,3 +85,15 @@ class StrEnumType(TypeDecorator[StrEnum]):
 
     def process_result_value(self, value: str | None, dialect: Any) -> StrEnum | None:
         return None if value is None else self.enum(value)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        theirs = super().result_processor(dialect, coltype)
+        members = self.enum._value2member_map_
+
+        # The member by its value from the enum's own map (~0.05 µs); calling the enum costs ~0.4 µs a column.
+        # A value that is not a member's is theirs: the same ValueError.
+        def process(value: Any) -> StrEnum | None:
+            member = members.get(value) if type(value) is str else None
+            return member if member is not None else theirs(value)
+
+        return process
