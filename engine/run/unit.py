@@ -179,7 +179,7 @@ def write_session(db: Database) -> Iterator[Session]:
     (engine/run/row_writes.py) never begins one: the unit calls what the Session's commit would run itself
     (docs/performance.md, "Round 8")."""
     session = take_session(db, "writer")
-    unit = session.info[UNIT] = UnitConnection(db.writes)
+    unit = session.info[UNIT] = UnitConnection(db.writes, db.kept_connections)
     try:
         try:
             yield session

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import config
 from engine.store import state_hash
+from engine.store.kept_connections import KeptConnections
 from engine.store.unit_scope import UnitSession
 from engine.store.wal_checkpoint import CHECKPOINTER, WalTarget, file_path
 
@@ -50,6 +51,10 @@ class Database:
         # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
         # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.
         self.idle_sessions = threading.local()
+        # On a SQLite file, each thread's write Connection from one unit to its next (kept_connections.py).
+        database = make_url(url).database
+        self.kept_connections = KeptConnections() if self.is_sqlite and database and database != ":memory:" \
+            else None
 
     def read(self) -> Session:
         return self.reader()
@@ -75,6 +80,8 @@ class Database:
             command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
+        if self.kept_connections is not None:
+            self.kept_connections.close_all()
         if self.wal is not None:
             CHECKPOINTER.unregister(self.wal)
         self.engine.dispose()

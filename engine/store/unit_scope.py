@@ -17,25 +17,33 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
+from engine.store.kept_connections import KeptConnections
+
 UNIT = "tourflow_unit"
 ROLLED_BACK = "the unit of work's transaction was rolled back inside it; nothing more can run or commit in it"
 
 
 class UnitConnection:
     """A unit of work's Connection and transaction, begun at the unit's first statement (a unit that ends
-    before it runs one takes no connection, nor on SQLite the write lock)."""
+    before it runs one takes no connection, nor on SQLite the write lock). With `kept` (a SQLite file), the
+    Connection is the one the thread's last unit committed on when there is one, and is kept for the next
+    once this unit committed (engine/store/kept_connections.py)."""
 
-    __slots__ = ("engine", "connection", "transaction")
+    __slots__ = ("engine", "kept", "connection", "transaction", "committed")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, kept: KeptConnections | None = None) -> None:
         self.engine = engine
+        self.kept = kept
         self.connection: Connection | None = None
         self.transaction = None
+        self.committed = False
 
     def get(self) -> Connection:
         """The unit's Connection, in its transaction (begun now if this is the unit's first statement)."""
         if self.connection is None:
-            connection = self.engine.connect()
+            connection = self.kept.take() if self.kept is not None else None
+            if connection is None:
+                connection = self.engine.connect()
             try:
                 self.transaction = connection.begin()
             except BaseException:
@@ -52,11 +60,19 @@ class UnitConnection:
         if self.transaction is not None:
             if not self.transaction.is_active:
                 raise InvalidRequestError(ROLLED_BACK)
-            self.transaction.commit()
+            try:
+                self.transaction.commit()
+            except BaseException:
+                # The driver's connection may still be inside the transaction after a failed COMMIT (SQLite
+                # leaves it open on some errors), and the pool would lend it out so: it is dropped instead.
+                self.connection.invalidate()
+                raise
+            self.committed = True
 
     def close(self) -> None:
-        """Back to the pool, what is still open rolled back."""
-        if self.connection is not None:
+        """Kept for the thread's next unit once committed, else back to the pool, what is still open rolled back."""
+        if self.connection is not None and not (self.committed and self.kept is not None
+                                                and self.kept.keep(self.connection)):
             self.connection.close()
 
 
