@@ -101,6 +101,8 @@ def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
     if moment is None:
         return None
+    if moment.tzinfo is UTC:  # as the store reads a moment (engine/store/types.py): its own text, "+00:00" as Z
+        return moment.isoformat(timespec=timespec)[:-6] + "Z"
     key = (id(moment), timespec)
     known = _iso_z.get(key)
     if known is not None and known[0] is moment:

@@ -42,6 +42,12 @@ def test_iso_z_and_naive_utc():
     assert iso_z(NOON_CHINA, "microseconds") == "2026-12-01T04:00:00.000000Z"
     assert iso_z(None) is None
     assert naive_utc(NOON_CHINA) == datetime(2026, 12, 1, 4, 0)
+    # a UTC moment's own text with Z for its offset: the text of its naive UTC reading, every timespec
+    for moment in (datetime(2026, 12, 1, 4, 0, tzinfo=UTC), datetime(2026, 12, 1, 4, 0, 5, 120, tzinfo=UTC),
+                   datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)):
+        for timespec in ("auto", "seconds", "milliseconds", "microseconds"):
+            assert iso_z(moment, timespec) == naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    assert iso_z(datetime(2026, 12, 1, 4, 0, 5, 120, tzinfo=UTC)) == "2026-12-01T04:00:05.000120Z"
 
 
 def test_timer_patch_is_explicit_and_idempotent():
@@ -126,7 +132,7 @@ def test_sqlites_datetime_text_is_read_as_sqlalchemy_reads_it():
 
 
 @pytest.mark.parametrize("dialect", [sqlite_dialect.dialect(), postgresql_dialect.dialect()], ids=["sqlite", "pg"])
-def test_a_state_column_reads_the_member_the_enum_gives(dialect):
+def test_a_state_column_reads_and_writes_the_member_the_enum_gives(dialect):
     column_type = StrEnumType(JobState, 20)
     ours = column_type.dialect_impl(dialect).result_processor(dialect, None)
     theirs = _theirs(column_type, dialect)
@@ -135,6 +141,14 @@ def test_a_state_column_reads_the_member_the_enum_gives(dialect):
     assert ours(None) is None
     with pytest.raises(ValueError, match="not a valid JobState"):
         ours("finished")
+    bind = column_type.dialect_impl(dialect).bind_processor(dialect)
+    theirs_bind = TypeDecorator.bind_processor(column_type.dialect_impl(dialect), dialect)
+    for value in (*JobState, *(member.value for member in JobState)):
+        assert bind(value) == theirs_bind(value) and type(bind(value)) is str, value
+    assert bind(None) is theirs_bind(None) is None
+    for bad in ("finished", JobKind.TIMER, 3):  # not a value of the enum's, another enum's member
+        with pytest.raises(ValueError, match="not a valid JobState"):
+            bind(bad)
 
 
 def test_bounded_cache_drops_the_least_recently_used():
