@@ -7,7 +7,7 @@ its parent's. On PostgreSQL every unit takes a Connection from the pool and give
 
 from __future__ import annotations
 
-import os
+import multiprocessing
 import sqlite3
 import threading
 
@@ -172,12 +172,13 @@ def test_dispose_closes_every_kept_connection_and_keeps_none_after(db_url):
 def test_a_forked_child_never_uses_its_parents_kept_connection(runtime):
     db = runtime.db
     kept = _rename(db, "before the fork")
-    pid = os.fork()
-    if pid == 0:  # the child: checks and leaves at once, closing nothing
-        try:
-            os._exit(0 if db.kept_connections.take() is None and db.kept_connections.count == 0 else 1)
-        except BaseException:
-            os._exit(2)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def in_the_child() -> None:  # checks and leaves at once, closing nothing
+        if db.kept_connections.take() is not None or db.kept_connections.count != 0:
+            raise SystemExit(3)
+
+    child = multiprocessing.get_context("fork").Process(target=in_the_child)
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
     assert not kept.closed and _rename(db, "after the fork") is kept and _name(db) == "after the fork"

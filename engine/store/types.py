@@ -86,21 +86,21 @@ class StrEnumType(TypeDecorator[StrEnum]):
     def process_result_value(self, value: str | None, dialect: Any) -> StrEnum | None:
         return None if value is None else self.enum(value)
 
-    # The member by its value from the enum's own map (~0.05 µs), both ways: calling the enum costs ~0.4 µs a
+    # The member by its value from a map of them (~0.05 µs), both ways: calling the enum costs ~0.4 µs a
     # value, a few times a step. Anything else is theirs (process_*_value): None, the same ValueError.
     def bind_processor(self, dialect: Any) -> Any:
         theirs = super().bind_processor(dialect)
-        members = self.enum._value2member_map_
+        texts = {member.value: str(member) for member in self.enum}
 
         def process(value: Any) -> str | None:
-            member = members.get(value) if isinstance(value, str) else None
-            return member._value_ if member is not None else theirs(value)
+            text = texts.get(value) if isinstance(value, str) else None
+            return text if text is not None else theirs(value)
 
         return process
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         theirs = super().result_processor(dialect, coltype)
-        members = self.enum._value2member_map_
+        members = {member.value: member for member in self.enum}
 
         def process(value: Any) -> StrEnum | None:
             member = members.get(value) if type(value) is str else None
