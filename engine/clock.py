@@ -101,13 +101,14 @@ def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
     if moment is None:
         return None
-    if moment.tzinfo is UTC:  # as the store reads a moment (engine/store/types.py): its own text, "+00:00" as Z
-        return moment.isoformat(timespec=timespec)[:-6] + "Z"
     key = (id(moment), timespec)
     known = _iso_z.get(key)
     if known is not None and known[0] is moment:
         return known[1]
-    text = naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    if moment.tzinfo is UTC:  # as the store reads a moment (engine/store/types.py): its own text, "+00:00" as Z
+        text = moment.isoformat(timespec=timespec)[:-6] + "Z"
+    else:
+        text = naive_utc(moment).isoformat(timespec=timespec) + "Z"
     if len(_iso_z) >= READINGS_KEPT:
         _iso_z.clear()
     _iso_z[key] = (moment, text)
