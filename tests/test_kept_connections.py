@@ -1,9 +1,9 @@
 """A thread's write Connection, kept from one unit of work to its next on a SQLite file
 (engine/store/kept_connections.py): the pool lends it once for a thread's units; kept, it holds no lock and
 another writer goes ahead; a unit that failed does not keep its Connection, one whose commit failed drops it
-(the pool would lend it inside the transaction SQLite left open); no more
-than KEPT_MAX are kept; a thread that ends, and `Database.dispose`, close theirs; a forked child never uses
-its parent's. On PostgreSQL every unit takes a Connection from the pool and gives it back, as before."""
+(the pool would lend it inside the transaction SQLite left open); no more than KEPT_MAX are kept; a thread that
+ends, and `Database.dispose`, close theirs; a forked child never uses its parent's, nor its parent's pooled
+connections (engine/store/db.py). On PostgreSQL every unit takes a Connection from the pool and gives it back."""
 
 from __future__ import annotations
 
@@ -182,3 +182,23 @@ def test_a_forked_child_never_uses_its_parents_kept_connection(runtime):
     child.join(30)
     assert child.exitcode == 0
     assert not kept.closed and _rename(db, "after the fork") is kept and _name(db) == "after the fork"
+
+
+@pytest.mark.both_databases
+def test_a_forked_child_writes_on_connections_of_its_own_and_the_parents_stay_the_parents(runtime):
+    db = runtime.db
+    _name(db)  # the pool holds a connection of the parent's now
+    lent_before = _lent(db)
+
+    def in_the_child() -> None:
+        if db.engine.pool.checkedin() != 0 or _lent(db) != 0:  # a pool of its own, empty
+            raise SystemExit(3)
+        _rename(db, "in the child")
+
+    child = multiprocessing.get_context("fork").Process(target=in_the_child)
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert _name(db) == "in the child" and _lent(db) == lent_before
+    _rename(db, "in the parent after")
+    assert _name(db) == "in the parent after"

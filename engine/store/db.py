@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Dialect, RootTransaction, make_url
 from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from engine import config
 from engine.store import state_hash
@@ -48,6 +50,7 @@ class Database:
         self.writer = sessionmaker(self.writes, class_=UnitSession, expire_on_commit=False,
                                    join_transaction_mode="rollback_only")
         state_hash.install(self.writer)
+        _DATABASES.add(self)
         # Each thread's closed sessions, by factory ("writer", "reader"), kept for its next unit of work
         # (engine/run/unit.py `take_session`): a new Session cost ~10 us of every transaction.
         self.idle_sessions = threading.local()
@@ -85,6 +88,24 @@ class Database:
         if self.wal is not None:
             CHECKPOINTER.unregister(self.wal)
         self.engine.dispose()
+
+
+# Every Database of the process, for a forked child (below).
+_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
+_PARENTS_POOLS: list[Pool] = []  # a forked child's copies of its parent's pools: never used, never closed
+
+
+def _pools_of_its_own_after_fork() -> None:
+    """A forked child (gunicorn's workers fork from the master that migrated the schema) starts each Database
+    with an empty pool, as SQLAlchemy advises: the pooled connections stay the parent's. SQLite's connections must
+    not be used across a fork, nor a PostgreSQL socket by two processes. Nor are they closed in the child
+    (closing a copy of a SQLite connection could take the WAL from under the parent): the old pool is kept."""
+    for database in list(_DATABASES):
+        _PARENTS_POOLS.append(database.engine.pool)
+        database.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_pools_of_its_own_after_fork)
 
 
 def alembic_config(url: str) -> Config:
