@@ -14,7 +14,8 @@ from sqlalchemy.types import TypeDecorator
 from engine import clock
 from engine.clock import CHINA, iso_z, naive_utc, parse_iso, parse_iso_china, parse_iso_utc
 from engine.limits import BoundedCache
-from engine.store.models import Job
+from engine.store import audit
+from engine.store.models import AuditEvent, Job
 from engine.store.states import JobKind, JobState
 from engine.store.types import StrEnumType, UtcDateTime
 
@@ -149,6 +150,21 @@ def test_a_state_column_reads_and_writes_the_member_the_enum_gives(dialect):
     for bad in ("finished", JobKind.TIMER, 3):  # not a value of the enum's, another enum's member
         with pytest.raises(ValueError, match="not a valid JobState"):
             bind(bad)
+
+
+def test_an_events_hash_reads_its_moment_as_naive_utc_whatever_zone_it_is_given_in():
+    """The hash chain hashes a moment as its naive UTC text (microseconds): a UTC moment (the clock's, the
+    store's), the same moment in China time, and its naive UTC reading hash alike; another moment does not."""
+    moment = datetime(2026, 12, 5, 2, 36, 8, 120, tzinfo=UTC)
+
+    def hash_at(at: datetime) -> str:
+        return audit.recompute_hash(AuditEvent(stream="instance:1", instance_id=1, seq=1, at=at, actor="agent1",
+                                               kind="task_completed", payload="{}", prev_hash=audit.GENESIS))
+
+    assert hash_at(moment) == hash_at(moment.astimezone(CHINA)) == hash_at(naive_utc(moment))
+    assert hash_at(moment) != hash_at(moment + timedelta(microseconds=1))
+    whole = datetime(2026, 12, 5, tzinfo=UTC)  # its microseconds written even when 0, whichever way it is given
+    assert hash_at(whole) == hash_at(whole.astimezone(CHINA)) == hash_at(whole.replace(tzinfo=None))
 
 
 def test_bounded_cache_drops_the_least_recently_used():

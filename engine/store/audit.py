@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import exists, select
@@ -77,7 +77,10 @@ def _at_text(at: datetime) -> str:
     last = _last_at
     if at is last[0]:
         return last[1]
-    text = naive_utc(at).isoformat(timespec="microseconds")
+    if at.tzinfo is UTC:  # the clock's moments: their own text without "+00:00" (no naive copy)
+        text = at.isoformat(timespec="microseconds")[:-6]
+    else:
+        text = naive_utc(at).isoformat(timespec="microseconds")
     _last_at = (at, text)
     return text
 

@@ -38,8 +38,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         process_bind_param = self.process_bind_param
 
         # SQLite's DATETIME text in one C call (isoformat), the same text as SQLAlchemy's own "%(year)04d-..."
-        # formatting of the naive value (tests/test_clock_and_types.py compares them): ~10 binds a step.
+        # formatting of the naive value (tests/test_clock_and_types.py compares them): ~10 binds a step. A UTC
+        # moment (the clock's, the store's) writes its own text without its "+00:00": no naive copy made.
         def process(value: datetime | None) -> str | None:
+            if isinstance(value, datetime) and value.tzinfo is UTC:
+                return value.isoformat(" ", "microseconds")[:-6]
             naive = process_bind_param(value, dialect)
             return None if naive is None else naive.isoformat(" ", "microseconds")
 
