@@ -35,12 +35,16 @@ _lock = threading.Lock()
 _caches: weakref.WeakKeyDictionary[Engine, OrderedDict] = weakref.WeakKeyDictionary()
 
 
+# Built once (every inbox page reads one after any write).
+_SNAPSHOT = text("SELECT pg_current_snapshot()::text")
+_NEWEST_IDS = select(select(func.max(AuditEvent.id)).scalar_subquery(), select(func.max(HumanTask.id)).scalar_subquery())
+
+
 def marker(session: Session) -> tuple[Any, ...]:
     """What is committed, as this session sees it (see the module's note)."""
     if session.get_bind().dialect.name == "postgresql":
-        return (session.execute(text("SELECT pg_current_snapshot()::text")).scalar_one(),)
-    return tuple(session.execute(select(select(func.max(AuditEvent.id)).scalar_subquery(),
-                                        select(func.max(HumanTask.id)).scalar_subquery())).one())
+        return (session.execute(_SNAPSHOT).scalar_one(),)
+    return tuple(session.execute(_NEWEST_IDS).one())
 
 
 def _viewer_key(viewer: Viewer) -> tuple[Any, ...]:

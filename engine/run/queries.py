@@ -130,11 +130,14 @@ def inbox_row(row: HumanTask, now_db: datetime, names: dict[str, str]) -> dict[s
     }
 
 
+# Built once: a statement built per call costs its construction and its cache key again (each inbox page reads it).
+_PROCESS_NAMES = select(Deployment.process_id, Deployment.name).where(
+    Deployment.id.in_(select(func.max(Deployment.id)).group_by(Deployment.process_id)))
+
+
 def process_names(session: Session) -> dict[str, str]:
     """process id -> name of its newest version."""
-    newest = select(func.max(Deployment.id)).group_by(Deployment.process_id)
-    rows = session.execute(select(Deployment.process_id, Deployment.name).where(Deployment.id.in_(newest)))
-    return dict(rows.all())
+    return dict(session.execute(_PROCESS_NAMES).all())
 
 
 def instance_tasks(session: Session, instance_id: int) -> list[dict[str, Any]]:
