@@ -21,6 +21,7 @@ from engine.store.db import Database
 from engine.store.kept_connections import KEPT_MAX
 from engine.store.models import User
 from tests.support.listening import listening
+from tests.support.sqlite_locks import write_lock_taken
 
 
 def _rename(db: Database, name: str, fail: bool = False):
@@ -42,20 +43,6 @@ def _lent(db: Database) -> int:
     return db.engine.pool.checkedout()
 
 
-def _write_lock_taken(db: Database) -> bool:
-    probe = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        assert "locked" in str(exc)
-        return True
-    else:
-        probe.execute("ROLLBACK")
-        return False
-    finally:
-        probe.close()
-
-
 @pytest.mark.both_databases
 def test_a_threads_units_take_one_connection_from_the_pool_on_sqlite_and_one_each_elsewhere(runtime):
     db = runtime.db
@@ -74,7 +61,7 @@ def test_a_threads_units_take_one_connection_from_the_pool_on_sqlite_and_one_eac
 def test_a_kept_connection_holds_no_lock_and_another_writer_goes_ahead(runtime):
     db = runtime.db
     kept = _rename(db, "kept")
-    assert db.kept_connections.count == 1 and not _write_lock_taken(db)
+    assert db.kept_connections.count == 1 and not write_lock_taken(db.engine.url.database)
     other = Database(str(db.engine.url))
     try:
         _rename(other, "by another database")

@@ -22,25 +22,11 @@ from engine.store import db as db_module
 from engine.store.db import Database
 from engine.store.models import User
 from tests.support.listening import listening
+from tests.support.sqlite_locks import write_lock_taken
 
 
 def _sqlite_file(database: Database) -> str:
     return database.engine.url.database
-
-
-def _lock_taken(path: str) -> bool:
-    """Whether another writer holds SQLite's write lock on `path` now (asked without waiting)."""
-    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        assert "locked" in str(exc)
-        return True
-    else:
-        probe.execute("ROLLBACK")
-        return False
-    finally:
-        probe.close()
 
 
 @contextmanager
@@ -63,14 +49,14 @@ def test_a_write_transaction_holds_the_write_lock_from_its_begin(runtime):
     with seen_on(runtime.db.engine) as seen:
         with write_session(runtime.db) as session:
             session.connection()  # the transaction begins: no statement sent yet
-            assert _lock_taken(path)
+            assert write_lock_taken(path)
             assert seen.statements == []
             session.execute(select(User.id).limit(1)).all()
-        assert not _lock_taken(path)
+        assert not write_lock_taken(path)
         with runtime.reading() as session:  # a read begins deferred: one snapshot, no lock
             session.execute(select(User.id).limit(1)).all()
             assert session.connection().connection.driver_connection.in_transaction
-            assert not _lock_taken(path)
+            assert not write_lock_taken(path)
     assert seen.begins == ["write", "read"]
     assert [s.split()[0] for s in seen.statements] == ["SELECT", "SELECT"]
 
@@ -110,8 +96,8 @@ def test_a_write_lock_not_had_in_time_is_an_operational_error_and_the_next_write
         holder.execute("ROLLBACK")
         with write_session(impatient) as session:
             session.get(User, 1)
-            assert _lock_taken(_sqlite_file(runtime.db))
-        assert not _lock_taken(_sqlite_file(runtime.db))
+            assert write_lock_taken(_sqlite_file(runtime.db))
+        assert not write_lock_taken(_sqlite_file(runtime.db))
     finally:
         holder.close()
         impatient.dispose()
