@@ -97,6 +97,14 @@ def naive_utc(moment: datetime) -> datetime:
     return naive
 
 
+def naive_utc_iso(moment: datetime, sep: str = "T", timespec: str = "auto") -> str:
+    """The ISO text of a moment's naive UTC reading. A UTC moment (the clock's, the store's) writes its own text
+    without its "+00:00": the same text, without the naive copy `naive_utc` makes (~1.3 µs)."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(sep, timespec)[:-6]
+    return naive_utc(moment).isoformat(sep, timespec)
+
+
 def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     """A moment as ISO 8601 in UTC with a `Z` (2026-12-01T07:20:00Z), None for None."""
     if moment is None:
@@ -105,10 +113,7 @@ def iso_z(moment: datetime | None, timespec: str = "auto") -> str | None:
     known = _iso_z.get(key)
     if known is not None and known[0] is moment:
         return known[1]
-    if moment.tzinfo is UTC:  # as the store reads a moment (engine/store/types.py): its own text, "+00:00" as Z
-        text = moment.isoformat(timespec=timespec)[:-6] + "Z"
-    else:
-        text = naive_utc(moment).isoformat(timespec=timespec) + "Z"
+    text = naive_utc_iso(moment, timespec=timespec) + "Z"
     if len(_iso_z) >= READINGS_KEPT:
         _iso_z.clear()
     _iso_z[key] = (moment, text)

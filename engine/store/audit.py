@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from engine.clock import iso_z, naive_utc
+from engine.clock import iso_z, naive_utc_iso
 from engine.store import audit_buffer
 from engine.store.audit_kinds import READ_BY_KIND, read_by_kind
 from engine.store.models import AuditEvent, AuditHead
@@ -77,10 +77,7 @@ def _at_text(at: datetime) -> str:
     last = _last_at
     if at is last[0]:
         return last[1]
-    if at.tzinfo is UTC:  # the clock's moments: their own text without "+00:00" (no naive copy)
-        text = at.isoformat(timespec="microseconds")[:-6]
-    else:
-        text = naive_utc(at).isoformat(timespec="microseconds")
+    text = naive_utc_iso(at, timespec="microseconds")
     _last_at = (at, text)
     return text
 

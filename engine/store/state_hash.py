@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
-from engine.clock import naive_utc, utcnow
+from engine.clock import naive_utc_iso, utcnow
 from engine.store import audit, audit_buffer, driver_sql
 from engine.store.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.store.records import InstanceRecord, TaskRecord, TaskRow, held_instances
@@ -55,7 +55,7 @@ _JOB_COLUMNS = (Job.instance_id, Job.id, Job.kind, Job.spiff_task_id, Job.task, 
 
 # ---- what is hashed ------------------------------------------------------------------------
 def _iso(moment: datetime | None) -> str | None:
-    return naive_utc(moment).isoformat(timespec="microseconds") if moment else None
+    return naive_utc_iso(moment, timespec="microseconds") if moment else None
 
 
 def _instance_part(row, serialized: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-from engine.clock import naive_utc
+from engine.clock import naive_utc, naive_utc_iso
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -38,13 +38,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         process_bind_param = self.process_bind_param
 
         # SQLite's DATETIME text in one C call (isoformat), the same text as SQLAlchemy's own "%(year)04d-..."
-        # formatting of the naive value (tests/test_clock_and_types.py compares them): ~10 binds a step. A UTC
-        # moment (the clock's, the store's) writes its own text without its "+00:00": no naive copy made.
+        # formatting of the naive value (tests/test_clock_and_types.py compares them): ~10 binds a step.
         def process(value: datetime | None) -> str | None:
-            if isinstance(value, datetime) and value.tzinfo is UTC:
-                return value.isoformat(" ", "microseconds")[:-6]
-            naive = process_bind_param(value, dialect)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                return naive_utc_iso(value, " ", "microseconds")
+            return process_bind_param(value, dialect)  # None, or refused (naive, not a datetime)
 
         return process
 
