@@ -99,10 +99,13 @@ def _pools_of_its_own_after_fork() -> None:
     """A forked child (gunicorn's workers fork from the master that migrated the schema) starts each Database
     with an empty pool, as SQLAlchemy advises: the pooled connections stay the parent's. SQLite's connections must
     not be used across a fork, nor a PostgreSQL socket by two processes. Nor are they closed in the child
-    (closing a copy of a SQLite connection could take the WAL from under the parent): the old pool is kept."""
+    (closing a copy of a SQLite connection could take the WAL from under the parent): the old pool is kept, and
+    so are the connections kept between units (kept_connections.py)."""
     for database in list(_DATABASES):
         _PARENTS_POOLS.append(database.engine.pool)
         database.engine.dispose(close=False)
+        if database.kept_connections is not None:
+            database.kept_connections.forget_after_fork()
 
 
 os.register_at_fork(after_in_child=_pools_of_its_own_after_fork)

@@ -10,14 +10,13 @@ BEGIN and lets go at COMMIT), so no other connection can tell it is kept.
 * At most `limit` in a process (each is a connection the pool has lent out; the rest stay for readers).
 * A thread's is closed when the thread ends (its slot goes with the thread's storage), all of them by
   `close_all` (`Database.dispose`, the interpreter's exit). A forked child never uses its parent's and
-  never closes them either: closing the parent's SQLite connection in the child could remove the WAL the
-  parent is writing.
+  never closes them either (`forget_after_fork`, from the Database's at-fork hook): closing the parent's SQLite
+  connection in the child could remove the WAL the parent is writing.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 import weakref
 
@@ -97,6 +96,7 @@ class KeptConnections:
             connection.close()
 
     def forget_after_fork(self) -> None:
+        """In a forked child (its Database's at-fork hook, engine/store/db.py): the parent's, never used again."""
         self.lock = threading.RLock()  # another thread of the parent may have held it at the fork
         for slot in list(self.slots):
             if slot.connection is not None:
@@ -110,12 +110,6 @@ def _close_every_keeper() -> None:
         keeper.close_all()
 
 
-def _forget_every_keeper() -> None:
-    for keeper in list(_KEEPERS):
-        keeper.forget_after_fork()
-
-
 atexit.register(_close_every_keeper)
-os.register_at_fork(after_in_child=_forget_every_keeper)
 
 __all__ = ["KEPT_MAX", "KeptConnections"]
