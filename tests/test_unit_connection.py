@@ -168,7 +168,13 @@ def test_a_session_used_after_its_unit_runs_on_its_engine_again(runtime):
     with write_session(runtime.db) as used:
         _rename_on_the_driver(used, "agent1", "in the unit")
         unit = driver_sql.connection_of(used)
-    assert UNIT not in used.info and not unit.in_transaction()  # closed, or kept for the thread's next unit
+    assert UNIT not in used.info
+    kept = runtime.db.kept_connections
+    if kept is None:
+        assert unit.closed
+    else:  # SQLite: kept for the thread's next unit, outside any transaction
+        assert kept.take() is unit and not unit.in_transaction()
+        unit.close()
     try:
         assert used.execute(select(User.display_name).where(User.username == "agent1")).scalar_one() == "in the unit"
         assert used.connection() is not unit
